@@ -1,0 +1,83 @@
+/*
+ * ctl.h - control rings: the control plane, out of the data plane.
+ *
+ * Each stage has two control rings, one each way, separate from its data
+ * rings, carrying fixed-size records (struct rp_ctl_msg, shm/layout.h).
+ * A control record rings its receiver's doorbell like data does, so a
+ * stage waits for data and control in one wait.
+ *
+ * Sending never blocks without bound: a full ring makes rp_ctl_send wait
+ * at most its timeout (-ETIMEDOUT), and a ring whose receiver is dead
+ * (marked broken by the supervisor) fails at once (-EPIPE).  Cancel and
+ * drain never need room: they are sticky words on the sender's page,
+ * stored atomically and seen by the receiver at its next check point, so a
+ * full ring can never refuse a cancel.  A cancel carries its reason; the
+ * first reason sent is the one reported.
+ */
+#ifndef RP_CTL_H
+#define RP_CTL_H
+
+#include <stdint.h>
+
+#include "ring.h"
+
+/* Kinds, supervisor -> stage. */
+#define RP_CTL_CANCEL 1u   /* stop now (sticky; reason says why) */
+#define RP_CTL_DRAIN 2u    /* finish what is in the input, then end */
+#define RP_CTL_PAUSE 3u
+#define RP_CTL_RESUME 4u
+#define RP_CTL_PING 5u
+/* Kinds, stage -> supervisor. */
+#define RP_CTL_READY 16u     /* attached and sandboxed */
+#define RP_CTL_PROGRESS 17u  /* arg0: records in, arg1: records out */
+#define RP_CTL_ERROR 18u     /* code: errno, text: detail */
+#define RP_CTL_DONE 19u      /* reason: why it ended */
+#define RP_CTL_VIOLATION 20u /* a peer broke the format (code: errno) */
+#define RP_CTL_PONG 21u      /* arg0: the ping's seq */
+#define RP_CTL_KIND_MAX 21u
+
+/* Why a stage was cancelled or ended. */
+#define RP_REASON_NONE 0u
+#define RP_REASON_USER 1u     /* the user asked (Ctrl-C, ringpipe stop) */
+#define RP_REASON_DEADLINE 2u /* a deadline passed */
+#define RP_REASON_SIBLING 3u  /* another stage failed */
+#define RP_REASON_SHUTDOWN 4u /* the pipeline is shutting down */
+#define RP_REASON_EOF 5u      /* end of input (done) */
+#define RP_REASON_MAX 5u
+
+const char *rp_ctl_kind_name(uint32_t kind);
+const char *rp_reason_name(uint32_t reason);
+
+/* A control ring: 4 KiB, records of exactly sizeof(struct rp_ctl_msg). */
+int rp_ctl_create(struct rp_ring_fds *out);
+
+struct rp_ctl_tx;
+struct rp_ctl_rx;
+
+int rp_ctl_tx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		   struct rp_bell *peer, struct rp_ctl_tx **out);
+int rp_ctl_rx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		   struct rp_bell *peer, struct rp_ctl_rx **out);
+void rp_ctl_tx_close(struct rp_ctl_tx *tx);
+void rp_ctl_rx_close(struct rp_ctl_rx *rx);
+
+/* Send one record (seq is filled in).  0, -ETIMEDOUT, -EPIPE, -EINVAL. */
+int rp_ctl_send(struct rp_ctl_tx *tx, uint32_t kind, uint32_t reason,
+		uint64_t arg0, uint64_t arg1, int32_t code, const char *text,
+		int64_t timeout_ns);
+/* Sticky cancel / drain: never block, never need room.  -EPIPE if the
+ * receiver is known dead (the word is still set). */
+int rp_ctl_cancel(struct rp_ctl_tx *tx, uint32_t reason);
+int rp_ctl_drain(struct rp_ctl_tx *tx);
+
+/* Receive: a pending cancel or drain first (once each), then records in
+ * order.  0, -EAGAIN, -EBADMSG (the sender broke the format). */
+int rp_ctl_recv(struct rp_ctl_rx *rx, struct rp_ctl_msg *out);
+/* The cancel reason if a cancel was sent, else 0.  One load; for the
+ * check points of a stage's loop. */
+uint32_t rp_ctl_cancelled(const struct rp_ctl_rx *rx);
+int rp_ctl_draining(const struct rp_ctl_rx *rx);
+/* Anything to receive (> 0)? */
+int rp_ctl_ready(struct rp_ctl_rx *rx);
+
+#endif /* RP_CTL_H */

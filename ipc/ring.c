@@ -1,0 +1,1010 @@
+/*
+ * ring.c - record rings: creation, attach, and the single-producer /
+ * single-consumer paths.  Multi-participant claims are in ring_mp.c.
+ *
+ * Design note
+ * -----------
+ * The producer owns p_tail, the consumer owns c_head; both are free-running
+ * byte cursors, and tail - head is the number of bytes in flight.  The
+ * producer writes records at its private tail and publishes them with one
+ * release store of p_tail (pairs with the consumer's acquire load in
+ * spsc_refresh_tail()), then rings the consumer's bell.  The consumer reads
+ * and validates records in place, and hands space back with one release
+ * store of c_head (pairs with the producer's acquire load in
+ * refresh_head()), then rings the producer's bell.  Each side caches the
+ * peer's cursor and re-reads it only when the cached value says it must
+ * wait, so in steady state each side touches the peer's line once per
+ * batch.  A peer cursor is validated against the private one before use:
+ * it may only move forward and never past the other cursor by more than
+ * the capacity.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../shm/crashpoint.h"
+#include "../shm/futex.h"
+#include "../shm/robust.h"
+#include "../shm/segment.h"
+#include "ring_int.h"
+
+#define RP_DEFAULT_LOCK_TIMEOUT_NS (1000 * 1000 * 1000LL)
+
+/* ---------------------------------------------------------------- create */
+
+static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
+{
+	uint32_t cap = cfg->capacity, limit;
+
+	if (cap < RP_RING_MIN_CAPACITY || cap > RP_RING_MAX_CAPACITY ||
+	    (cap & (cap - 1)) != 0)
+		return -EINVAL;
+	if (cfg->flags & ~RP_RING_F_ALL)
+		return -EINVAL;
+	if ((cfg->flags & RP_RING_F_ALL) &&
+	    (cfg->nslots == 0 || cfg->nslots > RP_MP_MAX_SLOTS))
+		return -EINVAL;
+	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
+	/* Multiples of 8, so a voided claim can always be padded exactly. */
+	*max_record = cfg->max_record == 0 ? limit : cfg->max_record & ~7u;
+	if (*max_record > limit)
+		return -EINVAL;
+	return 0;
+}
+
+static int mp_side_init(struct rp_mp_side *side)
+{
+	memset(side, 0, sizeof(*side));
+	return rp_mutex_init(side->m_mutex);
+}
+
+int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out)
+{
+	struct rp_ring_fds f = {-1, -1};
+	struct rp_ring_hdr *h;
+	void *pm = NULL, *cm = NULL;
+	uint32_t max_record;
+	int err;
+
+	out->p_fd = out->c_fd = -1;
+	err = cfg_check(cfg, &max_record);
+	if (err)
+		return err;
+	err = rp_memfd_create("ringpipe-ring-p",
+			      (uint64_t)RP_P_DATA_OFF + cfg->capacity, &f.p_fd);
+	if (err)
+		goto out;
+	err = rp_memfd_create("ringpipe-ring-c", RP_C_SEG_SIZE, &f.c_fd);
+	if (err)
+		goto out;
+	err = rp_map(f.p_fd, 0, RP_P_DATA_OFF, 1, &pm);
+	if (!err)
+		err = rp_map(f.c_fd, 0, RP_C_SEG_SIZE, 1, &cm);
+	if (err)
+		goto out;
+	h = pm;
+	h->s_magic = RP_RING_MAGIC;
+	h->s_version = RP_RING_VERSION;
+	h->s_hdr_size = sizeof(*h);
+	h->s_capacity = cfg->capacity;
+	h->s_max_record = max_record;
+	h->s_flags = cfg->flags;
+	h->s_nslots = (cfg->flags & RP_RING_F_ALL) ? cfg->nslots : 0;
+	h->s_p_seg_size = (uint64_t)RP_P_DATA_OFF + cfg->capacity;
+	h->s_data_off = RP_P_DATA_OFF;
+	if (cfg->flags & RP_RING_F_MP_PRODUCERS) {
+		struct rp_ring_pside *ps =
+			(void *)((unsigned char *)pm + RP_P_SIDE_OFF);
+		err = mp_side_init(&ps->p_mp);
+	}
+	if (!err && (cfg->flags & RP_RING_F_MP_CONSUMERS)) {
+		struct rp_ring_cside *cs = cm;
+		err = mp_side_init(&cs->c_mp);
+	}
+	if (err)
+		goto out;
+	*out = f;
+	f.p_fd = f.c_fd = -1;
+out:
+	rp_unmap(pm, RP_P_DATA_OFF);
+	rp_unmap(cm, RP_C_SEG_SIZE);
+	rp_ring_fds_close(&f);
+	return err;
+}
+
+void rp_ring_fds_close(struct rp_ring_fds *fds)
+{
+	rp_close_fd(&fds->p_fd);
+	rp_close_fd(&fds->c_fd);
+}
+
+static int fds_for_side(const struct rp_ring_fds *fds, int producer,
+			struct rp_ring_fds *out)
+{
+	int rw = producer ? fds->p_fd : fds->c_fd;
+	int ro = producer ? fds->c_fd : fds->p_fd;
+	int a = -1, b = -1, err;
+
+	out->p_fd = out->c_fd = -1;
+	a = fcntl(rw, F_DUPFD_CLOEXEC, 0);
+	if (a < 0)
+		return -errno;
+	err = rp_fd_reopen_ro(ro, &b);
+	if (err) {
+		rp_close_fd(&a);
+		return err;
+	}
+	out->p_fd = producer ? a : b;
+	out->c_fd = producer ? b : a;
+	return 0;
+}
+
+int rp_ring_fds_for_producer(const struct rp_ring_fds *fds,
+			     struct rp_ring_fds *out)
+{
+	return fds_for_side(fds, 1, out);
+}
+
+int rp_ring_fds_for_consumer(const struct rp_ring_fds *fds,
+			     struct rp_ring_fds *out)
+{
+	return fds_for_side(fds, 0, out);
+}
+
+/* ---------------------------------------------------------------- attach */
+
+/* Read the header once, with pread (not through a mapping a peer could
+ * change under us), and validate it against the segments. */
+static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
+{
+	uint32_t cap, limit;
+	ssize_t n;
+	int err;
+
+	n = pread(fds->p_fd, h, sizeof(*h), RP_P_HDR_OFF);
+	if (n != (ssize_t)sizeof(*h))
+		return n < 0 ? -errno : -EBADMSG;
+	cap = h->s_capacity;
+	if (h->s_magic != RP_RING_MAGIC || h->s_version != RP_RING_VERSION ||
+	    h->s_hdr_size != sizeof(*h))
+		return -EBADMSG;
+	if (cap < RP_RING_MIN_CAPACITY || cap > RP_RING_MAX_CAPACITY ||
+	    (cap & (cap - 1)) != 0)
+		return -EBADMSG;
+	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
+	if (h->s_max_record > limit || (h->s_max_record & 7) ||
+	    (h->s_flags & ~RP_RING_F_ALL) ||
+	    h->s_nslots > RP_MP_MAX_SLOTS ||
+	    ((h->s_flags & RP_RING_F_ALL) != 0) != (h->s_nslots != 0) ||
+	    h->s_data_off != RP_P_DATA_OFF ||
+	    h->s_p_seg_size != (uint64_t)RP_P_DATA_OFF + cap)
+		return -EBADMSG;
+	err = rp_memfd_check(fds->p_fd, h->s_p_seg_size);
+	if (!err)
+		err = rp_memfd_check(fds->c_fd, RP_C_SEG_SIZE);
+	return err;
+}
+
+static void map_close(struct rp_ring_map *m)
+{
+	rp_unmap(m->p_map, RP_P_DATA_OFF);
+	rp_unmap(m->c_map, RP_C_SEG_SIZE);
+	rp_unmap(m->sh_data, 2 * (uint64_t)m->cap);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Map this side's segment read-write and the peer's read-only, through a
+ * read-only reopen so that not even our own bugs can write it. */
+static int map_open(const struct rp_ring_fds *fds, int producer,
+		    struct rp_ring_map *m)
+{
+	struct rp_ring_hdr h;
+	int ro_fd = -1, err;
+
+	memset(m, 0, sizeof(*m));
+	err = hdr_load(fds, &h);
+	if (err)
+		return err;
+	m->cap = h.s_capacity;
+	m->mask = h.s_capacity - 1;
+	m->max_record = h.s_max_record;
+	m->flags = h.s_flags;
+	m->nslots = h.s_nslots;
+	m->lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
+
+	err = rp_fd_reopen_ro(producer ? fds->c_fd : fds->p_fd, &ro_fd);
+	if (err)
+		return err;
+	if (producer) {
+		err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 1, &m->p_map);
+		if (!err)
+			err = rp_map(ro_fd, 0, RP_C_SEG_SIZE, 0, &m->c_map);
+		if (!err)
+			err = rp_map_mirror(fds->p_fd, RP_P_DATA_OFF, m->cap, 1,
+					    (void **)&m->sh_data);
+	} else {
+		err = rp_map(ro_fd, 0, RP_P_DATA_OFF, 0, &m->p_map);
+		if (!err)
+			err = rp_map(fds->c_fd, 0, RP_C_SEG_SIZE, 1, &m->c_map);
+		if (!err)
+			err = rp_map_mirror(ro_fd, RP_P_DATA_OFF, m->cap, 0,
+					    (void **)&m->sh_data);
+	}
+	rp_close_fd(&ro_fd);
+	if (err) {
+		uint32_t cap = m->cap;
+		map_close(m);
+		m->cap = cap;
+		return err;
+	}
+	m->sh_p = (void *)((unsigned char *)m->p_map + RP_P_SIDE_OFF);
+	m->sh_c = m->c_map;
+	return 0;
+}
+
+int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		     struct rp_bell *peer, struct rp_producer **out)
+{
+	struct rp_producer *p;
+	int err;
+
+	*out = NULL;
+	if (own == NULL || peer == NULL)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
+	p->slot = -1;
+	err = map_open(fds, 1, &p->m);
+	if (err) {
+		free(p);
+		return err;
+	}
+	p->own = own;
+	p->peer = peer;
+	p->batch_bytes = p->m.cap / 8;
+	if (p->m.flags & RP_RING_F_MP_PRODUCERS) {
+		err = rp_mp_slot_attach(&p->m, &p->m.sh_p->p_mp, 1, &p->slot);
+		if (err) {
+			map_close(&p->m);
+			free(p);
+			return err;
+		}
+		p->batch_bytes = 0; /* every commit publishes, under the lock */
+	} else {
+		/* Resume where the last producer on this ring published. */
+		uint64_t t = rp_load64_acquire(&p->m.sh_p->p_tail);
+		uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
+		if (t - hd > p->m.cap || (t & 7) || (hd & 7)) {
+			map_close(&p->m);
+			free(p);
+			return -EBADMSG;
+		}
+		p->tail = p->pub_tail = t;
+		p->head_cache = hd;
+	}
+	*out = p;
+	return 0;
+}
+
+int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		     struct rp_bell *peer, struct rp_consumer **out)
+{
+	struct rp_consumer *c;
+	int err;
+
+	*out = NULL;
+	if (own == NULL || peer == NULL)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->slot = -1;
+	err = map_open(fds, 0, &c->m);
+	if (err) {
+		free(c);
+		return err;
+	}
+	c->own = own;
+	c->peer = peer;
+	if (c->m.flags & RP_RING_F_MP_CONSUMERS) {
+		err = rp_mp_slot_attach(&c->m, &c->m.sh_c->c_mp, 0, &c->slot);
+	} else {
+		/* Everything after the last release is delivered again. */
+		uint64_t hd = rp_load64_acquire(&c->m.sh_c->c_head);
+		uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
+		if (t - hd > c->m.cap || (t & 7) || (hd & 7))
+			err = -EBADMSG;
+		c->rd = c->head = c->tail_cache = hd;
+	}
+	if (err) {
+		map_close(&c->m);
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+void rp_producer_close(struct rp_producer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->resv_out)
+		rp_abandon(p);
+	rp_flush(p);
+	if (p->slot >= 0)
+		rp_mp_slot_detach(&p->m, &p->m.sh_p->p_mp, 1, p->slot);
+	map_close(&p->m);
+	free(p);
+}
+
+void rp_consumer_close(struct rp_consumer *c)
+{
+	if (c == NULL)
+		return;
+	if (c->slot >= 0)
+		rp_mp_slot_detach(&c->m, &c->m.sh_c->c_mp, 0, c->slot);
+	map_close(&c->m);
+	free(c);
+}
+
+/* -------------------------------------------------------------- counters */
+
+void rp_stats_flush(struct rp_stats_shm *s, struct rp_local_stats *now,
+		    struct rp_local_stats *flushed)
+{
+	uint32_t q = rp_load32_relaxed(&s->seq);
+
+	/* Seqlock writer: odd, (release fence), fields, even (release).
+	 * Pairs with the reader's acquire load + acquire fence in
+	 * rp_stats_read().  Deltas are added, so MP participants can share
+	 * one block while holding the side's mutex. */
+	rp_store32_relaxed(&s->seq, q | 1u);
+	rp_fence_release();
+#define ADD(f)                                                                 \
+	rp_store64_relaxed(&s->f, rp_load64_relaxed(&s->f) +                   \
+					  (now->f - flushed->f))
+	ADD(records);
+	ADD(bytes);
+	ADD(batches);
+	ADD(waits);
+	ADD(wakes);
+	ADD(stalls);
+#undef ADD
+	rp_store32_release(&s->seq, (q | 1u) + 1u);
+	*flushed = *now;
+}
+
+int rp_stats_read(const struct rp_stats_shm *s, struct rp_ring_stats *out)
+{
+	for (int tries = 0; tries < 1000; tries++) {
+		uint32_t a = rp_load32_acquire(&s->seq), b;
+		if (a & 1u) {
+			rp_cpu_relax();
+			continue;
+		}
+		out->records = rp_load64_relaxed(&s->records);
+		out->bytes = rp_load64_relaxed(&s->bytes);
+		out->batches = rp_load64_relaxed(&s->batches);
+		out->waits = rp_load64_relaxed(&s->waits);
+		out->wakes = rp_load64_relaxed(&s->wakes);
+		out->stalls = rp_load64_relaxed(&s->stalls);
+		rp_fence_acquire();
+		b = rp_load32_relaxed(&s->seq);
+		if (a == b)
+			return 0;
+	}
+	return -EAGAIN;
+}
+
+int rp_producer_stats(const struct rp_producer *p, struct rp_ring_stats *ps,
+		      struct rp_ring_stats *cs)
+{
+	int err = 0;
+
+	if (ps)
+		err = rp_stats_read(&p->m.sh_p->p_stats, ps);
+	if (!err && cs)
+		err = rp_stats_read(&p->m.sh_c->c_stats, cs);
+	return err;
+}
+
+int rp_consumer_stats(const struct rp_consumer *c, struct rp_ring_stats *ps,
+		      struct rp_ring_stats *cs)
+{
+	int err = 0;
+
+	if (ps)
+		err = rp_stats_read(&c->m.sh_p->p_stats, ps);
+	if (!err && cs)
+		err = rp_stats_read(&c->m.sh_c->c_stats, cs);
+	return err;
+}
+
+int rp_ring_observe(const struct rp_ring_fds *fds, struct rp_ring_stats *ps,
+		    struct rp_ring_stats *cs, uint64_t *used)
+{
+	struct rp_ring_hdr h;
+	void *pm = NULL, *cm = NULL;
+	int err, pro = -1, cro = -1;
+
+	err = hdr_load(fds, &h);
+	if (!err)
+		err = rp_fd_reopen_ro(fds->p_fd, &pro);
+	if (!err)
+		err = rp_fd_reopen_ro(fds->c_fd, &cro);
+	if (!err)
+		err = rp_map(pro, 0, RP_P_DATA_OFF, 0, &pm);
+	if (!err)
+		err = rp_map(cro, 0, RP_C_SEG_SIZE, 0, &cm);
+	if (!err) {
+		const struct rp_ring_pside *sp =
+			(void *)((unsigned char *)pm + RP_P_SIDE_OFF);
+		const struct rp_ring_cside *sc = cm;
+		uint64_t t = rp_load64_acquire(&sp->p_tail);
+		uint64_t hd = rp_load64_acquire(&sc->c_head);
+		if (used)
+			*used = (t - hd <= h.s_capacity) ? t - hd : 0;
+		if (ps)
+			err = rp_stats_read(&sp->p_stats, ps);
+		if (!err && cs)
+			err = rp_stats_read(&sc->c_stats, cs);
+	}
+	rp_unmap(pm, RP_P_DATA_OFF);
+	rp_unmap(cm, RP_C_SEG_SIZE);
+	rp_close_fd(&pro);
+	rp_close_fd(&cro);
+	return err;
+}
+
+/* --------------------------------------------------------------- records */
+
+int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,
+		struct rp_rec_hdr *h)
+{
+	/* One copy of the header; everything below checks the copy. */
+	memcpy(h, m->sh_data + (pos & m->mask), sizeof(*h));
+	if (h->len > m->max_record || rp_rec_size(h->len) > limit)
+		return -EBADMSG;
+	if ((h->flags & ~RP_REC_F_ALL) ||
+	    h->check != rp_rec_check(h->len, h->type, h->flags, h->sub))
+		return -EBADMSG;
+	if (h->type == RP_REC_T_PAD && !(m->flags & RP_RING_F_MP_PRODUCERS))
+		return -EBADMSG;
+	return 0;
+}
+
+/* -------------------------------------------------------------- producer */
+
+static void producer_publish(struct rp_producer *p)
+{
+	RP_CRASHPOINT(RP_CP_BEFORE_PUBLISH);
+	/* Pairs with the consumer's acquire load of p_tail: the records
+	 * below the new tail are fully written before it can see them. */
+	rp_store64_release(&p->m.sh_p->p_tail, p->tail);
+	p->pub_tail = p->tail;
+	p->st.batches++;
+	if (rp_bell_ring(p->peer))
+		p->st.wakes++;
+	/* Once per batch, notice a consumer gone for good even while the
+	 * ring has room: the next reservation fails instead of feeding a
+	 * ring nobody reads. */
+	if (rp_load32_relaxed(&p->m.sh_c->c_broken))
+		p->broken = 1;
+	rp_stats_flush(&p->m.sh_p->p_stats, &p->st, &p->st_flushed);
+}
+
+int rp_flush(struct rp_producer *p)
+{
+	if (p->slot >= 0)
+		return 0; /* MP commits publish at once */
+	if (p->tail != p->pub_tail)
+		producer_publish(p);
+	return 0;
+}
+
+/* Re-read and validate the consumer's head.  0, -EBADMSG or -EPIPE. */
+static int refresh_head(struct rp_producer *p)
+{
+	/* Pairs with the consumer's release store of c_head: it is done
+	 * reading everything below it. */
+	uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
+
+	/* Forward only, never past our tail, multiple of 8. */
+	if (hd - p->head_cache > p->tail - p->head_cache || (hd & 7)) {
+		p->poisoned = 1;
+		return -EBADMSG;
+	}
+	p->head_cache = hd;
+	if (rp_load32_acquire(&p->m.sh_c->c_broken)) {
+		p->broken = 1;
+		return -EPIPE;
+	}
+	return 0;
+}
+
+static int producer_check(struct rp_producer *p, uint32_t len)
+{
+	if (p->poisoned)
+		return -EBADMSG;
+	if (p->broken)
+		return -EPIPE;
+	if (p->resv_out)
+		return -EBUSY;
+	if (len > p->m.max_record)
+		return -EMSGSIZE;
+	return 0;
+}
+
+int rp_reserve(struct rp_producer *p, uint32_t len, void **payload)
+{
+	uint64_t need = rp_rec_size(len);
+	int err;
+
+	*payload = NULL;
+	err = producer_check(p, len);
+	if (err)
+		return err;
+	if (p->slot >= 0) {
+		err = rp_mp_reserve(p, need);
+		if (err)
+			return err;
+	} else {
+		if (p->m.cap - (p->tail - p->head_cache) < need) {
+			err = refresh_head(p);
+			if (err)
+				return err;
+			if (p->m.cap - (p->tail - p->head_cache) < need) {
+				/* Never sit on commits while full: the
+				 * consumer must see them to make room. */
+				rp_flush(p);
+				p->st.stalls++;
+				return -EAGAIN;
+			}
+		}
+		p->resv_pos = p->tail;
+	}
+	p->resv_len = len;
+	p->resv_out = 1;
+	*payload = p->m.sh_data + ((p->resv_pos + sizeof(struct rp_rec_hdr)) &
+				   p->m.mask);
+	RP_CRASHPOINT(RP_CP_RESERVED);
+	return 0;
+}
+
+int rp_producer_ready(struct rp_producer *p, uint32_t len)
+{
+	int err;
+
+	if (p->poisoned)
+		return -EBADMSG;
+	if (p->broken)
+		return -EPIPE;
+	if (len > p->m.max_record)
+		return -EMSGSIZE;
+	if (p->slot >= 0) {
+		uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
+		uint64_t cur = rp_load64_acquire(&p->m.sh_p->p_mp.m_cursor);
+		if (rp_load32_acquire(&p->m.sh_c->c_broken))
+			return -EPIPE;
+		/* A death to reap may be what holds the space: only a
+		 * locker can void it, so try.  Hints only: the claim
+		 * re-checks under the lock. */
+		if (rp_load32_relaxed(&p->m.sh_p->p_mp.m_attn))
+			return 1;
+		return cur - hd > p->m.cap ||
+		       p->m.cap - (cur - hd) >= rp_rec_size(len);
+	}
+	if (p->m.cap - (p->tail - p->head_cache) >= rp_rec_size(len))
+		return 1;
+	err = refresh_head(p);
+	if (err)
+		return err;
+	return p->m.cap - (p->tail - p->head_cache) >= rp_rec_size(len);
+}
+
+struct reserve_wait_arg {
+	struct rp_producer *p;
+	uint32_t len;
+};
+
+static int reserve_ready(void *arg)
+{
+	struct reserve_wait_arg *a = arg;
+	return rp_producer_ready(a->p, a->len);
+}
+
+int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
+		    void **payload)
+{
+	int64_t deadline = rp_now_ns() + timeout_ns;
+
+	for (;;) {
+		struct reserve_wait_arg a = {p, len};
+		int err = rp_reserve(p, len, payload);
+		int64_t left;
+
+		if (err != -EAGAIN)
+			return err;
+		left = timeout_ns < 0 ? -1 : deadline - rp_now_ns();
+		if (timeout_ns >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		err = rp_bell_wait(p->own, reserve_ready, &a, left,
+				   RP_BELL_SPIN, &p->st.waits);
+		if (err < 0)
+			return err;
+	}
+}
+
+int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
+{
+	struct rp_rec_hdr h;
+	unsigned char *dst;
+
+	if (!p->resv_out || len > p->resv_len)
+		return -EINVAL;
+	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
+		return -EINVAL;
+	h.len = len;
+	h.type = m->type;
+	h.flags = m->flags;
+	h.sub = m->sub;
+	h.check = rp_rec_check(len, m->type, m->flags, m->sub);
+	h.origin = m->origin;
+	dst = p->m.sh_data + (p->resv_pos & p->m.mask);
+	memcpy(dst, &h, 8);
+	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
+	memcpy(dst + 8, (unsigned char *)&h + 8, sizeof(h) - 8);
+	p->resv_out = 0;
+	p->st.records++;
+	p->st.bytes += len;
+	if (p->slot >= 0) {
+		/* The claim may be larger than the final record: the MP
+		 * commit pads the rest so the claimed range stays exact. */
+		return rp_mp_commit(p);
+	}
+	p->tail = p->resv_pos + rp_rec_size(len);
+	if (p->tail - p->pub_tail >= p->batch_bytes || rp_bell_hungry(p->peer))
+		producer_publish(p);
+	return 0;
+}
+
+void rp_abandon(struct rp_producer *p)
+{
+	if (!p->resv_out)
+		return;
+	p->resv_out = 0;
+	if (p->slot >= 0)
+		rp_mp_abandon(p);
+}
+
+int rp_producer_end(struct rp_producer *p)
+{
+	if (p->resv_out)
+		rp_abandon(p);
+	rp_flush(p);
+	/* Pairs with the consumer's acquire load of p_closed, after which it
+	 * re-reads p_tail: the final tail was stored before this. */
+	rp_store32_release(&p->m.sh_p->p_closed, 1);
+	rp_bell_ring(p->peer);
+	return 0;
+}
+
+int rp_send(struct rp_producer *p, const void *buf, uint32_t len,
+	    const struct rp_meta *m, int64_t timeout_ns)
+{
+	void *dst;
+	int err = rp_reserve_wait(p, len, timeout_ns, &dst);
+
+	if (err)
+		return err;
+	memcpy(dst, buf, len);
+	return rp_commit(p, len, m);
+}
+
+/* -------------------------------------------------------------- consumer */
+
+/* Re-read and validate the producer's tail: 0 or -EBADMSG. */
+static int spsc_refresh_tail(struct rp_consumer *c)
+{
+	/* Pairs with the producer's release store in producer_publish(). */
+	uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
+
+	/* Forward only (from our cached copy), at most capacity ahead of
+	 * what we released, multiple of 8. */
+	if (t - c->head > c->m.cap || t - c->tail_cache > t - c->head ||
+	    (t & 7)) {
+		c->poisoned = 1;
+		return -EBADMSG;
+	}
+	c->tail_cache = t;
+	return 0;
+}
+
+/* 0 with a record in *v, -EAGAIN, -ENODATA or -EBADMSG. */
+static int spsc_peek(struct rp_consumer *c, struct rp_view *v)
+{
+	struct rp_rec_hdr h;
+	int err;
+
+	for (;;) {
+		if (c->rd == c->tail_cache) {
+			err = spsc_refresh_tail(c);
+			if (err)
+				return err;
+		}
+		if (c->rd == c->tail_cache) {
+			/* Pairs with the release store in rp_producer_end():
+			 * once closed is seen, the tail re-read is final. */
+			if (!rp_load32_acquire(&c->m.sh_p->p_closed))
+				return -EAGAIN;
+			err = spsc_refresh_tail(c);
+			if (err)
+				return err;
+			if (c->rd == c->tail_cache)
+				return -ENODATA;
+		}
+		err = rp_rec_read(&c->m, c->rd, c->tail_cache - c->rd, &h);
+		if (err) {
+			c->poisoned = 1;
+			return err;
+		}
+		v->pos = c->rd;
+		c->rd += rp_rec_size(h.len);
+		if (h.type != RP_REC_T_PAD)
+			break;
+	}
+	v->data = c->m.sh_data + ((v->pos + sizeof(h)) & c->m.mask);
+	v->len = h.len;
+	v->type = h.type;
+	v->flags = h.flags;
+	v->origin = h.origin;
+	v->sub = h.sub;
+	v->end = c->rd;
+	c->st.records++;
+	c->st.bytes += h.len;
+	return 0;
+}
+
+/* MP consumers: records come from my claimed range. */
+static int mp_peek(struct rp_consumer *c, struct rp_view *v)
+{
+	struct rp_rec_hdr h;
+	int err;
+
+	for (;;) {
+		if (!c->claimed || c->rd == c->claim_end) {
+			if (c->claimed)
+				return -EBUSY; /* release before claiming */
+			err = rp_mp_claim(c);
+			if (err)
+				return err;
+		}
+		/* The range was validated record by record under the lock,
+		 * but it lives in memory the producer can still write:
+		 * validate again at the point of use. */
+		err = rp_rec_read(&c->m, c->rd, c->claim_end - c->rd, &h);
+		if (err) {
+			c->poisoned = 1;
+			return err;
+		}
+		v->pos = c->rd;
+		c->rd += rp_rec_size(h.len);
+		if (h.type != RP_REC_T_PAD)
+			break;
+	}
+	v->data = c->m.sh_data + ((v->pos + sizeof(h)) & c->m.mask);
+	v->len = h.len;
+	v->type = h.type;
+	v->flags = h.flags;
+	v->origin = h.origin;
+	v->sub = h.sub;
+	v->end = c->rd;
+	c->st.records++;
+	c->st.bytes += h.len;
+	return 0;
+}
+
+int rp_peek(struct rp_consumer *c, struct rp_view *v)
+{
+	int err;
+
+	if (c->poisoned)
+		return -EBADMSG;
+	err = c->slot >= 0 ? mp_peek(c, v) : spsc_peek(c, v);
+	if (err == -EAGAIN)
+		c->st.stalls++;
+	else if (err == 0)
+		RP_CRASHPOINT(RP_CP_PEEKED);
+	return err;
+}
+
+int rp_consumer_ready(struct rp_consumer *c)
+{
+	if (c->poisoned)
+		return -EBADMSG;
+	if (c->slot >= 0) {
+		if (c->claimed)
+			return c->rd != c->claim_end ? 1 : -EBUSY;
+		uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
+		uint64_t cur = rp_load64_acquire(&c->m.sh_c->c_mp.m_cursor);
+		/* A hint only (a voided claim also makes us ready); the
+		 * claim re-checks under the lock. */
+		return t != cur || rp_load32_acquire(&c->m.sh_p->p_closed) ||
+		       rp_load32_relaxed(&c->m.sh_c->c_mp.m_attn) != 0;
+	}
+	if (c->rd != c->tail_cache)
+		return 1;
+	if (spsc_refresh_tail(c))
+		return -EBADMSG;
+	if (c->rd != c->tail_cache)
+		return 1;
+	return rp_load32_acquire(&c->m.sh_p->p_closed) ? 1 : 0;
+}
+
+static int peek_ready(void *arg)
+{
+	return rp_consumer_ready(arg);
+}
+
+int rp_peek_wait(struct rp_consumer *c, struct rp_view *v, int64_t timeout_ns)
+{
+	int64_t deadline = rp_now_ns() + timeout_ns;
+
+	for (;;) {
+		int err = rp_peek(c, v);
+		int64_t left;
+
+		if (err != -EAGAIN)
+			return err;
+		left = timeout_ns < 0 ? -1 : deadline - rp_now_ns();
+		if (timeout_ns >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		if (c->slot >= 0) {
+			/* MP: other consumers race us for what the bell
+			 * announces; wait in bounded slices. */
+			if (left < 0 || left > RP_BELL_SLICE_NS / 20)
+				left = RP_BELL_SLICE_NS / 20;
+		}
+		err = rp_bell_wait(c->own, peek_ready, c, left, RP_BELL_SPIN,
+				   &c->st.waits);
+		if (err < 0 && !(err == -ETIMEDOUT && c->slot >= 0))
+			return err;
+	}
+}
+
+static void consumer_publish(struct rp_consumer *c)
+{
+	RP_CRASHPOINT(RP_CP_BEFORE_RELEASE);
+	/* Pairs with the producer's acquire load in refresh_head(): we are
+	 * done reading every byte below the new head. */
+	rp_store64_release(&c->m.sh_c->c_head, c->head);
+	c->st.batches++;
+	if (rp_bell_ring(c->peer))
+		c->st.wakes++;
+	rp_stats_flush(&c->m.sh_c->c_stats, &c->st, &c->st_flushed);
+}
+
+int rp_release(struct rp_consumer *c)
+{
+	if (c->slot >= 0)
+		return c->claimed ? rp_mp_release(c) : 0;
+	if (c->rd == c->head)
+		return 0;
+	c->head = c->rd;
+	consumer_publish(c);
+	return 0;
+}
+
+int rp_release_upto(struct rp_consumer *c, const struct rp_view *v)
+{
+	if (c->slot >= 0)
+		return -EOPNOTSUPP;
+	if (v->end - c->head > c->rd - c->head || v->end == c->head)
+		return -EINVAL;
+	c->head = v->end;
+	consumer_publish(c);
+	return 0;
+}
+
+void rp_rewind(struct rp_consumer *c)
+{
+	if (c->slot >= 0) {
+		if (c->claimed)
+			c->rd = rp_load64_relaxed(
+				&c->m.sh_c->c_mp.m_slots[c->slot].m_start);
+		return;
+	}
+	c->rd = c->head;
+}
+
+int rp_consumer_break(struct rp_consumer *c)
+{
+	/* Pairs with the producer's acquire load in refresh_head(). */
+	rp_store32_release(&c->m.sh_c->c_broken, 1);
+	rp_bell_ring(c->peer);
+	return 0;
+}
+
+int rp_ring_mark_broken(const struct rp_ring_fds *fds,
+			struct rp_bell *producer_bell)
+{
+	struct rp_ring_cside *cs;
+	void *cm = NULL;
+	int err = rp_memfd_check(fds->c_fd, RP_C_SEG_SIZE);
+
+	if (!err)
+		err = rp_map(fds->c_fd, 0, RP_C_SEG_SIZE, 1, &cm);
+	if (err)
+		return err;
+	cs = cm;
+	rp_store32_release(&cs->c_broken, 1);
+	rp_unmap(cm, RP_C_SEG_SIZE);
+	if (producer_bell)
+		rp_bell_ring(producer_bell);
+	return 0;
+}
+
+int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid)
+{
+	struct rp_ring_hdr h;
+	void *pm = NULL, *cm = NULL;
+	int err, marked = 0;
+
+	if (pid <= 0)
+		return -EINVAL;
+	err = hdr_load(fds, &h);
+	if (err)
+		return err;
+	if (h.s_flags & RP_RING_F_MP_PRODUCERS) {
+		err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 1, &pm);
+		if (err)
+			return err;
+		marked += rp_mp_mark_dead(
+			&((struct rp_ring_pside *)((unsigned char *)pm +
+						   RP_P_SIDE_OFF))->p_mp,
+			h.s_nslots, pid);
+		rp_unmap(pm, RP_P_DATA_OFF);
+	}
+	if (h.s_flags & RP_RING_F_MP_CONSUMERS) {
+		err = rp_map(fds->c_fd, 0, RP_C_SEG_SIZE, 1, &cm);
+		if (err)
+			return err;
+		marked += rp_mp_mark_dead(&((struct rp_ring_cside *)cm)->c_mp,
+					  h.s_nslots, pid);
+		rp_unmap(cm, RP_C_SEG_SIZE);
+	}
+	return marked;
+}
+
+/* ----------------------------------------------------------------- knobs */
+
+void rp_producer_set_batch(struct rp_producer *p, uint32_t bytes)
+{
+	if (p->slot < 0)
+		p->batch_bytes = bytes;
+}
+
+void rp_ring_set_lock_timeout(struct rp_producer *p, struct rp_consumer *c,
+			      int64_t ns)
+{
+	if (p)
+		p->m.lock_timeout_ns = ns;
+	if (c)
+		c->m.lock_timeout_ns = ns;
+}
+
+uint32_t rp_producer_max_record(const struct rp_producer *p)
+{
+	return p->m.max_record;
+}
+
+uint32_t rp_consumer_max_record(const struct rp_consumer *c)
+{
+	return c->m.max_record;
+}

@@ -1,0 +1,191 @@
+/*
+ * ring.h - record rings between processes.
+ *
+ * A ring carries variable-length records from producers to consumers
+ * through shared memory (format: shm/layout.h).  By default it has one
+ * producer and one consumer (the _spsc fast path); a ring created with
+ * RP_RING_F_MP_PRODUCERS or RP_RING_F_MP_CONSUMERS lets several copies of
+ * one stage share that side, claiming under a robust mutex.
+ *
+ * Records.  Each record has a payload of 0..max_record bytes (max_record is
+ * fixed at creation, at most capacity/2 - 24; the default is exactly
+ * that), a type, and the origin metadata crash recovery relies on: the
+ * sequence number of the input record it derives from, its index among that
+ * origin's outputs, and a last-of-origin mark.  Payloads are 8-byte
+ * aligned and contiguous in memory, even across the end of the ring (the
+ * data area is mapped twice back to back).
+ *
+ * Zero copy.  The producer reserves space, writes the payload in place and
+ * commits; commits are published in batches (one release store and at most
+ * one wake-up per batch): at once when the consumer is waiting, otherwise
+ * when a batch fills, when the producer flushes, ends, or would block.  The
+ * consumer peeks records in place and releases them later; peeked but
+ * unreleased records are delivered again to the next consumer attached to
+ * the ring, so a crash between peek and release loses nothing, and nothing
+ * released is ever delivered again.  A producer has at most one outstanding
+ * reservation.
+ *
+ * Hostile peers.  Every cursor and header read from shared memory is read
+ * once, checked, and used from the private copy.  A peer that writes
+ * garbage poisons the ring: calls return -EBADMSG from then on, and nothing
+ * is read out of bounds.  Payload bytes stay in shared memory: a hostile
+ * producer can change them while the consumer reads (copy first if that
+ * matters), but never their length.
+ *
+ * Returns: 0 or a negative errno.  Common ones:
+ *   -EAGAIN  ring full (producer) or empty (consumer): try again or wait
+ *   -ENODATA end of stream: the producer ended and everything was peeked
+ *   -EPIPE   the consumer is gone for good (ring broken)
+ *   -EBADMSG the peer broke the format; the ring is poisoned
+ *   -EMSGSIZE record larger than max_record
+ *   -EBUSY   a reservation is already outstanding (or, for an MP consumer,
+ *            its claim must be released before it can claim more)
+ *   -ETIMEDOUT a wait ran out
+ */
+#ifndef RP_RING_H
+#define RP_RING_H
+
+#include <stdint.h>
+
+#include "../shm/layout.h"
+#include "bell.h"
+
+/* The memfds behind a ring.  The creator (the supervisor) keeps both
+ * read-write; each participant should be handed only what it needs (see
+ * rp_ring_fds_for_producer/consumer). */
+struct rp_ring_fds {
+	int p_fd; /* producer segment: header, producer page, data */
+	int c_fd; /* consumer segment: consumer page */
+};
+
+struct rp_ring_config {
+	uint32_t capacity;   /* data bytes, power of two, 4 KiB .. 1 GiB */
+	uint32_t max_record; /* 0: capacity/2 - 24 */
+	uint32_t flags;      /* RP_RING_F_* */
+	uint32_t nslots;     /* MP sides: max participants (<= 64) */
+};
+
+int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out);
+void rp_ring_fds_close(struct rp_ring_fds *fds);
+/* New fds for one side: its own segment read-write, the peer's read-only.
+ * The result is the caller's to close. */
+int rp_ring_fds_for_producer(const struct rp_ring_fds *fds,
+			     struct rp_ring_fds *out);
+int rp_ring_fds_for_consumer(const struct rp_ring_fds *fds,
+			     struct rp_ring_fds *out);
+
+struct rp_producer;
+struct rp_consumer;
+
+/*
+ * Attach.  `own` is the bell this side waits on (rung when space frees or
+ * a control record arrives); `peer` is the other side's bell, rung after
+ * each publication.  Both stay owned by the caller and must outlive the
+ * handle.  The peer's segment is always mapped read-only.
+ */
+int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		     struct rp_bell *peer, struct rp_producer **out);
+int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
+		     struct rp_bell *peer, struct rp_consumer **out);
+/* Detach.  Does not end the stream; unpublished commits are flushed. */
+void rp_producer_close(struct rp_producer *p);
+void rp_consumer_close(struct rp_consumer *c);
+
+/* --------------------------------------------------------------- producer */
+
+struct rp_meta {
+	uint64_t origin; /* sequence number of the input it derives from */
+	uint32_t sub;    /* index among the outputs of that origin */
+	uint16_t type;   /* RP_REC_T_DATA or >= RP_REC_T_USER */
+	uint16_t flags;  /* RP_REC_F_LAST */
+};
+
+/* Reserve room for a payload of len bytes; *payload points into the ring. */
+int rp_reserve(struct rp_producer *p, uint32_t len, void **payload);
+/* Same, waiting up to timeout_ns for room (publishing pending commits
+ * first so the consumer can make progress). */
+int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
+		    void **payload);
+/* Commit the reservation with its final length (<= the reserved one). */
+int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m);
+/* Drop the outstanding reservation. */
+void rp_abandon(struct rp_producer *p);
+/* Publish all commits now. */
+int rp_flush(struct rp_producer *p);
+/* End of stream: publish, then mark closed.  Consumers drain, then see
+ * -ENODATA. */
+int rp_producer_end(struct rp_producer *p);
+/* Would a reservation of len bytes succeed (> 0), or fail for good (< 0)?
+ * For loops that wait on several sources with one bell. */
+int rp_producer_ready(struct rp_producer *p, uint32_t len);
+/* Convenience: reserve_wait + memcpy + commit. */
+int rp_send(struct rp_producer *p, const void *buf, uint32_t len,
+	    const struct rp_meta *m, int64_t timeout_ns);
+
+/* --------------------------------------------------------------- consumer */
+
+struct rp_view {
+	const void *data; /* payload, in the shared mapping (read-only) */
+	uint32_t len;
+	uint16_t type;
+	uint16_t flags;
+	uint64_t origin;
+	uint32_t sub;
+	uint64_t pos;     /* ring cursor of the record (private bookkeeping) */
+	uint64_t end;     /* cursor just past it */
+};
+
+/* Next record after the last one peeked. */
+int rp_peek(struct rp_consumer *c, struct rp_view *v);
+/* Same, waiting up to timeout_ns for one. */
+int rp_peek_wait(struct rp_consumer *c, struct rp_view *v, int64_t timeout_ns);
+/* Release everything peeked: the producer may reuse the space, and the
+ * records will never be delivered again. */
+int rp_release(struct rp_consumer *c);
+/* Release the records up to and including v (SPSC only). */
+int rp_release_upto(struct rp_consumer *c, const struct rp_view *v);
+/* Forget what was peeked but not released: it will be peeked again. */
+void rp_rewind(struct rp_consumer *c);
+/* Is there a record, end of stream or an error to report (> 0)? */
+int rp_consumer_ready(struct rp_consumer *c);
+/* The consumer is gone for good: the producer gets -EPIPE at once. */
+int rp_consumer_break(struct rp_consumer *c);
+
+/* ------------------------------------------------------------ supervisor */
+
+/* Mark a ring broken on behalf of a consumer known to be dead, and wake
+ * its producer (producer_bell may be NULL). */
+int rp_ring_mark_broken(const struct rp_ring_fds *fds,
+			struct rp_bell *producer_bell);
+/* Multi-participant sides: a participant with this pid died.  Marks its
+ * claim slots so the next locker voids them (its records are redelivered
+ * or padded).  Only atomic stores; never takes the mutex.  Returns how
+ * many slots were marked; the caller then rings the side's bell. */
+int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid);
+
+/* --------------------------------------------------------------- counters */
+
+struct rp_ring_stats {
+	uint64_t records, bytes, batches, waits, wakes, stalls;
+};
+
+/* A consistent snapshot of one side's counters, without locks.  -EAGAIN if
+ * the writer kept them busy (or is scribbling) for too long. */
+int rp_stats_read(const struct rp_stats_shm *s, struct rp_ring_stats *out);
+int rp_producer_stats(const struct rp_producer *p, struct rp_ring_stats *ps,
+		      struct rp_ring_stats *cs);
+int rp_consumer_stats(const struct rp_consumer *c, struct rp_ring_stats *ps,
+		      struct rp_ring_stats *cs);
+/* For an observer holding the fds: map read-only, snapshot, unmap.
+ * *used gets the bytes published and not yet released. */
+int rp_ring_observe(const struct rp_ring_fds *fds, struct rp_ring_stats *ps,
+		    struct rp_ring_stats *cs, uint64_t *used);
+
+/* Knobs (defaults are right for most uses). */
+void rp_producer_set_batch(struct rp_producer *p, uint32_t bytes);
+void rp_ring_set_lock_timeout(struct rp_producer *p, struct rp_consumer *c,
+			      int64_t ns);
+uint32_t rp_producer_max_record(const struct rp_producer *p);
+uint32_t rp_consumer_max_record(const struct rp_consumer *c);
+
+#endif /* RP_RING_H */

@@ -1,0 +1,76 @@
+/*
+ * ring_int.h - private handles of ring.c and ring_mp.c.  Not installed.
+ *
+ * sh_* pointers point into shared memory (hostile input); every other
+ * field is a private copy that no peer can change.
+ */
+#ifndef RP_RING_INT_H
+#define RP_RING_INT_H
+
+#include "ring.h"
+
+/* Private accumulation of one side's counters, flushed to shared memory
+ * once per publication. */
+struct rp_local_stats {
+	uint64_t records, bytes, batches, waits, wakes, stalls;
+};
+
+/* What both handles share: the mappings and the private geometry. */
+struct rp_ring_map {
+	struct rp_ring_pside *sh_p;
+	struct rp_ring_cside *sh_c;
+	unsigned char *sh_data;  /* mirrored: 2 * cap bytes */
+	void *p_map;             /* header + producer page */
+	void *c_map;
+	uint32_t cap, mask, max_record, flags, nslots;
+	int64_t lock_timeout_ns;
+};
+
+struct rp_producer {
+	struct rp_ring_map m;
+	struct rp_bell *own, *peer;
+	uint64_t tail;       /* committed, maybe unpublished */
+	uint64_t pub_tail;   /* last published */
+	uint64_t head_cache; /* last validated consumer head */
+	uint64_t resv_pos;   /* outstanding reservation [pos, pos+size) */
+	uint32_t resv_len;
+	int resv_out;
+	int broken;          /* sticky -EPIPE */
+	int poisoned;        /* sticky -EBADMSG */
+	uint32_t batch_bytes;
+	int slot;            /* MP producers: my claim slot, else -1 */
+	struct rp_local_stats st, st_flushed;
+};
+
+struct rp_consumer {
+	struct rp_ring_map m;
+	struct rp_bell *own, *peer;
+	uint64_t rd;         /* peeked up to */
+	uint64_t head;       /* released up to (SPSC) */
+	uint64_t tail_cache; /* last validated producer tail (SPSC) */
+	uint64_t claim_end;  /* MP consumers: end of my claim */
+	int claimed;         /* MP consumers: a claim is outstanding */
+	int poisoned;
+	int slot;
+	struct rp_local_stats st, st_flushed;
+};
+
+/* ring.c */
+void rp_stats_flush(struct rp_stats_shm *s, struct rp_local_stats *now,
+		    struct rp_local_stats *flushed);
+int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,
+		struct rp_rec_hdr *h);
+
+/* ring_mp.c */
+int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
+		      int producer, int *slot);
+void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,
+		       int producer, int slot);
+int rp_mp_reserve(struct rp_producer *p, uint64_t need);
+int rp_mp_commit(struct rp_producer *p);
+void rp_mp_abandon(struct rp_producer *p);
+int rp_mp_claim(struct rp_consumer *c);
+int rp_mp_release(struct rp_consumer *c);
+int rp_mp_mark_dead(struct rp_mp_side *side, uint32_t nslots, int32_t pid);
+
+#endif /* RP_RING_INT_H */

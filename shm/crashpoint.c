@@ -1,0 +1,58 @@
+/*
+ * crashpoint.c - deliberate deaths at named steps (see crashpoint.h).
+ */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crashpoint.h"
+
+enum rp_crash_point rp_crash_armed = RP_CP_NONE;
+static unsigned long crash_countdown;
+
+static const char *const names[RP_CP_COUNT] = {
+	[RP_CP_NONE] = "none",
+	[RP_CP_RESERVED] = "reserved",
+	[RP_CP_COMMIT_HALF] = "commit-half",
+	[RP_CP_BEFORE_PUBLISH] = "before-publish",
+	[RP_CP_PEEKED] = "peeked",
+	[RP_CP_BEFORE_RELEASE] = "before-release",
+	[RP_CP_MP_LOCKED] = "mp-locked",
+	[RP_CP_MP_CURSOR_MOVED] = "mp-cursor-moved",
+	[RP_CP_MP_CLAIM_HELD] = "mp-claim-held",
+};
+
+void rp_crashpoint_arm(enum rp_crash_point point, unsigned long n)
+{
+	if (point <= RP_CP_NONE || point >= RP_CP_COUNT || n == 0) {
+		rp_crash_armed = RP_CP_NONE;
+		crash_countdown = 0;
+		return;
+	}
+	crash_countdown = n;
+	rp_crash_armed = point;
+}
+
+void rp_crashpoint_hit(enum rp_crash_point point)
+{
+	if (point != rp_crash_armed || --crash_countdown > 0)
+		return;
+	kill(getpid(), SIGKILL);
+	for (;;)
+		pause();
+}
+
+const char *rp_crashpoint_name(enum rp_crash_point point)
+{
+	if (point < 0 || point >= RP_CP_COUNT)
+		return "unknown";
+	return names[point];
+}
+
+enum rp_crash_point rp_crashpoint_parse(const char *name)
+{
+	for (int i = 1; i < RP_CP_COUNT; i++)
+		if (strcmp(name, names[i]) == 0)
+			return (enum rp_crash_point)i;
+	return RP_CP_NONE;
+}

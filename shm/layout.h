@@ -1,0 +1,265 @@
+/*
+ * layout.h - the shared-memory format of ringpipe.  This header owns it.
+ *
+ * Design note
+ * -----------
+ * A ring lives in two sealed memfds so that each side can write only what it
+ * owns.  The producer segment holds the creator-written header, the
+ * producer's cursor page and the record data; the consumer segment holds the
+ * consumer's cursor page.  Each side maps its own segment read-write and the
+ * peer's read-only (through a read-only reopen of the memfd, which mprotect
+ * cannot upgrade), so a consumer cannot forge its producer's cursor and get
+ * the producer blamed, and vice versa.  Doorbells (ipc/bell.h) live in a
+ * memfd of their own that every waker may write.
+ *
+ *   producer segment (P)                   consumer segment (C)
+ *   0x0000 struct rp_ring_hdr   creator    0x0000 struct rp_ring_cside  consumer
+ *   0x1000 struct rp_ring_pside producer
+ *   0x2000 data[capacity]       producer   (mapped twice back to back, so a
+ *                                           record never wraps in memory)
+ *
+ *   bell segment (B): 0x0000 struct rp_bell_shm, written by its owner and by
+ *   every waker.
+ *
+ * Every field is fixed-width; no pointers, size_t, long, bool or bitfields.
+ * Cursors are free-running 64-bit byte counts compared only by unsigned
+ * difference; the data offset of cursor x is (x & (capacity - 1)).
+ * Field prefixes name the writer: p_ producer, c_ consumer, s_ creator
+ * (the supervisor).  Everything here may have been written by a hostile
+ * process: readers copy a value once, then check it, then use the copy.
+ *
+ * Changing anything below means bumping the matching version.
+ */
+#ifndef RP_LAYOUT_H
+#define RP_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomics.h"
+
+#define RP_PAGE 4096u
+#define RP_CACHELINE 64u
+
+/* ---------------------------------------------------------------- rings */
+
+#define RP_RING_MAGIC 0x52504e47u /* "RPNG" */
+#define RP_RING_VERSION 1u
+
+#define RP_RING_F_MP_PRODUCERS 0x1u /* several producers, claims under mutex */
+#define RP_RING_F_MP_CONSUMERS 0x2u /* several consumers, claims under mutex */
+#define RP_RING_F_ALL (RP_RING_F_MP_PRODUCERS | RP_RING_F_MP_CONSUMERS)
+
+#define RP_RING_MIN_CAPACITY RP_PAGE
+#define RP_RING_MAX_CAPACITY (1u << 30)
+
+#define RP_P_HDR_OFF 0x0000u
+#define RP_P_SIDE_OFF 0x1000u
+#define RP_P_DATA_OFF 0x2000u
+#define RP_C_SIDE_OFF 0x0000u
+#define RP_C_SEG_SIZE 0x1000u
+
+/* Written once by the creator before any participant attaches. */
+struct rp_ring_hdr {
+	uint32_t s_magic;       /* 0x00 RP_RING_MAGIC */
+	uint16_t s_version;     /* 0x04 RP_RING_VERSION */
+	uint16_t s_hdr_size;    /* 0x06 sizeof(struct rp_ring_hdr) */
+	uint32_t s_capacity;    /* 0x08 data bytes, power of two */
+	uint32_t s_max_record;  /* 0x0c largest payload, <= capacity/2 - hdr */
+	uint32_t s_flags;       /* 0x10 RP_RING_F_* */
+	uint32_t s_nslots;      /* 0x14 MP claim slots per side (0 in SPSC) */
+	uint64_t s_p_seg_size;  /* 0x18 size of the producer memfd */
+	uint64_t s_data_off;    /* 0x20 RP_P_DATA_OFF */
+	uint8_t s_reserved[24]; /* 0x28 zero */
+};
+_Static_assert(sizeof(struct rp_ring_hdr) == 64, "ring header is one line");
+_Static_assert(offsetof(struct rp_ring_hdr, s_capacity) == 0x08, "format");
+_Static_assert(offsetof(struct rp_ring_hdr, s_data_off) == 0x20, "format");
+
+/*
+ * Counters, one block per writer, read by observers through a seqlock:
+ * the writer makes seq odd, updates, makes it even; a reader retries while
+ * seq is odd or changed (bounded: a hostile writer may hold it odd).
+ * The writer accumulates privately and flushes once per publication, so
+ * the hot path pays a few stores per batch, not per record.
+ */
+struct rp_stats_shm {
+	rp_atomic32 seq;      /* 0x00 odd while being written */
+	uint32_t pad;         /* 0x04 */
+	rp_atomic64 records;  /* 0x08 records committed / released */
+	rp_atomic64 bytes;    /* 0x10 payload bytes */
+	rp_atomic64 batches;  /* 0x18 publications (one store of the cursor) */
+	rp_atomic64 waits;    /* 0x20 times this side parked in the kernel */
+	rp_atomic64 wakes;    /* 0x28 futex wakes / eventfd writes sent */
+	rp_atomic64 stalls;   /* 0x30 full (producer) / empty (consumer) stalls */
+	rp_atomic64 spare;    /* 0x38 */
+};
+_Static_assert(sizeof(struct rp_stats_shm) == 64, "stats are one line");
+
+/* Multi-participant claim slot: one per producer (or consumer) of an MP
+ * side.  Written by its owner under the side's mutex, by the next locker
+ * when it repairs, and (field s_dead only) by whoever learns of a death. */
+#define RP_SLOT_FREE 0u    /* no owner */
+#define RP_SLOT_IDLE 1u    /* owned, no outstanding claim */
+#define RP_SLOT_BUSY 2u    /* owner is inside the critical section */
+#define RP_SLOT_HELD 3u    /* owner holds [start, end) outside the lock */
+#define RP_SLOT_DONE 4u    /* claim finished, waiting for the cursor */
+#define RP_SLOT_VOID 5u    /* claim of a dead owner, to redeliver / pad */
+
+struct rp_mp_slot {
+	rp_atomic32 m_pid;   /* 0x00 owner's pid, 0 when free */
+	rp_atomic32 m_state; /* 0x04 RP_SLOT_* */
+	rp_atomic32 s_dead;  /* 0x08 nonzero: owner is known dead */
+	uint32_t m_pad;      /* 0x0c */
+	rp_atomic64 m_start; /* 0x10 claimed byte range [start, end) */
+	rp_atomic64 m_end;   /* 0x18 */
+};
+_Static_assert(sizeof(struct rp_mp_slot) == 32, "slot size");
+
+#define RP_MP_MAX_SLOTS 64u
+#define RP_MUTEX_BYTES 64u
+
+struct rp_mp_side {
+	_Alignas(64) uint8_t m_mutex[RP_MUTEX_BYTES]; /* robust pshared mutex */
+	rp_atomic64 m_cursor;  /* 0x40 next unclaimed byte */
+	rp_atomic32 m_holder;  /* 0x48 slot index + 1 of the lock holder */
+	rp_atomic32 m_repairs; /* 0x4c owner-death repairs done */
+	rp_atomic32 m_attn;    /* 0x50 nonzero: a voided claim or a death
+				*      waits for the next locker (a hint) */
+	uint8_t m_pad[44];     /* 0x54 */
+	struct rp_mp_slot m_slots[RP_MP_MAX_SLOTS]; /* 0x80 */
+};
+_Static_assert(offsetof(struct rp_mp_side, m_cursor) == 0x40, "format");
+_Static_assert(offsetof(struct rp_mp_side, m_slots) == 0x80, "format");
+
+#define RP_USER_WORDS 8u
+
+/* The producer's page.  Cursor on its own line; stats on another. */
+struct rp_ring_pside {
+	rp_atomic64 p_tail;    /* 0x000 bytes published; release-stored */
+	rp_atomic32 p_closed;  /* 0x008 1: end of stream after p_tail */
+	uint32_t p_pad0[13];   /* 0x00c */
+	struct rp_stats_shm p_stats;      /* 0x040 */
+	rp_atomic64 p_user[RP_USER_WORDS]; /* 0x080 for upper layers (ctl) */
+	uint8_t p_pad1[64];               /* 0x0c0 */
+	struct rp_mp_side p_mp;           /* 0x100 MP producers only */
+};
+_Static_assert(offsetof(struct rp_ring_pside, p_stats) == 0x40, "format");
+_Static_assert(offsetof(struct rp_ring_pside, p_user) == 0x80, "format");
+_Static_assert(offsetof(struct rp_ring_pside, p_mp) == 0x100, "format");
+_Static_assert(sizeof(struct rp_ring_pside) <= RP_PAGE, "pside fits a page");
+
+/* The consumer's page. */
+struct rp_ring_cside {
+	rp_atomic64 c_head;   /* 0x000 bytes released; release-stored */
+	rp_atomic32 c_broken; /* 0x008 1: consumer gone for good */
+	uint32_t c_pad0[13];  /* 0x00c */
+	struct rp_stats_shm c_stats;      /* 0x040 */
+	rp_atomic64 c_user[RP_USER_WORDS]; /* 0x080 */
+	uint8_t c_pad1[64];               /* 0x0c0 */
+	struct rp_mp_side c_mp;           /* 0x100 MP consumers only */
+};
+_Static_assert(offsetof(struct rp_ring_cside, c_stats) == 0x40, "format");
+_Static_assert(offsetof(struct rp_ring_cside, c_mp) == 0x100, "format");
+_Static_assert(sizeof(struct rp_ring_cside) <= RP_C_SEG_SIZE, "cside fits");
+
+/*
+ * Record header, at an 8-byte aligned cursor in the data area, followed by
+ * the payload and padding to the next multiple of 8.
+ *
+ *   0x00 len     payload bytes (<= s_max_record)
+ *   0x04 type    RP_REC_T_* or a user type >= RP_REC_T_USER
+ *   0x06 flags   RP_REC_F_*
+ *   0x08 sub     index of this record among the outputs of its origin
+ *   0x0c check   rp_rec_check() of the fields above: catches scribbles
+ *   0x10 origin  sequence number of the input record it derives from
+ */
+struct rp_rec_hdr {
+	uint32_t len;
+	uint16_t type;
+	uint16_t flags;
+	uint32_t sub;
+	uint32_t check;
+	uint64_t origin;
+};
+_Static_assert(sizeof(struct rp_rec_hdr) == 24, "record header size");
+_Static_assert(sizeof(struct rp_rec_hdr) % 8 == 0, "payload 8-aligned");
+
+#define RP_REC_T_PAD 0u   /* filler left by a voided MP claim; skipped */
+#define RP_REC_T_DATA 1u  /* ordinary data */
+#define RP_REC_T_USER 16u /* first type free for applications */
+
+#define RP_REC_F_LAST 0x1u /* last output derived from its origin */
+#define RP_REC_F_ALL RP_REC_F_LAST
+
+static inline uint32_t rp_rec_check(uint32_t len, uint16_t type,
+				    uint16_t flags, uint32_t sub)
+{
+	uint32_t x = len * 0x9e3779b1u;
+	x ^= ((uint32_t)type << 16 | flags) * 0x85ebca6bu;
+	x ^= sub * 0xc2b2ae35u;
+	return x ^ RP_RING_MAGIC;
+}
+
+/* Bytes a record of payload length len occupies in the data area. */
+static inline uint64_t rp_rec_size(uint32_t len)
+{
+	return sizeof(struct rp_rec_hdr) + (((uint64_t)len + 7u) & ~7ull);
+}
+
+/* ----------------------------------------------------------- doorbells */
+
+#define RP_BELL_MAGIC 0x52504242u /* "RPBB" */
+#define RP_BELL_VERSION 1u
+#define RP_BELL_SEG_SIZE RP_PAGE
+
+/*
+ * A doorbell belongs to one receiver (a process, or a group of replicas
+ * sharing it) and is rung by every producer, consumer or controller that
+ * may have given it something to do.  Counts are announcements, not truth:
+ * a scribbled bell can cause only a spurious or a late wake-up, and every
+ * wait is sliced by a timeout so a late one is bounded.
+ */
+struct rp_bell_shm {
+	uint32_t s_magic;   /* 0x00 RP_BELL_MAGIC */
+	uint32_t s_version; /* 0x04 */
+	rp_atomic32 seq;    /* 0x08 futex word, bumped by wakers of sleepers */
+	rp_atomic32 hungry; /* 0x0c waiters wanting work now (spin or park) */
+	rp_atomic32 parked; /* 0x10 waiters asleep in the kernel */
+	uint32_t pad[11];   /* 0x14 */
+};
+_Static_assert(sizeof(struct rp_bell_shm) == 64, "bell is one line");
+_Static_assert(offsetof(struct rp_bell_shm, seq) % 4 == 0, "futex aligned");
+
+/* ------------------------------------------------------ control records */
+
+/* Fixed-size control record carried by a control ring (ipc/ctl.h). */
+struct rp_ctl_msg {
+	uint32_t kind;   /* 0x00 RP_CTL_* */
+	uint32_t reason; /* 0x04 RP_REASON_* (cancel, done, error) */
+	uint64_t seq;    /* 0x08 sender's message number */
+	uint64_t arg0;   /* 0x10 kind-specific: record number, counts */
+	uint64_t arg1;   /* 0x18 */
+	int32_t code;    /* 0x20 errno, exit code or signal */
+	uint32_t pad;    /* 0x24 */
+	char text[24];   /* 0x28 short detail, NUL padded, untrusted */
+};
+_Static_assert(sizeof(struct rp_ctl_msg) == 64, "control record size");
+
+/* ------------------------------------------------------- named segments */
+
+#define RP_NAMED_MAGIC 0x52504e53u /* "RPNS" */
+#define RP_NAMED_VERSION 1u
+
+struct rp_named_hdr {
+	uint32_t s_magic;     /* 0x00 */
+	uint16_t s_version;   /* 0x04 */
+	uint16_t s_hdr_size;  /* 0x06 */
+	uint64_t s_size;      /* 0x08 total bytes, header included */
+	int32_t s_owner_pid;  /* 0x10 informational; liveness is the flock */
+	uint32_t s_pad;       /* 0x14 */
+	uint8_t s_reserved[40];
+};
+_Static_assert(sizeof(struct rp_named_hdr) == 64, "named header size");
+
+#endif /* RP_LAYOUT_H */

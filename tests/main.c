@@ -1,0 +1,60 @@
+/*
+ * main.c - the ringpipe test runner (CUnit, basic interface).
+ *
+ *   ringpipe-tests            every suite
+ *   ringpipe-tests SUITE...   only those suites
+ */
+#define _GNU_SOURCE
+#include <CUnit/Basic.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "harness.h"
+
+/* DEVELOPMENT ONLY: weak while suites are being written. */
+#pragma weak rp_suite_segment
+#pragma weak rp_suite_ring
+#pragma weak rp_suite_stream
+#pragma weak rp_suite_crash
+#pragma weak rp_suite_mp
+#pragma weak rp_suite_hostile
+#pragma weak rp_suite_ctl
+
+int main(int argc, char **argv)
+{
+	unsigned failed;
+
+	/* Tests' orphaned grandchildren are re-parented to us and reaped. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	signal(SIGPIPE, SIG_IGN);
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	void (*suites[])(void) = {rp_suite_segment, rp_suite_ring,
+				  rp_suite_stream,  rp_suite_crash,
+				  rp_suite_mp,      rp_suite_hostile,
+				  rp_suite_ctl};
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (suites[i] != NULL)
+			suites[i]();
+
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	if (argc > 1) {
+		for (int i = 1; i < argc; i++) {
+			CU_pSuite s = CU_get_suite(argv[i]);
+			if (s == NULL) {
+				fprintf(stderr, "no suite named %s\n", argv[i]);
+				CU_cleanup_registry();
+				return 2;
+			}
+			CU_basic_run_suite(s);
+		}
+	} else {
+		CU_basic_run_tests();
+	}
+	failed = CU_get_number_of_failures() +
+		 CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,501 @@
+/*
+ * test_ring.c - record ring, single process: wrap-around at every
+ * boundary, largest record, full and empty, end of stream, redelivery,
+ * broken ring, batching and counters.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../shm/futex.h"
+#include "harness.h"
+
+static const struct rp_meta DATA = {.type = RP_REC_T_DATA};
+
+static int send_seq(struct rp_producer *p, uint32_t len, uint64_t seq)
+{
+	struct rp_meta m = {.origin = seq, .type = RP_REC_T_DATA};
+	void *dst;
+	int err = rp_reserve(p, len, &dst);
+
+	if (err)
+		return err;
+	rp_test_fill(dst, len, seq);
+	return rp_commit(p, len, &m);
+}
+
+/* Records of every length class cross the end of the ring at every 8-byte
+ * offset; each arrives intact and in order. */
+RP_TEST(test_wrap_every_boundary, 60)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	static unsigned char start_seen[4096 / 8];
+	unsigned straddled = 0, starts = 0;
+
+	for (uint64_t seq = 0; seq < 60000; seq++) {
+		/* lengths 0..407 in a pattern coprime with the ring size */
+		uint32_t len = (uint32_t)((seq * 37) % 408);
+		struct rp_view v;
+		CU_ASSERT_FATAL(send_seq(p, len, seq) == 0);
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_FATAL(v.origin == seq && v.len == len);
+		CU_ASSERT_FATAL(rp_test_verify(v.data, v.len, seq));
+		CU_ASSERT_FATAL(((uintptr_t)v.data & 7) == 0);
+		if (!start_seen[(v.pos & 4095) / 8]) {
+			start_seen[(v.pos & 4095) / 8] = 1;
+			starts++;
+		}
+		if ((v.pos & 4095) + rp_rec_size(len) > 4096)
+			straddled++;
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+	}
+	CU_ASSERT_EQUAL(starts, 4096 / 8); /* a record began at every offset */
+	CU_ASSERT(straddled > 1000);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+/* Many records in flight at once, released in uneven batches. */
+RP_TEST(test_wrap_batched, 60)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 8192, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	uint64_t sent = 0, got = 0;
+
+	while (got < 200000) {
+		int err;
+		while ((err = send_seq(p, (uint32_t)(sent % 91), sent)) == 0)
+			sent++;
+		CU_ASSERT_FATAL(err == -EAGAIN);
+		for (unsigned k = 0; k < (got % 13) + 1; k++) {
+			struct rp_view v;
+			err = rp_peek(c, &v);
+			if (err == -EAGAIN)
+				break;
+			CU_ASSERT_FATAL(err == 0);
+			CU_ASSERT_FATAL(v.origin == got);
+			CU_ASSERT_FATAL(rp_test_verify(v.data, v.len, got));
+			got++;
+		}
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+	}
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_largest_record, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	uint32_t max = rp_producer_max_record(p);
+	struct rp_view v;
+	void *dst;
+
+	CU_ASSERT_EQUAL(max, 4096 / 2 - 24);
+	CU_ASSERT_EQUAL(rp_consumer_max_record(c), max);
+	CU_ASSERT_EQUAL(rp_reserve(p, max + 1, &dst), -EMSGSIZE);
+	CU_ASSERT_EQUAL(rp_reserve(p, UINT32_MAX, &dst), -EMSGSIZE);
+	/* Two largest records fill the ring exactly; do it at several
+	 * offsets so one of them wraps. */
+	for (uint64_t seq = 0; seq < 40; seq++) {
+		CU_ASSERT_FATAL(send_seq(p, max, seq) == 0);
+		CU_ASSERT_FATAL(send_seq(p, max, seq + 1000) == 0);
+		CU_ASSERT_EQUAL(send_seq(p, 0, 99), -EAGAIN);
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT(v.len == max && rp_test_verify(v.data, max, seq));
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT(rp_test_verify(v.data, max, seq + 1000));
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+		/* shift the alignment by a small record */
+		CU_ASSERT_FATAL(send_seq(p, (uint32_t)(seq * 8 % 64), 7) == 0);
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+	}
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_full_and_empty, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_ring_stats ps, cs;
+	struct rp_view v;
+	unsigned n = 0;
+	void *dst;
+
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	CU_ASSERT_EQUAL(rp_consumer_ready(c), 0);
+	/* 40-byte payloads take 64 bytes: exactly 64 fit in 4096. */
+	while (send_seq(p, 40, n) == 0)
+		n++;
+	CU_ASSERT_EQUAL(n, 64);
+	CU_ASSERT_EQUAL(rp_reserve(p, 0, &dst), -EAGAIN);
+	CU_ASSERT_EQUAL(rp_producer_ready(p, 0), 0);
+	/* Being full published everything: the consumer sees all 64. */
+	CU_ASSERT_EQUAL(rp_consumer_ready(c), 1);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == 0);
+	/* Peeked is not released: still full. */
+	CU_ASSERT_EQUAL(rp_reserve(p, 40, &dst), -EAGAIN);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	CU_ASSERT_EQUAL(rp_producer_ready(p, 40), 1);
+	CU_ASSERT_EQUAL(send_seq(p, 40, n), 0);
+	CU_ASSERT_EQUAL(send_seq(p, 0, n + 1), -EAGAIN);
+	for (unsigned i = 1; i <= 64; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+	}
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	CU_ASSERT_FATAL(rp_producer_stats(p, &ps, &cs) == 0);
+	CU_ASSERT_EQUAL(ps.records, 65);
+	CU_ASSERT_EQUAL(ps.bytes, 65 * 40);
+	CU_ASSERT(ps.stalls >= 2);
+	CU_ASSERT_EQUAL(cs.records, 65);
+	CU_ASSERT(cs.stalls >= 2);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_eof_after_drain, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_view v;
+
+	for (uint64_t i = 0; i < 10; i++)
+		CU_ASSERT_FATAL(send_seq(p, 16, i) == 0);
+	CU_ASSERT_FATAL(rp_producer_end(p) == 0);
+	for (uint64_t i = 0; i < 10; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+	}
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -ENODATA);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -ENODATA);
+	CU_ASSERT_EQUAL(rp_peek_wait(c, &v, 1000000000), -ENODATA);
+	CU_ASSERT_EQUAL(rp_consumer_ready(c), 1);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_one_reservation, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_meta pad = {.type = RP_REC_T_PAD};
+	struct rp_meta bad = {.type = RP_REC_T_DATA, .flags = 0x80};
+	struct rp_view v;
+	void *a, *b;
+
+	CU_ASSERT_EQUAL(rp_commit(p, 0, &DATA), -EINVAL);
+	CU_ASSERT_FATAL(rp_reserve(p, 32, &a) == 0);
+	CU_ASSERT_EQUAL(rp_reserve(p, 32, &b), -EBUSY);
+	CU_ASSERT_EQUAL(rp_commit(p, 33, &DATA), -EINVAL); /* longer */
+	CU_ASSERT_EQUAL(rp_commit(p, 8, &pad), -EINVAL);
+	CU_ASSERT_EQUAL(rp_commit(p, 8, &bad), -EINVAL);
+	rp_abandon(p);
+	CU_ASSERT_FATAL(rp_reserve(p, 32, &b) == 0);
+	CU_ASSERT_PTR_EQUAL(a, b); /* the abandoned space is reused */
+	memcpy(b, "shorter", 7);
+	CU_ASSERT_FATAL(rp_commit(p, 7, &DATA) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT(v.len == 7 && memcmp(v.data, "shorter", 7) == 0);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_metadata_roundtrip, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_view v;
+
+	for (uint32_t i = 0; i < 5; i++) {
+		struct rp_meta m = {
+			.origin = 0xfedcba9876543210ull + i / 2,
+			.sub = i % 2,
+			.type = (uint16_t)(RP_REC_T_USER + i),
+			.flags = (i % 2) ? RP_REC_F_LAST : 0,
+		};
+		CU_ASSERT_FATAL(rp_send(p, &i, sizeof(i), &m, 0) == 0);
+	}
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		uint32_t x;
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		memcpy(&x, v.data, sizeof(x));
+		CU_ASSERT_EQUAL(x, i);
+		CU_ASSERT_EQUAL(v.origin, 0xfedcba9876543210ull + i / 2);
+		CU_ASSERT_EQUAL(v.sub, i % 2);
+		CU_ASSERT_EQUAL(v.type, RP_REC_T_USER + i);
+		CU_ASSERT_EQUAL(v.flags, (i % 2) ? RP_REC_F_LAST : 0);
+	}
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+/* Peeked but unreleased records go to the next consumer; released ones
+ * never come back. */
+RP_TEST(test_redelivery_after_reattach, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_view v, keep;
+
+	for (uint64_t i = 0; i < 10; i++)
+		CU_ASSERT_FATAL(send_seq(p, 24, i) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	for (int i = 0; i < 6; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		if (i == 2)
+			keep = v;
+	}
+	CU_ASSERT_FATAL(rp_release_upto(c, &keep) == 0); /* 0..2 */
+	CU_ASSERT_EQUAL(rp_release_upto(c, &keep), -EINVAL);
+	/* rewind: 3..5 come again from this consumer */
+	rp_rewind(c);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(v.origin, 3);
+	rp_consumer_close(c); /* "crash": 3 peeked, not released */
+	c = rp_test_consumer(&r);
+	for (uint64_t i = 3; i < 10; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+		CU_ASSERT(rp_test_verify(v.data, v.len, i));
+	}
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	rp_consumer_close(c);
+	c = rp_test_consumer(&r);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+/* A restarted producer continues after what was published; commits it
+ * had not published are gone (they were never visible). */
+RP_TEST(test_producer_reattach, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_view v;
+
+	CU_ASSERT_FATAL(send_seq(p, 24, 0) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	rp_producer_close(p);
+	p = rp_test_producer(&r);
+	CU_ASSERT_FATAL(send_seq(p, 24, 1) == 0);
+	CU_ASSERT_FATAL(rp_producer_end(p) == 0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == 0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == 1);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -ENODATA);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+/* Committing many records costs one publication; a waiting consumer gets
+ * each commit at once. */
+RP_TEST(test_batching, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 65536, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_ring_stats ps;
+	struct rp_view v;
+
+	for (uint64_t i = 0; i < 100; i++)
+		CU_ASSERT_FATAL(send_seq(p, 8, i) == 0);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN); /* not yet published */
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_FATAL(rp_producer_stats(p, &ps, NULL) == 0);
+	CU_ASSERT_EQUAL(ps.batches, 1);
+	CU_ASSERT_EQUAL(ps.records, 100);
+	CU_ASSERT_EQUAL(ps.wakes, 0); /* nobody was parked */
+	for (int i = 0; i < 100; i++)
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+
+	/* The consumer announces it waits: the next commit publishes. */
+	rp_bell_announce(r.cbell);
+	CU_ASSERT_FATAL(send_seq(p, 8, 100) == 0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == 100);
+	rp_bell_retire(r.cbell);
+
+	/* A batch fills: publication without a flush. */
+	for (uint64_t i = 0; i < 400; i++)
+		CU_ASSERT_FATAL(send_seq(p, 8, 101 + i) == 0);
+	CU_ASSERT_EQUAL(rp_consumer_ready(c), 1);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_counters_observed, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_ring_stats ps, cs;
+	struct rp_view v;
+	uint64_t used = 0;
+
+	for (uint64_t i = 0; i < 20; i++)
+		CU_ASSERT_FATAL(send_seq(p, (uint32_t)i, i) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	for (int i = 0; i < 5; i++)
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	CU_ASSERT_FATAL(rp_ring_observe(&r.fds, &ps, &cs, &used) == 0);
+	CU_ASSERT_EQUAL(ps.records, 20);
+	CU_ASSERT_EQUAL(ps.bytes, 190); /* 0 + 1 + ... + 19 */
+	CU_ASSERT_EQUAL(cs.records, 5);
+	CU_ASSERT_EQUAL(cs.bytes, 10);
+	CU_ASSERT_EQUAL(cs.batches, 1);
+	{
+		uint64_t expect = 0;
+		for (uint32_t i = 5; i < 20; i++)
+			expect += rp_rec_size(i);
+		CU_ASSERT_EQUAL(used, expect);
+	}
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+RP_TEST(test_config_rejected, 10)
+{
+	struct rp_ring_fds f;
+	struct rp_ring_config bad[] = {
+		{.capacity = 0},
+		{.capacity = 2048},
+		{.capacity = 12288},
+		{.capacity = 4096, .max_record = 4096},
+		{.capacity = 4096, .max_record = 2048},
+		{.capacity = 4096, .flags = 0x100},
+		{.capacity = 4096, .flags = RP_RING_F_MP_CONSUMERS},
+		{.capacity = 4096, .flags = RP_RING_F_MP_CONSUMERS,
+		 .nslots = RP_MP_MAX_SLOTS + 1},
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CU_ASSERT_EQUAL(rp_ring_create(&bad[i], &f), -EINVAL);
+		CU_ASSERT(f.p_fd == -1 && f.c_fd == -1);
+	}
+}
+
+/* The consumer is gone for good: a full producer gets -EPIPE at once. */
+RP_TEST(test_broken_ring, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	int64_t t0;
+	void *dst;
+
+	while (send_seq(p, 100, 0) == 0)
+		;
+	CU_ASSERT_FATAL(rp_consumer_break(c) == 0);
+	t0 = rp_now_ns();
+	CU_ASSERT_EQUAL(rp_reserve_wait(p, 100, 5000000000LL, &dst), -EPIPE);
+	CU_ASSERT(rp_now_ns() - t0 < 100000000); /* at once, not at timeout */
+	CU_ASSERT_EQUAL(rp_reserve(p, 0, &dst), -EPIPE); /* sticky */
+	CU_ASSERT_EQUAL(rp_producer_ready(p, 0), -EPIPE);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+}
+
+static struct rp_test_ring blocked_ring;
+
+static int blocked_producer(void *arg)
+{
+	struct rp_producer *p = rp_test_producer(&blocked_ring);
+	int64_t t0;
+	void *dst;
+	int err;
+
+	(void)arg;
+	while (send_seq(p, 100, 0) == 0)
+		;
+	t0 = rp_now_ns();
+	err = rp_reserve_wait(p, 100, 10000000000LL, &dst);
+	if (err != -EPIPE)
+		return 1;
+	if (rp_now_ns() - t0 > 5000000000LL)
+		return 2;
+	return 0;
+}
+
+/* A producer blocked on a full ring wakes with -EPIPE when the
+ * supervisor marks the ring broken on behalf of a dead consumer. */
+RP_TEST(test_broken_wakes_blocked_producer, 30)
+{
+	pid_t pid;
+	int st;
+
+	rp_test_ring_make(&blocked_ring, 4096, 0, 0);
+	pid = rp_test_fork(blocked_producer, NULL);
+	CU_ASSERT_FATAL(pid > 0);
+	usleep(200000); /* let it fill the ring and park */
+	CU_ASSERT_FATAL(rp_ring_mark_broken(&blocked_ring.fds,
+					    blocked_ring.pbell) == 0);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	rp_test_ring_free(&blocked_ring);
+}
+
+void rp_suite_ring(void)
+{
+	RP_SUITE("ring", {"wrap at every boundary", test_wrap_every_boundary},
+		 {"wrap with batches in flight", test_wrap_batched},
+		 {"largest record", test_largest_record},
+		 {"full and empty", test_full_and_empty},
+		 {"end of stream after drain", test_eof_after_drain},
+		 {"one outstanding reservation", test_one_reservation},
+		 {"origin metadata round trip", test_metadata_roundtrip},
+		 {"unreleased records redelivered",
+		  test_redelivery_after_reattach},
+		 {"producer re-attach", test_producer_reattach},
+		 {"batched publication", test_batching},
+		 {"counters for an observer", test_counters_observed},
+		 {"bad configurations rejected", test_config_rejected},
+		 {"broken ring fails at once", test_broken_ring},
+		 {"broken ring wakes a blocked producer",
+		  test_broken_wakes_blocked_producer});
+}
