@@ -303,6 +303,68 @@ RP_TEST(test_mp_consumers_killed_exactly_once, 180)
 	munmap((void *)delivered, MP_NREC);
 }
 
+/* A consumer SIGKILLed inside the claim's critical section, hundreds of
+ * times: every time the next locker is told EOWNERDEAD, repairs, and gets
+ * exactly the records the dead one had claimed, in order. */
+static int die_in_claim(void *arg)
+{
+	struct rp_consumer *c = rp_test_consumer(&ring);
+	struct rp_view v;
+
+	rp_crashpoint_arm(*(enum rp_crash_point *)arg, 1);
+	rp_peek(c, &v);
+	return 10; /* not reached: the crash point fires */
+}
+
+RP_TEST(test_mp_claim_owner_death, 120)
+{
+	enum rp_crash_point pts[] = {RP_CP_MP_LOCKED, RP_CP_MP_CURSOR_MOVED};
+	int rounds = rp_test_sanitized() ? 100 : 300;
+	struct rp_producer *p;
+	struct rp_consumer *c;
+	uint64_t sent = 0, expect = 0;
+
+	rp_test_ring_make(&ring, 1 << 16, RP_RING_F_MP_CONSUMERS, 4);
+	p = rp_test_producer(&ring);
+	c = rp_test_consumer(&ring);
+	for (int r = 0; r < rounds; r++) {
+		struct rp_view v;
+		pid_t pid;
+		int st, n = 0;
+
+		for (int k = 0; k < 70; k++, sent++) {
+			struct rp_meta m = {.origin = sent,
+					    .type = RP_REC_T_DATA};
+			CU_ASSERT_FATAL(rp_send(p, &sent, 8, &m, SEC) == 0);
+		}
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		pid = rp_test_fork(die_in_claim, &pts[r % 2]);
+		st = rp_test_wait(pid, 10);
+		CU_ASSERT_FATAL(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		CU_ASSERT_FATAL(rp_ring_mark_dead(&ring.fds, pid) >= 0);
+		/* The survivor's claim starts exactly where the dead one's
+		 * did, whether or not its cursor had moved. */
+		while (rp_peek(c, &v) == 0) {
+			CU_ASSERT_FATAL(v.origin == expect);
+			expect++;
+			n++;
+		}
+		CU_ASSERT_FATAL(n > 0);
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+	}
+	{
+		struct rp_ring_cside *cs = mmap(NULL, RP_C_SEG_SIZE, PROT_READ,
+						MAP_SHARED, ring.fds.c_fd, 0);
+		CU_ASSERT_FATAL(cs != MAP_FAILED);
+		/* One repair per death inside the lock. */
+		CU_ASSERT_EQUAL(cs->c_mp.m_repairs, (uint32_t)rounds);
+		munmap(cs, RP_C_SEG_SIZE);
+	}
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&ring);
+}
+
 /* ------------------------------------------------------ MP producers */
 
 #define MP_PRODUCERS 3
@@ -448,6 +510,8 @@ void rp_suite_mp(void)
 		  test_mutex_unrecoverable},
 		 {"robust mutex: stuck holder times out",
 		  test_mutex_stuck_holder_times_out},
+		 {"MP claim holder killed hundreds of times",
+		  test_mp_claim_owner_death},
 		 {"MP consumers killed at every step: exactly once",
 		  test_mp_consumers_killed_exactly_once},
 		 {"MP producers killed at every step: nothing partial",
