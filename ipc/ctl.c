@@ -252,3 +252,26 @@ int rp_ctl_ready(struct rp_ctl_rx *rx)
 		return 1;
 	return rp_consumer_ready(rx->c);
 }
+
+int rp_ctl_status_set(struct rp_ctl_tx *tx, unsigned idx, uint64_t v)
+{
+	if (idx == 0 || idx > RP_CTL_STATUS_WORDS)
+		return -EINVAL;
+	/* Pairs with the acquire load in rp_ctl_status_read(). */
+	rp_store64_release(&tx->p->m.sh_p->p_user[idx], v);
+	return 0;
+}
+
+uint64_t rp_ctl_status_get(const struct rp_ctl_tx *tx, unsigned idx)
+{
+	if (idx == 0 || idx > RP_CTL_STATUS_WORDS)
+		return 0;
+	return rp_load64_relaxed(&tx->p->m.sh_p->p_user[idx]);
+}
+
+uint64_t rp_ctl_status_read(const struct rp_ctl_rx *rx, unsigned idx)
+{
+	if (idx == 0 || idx > RP_CTL_STATUS_WORDS)
+		return 0;
+	return rp_load64_acquire(&rx->c->m.sh_p->p_user[idx]);
+}

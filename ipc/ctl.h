@@ -80,4 +80,17 @@ int rp_ctl_draining(const struct rp_ctl_rx *rx);
 /* Anything to receive (> 0)? */
 int rp_ctl_ready(struct rp_ctl_rx *rx);
 
+/*
+ * Status words: a few 64-bit values on the sender's page that the
+ * receiver reads at any time without a record (the stage's current input
+ * record, its input position).  Index 1..RP_CTL_STATUS_WORDS; the sender
+ * is the only writer; the receiver must treat them as untrusted hints.
+ */
+#define RP_CTL_STATUS_WORDS 7
+#define RP_CTL_WORD_CURRENT 1  /* record being processed, + 1; 0: none */
+#define RP_CTL_WORD_INPUT_SEQ 2 /* input records released so far */
+int rp_ctl_status_set(struct rp_ctl_tx *tx, unsigned idx, uint64_t v);
+uint64_t rp_ctl_status_get(const struct rp_ctl_tx *tx, unsigned idx);
+uint64_t rp_ctl_status_read(const struct rp_ctl_rx *rx, unsigned idx);
+
 #endif /* RP_CTL_H */

@@ -21,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -105,6 +106,14 @@ int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out)
 		struct rp_ring_cside *cs = cm;
 		err = mp_side_init(&cs->c_mp);
 	}
+	if (!err) {
+		struct rp_ring_cside *cs = cm;
+		cs->s_magic = RP_RING_MAGIC;
+		cs->s_capacity = h->s_capacity;
+		cs->s_max_record = h->s_max_record;
+		cs->s_flags = h->s_flags;
+		cs->s_nslots = h->s_nslots;
+	}
 	if (err)
 		goto out;
 	*out = f;
@@ -161,6 +170,16 @@ int rp_ring_fds_for_consumer(const struct rp_ring_fds *fds,
  * change under us), and validate it against the segments. */
 static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
 {
+	struct {
+		uint64_t c_head;
+		uint32_t c_broken, s_magic, s_capacity, s_max_record, s_flags,
+			s_nslots;
+	} cs;
+	_Static_assert(offsetof(__typeof__(cs), s_magic) ==
+			       offsetof(struct rp_ring_cside, s_magic) &&
+		       offsetof(__typeof__(cs), s_nslots) ==
+			       offsetof(struct rp_ring_cside, s_nslots),
+		       "pread copy of the consumer page's geometry");
 	uint32_t cap, limit;
 	ssize_t n;
 	int err;
@@ -183,10 +202,26 @@ static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
 	    h->s_data_off != RP_P_DATA_OFF ||
 	    h->s_p_seg_size != (uint64_t)RP_P_DATA_OFF + cap)
 		return -EBADMSG;
+	/* A segment of another size than the header claims is a broken
+	 * format, whoever wrote the header. */
 	err = rp_memfd_check(fds->p_fd, h->s_p_seg_size);
 	if (!err)
 		err = rp_memfd_check(fds->c_fd, RP_C_SEG_SIZE);
-	return err;
+	if (err == -EINVAL)
+		return -EBADMSG;
+	if (err)
+		return err;
+	/* The geometry must match the creator's copy on the consumer's
+	 * page: a producer rewriting its header (say, switching on MP
+	 * consumers) cannot change what a consumer attaches to. */
+	n = pread(fds->c_fd, &cs, sizeof(cs), RP_C_SIDE_OFF);
+	if (n != (ssize_t)sizeof(cs))
+		return n < 0 ? -errno : -EBADMSG;
+	if (cs.s_magic != RP_RING_MAGIC || cs.s_capacity != h->s_capacity ||
+	    cs.s_max_record != h->s_max_record || cs.s_flags != h->s_flags ||
+	    cs.s_nslots != h->s_nslots)
+		return -EBADMSG;
+	return 0;
 }
 
 static void map_close(struct rp_ring_map *m)

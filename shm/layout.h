@@ -44,7 +44,7 @@
 /* ---------------------------------------------------------------- rings */
 
 #define RP_RING_MAGIC 0x52504e47u /* "RPNG" */
-#define RP_RING_VERSION 1u
+#define RP_RING_VERSION 2u
 
 #define RP_RING_F_MP_PRODUCERS 0x1u /* several producers, claims under mutex */
 #define RP_RING_F_MP_CONSUMERS 0x2u /* several consumers, claims under mutex */
@@ -153,12 +153,21 @@ _Static_assert(sizeof(struct rp_ring_pside) <= RP_PAGE, "pside fits a page");
 struct rp_ring_cside {
 	rp_atomic64 c_head;   /* 0x000 bytes released; release-stored */
 	rp_atomic32 c_broken; /* 0x008 1: consumer gone for good */
-	uint32_t c_pad0[13];  /* 0x00c */
+	/* The creator's copy of the geometry, on the consumer's page: each
+	 * side compares it with the header on the producer's page, so
+	 * neither side alone can change what the other attaches to. */
+	uint32_t s_magic;      /* 0x00c RP_RING_MAGIC */
+	uint32_t s_capacity;   /* 0x010 */
+	uint32_t s_max_record; /* 0x014 */
+	uint32_t s_flags;      /* 0x018 */
+	uint32_t s_nslots;     /* 0x01c */
+	uint32_t c_pad0[8];    /* 0x020 */
 	struct rp_stats_shm c_stats;      /* 0x040 */
 	rp_atomic64 c_user[RP_USER_WORDS]; /* 0x080 */
 	uint8_t c_pad1[64];               /* 0x0c0 */
 	struct rp_mp_side c_mp;           /* 0x100 MP consumers only */
 };
+_Static_assert(offsetof(struct rp_ring_cside, s_magic) == 0x0c, "format");
 _Static_assert(offsetof(struct rp_ring_cside, c_stats) == 0x40, "format");
 _Static_assert(offsetof(struct rp_ring_cside, c_mp) == 0x100, "format");
 _Static_assert(sizeof(struct rp_ring_cside) <= RP_C_SEG_SIZE, "cside fits");

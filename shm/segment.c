@@ -140,6 +140,8 @@ void rp_unmap(void *p, uint64_t len)
 
 /* ------------------------------------------------------- named segments */
 
+#define SHM_DIR "/dev/shm"
+
 static int named_path(const char *name, char *buf, size_t len)
 {
 	size_t n = strlen(name);
@@ -155,59 +157,94 @@ static int named_path(const char *name, char *buf, size_t len)
 	}
 	if (name[0] == '.')
 		return -EINVAL;
-	snprintf(buf, len, "/ringpipe.%s", name);
+	snprintf(buf, len, SHM_DIR "/ringpipe.%s", name);
 	return 0;
 }
 
-/* One attempt at the exclusive create.  -EEXIST means the name is taken. */
-static int named_try_create(const char *path, uint64_t total, int *fd_out)
+/*
+ * Build the whole segment under a private temporary name - created
+ * exclusively, locked, sized and initialised - then publish it with
+ * link(), which fails atomically with EEXIST if the name is taken.  Nobody
+ * can ever see (or reclaim) a half-made segment under the real name.
+ */
+static int named_build(const char *path, uint64_t total, int *fd_out,
+		       void **map_out)
 {
+	char tmp[160];
+	struct rp_named_hdr *h;
+	void *map = NULL;
 	int fd, err;
 
 	*fd_out = -1;
-	fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	*map_out = NULL;
+	snprintf(tmp, sizeof(tmp), "%s.new-%d", path, (int)getpid());
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
 	if (fd < 0)
 		return -errno;
-	/* Hold the liveness lock before anyone can see a complete segment. */
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || ftruncate(fd, (off_t)total) < 0) {
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+	    ftruncate(fd, (off_t)total) < 0) {
 		err = -errno;
-		shm_unlink(path);
-		rp_close_fd(&fd);
-		return err;
+		goto fail;
 	}
+	err = rp_map(fd, 0, total, 1, &map);
+	if (err)
+		goto fail;
+	h = map;
+	h->s_magic = RP_NAMED_MAGIC;
+	h->s_version = RP_NAMED_VERSION;
+	h->s_hdr_size = sizeof(*h);
+	h->s_size = total;
+	h->s_owner_pid = (int32_t)getpid();
+	if (link(tmp, path) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	unlink(tmp);
 	*fd_out = fd;
+	*map_out = map;
 	return 0;
+fail:
+	rp_unmap(map, total);
+	unlink(tmp);
+	rp_close_fd(&fd);
+	return err;
 }
 
 /* The name exists.  If its owner is alive (holds the flock) fail fast;
- * if not, remove the stale segment so the caller can retry once. */
+ * if not, remove the stale segment - only if the name still refers to
+ * the very file found dead - so the caller can retry once. */
 static int named_reclaim_stale(const char *path)
 {
-	int fd = shm_open(path, O_RDWR | O_CLOEXEC, 0);
+	struct stat a, b;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int err = 0;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno == EWOULDBLOCK ? -EEXIST : -errno;
-		rp_close_fd(&fd);
-		return err;
+		err = errno == EWOULDBLOCK ? -EEXIST : -errno;
+		goto out;
 	}
-	/* Nobody holds it: the owner died without unlinking.  Unlink while
-	 * holding the lock; a racing reclaimer gets ENOENT, which is fine. */
-	if (shm_unlink(path) < 0 && errno != ENOENT) {
-		int err = -errno;
-		rp_close_fd(&fd);
-		return err;
+	if (fstat(fd, &a) < 0) {
+		err = -errno;
+		goto out;
 	}
+	/* Still the same dead file under that name?  Then unlink it while
+	 * holding its lock; a racing reclaimer finds it gone or locked. */
+	if (stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+	    unlink(path) < 0 && errno != ENOENT)
+		err = -errno;
+out:
 	rp_close_fd(&fd);
-	return 0;
+	return err;
 }
 
 int rp_named_create(const char *name, uint64_t size, struct rp_named *out)
 {
-	struct rp_named_hdr *h;
 	uint64_t total;
 	int err, fd = -1;
+	void *map = NULL;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
@@ -219,30 +256,19 @@ int rp_named_create(const char *name, uint64_t size, struct rp_named *out)
 	total = (sizeof(struct rp_named_hdr) + size + RP_PAGE - 1) &
 		~(uint64_t)(RP_PAGE - 1);
 
-	err = named_try_create(out->path, total, &fd);
+	err = named_build(out->path, total, &fd, &map);
 	if (err == -EEXIST) {
 		/* The atomic create is the check; a failed one is answered
 		 * by reclaiming a stale segment and retrying exactly once. */
 		err = named_reclaim_stale(out->path);
 		if (err)
 			return err;
-		err = named_try_create(out->path, total, &fd);
+		err = named_build(out->path, total, &fd, &map);
 	}
 	if (err)
 		return err;
-	err = rp_map(fd, 0, total, 1, &out->base);
-	if (err) {
-		shm_unlink(out->path);
-		rp_close_fd(&fd);
-		return err;
-	}
-	h = out->base;
-	h->s_magic = RP_NAMED_MAGIC;
-	h->s_version = RP_NAMED_VERSION;
-	h->s_hdr_size = sizeof(*h);
-	h->s_size = total;
-	h->s_owner_pid = (int32_t)getpid();
 	out->fd = fd;
+	out->base = map;
 	out->size = total;
 	out->owner = 1;
 	return 0;
@@ -259,7 +285,7 @@ int rp_named_open_ro(const char *name, struct rp_named *out)
 	err = named_path(name, out->path, sizeof(out->path));
 	if (err)
 		return err;
-	fd = shm_open(out->path, O_RDONLY | O_CLOEXEC, 0);
+	fd = open(out->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -300,7 +326,7 @@ void rp_named_close(struct rp_named *seg)
 	rp_unmap(seg->base, seg->size);
 	seg->base = NULL;
 	if (seg->owner && seg->path[0] != '\0')
-		shm_unlink(seg->path);
+		unlink(seg->path); /* before the lock goes with the fd */
 	seg->owner = 0;
 	rp_close_fd(&seg->fd);
 }

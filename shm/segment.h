@@ -54,7 +54,7 @@ struct rp_named {
 	void *base;
 	uint64_t size; /* total, header included */
 	int owner;     /* 1: this handle created it and unlinks it */
-	char path[96];
+	char path[112];
 };
 
 /* Create `size` usable bytes after a header; *out->base points at the
