@@ -550,8 +550,8 @@ static int refresh_head(struct rp_producer *p)
 	 * reading everything below it. */
 	uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
 
-	/* Forward only, never past our tail, multiple of 8. */
-	if (hd - p->head_cache > p->tail - p->head_cache || (hd & 7)) {
+	/* Forward only, never past what we published, multiple of 8. */
+	if (hd - p->head_cache > p->pub_tail - p->head_cache || (hd & 7)) {
 		p->poisoned = 1;
 		return -EBADMSG;
 	}
@@ -685,6 +685,11 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 		return -EINVAL;
 	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
 		return -EINVAL;
+	if (p->slot >= 0) {
+		uint64_t rest = rp_rec_size(p->resv_len) - rp_rec_size(len);
+		if (rest != 0 && rest < sizeof(h))
+			return -EINVAL; /* no room for the padding record */
+	}
 	h.len = len;
 	h.type = m->type;
 	h.flags = m->flags;
@@ -695,33 +700,49 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 	memcpy(dst, &h, 8);
 	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
 	memcpy(dst + 8, (unsigned char *)&h + 8, sizeof(h) - 8);
-	p->resv_out = 0;
-	p->st.records++;
-	p->st.bytes += len;
 	if (p->slot >= 0) {
 		/* The claim may be larger than the final record: the MP
 		 * commit pads the rest so the claimed range stays exact. */
-		return rp_mp_commit(p);
+		int err;
+		p->st.records++;
+		p->st.bytes += len;
+		err = rp_mp_commit(p, len);
+		if (err) {
+			p->st.records--;
+			p->st.bytes -= len;
+			return err;
+		}
+		p->resv_out = 0;
+		return 0;
 	}
+	p->resv_out = 0;
+	p->st.records++;
+	p->st.bytes += len;
 	p->tail = p->resv_pos + rp_rec_size(len);
 	if (p->tail - p->pub_tail >= p->batch_bytes || rp_bell_hungry(p->peer))
 		producer_publish(p);
 	return 0;
 }
 
-void rp_abandon(struct rp_producer *p)
+int rp_abandon(struct rp_producer *p)
 {
+	int err = 0;
+
 	if (!p->resv_out)
-		return;
-	p->resv_out = 0;
+		return 0;
 	if (p->slot >= 0)
-		rp_mp_abandon(p);
+		err = rp_mp_abandon(p);
+	if (err != -ETIMEDOUT)
+		p->resv_out = 0;
+	return err;
 }
 
 int rp_producer_end(struct rp_producer *p)
 {
 	if (p->resv_out)
 		rp_abandon(p);
+	if (p->slot >= 0)
+		return rp_mp_end(p);
 	rp_flush(p);
 	/* Pairs with the consumer's acquire load of p_closed, after which it
 	 * re-reads p_tail: the final tail was stored before this. */
@@ -813,6 +834,14 @@ static int mp_peek(struct rp_consumer *c, struct rp_view *v)
 	int err;
 
 	for (;;) {
+		if (c->claimed && c->rd == c->claim_end &&
+		    c->claim_delivered == 0) {
+			/* A claim of padding only: nothing to hand out, so
+			 * finish it here and claim again. */
+			err = rp_mp_release(c);
+			if (err)
+				return err;
+		}
 		if (!c->claimed || c->rd == c->claim_end) {
 			if (c->claimed)
 				return -EBUSY; /* release before claiming */
@@ -833,6 +862,7 @@ static int mp_peek(struct rp_consumer *c, struct rp_view *v)
 		if (h.type != RP_REC_T_PAD)
 			break;
 	}
+	c->claim_delivered++;
 	v->data = c->m.sh_data + ((v->pos + sizeof(h)) & c->m.mask);
 	v->len = h.len;
 	v->type = h.type;
@@ -864,14 +894,20 @@ int rp_consumer_ready(struct rp_consumer *c)
 	if (c->poisoned)
 		return -EBADMSG;
 	if (c->slot >= 0) {
+		const struct rp_mp_side *side = &c->m.sh_c->c_mp;
+		uint64_t t, cur;
 		if (c->claimed)
-			return c->rd != c->claim_end ? 1 : -EBUSY;
-		uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
-		uint64_t cur = rp_load64_acquire(&c->m.sh_c->c_mp.m_cursor);
-		/* A hint only (a voided claim also makes us ready); the
-		 * claim re-checks under the lock. */
-		return t != cur || rp_load32_acquire(&c->m.sh_p->p_closed) ||
-		       rp_load32_relaxed(&c->m.sh_c->c_mp.m_attn) != 0;
+			return c->rd != c->claim_end || c->claim_delivered == 0
+				       ? 1
+				       : -EBUSY;
+		t = rp_load64_acquire(&c->m.sh_p->p_tail);
+		cur = rp_load64_acquire(&side->m_cursor);
+		/* Hints only (a voided claim or a death to reap also make
+		 * us ready); the claim re-checks under the lock.  The end
+		 * is near only once nobody else holds a claim. */
+		return t != cur || rp_load32_relaxed(&side->m_attn) != 0 ||
+		       (rp_load32_acquire(&c->m.sh_p->p_closed) &&
+			!rp_mp_others_busy(side, c->m.nslots, c->slot));
 	}
 	if (c->rd != c->tail_cache)
 		return 1;
@@ -950,9 +986,10 @@ int rp_release_upto(struct rp_consumer *c, const struct rp_view *v)
 void rp_rewind(struct rp_consumer *c)
 {
 	if (c->slot >= 0) {
-		if (c->claimed)
-			c->rd = rp_load64_relaxed(
-				&c->m.sh_c->c_mp.m_slots[c->slot].m_start);
+		if (c->claimed) {
+			c->rd = c->claim_start;
+			c->claim_delivered = 0;
+		}
 		return;
 	}
 	c->rd = c->head;

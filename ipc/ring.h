@@ -106,14 +106,20 @@ int rp_reserve(struct rp_producer *p, uint32_t len, void **payload);
  * first so the consumer can make progress). */
 int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
 		    void **payload);
-/* Commit the reservation with its final length (<= the reserved one). */
+/* Commit the reservation with its final length (<= the reserved one).
+ * On an MP-producer ring the unused rest becomes padding, which needs 24
+ * bytes: a length whose record is 8 or 16 bytes shorter than the reserved
+ * one is refused (-EINVAL) and the reservation stays.  If the side's lock
+ * cannot be had (-ETIMEDOUT) the reservation also stays: commit again or
+ * abandon. */
 int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m);
 /* Drop the outstanding reservation. */
-void rp_abandon(struct rp_producer *p);
+int rp_abandon(struct rp_producer *p);
 /* Publish all commits now. */
 int rp_flush(struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see
- * -ENODATA. */
+ * -ENODATA.  With several producers, the stream ends when nslots of them
+ * have ended. */
 int rp_producer_end(struct rp_producer *p);
 /* Would a reservation of len bytes succeed (> 0), or fail for good (< 0)?
  * For loops that wait on several sources with one bell. */
@@ -159,8 +165,10 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 			struct rp_bell *producer_bell);
 /* Multi-participant sides: a participant with this pid died.  Marks its
  * claim slots so the next locker voids them (its records are redelivered
- * or padded).  Only atomic stores; never takes the mutex.  Returns how
- * many slots were marked; the caller then rings the side's bell. */
+ * or padded).  Only atomic stores; never takes the mutex.  Call it before
+ * reaping the process (a pidfd says it died; waitid reaps it after), so
+ * its pid cannot have been reused.  Returns how many slots were marked;
+ * the caller then rings the side's bell. */
 int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid);
 
 /* --------------------------------------------------------------- counters */

@@ -48,8 +48,10 @@ struct rp_consumer {
 	uint64_t rd;         /* peeked up to */
 	uint64_t head;       /* released up to (SPSC) */
 	uint64_t tail_cache; /* last validated producer tail (SPSC) */
-	uint64_t claim_end;  /* MP consumers: end of my claim */
-	int claimed;         /* MP consumers: a claim is outstanding */
+	uint64_t claim_start; /* MP consumers: my claim, private copy */
+	uint64_t claim_end;
+	int claimed;          /* MP consumers: a claim is outstanding */
+	unsigned claim_delivered; /* records of it handed out so far */
 	int poisoned;
 	int slot;
 	struct rp_local_stats st, st_flushed;
@@ -67,8 +69,10 @@ int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,
 		       int producer, int slot);
 int rp_mp_reserve(struct rp_producer *p, uint64_t need);
-int rp_mp_commit(struct rp_producer *p);
-void rp_mp_abandon(struct rp_producer *p);
+int rp_mp_commit(struct rp_producer *p, uint32_t len);
+int rp_mp_abandon(struct rp_producer *p);
+int rp_mp_end(struct rp_producer *p);
+int rp_mp_others_busy(const struct rp_mp_side *side, uint32_t nslots, int me);
 int rp_mp_claim(struct rp_consumer *c);
 int rp_mp_release(struct rp_consumer *c);
 int rp_mp_mark_dead(struct rp_mp_side *side, uint32_t nslots, int32_t pid);

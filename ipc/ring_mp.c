@@ -16,13 +16,20 @@
  * can always run it again.
  *
  * Deaths.  Inside the critical section a slot is BUSY, and the steps are
- * ordered so that the next locker, told EOWNERDEAD, can see how far the
- * dead holder got (mp_repair()): "start = end = cursor; end = new; cursor
- * = new; HELD".  Outside it, a dead participant's slot is marked s_dead by
- * whoever learns of the death (the supervisor, with one atomic store); the
+ * ordered (with compiler fences: a death is as asynchronous as a signal)
+ * so that the next locker, told EOWNERDEAD, can see how far the dead
+ * holder got (mp_settle_busy()): "range set while IDLE; BUSY; cursor =
+ * end; HELD".  Outside it, a dead participant's slot is marked with its
+ * pid by whoever learns of the death (the supervisor, with one atomic
+ * store, before it reaps the process so the pid cannot be reused); the
  * next locker voids it: a consumer's claim becomes VOID and is handed to
  * the next consumer that claims (redelivered, never lost), a producer's
- * becomes a PAD record that consumers skip.
+ * becomes a PAD record that consumers skip.  A participant whose slot was
+ * voided (declared dead while alive) gets -EOWNERDEAD and must detach.
+ *
+ * End of stream with several producers: each producer's end marks its
+ * slot ENDED and counts it; the stream ends when nslots producers have
+ * ended (create the side with nslots = the number of producers).
  *
  * Robust mutexes identify owners by thread id: all participants of one
  * side must share a PID namespace.
@@ -39,6 +46,10 @@
 #define MP_CLAIM_RECORDS 64u
 #define MP_CLAIM_BYTES (64u * 1024u)
 
+/* Keep the compiler from moving claim steps across each other: the order
+ * of these stores is what a repair reads after a death at any point. */
+#define STEP() atomic_signal_fence(memory_order_seq_cst)
+
 struct mp_ctx {
 	struct rp_ring_map *m;
 	struct rp_mp_side *side;
@@ -48,6 +59,11 @@ struct mp_ctx {
 static struct rp_mp_slot *slot_at(struct mp_ctx *x, int i)
 {
 	return &x->side->m_slots[i];
+}
+
+static rp_atomic64 *published(struct mp_ctx *x)
+{
+	return x->producer ? &x->m->sh_p->p_tail : &x->m->sh_c->c_head;
 }
 
 /* Fill [start, end) with one PAD record so consumers skip it. */
@@ -68,84 +84,6 @@ static void mp_pad(struct mp_ctx *x, uint64_t start, uint64_t end)
 	memcpy(x->m->sh_data + (start & x->m->mask), &h, sizeof(h));
 }
 
-/* The owner of slot s is dead and its claim unfinished: void it. */
-static void mp_void(struct mp_ctx *x, struct rp_mp_slot *s)
-{
-	uint32_t st = rp_load32_relaxed(&s->m_state);
-	uint64_t start = rp_load64_relaxed(&s->m_start);
-	uint64_t end = rp_load64_relaxed(&s->m_end);
-
-	if ((st == RP_SLOT_HELD || st == RP_SLOT_BUSY) && end != start) {
-		if (x->producer) {
-			mp_pad(x, start, end);
-			rp_store32_relaxed(&s->m_state, RP_SLOT_FREE);
-		} else {
-			/* Keep the range: the next claimer takes it over. */
-			rp_store32_relaxed(&s->m_state, RP_SLOT_VOID);
-			rp_store32_relaxed(&x->side->m_attn, 1);
-		}
-	} else if (st != RP_SLOT_VOID) {
-		rp_store32_relaxed(&s->m_state, RP_SLOT_FREE);
-	}
-	rp_store32_relaxed(&s->m_pid, 0);
-}
-
-/* Void the claims of participants marked dead.  Under the lock.
- * Returns how many were voided. */
-static int mp_reap(struct mp_ctx *x)
-{
-	int n = 0;
-
-	for (uint32_t i = 0; i < x->m->nslots; i++) {
-		struct rp_mp_slot *s = slot_at(x, (int)i);
-		if (rp_load32_acquire(&s->s_dead) == 0)
-			continue;
-		mp_void(x, s);
-		rp_store32_relaxed(&s->s_dead, 0);
-		n++;
-	}
-	return n;
-}
-
-/* Derive and publish this side's cursor.  Under the lock.  0 or -EBADMSG
- * when the slots are inconsistent (a scribble, not a death). */
-static int mp_recompute(struct mp_ctx *x)
-{
-	rp_atomic64 *pub = x->producer ? &x->m->sh_p->p_tail
-				       : &x->m->sh_c->c_head;
-	uint64_t base = rp_load64_relaxed(pub);
-	uint64_t cur = rp_load64_relaxed(&x->side->m_cursor);
-	uint64_t low = cur - base, attn = 0;
-
-	if (low > x->m->cap || (cur & 7))
-		return -EBADMSG;
-	for (uint32_t i = 0; i < x->m->nslots; i++) {
-		struct rp_mp_slot *s = slot_at(x, (int)i);
-		uint32_t st = rp_load32_relaxed(&s->m_state);
-		uint64_t d;
-
-		if (st == RP_SLOT_VOID)
-			attn = 1;
-		if (st != RP_SLOT_HELD && st != RP_SLOT_BUSY &&
-		    st != RP_SLOT_VOID)
-			continue;
-		d = rp_load64_relaxed(&s->m_start) - base;
-		if (d > cur - base)
-			return -EBADMSG;
-		if (d < low)
-			low = d;
-	}
-	rp_store32_relaxed(&x->side->m_attn, (uint32_t)attn);
-	if (low != 0) {
-		/* Pairs with the peer's acquire load of this cursor: every
-		 * record below it is complete (producers) or no longer read
-		 * (consumers).  The lock orders the writers' stores before
-		 * this store. */
-		rp_store64_release(pub, base + low);
-	}
-	return 0;
-}
-
 /* Is there a VOID slot other than me with exactly my range? */
 static int mp_void_twin(struct mp_ctx *x, struct rp_mp_slot *me)
 {
@@ -160,13 +98,12 @@ static int mp_void_twin(struct mp_ctx *x, struct rp_mp_slot *me)
 	return 0;
 }
 
-/* The holder died with its slot BUSY: decide whether its claim (a fresh
- * take or the adoption of a voided claim) took effect.  0 or -EBADMSG. */
+/* A slot left BUSY by a death inside the critical section: decide
+ * whether its claim (a fresh take or the adoption of a voided claim) took
+ * effect.  Leaves it HELD or IDLE.  0 or -EBADMSG. */
 static int mp_settle_busy(struct mp_ctx *x, struct rp_mp_slot *s)
 {
-	rp_atomic64 *pub = x->producer ? &x->m->sh_p->p_tail
-				       : &x->m->sh_c->c_head;
-	uint64_t base = rp_load64_relaxed(pub);
+	uint64_t base = rp_load64_relaxed(published(x));
 	uint64_t cur = rp_load64_relaxed(&x->side->m_cursor);
 	uint64_t start = rp_load64_relaxed(&s->m_start);
 	uint64_t end = rp_load64_relaxed(&s->m_end);
@@ -183,14 +120,109 @@ static int mp_settle_busy(struct mp_ctx *x, struct rp_mp_slot *s)
 	return 0;
 }
 
-/* EOWNERDEAD: the previous holder died inside the critical section. */
+/* The owner of slot s is dead: void its claim and free the slot. */
+static int mp_void(struct mp_ctx *x, struct rp_mp_slot *s)
+{
+	uint32_t st = rp_load32_relaxed(&s->m_state);
+	uint64_t start, end;
+
+	if (st == RP_SLOT_BUSY) {
+		int err = mp_settle_busy(x, s);
+		if (err)
+			return err;
+		st = rp_load32_relaxed(&s->m_state);
+	}
+	start = rp_load64_relaxed(&s->m_start);
+	end = rp_load64_relaxed(&s->m_end);
+	if (st == RP_SLOT_HELD && end != start) {
+		if (x->producer) {
+			mp_pad(x, start, end);
+			rp_store32_relaxed(&s->m_state, RP_SLOT_FREE);
+		} else {
+			/* Keep the range: the next claimer takes it over. */
+			rp_store32_relaxed(&s->m_state, RP_SLOT_VOID);
+			rp_store32_relaxed(&x->side->m_attn, 1);
+		}
+	} else if (st != RP_SLOT_VOID) {
+		rp_store32_relaxed(&s->m_state, RP_SLOT_FREE);
+	}
+	rp_store32_relaxed(&s->m_pid, 0);
+	return 0;
+}
+
+/* Void the claims of participants marked dead.  Under the lock.  A mark
+ * carries the dead pid; a slot owned by anyone else now is left alone.
+ * Returns how many were voided, or -EBADMSG. */
+static int mp_reap(struct mp_ctx *x)
+{
+	int n = 0;
+
+	for (uint32_t i = 0; i < x->m->nslots; i++) {
+		struct rp_mp_slot *s = slot_at(x, (int)i);
+		/* Pairs with the release store in rp_mp_mark_dead(). */
+		uint32_t dead = rp_load32_acquire(&s->s_dead);
+		if (dead == 0)
+			continue;
+		rp_store32_relaxed(&s->s_dead, 0);
+		if (dead != rp_load32_relaxed(&s->m_pid))
+			continue;
+		if (mp_void(x, s) < 0)
+			return -EBADMSG;
+		n++;
+	}
+	return n;
+}
+
+/* Derive and publish this side's cursor.  Under the lock.  0 or -EBADMSG
+ * when the slots are inconsistent (a scribble, not a death). */
+static int mp_recompute(struct mp_ctx *x)
+{
+	rp_atomic64 *pub = published(x);
+	uint64_t base = rp_load64_relaxed(pub);
+	uint64_t cur = rp_load64_relaxed(&x->side->m_cursor);
+	uint64_t low = cur - base;
+	uint32_t attn = 0;
+
+	if (low > x->m->cap || (cur & 7))
+		return -EBADMSG;
+	for (uint32_t i = 0; i < x->m->nslots; i++) {
+		struct rp_mp_slot *s = slot_at(x, (int)i);
+		uint32_t st = rp_load32_relaxed(&s->m_state);
+		uint64_t d;
+
+		if (st == RP_SLOT_VOID)
+			attn = 1;
+		if (rp_load32_relaxed(&s->s_dead) != 0)
+			attn = 1;
+		if (st != RP_SLOT_HELD && st != RP_SLOT_BUSY &&
+		    st != RP_SLOT_VOID)
+			continue;
+		d = rp_load64_relaxed(&s->m_start) - base;
+		if (d > cur - base)
+			return -EBADMSG;
+		if (d < low)
+			low = d;
+	}
+	rp_store32_relaxed(&x->side->m_attn, attn);
+	if (low != 0) {
+		/* Pairs with the peer's acquire load of this cursor: every
+		 * record below it is complete (producers) or no longer read
+		 * (consumers).  The lock orders the writers' stores before
+		 * this store. */
+		rp_store64_release(pub, base + low);
+	}
+	return 0;
+}
+
+/* EOWNERDEAD: the previous holder died inside the critical section.  The
+ * holder's identity is cleared last, so a repairer that dies too leaves
+ * the next one everything it needs. */
 static int mp_repair(void *arg)
 {
 	struct mp_ctx *x = arg;
 	uint32_t h = rp_load32_relaxed(&x->side->m_holder);
 	int err;
 
-	rp_store32_relaxed(&x->side->m_holder, 0);
 	if (h >= 1 && h <= x->m->nslots) {
 		struct rp_mp_slot *s = slot_at(x, (int)h - 1);
 		if (rp_load32_relaxed(&s->m_state) == RP_SLOT_BUSY) {
@@ -198,39 +230,61 @@ static int mp_repair(void *arg)
 			if (err)
 				return err;
 		}
-		rp_store32_relaxed(&s->s_dead, 1);
+		if (rp_load32_relaxed(&s->m_pid) != 0)
+			rp_store32_relaxed(&s->s_dead,
+					   rp_load32_relaxed(&s->m_pid));
 	}
-	mp_reap(x);
+	RP_CRASHPOINT(RP_CP_MP_REPAIR);
+	if (mp_reap(x) < 0)
+		return -EBADMSG;
+	err = mp_recompute(x);
+	if (err)
+		return err;
 	rp_add32(&x->side->m_repairs, 1);
-	return mp_recompute(x);
+	rp_store32_relaxed(&x->side->m_holder, 0);
+	return 0;
 }
 
-/* Lock the side.  Deaths marked since the last locker are voided here,
- * and the cursor they held back is published: returns 1 then (the caller
- * rings the peer after unlocking), 0 otherwise, or -errno. */
+/* Lock the side, reaping marked deaths and publishing the cursor they
+ * held back.  Returns 1 if the cursor may have moved (the caller rings
+ * the peer after unlocking), 0 if not, or -errno. */
 static int mp_lock(struct mp_ctx *x, int slot)
 {
 	int r = rp_mutex_lock(x->side->m_mutex, x->m->lock_timeout_ns,
 			      mp_repair, x);
+	int n;
 
 	if (r < 0)
 		return r;
 	rp_store32_relaxed(&x->side->m_holder, (uint32_t)slot + 1);
-	if (mp_reap(x) > 0 || r == 1) {
-		if (mp_recompute(x) < 0) {
-			rp_store32_relaxed(&x->side->m_holder, 0);
-			rp_mutex_unlock(x->side->m_mutex);
-			return -EBADMSG;
-		}
+	n = mp_reap(x);
+	if (n < 0)
+		goto bad;
+	if (n > 0 || r == 1 || rp_load32_relaxed(&x->side->m_attn)) {
+		/* Also clears a stale attention flag, so idle waiters do
+		 * not keep taking the lock for nothing. */
+		if (mp_recompute(x) < 0)
+			goto bad;
 		return 1;
 	}
 	return 0;
+bad:
+	rp_store32_relaxed(&x->side->m_holder, 0);
+	rp_mutex_unlock(x->side->m_mutex);
+	return -EBADMSG;
 }
 
 static void mp_unlock(struct mp_ctx *x)
 {
 	rp_store32_relaxed(&x->side->m_holder, 0);
 	rp_mutex_unlock(x->side->m_mutex);
+}
+
+/* Is slot s still ours, in the state we left it? */
+static int mp_mine(struct rp_mp_slot *s, uint32_t state)
+{
+	return rp_load32_relaxed(&s->m_pid) == (uint32_t)getpid() &&
+	       rp_load32_relaxed(&s->m_state) == state;
 }
 
 int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
@@ -250,6 +304,7 @@ int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 			continue;
 		rp_store64_relaxed(&s->m_start, cur);
 		rp_store64_relaxed(&s->m_end, cur);
+		rp_store32_relaxed(&s->s_dead, 0);
 		rp_store32_relaxed(&s->m_pid, (uint32_t)getpid());
 		rp_store32_relaxed(&s->m_state, RP_SLOT_IDLE);
 		*slot = (int)i;
@@ -263,15 +318,18 @@ void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,
 		       int producer, int slot)
 {
 	struct mp_ctx x = {m, side, producer};
+	struct rp_mp_slot *s = slot_at(&x, slot);
 
 	if (mp_lock(&x, slot) < 0)
 		return; /* the supervisor's death mark will void it */
-	mp_void(&x, slot_at(&x, slot));
-	mp_recompute(&x);
+	if (rp_load32_relaxed(&s->m_pid) == (uint32_t)getpid()) {
+		mp_void(&x, s);
+		mp_recompute(&x);
+	}
 	mp_unlock(&x);
 }
 
-/* Claim [cur, cur + n) for slot s, in the order mp_repair() relies on:
+/* Claim [cur, cur + n) for slot s, in the order mp_settle_busy() reads:
  * the range is set while the slot is still IDLE (ignored by everyone),
  * then BUSY, then the cursor moves, then HELD. */
 static void mp_take(struct mp_ctx *x, struct rp_mp_slot *s, uint64_t cur,
@@ -279,9 +337,12 @@ static void mp_take(struct mp_ctx *x, struct rp_mp_slot *s, uint64_t cur,
 {
 	rp_store64_relaxed(&s->m_start, cur);
 	rp_store64_relaxed(&s->m_end, cur + n);
+	STEP();
 	rp_store32_relaxed(&s->m_state, RP_SLOT_BUSY);
+	STEP();
 	RP_CRASHPOINT(RP_CP_MP_LOCKED);
 	rp_store64_relaxed(&x->side->m_cursor, cur + n);
+	STEP();
 	RP_CRASHPOINT(RP_CP_MP_CURSOR_MOVED);
 	rp_store32_relaxed(&s->m_state, RP_SLOT_HELD);
 }
@@ -293,13 +354,13 @@ int rp_mp_reserve(struct rp_producer *p, uint64_t need)
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
 	uint64_t hd, cur;
-	int err = mp_lock(&x, p->slot), reaped = err == 1;
+	int err = mp_lock(&x, p->slot), moved = err == 1;
 
 	if (err < 0)
 		return err;
 	err = 0;
-	if (rp_load32_relaxed(&s->m_pid) != (uint32_t)getpid()) {
-		err = -EOWNERDEAD; /* we were declared dead */
+	if (!mp_mine(s, RP_SLOT_IDLE)) {
+		err = -EOWNERDEAD; /* declared dead, or already ended */
 		goto out;
 	}
 	/* Pairs with the consumer's release store of c_head. */
@@ -324,7 +385,7 @@ int rp_mp_reserve(struct rp_producer *p, uint64_t need)
 	p->resv_pos = cur;
 out:
 	mp_unlock(&x);
-	if (reaped)
+	if (moved)
 		rp_bell_ring(p->peer);
 	return err;
 }
@@ -334,38 +395,28 @@ static int mp_finish(struct mp_ctx *x, struct rp_mp_slot *s, uint64_t used)
 {
 	uint64_t start = rp_load64_relaxed(&s->m_start);
 	uint64_t end = rp_load64_relaxed(&s->m_end);
-	uint64_t rest = end - start - used;
 
-	if (rest != 0)
+	if (end - start != used)
 		mp_pad(x, start + used, end);
+	STEP();
 	rp_store32_relaxed(&s->m_state, RP_SLOT_IDLE);
 	rp_store64_relaxed(&s->m_start, end);
 	return mp_recompute(x);
 }
 
-int rp_mp_commit(struct rp_producer *p)
+int rp_mp_commit(struct rp_producer *p, uint32_t len)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
-	struct rp_rec_hdr h;
-	uint64_t used, claimed;
-	int err;
+	int err = mp_lock(&x, p->slot);
 
-	memcpy(&h, p->m.sh_data + (p->resv_pos & p->m.mask), sizeof(h));
-	used = rp_rec_size(h.len);
-	claimed = rp_rec_size(p->resv_len);
-	if (claimed != used && claimed - used < sizeof(h)) {
-		/* Too little left over for a PAD record: keep the claim
-		 * and let the caller commit a length that fits. */
-		p->resv_out = 1;
-		p->st.records--;
-		p->st.bytes -= h.len;
-		return -EINVAL;
-	}
-	err = mp_lock(&x, p->slot);
 	if (err < 0)
-		return err;
-	err = mp_finish(&x, s, used);
+		return err; /* the reservation stays: commit again or abandon */
+	if (!mp_mine(s, RP_SLOT_HELD)) {
+		mp_unlock(&x);
+		return -EOWNERDEAD;
+	}
+	err = mp_finish(&x, s, rp_rec_size(len));
 	rp_stats_flush(&p->m.sh_p->p_stats, &p->st, &p->st_flushed);
 	mp_unlock(&x);
 	if (err) {
@@ -378,16 +429,48 @@ int rp_mp_commit(struct rp_producer *p)
 	return 0;
 }
 
-void rp_mp_abandon(struct rp_producer *p)
+int rp_mp_abandon(struct rp_producer *p)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
+	struct rp_mp_slot *s = slot_at(&x, p->slot);
+	int err = mp_lock(&x, p->slot);
 
-	if (mp_lock(&x, p->slot) < 0)
-		return;
-	if (mp_finish(&x, slot_at(&x, p->slot), 0) < 0)
+	if (err < 0)
+		return err;
+	if (!mp_mine(s, RP_SLOT_HELD))
+		err = -EOWNERDEAD;
+	else if (mp_finish(&x, s, 0) < 0)
+		err = -EBADMSG;
+	else
+		err = 0;
+	mp_unlock(&x);
+	if (err == -EBADMSG)
 		p->poisoned = 1;
+	rp_bell_ring(p->peer);
+	return err;
+}
+
+int rp_mp_end(struct rp_producer *p)
+{
+	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
+	struct rp_mp_slot *s = slot_at(&x, p->slot);
+	int err = mp_lock(&x, p->slot);
+
+	if (err < 0)
+		return err;
+	err = 0;
+	if (mp_mine(s, RP_SLOT_IDLE)) {
+		rp_store32_relaxed(&s->m_state, RP_SLOT_ENDED);
+		/* The stream ends when every producer has ended.  Pairs
+		 * with the consumer's acquire load of p_closed. */
+		if (rp_add32(&x.side->m_ended, 1) + 1 >= p->m.nslots)
+			rp_store32_release(&p->m.sh_p->p_closed, 1);
+	} else if (!mp_mine(s, RP_SLOT_ENDED)) {
+		err = -EOWNERDEAD;
+	}
 	mp_unlock(&x);
 	rp_bell_ring(p->peer);
+	return err;
 }
 
 /* ------------------------------------------------------------ consumers */
@@ -403,22 +486,26 @@ static int mp_adopt(struct mp_ctx *x, struct rp_mp_slot *me)
 		rp_store64_relaxed(&me->m_start,
 				   rp_load64_relaxed(&v->m_start));
 		rp_store64_relaxed(&me->m_end, rp_load64_relaxed(&v->m_end));
+		STEP();
 		rp_store32_relaxed(&me->m_state, RP_SLOT_BUSY);
+		STEP();
 		RP_CRASHPOINT(RP_CP_MP_LOCKED);
 		rp_store32_relaxed(&v->m_state, RP_SLOT_FREE);
+		STEP();
 		rp_store32_relaxed(&me->m_state, RP_SLOT_HELD);
 		return 1;
 	}
 	return 0;
 }
 
-static int mp_others_busy(struct mp_ctx *x, struct rp_mp_slot *me)
+/* Does any slot other than me hold or await a claim?  (Under the lock, or
+ * as a hint without it.) */
+int rp_mp_others_busy(const struct rp_mp_side *side, uint32_t nslots, int me)
 {
-	for (uint32_t i = 0; i < x->m->nslots; i++) {
-		struct rp_mp_slot *s = slot_at(x, (int)i);
-		uint32_t st = rp_load32_relaxed(&s->m_state);
-		if (s != me && (st == RP_SLOT_HELD || st == RP_SLOT_BUSY ||
-				st == RP_SLOT_VOID))
+	for (uint32_t i = 0; i < nslots && i < RP_MP_MAX_SLOTS; i++) {
+		uint32_t st = rp_load32_relaxed(&side->m_slots[i].m_state);
+		if ((int)i != me && (st == RP_SLOT_HELD || st == RP_SLOT_BUSY ||
+				     st == RP_SLOT_VOID))
 			return 1;
 	}
 	return 0;
@@ -434,7 +521,7 @@ int rp_mp_claim(struct rp_consumer *c)
 	if (err < 0)
 		return err;
 	err = 0;
-	if (rp_load32_relaxed(&s->m_pid) != (uint32_t)getpid()) {
+	if (!mp_mine(s, RP_SLOT_IDLE)) {
 		err = -EOWNERDEAD;
 		goto out;
 	}
@@ -452,7 +539,7 @@ int rp_mp_claim(struct rp_consumer *c)
 		err = -EAGAIN;
 		if (rp_load32_acquire(&c->m.sh_p->p_closed) &&
 		    rp_load64_acquire(&c->m.sh_p->p_tail) == t &&
-		    !mp_others_busy(&x, s))
+		    !rp_mp_others_busy(x.side, c->m.nslots, c->slot))
 			err = -ENODATA;
 		goto out;
 	}
@@ -469,9 +556,15 @@ int rp_mp_claim(struct rp_consumer *c)
 	}
 	mp_take(&x, s, cur, pos - cur);
 claimed:
-	c->rd = rp_load64_relaxed(&s->m_start);
+	/* Private copies: nothing later re-reads the claim from the page. */
+	c->rd = c->claim_start = rp_load64_relaxed(&s->m_start);
 	c->claim_end = rp_load64_relaxed(&s->m_end);
 	c->claimed = 1;
+	c->claim_delivered = 0;
+	if (c->claim_end - c->claim_start > c->m.cap) {
+		err = -EBADMSG;
+		c->claimed = 0;
+	}
 out:
 	mp_unlock(&x);
 	if (err == -EBADMSG)
@@ -490,6 +583,11 @@ int rp_mp_release(struct rp_consumer *c)
 	if (err < 0)
 		return err;
 	RP_CRASHPOINT(RP_CP_BEFORE_RELEASE);
+	if (!mp_mine(s, RP_SLOT_HELD)) {
+		mp_unlock(&x);
+		c->claimed = 0;
+		return -EOWNERDEAD;
+	}
 	if (c->rd == c->claim_end) {
 		rp_store32_relaxed(&s->m_state, RP_SLOT_IDLE);
 		rp_store64_relaxed(&s->m_start, c->claim_end);
@@ -497,6 +595,8 @@ int rp_mp_release(struct rp_consumer *c)
 	} else {
 		/* Partial release: keep the unpeeked rest claimed. */
 		rp_store64_relaxed(&s->m_start, c->rd);
+		c->claim_start = c->rd;
+		c->claim_delivered = 0;
 	}
 	err = mp_recompute(&x);
 	c->st.batches++;
@@ -521,11 +621,13 @@ int rp_mp_mark_dead(struct rp_mp_side *side, uint32_t nslots, int32_t pid)
 		struct rp_mp_slot *s = &side->m_slots[i];
 		if ((int32_t)rp_load32_relaxed(&s->m_pid) != pid)
 			continue;
-		/* Pairs with the acquire load in mp_reap(). */
-		rp_store32_release(&s->s_dead, 1);
+		/* The mark names the pid: the next locker voids the slot
+		 * only if that pid still owns it.  Pairs with the acquire
+		 * load in mp_reap(); attention first, so a locker that sees
+		 * the mark also recomputes. */
+		rp_store32_release(&side->m_attn, 1);
+		rp_store32_release(&s->s_dead, (uint32_t)pid);
 		marked++;
 	}
-	if (marked)
-		rp_store32_release(&side->m_attn, 1);
 	return marked;
 }

@@ -18,6 +18,7 @@ enum rp_crash_point {
 	RP_CP_MP_LOCKED,        /* MP: holding the mutex, slot marked busy */
 	RP_CP_MP_CURSOR_MOVED,  /* MP: holding the mutex, cursor advanced */
 	RP_CP_MP_CLAIM_HELD,    /* MP: claim held outside the lock */
+	RP_CP_MP_REPAIR,        /* MP: repairing a dead holder's state */
 	RP_CP_COUNT
 };
 

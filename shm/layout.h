@@ -98,18 +98,19 @@ _Static_assert(sizeof(struct rp_stats_shm) == 64, "stats are one line");
 
 /* Multi-participant claim slot: one per producer (or consumer) of an MP
  * side.  Written by its owner under the side's mutex, by the next locker
- * when it repairs, and (field s_dead only) by whoever learns of a death. */
+ * when it repairs, and (field s_dead only, with the dead pid) by whoever
+ * learns of a death. */
 #define RP_SLOT_FREE 0u    /* no owner */
 #define RP_SLOT_IDLE 1u    /* owned, no outstanding claim */
 #define RP_SLOT_BUSY 2u    /* owner is inside the critical section */
 #define RP_SLOT_HELD 3u    /* owner holds [start, end) outside the lock */
-#define RP_SLOT_DONE 4u    /* claim finished, waiting for the cursor */
+#define RP_SLOT_ENDED 4u   /* producer: ended its stream, still attached */
 #define RP_SLOT_VOID 5u    /* claim of a dead owner, to redeliver / pad */
 
 struct rp_mp_slot {
 	rp_atomic32 m_pid;   /* 0x00 owner's pid, 0 when free */
 	rp_atomic32 m_state; /* 0x04 RP_SLOT_* */
-	rp_atomic32 s_dead;  /* 0x08 nonzero: owner is known dead */
+	rp_atomic32 s_dead;  /* 0x08 pid of a dead owner, 0: none known */
 	uint32_t m_pad;      /* 0x0c */
 	rp_atomic64 m_start; /* 0x10 claimed byte range [start, end) */
 	rp_atomic64 m_end;   /* 0x18 */
@@ -126,7 +127,8 @@ struct rp_mp_side {
 	rp_atomic32 m_repairs; /* 0x4c owner-death repairs done */
 	rp_atomic32 m_attn;    /* 0x50 nonzero: a voided claim or a death
 				*      waits for the next locker (a hint) */
-	uint8_t m_pad[44];     /* 0x54 */
+	rp_atomic32 m_ended;   /* 0x54 producers that ended their stream */
+	uint8_t m_pad[40];     /* 0x58 */
 	struct rp_mp_slot m_slots[RP_MP_MAX_SLOTS]; /* 0x80 */
 };
 _Static_assert(offsetof(struct rp_mp_side, m_cursor) == 0x40, "format");

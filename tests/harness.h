@@ -82,6 +82,7 @@ void rp_suite_ring(void);
 void rp_suite_stream(void);
 void rp_suite_crash(void);
 void rp_suite_mp(void);
+void rp_suite_mp_edges(void);
 void rp_suite_hostile(void);
 void rp_suite_ctl(void);
 

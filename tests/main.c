@@ -24,7 +24,8 @@ int main(int argc, char **argv)
 		return 2;
 	void (*suites[])(void) = {rp_suite_segment, rp_suite_ring,
 				  rp_suite_stream,  rp_suite_crash,
-				  rp_suite_mp,      rp_suite_hostile,
+				  rp_suite_mp,      rp_suite_mp_edges,
+				  rp_suite_hostile,
 				  rp_suite_ctl};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();

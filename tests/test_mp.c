@@ -220,13 +220,29 @@ static void dump_consumer_side(void)
 	munmap(ps, RP_PAGE);
 }
 
-/* A death is noticed: mark it (what the supervisor does) and wake the
- * group so a survivor voids the claim. */
-static void mark_dead(pid_t pid)
+/* What a supervisor does when a participant dies: mark it while the
+ * zombie still holds its pid (so the pid cannot have been reused), wake
+ * the group so a survivor voids the claim, and only then reap it.
+ * Returns 1 and the wait status if pid has died (waiting up to secs), 0
+ * if it is still running. */
+static int mark_and_reap(pid_t pid, int secs, int *st)
 {
+	siginfo_t si;
+
+	for (int i = 0; i <= secs * 1000; i++) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si,
+			   WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			break;
+		if (i == secs * 1000)
+			return 0;
+		usleep(1000);
+	}
 	CU_ASSERT(rp_ring_mark_dead(&ring.fds, pid) >= 0);
 	rp_bell_ring(ring.cbell);
 	rp_bell_ring(ring.pbell);
+	return waitpid(pid, st, 0) == pid;
 }
 
 RP_TEST(test_mp_consumers_killed_exactly_once, 180)
@@ -258,18 +274,16 @@ RP_TEST(test_mp_consumers_killed_exactly_once, 180)
 			dump_consumer_side();
 			CU_FAIL_FATAL("producer blocked: consumers stuck");
 		}
-		if (waitpid(crashy, &st, WNOHANG) == crashy) {
+		if (mark_and_reap(crashy, 0, &st)) {
 			CU_ASSERT_FATAL(WIFSIGNALED(st) &&
 					WTERMSIG(st) == SIGKILL);
 			deaths++;
-			mark_dead(crashy);
 			crashy = spawn_mp_consumer(1, &seed);
 		}
-		if (waitpid(crashy2, &st, WNOHANG) == crashy2) {
+		if (mark_and_reap(crashy2, 0, &st)) {
 			CU_ASSERT_FATAL(WIFSIGNALED(st) &&
 					WTERMSIG(st) == SIGKILL);
 			deaths++;
-			mark_dead(crashy2);
 			crashy2 = spawn_mp_consumer(1, &seed);
 		}
 	}
@@ -279,13 +293,12 @@ RP_TEST(test_mp_consumers_killed_exactly_once, 180)
 	for (int k = 0; k < 2; k++) {
 		pid_t *who = k ? &crashy2 : &crashy;
 		for (;;) {
-			st = rp_test_wait(*who, 30);
+			CU_ASSERT_FATAL(mark_and_reap(*who, 30, &st));
 			if (WIFEXITED(st))
 				break;
 			CU_ASSERT_FATAL(WIFSIGNALED(st) &&
 					WTERMSIG(st) == SIGKILL);
 			deaths++;
-			mark_dead(*who);
 			*who = spawn_mp_consumer(0, &seed);
 		}
 		CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
@@ -339,9 +352,8 @@ RP_TEST(test_mp_claim_owner_death, 120)
 		}
 		CU_ASSERT_FATAL(rp_flush(p) == 0);
 		pid = rp_test_fork(die_in_claim, &pts[r % 2]);
-		st = rp_test_wait(pid, 10);
+		CU_ASSERT_FATAL(mark_and_reap(pid, 10, &st));
 		CU_ASSERT_FATAL(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
-		CU_ASSERT_FATAL(rp_ring_mark_dead(&ring.fds, pid) >= 0);
 		/* The survivor's claim starts exactly where the dead one's
 		 * did, whether or not its cursor had moved. */
 		while (rp_peek(c, &v) == 0) {
@@ -460,8 +472,7 @@ RP_TEST(test_mp_producers_killed_nothing_partial, 180)
 		CU_ASSERT_FATAL(err == -EAGAIN);
 		for (int id = 0; id < MP_PRODUCERS; id++) {
 			int st;
-			if (pids[id] == 0 ||
-			    waitpid(pids[id], &st, WNOHANG) != pids[id])
+			if (pids[id] == 0 || !mark_and_reap(pids[id], 0, &st))
 				continue;
 			if (WIFEXITED(st)) {
 				CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
@@ -472,7 +483,6 @@ RP_TEST(test_mp_producers_killed_nothing_partial, 180)
 			CU_ASSERT_FATAL(WIFSIGNALED(st) &&
 					WTERMSIG(st) == SIGKILL);
 			deaths++;
-			mark_dead(pids[id]);
 			/* The replacement resumes after the last commit. */
 			pids[id] = spawn_mp_producer(id, deaths < 40, &seed);
 		}
