@@ -11,8 +11,9 @@ CC      ?= cc
 PKGS    := libseccomp cunit
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
 
-CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -pthread \
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -g -pthread -fPIC \
 	-Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes
 OPT     ?= -O2
 CFLAGS  ?=
@@ -28,26 +29,36 @@ CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_ALL += -fsanitize=address,undefined
 endif
 
-CORE_SRC := $(wildcard shm/*.c) $(wildcard ipc/*.c)
-CORE_OBJ := $(CORE_SRC:%.c=$(B)/%.o)
+LIB_SRC  := $(wildcard shm/*.c) $(wildcard ipc/*.c) stage/stage.c \
+	stage/sandbox.c stage/policy.c stage/wiring.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+SUP_SRC  := supervisor/spawn.c
+SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 DEMO_SRC := supervisor/demo.c stage/demo_stages.c
 DEMO_OBJ := $(DEMO_SRC:%.c=$(B)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 
-LIB   := $(B)/libringpipe-core.a
+SOVER := 0
+SOFULL := 0.1.0
+LIB   := $(B)/libringpipe.a
+SOLIB := $(B)/libringpipe.so.$(SOFULL)
 TESTS := $(B)/ringpipe-tests
 DEMO  := $(B)/ringpipe-demo
 BENCH := $(B)/bench-ring
 
-.PHONY: all build deps test check asan-test demo bench clean format
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all build deps test check asan-test demo bench clean format install
 
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(TESTS) $(DEMO) $(if $(BENCH_SRC),$(BENCH))
+build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(EXAMPLES) $(if $(BENCH_SRC),$(BENCH))
 
 deps:
 	@./scripts/deps.sh
@@ -56,18 +67,42 @@ $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(LIB): $(CORE_OBJ)
+$(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(TESTS): $(TEST_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS_ALL)
+# The stage library as users link it: a versioned shared object.
+$(SOLIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libringpipe.so.$(SOVER) -o $@ $^ \
+		$(SECCOMP_LIBS) -pthread
+	ln -sf libringpipe.so.$(SOFULL) $(B)/libringpipe.so.$(SOVER)
+	ln -sf libringpipe.so.$(SOVER) $(B)/libringpipe.so
+
+$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(DEMO): $(DEMO_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(DEMO_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# Examples build against the public header only, as a user's would.
+$(B)/examples/%: examples/%.c stage/ringpipe.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Istage -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+ringpipe.pc: ringpipe.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOFULL)|' $< > $@
+
+install: $(SOLIB) $(LIB) ringpipe.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 stage/ringpipe.h $(DESTDIR)$(PREFIX)/include/ringpipe.h
+	install -m 755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libringpipe.so.$(SOFULL) $(DESTDIR)$(PREFIX)/lib/libringpipe.so.$(SOVER)
+	ln -sf libringpipe.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libringpipe.so
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 ringpipe.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 # The README's test command: the whole suite, plain then sanitized.
 test: deps
@@ -81,7 +116,7 @@ check: $(TESTS)
 	@echo "== ringpipe tests ($(VARIANT) build) =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	RP_TEST_VARIANT=$(VARIANT) $(TESTS)
+	RP_TEST_VARIANT=$(VARIANT) RP_TEST_BUILD=$(B) $(TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory VARIANT=plain $(DEMO)
@@ -97,7 +132,7 @@ format:
 		stage/*.[ch] bench/*.[ch]
 
 clean:
-	rm -rf build
+	rm -rf build ringpipe.pc
 
--include $(CORE_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(DEMO_OBJ:.o=.d) \
-	$(BENCH_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) \
+	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)

@@ -195,16 +195,23 @@ static void bell_sleep(struct rp_bell *b, uint32_t snap, int64_t ns)
 int rp_bell_wait(struct rp_bell *b, rp_ready_fn ready, void *arg,
 		 int64_t timeout_ns, unsigned spin, uint64_t *parks)
 {
-	int64_t deadline = 0, left = RP_BELL_SLICE_NS;
+	int64_t deadline, left = RP_BELL_SLICE_NS;
 	int r;
 
 	r = ready(arg);
 	if (r != 0)
 		return r;
-	if (timeout_ns >= 0)
-		deadline = rp_now_ns() + timeout_ns;
+	/* A quiet spin first: a peer that is merely between two batches
+	 * should not be told to publish each record at once. */
+	for (unsigned i = 0; i < RP_BELL_QUIET && i < spin; i++) {
+		rp_cpu_relax();
+		r = ready(arg);
+		if (r != 0)
+			return r;
+	}
+	deadline = rp_deadline(timeout_ns);
 	rp_bell_announce(b);
-	for (unsigned i = 0; i < spin; i++) {
+	for (unsigned i = RP_BELL_QUIET; i < spin; i++) {
 		rp_cpu_relax();
 		r = ready(arg);
 		if (r != 0)
@@ -213,7 +220,7 @@ int rp_bell_wait(struct rp_bell *b, rp_ready_fn ready, void *arg,
 	for (;;) {
 		uint32_t snap;
 
-		if (timeout_ns >= 0) {
+		if (deadline >= 0) {
 			left = deadline - rp_now_ns();
 			if (left <= 0) {
 				r = -ETIMEDOUT;

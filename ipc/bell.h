@@ -34,10 +34,16 @@
 
 #define RP_BELL_EVENTFD 0x1u
 
-/* Longest single sleep; a lost or scribbled wake-up costs at most this. */
-#define RP_BELL_SLICE_NS (200 * 1000 * 1000LL)
-/* Re-checks before parking.  A spin costs CPU; a park costs a wake-up
- * (tens of microseconds across CPUs). */
+/* Longest single sleep; a wake-up lost to a scribbled bell costs at most
+ * this, and an idle waiter wakes this often (a few microseconds of CPU per
+ * second). */
+#define RP_BELL_SLICE_NS (1000 * 1000 * 1000LL)
+/* Re-checks before parking.  The first RP_BELL_QUIET (a microsecond or
+ * two) are quiet, so a peer that is merely between two batches is not told
+ * to publish every record at once; the rest are announced (the peer then
+ * publishes each commit at once).  A spin costs CPU; a park costs a
+ * wake-up (tens of microseconds across CPUs). */
+#define RP_BELL_QUIET 128u
 #define RP_BELL_SPIN 2000u
 
 struct rp_bell;

@@ -301,7 +301,9 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	}
 	p->own = own;
 	p->peer = peer;
-	p->batch_bytes = p->m.cap / 8;
+	/* Bounds how long a record can wait while its consumer is busy:
+	 * 16 KiB, or an eighth of a small ring. */
+	p->batch_bytes = p->m.cap / 8 < 16384 ? p->m.cap / 8 : 16384;
 	if (p->m.flags & RP_RING_F_MP_PRODUCERS) {
 		err = rp_mp_slot_attach(&p->m, &p->m.sh_p->p_mp, 1, &p->slot);
 		if (err) {
@@ -657,21 +659,25 @@ static int reserve_ready(void *arg)
 int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
 		    void **payload)
 {
-	int64_t deadline = rp_now_ns() + timeout_ns;
+	int64_t deadline;
+	int err = rp_reserve(p, len, payload);
 
+	/* The clock is read only once a wait is needed. */
+	if (err != -EAGAIN)
+		return err;
+	deadline = rp_deadline(timeout_ns);
 	for (;;) {
 		struct reserve_wait_arg a = {p, len};
-		int err = rp_reserve(p, len, payload);
-		int64_t left;
+		int64_t left = deadline < 0 ? -1 : deadline - rp_now_ns();
 
-		if (err != -EAGAIN)
-			return err;
-		left = timeout_ns < 0 ? -1 : deadline - rp_now_ns();
-		if (timeout_ns >= 0 && left <= 0)
+		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
 		err = rp_bell_wait(p->own, reserve_ready, &a, left,
 				   RP_BELL_SPIN, &p->st.waits);
 		if (err < 0)
+			return err;
+		err = rp_reserve(p, len, payload);
+		if (err != -EAGAIN)
 			return err;
 	}
 }
@@ -925,26 +931,30 @@ static int peek_ready(void *arg)
 
 int rp_peek_wait(struct rp_consumer *c, struct rp_view *v, int64_t timeout_ns)
 {
-	int64_t deadline = rp_now_ns() + timeout_ns;
+	int64_t deadline;
+	int err = rp_peek(c, v);
 
+	/* The clock is read only once a wait is needed. */
+	if (err != -EAGAIN)
+		return err;
+	deadline = rp_deadline(timeout_ns);
 	for (;;) {
-		int err = rp_peek(c, v);
-		int64_t left;
+		int64_t left = deadline < 0 ? -1 : deadline - rp_now_ns();
 
-		if (err != -EAGAIN)
-			return err;
-		left = timeout_ns < 0 ? -1 : deadline - rp_now_ns();
-		if (timeout_ns >= 0 && left <= 0)
+		if (deadline >= 0 && left <= 0)
 			return -ETIMEDOUT;
 		if (c->slot >= 0) {
 			/* MP: other consumers race us for what the bell
-			 * announces; wait in bounded slices. */
-			if (left < 0 || left > RP_BELL_SLICE_NS / 20)
-				left = RP_BELL_SLICE_NS / 20;
+			 * announces (readiness is a hint): bounded slices. */
+			if (left < 0 || left > 50000000)
+				left = 50000000;
 		}
 		err = rp_bell_wait(c->own, peek_ready, c, left, RP_BELL_SPIN,
 				   &c->st.waits);
 		if (err < 0 && !(err == -ETIMEDOUT && c->slot >= 0))
+			return err;
+		err = rp_peek(c, v);
+		if (err != -EAGAIN)
 			return err;
 	}
 }

@@ -25,5 +25,8 @@ int rp_futex_wake(rp_atomic32 *word, int n);
 
 /* CLOCK_MONOTONIC now, in nanoseconds. */
 int64_t rp_now_ns(void);
+/* The deadline timeout_ns from now, or -1 (none) for a negative timeout
+ * or one too large to add without overflow. */
+int64_t rp_deadline(int64_t timeout_ns);
 
 #endif /* RP_FUTEX_H */

@@ -85,5 +85,6 @@ void rp_suite_mp(void);
 void rp_suite_mp_edges(void);
 void rp_suite_hostile(void);
 void rp_suite_ctl(void);
+void rp_suite_stage(void);
 
 #endif /* RP_TEST_HARNESS_H */

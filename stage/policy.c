@@ -1,0 +1,222 @@
+/*
+ * policy.c - seccomp policies, built with libseccomp as constant tables.
+ *
+ * Every filter starts with libseccomp's architecture check (a foreign
+ * architecture kills the process), allows the policy's table, and sends
+ * everything else to the supervisor as a user notification (the default
+ * action), so a denied syscall is reported by name from a source the stage
+ * cannot forge.  glibc's probes for newer syscalls fail with ENOSYS.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+/* What a record loop needs.  Memory is never made executable (checked
+ * below, per call). */
+static const char *const strict_allow[] = {
+	"read", "write", "readv", "writev", "close", "lseek", "fstat",
+	"newfstatat", "futex", "futex_waitv", "clock_gettime", "clock_getres",
+	"gettimeofday", "nanosleep", "clock_nanosleep", "sched_yield",
+	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
+	"getegid", "brk", "munmap", "mremap", "madvise", "getrandom",
+	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack",
+	"restart_syscall", "poll", "ppoll", "exit", "exit_group",
+	"set_robust_list", "get_robust_list", "membarrier", "prlimit64",
+	"getrlimit", "times", "getrusage",
+};
+
+/* What an ordinary dynamically linked program needs. */
+static const char *const exec_allow[] = {
+	"read", "write", "readv", "writev", "pread64", "pwrite64",
+	"preadv", "pwritev", "open", "openat", "close", "close_range",
+	"creat", "stat", "fstat", "lstat", "newfstatat", "statx", "statfs",
+	"fstatfs", "lseek", "access", "faccessat", "faccessat2", "readlink",
+	"readlinkat", "getdents", "getdents64", "getcwd", "chdir", "fchdir",
+	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename",
+	"renameat", "renameat2", "link", "linkat", "symlink", "symlinkat",
+	"chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown",
+	"fchownat", "utime", "utimes", "utimensat", "futimesat", "truncate",
+	"ftruncate", "fallocate", "fadvise64", "fsync", "fdatasync",
+	"sync_file_range", "umask", "dup", "dup2", "dup3", "fcntl",
+	"flock", "ioctl", "pipe", "pipe2", "select", "pselect6", "poll",
+	"ppoll", "epoll_create", "epoll_create1", "epoll_ctl",
+	"epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2",
+	"sendfile", "splice", "tee", "copy_file_range", "memfd_create",
+	"mmap", "mprotect", "munmap", "mremap", "madvise", "mlock",
+	"munlock", "brk", "msync", "mincore", "futex", "futex_waitv",
+	"set_robust_list", "get_robust_list", "set_tid_address",
+	"arch_prctl", "prctl", "rt_sigaction", "rt_sigprocmask",
+	"rt_sigreturn", "rt_sigsuspend", "rt_sigpending",
+	"rt_sigtimedwait", "sigaltstack", "restart_syscall", "pause",
+	"alarm", "getitimer", "setitimer", "timer_create", "timer_settime",
+	"timer_gettime", "timer_delete", "timerfd_create",
+	"timerfd_settime", "timerfd_gettime", "signalfd", "signalfd4",
+	"clock_gettime", "clock_getres", "clock_nanosleep", "gettimeofday",
+	"nanosleep", "time", "times", "getrusage", "sysinfo", "uname",
+	"getrandom", "getpid", "gettid", "getppid", "getpgid", "getpgrp",
+	"getsid", "setsid", "setpgid", "getuid", "geteuid", "getgid",
+	"getegid", "getresuid", "getresgid", "getgroups", "getpriority",
+	"sched_yield", "sched_getaffinity", "sched_getparam",
+	"sched_getscheduler", "getrlimit", "prlimit64", "setrlimit",
+	"execve", "execveat", "fork", "vfork", "clone", "wait4", "waitid",
+	"kill", "tgkill", "tkill", "exit", "exit_group", "membarrier",
+	"capget", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+};
+
+/* glibc probes these and falls back when it sees ENOSYS. */
+static const char *const probe_enosys[] = {"clone3", "rseq"};
+
+static int denied(const struct rp_sandbox *sb, int nr)
+{
+	for (int i = 0; i < sb->ndeny; i++)
+		if (sb->deny[i].nr == nr)
+			return 1;
+	return 0;
+}
+
+/* A per-stage deny rule wins over the policy's table: the syscall is
+ * left out of the table rather than given two rules. */
+static int add_names(scmp_filter_ctx ctx, const struct rp_sandbox *sb,
+		     const char *const *names, int n, uint32_t action)
+{
+	for (int i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+		int err;
+		if (nr == __NR_SCMP_ERROR || denied(sb, nr))
+			continue; /* not on this architecture, or denied */
+		err = seccomp_rule_add(ctx, action, nr, 0);
+		if (err && err != -EEXIST)
+			return err;
+	}
+	return 0;
+}
+
+/* strict: memory mappings and protections never executable, no file
+ * mappings of new files (there are none to open), signals only to self. */
+static int add_strict_conditional(scmp_filter_ctx ctx,
+				  const struct rp_sandbox *sb)
+{
+	pid_t self = getpid();
+	int err = 0;
+
+	if (denied(sb, SCMP_SYS(mmap)) || denied(sb, SCMP_SYS(mprotect)) ||
+	    denied(sb, SCMP_SYS(kill)) || denied(sb, SCMP_SYS(tgkill)))
+		return -EINVAL; /* conditional rules cannot be overridden */
+
+	err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
+				       1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	return err;
+}
+
+int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
+{
+	scmp_filter_ctx ctx;
+	int err;
+
+	*listener = -1;
+	if (sb->policy == RP_POLICY_NONE)
+		return 0;
+	ctx = seccomp_init(SCMP_ACT_NOTIFY);
+	if (ctx == NULL)
+		return -ENOMEM;
+	/* A syscall made through a foreign ABI (x32, i386 on x86_64)
+	 * bypasses the tables: kill it outright. */
+	err = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+			       SCMP_ACT_KILL_PROCESS);
+	if (!err)
+		err = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (!err && sb->policy == RP_POLICY_STRICT) {
+		err = add_names(ctx, sb, strict_allow,
+				sizeof(strict_allow) / sizeof(*strict_allow),
+				SCMP_ACT_ALLOW);
+		if (!err)
+			err = add_strict_conditional(ctx, sb);
+	} else if (!err) {
+		err = add_names(ctx, sb, exec_allow,
+				sizeof(exec_allow) / sizeof(*exec_allow),
+				SCMP_ACT_ALLOW);
+	}
+	if (!err)
+		err = add_names(ctx, sb, probe_enosys,
+				sizeof(probe_enosys) / sizeof(*probe_enosys),
+				SCMP_ACT_ERRNO(ENOSYS));
+	/* Only the socket the listener travels on may be written to with
+	 * sendmsg, and only until it is closed right after. */
+	if (!err && sb->notify_sock >= 0)
+		err = seccomp_rule_add(
+			ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->notify_sock));
+	for (int i = 0; !err && i < sb->nallow; i++) {
+		if (denied(sb, sb->allow[i].nr))
+			return seccomp_release(ctx), -EINVAL; /* contradiction */
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sb->allow[i].nr, 0);
+		if (err == -EEXIST)
+			err = 0;
+	}
+	/* Deny with an errno fails the call in the kernel; a plain deny is
+	 * the default action already (notify, reported, fatal). */
+	for (int i = 0; !err && i < sb->ndeny; i++) {
+		if (sb->deny[i].errno_ == 0)
+			continue;
+		err = seccomp_rule_add(ctx,
+				       SCMP_ACT_ERRNO((uint32_t)sb->deny[i].errno_),
+				       sb->deny[i].nr, 0);
+	}
+	if (!err)
+		err = seccomp_load(ctx);
+	if (!err) {
+		*listener = seccomp_notify_fd(ctx);
+		if (*listener < 0)
+			err = -ENOTSUP;
+	}
+	seccomp_release(ctx);
+	return err;
+}
+
+const char *rp_policy_name(enum rp_policy p)
+{
+	switch (p) {
+	case RP_POLICY_NONE: return "none";
+	case RP_POLICY_STRICT: return "strict";
+	case RP_POLICY_EXEC: return "exec";
+	}
+	return "unknown";
+}
+
+int rp_policy_parse(const char *name, enum rp_policy *out)
+{
+	if (strcmp(name, "none") == 0)
+		*out = RP_POLICY_NONE;
+	else if (strcmp(name, "strict") == 0)
+		*out = RP_POLICY_STRICT;
+	else if (strcmp(name, "exec") == 0)
+		*out = RP_POLICY_EXEC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int rp_syscall_number(const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	return nr == __NR_SCMP_ERROR ? -ENOENT : nr;
+}

@@ -1,0 +1,161 @@
+/*
+ * ringpipe.h - the ringpipe stage library.
+ *
+ * A stage is a process with one input ring, one output ring (a source has
+ * no input, a sink no output), a control ring each way, and a sandbox.
+ * The supervisor creates all of them and hands them to the stage as
+ * inherited file descriptors, described by the RINGPIPE_STAGE environment
+ * variable.  This library attaches to them, enters the sandbox the
+ * supervisor asked for, and runs the stage's loop.
+ *
+ * Two levels:
+ *
+ *   Callback level.  rp_stage_run() calls your function once per input
+ *   record; inside it, rp_emit() (or rp_emit_reserve/rp_emit_commit for
+ *   zero copy) produces zero or more output records derived from it.  The
+ *   library handles the control ring, cancellation, end of stream,
+ *   batching, the origin metadata of every output and the final report.
+ *   Sources use rp_stage_run_source() with a function that emits records
+ *   until it returns 0.
+ *
+ *   Low level.  For stages with their own loop: rp_stage_peek(),
+ *   rp_stage_release(), rp_emit*, rp_stage_flush(), and rp_stage_wait(),
+ *   one wait over input, output space and control together (never a
+ *   thread per source).
+ *
+ * Cancellation is cooperative and checked at well-defined points: before
+ * each input record, while waiting, and in rp_emit when the output is
+ * full.  A cancel carries its reason.  The stage then ends with exit code
+ * RP_EXIT_CANCELLED_BASE + reason and sends a final `done` control record
+ * with that reason, so the supervisor tells a user cancel from a deadline,
+ * a failed sibling or a shutdown.  A drain finishes the records already in
+ * the input ring, then ends the output as if the input had ended.  No
+ * thread is ever spawned to cancel anything.
+ *
+ * All functions return 0 (or a count) on success and a negative errno on
+ * failure.  They never print to stdout; the final report goes to the
+ * supervisor on the control ring, and diagnostics to stderr, which the
+ * supervisor captures and shows under the stage's name.
+ *
+ * Link with: pkg-config --cflags --libs ringpipe
+ */
+#ifndef RINGPIPE_H
+#define RINGPIPE_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RINGPIPE_VERSION_MAJOR 0
+#define RINGPIPE_VERSION_MINOR 1
+
+/* Exit codes of a stage process. */
+#define RP_EXIT_OK 0          /* input ended and everything was processed */
+#define RP_EXIT_ERROR 1       /* the stage failed (its own error) */
+#define RP_EXIT_USAGE 2       /* bad options or a bad environment */
+#define RP_EXIT_VIOLATION 4   /* a peer broke the ring format */
+#define RP_EXIT_SANDBOX 5     /* the sandbox could not be entered */
+#define RP_EXIT_SUPERVISOR 6  /* the supervisor is gone */
+#define RP_EXIT_NO_RESTART 7  /* failed; the supervisor must not restart */
+#define RP_EXIT_CANCELLED_BASE 10 /* + reason: 11 user, 12 deadline,
+				   * 13 sibling failed, 14 shutdown */
+
+/* Cancel reasons (same values as the control ring's). */
+#define RP_CANCEL_USER 1
+#define RP_CANCEL_DEADLINE 2
+#define RP_CANCEL_SIBLING 3
+#define RP_CANCEL_SHUTDOWN 4
+
+/* A record as a stage sees it.  data points into the input ring (shared,
+ * read-only memory): valid until the record is released, which the
+ * callback level does after your function returns.  Its bytes may be
+ * changed by a hostile producer while you read them, never its length. */
+struct rp_record {
+	const void *data;
+	uint32_t len;
+	uint16_t type;   /* 1: data; >= 16: application-defined */
+	uint16_t flags;  /* 0x1: last output of its origin */
+	uint64_t origin; /* sequence number of the input it derives from */
+	uint32_t sub;    /* its index among that origin's outputs */
+};
+
+struct rp_stage;
+
+/* Attach to the rings described by RINGPIPE_STAGE, then enter the sandbox
+ * (rp_stage_open_env() with getenv).  On failure a message is written to
+ * stderr and the process should exit with the returned code's meaning:
+ * -EINVAL bad environment (RP_EXIT_USAGE), -EPERM sandbox
+ * (RP_EXIT_SANDBOX). */
+int rp_stage_open(struct rp_stage **out);
+int rp_stage_open_env(const char *desc, struct rp_stage **out);
+/* Detach without reporting (rp_stage_finish reports and closes). */
+void rp_stage_close(struct rp_stage *s);
+
+/* The stage's name, as the supervisor named it. */
+const char *rp_stage_name(const struct rp_stage *s);
+/* Largest payload the output ring takes (0 for a sink). */
+uint32_t rp_stage_max_record(const struct rp_stage *s);
+
+/* ---------------------------------------------------------- callbacks */
+
+/* Process one input record.  Return 0 to go on, a negative errno to fail
+ * the stage (RP_EXIT_ERROR), or RP_STOP to end the stage successfully
+ * (like head after N records: the output ends, remaining input is
+ * left). */
+#define RP_STOP 1
+typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,
+			     void *arg);
+/* Produce records: return 1 to be called again, 0 when done, < 0 on
+ * error. */
+typedef int (*rp_produce_fn)(struct rp_stage *s, void *arg);
+
+/* Run the loop until the input ends, a cancel or drain arrives, or fn
+ * fails.  Sends the final control record, detaches, and returns the exit
+ * code for the process (pass it to exit()). */
+int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg);
+int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
+
+/* Emit one output record derived from the current input (or, for a
+ * source, a new origin per call of rp_emit unless rp_emit_same_origin()
+ * was called).  Blocks while the output ring is full, checking for
+ * cancellation (-ECANCELED) and a dead consumer (-EPIPE). */
+int rp_emit(struct rp_stage *s, const void *buf, uint32_t len);
+/* Zero copy: reserve len bytes in the output ring, write them, commit
+ * with the final length (<= len).  One reservation at a time. */
+int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf);
+int rp_emit_commit(struct rp_stage *s, uint32_t len);
+/* Sources: the next rp_emit continues the current origin (its outputs
+ * get sub-indexes 0, 1, ...) instead of starting a new one. */
+void rp_emit_same_origin(struct rp_stage *s);
+
+/* ---------------------------------------------------------- low level */
+
+#define RP_WAIT_INPUT 0x1u   /* a record, end of input or an error */
+#define RP_WAIT_OUTPUT 0x2u  /* room for a record of the largest size */
+#define RP_WAIT_CONTROL 0x4u /* a control record, cancel or drain */
+
+/* Wait until one of what (RP_WAIT_*) is ready or timeout_ns passes.
+ * Returns the ready subset (> 0), or -ETIMEDOUT, or -errno. */
+int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
+/* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),
+ * -EBADMSG (the producer broke the format). */
+int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
+/* Release every record peeked so far.  Publishes pending output first. */
+int rp_stage_release(struct rp_stage *s);
+/* Publish pending output now. */
+int rp_stage_flush(struct rp_stage *s);
+/* Handle pending control records; returns the cancel reason (> 0) if a
+ * cancel arrived, 0 otherwise.  *draining is set when a drain arrived. */
+int rp_stage_control(struct rp_stage *s, int *draining);
+/* Report the end: end the output, send `done` (reason 0 for end of input
+ * or a cancel reason), detach, and return the process exit code for it.
+ * error: 0, or the negative errno that failed the stage. */
+int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RINGPIPE_H */

@@ -1,0 +1,379 @@
+/*
+ * sandbox.c - the ordered checklist of sandbox.h, and the supervisor's
+ * side of the seccomp listener.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+void rp_sandbox_defaults(struct rp_sandbox *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->policy = RP_POLICY_STRICT;
+	sb->lifeline_fd = -1;
+	sb->notify_sock = -1;
+	sb->uid = 65534; /* nobody */
+	sb->gid = 65534; /* nogroup */
+}
+
+static int fail(struct rp_sandbox_report *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n = (int)strlen(r->why);
+
+	if (n > 0 && n < (int)sizeof(r->why) - 2) {
+		r->why[n++] = ';';
+		r->why[n++] = ' ';
+		r->why[n] = '\0';
+	}
+	va_start(ap, fmt);
+	vsnprintf(r->why + n, sizeof(r->why) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* 1. Close everything but stdin/stdout/stderr and keep_fds. */
+static int step_fds(const struct rp_sandbox *sb)
+{
+	int keep[RP_SANDBOX_MAX_FDS + 3], n = 0;
+	unsigned lo = 3;
+
+	for (int i = 0; i < sb->nkeep && i < RP_SANDBOX_MAX_FDS; i++)
+		if (sb->keep_fds[i] > 2)
+			keep[n++] = sb->keep_fds[i];
+	if (sb->lifeline_fd > 2)
+		keep[n++] = sb->lifeline_fd;
+	if (sb->notify_sock > 2)
+		keep[n++] = sb->notify_sock;
+	qsort(keep, (size_t)n, sizeof(int), cmp_int);
+	for (int i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > lo &&
+		    syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0) < 0)
+			return -errno;
+		lo = (unsigned)keep[i] + 1;
+	}
+	if (syscall(SYS_close_range, lo, ~0u, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* 2. Namespaces.  Root unshares directly; anyone else through a user
+ * namespace in which it keeps its own ids. */
+static int step_namespaces(const struct rp_sandbox *sb,
+			   struct rp_sandbox_report *r, int *in_userns)
+{
+	int flags = 0;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	*in_userns = 0;
+	if (sb->namespaces & RP_SB_NETNS)
+		flags |= CLONE_NEWNET;
+	if (sb->namespaces & RP_SB_IPCNS)
+		flags |= CLONE_NEWIPC;
+	if (sb->namespaces & RP_SB_MNTNS)
+		flags |= CLONE_NEWNS;
+	if (flags == 0)
+		return 0;
+	if (geteuid() != 0) {
+		char map[64];
+		if (unshare(CLONE_NEWUSER | flags) < 0)
+			goto missing;
+		*in_userns = 1;
+		snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+		if (write_file("/proc/self/setgroups", "deny") ||
+		    write_file("/proc/self/uid_map", map))
+			return fail(r, -EPERM, "user namespace id map failed");
+		snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+		if (write_file("/proc/self/gid_map", map))
+			return fail(r, -EPERM, "user namespace id map failed");
+	} else if (unshare(flags) < 0) {
+		goto missing;
+	}
+	r->applied |= sb->namespaces & (RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS);
+	return 0;
+missing: {
+	int err = -errno;
+	fail(r, err, "namespaces unavailable: unshare: %s", strerror(-err));
+	return sb->ns_optional ? 0 : err;
+}
+}
+
+/* 3. Resource limits. */
+static int step_rlimits(const struct rp_sandbox *sb)
+{
+	struct {
+		int res;
+		uint64_t v;
+	} lim[] = {
+		{RLIMIT_AS, sb->limit_as},       {RLIMIT_CPU, sb->limit_cpu},
+		{RLIMIT_NOFILE, sb->limit_nofile}, {RLIMIT_FSIZE, sb->limit_fsize},
+		{RLIMIT_CORE, 1}, /* forced to 0 below */
+	};
+
+	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
+		struct rlimit rl;
+		if (lim[i].v == 0)
+			continue;
+		rl.rlim_cur = rl.rlim_max =
+			lim[i].res == RLIMIT_CORE ? 0 : (rlim_t)lim[i].v;
+		if (lim[i].res == RLIMIT_CPU) /* SIGXCPU first, then SIGKILL */
+			rl.rlim_max = rl.rlim_cur + 1;
+		if (setrlimit(lim[i].res, &rl) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int caps_all_zero(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return 0;
+	return (d[0].effective | d[1].effective | d[0].permitted |
+		d[1].permitted | d[0].inheritable | d[1].inheritable) == 0;
+}
+
+static int caps_drop_all(void)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	memset(d, 0, sizeof(d));
+	/* The bounding set first (needs CAP_SETPCAP), so nothing can come
+	 * back through an execve of a file with capabilities. */
+	for (int c = 0; c <= 63; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+			break;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &h, d) < 0)
+		return -errno;
+	return 0;
+}
+
+/* 4. No root, no capabilities.  Root drops the bounding set while it
+ * still may, then switches ids, which clears every capability; anyone
+ * else (or root inside a user namespace) clears its sets directly.  Either
+ * way the result is checked, not assumed. */
+static int step_noroot(const struct rp_sandbox *sb, int in_userns,
+		       struct rp_sandbox_report *r)
+{
+	if (geteuid() == 0 && !in_userns) {
+		for (int c = 0; c <= 63; c++)
+			if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 &&
+			    errno != EINVAL)
+				break;
+		if (setgroups(0, NULL) < 0 ||
+		    setresgid(sb->gid, sb->gid, sb->gid) < 0 ||
+		    setresuid(sb->uid, sb->uid, sb->uid) < 0)
+			return fail(r, -errno, "switching to uid %u: %s",
+				    sb->uid, strerror(errno));
+		if (getuid() == 0 || geteuid() == 0)
+			return fail(r, -EPERM, "still root after setresuid");
+	} else if (caps_drop_all() < 0) {
+		return fail(r, -EPERM, "dropping capabilities failed");
+	}
+	if (!caps_all_zero())
+		return fail(r, -EPERM, "capabilities remain after the drop");
+	return 0;
+}
+
+/* 5. Die with the supervisor. */
+static int step_pdeath(const struct rp_sandbox *sb)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		return -errno;
+	if (sb->lifeline_fd >= 0) {
+		struct pollfd p = {.fd = sb->lifeline_fd, .events = POLLIN};
+		/* Already hung up: the supervisor died before we got here,
+		 * and PDEATHSIG will never come. */
+		if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLIN)))
+			return -EPIPE;
+	}
+	return 0;
+}
+
+/* 7. The seccomp filter, its listener sent to the supervisor. */
+static int send_listener(int sock, int listener)
+{
+	char byte = listener >= 0 ? 'L' : 'N';
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (listener >= 0) {
+		struct cmsghdr *c;
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &listener, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+int rp_sandbox_enter(const struct rp_sandbox *sb,
+		     struct rp_sandbox_report *r)
+{
+	int err, in_userns = 0, listener = -1;
+
+	memset(r, 0, sizeof(*r));
+	if ((err = step_fds(sb)))
+		return fail(r, err, "closing inherited fds: %s", strerror(-err));
+	r->applied |= RP_SB_FDS;
+	if ((err = step_namespaces(sb, r, &in_userns)))
+		return fail(r, err, "namespaces");
+	if ((err = step_rlimits(sb)))
+		return fail(r, err, "rlimits: %s", strerror(-err));
+	r->applied |= RP_SB_RLIMITS;
+	if ((err = step_noroot(sb, in_userns, r)))
+		return err;
+	r->applied |= RP_SB_NOROOT;
+	if ((err = step_pdeath(sb)))
+		return fail(r, err, "supervisor gone");
+	r->applied |= RP_SB_PDEATH;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return fail(r, -errno, "no_new_privs: %s", strerror(errno));
+	r->applied |= RP_SB_NNP;
+	if (sb->policy != RP_POLICY_NONE) {
+		if (sb->notify_sock < 0)
+			return fail(r, -EINVAL,
+				    "seccomp: nowhere to send the listener");
+		err = rp_seccomp_load(sb, &listener);
+		if (err)
+			return fail(r, err, "seccomp %s: %s",
+				    rp_policy_name(sb->policy), strerror(-err));
+		r->applied |= RP_SB_SECCOMP;
+	}
+	if (sb->notify_sock >= 0) {
+		err = send_listener(sb->notify_sock, listener);
+		if (listener >= 0)
+			close(listener);
+		close(sb->notify_sock);
+		if (err)
+			return fail(r, err, "sending the seccomp listener: %s",
+				    strerror(-err));
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------- supervisor side */
+
+int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
+{
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf)};
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	struct cmsghdr *c;
+	ssize_t n;
+	int r;
+
+	*listener = -1;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (r < 0)
+		return -errno;
+	n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE; /* the stage died before its sandbox was up */
+	c = CMSG_FIRSTHDR(&msg);
+	if (byte == 'N' && c == NULL)
+		return -ENOMSG;
+	if (byte != 'L' || c == NULL || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -EBADMSG;
+	memcpy(listener, CMSG_DATA(c), sizeof(int));
+	return 0;
+}
+
+int rp_sandbox_take_violation(int listener, int errno_, struct rp_violation *v)
+{
+	struct seccomp_notif *req = NULL;
+	struct seccomp_notif_resp *resp = NULL;
+	struct pollfd p = {.fd = listener, .events = POLLIN};
+	char *name;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+		return (p.revents & (POLLHUP | POLLERR)) ? -EPIPE : -EAGAIN;
+	err = seccomp_notify_alloc(&req, &resp);
+	if (err)
+		return err;
+	err = seccomp_notify_receive(listener, req);
+	if (err)
+		goto out;
+	v->pid = (int32_t)req->pid;
+	v->nr = req->data.nr;
+	memcpy(v->args, req->data.args, sizeof(v->args));
+	name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
+	snprintf(v->name, sizeof(v->name), "%s", name ? name : "unknown");
+	free(name);
+	resp->id = req->id;
+	resp->val = 0;
+	resp->error = -errno_;
+	resp->flags = 0;
+	/* ENOENT: the stage died meanwhile; nothing to answer. */
+	err = seccomp_notify_respond(listener, resp);
+	if (err == -ENOENT)
+		err = 0;
+out:
+	seccomp_notify_free(req, resp);
+	return err;
+}

@@ -1,0 +1,120 @@
+/*
+ * sandbox.h - what a stage process gives up before it reads any input.
+ *
+ * rp_sandbox_enter() runs one ordered checklist; each step either takes
+ * effect or fails the whole entry (unless the configuration allows that
+ * layer to be missing, in which case the report says why it is missing):
+ *
+ *   1. close every file descriptor not in keep_fds (close_range)
+ *   2. namespaces: no network, private IPC and mounts (unshare; through a
+ *      user namespace when not root)
+ *   3. resource limits: address space, CPU seconds, open files, file size,
+ *      core dumps (always 0)
+ *   4. no root: a root process switches to an unprivileged uid/gid with
+ *      no supplementary groups; every capability is dropped and checked
+ *   5. die with the supervisor: PR_SET_PDEATHSIG (set after the uid
+ *      switch, which clears it) and the lifeline pipe checked now
+ *   6. PR_SET_NO_NEW_PRIVS, not dumpable
+ *   7. seccomp-bpf through libseccomp: architecture checked first, then
+ *      the named policy; every syscall the policy does not allow raises a
+ *      user notification on a listener fd that is sent to the supervisor
+ *      (SCM_RIGHTS) before the stage runs, so the supervisor - not the
+ *      stage - learns the syscall's name, and answers by killing the
+ *      stage.  The filter and its listener survive execve.
+ *
+ * Policies:
+ *   strict  what a record loop needs: memory (never executable), futex,
+ *           clocks, read/write on descriptors it already has, poll, exit,
+ *           signals to itself, restart_syscall and rt_sigreturn
+ *   exec    what an ordinary dynamically linked program needs, including
+ *           opening files and running programs; networking, ptrace,
+ *           mount, modules, keyrings, bpf, namespaces and similar denied
+ *   none    no filter (the other layers still apply)
+ * Probes glibc makes for newer syscalls (clone3, rseq) get ENOSYS instead
+ * of a kill, so policies survive libc upgrades.
+ */
+#ifndef RP_SANDBOX_H
+#define RP_SANDBOX_H
+
+#include <stdint.h>
+
+enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
+
+#define RP_SANDBOX_MAX_FDS 32
+#define RP_SANDBOX_MAX_RULES 32
+
+/* Layers, as bits of rp_sandbox_report.applied. */
+#define RP_SB_FDS 0x01u
+#define RP_SB_NETNS 0x02u
+#define RP_SB_IPCNS 0x04u
+#define RP_SB_MNTNS 0x08u
+#define RP_SB_RLIMITS 0x10u
+#define RP_SB_NOROOT 0x20u
+#define RP_SB_PDEATH 0x40u
+#define RP_SB_NNP 0x80u
+#define RP_SB_SECCOMP 0x100u
+
+struct rp_syscall_rule {
+	int nr;    /* syscall number (native architecture) */
+	int errno_; /* deny rules: 0 kill and report, else fail with it */
+};
+
+struct rp_sandbox {
+	enum rp_policy policy;
+	int keep_fds[RP_SANDBOX_MAX_FDS];
+	int nkeep;
+	int lifeline_fd;        /* read end; hang-up: supervisor gone; -1 */
+	int notify_sock;        /* where the seccomp listener goes; -1 */
+	unsigned namespaces;    /* RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS */
+	int ns_optional;        /* missing namespaces are reported, not fatal */
+	uint64_t limit_as;      /* bytes; 0: leave as is */
+	uint64_t limit_cpu;     /* seconds; 0: leave */
+	uint64_t limit_nofile;  /* 0: leave */
+	uint64_t limit_fsize;   /* bytes; 0: leave */
+	uint32_t uid, gid;      /* used when started as root */
+	struct rp_syscall_rule allow[RP_SANDBOX_MAX_RULES];
+	int nallow;
+	struct rp_syscall_rule deny[RP_SANDBOX_MAX_RULES];
+	int ndeny;
+};
+
+struct rp_sandbox_report {
+	unsigned applied;  /* RP_SB_* in force */
+	char why[160];     /* why a requested layer is missing, or the error */
+};
+
+/* Defaults: strict, unprivileged id 65534, no namespaces requested. */
+void rp_sandbox_defaults(struct rp_sandbox *sb);
+/* Enter.  0 or -errno (then report->why says which step failed). */
+int rp_sandbox_enter(const struct rp_sandbox *sb,
+		     struct rp_sandbox_report *report);
+
+/* Policy names. */
+const char *rp_policy_name(enum rp_policy p);
+int rp_policy_parse(const char *name, enum rp_policy *out);
+/* Syscall name <-> number for the native architecture. */
+int rp_syscall_number(const char *name);
+/* Build and load the seccomp filter for sb; *listener gets the user
+ * notification fd.  Exposed for the exec adapter's child. */
+int rp_seccomp_load(const struct rp_sandbox *sb, int *listener);
+
+/* ----------------------------------------------------- supervisor side */
+
+/* A syscall a stage was denied, as the kernel reported it to the
+ * listener (the stage cannot forge this). */
+struct rp_violation {
+	int32_t pid;
+	int nr;
+	char name[40];
+	uint64_t args[6];
+};
+
+/* Receive the listener fd a stage sent (bounded wait).  0 or -errno;
+ * -ENOMSG if the stage sent "no filter". */
+int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
+/* Read one notification from a listener and answer it: the syscall fails
+ * with errno_ (the caller then kills the stage when it was fatal).
+ * 0 and *v filled, -EAGAIN if none is pending, -errno. */
+int rp_sandbox_take_violation(int listener, int errno_, struct rp_violation *v);
+
+#endif /* RP_SANDBOX_H */

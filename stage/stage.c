@@ -1,0 +1,519 @@
+/*
+ * stage.c - the stage library (ringpipe.h): attach, sandbox, loops.
+ *
+ * Design note
+ * -----------
+ * A stage waits on one bell: its input's producer rings it after
+ * publishing, its output's consumer after releasing, the supervisor after
+ * a control record.  Every loop turn checks the sticky cancel word (one
+ * load) before taking the next input record.
+ *
+ * Outputs carry origin metadata: the origin is the stage's input sequence
+ * number (for a source, its own record count), the sub-index counts the
+ * outputs of that origin, and the last output of each origin carries
+ * RP_REC_F_LAST.  Since whether an output is the last one is known only
+ * when the next one starts or the origin ends, each output stays reserved
+ * until then and is committed with the right flag (one outstanding
+ * reservation, as the ring requires).
+ *
+ * Ordering for at-least-once: outputs are published before the inputs
+ * they derive from are released, so a crash in between redelivers the
+ * input rather than losing its outputs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../ipc/ctl.h"
+#include "../shm/futex.h"
+#include "ringpipe.h"
+#include "sandbox.h"
+#include "wiring.h"
+
+#define SEC 1000000000LL
+#define RELEASE_EVERY 64u /* input records per release */
+
+struct rp_stage {
+	char name[RP_WIRING_NAME_MAX];
+	struct rp_bell *own, *inbell, *outbell, *sup;
+	struct rp_consumer *in;
+	struct rp_producer *out;
+	struct rp_ctl_rx *rx;
+	struct rp_ctl_tx *tx;
+	int lifeline;
+	unsigned sandbox_applied;
+
+	/* input */
+	uint64_t in_seq;       /* sequence number of the next input record */
+	unsigned unreleased;
+	/* output: the origin being emitted and its pending record */
+	uint64_t origin;
+	uint32_t sub;
+	int pending;           /* a reserved output not yet committed */
+	uint32_t pending_len;
+	int user_resv;         /* rp_emit_reserve without commit */
+	int same_origin;       /* sources: next emit continues the origin */
+	int source;
+	int draining;
+	uint32_t cancel;
+};
+
+const char *rp_stage_name(const struct rp_stage *s)
+{
+	return s->name;
+}
+
+uint32_t rp_stage_max_record(const struct rp_stage *s)
+{
+	return s->out ? rp_producer_max_record(s->out) : 0;
+}
+
+void rp_stage_close(struct rp_stage *s)
+{
+	if (s == NULL)
+		return;
+	rp_producer_close(s->out);
+	rp_consumer_close(s->in);
+	rp_ctl_rx_close(s->rx);
+	rp_ctl_tx_close(s->tx);
+	rp_bell_close(s->own);
+	rp_bell_close(s->inbell);
+	rp_bell_close(s->outbell);
+	rp_bell_close(s->sup);
+	if (s->lifeline >= 0)
+		close(s->lifeline);
+	free(s);
+}
+
+static int attach(struct rp_stage *s, const struct rp_wiring *w)
+{
+	int err;
+
+	if ((err = rp_bell_open(w->bell, -1, &s->own)) ||
+	    (err = rp_bell_open(w->sup_bell, w->sup_efd, &s->sup)) ||
+	    (err = rp_ctl_rx_open(&w->cin, s->own, s->sup, &s->rx)) ||
+	    (err = rp_ctl_tx_open(&w->cout, s->own, s->sup, &s->tx)))
+		return err;
+	if (w->in.p_fd >= 0) {
+		if ((err = rp_bell_open(w->in_bell, -1, &s->inbell)) ||
+		    (err = rp_consumer_open(&w->in, s->own, s->inbell,
+					    &s->in)))
+			return err;
+	}
+	if (w->out.p_fd >= 0) {
+		if ((err = rp_bell_open(w->out_bell, -1, &s->outbell)) ||
+		    (err = rp_producer_open(&w->out, s->own, s->outbell,
+					    &s->out)))
+			return err;
+	}
+	/* A restarted stage continues the numbering of its input. */
+	s->in_seq = rp_ctl_status_get(s->tx, RP_CTL_WORD_INPUT_SEQ);
+	return 0;
+}
+
+int rp_stage_open_env(const char *desc, struct rp_stage **out)
+{
+	struct rp_wiring w;
+	struct rp_sandbox_report rep;
+	struct rp_stage *s;
+	int err;
+
+	*out = NULL;
+	if (desc == NULL) {
+		fprintf(stderr, "ringpipe stage: RINGPIPE_STAGE is not set "
+				"(stages are started by ringpipe)\n");
+		return -EINVAL;
+	}
+	err = rp_wiring_parse(desc, &w);
+	if (err) {
+		fprintf(stderr, "ringpipe stage: bad RINGPIPE_STAGE: %s\n",
+			w.error);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return -ENOMEM;
+	s->lifeline = -1;
+	snprintf(s->name, sizeof(s->name), "%s", w.name);
+	err = attach(s, &w);
+	if (err) {
+		fprintf(stderr, "%s: attaching to the rings: %s\n", s->name,
+			strerror(-err));
+		rp_stage_close(s);
+		rp_wiring_close_fds(&w);
+		return err;
+	}
+	/* The mappings are made: the ring memfds are no longer needed, and
+	 * the sandbox keeps only what the loop still uses. */
+	s->lifeline = w.lifeline;
+	w.lifeline = -1;
+	w.sandbox.keep_fds[w.sandbox.nkeep++] = w.sup_efd;
+	w.sandbox.lifeline_fd = s->lifeline;
+	w.sandbox.notify_sock = w.notify_sock;
+	err = rp_sandbox_enter(&w.sandbox, &rep);
+	if (err) {
+		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
+		rp_stage_close(s);
+		return -EPERM;
+	}
+	if (rep.why[0] != '\0')
+		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
+	s->sandbox_applied = rep.applied;
+	rp_ctl_send(s->tx, RP_CTL_READY, 0, rep.applied, 0, 0, s->name, SEC);
+	*out = s;
+	return 0;
+}
+
+int rp_stage_open(struct rp_stage **out)
+{
+	return rp_stage_open_env(getenv("RINGPIPE_STAGE"), out);
+}
+
+/* ------------------------------------------------------------- control */
+
+int rp_stage_control(struct rp_stage *s, int *draining)
+{
+	struct rp_ctl_msg m;
+
+	while (rp_ctl_recv(s->rx, &m) == 0) {
+		switch (m.kind) {
+		case RP_CTL_CANCEL:
+			if (s->cancel == 0)
+				s->cancel = m.reason;
+			break;
+		case RP_CTL_DRAIN:
+			s->draining = 1;
+			break;
+		case RP_CTL_PING:
+			rp_ctl_send(s->tx, RP_CTL_PONG, 0, m.seq, s->in_seq, 0,
+				    NULL, SEC);
+			break;
+		default:
+			break; /* pause/resume: not yet acted upon */
+		}
+	}
+	if (draining)
+		*draining = s->draining;
+	return (int)s->cancel;
+}
+
+/* The cheap check made before every record: one load of the sticky
+ * word, the full receive only when something is there. */
+static int cancel_point(struct rp_stage *s)
+{
+	if (s->cancel)
+		return (int)s->cancel;
+	if (rp_ctl_cancelled(s->rx) || rp_ctl_draining(s->rx))
+		return rp_stage_control(s, NULL);
+	return 0;
+}
+
+/* The supervisor is gone if the lifeline hung up. */
+static int supervisor_gone(struct rp_stage *s)
+{
+	struct pollfd p = {.fd = s->lifeline, .events = POLLIN};
+
+	return s->lifeline >= 0 && poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLHUP | POLLIN | POLLERR));
+}
+
+struct wait_arg {
+	struct rp_stage *s;
+	unsigned what;
+};
+
+static int wait_ready(void *arg)
+{
+	struct wait_arg *a = arg;
+	unsigned got = 0;
+	int r;
+
+	if ((a->what & RP_WAIT_INPUT) && a->s->in) {
+		r = rp_consumer_ready(a->s->in);
+		if (r != 0)
+			got |= RP_WAIT_INPUT; /* errors too: peek reports */
+	}
+	if ((a->what & RP_WAIT_OUTPUT) && a->s->out) {
+		r = rp_producer_ready(a->s->out,
+				      rp_producer_max_record(a->s->out));
+		if (r != 0)
+			got |= RP_WAIT_OUTPUT;
+	}
+	if (a->what & RP_WAIT_CONTROL) {
+		if (rp_ctl_ready(a->s->rx) != 0)
+			got |= RP_WAIT_CONTROL;
+	}
+	return (int)got;
+}
+
+int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
+{
+	int64_t deadline = rp_now_ns() + timeout_ns;
+	struct wait_arg a = {s, what};
+
+	for (;;) {
+		int64_t left = timeout_ns < 0 ? SEC : deadline - rp_now_ns();
+		int r;
+
+		if (timeout_ns >= 0 && left <= 0)
+			return -ETIMEDOUT;
+		if (left > SEC)
+			left = SEC;
+		r = rp_bell_wait(s->own, wait_ready, &a, left, RP_BELL_SPIN,
+				 NULL);
+		if (r != -ETIMEDOUT)
+			return r;
+		/* Each quiet second: is anyone still there to talk to? */
+		if (supervisor_gone(s))
+			return -EPIPE;
+	}
+}
+
+/* ---------------------------------------------------------------- input */
+
+int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
+{
+	struct rp_view v;
+	int err;
+
+	if (s->in == NULL)
+		return -ENODATA;
+	err = rp_peek(s->in, &v);
+	if (err)
+		return err;
+	r->data = v.data;
+	r->len = v.len;
+	r->type = v.type;
+	r->flags = v.flags;
+	r->origin = v.origin;
+	r->sub = v.sub;
+	s->origin = s->in_seq++;
+	s->sub = 0;
+	s->unreleased++;
+	/* Where the supervisor looks for the record a crash happened on. */
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
+	return 0;
+}
+
+/* --------------------------------------------------------------- output */
+
+/* Commit the pending output; last says whether its origin is complete. */
+static int commit_pending(struct rp_stage *s, int last)
+{
+	struct rp_meta m = {.origin = s->origin, .sub = s->sub,
+			    .type = RP_REC_T_DATA,
+			    .flags = last ? RP_REC_F_LAST : 0};
+	int err;
+
+	if (!s->pending)
+		return 0;
+	s->pending = 0;
+	err = rp_commit(s->out, s->pending_len, &m);
+	s->sub++;
+	return err;
+}
+
+int rp_stage_flush(struct rp_stage *s)
+{
+	return s->out ? rp_flush(s->out) : 0;
+}
+
+int rp_stage_release(struct rp_stage *s)
+{
+	int err = rp_stage_flush(s);
+
+	if (err || s->in == NULL || s->unreleased == 0)
+		return err;
+	err = rp_release(s->in);
+	if (!err) {
+		s->unreleased = 0;
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
+	}
+	return err;
+}
+
+int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
+{
+	int err;
+
+	*buf = NULL;
+	if (s->out == NULL)
+		return -EPIPE;
+	if (s->user_resv)
+		return -EBUSY;
+	if (s->source && !s->same_origin) {
+		/* A new origin: the previous one is complete. */
+		err = commit_pending(s, 1);
+		if (err)
+			return err;
+		if (s->pending == 0 && s->sub != 0) {
+			s->origin++;
+			s->sub = 0;
+		}
+	} else {
+		err = commit_pending(s, 0);
+		if (err)
+			return err;
+	}
+	s->same_origin = 0;
+	while ((err = rp_reserve(s->out, len, buf)) == -EAGAIN) {
+		int r = cancel_point(s);
+		if (r)
+			return -ECANCELED;
+		r = rp_stage_wait(s, RP_WAIT_OUTPUT | RP_WAIT_CONTROL, SEC);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+	}
+	if (err)
+		return err;
+	s->user_resv = 1;
+	return 0;
+}
+
+int rp_emit_commit(struct rp_stage *s, uint32_t len)
+{
+	if (!s->user_resv)
+		return -EINVAL;
+	s->user_resv = 0;
+	s->pending = 1;
+	s->pending_len = len;
+	return 0;
+}
+
+int rp_emit(struct rp_stage *s, const void *buf, uint32_t len)
+{
+	void *dst;
+	int err = rp_emit_reserve(s, len, &dst);
+
+	if (err)
+		return err;
+	memcpy(dst, buf, len);
+	return rp_emit_commit(s, len);
+}
+
+void rp_emit_same_origin(struct rp_stage *s)
+{
+	s->same_origin = 1;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
+{
+	uint32_t kind = RP_CTL_DONE, reason = RP_REASON_EOF;
+	int code = RP_EXIT_OK;
+
+	if (s->user_resv) {
+		rp_abandon(s->out);
+		s->user_resv = 0;
+	}
+	if (cancel_reason > 0) {
+		/* Cancelled: what was produced is not a complete stream, so
+		 * the output is not ended (downstream is cancelled too). */
+		if (s->pending) {
+			rp_abandon(s->out);
+			s->pending = 0;
+		}
+		rp_stage_flush(s);
+		reason = (uint32_t)cancel_reason;
+		code = RP_EXIT_CANCELLED_BASE + cancel_reason;
+	} else if (error) {
+		if (s->pending) {
+			rp_abandon(s->out);
+			s->pending = 0;
+		}
+		rp_stage_flush(s);
+		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
+		reason = RP_REASON_NONE;
+		code = error == -EBADMSG ? RP_EXIT_VIOLATION
+		     : error == -EPIPE   ? RP_EXIT_SUPERVISOR
+					 : RP_EXIT_ERROR;
+	} else {
+		commit_pending(s, 1);
+		rp_stage_release(s);
+		if (s->out)
+			rp_producer_end(s->out);
+	}
+	rp_ctl_send(s->tx, kind, reason, s->in_seq, 0, error, NULL, SEC);
+	rp_stage_close(s);
+	return code;
+}
+
+/* ---------------------------------------------------------------- loops */
+
+int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
+{
+	struct rp_record r;
+	int err, c;
+
+	if (s->in == NULL) {
+		fprintf(stderr, "%s: a stage without input needs "
+				"rp_stage_run_source\n", s->name);
+		return rp_stage_finish(s, -EINVAL, 0);
+	}
+	for (;;) {
+		if ((c = cancel_point(s)))
+			return rp_stage_finish(s, 0, c);
+		err = rp_stage_peek(s, &r);
+		if (err == 0) {
+			int ret = fn(s, &r, arg);
+			if (ret == -ECANCELED && s->cancel)
+				return rp_stage_finish(s, 0, (int)s->cancel);
+			if (ret < 0)
+				return rp_stage_finish(s, ret, 0);
+			if ((err = commit_pending(s, 1)))
+				return rp_stage_finish(s, err, 0);
+			if (ret == RP_STOP)
+				return rp_stage_finish(s, 0, 0);
+			if (s->unreleased >= RELEASE_EVERY &&
+			    (err = rp_stage_release(s)))
+				return rp_stage_finish(s, err, 0);
+			continue;
+		}
+		if (err == -ENODATA)
+			return rp_stage_finish(s, 0, 0);
+		if (err != -EAGAIN)
+			return rp_stage_finish(s, err, 0);
+		/* Nothing to read: hand back what was read and published,
+		 * then sleep until the input or the supervisor speaks. */
+		if ((err = rp_stage_release(s)))
+			return rp_stage_finish(s, err, 0);
+		if (s->draining)
+			return rp_stage_finish(s, 0, 0);
+		err = rp_stage_wait(s, RP_WAIT_INPUT | RP_WAIT_CONTROL, SEC);
+		if (err < 0 && err != -ETIMEDOUT)
+			return rp_stage_finish(s, err, 0);
+	}
+}
+
+int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
+{
+	int c;
+
+	if (s->out == NULL) {
+		fprintf(stderr, "%s: a source needs an output ring\n", s->name);
+		return rp_stage_finish(s, -EINVAL, 0);
+	}
+	s->source = 1;
+	s->origin = s->in_seq;
+	for (;;) {
+		int r;
+		if ((c = cancel_point(s)))
+			return rp_stage_finish(s, 0, c);
+		if (s->draining)
+			return rp_stage_finish(s, 0, 0);
+		r = fn(s, arg);
+		if (r == -ECANCELED && s->cancel)
+			return rp_stage_finish(s, 0, (int)s->cancel);
+		if (r < 0)
+			return rp_stage_finish(s, r, 0);
+		if (r == 0)
+			return rp_stage_finish(s, 0, 0);
+		/* A source's input position is its own record count. */
+		s->in_seq = s->origin + (s->pending || s->sub ? 1 : 0);
+	}
+}

@@ -1,0 +1,340 @@
+/*
+ * wiring.c - parse and format RINGPIPE_STAGE (see wiring.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wiring.h"
+
+void rp_wiring_init(struct rp_wiring *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->in.p_fd = w->in.c_fd = w->out.p_fd = w->out.c_fd = -1;
+	w->cin.p_fd = w->cin.c_fd = w->cout.p_fd = w->cout.c_fd = -1;
+	w->bell = w->in_bell = w->out_bell = w->sup_bell = w->sup_efd = -1;
+	w->lifeline = w->notify_sock = -1;
+	rp_sandbox_defaults(&w->sandbox);
+}
+
+static int bad(struct rp_wiring *w, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(w->error, sizeof(w->error), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int rp_wiring_valid_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= RP_WIRING_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int num(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end != '\0' || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int fd_of(const char *s, int *fd)
+{
+	uint64_t v;
+
+	if (num(s, 1 << 20, &v))
+		return -EINVAL;
+	*fd = (int)v;
+	return 0;
+}
+
+static int fd_pair(char *s, int *a, int *b)
+{
+	char *comma = strchr(s, ',');
+
+	if (comma == NULL)
+		return -EINVAL;
+	*comma = '\0';
+	return fd_of(s, a) || fd_of(comma + 1, b) ? -EINVAL : 0;
+}
+
+static const struct {
+	const char *name;
+	int value;
+} errnos[] = {
+	{"EPERM", EPERM}, {"EACCES", EACCES}, {"ENOSYS", ENOSYS},
+	{"EINVAL", EINVAL}, {"ENOENT", ENOENT},
+};
+
+static int rules(struct rp_wiring *w, char *list, int deny,
+		 struct rp_syscall_rule *out, int *n)
+{
+	char *save = NULL;
+
+	for (char *tok = strtok_r(list, "+", &save); tok;
+	     tok = strtok_r(NULL, "+", &save)) {
+		char *colon = strchr(tok, ':');
+		int nr, e = 0;
+
+		if (colon) {
+			if (!deny)
+				return bad(w, "allow=%s: no errno on allow", tok);
+			*colon++ = '\0';
+			for (size_t i = 0; i < sizeof(errnos) / sizeof(*errnos);
+			     i++)
+				if (strcmp(colon, errnos[i].name) == 0)
+					e = errnos[i].value;
+			if (e == 0)
+				return bad(w, "%s: unknown errno %s", tok, colon);
+		}
+		if (*tok >= '0' && *tok <= '9') {
+			uint64_t v;
+			if (num(tok, 4095, &v))
+				return bad(w, "bad syscall number '%s'", tok);
+			nr = (int)v;
+		} else {
+			nr = rp_syscall_number(tok);
+		}
+		if (nr < 0)
+			return bad(w, "unknown syscall name '%s'", tok);
+		if (*n >= RP_SANDBOX_MAX_RULES)
+			return bad(w, "too many syscall rules");
+		out[*n].nr = nr;
+		out[*n].errno_ = e;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int one(struct rp_wiring *w, char *key, char *val)
+{
+	struct rp_sandbox *sb = &w->sandbox;
+	uint64_t v;
+
+#define PAIR(k, field)                                                        \
+	if (strcmp(key, k) == 0)                                              \
+		return fd_pair(val, &w->field.p_fd, &w->field.c_fd)           \
+			       ? bad(w, "%s: expected FD,FD", key)            \
+			       : 0
+#define FD(k, field)                                                          \
+	if (strcmp(key, k) == 0)                                              \
+		return fd_of(val, &w->field) ? bad(w, "%s: expected an fd", key) \
+					     : 0
+#define LIMIT(k, field)                                                       \
+	if (strcmp(key, k) == 0)                                              \
+		return num(val, UINT64_MAX / 2, &sb->field)                   \
+			       ? bad(w, "%s: expected a number", key)         \
+			       : 0
+	PAIR("in", in);
+	PAIR("out", out);
+	PAIR("cin", cin);
+	PAIR("cout", cout);
+	FD("bell", bell);
+	FD("inbell", in_bell);
+	FD("outbell", out_bell);
+	FD("life", lifeline);
+	FD("sock", notify_sock);
+	LIMIT("as", limit_as);
+	LIMIT("cpu", limit_cpu);
+	LIMIT("nofile", limit_nofile);
+	LIMIT("fsize", limit_fsize);
+#undef PAIR
+#undef FD
+#undef LIMIT
+	if (strcmp(key, "sup") == 0)
+		return fd_pair(val, &w->sup_bell, &w->sup_efd)
+			       ? bad(w, "sup: expected FD,FD")
+			       : 0;
+	if (strcmp(key, "name") == 0) {
+		if (!rp_wiring_valid_name(val))
+			return bad(w, "name: 1-%d of [A-Za-z0-9._-]",
+				   RP_WIRING_NAME_MAX - 1);
+		snprintf(w->name, sizeof(w->name), "%s", val);
+		return 0;
+	}
+	if (strcmp(key, "policy") == 0)
+		return rp_policy_parse(val, &sb->policy)
+			       ? bad(w, "policy: expected strict, exec or none")
+			       : 0;
+	if (strcmp(key, "allow") == 0)
+		return rules(w, val, 0, sb->allow, &sb->nallow);
+	if (strcmp(key, "deny") == 0)
+		return rules(w, val, 1, sb->deny, &sb->ndeny);
+	if (strcmp(key, "uid") == 0 || strcmp(key, "gid") == 0) {
+		if (num(val, 0xfffffffe, &v))
+			return bad(w, "%s: expected an id", key);
+		if (key[0] == 'u')
+			sb->uid = (uint32_t)v;
+		else
+			sb->gid = (uint32_t)v;
+		return 0;
+	}
+	if (strcmp(key, "ns") == 0) {
+		char *save = NULL;
+		for (char *t = strtok_r(val, "+", &save); t;
+		     t = strtok_r(NULL, "+", &save)) {
+			if (strcmp(t, "net") == 0)
+				sb->namespaces |= RP_SB_NETNS;
+			else if (strcmp(t, "ipc") == 0)
+				sb->namespaces |= RP_SB_IPCNS;
+			else if (strcmp(t, "mnt") == 0)
+				sb->namespaces |= RP_SB_MNTNS;
+			else
+				return bad(w, "ns: unknown namespace '%s'", t);
+		}
+		return 0;
+	}
+	if (strcmp(key, "nsopt") == 0)
+		return num(val, 1, &v) ? bad(w, "nsopt: 0 or 1")
+				       : (sb->ns_optional = (int)v, 0);
+	return bad(w, "unknown key '%s'", key);
+}
+
+int rp_wiring_parse(const char *desc, struct rp_wiring *w)
+{
+	char buf[RP_WIRING_MAX], *save = NULL;
+	int err;
+
+	rp_wiring_init(w);
+	if (strlen(desc) >= sizeof(buf))
+		return bad(w, "too long");
+	strcpy(buf, desc);
+	for (char *kv = strtok_r(buf, ";", &save); kv;
+	     kv = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(kv, '=');
+		if (eq == NULL)
+			return bad(w, "'%s': expected key=value", kv);
+		*eq = '\0';
+		err = one(w, kv, eq + 1);
+		if (err)
+			return err;
+	}
+	if (w->name[0] == '\0')
+		return bad(w, "name missing");
+	if (w->bell < 0 || w->sup_bell < 0 || w->cin.p_fd < 0 ||
+	    w->cout.p_fd < 0)
+		return bad(w, "bell, sup, cin and cout are required");
+	if (w->in.p_fd < 0 && w->out.p_fd < 0)
+		return bad(w, "a stage needs an input or an output ring");
+	if ((w->in.p_fd >= 0 && w->in_bell < 0) ||
+	    (w->out.p_fd >= 0 && w->out_bell < 0))
+		return bad(w, "inbell/outbell missing for a ring");
+	return 0;
+}
+
+static int append(char *buf, size_t len, size_t *at, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *at)
+		return -ENOSPC;
+	*at += (size_t)n;
+	return 0;
+}
+
+static int fmt_rules(char *buf, size_t len, size_t *at, const char *key,
+		     const struct rp_syscall_rule *r, int n)
+{
+	int err = 0;
+
+	for (int i = 0; i < n && !err; i++) {
+		const char *ename = NULL;
+		for (size_t k = 0; k < sizeof(errnos) / sizeof(*errnos); k++)
+			if (errnos[k].value == r[i].errno_)
+				ename = errnos[k].name;
+		err = append(buf, len, at, "%s%d", i ? "+" : key, r[i].nr);
+		if (!err && r[i].errno_)
+			err = append(buf, len, at, ":%s", ename ? ename : "EPERM");
+	}
+	return err ? err : (n ? append(buf, len, at, ";") : 0);
+}
+
+int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
+{
+	const struct rp_sandbox *sb = &w->sandbox;
+	size_t at = 0;
+	int err;
+
+	err = append(buf, len, &at,
+		     "name=%s;cin=%d,%d;cout=%d,%d;bell=%d;sup=%d,%d;"
+		     "policy=%s;uid=%u;gid=%u;",
+		     w->name, w->cin.p_fd, w->cin.c_fd, w->cout.p_fd,
+		     w->cout.c_fd, w->bell, w->sup_bell, w->sup_efd,
+		     rp_policy_name(sb->policy), sb->uid, sb->gid);
+	if (!err && w->in.p_fd >= 0)
+		err = append(buf, len, &at, "in=%d,%d;inbell=%d;", w->in.p_fd,
+			     w->in.c_fd, w->in_bell);
+	if (!err && w->out.p_fd >= 0)
+		err = append(buf, len, &at, "out=%d,%d;outbell=%d;",
+			     w->out.p_fd, w->out.c_fd, w->out_bell);
+	if (!err && w->lifeline >= 0)
+		err = append(buf, len, &at, "life=%d;", w->lifeline);
+	if (!err && w->notify_sock >= 0)
+		err = append(buf, len, &at, "sock=%d;", w->notify_sock);
+	if (!err && sb->limit_as)
+		err = append(buf, len, &at, "as=%llu;",
+			     (unsigned long long)sb->limit_as);
+	if (!err && sb->limit_cpu)
+		err = append(buf, len, &at, "cpu=%llu;",
+			     (unsigned long long)sb->limit_cpu);
+	if (!err && sb->limit_nofile)
+		err = append(buf, len, &at, "nofile=%llu;",
+			     (unsigned long long)sb->limit_nofile);
+	if (!err && sb->limit_fsize)
+		err = append(buf, len, &at, "fsize=%llu;",
+			     (unsigned long long)sb->limit_fsize);
+	if (!err && sb->namespaces)
+		err = append(buf, len, &at, "ns=%s%s%s;nsopt=%d;",
+			     sb->namespaces & RP_SB_NETNS ? "net+" : "",
+			     sb->namespaces & RP_SB_IPCNS ? "ipc+" : "",
+			     sb->namespaces & RP_SB_MNTNS ? "mnt" : "",
+			     sb->ns_optional);
+	if (!err)
+		err = fmt_rules(buf, len, &at, "allow=", sb->allow, sb->nallow);
+	if (!err)
+		err = fmt_rules(buf, len, &at, "deny=", sb->deny, sb->ndeny);
+	return err;
+}
+
+void rp_wiring_close_fds(struct rp_wiring *w)
+{
+	int *fds[] = {&w->in.p_fd,  &w->in.c_fd,   &w->out.p_fd,
+		      &w->out.c_fd, &w->cin.p_fd,  &w->cin.c_fd,
+		      &w->cout.p_fd, &w->cout.c_fd, &w->bell,
+		      &w->in_bell,  &w->out_bell,  &w->sup_bell,
+		      &w->sup_efd,  &w->lifeline,  &w->notify_sock};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}

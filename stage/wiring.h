@@ -1,0 +1,50 @@
+/*
+ * wiring.h - how the supervisor tells a stage what it was given.
+ *
+ * The RINGPIPE_STAGE environment variable holds "key=value" pairs
+ * separated by ';'.  Every value is checked; an unknown key, a bad number
+ * or a missing ring is an error naming the key.
+ *
+ *   name=grep           the stage's name (1-47 of [A-Za-z0-9._-])
+ *   in=P,C out=P,C      data rings: producer and consumer segment fds
+ *   cin=P,C cout=P,C    control rings (supervisor->stage, stage->sup.)
+ *   bell=FD             the stage's own bell
+ *   inbell=FD outbell=FD  the bells of its input's producer and its
+ *                       output's consumer
+ *   sup=FD,EFD          the supervisor's bell and its eventfd
+ *   life=FD             read end of the lifeline pipe
+ *   sock=FD             socket for the seccomp listener
+ *   policy=strict|exec|none
+ *   allow=a+b deny=c+d:EPERM   syscall names (deny with an errno name:
+ *                       the call fails with it instead of killing)
+ *   as= cpu= nofile= fsize=    limits (bytes, seconds, count, bytes)
+ *   uid= gid=           ids to switch to when started as root
+ *   ns=net+ipc+mnt nsopt=1     namespaces, and whether missing ones are
+ *                       tolerated (reported) rather than fatal
+ */
+#ifndef RP_WIRING_H
+#define RP_WIRING_H
+
+#include "../ipc/ring.h"
+#include "sandbox.h"
+
+#define RP_WIRING_NAME_MAX 48
+#define RP_WIRING_MAX 2048
+
+struct rp_wiring {
+	char name[RP_WIRING_NAME_MAX];
+	struct rp_ring_fds in, out, cin, cout;
+	int bell, in_bell, out_bell, sup_bell, sup_efd;
+	int lifeline, notify_sock;
+	struct rp_sandbox sandbox;
+	char error[128];
+};
+
+void rp_wiring_init(struct rp_wiring *w);
+int rp_wiring_parse(const char *desc, struct rp_wiring *w);
+/* Write w as a RINGPIPE_STAGE value.  -ENOSPC if buf is too small. */
+int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len);
+void rp_wiring_close_fds(struct rp_wiring *w);
+int rp_wiring_valid_name(const char *name);
+
+#endif /* RP_WIRING_H */

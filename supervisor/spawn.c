@@ -1,0 +1,248 @@
+/*
+ * spawn.c - start a stage in its sandbox and watch its seccomp listener.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../stage/ringpipe.h"
+#include "../stage/wiring.h"
+#include "spawn.h"
+
+#define SEC 1000000000LL
+#define HANDSHAKE_MS 10000
+
+static void say(char *why, size_t len, const char *what, int err)
+{
+	snprintf(why, len, "%s: %s", what, strerror(err < 0 ? -err : err));
+}
+
+/* In the child: make the wiring's fds survive execve. */
+static void keep_across_exec(const struct rp_wiring *w)
+{
+	const int fds[] = {w->in.p_fd,   w->in.c_fd,   w->out.p_fd,
+			   w->out.c_fd,  w->cin.p_fd,  w->cin.c_fd,
+			   w->cout.p_fd, w->cout.c_fd, w->bell,
+			   w->in_bell,   w->out_bell,  w->sup_bell,
+			   w->sup_efd,   w->lifeline,  w->notify_sock};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
+		if (fds[i] >= 0)
+			fcntl(fds[i], F_SETFD, 0);
+}
+
+static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
+		  pid_t parent)
+{
+	char env[RP_WIRING_MAX];
+
+	/* Die with the supervisor (the lifeline covers the gap before the
+	 * sandbox sets this again after switching ids). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(RP_EXIT_SUPERVISOR);
+	/* Its own process group: Ctrl-C goes to the supervisor, which
+	 * cancels stages through their control rings. */
+	setpgid(0, 0);
+	signal(SIGPIPE, SIG_DFL);
+	if (spec->stderr_fd >= 0)
+		dup2(spec->stderr_fd, 2);
+	if (rp_wiring_format(w, env, sizeof(env)) != 0)
+		_exit(2);
+	setenv("RINGPIPE_STAGE", env, 1);
+	if (spec->main != NULL)
+		_exit(spec->main(spec->arg));
+	keep_across_exec(w);
+	execvp(spec->argv[0], spec->argv);
+	fprintf(stderr, "%s: cannot run %s: %s\n", w->name, spec->argv[0],
+		strerror(errno));
+	_exit(127);
+}
+
+int rp_spawn(const struct rp_stage_spec *spec,
+	     const struct rp_stage_links *links, struct rp_stage_proc *out,
+	     char *why, size_t whylen)
+{
+	struct rp_wiring w;
+	int life[2] = {-1, -1}, sock[2] = {-1, -1}, err = 0;
+	pid_t parent = getpid();
+
+	memset(out, 0, sizeof(*out));
+	out->pid = -1;
+	out->pidfd = out->listener = out->lifeline = -1;
+	out->cin.p_fd = out->cin.c_fd = out->cout.p_fd = out->cout.c_fd = -1;
+	why[0] = '\0';
+	if (!rp_wiring_valid_name(spec->name)) {
+		snprintf(why, whylen, "bad stage name");
+		return -EINVAL;
+	}
+	snprintf(out->name, sizeof(out->name), "%s", spec->name);
+	rp_wiring_init(&w);
+	snprintf(w.name, sizeof(w.name), "%s", spec->name);
+	w.sandbox = spec->sandbox;
+
+	if (links->own_bell != NULL) {
+		out->bell = links->own_bell;
+	} else if ((err = rp_bell_create(0, &out->bell)) == 0) {
+		out->own_bell = 1;
+	}
+	if (err ||
+	    (err = rp_ctl_create(&out->cin)) ||
+	    (err = rp_ctl_create(&out->cout)) ||
+	    (err = rp_ctl_tx_open(&out->cin, links->sup_bell, out->bell,
+				  &out->tx)) ||
+	    (err = rp_ctl_rx_open(&out->cout, links->sup_bell, out->bell,
+				  &out->rx))) {
+		say(why, whylen, "control rings", err);
+		goto fail;
+	}
+	/* Each side gets its own segment writable and the peer's only as
+	 * a read-only reopen. */
+	if ((err = rp_ring_fds_for_consumer(&out->cin, &w.cin)) ||
+	    (err = rp_ring_fds_for_producer(&out->cout, &w.cout)) ||
+	    (links->in && (err = rp_ring_fds_for_consumer(links->in, &w.in))) ||
+	    (links->out &&
+	     (err = rp_ring_fds_for_producer(links->out, &w.out)))) {
+		say(why, whylen, "ring fds", err);
+		goto fail;
+	}
+	w.bell = rp_bell_memfd(out->bell);
+	w.in_bell = links->in ? rp_bell_memfd(links->in_bell) : -1;
+	w.out_bell = links->out ? rp_bell_memfd(links->out_bell) : -1;
+	w.sup_bell = rp_bell_memfd(links->sup_bell);
+	w.sup_efd = rp_bell_eventfd(links->sup_bell);
+	if (pipe2(life, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0) {
+		err = -errno;
+		say(why, whylen, "lifeline", err);
+		goto fail;
+	}
+	w.lifeline = life[0];
+	w.notify_sock = sock[1];
+
+	fflush(NULL);
+	out->pid = fork();
+	if (out->pid < 0) {
+		err = -errno;
+		say(why, whylen, "fork", err);
+		goto fail;
+	}
+	if (out->pid == 0) {
+		close(life[1]);
+		close(sock[0]);
+		child(spec, &w, parent);
+	}
+	/* Parent: keep the lifeline's write end and our end of the socket;
+	 * everything handed to the stage is the stage's now. */
+	out->lifeline = life[1];
+	life[1] = -1;
+	/* The bells' memfds belong to the bells: close only the ring fds
+	 * dup'ed for the child, its lifeline end and its socket end. */
+	w.bell = w.in_bell = w.out_bell = w.sup_bell = w.sup_efd = -1;
+	rp_wiring_close_fds(&w);
+	out->pidfd = (int)syscall(SYS_pidfd_open, out->pid, 0);
+	if (out->pidfd < 0) {
+		err = -errno;
+		say(why, whylen, "pidfd_open", err);
+		goto fail_child;
+	}
+	err = rp_sandbox_recv_listener(sock[0], HANDSHAKE_MS, &out->listener);
+	close(sock[0]);
+	sock[0] = -1;
+	if (err == -ENOMSG && spec->sandbox.policy == RP_POLICY_NONE)
+		err = 0;
+	if (err) {
+		snprintf(why, whylen, "%s",
+			 err == -EPIPE ? "the stage died before entering its "
+					 "sandbox (see its stderr)"
+			 : err == -ENOMSG ? "the stage ran without its seccomp "
+					    "filter"
+					  : "no sandbox hand-shake");
+		goto fail_child;
+	}
+	return 0;
+
+fail_child:
+	kill(out->pid, SIGKILL);
+	rp_spawn_reap(out, 5000);
+	return err;
+fail:
+	/* rp_wiring_close_fds would close the bells' memfds, which
+	 * belong to the bells: only close what was dup'ed for the child. */
+	w.bell = w.in_bell = w.out_bell = w.sup_bell = w.sup_efd = -1;
+	w.lifeline = w.notify_sock = -1;
+	rp_wiring_close_fds(&w);
+	for (int i = 0; i < 2; i++) {
+		if (life[i] >= 0)
+			close(life[i]);
+		if (sock[i] >= 0)
+			close(sock[i]);
+	}
+	rp_spawn_close(out);
+	return err;
+}
+
+int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v)
+{
+	int err;
+
+	if (p->listener < 0)
+		return -EAGAIN;
+	err = rp_sandbox_take_violation(p->listener, EPERM, v);
+	if (err == 0 && p->pid > 0)
+		kill(p->pid, SIGKILL); /* a violation ends the stage */
+	return err;
+}
+
+uint64_t rp_spawn_current_record(const struct rp_stage_proc *p)
+{
+	return p->rx ? rp_ctl_status_read(p->rx, RP_CTL_WORD_CURRENT) : 0;
+}
+
+int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
+{
+	int status = 0;
+
+	if (p->pid <= 0)
+		return -1;
+	if (p->pidfd >= 0) {
+		struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
+		if (poll(&pf, 1, timeout_ms) == 0)
+			kill(p->pid, SIGKILL);
+	}
+	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	p->pid = -1;
+	return status;
+}
+
+void rp_spawn_close(struct rp_stage_proc *p)
+{
+	rp_ctl_tx_close(p->tx);
+	rp_ctl_rx_close(p->rx);
+	p->tx = NULL;
+	p->rx = NULL;
+	rp_ring_fds_close(&p->cin);
+	rp_ring_fds_close(&p->cout);
+	if (p->own_bell)
+		rp_bell_close(p->bell);
+	p->bell = NULL;
+	p->own_bell = 0;
+	if (p->pidfd >= 0)
+		close(p->pidfd);
+	if (p->listener >= 0)
+		close(p->listener);
+	if (p->lifeline >= 0)
+		close(p->lifeline);
+	p->pidfd = p->listener = p->lifeline = -1;
+}

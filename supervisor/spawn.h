@@ -1,0 +1,76 @@
+/*
+ * spawn.h - the supervisor's side of a stage: wiring, fork, sandbox
+ * hand-shake, and the seccomp listener.
+ *
+ * rp_spawn() gives a stage its rings, bells, control rings, a lifeline and
+ * a socket, forks it from the calling (main) thread, and returns once the
+ * stage has entered its sandbox and handed over its seccomp listener (or
+ * said it runs without a filter).  The stage either runs a function in the
+ * forked process (built-in stages) or execs a program linked with the
+ * stage library; either way it finds its wiring in RINGPIPE_STAGE.
+ *
+ * The supervisor then polls the stage's pidfd and listener.  A
+ * notification on the listener is a syscall the policy denies:
+ * rp_spawn_violation() reads it (name from the kernel, not the stage),
+ * answers it with EPERM, and kills the stage.
+ */
+#ifndef RP_SPAWN_H
+#define RP_SPAWN_H
+
+#include <sys/types.h>
+
+#include "../ipc/ctl.h"
+#include "../ipc/ring.h"
+#include "../stage/sandbox.h"
+
+struct rp_stage_spec {
+	const char *name;
+	struct rp_sandbox sandbox; /* policy, limits, rules, ids, namespaces */
+	int (*main)(void *arg);    /* run in the forked process, or NULL */
+	void *arg;
+	char *const *argv;         /* or exec this program */
+	int stderr_fd;             /* the stage's stderr (-1: inherit) */
+};
+
+struct rp_stage_proc {
+	char name[48];
+	pid_t pid;
+	int pidfd;
+	int listener;      /* seccomp notifications, -1 without a filter */
+	int lifeline;      /* write end: closing it tells the stage */
+	struct rp_bell *bell;  /* the stage's bell */
+	int own_bell;          /* 1: bell created (and closed) by rp_spawn */
+	struct rp_ring_fds cin, cout;
+	struct rp_ctl_tx *tx;  /* supervisor -> stage */
+	struct rp_ctl_rx *rx;  /* stage -> supervisor */
+};
+
+/* The rings around the stage: in (it consumes) and out (it produces) may
+ * be NULL for a source or a sink; their bells are the peers' bells. */
+struct rp_stage_links {
+	const struct rp_ring_fds *in;
+	struct rp_bell *in_bell;
+	const struct rp_ring_fds *out;
+	struct rp_bell *out_bell;
+	struct rp_bell *sup_bell; /* the supervisor's (eventfd) bell */
+	/* The stage's own bell, which its input's producer and its
+	 * output's consumer ring; NULL: rp_spawn creates one. */
+	struct rp_bell *own_bell;
+};
+
+/* Spawn; 0 or -errno with *why filled (at most 160 bytes). */
+int rp_spawn(const struct rp_stage_spec *spec,
+	     const struct rp_stage_links *links, struct rp_stage_proc *out,
+	     char *why, size_t whylen);
+/* A denied syscall arrived on p->listener: take it, kill the stage.
+ * 0 with *v filled, -EAGAIN if none was pending. */
+int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v);
+/* The record the stage said it was working on (+1; 0: none).  A hint
+ * from the stage's own memory. */
+uint64_t rp_spawn_current_record(const struct rp_stage_proc *p);
+/* Wait for the stage to exit (bounded), SIGKILL it past the bound; the
+ * wait status.  Closes what rp_spawn opened. */
+int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms);
+void rp_spawn_close(struct rp_stage_proc *p);
+
+#endif /* RP_SPAWN_H */

@@ -1,0 +1,569 @@
+/*
+ * test_stage.c - stages as users run them: the example stage (exec'd,
+ * strict seccomp) over a million records, cancellation and drain, and
+ * the sandbox: every forbidden class of syscall reported by name from the
+ * kernel's notification, no root, rlimits, glibc probes, a stopped stage,
+ * and stages dying with a SIGKILLed supervisor.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../shm/futex.h"
+#include "../stage/ringpipe.h"
+#include "../supervisor/spawn.h"
+#include "harness.h"
+
+#define SEC 1000000000LL
+
+/* A stage between two rings, with the test as its supervisor, source and
+ * sink. */
+struct rig {
+	struct rp_test_ring a, b;    /* a: test -> stage, b: stage -> test */
+	struct rp_bell *sup;         /* the test's bell, as supervisor */
+	struct rp_bell *stage;       /* the stage's bell */
+	struct rp_producer *src;
+	struct rp_consumer *sink;
+	struct rp_stage_proc proc;
+	char why[160];
+};
+
+static void rig_make(struct rig *r)
+{
+	struct rp_ring_fds side;
+
+	memset(r, 0, sizeof(*r));
+	rp_test_ring_make(&r->a, 1 << 16, 0, 0);
+	rp_test_ring_make(&r->b, 1 << 16, 0, 0);
+	CU_ASSERT_FATAL(rp_bell_create(RP_BELL_EVENTFD, &r->sup) == 0);
+	CU_ASSERT_FATAL(rp_bell_create(0, &r->stage) == 0);
+	/* One bell for the stage: our publications on a and our releases
+	 * on b both ring it. */
+	CU_ASSERT_FATAL(rp_ring_fds_for_producer(&r->a.fds, &side) == 0);
+	CU_ASSERT_FATAL(rp_producer_open(&side, r->a.pbell, r->stage,
+					 &r->src) == 0);
+	rp_ring_fds_close(&side);
+	CU_ASSERT_FATAL(rp_ring_fds_for_consumer(&r->b.fds, &side) == 0);
+	CU_ASSERT_FATAL(rp_consumer_open(&side, r->b.cbell, r->stage,
+					 &r->sink) == 0);
+	rp_ring_fds_close(&side);
+}
+
+static int rig_spawn(struct rig *r, struct rp_stage_spec *spec)
+{
+	struct rp_stage_links l = {
+		.in = &r->a.fds, .in_bell = r->a.pbell,
+		.out = &r->b.fds, .out_bell = r->b.cbell,
+		.sup_bell = r->sup, .own_bell = r->stage,
+	};
+	return rp_spawn(spec, &l, &r->proc, r->why, sizeof(r->why));
+}
+
+static void rig_free(struct rig *r)
+{
+	rp_spawn_close(&r->proc);
+	rp_producer_close(r->src);
+	rp_consumer_close(r->sink);
+	rp_bell_close(r->sup);
+	rp_bell_close(r->stage);
+	rp_test_ring_free(&r->a);
+	rp_test_ring_free(&r->b);
+}
+
+static void spec_init(struct rp_stage_spec *spec, const char *name,
+		      enum rp_policy policy)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->name = name;
+	rp_sandbox_defaults(&spec->sandbox);
+	spec->sandbox.policy = policy;
+	spec->stderr_fd = -1;
+}
+
+/* Poll the stage's listener and pidfd until it dies; returns its wait
+ * status, with *v filled if a violation came first. */
+static int watch(struct rig *r, struct rp_violation *v, int *violated,
+		 int secs)
+{
+	int64_t end = rp_now_ns() + (int64_t)secs * SEC;
+
+	*violated = 0;
+	while (rp_now_ns() < end) {
+		struct pollfd p[2] = {{.fd = r->proc.pidfd, .events = POLLIN},
+				      {.fd = r->proc.listener,
+				       .events = POLLIN}};
+		int n = poll(p, r->proc.listener >= 0 ? 2 : 1, 100);
+		if (n > 0 && r->proc.listener >= 0 && (p[1].revents & POLLIN) &&
+		    rp_spawn_violation(&r->proc, v) == 0)
+			*violated = 1;
+		if (n > 0 && (p[0].revents & POLLIN))
+			break;
+	}
+	return rp_spawn_reap(&r->proc, 1000);
+}
+
+/* ------------------------------------------------- the example, exec'd */
+
+static const char *build_dir(void)
+{
+	const char *b = getenv("RP_TEST_BUILD");
+	return b ? b : "build/plain";
+}
+
+RP_TEST(test_example_stage_million_records, 180)
+{
+	uint64_t n = rp_test_sanitized() ? 100000 : 1000000, got = 0, sent = 0;
+	struct rp_stage_spec spec;
+	struct rig r;
+	char path[256];
+	char *argv[] = {path, NULL};
+	int64_t end;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/examples/upper", build_dir());
+	/* The leak checker's stop-the-world needs syscalls no stage may
+	 * make: sanitized stages run without it. */
+	if (rp_test_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+	rig_make(&r);
+	spec_init(&spec, "upper", RP_POLICY_STRICT);
+	spec.argv = argv;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	CU_ASSERT(r.proc.listener >= 0);
+	end = rp_now_ns() + 150 * SEC;
+	while (got < n && rp_now_ns() < end) {
+		struct rp_view v;
+		int err;
+		/* Feed while there is room, drain while there is output. */
+		while (sent < n) {
+			char line[32];
+			struct rp_meta m = {.origin = sent,
+					    .type = RP_REC_T_DATA};
+			void *dst;
+			int len = snprintf(line, sizeof(line), "rec-%llu-abc",
+					   (unsigned long long)sent);
+			if (rp_reserve(r.src, (uint32_t)len, &dst) != 0)
+				break;
+			memcpy(dst, line, (size_t)len);
+			CU_ASSERT_FATAL(rp_commit(r.src, (uint32_t)len, &m) == 0);
+			if (++sent == n)
+				rp_producer_end(r.src);
+		}
+		rp_flush(r.src);
+		while ((err = rp_peek(r.sink, &v)) == 0) {
+			char want[32];
+			int len = snprintf(want, sizeof(want), "REC-%llu-ABC",
+					   (unsigned long long)got);
+			CU_ASSERT_FATAL(v.len == (uint32_t)len &&
+					memcmp(v.data, want, (size_t)len) == 0);
+			/* Origin metadata: the stage's input sequence, one
+			 * output each, marked last. */
+			CU_ASSERT_FATAL(v.origin == got && v.sub == 0 &&
+					v.flags == RP_REC_F_LAST);
+			got++;
+		}
+		rp_release(r.sink);
+		CU_ASSERT_FATAL(err == -EAGAIN || err == -ENODATA);
+		if (err == -EAGAIN)
+			rp_peek_wait(r.sink, &v, 1000000), rp_rewind(r.sink);
+	}
+	CU_ASSERT_EQUAL(got, n);
+	{
+		struct rp_view v;
+		CU_ASSERT_EQUAL(rp_peek_wait(r.sink, &v, 5 * SEC), -ENODATA);
+	}
+	st = rp_spawn_reap(&r.proc, 10000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_OK);
+	{
+		struct rp_ctl_msg m, last = {0};
+		while (rp_ctl_recv(r.proc.rx, &m) == 0)
+			last = m;
+		CU_ASSERT_EQUAL(last.kind, RP_CTL_DONE);
+		CU_ASSERT_EQUAL(last.reason, RP_REASON_EOF);
+		CU_ASSERT_EQUAL(last.arg0, n);
+	}
+	rig_free(&r);
+}
+
+/* ------------------------------------------------ in-process stages */
+
+static int copy_fn(struct rp_stage *s, const struct rp_record *in, void *a)
+{
+	(void)a;
+	return rp_emit(s, in->data, in->len);
+}
+
+static int copy_main(void *arg)
+{
+	struct rp_stage *s;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	return rp_stage_run(s, copy_fn, NULL);
+}
+
+/* A cancel (reason: user) stops a stage waiting for input: exit code
+ * 10 + reason, and a final `done` record carrying the reason. */
+RP_TEST(test_cancel_reason_reported, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_ctl_msg m, last = {0};
+	struct rig r;
+	int st;
+
+	rig_make(&r);
+	spec_init(&spec, "copy", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	usleep(100000);
+	CU_ASSERT_FATAL(rp_ctl_cancel(r.proc.tx, RP_REASON_DEADLINE) == 0);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st),
+			RP_EXIT_CANCELLED_BASE + RP_CANCEL_DEADLINE);
+	while (rp_ctl_recv(r.proc.rx, &m) == 0)
+		last = m;
+	CU_ASSERT_EQUAL(last.kind, RP_CTL_DONE);
+	CU_ASSERT_EQUAL(last.reason, RP_REASON_DEADLINE);
+	rig_free(&r);
+}
+
+/* Drain: the records already in the input are processed, then the output
+ * ends as if the input had. */
+RP_TEST(test_drain_finishes_input, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_view v;
+	struct rig r;
+	int st, got = 0;
+
+	rig_make(&r);
+	spec_init(&spec, "copy", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	for (uint64_t i = 0; i < 20; i++) {
+		struct rp_meta m = {.origin = i, .type = RP_REC_T_DATA};
+		CU_ASSERT_FATAL(rp_send(r.src, &i, 8, &m, SEC) == 0);
+	}
+	rp_flush(r.src);
+	CU_ASSERT_FATAL(rp_ctl_drain(r.proc.tx) == 0);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_OK);
+	while (rp_peek(r.sink, &v) == 0)
+		got++;
+	CU_ASSERT_EQUAL(got, 20);
+	CU_ASSERT_EQUAL(rp_peek(r.sink, &v), -ENODATA);
+	rig_free(&r);
+}
+
+/* --------------------------------------------------- forbidden classes */
+
+enum attempt {
+	TRY_OPEN, TRY_SOCKET, TRY_EXECVE, TRY_FORK, TRY_PTRACE, TRY_KILL,
+	TRY_MMAP_EXEC, TRY_MPROTECT_EXEC, TRY_COUNT
+};
+static const char *const attempt_syscall[TRY_COUNT] = {
+	"openat", "socket", "execve", "clone", "ptrace", "kill", "mmap",
+	"mprotect",
+};
+static enum attempt attempt;
+
+/* Process records; on the one with origin 3, try the forbidden thing. */
+static int hostile_fn(struct rp_stage *s, const struct rp_record *in,
+		      void *a)
+{
+	static char page[8192] __attribute__((aligned(4096)));
+	char *argv[] = {"/bin/true", NULL};
+
+	(void)a;
+	if (in->origin == 3) {
+		switch (attempt) {
+		case TRY_OPEN: open("/etc/hostname", O_RDONLY); break;
+		case TRY_SOCKET: socket(AF_INET, SOCK_STREAM, 0); break;
+		case TRY_EXECVE: execve(argv[0], argv, NULL); break;
+		case TRY_FORK: syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0); break;
+		case TRY_PTRACE: ptrace(PTRACE_TRACEME, 0, 0, 0); break;
+		case TRY_KILL: kill(getppid(), 0); break;
+		case TRY_MMAP_EXEC:
+			mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			break;
+		case TRY_MPROTECT_EXEC:
+			mprotect(page, 4096, PROT_READ | PROT_EXEC);
+			break;
+		default: break;
+		}
+		return -EPERM; /* only reached if the call was let through */
+	}
+	return rp_emit(s, in->data, in->len);
+}
+
+static int hostile_main(void *arg)
+{
+	struct rp_stage *s;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	return rp_stage_run(s, hostile_fn, NULL);
+}
+
+RP_TEST(test_forbidden_syscalls_reported_by_name, 120)
+{
+	for (int a = 0; a < TRY_COUNT; a++) {
+		struct rp_stage_spec spec;
+		struct rp_violation v;
+		struct rig r;
+		int violated, st;
+		char msg[128];
+
+		if (rp_test_sanitized() && a == TRY_FORK)
+			continue; /* the sanitizer runtime forks on its own */
+		attempt = (enum attempt)a;
+		rig_make(&r);
+		spec_init(&spec, "hostile", RP_POLICY_STRICT);
+		spec.main = hostile_main;
+		CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+		for (uint64_t i = 0; i < 6; i++) {
+			struct rp_meta m = {.origin = i, .type = RP_REC_T_DATA};
+			CU_ASSERT_FATAL(rp_send(r.src, &i, 8, &m, SEC) == 0);
+		}
+		rp_flush(r.src);
+		st = watch(&r, &v, &violated, 20);
+		snprintf(msg, sizeof(msg), "%s: violated=%d name=%s",
+			 attempt_syscall[a], violated, violated ? v.name : "-");
+		CU_ASSERT_FATAL(violated);
+		CU_ASSERT_STRING_EQUAL(v.name, attempt_syscall[a]);
+		/* Killed by the supervisor, not exited by itself. */
+		CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		/* The record it was on: origin 3 (reported as 3 + 1). */
+		CU_ASSERT_EQUAL(rp_spawn_current_record(&r.proc), 4);
+		if (strcmp(v.name, attempt_syscall[a]) != 0)
+			CU_FAIL(msg);
+		rig_free(&r);
+	}
+}
+
+/* ------------------------------------------------- no root, no caps */
+
+static int noroot_main(void *arg)
+{
+	struct rp_stage *s;
+	int fd, code = 0;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	if (getuid() == 0 || geteuid() == 0)
+		code |= 1;
+	fd = open("/etc/shadow", O_RDONLY);
+	if (fd >= 0 || errno != EACCES)
+		code |= 2;
+	if (prctl(PR_CAPBSET_READ, 0 /* CAP_CHOWN */) != 0)
+		code |= 4;
+	rp_stage_close(s);
+	return code;
+}
+
+/* Started by a root supervisor (CI is root), a stage under even the
+ * permissive exec policy has no root, no capabilities, and cannot read a
+ * root-only file. */
+RP_TEST(test_stage_is_not_root, 30)
+{
+	struct rp_stage_spec spec;
+	struct rig r;
+	int st;
+
+	rig_make(&r);
+	spec_init(&spec, "noroot", RP_POLICY_EXEC);
+	spec.main = noroot_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+	rig_free(&r);
+}
+
+/* -------------------------------------------- probes, limits, stops */
+
+static int probe_main(void *arg)
+{
+	struct rp_stage *s;
+	long r;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	/* glibc probes newer syscalls; they must fail softly. */
+	r = syscall(SYS_rseq, NULL, 0, 0, 0);
+	if (r != -1 || errno != ENOSYS)
+		return 20;
+	r = syscall(SYS_clone3, NULL, 0);
+	if (r != -1 || errno != ENOSYS)
+		return 21;
+	return rp_stage_run(s, copy_fn, NULL);
+}
+
+RP_TEST(test_glibc_probes_get_enosys, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_violation v;
+	struct rig r;
+	int violated, st;
+
+	rig_make(&r);
+	spec_init(&spec, "probe", RP_POLICY_STRICT);
+	spec.main = probe_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	rp_producer_end(r.src);
+	st = watch(&r, &v, &violated, 10);
+	CU_ASSERT_FALSE(violated);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_OK);
+	rig_free(&r);
+}
+
+/* Stopping and continuing a stage blocked in a futex wait needs
+ * restart_syscall: it must not look like a violation. */
+RP_TEST(test_stopped_stage_resumes, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_violation v;
+	struct rig r;
+	int violated, st;
+
+	rig_make(&r);
+	spec_init(&spec, "copy", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	usleep(200000);
+	for (int i = 0; i < 5; i++) {
+		kill(r.proc.pid, SIGSTOP);
+		usleep(50000);
+		kill(r.proc.pid, SIGCONT);
+		usleep(50000);
+	}
+	rp_producer_end(r.src);
+	st = watch(&r, &v, &violated, 10);
+	CU_ASSERT_FALSE(violated);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_OK);
+	rig_free(&r);
+}
+
+static int bomb_main(void *arg)
+{
+	struct rp_stage *s;
+	char *p;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	p = malloc(1u << 30); /* above the 256 MiB address-space limit */
+	if (p != NULL)
+		return 30;
+	fprintf(stderr, "bomb: allocation refused: out of memory\n");
+	return rp_stage_finish(s, -ENOMEM, 0);
+}
+
+/* A memory bomb is stopped by the address-space limit: the allocation
+ * fails and the stage reports it. */
+RP_TEST(test_memory_limit, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_ctl_msg m, last = {0};
+	struct rig r;
+	int st;
+
+	if (rp_test_sanitized())
+		return; /* ASan reserves terabytes of address space */
+	rig_make(&r);
+	spec_init(&spec, "bomb", RP_POLICY_STRICT);
+	spec.sandbox.limit_as = 256u << 20;
+	spec.main = bomb_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	st = rp_spawn_reap(&r.proc, 10000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_ERROR);
+	while (rp_ctl_recv(r.proc.rx, &m) == 0)
+		last = m;
+	CU_ASSERT_EQUAL(last.kind, RP_CTL_ERROR);
+	CU_ASSERT_EQUAL(last.code, -ENOMEM);
+	rig_free(&r);
+}
+
+/* ------------------------------------------------ supervisor death */
+
+static int report_fd;
+
+static int mini_supervisor(void *arg)
+{
+	struct rp_stage_spec spec;
+	struct rig r;
+	int32_t pid;
+
+	(void)arg;
+	rig_make(&r);
+	spec_init(&spec, "orphan", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	if (rig_spawn(&r, &spec) != 0)
+		return 10;
+	pid = r.proc.pid;
+	if (write(report_fd, &pid, sizeof(pid)) != sizeof(pid))
+		return 11;
+	pause(); /* until SIGKILLed */
+	return 0;
+}
+
+/* A SIGKILLed supervisor takes its stages with it. */
+RP_TEST(test_stage_dies_with_supervisor, 30)
+{
+	int p[2], pidfd, r;
+	int32_t stage;
+	pid_t sup;
+	struct pollfd pf;
+
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	report_fd = p[1];
+	sup = rp_test_fork(mini_supervisor, NULL);
+	close(p[1]);
+	CU_ASSERT_FATAL(read(p[0], &stage, sizeof(stage)) == sizeof(stage));
+	close(p[0]);
+	pidfd = (int)syscall(SYS_pidfd_open, stage, 0);
+	CU_ASSERT_FATAL(pidfd >= 0);
+	kill(sup, SIGKILL);
+	rp_test_wait(sup, 5);
+	pf.fd = pidfd;
+	pf.events = POLLIN;
+	r = poll(&pf, 1, 2000);
+	CU_ASSERT_EQUAL(r, 1); /* gone within 2 s */
+	close(pidfd);
+}
+
+void rp_suite_stage(void)
+{
+	RP_SUITE("stage",
+		 {"example stage: a million records, exec'd under strict",
+		  test_example_stage_million_records},
+		 {"cancel reason in exit code and final record",
+		  test_cancel_reason_reported},
+		 {"drain finishes the input", test_drain_finishes_input},
+		 {"forbidden syscalls reported by name",
+		  test_forbidden_syscalls_reported_by_name},
+		 {"a stage started by root is not root", test_stage_is_not_root},
+		 {"glibc probes get ENOSYS", test_glibc_probes_get_enosys},
+		 {"a stopped stage resumes", test_stopped_stage_resumes},
+		 {"memory bomb stopped by the limit", test_memory_limit},
+		 {"stages die with a SIGKILLed supervisor",
+		  test_stage_dies_with_supervisor});
+}
