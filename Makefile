@@ -38,6 +38,8 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
 DEMO_SRC := supervisor/demo.c stage/demo_stages.c
 DEMO_OBJ := $(DEMO_SRC:%.c=$(B)/%.o)
+HOST_SRC := $(wildcard stage/host.c stage/builtin_*.c)
+HOST_OBJ := $(HOST_SRC:%.c=$(B)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
@@ -48,6 +50,7 @@ LIB   := $(B)/libringpipe.a
 SOLIB := $(B)/libringpipe.so.$(SOFULL)
 TESTS := $(B)/ringpipe-tests
 DEMO  := $(B)/ringpipe-demo
+HOST  := $(B)/ringpipe-stage
 BENCH := $(B)/bench-ring
 
 PREFIX ?= /usr/local
@@ -58,7 +61,8 @@ DESTDIR ?=
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(EXAMPLES) $(if $(BENCH_SRC),$(BENCH))
+build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(EXAMPLES) \
+	$(if $(HOST_SRC),$(HOST)) $(if $(BENCH_SRC),$(BENCH))
 
 deps:
 	@./scripts/deps.sh
@@ -78,11 +82,15 @@ $(SOLIB): $(LIB_OBJ)
 	ln -sf libringpipe.so.$(SOFULL) $(B)/libringpipe.so.$(SOVER)
 	ln -sf libringpipe.so.$(SOVER) $(B)/libringpipe.so
 
-$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES)
+$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES) $(if $(HOST_SRC),$(HOST))
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(DEMO): $(DEMO_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(DEMO_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# The built-in stages, one host binary: ringpipe-stage NAME [OPTIONS].
+$(HOST): $(HOST_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $(HOST_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS_ALL)
@@ -135,4 +143,4 @@ clean:
 	rm -rf build ringpipe.pc
 
 -include $(LIB_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) \
-	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d)
+	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(HOST_OBJ:.o=.d)

@@ -91,6 +91,10 @@ struct rp_stage;
  * (RP_EXIT_SANDBOX). */
 int rp_stage_open(struct rp_stage **out);
 int rp_stage_open_env(const char *desc, struct rp_stage **out);
+/* Same, keeping nkeep more file descriptors open through the sandbox
+ * (a file a source reads, opened before: the strict policy cannot open
+ * anything afterwards). */
+int rp_stage_open_fds(const int *keep, int nkeep, struct rp_stage **out);
 /* Detach without reporting (rp_stage_finish reports and closes). */
 void rp_stage_close(struct rp_stage *s);
 

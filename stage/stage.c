@@ -115,7 +115,21 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 	return 0;
 }
 
+static int stage_open(const char *desc, const int *keep, int nkeep,
+		      struct rp_stage **out);
+
 int rp_stage_open_env(const char *desc, struct rp_stage **out)
+{
+	return stage_open(desc, NULL, 0, out);
+}
+
+int rp_stage_open_fds(const int *keep, int nkeep, struct rp_stage **out)
+{
+	return stage_open(getenv("RINGPIPE_STAGE"), keep, nkeep, out);
+}
+
+static int stage_open(const char *desc, const int *keep, int nkeep,
+		      struct rp_stage **out)
 {
 	struct rp_wiring w;
 	struct rp_sandbox_report rep;
@@ -123,6 +137,8 @@ int rp_stage_open_env(const char *desc, struct rp_stage **out)
 	int err;
 
 	*out = NULL;
+	if (nkeep < 0 || nkeep > RP_SANDBOX_MAX_FDS - 1)
+		return -EINVAL;
 	if (desc == NULL) {
 		fprintf(stderr, "ringpipe stage: RINGPIPE_STAGE is not set "
 				"(stages are started by ringpipe)\n");
@@ -152,6 +168,9 @@ int rp_stage_open_env(const char *desc, struct rp_stage **out)
 	s->lifeline = w.lifeline;
 	w.lifeline = -1;
 	w.sandbox.keep_fds[w.sandbox.nkeep++] = w.sup_efd;
+	for (int i = 0; i < nkeep && w.sandbox.nkeep < RP_SANDBOX_MAX_FDS;
+	     i++)
+		w.sandbox.keep_fds[w.sandbox.nkeep++] = keep[i];
 	w.sandbox.lifeline_fd = s->lifeline;
 	w.sandbox.notify_sock = w.notify_sock;
 	err = rp_sandbox_enter(&w.sandbox, &rep);
