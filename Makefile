@@ -125,6 +125,20 @@ check: $(TESTS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	RP_TEST_VARIANT=$(VARIANT) RP_TEST_BUILD=$(B) $(TESTS)
+	@# The sandbox again as an unprivileged user, when we are root.
+	@if [ "$(VARIANT)" = plain ] && [ "$$(id -u)" = 0 ] && \
+	    command -v setpriv >/dev/null; then \
+		if setpriv --reuid=65534 --regid=65534 --clear-groups \
+		    test -x $(TESTS); then \
+			echo "== ringpipe stage tests as uid 65534 =="; \
+			setpriv --reuid=65534 --regid=65534 --clear-groups \
+			  env RP_TEST_VARIANT=$(VARIANT) RP_TEST_BUILD=$(B) \
+			  $(TESTS) stage || exit 1; \
+		else \
+			echo "note: $(TESTS) is not reachable by uid 65534;" \
+			     "the unprivileged sandbox run is skipped"; \
+		fi; \
+	fi
 
 demo: deps
 	@$(MAKE) --no-print-directory VARIANT=plain $(DEMO)
