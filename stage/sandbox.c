@@ -342,7 +342,8 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 	return 0;
 }
 
-int rp_sandbox_take_violation(int listener, int errno_, struct rp_violation *v)
+int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
+			      struct rp_violation *v)
 {
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
@@ -365,14 +366,19 @@ int rp_sandbox_take_violation(int listener, int errno_, struct rp_violation *v)
 	name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
 	snprintf(v->name, sizeof(v->name), "%s", name ? name : "unknown");
 	free(name);
+	/* Kill before answering: once answered, the stage runs on and
+	 * could exit on its own first, and its death must be ours. */
+	if (kill_pidfd >= 0)
+		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = -errno_;
 	resp->flags = 0;
-	/* ENOENT: the stage died meanwhile; nothing to answer. */
-	err = seccomp_notify_respond(listener, resp);
-	if (err == -ENOENT)
-		err = 0;
+	/* The answer fails when the stage died meanwhile (we may just have
+	 * killed it; libseccomp reports that as -ECANCELED): the violation
+	 * is known either way. */
+	seccomp_notify_respond(listener, resp);
+	err = 0;
 out:
 	seccomp_notify_free(req, resp);
 	return err;

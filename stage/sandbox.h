@@ -113,8 +113,10 @@ struct rp_violation {
  * -ENOMSG if the stage sent "no filter". */
 int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
 /* Read one notification from a listener and answer it: the syscall fails
- * with errno_ (the caller then kills the stage when it was fatal).
- * 0 and *v filled, -EAGAIN if none is pending, -errno. */
-int rp_sandbox_take_violation(int listener, int errno_, struct rp_violation *v);
+ * with errno_.  With kill_pidfd >= 0 the stage is SIGKILLed first, so it
+ * cannot carry on after the answer.  0 and *v filled, -EAGAIN if none is
+ * pending, -errno. */
+int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
+			      struct rp_violation *v);
 
 #endif /* RP_SANDBOX_H */

@@ -198,9 +198,8 @@ int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v)
 
 	if (p->listener < 0)
 		return -EAGAIN;
-	err = rp_sandbox_take_violation(p->listener, EPERM, v);
-	if (err == 0 && p->pid > 0)
-		kill(p->pid, SIGKILL); /* a violation ends the stage */
+	/* A violation ends the stage: killed before the call returns. */
+	err = rp_sandbox_take_violation(p->listener, EPERM, p->pidfd, v);
 	return err;
 }
 

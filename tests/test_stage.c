@@ -344,8 +344,11 @@ RP_TEST(test_forbidden_syscalls_reported_by_name, 120)
 		}
 		rp_flush(r.src);
 		st = watch(&r, &v, &violated, 20);
-		snprintf(msg, sizeof(msg), "%s: violated=%d name=%s",
-			 attempt_syscall[a], violated, violated ? v.name : "-");
+		snprintf(msg, sizeof(msg), "%s: violated=%d name=%s status=%#x",
+			 attempt_syscall[a], violated, violated ? v.name : "-",
+			 st);
+		if (!violated)
+			fprintf(stderr, "%s\n", msg);
 		CU_ASSERT_FATAL(violated);
 		CU_ASSERT_STRING_EQUAL(v.name, attempt_syscall[a]);
 		/* Killed by the supervisor, not exited by itself. */
