@@ -301,6 +301,36 @@ int rp_sandbox_enter(const struct rp_sandbox *sb,
 	return 0;
 }
 
+const char *rp_sandbox_describe(unsigned mask, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} layers[] = {
+		{RP_SB_FDS, "fds"},         {RP_SB_NETNS, "netns"},
+		{RP_SB_IPCNS, "ipcns"},     {RP_SB_MNTNS, "mntns"},
+		{RP_SB_RLIMITS, "rlimits"}, {RP_SB_NOROOT, "noroot"},
+		{RP_SB_PDEATH, "pdeath"},   {RP_SB_NNP, "nnp"},
+		{RP_SB_SECCOMP, "seccomp"},
+	};
+	size_t at = 0;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(layers) / sizeof(*layers); i++) {
+		int n;
+		if (!(mask & layers[i].bit))
+			continue;
+		n = snprintf(buf + at, len - at, "%s%s", at ? "," : "",
+			     layers[i].name);
+		if (n < 0 || (size_t)n >= len - at)
+			break;
+		at += (size_t)n;
+	}
+	return buf;
+}
+
 /* ----------------------------------------------------- supervisor side */
 
 int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)

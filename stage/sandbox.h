@@ -36,6 +36,7 @@
 #ifndef RP_SANDBOX_H
 #define RP_SANDBOX_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
@@ -88,6 +89,10 @@ void rp_sandbox_defaults(struct rp_sandbox *sb);
 /* Enter.  0 or -errno (then report->why says which step failed). */
 int rp_sandbox_enter(const struct rp_sandbox *sb,
 		     struct rp_sandbox_report *report);
+
+/* "fds,netns,ipcns,mntns,rlimits,noroot,pdeath,nnp,seccomp": the layers
+ * in mask, for reports.  Returns buf. */
+const char *rp_sandbox_describe(unsigned mask, char *buf, size_t len);
 
 /* Policy names. */
 const char *rp_policy_name(enum rp_policy p);

@@ -408,6 +408,65 @@ RP_TEST(test_stage_is_not_root, 30)
 	rig_free(&r);
 }
 
+/* ------------------------------------------------------ namespaces */
+
+static char parent_netns[64], parent_ipcns[64];
+
+static int ns_main(void *arg)
+{
+	struct rp_stage *s;
+	char net[64] = "", ipc[64] = "";
+	int code = 0;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	/* The exec policy lets it look; what it sees must not be ours. */
+	if (readlink("/proc/self/ns/net", net, sizeof(net) - 1) < 0 ||
+	    strcmp(net, parent_netns) == 0)
+		code |= 1;
+	if (readlink("/proc/self/ns/ipc", ipc, sizeof(ipc) - 1) < 0 ||
+	    strcmp(ipc, parent_ipcns) == 0)
+		code |= 2;
+	rp_stage_close(s);
+	return code;
+}
+
+/* Asked for, the network and IPC namespaces are private (as root
+ * directly, unprivileged through a user namespace), and the READY record
+ * says which layers are in force. */
+RP_TEST(test_namespaces_in_force, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_ctl_msg m;
+	struct rig r;
+	char layers[128];
+	int st, ready = 0;
+
+	CU_ASSERT_FATAL(readlink("/proc/self/ns/net", parent_netns,
+				 sizeof(parent_netns) - 1) > 0);
+	CU_ASSERT_FATAL(readlink("/proc/self/ns/ipc", parent_ipcns,
+				 sizeof(parent_ipcns) - 1) > 0);
+	rig_make(&r);
+	spec_init(&spec, "ns", RP_POLICY_EXEC);
+	spec.sandbox.namespaces = RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS;
+	spec.main = ns_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st));
+	CU_ASSERT_EQUAL(WEXITSTATUS(st), 0);
+	while (rp_ctl_recv(r.proc.rx, &m) == 0) {
+		if (m.kind != RP_CTL_READY)
+			continue;
+		ready = 1;
+		rp_sandbox_describe((unsigned)m.arg0, layers, sizeof(layers));
+		CU_ASSERT_STRING_EQUAL(layers, "fds,netns,ipcns,mntns,rlimits,"
+					       "noroot,pdeath,nnp,seccomp");
+	}
+	CU_ASSERT(ready);
+	rig_free(&r);
+}
+
 /* -------------------------------------------- probes, limits, stops */
 
 static int probe_main(void *arg)
@@ -573,6 +632,7 @@ void rp_suite_stage(void)
 		  test_forbidden_syscalls_reported_by_name},
 		 {"a stage has no root and no capabilities",
 		  test_stage_is_not_root},
+		 {"namespaces in force and reported", test_namespaces_in_force},
 		 {"glibc probes get ENOSYS", test_glibc_probes_get_enosys},
 		 {"a stopped stage resumes", test_stopped_stage_resumes},
 		 {"memory bomb stopped by the limit", test_memory_limit},
