@@ -32,7 +32,7 @@ endif
 LIB_SRC  := $(wildcard shm/*.c) $(wildcard ipc/*.c) stage/stage.c \
 	stage/sandbox.c stage/policy.c stage/wiring.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
-SUP_SRC  := supervisor/spawn.c
+SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c
 SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)

@@ -24,6 +24,7 @@
 
 #include "../shm/futex.h"
 #include "../stage/ringpipe.h"
+#include "../supervisor/errpipe.h"
 #include "../supervisor/spawn.h"
 #include "harness.h"
 
@@ -572,6 +573,80 @@ RP_TEST(test_memory_limit, 30)
 	rig_free(&r);
 }
 
+/* ------------------------------------------------- captured stderr */
+
+static int chatty_main(void *arg)
+{
+	struct rp_stage *s;
+	char longline[2101];
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	memset(longline, 'x', 2100);
+	longline[2100] = '\0';
+	fprintf(stderr, "hello\n");
+	fprintf(stderr, "bell\x07 and esc\x1b[31m\n");
+	fprintf(stderr, "%s\n", longline);
+	fprintf(stderr, "no newline at the end");
+	rp_stage_close(s);
+	return 0;
+}
+
+/* A stage's stderr is shown line by line under its name, with control
+ * bytes escaped and over-long lines cut. */
+RP_TEST(test_stderr_captured_with_name, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_errpipe e;
+	struct rig r;
+	char *text = NULL, expect[4096];
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int wfd, st, alive = 1;
+	int64_t end = rp_now_ns() + 10 * SEC;
+
+	CU_ASSERT_FATAL(out != NULL);
+	CU_ASSERT_FATAL(rp_errpipe_open(&e, "chatty", &wfd) == 0);
+	rig_make(&r);
+	spec_init(&spec, "chatty", RP_POLICY_STRICT);
+	spec.main = chatty_main;
+	spec.stderr_fd = wfd;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	close(wfd); /* the stage has it; EOF comes when it exits */
+	while (alive && rp_now_ns() < end) {
+		struct pollfd p = {.fd = e.rfd, .events = POLLIN};
+		poll(&p, 1, 100);
+		alive = rp_errpipe_pump(&e, out) > 0;
+	}
+	CU_ASSERT_FALSE(alive);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	fclose(out);
+	{
+		size_t at = 0;
+		at += (size_t)snprintf(expect + at, sizeof(expect) - at,
+				       "chatty: hello\n"
+				       "chatty: bell\\x07 and esc\\x1b[31m\n"
+				       "chatty: ");
+		memset(expect + at, 'x', 1024);
+		at += 1024;
+		at += (size_t)snprintf(expect + at, sizeof(expect) - at,
+				       "\nchatty: ");
+		memset(expect + at, 'x', 1024);
+		at += 1024;
+		at += (size_t)snprintf(expect + at, sizeof(expect) - at,
+				       "\nchatty: xxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				       "xxxxxxxxxxxxxxxxxxxxxxxx\n"
+				       "chatty: no newline at the end\n");
+		CU_ASSERT_EQUAL(len, at);
+		CU_ASSERT(len == at && memcmp(text, expect, at) == 0);
+	}
+	free(text);
+	rp_errpipe_close(&e);
+	rig_free(&r);
+}
+
 /* ------------------------------------------------ supervisor death */
 
 static int report_fd;
@@ -636,6 +711,8 @@ void rp_suite_stage(void)
 		 {"glibc probes get ENOSYS", test_glibc_probes_get_enosys},
 		 {"a stopped stage resumes", test_stopped_stage_resumes},
 		 {"memory bomb stopped by the limit", test_memory_limit},
+		 {"stderr captured under the stage's name",
+		  test_stderr_captured_with_name},
 		 {"stages die with a SIGKILLed supervisor",
 		  test_stage_dies_with_supervisor});
 }

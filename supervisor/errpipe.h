@@ -1,0 +1,35 @@
+/*
+ * errpipe.h - a stage's stderr, captured and shown under its name.
+ *
+ * The supervisor gives each stage a pipe as its stderr and pumps the read
+ * end from its event loop.  Every complete line is written out as
+ * "NAME: line".  A stage is untrusted: bytes that are not printable are
+ * shown escaped (\xNN), and a line longer than RP_ERRPIPE_LINE is cut
+ * into pieces, so a hostile stage cannot forge another stage's prefix or
+ * drive the terminal.
+ */
+#ifndef RP_ERRPIPE_H
+#define RP_ERRPIPE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define RP_ERRPIPE_LINE 1024
+
+struct rp_errpipe {
+	int rfd;
+	char name[48];
+	char line[RP_ERRPIPE_LINE];
+	size_t len;
+};
+
+/* Make the pipe; *stage_fd is the write end to hand to the stage (close
+ * it in the supervisor once the stage has it). */
+int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd);
+/* Read what is there (non-blocking) and write complete lines to out.
+ * Returns 1 while the pipe is open, 0 at end (a last partial line is
+ * written then), or -errno. */
+int rp_errpipe_pump(struct rp_errpipe *e, FILE *out);
+void rp_errpipe_close(struct rp_errpipe *e);
+
+#endif /* RP_ERRPIPE_H */
