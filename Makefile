@@ -8,7 +8,7 @@
 #   make bench      benchmarks against pipes (never part of the tests)
 
 CC      ?= cc
-PKGS    := libseccomp cunit
+PKGS    := libseccomp cunit yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
@@ -32,7 +32,8 @@ endif
 LIB_SRC  := $(wildcard shm/*.c) $(wildcard ipc/*.c) stage/stage.c \
 	stage/sandbox.c stage/policy.c stage/wiring.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
-SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c
+SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c supervisor/config.c \
+	supervisor/run.c
 SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)
@@ -51,6 +52,7 @@ SOLIB := $(B)/libringpipe.so.$(SOFULL)
 TESTS := $(B)/ringpipe-tests
 DEMO  := $(B)/ringpipe-demo
 HOST  := $(B)/ringpipe-stage
+RINGPIPE := $(B)/ringpipe
 BENCH := $(B)/bench-ring
 
 PREFIX ?= /usr/local
@@ -61,7 +63,7 @@ DESTDIR ?=
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(EXAMPLES) \
+build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(RINGPIPE) $(EXAMPLES) \
 	$(if $(HOST_SRC),$(HOST)) $(if $(BENCH_SRC),$(BENCH))
 
 deps:
@@ -82,8 +84,13 @@ $(SOLIB): $(LIB_OBJ)
 	ln -sf libringpipe.so.$(SOFULL) $(B)/libringpipe.so.$(SOVER)
 	ln -sf libringpipe.so.$(SOVER) $(B)/libringpipe.so
 
-$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES) $(if $(HOST_SRC),$(HOST))
+$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES) $(RINGPIPE) \
+	$(if $(HOST_SRC),$(HOST))
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(LDLIBS_ALL)
+
+$(RINGPIPE): $(B)/supervisor/main.o $(SUP_OBJ) $(LIB)
+	$(CC) $(ALL_CFLAGS) -o $@ $(B)/supervisor/main.o $(SUP_OBJ) $(LIB) \
+		$(LDLIBS_ALL)
 
 $(DEMO): $(DEMO_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(DEMO_OBJ) $(LIB) $(LDLIBS_ALL)
@@ -141,8 +148,8 @@ check: $(TESTS)
 	fi
 
 demo: deps
-	@$(MAKE) --no-print-directory VARIANT=plain $(DEMO)
-	build/plain/ringpipe-demo
+	@$(MAKE) --no-print-directory VARIANT=plain build
+	./scripts/demo
 
 bench: deps
 	@./scripts/deps.sh gnuplot-nox
@@ -157,4 +164,5 @@ clean:
 	rm -rf build ringpipe.pc
 
 -include $(LIB_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) \
+	$(B)/supervisor/main.d \
 	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(HOST_OBJ:.o=.d)

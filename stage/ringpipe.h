@@ -60,6 +60,8 @@ extern "C" {
 #define RP_EXIT_SANDBOX 5     /* the sandbox could not be entered */
 #define RP_EXIT_SUPERVISOR 6  /* the supervisor is gone */
 #define RP_EXIT_NO_RESTART 7  /* failed; the supervisor must not restart */
+#define RP_EXIT_OUTPUT_CLOSED 8 /* its consumer finished early (like head):
+				 * not a failure, as SIGPIPE in a shell */
 #define RP_EXIT_CANCELLED_BASE 10 /* + reason: 11 user, 12 deadline,
 				   * 13 sibling failed, 14 shutdown */
 
@@ -134,6 +136,9 @@ int rp_emit_commit(struct rp_stage *s, uint32_t len);
 /* Sources: the next rp_emit continues the current origin (its outputs
  * get sub-indexes 0, 1, ...) instead of starting a new one. */
 void rp_emit_same_origin(struct rp_stage *s);
+/* Set the type of the record just emitted (default 1, data; >= 16 is
+ * the application's, e.g. 17 for a line without its newline). */
+int rp_emit_type(struct rp_stage *s, uint16_t type);
 
 /* ---------------------------------------------------------- low level */
 

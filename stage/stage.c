@@ -55,6 +55,7 @@ struct rp_stage {
 	uint32_t sub;
 	int pending;           /* a reserved output not yet committed */
 	uint32_t pending_len;
+	uint16_t pending_type;
 	int user_resv;         /* rp_emit_reserve without commit */
 	int same_origin;       /* sources: next emit continues the origin */
 	int source;
@@ -294,6 +295,8 @@ int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 
 /* ---------------------------------------------------------------- input */
 
+static int commit_pending(struct rp_stage *s, int last);
+
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 {
 	struct rp_view v;
@@ -301,6 +304,11 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 
 	if (s->in == NULL)
 		return -ENODATA;
+	/* The outputs of the previous record are complete: its last one
+	 * goes out marked, under its own origin, before the next begins. */
+	err = commit_pending(s, 1);
+	if (err)
+		return err;
 	err = rp_peek(s->in, &v);
 	if (err)
 		return err;
@@ -324,7 +332,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 static int commit_pending(struct rp_stage *s, int last)
 {
 	struct rp_meta m = {.origin = s->origin, .sub = s->sub,
-			    .type = RP_REC_T_DATA,
+			    .type = s->pending_type,
 			    .flags = last ? RP_REC_F_LAST : 0};
 	int err;
 
@@ -338,7 +346,15 @@ static int commit_pending(struct rp_stage *s, int last)
 
 int rp_stage_flush(struct rp_stage *s)
 {
-	return s->out ? rp_flush(s->out) : 0;
+	int err = 0;
+
+	/* A source's latest record must not wait for the next one: a flush
+	 * ends its origin (rp_emit_same_origin applies until then). */
+	if (s->source && !s->same_origin)
+		err = commit_pending(s, 1);
+	if (!err && s->out)
+		err = rp_flush(s->out);
+	return err;
 }
 
 int rp_stage_release(struct rp_stage *s)
@@ -400,6 +416,15 @@ int rp_emit_commit(struct rp_stage *s, uint32_t len)
 	s->user_resv = 0;
 	s->pending = 1;
 	s->pending_len = len;
+	s->pending_type = RP_REC_T_DATA;
+	return 0;
+}
+
+int rp_emit_type(struct rp_stage *s, uint16_t type)
+{
+	if (!s->pending || (type != RP_REC_T_DATA && type < RP_REC_T_USER))
+		return -EINVAL;
+	s->pending_type = type;
 	return 0;
 }
 
@@ -448,9 +473,15 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 		rp_stage_flush(s);
 		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
 		reason = RP_REASON_NONE;
-		code = error == -EBADMSG ? RP_EXIT_VIOLATION
-		     : error == -EPIPE   ? RP_EXIT_SUPERVISOR
-					 : RP_EXIT_ERROR;
+		code = error == -EBADMSG ? RP_EXIT_VIOLATION : RP_EXIT_ERROR;
+		if (error == -EPIPE && supervisor_gone(s)) {
+			code = RP_EXIT_SUPERVISOR;
+		} else if (error == -EPIPE && s->out &&
+			   rp_producer_ready(s->out, 0) == -EPIPE) {
+			/* Its consumer finished early: a normal end. */
+			kind = RP_CTL_DONE;
+			code = RP_EXIT_OUTPUT_CLOSED;
+		}
 	} else {
 		commit_pending(s, 1);
 		rp_stage_release(s);

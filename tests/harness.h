@@ -86,5 +86,7 @@ void rp_suite_mp_edges(void);
 void rp_suite_hostile(void);
 void rp_suite_ctl(void);
 void rp_suite_stage(void);
+void rp_suite_builtin(void);
+void rp_suite_cli(void);
 
 #endif /* RP_TEST_HARNESS_H */

@@ -26,7 +26,8 @@ int main(int argc, char **argv)
 				  rp_suite_stream,  rp_suite_crash,
 				  rp_suite_mp,      rp_suite_mp_edges,
 				  rp_suite_hostile,
-				  rp_suite_ctl,     rp_suite_stage};
+				  rp_suite_ctl,     rp_suite_stage,
+				  rp_suite_builtin, rp_suite_cli};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

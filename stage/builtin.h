@@ -1,0 +1,107 @@
+/*
+ * builtin.h - the built-in stages of ringpipe-stage, and what they share.
+ *
+ * Each stage is one file (builtin_NAME.c) exporting a struct builtin: its
+ * name, a one-line synopsis and summary, its help text, and its main.
+ * host.c dispatches on the name.  A stage's main gets argv with argv[0]
+ * the stage name, parses its options, opens whatever files it needs
+ * (the strict sandbox cannot open anything afterwards), then attaches to
+ * its rings.
+ */
+#ifndef RP_BUILTIN_H
+#define RP_BUILTIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ringpipe.h"
+
+struct builtin {
+	const char *name;
+	const char *synopsis; /* what follows the name on a command line */
+	const char *summary;  /* one line */
+	const char *help;     /* options and behaviour, lines indented */
+	int (*main)(int argc, char **argv);
+};
+
+extern const struct builtin builtin_file_source;
+extern const struct builtin builtin_file_sink;
+extern const struct builtin builtin_lines;
+extern const struct builtin builtin_grep;
+extern const struct builtin builtin_head;
+extern const struct builtin builtin_count;
+
+/* The record type of a line that ended the input without a newline.
+ * file-sink --lines writes no newline after a record of this type. */
+#define BUILTIN_T_UNTERMINATED 17
+
+/* Default size of a raw chunk read by file-source. */
+#define BUILTIN_CHUNK_DEFAULT (64u * 1024u)
+
+/* ------------------------------------------------------ command lines */
+
+/* Print "ringpipe-stage NAME: MESSAGE" and the stage's synopsis to
+ * stderr; returns RP_EXIT_USAGE. */
+int builtin_usage(const struct builtin *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A byte count: decimal digits, optionally followed by k or m (KiB,
+ * MiB), within [min, max].  0, or a usage error already printed. */
+int builtin_parse_size(const struct builtin *b, const char *opt,
+		       const char *text, uint64_t min, uint64_t max,
+		       uint64_t *out);
+/* A plain decimal count (no suffix). */
+int builtin_parse_count(const struct builtin *b, const char *opt,
+			const char *text, uint64_t *out);
+
+/* Attach to the rings and enter the sandbox, keeping nkeep fds open.
+ * 0, or the exit code the process should end with (the library has
+ * printed why). */
+int builtin_open(const int *keep, int nkeep, struct rp_stage **s);
+
+/* ------------------------------------------ a loop with an end of input */
+
+/*
+ * rp_stage_run() ends the stage as soon as the input ends, so a stage that
+ * must act then (emit a carried partial line, write a buffer, print a
+ * total) runs this loop instead, built on the low-level calls.  It
+ * follows rp_stage_run(): cancel checks, batched releases, one wait for
+ * input and control.  record() returns 0, RP_STOP or -errno; idle() (may
+ * be NULL) runs before the loop sleeps for want of input; end() (may be
+ * NULL) runs at the end of input, of a drain, or after RP_STOP, never on
+ * a cancel or an error.  Returns the process exit code.
+ */
+struct builtin_loop {
+	int (*record)(struct rp_stage *s, const struct rp_record *r,
+		      void *arg);
+	int (*idle)(struct rp_stage *s, void *arg);
+	int (*end)(struct rp_stage *s, void *arg);
+};
+int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
+		void *arg);
+
+/* ------------------------------------------------------------- lines */
+
+/*
+ * Cuts a byte stream into lines, without their newlines.  A line longer
+ * than max bytes goes out as pieces of max bytes and a last, shorter or
+ * equal, piece; a piece is never empty unless the whole line is.  emit()
+ * is told whether the piece is the first of its line (so a source starts
+ * a new origin) and whether the line ended the input without a newline.
+ */
+struct linebuf;
+typedef int (*linebuf_emit_fn)(void *arg, const void *buf, uint32_t len,
+			       int first, int unterminated);
+int linebuf_new(uint32_t max, linebuf_emit_fn emit, void *arg,
+		struct linebuf **out);
+void linebuf_free(struct linebuf *lb);
+/* Feed n bytes; emits every piece they complete.  0 or emit's error. */
+int linebuf_feed(struct linebuf *lb, const void *data, size_t n);
+/* The input ended: emit the partial line, if any, as unterminated. */
+int linebuf_end(struct linebuf *lb);
+
+/* Emit one line piece from a stage (a source continues the origin of a
+ * piece that is not the first of its line). */
+int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
+		       uint32_t len, int first, int unterminated);
+
+#endif /* RP_BUILTIN_H */

@@ -1,0 +1,99 @@
+/*
+ * builtin_cli.c - what the built-in stages share on the command line:
+ * usage errors, numbers, and attaching to the rings.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin.h"
+
+int builtin_usage(const struct builtin *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ringpipe-stage %s: ", b->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: ringpipe-stage %s %s\n"
+			"(ringpipe-stage %s --help explains)\n",
+		b->name, b->synopsis, b->name);
+	return RP_EXIT_USAGE;
+}
+
+/* Digits only: strtoull would take signs, spaces and hex. */
+static int parse_digits(const char *text, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = text;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*end = p;
+	*out = v;
+	return 0;
+}
+
+int builtin_parse_size(const struct builtin *b, const char *opt,
+		       const char *text, uint64_t min, uint64_t max,
+		       uint64_t *out)
+{
+	const char *end;
+	uint64_t v, unit = 1;
+
+	if (text == NULL)
+		return builtin_usage(b, "%s needs a value", opt);
+	if (parse_digits(text, &end, &v) != 0)
+		goto bad;
+	if (*end == 'k' || *end == 'K')
+		unit = 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		unit = 1024 * 1024, end++;
+	if (*end != '\0' || v > UINT64_MAX / unit)
+		goto bad;
+	v *= unit;
+	if (v < min || v > max)
+		return builtin_usage(b, "%s %s: out of range (%llu to %llu)",
+				     opt, text, (unsigned long long)min,
+				     (unsigned long long)max);
+	*out = v;
+	return 0;
+bad:
+	return builtin_usage(b, "%s '%s': not a byte count (digits, then k "
+				"or m if wanted)", opt, text);
+}
+
+int builtin_parse_count(const struct builtin *b, const char *opt,
+			const char *text, uint64_t *out)
+{
+	const char *end;
+	uint64_t v;
+
+	if (text == NULL)
+		return builtin_usage(b, "%s is missing", opt);
+	if (parse_digits(text, &end, &v) != 0 || *end != '\0')
+		return builtin_usage(b, "%s '%s': not a count (decimal digits)",
+				     opt, text);
+	*out = v;
+	return 0;
+}
+
+int builtin_open(const int *keep, int nkeep, struct rp_stage **s)
+{
+	int err = rp_stage_open_fds(keep, nkeep, s);
+
+	if (err == 0)
+		return 0;
+	return err == -EPERM    ? RP_EXIT_SANDBOX
+	     : err == -ENOMEM   ? RP_EXIT_ERROR
+				: RP_EXIT_USAGE;
+}

@@ -1,0 +1,162 @@
+/*
+ * builtin_file_sink.c - file-sink: records into a file (or stdout).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "builtin.h"
+
+#define OUT_BUF (64u * 1024u)
+#define WAIT_MS 1000 /* longest wait for a full pipe, between checks */
+
+struct sink {
+	const char *name; /* for messages */
+	int fd;
+	int lines;
+	char *buf;
+	uint32_t have;
+	int write_err; /* the write error that ended the stage */
+};
+
+/* Write all of it.  A full non-blocking pipe is waited for, in slices
+ * that let a cancel through. */
+static int write_all(struct rp_stage *s, struct sink *k, const char *p,
+		     size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(k->fd, p, n);
+		if (w >= 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN) {
+			struct pollfd pf = {.fd = k->fd, .events = POLLOUT};
+			if (rp_stage_control(s, NULL) > 0)
+				return -ECANCELED;
+			poll(&pf, 1, WAIT_MS);
+			continue;
+		}
+		k->write_err = -errno;
+		fprintf(stderr, "file-sink: writing %s: %s\n", k->name,
+			strerror(errno));
+		return k->write_err;
+	}
+	return 0;
+}
+
+static int flush(struct rp_stage *s, void *arg)
+{
+	struct sink *k = arg;
+	int err = write_all(s, k, k->buf, k->have);
+
+	k->have = 0;
+	return err;
+}
+
+static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
+{
+	struct sink *k = arg;
+	int nl = k->lines && r->type != BUILTIN_T_UNTERMINATED;
+	int err;
+
+	if (k->have + r->len + (uint32_t)nl > OUT_BUF &&
+	    (err = flush(s, k)))
+		return err;
+	if (r->len + (uint32_t)nl > OUT_BUF) {
+		/* Too large to gather: straight from the ring. */
+		if ((err = write_all(s, k, r->data, r->len)))
+			return err;
+	} else {
+		memcpy(k->buf + k->have, r->data, r->len);
+		k->have += r->len;
+	}
+	if (nl)
+		k->buf[k->have++] = '\n';
+	return 0;
+}
+
+static int file_sink_main(int argc, char **argv)
+{
+	const struct builtin *b = &builtin_file_sink;
+	static const struct builtin_loop loop = {
+		.record = record, .idle = flush, .end = flush};
+	struct sink k = {.fd = -1};
+	const char *path = NULL;
+	struct rp_stage *s;
+	int i, err = 0, code;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "--lines") == 0) {
+			k.lines = 1;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return builtin_usage(b, "unknown option %s", a);
+		} else {
+			break;
+		}
+	}
+	if (i < argc)
+		path = argv[i++];
+	if (path == NULL)
+		return builtin_usage(b, "no FILE given (- writes stdout)");
+	if (i < argc)
+		return builtin_usage(b, "one FILE only (%s is extra)", argv[i]);
+
+	/* A reader that went away is a write error (EPIPE) reported like
+	 * any other, not a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	k.name = strcmp(path, "-") == 0 ? "stdout" : path;
+	k.fd = strcmp(path, "-") == 0
+		       ? STDOUT_FILENO
+		       : open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
+			      0644);
+	if (k.fd < 0) {
+		err = -errno;
+		fprintf(stderr, "file-sink: %s: %s\n", path, strerror(errno));
+	}
+	code = builtin_open(&k.fd, k.fd > STDERR_FILENO ? 1 : 0, &s);
+	if (code)
+		return code;
+	if (err)
+		return rp_stage_finish(s, err, 0);
+	k.buf = malloc(OUT_BUF);
+	if (k.buf == NULL) {
+		fprintf(stderr, "file-sink: out of memory\n");
+		return rp_stage_finish(s, -ENOMEM, 0);
+	}
+	code = builtin_run(s, &loop, &k);
+	free(k.buf);
+	/* The library reads -EPIPE as "the supervisor is gone"; here it is
+	 * the file's reader that is (the error record says EPIPE). */
+	if (k.write_err == -EPIPE && code == RP_EXIT_SUPERVISOR)
+		code = RP_EXIT_ERROR;
+	return code;
+}
+
+const struct builtin builtin_file_sink = {
+	.name = "file-sink",
+	.synopsis = "[--lines] FILE|-",
+	.summary = "write every record's bytes to a file (- for stdout)",
+	.help =
+	"  --lines     end each record with a newline, except a record of\n"
+	"              type 17 (unterminated).  A line that arrives as\n"
+	"              several records is written as several lines.\n"
+	"  FILE is created or truncated (mode 0644, before the sandbox is\n"
+	"  entered).  Writes are gathered up to 64k and written when the\n"
+	"  input pauses or ends.  A write error (EPIPE, ENOSPC, ...) fails\n"
+	"  the stage (exit 1); so does a FILE that cannot be created.\n",
+	.main = file_sink_main,
+};

@@ -1,0 +1,226 @@
+/*
+ * builtin_file_source.c - file-source: a file (or stdin) into records.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "builtin.h"
+
+#define READ_BUF (64u * 1024u) /* --lines: bytes per read */
+#define WAIT_MS 200 /* longest wait for a pipe, between cancel checks */
+
+struct source {
+	struct rp_stage *s;
+	const char *name; /* for messages */
+	int fd;
+	int regular;      /* a regular file: reads never wait */
+	int eof;
+	char *buf;
+	uint32_t size;    /* bytes per read (raw: the chunk size) */
+	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
+	struct linebuf *lb; /* --lines */
+};
+
+/* Read what is there: > 0 bytes, 0 at the end, -EAGAIN if a pipe or
+ * terminal had nothing for a while (the caller checks for a cancel and
+ * comes back), -errno. */
+static int read_some(struct source *src, char *buf, uint32_t len)
+{
+	ssize_t n;
+
+	if (!src->regular) {
+		struct pollfd p = {.fd = src->fd, .events = POLLIN};
+		int r;
+		/* What is committed goes downstream before a wait. */
+		rp_stage_flush(src->s);
+		r = poll(&p, 1, WAIT_MS);
+		if (r == 0 || (r < 0 && errno == EINTR))
+			return -EAGAIN;
+		if (r < 0)
+			goto fail;
+	}
+	do
+		n = read(src->fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return -EAGAIN; /* a non-blocking stdin */
+	if (n >= 0)
+		return (int)n;
+fail:
+	n = -errno;
+	fprintf(stderr, "file-source: reading %s: %s\n", src->name,
+		strerror(errno));
+	return (int)n;
+}
+
+static int produce_chunks(struct rp_stage *s, void *arg)
+{
+	struct source *src = arg;
+	int err;
+
+	/* A regular file fills whole chunks; a pipe gives what one read
+	 * returns, so records are not held back waiting for more. */
+	while (src->have < src->size && !src->eof) {
+		int n = read_some(src, src->buf + src->have,
+				  src->size - src->have);
+		if (n == -EAGAIN)
+			return 1;
+		if (n < 0)
+			return n;
+		if (n == 0)
+			src->eof = 1;
+		src->have += (uint32_t)n;
+		if (!src->regular && n > 0)
+			break;
+	}
+	if (src->have > 0) {
+		err = rp_emit(s, src->buf, src->have);
+		src->have = 0;
+		if (err)
+			return err;
+	}
+	return src->eof ? 0 : 1;
+}
+
+static int emit_line(void *arg, const void *buf, uint32_t len, int first,
+		     int unterminated)
+{
+	struct source *src = arg;
+
+	return builtin_emit_piece(src->s, 1, buf, len, first, unterminated);
+}
+
+static int produce_lines(struct rp_stage *s, void *arg)
+{
+	struct source *src = arg;
+	int n = read_some(src, src->buf, src->size), err;
+
+	(void)s;
+	if (n == -EAGAIN)
+		return 1;
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		err = linebuf_end(src->lb);
+		return err < 0 ? err : 0;
+	}
+	err = linebuf_feed(src->lb, src->buf, (size_t)n);
+	return err < 0 ? err : 1;
+}
+
+/* Open before the sandbox, which cannot.  A failure is reported after
+ * attaching, so the supervisor gets it as the stage's error. */
+static int open_input(struct source *src, const char *path)
+{
+	struct stat st;
+
+	src->fd = strcmp(path, "-") == 0
+			  ? STDIN_FILENO
+			  : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (src->fd < 0)
+		return -errno;
+	if (fstat(src->fd, &st) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	src->regular = S_ISREG(st.st_mode);
+	return 0;
+}
+
+static int file_source_main(int argc, char **argv)
+{
+	const struct builtin *b = &builtin_file_source;
+	struct source src = {.fd = -1};
+	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
+	const char *path = NULL;
+	int lines = 0, chunks = 0, i, err, code;
+	struct rp_stage *s;
+	uint32_t max;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "--lines") == 0) {
+			lines = 1;
+		} else if (strcmp(a, "--chunks") == 0 ||
+			   strncmp(a, "--chunks=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : argv[++i];
+			if ((code = builtin_parse_size(b, "--chunks", v, 1,
+						       1u << 30, &chunk)))
+				return code;
+			chunks = 1;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return builtin_usage(b, "unknown option %s", a);
+		} else {
+			break;
+		}
+	}
+	if (i < argc)
+		path = argv[i++];
+	if (path == NULL)
+		return builtin_usage(b, "no FILE given (- reads stdin)");
+	if (i < argc)
+		return builtin_usage(b, "one FILE only (%s is extra)", argv[i]);
+	if (lines && chunks)
+		return builtin_usage(b, "--lines and --chunks exclude each "
+					"other");
+
+	src.name = strcmp(path, "-") == 0 ? "stdin" : path;
+	err = open_input(&src, path);
+	if (err)
+		fprintf(stderr, "file-source: %s: %s\n", src.name,
+			strerror(-err));
+	code = builtin_open(&src.fd, src.fd > STDERR_FILENO ? 1 : 0, &s);
+	if (code)
+		return code;
+	if (err)
+		return rp_stage_finish(s, err, 0);
+	src.s = s;
+	max = rp_stage_max_record(s);
+	if (max == 0) {
+		fprintf(stderr, "file-source: no output ring\n");
+		return rp_stage_finish(s, -EINVAL, 0);
+	}
+	/* A chunk is one record: never larger than the output takes. */
+	src.size = lines ? READ_BUF : (uint32_t)(chunk < max ? chunk : max);
+	src.buf = malloc(src.size);
+	if (src.buf == NULL ||
+	    (lines && linebuf_new(max, emit_line, &src, &src.lb) != 0)) {
+		fprintf(stderr, "file-source: out of memory\n");
+		free(src.buf);
+		return rp_stage_finish(s, -ENOMEM, 0);
+	}
+	code = rp_stage_run_source(s, lines ? produce_lines : produce_chunks,
+				   &src);
+	linebuf_free(src.lb);
+	free(src.buf);
+	return code;
+}
+
+const struct builtin builtin_file_source = {
+	.name = "file-source",
+	.synopsis = "[--lines | --chunks N] FILE|-",
+	.summary = "read a file (- for stdin) into records",
+	.help =
+	"  --chunks N  raw records of N bytes (default 64k), at most the\n"
+	"              output's largest record; from a pipe or terminal,\n"
+	"              what one read returns, up to N.  N takes k or m.\n"
+	"  --lines     one record per line, without its newline.  A last\n"
+	"              line without a newline is still emitted, as an\n"
+	"              ordinary line.  A line longer than the output's\n"
+	"              largest record is emitted as several records of\n"
+	"              one origin (sub-index 0, 1, ...; the last one is\n"
+	"              marked last-of-origin); only the last may be short.\n"
+	"  FILE is opened before the sandbox is entered.  A FILE that\n"
+	"  cannot be opened or read fails the stage (exit 1).\n",
+	.main = file_source_main,
+};

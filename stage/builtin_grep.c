@@ -1,0 +1,110 @@
+/*
+ * builtin_grep.c - grep: pass the records a POSIX regular expression
+ * matches (or, with -v, does not).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "builtin.h"
+
+struct grep {
+	regex_t re;
+	int invert;
+	char *copy; /* the record, out of shared memory, NUL-terminated */
+	size_t cap;
+};
+
+static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
+{
+	struct grep *g = arg;
+	regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)r->len};
+	int rc;
+
+	/* The producer can change shared bytes while they are read: match
+	 * and emit one private copy.  REG_STARTEND bounds the match, so
+	 * NUL bytes inside a record are just bytes; the copy still ends in
+	 * a NUL for whatever reads the string up to one (the sanitizers'
+	 * regexec does). */
+	if (r->len >= g->cap) {
+		char *p = realloc(g->copy, (size_t)r->len + 1);
+		if (p == NULL) {
+			fprintf(stderr, "grep: out of memory\n");
+			return -ENOMEM;
+		}
+		g->copy = p;
+		g->cap = (size_t)r->len + 1;
+	}
+	memcpy(g->copy, r->data, r->len);
+	g->copy[r->len] = '\0';
+	rc = regexec(&g->re, g->copy, 1, &m, REG_STARTEND);
+	if (rc != 0 && rc != REG_NOMATCH) {
+		char msg[128];
+		regerror(rc, &g->re, msg, sizeof(msg));
+		fprintf(stderr, "grep: matching: %s\n", msg);
+		return -ENOMEM; /* REG_ESPACE: the only runtime failure */
+	}
+	if ((rc == 0) != g->invert)
+		return rp_emit(s, g->copy, r->len);
+	return 0;
+}
+
+static int grep_main(int argc, char **argv)
+{
+	const struct builtin *b = &builtin_grep;
+	struct grep g = {.invert = 0};
+	const char *pattern = NULL;
+	struct rp_stage *s;
+	int i, rc, code;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "-v") == 0) {
+			g.invert = 1;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return builtin_usage(b, "unknown option %s (a REGEX "
+						"that starts with - goes "
+						"after --)", a);
+		} else {
+			break;
+		}
+	}
+	if (i < argc)
+		pattern = argv[i++];
+	if (pattern == NULL)
+		return builtin_usage(b, "no REGEX given");
+	if (i < argc)
+		return builtin_usage(b, "one REGEX only (%s is extra)",
+				     argv[i]);
+	rc = regcomp(&g.re, pattern, REG_EXTENDED | REG_NOSUB);
+	if (rc != 0) {
+		char msg[128];
+		regerror(rc, &g.re, msg, sizeof(msg));
+		return builtin_usage(b, "bad REGEX '%s': %s", pattern, msg);
+	}
+	code = builtin_open(NULL, 0, &s);
+	if (code == 0)
+		code = rp_stage_run(s, record, &g);
+	regfree(&g.re);
+	free(g.copy);
+	return code;
+}
+
+const struct builtin builtin_grep = {
+	.name = "grep",
+	.synopsis = "[-v] [--] REGEX",
+	.summary = "pass the records a POSIX extended REGEX matches",
+	.help =
+	"  -v          pass the records it does not match instead\n"
+	"  REGEX is POSIX extended (regcomp REG_EXTENDED), matched against\n"
+	"  each whole record as bytes in the locale's character set\n"
+	"  (LC_CTYPE, LC_COLLATE); ^ and $ are the record's ends, and a NUL\n"
+	"  byte is an ordinary byte.  A bad REGEX is a usage error.\n",
+	.main = grep_main,
+};

@@ -1,0 +1,93 @@
+/*
+ * host.c - ringpipe-stage NAME [OPTIONS...]: the built-in stages, one
+ * binary.  A supervisor execs it with the stage's wiring in
+ * RINGPIPE_STAGE; run by hand, --help lists the stages.
+ */
+#define _GNU_SOURCE
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "builtin.h"
+
+static const struct builtin *const stages[] = {
+	&builtin_file_source, &builtin_file_sink, &builtin_lines,
+	&builtin_grep,        &builtin_head,      &builtin_count,
+};
+#define NSTAGES (sizeof(stages) / sizeof(stages[0]))
+
+static void help_stage(FILE *f, const struct builtin *b)
+{
+	fprintf(f, "ringpipe-stage %s%s%s\n    %s\n%s", b->name,
+		b->synopsis[0] ? " " : "", b->synopsis, b->summary, b->help);
+}
+
+static void help_all(FILE *f)
+{
+	fprintf(f,
+		"usage: ringpipe-stage NAME [OPTIONS...]\n"
+		"       ringpipe-stage NAME --help\n"
+		"Runs the built-in stage NAME.  A supervisor (ringpipe)\n"
+		"starts it with its rings, control rings and sandbox\n"
+		"described in RINGPIPE_STAGE; run without it, a stage\n"
+		"explains that and exits 2.  Messages go to stderr, prefixed\n"
+		"with the stage's name.  Records are bytes; nothing is\n"
+		"NUL-terminated.\n"
+		"\nStages:\n\n");
+	for (size_t i = 0; i < NSTAGES; i++) {
+		help_stage(f, stages[i]);
+		fputc('\n', f);
+	}
+	fprintf(f,
+		"Record types: 1 data; %d a line that ended its input without\n"
+		"a newline (file-sink --lines writes no newline after it).\n"
+		"\nExit codes: 0 the input ended and all was written; 1 the\n"
+		"stage failed (its message says why); 2 bad usage or no\n"
+		"RINGPIPE_STAGE; 4 a peer broke the ring format; 5 the\n"
+		"sandbox could not be entered; 6 the supervisor, or the\n"
+		"output's consumer, is gone; 10 + reason cancelled (11 user,\n"
+		"12 deadline, 13 sibling failed, 14 shutdown).\n",
+		BUILTIN_T_UNTERMINATED);
+}
+
+static const struct builtin *find(const char *name)
+{
+	for (size_t i = 0; i < NSTAGES; i++)
+		if (strcmp(stages[i]->name, name) == 0)
+			return stages[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct builtin *b;
+
+	if (argc < 2) {
+		fprintf(stderr, "ringpipe-stage: no stage named; "
+				"ringpipe-stage --help lists them\n");
+		return RP_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help_all(stdout);
+		return RP_EXIT_OK;
+	}
+	b = find(argv[1]);
+	if (b == NULL) {
+		fprintf(stderr, "ringpipe-stage: no stage named '%s'; "
+				"ringpipe-stage --help lists them\n", argv[1]);
+		return RP_EXIT_USAGE;
+	}
+	/* --help anywhere before a "--" that ends the options. */
+	for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			help_stage(stdout, b);
+			return RP_EXIT_OK;
+		}
+	}
+	/* Character classes and collation follow the user's locale, as
+	 * grep's do.  Messages stay untranslated: catalogs would be
+	 * opened after the sandbox forbids it. */
+	setlocale(LC_CTYPE, "");
+	setlocale(LC_COLLATE, "");
+	return b->main(argc - 1, argv + 1);
+}

@@ -1,0 +1,667 @@
+/*
+ * config.c - pipelines from YAML (libyaml's document API) or a one-liner,
+ * validated before anything runs (see config.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "../stage/wiring.h"
+#include "config.h"
+
+#define DEFAULT_RING (1u << 20)
+
+static const char *const builtins[] = {
+	"file-source", "file-sink", "lines", "grep", "head", "count", "exec",
+};
+
+int rp_cfg_is_builtin(const char *name)
+{
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++)
+		if (strcmp(name, builtins[i]) == 0)
+			return 1;
+	return 0;
+}
+
+struct ctx {
+	struct rp_cfg *cfg;
+	yaml_document_t *doc;
+};
+
+static int fail_at(struct rp_cfg *cfg, int line, int col, const char *fmt,
+		   ...)
+{
+	va_list ap;
+	int n = snprintf(cfg->error, sizeof(cfg->error), "%s:%d:%d: ",
+			 cfg->file, line, col);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof(cfg->error))
+		vsnprintf(cfg->error + n, sizeof(cfg->error) - (size_t)n, fmt,
+			  ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+#define FAIL(c, node, ...)                                                    \
+	fail_at((c)->cfg, (int)(node)->start_mark.line + 1,                   \
+		(int)(node)->start_mark.column + 1, __VA_ARGS__)
+
+/* Edit distance, for "did you mean". */
+static int distance(const char *a, const char *b)
+{
+	int la = (int)strlen(a), lb = (int)strlen(b), d[64][64];
+
+	if (la > 63 || lb > 63)
+		return 99;
+	for (int i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (int j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (int i = 1; i <= la; i++)
+		for (int j = 1; j <= lb; j++) {
+			int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < c)
+				c = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < c)
+				c = d[i][j - 1] + 1;
+			d[i][j] = c;
+		}
+	return d[la][lb];
+}
+
+static int unknown_key(struct ctx *c, yaml_node_t *k, const char *key,
+		       const char *const *valid, int nvalid, const char *where)
+{
+	const char *best = NULL;
+	int bd = 99;
+
+	for (int i = 0; i < nvalid; i++) {
+		int dd = distance(key, valid[i]);
+		if (dd < bd) {
+			bd = dd;
+			best = valid[i];
+		}
+	}
+	if (best && bd <= 3)
+		return FAIL(c, k, "unknown key '%s' in %s (did you mean '%s'?)",
+			    key, where, best);
+	return FAIL(c, k, "unknown key '%s' in %s", key, where);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+						: NULL;
+}
+
+static int want_scalar(struct ctx *c, yaml_node_t *n, const char *what,
+		       const char **out)
+{
+	*out = scalar(n);
+	if (*out == NULL)
+		return FAIL(c, n, "%s: expected a single value", what);
+	return 0;
+}
+
+/* "64", "512K", "1M", "2G" -> bytes. */
+static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
+		      uint64_t max, uint64_t *out)
+{
+	const char *s;
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	if (want_scalar(c, n, what, &s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno)
+		return FAIL(c, n, "%s: expected a size like 512K, 1M or 2G, "
+				  "got '%s'", what, s);
+	if (*end == 'K' || *end == 'k')
+		mult = 1024, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1024 * 1024, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1024ull * 1024 * 1024, end++;
+	if (*end != '\0' || v > max / mult)
+		return FAIL(c, n, "%s: '%s' is not a size up to %llu bytes",
+			    what, s, (unsigned long long)max);
+	*out = v * mult;
+	return 0;
+}
+
+static int count_value(struct ctx *c, yaml_node_t *n, const char *what,
+		       uint64_t max, uint64_t *out)
+{
+	const char *s;
+	char *end;
+	unsigned long long v;
+
+	if (want_scalar(c, n, what, &s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || *end || errno || v == 0 || v > max)
+		return FAIL(c, n, "%s: expected a number from 1 to %llu, got "
+				  "'%s'", what, (unsigned long long)max, s);
+	*out = v;
+	return 0;
+}
+
+static int bool_value(struct ctx *c, yaml_node_t *n, const char *what,
+		      int *out)
+{
+	const char *s;
+
+	if (want_scalar(c, n, what, &s))
+		return -EINVAL;
+	if (!strcmp(s, "true") || !strcmp(s, "yes"))
+		*out = 1;
+	else if (!strcmp(s, "false") || !strcmp(s, "no"))
+		*out = 0;
+	else
+		return FAIL(c, n, "%s: expected true or false", what);
+	return 0;
+}
+
+static int string_list(struct ctx *c, yaml_node_t *n, const char *what,
+		       char **out, int max, int *count)
+{
+	*count = 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return FAIL(c, n, "%s: expected a list like [a, b]", what);
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+		const char *s;
+		if (want_scalar(c, e, what, &s))
+			return -EINVAL;
+		if (*count >= max)
+			return FAIL(c, e, "%s: at most %d entries", what, max);
+		out[(*count)++] = strdup(s);
+	}
+	return 0;
+}
+
+static int syscall_rules(struct ctx *c, yaml_node_t *n, const char *what,
+			 int deny, struct rp_syscall_rule *out, int *count)
+{
+	static const struct {
+		const char *name;
+		int value;
+	} errnos[] = {{"EPERM", EPERM}, {"EACCES", EACCES},
+		      {"ENOSYS", ENOSYS}, {"EINVAL", EINVAL},
+		      {"ENOENT", ENOENT}};
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return FAIL(c, n, "%s: expected a list of syscall names", what);
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+		char name[64], *colon;
+		const char *s;
+		int nr, err_ = 0;
+
+		if (want_scalar(c, e, what, &s))
+			return -EINVAL;
+		snprintf(name, sizeof(name), "%s", s);
+		colon = strchr(name, ':');
+		if (colon) {
+			if (!deny)
+				return FAIL(c, e, "%s: an errno belongs only on "
+						  "deny entries", what);
+			*colon++ = '\0';
+			for (size_t i = 0; i < sizeof(errnos) / sizeof(*errnos);
+			     i++)
+				if (!strcmp(colon, errnos[i].name))
+					err_ = errnos[i].value;
+			if (!err_)
+				return FAIL(c, e, "%s: unknown errno '%s' "
+						  "(EPERM, EACCES, ENOSYS, "
+						  "EINVAL or ENOENT)",
+					    what, colon);
+		}
+		nr = rp_syscall_number(name);
+		if (nr < 0)
+			return FAIL(c, e, "%s: unknown syscall name '%s'", what,
+				    name);
+		if (*count >= RP_SANDBOX_MAX_RULES)
+			return FAIL(c, e, "%s: too many entries", what);
+		out[*count].nr = nr;
+		out[*count].errno_ = err_;
+		(*count)++;
+	}
+	return 0;
+}
+
+static int parse_sandbox(struct ctx *c, yaml_node_t *n,
+			 struct rp_sandbox *sb)
+{
+	static const char *const keys[] = {
+		"policy", "allow", "deny", "memory", "cpu", "files",
+		"file_size", "namespaces", "namespaces_optional"};
+
+	if (n->type != YAML_MAPPING_NODE)
+		return FAIL(c, n, "sandbox: expected a mapping of settings");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k), *s;
+		int err = 0;
+
+		if (key == NULL)
+			return FAIL(c, k, "sandbox: keys are names");
+		if (!strcmp(key, "policy")) {
+			if (want_scalar(c, v, "policy", &s))
+				return -EINVAL;
+			if (rp_policy_parse(s, &sb->policy))
+				return FAIL(c, v, "policy: expected strict, "
+						  "exec or none, got '%s'", s);
+		} else if (!strcmp(key, "allow")) {
+			err = syscall_rules(c, v, "allow", 0, sb->allow,
+					    &sb->nallow);
+		} else if (!strcmp(key, "deny")) {
+			err = syscall_rules(c, v, "deny", 1, sb->deny,
+					    &sb->ndeny);
+		} else if (!strcmp(key, "memory")) {
+			err = size_value(c, v, "memory", 1ull << 46,
+					 &sb->limit_as);
+			if (!err && sb->limit_as < (16u << 20))
+				return FAIL(c, v, "memory: at least 16M");
+		} else if (!strcmp(key, "cpu")) {
+			err = count_value(c, v, "cpu", 1u << 30, &sb->limit_cpu);
+		} else if (!strcmp(key, "files")) {
+			err = count_value(c, v, "files", 1u << 20,
+					  &sb->limit_nofile);
+			if (!err && sb->limit_nofile < 8)
+				return FAIL(c, v, "files: at least 8");
+		} else if (!strcmp(key, "file_size")) {
+			err = size_value(c, v, "file_size", 1ull << 50,
+					 &sb->limit_fsize);
+		} else if (!strcmp(key, "namespaces")) {
+			char *names[8];
+			int cnt = 0;
+			err = string_list(c, v, "namespaces", names, 8, &cnt);
+			for (int i = 0; !err && i < cnt; i++) {
+				if (!strcmp(names[i], "net"))
+					sb->namespaces |= RP_SB_NETNS;
+				else if (!strcmp(names[i], "ipc"))
+					sb->namespaces |= RP_SB_IPCNS;
+				else if (!strcmp(names[i], "mnt"))
+					sb->namespaces |= RP_SB_MNTNS;
+				else
+					err = FAIL(c, v, "namespaces: '%s' is "
+							 "not net, ipc or mnt",
+						   names[i]);
+			}
+			for (int i = 0; i < cnt; i++)
+				free(names[i]);
+		} else if (!strcmp(key, "namespaces_optional")) {
+			err = bool_value(c, v, "namespaces_optional",
+					 &sb->ns_optional);
+		} else {
+			return unknown_key(c, k, key, keys,
+					   sizeof(keys) / sizeof(*keys),
+					   "sandbox");
+		}
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < sb->nallow; i++)
+		for (int j = 0; j < sb->ndeny; j++)
+			if (sb->allow[i].nr == sb->deny[j].nr)
+				return FAIL(c, n, "sandbox: a syscall is both "
+						  "allowed and denied");
+	return 0;
+}
+
+static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
+{
+	static const char *const keys[] = {"name",  "run",  "args", "program",
+					   "input", "ring", "sandbox"};
+	int have_run = 0, have_program = 0, nargs = 0;
+	char *args[RP_CFG_MAX_ARGS];
+
+	if (n->type != YAML_MAPPING_NODE)
+		return FAIL(c, n, "a stage: expected a mapping with name and "
+				  "run or program");
+	rp_sandbox_defaults(&st->sandbox);
+	st->ring = DEFAULT_RING;
+	st->line = (int)n->start_mark.line + 1;
+	st->column = (int)n->start_mark.column + 1;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k), *s;
+		int err = 0;
+
+		if (key == NULL)
+			return FAIL(c, k, "stage keys are names");
+		if (!strcmp(key, "name")) {
+			if (want_scalar(c, v, "name", &s))
+				return -EINVAL;
+			if (!rp_wiring_valid_name(s))
+				return FAIL(c, v, "name: 1-47 of "
+						  "[A-Za-z0-9._-], got '%s'", s);
+			snprintf(st->name, sizeof(st->name), "%s", s);
+		} else if (!strcmp(key, "run")) {
+			if (want_scalar(c, v, "run", &s))
+				return -EINVAL;
+			if (!rp_cfg_is_builtin(s))
+				return FAIL(c, v, "run: '%s' is not a built-in "
+						  "stage (see ringpipe-stage "
+						  "--help; use program: for "
+						  "your own)", s);
+			st->argv[0] = strdup(s);
+			have_run = 1;
+		} else if (!strcmp(key, "args")) {
+			err = string_list(c, v, "args", args, RP_CFG_MAX_ARGS,
+					  &nargs);
+		} else if (!strcmp(key, "program")) {
+			err = string_list(c, v, "program", st->argv,
+					  RP_CFG_MAX_ARGS, &st->argc);
+			if (!err && st->argc == 0)
+				return FAIL(c, v, "program: the command is "
+						  "missing");
+			have_program = 1;
+		} else if (!strcmp(key, "input")) {
+			if (want_scalar(c, v, "input", &s))
+				return -EINVAL;
+			snprintf(st->input, sizeof(st->input), "%s", s);
+		} else if (!strcmp(key, "ring")) {
+			uint64_t b;
+			err = size_value(c, v, "ring", 1u << 30, &b);
+			if (!err && (b < 4096 || (b & (b - 1))))
+				return FAIL(c, v, "ring: a power of two from "
+						  "4K to 1G");
+			st->ring = (uint32_t)b;
+		} else if (!strcmp(key, "sandbox")) {
+			err = parse_sandbox(c, v, &st->sandbox);
+		} else {
+			return unknown_key(c, k, key, keys,
+					   sizeof(keys) / sizeof(*keys),
+					   "a stage");
+		}
+		if (err)
+			return err;
+	}
+	if (st->name[0] == '\0')
+		return FAIL(c, n, "a stage needs a name");
+	if (have_run == have_program)
+		return FAIL(c, n, "stage '%s': give exactly one of run (a "
+				  "built-in) or program", st->name);
+	if (have_run) {
+		st->builtin = 1;
+		st->argc = 1;
+		for (int i = 0; i < nargs; i++)
+			st->argv[st->argc++] = args[i];
+	} else if (nargs) {
+		return FAIL(c, n, "stage '%s': args go with run; put a "
+				  "program's arguments in its list", st->name);
+	}
+	return 0;
+}
+
+static int find(const struct rp_cfg *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->nstages; i++)
+		if (!strcmp(cfg->stages[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Today a pipeline is a chain: one source, each stage read by at most
+ * one other, no cycles.  Fills cfg->order from the source. */
+static int check_graph(struct rp_cfg *cfg)
+{
+	int source = -1, readers[RP_CFG_MAX_STAGES] = {0};
+
+	for (int i = 0; i < cfg->nstages; i++) {
+		struct rp_cfg_stage *st = &cfg->stages[i];
+		int from;
+		if (find(cfg, st->name) != i)
+			return fail_at(cfg, st->line, st->column,
+				       "stage name '%s' is used twice",
+				       st->name);
+		if (st->input[0] == '\0') {
+			if (source >= 0)
+				return fail_at(cfg, st->line, st->column,
+					       "stage '%s' has no input, but "
+					       "'%s' is already the source",
+					       st->name,
+					       cfg->stages[source].name);
+			source = i;
+			continue;
+		}
+		from = find(cfg, st->input);
+		if (from < 0)
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': input '%s' is not a stage",
+				       st->name, st->input);
+		if (from == i)
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s' reads from itself",
+				       st->name);
+		if (readers[from]++)
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s' is read by two stages; "
+				       "branches are not supported yet",
+				       st->input);
+	}
+	if (source < 0)
+		return fail_at(cfg, 1, 1, "no source: one stage must have no "
+					  "input");
+	cfg->order[0] = source;
+	for (int k = 1; k < cfg->nstages; k++) {
+		int next = -1;
+		for (int i = 0; i < cfg->nstages; i++)
+			if (!strcmp(cfg->stages[i].input,
+				    cfg->stages[cfg->order[k - 1]].name))
+				next = i;
+		if (next < 0) {
+			struct rp_cfg_stage *st = NULL;
+			for (int i = 0; i < cfg->nstages; i++) {
+				int seen = 0;
+				for (int j = 0; j < k; j++)
+					seen |= cfg->order[j] == i;
+				if (!seen) {
+					st = &cfg->stages[i];
+					break;
+				}
+			}
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s' is not connected to the "
+				       "source (a cycle?)", st->name);
+		}
+		cfg->order[k] = next;
+	}
+	return 0;
+}
+
+static int parse_root(struct ctx *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "stages"};
+	yaml_node_t *stages = NULL;
+
+	if (root == NULL || root->type != YAML_MAPPING_NODE)
+		return fail_at(c->cfg, 1, 1, "expected a mapping with name and "
+					     "stages");
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k), *s;
+
+		if (key && !strcmp(key, "name")) {
+			if (want_scalar(c, v, "name", &s))
+				return -EINVAL;
+			if (!rp_wiring_valid_name(s))
+				return FAIL(c, v, "name: 1-47 of "
+						  "[A-Za-z0-9._-], got '%s'", s);
+			snprintf(c->cfg->name, sizeof(c->cfg->name), "%s", s);
+		} else if (key && !strcmp(key, "stages")) {
+			stages = v;
+		} else {
+			return unknown_key(c, k, key ? key : "?", keys, 2,
+					   "the pipeline");
+		}
+	}
+	if (stages == NULL || stages->type != YAML_SEQUENCE_NODE)
+		return fail_at(c->cfg, (int)root->start_mark.line + 1,
+			       (int)root->start_mark.column + 1,
+			       "stages: expected a list of stages");
+	for (yaml_node_item_t *it = stages->data.sequence.items.start;
+	     it < stages->data.sequence.items.top; it++) {
+		int err;
+		if (c->cfg->nstages >= RP_CFG_MAX_STAGES)
+			return FAIL(c, stages, "at most %d stages",
+				    RP_CFG_MAX_STAGES);
+		err = parse_stage(c, yaml_document_get_node(c->doc, *it),
+				  &c->cfg->stages[c->cfg->nstages++]);
+		if (err)
+			return err;
+	}
+	if (c->cfg->nstages == 0)
+		return FAIL(c, stages, "stages: the list is empty");
+	if (c->cfg->name[0] == '\0')
+		snprintf(c->cfg->name, sizeof(c->cfg->name), "pipeline");
+	return check_graph(c->cfg);
+}
+
+int rp_cfg_load(const char *path, struct rp_cfg *cfg)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct ctx c = {cfg, &doc};
+	FILE *f;
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(cfg->error, sizeof(cfg->error), "%s: %s", path,
+			 strerror(errno));
+		return -errno;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		err = fail_at(cfg, (int)parser.problem_mark.line + 1,
+			      (int)parser.problem_mark.column + 1,
+			      "not valid YAML: %s",
+			      parser.problem ? parser.problem : "?");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		return err;
+	}
+	err = parse_root(&c, yaml_document_get_root_node(&doc));
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	if (err)
+		rp_cfg_free(cfg);
+	return err;
+}
+
+int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
+{
+	char *buf = strdup(line), *save = NULL;
+	int err = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "-e");
+	snprintf(cfg->name, sizeof(cfg->name), "pipeline");
+	if (buf == NULL)
+		return -ENOMEM;
+	/* Stages are separated by a lone '!' word (as gst-launch does);
+	 * words are separated by blanks.  Quote for the shell, not for us. */
+	for (char *word = strtok_r(buf, " \t\n", &save); word;
+	     word = strtok_r(NULL, " \t\n", &save)) {
+		struct rp_cfg_stage *st;
+		if (!strcmp(word, "!")) {
+			if (cfg->nstages == 0 ||
+			    cfg->stages[cfg->nstages - 1].argc == 0) {
+				err = fail_at(cfg, 1, 1, "'!' with no stage "
+							 "before it");
+				goto out;
+			}
+			if (cfg->nstages >= RP_CFG_MAX_STAGES) {
+				err = fail_at(cfg, 1, 1, "too many stages");
+				goto out;
+			}
+			cfg->nstages++;
+			continue;
+		}
+		if (cfg->nstages == 0)
+			cfg->nstages = 1;
+		st = &cfg->stages[cfg->nstages - 1];
+		if (st->argc == 0) {
+			rp_sandbox_defaults(&st->sandbox);
+			st->ring = DEFAULT_RING;
+			st->builtin = rp_cfg_is_builtin(word);
+			st->line = 1;
+			st->column = cfg->nstages;
+			snprintf(st->name, sizeof(st->name), "%d-%.40s",
+				 cfg->nstages, strrchr(word, '/')
+						       ? strrchr(word, '/') + 1
+						       : word);
+			for (char *q = st->name; *q; q++)
+				if (!((*q >= 'a' && *q <= 'z') ||
+				      (*q >= 'A' && *q <= 'Z') ||
+				      (*q >= '0' && *q <= '9') || *q == '.' ||
+				      *q == '-'))
+					*q = '_';
+			if (cfg->nstages > 1)
+				memcpy(st->input,
+				       cfg->stages[cfg->nstages - 2].name,
+				       sizeof(st->input));
+		}
+		if (st->argc >= RP_CFG_MAX_ARGS) {
+			err = fail_at(cfg, 1, st->column, "too many arguments");
+			goto out;
+		}
+		st->argv[st->argc++] = strdup(word);
+	}
+	if (cfg->nstages == 0 || cfg->stages[cfg->nstages - 1].argc == 0) {
+		err = fail_at(cfg, 1, 1, "a pipeline needs at least one stage "
+					 "(and nothing after a trailing '!')");
+		goto out;
+	}
+	/* A program named by path runs as a stage program; anything else
+	 * must be a built-in. */
+	for (int i = 0; i < cfg->nstages; i++) {
+		struct rp_cfg_stage *st = &cfg->stages[i];
+		if (!st->builtin && strchr(st->argv[0], '/') == NULL) {
+			err = fail_at(cfg, 1, i + 1,
+				      "'%s' is not a built-in stage; name a "
+				      "stage program by its path (./prog)",
+				      st->argv[0]);
+			goto out;
+		}
+	}
+	err = check_graph(cfg);
+out:
+	free(buf);
+	if (err)
+		rp_cfg_free(cfg);
+	return err;
+}
+
+void rp_cfg_free(struct rp_cfg *cfg)
+{
+	for (int i = 0; i < RP_CFG_MAX_STAGES; i++)
+		for (int j = 0; j < RP_CFG_MAX_ARGS + 2; j++) {
+			free(cfg->stages[i].argv[j]);
+			cfg->stages[i].argv[j] = NULL;
+		}
+}

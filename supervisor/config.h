@@ -1,0 +1,69 @@
+/*
+ * config.h - a pipeline as the user describes it: a YAML file or a
+ * one-liner, both parsed into the same structure and validated before any
+ * process starts.
+ *
+ *   name: logs                      # pipeline name
+ *   stages:
+ *     - name: read                  # unique, [A-Za-z0-9._-]
+ *       run: file-source            # a built-in stage ...
+ *       args: [--lines, app.log]
+ *     - name: parse
+ *       input: read                 # the stage it reads from
+ *       program: [./my-parser, -v]  # ... or a stage program
+ *       ring: 1M                    # its input ring (default 1M)
+ *       sandbox:
+ *         policy: strict            # strict | exec | none
+ *         allow: [getrandom]        # syscall names
+ *         deny: ["openat:EACCES"]   # name, or name:ERRNO to fail softly
+ *         memory: 512M              # address space
+ *         cpu: 60                   # seconds
+ *         files: 64                 # open files
+ *         file_size: 1G
+ *         namespaces: [net, ipc, mnt]
+ *         namespaces_optional: false
+ *
+ * Every error names the file, line and column and what was expected.
+ */
+#ifndef RP_CONFIG_H
+#define RP_CONFIG_H
+
+#include <stdint.h>
+
+#include "../stage/sandbox.h"
+
+#define RP_CFG_MAX_STAGES 32
+#define RP_CFG_MAX_ARGS 32
+#define RP_CFG_NAME 48
+
+struct rp_cfg_stage {
+	char name[RP_CFG_NAME];
+	char input[RP_CFG_NAME];  /* "" for the source */
+	int builtin;              /* argv[0] is a built-in stage's name */
+	char *argv[RP_CFG_MAX_ARGS + 2];
+	int argc;
+	uint32_t ring;            /* bytes of its input ring */
+	struct rp_sandbox sandbox;
+	int line, column;         /* where it was defined */
+};
+
+struct rp_cfg {
+	char name[RP_CFG_NAME];
+	char file[256];
+	struct rp_cfg_stage stages[RP_CFG_MAX_STAGES];
+	int nstages;
+	int order[RP_CFG_MAX_STAGES]; /* source first, then each consumer */
+	char error[512];
+};
+
+/* Parse and validate a YAML file.  0, or -EINVAL with cfg->error set to
+ * "FILE:LINE:COL: message". */
+int rp_cfg_load(const char *path, struct rp_cfg *cfg);
+/* Parse a one-liner: "stage args ! stage args ! ...". */
+int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg);
+void rp_cfg_free(struct rp_cfg *cfg);
+
+/* Is name one of the built-in stages? */
+int rp_cfg_is_builtin(const char *name);
+
+#endif /* RP_CONFIG_H */

@@ -1,0 +1,449 @@
+/*
+ * run.c - the supervisor's event loop (see run.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../shm/futex.h"
+#include "../stage/ringpipe.h"
+#include "errpipe.h"
+#include "run.h"
+#include "spawn.h"
+
+enum state { ST_STARTING, ST_RUNNING, ST_EXITED, ST_CANCELLED, ST_FAILED };
+static const char *const state_name[] = {
+	"starting", "running", "done", "cancelled", "failed"};
+/* (A stage whose consumer finished early ends "done" too, with exit code
+ * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
+
+enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR };
+#define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
+
+struct stage_run {
+	const struct rp_cfg_stage *cfg;
+	enum state state;
+	struct rp_stage_proc proc;
+	struct rp_errpipe err;
+	int err_open;
+	int status;
+	unsigned layers;          /* sandbox layers from READY */
+	uint64_t records_in;      /* from its final control record */
+	char why[200];            /* what failed, for the report */
+};
+
+struct sup {
+	const struct rp_cfg *cfg;
+	int n;
+	struct stage_run st[RP_CFG_MAX_STAGES];
+	struct rp_ring_fds ring[RP_CFG_MAX_STAGES]; /* ring[i]: i -> i+1 */
+	struct rp_bell *bell[RP_CFG_MAX_STAGES];
+	struct rp_bell *sup_bell;
+	int ep, sfd, tfd;
+	int signals, failed, alive;
+	uint32_t cancel_reason;
+	int64_t t0;
+};
+
+static struct stage_run *at(struct sup *s, int k)
+{
+	return &s->st[k];
+}
+
+static void cancel_all(struct sup *s, uint32_t reason, int except)
+{
+	if (s->cancel_reason == 0)
+		s->cancel_reason = reason;
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		if (k != except && r->state <= ST_RUNNING && r->proc.tx)
+			rp_ctl_cancel(r->proc.tx, reason);
+	}
+}
+
+static void kill_all(struct sup *s)
+{
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->state <= ST_RUNNING && at(s, k)->proc.pid > 0)
+			kill(at(s, k)->proc.pid, SIGKILL);
+}
+
+static void fail(struct sup *s, int k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A stage failed for good: tell its neighbours at once and cancel the
+ * rest (fail fast). */
+static void fail(struct sup *s, int k, const char *fmt, ...)
+{
+	struct stage_run *r = at(s, k);
+	va_list ap;
+
+	if (r->why[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(r->why, sizeof(r->why), fmt, ap);
+		va_end(ap);
+		fprintf(stderr, "ringpipe: stage %s: %s\n", r->cfg->name,
+			r->why);
+	}
+	if (s->failed++)
+		return;
+	/* The ring it read from: its producer must not wait for it. */
+	if (k > 0)
+		rp_ring_mark_broken(&s->ring[k - 1], s->bell[k - 1]);
+	cancel_all(s, RP_REASON_SIBLING, k);
+}
+
+static void read_control(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_ctl_msg m;
+	int err = 0;
+
+	while (r->proc.rx && (err = rp_ctl_recv(r->proc.rx, &m)) == 0) {
+		switch (m.kind) {
+		case RP_CTL_READY:
+			r->layers = (unsigned)m.arg0;
+			if (r->state == ST_STARTING)
+				r->state = ST_RUNNING;
+			break;
+		case RP_CTL_DONE:
+		case RP_CTL_ERROR:
+		case RP_CTL_VIOLATION:
+			r->records_in = m.arg0;
+			if (m.kind == RP_CTL_ERROR && m.code)
+				snprintf(r->why, sizeof(r->why), "error: %s",
+					 strerror(m.code < 0 ? -m.code : m.code));
+			if (m.kind == RP_CTL_VIOLATION)
+				snprintf(r->why, sizeof(r->why),
+					 "its input broke the ring format");
+			break;
+		default:
+			break;
+		}
+	}
+	if (r->proc.rx && err == -EBADMSG && r->state <= ST_RUNNING) {
+		kill(r->proc.pid, SIGKILL);
+		fail(s, k, "broke the control-ring format; killed");
+	}
+}
+
+static void on_violation(struct sup *s, int k);
+
+static void on_exit_of(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	r->proc.pid = -1;
+	s->alive--;
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.pidfd, NULL);
+	/* A dead stage's listener only reports hang-up from now on. */
+	if (r->proc.listener >= 0) {
+		on_violation(s, k);
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.listener, NULL);
+	}
+	read_control(s, k);
+	if (si.si_code == CLD_EXITED) {
+		int code = si.si_status;
+		r->status = code;
+		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
+			r->state = ST_EXITED;
+			/* Done early (like head): whoever still feeds it must
+			 * stop, as a writer to a closed pipe does. */
+			if (k > 0 && at(s, k - 1)->state <= ST_RUNNING)
+				rp_ring_mark_broken(&s->ring[k - 1],
+						    s->bell[k - 1]);
+		} else if (code > RP_EXIT_CANCELLED_BASE &&
+			   code <= RP_EXIT_CANCELLED_BASE + (int)RP_REASON_MAX) {
+			r->state = ST_CANCELLED;
+		} else {
+			r->state = ST_FAILED;
+			fail(s, k, "%s (exit %d)",
+			     r->why[0] ? r->why : "failed", code);
+		}
+	} else {
+		r->state = ST_FAILED;
+		if (r->why[0] == '\0')
+			fail(s, k, "killed by signal %d (%s) on record %llu",
+			     si.si_status, strsignal(si.si_status),
+			     (unsigned long long)
+				     rp_spawn_current_record(&r->proc));
+		else
+			fail(s, k, "%s", r->why);
+	}
+}
+
+static void on_violation(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_violation v;
+	uint64_t rec = rp_spawn_current_record(&r->proc);
+
+	while (r->proc.listener >= 0 && rp_spawn_violation(&r->proc, &v) == 0) {
+		char where[48] = "before its first record";
+		if (rec)
+			snprintf(where, sizeof(where), "on record %llu",
+				 (unsigned long long)(rec - 1));
+		r->state = ST_FAILED;
+		fail(s, k, "denied syscall %s (%d) %s; killed", v.name, v.nr,
+		     where);
+	}
+}
+
+static void print_stats(struct sup *s)
+{
+	double secs = (double)(rp_now_ns() - s->t0) / 1e9;
+
+	fprintf(stderr, "[%6.1fs]", secs);
+	for (int k = 0; k + 1 < s->n; k++) {
+		struct rp_ring_stats ps, cs;
+		uint64_t used = 0;
+		if (rp_ring_observe(&s->ring[k], &ps, &cs, &used) == 0)
+			fprintf(stderr, "  %s>%s %llu rec %.1f MB (%llu KiB "
+					"queued)",
+				at(s, k)->cfg->name, at(s, k + 1)->cfg->name,
+				(unsigned long long)cs.records,
+				(double)cs.bytes / 1e6,
+				(unsigned long long)(used / 1024));
+	}
+	fprintf(stderr, "\n");
+}
+
+static int setup(struct sup *s, const struct rp_run_opts *o)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	s->ep = epoll_create1(EPOLL_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (s->sfd < 0 || s->ep < 0 || s->tfd < 0)
+		return -errno;
+	if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->sup_bell)))
+		return err;
+	for (int k = 0; k < s->n; k++)
+		if ((err = rp_bell_create(0, &s->bell[k])))
+			return err;
+	for (int k = 0; k + 1 < s->n; k++) {
+		struct rp_ring_config rc = {
+			.capacity = s->cfg->stages[s->cfg->order[k + 1]].ring};
+		s->ring[k].p_fd = s->ring[k].c_fd = -1;
+		if ((err = rp_ring_create(&rc, &s->ring[k])))
+			return err;
+	}
+	ev.data.u64 = EV(EV_SIGNAL, 0);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sfd, &ev);
+	ev.data.u64 = EV(EV_BELL, 0);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, rp_bell_eventfd(s->sup_bell), &ev);
+	if (o->stats) {
+		struct itimerspec one = {{1, 0}, {1, 0}};
+		timerfd_settime(s->tfd, 0, &one, NULL);
+		ev.data.u64 = EV(EV_TIMER, 0);
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, s->tfd, &ev);
+	}
+	return 0;
+}
+
+static int start(struct sup *s, int k, const struct rp_run_opts *o)
+{
+	struct stage_run *r = at(s, k);
+	const struct rp_cfg_stage *c = r->cfg;
+	struct rp_stage_spec spec;
+	struct rp_stage_links l = {
+		.in = k > 0 ? &s->ring[k - 1] : NULL,
+		.in_bell = k > 0 ? s->bell[k - 1] : NULL,
+		.out = k + 1 < s->n ? &s->ring[k] : NULL,
+		.out_bell = k + 1 < s->n ? s->bell[k + 1] : NULL,
+		.sup_bell = s->sup_bell,
+		.own_bell = s->bell[k],
+	};
+	char *argv[RP_CFG_MAX_ARGS + 3];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int wfd, err, n = 0;
+
+	memset(&spec, 0, sizeof(spec));
+	spec.name = c->name;
+	spec.sandbox = c->sandbox;
+	if (c->builtin)
+		argv[n++] = (char *)o->stage_bin;
+	for (int i = 0; i < c->argc; i++)
+		argv[n++] = c->argv[i];
+	argv[n] = NULL;
+	spec.argv = argv;
+	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
+		return err;
+	r->err_open = 1;
+	spec.stderr_fd = wfd;
+	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
+	close(wfd);
+	if (err) {
+		/* Its stderr may say why. */
+		rp_errpipe_pump(&r->err, stderr);
+		r->state = ST_FAILED;
+		fail(s, k, "could not start: %s", r->why);
+		return err;
+	}
+	s->alive++;
+	ev.data.u64 = EV(EV_PID, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.pidfd, &ev);
+	if (r->proc.listener >= 0) {
+		ev.data.u64 = EV(EV_LISTENER, k);
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.listener, &ev);
+	}
+	ev.data.u64 = EV(EV_STDERR, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->err.rfd, &ev);
+	return 0;
+}
+
+static void on_signal(struct sup *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (++s->signals == 1) {
+			uint32_t reason = si.ssi_signo == SIGINT
+						  ? RP_REASON_USER
+						  : RP_REASON_SHUTDOWN;
+			fprintf(stderr, "ringpipe: %s: cancelling every stage "
+					"(again to kill)\n",
+				strsignal((int)si.ssi_signo));
+			cancel_all(s, reason, -1);
+		} else {
+			kill_all(s);
+		}
+	}
+}
+
+static void report(struct sup *s)
+{
+	char layers[128];
+
+	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
+		(double)(rp_now_ns() - s->t0) / 1e9);
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		rp_sandbox_describe(r->layers, layers, sizeof(layers));
+		fprintf(stderr, "  %-16s %-9s in %-10llu policy %-6s layers %s%s%s\n",
+			r->cfg->name, state_name[r->state],
+			(unsigned long long)r->records_in,
+			rp_policy_name(r->cfg->sandbox.policy),
+			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
+			r->why);
+	}
+}
+
+int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
+{
+	struct sup *s = calloc(1, sizeof(*s));
+	int err, code;
+
+	if (s == NULL)
+		return RP_RUN_FAILED;
+	s->cfg = cfg;
+	s->n = cfg->nstages;
+	s->sfd = s->ep = s->tfd = -1;
+	for (int k = 0; k < s->n; k++) {
+		at(s, k)->cfg = &cfg->stages[cfg->order[k]];
+		at(s, k)->proc.pid = -1;
+		at(s, k)->proc.pidfd = -1;
+		at(s, k)->err.rfd = -1;
+	}
+	s->t0 = rp_now_ns();
+	err = setup(s, o);
+	if (err) {
+		fprintf(stderr, "ringpipe: setting up: %s\n", strerror(-err));
+		code = RP_RUN_FAILED;
+		goto out;
+	}
+	/* Sink first: every stage's consumer exists before it produces. */
+	for (int k = s->n - 1; k >= 0 && !s->failed; k--)
+		start(s, k, o);
+
+	for (;;) {
+		struct epoll_event evs[16];
+		int n, open_pipes = 0, pending = 0;
+
+		for (int k = 0; k < s->n; k++)
+			open_pipes += at(s, k)->err.rfd >= 0;
+		if (s->alive == 0 && open_pipes == 0)
+			break;
+		/* The bell protocol: announce, re-check, then sleep. */
+		rp_bell_announce(s->sup_bell);
+		rp_bell_park_begin(s->sup_bell);
+		for (int k = 0; k < s->n; k++)
+			pending |= at(s, k)->proc.rx &&
+				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
+		n = epoll_wait(s->ep, evs, 16, pending ? 0 : 1000);
+		rp_bell_park_end(s->sup_bell);
+		rp_bell_retire(s->sup_bell);
+		for (int k = 0; k < s->n; k++)
+			read_control(s, k);
+		for (int e = 0; e < n; e++) {
+			int kind = (int)(evs[e].data.u64 >> 32);
+			int k = (int)(uint32_t)evs[e].data.u64;
+			switch (kind) {
+			case EV_SIGNAL: on_signal(s); break;
+			case EV_BELL: rp_bell_drain(s->sup_bell); break;
+			case EV_TIMER: {
+				uint64_t t;
+				if (read(s->tfd, &t, sizeof(t)) > 0)
+					print_stats(s);
+				break;
+			}
+			case EV_LISTENER: on_violation(s, k); break;
+			case EV_PID: on_exit_of(s, k); break;
+			case EV_STDERR:
+				/* At its end the pipe is closed, which also
+				 * takes it out of the epoll set. */
+				rp_errpipe_pump(&at(s, k)->err, stderr);
+				break;
+			}
+		}
+	}
+	if (!o->quiet)
+		report(s);
+	code = s->failed ? RP_RUN_FAILED
+	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
+	     : s->cancel_reason == RP_REASON_SHUTDOWN ? RP_RUN_TERMINATED
+						      : RP_RUN_OK;
+out:
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		if (r->proc.pid > 0) {
+			kill(r->proc.pid, SIGKILL);
+			rp_spawn_reap(&r->proc, 1000);
+		}
+		rp_spawn_close(&r->proc);
+		rp_errpipe_close(&r->err);
+		rp_bell_close(s->bell[k]);
+	}
+	for (int k = 0; k + 1 < s->n; k++)
+		rp_ring_fds_close(&s->ring[k]);
+	rp_bell_close(s->sup_bell);
+	if (s->ep >= 0)
+		close(s->ep);
+	if (s->sfd >= 0)
+		close(s->sfd);
+	if (s->tfd >= 0)
+		close(s->tfd);
+	free(s);
+	return code;
+}

@@ -1,0 +1,300 @@
+/*
+ * test_cli.c - the ringpipe command as a user runs it: `check` names the
+ * file, line and column of every mistake; a one-liner pipeline gives the
+ * same bytes as the shell pipeline it replaces; a denied syscall, a
+ * failing stage and Ctrl-C each end the run with the documented exit code
+ * and report, and nothing is left running.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static char dir[128];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/rp-cli-%d-XXXXXX", (int)getpid());
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+}
+
+static void remove_dir(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CU_ASSERT(system(cmd) == 0);
+}
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	path_in(p, sizeof(p), name);
+	f = fopen(p, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
+		buf[0] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* Start ringpipe with args, its stdout and stderr into OUT in dir. */
+static pid_t start(char *const args[])
+{
+	char bin[256], out[256], *argv[16];
+	posix_spawn_file_actions_t fa;
+	const char *b = getenv("RP_TEST_BUILD");
+	pid_t pid;
+	int n = 0;
+
+	snprintf(bin, sizeof(bin), "%s/ringpipe", b ? b : "build/plain");
+	/* Sanitized stages cannot run the leak checker's stop-the-world
+	 * inside their sandbox. */
+	if (rp_test_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+	path_in(out, sizeof(out), "OUT");
+	argv[n++] = bin;
+	while (*args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, out,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Run ringpipe to its end (bounded); returns its exit code and, in
+ * *text (to free), what it printed. */
+static int run(char *const args[], char **text)
+{
+	char out[256];
+	int st = rp_test_wait(start(args), 60);
+
+	path_in(out, sizeof(out), "OUT");
+	*text = read_file(out);
+	return rp_test_exit_code(st);
+}
+
+/* ------------------------------------------------------------- check */
+
+struct bad_case {
+	const char *yaml;
+	const char *expect; /* substring of the error */
+};
+
+RP_TEST(test_check_names_line_and_column, 60)
+{
+	static const struct bad_case cases[] = {
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    argz: [x]\n",
+		 "p.yaml:5:5: unknown key 'argz' in a stage (did you mean "
+		 "'args'?)"},
+		{"name: p\nstages:\n  - name: a\n    run: fiel-source\n",
+		 "p.yaml:4:10: run: 'fiel-source' is not a built-in stage"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    sandbox: {policy: strict, allow: [opne]}\n",
+		 "allow: unknown syscall name 'opne'"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: count\n    input: b\n",
+		 "p.yaml:5:5: stage 'b' reads from itself"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: count\n    input: a\n    ring: 0\n",
+		 "p.yaml:8:11: ring: a power of two from 4K to 1G"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    sandbox: {polcy: strict}\n",
+		 "unknown key 'polcy' in sandbox (did you mean 'policy'?)"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: count\n",
+		 "stage 'b' has no input, but 'a' is already the source"},
+		{"name: p\nstages: [\n", "p.yaml:3:1: not valid YAML"},
+	};
+
+	make_dir();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char p[256], *text;
+		char *args[] = {"check", p, NULL};
+		int code;
+
+		write_file("p.yaml", cases[i].yaml);
+		path_in(p, sizeof(p), "p.yaml");
+		code = run(args, &text);
+		CU_ASSERT_EQUAL(code, 2);
+		if (strstr(text, cases[i].expect) == NULL) {
+			fprintf(stderr, "case %zu: want '%s', got '%s'\n", i,
+				cases[i].expect, text);
+			CU_FAIL("check did not name the mistake");
+		}
+		free(text);
+	}
+	{
+		char p[256], *text;
+		char *args[] = {"check", p, NULL};
+		write_file("ok.yaml",
+			   "name: ok\nstages:\n  - name: read\n"
+			   "    run: file-source\n    args: [--lines, in]\n"
+			   "  - name: pick\n    input: read\n    run: grep\n"
+			   "    args: [x]\n    ring: 64K\n"
+			   "    sandbox:\n      policy: strict\n"
+			   "      memory: 256M\n      deny: [\"openat:EACCES\"]\n");
+		path_in(p, sizeof(p), "ok.yaml");
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "pipeline ok: 2 stages, ok") != NULL);
+		free(text);
+	}
+	remove_dir();
+}
+
+/* ------------------------------------------------------------- runs */
+
+RP_TEST(test_one_liner_matches_shell, 60)
+{
+	char in[256], out[256], want[256], line[1024], cmd[800], *text;
+	char *a, *b;
+	FILE *f;
+
+	make_dir();
+	path_in(in, sizeof(in), "in.log");
+	path_in(out, sizeof(out), "out.log");
+	path_in(want, sizeof(want), "want.log");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 50000; i++)
+		fprintf(f, "%d %s request %d\n", i,
+			i % 7 == 0 ? "ERROR" : i % 3 ? "INFO" : "DEBUG", i * 31);
+	fprintf(f, "last line without a newline ERROR");
+	fclose(f);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! grep ERROR ! file-sink --lines %s",
+		 in, out);
+	{
+		char *args[] = {"-e", line, NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+	}
+	/* The same through the shell, with LC_ALL=C for bytes. */
+	snprintf(cmd, sizeof(cmd), "LC_ALL=C grep ERROR '%s' > '%s'", in,
+		 want);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+	a = read_file(out);
+	b = read_file(want);
+	CU_ASSERT(strlen(a) > 100000);
+	CU_ASSERT_STRING_EQUAL(a, b);
+	free(a);
+	free(b);
+	remove_dir();
+}
+
+/* A denied syscall ends the run with exit 1 and a report naming it. */
+RP_TEST(test_violation_reported_by_name, 60)
+{
+	char p[256], in[256], *text;
+	char *args[] = {"run", p, NULL};
+	char yaml[1024];
+
+	make_dir();
+	write_file("in", "one\ntwo\n");
+	path_in(in, sizeof(in), "in");
+	/* munmap is what a stage calls as it detaches: denying it makes
+	 * a violation certain, at a known place. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: v\nstages:\n  - name: read\n    run: file-source\n"
+		 "    args: [--lines, %s]\n  - name: count\n    input: read\n"
+		 "    run: count\n    sandbox: {deny: [munmap]}\n",
+		 in);
+	write_file("v.yaml", yaml);
+	path_in(p, sizeof(p), "v.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "stage count: denied syscall munmap") != NULL);
+	free(text);
+	remove_dir();
+}
+
+/* A stage that fails cancels the others; the run exits 1. */
+RP_TEST(test_failing_stage_cancels_siblings, 60)
+{
+	char *text;
+	char *args[] = {"-e",
+			"file-source --lines /nonexistent/file ! count", NULL};
+
+	make_dir();
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "/nonexistent/file") != NULL);
+	CU_ASSERT(strstr(text, "1-file-source") != NULL);
+	free(text);
+	remove_dir();
+}
+
+/* Ctrl-C: every stage is cancelled with reason user, the run exits 130
+ * soon, and no stage is left running. */
+RP_TEST(test_ctrl_c_cancels_cleanly, 60)
+{
+	char out[256], *text;
+	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! lines ! "
+			      "count", NULL};
+	pid_t pid;
+	int st;
+
+	make_dir();
+	pid = start(args);
+	usleep(500000);
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	path_in(out, sizeof(out), "OUT");
+	text = read_file(out);
+	CU_ASSERT(strstr(text, "cancelled") != NULL);
+	CU_ASSERT(strstr(text, "failed") == NULL);
+	free(text);
+	remove_dir();
+}
+
+void rp_suite_cli(void)
+{
+	RP_SUITE("cli",
+		 {"check names file, line and column",
+		  test_check_names_line_and_column},
+		 {"a one-liner gives the shell pipeline's bytes",
+		  test_one_liner_matches_shell},
+		 {"a denied syscall is reported by name",
+		  test_violation_reported_by_name},
+		 {"a failing stage cancels its siblings",
+		  test_failing_stage_cancels_siblings},
+		 {"Ctrl-C cancels cleanly", test_ctrl_c_cancels_cleanly});
+}
