@@ -43,6 +43,7 @@
 #define RINGPIPE_H
 
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -149,6 +150,14 @@ int rp_emit_type(struct rp_stage *s, uint16_t type);
 /* Wait until one of what (RP_WAIT_*) is ready or timeout_ns passes.
  * Returns the ready subset (> 0), or -ETIMEDOUT, or -errno. */
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
+/* The same wait, together with file descriptors of the stage's own (a
+ * pipe to a child, a socket): one poll over the rings' doorbell and fds.
+ * Needs a stage whose doorbell has an eventfd (ringpipe gives every stage
+ * one; -EOPNOTSUPP otherwise).  Returns the ready RP_WAIT_* subset (0 if
+ * only fds are ready or timeout_ms passed), with fds[i].revents filled;
+ * -errno on failure.  At most 16 fds. */
+int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
+		  int nfds, int timeout_ms);
 /* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),
  * -EBADMSG (the producer broke the format). */
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);

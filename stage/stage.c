@@ -94,19 +94,21 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 {
 	int err;
 
-	if ((err = rp_bell_open(w->bell, -1, &s->own)) ||
+	if ((err = rp_bell_open(w->bell, w->bell_efd, &s->own)) ||
 	    (err = rp_bell_open(w->sup_bell, w->sup_efd, &s->sup)) ||
 	    (err = rp_ctl_rx_open(&w->cin, s->own, s->sup, &s->rx)) ||
 	    (err = rp_ctl_tx_open(&w->cout, s->own, s->sup, &s->tx)))
 		return err;
 	if (w->in.p_fd >= 0) {
-		if ((err = rp_bell_open(w->in_bell, -1, &s->inbell)) ||
+		if ((err = rp_bell_open(w->in_bell, w->in_bell_efd,
+					&s->inbell)) ||
 		    (err = rp_consumer_open(&w->in, s->own, s->inbell,
 					    &s->in)))
 			return err;
 	}
 	if (w->out.p_fd >= 0) {
-		if ((err = rp_bell_open(w->out_bell, -1, &s->outbell)) ||
+		if ((err = rp_bell_open(w->out_bell, w->out_bell_efd,
+					&s->outbell)) ||
 		    (err = rp_producer_open(&w->out, s->own, s->outbell,
 					    &s->out)))
 			return err;
@@ -169,6 +171,13 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	s->lifeline = w.lifeline;
 	w.lifeline = -1;
 	w.sandbox.keep_fds[w.sandbox.nkeep++] = w.sup_efd;
+	/* Eventfds are written to wake, and polled: they stay open. */
+	if (w.bell_efd >= 0)
+		w.sandbox.keep_fds[w.sandbox.nkeep++] = w.bell_efd;
+	if (w.in_bell_efd >= 0)
+		w.sandbox.keep_fds[w.sandbox.nkeep++] = w.in_bell_efd;
+	if (w.out_bell_efd >= 0)
+		w.sandbox.keep_fds[w.sandbox.nkeep++] = w.out_bell_efd;
 	for (int i = 0; i < nkeep && w.sandbox.nkeep < RP_SANDBOX_MAX_FDS;
 	     i++)
 		w.sandbox.keep_fds[w.sandbox.nkeep++] = keep[i];
@@ -291,6 +300,42 @@ int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 		if (supervisor_gone(s))
 			return -EPIPE;
 	}
+}
+
+int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
+		  int nfds, int timeout_ms)
+{
+	struct wait_arg a = {s, what};
+	struct pollfd p[17];
+	int efd = rp_bell_eventfd(s->own), r, n;
+
+	if (efd < 0)
+		return -EOPNOTSUPP;
+	if (nfds < 0 || nfds > 16)
+		return -EINVAL;
+	p[0].fd = efd;
+	p[0].events = POLLIN;
+	for (int i = 0; i < nfds; i++)
+		p[i + 1] = fds[i];
+	/* The bell protocol: announce, re-check, then sleep. */
+	rp_bell_announce(s->own);
+	rp_bell_park_begin(s->own);
+	r = wait_ready(&a);
+	n = poll(p, (nfds_t)nfds + 1, r != 0 ? 0 : timeout_ms);
+	if (n < 0)
+		n = -errno;
+	rp_bell_drain(s->own);
+	rp_bell_park_end(s->own);
+	rp_bell_retire(s->own);
+	for (int i = 0; i < nfds; i++)
+		fds[i].revents = p[i + 1].revents;
+	if (n < 0 && n != -EINTR)
+		return n;
+	if (r == 0)
+		r = wait_ready(&a);
+	if (r == 0 && n == 0 && supervisor_gone(s))
+		return -EPIPE;
+	return r;
 }
 
 /* ---------------------------------------------------------------- input */

@@ -16,7 +16,9 @@ void rp_wiring_init(struct rp_wiring *w)
 	memset(w, 0, sizeof(*w));
 	w->in.p_fd = w->in.c_fd = w->out.p_fd = w->out.c_fd = -1;
 	w->cin.p_fd = w->cin.c_fd = w->cout.p_fd = w->cout.c_fd = -1;
-	w->bell = w->in_bell = w->out_bell = w->sup_bell = w->sup_efd = -1;
+	w->bell = w->bell_efd = w->in_bell = w->out_bell = -1;
+	w->in_bell_efd = w->out_bell_efd = -1;
+	w->sup_bell = w->sup_efd = -1;
 	w->lifeline = w->notify_sock = -1;
 	rp_sandbox_defaults(&w->sandbox);
 }
@@ -153,9 +155,22 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	PAIR("out", out);
 	PAIR("cin", cin);
 	PAIR("cout", cout);
-	FD("bell", bell);
-	FD("inbell", in_bell);
-	FD("outbell", out_bell);
+	if (strcmp(key, "bell") == 0) {
+		if (strchr(val, ','))
+			return fd_pair(val, &w->bell, &w->bell_efd)
+				       ? bad(w, "bell: expected FD or FD,EFD")
+				       : 0;
+		return fd_of(val, &w->bell) ? bad(w, "bell: expected an fd") : 0;
+	}
+	if (strcmp(key, "inbell") == 0 || strcmp(key, "outbell") == 0) {
+		int *fd = key[0] == 'i' ? &w->in_bell : &w->out_bell;
+		int *efd = key[0] == 'i' ? &w->in_bell_efd : &w->out_bell_efd;
+		if (strchr(val, ','))
+			return fd_pair(val, fd, efd)
+				       ? bad(w, "%s: expected FD or FD,EFD", key)
+				       : 0;
+		return fd_of(val, fd) ? bad(w, "%s: expected an fd", key) : 0;
+	}
 	FD("life", lifeline);
 	FD("sock", notify_sock);
 	LIMIT("as", limit_as);
@@ -289,12 +304,20 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		     w->name, w->cin.p_fd, w->cin.c_fd, w->cout.p_fd,
 		     w->cout.c_fd, w->bell, w->sup_bell, w->sup_efd,
 		     rp_policy_name(sb->policy), sb->uid, sb->gid);
+	if (!err && w->bell_efd >= 0)
+		err = append(buf, len, &at, "bell=%d,%d;", w->bell, w->bell_efd);
 	if (!err && w->in.p_fd >= 0)
 		err = append(buf, len, &at, "in=%d,%d;inbell=%d;", w->in.p_fd,
 			     w->in.c_fd, w->in_bell);
+	if (!err && w->in.p_fd >= 0 && w->in_bell_efd >= 0)
+		err = append(buf, len, &at, "inbell=%d,%d;", w->in_bell,
+			     w->in_bell_efd);
 	if (!err && w->out.p_fd >= 0)
 		err = append(buf, len, &at, "out=%d,%d;outbell=%d;",
 			     w->out.p_fd, w->out.c_fd, w->out_bell);
+	if (!err && w->out.p_fd >= 0 && w->out_bell_efd >= 0)
+		err = append(buf, len, &at, "outbell=%d,%d;", w->out_bell,
+			     w->out_bell_efd);
 	if (!err && w->lifeline >= 0)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)
@@ -328,7 +351,8 @@ void rp_wiring_close_fds(struct rp_wiring *w)
 {
 	int *fds[] = {&w->in.p_fd,  &w->in.c_fd,   &w->out.p_fd,
 		      &w->out.c_fd, &w->cin.p_fd,  &w->cin.c_fd,
-		      &w->cout.p_fd, &w->cout.c_fd, &w->bell,
+		      &w->cout.p_fd, &w->cout.c_fd, &w->bell, &w->bell_efd,
+		      &w->in_bell_efd, &w->out_bell_efd,
 		      &w->in_bell,  &w->out_bell,  &w->sup_bell,
 		      &w->sup_efd,  &w->lifeline,  &w->notify_sock};
 

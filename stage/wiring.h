@@ -8,9 +8,11 @@
  *   name=grep           the stage's name (1-47 of [A-Za-z0-9._-])
  *   in=P,C out=P,C      data rings: producer and consumer segment fds
  *   cin=P,C cout=P,C    control rings (supervisor->stage, stage->sup.)
- *   bell=FD             the stage's own bell
- *   inbell=FD outbell=FD  the bells of its input's producer and its
- *                       output's consumer
+ *   bell=FD[,EFD]       the stage's own bell (and its eventfd, for a
+ *                       stage that also waits on file descriptors)
+ *   inbell=FD[,EFD] outbell=FD[,EFD]  the bells of its input's producer
+ *                       and its output's consumer (with their eventfds
+ *                       when they have them: a waker must use them)
  *   sup=FD,EFD          the supervisor's bell and its eventfd
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
@@ -34,7 +36,8 @@
 struct rp_wiring {
 	char name[RP_WIRING_NAME_MAX];
 	struct rp_ring_fds in, out, cin, cout;
-	int bell, in_bell, out_bell, sup_bell, sup_efd;
+	int bell, bell_efd, in_bell, in_bell_efd, out_bell, out_bell_efd;
+	int sup_bell, sup_efd;
 	int lifeline, notify_sock;
 	struct rp_sandbox sandbox;
 	char error[128];

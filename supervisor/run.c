@@ -239,8 +239,10 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 		return -errno;
 	if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->sup_bell)))
 		return err;
+	/* Eventfd bells: a stage may also wait on its own fds (the exec
+	 * adapter's pipes) in the same poll. */
 	for (int k = 0; k < s->n; k++)
-		if ((err = rp_bell_create(0, &s->bell[k])))
+		if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->bell[k])))
 			return err;
 	for (int k = 0; k + 1 < s->n; k++) {
 		struct rp_ring_config rc = {

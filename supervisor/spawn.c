@@ -32,7 +32,8 @@ static void keep_across_exec(const struct rp_wiring *w)
 {
 	const int fds[] = {w->in.p_fd,   w->in.c_fd,   w->out.p_fd,
 			   w->out.c_fd,  w->cin.p_fd,  w->cin.c_fd,
-			   w->cout.p_fd, w->cout.c_fd, w->bell,
+			   w->cout.p_fd, w->cout.c_fd, w->bell, w->bell_efd,
+			   w->in_bell_efd, w->out_bell_efd,
 			   w->in_bell,   w->out_bell,  w->sup_bell,
 			   w->sup_efd,   w->lifeline,  w->notify_sock};
 
@@ -117,8 +118,11 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		goto fail;
 	}
 	w.bell = rp_bell_memfd(out->bell);
+	w.bell_efd = rp_bell_eventfd(out->bell);
 	w.in_bell = links->in ? rp_bell_memfd(links->in_bell) : -1;
+	w.in_bell_efd = links->in ? rp_bell_eventfd(links->in_bell) : -1;
 	w.out_bell = links->out ? rp_bell_memfd(links->out_bell) : -1;
+	w.out_bell_efd = links->out ? rp_bell_eventfd(links->out_bell) : -1;
 	w.sup_bell = rp_bell_memfd(links->sup_bell);
 	w.sup_efd = rp_bell_eventfd(links->sup_bell);
 	if (pipe2(life, O_CLOEXEC) < 0 ||
@@ -148,7 +152,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	life[1] = -1;
 	/* The bells' memfds belong to the bells: close only the ring fds
 	 * dup'ed for the child, its lifeline end and its socket end. */
-	w.bell = w.in_bell = w.out_bell = w.sup_bell = w.sup_efd = -1;
+	w.bell = w.bell_efd = w.in_bell = w.out_bell = -1;
+	w.in_bell_efd = w.out_bell_efd = w.sup_bell = w.sup_efd = -1;
 	rp_wiring_close_fds(&w);
 	out->pidfd = (int)syscall(SYS_pidfd_open, out->pid, 0);
 	if (out->pidfd < 0) {
@@ -179,7 +184,8 @@ fail_child:
 fail:
 	/* rp_wiring_close_fds would close the bells' memfds, which
 	 * belong to the bells: only close what was dup'ed for the child. */
-	w.bell = w.in_bell = w.out_bell = w.sup_bell = w.sup_efd = -1;
+	w.bell = w.bell_efd = w.in_bell = w.out_bell = -1;
+	w.in_bell_efd = w.out_bell_efd = w.sup_bell = w.sup_efd = -1;
 	w.lifeline = w.notify_sock = -1;
 	rp_wiring_close_fds(&w);
 	for (int i = 0; i < 2; i++) {

@@ -42,15 +42,24 @@ struct rig {
 	char why[160];
 };
 
-static void rig_make(struct rig *r)
+/* cap: the rings' size; evfd: eventfd doorbells everywhere (as ringpipe
+ * gives its stages) instead of futex words. */
+static void rig_make_with(struct rig *r, uint32_t cap, int evfd)
 {
 	struct rp_ring_fds side;
+	unsigned flags = evfd ? RP_BELL_EVENTFD : 0;
 
 	memset(r, 0, sizeof(*r));
-	rp_test_ring_make(&r->a, 1 << 16, 0, 0);
-	rp_test_ring_make(&r->b, 1 << 16, 0, 0);
+	rp_test_ring_make(&r->a, cap, 0, 0);
+	rp_test_ring_make(&r->b, cap, 0, 0);
+	if (evfd) {
+		rp_bell_close(r->a.pbell);
+		rp_bell_close(r->b.cbell);
+		CU_ASSERT_FATAL(rp_bell_create(flags, &r->a.pbell) == 0);
+		CU_ASSERT_FATAL(rp_bell_create(flags, &r->b.cbell) == 0);
+	}
 	CU_ASSERT_FATAL(rp_bell_create(RP_BELL_EVENTFD, &r->sup) == 0);
-	CU_ASSERT_FATAL(rp_bell_create(0, &r->stage) == 0);
+	CU_ASSERT_FATAL(rp_bell_create(flags, &r->stage) == 0);
 	/* One bell for the stage: our publications on a and our releases
 	 * on b both ring it. */
 	CU_ASSERT_FATAL(rp_ring_fds_for_producer(&r->a.fds, &side) == 0);
@@ -61,6 +70,11 @@ static void rig_make(struct rig *r)
 	CU_ASSERT_FATAL(rp_consumer_open(&side, r->b.cbell, r->stage,
 					 &r->sink) == 0);
 	rp_ring_fds_close(&side);
+}
+
+static void rig_make(struct rig *r)
+{
+	rig_make_with(r, 1 << 16, 0);
 }
 
 static int rig_spawn(struct rig *r, struct rp_stage_spec *spec)
@@ -268,6 +282,65 @@ RP_TEST(test_drain_finishes_input, 30)
 		got++;
 	CU_ASSERT_EQUAL(got, 20);
 	CU_ASSERT_EQUAL(rp_peek(r.sink, &v), -ENODATA);
+	rig_free(&r);
+}
+
+/* With eventfd doorbells on every side, as ringpipe runs stages, and a
+ * ring that holds few records, the stage and the test park and wake
+ * thousands of times: a lost wake-up costs a whole wait slice (1 s), so
+ * the bound below turns one into a failure. */
+RP_TEST(test_eventfd_bells_no_lost_wakeup, 60)
+{
+	struct rp_stage_spec spec;
+	struct rig r;
+	uint64_t sent = 0, got = 0, n = 20000;
+	int64_t t0 = rp_now_ns();
+	int st;
+
+	rig_make_with(&r, 4096, 1);
+	spec_init(&spec, "copy", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	while (got < n) {
+		struct rp_view v;
+		int err;
+		while (sent < n) {
+			char buf[600];
+			struct rp_meta m = {.origin = sent,
+					    .type = RP_REC_T_DATA};
+			memset(buf, (int)(sent & 0xff), sizeof(buf));
+			if (rp_send(r.src, buf, sizeof(buf), &m, 0) != 0)
+				break;
+			sent++;
+		}
+		rp_flush(r.src);
+		if (got == sent) {
+			/* All answered: wait for room to send more. */
+			char buf[600];
+			struct rp_meta m = {.origin = sent,
+					    .type = RP_REC_T_DATA};
+			memset(buf, (int)(sent & 0xff), sizeof(buf));
+			CU_ASSERT_FATAL(rp_send(r.src, buf, sizeof(buf), &m,
+						5 * SEC) == 0);
+			sent++;
+			rp_flush(r.src);
+		}
+		err = rp_peek_wait(r.sink, &v, 5 * SEC);
+		if (err)
+			fprintf(stderr, "peek_wait: %s after %llu of %llu sent\n",
+				strerror(-err), (unsigned long long)got,
+				(unsigned long long)sent);
+		CU_ASSERT_FATAL(err == 0);
+		CU_ASSERT_FATAL(v.len == 600 &&
+				((const unsigned char *)v.data)[599] ==
+					(got & 0xff));
+		got++;
+		rp_release(r.sink);
+	}
+	CU_ASSERT(rp_now_ns() - t0 < 20 * SEC);
+	rp_producer_end(r.src);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == RP_EXIT_OK);
 	rig_free(&r);
 }
 
@@ -703,6 +776,8 @@ void rp_suite_stage(void)
 		 {"cancel reason in exit code and final record",
 		  test_cancel_reason_reported},
 		 {"drain finishes the input", test_drain_finishes_input},
+		 {"eventfd doorbells: no lost wake-up",
+		  test_eventfd_bells_no_lost_wakeup},
 		 {"forbidden syscalls reported by name",
 		  test_forbidden_syscalls_reported_by_name},
 		 {"a stage has no root and no capabilities",
