@@ -127,11 +127,12 @@ test: deps
 asan-test: deps
 	@$(MAKE) --no-print-directory VARIANT=asan check
 
-check: $(TESTS)
+check: $(TESTS) $(SOLIB)
 	@echo "== ringpipe tests ($(VARIANT) build) =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	RP_TEST_VARIANT=$(VARIANT) RP_TEST_BUILD=$(B) $(TESTS)
+	@if [ "$(VARIANT)" = plain ]; then ./scripts/check-install $(B); fi
 	@# The sandbox again as an unprivileged user, when we are root.
 	@if [ "$(VARIANT)" = plain ] && [ "$$(id -u)" = 0 ] && \
 	    command -v setpriv >/dev/null; then \
