@@ -30,6 +30,8 @@ extern const struct builtin builtin_lines;
 extern const struct builtin builtin_grep;
 extern const struct builtin builtin_head;
 extern const struct builtin builtin_count;
+extern const struct builtin builtin_exec;
+extern const struct builtin builtin_fault;
 
 /* The record type of a line that ended the input without a newline.
  * file-sink --lines writes no newline after a record of this type. */

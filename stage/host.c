@@ -13,6 +13,8 @@
 static const struct builtin *const stages[] = {
 	&builtin_file_source, &builtin_file_sink, &builtin_lines,
 	&builtin_grep,        &builtin_head,      &builtin_count,
+	&builtin_exec,
+	&builtin_fault,
 };
 #define NSTAGES (sizeof(stages) / sizeof(stages[0]))
 
@@ -44,9 +46,11 @@ static void help_all(FILE *f)
 		"\nExit codes: 0 the input ended and all was written; 1 the\n"
 		"stage failed (its message says why); 2 bad usage or no\n"
 		"RINGPIPE_STAGE; 4 a peer broke the ring format; 5 the\n"
-		"sandbox could not be entered; 6 the supervisor, or the\n"
-		"output's consumer, is gone; 10 + reason cancelled (11 user,\n"
-		"12 deadline, 13 sibling failed, 14 shutdown).\n",
+		"sandbox could not be entered; 6 the supervisor is gone; 8\n"
+		"the output's consumer finished early (not a failure); 10 +\n"
+		"reason cancelled (11 user, 12 deadline, 13 sibling failed,\n"
+		"14 shutdown).  exec fails (1) when its program exits\n"
+		"non-zero, is killed or cannot be run.\n",
 		BUILTIN_T_UNTERMINATED);
 }
 

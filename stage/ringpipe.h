@@ -105,6 +105,9 @@ void rp_stage_close(struct rp_stage *s);
 const char *rp_stage_name(const struct rp_stage *s);
 /* Largest payload the output ring takes (0 for a sink). */
 uint32_t rp_stage_max_record(const struct rp_stage *s);
+/* The stage's sequence number of the input record being processed (its
+ * outputs' origin).  It continues across a restart of the stage. */
+uint64_t rp_stage_input_seq(const struct rp_stage *s);
 
 /* ---------------------------------------------------------- callbacks */
 

@@ -73,6 +73,11 @@ uint32_t rp_stage_max_record(const struct rp_stage *s)
 	return s->out ? rp_producer_max_record(s->out) : 0;
 }
 
+uint64_t rp_stage_input_seq(const struct rp_stage *s)
+{
+	return s->origin;
+}
+
 void rp_stage_close(struct rp_stage *s)
 {
 	if (s == NULL)

@@ -17,6 +17,7 @@
 
 static const char *const builtins[] = {
 	"file-source", "file-sink", "lines", "grep", "head", "count", "exec",
+	"fault",
 };
 
 int rp_cfg_is_builtin(const char *name)
@@ -97,6 +98,20 @@ static const char *scalar(yaml_node_t *n)
 {
 	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
 						: NULL;
+}
+
+/* Does mapping n have key? */
+static int has_key(struct ctx *c, yaml_node_t *n, const char *key)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		const char *k = scalar(yaml_document_get_node(c->doc, p->key));
+		if (k && !strcmp(k, key))
+			return 1;
+	}
+	return 0;
 }
 
 static int want_scalar(struct ctx *c, yaml_node_t *n, const char *what,
@@ -327,7 +342,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 {
 	static const char *const keys[] = {"name",  "run",  "args", "program",
 					   "input", "ring", "sandbox"};
-	int have_run = 0, have_program = 0, nargs = 0;
+	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
 	char *args[RP_CFG_MAX_ARGS];
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -386,6 +401,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			st->ring = (uint32_t)b;
 		} else if (!strcmp(key, "sandbox")) {
 			err = parse_sandbox(c, v, &st->sandbox);
+			have_policy = has_key(c, v, "policy");
 		} else {
 			return unknown_key(c, k, key, keys,
 					   sizeof(keys) / sizeof(*keys),
@@ -402,6 +418,10 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 	if (have_run) {
 		st->builtin = 1;
 		st->argc = 1;
+		/* exec starts its program inside its sandbox, which strict
+		 * forbids: it gets exec unless a policy is given. */
+		if (!have_policy && !strcmp(st->argv[0], "exec"))
+			st->sandbox.policy = RP_POLICY_EXEC;
 		for (int i = 0; i < nargs; i++)
 			st->argv[st->argc++] = args[i];
 	} else if (nargs) {
@@ -573,22 +593,68 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 	return err;
 }
 
+/* The next word of a one-liner, in place: blanks separate words; '...'
+ * and "..." quote (so a word may hold blanks or a '!'), and a backslash
+ * escapes the next character outside single quotes.  *quoted is set when
+ * any part was quoted.  NULL at the end; *bad on an unclosed quote. */
+static char *next_word(char **p, int *quoted, int *bad)
+{
+	char *r = *p, *w, *start;
+	char q = 0;
+
+	*quoted = 0;
+	while (*r == ' ' || *r == '\t' || *r == '\n')
+		r++;
+	if (*r == '\0')
+		return NULL;
+	start = w = r;
+	for (; *r; r++) {
+		if (q) {
+			if (*r == q)
+				q = 0;
+			else if (*r == '\\' && q == '"' && r[1])
+				*w++ = *++r;
+			else
+				*w++ = *r;
+		} else if (*r == '\'' || *r == '"') {
+			q = *r;
+			*quoted = 1;
+		} else if (*r == '\\' && r[1]) {
+			*w++ = *++r;
+		} else if (*r == ' ' || *r == '\t' || *r == '\n') {
+			r++;
+			break;
+		} else {
+			*w++ = *r;
+		}
+	}
+	if (q)
+		*bad = 1;
+	*w = '\0';
+	*p = r;
+	return start;
+}
+
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 {
-	char *buf = strdup(line), *save = NULL;
-	int err = 0;
+	char *buf = strdup(line), *cur;
+	int err = 0, quoted = 0, bad = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "-e");
 	snprintf(cfg->name, sizeof(cfg->name), "pipeline");
 	if (buf == NULL)
 		return -ENOMEM;
-	/* Stages are separated by a lone '!' word (as gst-launch does);
-	 * words are separated by blanks.  Quote for the shell, not for us. */
-	for (char *word = strtok_r(buf, " \t\n", &save); word;
-	     word = strtok_r(NULL, " \t\n", &save)) {
+	/* Stages are separated by a lone, unquoted '!' word (as gst-launch
+	 * does). */
+	cur = buf;
+	for (char *word; (word = next_word(&cur, &quoted, &bad)) != NULL;) {
 		struct rp_cfg_stage *st;
-		if (!strcmp(word, "!")) {
+		if (bad) {
+			err = fail_at(cfg, 1, 1, "a quote is not closed");
+			goto out;
+		}
+		if (!quoted && !strcmp(word, "!")) {
 			if (cfg->nstages == 0 ||
 			    cfg->stages[cfg->nstages - 1].argc == 0) {
 				err = fail_at(cfg, 1, 1, "'!' with no stage "
@@ -609,6 +675,10 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			rp_sandbox_defaults(&st->sandbox);
 			st->ring = DEFAULT_RING;
 			st->builtin = rp_cfg_is_builtin(word);
+			/* exec runs its program inside its sandbox: a
+			 * one-liner cannot set a policy, so it gets exec. */
+			if (st->builtin && !strcmp(word, "exec"))
+				st->sandbox.policy = RP_POLICY_EXEC;
 			st->line = 1;
 			st->column = cfg->nstages;
 			snprintf(st->name, sizeof(st->name), "%d-%.40s",

@@ -88,5 +88,6 @@ void rp_suite_ctl(void);
 void rp_suite_stage(void);
 void rp_suite_builtin(void);
 void rp_suite_cli(void);
+void rp_suite_exec(void);
 
 #endif /* RP_TEST_HARNESS_H */

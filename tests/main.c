@@ -27,7 +27,8 @@ int main(int argc, char **argv)
 				  rp_suite_mp,      rp_suite_mp_edges,
 				  rp_suite_hostile,
 				  rp_suite_ctl,     rp_suite_stage,
-				  rp_suite_builtin, rp_suite_cli};
+				  rp_suite_builtin, rp_suite_cli,
+				  rp_suite_exec};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

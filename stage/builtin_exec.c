@@ -1,0 +1,723 @@
+/*
+ * builtin_exec.c - exec: an ordinary program as a stage.  Input records
+ * go to its stdin through one pipe; its stdout comes back through another
+ * and is cut into output records.
+ *
+ * Design note
+ * -----------
+ * The program is started after the stage has attached to its rings and
+ * entered its sandbox, so it inherits the seccomp filter.  That is why
+ * the stage runs under the exec policy: strict forbids fork and execve,
+ * and a filter can only ever be tightened.  The program's violations go
+ * to the same listener as the stage's, so the supervisor names them and
+ * kills the stage; the program then dies with it (PR_SET_PDEATHSIG).  It
+ * holds no ring fd (the child closes every fd above stderr before
+ * execve) and no mapping (execve drops them).
+ *
+ * One poll waits for everything: the rings' doorbell, both pipes and a
+ * signalfd for SIGCHLD.  The stage's ends of the pipes are non-blocking,
+ * so neither direction holds up the other: a program that reads all of
+ * its input before writing (sort) works as well as one that streams
+ * (grep).  An emit may still wait for room in the output ring; the
+ * consumer of that ring never waits for this stage's input, so such a
+ * wait always ends (and it lets a cancel through).
+ *
+ * A stage that is not a source cannot start origins of its own: its
+ * outputs carry the origin of the latest input record taken (a program's
+ * output cannot be traced to the lines it came from anyway), and the
+ * library holds each output back until the next one, the next input
+ * record or the end.  So the loop tries for input whenever it wants
+ * some, which also sends that output on; in the middle of an over-long
+ * line it waits until input is really there, so that the line's pieces
+ * keep one origin whenever they can.  With no input ring the stage runs
+ * as a source: every output line is an origin of its own.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "wiring.h"
+
+#define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
+#define READ_TURN (256u * 1024u)  /* stdout bytes per loop turn, at most */
+#define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */
+#define WAIT_MS 1000              /* longest sleep between checks */
+#define EXEC_FD 3                 /* the child's exec-failure pipe */
+
+enum mode { M_LINES, M_CHUNKS, M_RECORDS };
+
+struct ex {
+	struct rp_stage *s;
+	enum mode mode;
+	const char *cmd;   /* the program, for messages */
+	int source;        /* no input ring */
+	uint32_t max;      /* the output's largest record */
+	uint32_t chunk;    /* --chunks: bytes per record, at most */
+
+	pid_t pid;         /* the program; -1 once reaped */
+	int status;        /* its wait status */
+	int exec_errno;    /* execvp failed with it */
+	int to_fd;         /* its stdin; -1 once closed */
+	int from_fd;       /* its stdout; -1 at its end */
+	int sig_fd;        /* SIGCHLD */
+	int exec_fd;       /* read end of the exec-failure pipe */
+
+	/* Bytes for its stdin: wbuf[woff, wlen). */
+	char *wbuf;
+	size_t wcap, woff, wlen;
+	int in_done;       /* no more input will be taken */
+	int in_eof;        /* because the input ended */
+
+	/* Its stdout. */
+	char *rbuf;
+	struct linebuf *lb;
+	uint64_t line_len; /* --lines: bytes of the unfinished line */
+	unsigned char hdr[4]; /* --records: the frame being read */
+	unsigned hdr_have;
+	uint32_t frame_len, frame_have;
+	char *frame;
+};
+
+/* ------------------------------------------------------- the program */
+
+/* In the child: give the program its pipes as stdin and stdout, nothing
+ * else, and a normal signal state; never returns. */
+static void child(char **argv, int in_r, int out_w, int exec_w,
+		  pid_t parent)
+{
+	sigset_t none;
+	int a = -1, b = -1, e, efd = exec_w;
+
+	/* Its own process group, so that a cancel kills whatever it
+	 * started too. */
+	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	/* The stage ignores SIGPIPE and blocks SIGCHLD (and inherited the
+	 * supervisor's blocked SIGINT and SIGTERM): not the program's. */
+	signal(SIGPIPE, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Out of the way of 0, 1 and EXEC_FD first, then onto them. */
+	e = fcntl(exec_w, F_DUPFD_CLOEXEC, 10);
+	if (in_r >= 0)
+		a = fcntl(in_r, F_DUPFD, 10);
+	if (out_w >= 0)
+		b = fcntl(out_w, F_DUPFD, 10);
+	if (e < 0 || (in_r >= 0 && a < 0) || (out_w >= 0 && b < 0) ||
+	    (a >= 0 && dup2(a, STDIN_FILENO) < 0) ||
+	    (b >= 0 && dup2(b, STDOUT_FILENO) < 0) ||
+	    dup3(e, EXEC_FD, O_CLOEXEC) < 0)
+		goto fail;
+	efd = EXEC_FD;
+	/* Everything else goes: rings' eventfds, the lifeline, ... */
+	if (syscall(SYS_close_range, EXEC_FD + 1, ~0u, 0) < 0)
+		goto fail;
+	execvp(argv[0], argv);
+fail:
+	e = errno;
+	if (write(efd, &e, sizeof(e)) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static int nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+static int start(struct ex *x, char **argv, int has_out)
+{
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, ex[2] = {-1, -1};
+	pid_t parent = getpid();
+	sigset_t chld;
+	int err = 0;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+	    (x->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+	    pipe2(ex, O_CLOEXEC) < 0 ||
+	    (!x->source && pipe2(in, O_CLOEXEC) < 0) ||
+	    (has_out && pipe2(out, O_CLOEXEC) < 0)) {
+		err = -errno;
+		goto out;
+	}
+	/* Only the stage's ends: the program gets ordinary pipes. */
+	if ((in[1] >= 0 && (err = nonblock(in[1]))) ||
+	    (out[0] >= 0 && (err = nonblock(out[0]))) ||
+	    (err = nonblock(ex[0])))
+		goto out;
+	fflush(NULL);
+	x->pid = fork();
+	if (x->pid < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (x->pid == 0)
+		child(argv, in[0], out[1], ex[1], parent);
+	/* The parent too, so a kill of the group cannot miss it. */
+	setpgid(x->pid, x->pid);
+	x->to_fd = in[1];
+	x->from_fd = out[0];
+	x->exec_fd = ex[0];
+	in[1] = out[0] = ex[0] = -1;
+out:
+	if (err)
+		fprintf(stderr, "exec: starting %s: %s\n", x->cmd,
+			strerror(-err));
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (ex[i] >= 0)
+			close(ex[i]);
+	}
+	return err;
+}
+
+/* Reap the program if it ended (or, with block, once it has). */
+static void reap(struct ex *x, int block)
+{
+	struct signalfd_siginfo si;
+	pid_t r;
+
+	while (read(x->sig_fd, &si, sizeof(si)) > 0)
+		;
+	if (x->pid <= 0)
+		return;
+	do
+		r = waitpid(x->pid, &x->status, block ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == x->pid || (r < 0 && errno == ECHILD)) {
+		int e;
+		x->pid = -1;
+		/* Its exec failed if it said so before it ended. */
+		if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
+			x->exec_errno = e;
+	}
+}
+
+/* Kill the program and whatever it started, and reap it. */
+static void kill_cmd(struct ex *x)
+{
+	if (x->pid > 0) {
+		kill(-x->pid, SIGKILL);
+		kill(x->pid, SIGKILL);
+		reap(x, 1);
+	}
+}
+
+/* How the program ended: 0 if it exited 0, else said and -errno. */
+static int verdict(struct ex *x)
+{
+	if (x->exec_errno) {
+		fprintf(stderr, "exec: cannot run %s: %s\n", x->cmd,
+			strerror(x->exec_errno));
+		return -x->exec_errno;
+	}
+	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
+		return 0;
+	if (WIFEXITED(x->status))
+		fprintf(stderr, "exec: %s exited with status %d\n", x->cmd,
+			WEXITSTATUS(x->status));
+	else
+		fprintf(stderr, "exec: %s was killed by signal %d (%s)\n",
+			x->cmd, WTERMSIG(x->status),
+			strsignal(WTERMSIG(x->status)));
+	return -EIO;
+}
+
+/* ------------------------------------------------------------- input */
+
+static int mid_line(const struct ex *x)
+{
+	/* linebuf sends a full piece on only once more of its line
+	 * follows: pieces are out iff more than max bytes were seen. */
+	return x->mode == M_LINES && x->line_len > x->max;
+}
+
+/* Room for n more bytes at the end of wbuf. */
+static int wbuf_room(struct ex *x, size_t n)
+{
+	if (x->woff > 0) {
+		memmove(x->wbuf, x->wbuf + x->woff, x->wlen - x->woff);
+		x->wlen -= x->woff;
+		x->woff = 0;
+	}
+	if (x->wlen + n > x->wcap) {
+		size_t cap = x->wcap ? x->wcap : WRITE_HIGH;
+		char *p;
+		while (cap < x->wlen + n)
+			cap *= 2;
+		p = realloc(x->wbuf, cap);
+		if (p == NULL) {
+			fprintf(stderr, "exec: out of memory\n");
+			return -ENOMEM;
+		}
+		x->wbuf = p;
+		x->wcap = cap;
+	}
+	return 0;
+}
+
+/* One input record as the program reads it. */
+static int append(struct ex *x, const struct rp_record *r)
+{
+	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED;
+	char *p;
+	int err;
+
+	if ((err = wbuf_room(x, (size_t)r->len + 4 + 1)))
+		return err;
+	p = x->wbuf + x->wlen;
+	if (x->mode == M_RECORDS) {
+		for (int i = 0; i < 4; i++)
+			*p++ = (char)(r->len >> (8 * i));
+	}
+	memcpy(p, r->data, r->len);
+	p += r->len;
+	if (nl)
+		*p++ = '\n';
+	x->wlen = (size_t)(p - x->wbuf);
+	return 0;
+}
+
+static int want_input(const struct ex *x)
+{
+	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH;
+}
+
+/* Take input records while there is room for them.  Also what sends the
+ * latest output on (see the design note). */
+static int take_input(struct ex *x, int draining)
+{
+	struct rp_record r;
+	int err, took = 0;
+
+	while (want_input(x)) {
+		err = rp_stage_peek(x->s, &r);
+		if (err == -EAGAIN) {
+			/* A drain ends the input where it stands. */
+			if (draining)
+				x->in_done = 1;
+			break;
+		}
+		if (err == -ENODATA) {
+			x->in_done = x->in_eof = 1;
+			break;
+		}
+		if (err)
+			return err;
+		if ((err = append(x, &r)))
+			return err;
+		took = 1;
+	}
+	/* Copied out: the records go back to the ring (after the outputs
+	 * so far are published). */
+	return took ? rp_stage_release(x->s) : 0;
+}
+
+static void close_stdin(struct ex *x)
+{
+	if (x->to_fd >= 0)
+		close(x->to_fd);
+	x->to_fd = -1;
+	x->woff = x->wlen = 0;
+}
+
+static int write_stdin(struct ex *x)
+{
+	while (x->to_fd >= 0 && x->woff < x->wlen) {
+		ssize_t n = write(x->to_fd, x->wbuf + x->woff,
+				  x->wlen - x->woff);
+		if (n >= 0) {
+			x->woff += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN)
+			break;
+		if (errno == EPIPE) {
+			/* It stopped reading (like head): its input is no
+			 * longer wanted, as in a shell pipeline. */
+			close_stdin(x);
+			x->in_done = 1;
+			break;
+		}
+		fprintf(stderr, "exec: writing to %s: %s\n", x->cmd,
+			strerror(errno));
+		return -errno;
+	}
+	if (x->woff == x->wlen)
+		x->woff = x->wlen = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ output */
+
+static int emit_line(void *arg, const void *buf, uint32_t len, int first,
+		     int unterminated)
+{
+	struct ex *x = arg;
+	int err;
+
+	/* A source starts an origin per line; the pieces of a line share
+	 * it. */
+	if (x->source && !first)
+		rp_emit_same_origin(x->s);
+	err = rp_emit(x->s, buf, len);
+	if (err == 0 && unterminated)
+		err = rp_emit_type(x->s, BUILTIN_T_UNTERMINATED);
+	return err;
+}
+
+static int frames(struct ex *x, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t take;
+		int err;
+		if (x->hdr_have < 4) {
+			x->hdr[x->hdr_have++] = (unsigned char)*p++;
+			n--;
+			if (x->hdr_have < 4)
+				continue;
+			x->frame_len = (uint32_t)x->hdr[0] |
+				       (uint32_t)x->hdr[1] << 8 |
+				       (uint32_t)x->hdr[2] << 16 |
+				       (uint32_t)x->hdr[3] << 24;
+			x->frame_have = 0;
+			if (x->frame_len > x->max) {
+				fprintf(stderr, "exec: %s wrote a frame of "
+						"%u bytes; the output takes "
+						"%u at most\n",
+					x->cmd, x->frame_len, x->max);
+				return -EMSGSIZE;
+			}
+		}
+		take = x->frame_len - x->frame_have;
+		if (take > n)
+			take = n;
+		memcpy(x->frame + x->frame_have, p, take);
+		x->frame_have += (uint32_t)take;
+		p += take;
+		n -= take;
+		if (x->frame_have == x->frame_len) {
+			x->hdr_have = 0;
+			if ((err = rp_emit(x->s, x->frame, x->frame_len)))
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int output(struct ex *x, const char *p, size_t n)
+{
+	const char *nl;
+
+	switch (x->mode) {
+	case M_CHUNKS:
+		return rp_emit(x->s, p, (uint32_t)n);
+	case M_RECORDS:
+		return frames(x, p, n);
+	case M_LINES:
+		nl = memrchr(p, '\n', n);
+		x->line_len = nl ? (uint64_t)(p + n - nl - 1) : x->line_len + n;
+		return linebuf_feed(x->lb, p, n);
+	}
+	return -EINVAL;
+}
+
+/* Its stdout ended: what is left of a line goes out unterminated; a
+ * frame cut short is an error. */
+static int output_end(struct ex *x)
+{
+	close(x->from_fd);
+	x->from_fd = -1;
+	if (x->mode == M_LINES) {
+		x->line_len = 0;
+		return linebuf_end(x->lb);
+	}
+	if (x->mode == M_RECORDS && x->hdr_have > 0) {
+		fprintf(stderr, "exec: %s ended its output inside a frame "
+				"(%u of %u bytes)\n", x->cmd,
+			x->hdr_have < 4 ? x->hdr_have : x->frame_have + 4,
+			x->hdr_have < 4 ? 4 : x->frame_len + 4);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Read what its stdout has, up to READ_TURN bytes. */
+static int read_stdout(struct ex *x)
+{
+	size_t done = 0;
+
+	while (x->from_fd >= 0 && done < READ_TURN) {
+		size_t want = x->mode == M_CHUNKS ? x->chunk : READ_BUF;
+		ssize_t n = read(x->from_fd, x->rbuf, want);
+		int err;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			fprintf(stderr, "exec: reading from %s: %s\n", x->cmd,
+				strerror(errno));
+			return -errno;
+		}
+		if (n == 0)
+			return output_end(x);
+		if ((err = output(x, x->rbuf, (size_t)n)))
+			return err;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------- the loop */
+
+/* Until the program has ended and its output is out: 0, -ECANCELED after
+ * a cancel, or the error that ends the stage.  The program is gone either
+ * way. */
+static int loop(struct ex *x)
+{
+	int in_ready = 1, out_ready = 1, sig_ready = 0, draining = 0, err;
+
+	for (;;) {
+		struct pollfd pf[3];
+		unsigned what = RP_WAIT_CONTROL;
+		int r;
+
+		if (rp_stage_control(x->s, &draining) > 0) {
+			err = -ECANCELED;
+			break;
+		}
+		if (want_input(x) && (in_ready || !mid_line(x)) &&
+		    (err = take_input(x, draining)))
+			break;
+		if ((err = write_stdin(x)))
+			break;
+		if (x->in_done && x->woff == x->wlen)
+			close_stdin(x); /* the program sees its end */
+		if (out_ready && (err = read_stdout(x)))
+			break;
+		if (sig_ready || (x->from_fd < 0 && x->pid > 0))
+			reap(x, 0);
+		if (x->from_fd < 0 && x->pid < 0) {
+			err = verdict(x);
+			break;
+		}
+		/* With the input at its end, only a peek sends the latest
+		 * output on; between pieces of a line it would mark one
+		 * last of its origin too soon. */
+		if (x->in_eof && !mid_line(x)) {
+			struct rp_record rec;
+			rp_stage_peek(x->s, &rec); /* -ENODATA */
+		}
+		if ((err = rp_stage_flush(x->s)))
+			break;
+
+		pf[0].fd = x->woff < x->wlen ? x->to_fd : -1;
+		pf[0].events = POLLOUT;
+		pf[1].fd = x->from_fd;
+		pf[1].events = POLLIN;
+		pf[2].fd = x->pid > 0 ? x->sig_fd : -1;
+		pf[2].events = POLLIN;
+		if (want_input(x))
+			what |= RP_WAIT_INPUT;
+		r = rp_stage_poll(x->s, what, pf, 3, WAIT_MS);
+		if (r < 0 && r != -EINTR) {
+			err = r; /* -EPIPE: the supervisor is gone */
+			break;
+		}
+		in_ready = r > 0 && (r & RP_WAIT_INPUT);
+		out_ready = pf[1].fd >= 0 && pf[1].revents != 0;
+		sig_ready = pf[2].fd >= 0 && pf[2].revents != 0;
+	}
+	kill_cmd(x);
+	return err;
+}
+
+/* The stage's end when it has an input: as rp_stage_run ends. */
+static int finish(struct ex *x, int err)
+{
+	int c;
+
+	if (err == -ECANCELED && (c = rp_stage_control(x->s, NULL)) > 0)
+		return rp_stage_finish(x->s, 0, c);
+	return rp_stage_finish(x->s, err, 0);
+}
+
+static int produce(struct rp_stage *s, void *arg)
+{
+	(void)s;
+	return loop(arg);
+}
+
+/* ------------------------------------------------------ command line */
+
+static int exec_main(int argc, char **argv)
+{
+	const struct builtin *b = &builtin_exec;
+	struct ex x = {.pid = -1, .to_fd = -1, .from_fd = -1, .sig_fd = -1,
+		       .exec_fd = -1};
+	const char *desc = getenv("RINGPIPE_STAGE");
+	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
+	int i, code, err, nmodes = 0, has_out;
+	enum rp_policy policy = RP_POLICY_STRICT;
+	struct rp_wiring w;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "--lines") == 0) {
+			x.mode = M_LINES;
+			nmodes++;
+		} else if (strcmp(a, "--records") == 0) {
+			x.mode = M_RECORDS;
+			nmodes++;
+		} else if (strcmp(a, "--chunks") == 0 ||
+			   strncmp(a, "--chunks=", 9) == 0) {
+			const char *v = a[8] == '=' ? a + 9 : argv[++i];
+			if ((code = builtin_parse_size(b, "--chunks", v, 1,
+						       1u << 30, &chunk)))
+				return code;
+			x.mode = M_CHUNKS;
+			nmodes++;
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return builtin_usage(b, "unknown option %s (the "
+						"program's own options go "
+						"after --)", a);
+		} else {
+			break;
+		}
+	}
+	if (i >= argc)
+		return builtin_usage(b, "no CMD given");
+	if (nmodes > 1)
+		return builtin_usage(b, "--lines, --chunks and --records "
+					"exclude each other");
+	x.cmd = argv[i];
+	/* Which rings there are, and the policy, from the wiring (the
+	 * library reports a bad one when it attaches). */
+	if (desc != NULL && rp_wiring_parse(desc, &w) == 0) {
+		x.source = w.in.p_fd < 0;
+		policy = w.sandbox.policy;
+	}
+	if ((code = builtin_open(NULL, 0, &x.s)))
+		return code;
+	if (policy == RP_POLICY_STRICT) {
+		fprintf(stderr, "exec: the strict sandbox policy forbids "
+				"starting a program; run this stage with "
+				"policy exec\n");
+		return rp_stage_finish(x.s, -EPERM, 0);
+	}
+	/* The program must not try to attach to rings that are not its. */
+	unsetenv("RINGPIPE_STAGE");
+	/* A program that stops reading is an EPIPE, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	x.max = rp_stage_max_record(x.s);
+	has_out = x.max > 0;
+	x.chunk = (uint32_t)(chunk < x.max ? chunk : x.max);
+	if (has_out) {
+		x.rbuf = malloc(x.mode == M_CHUNKS ? x.chunk : READ_BUF);
+		if (x.rbuf == NULL ||
+		    (x.mode == M_LINES &&
+		     linebuf_new(x.max, emit_line, &x, &x.lb) != 0) ||
+		    (x.mode == M_RECORDS &&
+		     (x.frame = malloc(x.max ? x.max : 1)) == NULL)) {
+			fprintf(stderr, "exec: out of memory\n");
+			err = -ENOMEM;
+			goto out;
+		}
+	}
+	if ((err = start(&x, argv + i, has_out)))
+		goto out;
+	x.in_done = x.source;
+	if (x.source && has_out) {
+		code = rp_stage_run_source(x.s, produce, &x);
+		x.s = NULL;
+	} else {
+		err = loop(&x);
+	}
+out:
+	if (x.s != NULL)
+		code = finish(&x, err);
+	if (x.to_fd >= 0)
+		close(x.to_fd);
+	if (x.from_fd >= 0)
+		close(x.from_fd);
+	if (x.sig_fd >= 0)
+		close(x.sig_fd);
+	if (x.exec_fd >= 0)
+		close(x.exec_fd);
+	linebuf_free(x.lb);
+	free(x.wbuf);
+	free(x.rbuf);
+	free(x.frame);
+	return code;
+}
+
+const struct builtin builtin_exec = {
+	.name = "exec",
+	.synopsis = "[--lines | --chunks N | --records] [--] CMD [ARGS...]",
+	.summary = "run a program (PATH is searched) with its stdin fed from "
+		   "the input\n    and its stdout cut into output records",
+	.help =
+	"  --lines     (default) each input record is written with a newline\n"
+	"              appended (none after a record of type 17); each line\n"
+	"              of the output becomes a record, without its newline.\n"
+	"              A last line without a newline becomes a record of\n"
+	"              type 17, so file-sink --lines writes it back without\n"
+	"              one.  A line longer than the output's largest record\n"
+	"              becomes several records (like file-source --lines).\n"
+	"              Bytes are bytes: NUL and invalid UTF-8 pass as they\n"
+	"              are; only newlines delimit.\n"
+	"  --chunks N  raw bytes both ways: input records written as they\n"
+	"              are; the output is what each read returns, at most N\n"
+	"              bytes (default 64k, never more than the output's\n"
+	"              largest record) per record.  For binary data.  N takes\n"
+	"              k or m.\n"
+	"  --records   frames both ways: a 4-byte little-endian length, then\n"
+	"              that many bytes.  An output frame larger than the\n"
+	"              output's largest record, or cut short by the end of\n"
+	"              the output, fails the stage.\n"
+	"  CMD runs after the stage has entered its sandbox and inherits it:\n"
+	"  the stage needs policy exec (ringpipe gives it that unless the\n"
+	"  pipeline sets a policy); strict fails the stage at once.  CMD gets\n"
+	"  no descriptors but stdin, stdout and stderr (the stage's, which\n"
+	"  the supervisor shows under the stage's name), its own process\n"
+	"  group, and dies with the stage.  A syscall the policy denies (a\n"
+	"  socket, say) is reported by name and ends the stage.  Without an\n"
+	"  input ring CMD reads the stage's stdin and the stage is a source\n"
+	"  (one origin per output record); without an output ring CMD\n"
+	"  writes to the stage's stdout.  Put -- before CMD when its\n"
+	"  arguments include --help.\n"
+	"  At the end of the input CMD's stdin is closed; the stage reads\n"
+	"  its stdout to the end and waits for it, then ends its output.  A\n"
+	"  CMD that stops reading early (like head) ends its input there,\n"
+	"  as in a shell.  Exit 0 if CMD exited 0; otherwise its status or\n"
+	"  signal is reported and the stage fails (exit 1), as it does when\n"
+	"  CMD cannot be run.  A cancel kills CMD's process group (SIGKILL)\n"
+	"  and ends the stage with the cancel's exit code; so does an output\n"
+	"  whose consumer finished early (exit 8, not a failure).\n",
+	.main = exec_main,
+};

@@ -1,0 +1,197 @@
+/*
+ * builtin_fault.c - the fault stage, for crash-recovery tests: passes
+ * records through and misbehaves on purpose on a chosen record.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shm/crashpoint.h"
+#include "sandbox.h"
+#include "builtin.h"
+
+enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT };
+
+struct fault {
+	int have_at, have_match;
+	uint64_t at;           /* the stage's input sequence number */
+	regex_t re;
+	uint64_t random_at;    /* --random: drawn once per run */
+	int have_random;
+	enum action act;
+	int value;             /* signal, exit code or syscall number */
+	enum rp_crash_point point;
+};
+
+static int chosen(const struct fault *f, struct rp_stage *s,
+		  const struct rp_record *r)
+{
+	uint64_t seq = rp_stage_input_seq(s);
+
+	if (f->have_at && seq == f->at)
+		return 1;
+	if (f->have_random && seq == f->random_at)
+		return 1;
+	if (f->have_match) {
+		regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)r->len};
+		char nul = 0;
+		/* REG_STARTEND: records are not NUL-terminated.  A record
+		 * of length 0 still needs a valid pointer. */
+		return regexec(&f->re, r->len ? r->data : &nul, 1, &m,
+			       REG_STARTEND) == 0;
+	}
+	return 0;
+}
+
+static void misbehave(const struct fault *f)
+{
+	struct timespec t = {3600, 0};
+
+	switch (f->act) {
+	case A_CRASH:
+		kill(getpid(), f->value);
+		break;
+	case A_HANG:
+		for (;;)
+			nanosleep(&t, NULL);
+	case A_EXIT:
+		_exit(f->value);
+	case A_SYSCALL:
+		syscall(f->value, 0, 0, 0, 0, 0, 0);
+		break;
+	case A_CRASHPOINT:
+		rp_crashpoint_arm(f->point, 1);
+		break;
+	}
+}
+
+static int fault_record(struct rp_stage *s, const struct rp_record *r,
+			void *arg)
+{
+	struct fault *f = arg;
+
+	if (chosen(f, s, r))
+		misbehave(f);
+	return rp_emit(s, r->data, r->len);
+}
+
+static const struct builtin *self(void);
+
+static int parse_action(struct fault *f, const char *text)
+{
+	const char *colon = strchr(text, ':');
+	const char *arg = colon ? colon + 1 : "";
+	size_t n = colon ? (size_t)(colon - text) : strlen(text);
+
+	if (n == 5 && !strncmp(text, "crash", n)) {
+		f->act = A_CRASH;
+		f->value = *arg ? atoi(arg) : SIGSEGV;
+		if (f->value <= 0 || f->value >= 65)
+			return builtin_usage(self(), "--do crash:SIG needs a "
+						     "signal number");
+	} else if (n == 4 && !strncmp(text, "hang", n)) {
+		f->act = A_HANG;
+	} else if (n == 4 && !strncmp(text, "exit", n)) {
+		f->act = A_EXIT;
+		f->value = atoi(arg);
+		if (f->value < 0 || f->value > 255)
+			return builtin_usage(self(), "--do exit:CODE, 0-255");
+	} else if (n == 7 && !strncmp(text, "syscall", n)) {
+		f->act = A_SYSCALL;
+		f->value = rp_syscall_number(arg);
+		if (f->value < 0)
+			return builtin_usage(self(), "--do syscall:%s: unknown "
+						     "syscall", arg);
+	} else if (n == 10 && !strncmp(text, "crashpoint", n)) {
+		f->act = A_CRASHPOINT;
+		f->point = rp_crashpoint_parse(arg);
+		if (f->point == RP_CP_NONE)
+			return builtin_usage(self(), "--do crashpoint:%s: "
+						     "unknown crash point", arg);
+	} else {
+		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
+					     "hang, exit:CODE, syscall:NAME "
+					     "or crashpoint:NAME", text);
+	}
+	return 0;
+}
+
+static int fault_main(int argc, char **argv)
+{
+	struct fault f;
+	struct rp_stage *s;
+	int err, have_do = 0;
+
+	memset(&f, 0, sizeof(f));
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		if (i + 1 >= argc)
+			return builtin_usage(self(), "%s needs a value", o);
+		if (!strcmp(o, "--at")) {
+			if ((err = builtin_parse_count(self(), o, argv[++i],
+						       &f.at)))
+				return err;
+			f.have_at = 1;
+		} else if (!strcmp(o, "--match")) {
+			if (regcomp(&f.re, argv[++i],
+				    REG_EXTENDED | REG_NOSUB) != 0)
+				return builtin_usage(self(), "--match: bad "
+							     "regex");
+			f.have_match = 1;
+		} else if (!strcmp(o, "--random")) {
+			/* SEED:MAX - one record in [0, MAX) per run, the
+			 * same for the same seed (a poison record). */
+			unsigned long seed, max;
+			if (sscanf(argv[++i], "%lu:%lu", &seed, &max) != 2 ||
+			    max == 0)
+				return builtin_usage(self(), "--random "
+							     "SEED:MAX");
+			srand((unsigned)seed);
+			f.random_at = (uint64_t)rand() % max;
+			f.have_random = 1;
+		} else if (!strcmp(o, "--do")) {
+			if ((err = parse_action(&f, argv[++i])))
+				return err;
+			have_do = 1;
+		} else {
+			return builtin_usage(self(), "unknown option %s", o);
+		}
+	}
+	if (!have_do || !(f.have_at || f.have_match || f.have_random))
+		return builtin_usage(self(), "needs --do and one of --at, "
+					     "--match, --random");
+	if ((err = builtin_open(NULL, 0, &s)))
+		return err;
+	return rp_stage_run(s, fault_record, &f);
+}
+
+const struct builtin builtin_fault = {
+	.name = "fault",
+	.synopsis = "(--at N | --match REGEX | --random SEED:MAX) --do ACTION",
+	.summary = "pass records through; misbehave on a chosen one",
+	.help =
+"  --at N          the record with input sequence number N (it keeps\n"
+"                  its number after a restart, so it is a poison record)\n"
+"  --match REGEX   every record matching the extended regex\n"
+"  --random S:MAX  one record in [0, MAX), drawn from seed S\n"
+"  --do crash[:SIG]      kill itself with signal SIG (default SIGSEGV)\n"
+"  --do hang             stop making progress (sleeps)\n"
+"  --do exit:CODE        exit with CODE\n"
+"  --do syscall:NAME     make syscall NAME (denied: reported by name)\n"
+"  --do crashpoint:NAME  die at the library's named step while\n"
+"                        emitting this record (reserved, commit-half,\n"
+"                        before-publish, peeked, before-release, ...)\n",
+	.main = fault_main,
+};
+
+static const struct builtin *self(void)
+{
+	return &builtin_fault;
+}

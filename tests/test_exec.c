@@ -1,0 +1,650 @@
+/*
+ * test_exec.c - the exec stage end to end, through the ringpipe command:
+ * ordinary tools (sort, sed, grep, wc, uniq, gzip) in a pipeline give
+ * the bytes the same tools give in the shell; a program that fails, cannot
+ * run or makes a denied syscall fails the run with a report naming the
+ * stage; Ctrl-C and a consumer that finishes early end it cleanly, with
+ * no process left behind.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+extern char **environ;
+
+static char dir[128];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/rp-exec-%d-XXXXXX", (int)getpid());
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	/* The shell's tools and the pipeline's see the same bytes and
+	 * collate the same way. */
+	setenv("LC_ALL", "C", 1);
+	/* Sanitized stages cannot run the leak checker's stop-the-world
+	 * inside their sandbox. */
+	if (rp_test_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+}
+
+static void remove_dir(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CU_ASSERT(system(cmd) == 0);
+}
+
+static void path_in(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+static void spit(const char *name, const void *data, size_t len)
+{
+	char p[256];
+	FILE *f;
+
+	path_in(p, sizeof(p), name);
+	f = fopen(p, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT(fwrite(data, 1, len, f) == len);
+	fclose(f);
+}
+
+/* A whole file (binary safe); "" if missing.  To free. */
+static char *slurp(const char *name, size_t *len)
+{
+	char p[256], *buf;
+	FILE *f;
+	long n;
+
+	path_in(p, sizeof(p), name);
+	*len = 0;
+	f = fopen(p, "r");
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+		*len = (size_t)n;
+	fclose(f);
+	return buf;
+}
+
+/* Start ringpipe with args in dir, stdin from in_fd (-1: /dev/null),
+ * stdout and stderr into the file REPORT. */
+static pid_t start(char *const args[], int in_fd)
+{
+	char bin[1024], cwd[512], rep[256], *argv[16];
+	posix_spawn_file_actions_t fa;
+	const char *b = getenv("RP_TEST_BUILD");
+	pid_t pid;
+	int n = 0;
+
+	/* It runs in dir: the binary's path must not be relative. */
+	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+	b = b ? b : "build/plain";
+	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
+		 b[0] == '/' ? "" : "/", b);
+	path_in(rep, sizeof(rep), "REPORT");
+	argv[n++] = bin;
+	while (*args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addchdir_np(&fa, dir);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+						 0);
+	posix_spawn_file_actions_addopen(&fa, 1, rep,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Run ringpipe to its end (bounded); its exit code, and in *report (to
+ * free) what it printed. */
+static int run(char *const args[], char **report)
+{
+	size_t n;
+	int st = rp_test_wait(start(args, -1), 60);
+
+	*report = slurp("REPORT", &n);
+	return rp_test_exit_code(st);
+}
+
+static int run_line(const char *line, char **report)
+{
+	char *args[] = {"-e", (char *)line, NULL};
+
+	return run(args, report);
+}
+
+static int run_yaml(const char *yaml, char **report)
+{
+	char p[256];
+	char *args[] = {"run", p, NULL};
+
+	spit("p.yaml", yaml, strlen(yaml));
+	path_in(p, sizeof(p), "p.yaml");
+	return run(args, report);
+}
+
+/* A shell command in dir, its stdout into the file WANT. */
+static void shell(const char *cmd)
+{
+	char full[1024];
+
+	snprintf(full, sizeof(full), "cd '%s' && { %s; } > WANT", dir, cmd);
+	CU_ASSERT_FATAL(system(full) == 0);
+}
+
+/* OUT (the pipeline's) and WANT (the shell's) hold the same bytes. */
+static void same_bytes(const char *what, size_t at_least)
+{
+	size_t ol, wl;
+	char *o = slurp("OUT", &ol), *w = slurp("WANT", &wl);
+
+	if (ol != wl || memcmp(o, w, ol) != 0 || ol < at_least) {
+		fprintf(stderr, "%s: %zu bytes from the pipeline, %zu from "
+				"the shell\n", what, ol, wl);
+		CU_FAIL("the pipeline's bytes differ from the shell's");
+	}
+	free(o);
+	free(w);
+}
+
+/* Is any process's command line mentioning token still there?  Waits a
+ * little for the last ones to be reaped. */
+static int process_left(const char *token)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+		int found = 0;
+
+		if (d == NULL)
+			return 0;
+		while ((e = readdir(d)) != NULL && !found) {
+			char p[300], buf[4096];
+			ssize_t n;
+			int fd;
+			if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+			    atoi(e->d_name) == getpid())
+				continue;
+			snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
+			fd = open(p, O_RDONLY);
+			if (fd < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			for (ssize_t i = 0; i < n; i++)
+				if (buf[i] == '\0')
+					buf[i] = ' ';
+			buf[n > 0 ? n : 0] = '\0';
+			found = strstr(buf, token) != NULL;
+		}
+		closedir(d);
+		if (!found)
+			return 0;
+		usleep(100000);
+	}
+	return 1;
+}
+
+/* 20000 lines of text: words, tabs, empty lines, UTF-8, a few long
+ * lines; with last_nl == 0 the last line has no newline. */
+static void make_text(const char *name, int last_nl)
+{
+	static const char *const words[] = {
+		"alpha", "beta", "gamma", "x", "delta", "aa", "b", "42",
+		"\xc3\xa9t\xc3\xa9", "zeta\tTAB", "ERROR", "Zulu", "-7", "a",
+	};
+	size_t cap = 4 << 20, n = 0;
+	char *t = malloc(cap);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	CU_ASSERT_FATAL(t != NULL);
+	for (int l = 0; l < 20000; l++) {
+		size_t nw;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		nw = x % 13 == 0 ? 0 : x % 9 + 1;
+		if (l % 1999 == 1000)
+			nw = 300;
+		if (l == 19999)
+			nw = 3; /* never empty: its missing newline shows */
+		for (size_t w = 0; w < nw; w++) {
+			const char *s;
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			s = words[x % (sizeof(words) / sizeof(*words))];
+			if (w > 0)
+				t[n++] = ' ';
+			memcpy(t + n, s, strlen(s));
+			n += strlen(s);
+		}
+		if (l < 19999 || last_nl)
+			t[n++] = '\n';
+	}
+	spit(name, t, n);
+	free(t);
+}
+
+/* ------------------------------------------------------------- lines */
+
+struct shell_case {
+	const char *file;
+	const char *stages; /* between file-source and file-sink */
+	const char *shell;  /* the same in the shell */
+};
+
+/* file-source --lines F ! exec -- CMD ! file-sink --lines OUT gives what
+ * CMD gives in the shell.  F ends without a newline; file-source passes
+ * that last line on as an ordinary line, so CMD reads it with one, which
+ * sort, grep and uniq print anyway.  The tools that would show the
+ * difference (sed, wc) read T, which ends with a newline.  head -c -1
+ * drops T's last newline: the stage's last output record is then an
+ * unterminated line, which file-sink --lines writes without one. */
+RP_TEST(test_exec_tools_match_shell, 120)
+{
+	static const struct shell_case cases[] = {
+		{"F", "exec -- sort", "sort F"},
+		{"F", "exec -- grep -v x", "grep -v x F"},
+		{"T", "exec -- sed s/a/b/g", "sed s/a/b/g T"},
+		{"T", "exec -- wc -l", "wc -l < T"},
+		{"T", "exec -- head -c -1", "head -c -1 T"},
+		{"F", "exec -- sort ! exec -- uniq -c", "sort F | uniq -c"},
+		{"F", "exec --lines -- sort -r ! grep a",
+		 "sort -r F | grep a"},
+	};
+
+	make_dir();
+	make_text("F", 0);
+	make_text("T", 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char line[512], *rep;
+		int code;
+
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s ! file-sink --lines OUT",
+			 cases[i].file, cases[i].stages);
+		code = run_line(line, &rep);
+		CU_ASSERT_EQUAL(code, 0);
+		if (code != 0)
+			fprintf(stderr, "%s:\n%s\n", line, rep);
+		/* ringpipe gives exec the exec policy by itself. */
+		CU_ASSERT(strstr(rep, "policy exec") != NULL);
+		CU_ASSERT(strstr(rep, "failed") == NULL);
+		free(rep);
+		shell(cases[i].shell);
+		same_bytes(cases[i].shell, 5);
+	}
+	remove_dir();
+}
+
+/* A program as the source: no input ring, one origin per line. */
+RP_TEST(test_exec_as_source, 60)
+{
+	char *rep;
+
+	make_dir();
+	CU_ASSERT_EQUAL(run_line("exec -- seq 1 50000 ! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	shell("seq 1 50000");
+	same_bytes("seq", 100000);
+	remove_dir();
+}
+
+/* Lines longer than the output's largest record (2024 bytes in a 4K
+ * ring) become pieces of that size and a last, never empty, one: what
+ * fold -b -w 2024 makes of them. */
+RP_TEST(test_exec_long_lines, 60)
+{
+	static const size_t lens[] = {0, 1, 2023, 2024, 2025, 4048, 5000,
+				      10000, 3};
+	char *t = malloc(32768), *rep;
+	size_t n = 0;
+
+	CU_ASSERT_FATAL(t != NULL);
+	make_dir();
+	for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++) {
+		for (size_t j = 0; j < lens[i]; j++)
+			t[n++] = (char)('a' + (i + j) % 26);
+		t[n++] = '\n';
+	}
+	spit("L", t, n);
+	free(t);
+	CU_ASSERT_EQUAL(run_yaml("name: long\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, L]}\n"
+				 "  - {name: cat, input: read, run: exec, "
+				 "args: [--, cat]}\n"
+				 "  - {name: write, input: cat, "
+				 "run: file-sink, args: [--lines, OUT], "
+				 "ring: 4K}\n",
+				 &rep),
+			0);
+	free(rep);
+	shell("fold -b -w 2024 L");
+	same_bytes("fold", 20000);
+	remove_dir();
+}
+
+/* ----------------------------------------------------- chunks, records */
+
+/* Binary data through gzip -d in raw chunks: zcat's bytes exactly. */
+RP_TEST(test_exec_chunks_gzip, 60)
+{
+	size_t n = 3u << 20;
+	unsigned char *d = malloc(n);
+	uint64_t x = 88172645463325252ull;
+	char *rep;
+
+	CU_ASSERT_FATAL(d != NULL);
+	make_dir();
+	/* Half noise, half runs: NULs, newlines, every byte value. */
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		d[i] = (i / 65536) % 2 ? (unsigned char)x
+				       : (unsigned char)((i / 1000) % 256);
+	}
+	spit("D", d, n);
+	free(d);
+	shell("gzip -c D > D.gz");
+	CU_ASSERT_EQUAL(run_line("file-source --chunks 64k D.gz ! "
+				 "exec --chunks 16k -- gzip -d ! file-sink OUT",
+				 &rep),
+			0);
+	free(rep);
+	shell("zcat D.gz");
+	same_bytes("zcat", n);
+	remove_dir();
+}
+
+/* --records: length-prefixed frames to cat and back give the same
+ * records; a frame cut short by the end of the output fails the stage. */
+RP_TEST(test_exec_records, 60)
+{
+	char *rep;
+
+	make_dir();
+	make_text("T", 1);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --records -- "
+				 "cat ! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	shell("cat T");
+	same_bytes("records through cat", 100000);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --records -- "
+				 "head -c 6 ! file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "2-exec: exec: head ended its output inside "
+			      "a frame") != NULL);
+	free(rep);
+	remove_dir();
+}
+
+/* ----------------------------------------------------------- failures */
+
+/* A program that exits non-zero, or cannot be run, fails the run; the
+ * report and the stage's message name the stage. */
+RP_TEST(test_exec_failure_fails_run, 60)
+{
+	char *rep;
+
+	make_dir();
+	make_text("T", 1);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- false ! "
+				 "file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "2-exec: exec: false exited with status 1") !=
+		  NULL);
+	CU_ASSERT(strstr(rep, "2-exec           failed") != NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- "
+				 "/nonexistent/program ! file-sink OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "2-exec: exec: cannot run /nonexistent/program: "
+			      "No such file or directory") != NULL);
+	free(rep);
+	/* Killed by a signal: said so. */
+	CU_ASSERT_EQUAL(run_yaml("name: sig\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: die, input: read, run: exec, "
+				 "args: [sh, -c, \"kill -TERM $$\"]}\n"
+				 "  - {name: write, input: die, "
+				 "run: file-sink, args: [OUT]}\n",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "die: exec: sh was killed by signal 15") != NULL);
+	free(rep);
+	/* policy strict, given explicitly: no program can start. */
+	CU_ASSERT_EQUAL(run_yaml("name: strict\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: cat, input: read, run: exec, "
+				 "args: [cat], sandbox: {policy: strict}}\n"
+				 "  - {name: write, input: cat, "
+				 "run: file-sink, args: [OUT]}\n",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "cat: exec: the strict sandbox policy forbids")
+		  != NULL);
+	free(rep);
+	remove_dir();
+}
+
+/* The program inherits the stage's seccomp filter: bash opening a TCP
+ * connection (socket) is reported by name, and the run fails.  (bash
+ * asks getpeername whether stdin is a network connection when it
+ * starts; the exec policy does not allow that call, so it is made to
+ * fail softly here, as on a pipe.) */
+RP_TEST(test_exec_violation_by_name, 60)
+{
+	char *rep;
+
+	make_dir();
+	make_text("T", 1);
+	CU_ASSERT_EQUAL(
+		run_yaml("name: net\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, T]}\n"
+			 "  - name: net\n    input: read\n    run: exec\n"
+			 "    args: [--, bash, -c, "
+			 "\"exec 3<>/dev/tcp/127.0.0.1/9\"]\n"
+			 "    sandbox: {deny: [\"getpeername:EINVAL\"]}\n"
+			 "  - {name: write, input: net, run: file-sink, "
+			 "args: [OUT]}\n",
+			 &rep),
+		1);
+	CU_ASSERT(strstr(rep, "ringpipe: stage net: denied syscall socket") !=
+		  NULL);
+	CU_ASSERT(strstr(rep, "policy exec") != NULL);
+	free(rep);
+	CU_ASSERT(!process_left("/dev/tcp/127.0.0.1/9"));
+	remove_dir();
+}
+
+/* ------------------------------------------------------ cancel, EPIPE */
+
+struct slow {
+	int fd;
+};
+
+/* A slow source: a line every 20 ms until the reader goes. */
+static int slow_writer(void *arg)
+{
+	struct slow *w = arg;
+	char line[64];
+
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		if (write(w->fd, line, (size_t)n) != n)
+			return 0;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/* Ctrl-C while exec runs a streaming program on a slow input: every
+ * stage is cancelled, the run exits 130, nothing is left running. */
+RP_TEST(test_exec_ctrl_c, 60)
+{
+	char line[512], token[160], *rep;
+	char *args[] = {"-e", line, NULL};
+	struct slow w;
+	int p[2], st;
+	size_t n;
+	pid_t pid, writer;
+
+	make_dir();
+	/* The directory's name makes the program's command line unique. */
+	snprintf(token, sizeof(token), "%s-never", dir);
+	snprintf(line, sizeof(line),
+		 "file-source --lines - ! exec -- grep --line-buffered -v %s ! "
+		 "file-sink --lines OUT",
+		 token);
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	w.fd = p[1];
+	writer = rp_test_fork(slow_writer, &w);
+	close(p[1]);
+	pid = start(args, p[0]);
+	close(p[0]);
+	usleep(700000);
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	rep = slurp("REPORT", &n);
+	CU_ASSERT(strstr(rep, "2-exec           cancelled") != NULL);
+	CU_ASSERT(strstr(rep, "failed") == NULL);
+	free(rep);
+	CU_ASSERT(!process_left(token));
+	kill(writer, SIGKILL);
+	rp_test_wait(writer, 5);
+	remove_dir();
+}
+
+/* A consumer that finishes early (head) ends an endless program: the
+ * stage is done (output closed), not failed, and the program is gone. */
+RP_TEST(test_exec_output_closed, 60)
+{
+	char line[512], token[160], want[1024], *rep;
+	size_t n = 0;
+
+	make_dir();
+	make_text("T", 1);
+	snprintf(token, sizeof(token), "%s-yes", dir);
+	snprintf(line, sizeof(line),
+		 "file-source --lines T ! exec -- yes %s ! head 5 ! "
+		 "file-sink --lines OUT",
+		 token);
+	CU_ASSERT_EQUAL(run_line(line, &rep), 0);
+	CU_ASSERT(strstr(rep, "2-exec           done") != NULL);
+	CU_ASSERT(strstr(rep, "failed") == NULL);
+	free(rep);
+	for (int i = 0; i < 5; i++)
+		n += (size_t)snprintf(want + n, sizeof(want) - n, "%s\n",
+				      token);
+	spit("WANT", want, n);
+	same_bytes("yes | head -n 5", n);
+	CU_ASSERT(!process_left(token));
+	remove_dir();
+}
+
+/* ------------------------------------------------------- command line */
+
+static int stage_cmd(char *const argv[], char **out)
+{
+	char bin[256], rep[256];
+	posix_spawn_file_actions_t fa;
+	const char *b = getenv("RP_TEST_BUILD");
+	char *av[8];
+	size_t n;
+	pid_t pid;
+	int i = 0;
+
+	snprintf(bin, sizeof(bin), "%s/ringpipe-stage", b ? b : "build/plain");
+	path_in(rep, sizeof(rep), "REPORT");
+	av[i++] = bin;
+	while (*argv && i < 7)
+		av[i++] = *argv++;
+	av[i] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, rep,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, av, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	i = rp_test_exit_code(rp_test_wait(pid, 20));
+	*out = slurp("REPORT", &n);
+	return i;
+}
+
+/* --help documents every option; usage errors exit 2. */
+RP_TEST(test_exec_usage, 30)
+{
+	char *help[] = {"exec", "--help", NULL};
+	char *none[] = {"exec", "--lines", NULL};
+	char *two[] = {"exec", "--lines", "--records", "cat", NULL};
+	char *bad[] = {"exec", "--chunks", "0", "cat", NULL};
+	char *text;
+
+	make_dir();
+	CU_ASSERT_EQUAL(stage_cmd(help, &text), 0);
+	CU_ASSERT(strstr(text, "--lines") && strstr(text, "--chunks N") &&
+		  strstr(text, "--records") && strstr(text, "type 17") &&
+		  strstr(text, "policy exec"));
+	free(text);
+	CU_ASSERT_EQUAL(stage_cmd(none, &text), 2);
+	CU_ASSERT(strstr(text, "no CMD given") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(stage_cmd(two, &text), 2);
+	CU_ASSERT(strstr(text, "exclude each other") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(stage_cmd(bad, &text), 2);
+	free(text);
+	remove_dir();
+}
+
+void rp_suite_exec(void)
+{
+	RP_SUITE("exec",
+		 {"sort, sed, grep, wc, uniq give the shell's bytes",
+		  test_exec_tools_match_shell},
+		 {"a program as the source", test_exec_as_source},
+		 {"long lines are cut like fold -b", test_exec_long_lines},
+		 {"--chunks: gzip -d on binary data", test_exec_chunks_gzip},
+		 {"--records: frames both ways", test_exec_records},
+		 {"a failing program fails the run",
+		  test_exec_failure_fails_run},
+		 {"a denied syscall is reported by name",
+		  test_exec_violation_by_name},
+		 {"Ctrl-C cancels cleanly", test_exec_ctrl_c},
+		 {"a consumer that finishes early ends the program",
+		  test_exec_output_closed},
+		 {"--help and usage errors", test_exec_usage});
+}
