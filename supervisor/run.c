@@ -175,12 +175,15 @@ static void on_exit_of(struct sup *s, int k)
 			     r->why[0] ? r->why : "failed", code);
 		}
 	} else {
+		uint64_t rec = rp_spawn_current_record(&r->proc);
+		char where[48] = "before its first record";
+		if (rec)
+			snprintf(where, sizeof(where), "on record %llu",
+				 (unsigned long long)(rec - 1));
 		r->state = ST_FAILED;
 		if (r->why[0] == '\0')
-			fail(s, k, "killed by signal %d (%s) on record %llu",
-			     si.si_status, strsignal(si.si_status),
-			     (unsigned long long)
-				     rp_spawn_current_record(&r->proc));
+			fail(s, k, "killed by signal %d (%s) %s", si.si_status,
+			     strsignal(si.si_status), where);
 		else
 			fail(s, k, "%s", r->why);
 	}

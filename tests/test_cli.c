@@ -285,6 +285,52 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	remove_dir();
 }
 
+/* The fault stage misbehaves on the chosen record; each way is reported
+ * with the record it happened on, and the run fails. */
+RP_TEST(test_fault_stage_reported, 90)
+{
+	static const struct {
+		const char *action, *expect;
+	} cases[] = {
+		{"crash:11", "killed by signal 11 (Segmentation fault) on "
+			     "record 700"},
+		{"exit:3", "failed (exit 3)"},
+		{"syscall:socket", "denied syscall socket ("},
+		{"crashpoint:reserved", "killed by signal 9 (Killed) on "
+					"record 700"},
+	};
+	char in[256];
+	FILE *f;
+
+	make_dir();
+	path_in(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char line[512], *text;
+		char *args[] = {"-e", line, NULL};
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! fault --at 700 --do %s ! "
+			 "count", in, cases[i].action);
+		const char *expect = cases[i].expect;
+		/* The sanitizer's own SIGSEGV handler makes syscalls the
+		 * policy denies: then the record is what must be right. */
+		if (rp_test_sanitized() && i == 0)
+			expect = "on record 700";
+		CU_ASSERT_EQUAL(run(args, &text), 1);
+		if (strstr(text, expect) == NULL) {
+			fprintf(stderr, "fault %s: want '%s' in:\n%s\n",
+				cases[i].action, expect, text);
+			CU_FAIL("fault not reported as expected");
+		}
+		free(text);
+	}
+	remove_dir();
+}
+
 void rp_suite_cli(void)
 {
 	RP_SUITE("cli",
@@ -296,5 +342,7 @@ void rp_suite_cli(void)
 		  test_violation_reported_by_name},
 		 {"a failing stage cancels its siblings",
 		  test_failing_stage_cancels_siblings},
-		 {"Ctrl-C cancels cleanly", test_ctrl_c_cancels_cleanly});
+		 {"Ctrl-C cancels cleanly", test_ctrl_c_cancels_cleanly},
+		 {"the fault stage, reported with its record",
+		  test_fault_stage_reported});
 }
