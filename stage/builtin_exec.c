@@ -205,6 +205,9 @@ static void reap(struct ex *x, int block)
 	while (r < 0 && errno == EINTR);
 	if (r == x->pid || (r < 0 && errno == ECHILD)) {
 		int e;
+		/* Whatever it left running in its process group (a
+		 * background job) must not outlive it. */
+		kill(-x->pid, SIGKILL);
 		x->pid = -1;
 		/* Its exec failed if it said so before it ended. */
 		if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))

@@ -382,7 +382,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	for (int k = s->n - 1; k >= 0 && !s->failed; k--)
 		start(s, k, o);
 
-	for (;;) {
+	for (int64_t drain_until = 0;;) {
 		struct epoll_event evs[16];
 		int n, open_pipes = 0, pending = 0;
 
@@ -390,13 +390,31 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			open_pipes += at(s, k)->err.rfd >= 0;
 		if (s->alive == 0 && open_pipes == 0)
 			break;
+		/* Every stage is gone but a stderr pipe is still open: a
+		 * stray grandchild (a command's background job) holds it.
+		 * Read what comes for a moment, then stop waiting. */
+		if (s->alive == 0 && drain_until == 0)
+			drain_until = rp_now_ns() + 2000000000LL;
+		if (drain_until && rp_now_ns() > drain_until) {
+			for (int k = 0; k < s->n; k++)
+				if (at(s, k)->err.rfd >= 0) {
+					rp_errpipe_pump(&at(s, k)->err, stderr);
+					fprintf(stderr, "ringpipe: stage %s: its "
+							"stderr is held open by "
+							"a process it left "
+							"behind\n",
+						at(s, k)->cfg->name);
+					rp_errpipe_close(&at(s, k)->err);
+				}
+			break;
+		}
 		/* The bell protocol: announce, re-check, then sleep. */
 		rp_bell_announce(s->sup_bell);
 		rp_bell_park_begin(s->sup_bell);
 		for (int k = 0; k < s->n; k++)
 			pending |= at(s, k)->proc.rx &&
 				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
-		n = epoll_wait(s->ep, evs, 16, pending ? 0 : 1000);
+		n = epoll_wait(s->ep, evs, 16, pending ? 0 : drain_until ? 100 : 1000);
 		rp_bell_park_end(s->sup_bell);
 		rp_bell_retire(s->sup_bell);
 		for (int k = 0; k < s->n; k++)

@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "harness.h"
 
 extern char **environ;
@@ -577,6 +578,30 @@ RP_TEST(test_exec_output_closed, 60)
 
 /* ------------------------------------------------------- command line */
 
+/* A command that leaves a background job running: the job dies with
+ * the command's process group instead of outliving the pipeline (or
+ * holding its stderr open), and the run ends at once. */
+RP_TEST(test_exec_background_job_cleaned_up, 60)
+{
+	char line[512], in[256], *report;
+	char token[64];
+	int64_t t0;
+
+	make_dir();
+	spit("in", "a\nb\n", 4);
+	path_in(in, sizeof(in), "in");
+	snprintf(token, sizeof(token), "3%d", (int)getpid() % 100000 + 100000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec -- bash -c "
+		 "'sleep %s >/dev/null & cat' ! count", in, token);
+	t0 = rp_now_ns();
+	CU_ASSERT_EQUAL(run_line(line, &report), 0);
+	CU_ASSERT(rp_now_ns() - t0 < 5000000000LL);
+	CU_ASSERT_FALSE(process_left(token));
+	free(report);
+	remove_dir();
+}
+
 static int stage_cmd(char *const argv[], char **out)
 {
 	char bin[256], rep[256];
@@ -633,6 +658,8 @@ RP_TEST(test_exec_usage, 30)
 void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
+		 {"a background job dies with its command",
+		  test_exec_background_job_cleaned_up},
 		 {"sort, sed, grep, wc, uniq give the shell's bytes",
 		  test_exec_tools_match_shell},
 		 {"a program as the source", test_exec_as_source},
