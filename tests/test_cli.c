@@ -17,99 +17,26 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "harness.h"
 
-extern char **environ;
-
-static char dir[128];
-
-static void make_dir(void)
+/* Run ringpipe to its end; its exit code and what it printed. */
+static int run(char *const args[], char **text)
 {
-	snprintf(dir, sizeof(dir), "/tmp/rp-cli-%d-XXXXXX", (int)getpid());
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-}
-
-static void remove_dir(void)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT(system(cmd) == 0);
-}
-
-static void path_in(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
+	return rp_cmd_run(args, text);
 }
 
 static void write_file(const char *name, const char *text)
 {
-	char p[256];
-	FILE *f;
-
-	path_in(p, sizeof(p), name);
-	f = fopen(p, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	fputs(text, f);
-	fclose(f);
+	rp_cmd_spit(name, text, strlen(text));
 }
 
 static char *read_file(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
+	size_t n;
+	const char *slash = strrchr(path, '/');
 
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, f) != (size_t)n)
-		buf[0] = '\0';
-	fclose(f);
-	return buf;
-}
-
-/* Start ringpipe with args, its stdout and stderr into OUT in dir. */
-static pid_t start(char *const args[])
-{
-	char bin[256], out[256], *argv[16];
-	posix_spawn_file_actions_t fa;
-	const char *b = getenv("RP_TEST_BUILD");
-	pid_t pid;
-	int n = 0;
-
-	snprintf(bin, sizeof(bin), "%s/ringpipe", b ? b : "build/plain");
-	/* Sanitized stages cannot run the leak checker's stop-the-world
-	 * inside their sandbox. */
-	if (rp_test_sanitized())
-		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-	path_in(out, sizeof(out), "OUT");
-	argv[n++] = bin;
-	while (*args && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, out,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
-}
-
-/* Run ringpipe to its end (bounded); returns its exit code and, in
- * *text (to free), what it printed. */
-static int run(char *const args[], char **text)
-{
-	char out[256];
-	int st = rp_test_wait(start(args), 60);
-
-	path_in(out, sizeof(out), "OUT");
-	*text = read_file(out);
-	return rp_test_exit_code(st);
+	return rp_cmd_slurp(slash ? slash + 1 : path, &n);
 }
 
 /* ------------------------------------------------------------- check */
@@ -146,14 +73,14 @@ RP_TEST(test_check_names_line_and_column, 60)
 		{"name: p\nstages: [\n", "p.yaml:3:1: not valid YAML"},
 	};
 
-	make_dir();
+	rp_cmd_dir_make("cli");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char p[256], *text;
 		char *args[] = {"check", p, NULL};
 		int code;
 
 		write_file("p.yaml", cases[i].yaml);
-		path_in(p, sizeof(p), "p.yaml");
+		rp_cmd_path(p, sizeof(p), "p.yaml");
 		code = run(args, &text);
 		CU_ASSERT_EQUAL(code, 2);
 		if (strstr(text, cases[i].expect) == NULL) {
@@ -173,12 +100,12 @@ RP_TEST(test_check_names_line_and_column, 60)
 			   "    args: [x]\n    ring: 64K\n"
 			   "    sandbox:\n      policy: strict\n"
 			   "      memory: 256M\n      deny: [\"openat:EACCES\"]\n");
-		path_in(p, sizeof(p), "ok.yaml");
+		rp_cmd_path(p, sizeof(p), "ok.yaml");
 		CU_ASSERT_EQUAL(run(args, &text), 0);
 		CU_ASSERT(strstr(text, "pipeline ok: 2 stages, ok") != NULL);
 		free(text);
 	}
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* ------------------------------------------------------------- runs */
@@ -189,10 +116,10 @@ RP_TEST(test_one_liner_matches_shell, 60)
 	char *a, *b;
 	FILE *f;
 
-	make_dir();
-	path_in(in, sizeof(in), "in.log");
-	path_in(out, sizeof(out), "out.log");
-	path_in(want, sizeof(want), "want.log");
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in.log");
+	rp_cmd_path(out, sizeof(out), "out.log");
+	rp_cmd_path(want, sizeof(want), "want.log");
 	f = fopen(in, "w");
 	CU_ASSERT_FATAL(f != NULL);
 	for (int i = 0; i < 50000; i++)
@@ -218,7 +145,7 @@ RP_TEST(test_one_liner_matches_shell, 60)
 	CU_ASSERT_STRING_EQUAL(a, b);
 	free(a);
 	free(b);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* A denied syscall ends the run with exit 1 and a report naming it. */
@@ -228,9 +155,9 @@ RP_TEST(test_violation_reported_by_name, 60)
 	char *args[] = {"run", p, NULL};
 	char yaml[1024];
 
-	make_dir();
+	rp_cmd_dir_make("cli");
 	write_file("in", "one\ntwo\n");
-	path_in(in, sizeof(in), "in");
+	rp_cmd_path(in, sizeof(in), "in");
 	/* munmap is what a stage calls as it detaches: denying it makes
 	 * a violation certain, at a known place. */
 	snprintf(yaml, sizeof(yaml),
@@ -239,11 +166,11 @@ RP_TEST(test_violation_reported_by_name, 60)
 		 "    run: count\n    sandbox: {deny: [munmap]}\n",
 		 in);
 	write_file("v.yaml", yaml);
-	path_in(p, sizeof(p), "v.yaml");
+	rp_cmd_path(p, sizeof(p), "v.yaml");
 	CU_ASSERT_EQUAL(run(args, &text), 1);
 	CU_ASSERT(strstr(text, "stage count: denied syscall munmap") != NULL);
 	free(text);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* A stage that fails cancels the others; the run exits 1. */
@@ -253,12 +180,12 @@ RP_TEST(test_failing_stage_cancels_siblings, 60)
 	char *args[] = {"-e",
 			"file-source --lines /nonexistent/file ! count", NULL};
 
-	make_dir();
+	rp_cmd_dir_make("cli");
 	CU_ASSERT_EQUAL(run(args, &text), 1);
 	CU_ASSERT(strstr(text, "/nonexistent/file") != NULL);
 	CU_ASSERT(strstr(text, "1-file-source") != NULL);
 	free(text);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* Ctrl-C: every stage is cancelled with reason user, the run exits 130
@@ -271,18 +198,18 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	pid_t pid;
 	int st;
 
-	make_dir();
-	pid = start(args);
+	rp_cmd_dir_make("cli");
+	pid = rp_cmd_start(args, -1);
 	usleep(500000);
 	kill(pid, SIGINT);
 	st = rp_test_wait(pid, 10);
 	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
-	path_in(out, sizeof(out), "OUT");
+	rp_cmd_path(out, sizeof(out), "REPORT");
 	text = read_file(out);
 	CU_ASSERT(strstr(text, "cancelled") != NULL);
 	CU_ASSERT(strstr(text, "failed") == NULL);
 	free(text);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* The fault stage misbehaves on the chosen record; each way is reported
@@ -302,8 +229,8 @@ RP_TEST(test_fault_stage_reported, 90)
 	char in[256];
 	FILE *f;
 
-	make_dir();
-	path_in(in, sizeof(in), "in");
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
 	f = fopen(in, "w");
 	CU_ASSERT_FATAL(f != NULL);
 	for (int i = 0; i < 5000; i++)
@@ -328,7 +255,7 @@ RP_TEST(test_fault_stage_reported, 90)
 		}
 		free(text);
 	}
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 void rp_suite_cli(void)

@@ -20,123 +20,14 @@
 #include <unistd.h>
 
 #include "../shm/futex.h"
+#include "cmd.h"
 #include "harness.h"
-
-extern char **environ;
-
-static char dir[128];
-
-static void make_dir(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/rp-exec-%d-XXXXXX", (int)getpid());
-	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
-	/* The shell's tools and the pipeline's see the same bytes and
-	 * collate the same way. */
-	setenv("LC_ALL", "C", 1);
-	/* Sanitized stages cannot run the leak checker's stop-the-world
-	 * inside their sandbox. */
-	if (rp_test_sanitized())
-		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-}
-
-static void remove_dir(void)
-{
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	CU_ASSERT(system(cmd) == 0);
-}
-
-static void path_in(char *buf, size_t len, const char *name)
-{
-	snprintf(buf, len, "%s/%s", dir, name);
-}
-
-static void spit(const char *name, const void *data, size_t len)
-{
-	char p[256];
-	FILE *f;
-
-	path_in(p, sizeof(p), name);
-	f = fopen(p, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	CU_ASSERT(fwrite(data, 1, len, f) == len);
-	fclose(f);
-}
-
-/* A whole file (binary safe); "" if missing.  To free. */
-static char *slurp(const char *name, size_t *len)
-{
-	char p[256], *buf;
-	FILE *f;
-	long n;
-
-	path_in(p, sizeof(p), name);
-	*len = 0;
-	f = fopen(p, "r");
-	if (f == NULL)
-		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
-		*len = (size_t)n;
-	fclose(f);
-	return buf;
-}
-
-/* Start ringpipe with args in dir, stdin from in_fd (-1: /dev/null),
- * stdout and stderr into the file REPORT. */
-static pid_t start(char *const args[], int in_fd)
-{
-	char bin[1024], cwd[512], rep[256], *argv[16];
-	posix_spawn_file_actions_t fa;
-	const char *b = getenv("RP_TEST_BUILD");
-	pid_t pid;
-	int n = 0;
-
-	/* It runs in dir: the binary's path must not be relative. */
-	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
-	b = b ? b : "build/plain";
-	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
-		 b[0] == '/' ? "" : "/", b);
-	path_in(rep, sizeof(rep), "REPORT");
-	argv[n++] = bin;
-	while (*args && n < 15)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addchdir_np(&fa, dir);
-	if (in_fd >= 0)
-		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
-						 0);
-	posix_spawn_file_actions_addopen(&fa, 1, rep,
-					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
-	posix_spawn_file_actions_destroy(&fa);
-	return pid;
-}
-
-/* Run ringpipe to its end (bounded); its exit code, and in *report (to
- * free) what it printed. */
-static int run(char *const args[], char **report)
-{
-	size_t n;
-	int st = rp_test_wait(start(args, -1), 60);
-
-	*report = slurp("REPORT", &n);
-	return rp_test_exit_code(st);
-}
 
 static int run_line(const char *line, char **report)
 {
 	char *args[] = {"-e", (char *)line, NULL};
 
-	return run(args, report);
+	return rp_cmd_run(args, report);
 }
 
 static int run_yaml(const char *yaml, char **report)
@@ -144,9 +35,9 @@ static int run_yaml(const char *yaml, char **report)
 	char p[256];
 	char *args[] = {"run", p, NULL};
 
-	spit("p.yaml", yaml, strlen(yaml));
-	path_in(p, sizeof(p), "p.yaml");
-	return run(args, report);
+	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	return rp_cmd_run(args, report);
 }
 
 /* A shell command in dir, its stdout into the file WANT. */
@@ -154,7 +45,8 @@ static void shell(const char *cmd)
 {
 	char full[1024];
 
-	snprintf(full, sizeof(full), "cd '%s' && { %s; } > WANT", dir, cmd);
+	snprintf(full, sizeof(full), "cd '%s' && { %s; } > WANT", rp_cmd_dir(),
+		 cmd);
 	CU_ASSERT_FATAL(system(full) == 0);
 }
 
@@ -162,7 +54,7 @@ static void shell(const char *cmd)
 static void same_bytes(const char *what, size_t at_least)
 {
 	size_t ol, wl;
-	char *o = slurp("OUT", &ol), *w = slurp("WANT", &wl);
+	char *o = rp_cmd_slurp("OUT", &ol), *w = rp_cmd_slurp("WANT", &wl);
 
 	if (ol != wl || memcmp(o, w, ol) != 0 || ol < at_least) {
 		fprintf(stderr, "%s: %zu bytes from the pipeline, %zu from "
@@ -244,7 +136,7 @@ static void make_text(const char *name, int last_nl)
 		if (l < 19999 || last_nl)
 			t[n++] = '\n';
 	}
-	spit(name, t, n);
+	rp_cmd_spit(name, t, n);
 	free(t);
 }
 
@@ -276,7 +168,7 @@ RP_TEST(test_exec_tools_match_shell, 120)
 		 "sort -r F | grep a"},
 	};
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	make_text("F", 0);
 	make_text("T", 1);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
@@ -297,7 +189,7 @@ RP_TEST(test_exec_tools_match_shell, 120)
 		shell(cases[i].shell);
 		same_bytes(cases[i].shell, 5);
 	}
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* A program as the source: no input ring, one origin per line. */
@@ -305,14 +197,14 @@ RP_TEST(test_exec_as_source, 60)
 {
 	char *rep;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	CU_ASSERT_EQUAL(run_line("exec -- seq 1 50000 ! file-sink --lines OUT",
 				 &rep),
 			0);
 	free(rep);
 	shell("seq 1 50000");
 	same_bytes("seq", 100000);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* Lines longer than the output's largest record (2024 bytes in a 4K
@@ -326,13 +218,13 @@ RP_TEST(test_exec_long_lines, 60)
 	size_t n = 0;
 
 	CU_ASSERT_FATAL(t != NULL);
-	make_dir();
+	rp_cmd_dir_make("exec");
 	for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++) {
 		for (size_t j = 0; j < lens[i]; j++)
 			t[n++] = (char)('a' + (i + j) % 26);
 		t[n++] = '\n';
 	}
-	spit("L", t, n);
+	rp_cmd_spit("L", t, n);
 	free(t);
 	CU_ASSERT_EQUAL(run_yaml("name: long\nstages:\n"
 				 "  - {name: read, run: file-source, "
@@ -347,7 +239,7 @@ RP_TEST(test_exec_long_lines, 60)
 	free(rep);
 	shell("fold -b -w 2024 L");
 	same_bytes("fold", 20000);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* ----------------------------------------------------- chunks, records */
@@ -361,14 +253,14 @@ RP_TEST(test_exec_chunks_gzip, 60)
 	char *rep;
 
 	CU_ASSERT_FATAL(d != NULL);
-	make_dir();
+	rp_cmd_dir_make("exec");
 	/* Half noise, half runs: NULs, newlines, every byte value. */
 	for (size_t i = 0; i < n; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
 		d[i] = (i / 65536) % 2 ? (unsigned char)x
 				       : (unsigned char)((i / 1000) % 256);
 	}
-	spit("D", d, n);
+	rp_cmd_spit("D", d, n);
 	free(d);
 	shell("gzip -c D > D.gz");
 	CU_ASSERT_EQUAL(run_line("file-source --chunks 64k D.gz ! "
@@ -378,7 +270,7 @@ RP_TEST(test_exec_chunks_gzip, 60)
 	free(rep);
 	shell("zcat D.gz");
 	same_bytes("zcat", n);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* --records: length-prefixed frames to cat and back give the same
@@ -387,7 +279,7 @@ RP_TEST(test_exec_records, 60)
 {
 	char *rep;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	make_text("T", 1);
 	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --records -- "
 				 "cat ! file-sink --lines OUT",
@@ -403,7 +295,7 @@ RP_TEST(test_exec_records, 60)
 	CU_ASSERT(strstr(rep, "2-exec: exec: head ended its output inside "
 			      "a frame") != NULL);
 	free(rep);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* ----------------------------------------------------------- failures */
@@ -414,7 +306,7 @@ RP_TEST(test_exec_failure_fails_run, 60)
 {
 	char *rep;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	make_text("T", 1);
 	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- false ! "
 				 "file-sink --lines OUT",
@@ -456,7 +348,7 @@ RP_TEST(test_exec_failure_fails_run, 60)
 	CU_ASSERT(strstr(rep, "cat: exec: the strict sandbox policy forbids")
 		  != NULL);
 	free(rep);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* The program inherits the stage's seccomp filter: bash opening a TCP
@@ -468,7 +360,7 @@ RP_TEST(test_exec_violation_by_name, 60)
 {
 	char *rep;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	make_text("T", 1);
 	CU_ASSERT_EQUAL(
 		run_yaml("name: net\nstages:\n"
@@ -487,7 +379,7 @@ RP_TEST(test_exec_violation_by_name, 60)
 	CU_ASSERT(strstr(rep, "policy exec") != NULL);
 	free(rep);
 	CU_ASSERT(!process_left("/dev/tcp/127.0.0.1/9"));
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* ------------------------------------------------------ cancel, EPIPE */
@@ -522,9 +414,9 @@ RP_TEST(test_exec_ctrl_c, 60)
 	size_t n;
 	pid_t pid, writer;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	/* The directory's name makes the program's command line unique. */
-	snprintf(token, sizeof(token), "%s-never", dir);
+	snprintf(token, sizeof(token), "%s-never", rp_cmd_dir());
 	snprintf(line, sizeof(line),
 		 "file-source --lines - ! exec -- grep --line-buffered -v %s ! "
 		 "file-sink --lines OUT",
@@ -533,20 +425,20 @@ RP_TEST(test_exec_ctrl_c, 60)
 	w.fd = p[1];
 	writer = rp_test_fork(slow_writer, &w);
 	close(p[1]);
-	pid = start(args, p[0]);
+	pid = rp_cmd_start(args, p[0]);
 	close(p[0]);
 	usleep(700000);
 	kill(pid, SIGINT);
 	st = rp_test_wait(pid, 10);
 	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
-	rep = slurp("REPORT", &n);
+	rep = rp_cmd_slurp("REPORT", &n);
 	CU_ASSERT(strstr(rep, "2-exec           cancelled") != NULL);
 	CU_ASSERT(strstr(rep, "failed") == NULL);
 	free(rep);
 	CU_ASSERT(!process_left(token));
 	kill(writer, SIGKILL);
 	rp_test_wait(writer, 5);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* A consumer that finishes early (head) ends an endless program: the
@@ -556,9 +448,9 @@ RP_TEST(test_exec_output_closed, 60)
 	char line[512], token[160], want[1024], *rep;
 	size_t n = 0;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	make_text("T", 1);
-	snprintf(token, sizeof(token), "%s-yes", dir);
+	snprintf(token, sizeof(token), "%s-yes", rp_cmd_dir());
 	snprintf(line, sizeof(line),
 		 "file-source --lines T ! exec -- yes %s ! head 5 ! "
 		 "file-sink --lines OUT",
@@ -570,10 +462,10 @@ RP_TEST(test_exec_output_closed, 60)
 	for (int i = 0; i < 5; i++)
 		n += (size_t)snprintf(want + n, sizeof(want) - n, "%s\n",
 				      token);
-	spit("WANT", want, n);
+	rp_cmd_spit("WANT", want, n);
 	same_bytes("yes | head -n 5", n);
 	CU_ASSERT(!process_left(token));
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 /* ------------------------------------------------------- command line */
@@ -587,9 +479,9 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 	char token[64];
 	int64_t t0;
 
-	make_dir();
-	spit("in", "a\nb\n", 4);
-	path_in(in, sizeof(in), "in");
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("in", "a\nb\n", 4);
+	rp_cmd_path(in, sizeof(in), "in");
 	snprintf(token, sizeof(token), "3%d", (int)getpid() % 100000 + 100000);
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! exec -- bash -c "
@@ -599,7 +491,7 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 	CU_ASSERT(rp_now_ns() - t0 < 5000000000LL);
 	CU_ASSERT_FALSE(process_left(token));
 	free(report);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 static int stage_cmd(char *const argv[], char **out)
@@ -613,7 +505,7 @@ static int stage_cmd(char *const argv[], char **out)
 	int i = 0;
 
 	snprintf(bin, sizeof(bin), "%s/ringpipe-stage", b ? b : "build/plain");
-	path_in(rep, sizeof(rep), "REPORT");
+	rp_cmd_path(rep, sizeof(rep), "REPORT");
 	av[i++] = bin;
 	while (*argv && i < 7)
 		av[i++] = *argv++;
@@ -625,7 +517,7 @@ static int stage_cmd(char *const argv[], char **out)
 	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, av, environ) == 0);
 	posix_spawn_file_actions_destroy(&fa);
 	i = rp_test_exit_code(rp_test_wait(pid, 20));
-	*out = slurp("REPORT", &n);
+	*out = rp_cmd_slurp("REPORT", &n);
 	return i;
 }
 
@@ -638,7 +530,7 @@ RP_TEST(test_exec_usage, 30)
 	char *bad[] = {"exec", "--chunks", "0", "cat", NULL};
 	char *text;
 
-	make_dir();
+	rp_cmd_dir_make("exec");
 	CU_ASSERT_EQUAL(stage_cmd(help, &text), 0);
 	CU_ASSERT(strstr(text, "--lines") && strstr(text, "--chunks N") &&
 		  strstr(text, "--records") && strstr(text, "type 17") &&
@@ -652,7 +544,7 @@ RP_TEST(test_exec_usage, 30)
 	free(text);
 	CU_ASSERT_EQUAL(stage_cmd(bad, &text), 2);
 	free(text);
-	remove_dir();
+	rp_cmd_dir_remove();
 }
 
 void rp_suite_exec(void)

@@ -1,0 +1,130 @@
+/*
+ * cmd.c - running the ringpipe command from tests (see cmd.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "harness.h"
+
+extern char **environ;
+
+static char dir[128];
+
+void rp_cmd_dir_make(const char *prefix)
+{
+	snprintf(dir, sizeof(dir), "/tmp/rp-%s-%d-XXXXXX", prefix,
+		 (int)getpid());
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	/* The shell's tools and the pipeline's see the same bytes and
+	 * collate the same way. */
+	setenv("LC_ALL", "C", 1);
+	/* Sanitized stages cannot run the leak checker's stop-the-world
+	 * inside their sandbox. */
+	if (rp_test_sanitized())
+		setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+}
+
+const char *rp_cmd_dir(void)
+{
+	return dir;
+}
+
+void rp_cmd_dir_remove(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CU_ASSERT(system(cmd) == 0);
+}
+
+void rp_cmd_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", dir, name);
+}
+
+void rp_cmd_spit(const char *name, const void *data, size_t len)
+{
+	char p[256];
+	FILE *f;
+
+	rp_cmd_path(p, sizeof(p), name);
+	f = fopen(p, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT(fwrite(data, 1, len, f) == len);
+	fclose(f);
+}
+
+char *rp_cmd_slurp(const char *name, size_t *len)
+{
+	char p[256], *buf;
+	FILE *f;
+	long n;
+
+	rp_cmd_path(p, sizeof(p), name);
+	*len = 0;
+	f = fopen(p, "r");
+	if (f == NULL)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n)
+		*len = (size_t)n;
+	fclose(f);
+	return buf;
+}
+
+/* Start ringpipe with args in dir, stdin from in_fd (-1: /dev/null),
+ * stdout and stderr into the file REPORT. */
+pid_t rp_cmd_start(char *const args[], int in_fd)
+{
+	char bin[1024], cwd[512], rep[256], *argv[16];
+	posix_spawn_file_actions_t fa;
+	const char *b = getenv("RP_TEST_BUILD");
+	pid_t pid;
+	int n = 0;
+
+	/* It runs in dir: the binary's path must not be relative. */
+	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+	b = b ? b : "build/plain";
+	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
+		 b[0] == '/' ? "" : "/", b);
+	rp_cmd_path(rep, sizeof(rep), "REPORT");
+	argv[n++] = bin;
+	while (*args && n < 15)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addchdir_np(&fa, dir);
+	if (in_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in_fd, 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+						 0);
+	posix_spawn_file_actions_addopen(&fa, 1, rep,
+					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
+/* Run ringpipe to its end (bounded); its exit code, and in *report (to
+ * free) what it printed. */
+int rp_cmd_run(char *const args[], char **report)
+{
+	size_t n;
+	int st = rp_test_wait(rp_cmd_start(args, -1), 60);
+
+	*report = rp_cmd_slurp("REPORT", &n);
+	return rp_test_exit_code(st);
+}
+

@@ -1,0 +1,29 @@
+/*
+ * cmd.h - running the ringpipe command from tests, in a scratch
+ * directory, as a user would.
+ */
+#ifndef RP_TEST_CMD_H
+#define RP_TEST_CMD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Make a scratch directory /tmp/rp-PREFIX-PID-XXXXXX; the tools run with
+ * LC_ALL=C (and, sanitized, without the leak checker, which cannot run
+ * inside a stage's sandbox).  Remove it with rp_cmd_dir_remove(). */
+void rp_cmd_dir_make(const char *prefix);
+void rp_cmd_dir_remove(void);
+const char *rp_cmd_dir(void);
+/* dir/name */
+void rp_cmd_path(char *buf, size_t len, const char *name);
+void rp_cmd_spit(const char *name, const void *data, size_t len);
+/* A whole file of the directory (binary safe); "" if missing; to free. */
+char *rp_cmd_slurp(const char *name, size_t *len);
+/* Start ringpipe with args in the directory, stdin from in_fd (-1:
+ * /dev/null), stdout and stderr into the file REPORT. */
+pid_t rp_cmd_start(char *const args[], int in_fd);
+/* Run it to its end (bounded: a hang fails); its exit code, and in
+ * *report (to free) what it printed. */
+int rp_cmd_run(char *const args[], char **report);
+
+#endif /* RP_TEST_CMD_H */
