@@ -1032,6 +1032,28 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 	return 0;
 }
 
+int rp_ring_mark_ended(const struct rp_ring_fds *fds,
+		       struct rp_bell *consumer_bell)
+{
+	struct rp_ring_hdr h;
+	void *pm = NULL;
+	int err = hdr_load(fds, &h);
+
+	if (!err)
+		err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 1, &pm);
+	if (err)
+		return err;
+	/* Pairs with the consumer's acquire load of p_closed. */
+	rp_store32_release(
+		&((struct rp_ring_pside *)((unsigned char *)pm + RP_P_SIDE_OFF))
+			 ->p_closed,
+		1);
+	rp_unmap(pm, RP_P_DATA_OFF);
+	if (consumer_bell)
+		rp_bell_ring(consumer_bell);
+	return 0;
+}
+
 int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid)
 {
 	struct rp_ring_hdr h;

@@ -163,6 +163,11 @@ int rp_consumer_break(struct rp_consumer *c);
  * its producer (producer_bell may be NULL). */
 int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 			struct rp_bell *producer_bell);
+/* End the stream on behalf of a producer that exited saying it was done
+ * without ending it, and wake its consumer (consumer_bell may be NULL).
+ * What it published stays readable; then the consumer sees -ENODATA. */
+int rp_ring_mark_ended(const struct rp_ring_fds *fds,
+		       struct rp_bell *consumer_bell);
 /* Multi-participant sides: a participant with this pid died.  Marks its
  * claim slots so the next locker voids them (its records are redelivered
  * or padded).  Only atomic stores; never takes the mutex.  Call it before

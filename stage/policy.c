@@ -29,8 +29,8 @@ static const char *const strict_allow[] = {
 	"getegid", "brk", "munmap", "mremap", "madvise", "getrandom",
 	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "sigaltstack",
 	"restart_syscall", "poll", "ppoll", "exit", "exit_group",
-	"set_robust_list", "get_robust_list", "membarrier", "prlimit64",
-	"getrlimit", "times", "getrusage",
+	"set_robust_list", "get_robust_list", "membarrier", "getrlimit",
+	"times", "getrusage",
 };
 
 /* What an ordinary dynamically linked program needs. */
@@ -110,7 +110,8 @@ static int add_strict_conditional(scmp_filter_ctx ctx,
 	int err = 0;
 
 	if (denied(sb, SCMP_SYS(mmap)) || denied(sb, SCMP_SYS(mprotect)) ||
-	    denied(sb, SCMP_SYS(kill)) || denied(sb, SCMP_SYS(tgkill)))
+	    denied(sb, SCMP_SYS(kill)) || denied(sb, SCMP_SYS(tgkill)) ||
+	    denied(sb, SCMP_SYS(prlimit64)))
 		return -EINVAL; /* conditional rules cannot be overridden */
 
 	err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
@@ -125,6 +126,11 @@ static int add_strict_conditional(scmp_filter_ctx ctx,
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
 				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	/* Its own limits only (pid 0, as glibc calls it): every stage
+	 * shares a uid, so another pid would be a sibling's. */
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64),
+				       1, SCMP_A0(SCMP_CMP_EQ, 0));
 	return err;
 }
 

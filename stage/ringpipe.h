@@ -164,7 +164,8 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 /* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),
  * -EBADMSG (the producer broke the format). */
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
-/* Release every record peeked so far.  Publishes pending output first. */
+/* Release every record peeked so far: their outputs are complete (the
+ * last one is marked and committed) and published first. */
 int rp_stage_release(struct rp_stage *s);
 /* Publish pending output now. */
 int rp_stage_flush(struct rp_stage *s);

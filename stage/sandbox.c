@@ -397,9 +397,15 @@ int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
 	snprintf(v->name, sizeof(v->name), "%s", name ? name : "unknown");
 	free(name);
 	/* Kill before answering: once answered, the stage runs on and
-	 * could exit on its own first, and its death must be ours. */
-	if (kill_pidfd >= 0)
+	 * could exit on its own first, and its death must be ours.  The
+	 * caller may be a process the stage started (an exec stage's
+	 * command): it dies too.  It is blocked in the call, so its pid is
+	 * still its own. */
+	if (kill_pidfd >= 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
+		if (req->pid > 0)
+			kill((pid_t)req->pid, SIGKILL);
+	}
 	resp->id = req->id;
 	resp->val = 0;
 	resp->error = -errno_;

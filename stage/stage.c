@@ -145,7 +145,9 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	int err;
 
 	*out = NULL;
-	if (nkeep < 0 || nkeep > RP_SANDBOX_MAX_FDS - 1)
+	/* Room for the library's own fds (eventfds) besides the caller's:
+	 * more would be closed by the sandbox behind the caller's back. */
+	if (nkeep < 0 || nkeep > RP_SANDBOX_MAX_FDS - 8)
 		return -EINVAL;
 	if (desc == NULL) {
 		fprintf(stderr, "ringpipe stage: RINGPIPE_STAGE is not set "
@@ -409,7 +411,12 @@ int rp_stage_flush(struct rp_stage *s)
 
 int rp_stage_release(struct rp_stage *s)
 {
-	int err = rp_stage_flush(s);
+	/* The records being released have all their outputs: the last
+	 * one goes out marked, and before the input is let go. */
+	int err = s->source ? 0 : commit_pending(s, 1);
+
+	if (!err)
+		err = rp_stage_flush(s);
 
 	if (err || s->in == NULL || s->unreleased == 0)
 		return err;

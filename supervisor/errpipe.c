@@ -60,7 +60,9 @@ int rp_errpipe_pump(struct rp_errpipe *e, FILE *out)
 
 	if (e->rfd < 0)
 		return 0;
-	for (;;) {
+	/* Bounded: a stage flooding its stderr gets 64 KiB a turn and
+	 * cannot keep the supervisor from everything else. */
+	for (int turns = 0; turns < 16; turns++) {
 		ssize_t n = read(e->rfd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;

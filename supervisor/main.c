@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
 
 	if (cfg == NULL)
 		return RP_RUN_FAILED;
+	/* Stages may run under our uid: none may attach to us through
+	 * /proc (ptrace, /proc/PID/mem, our fds). */
+	prctl(PR_SET_DUMPABLE, 0);
 	if (argc < 2) {
 		usage(stderr);
 		return RP_RUN_USAGE;

@@ -38,6 +38,7 @@ struct stage_run {
 	int status;
 	unsigned layers;          /* sandbox layers from READY */
 	uint64_t records_in;      /* from its final control record */
+	int killed_by_us;         /* after a cancel it did not obey */
 	char why[200];            /* what failed, for the report */
 };
 
@@ -51,6 +52,7 @@ struct sup {
 	int ep, sfd, tfd;
 	int signals, failed, alive;
 	uint32_t cancel_reason;
+	int64_t cancel_deadline;  /* then kill who still runs */
 	int64_t t0;
 };
 
@@ -59,10 +61,15 @@ static struct stage_run *at(struct sup *s, int k)
 	return &s->st[k];
 }
 
+/* Stages have this long to obey a cancel before they are killed. */
+#define CANCEL_GRACE_NS (5 * 1000000000LL)
+
 static void cancel_all(struct sup *s, uint32_t reason, int except)
 {
 	if (s->cancel_reason == 0)
 		s->cancel_reason = reason;
+	if (s->cancel_deadline == 0)
+		s->cancel_deadline = rp_now_ns() + CANCEL_GRACE_NS;
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (k != except && r->state <= ST_RUNNING && r->proc.tx)
@@ -70,11 +77,14 @@ static void cancel_all(struct sup *s, uint32_t reason, int except)
 	}
 }
 
+/* Kills the supervisor orders are not failures of the stage. */
 static void kill_all(struct sup *s)
 {
 	for (int k = 0; k < s->n; k++)
-		if (at(s, k)->state <= ST_RUNNING && at(s, k)->proc.pid > 0)
-			kill(at(s, k)->proc.pid, SIGKILL);
+		if (at(s, k)->state <= ST_RUNNING && at(s, k)->proc.pid > 0) {
+			at(s, k)->killed_by_us = 1;
+			rp_spawn_kill(&at(s, k)->proc);
+		}
 }
 
 static void fail(struct sup *s, int k, const char *fmt, ...)
@@ -108,7 +118,10 @@ static void read_control(struct sup *s, int k)
 	struct rp_ctl_msg m;
 	int err = 0;
 
-	while (r->proc.rx && (err = rp_ctl_recv(r->proc.rx, &m)) == 0) {
+	/* Bounded: a stage flooding its control ring cannot keep the
+	 * loop from its other events. */
+	for (int budget = 64;
+	     budget-- > 0 && r->proc.rx && (err = rp_ctl_recv(r->proc.rx, &m)) == 0;) {
 		switch (m.kind) {
 		case RP_CTL_READY:
 			r->layers = (unsigned)m.arg0;
@@ -121,7 +134,9 @@ static void read_control(struct sup *s, int k)
 			r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR && m.code)
 				snprintf(r->why, sizeof(r->why), "error: %s",
-					 strerror(m.code < 0 ? -m.code : m.code));
+					 strerror(m.code < 0 && m.code > -4096
+							  ? -m.code
+							  : m.code));
 			if (m.kind == RP_CTL_VIOLATION)
 				snprintf(r->why, sizeof(r->why),
 					 "its input broke the ring format");
@@ -130,8 +145,9 @@ static void read_control(struct sup *s, int k)
 			break;
 		}
 	}
-	if (r->proc.rx && err == -EBADMSG && r->state <= ST_RUNNING) {
-		kill(r->proc.pid, SIGKILL);
+	if (r->proc.rx && err == -EBADMSG && r->state <= ST_RUNNING &&
+	    r->why[0] == '\0') {
+		rp_spawn_kill(&r->proc);
 		fail(s, k, "broke the control-ring format; killed");
 	}
 }
@@ -147,6 +163,7 @@ static void on_exit_of(struct sup *s, int k)
 	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
 		return;
+	read_control(s, k);
 	r->proc.pid = -1;
 	s->alive--;
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.pidfd, NULL);
@@ -161,19 +178,29 @@ static void on_exit_of(struct sup *s, int k)
 		r->status = code;
 		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
 			r->state = ST_EXITED;
+			/* It says it is done: whatever it did not end, end for
+			 * it, or its consumer would wait for ever. */
+			if (k + 1 < s->n)
+				rp_ring_mark_ended(&s->ring[k], s->bell[k + 1]);
 			/* Done early (like head): whoever still feeds it must
 			 * stop, as a writer to a closed pipe does. */
 			if (k > 0 && at(s, k - 1)->state <= ST_RUNNING)
 				rp_ring_mark_broken(&s->ring[k - 1],
 						    s->bell[k - 1]);
 		} else if (code > RP_EXIT_CANCELLED_BASE &&
-			   code <= RP_EXIT_CANCELLED_BASE + (int)RP_REASON_MAX) {
+			   code <= RP_EXIT_CANCELLED_BASE + (int)RP_REASON_MAX &&
+			   s->cancel_reason != 0) {
+			/* Only a cancel we sent makes a cancelled stage. */
 			r->state = ST_CANCELLED;
 		} else {
 			r->state = ST_FAILED;
 			fail(s, k, "%s (exit %d)",
 			     r->why[0] ? r->why : "failed", code);
 		}
+	} else if (r->killed_by_us) {
+		r->state = ST_CANCELLED;
+		snprintf(r->why, sizeof(r->why), "killed after it did not "
+						 "obey the cancel");
 	} else {
 		uint64_t rec = rp_spawn_current_record(&r->proc);
 		char where[48] = "before its first record";
@@ -287,6 +314,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	memset(&spec, 0, sizeof(spec));
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
+	spec.null_stdin = k > 0;
+	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)
 		argv[n++] = (char *)o->stage_bin;
 	for (int i = 0; i < c->argc; i++)
@@ -395,6 +424,14 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		 * Read what comes for a moment, then stop waiting. */
 		if (s->alive == 0 && drain_until == 0)
 			drain_until = rp_now_ns() + 2000000000LL;
+		if (s->cancel_deadline && s->alive &&
+		    rp_now_ns() > s->cancel_deadline) {
+			fprintf(stderr, "ringpipe: stages still running %.0f s "
+					"after the cancel: killed\n",
+				CANCEL_GRACE_NS / 1e9);
+			kill_all(s);
+			s->cancel_deadline = 0;
+		}
 		if (drain_until && rp_now_ns() > drain_until) {
 			for (int k = 0; k < s->n; k++)
 				if (at(s, k)->err.rfd >= 0) {
@@ -451,7 +488,7 @@ out:
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (r->proc.pid > 0) {
-			kill(r->proc.pid, SIGKILL);
+			rp_spawn_kill(&r->proc);
 			rp_spawn_reap(&r->proc, 1000);
 		}
 		rp_spawn_close(&r->proc);

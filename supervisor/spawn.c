@@ -52,9 +52,21 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(RP_EXIT_SUPERVISOR);
-	/* Its own process group: Ctrl-C goes to the supervisor, which
-	 * cancels stages through their control rings. */
-	setpgid(0, 0);
+	/* Its own session, without a controlling terminal: Ctrl-C goes to
+	 * the supervisor, which cancels stages through their control rings,
+	 * and no stage can reach the terminal (TIOCSTI and the like). */
+	setsid();
+	/* Only the first stage may read our stdin, only the last write our
+	 * stdout (file-source -, file-sink -): the rest get /dev/null. */
+	if (spec->null_stdin || spec->null_stdout) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul >= 0 && spec->null_stdin)
+			dup2(nul, 0);
+		if (nul >= 0 && spec->null_stdout)
+			dup2(nul, 1);
+		if (nul > 2)
+			close(nul);
+	}
 	signal(SIGPIPE, SIG_DFL);
 	if (spec->stderr_fd >= 0)
 		dup2(spec->stderr_fd, 2);
@@ -68,6 +80,40 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 	fprintf(stderr, "%s: cannot run %s: %s\n", w->name, spec->argv[0],
 		strerror(errno));
 	_exit(127);
+}
+
+static int listener_is_seccomp(int fd)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:seccomp notify") == 0;
+}
+
+/* /proc/PID/status says Seccomp: 2 (filter) and NoNewPrivs: 1. */
+static int filtered(pid_t pid)
+{
+	char path[64], line[256];
+	int seccomp = 0, nnp = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Seccomp:", 8))
+			seccomp = atoi(line + 8) == 2;
+		else if (!strncmp(line, "NoNewPrivs:", 11))
+			nnp = atoi(line + 11) == 1;
+	}
+	fclose(f);
+	return seccomp && nnp;
 }
 
 int rp_spawn(const struct rp_stage_spec *spec,
@@ -166,6 +212,23 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	sock[0] = -1;
 	if (err == -ENOMSG && spec->sandbox.policy == RP_POLICY_NONE)
 		err = 0;
+	/* Trust, but check what the kernel says: the fd must be a seccomp
+	 * listener, and the stage must be under a filter with no new
+	 * privileges. */
+	if (!err && spec->sandbox.policy != RP_POLICY_NONE &&
+	    !listener_is_seccomp(out->listener)) {
+		snprintf(why, whylen, "the stage sent something that is not "
+				      "a seccomp listener");
+		err = -EBADMSG;
+		goto fail_child;
+	}
+	if (!err && spec->sandbox.policy != RP_POLICY_NONE &&
+	    !filtered(out->pid)) {
+		snprintf(why, whylen, "the stage is not under a seccomp filter "
+				      "with no_new_privs");
+		err = -EPERM;
+		goto fail_child;
+	}
 	if (err) {
 		snprintf(why, whylen, "%s",
 			 err == -EPIPE ? "the stage died before entering its "
@@ -178,7 +241,10 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	return 0;
 
 fail_child:
-	kill(out->pid, SIGKILL);
+	if (out->pidfd >= 0)
+		rp_spawn_kill(out);
+	else
+		kill(out->pid, SIGKILL); /* just forked: the pid is ours */
 	rp_spawn_reap(out, 5000);
 	return err;
 fail:
@@ -214,6 +280,15 @@ uint64_t rp_spawn_current_record(const struct rp_stage_proc *p)
 	return p->rx ? rp_ctl_status_read(p->rx, RP_CTL_WORD_CURRENT) : 0;
 }
 
+int rp_spawn_kill(struct rp_stage_proc *p)
+{
+	if (p->pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, p->pidfd, SIGKILL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
 {
 	int status = 0;
@@ -223,7 +298,7 @@ int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
 	if (p->pidfd >= 0) {
 		struct pollfd pf = {.fd = p->pidfd, .events = POLLIN};
 		if (poll(&pf, 1, timeout_ms) == 0)
-			kill(p->pid, SIGKILL);
+			rp_spawn_kill(p);
 	}
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -30,6 +30,7 @@ struct rp_stage_spec {
 	void *arg;
 	char *const *argv;         /* or exec this program */
 	int stderr_fd;             /* the stage's stderr (-1: inherit) */
+	int null_stdin, null_stdout; /* give it /dev/null instead of ours */
 };
 
 struct rp_stage_proc {
@@ -68,6 +69,9 @@ int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v);
 /* The record the stage said it was working on (+1; 0: none).  A hint
  * from the stage's own memory. */
 uint64_t rp_spawn_current_record(const struct rp_stage_proc *p);
+/* SIGKILL the stage through its pidfd (never by a pid that may be stale
+ * or -1).  0 or -errno. */
+int rp_spawn_kill(struct rp_stage_proc *p);
 /* Wait for the stage to exit (bounded), SIGKILL it past the bound; the
  * wait status.  Closes what rp_spawn opened. */
 int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms);
