@@ -255,6 +255,24 @@ static int send_listener(int sock, int listener)
 	return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 }
 
+int rp_sandbox_pre_exec(const struct rp_sandbox *sb,
+			struct rp_sandbox_report *r)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	/* Namespaces come later, from the stage itself: as an
+	 * unprivileged process it gets them through a user namespace. */
+	if ((err = step_rlimits(sb)))
+		return fail(r, err, "rlimits: %s", strerror(-err));
+	if ((err = step_noroot(sb, 0, r)))
+		return err;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return fail(r, -errno, "no_new_privs: %s", strerror(errno));
+	r->applied = RP_SB_RLIMITS | RP_SB_NOROOT | RP_SB_NNP;
+	return 0;
+}
+
 int rp_sandbox_enter(const struct rp_sandbox *sb,
 		     struct rp_sandbox_report *r)
 {

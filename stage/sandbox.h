@@ -84,6 +84,14 @@ struct rp_sandbox_report {
 	char why[160];     /* why a requested layer is missing, or the error */
 };
 
+/* What a supervisor applies to a stage program before executing it, so
+ * that not one instruction of it runs with root, capabilities or the
+ * right to gain privileges: rlimits, no root, no_new_privs.  The stage
+ * library then enters the whole sandbox (the seccomp filter included)
+ * before it reads any input.  0 or -errno (report->why says why). */
+int rp_sandbox_pre_exec(const struct rp_sandbox *sb,
+			struct rp_sandbox_report *report);
+
 /* Defaults: strict, unprivileged id 65534, no namespaces requested. */
 void rp_sandbox_defaults(struct rp_sandbox *sb);
 /* Enter.  0 or -errno (then report->why says which step failed). */

@@ -314,6 +314,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	memset(&spec, 0, sizeof(spec));
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
+	spec.trusted = c->builtin;
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)

@@ -76,6 +76,15 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 	if (spec->main != NULL)
 		_exit(spec->main(spec->arg));
 	keep_across_exec(w);
+	/* A stage program runs not one instruction as root or able to gain
+	 * privileges; its library adds the rest before reading input. */
+	if (!spec->trusted) {
+		struct rp_sandbox_report rep;
+		if (rp_sandbox_pre_exec(&spec->sandbox, &rep) != 0) {
+			fprintf(stderr, "%s: sandbox: %s\n", w->name, rep.why);
+			_exit(RP_EXIT_SANDBOX);
+		}
+	}
 	execvp(spec->argv[0], spec->argv);
 	fprintf(stderr, "%s: cannot run %s: %s\n", w->name, spec->argv[0],
 		strerror(errno));

@@ -31,6 +31,9 @@ struct rp_stage_spec {
 	char *const *argv;         /* or exec this program */
 	int stderr_fd;             /* the stage's stderr (-1: inherit) */
 	int null_stdin, null_stdout; /* give it /dev/null instead of ours */
+	/* argv is ringpipe's own stage host, which opens its files before
+	 * it drops root; any other program gets no root before it runs. */
+	int trusted;
 };
 
 struct rp_stage_proc {
