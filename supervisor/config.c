@@ -136,7 +136,7 @@ static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (end == s || errno)
+	if (end == s || errno || *s < '0' || *s > '9')
 		return FAIL(c, n, "%s: expected a size like 512K, 1M or 2G, "
 				  "got '%s'", what, s);
 	if (*end == 'K' || *end == 'k')
@@ -163,7 +163,8 @@ static int count_value(struct ctx *c, yaml_node_t *n, const char *what,
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (end == s || *end || errno || v == 0 || v > max)
+	if (end == s || *end || errno || v == 0 || v > max || *s < '0' ||
+	    *s > '9')
 		return FAIL(c, n, "%s: expected a number from 1 to %llu, got "
 				  "'%s'", what, (unsigned long long)max, s);
 	*out = v;
@@ -301,6 +302,9 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 		} else if (!strcmp(key, "file_size")) {
 			err = size_value(c, v, "file_size", 1ull << 50,
 					 &sb->limit_fsize);
+			if (!err && sb->limit_fsize == 0)
+				return FAIL(c, v, "file_size: at least 1 (leave "
+						  "it out for no limit)");
 		} else if (!strcmp(key, "namespaces")) {
 			char *names[8];
 			int cnt = 0;
@@ -369,6 +373,9 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 						  "[A-Za-z0-9._-], got '%s'", s);
 			snprintf(st->name, sizeof(st->name), "%s", s);
 		} else if (!strcmp(key, "run")) {
+			if (have_run || have_program)
+				return FAIL(c, k, "run: given twice, or with "
+						  "program");
 			if (want_scalar(c, v, "run", &s))
 				return -EINVAL;
 			if (!rp_cfg_is_builtin(s))
@@ -379,9 +386,14 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			st->argv[0] = strdup(s);
 			have_run = 1;
 		} else if (!strcmp(key, "args")) {
+			if (nargs)
+				return FAIL(c, k, "args: given twice");
 			err = string_list(c, v, "args", args, RP_CFG_MAX_ARGS,
 					  &nargs);
 		} else if (!strcmp(key, "program")) {
+			if (have_run || have_program)
+				return FAIL(c, k, "program: given twice, or "
+						  "with run");
 			err = string_list(c, v, "program", st->argv,
 					  RP_CFG_MAX_ARGS, &st->argc);
 			if (!err && st->argc == 0)
