@@ -225,6 +225,8 @@ RP_TEST(test_fault_stage_reported, 90)
 		{"syscall:socket", "denied syscall socket ("},
 		{"crashpoint:reserved", "killed by signal 9 (Killed) on "
 					"record 700"},
+		/* A cancelled exit code with no cancel sent is a failure. */
+		{"exit:11", "failed (exit 11)"},
 	};
 	char in[256];
 	FILE *f;
@@ -258,6 +260,30 @@ RP_TEST(test_fault_stage_reported, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A stage that exits 0 ("done") without ending its output must not leave
+ * its consumer waiting: the supervisor ends the stream for it. */
+RP_TEST(test_done_without_end_does_not_hang, 60)
+{
+	char in[256], line[512], *text;
+	char *args[] = {"-e", line, NULL};
+	FILE *f;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault --at 700 --do exit:0 ! count",
+		 in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "3-count: count: records=") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_cli(void)
 {
 	RP_SUITE("cli",
@@ -271,5 +297,7 @@ void rp_suite_cli(void)
 		  test_failing_stage_cancels_siblings},
 		 {"Ctrl-C cancels cleanly", test_ctrl_c_cancels_cleanly},
 		 {"the fault stage, reported with its record",
-		  test_fault_stage_reported});
+		  test_fault_stage_reported},
+		 {"done without ending its output does not hang",
+		  test_done_without_end_does_not_hang});
 }
