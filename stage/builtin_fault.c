@@ -16,8 +16,9 @@
 #include "../shm/crashpoint.h"
 #include "sandbox.h"
 #include "builtin.h"
+#include "stage_fault.h"
 
-enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT };
+enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_SCRIBBLE };
 
 struct fault {
 	int have_at, have_match;
@@ -50,7 +51,7 @@ static int chosen(const struct fault *f, struct rp_stage *s,
 	return 0;
 }
 
-static void misbehave(const struct fault *f)
+static void misbehave(const struct fault *f, struct rp_stage *s)
 {
 	struct timespec t = {3600, 0};
 
@@ -69,6 +70,13 @@ static void misbehave(const struct fault *f)
 	case A_CRASHPOINT:
 		rp_crashpoint_arm(f->point, 1);
 		break;
+	case A_SCRIBBLE:
+		/* Publish honestly first, then scribble and keep quiet, so
+		 * the garbage is what the consumer reads next. */
+		rp_stage_flush(s);
+		rp_stage_fault_scribble(s);
+		for (;;)
+			nanosleep(&t, NULL);
 	}
 }
 
@@ -78,7 +86,7 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 	struct fault *f = arg;
 
 	if (chosen(f, s, r))
-		misbehave(f);
+		misbehave(f, s);
 	return rp_emit(s, r->data, r->len);
 }
 
@@ -109,6 +117,8 @@ static int parse_action(struct fault *f, const char *text)
 		if (f->value < 0)
 			return builtin_usage(self(), "--do syscall:%s: unknown "
 						     "syscall", arg);
+	} else if (n == 8 && !strncmp(text, "scribble", n)) {
+		f->act = A_SCRIBBLE;
 	} else if (n == 10 && !strncmp(text, "crashpoint", n)) {
 		f->act = A_CRASHPOINT;
 		f->point = rp_crashpoint_parse(arg);
@@ -117,8 +127,9 @@ static int parse_action(struct fault *f, const char *text)
 						     "unknown crash point", arg);
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
-					     "hang, exit:CODE, syscall:NAME "
-					     "or crashpoint:NAME", text);
+					     "hang, exit:CODE, syscall:NAME, "
+					     "scribble or crashpoint:NAME",
+				     text);
 	}
 	return 0;
 }
@@ -185,6 +196,10 @@ const struct builtin builtin_fault = {
 "  --do hang             stop making progress (sleeps)\n"
 "  --do exit:CODE        exit with CODE\n"
 "  --do syscall:NAME     make syscall NAME (denied: reported by name)\n"
+"  --do scribble         write garbage over its output ring's cursor,\n"
+"                        then stop making progress;\n"
+"                        the consumer detects it, and the report blames\n"
+"                        this stage, the only one that can write it\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n",

@@ -29,9 +29,11 @@
 #include <unistd.h>
 
 #include "../ipc/ctl.h"
+#include "../ipc/ring_int.h"
 #include "../shm/futex.h"
 #include "ringpipe.h"
 #include "sandbox.h"
+#include "stage_fault.h"
 #include "wiring.h"
 
 #define SEC 1000000000LL
@@ -623,4 +625,18 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 		/* A source's input position is its own record count. */
 		s->in_seq = s->origin + (s->pending || s->sub ? 1 : 0);
 	}
+}
+
+/* For the fault stage only (stage_fault.h): write garbage over this
+ * stage's own output cursor, as a compromised stage could, and wake the
+ * consumer, which must detect it and name this stage as the culprit. */
+int rp_stage_fault_scribble(struct rp_stage *s)
+{
+	if (s->out == NULL)
+		return -EPIPE;
+	rp_store64_release(&s->out->m.sh_p->p_tail,
+			   rp_load64_relaxed(&s->out->m.sh_p->p_tail) +
+				   ((uint64_t)s->out->m.cap << 4) + 3);
+	rp_bell_ring(s->out->peer);
+	return 0;
 }

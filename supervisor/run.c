@@ -192,6 +192,23 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			r->state = ST_CANCELLED;
+		} else if (code == RP_EXIT_VIOLATION && k > 0 &&
+			   at(s, k - 1)->state <= ST_EXITED) {
+			/* Only its producer can write what it found broken
+			 * (each side maps the other's pages read-only): the
+			 * blame is the producer's. */
+			struct stage_run *p = at(s, k - 1);
+			r->state = ST_CANCELLED;
+			snprintf(r->why, sizeof(r->why), "stopped: its input "
+				 "ring was broken by %s", p->cfg->name);
+			if (p->proc.pid > 0)
+				rp_spawn_kill(&p->proc);
+			p->killed_by_us = 0;
+			p->state = ST_FAILED;
+			p->why[0] = '\0';
+			fail(s, k - 1, "broke the format of its output ring "
+				       "(detected by %s); killed",
+			     r->cfg->name);
 		} else {
 			r->state = ST_FAILED;
 			fail(s, k, "%s (exit %d)",

@@ -227,6 +227,10 @@ RP_TEST(test_fault_stage_reported, 90)
 					"record 700"},
 		/* A cancelled exit code with no cancel sent is a failure. */
 		{"exit:11", "failed (exit 11)"},
+		/* Garbage in a ring is blamed on the one side that can
+		 * write it. */
+		{"scribble", "stage 2-fault: broke the format of its output "
+			     "ring (detected by 3-count)"},
 	};
 	char in[256];
 	FILE *f;
