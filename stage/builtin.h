@@ -88,11 +88,13 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
  * than max bytes goes out as pieces of max bytes and a last, shorter or
  * equal, piece; a piece is never empty unless the whole line is.  emit()
  * is told whether the piece is the first of its line (so a source starts
- * a new origin) and whether the line ended the input without a newline.
+ * a new origin), the last (so a source ends the origin at once, not when
+ * the next line begins), and whether the line ended the input without a
+ * newline.
  */
 struct linebuf;
 typedef int (*linebuf_emit_fn)(void *arg, const void *buf, uint32_t len,
-			       int first, int unterminated);
+			       int first, int last, int unterminated);
 int linebuf_new(uint32_t max, linebuf_emit_fn emit, void *arg,
 		struct linebuf **out);
 void linebuf_free(struct linebuf *lb);
@@ -104,6 +106,6 @@ int linebuf_end(struct linebuf *lb);
 /* Emit one line piece from a stage (a source continues the origin of a
  * piece that is not the first of its line). */
 int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
-		       uint32_t len, int first, int unterminated);
+		       uint32_t len, int first, int last, int unterminated);
 
 #endif /* RP_BUILTIN_H */

@@ -375,18 +375,20 @@ static int write_stdin(struct ex *x)
 /* ------------------------------------------------------------ output */
 
 static int emit_line(void *arg, const void *buf, uint32_t len, int first,
-		     int unterminated)
+		     int last, int unterminated)
 {
 	struct ex *x = arg;
 	int err;
 
 	/* A source starts an origin per line; the pieces of a line share
-	 * it. */
+	 * it, and the last one ends it at once. */
 	if (x->source && !first)
 		rp_emit_same_origin(x->s);
 	err = rp_emit(x->s, buf, len);
 	if (err == 0 && unterminated)
 		err = rp_emit_type(x->s, BUILTIN_T_UNTERMINATED);
+	if (err == 0 && x->source && last)
+		err = rp_emit_end_origin(x->s);
 	return err;
 }
 
@@ -424,6 +426,8 @@ static int frames(struct ex *x, const char *p, size_t n)
 			x->hdr_have = 0;
 			if ((err = rp_emit(x->s, x->frame, x->frame_len)))
 				return err;
+			if (x->source && (err = rp_emit_end_origin(x->s)))
+				return err;
 		}
 	}
 	return 0;
@@ -434,8 +438,12 @@ static int output(struct ex *x, const char *p, size_t n)
 	const char *nl;
 
 	switch (x->mode) {
-	case M_CHUNKS:
-		return rp_emit(x->s, p, (uint32_t)n);
+	case M_CHUNKS: {
+		int err = rp_emit(x->s, p, (uint32_t)n);
+		if (err == 0 && x->source)
+			err = rp_emit_end_origin(x->s);
+		return err;
+	}
 	case M_RECORDS:
 		return frames(x, p, n);
 	case M_LINES:

@@ -81,7 +81,10 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 			break;
 	}
 	if (src->have > 0) {
+		/* A chunk is a whole origin: out at once, marked last. */
 		err = rp_emit(s, src->buf, src->have);
+		if (err == 0)
+			err = rp_emit_end_origin(s);
 		src->have = 0;
 		if (err)
 			return err;
@@ -90,11 +93,12 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 }
 
 static int emit_line(void *arg, const void *buf, uint32_t len, int first,
-		     int unterminated)
+		     int last, int unterminated)
 {
 	struct source *src = arg;
 
-	return builtin_emit_piece(src->s, 1, buf, len, first, unterminated);
+	return builtin_emit_piece(src->s, 1, buf, len, first, last,
+				  unterminated);
 }
 
 static int produce_lines(struct rp_stage *s, void *arg)

@@ -48,7 +48,7 @@ static int piece(struct linebuf *lb, const void *buf, uint32_t len,
 	int first = lb->pieces == 0;
 
 	lb->pieces = last ? 0 : lb->pieces + 1;
-	return lb->emit(lb->arg, buf, len, first, unterminated);
+	return lb->emit(lb->arg, buf, len, first, last, unterminated);
 }
 
 int linebuf_feed(struct linebuf *lb, const void *data, size_t n)
@@ -116,16 +116,22 @@ int linebuf_end(struct linebuf *lb)
 }
 
 int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
-		       uint32_t len, int first, int unterminated)
+		       uint32_t len, int first, int last, int unterminated)
 {
+	int err;
+
 	/* Every emit of a source starts a new origin unless told: the
 	 * pieces of one line share theirs. */
 	if (source && !first)
 		rp_emit_same_origin(s);
-	/* rp_emit can only make data records: the stage library has no
-	 * way to set an output's type yet, so an unterminated line goes
-	 * out as an ordinary line (BUILTIN_T_UNTERMINATED is for when it
-	 * has). */
+	/* An unterminated line goes out as an ordinary line, as grep(1)
+	 * prints it (BUILTIN_T_UNTERMINATED is for stages that reproduce
+	 * the missing newline). */
 	(void)unterminated;
-	return rp_emit(s, buf, len);
+	err = rp_emit(s, buf, len);
+	/* A source's line is complete: it goes out now, marked last,
+	 * instead of waiting for the next line to begin. */
+	if (err == 0 && source && last)
+		err = rp_emit_end_origin(s);
+	return err;
 }

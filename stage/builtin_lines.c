@@ -9,9 +9,10 @@
 #include "builtin.h"
 
 static int emit_line(void *arg, const void *buf, uint32_t len, int first,
-		     int unterminated)
+		     int last, int unterminated)
 {
-	return builtin_emit_piece(arg, 0, buf, len, first, unterminated);
+	return builtin_emit_piece(arg, 0, buf, len, first, last,
+				  unterminated);
 }
 
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)

@@ -140,6 +140,11 @@ int rp_emit_commit(struct rp_stage *s, uint32_t len);
 /* Sources: the next rp_emit continues the current origin (its outputs
  * get sub-indexes 0, 1, ...) instead of starting a new one. */
 void rp_emit_same_origin(struct rp_stage *s);
+/* The record just emitted completes its origin: commit it now, marked
+ * last (rather than when the next emit or record shows it was last).  A
+ * source that waits between records calls this so its latest record is
+ * not held back; the next emit starts a new origin. */
+int rp_emit_end_origin(struct rp_stage *s);
 /* Set the type of the record just emitted (default 1, data; >= 16 is
  * the application's, e.g. 17 for a line without its newline). */
 int rp_emit_type(struct rp_stage *s, uint16_t type);
@@ -167,7 +172,9 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 /* Release every record peeked so far: their outputs are complete (the
  * last one is marked and committed) and published first. */
 int rp_stage_release(struct rp_stage *s);
-/* Publish pending output now. */
+/* Publish committed output now.  The record emitted last stays held
+ * until its origin is known complete (rp_emit_end_origin, the next emit
+ * or record, or the end). */
 int rp_stage_flush(struct rp_stage *s);
 /* Handle pending control records; returns the cancel reason (> 0) if a
  * cancel arrived, 0 otherwise.  *draining is set when a drain arrived. */

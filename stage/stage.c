@@ -400,15 +400,16 @@ static int commit_pending(struct rp_stage *s, int last)
 
 int rp_stage_flush(struct rp_stage *s)
 {
-	int err = 0;
+	/* Only what is committed: whether the held record is its origin's
+	 * last is not known here (rp_emit_end_origin says so). */
+	return s->out ? rp_flush(s->out) : 0;
+}
 
-	/* A source's latest record must not wait for the next one: a flush
-	 * ends its origin (rp_emit_same_origin applies until then). */
-	if (s->source && !s->same_origin)
-		err = commit_pending(s, 1);
-	if (!err && s->out)
-		err = rp_flush(s->out);
-	return err;
+int rp_emit_end_origin(struct rp_stage *s)
+{
+	if (!s->pending)
+		return -EINVAL;
+	return commit_pending(s, 1);
 }
 
 int rp_stage_release(struct rp_stage *s)

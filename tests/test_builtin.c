@@ -781,6 +781,55 @@ static void fill_bytes(unsigned char *b, size_t n, uint64_t seed)
 	}
 }
 
+/* A long line arriving from a pipe in two writes, with file-source
+ * flushing in between: its pieces share one origin and only the last is
+ * marked last; each line goes out as soon as it is complete. */
+static int slow_line_writer(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[3000];
+
+	memset(buf, 'q', sizeof(buf));
+	if (write(fd, buf, 2500) != 2500)
+		return 1;
+	usleep(300000); /* the source waits, and flushes, here */
+	if (write(fd, buf, 500) != 500 || write(fd, "\nshort\n", 7) != 7)
+		return 2;
+	close(fd);
+	return 0;
+}
+
+RP_TEST(test_file_source_pipe_long_line_origins, 30)
+{
+	char *av[] = {"file-source", "--lines", "-", NULL};
+	char **avs[1] = {av};
+	int pfd[2], saved;
+	pid_t writer;
+	struct pl p;
+
+	CU_ASSERT_FATAL(pipe(pfd) == 0);
+	pl_make(&p, 1, avs, 0, 1, 4096); /* largest record: 2024 bytes */
+	writer = rp_test_fork(slow_line_writer, &pfd[1]);
+	close(pfd[1]);
+	saved = dup(STDIN_FILENO);
+	dup2(pfd[0], STDIN_FILENO);
+	close(pfd[0]);
+	pl_spawn(&p);
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	pl_run(&p, NULL, 0, 1, 20);
+	CU_ASSERT_EQUAL(pl_exit(&p, 0), RP_EXIT_OK);
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(writer, 10)), 0);
+	CU_ASSERT_FATAL(p.got.n == 3);
+	CU_ASSERT(p.got.r[0].len == 2024 && p.got.r[0].origin == 0 &&
+		  p.got.r[0].sub == 0 && !(p.got.r[0].flags & RP_REC_F_LAST));
+	CU_ASSERT(p.got.r[1].len == 976 && p.got.r[1].origin == 0 &&
+		  p.got.r[1].sub == 1 && (p.got.r[1].flags & RP_REC_F_LAST));
+	CU_ASSERT(got_is(&p.got, 2, "short") && p.got.r[2].origin == 1 &&
+		  p.got.r[2].sub == 0 && (p.got.r[2].flags & RP_REC_F_LAST));
+	pl_free(&p);
+}
+
 /* Raw chunks: --chunks N from a file, the default size capped by the
  * ring's largest record, and stdin ("-"). */
 RP_TEST(test_file_source_chunks, 30)
@@ -1605,6 +1654,8 @@ void rp_suite_builtin(void)
 		 {"--help and usage errors", test_help_and_usage_errors},
 		 {"file-source --lines: empty, long, unterminated lines",
 		  test_file_source_lines},
+		 {"file-source: a long line from a pipe keeps one origin",
+		  test_file_source_pipe_long_line_origins},
 		 {"file-source raw chunks, from a file and stdin",
 		  test_file_source_chunks},
 		 {"file-source: a missing file fails the stage",
