@@ -179,15 +179,9 @@ int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
 		if (err == -EEXIST)
 			err = 0;
 	}
-	/* Deny with an errno fails the call in the kernel; a plain deny is
-	 * the default action already (notify, reported, fatal). */
-	for (int i = 0; !err && i < sb->ndeny; i++) {
-		if (sb->deny[i].errno_ == 0)
-			continue;
-		err = seccomp_rule_add(ctx,
-				       SCMP_ACT_ERRNO((uint32_t)sb->deny[i].errno_),
-				       sb->deny[i].nr, 0);
-	}
+	/* Every deny, with or without an errno, is the default action:
+	 * a notification, so the supervisor learns of it by name.  It then
+	 * answers with the errno (the stage goes on) or kills the stage. */
 	if (!err)
 		err = seccomp_load(ctx);
 	if (!err) {

@@ -390,9 +390,11 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 	return 0;
 }
 
-int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
-			      struct rp_violation *v)
+int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
+			      int kill_pidfd, struct rp_violation *v)
 {
+	int errno_ = EPERM;
+
 	struct seccomp_notif *req = NULL;
 	struct seccomp_notif_resp *resp = NULL;
 	struct pollfd p = {.fd = listener, .events = POLLIN};
@@ -414,12 +416,15 @@ int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
 	name = seccomp_syscall_resolve_num_arch(req->data.arch, req->data.nr);
 	snprintf(v->name, sizeof(v->name), "%s", name ? name : "unknown");
 	free(name);
+	for (int i = 0; sb != NULL && i < sb->ndeny; i++)
+		if (sb->deny[i].nr == v->nr && sb->deny[i].errno_ != 0)
+			v->errno_ = errno_ = sb->deny[i].errno_;
 	/* Kill before answering: once answered, the stage runs on and
 	 * could exit on its own first, and its death must be ours.  The
 	 * caller may be a process the stage started (an exec stage's
 	 * command): it dies too.  It is blocked in the call, so its pid is
 	 * still its own. */
-	if (kill_pidfd >= 0) {
+	if (kill_pidfd >= 0 && v->errno_ == 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 		if (req->pid > 0)
 			kill((pid_t)req->pid, SIGKILL);

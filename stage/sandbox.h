@@ -120,16 +120,19 @@ struct rp_violation {
 	int nr;
 	char name[40];
 	uint64_t args[6];
+	int errno_;   /* a deny rule's errno it was answered with; 0: fatal */
 };
 
 /* Receive the listener fd a stage sent (bounded wait).  0 or -errno;
  * -ENOMSG if the stage sent "no filter". */
 int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
-/* Read one notification from a listener and answer it: the syscall fails
- * with errno_.  With kill_pidfd >= 0 the stage is SIGKILLed first, so it
- * cannot carry on after the answer.  0 and *v filled, -EAGAIN if none is
- * pending, -errno. */
-int rp_sandbox_take_violation(int listener, int errno_, int kill_pidfd,
-			      struct rp_violation *v);
+/* Read one notification from a listener and answer it.  A syscall that
+ * sb denies with an errno fails with it and the stage goes on
+ * (v->errno_ says which); any other is fatal: with kill_pidfd >= 0 the
+ * stage (and the caller, if the stage started it) is SIGKILLed before
+ * the answer, so it cannot carry on.  0 and *v filled, -EAGAIN if none
+ * is pending, -errno. */
+int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
+			      int kill_pidfd, struct rp_violation *v);
 
 #endif /* RP_SANDBOX_H */

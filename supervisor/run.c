@@ -39,6 +39,8 @@ struct stage_run {
 	unsigned layers;          /* sandbox layers from READY */
 	uint64_t records_in;      /* from its final control record */
 	int killed_by_us;         /* after a cancel it did not obey */
+	uint64_t soft_denials;    /* calls failed by deny rules with errno */
+	int soft_nr[8], nsoft;
 	char why[200];            /* what failed, for the report */
 };
 
@@ -239,11 +241,29 @@ static void on_violation(struct sup *s, int k)
 	struct rp_violation v;
 	uint64_t rec = rp_spawn_current_record(&r->proc);
 
-	while (r->proc.listener >= 0 && rp_spawn_violation(&r->proc, &v) == 0) {
+	for (int budget = 64; budget-- > 0 && r->proc.listener >= 0 &&
+			      rp_spawn_violation(&r->proc, &v) == 0;) {
 		char where[48] = "before its first record";
 		if (rec)
 			snprintf(where, sizeof(where), "on record %llu",
 				 (unsigned long long)(rec - 1));
+		if (v.errno_) {
+			/* A deny rule with an errno: not fatal; reported the
+			 * first time for each syscall, counted after. */
+			int seen = 0;
+			r->soft_denials++;
+			for (int i = 0; i < r->nsoft; i++)
+				seen |= r->soft_nr[i] == v.nr;
+			if (!seen && r->nsoft < 8)
+				r->soft_nr[r->nsoft++] = v.nr;
+			if (!seen)
+				fprintf(stderr, "ringpipe: stage %s: denied "
+						"syscall %s (%d) %s: failed with "
+						"%s (reported once)\n",
+					r->cfg->name, v.name, v.nr, where,
+					strerrorname_np(v.errno_));
+			continue;
+		}
 		r->state = ST_FAILED;
 		fail(s, k, "denied syscall %s (%d) %s; killed", v.name, v.nr,
 		     where);
@@ -399,6 +419,10 @@ static void report(struct sup *s)
 			rp_policy_name(r->cfg->sandbox.policy),
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
+		if (r->soft_denials)
+			fprintf(stderr, "  %-16s %llu calls failed by its deny "
+					"rules\n",
+				"", (unsigned long long)r->soft_denials);
 	}
 }
 

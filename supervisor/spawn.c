@@ -143,6 +143,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		return -EINVAL;
 	}
 	snprintf(out->name, sizeof(out->name), "%s", spec->name);
+	out->sandbox = spec->sandbox;
 	rp_wiring_init(&w);
 	snprintf(w.name, sizeof(w.name), "%s", spec->name);
 	w.sandbox = spec->sandbox;
@@ -280,7 +281,7 @@ int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v)
 	if (p->listener < 0)
 		return -EAGAIN;
 	/* A violation ends the stage: killed before the call returns. */
-	err = rp_sandbox_take_violation(p->listener, EPERM, p->pidfd, v);
+	err = rp_sandbox_take_violation(p->listener, &p->sandbox, p->pidfd, v);
 	return err;
 }
 

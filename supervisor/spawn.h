@@ -44,6 +44,7 @@ struct rp_stage_proc {
 	int lifeline;      /* write end: closing it tells the stage */
 	struct rp_bell *bell;  /* the stage's bell */
 	int own_bell;          /* 1: bell created (and closed) by rp_spawn */
+	struct rp_sandbox sandbox; /* its rules, to answer notifications */
 	struct rp_ring_fds cin, cout;
 	struct rp_ctl_tx *tx;  /* supervisor -> stage */
 	struct rp_ctl_rx *rx;  /* stage -> supervisor */
@@ -66,7 +67,8 @@ struct rp_stage_links {
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen);
-/* A denied syscall arrived on p->listener: take it, kill the stage.
+/* A denied syscall arrived on p->listener: take it, and kill the stage
+ * unless a deny rule names an errno for it (v->errno_ then says which).
  * 0 with *v filled, -EAGAIN if none was pending. */
 int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v);
 /* The record the stage said it was working on (+1; 0: none).  A hint

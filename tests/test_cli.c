@@ -288,6 +288,33 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A deny rule with an errno fails the call and lets the stage go on;
+ * the supervisor still hears of it, by name, from the kernel. */
+RP_TEST(test_soft_deny_reported, 60)
+{
+	char p[256], in[256], yaml[1024], *text;
+	char *args[] = {"run", p, NULL};
+
+	rp_cmd_dir_make("cli");
+	write_file("in", "one\ntwo\nthree\n");
+	rp_cmd_path(in, sizeof(in), "in");
+	snprintf(yaml, sizeof(yaml),
+		 "name: soft\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: odd\n    input: read\n    run: fault\n"
+		 "    args: [--at, \"1\", --do, \"syscall:getppid\"]\n"
+		 "    sandbox: {deny: [\"getppid:EPERM\"]}\n"
+		 "  - {name: tally, input: odd, run: count}\n", in);
+	write_file("s.yaml", yaml);
+	rp_cmd_path(p, sizeof(p), "s.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "stage odd: denied syscall getppid") != NULL);
+	CU_ASSERT(strstr(text, "failed with EPERM") != NULL);
+	CU_ASSERT(strstr(text, "tally: count: records=3 ") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_cli(void)
 {
 	RP_SUITE("cli",
@@ -303,5 +330,7 @@ void rp_suite_cli(void)
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
 		 {"done without ending its output does not hang",
-		  test_done_without_end_does_not_hang});
+		  test_done_without_end_does_not_hang},
+		 {"a deny rule with an errno: reported, not fatal",
+		  test_soft_deny_reported});
 }
