@@ -344,8 +344,11 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 
 static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 {
-	static const char *const keys[] = {"name",  "run",  "args", "program",
-					   "input", "ring", "sandbox"};
+	static const char *const keys[] = {
+		"name",        "run",          "args",
+		"program",     "input",        "ring",
+		"sandbox",     "restart",      "restart_max",
+		"restart_window", "restart_backoff_ms"};
 	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
 	char *args[RP_CFG_MAX_ARGS];
 
@@ -354,6 +357,9 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 				  "run or program");
 	rp_sandbox_defaults(&st->sandbox);
 	st->ring = DEFAULT_RING;
+	st->restart_max = 5;
+	st->restart_window_s = 10;
+	st->restart_backoff_ms = 100;
 	st->line = (int)n->start_mark.line + 1;
 	st->column = (int)n->start_mark.column + 1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
@@ -414,6 +420,37 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		} else if (!strcmp(key, "sandbox")) {
 			err = parse_sandbox(c, v, &st->sandbox);
 			have_policy = has_key(c, v, "policy");
+		} else if (!strcmp(key, "restart")) {
+			if (want_scalar(c, v, "restart", &s))
+				return -EINVAL;
+			if (!strcmp(s, "never"))
+				st->restart = RP_RESTART_NEVER;
+			else if (!strcmp(s, "on-failure"))
+				st->restart = RP_RESTART_ON_FAILURE;
+			else if (!strcmp(s, "always"))
+				st->restart = RP_RESTART_ALWAYS;
+			else
+				return FAIL(c, v, "restart: expected never, "
+						  "on-failure or always, got "
+						  "'%s'", s);
+		} else if (!strcmp(key, "restart_max") ||
+			   !strcmp(key, "restart_window")) {
+			uint64_t x;
+			err = count_value(c, v, key, 1000000, &x);
+			if (!err && key[8] == 'm')
+				st->restart_max = (uint32_t)x;
+			else if (!err)
+				st->restart_window_s = (uint32_t)x;
+		} else if (!strcmp(key, "restart_backoff_ms")) {
+			const char *b;
+			char *end;
+			if (want_scalar(c, v, key, &b))
+				return -EINVAL;
+			st->restart_backoff_ms = (uint32_t)strtoul(b, &end, 10);
+			if (*b < '0' || *b > '9' || *end ||
+			    st->restart_backoff_ms > 60000)
+				return FAIL(c, v, "restart_backoff_ms: 0 to "
+						  "60000");
 		} else {
 			return unknown_key(c, k, key, keys,
 					   sizeof(keys) / sizeof(*keys),
@@ -686,6 +723,9 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 		if (st->argc == 0) {
 			rp_sandbox_defaults(&st->sandbox);
 			st->ring = DEFAULT_RING;
+			st->restart_max = 5;
+			st->restart_window_s = 10;
+			st->restart_backoff_ms = 100;
 			st->builtin = rp_cfg_is_builtin(word);
 			/* exec runs its program inside its sandbox: a
 			 * one-liner cannot set a policy, so it gets exec. */

@@ -22,6 +22,10 @@
  *         file_size: 1G
  *         namespaces: [net, ipc, mnt]
  *         namespaces_optional: false
+ *       restart: on-failure         # never (default) | on-failure | always
+ *       restart_max: 5              # at most this many restarts ...
+ *       restart_window: 10          # ... in this many seconds
+ *       restart_backoff_ms: 100     # first delay, doubling to 5 s; 0: none
  *
  * Every error names the file, line and column and what was expected.
  */
@@ -36,6 +40,8 @@
 #define RP_CFG_MAX_ARGS 32
 #define RP_CFG_NAME 48
 
+enum rp_restart { RP_RESTART_NEVER, RP_RESTART_ON_FAILURE, RP_RESTART_ALWAYS };
+
 struct rp_cfg_stage {
 	char name[RP_CFG_NAME];
 	char input[RP_CFG_NAME];  /* "" for the source */
@@ -44,6 +50,8 @@ struct rp_cfg_stage {
 	int argc;
 	uint32_t ring;            /* bytes of its input ring */
 	struct rp_sandbox sandbox;
+	enum rp_restart restart;
+	uint32_t restart_max, restart_window_s, restart_backoff_ms;
 	int line, column;         /* where it was defined */
 };
 

@@ -20,9 +20,12 @@
 #include "run.h"
 #include "spawn.h"
 
-enum state { ST_STARTING, ST_RUNNING, ST_EXITED, ST_CANCELLED, ST_FAILED };
+enum state {
+	ST_STARTING, ST_RUNNING, ST_RESTARTING, ST_EXITED, ST_CANCELLED,
+	ST_FAILED
+};
 static const char *const state_name[] = {
-	"starting", "running", "done", "cancelled", "failed"};
+	"starting", "running", "restarting", "done", "cancelled", "failed"};
 /* (A stage whose consumer finished early ends "done" too, with exit code
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
@@ -41,6 +44,10 @@ struct stage_run {
 	int killed_by_us;         /* after a cancel it did not obey */
 	uint64_t soft_denials;    /* calls failed by deny rules with errno */
 	int soft_nr[8], nsoft;
+	/* restarts */
+	int64_t started_at, restart_at, backoff_ns;
+	int64_t restart_times[64]; /* when it was restarted, newest last */
+	uint32_t restarts;
 	char why[200];            /* what failed, for the report */
 };
 
@@ -156,6 +163,48 @@ static void read_control(struct sup *s, int k)
 
 static void on_violation(struct sup *s, int k);
 
+#define BACKOFF_CAP_NS (5 * 1000000000LL)
+
+/* The stage failed: restart it if its policy and its intensity limit
+ * allow (then 1), else 0 (the caller fails the pipeline). */
+static int maybe_restart(struct sup *s, int k, const char *why)
+{
+	struct stage_run *r = at(s, k);
+	const struct rp_cfg_stage *c = r->cfg;
+	int64_t now = rp_now_ns(), window = (int64_t)c->restart_window_s *
+					     1000000000LL;
+	uint32_t recent = 0;
+
+	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
+		return 0;
+	for (uint32_t i = 0; i < r->restarts && i < 64; i++)
+		if (now - r->restart_times[i] <= window)
+			recent++;
+	if (recent >= c->restart_max) {
+		snprintf(r->why, sizeof(r->why), "%s; restarted %u times in "
+			 "%u s: giving up", why, recent, c->restart_window_s);
+		return 0;
+	}
+	/* Healthy for a whole window: start again from the first delay. */
+	if (r->backoff_ns == 0 || now - r->started_at > window)
+		r->backoff_ns = (int64_t)c->restart_backoff_ms * 1000000;
+	else if ((r->backoff_ns *= 2) > BACKOFF_CAP_NS)
+		r->backoff_ns = BACKOFF_CAP_NS;
+	if (r->restarts >= 64)
+		memmove(r->restart_times, r->restart_times + 1,
+			63 * sizeof(int64_t));
+	r->restart_times[r->restarts < 64 ? r->restarts : 63] = now;
+	r->restarts++;
+	r->restart_at = now + r->backoff_ns;
+	r->state = ST_RESTARTING;
+	fprintf(stderr, "ringpipe: stage %s: %s; restarting in %lld ms "
+			"(%u of at most %u in %u s)\n",
+		c->name, why, (long long)(r->backoff_ns / 1000000), recent + 1,
+		c->restart_max, c->restart_window_s);
+	r->why[0] = '\0';
+	return 1;
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -212,9 +261,15 @@ static void on_exit_of(struct sup *s, int k)
 				       "(detected by %s); killed",
 			     r->cfg->name);
 		} else {
-			r->state = ST_FAILED;
-			fail(s, k, "%s (exit %d)",
-			     r->why[0] ? r->why : "failed", code);
+			char why[240];
+			snprintf(why, sizeof(why), "%s (exit %d)",
+				 r->why[0] ? r->why : "failed", code);
+			if (code == RP_EXIT_NO_RESTART || !maybe_restart(s, k, why)) {
+				r->state = ST_FAILED;
+				fail(s, k, "%s", r->why[0] && strstr(r->why, "giving up")
+							 ? r->why
+							 : why);
+			}
 		}
 	} else if (r->killed_by_us) {
 		r->state = ST_CANCELLED;
@@ -226,12 +281,18 @@ static void on_exit_of(struct sup *s, int k)
 		if (rec)
 			snprintf(where, sizeof(where), "on record %llu",
 				 (unsigned long long)(rec - 1));
-		r->state = ST_FAILED;
+		char why[240];
 		if (r->why[0] == '\0')
-			fail(s, k, "killed by signal %d (%s) %s", si.si_status,
-			     strsignal(si.si_status), where);
+			snprintf(why, sizeof(why), "killed by signal %d (%s) %s",
+				 si.si_status, strsignal(si.si_status), where);
 		else
-			fail(s, k, "%s", r->why);
+			snprintf(why, sizeof(why), "%s", r->why);
+		/* A denied syscall is never retried. */
+		if (strstr(why, "denied syscall") || !maybe_restart(s, k, why)) {
+			r->state = ST_FAILED;
+			fail(s, k, "%s", strstr(r->why, "giving up") ? r->why
+								     : why);
+		}
 	}
 }
 
@@ -349,6 +410,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	int wfd, err, n = 0;
 
 	memset(&spec, 0, sizeof(spec));
+	r->started_at = rp_now_ns();
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
 	spec.trusted = c->builtin;
@@ -419,6 +481,9 @@ static void report(struct sup *s)
 			rp_policy_name(r->cfg->sandbox.policy),
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
+		if (r->restarts)
+			fprintf(stderr, "  %-16s restarted %u times\n", "",
+				r->restarts);
 		if (r->soft_denials)
 			fprintf(stderr, "  %-16s %llu calls failed by its deny "
 					"rules\n",
@@ -457,14 +522,41 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		struct epoll_event evs[16];
 		int n, open_pipes = 0, pending = 0;
 
+		int restarting = 0;
+		int64_t next_restart = 0;
+
+		for (int k = 0; k < s->n; k++) {
+			struct stage_run *r = at(s, k);
+			if (r->state != ST_RESTARTING)
+				continue;
+			if (s->cancel_reason || s->failed) {
+				/* Nothing to come back for. */
+				r->state = ST_CANCELLED;
+				continue;
+			}
+			if (rp_now_ns() >= r->restart_at) {
+				/* Its old pieces go; it re-attaches to the
+				 * same rings: what it had read but not
+				 * released is delivered to it again. */
+				rp_errpipe_pump(&r->err, stderr);
+				rp_errpipe_close(&r->err);
+				rp_spawn_close(&r->proc);
+				r->state = ST_STARTING;
+				start(s, k, o);
+				continue;
+			}
+			restarting++;
+			if (next_restart == 0 || r->restart_at < next_restart)
+				next_restart = r->restart_at;
+		}
 		for (int k = 0; k < s->n; k++)
 			open_pipes += at(s, k)->err.rfd >= 0;
-		if (s->alive == 0 && open_pipes == 0)
+		if (s->alive == 0 && open_pipes == 0 && restarting == 0)
 			break;
 		/* Every stage is gone but a stderr pipe is still open: a
 		 * stray grandchild (a command's background job) holds it.
 		 * Read what comes for a moment, then stop waiting. */
-		if (s->alive == 0 && drain_until == 0)
+		if (s->alive == 0 && restarting == 0 && drain_until == 0)
 			drain_until = rp_now_ns() + 2000000000LL;
 		if (s->cancel_deadline && s->alive &&
 		    rp_now_ns() > s->cancel_deadline) {
@@ -493,7 +585,15 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		for (int k = 0; k < s->n; k++)
 			pending |= at(s, k)->proc.rx &&
 				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
-		n = epoll_wait(s->ep, evs, 16, pending ? 0 : drain_until ? 100 : 1000);
+		{
+			int ms = pending ? 0 : drain_until ? 100 : 1000;
+			if (!pending && next_restart) {
+				int64_t w = (next_restart - rp_now_ns()) / 1000000;
+				if (w < ms)
+					ms = w < 0 ? 0 : (int)w;
+			}
+			n = epoll_wait(s->ep, evs, 16, ms);
+		}
 		rp_bell_park_end(s->sup_bell);
 		rp_bell_retire(s->sup_bell);
 		for (int k = 0; k < s->n; k++)

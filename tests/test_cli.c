@@ -6,6 +6,7 @@
  * and report, and nothing is left running.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -315,6 +316,122 @@ RP_TEST(test_soft_deny_reported, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A stage that keeps crashing on the same record is restarted by its
+ * policy until the intensity limit, then the run fails saying so. */
+RP_TEST(test_restart_gives_up_on_poison, 60)
+{
+	char p[256], in[256], yaml[1024], *text;
+	char *args[] = {"run", p, NULL};
+	FILE *f;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml),
+		 "name: poison\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: p\n    input: read\n    run: fault\n"
+		 "    args: [--at, \"3\", --do, \"exit:3\"]\n"
+		 "    restart: on-failure\n    restart_max: 3\n"
+		 "    restart_backoff_ms: 0\n"
+		 "  - {name: tally, input: p, run: count}\n", in);
+	write_file("r.yaml", yaml);
+	rp_cmd_path(p, sizeof(p), "r.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "restarting in 0 ms (3 of at most 3 in 10 s)") !=
+		  NULL);
+	CU_ASSERT(strstr(text, "failed (exit 3); restarted 3 times in 10 s: "
+			       "giving up") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* The pid of a process whose command line holds token, or 0. */
+static pid_t find_pid(const char *token)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d && (e = readdir(d)) != NULL && !found) {
+		char path[300], buf[4096];
+		ssize_t n;
+		int fd;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[n > 0 ? n : 0] = '\0';
+		if (strstr(buf, "ringpipe-stage") && strstr(buf, token))
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* A stage killed from outside is restarted on the same rings and the run
+ * completes: what it had read but not released is delivered to it again
+ * (at least once), nothing is lost. */
+RP_TEST(test_restart_after_kill_completes, 60)
+{
+	char p[256], yaml[1024], token[64], out[256], *text, *got;
+	char *args[] = {"run", p, NULL};
+	pid_t ringpipe, victim = 0;
+	size_t n;
+	int st, lines = 0;
+
+	rp_cmd_dir_make("cli");
+	snprintf(token, sizeof(token), "NEVER%d", (int)getpid());
+	rp_cmd_path(out, sizeof(out), "out");
+	snprintf(yaml, sizeof(yaml),
+		 "name: heal\nstages:\n"
+		 "  - name: slow\n    run: exec\n"
+		 "    args: [--, sh, -c, \"i=0; while [ $i -lt 300 ]; do "
+		 "echo line $i; i=$((i+1)); sleep 0.01; done\"]\n"
+		 "  - name: pick\n    input: slow\n    run: grep\n"
+		 "    args: [-v, %s]\n    restart: on-failure\n"
+		 "    restart_backoff_ms: 10\n"
+		 "  - {name: write, input: pick, run: file-sink, "
+		 "args: [--lines, %s]}\n", token, out);
+	write_file("h.yaml", yaml);
+	rp_cmd_path(p, sizeof(p), "h.yaml");
+	ringpipe = rp_cmd_start(args, -1);
+	for (int i = 0; i < 200 && victim == 0; i++) {
+		usleep(10000);
+		victim = find_pid(token);
+	}
+	CU_ASSERT_FATAL(victim > 0);
+	usleep(500000);
+	kill(victim, SIGKILL);
+	st = rp_test_wait(ringpipe, 30);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "pick: killed by signal 9") != NULL);
+	CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+	got = rp_cmd_slurp("out", &n);
+	/* Every line, in order, some perhaps twice: at least once. */
+	for (char *q = got; (q = strstr(q, "line ")) != NULL; q++)
+		lines++;
+	CU_ASSERT(lines >= 300);
+	CU_ASSERT(strstr(got, "line 0\n") == got);
+	CU_ASSERT(strstr(got, "line 299\n") != NULL);
+	free(got);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_cli(void)
 {
 	RP_SUITE("cli",
@@ -332,5 +449,9 @@ void rp_suite_cli(void)
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",
-		  test_soft_deny_reported});
+		  test_soft_deny_reported},
+		 {"restarts give up on a poison record",
+		  test_restart_gives_up_on_poison},
+		 {"a stage killed from outside is restarted",
+		  test_restart_after_kill_completes});
 }
