@@ -89,6 +89,10 @@ int rp_ctl_ready(struct rp_ctl_rx *rx);
 #define RP_CTL_STATUS_WORDS 7
 #define RP_CTL_WORD_CURRENT 1  /* record being processed, + 1; 0: none */
 #define RP_CTL_WORD_INPUT_SEQ 2 /* input records released so far */
+#define RP_CTL_WORD_WORKING 3   /* 1 while working on a record, 0 while
+				 * waiting (for input, output room or
+				 * control): per-record timeouts count
+				 * only working time */
 int rp_ctl_status_set(struct rp_ctl_tx *tx, unsigned idx, uint64_t v);
 uint64_t rp_ctl_status_get(const struct rp_ctl_tx *tx, unsigned idx);
 uint64_t rp_ctl_status_read(const struct rp_ctl_rx *rx, unsigned idx);

@@ -288,7 +288,21 @@ static int wait_ready(void *arg)
 	return (int)got;
 }
 
+static int stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
+
+/* Waiting is not working: a per-record timeout does not count it. */
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
+{
+	uint64_t working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
+	int r;
+
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+	r = stage_wait(s, what, timeout_ns);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+	return r;
+}
+
+static int stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 {
 	int64_t deadline = rp_now_ns() + timeout_ns;
 	struct wait_arg a = {s, what};
@@ -330,7 +344,16 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 	rp_bell_announce(s->own);
 	rp_bell_park_begin(s->own);
 	r = wait_ready(&a);
-	n = poll(p, (nfds_t)nfds + 1, r != 0 ? 0 : timeout_ms);
+	if (r == 0 && timeout_ms != 0) {
+		/* Waiting is not working (per-record timeouts). */
+		uint64_t working = rp_ctl_status_get(s->tx,
+						     RP_CTL_WORD_WORKING);
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+		n = poll(p, (nfds_t)nfds + 1, timeout_ms);
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+	} else {
+		n = poll(p, (nfds_t)nfds + 1, 0);
+	}
 	if (n < 0)
 		n = -errno;
 	rp_bell_drain(s->own);
@@ -377,6 +400,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	s->unreleased++;
 	/* Where the supervisor looks for the record a crash happened on. */
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 1);
 	return 0;
 }
 

@@ -348,7 +348,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		"name",        "run",          "args",
 		"program",     "input",        "ring",
 		"sandbox",     "restart",      "restart_max",
-		"restart_window", "restart_backoff_ms"};
+		"restart_window", "restart_backoff_ms", "record_timeout_ms"};
 	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
 	char *args[RP_CFG_MAX_ARGS];
 
@@ -441,6 +441,10 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 				st->restart_max = (uint32_t)x;
 			else if (!err)
 				st->restart_window_s = (uint32_t)x;
+		} else if (!strcmp(key, "record_timeout_ms")) {
+			uint64_t x;
+			err = count_value(c, v, key, 3600000, &x);
+			st->record_timeout_ms = (uint32_t)x;
 		} else if (!strcmp(key, "restart_backoff_ms")) {
 			const char *b;
 			char *end;

@@ -26,6 +26,7 @@
  *       restart_max: 5              # at most this many restarts ...
  *       restart_window: 10          # ... in this many seconds
  *       restart_backoff_ms: 100     # first delay, doubling to 5 s; 0: none
+ *       record_timeout_ms: 2000     # working time allowed per record
  *
  * Every error names the file, line and column and what was expected.
  */
@@ -52,6 +53,7 @@ struct rp_cfg_stage {
 	struct rp_sandbox sandbox;
 	enum rp_restart restart;
 	uint32_t restart_max, restart_window_s, restart_backoff_ms;
+	uint32_t record_timeout_ms;   /* 0: none */
 	int line, column;         /* where it was defined */
 };
 

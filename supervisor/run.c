@@ -48,6 +48,9 @@ struct stage_run {
 	int64_t started_at, restart_at, backoff_ns;
 	int64_t restart_times[64]; /* when it was restarted, newest last */
 	uint32_t restarts;
+	/* per-record timeout: working time on the current record */
+	uint64_t seen_current;
+	int64_t worked_ns, sampled_at;
 	char why[200];            /* what failed, for the report */
 };
 
@@ -104,15 +107,15 @@ static void fail(struct sup *s, int k, const char *fmt, ...)
 static void fail(struct sup *s, int k, const char *fmt, ...)
 {
 	struct stage_run *r = at(s, k);
+	char msg[sizeof(r->why)];
 	va_list ap;
 
-	if (r->why[0] == '\0') {
-		va_start(ap, fmt);
-		vsnprintf(r->why, sizeof(r->why), fmt, ap);
-		va_end(ap);
-		fprintf(stderr, "ringpipe: stage %s: %s\n", r->cfg->name,
-			r->why);
-	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r->why[0] == '\0')
+		memcpy(r->why, msg, sizeof(msg));
+	fprintf(stderr, "ringpipe: stage %s: %s\n", r->cfg->name, msg);
 	if (s->failed++)
 		return;
 	/* The ring it read from: its producer must not wait for it. */
@@ -411,6 +414,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 
 	memset(&spec, 0, sizeof(spec));
 	r->started_at = rp_now_ns();
+	r->worked_ns = r->sampled_at = 0;
+	r->seen_current = 0;
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
 	spec.trusted = c->builtin;
@@ -445,6 +450,43 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	ev.data.u64 = EV(EV_STDERR, k);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->err.rfd, &ev);
 	return 0;
+}
+
+/* Per-record timeouts: a stage that keeps working on one record for
+ * longer than its limit is killed, as if it had crashed on it.  Time it
+ * spends waiting (for input, or room in a full output ring) does not
+ * count: the stage says which it is doing in a status word.  The words
+ * are hints from the stage's memory; they can only stop a runaway
+ * parser, not a stage that lies. */
+static void check_record_timeouts(struct sup *s)
+{
+	int64_t now = rp_now_ns();
+
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		uint64_t cur, working;
+		int64_t limit = (int64_t)r->cfg->record_timeout_ms * 1000000;
+
+		if (limit == 0 || r->state > ST_RUNNING || r->proc.pid <= 0 ||
+		    r->proc.rx == NULL)
+			continue;
+		cur = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_CURRENT);
+		working = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING);
+		if (working == 1 && cur != 0 && cur == r->seen_current &&
+		    r->sampled_at != 0)
+			r->worked_ns += now - r->sampled_at;
+		else
+			r->worked_ns = 0;
+		r->seen_current = cur;
+		r->sampled_at = now;
+		if (r->worked_ns > limit && r->why[0] == '\0') {
+			snprintf(r->why, sizeof(r->why), "exceeded its "
+				 "per-record timeout of %u ms on record %llu",
+				 r->cfg->record_timeout_ms,
+				 (unsigned long long)(cur - 1));
+			rp_spawn_kill(&r->proc);
+		}
+	}
 }
 
 static void on_signal(struct sup *s)
@@ -587,6 +629,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
 		{
 			int ms = pending ? 0 : drain_until ? 100 : 1000;
+			for (int k = 0; k < s->n; k++)
+				if (at(s, k)->cfg->record_timeout_ms && ms > 50)
+					ms = 50; /* sample the timeouts */
 			if (!pending && next_restart) {
 				int64_t w = (next_restart - rp_now_ns()) / 1000000;
 				if (w < ms)
@@ -598,6 +643,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		rp_bell_retire(s->sup_bell);
 		for (int k = 0; k < s->n; k++)
 			read_control(s, k);
+		check_record_timeouts(s);
 		for (int e = 0; e < n; e++) {
 			int kind = (int)(evs[e].data.u64 >> 32);
 			int k = (int)(uint32_t)evs[e].data.u64;

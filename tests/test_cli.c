@@ -432,6 +432,61 @@ RP_TEST(test_restart_after_kill_completes, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A stage that works on one record past its per-record timeout is killed
+ * and reported; time spent blocked on a full output ring does not count. */
+RP_TEST(test_record_timeout, 60)
+{
+	char p[256], in[256], yaml[1200], *text;
+	char *args[] = {"run", p, NULL};
+	FILE *f;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	rp_cmd_path(p, sizeof(p), "t.yaml");
+	snprintf(yaml, sizeof(yaml),
+		 "name: hang\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: stuck\n    input: read\n    run: fault\n"
+		 "    args: [--at, \"3\", --do, hang]\n"
+		 "    record_timeout_ms: 300\n"
+		 "  - {name: tally, input: stuck, run: count}\n", in);
+	write_file("t.yaml", yaml);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "stage stuck: exceeded its per-record timeout "
+			       "of 300 ms on record 3") != NULL);
+	free(text);
+
+	/* Blocked for a second by a consumer that does not read yet (more
+	 * than its pipe and its ring hold): not working, so not timed
+	 * out. */
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 100000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml),
+		 "name: blocked\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: pass\n    input: read\n    run: fault\n"
+		 "    args: [--match, NEVER-MATCHES, --do, \"exit:3\"]\n"
+		 "    record_timeout_ms: 200\n"
+		 "  - name: late\n    input: pass\n    run: exec\n"
+		 "    ring: 4K\n"
+		 "    args: [--, sh, -c, \"sleep 1; cat\"]\n"
+		 "  - {name: tally, input: late, run: count}\n", in);
+	write_file("t.yaml", yaml);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "tally: count: records=100000 ") != NULL);
+	CU_ASSERT(strstr(text, "timeout") == NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_cli(void)
 {
 	RP_SUITE("cli",
@@ -453,5 +508,6 @@ void rp_suite_cli(void)
 		 {"restarts give up on a poison record",
 		  test_restart_gives_up_on_poison},
 		 {"a stage killed from outside is restarted",
-		  test_restart_after_kill_completes});
+		  test_restart_after_kill_completes},
+		 {"per-record timeout: working time only", test_record_timeout});
 }
