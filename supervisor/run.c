@@ -218,6 +218,10 @@ static void on_exit_of(struct sup *s, int k)
 	    si.si_pid == 0)
 		return;
 	read_control(s, k);
+	/* Any request to it from now on fails at once, instead of waiting
+	 * for a reader that is gone. */
+	if (r->proc.cin.c_fd >= 0)
+		rp_ring_mark_broken(&r->proc.cin, NULL);
 	r->proc.pid = -1;
 	s->alive--;
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.pidfd, NULL);
