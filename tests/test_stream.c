@@ -107,9 +107,10 @@ RP_TEST(test_millions_of_records, 120)
 	struct rp_ring_stats ps, cs;
 	uint64_t n = rp_test_sanitized() ? 300000 : 3000000;
 
+	/* (How many publications depends on how often the consumer waits:
+	 * batching itself is asserted deterministically in the ring
+	 * suite.) */
 	run_stream(1 << 20, n, 200, &ps, &cs);
-	/* Batching: far fewer publications than records. */
-	CU_ASSERT(ps.batches < ps.records);
 }
 
 RP_TEST(test_large_records, 120)
