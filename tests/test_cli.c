@@ -474,7 +474,7 @@ RP_TEST(test_record_timeout, 60)
 		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
 		 "  - name: pass\n    input: read\n    run: fault\n"
 		 "    args: [--match, NEVER-MATCHES, --do, \"exit:3\"]\n"
-		 "    record_timeout_ms: 200\n"
+		 "    record_timeout_ms: 500\n"
 		 "  - name: late\n    input: pass\n    run: exec\n"
 		 "    ring: 4K\n"
 		 "    args: [--, sh, -c, \"sleep 1; cat\"]\n"
