@@ -120,8 +120,12 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 					    &s->out)))
 			return err;
 	}
-	/* A restarted stage continues the numbering of its input. */
-	s->in_seq = rp_ctl_status_get(s->tx, RP_CTL_WORD_INPUT_SEQ);
+	/* A restarted stage continues the numbering of its input from
+	 * what it had released, which is where its redelivery starts: the
+	 * record it crashed on keeps its number. */
+	s->in_seq = w->has_seq ? w->seq
+			       : rp_ctl_status_get(s->tx, RP_CTL_WORD_INPUT_SEQ);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 	return 0;
 }
 

@@ -223,6 +223,12 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		}
 		return 0;
 	}
+	if (strcmp(key, "seq") == 0) {
+		if (num(val, UINT64_MAX / 2, &w->seq))
+			return bad(w, "seq: expected a number");
+		w->has_seq = 1;
+		return 0;
+	}
 	if (strcmp(key, "nsopt") == 0)
 		return num(val, 1, &v) ? bad(w, "nsopt: 0 or 1")
 				       : (sb->ns_optional = (int)v, 0);
@@ -318,6 +324,9 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err && w->out.p_fd >= 0 && w->out_bell_efd >= 0)
 		err = append(buf, len, &at, "outbell=%d,%d;", w->out_bell,
 			     w->out_bell_efd);
+	if (!err && w->has_seq)
+		err = append(buf, len, &at, "seq=%llu;",
+			     (unsigned long long)w->seq);
 	if (!err && w->lifeline >= 0)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)

@@ -14,6 +14,8 @@
  *                       and its output's consumer (with their eventfds
  *                       when they have them: a waker must use them)
  *   sup=FD,EFD          the supervisor's bell and its eventfd
+ *   seq=N               the input sequence number to continue from (a
+ *                       restarted stage: what it had released)
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
  *   policy=strict|exec|none
@@ -39,6 +41,8 @@ struct rp_wiring {
 	int bell, bell_efd, in_bell, in_bell_efd, out_bell, out_bell_efd;
 	int sup_bell, sup_efd;
 	int lifeline, notify_sock;
+	uint64_t seq;
+	int has_seq;
 	struct rp_sandbox sandbox;
 	char error[128];
 };

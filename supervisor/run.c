@@ -48,6 +48,8 @@ struct stage_run {
 	int64_t started_at, restart_at, backoff_ns;
 	int64_t restart_times[64]; /* when it was restarted, newest last */
 	uint32_t restarts;
+	uint64_t resume_seq;
+	int has_resume;
 	/* per-record timeout: working time on the current record */
 	uint64_t seen_current;
 	int64_t worked_ns, sampled_at;
@@ -423,6 +425,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
 	spec.trusted = c->builtin;
+	spec.has_seq = r->has_resume;
+	spec.seq = r->resume_seq;
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)
@@ -586,6 +590,13 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				 * released is delivered to it again. */
 				rp_errpipe_pump(&r->err, stderr);
 				rp_errpipe_close(&r->err);
+				/* Where its input numbering resumes: what it
+				 * had released (a hint from its memory). */
+				r->resume_seq = r->proc.rx
+					? rp_ctl_status_read(r->proc.rx,
+							     RP_CTL_WORD_INPUT_SEQ)
+					: 0;
+				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
 				r->state = ST_STARTING;
 				start(s, k, o);

@@ -147,6 +147,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	rp_wiring_init(&w);
 	snprintf(w.name, sizeof(w.name), "%s", spec->name);
 	w.sandbox = spec->sandbox;
+	w.has_seq = spec->has_seq;
+	w.seq = spec->seq;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;

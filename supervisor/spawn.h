@@ -34,6 +34,9 @@ struct rp_stage_spec {
 	/* argv is ringpipe's own stage host, which opens its files before
 	 * it drops root; any other program gets no root before it runs. */
 	int trusted;
+	/* A restarted stage: the input sequence number to continue from. */
+	int has_seq;
+	uint64_t seq;
 };
 
 struct rp_stage_proc {

@@ -350,6 +350,41 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A restarted stage continues its input numbering from what it had
+ * released, where its redelivery starts: the record it died on keeps its
+ * number, restart after restart (here past a release at 64). */
+RP_TEST(test_restart_keeps_record_numbers, 60)
+{
+	char p[256], in[256], yaml[1024], *text;
+	char *args[] = {"run", p, NULL};
+	FILE *f;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml),
+		 "name: poison\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: p\n    input: read\n    run: fault\n"
+		 "    args: [--match, \"^line 100$\", --do, "
+		 "\"crashpoint:reserved\"]\n"
+		 "    restart: on-failure\n    restart_max: 3\n"
+		 "    restart_backoff_ms: 0\n"
+		 "  - {name: tally, input: p, run: count}\n", in);
+	write_file("r.yaml", yaml);
+	rp_cmd_path(p, sizeof(p), "r.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "on record 100; restarting in 0 ms (3 of at "
+			       "most 3") != NULL);
+	CU_ASSERT(strstr(text, "on record 100; restarted 3 times") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* The pid of a process whose command line holds token, or 0. */
 static pid_t find_pid(const char *token)
 {
@@ -507,6 +542,8 @@ void rp_suite_cli(void)
 		  test_soft_deny_reported},
 		 {"restarts give up on a poison record",
 		  test_restart_gives_up_on_poison},
+		 {"a restarted stage keeps its record numbers",
+		  test_restart_keeps_record_numbers},
 		 {"a stage killed from outside is restarted",
 		  test_restart_after_kill_completes},
 		 {"per-record timeout: working time only", test_record_timeout});
