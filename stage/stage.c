@@ -63,6 +63,7 @@ struct rp_stage {
 	int source;
 	int draining;
 	uint32_t cancel;
+	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
 };
 
 const char *rp_stage_name(const struct rp_stage *s)
@@ -391,6 +392,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	if (err)
 		return err;
 	err = rp_peek(s->in, &v);
+	if (err == -EBADMSG)
+		s->broken_side = 1;
 	if (err)
 		return err;
 	r->data = v.data;
@@ -491,6 +494,8 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 		if (r < 0 && r != -ETIMEDOUT)
 			return r;
 	}
+	if (err == -EBADMSG)
+		s->broken_side = 2;
 	if (err)
 		return err;
 	s->user_resv = 1;
@@ -576,7 +581,11 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 		if (s->out)
 			rp_producer_end(s->out);
 	}
-	rp_ctl_send(s->tx, kind, reason, s->in_seq, 0, error, NULL, SEC);
+	/* A violation says which ring was broken: the supervisor blames the
+	 * only side that can write what was found broken. */
+	rp_ctl_send(s->tx, kind, reason, s->in_seq,
+		    kind == RP_CTL_VIOLATION ? (uint64_t)s->broken_side : 0,
+		    error, NULL, SEC);
 	rp_stage_close(s);
 	return code;
 }

@@ -436,7 +436,8 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		} else if (!strcmp(key, "restart_max") ||
 			   !strcmp(key, "restart_window")) {
 			uint64_t x;
-			err = count_value(c, v, key, 1000000, &x);
+			err = count_value(c, v, key,
+					  key[8] == 'm' ? 64 : 1000000, &x);
 			if (!err && key[8] == 'm')
 				st->restart_max = (uint32_t)x;
 			else if (!err)
@@ -450,11 +451,14 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			char *end;
 			if (want_scalar(c, v, key, &b))
 				return -EINVAL;
-			st->restart_backoff_ms = (uint32_t)strtoul(b, &end, 10);
-			if (*b < '0' || *b > '9' || *end ||
-			    st->restart_backoff_ms > 60000)
+			unsigned long long ms;
+			errno = 0;
+			ms = strtoull(b, &end, 10);
+			if (*b < '0' || *b > '9' || *end || errno ||
+			    ms > 60000)
 				return FAIL(c, v, "restart_backoff_ms: 0 to "
 						  "60000");
+			st->restart_backoff_ms = (uint32_t)ms;
 		} else {
 			return unknown_key(c, k, key, keys,
 					   sizeof(keys) / sizeof(*keys),

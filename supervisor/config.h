@@ -23,8 +23,8 @@
  *         namespaces: [net, ipc, mnt]
  *         namespaces_optional: false
  *       restart: on-failure         # never (default) | on-failure | always
- *       restart_max: 5              # at most this many restarts ...
- *       restart_window: 10          # ... in this many seconds
+ *       restart_max: 5              # at most this many restarts in a row
+ *       restart_window: 10          # (a stage up this long starts anew)
  *       restart_backoff_ms: 100     # first delay, doubling to 5 s; 0: none
  *       record_timeout_ms: 2000     # working time allowed per record
  *

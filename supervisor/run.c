@@ -41,13 +41,13 @@ struct stage_run {
 	int status;
 	unsigned layers;          /* sandbox layers from READY */
 	uint64_t records_in;      /* from its final control record */
+	int broken_side;          /* its VIOLATION: 1 input, 2 output */
 	int killed_by_us;         /* after a cancel it did not obey */
 	uint64_t soft_denials;    /* calls failed by deny rules with errno */
 	int soft_nr[8], nsoft;
 	/* restarts */
 	int64_t started_at, restart_at, backoff_ns;
-	int64_t restart_times[64]; /* when it was restarted, newest last */
-	uint32_t restarts;
+	uint32_t restarts, in_a_row; /* in all; failures in a row */
 	uint64_t resume_seq;
 	int has_resume;
 	/* per-record timeout: working time on the current record */
@@ -151,9 +151,13 @@ static void read_control(struct sup *s, int k)
 					 strerror(m.code < 0 && m.code > -4096
 							  ? -m.code
 							  : m.code));
-			if (m.kind == RP_CTL_VIOLATION)
+			if (m.kind == RP_CTL_VIOLATION) {
+				r->broken_side = m.arg1 == 2 ? 2 : 1;
 				snprintf(r->why, sizeof(r->why),
-					 "its input broke the ring format");
+					 "its %s ring's format was broken",
+					 r->broken_side == 2 ? "output"
+							     : "input");
+			}
 			break;
 		default:
 			break;
@@ -178,34 +182,34 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	const struct rp_cfg_stage *c = r->cfg;
 	int64_t now = rp_now_ns(), window = (int64_t)c->restart_window_s *
 					     1000000000LL;
-	uint32_t recent = 0;
+	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
+	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
 
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
 		return 0;
-	for (uint32_t i = 0; i < r->restarts && i < 64; i++)
-		if (now - r->restart_times[i] <= window)
-			recent++;
-	if (recent >= c->restart_max) {
-		snprintf(r->why, sizeof(r->why), "%s; restarted %u times in "
-			 "%u s: giving up", why, recent, c->restart_window_s);
+	/* Up for a whole window: a new series of failures, from the first
+	 * delay.  Otherwise one more failure in a row; the limit counts
+	 * these, so no backoff can stretch them out of a window. */
+	if (r->restarts == 0 || now - r->started_at > window) {
+		r->in_a_row = 0;
+		r->backoff_ns = first;
+	} else if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0) {
+		r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
+	}
+	if (r->in_a_row >= c->restart_max) {
+		snprintf(r->why, sizeof(r->why), "%s; restarted %u times "
+			 "without staying up %u s: giving up", why,
+			 r->in_a_row, c->restart_window_s);
 		return 0;
 	}
-	/* Healthy for a whole window: start again from the first delay. */
-	if (r->backoff_ns == 0 || now - r->started_at > window)
-		r->backoff_ns = (int64_t)c->restart_backoff_ms * 1000000;
-	else if ((r->backoff_ns *= 2) > BACKOFF_CAP_NS)
-		r->backoff_ns = BACKOFF_CAP_NS;
-	if (r->restarts >= 64)
-		memmove(r->restart_times, r->restart_times + 1,
-			63 * sizeof(int64_t));
-	r->restart_times[r->restarts < 64 ? r->restarts : 63] = now;
+	r->in_a_row++;
 	r->restarts++;
 	r->restart_at = now + r->backoff_ns;
 	r->state = ST_RESTARTING;
 	fprintf(stderr, "ringpipe: stage %s: %s; restarting in %lld ms "
-			"(%u of at most %u in %u s)\n",
-		c->name, why, (long long)(r->backoff_ns / 1000000), recent + 1,
-		c->restart_max, c->restart_window_s);
+			"(%u of at most %u in a row)\n",
+		c->name, why, (long long)(r->backoff_ns / 1000000), r->in_a_row,
+		c->restart_max);
 	r->why[0] = '\0';
 	return 1;
 }
@@ -244,7 +248,7 @@ static void on_exit_of(struct sup *s, int k)
 				rp_ring_mark_ended(&s->ring[k], s->bell[k + 1]);
 			/* Done early (like head): whoever still feeds it must
 			 * stop, as a writer to a closed pipe does. */
-			if (k > 0 && at(s, k - 1)->state <= ST_RUNNING)
+			if (k > 0 && at(s, k - 1)->state <= ST_RESTARTING)
 				rp_ring_mark_broken(&s->ring[k - 1],
 						    s->bell[k - 1]);
 		} else if (code > RP_EXIT_CANCELLED_BASE &&
@@ -252,28 +256,38 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			r->state = ST_CANCELLED;
-		} else if (code == RP_EXIT_VIOLATION && k > 0 &&
-			   at(s, k - 1)->state <= ST_EXITED) {
-			/* Only its producer can write what it found broken
-			 * (each side maps the other's pages read-only): the
-			 * blame is the producer's. */
-			struct stage_run *p = at(s, k - 1);
+		} else if (code == RP_EXIT_VIOLATION &&
+			   (r->broken_side == 2 ? k + 1 < s->n : k > 0)) {
+			/* Each side maps the other's pages read-only: what
+			 * was found broken can only come from the stage on
+			 * the other side of that ring, and the blame is
+			 * its.  (The detector's word for which ring it was
+			 * is a claim; a stage that exits 4 falsely costs
+			 * its neighbour a restart at most.) */
+			int c = r->broken_side == 2 ? k + 1 : k - 1;
+			struct stage_run *culprit = at(s, c);
 			r->state = ST_CANCELLED;
-			snprintf(r->why, sizeof(r->why), "stopped: its input "
-				 "ring was broken by %s", p->cfg->name);
-			if (p->proc.pid > 0)
-				rp_spawn_kill(&p->proc);
-			p->killed_by_us = 0;
-			p->state = ST_FAILED;
-			p->why[0] = '\0';
-			fail(s, k - 1, "broke the format of its output ring "
-				       "(detected by %s); killed",
+			snprintf(r->why, sizeof(r->why), "stopped: its %s ring "
+				 "was broken by %s",
+				 r->broken_side == 2 ? "output" : "input",
+				 culprit->cfg->name);
+			if (culprit->state <= ST_RUNNING &&
+			    culprit->proc.pid > 0)
+				rp_spawn_kill(&culprit->proc);
+			culprit->killed_by_us = 0;
+			culprit->state = ST_FAILED;
+			culprit->why[0] = '\0';
+			fail(s, c, "broke the format of its %s ring (detected "
+				   "by %s); killed",
+			     r->broken_side == 2 ? "input" : "output",
 			     r->cfg->name);
 		} else {
 			char why[240];
 			snprintf(why, sizeof(why), "%s (exit %d)",
 				 r->why[0] ? r->why : "failed", code);
-			if (code == RP_EXIT_NO_RESTART || !maybe_restart(s, k, why)) {
+			/* These fail the same way every time. */
+			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
+			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why)) {
 				r->state = ST_FAILED;
 				fail(s, k, "%s", r->why[0] && strstr(r->why, "giving up")
 							 ? r->why
@@ -475,16 +489,17 @@ static void check_record_timeouts(struct sup *s)
 		uint64_t cur, working;
 		int64_t limit = (int64_t)r->cfg->record_timeout_ms * 1000000;
 
+		/* A cancel in progress has its own deadline. */
 		if (limit == 0 || r->state > ST_RUNNING || r->proc.pid <= 0 ||
-		    r->proc.rx == NULL)
+		    r->proc.rx == NULL || s->cancel_reason)
 			continue;
 		cur = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_CURRENT);
 		working = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING);
-		if (working == 1 && cur != 0 && cur == r->seen_current &&
-		    r->sampled_at != 0)
-			r->worked_ns += now - r->sampled_at;
-		else
+		/* A new record starts the count again; waiting pauses it. */
+		if (cur != r->seen_current)
 			r->worked_ns = 0;
+		else if (working == 1 && cur != 0 && r->sampled_at != 0)
+			r->worked_ns += now - r->sampled_at;
 		r->seen_current = cur;
 		r->sampled_at = now;
 		if (r->worked_ns > limit && r->why[0] == '\0') {

@@ -342,10 +342,10 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 	write_file("r.yaml", yaml);
 	rp_cmd_path(p, sizeof(p), "r.yaml");
 	CU_ASSERT_EQUAL(run(args, &text), 1);
-	CU_ASSERT(strstr(text, "restarting in 0 ms (3 of at most 3 in 10 s)") !=
+	CU_ASSERT(strstr(text, "restarting in 0 ms (3 of at most 3 in a row)") !=
 		  NULL);
-	CU_ASSERT(strstr(text, "failed (exit 3); restarted 3 times in 10 s: "
-			       "giving up") != NULL);
+	CU_ASSERT(strstr(text, "failed (exit 3); restarted 3 times without "
+			       "staying up 10 s: giving up") != NULL);
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -379,7 +379,7 @@ RP_TEST(test_restart_keeps_record_numbers, 60)
 	rp_cmd_path(p, sizeof(p), "r.yaml");
 	CU_ASSERT_EQUAL(run(args, &text), 1);
 	CU_ASSERT(strstr(text, "on record 100; restarting in 0 ms (3 of at "
-			       "most 3") != NULL);
+			       "most 3 in a row)") != NULL);
 	CU_ASSERT(strstr(text, "on record 100; restarted 3 times") != NULL);
 	free(text);
 	rp_cmd_dir_remove();
