@@ -236,6 +236,10 @@ static void on_exit_of(struct sup *s, int k)
 		on_violation(s, k);
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.listener, NULL);
 	}
+	/* Already judged (a denied syscall, a broken ring it was blamed
+	 * for): its death is the consequence, told once. */
+	if (r->state == ST_FAILED)
+		return;
 	read_control(s, k);
 	if (si.si_code == CLD_EXITED) {
 		int code = si.si_status;
