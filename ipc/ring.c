@@ -1032,6 +1032,36 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 	return 0;
 }
 
+int rp_ring_verify(const struct rp_ring_fds *fds)
+{
+	struct rp_ring_map m;
+	uint64_t t, hd;
+	int err;
+
+	/* As a consumer would map it, read-only on both sides. */
+	memset(&m, 0, sizeof(m));
+	err = map_open(fds, 0, &m);
+	if (err)
+		return err == -EBADMSG ? err : -EBADMSG;
+	t = rp_load64_acquire(&m.sh_p->p_tail);
+	hd = rp_load64_acquire(&m.sh_c->c_head);
+	if (t - hd > m.cap || (t & 7) || (hd & 7)) {
+		err = -EBADMSG;
+	} else if (!(m.flags & RP_RING_F_MP_CONSUMERS)) {
+		/* Walk what is published and not yet released. */
+		for (uint64_t pos = hd; pos != t;) {
+			struct rp_rec_hdr h;
+			if (rp_rec_read(&m, pos, t - pos, &h)) {
+				err = -EBADMSG;
+				break;
+			}
+			pos += rp_rec_size(h.len);
+		}
+	}
+	map_close(&m);
+	return err;
+}
+
 int rp_ring_mark_ended(const struct rp_ring_fds *fds,
 		       struct rp_bell *consumer_bell)
 {

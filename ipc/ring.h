@@ -163,6 +163,11 @@ int rp_consumer_break(struct rp_consumer *c);
  * its producer (producer_bell may be NULL). */
 int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 			struct rp_bell *producer_bell);
+/* Check a ring as its creator sees it, through read-only mappings: the
+ * cursors, and every record header between them.  0 if the format holds,
+ * -EBADMSG if not.  A stage's claim that its peer broke the ring is
+ * checked with this before anyone is blamed. */
+int rp_ring_verify(const struct rp_ring_fds *fds);
 /* End the stream on behalf of a producer that exited saying it was done
  * without ending it, and wake its consumer (consumer_bell may be NULL).
  * What it published stays readable; then the consumer sees -ENODATA. */

@@ -261,13 +261,14 @@ static void on_exit_of(struct sup *s, int k)
 			/* Only a cancel we sent makes a cancelled stage. */
 			r->state = ST_CANCELLED;
 		} else if (code == RP_EXIT_VIOLATION &&
-			   (r->broken_side == 2 ? k + 1 < s->n : k > 0)) {
+			   (r->broken_side == 2 ? k + 1 < s->n : k > 0) &&
+			   rp_ring_verify(&s->ring[r->broken_side == 2
+							   ? k
+							   : k - 1]) != 0) {
 			/* Each side maps the other's pages read-only: what
-			 * was found broken can only come from the stage on
-			 * the other side of that ring, and the blame is
-			 * its.  (The detector's word for which ring it was
-			 * is a claim; a stage that exits 4 falsely costs
-			 * its neighbour a restart at most.) */
+			 * was found broken - and the supervisor checked it is
+			 * - can only come from the stage on the other side of
+			 * that ring, and the blame is its. */
 			int c = r->broken_side == 2 ? k + 1 : k - 1;
 			struct stage_run *culprit = at(s, c);
 			r->state = ST_CANCELLED;
@@ -285,6 +286,13 @@ static void on_exit_of(struct sup *s, int k)
 				   "by %s); killed",
 			     r->broken_side == 2 ? "input" : "output",
 			     r->cfg->name);
+		} else if (code == RP_EXIT_VIOLATION) {
+			/* It says a ring is broken, but the ring is sound
+			 * (or it has no neighbour there): its own failure. */
+			r->state = ST_FAILED;
+			fail(s, k, "said its %s ring was broken, but it is not "
+				   "(exit %d)",
+			     r->broken_side == 2 ? "output" : "input", code);
 		} else {
 			char why[240];
 			snprintf(why, sizeof(why), "%s (exit %d)",

@@ -232,6 +232,10 @@ RP_TEST(test_fault_stage_reported, 90)
 		 * write it. */
 		{"scribble", "stage 2-fault: broke the format of its output "
 			     "ring (detected by 3-count)"},
+		/* A false claim of a broken ring is checked, and fails the
+		 * one who made it, not its neighbour. */
+		{"exit:4", "stage 2-fault: said its input ring was broken, "
+			   "but it is not"},
 	};
 	char in[256];
 	FILE *f;
