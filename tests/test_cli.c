@@ -196,21 +196,26 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	char out[256], *text;
 	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! lines ! "
 			      "count", NULL};
-	pid_t pid;
-	int st;
+	/* SIGINT: reason user, exit 130; SIGTERM: shutdown, exit 143. */
+	const int sigs[] = {SIGINT, SIGTERM}, codes[] = {130, 143};
 
-	rp_cmd_dir_make("cli");
-	pid = rp_cmd_start(args, -1);
-	usleep(500000);
-	kill(pid, SIGINT);
-	st = rp_test_wait(pid, 10);
-	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
-	rp_cmd_path(out, sizeof(out), "REPORT");
-	text = read_file(out);
-	CU_ASSERT(strstr(text, "cancelled") != NULL);
-	CU_ASSERT(strstr(text, "failed") == NULL);
-	free(text);
-	rp_cmd_dir_remove();
+	for (int i = 0; i < 2; i++) {
+		pid_t pid;
+		int st;
+
+		rp_cmd_dir_make("cli");
+		pid = rp_cmd_start(args, -1);
+		usleep(500000);
+		kill(pid, sigs[i]);
+		st = rp_test_wait(pid, 10);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), codes[i]);
+		rp_cmd_path(out, sizeof(out), "REPORT");
+		text = read_file(out);
+		CU_ASSERT(strstr(text, "cancelled") != NULL);
+		CU_ASSERT(strstr(text, "failed") == NULL);
+		free(text);
+		rp_cmd_dir_remove();
+	}
 }
 
 /* The fault stage misbehaves on the chosen record; each way is reported
@@ -537,7 +542,8 @@ void rp_suite_cli(void)
 		  test_violation_reported_by_name},
 		 {"a failing stage cancels its siblings",
 		  test_failing_stage_cancels_siblings},
-		 {"Ctrl-C cancels cleanly", test_ctrl_c_cancels_cleanly},
+		 {"Ctrl-C and SIGTERM cancel cleanly",
+		  test_ctrl_c_cancels_cleanly},
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
 		 {"done without ending its output does not hang",
