@@ -350,6 +350,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		"sandbox",     "restart",      "restart_max",
 		"restart_window", "restart_backoff_ms", "record_timeout_ms"};
 	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
+	int have_restart = 0;
 	char *args[RP_CFG_MAX_ARGS];
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -357,6 +358,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 				  "run or program");
 	rp_sandbox_defaults(&st->sandbox);
 	st->ring = DEFAULT_RING;
+	st->restart = RP_RESTART_ON_FAILURE;
 	st->restart_max = 5;
 	st->restart_window_s = 10;
 	st->restart_backoff_ms = 100;
@@ -421,6 +423,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			err = parse_sandbox(c, v, &st->sandbox);
 			have_policy = has_key(c, v, "policy");
 		} else if (!strcmp(key, "restart")) {
+			have_restart = 1;
 			if (want_scalar(c, v, "restart", &s))
 				return -EINVAL;
 			if (!strcmp(s, "never"))
@@ -479,6 +482,10 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		 * forbids: it gets exec unless a policy is given. */
 		if (!have_policy && !strcmp(st->argv[0], "exec"))
 			st->sandbox.policy = RP_POLICY_EXEC;
+		/* An exec stage's program keeps private state a restart
+		 * would lose: never restarted unless asked. */
+		if (!have_restart && !strcmp(st->argv[0], "exec"))
+			st->restart = RP_RESTART_NEVER;
 		for (int i = 0; i < nargs; i++)
 			st->argv[st->argc++] = args[i];
 	} else if (nargs) {
@@ -735,6 +742,9 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			st->restart_window_s = 10;
 			st->restart_backoff_ms = 100;
 			st->builtin = rp_cfg_is_builtin(word);
+			st->restart = st->builtin && !strcmp(word, "exec")
+					      ? RP_RESTART_NEVER
+					      : RP_RESTART_ON_FAILURE;
 			/* exec runs its program inside its sandbox: a
 			 * one-liner cannot set a policy, so it gets exec. */
 			if (st->builtin && !strcmp(word, "exec"))

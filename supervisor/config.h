@@ -22,7 +22,8 @@
  *         file_size: 1G
  *         namespaces: [net, ipc, mnt]
  *         namespaces_optional: false
- *       restart: on-failure         # never (default) | on-failure | always
+ *       restart: on-failure         # never | on-failure (the default;
+ *                                   # never for exec stages) | always
  *       restart_max: 5              # at most this many restarts in a row
  *       restart_window: 10          # (a stage up this long starts anew)
  *       restart_backoff_ms: 100     # first delay, doubling to 5 s; 0: none
