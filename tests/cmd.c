@@ -2,6 +2,7 @@
  * cmd.c - running the ringpipe command from tests (see cmd.h).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -128,3 +129,44 @@ int rp_cmd_run(char *const args[], char **report)
 	return rp_test_exit_code(st);
 }
 
+
+pid_t rp_cmd_find_process(const char *token, const char *also)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
+		char path[300], buf[4096];
+		ssize_t n;
+		int fd;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
+		    atoi(e->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[n > 0 ? n : 0] = '\0';
+		if (strstr(buf, token) && (also == NULL || strstr(buf, also)))
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
+void rp_cmd_write_lines(const char *path, int n)
+{
+	FILE *f = fopen(path, "w");
+
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+}

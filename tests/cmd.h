@@ -26,4 +26,10 @@ pid_t rp_cmd_start(char *const args[], int in_fd);
  * *report (to free) what it printed. */
 int rp_cmd_run(char *const args[], char **report);
 
+/* A process (other than us) whose command line holds token, and also
+ * `also` when it is not NULL: its pid, or 0. */
+pid_t rp_cmd_find_process(const char *token, const char *also);
+/* Write n lines "line 0\n" ... to path (an absolute path). */
+void rp_cmd_write_lines(const char *path, int n);
+
 #endif /* RP_TEST_CMD_H */

@@ -6,7 +6,6 @@
  * and report, and nothing is left running.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -243,15 +242,10 @@ RP_TEST(test_fault_stage_reported, 90)
 			   "but it is not"},
 	};
 	char in[256];
-	FILE *f;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 5000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 5000);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		char line[512], *text;
 		char *args[] = {"-e", line, NULL};
@@ -280,15 +274,10 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 {
 	char in[256], line[512], *text;
 	char *args[] = {"-e", line, NULL};
-	FILE *f;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 5000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 5000);
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! fault --at 700 --do exit:0 ! count",
 		 in);
@@ -331,15 +320,10 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 {
 	char p[256], in[256], yaml[1024], *text;
 	char *args[] = {"run", p, NULL};
-	FILE *f;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 1000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 1000);
 	snprintf(yaml, sizeof(yaml),
 		 "name: poison\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
@@ -366,15 +350,10 @@ RP_TEST(test_restart_keeps_record_numbers, 60)
 {
 	char p[256], in[256], yaml[1024], *text;
 	char *args[] = {"run", p, NULL};
-	FILE *f;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 1000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 1000);
 	snprintf(yaml, sizeof(yaml),
 		 "name: poison\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
@@ -394,36 +373,6 @@ RP_TEST(test_restart_keeps_record_numbers, 60)
 	rp_cmd_dir_remove();
 }
 
-/* The pid of a process whose command line holds token, or 0. */
-static pid_t find_pid(const char *token)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	while (d && (e = readdir(d)) != NULL && !found) {
-		char path[300], buf[4096];
-		ssize_t n;
-		int fd;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		buf[n > 0 ? n : 0] = '\0';
-		if (strstr(buf, "ringpipe-stage") && strstr(buf, token))
-			found = (pid_t)atoi(e->d_name);
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
 
 /* A stage killed from outside is restarted on the same rings and the run
  * completes: what it had read but not released is delivered to it again
@@ -454,7 +403,7 @@ RP_TEST(test_restart_after_kill_completes, 60)
 	ringpipe = rp_cmd_start(args, -1);
 	for (int i = 0; i < 200 && victim == 0; i++) {
 		usleep(10000);
-		victim = find_pid(token);
+		victim = rp_cmd_find_process(token, "ringpipe-stage");
 	}
 	CU_ASSERT_FATAL(victim > 0);
 	usleep(500000);
@@ -482,15 +431,10 @@ RP_TEST(test_record_timeout, 60)
 {
 	char p[256], in[256], yaml[1200], *text;
 	char *args[] = {"run", p, NULL};
-	FILE *f;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 5000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 5000);
 	rp_cmd_path(p, sizeof(p), "t.yaml");
 	snprintf(yaml, sizeof(yaml),
 		 "name: hang\nstages:\n"
@@ -508,11 +452,7 @@ RP_TEST(test_record_timeout, 60)
 	/* Blocked for a second by a consumer that does not read yet (more
 	 * than its pipe and its ring hold): not working, so not timed
 	 * out. */
-	f = fopen(in, "w");
-	CU_ASSERT_FATAL(f != NULL);
-	for (int i = 0; i < 100000; i++)
-		fprintf(f, "line %d\n", i);
-	fclose(f);
+	rp_cmd_write_lines(in, 100000);
 	snprintf(yaml, sizeof(yaml),
 		 "name: blocked\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"

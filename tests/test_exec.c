@@ -7,7 +7,6 @@
  * no process left behind.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -70,33 +69,7 @@ static void same_bytes(const char *what, size_t at_least)
 static int process_left(const char *token)
 {
 	for (int tries = 0; tries < 50; tries++) {
-		DIR *d = opendir("/proc");
-		struct dirent *e;
-		int found = 0;
-
-		if (d == NULL)
-			return 0;
-		while ((e = readdir(d)) != NULL && !found) {
-			char p[300], buf[4096];
-			ssize_t n;
-			int fd;
-			if (e->d_name[0] < '0' || e->d_name[0] > '9' ||
-			    atoi(e->d_name) == getpid())
-				continue;
-			snprintf(p, sizeof(p), "/proc/%s/cmdline", e->d_name);
-			fd = open(p, O_RDONLY);
-			if (fd < 0)
-				continue;
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-			for (ssize_t i = 0; i < n; i++)
-				if (buf[i] == '\0')
-					buf[i] = ' ';
-			buf[n > 0 ? n : 0] = '\0';
-			found = strstr(buf, token) != NULL;
-		}
-		closedir(d);
-		if (!found)
+		if (rp_cmd_find_process(token, NULL) == 0)
 			return 0;
 		usleep(100000);
 	}
