@@ -623,6 +623,10 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 					? rp_ctl_status_read(r->proc.rx,
 							     RP_CTL_WORD_INPUT_SEQ)
 					: 0;
+				/* Untrusted: a value the wiring cannot carry
+				 * starts the numbering over instead. */
+				if (r->resume_seq > UINT64_MAX / 2)
+					r->resume_seq = 0;
 				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
 				r->state = ST_STARTING;
