@@ -450,7 +450,8 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 {
 	char line[512], in[256], *report;
 	char token[64];
-	int64_t t0;
+	int64_t t0, took;
+	int code, left;
 
 	rp_cmd_dir_make("exec");
 	rp_cmd_spit("in", "a\nb\n", 4);
@@ -460,9 +461,20 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 		 "file-source --lines %s ! exec -- bash -c "
 		 "'sleep %s >/dev/null & cat' ! count", in, token);
 	t0 = rp_now_ns();
-	CU_ASSERT_EQUAL(run_line(line, &report), 0);
-	CU_ASSERT(rp_now_ns() - t0 < 5000000000LL);
-	CU_ASSERT_FALSE(process_left(token));
+	code = run_line(line, &report);
+	took = rp_now_ns() - t0;
+	left = process_left(token);
+	/* A failure here has been seen once on CI and never locally: say
+	 * what ringpipe said (<= -1000: killed by signal -code - 1000;
+	 * -2000: not waited for). */
+	if (code != 0 || took >= 5000000000LL || left)
+		fprintf(stderr, "background job: ringpipe exited %d after "
+				"%.2f s, sleep %s %s; its report:\n%s\n",
+			code, (double)took / 1e9, token,
+			left ? "left running" : "gone", report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(took < 5000000000LL);
+	CU_ASSERT_FALSE(left);
 	free(report);
 	rp_cmd_dir_remove();
 }
