@@ -46,7 +46,7 @@ static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
 		return -EINVAL;
 	if (cfg->flags & ~RP_RING_F_ALL)
 		return -EINVAL;
-	if ((cfg->flags & RP_RING_F_ALL) &&
+	if ((cfg->flags & RP_RING_F_MP) &&
 	    (cfg->nslots == 0 || cfg->nslots > RP_MP_MAX_SLOTS))
 		return -EINVAL;
 	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
@@ -94,7 +94,7 @@ int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out)
 	h->s_capacity = cfg->capacity;
 	h->s_max_record = max_record;
 	h->s_flags = cfg->flags;
-	h->s_nslots = (cfg->flags & RP_RING_F_ALL) ? cfg->nslots : 0;
+	h->s_nslots = (cfg->flags & RP_RING_F_MP) ? cfg->nslots : 0;
 	h->s_p_seg_size = (uint64_t)RP_P_DATA_OFF + cfg->capacity;
 	h->s_data_off = RP_P_DATA_OFF;
 	if (cfg->flags & RP_RING_F_MP_PRODUCERS) {
@@ -198,7 +198,7 @@ static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
 	if (h->s_max_record > limit || (h->s_max_record & 7) ||
 	    (h->s_flags & ~RP_RING_F_ALL) ||
 	    h->s_nslots > RP_MP_MAX_SLOTS ||
-	    ((h->s_flags & RP_RING_F_ALL) != 0) != (h->s_nslots != 0) ||
+	    ((h->s_flags & RP_RING_F_MP) != 0) != (h->s_nslots != 0) ||
 	    h->s_data_off != RP_P_DATA_OFF ||
 	    h->s_p_seg_size != (uint64_t)RP_P_DATA_OFF + cap)
 		return -EBADMSG;
@@ -357,6 +357,8 @@ int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		if (t - hd > c->m.cap || (t & 7) || (hd & 7))
 			err = -EBADMSG;
 		c->rd = c->head = c->tail_cache = hd;
+		/* The commit point of the release that stored this head. */
+		rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
 	}
 	if (err) {
 		map_close(&c->m);
@@ -525,6 +527,12 @@ static void producer_publish(struct rp_producer *p)
 	 * below the new tail are fully written before it can see them. */
 	rp_store64_release(&p->m.sh_p->p_tail, p->tail);
 	p->pub_tail = p->tail;
+	/* After the records it covers, never before: a crash in between
+	 * leaves the older point, and a replay from there is deduplicated. */
+	if (p->ck_set) {
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, p->tail, &p->ck);
+		p->ck_set = 0;
+	}
 	p->st.batches++;
 	if (rp_bell_ring(p->peer))
 		p->st.wakes++;
@@ -971,6 +979,94 @@ static void consumer_publish(struct rp_consumer *c)
 	rp_stats_flush(&c->m.sh_c->c_stats, &c->st, &c->st_flushed);
 }
 
+/* --------------------------------------------------------- commit points */
+
+void rp_ckpt_write(struct rp_ckpt_area *a, uint64_t pos,
+		   const struct rp_ckpt *ck)
+{
+	uint32_t i = rp_load32_relaxed(&a->c_idx) & 1u;
+	struct rp_ckpt_shm *sl = &a->c_slot[i ^ 1u];
+
+	sl->c_pos = pos;
+	sl->c_seq = ck->seq;
+	sl->c_origin = ck->origin;
+	sl->c_sub = ck->sub;
+	memcpy(sl->c_user, ck->user, sizeof(sl->c_user));
+	sl->c_flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
+	RP_CRASHPOINT(RP_CP_CKPT_WRITTEN);
+	/* The flip publishes the whole slot (to a successor that maps the
+	 * page after our death, or to an observer). */
+	rp_store32_release(&a->c_idx, i ^ 1u);
+}
+
+/* The newest valid slot, or with by_pos the one written for pos.  One
+ * copy of each slot is taken and checked; a page that is someone else's
+ * to write is only ever read through such a copy. */
+void rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		  struct rp_ckpt *ck)
+{
+	uint32_t i = rp_load32_acquire(&a->c_idx) & 1u;
+
+	memset(ck, 0, sizeof(*ck));
+	for (int k = 0; k < 2; k++, i ^= 1u) {
+		struct rp_ckpt_shm sl;
+		memcpy(&sl, &a->c_slot[i], sizeof(sl));
+		if (!(sl.c_flags & RP_CKPT_F_VALID) ||
+		    (sl.c_flags & ~(RP_CKPT_F_VALID | RP_CKPT_F_KEY)) ||
+		    (by_pos && sl.c_pos != pos))
+			continue;
+		ck->seq = sl.c_seq;
+		ck->origin = sl.c_origin;
+		ck->sub = sl.c_sub;
+		ck->flags = sl.c_flags;
+		memcpy(ck->user, sl.c_user, sizeof(ck->user));
+		return;
+	}
+}
+
+int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck)
+{
+	if (c->slot >= 0)
+		return rp_release(c); /* replicas: no commit point (yet) */
+	/* The slot names the head it goes with and is flipped in before
+	 * the head is stored: whoever attaches next sees the new head with
+	 * this point, or the old head with the one before. */
+	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->rd, ck);
+	c->ck = *ck;
+	c->ck.flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
+	if (c->rd != c->head) {
+		c->head = c->rd;
+		consumer_publish(c);
+	}
+	return 0;
+}
+
+void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck)
+{
+	*ck = c->ck;
+}
+
+void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck)
+{
+	p->ck = *ck;
+	p->ck_set = 1;
+	/* Nothing waits for publication: save it now. */
+	if (p->tail == p->pub_tail && p->slot < 0) {
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, p->tail, &p->ck);
+		p->ck_set = 0;
+	}
+}
+
+void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck)
+{
+	rp_ckpt_pick(&p->m.sh_p->p_ckpt, 0, 0, ck);
+}
+
+uint32_t rp_consumer_flags(const struct rp_consumer *c)
+{
+	return c->m.flags;
+}
+
 int rp_release(struct rp_consumer *c)
 {
 	if (c->slot >= 0)
@@ -1060,6 +1156,80 @@ int rp_ring_verify(const struct rp_ring_fds *fds)
 	}
 	map_close(&m);
 	return err;
+}
+
+int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
+		 uint32_t cap, struct rp_found *f)
+{
+	struct rp_ring_map m;
+	struct rp_ckpt ck;
+	uint64_t t, hd, n, ko = 0;
+	uint32_t ks = 0;
+	int err, has_key, dedup;
+
+	memset(&m, 0, sizeof(m));
+	if ((err = map_open(fds, 0, &m)))
+		return err == -EBADMSG ? err : -EBADMSG;
+	err = -ENOENT;
+	t = rp_load64_acquire(&m.sh_p->p_tail);
+	hd = rp_load64_acquire(&m.sh_c->c_head);
+	rp_ckpt_pick(&m.sh_c->c_ckpt, 1, hd, &ck);
+	has_key = (ck.flags & RP_CKPT_F_KEY) != 0;
+	ko = ck.origin;
+	ks = ck.sub;
+	n = ck.seq;
+	dedup = (m.flags & RP_RING_F_DEDUP) != 0;
+	if (m.flags & RP_RING_F_MP_CONSUMERS)
+		err = -EOPNOTSUPP;
+	else if (t - hd > m.cap || (t & 7) || (hd & 7))
+		err = -EBADMSG;
+	else if (!(ck.flags & RP_CKPT_F_VALID) && hd != 0)
+		err = -ENOENT; /* nothing to count from */
+	else
+		for (uint64_t pos = hd; pos != t;) {
+			struct rp_rec_hdr h;
+			/* Checked like a consumer checks it, one copy. */
+			if (rp_rec_read(&m, pos, t - pos, &h)) {
+				err = -EBADMSG;
+				break;
+			}
+			if (h.type != RP_REC_T_PAD &&
+			    !(dedup && has_key &&
+			      (h.origin < ko || (h.origin == ko && h.sub <= ks)))) {
+				has_key = 1;
+				ko = h.origin;
+				ks = h.sub;
+				if (n++ == seq) {
+					f->len = h.len;
+					f->type = h.type;
+					f->origin = h.origin;
+					f->sub = h.sub;
+					memcpy(buf, m.sh_data + (pos & m.mask) +
+							    sizeof(h),
+					       h.len < cap ? h.len : cap);
+					err = 0;
+					break;
+				}
+			}
+			pos += rp_rec_size(h.len);
+		}
+	map_close(&m);
+	return err;
+}
+
+int rp_ring_commit_seq(const struct rp_ring_fds *fds, uint64_t *seq)
+{
+	struct rp_ring_map m;
+	struct rp_ckpt ck;
+
+	memset(&m, 0, sizeof(m));
+	if (map_open(fds, 0, &m))
+		return -EBADMSG;
+	rp_ckpt_pick(&m.sh_c->c_ckpt, 1, rp_load64_acquire(&m.sh_c->c_head),
+		     &ck);
+	map_close(&m);
+	*seq = ck.seq;
+	return (ck.flags & RP_CKPT_F_VALID) ? 0 : -ENOENT;
 }
 
 int rp_ring_mark_ended(const struct rp_ring_fds *fds,

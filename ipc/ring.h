@@ -157,6 +157,38 @@ int rp_consumer_ready(struct rp_consumer *c);
 /* The consumer is gone for good: the producer gets -EPIPE at once. */
 int rp_consumer_break(struct rp_consumer *c);
 
+/* ---------------------------------------------------------- commit points */
+
+/*
+ * What a stage needs to resume exactly where its released input left
+ * off: how many input records it had counted, the key of the last one
+ * (to drop a replayed duplicate), and a few words of its own state (a
+ * file offset, a running count).  Stored on the writer's own page in a
+ * way a crash at any instruction cannot tear (shm/layout.h).
+ */
+struct rp_ckpt {
+	uint64_t seq;    /* input records counted */
+	uint64_t origin; /* key of the last record taken, if RP_CKPT_F_KEY */
+	uint32_t sub;
+	uint32_t flags;  /* RP_CKPT_F_*; 0: there is no commit point */
+	uint64_t user[RP_CKPT_WORDS];
+};
+
+/* Release everything peeked with a commit point: after a crash the
+ * consumer that attaches next finds this one iff the release happened.
+ * On an MP-consumer ring it is a plain release (no commit point). */
+int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck);
+/* The commit point that goes with the released head, as found at attach
+ * or last released; flags 0 if none (a fresh ring, or plain releases). */
+void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck);
+/* A source's commit point: saved once everything committed so far has
+ * been published, so the saved point never runs ahead of the records. */
+void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck);
+/* The last saved source commit point (flags 0 if none). */
+void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck);
+/* RP_RING_F_* of the ring. */
+uint32_t rp_consumer_flags(const struct rp_consumer *c);
+
 /* ------------------------------------------------------------ supervisor */
 
 /* Mark a ring broken on behalf of a consumer known to be dead, and wake
@@ -168,6 +200,24 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
  * -EBADMSG if not.  A stage's claim that its peer broke the ring is
  * checked with this before anyone is blamed. */
 int rp_ring_verify(const struct rp_ring_fds *fds);
+/* The input record a consumer numbered seq (counting as the stage
+ * library does from its commit point: replays dropped, quarantined
+ * records counted), among those published and not yet released.  Up to
+ * cap bytes of its payload are copied to buf; *f gets its length and
+ * key.  -ENOENT if it is not there (released already, or no commit point
+ * to count from), -EBADMSG if the ring's format is broken, -EOPNOTSUPP
+ * on MP-consumer rings. */
+struct rp_found {
+	uint32_t len;
+	uint16_t type;
+	uint64_t origin;
+	uint32_t sub;
+};
+int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
+		 uint32_t cap, struct rp_found *f);
+/* The input count of the consumer's commit point (what it had released):
+ * 0, or -ENOENT if there is none. */
+int rp_ring_commit_seq(const struct rp_ring_fds *fds, uint64_t *seq);
 /* End the stream on behalf of a producer that exited saying it was done
  * without ending it, and wake its consumer (consumer_bell may be NULL).
  * What it published stays readable; then the consumer sees -ENODATA. */

@@ -37,6 +37,8 @@ struct rp_producer {
 	int resv_out;
 	int broken;          /* sticky -EPIPE */
 	int poisoned;        /* sticky -EBADMSG */
+	int ck_set;          /* a commit point waits for its publication */
+	struct rp_ckpt ck;
 	uint32_t batch_bytes;
 	int slot;            /* MP producers: my claim slot, else -1 */
 	struct rp_local_stats st, st_flushed;
@@ -54,10 +56,15 @@ struct rp_consumer {
 	unsigned claim_delivered; /* records of it handed out so far */
 	int poisoned;
 	int slot;
+	struct rp_ckpt ck;    /* the commit point of the last release */
 	struct rp_local_stats st, st_flushed;
 };
 
 /* ring.c */
+void rp_ckpt_write(struct rp_ckpt_area *a, uint64_t pos,
+		   const struct rp_ckpt *ck);
+void rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		  struct rp_ckpt *ck);
 void rp_stats_flush(struct rp_stats_shm *s, struct rp_local_stats *now,
 		    struct rp_local_stats *flushed);
 int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,

@@ -21,6 +21,7 @@ static const char *const names[RP_CP_COUNT] = {
 	[RP_CP_MP_CURSOR_MOVED] = "mp-cursor-moved",
 	[RP_CP_MP_CLAIM_HELD] = "mp-claim-held",
 	[RP_CP_MP_REPAIR] = "mp-repair",
+	[RP_CP_CKPT_WRITTEN] = "ckpt-written",
 };
 
 void rp_crashpoint_arm(enum rp_crash_point point, unsigned long n)

@@ -19,6 +19,7 @@ enum rp_crash_point {
 	RP_CP_MP_CURSOR_MOVED,  /* MP: holding the mutex, cursor advanced */
 	RP_CP_MP_CLAIM_HELD,    /* MP: claim held outside the lock */
 	RP_CP_MP_REPAIR,        /* MP: repairing a dead holder's state */
+	RP_CP_CKPT_WRITTEN,     /* commit point written, index not flipped */
 	RP_CP_COUNT
 };
 

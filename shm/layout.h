@@ -44,11 +44,15 @@
 /* ---------------------------------------------------------------- rings */
 
 #define RP_RING_MAGIC 0x52504e47u /* "RPNG" */
-#define RP_RING_VERSION 2u
+#define RP_RING_VERSION 3u
 
 #define RP_RING_F_MP_PRODUCERS 0x1u /* several producers, claims under mutex */
 #define RP_RING_F_MP_CONSUMERS 0x2u /* several consumers, claims under mutex */
-#define RP_RING_F_ALL (RP_RING_F_MP_PRODUCERS | RP_RING_F_MP_CONSUMERS)
+/* The producer replays deterministically after a restart: its consumer
+ * drops a record whose (origin, sub) is not past the last one it took. */
+#define RP_RING_F_DEDUP 0x4u
+#define RP_RING_F_MP (RP_RING_F_MP_PRODUCERS | RP_RING_F_MP_CONSUMERS)
+#define RP_RING_F_ALL (RP_RING_F_MP | RP_RING_F_DEDUP)
 
 #define RP_RING_MIN_CAPACITY RP_PAGE
 #define RP_RING_MAX_CAPACITY (1u << 30)
@@ -136,6 +140,35 @@ _Static_assert(offsetof(struct rp_mp_side, m_slots) == 0x80, "format");
 
 #define RP_USER_WORDS 8u
 
+/*
+ * Commit points (ipc/ring.h, rp_release_ckpt and rp_producer_set_ckpt).
+ * Two slots and an index: the writer fills the slot the index does not
+ * name, then flips the index with one store, so a crash at any
+ * instruction leaves one whole slot.  A consumer's slot names the head it
+ * goes with (c_head is stored after the flip): at attach the slot whose
+ * c_pos equals the head is the truth, whichever the index says.
+ */
+#define RP_CKPT_F_VALID 0x1u /* written by a commit */
+#define RP_CKPT_F_KEY 0x2u   /* origin/sub hold the last record taken */
+#define RP_CKPT_WORDS 4u
+
+struct rp_ckpt_shm {
+	uint64_t c_pos;                /* 0x00 consumer: head it goes with */
+	uint64_t c_seq;                /* 0x08 input records counted */
+	uint64_t c_origin;             /* 0x10 key of the last record taken */
+	uint32_t c_sub;                /* 0x18 */
+	uint32_t c_flags;              /* 0x1c RP_CKPT_F_* */
+	uint64_t c_user[RP_CKPT_WORDS]; /* 0x20 the stage's own state */
+};
+_Static_assert(sizeof(struct rp_ckpt_shm) == 64, "commit slot is a line");
+
+struct rp_ckpt_area {
+	rp_atomic32 c_idx; /* 0x00 slot holding the newest commit */
+	uint32_t c_pad[15];
+	struct rp_ckpt_shm c_slot[2]; /* 0x40 */
+};
+_Static_assert(sizeof(struct rp_ckpt_area) == 192, "commit area size");
+
 /* The producer's page.  Cursor on its own line; stats on another. */
 struct rp_ring_pside {
 	rp_atomic64 p_tail;    /* 0x000 bytes published; release-stored */
@@ -145,7 +178,9 @@ struct rp_ring_pside {
 	rp_atomic64 p_user[RP_USER_WORDS]; /* 0x080 for upper layers (ctl) */
 	uint8_t p_pad1[64];               /* 0x0c0 */
 	struct rp_mp_side p_mp;           /* 0x100 MP producers only */
+	struct rp_ckpt_area p_ckpt;       /* 0x980 a source's commit point */
 };
+_Static_assert(offsetof(struct rp_ring_pside, p_ckpt) == 0x980, "format");
 _Static_assert(offsetof(struct rp_ring_pside, p_stats) == 0x40, "format");
 _Static_assert(offsetof(struct rp_ring_pside, p_user) == 0x80, "format");
 _Static_assert(offsetof(struct rp_ring_pside, p_mp) == 0x100, "format");
@@ -168,7 +203,9 @@ struct rp_ring_cside {
 	rp_atomic64 c_user[RP_USER_WORDS]; /* 0x080 */
 	uint8_t c_pad1[64];               /* 0x0c0 */
 	struct rp_mp_side c_mp;           /* 0x100 MP consumers only */
+	struct rp_ckpt_area c_ckpt;       /* 0x980 the consumer's commit */
 };
+_Static_assert(offsetof(struct rp_ring_cside, c_ckpt) == 0x980, "format");
 _Static_assert(offsetof(struct rp_ring_cside, s_magic) == 0x0c, "format");
 _Static_assert(offsetof(struct rp_ring_cside, c_stats) == 0x40, "format");
 _Static_assert(offsetof(struct rp_ring_cside, c_mp) == 0x100, "format");

@@ -67,14 +67,17 @@ int builtin_open(const int *keep, int nkeep, struct rp_stage **s);
  * must act then (emit a carried partial line, write a buffer, print a
  * total) runs this loop instead, built on the low-level calls.  It
  * follows rp_stage_run(): cancel checks, batched releases, one wait for
- * input and control.  record() returns 0, RP_STOP or -errno; idle() (may
- * be NULL) runs before the loop sleeps for want of input; end() (may be
- * NULL) runs at the end of input, of a drain, or after RP_STOP, never on
- * a cancel or an error.  Returns the process exit code.
+ * input and control.  record() returns 0, RP_STOP or -errno; save() (may
+ * be NULL) runs before every release of input, to finish what was taken
+ * (write it out) and rp_stage_save() the stage's state with it; idle()
+ * (may be NULL) runs before the loop sleeps for want of input; end() (may
+ * be NULL) runs at the end of input, of a drain, or after RP_STOP, never
+ * on a cancel or an error.  Returns the process exit code.
  */
 struct builtin_loop {
 	int (*record)(struct rp_stage *s, const struct rp_record *r,
 		      void *arg);
+	int (*save)(struct rp_stage *s, void *arg);
 	int (*idle)(struct rp_stage *s, void *arg);
 	int (*end)(struct rp_stage *s, void *arg);
 };

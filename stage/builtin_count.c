@@ -46,6 +46,16 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	return rp_emit_commit(s, r->len);
 }
 
+/* The totals go with every release, so a restarted count goes on from
+ * what it had released instead of from zero. */
+static int save(struct rp_stage *s, void *arg)
+{
+	struct count *c = arg;
+	uint64_t w[3] = {c->records, c->bytes, c->fnv};
+
+	return rp_stage_save(s, w, 3);
+}
+
 static int end(struct rp_stage *s, void *arg)
 {
 	struct count *c = arg;
@@ -59,8 +69,8 @@ static int end(struct rp_stage *s, void *arg)
 
 static int count_main(int argc, char **argv)
 {
-	static const struct builtin_loop loop = {.record = record,
-						 .end = end};
+	static const struct builtin_loop loop = {
+		.record = record, .save = save, .end = end};
 	struct count c = {.fnv = FNV_OFFSET};
 	struct rp_stage *s;
 	int code;
@@ -73,6 +83,14 @@ static int count_main(int argc, char **argv)
 	if ((code = builtin_open(NULL, 0, &s)))
 		return code;
 	c.pass = rp_stage_max_record(s) > 0;
+	{
+		uint64_t w[3];
+		if (rp_stage_restored(s, w, 3)) {
+			c.records = w[0];
+			c.bytes = w[1];
+			c.fnv = w[2];
+		}
+	}
 	return builtin_run(s, &loop, &c);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -22,6 +23,7 @@ struct sink {
 	int lines;
 	char *buf;
 	uint32_t have;
+	uint64_t at;   /* bytes of the file written */
 	int write_err; /* the write error that ended the stage */
 };
 
@@ -33,6 +35,7 @@ static int write_all(struct rp_stage *s, struct sink *k, const char *p,
 	while (n > 0) {
 		ssize_t w = write(k->fd, p, n);
 		if (w >= 0) {
+			k->at += (uint64_t)w;
 			p += w;
 			n -= (size_t)w;
 			continue;
@@ -63,6 +66,17 @@ static int flush(struct rp_stage *s, void *arg)
 	return err;
 }
 
+/* Everything taken is in the file before the input is released, and the
+ * file's length goes with the release: a restarted sink cuts the file
+ * back to it, so what it writes again is not there twice. */
+static int save(struct rp_stage *s, void *arg)
+{
+	struct sink *k = arg;
+	int err = flush(s, k);
+
+	return err ? err : rp_stage_save(s, &k->at, 1);
+}
+
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct sink *k = arg;
@@ -89,9 +103,10 @@ static int file_sink_main(int argc, char **argv)
 {
 	const struct builtin *b = &builtin_file_sink;
 	static const struct builtin_loop loop = {
-		.record = record, .idle = flush, .end = flush};
+		.record = record, .save = save, .idle = flush, .end = flush};
 	struct sink k = {.fd = -1};
 	const char *path = NULL;
+	struct stat st;
 	struct rp_stage *s;
 	int i, err = 0, code;
 
@@ -121,8 +136,7 @@ static int file_sink_main(int argc, char **argv)
 	k.name = strcmp(path, "-") == 0 ? "stdout" : path;
 	k.fd = strcmp(path, "-") == 0
 		       ? STDOUT_FILENO
-		       : open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC,
-			      0644);
+		       : open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	if (k.fd < 0) {
 		err = -errno;
 		fprintf(stderr, "file-sink: %s: %s\n", path, strerror(errno));
@@ -132,6 +146,19 @@ static int file_sink_main(int argc, char **argv)
 		return code;
 	if (err)
 		return rp_stage_finish(s, err, 0);
+	/* A fresh start truncates the file; a restart cuts it back to the
+	 * length its last release vouched for. */
+	rp_stage_restored(s, &k.at, 1);
+	if (k.fd != STDOUT_FILENO && fstat(k.fd, &st) == 0 &&
+	    S_ISREG(st.st_mode) &&
+	    (ftruncate(k.fd, (off_t)k.at) < 0 ||
+	     lseek(k.fd, (off_t)k.at, SEEK_SET) < 0)) {
+		err = -errno;
+		fprintf(stderr, "file-sink: %s: cutting back to %llu bytes: "
+				"%s\n",
+			path, (unsigned long long)k.at, strerror(errno));
+		return rp_stage_finish(s, err, 0);
+	}
 	k.buf = malloc(OUT_BUF);
 	if (k.buf == NULL) {
 		fprintf(stderr, "file-sink: out of memory\n");
@@ -155,8 +182,11 @@ const struct builtin builtin_file_sink = {
 	"              type 17 (unterminated).  A line that arrives as\n"
 	"              several records is written as several lines.\n"
 	"  FILE is created or truncated (mode 0644, before the sandbox is\n"
-	"  entered).  Writes are gathered up to 64k and written when the\n"
-	"  input pauses or ends.  A write error (EPIPE, ENOSPC, ...) fails\n"
-	"  the stage (exit 1); so does a FILE that cannot be created.\n",
+	"  entered); after a restart it is cut back to what the sink had\n"
+	"  released, so nothing is written twice.  Writes are gathered up\n"
+	"  to 64k and written when the input pauses or ends, and before\n"
+	"  every release of input.  A write error (EPIPE, ENOSPC, ...)\n"
+	"  fails the stage (exit 1); so does a FILE that cannot be\n"
+	"  created.\n",
 	.main = file_sink_main,
 };

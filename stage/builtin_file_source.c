@@ -25,6 +25,7 @@ struct source {
 	char *buf;
 	uint32_t size;    /* bytes per read (raw: the chunk size) */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
+	uint64_t at;      /* bytes of the file in complete origins */
 	struct linebuf *lb; /* --lines */
 };
 
@@ -83,8 +84,10 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 	if (src->have > 0) {
 		/* A chunk is a whole origin: out at once, marked last. */
 		err = rp_emit(s, src->buf, src->have);
+		src->at += src->have;
+		/* Where a restart reads on from: saved once published. */
 		if (err == 0)
-			err = rp_emit_end_origin(s);
+			err = rp_stage_save(s, &src->at, 1);
 		src->have = 0;
 		if (err)
 			return err;
@@ -92,13 +95,82 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 	return src->eof ? 0 : 1;
 }
 
+/* Read exactly n bytes: n, 0 at a clean end (nothing read), -EPROTO at an
+ * end inside, -EAGAIN (a pipe had nothing for a while: nothing consumed
+ * only if have is 0), -errno. */
+static int read_full(struct source *src, char *buf, uint32_t n,
+		     uint32_t *have)
+{
+	while (*have < n) {
+		int r = read_some(src, buf + *have, n - *have);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return *have == 0 ? 0 : -EPROTO;
+		*have += (uint32_t)r;
+	}
+	return (int)n;
+}
+
+/* --records: a 4-byte little-endian length, then that many bytes; one
+ * record (one origin) per frame, as the dead-letter output holds them. */
+static int produce_frames(struct rp_stage *s, void *arg)
+{
+	struct source *src = arg;
+	unsigned char *l = (unsigned char *)src->buf;
+	uint32_t len;
+	int r;
+
+	if (src->have < 4) {
+		r = read_full(src, src->buf, 4, &src->have);
+		if (r == -EAGAIN)
+			return 1;
+		if (r <= 0)
+			goto end;
+	}
+	len = (uint32_t)l[0] | (uint32_t)l[1] << 8 | (uint32_t)l[2] << 16 |
+	      (uint32_t)l[3] << 24;
+	if (len > src->size - 4) {
+		fprintf(stderr, "file-source: %s: a frame of %u bytes at "
+				"offset %llu is larger than the output's "
+				"largest record (%u)\n",
+			src->name, len, (unsigned long long)src->at,
+			src->size - 4);
+		return -EMSGSIZE;
+	}
+	r = read_full(src, src->buf, 4 + len, &src->have);
+	if (r == -EAGAIN)
+		return 1;
+	if (r < 0 || (r == 0 && len > 0))
+		goto end;
+	src->have = 0;
+	src->at += 4 + (uint64_t)len;
+	if ((r = rp_emit(s, src->buf + 4, len)) == 0)
+		r = rp_stage_save(s, &src->at, 1);
+	return r < 0 ? r : 1;
+end:
+	if (r == 0)
+		return 0;
+	if (r == -EPROTO)
+		fprintf(stderr, "file-source: %s: ends inside a frame (offset "
+				"%llu)\n",
+			src->name, (unsigned long long)src->at);
+	return r;
+}
+
 static int emit_line(void *arg, const void *buf, uint32_t len, int first,
 		     int last, int unterminated)
 {
 	struct source *src = arg;
+	int err = builtin_emit_piece(src->s, 1, buf, len, first, last,
+				     unterminated);
 
-	return builtin_emit_piece(src->s, 1, buf, len, first, last,
-				  unterminated);
+	src->at += len + (uint64_t)(last && !unterminated);
+	/* A line is complete: where a restart reads on from (saved once
+	 * it is published). */
+	if (err == 0 && last)
+		err = rp_stage_save(src->s, &src->at, 1);
+	return err;
 }
 
 static int produce_lines(struct rp_stage *s, void *arg)
@@ -144,7 +216,7 @@ static int file_source_main(int argc, char **argv)
 	struct source src = {.fd = -1};
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
 	const char *path = NULL;
-	int lines = 0, chunks = 0, i, err, code;
+	int lines = 0, chunks = 0, frames = 0, i, err, code;
 	struct rp_stage *s;
 	uint32_t max;
 
@@ -155,6 +227,8 @@ static int file_source_main(int argc, char **argv)
 			break;
 		} else if (strcmp(a, "--lines") == 0) {
 			lines = 1;
+		} else if (strcmp(a, "--records") == 0) {
+			frames = 1;
 		} else if (strcmp(a, "--chunks") == 0 ||
 			   strncmp(a, "--chunks=", 9) == 0) {
 			const char *v = a[8] == '=' ? a + 9 : argv[++i];
@@ -174,9 +248,9 @@ static int file_source_main(int argc, char **argv)
 		return builtin_usage(b, "no FILE given (- reads stdin)");
 	if (i < argc)
 		return builtin_usage(b, "one FILE only (%s is extra)", argv[i]);
-	if (lines && chunks)
-		return builtin_usage(b, "--lines and --chunks exclude each "
-					"other");
+	if (lines + chunks + frames > 1)
+		return builtin_usage(b, "--lines, --chunks and --records "
+					"exclude each other");
 
 	src.name = strcmp(path, "-") == 0 ? "stdin" : path;
 	err = open_input(&src, path);
@@ -189,13 +263,24 @@ static int file_source_main(int argc, char **argv)
 	if (err)
 		return rp_stage_finish(s, err, 0);
 	src.s = s;
+	/* A restart reads on after the last line or chunk it had
+	 * published (numbered as before); a pipe cannot go back. */
+	if (rp_stage_restored(s, &src.at, 1) && src.regular &&
+	    lseek(src.fd, (off_t)src.at, SEEK_SET) < 0) {
+		err = -errno;
+		fprintf(stderr, "file-source: %s: seeking to %llu: %s\n",
+			src.name, (unsigned long long)src.at, strerror(errno));
+		return rp_stage_finish(s, err, 0);
+	}
 	max = rp_stage_max_record(s);
 	if (max == 0) {
 		fprintf(stderr, "file-source: no output ring\n");
 		return rp_stage_finish(s, -EINVAL, 0);
 	}
 	/* A chunk is one record: never larger than the output takes. */
-	src.size = lines ? READ_BUF : (uint32_t)(chunk < max ? chunk : max);
+	src.size = lines    ? READ_BUF
+		   : frames ? max + 4
+			    : (uint32_t)(chunk < max ? chunk : max);
 	src.buf = malloc(src.size);
 	if (src.buf == NULL ||
 	    (lines && linebuf_new(max, emit_line, &src, &src.lb) != 0)) {
@@ -203,7 +288,9 @@ static int file_source_main(int argc, char **argv)
 		free(src.buf);
 		return rp_stage_finish(s, -ENOMEM, 0);
 	}
-	code = rp_stage_run_source(s, lines ? produce_lines : produce_chunks,
+	code = rp_stage_run_source(s, lines    ? produce_lines
+				      : frames ? produce_frames
+					       : produce_chunks,
 				   &src);
 	linebuf_free(src.lb);
 	free(src.buf);
@@ -212,7 +299,7 @@ static int file_source_main(int argc, char **argv)
 
 const struct builtin builtin_file_source = {
 	.name = "file-source",
-	.synopsis = "[--lines | --chunks N] FILE|-",
+	.synopsis = "[--lines | --chunks N | --records] FILE|-",
 	.summary = "read a file (- for stdin) into records",
 	.help =
 	"  --chunks N  raw records of N bytes (default 64k), at most the\n"
@@ -224,7 +311,15 @@ const struct builtin builtin_file_source = {
 	"              largest record is emitted as several records of\n"
 	"              one origin (sub-index 0, 1, ...; the last one is\n"
 	"              marked last-of-origin); only the last may be short.\n"
+	"  --records   frames: a 4-byte little-endian length, then that\n"
+	"              many bytes, one record each (the framing of exec\n"
+	"              --records and of the dead-letter output NAME.dead.rec,\n"
+	"              so quarantined records can be replayed).  A frame\n"
+	"              larger than the output's largest record, or cut short\n"
+	"              by the end of FILE, fails the stage.\n"
 	"  FILE is opened before the sandbox is entered.  A FILE that\n"
-	"  cannot be opened or read fails the stage (exit 1).\n",
+	"  cannot be opened or read fails the stage (exit 1).  After a\n"
+	"  restart a regular FILE is read on from the last line or chunk\n"
+	"  published before the crash (stdin goes on where it is).\n",
 	.main = file_source_main,
 };

@@ -17,9 +17,14 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 
 	if (err)
 		return err;
+	/* Saved with the next release: a restarted head goes on counting
+	 * from what it had released. */
+	h->seen++;
+	if ((err = rp_stage_save(s, &h->seen, 1)))
+		return err;
 	/* Stop on the N-th record, not on the one after it, which may
 	 * never come. */
-	return ++h->seen >= h->want ? RP_STOP : 0;
+	return h->seen >= h->want ? RP_STOP : 0;
 }
 
 static int head_main(int argc, char **argv)
@@ -40,7 +45,8 @@ static int head_main(int argc, char **argv)
 				     argv[i + 1]);
 	if ((code = builtin_open(NULL, 0, &s)))
 		return code;
-	if (h.want == 0)
+	rp_stage_restored(s, &h.seen, 1);
+	if (h.want == 0 || h.seen >= h.want)
 		return rp_stage_finish(s, 0, 0);
 	return rp_stage_run(s, record, &h);
 }

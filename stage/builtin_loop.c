@@ -29,6 +29,16 @@ static int end(struct rp_stage *s, const struct builtin_loop *loop,
 	return err < 0 ? fail(s, err) : rp_stage_finish(s, 0, 0);
 }
 
+/* Before input is let go: what the stage did with it is done (written)
+ * and its state saved with the release. */
+static int release(struct rp_stage *s, const struct builtin_loop *loop,
+		   void *arg)
+{
+	int err = loop->save ? loop->save(s, arg) : 0;
+
+	return err < 0 ? err : rp_stage_release(s);
+}
+
 int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 		void *arg)
 {
@@ -48,8 +58,8 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 			if (err == RP_STOP)
 				return end(s, loop, arg);
 			if (++unreleased >= RELEASE_EVERY) {
-				if ((err = rp_stage_release(s)))
-					return rp_stage_finish(s, err, 0);
+				if ((err = release(s, loop, arg)))
+					return fail(s, err);
 				unreleased = 0;
 			}
 			continue;
@@ -60,8 +70,8 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 			return rp_stage_finish(s, err, 0);
 		/* Nothing to read: hand back what was read, let the stage
 		 * write out what it holds, then sleep. */
-		if ((err = rp_stage_release(s)))
-			return rp_stage_finish(s, err, 0);
+		if ((err = release(s, loop, arg)))
+			return fail(s, err);
 		unreleased = 0;
 		if (loop->idle && (err = loop->idle(s, arg)) < 0)
 			return fail(s, err);

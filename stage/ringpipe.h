@@ -184,6 +184,28 @@ int rp_stage_control(struct rp_stage *s, int *draining);
  * error: 0, or the negative errno that failed the stage. */
 int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
 
+/* --------------------------------------------------------- crash recovery
+ *
+ * A stage restarted after a crash resumes from its last commit point: the
+ * input after what it had released is delivered again and keeps its
+ * numbers, and its consumer drops the outputs it had already taken.  So a
+ * deterministic stage (the same input gives the same outputs) that keeps
+ * no state across records gets exactly-once delivery for free.  A stage
+ * that does keep state (a count, a position in a file) saves it here. */
+#define RP_STAGE_STATE_WORDS 4
+/* Save n (<= RP_STAGE_STATE_WORDS) words of state describing everything
+ * taken so far; they are stored with the next release of input, in one
+ * step with it.  For a source (no input) the words describe what it has
+ * emitted so far (a file offset): the current origin ends here, and the
+ * words are stored once those records are published.  -EINVAL if n is too
+ * large or a reservation is outstanding. */
+int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n);
+/* Copy the saved words of the commit point the stage started from into
+ * words (zeros on a fresh start).  1 after a restart, 0 on a fresh start. */
+int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n);
+/* Input records dropped as replays of ones already taken. */
+uint64_t rp_stage_duplicates(const struct rp_stage *s);
+
 #ifdef __cplusplus
 }
 #endif

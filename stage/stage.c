@@ -19,6 +19,15 @@
  * Ordering for at-least-once: outputs are published before the inputs
  * they derive from are released, so a crash in between redelivers the
  * input rather than losing its outputs.
+ *
+ * Exactly-once on top: every release stores a commit point (ipc/ring.h)
+ * with the input count, the key (origin, sub) of the last record taken
+ * and the stage's saved words, in a step a crash cannot split from the
+ * release itself.  A restarted stage resumes from it, so it numbers the
+ * redelivered records as before and, being deterministic, emits the same
+ * keys again; its consumer, on a ring marked RP_RING_F_DEDUP, drops every
+ * record whose key is not past the last one it took.  A source saves its
+ * point after the publication it covers (rp_stage_save), never before.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -64,6 +73,17 @@ struct rp_stage {
 	int draining;
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
+
+	/* crash recovery */
+	int dedup;             /* the input's producer replays after a crash */
+	int has_key;           /* key of the last input record taken */
+	uint64_t key_origin;
+	uint32_t key_sub;
+	uint64_t dups;         /* replayed input records dropped */
+	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
+	int restored;          /* started from a commit point */
+	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined input numbers */
+	unsigned nskip;
 };
 
 const char *rp_stage_name(const struct rp_stage *s)
@@ -100,6 +120,7 @@ void rp_stage_close(struct rp_stage *s)
 
 static int attach(struct rp_stage *s, const struct rp_wiring *w)
 {
+	struct rp_ckpt ck;
 	int err;
 
 	if ((err = rp_bell_open(w->bell, w->bell_efd, &s->own)) ||
@@ -121,11 +142,31 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 					    &s->out)))
 			return err;
 	}
-	/* A restarted stage continues the numbering of its input from
-	 * what it had released, which is where its redelivery starts: the
-	 * record it crashed on keeps its number. */
-	s->in_seq = w->has_seq ? w->seq
-			       : rp_ctl_status_get(s->tx, RP_CTL_WORD_INPUT_SEQ);
+	/* A restarted stage continues from its last commit point: the
+	 * numbering of its input from what it had released (where the
+	 * redelivery starts, so the record it crashed on keeps its number),
+	 * a source from what it had published. */
+	memset(&ck, 0, sizeof(ck));
+	if (s->in) {
+		rp_consumer_ckpt(s->in, &ck);
+		s->dedup = (rp_consumer_flags(s->in) & RP_RING_F_DEDUP) != 0;
+	} else if (s->out) {
+		rp_producer_ckpt(s->out, &ck);
+	}
+	if (ck.flags & RP_CKPT_F_VALID) {
+		s->restored = 1;
+		s->in_seq = ck.seq;
+		memcpy(s->words, ck.user, sizeof(s->words));
+		if (ck.flags & RP_CKPT_F_KEY) {
+			s->has_key = 1;
+			s->key_origin = ck.origin;
+			s->key_sub = ck.sub;
+		}
+	} else {
+		s->in_seq = w->has_seq ? w->seq : 0;
+	}
+	s->nskip = w->nskip;
+	memcpy(s->skip, w->skip, sizeof(s->skip));
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 	return 0;
 }
@@ -379,6 +420,16 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 
 static int commit_pending(struct rp_stage *s, int last);
 
+/* A record the supervisor quarantined: taken (it keeps its number), never
+ * processed. */
+static int skipped(const struct rp_stage *s, uint64_t seq)
+{
+	for (unsigned i = 0; i < s->nskip; i++)
+		if (s->skip[i] == seq)
+			return 1;
+	return 0;
+}
+
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 {
 	struct rp_view v;
@@ -391,20 +442,38 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	err = commit_pending(s, 1);
 	if (err)
 		return err;
-	err = rp_peek(s->in, &v);
-	if (err == -EBADMSG)
-		s->broken_side = 1;
-	if (err)
-		return err;
+	for (;;) {
+		uint64_t seq;
+		err = rp_peek(s->in, &v);
+		if (err == -EBADMSG)
+			s->broken_side = 1;
+		if (err)
+			return err;
+		s->unreleased++;
+		/* A replay of what we already took (our producer restarted
+		 * and is deterministic): dropped, released with the rest. */
+		if (s->dedup && s->has_key &&
+		    (v.origin < s->key_origin ||
+		     (v.origin == s->key_origin && v.sub <= s->key_sub))) {
+			s->dups++;
+			continue;
+		}
+		s->has_key = 1;
+		s->key_origin = v.origin;
+		s->key_sub = v.sub;
+		seq = s->in_seq++;
+		if (!skipped(s, seq)) {
+			s->origin = seq;
+			break;
+		}
+	}
 	r->data = v.data;
 	r->len = v.len;
 	r->type = v.type;
 	r->flags = v.flags;
 	r->origin = v.origin;
 	r->sub = v.sub;
-	s->origin = s->in_seq++;
 	s->sub = 0;
-	s->unreleased++;
 	/* Where the supervisor looks for the record a crash happened on. */
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 1);
@@ -445,6 +514,7 @@ int rp_emit_end_origin(struct rp_stage *s)
 
 int rp_stage_release(struct rp_stage *s)
 {
+	struct rp_ckpt ck;
 	/* The records being released have all their outputs: the last
 	 * one goes out marked, and before the input is let go. */
 	int err = s->source ? 0 : commit_pending(s, 1);
@@ -454,7 +524,13 @@ int rp_stage_release(struct rp_stage *s)
 
 	if (err || s->in == NULL || s->unreleased == 0)
 		return err;
-	err = rp_release(s->in);
+	/* Outputs first (above), then the input with its commit point. */
+	ck.seq = s->in_seq;
+	ck.origin = s->key_origin;
+	ck.sub = s->key_sub;
+	ck.flags = s->has_key ? RP_CKPT_F_KEY : 0;
+	memcpy(ck.user, s->words, sizeof(ck.user));
+	err = rp_release_ckpt(s->in, &ck);
 	if (!err) {
 		s->unreleased = 0;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
@@ -535,6 +611,43 @@ int rp_emit(struct rp_stage *s, const void *buf, uint32_t len)
 void rp_emit_same_origin(struct rp_stage *s)
 {
 	s->same_origin = 1;
+}
+
+/* ------------------------------------------------------- crash recovery */
+
+int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n)
+{
+	struct rp_ckpt ck;
+	int err;
+
+	if (n > RP_STAGE_STATE_WORDS || s->user_resv)
+		return -EINVAL;
+	memset(s->words, 0, sizeof(s->words));
+	memcpy(s->words, words, n * sizeof(*words));
+	if (s->in != NULL || s->out == NULL)
+		return 0; /* stored with the next release */
+	/* A source: its current origin is complete; the point is saved
+	 * once the records up to here are published. */
+	if ((err = commit_pending(s, 1)))
+		return err;
+	memset(&ck, 0, sizeof(ck));
+	ck.seq = s->origin + (s->sub != 0);
+	memcpy(ck.user, s->words, sizeof(ck.user));
+	rp_producer_set_ckpt(s->out, &ck);
+	return 0;
+}
+
+int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n)
+{
+	if (n > RP_STAGE_STATE_WORDS)
+		n = RP_STAGE_STATE_WORDS;
+	memcpy(words, s->words, n * sizeof(*words));
+	return s->restored;
+}
+
+uint64_t rp_stage_duplicates(const struct rp_stage *s)
+{
+	return s->dups;
 }
 
 /* ------------------------------------------------------------ finishing */

@@ -223,6 +223,20 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		}
 		return 0;
 	}
+	if (strcmp(key, "skip") == 0) {
+		char *t, *save2 = NULL;
+		for (t = strtok_r(val, "+", &save2); t != NULL;
+		     t = strtok_r(NULL, "+", &save2)) {
+			if (w->nskip >= RP_WIRING_MAX_SKIP)
+				return bad(w, "skip: more than %u numbers",
+					   RP_WIRING_MAX_SKIP);
+			if (num(t, UINT64_MAX / 2, &w->skip[w->nskip]))
+				return bad(w, "skip: expected numbers "
+					      "joined by +");
+			w->nskip++;
+		}
+		return 0;
+	}
 	if (strcmp(key, "seq") == 0) {
 		if (num(val, UINT64_MAX / 2, &w->seq))
 			return bad(w, "seq: expected a number");
@@ -327,6 +341,10 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err && w->has_seq)
 		err = append(buf, len, &at, "seq=%llu;",
 			     (unsigned long long)w->seq);
+	for (unsigned i = 0; !err && i < w->nskip; i++)
+		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
+			     (unsigned long long)w->skip[i],
+			     i + 1 < w->nskip ? "+" : ";");
 	if (!err && w->lifeline >= 0)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)

@@ -16,6 +16,9 @@
  *   sup=FD,EFD          the supervisor's bell and its eventfd
  *   seq=N               the input sequence number to continue from (a
  *                       restarted stage: what it had released)
+ *   skip=N+N            input sequence numbers it must not process (its
+ *                       records went to the dead-letter output); at most
+ *                       RP_WIRING_MAX_SKIP
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
  *   policy=strict|exec|none
@@ -34,6 +37,7 @@
 
 #define RP_WIRING_NAME_MAX 48
 #define RP_WIRING_MAX 2048
+#define RP_WIRING_MAX_SKIP 16
 
 struct rp_wiring {
 	char name[RP_WIRING_NAME_MAX];
@@ -43,6 +47,8 @@ struct rp_wiring {
 	int lifeline, notify_sock;
 	uint64_t seq;
 	int has_seq;
+	uint64_t skip[RP_WIRING_MAX_SKIP];
+	unsigned nskip;
 	struct rp_sandbox sandbox;
 	char error[128];
 };

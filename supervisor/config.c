@@ -20,6 +20,23 @@ static const char *const builtins[] = {
 	"fault",
 };
 
+int rp_cfg_replays(const struct rp_cfg_stage *c)
+{
+	const char *n = c->argv[0];
+
+	/* A program of one's own replays if it is a deterministic stage;
+	 * as a source, only if it saves where it is (we cannot know). */
+	if (!c->builtin)
+		return c->input[0] != '\0';
+	if (strcmp(n, "exec") == 0 || strcmp(n, "lines") == 0)
+		return 0;
+	if (strcmp(n, "file-source") == 0)
+		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
+	if (strcmp(n, "file-sink") == 0)
+		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
+	return 1;
+}
+
 int rp_cfg_is_builtin(const char *name)
 {
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++)
@@ -348,7 +365,8 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		"name",        "run",          "args",
 		"program",     "input",        "ring",
 		"sandbox",     "restart",      "restart_max",
-		"restart_window", "restart_backoff_ms", "record_timeout_ms"};
+		"restart_window", "restart_backoff_ms", "record_timeout_ms",
+		"quarantine_after"};
 	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
 	int have_restart = 0;
 	char *args[RP_CFG_MAX_ARGS];
@@ -362,6 +380,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 	st->restart_max = 5;
 	st->restart_window_s = 10;
 	st->restart_backoff_ms = 100;
+	st->quarantine_after = 2;
 	st->line = (int)n->start_mark.line + 1;
 	st->column = (int)n->start_mark.column + 1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
@@ -449,6 +468,10 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			uint64_t x;
 			err = count_value(c, v, key, 3600000, &x);
 			st->record_timeout_ms = (uint32_t)x;
+		} else if (!strcmp(key, "quarantine_after")) {
+			uint64_t x;
+			err = count_value(c, v, key, 64, &x);
+			st->quarantine_after = (uint32_t)x;
 		} else if (!strcmp(key, "restart_backoff_ms")) {
 			const char *b;
 			char *end;
@@ -573,7 +596,8 @@ static int check_graph(struct rp_cfg *cfg)
 
 static int parse_root(struct ctx *c, yaml_node_t *root)
 {
-	static const char *const keys[] = {"name", "stages"};
+	static const char *const keys[] = {"name", "stages", "dead_letter",
+					   "quarantine_max"};
 	yaml_node_t *stages = NULL;
 
 	if (root == NULL || root->type != YAML_MAPPING_NODE)
@@ -594,8 +618,22 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 			snprintf(c->cfg->name, sizeof(c->cfg->name), "%s", s);
 		} else if (key && !strcmp(key, "stages")) {
 			stages = v;
+		} else if (key && !strcmp(key, "dead_letter")) {
+			if (want_scalar(c, v, key, &s))
+				return -EINVAL;
+			if (*s == '\0' || strlen(s) >= sizeof(c->cfg->dead_letter))
+				return FAIL(c, v, "dead_letter: a path of 1-%zu "
+						  "bytes",
+					    sizeof(c->cfg->dead_letter) - 1);
+			snprintf(c->cfg->dead_letter,
+				 sizeof(c->cfg->dead_letter), "%s", s);
+		} else if (key && !strcmp(key, "quarantine_max")) {
+			uint64_t x;
+			if (count_value(c, v, key, 1000000, &x))
+				return -EINVAL;
+			c->cfg->quarantine_max = (uint32_t)x;
 		} else {
-			return unknown_key(c, k, key ? key : "?", keys, 2,
+			return unknown_key(c, k, key ? key : "?", keys, 4,
 					   "the pipeline");
 		}
 	}
@@ -630,6 +668,7 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->quarantine_max = 100;
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	f = fopen(path, "rb");
 	if (f == NULL) {
@@ -705,6 +744,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 	int err = 0, quoted = 0, bad = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->quarantine_max = 100;
 	snprintf(cfg->file, sizeof(cfg->file), "-e");
 	snprintf(cfg->name, sizeof(cfg->name), "pipeline");
 	if (buf == NULL)
@@ -741,6 +781,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			st->restart_max = 5;
 			st->restart_window_s = 10;
 			st->restart_backoff_ms = 100;
+			st->quarantine_after = 2;
 			st->builtin = rp_cfg_is_builtin(word);
 			st->restart = st->builtin && !strcmp(word, "exec")
 					      ? RP_RESTART_NEVER

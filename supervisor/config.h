@@ -55,12 +55,15 @@ struct rp_cfg_stage {
 	enum rp_restart restart;
 	uint32_t restart_max, restart_window_s, restart_backoff_ms;
 	uint32_t record_timeout_ms;   /* 0: none */
+	uint32_t quarantine_after;    /* deaths on one record; 0: never */
 	int line, column;         /* where it was defined */
 };
 
 struct rp_cfg {
 	char name[RP_CFG_NAME];
 	char file[256];
+	char dead_letter[256];    /* path prefix; "" : NAME.dead */
+	uint32_t quarantine_max;  /* records it may quarantine, then fails */
 	struct rp_cfg_stage stages[RP_CFG_MAX_STAGES];
 	int nstages;
 	int order[RP_CFG_MAX_STAGES]; /* source first, then each consumer */
@@ -73,6 +76,13 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg);
 /* Parse a one-liner: "stage args ! stage args ! ...". */
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg);
 void rp_cfg_free(struct rp_cfg *cfg);
+
+/* Does the stage replay deterministically from its commit point after a
+ * restart (so its output ring can drop replayed records)?  Library stages
+ * do, built-in or not, except a source program of one's own (whether it
+ * can go back is its own affair); exec (a program's private state), lines
+ * (a line cut across a commit) and stdin and stdout ends do not. */
+int rp_cfg_replays(const struct rp_cfg_stage *c);
 
 /* Is name one of the built-in stages? */
 int rp_cfg_is_builtin(const char *name);

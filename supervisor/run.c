@@ -16,7 +16,9 @@
 
 #include "../shm/futex.h"
 #include "../stage/ringpipe.h"
+#include "../stage/wiring.h"
 #include "errpipe.h"
+#include "deadletter.h"
 #include "run.h"
 #include "spawn.h"
 
@@ -53,7 +55,15 @@ struct stage_run {
 	/* per-record timeout: working time on the current record */
 	uint64_t seen_current;
 	int64_t worked_ns, sampled_at;
-	char why[200];            /* what failed, for the report */
+	int timed_out;            /* we killed it for its per-record timeout */
+	int denied;               /* killed for a denied syscall on a record */
+	/* poison records: deaths of its own doing on one input record */
+	uint64_t suspect;         /* input sequence number + 1; 0: none */
+	uint32_t suspect_deaths;
+	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined: never again */
+	unsigned nskip;
+	uint64_t quarantined;
+	char why[256];            /* what failed, for the report */
 };
 
 struct sup {
@@ -68,6 +78,8 @@ struct sup {
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
 	int64_t t0;
+	struct rp_deadletter dead;
+	uint64_t quarantined;
 };
 
 static struct stage_run *at(struct sup *s, int k)
@@ -214,6 +226,98 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	return 1;
 }
 
+/* Deaths that are the stage's own doing, and so may be the record's
+ * fault; a SIGKILL or SIGTERM from outside never is. */
+static int own_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+	       sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
+	       sig == SIGXCPU || sig == SIGTRAP;
+}
+
+/* Stage k died of its own doing while working on input record rec - 1
+ * (rec 0: on none).  The quarantine_after-th such death in a row on the
+ * same record quarantines it: its bytes go to the dead-letter output and
+ * the restarted stage never sees it again.  1 if it did, 0 if not (yet),
+ * -1 if it should have but cannot (r->why says why). */
+static int poison(struct sup *s, int k, uint64_t rec, const char *why)
+{
+	struct stage_run *r = at(s, k);
+	uint32_t cap = r->cfg->ring / 2;
+	uint64_t seq = rec - 1, done;
+	struct rp_dead_record d;
+	struct rp_found f;
+	unsigned char *buf;
+	int err;
+
+	if (r->cfg->quarantine_after == 0 || rec == 0 || k == 0)
+		return 0; /* a source's input is not ours to quarantine */
+	if (r->suspect != rec) {
+		r->suspect = rec;
+		r->suspect_deaths = 0;
+	}
+	if (++r->suspect_deaths < r->cfg->quarantine_after)
+		return 0;
+	r->suspect = 0;
+	if (s->quarantined >= s->cfg->quarantine_max) {
+		snprintf(r->why, sizeof(r->why), "%.120s; record %llu would be "
+			 "quarantined, but quarantine_max (%u) is reached",
+			 why, (unsigned long long)seq, s->cfg->quarantine_max);
+		return -1;
+	}
+	/* What it has released is behind it for good: those numbers need
+	 * no skipping any more. */
+	if (rp_ring_commit_seq(&s->ring[k - 1], &done) == 0) {
+		for (unsigned i = 0; i < r->nskip;) {
+			if (r->skip[i] < done)
+				r->skip[i] = r->skip[--r->nskip];
+			else
+				i++;
+		}
+	}
+	if (r->nskip >= RP_WIRING_MAX_SKIP) {
+		snprintf(r->why, sizeof(r->why), "%.120s; more than %u records "
+			 "quarantined and not yet behind it", why,
+			 RP_WIRING_MAX_SKIP);
+		return -1;
+	}
+	buf = malloc(cap ? cap : 1);
+	err = buf ? rp_ring_find(&s->ring[k - 1], seq, buf, cap, &f) : -ENOMEM;
+	if (err) {
+		snprintf(r->why, sizeof(r->why), "%.120s; record %llu cannot be "
+			 "quarantined: %s", why, (unsigned long long)seq,
+			 strerror(-err));
+		free(buf);
+		return -1;
+	}
+	memset(&d, 0, sizeof(d));
+	d.pipeline = s->cfg->name;
+	d.stage = r->cfg->name;
+	d.reason = why;
+	d.seq = seq;
+	d.origin = f.origin;
+	d.sub = f.sub;
+	d.attempts = r->cfg->quarantine_after;
+	d.data = buf;
+	d.len = f.len < cap ? f.len : cap;
+	err = rp_deadletter_put(&s->dead, &d);
+	free(buf);
+	if (err) {
+		snprintf(r->why, sizeof(r->why), "%.120s; record %llu cannot be "
+			 "quarantined: the dead-letter output failed", why,
+			 (unsigned long long)seq);
+		return -1;
+	}
+	r->skip[r->nskip++] = seq;
+	r->quarantined++;
+	s->quarantined++;
+	fprintf(stderr, "ringpipe: stage %s: record %llu quarantined to "
+			"%s.rec after %u deaths on it (%s)\n",
+		r->cfg->name, (unsigned long long)seq, s->dead.prefix,
+		r->cfg->quarantine_after, why);
+	return 1;
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -317,13 +421,21 @@ static void on_exit_of(struct sup *s, int k)
 			snprintf(where, sizeof(where), "on record %llu",
 				 (unsigned long long)(rec - 1));
 		char why[240];
+		int own = r->timed_out || r->denied ||
+			  (si.si_code != CLD_EXITED && own_signal(si.si_status));
 		if (r->why[0] == '\0')
 			snprintf(why, sizeof(why), "killed by signal %d (%s) %s",
 				 si.si_status, strsignal(si.si_status), where);
 		else
 			snprintf(why, sizeof(why), "%s", r->why);
-		/* A denied syscall is never retried. */
-		if (strstr(why, "denied syscall") || !maybe_restart(s, k, why)) {
+		r->why[0] = '\0';
+		r->timed_out = r->denied = 0;
+		if (own && poison(s, k, rec, why) < 0) {
+			char fwhy[sizeof(r->why)];
+			snprintf(fwhy, sizeof(fwhy), "%s", r->why);
+			r->state = ST_FAILED;
+			fail(s, k, "%s", fwhy);
+		} else if (!maybe_restart(s, k, why)) {
 			r->state = ST_FAILED;
 			fail(s, k, "%s", strstr(r->why, "giving up") ? r->why
 								     : why);
@@ -358,6 +470,16 @@ static void on_violation(struct sup *s, int k)
 						"%s (reported once)\n",
 					r->cfg->name, v.name, v.nr, where,
 					strerrorname_np(v.errno_));
+			continue;
+		}
+		/* On a record, with restarts: maybe that record's fault, so
+		 * judged when it has died (it is being killed). */
+		if (rec != 0 && k > 0 && r->cfg->quarantine_after > 0 &&
+		    r->cfg->restart != RP_RESTART_NEVER && !s->cancel_reason &&
+		    r->proc.pid > 0) {
+			r->denied = 1;
+			snprintf(r->why, sizeof(r->why), "denied syscall %s "
+				 "(%d) %s", v.name, v.nr, where);
 			continue;
 		}
 		r->state = ST_FAILED;
@@ -410,6 +532,10 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	for (int k = 0; k + 1 < s->n; k++) {
 		struct rp_ring_config rc = {
 			.capacity = s->cfg->stages[s->cfg->order[k + 1]].ring};
+		/* A producer that replays after a restart: its consumer
+		 * drops what it had already taken. */
+		if (rp_cfg_replays(at(s, k)->cfg))
+			rc.flags = RP_RING_F_DEDUP;
 		s->ring[k].p_fd = s->ring[k].c_fd = -1;
 		if ((err = rp_ring_create(&rc, &s->ring[k])))
 			return err;
@@ -453,6 +579,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	spec.trusted = c->builtin;
 	spec.has_seq = r->has_resume;
 	spec.seq = r->resume_seq;
+	spec.skip = r->skip;
+	spec.nskip = r->nskip;
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)
@@ -468,10 +596,17 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
 	close(wfd);
 	if (err) {
+		char why[sizeof(r->why) + 16];
 		/* Its stderr may say why. */
 		rp_errpipe_pump(&r->err, stderr);
+		snprintf(why, sizeof(why), "could not start: %s", r->why);
+		r->why[0] = '\0';
+		/* Killed while it started (an operator, a fault schedule):
+		 * one more failure for its restart policy to judge. */
+		if (err == -EPIPE && maybe_restart(s, k, why))
+			return 0;
 		r->state = ST_FAILED;
-		fail(s, k, "could not start: %s", r->why);
+		fail(s, k, "%s", r->why[0] ? r->why : why);
 		return err;
 	}
 	s->alive++;
@@ -519,6 +654,7 @@ static void check_record_timeouts(struct sup *s)
 				 "per-record timeout of %u ms on record %llu",
 				 r->cfg->record_timeout_ms,
 				 (unsigned long long)(cur - 1));
+			r->timed_out = 1;
 			rp_spawn_kill(&r->proc);
 		}
 	}
@@ -543,9 +679,23 @@ static void on_signal(struct sup *s)
 	}
 }
 
+static const char *why_not_once(const struct rp_cfg_stage *c)
+{
+	if (rp_cfg_replays(c))
+		return " (an earlier stage is)";
+	if (c->builtin && strcmp(c->argv[0], "exec") == 0)
+		return " (its program's state is its own)";
+	if (c->builtin && strcmp(c->argv[0], "lines") == 0)
+		return " (a line may span a commit)";
+	if (!c->builtin)
+		return " (a source program: it may not go back)";
+	return " (stdin and stdout cannot be replayed)";
+}
+
 static void report(struct sup *s)
 {
 	char layers[128];
+	int once = 1;
 
 	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
@@ -558,9 +708,20 @@ static void report(struct sup *s)
 			rp_policy_name(r->cfg->sandbox.policy),
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
+		/* What a restart of it (or of anything before it) costs
+		 * downstream: nothing, or repeats of what was in flight. */
+		once = once && rp_cfg_replays(r->cfg);
+		fprintf(stderr, "  %-16s delivery %s%s\n", "",
+			once ? "exactly-once" : "at-least-once",
+			once ? "" : why_not_once(r->cfg));
 		if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u times\n", "",
 				r->restarts);
+		if (r->quarantined)
+			fprintf(stderr, "  %-16s quarantined %llu records to "
+					"%s.rec\n",
+				"", (unsigned long long)r->quarantined,
+				s->dead.prefix);
 		if (r->soft_denials)
 			fprintf(stderr, "  %-16s %llu calls failed by its deny "
 					"rules\n",
@@ -585,6 +746,13 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		at(s, k)->err.rfd = -1;
 	}
 	s->t0 = rp_now_ns();
+	{
+		char prefix[sizeof(s->dead.prefix)];
+		snprintf(prefix, sizeof(prefix), "%.240s%s",
+			 cfg->dead_letter[0] ? cfg->dead_letter : cfg->name,
+			 cfg->dead_letter[0] ? "" : ".dead");
+		rp_deadletter_init(&s->dead, prefix);
+	}
 	err = setup(s, o);
 	if (err) {
 		fprintf(stderr, "ringpipe: setting up: %s\n", strerror(-err));
@@ -738,6 +906,7 @@ out:
 		close(s->sfd);
 	if (s->tfd >= 0)
 		close(s->tfd);
+	rp_deadletter_close(&s->dead);
 	free(s);
 	return code;
 }

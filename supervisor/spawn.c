@@ -149,6 +149,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.sandbox = spec->sandbox;
 	w.has_seq = spec->has_seq;
 	w.seq = spec->seq;
+	for (unsigned i = 0; i < spec->nskip && i < RP_WIRING_MAX_SKIP; i++)
+		w.skip[w.nskip++] = spec->skip[i];
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;

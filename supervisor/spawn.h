@@ -37,6 +37,9 @@ struct rp_stage_spec {
 	/* A restarted stage: the input sequence number to continue from. */
 	int has_seq;
 	uint64_t seq;
+	/* Input records it must not process (quarantined). */
+	const uint64_t *skip;
+	unsigned nskip;
 };
 
 struct rp_stage_proc {

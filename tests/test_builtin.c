@@ -631,7 +631,9 @@ RP_TEST(test_help_and_usage_errors, 30)
 		{{"head", "-3"}, "head: N '-3': not a count"},
 		{{"file-source"}, "file-source: no FILE"},
 		{{"file-source", "--lines", "--chunks", "8", "f"},
-		 "file-source: --lines and --chunks exclude"},
+		 "file-source: --lines, --chunks and --records exclude"},
+		{{"file-source", "--records", "--lines", "f"},
+		 "file-source: --lines, --chunks and --records exclude"},
 		{{"file-source", "--chunks", "0", "f"},
 		 "file-source: --chunks 0: out of range"},
 		{{"file-source", "--chunks", "2x", "f"},
@@ -645,7 +647,8 @@ RP_TEST(test_help_and_usage_errors, 30)
 	};
 	const char *const names[] = {"file-source", "file-sink", "lines",
 				     "grep", "head", "count", "--lines",
-				     "--chunks N", "-v", "fnv1a", "Exit codes"};
+				     "--chunks N", "--records", "-v", "fnv1a",
+				     "Exit codes"};
 	char *argv[8], *out, *err;
 	int st;
 

@@ -311,7 +311,7 @@ static int header_ok(const struct rp_ring_hdr *h)
 	return h->s_max_record <= limit && (h->s_max_record & 7) == 0 &&
 	       (h->s_flags & ~RP_RING_F_ALL) == 0 &&
 	       h->s_nslots <= RP_MP_MAX_SLOTS &&
-	       ((h->s_flags & RP_RING_F_ALL) != 0) == (h->s_nslots != 0);
+	       ((h->s_flags & RP_RING_F_MP) != 0) == (h->s_nslots != 0);
 }
 
 /* Seeded random scribbles over the header: whole-header garbage, spans
@@ -366,7 +366,7 @@ RP_TEST(hostile_header_random, 30)
 				h.hdr->s_nslots = rnd_below(&g, 4) ?
 					(uint32_t)rnd(&g) :
 					rnd_below(&g, RP_MP_MAX_SLOTS + 1);
-			if ((h.hdr->s_flags & RP_RING_F_ALL) != 0)
+			if ((h.hdr->s_flags & RP_RING_F_MP) != 0)
 				h.hdr->s_flags |= 0x4u; /* never valid MP */
 			/* Valid alone is not enough: it must also match the
 			 * creator's copy on the consumer's page. */

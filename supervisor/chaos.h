@@ -1,0 +1,44 @@
+/*
+ * chaos.h - ringpipe chaos: a pipeline under a seeded fault schedule,
+ * judged against a fault-free run of itself.
+ *
+ * The pipeline must end in `file-sink FILE`: its output is what the
+ * oracle compares.  A reference run writes FILE.chaos-ref; then the
+ * pipeline runs again, as configured, while faults drawn from the seed
+ * hit its stages; then FILE is compared with the reference, line by
+ * line: records lost, duplicated, out of order, and the ones quarantined
+ * (counted in the dead-letter index).  Safety (nothing lost or
+ * duplicated) and liveness (it finished) are reported apart.
+ *
+ * Faults: kill (SIGKILL a stage), stop (SIGSTOP a stage for 50-300 ms,
+ * then SIGCONT), supervisor-kill (SIGKILL the supervisor, last: judged on
+ * every stage exiting within 5 s and a second, fault-free run matching
+ * the reference).  Restart budgets are raised for the run (restart_max
+ * 64, restart_window 1 s) so the schedule does not exhaust them.
+ */
+#ifndef RP_CHAOS_H
+#define RP_CHAOS_H
+
+#include "config.h"
+#include "run.h"
+
+#define RP_CHAOS_KILL 0x1u
+#define RP_CHAOS_STOP 0x2u
+#define RP_CHAOS_SUPERVISOR 0x4u
+
+struct rp_chaos_opts {
+	uint64_t seed;
+	unsigned faults;
+	unsigned kinds;        /* RP_CHAOS_* */
+	unsigned every_ms;     /* mean time between faults */
+	const char *json;      /* write the result there too, or NULL */
+	const char *file;      /* the pipeline file, for the replay line */
+};
+
+/* Parse "kill,stop,supervisor-kill" into RP_CHAOS_* bits; 0 if bad. */
+unsigned rp_chaos_kinds(const char *text);
+/* 0 safe and live, 1 not, 2 a pipeline chaos cannot judge. */
+int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
+	     const struct rp_chaos_opts *o);
+
+#endif /* RP_CHAOS_H */

@@ -1,0 +1,106 @@
+/*
+ * deadletter.c - the dead-letter output (deadletter.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "deadletter.h"
+
+void rp_deadletter_init(struct rp_deadletter *d, const char *prefix)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->prefix, sizeof(d->prefix), "%s", prefix);
+}
+
+static FILE *open_append(const char *prefix, const char *ext)
+{
+	char path[300];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s%s", prefix, ext);
+	f = fopen(path, "ae");
+	if (f == NULL)
+		fprintf(stderr, "ringpipe: dead-letter output %s: %s\n", path,
+			strerror(errno));
+	return f;
+}
+
+/* A JSON string: the text is ours, but a stage name or a signal's
+ * description is escaped all the same. */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
+{
+	unsigned char len[4] = {(unsigned char)r->len,
+				(unsigned char)(r->len >> 8),
+				(unsigned char)(r->len >> 16),
+				(unsigned char)(r->len >> 24)};
+	char when[40];
+	struct timespec ts;
+	struct tm tm;
+	long at;
+
+	if (d->rec == NULL && (d->rec = open_append(d->prefix, ".rec")) == NULL)
+		return -EIO;
+	if (d->idx == NULL &&
+	    (d->idx = open_append(d->prefix, ".jsonl")) == NULL)
+		return -EIO;
+	fseek(d->rec, 0, SEEK_END);
+	at = ftell(d->rec);
+	if (fwrite(len, 1, 4, d->rec) != 4 ||
+	    fwrite(r->data, 1, r->len, d->rec) != r->len ||
+	    fflush(d->rec) != 0) {
+		fprintf(stderr, "ringpipe: writing %s.rec: %s\n", d->prefix,
+			strerror(errno));
+		return -EIO;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fputs("{\"pipeline\":", d->idx);
+	json_str(d->idx, r->pipeline);
+	fputs(",\"stage\":", d->idx);
+	json_str(d->idx, r->stage);
+	fprintf(d->idx, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,"
+			"\"reason\":",
+		(unsigned long long)r->seq, (unsigned long long)r->origin,
+		r->sub);
+	json_str(d->idx, r->reason);
+	fprintf(d->idx, ",\"attempts\":%u,\"time\":\"%s\",\"offset\":%ld,"
+			"\"length\":%u}\n",
+		r->attempts, when, at, r->len);
+	if (fflush(d->idx) != 0) {
+		fprintf(stderr, "ringpipe: writing %s.jsonl: %s\n", d->prefix,
+			strerror(errno));
+		return -EIO;
+	}
+	d->count++;
+	return 0;
+}
+
+void rp_deadletter_close(struct rp_deadletter *d)
+{
+	if (d->rec)
+		fclose(d->rec);
+	if (d->idx)
+		fclose(d->idx);
+	d->rec = d->idx = NULL;
+}

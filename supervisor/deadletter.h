@@ -1,0 +1,39 @@
+/*
+ * deadletter.h - where quarantined records go.
+ *
+ * Two files per pipeline, made on the first quarantine:
+ *   PREFIX.rec    the records, each a 4-byte little-endian length and its
+ *                 bytes (the framing of `exec --records`; file-source
+ *                 --records reads them back, for a replay);
+ *   PREFIX.jsonl  one JSON object per record: pipeline, stage, the
+ *                 stage's input sequence number, the record's origin and
+ *                 sub-index, why (signal, syscall or timeout), attempts,
+ *                 time, and where its bytes are in PREFIX.rec.
+ * Appended to, never truncated: a second run adds to what is there.
+ */
+#ifndef RP_DEADLETTER_H
+#define RP_DEADLETTER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct rp_deadletter {
+	char prefix[256];
+	FILE *rec, *idx;
+	uint64_t count;
+};
+
+struct rp_dead_record {
+	const char *pipeline, *stage, *reason;
+	uint64_t seq, origin;
+	uint32_t sub, attempts;
+	const void *data;
+	uint32_t len;
+};
+
+void rp_deadletter_init(struct rp_deadletter *d, const char *prefix);
+/* 0, or -errno with the files' trouble printed. */
+int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r);
+void rp_deadletter_close(struct rp_deadletter *d);
+
+#endif /* RP_DEADLETTER_H */

@@ -1,0 +1,147 @@
+/*
+ * test_chaos.c - ringpipe chaos, as a user runs it: a seeded fault
+ * schedule against a pipeline, judged against a fault-free run.  The
+ * judge must pass a pipeline that recovers exactly once, and must catch
+ * one whose output is not the reference's.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "harness.h"
+
+void rp_suite_chaos(void);
+
+static void write_pipeline(const char *yaml_name, const char *middle)
+{
+	char in[256], text[1500];
+
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 200000);
+	snprintf(text, sizeof(text),
+		 "name: chaos\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, in],"
+		 " ring: 64k}\n"
+		 "%s"
+		 "  - {name: tally, input: mid, run: count, ring: 64k}\n"
+		 "  - {name: write, input: tally, run: file-sink,"
+		 " args: [--lines, out], ring: 64k}\n",
+		 middle);
+	rp_cmd_spit(yaml_name, text, strlen(text));
+}
+
+/* Kills and stops at random points of a library pipeline: the judge
+ * finds nothing lost, repeated or reordered, the run finished, and the
+ * JSON says so too; the same seed gives the same schedule. */
+RP_TEST(test_chaos_kill_stop_is_safe, 120)
+{
+	char *args[] = {"chaos",   "c.yaml",   "--seed",  "11",
+			"--faults", "12",      "--every", "25",
+			"--kinds", "kill,stop", "--json", "c.json", NULL};
+	char *text, *json;
+	size_t n;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline("c.yaml", "  - {name: mid, input: read, run: grep, "
+				 "args: [\"[05]$\"], ring: 64k}\n");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	CU_ASSERT(strstr(text, "safety      ok: lost 0, duplicated 0, "
+			       "order kept, quarantined 0") != NULL);
+	CU_ASSERT(strstr(text, "liveness    ok: finished") != NULL);
+	CU_ASSERT(strstr(text, "reference   ") != NULL &&
+		  strstr(text, " 40000 records in out.chaos-ref") != NULL);
+	CU_ASSERT(strstr(text, "replay      ringpipe chaos c.yaml --seed 11 "
+			       "--faults 12 --every 25 --kinds kill,stop") !=
+		  NULL);
+	json = rp_cmd_slurp("c.json", &n);
+	CU_ASSERT(strstr(json, "\"lost\":0,\"duplicated\":0,"
+			       "\"reordered\":false") != NULL);
+	CU_ASSERT(strstr(json, "\"safe\":true,\"finished\":true") != NULL);
+	CU_ASSERT(strstr(json, "\"kind\":\"kill\"") != NULL ||
+		  strstr(json, "\"kind\":\"stop\"") != NULL);
+	free(json);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* The supervisor killed mid-run: every stage is gone within the grace
+ * period and the next run starts cleanly and gets it right. */
+RP_TEST(test_chaos_supervisor_kill, 120)
+{
+	char *args[] = {"chaos",   "c.yaml", "--seed",  "4",
+			"--faults", "1",     "--every", "100",
+			"--kinds", "supervisor-kill", NULL};
+	char *text;
+
+	rp_cmd_dir_make("chaos");
+	/* A stage that takes its time: the supervisor is still there to be
+	 * killed (at 50-150 ms). */
+	write_pipeline("c.yaml",
+		       "  - {name: mid, input: read, run: exec, ring: 64k,"
+		       " args: [--, sh, -c, \"sleep 0.4; grep 7\"]}\n");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	CU_ASSERT(strstr(text, "supervisor killed") != NULL);
+	CU_ASSERT(strstr(text, "stages all gone after the supervisor died; "
+			       "the next run finished") != NULL);
+	CU_ASSERT(strstr(text, "safety      ok: lost 0, duplicated 0") !=
+		  NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* The judge itself: a stage whose output differs from run to run is
+ * caught as lost and duplicated records, exit 1. */
+RP_TEST(test_chaos_catches_a_difference, 120)
+{
+	char *args[] = {"chaos",   "c.yaml", "--seed", "2",
+			"--faults", "1",     "--every", "20", NULL};
+	char *text;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline("c.yaml",
+		       "  - {name: mid, input: read, run: exec, ring: 64k,"
+		       " args: [--, sh, -c, \"cat; date +%s%N\"]}\n");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
+	CU_ASSERT(strstr(text, "safety      VIOLATED: lost 1, duplicated 1")
+		  != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* What chaos cannot judge, and bad options: exit 2, saying why. */
+RP_TEST(test_chaos_usage, 60)
+{
+	char *stdout_sink[] = {"chaos", "s.yaml", NULL};
+	char *bad_kind[] = {"chaos", "c.yaml", "--kinds", "melt", NULL};
+	char *text, yaml[300];
+
+	rp_cmd_dir_make("chaos");
+	snprintf(yaml, sizeof(yaml),
+		 "name: s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, in]}\n"
+		 "  - {name: out, input: read, run: file-sink, args: [-]}\n");
+	rp_cmd_spit("s.yaml", yaml, strlen(yaml));
+	rp_cmd_spit("in", "a\n", 2);
+	CU_ASSERT_EQUAL(rp_cmd_run(stdout_sink, &text), 2);
+	CU_ASSERT(strstr(text, "must end in file-sink FILE") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(rp_cmd_run(bad_kind, &text), 2);
+	CU_ASSERT(strstr(text, "--kinds: bad value 'melt'") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+void rp_suite_chaos(void)
+{
+	RP_SUITE("chaos",
+		 {"kills and stops: nothing lost, repeated or reordered",
+		  test_chaos_kill_stop_is_safe},
+		 {"the supervisor killed: cleanup and a clean next run",
+		  test_chaos_supervisor_kill},
+		 {"a run that differs is caught",
+		  test_chaos_catches_a_difference},
+		 {"what chaos cannot judge, bad options", test_chaos_usage});
+}
