@@ -341,6 +341,7 @@ int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	if (c == NULL)
 		return -ENOMEM;
 	c->slot = -1;
+	c->ck_slot = -1;
 	err = map_open(fds, 0, &c->m);
 	if (err) {
 		free(c);
@@ -358,7 +359,7 @@ int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 			err = -EBADMSG;
 		c->rd = c->head = c->tail_cache = hd;
 		/* The commit point of the release that stored this head. */
-		rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
+		c->ck_slot = rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
 	}
 	if (err) {
 		map_close(&c->m);
@@ -530,7 +531,7 @@ static void producer_publish(struct rp_producer *p)
 	/* After the records it covers, never before: a crash in between
 	 * leaves the older point, and a replay from there is deduplicated. */
 	if (p->ck_set) {
-		rp_ckpt_write(&p->m.sh_p->p_ckpt, p->tail, &p->ck);
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->tail, &p->ck);
 		p->ck_set = 0;
 	}
 	p->st.batches++;
@@ -981,29 +982,36 @@ static void consumer_publish(struct rp_consumer *c)
 
 /* --------------------------------------------------------- commit points */
 
-void rp_ckpt_write(struct rp_ckpt_area *a, uint64_t pos,
+void rp_ckpt_write(struct rp_ckpt_area *a, int keep, uint64_t pos,
 		   const struct rp_ckpt *ck)
 {
 	uint32_t i = rp_load32_relaxed(&a->c_idx) & 1u;
-	struct rp_ckpt_shm *sl = &a->c_slot[i ^ 1u];
+	uint32_t w = keep >= 0 ? (uint32_t)keep ^ 1u : i ^ 1u;
+	struct rp_ckpt_shm *sl = &a->c_slot[w];
 
+	/* Invalid while it is written, in this order even for the
+	 * compiler: a crash halfway leaves a slot nobody picks. */
+	__atomic_store_n(&sl->c_flags, 0, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	sl->c_pos = pos;
 	sl->c_seq = ck->seq;
 	sl->c_origin = ck->origin;
 	sl->c_sub = ck->sub;
 	memcpy(sl->c_user, ck->user, sizeof(sl->c_user));
-	sl->c_flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&sl->c_flags, (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID,
+			 __ATOMIC_RELAXED);
 	RP_CRASHPOINT(RP_CP_CKPT_WRITTEN);
 	/* The flip publishes the whole slot (to a successor that maps the
 	 * page after our death, or to an observer). */
-	rp_store32_release(&a->c_idx, i ^ 1u);
+	rp_store32_release(&a->c_idx, w);
 }
 
 /* The newest valid slot, or with by_pos the one written for pos.  One
  * copy of each slot is taken and checked; a page that is someone else's
  * to write is only ever read through such a copy. */
-void rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
-		  struct rp_ckpt *ck)
+int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		 struct rp_ckpt *ck)
 {
 	uint32_t i = rp_load32_acquire(&a->c_idx) & 1u;
 
@@ -1020,8 +1028,9 @@ void rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
 		ck->sub = sl.c_sub;
 		ck->flags = sl.c_flags;
 		memcpy(ck->user, sl.c_user, sizeof(ck->user));
-		return;
+		return (int)i;
 	}
+	return -1;
 }
 
 int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck)
@@ -1030,8 +1039,10 @@ int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck)
 		return rp_release(c); /* replicas: no commit point (yet) */
 	/* The slot names the head it goes with and is flipped in before
 	 * the head is stored: whoever attaches next sees the new head with
-	 * this point, or the old head with the one before. */
-	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->rd, ck);
+	 * this point, or the old head with the one before.  The slot that
+	 * goes with the current head is never the one written. */
+	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->ck_slot, c->rd, ck);
+	c->ck_slot = (int)(rp_load32_relaxed(&c->m.sh_c->c_ckpt.c_idx) & 1u);
 	c->ck = *ck;
 	c->ck.flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
 	if (c->rd != c->head) {
@@ -1052,7 +1063,7 @@ void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck)
 	p->ck_set = 1;
 	/* Nothing waits for publication: save it now. */
 	if (p->tail == p->pub_tail && p->slot < 0) {
-		rp_ckpt_write(&p->m.sh_p->p_ckpt, p->tail, &p->ck);
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->tail, &p->ck);
 		p->ck_set = 0;
 	}
 }

@@ -57,14 +57,18 @@ struct rp_consumer {
 	int poisoned;
 	int slot;
 	struct rp_ckpt ck;    /* the commit point of the last release */
+	int ck_slot;          /* its slot on our page, -1: none */
 	struct rp_local_stats st, st_flushed;
 };
 
 /* ring.c */
-void rp_ckpt_write(struct rp_ckpt_area *a, uint64_t pos,
+/* Write ck into the slot other than keep (-1: other than the newest) and
+ * make it the newest. */
+void rp_ckpt_write(struct rp_ckpt_area *a, int keep, uint64_t pos,
 		   const struct rp_ckpt *ck);
-void rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
-		  struct rp_ckpt *ck);
+/* The slot index it picked, or -1 (ck zeroed). */
+int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		 struct rp_ckpt *ck);
 void rp_stats_flush(struct rp_stats_shm *s, struct rp_local_stats *now,
 		    struct rp_local_stats *flushed);
 int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,

@@ -26,6 +26,10 @@ static int end(struct rp_stage *s, const struct builtin_loop *loop,
 {
 	int err = loop->end ? loop->end(s, arg) : 0;
 
+	/* The finish releases what is left: with the state it goes with,
+	 * or a crash before the exit would resume from stale words. */
+	if (err >= 0 && loop->save)
+		err = loop->save(s, arg);
 	return err < 0 ? fail(s, err) : rp_stage_finish(s, 0, 0);
 }
 

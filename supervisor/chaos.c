@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../shm/futex.h"
 #include "chaos.h"
+#include "deadletter.h"
 
 #define MAX_FAULTS 10000
 #define MAX_KIDS 64
@@ -193,7 +195,7 @@ static char *slurp(const char *path, size_t *len)
 	if (f == NULL)
 		return NULL;
 	for (;;) {
-		if (n + 65536 > cap) {
+		if (n + 65537 > cap) {
 			char *nb = realloc(buf, cap = cap * 2 + 65536);
 			if (nb == NULL) {
 				free(buf);
@@ -224,15 +226,23 @@ static uint64_t count_lines(const char *p, size_t n)
 /* Split into lines (the newlines become NULs). */
 static char **lines_of(char *p, size_t n, size_t *count)
 {
-	size_t k = 0, cap = count_lines(p, n) + 1;
+	size_t k = 0, cap = count_lines(p, n) + 2;
 	char **v = malloc(cap * sizeof(*v));
 
-	for (size_t i = 0, start = 0; v && i < n; i++)
+	size_t start = 0;
+
+	for (size_t i = 0; v && i < n; i++)
 		if (p[i] == '\n') {
 			p[i] = '\0';
 			v[k++] = p + start;
 			start = i + 1;
 		}
+	/* A last line without a newline is a line too (the buffer has a
+	 * spare byte for its terminator). */
+	if (v && start < n) {
+		p[n] = '\0';
+		v[k++] = p + start;
+	}
 	*count = k;
 	return v;
 }
@@ -310,6 +320,19 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Signal pid through a pidfd: a pid read from /proc may have been
+ * reaped and reused by the time we act; a pidfd cannot be. */
+static int pidfd_of(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static void signal_fd(int pfd, int sig)
+{
+	if (pfd >= 0)
+		syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0);
+}
+
 /* Has pid exited?  (Leaves it to be reaped.) */
 static int ended(pid_t pid)
 {
@@ -320,11 +343,26 @@ static int ended(pid_t pid)
 	       si.si_pid == pid;
 }
 
+static pid_t getppid_of(pid_t pid)
+{
+	char path[64], buf[256], *rp;
+	FILE *f;
+	int pp = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL && (rp = strrchr(buf, ')')))
+		sscanf(rp + 1, " %*c %d", &pp);
+	fclose(f);
+	return (pid_t)pp;
+}
+
 /* Hit one stage (or the supervisor); fills f. */
 static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
 {
 	pid_t k[MAX_KIDS], victim;
-	int n = 0;
+	int n = 0, pfd;
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
@@ -343,16 +381,26 @@ static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
 		return;
 	}
 	victim = k[next(rng) % (uint64_t)n];
+	/* Still the supervisor's child once we hold it: the same process. */
+	pfd = pidfd_of(victim);
+	if (pfd < 0 || getppid_of(victim) != sup) {
+		snprintf(f->victim, sizeof(f->victim), "(gone before the hit)");
+		if (pfd >= 0)
+			close(pfd);
+		return;
+	}
 	cmdline(victim, f->victim, sizeof(f->victim));
 	if (f->kind == RP_CHAOS_STOP) {
 		int64_t pause = (50 + (int64_t)(next(rng) % 251)) * MS;
-		kill(victim, SIGSTOP);
+		signal_fd(pfd, SIGSTOP);
 		nap_ns(pause);
-		kill(victim, SIGCONT);
+		signal_fd(pfd, SIGCONT);
+		close(pfd);
 		f->recovery_ns = pause;
 		return;
 	}
-	kill(victim, SIGKILL);
+	signal_fd(pfd, SIGKILL);
+	close(pfd);
 	/* Recovered when the supervisor has as many stages again. */
 	for (int64_t t = rp_now_ns(), end = t + 10000 * MS;
 	     rp_now_ns() < end; nap_ns(MS)) {
@@ -386,8 +434,11 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		for (const char *c = fs[i].victim; *c; c++)
 			if (*c == '"' || *c == '\\')
 				fprintf(j, "\\%c", *c);
-			else if ((unsigned char)*c >= 0x20)
+			else if ((unsigned char)*c >= 0x20 &&
+				 (unsigned char)*c < 0x7f)
 				fputc(*c, j);
+			else
+				fputc('?', j);
 		fprintf(j, "\",\"recovery_ms\":%.1f}",
 			fs[i].recovery_ns < 0 ? -1.0
 					      : (double)fs[i].recovery_ns / 1e6);
@@ -442,9 +493,9 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	orig = sink->argv[sink->argc - 1];
 	snprintf(out, sizeof(out), "%s", orig);
 	snprintf(ref, sizeof(ref), "%s.chaos-ref", out);
-	snprintf(dead_idx, sizeof(dead_idx), "%.280s%s.jsonl",
-		 cfg->dead_letter[0] ? cfg->dead_letter : cfg->name,
-		 cfg->dead_letter[0] ? "" : ".dead");
+	rp_deadletter_prefix(cfg->dead_letter, cfg->name, dead_idx,
+			     sizeof(dead_idx) - 8);
+	strcat(dead_idx, ".jsonl");
 	ro.quiet = 0;
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
@@ -518,10 +569,13 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	}
 	rb = slurp(ref, &rn);
 	ob = slurp(out, &on);
-	if (rb && ob)
+	if (rb && ob) {
 		judge(rb, rn, ob, on, &res);
-	else
-		res.lost = rb ? count_lines(rb, rn) : 0;
+	} else {
+		fprintf(stderr, "ringpipe chaos: cannot read %s\n",
+			rb ? out : ref);
+		res.lost = rb ? count_lines(rb, rn) : 1;
+	}
 	free(rb);
 	free(ob);
 

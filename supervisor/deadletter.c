@@ -11,6 +11,13 @@
 
 #include "deadletter.h"
 
+void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
+			  size_t len)
+{
+	snprintf(buf, len, "%.240s%s", setting[0] ? setting : name,
+		 setting[0] ? "" : ".dead");
+}
+
 void rp_deadletter_init(struct rp_deadletter *d, const char *prefix)
 {
 	memset(d, 0, sizeof(*d));

@@ -14,6 +14,7 @@
 #ifndef RP_DEADLETTER_H
 #define RP_DEADLETTER_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,6 +32,9 @@ struct rp_dead_record {
 	uint32_t len;
 };
 
+/* The prefix for a pipeline: its dead_letter setting, or NAME.dead. */
+void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
+			  size_t len);
 void rp_deadletter_init(struct rp_deadletter *d, const char *prefix);
 /* 0, or -errno with the files' trouble printed. */
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r);

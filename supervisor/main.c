@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 	arg = argv[2];
 	for (int i = 3; i < argc; i++) {
 		int chaos = !strcmp(cmd, "chaos") && i + 1 < argc;
-		char *end = NULL;
+		char *end = (char *)"";
+		errno = 0;
 		if (chaos && !strcmp(argv[i], "--seed")) {
 			co.seed = strtoull(argv[++i], &end, 10);
 		} else if (chaos && !strcmp(argv[i], "--faults")) {
@@ -150,7 +151,7 @@ int main(int argc, char **argv)
 				argv[i]);
 			return RP_RUN_USAGE;
 		}
-		if (chaos && (end == NULL || *end != '\0')) {
+		if (end == NULL || *end != '\0' || errno == ERANGE) {
 			fprintf(stderr, "ringpipe chaos: %s: bad value '%s'\n",
 				argv[i - 1], argv[i]);
 			return RP_RUN_USAGE;

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,8 +251,11 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why)
 	unsigned char *buf;
 	int err;
 
-	if (r->cfg->quarantine_after == 0 || rec == 0 || k == 0)
-		return 0; /* a source's input is not ours to quarantine */
+	/* A source's input is not ours to quarantine; an exec stage's
+	 * record is past its adapter long before its program chokes. */
+	if (r->cfg->quarantine_after == 0 || rec == 0 || k == 0 ||
+	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
+		return 0;
 	if (r->suspect != rec) {
 		r->suspect = rec;
 		r->suspect_deaths = 0;
@@ -328,6 +332,14 @@ static void on_exit_of(struct sup *s, int k)
 	    si.si_pid == 0)
 		return;
 	read_control(s, k);
+	/* A stage that sent no final count (killed) still had released
+	 * this much (a display figure only: bounded, not trusted). */
+	if (r->proc.rx) {
+		uint64_t v = rp_ctl_status_read(r->proc.rx,
+						RP_CTL_WORD_INPUT_SEQ);
+		if (v > r->records_in && v < UINT64_MAX / 2)
+			r->records_in = v;
+	}
 	/* Any request to it from now on fails at once, instead of waiting
 	 * for a reader that is gone. */
 	if (r->proc.cin.c_fd >= 0)
@@ -420,6 +432,11 @@ static void on_exit_of(struct sup *s, int k)
 		if (rec)
 			snprintf(where, sizeof(where), "on record %llu",
 				 (unsigned long long)(rec - 1));
+		/* Between records (writing out, waiting): no record's
+		 * fault. */
+		if (!r->timed_out && !r->denied && r->proc.rx &&
+		    rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING) != 1)
+			rec = 0;
 		char why[240];
 		int own = r->timed_out || r->denied ||
 			  (si.si_code != CLD_EXITED && own_signal(si.si_status));
@@ -602,8 +619,11 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
 		r->why[0] = '\0';
 		/* Killed while it started (an operator, a fault schedule):
-		 * one more failure for its restart policy to judge. */
-		if (err == -EPIPE && maybe_restart(s, k, why))
+		 * one more failure for its restart policy to judge; an exit
+		 * (a usage error, a missing program) fails the same way
+		 * every time. */
+		if (err == -EPIPE && WIFSIGNALED(r->proc.start_status) &&
+		    maybe_restart(s, k, why))
 			return 0;
 		r->state = ST_FAILED;
 		fail(s, k, "%s", r->why[0] ? r->why : why);
@@ -627,6 +647,26 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
  * count: the stage says which it is doing in a status word.  The words
  * are hints from the stage's memory; they can only stop a runaway
  * parser, not a stage that lies. */
+/* Is pid stopped (SIGSTOP, a debugger)?  Its state in /proc. */
+static int stopped(pid_t pid)
+{
+	char path[64], buf[256], *rp;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* After the command name, which may hold anything. */
+	rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
+}
+
 static void check_record_timeouts(struct sup *s)
 {
 	int64_t now = rp_now_ns();
@@ -642,10 +682,12 @@ static void check_record_timeouts(struct sup *s)
 			continue;
 		cur = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_CURRENT);
 		working = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING);
-		/* A new record starts the count again; waiting pauses it. */
+		/* A new record starts the count again; waiting pauses it,
+		 * and so does being stopped from outside (SIGSTOP). */
 		if (cur != r->seen_current)
 			r->worked_ns = 0;
-		else if (working == 1 && cur != 0 && r->sampled_at != 0)
+		else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
+			 !stopped(r->proc.pid))
 			r->worked_ns += now - r->sampled_at;
 		r->seen_current = cur;
 		r->sampled_at = now;
@@ -679,23 +721,33 @@ static void on_signal(struct sup *s)
 	}
 }
 
-static const char *why_not_once(const struct rp_cfg_stage *c)
+/* What a crash of stage c costs its output, or NULL if nothing (it
+ * replays exactly from its commit point). */
+static const char *not_once(const struct rp_cfg_stage *c)
 {
+	const char *n = c->builtin ? c->argv[0] : "";
+
 	if (rp_cfg_replays(c))
-		return " (an earlier stage is)";
-	if (c->builtin && strcmp(c->argv[0], "exec") == 0)
-		return " (its program's state is its own)";
-	if (c->builtin && strcmp(c->argv[0], "lines") == 0)
-		return " (a line may span a commit)";
-	if (!c->builtin)
-		return " (a source program: it may not go back)";
-	return " (stdin and stdout cannot be replayed)";
+		return NULL;
+	if (!strcmp(n, "exec"))
+		return c->restart == RP_RESTART_NEVER
+			       ? NULL /* a crash fails the run */
+			       : "at-most-once: a restart loses what its "
+				 "program held";
+	if (!strcmp(n, "lines"))
+		return "none: a restart may cut or repeat a line";
+	if (!strcmp(n, "file-source"))
+		return "at-most-once: a restarted stdin source loses what "
+		       "it had read";
+	if (!strcmp(n, "file-sink"))
+		return "at-least-once: stdout cannot be cut back";
+	return "unknown: a source program may not go back";
 }
 
 static void report(struct sup *s)
 {
 	char layers[128];
-	int once = 1;
+	const char *first_loss = NULL;
 
 	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
@@ -708,12 +760,20 @@ static void report(struct sup *s)
 			rp_policy_name(r->cfg->sandbox.policy),
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
-		/* What a restart of it (or of anything before it) costs
-		 * downstream: nothing, or repeats of what was in flight. */
-		once = once && rp_cfg_replays(r->cfg);
-		fprintf(stderr, "  %-16s delivery %s%s\n", "",
-			once ? "exactly-once" : "at-least-once",
-			once ? "" : why_not_once(r->cfg));
+		/* What a crash of it (or of a stage before it) costs. */
+		if (first_loss == NULL && not_once(r->cfg) != NULL)
+			first_loss = r->cfg->name;
+		if (not_once(r->cfg) != NULL)
+			fprintf(stderr, "  %-16s delivery %s\n", "",
+				not_once(r->cfg));
+		else if (first_loss != NULL)
+			fprintf(stderr, "  %-16s delivery no better than %s's\n",
+				"", first_loss);
+		else
+			fprintf(stderr, "  %-16s delivery exactly-once%s\n", "",
+				r->cfg->restart == RP_RESTART_NEVER
+					? " (or the run fails: restart never)"
+					: "");
 		if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u times\n", "",
 				r->restarts);
@@ -748,9 +808,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	s->t0 = rp_now_ns();
 	{
 		char prefix[sizeof(s->dead.prefix)];
-		snprintf(prefix, sizeof(prefix), "%.240s%s",
-			 cfg->dead_letter[0] ? cfg->dead_letter : cfg->name,
-			 cfg->dead_letter[0] ? "" : ".dead");
+		rp_deadletter_prefix(cfg->dead_letter, cfg->name, prefix,
+				     sizeof(prefix));
 		rp_deadletter_init(&s->dead, prefix);
 	}
 	err = setup(s, o);

@@ -259,7 +259,8 @@ fail_child:
 		rp_spawn_kill(out);
 	else
 		kill(out->pid, SIGKILL); /* just forked: the pid is ours */
-	rp_spawn_reap(out, 5000);
+	/* Dead already (poll sees it), or killed now: how it ended. */
+	out->start_status = rp_spawn_reap(out, 5000);
 	return err;
 fail:
 	/* rp_wiring_close_fds would close the bells' memfds, which

@@ -54,6 +54,8 @@ struct rp_stage_proc {
 	struct rp_ring_fds cin, cout;
 	struct rp_ctl_tx *tx;  /* supervisor -> stage */
 	struct rp_ctl_rx *rx;  /* stage -> supervisor */
+	int start_status;      /* wait status of a child that died while
+				* starting (rp_spawn failed), else 0 */
 };
 
 /* The rings around the stage: in (it consumes) and out (it produces) may

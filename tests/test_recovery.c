@@ -251,8 +251,8 @@ static unsigned restarts_of(const char *report, const char *name)
 	return n;
 }
 
-/* The delivery line of stage name: "exactly-once", or "at-least-once
- * (why)"; "" if missing.  To free. */
+/* What the delivery line of stage name says ("exactly-once", or what a
+ * crash costs and why); "" if missing.  To free. */
 static char *delivery_of(const char *report, const char *name)
 {
 	char *b = stage_block(report, name), *d = strstr(b, "delivery ");
@@ -618,9 +618,11 @@ RP_TEST(test_sink_and_source_restarts, 120)
 
 /* --------------------------------------------------------------- report */
 
-/* Under each stage the report says what a crash costs downstream: exec's
- * program keeps state of its own, so from it on delivery is at least
- * once; built-ins that replay deterministically give exactly once. */
+/* Under each stage the report says what a crash costs downstream.  An
+ * exec stage never restarts by default (its program keeps state of its
+ * own): a crash fails the run, so what a finished run delivered is still
+ * exactly once.  lines may cut a line at a restart, and everything after
+ * it is no better; stdout cannot be cut back. */
 RP_TEST(test_report_says_delivery, 60)
 {
 	char in[256], out[256], line[700], *text, *d;
@@ -635,6 +637,29 @@ RP_TEST(test_report_says_delivery, 60)
 	input = rp_cmd_slurp("in", &inlen);
 
 	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! lines ! file-sink -", in);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	d = delivery_of(text, "1-file-source");
+	CU_ASSERT_STRING_EQUAL(d, "exactly-once");
+	free(d);
+	d = delivery_of(text, "2-lines");
+	CU_ASSERT_STRING_EQUAL(d, "none: a restart may cut or repeat a line");
+	free(d);
+	d = delivery_of(text, "3-file-sink");
+	CU_ASSERT_STRING_EQUAL(d, "at-least-once: stdout cannot be cut back");
+	free(d);
+	free(text);
+
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! lines ! file-sink --lines %s", in,
+		 out);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	d = delivery_of(text, "3-file-sink");
+	CU_ASSERT_STRING_EQUAL(d, "no better than 2-lines's");
+	free(d);
+	free(text);
+
+	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! exec -- cat ! file-sink --lines %s",
 		 in, out);
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
@@ -642,11 +667,11 @@ RP_TEST(test_report_says_delivery, 60)
 	CU_ASSERT_STRING_EQUAL(d, "exactly-once");
 	free(d);
 	d = delivery_of(text, "2-exec");
-	CU_ASSERT_STRING_EQUAL(d, "at-least-once (its program's state is "
-				  "its own)");
+	CU_ASSERT_STRING_EQUAL(d, "exactly-once (or the run fails: restart "
+				  "never)");
 	free(d);
 	d = delivery_of(text, "3-file-sink");
-	CU_ASSERT_STRING_EQUAL(d, "at-least-once (an earlier stage is)");
+	CU_ASSERT_STRING_EQUAL(d, "exactly-once");
 	free(d);
 	got = rp_cmd_slurp("out", &n);
 	CU_ASSERT(n == inlen && memcmp(got, input, n) == 0);
@@ -687,6 +712,6 @@ void rp_suite_recovery(void)
 		  test_crash_points_replay_nothing_twice},
 		 {"a file sink or a file source killed again and again",
 		  test_sink_and_source_restarts},
-		 {"the report says exactly-once or at-least-once",
+		 {"the report says what a crash costs each stage's output",
 		  test_report_says_delivery});
 }
