@@ -154,8 +154,10 @@ demo: deps
 
 bench: deps
 	@./scripts/deps.sh gnuplot-nox
-	@$(MAKE) --no-print-directory VARIANT=plain $(BENCH)
+	@$(MAKE) --no-print-directory VARIANT=plain $(BENCH) $(RINGPIPE) \
+		$(HOST)
 	./scripts/bench-ring
+	./scripts/bench-pipeline
 
 format:
 	clang-format -i shm/*.[ch] ipc/*.[ch] tests/*.[ch] supervisor/*.[ch] \

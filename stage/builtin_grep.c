@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <langinfo.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 
 struct grep {
 	regex_t re;
+	const char *literal; /* the REGEX is a plain string: memmem */
+	size_t literal_len;
 	int invert;
 	char *copy; /* the record, out of shared memory, NUL-terminated */
 	size_t cap;
@@ -40,6 +43,12 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	}
 	memcpy(g->copy, r->data, r->len);
 	g->copy[r->len] = '\0';
+	if (g->literal != NULL) {
+		rc = memmem(g->copy, r->len, g->literal, g->literal_len)
+			     ? 0
+			     : REG_NOMATCH;
+		goto matched;
+	}
 	rc = regexec(&g->re, g->copy, 1, &m, REG_STARTEND);
 	if (rc != 0 && rc != REG_NOMATCH) {
 		char msg[128];
@@ -47,9 +56,26 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		fprintf(stderr, "grep: matching: %s\n", msg);
 		return -ENOMEM; /* REG_ESPACE: the only runtime failure */
 	}
+matched:
 	if ((rc == 0) != g->invert)
 		return rp_emit(s, g->copy, r->len);
 	return 0;
+}
+
+/* A REGEX without one special character matches exactly where its bytes
+ * occur, as a string search does - when a byte is a character: printable
+ * ASCII, in a single-byte locale or UTF-8 (where ASCII bytes are never
+ * part of another character). */
+static int is_literal(const char *p)
+{
+	const char *cs = nl_langinfo(CODESET);
+
+	if (MB_CUR_MAX != 1 && strcmp(cs, "UTF-8") != 0)
+		return 0;
+	for (; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || strchr(".[]()*+?{}|^$\\", *p))
+			return 0;
+	return 1;
 }
 
 static int grep_main(int argc, char **argv)
@@ -87,6 +113,10 @@ static int grep_main(int argc, char **argv)
 		char msg[128];
 		regerror(rc, &g.re, msg, sizeof(msg));
 		return builtin_usage(b, "bad REGEX '%s': %s", pattern, msg);
+	}
+	if (is_literal(pattern)) {
+		g.literal = pattern;
+		g.literal_len = strlen(pattern);
 	}
 	code = builtin_open(NULL, 0, &s);
 	if (code == 0)

@@ -499,8 +499,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	ro.quiet = 0;
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
-		if (st->restart_max < 64)
-			st->restart_max = 64;
+		if (st->restart_max < o->faults + 1)
+			st->restart_max = o->faults + 1;
 		st->restart_window_s = 1;
 	}
 

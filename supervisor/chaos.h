@@ -14,7 +14,8 @@
  * then SIGCONT), supervisor-kill (SIGKILL the supervisor, last: judged on
  * every stage exiting within 5 s and a second, fault-free run matching
  * the reference).  Restart budgets are raised for the run (restart_max
- * 64, restart_window 1 s) so the schedule does not exhaust them.
+ * at least the number of faults, restart_window 1 s) so the schedule
+ * does not exhaust them.
  */
 #ifndef RP_CHAOS_H
 #define RP_CHAOS_H

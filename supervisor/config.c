@@ -459,7 +459,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 			   !strcmp(key, "restart_window")) {
 			uint64_t x;
 			err = count_value(c, v, key,
-					  key[8] == 'm' ? 64 : 1000000, &x);
+					  key[8] == 'm' ? 100000 : 1000000, &x);
 			if (!err && key[8] == 'm')
 				st->restart_max = (uint32_t)x;
 			else if (!err)
