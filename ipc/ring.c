@@ -1033,23 +1033,43 @@ int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
 	return -1;
 }
 
-int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck)
+int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
+			 const struct rp_ckpt *ck)
 {
 	if (c->slot >= 0)
-		return rp_release(c); /* replicas: no commit point (yet) */
+		return -EOPNOTSUPP;
+	if (pos - c->head > c->rd - c->head || (pos & 7))
+		return -EINVAL;
 	/* The slot names the head it goes with and is flipped in before
 	 * the head is stored: whoever attaches next sees the new head with
 	 * this point, or the old head with the one before.  The slot that
 	 * goes with the current head is never the one written. */
-	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->ck_slot, c->rd, ck);
+	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->ck_slot, pos, ck);
 	c->ck_slot = (int)(rp_load32_relaxed(&c->m.sh_c->c_ckpt.c_idx) & 1u);
 	c->ck = *ck;
 	c->ck.flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
-	if (c->rd != c->head) {
-		c->head = c->rd;
+	if (pos != c->head) {
+		c->head = pos;
 		consumer_publish(c);
 	}
 	return 0;
+}
+
+int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck)
+{
+	if (c->slot >= 0)
+		return rp_release(c); /* replicas: no commit point (yet) */
+	return rp_release_ckpt_upto(c, c->rd, ck);
+}
+
+uint64_t rp_consumer_position(const struct rp_consumer *c)
+{
+	return c->rd;
+}
+
+uint32_t rp_consumer_capacity(const struct rp_consumer *c)
+{
+	return c->m.cap;
 }
 
 void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck)

@@ -178,6 +178,14 @@ struct rp_ckpt {
  * consumer that attaches next finds this one iff the release happened.
  * On an MP-consumer ring it is a plain release (no commit point). */
 int rp_release_ckpt(struct rp_consumer *c, const struct rp_ckpt *ck);
+/* The same, releasing only [head, pos): pos is the cursor of a record
+ * peeked (rp_view.pos), or rd.  -EINVAL if pos is not between the head
+ * and what was peeked; SPSC only (-EOPNOTSUPP). */
+int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
+			 const struct rp_ckpt *ck);
+/* The cursor just past the last record peeked, and the ring's capacity. */
+uint64_t rp_consumer_position(const struct rp_consumer *c);
+uint32_t rp_consumer_capacity(const struct rp_consumer *c);
 /* The commit point that goes with the released head, as found at attach
  * or last released; flags 0 if none (a fresh ring, or plain releases). */
 void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck);

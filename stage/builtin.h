@@ -105,6 +105,10 @@ void linebuf_free(struct linebuf *lb);
 int linebuf_feed(struct linebuf *lb, const void *data, size_t n);
 /* The input ended: emit the partial line, if any, as unterminated. */
 int linebuf_end(struct linebuf *lb);
+/* Is a line begun and not finished (bytes held, or pieces out)? */
+int linebuf_partial(const struct linebuf *lb);
+/* Lines completed so far. */
+uint64_t linebuf_lines(const struct linebuf *lb);
 
 /* Emit one line piece from a stage (a source continues the origin of a
  * piece that is not the first of its line). */

@@ -13,6 +13,7 @@ struct linebuf {
 	uint32_t max;     /* largest piece: the output's largest record */
 	uint32_t len;     /* bytes of the current line held in buf */
 	uint32_t pieces;  /* pieces of the current line already emitted */
+	uint64_t ended;   /* lines completed so far */
 	linebuf_emit_fn emit;
 	void *arg;
 	char buf[];
@@ -48,6 +49,7 @@ static int piece(struct linebuf *lb, const void *buf, uint32_t len,
 	int first = lb->pieces == 0;
 
 	lb->pieces = last ? 0 : lb->pieces + 1;
+	lb->ended += last != 0;
 	return lb->emit(lb->arg, buf, len, first, last, unterminated);
 }
 
@@ -102,6 +104,16 @@ int linebuf_feed(struct linebuf *lb, const void *data, size_t n)
 		p = nl ? nl + 1 : end;
 	}
 	return err;
+}
+
+int linebuf_partial(const struct linebuf *lb)
+{
+	return lb->len > 0 || lb->pieces > 0;
+}
+
+uint64_t linebuf_lines(const struct linebuf *lb)
+{
+	return lb->ended;
 }
 
 int linebuf_end(struct linebuf *lb)

@@ -15,16 +15,28 @@ static int emit_line(void *arg, const void *buf, uint32_t len, int first,
 				  unterminated);
 }
 
+/* A line begun in this record and not finished keeps the record from
+ * being released: after a crash the line is cut again from its start,
+ * the same way, instead of from its middle. */
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
-	(void)s;
-	return linebuf_feed(arg, r->data, r->len);
+	uint64_t before = linebuf_lines(arg);
+	int err = linebuf_feed(arg, r->data, r->len);
+
+	if (err)
+		return err;
+	/* The line left open began here if one ended here (or none was
+	 * open): the hold moves here.  Otherwise it goes on from an
+	 * earlier record, which stays held. */
+	if (linebuf_lines(arg) != before)
+		rp_stage_unhold(s);
+	return linebuf_partial(arg) ? rp_stage_hold(s) : 0;
 }
 
 /* The input ended: the line it ended inside goes out unterminated. */
 static int end(struct rp_stage *s, void *arg)
 {
-	(void)s;
+	rp_stage_unhold(s);
 	return linebuf_end(arg);
 }
 

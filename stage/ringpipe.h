@@ -203,6 +203,13 @@ int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n);
 /* Copy the saved words of the commit point the stage started from into
  * words (zeros on a fresh start).  1 after a restart, 0 on a fresh start. */
 int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n);
+/* The record last taken is not finished with (a line begun in it goes
+ * on in the next ones): releases stop before it, so a restart replays it,
+ * until rp_stage_unhold().  A hold already in place stays where it is.
+ * Once the held records fill half the input ring the hold is dropped
+ * (their producer would wait for room).  -EINVAL without a record taken. */
+int rp_stage_hold(struct rp_stage *s);
+void rp_stage_unhold(struct rp_stage *s);
 /* Input records dropped as replays of ones already taken. */
 uint64_t rp_stage_duplicates(const struct rp_stage *s);
 

@@ -84,6 +84,13 @@ struct rp_stage {
 	int restored;          /* started from a commit point */
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined input numbers */
 	unsigned nskip;
+	/* the record last taken: where a hold on it would resume */
+	struct rp_ckpt cur_ck; /* the commit point just before it */
+	uint64_t cur_pos;
+	/* rp_stage_hold: releases stop before this record */
+	int held;
+	struct rp_ckpt hold_ck;
+	uint64_t hold_pos;
 };
 
 const char *rp_stage_name(const struct rp_stage *s)
@@ -450,6 +457,14 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		if (err)
 			return err;
 		s->unreleased++;
+		/* The commit point a release just before this record would
+		 * store (for a hold on it). */
+		s->cur_pos = v.pos;
+		s->cur_ck.seq = s->in_seq;
+		s->cur_ck.origin = s->key_origin;
+		s->cur_ck.sub = s->key_sub;
+		s->cur_ck.flags = s->has_key ? RP_CKPT_F_KEY : 0;
+		memcpy(s->cur_ck.user, s->words, sizeof(s->cur_ck.user));
 		/* A replay of what we already took (our producer restarted
 		 * and is deterministic): dropped, released with the rest. */
 		if (s->dedup && s->has_key &&
@@ -524,6 +539,20 @@ int rp_stage_release(struct rp_stage *s)
 
 	if (err || s->in == NULL || s->unreleased == 0)
 		return err;
+	/* Held: only what comes before the held record goes, with the
+	 * point that record would resume from - unless what is held fills
+	 * half the ring, when its producer may wait for room we would never
+	 * give (a line that long is not held). */
+	if (s->held && rp_consumer_position(s->in) - s->hold_pos <=
+			       rp_consumer_capacity(s->in) / 2) {
+		err = rp_release_ckpt_upto(s->in, s->hold_pos, &s->hold_ck);
+		if (!err)
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ,
+					  s->hold_ck.seq);
+		s->unreleased = 1; /* the held ones, for a later release */
+		return err;
+	}
+	s->held = 0;
 	/* Outputs first (above), then the input with its commit point. */
 	ck.seq = s->in_seq;
 	ck.origin = s->key_origin;
@@ -643,6 +672,23 @@ int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n)
 		n = RP_STAGE_STATE_WORDS;
 	memcpy(words, s->words, n * sizeof(*words));
 	return s->restored;
+}
+
+int rp_stage_hold(struct rp_stage *s)
+{
+	if (s->in == NULL || s->unreleased == 0)
+		return -EINVAL;
+	if (!s->held) {
+		s->held = 1;
+		s->hold_pos = s->cur_pos;
+		s->hold_ck = s->cur_ck;
+	}
+	return 0;
+}
+
+void rp_stage_unhold(struct rp_stage *s)
+{
+	s->held = 0;
 }
 
 uint64_t rp_stage_duplicates(const struct rp_stage *s)

@@ -28,7 +28,7 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 	 * as a source, only if it saves where it is (we cannot know). */
 	if (!c->builtin)
 		return c->input[0] != '\0';
-	if (strcmp(n, "exec") == 0 || strcmp(n, "lines") == 0)
+	if (strcmp(n, "exec") == 0)
 		return 0;
 	if (strcmp(n, "file-source") == 0)
 		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;

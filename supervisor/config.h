@@ -80,8 +80,8 @@ void rp_cfg_free(struct rp_cfg *cfg);
 /* Does the stage replay deterministically from its commit point after a
  * restart (so its output ring can drop replayed records)?  Library stages
  * do, built-in or not, except a source program of one's own (whether it
- * can go back is its own affair); exec (a program's private state), lines
- * (a line cut across a commit) and stdin and stdout ends do not. */
+ * can go back is its own affair); exec (a program's private state) and
+ * stdin and stdout ends do not. */
 int rp_cfg_replays(const struct rp_cfg_stage *c);
 
 /* Is name one of the built-in stages? */

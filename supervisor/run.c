@@ -734,8 +734,6 @@ static const char *not_once(const struct rp_cfg_stage *c)
 			       ? NULL /* a crash fails the run */
 			       : "at-most-once: a restart loses what its "
 				 "program held";
-	if (!strcmp(n, "lines"))
-		return "none: a restart may cut or repeat a line";
 	if (!strcmp(n, "file-source"))
 		return "at-most-once: a restarted stdin source loses what "
 		       "it had read";
