@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "builtin.h"
+#include "stage_int.h"
 
 #define SEC 1000000000LL
 #define RELEASE_EVERY 64u /* input records per release, as rp_stage_run */
@@ -57,6 +58,7 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 		err = rp_stage_peek(s, &r);
 		if (err == 0) {
 			err = loop->record(s, &r, arg);
+			rp_stage_record_done(s);
 			if (err < 0)
 				return fail(s, err);
 			if (err == RP_STOP)

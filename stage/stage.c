@@ -43,6 +43,7 @@
 #include "ringpipe.h"
 #include "sandbox.h"
 #include "stage_fault.h"
+#include "stage_int.h"
 #include "wiring.h"
 
 #define SEC 1000000000LL
@@ -674,6 +675,11 @@ int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n)
 	return s->restored;
 }
 
+void rp_stage_record_done(struct rp_stage *s)
+{
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+}
+
 int rp_stage_hold(struct rp_stage *s)
 {
 	if (s->in == NULL || s->unreleased == 0)
@@ -767,6 +773,7 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 		err = rp_stage_peek(s, &r);
 		if (err == 0) {
 			int ret = fn(s, &r, arg);
+			rp_stage_record_done(s);
 			if (ret == -ECANCELED && s->cancel)
 				return rp_stage_finish(s, 0, (int)s->cancel);
 			if (ret < 0)

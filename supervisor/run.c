@@ -227,6 +227,25 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	return 1;
 }
 
+/* The input record the stage is working on (its number + 1), or 0
+ * between records, and where that is in words.  Read from the stage's
+ * status words: a hint for the report and for quarantine, bounded by
+ * the ring walk that finds the record. */
+static uint64_t working_on(struct stage_run *r, char *where, size_t len)
+{
+	uint64_t rec = rp_spawn_current_record(&r->proc);
+	int working = r->proc.rx &&
+		      rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING) == 1;
+
+	if (rec == 0)
+		snprintf(where, len, "before its first record");
+	else
+		snprintf(where, len, "%s record %llu", working ? "on" : "after",
+			 (unsigned long long)(rec - 1));
+	/* The per-record timeout judged it working, whatever it says. */
+	return working || r->timed_out ? rec : 0;
+}
+
 /* Deaths that are the stage's own doing, and so may be the record's
  * fault; a SIGKILL or SIGTERM from outside never is. */
 static int own_signal(int sig)
@@ -427,16 +446,8 @@ static void on_exit_of(struct sup *s, int k)
 		snprintf(r->why, sizeof(r->why), "killed after it did not "
 						 "obey the cancel");
 	} else {
-		uint64_t rec = rp_spawn_current_record(&r->proc);
-		char where[48] = "before its first record";
-		if (rec)
-			snprintf(where, sizeof(where), "on record %llu",
-				 (unsigned long long)(rec - 1));
-		/* Between records (writing out, waiting): no record's
-		 * fault. */
-		if (!r->timed_out && !r->denied && r->proc.rx &&
-		    rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING) != 1)
-			rec = 0;
+		char where[48];
+		uint64_t rec = working_on(r, where, sizeof(where));
 		char why[240];
 		int own = r->timed_out || r->denied ||
 			  (si.si_code != CLD_EXITED && own_signal(si.si_status));
@@ -464,14 +475,11 @@ static void on_violation(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
 	struct rp_violation v;
-	uint64_t rec = rp_spawn_current_record(&r->proc);
+	char where[48];
+	uint64_t rec = working_on(r, where, sizeof(where));
 
 	for (int budget = 64; budget-- > 0 && r->proc.listener >= 0 &&
 			      rp_spawn_violation(&r->proc, &v) == 0;) {
-		char where[48] = "before its first record";
-		if (rec)
-			snprintf(where, sizeof(where), "on record %llu",
-				 (unsigned long long)(rec - 1));
 		if (v.errno_) {
 			/* A deny rule with an errno: not fatal; reported the
 			 * first time for each syscall, counted after. */
