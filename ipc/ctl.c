@@ -30,6 +30,11 @@ struct rp_ctl_rx {
 	uint64_t reported; /* sticky bits already returned by recv */
 };
 
+struct rp_producer *rp_ctl_tx_producer(struct rp_ctl_tx *tx)
+{
+	return tx->p;
+}
+
 static const char *const kind_names[] = {
 	[RP_CTL_CANCEL] = "cancel",     [RP_CTL_DRAIN] = "drain",
 	[RP_CTL_PAUSE] = "pause",       [RP_CTL_RESUME] = "resume",

@@ -59,6 +59,8 @@ int rp_ctl_tx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 int rp_ctl_rx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		   struct rp_bell *peer, struct rp_ctl_rx **out);
 void rp_ctl_tx_close(struct rp_ctl_tx *tx);
+/* The ring under a sender (for the fault stage's scribbles only). */
+struct rp_producer *rp_ctl_tx_producer(struct rp_ctl_tx *tx);
 void rp_ctl_rx_close(struct rp_ctl_rx *rx);
 
 /* Send one record (seq is filled in).  0, -ETIMEDOUT, -EPIPE, -EINVAL. */

@@ -1266,12 +1266,19 @@ int rp_ring_commit_seq(const struct rp_ring_fds *fds, uint64_t *seq)
 int rp_ring_mark_ended(const struct rp_ring_fds *fds,
 		       struct rp_bell *consumer_bell)
 {
-	struct rp_ring_hdr h;
+	struct stat st;
 	void *pm = NULL;
-	int err = hdr_load(fds, &h);
+	int err;
 
-	if (!err)
-		err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 1, &pm);
+	/* Not through the header or the geometry copies: either side may
+	 * have scribbled them, and ending the stream for a producer that
+	 * is gone must not depend on anyone's goodwill.  The page is at a
+	 * fixed place of a segment sealed against shrinking. */
+	if (fstat(fds->p_fd, &st) < 0)
+		return -errno;
+	if (st.st_size < (off_t)RP_P_DATA_OFF)
+		return -EBADMSG;
+	err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 1, &pm);
 	if (err)
 		return err;
 	/* Pairs with the consumer's acquire load of p_closed. */

@@ -18,7 +18,8 @@
 #include "builtin.h"
 #include "stage_fault.h"
 
-enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_SCRIBBLE };
+enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_SCRIBBLE,
+	      A_SCRIBBLE_RANDOM };
 
 struct fault {
 	int have_at, have_match;
@@ -77,6 +78,16 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		rp_stage_fault_scribble(s);
 		for (;;)
 			nanosleep(&t, NULL);
+	case A_SCRIBBLE_RANDOM: {
+		/* As a compromised stage would: garbage somewhere it may
+		 * write, then carry on as if nothing happened. */
+		char what[64];
+		rp_stage_flush(s);
+		rp_stage_fault_scribble_random(s, (uint64_t)f->value, what,
+					       sizeof(what));
+		fprintf(stderr, "fault: scribbled over %s\n", what);
+		break;
+	}
 	}
 }
 
@@ -117,6 +128,13 @@ static int parse_action(struct fault *f, const char *text)
 		if (f->value < 0)
 			return builtin_usage(self(), "--do syscall:%s: unknown "
 						     "syscall", arg);
+	} else if (n == 8 && !strncmp(text, "scribble", n) && *arg) {
+		char *end;
+		f->act = A_SCRIBBLE_RANDOM;
+		f->value = (int)strtol(arg, &end, 10);
+		if (*end != '\0' || f->value < 0)
+			return builtin_usage(self(), "--do scribble:SEED needs "
+						     "a number");
 	} else if (n == 8 && !strncmp(text, "scribble", n)) {
 		f->act = A_SCRIBBLE;
 	} else if (n == 10 && !strncmp(text, "crashpoint", n)) {
@@ -128,7 +146,7 @@ static int parse_action(struct fault *f, const char *text)
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
 					     "hang, exit:CODE, syscall:NAME, "
-					     "scribble or crashpoint:NAME",
+					     "scribble[:SEED] or crashpoint:NAME",
 				     text);
 	}
 	return 0;
@@ -196,6 +214,10 @@ const struct builtin builtin_fault = {
 "  --do hang             stop making progress (sleeps)\n"
 "  --do exit:CODE        exit with CODE\n"
 "  --do syscall:NAME     make syscall NAME (denied: reported by name)\n"
+"  --do scribble:SEED    write 8 random bytes (from SEED) somewhere it\n"
+"                        may write - its output ring's page or records,\n"
+"                        its input ring's page, its control ring - then\n"
+"                        carry on as if nothing happened\n"
 "  --do scribble         write garbage over its output ring's cursor,\n"
 "                        then stop making progress;\n"
 "                        the consumer detects it, and the report blames\n"

@@ -831,6 +831,85 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 	}
 }
 
+static uint64_t mix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
+				   char *what, size_t len)
+{
+	static const char *const names[] = {
+		"its output ring's producer page", "its output ring's records",
+		"its input ring's consumer page",
+		"its control ring's producer page",
+		"its control ring's records"};
+	struct rp_producer *ctl = rp_ctl_tx_producer(s->tx);
+	uint64_t x = seed, v = mix(&x);
+	unsigned char *base = NULL;
+	size_t size = 0, off;
+	int which = (int)(mix(&x) % 5);
+
+	/* The first of the five, from the drawn one on, that it has. */
+	for (int tries = 0; base == NULL && tries < 5; tries++) {
+		switch (which) {
+		case 0:
+			if (s->out) {
+				base = (unsigned char *)s->out->m.sh_p;
+				size = sizeof(struct rp_ring_pside);
+			}
+			break;
+		case 1:
+			if (s->out) {
+				base = s->out->m.sh_data;
+				size = s->out->m.cap;
+			}
+			break;
+		case 2:
+			if (s->in) {
+				base = (unsigned char *)s->in->m.sh_c;
+				size = sizeof(struct rp_ring_cside);
+			}
+			break;
+		case 3:
+			base = (unsigned char *)ctl->m.sh_p;
+			size = sizeof(struct rp_ring_pside);
+			break;
+		default:
+			base = ctl->m.sh_data;
+			size = ctl->m.cap;
+			break;
+		}
+		if (base == NULL)
+			which = (which + 1) % 5;
+	}
+	/* Where it hurts, mostly: a page's cursor line, or the records
+	 * just published (not yet read, or being read). */
+	if (mix(&x) % 4 != 0) {
+		uint64_t back = 8 * (1 + mix(&x) % 32);
+		if (which == 1)
+			off = (s->out->pub_tail - back) & (s->out->m.cap - 1);
+		else if (which == 4)
+			off = (ctl->pub_tail - back) & (ctl->m.cap - 1);
+		else
+			off = (mix(&x) % 8) * 8;
+	} else {
+		off = (mix(&x) % (size / 8)) * 8;
+	}
+	memcpy(base + off, &v, sizeof(v));
+	snprintf(what, len, "%s", names[which]);
+	if (s->out)
+		rp_bell_ring(s->out->peer);
+	if (s->in)
+		rp_bell_ring(s->in->peer);
+	rp_bell_ring(s->sup);
+	return which;
+}
+
 /* For the fault stage only (stage_fault.h): write garbage over this
  * stage's own output cursor, as a compromised stage could, and wake the
  * consumer, which must detect it and name this stage as the culprit. */

@@ -9,5 +9,11 @@
 
 /* Scribble over the stage's own output cursor. */
 int rp_stage_fault_scribble(struct rp_stage *s);
+/* Write 8 random bytes, drawn from seed, at a random place of memory the
+ * stage may write: its output ring's producer page or data, its input
+ * ring's consumer page, or its control ring to the supervisor; then wake
+ * every reader.  Returns which (0-3), for the message. */
+int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
+				   char *what, size_t len);
 
 #endif /* RP_STAGE_FAULT_H */

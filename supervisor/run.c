@@ -423,11 +423,24 @@ static void on_exit_of(struct sup *s, int k)
 			     r->cfg->name);
 		} else if (code == RP_EXIT_VIOLATION) {
 			/* It says a ring is broken, but the ring is sound
-			 * (or it has no neighbour there): its own failure. */
+			 * (or it has no neighbour there): its own failure -
+			 * unless the neighbour rewrote a cursor it had
+			 * scribbled (its next store repairs it), which looks
+			 * the same from here.  Said as such. */
+			int c = r->broken_side == 2 ? k + 1 : k - 1;
 			r->state = ST_FAILED;
-			fail(s, k, "said its %s ring was broken, but it is not "
-				   "(exit %d)",
-			     r->broken_side == 2 ? "output" : "input", code);
+			if (c >= 0 && c < s->n)
+				fail(s, k, "said its %s ring was broken, but it "
+					   "is sound now: either %s rewrote it "
+					   "since, or the claim is false "
+					   "(exit %d)",
+				     r->broken_side == 2 ? "output" : "input",
+				     at(s, c)->cfg->name, code);
+			else
+				fail(s, k, "said its %s ring was broken, but it "
+					   "has none (exit %d)",
+				     r->broken_side == 2 ? "output" : "input",
+				     code);
 		} else {
 			char why[240];
 			snprintf(why, sizeof(why), "%s (exit %d)",
