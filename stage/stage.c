@@ -39,6 +39,7 @@
 
 #include "../ipc/ctl.h"
 #include "../ipc/ring_int.h"
+#include "../shm/crashpoint.h"
 #include "../shm/futex.h"
 #include "ringpipe.h"
 #include "sandbox.h"
@@ -175,6 +176,10 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 	}
 	s->nskip = w->nskip;
 	memcpy(s->skip, w->skip, sizeof(s->skip));
+	/* A crash-point sweep: die at the N-th pass through the point. */
+	if (w->crash_point != RP_CP_NONE)
+		rp_crashpoint_arm((enum rp_crash_point)w->crash_point,
+				  w->crash_n);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../shm/crashpoint.h"
 #include "wiring.h"
 
 void rp_wiring_init(struct rp_wiring *w)
@@ -223,6 +224,19 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		}
 		return 0;
 	}
+	if (strcmp(key, "crash") == 0) {
+		char *colon = strchr(val, ':');
+		uint64_t n;
+		if (colon == NULL)
+			return bad(w, "crash: expected NAME:N");
+		*colon = '\0';
+		w->crash_point = (int)rp_crashpoint_parse(val);
+		if (w->crash_point == RP_CP_NONE ||
+		    num(colon + 1, 1000000000, &n) || n == 0)
+			return bad(w, "crash: unknown point or bad count");
+		w->crash_n = (unsigned long)n;
+		return 0;
+	}
 	if (strcmp(key, "skip") == 0) {
 		char *t, *save2 = NULL;
 		for (t = strtok_r(val, "+", &save2); t != NULL;
@@ -341,6 +355,11 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err && w->has_seq)
 		err = append(buf, len, &at, "seq=%llu;",
 			     (unsigned long long)w->seq);
+	if (!err && w->crash_point != RP_CP_NONE)
+		err = append(buf, len, &at, "crash=%s:%lu;",
+			     rp_crashpoint_name(
+				     (enum rp_crash_point)w->crash_point),
+			     w->crash_n);
 	for (unsigned i = 0; !err && i < w->nskip; i++)
 		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
 			     (unsigned long long)w->skip[i],

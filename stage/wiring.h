@@ -19,6 +19,8 @@
  *   skip=N+N            input sequence numbers it must not process (its
  *                       records went to the dead-letter output); at most
  *                       RP_WIRING_MAX_SKIP
+ *   crash=NAME:N        die (SIGKILL) the N-th time the library passes
+ *                       crash point NAME (ringpipe chaos --crashpoints)
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
  *   policy=strict|exec|none
@@ -49,6 +51,8 @@ struct rp_wiring {
 	int has_seq;
 	uint64_t skip[RP_WIRING_MAX_SKIP];
 	unsigned nskip;
+	int crash_point;          /* enum rp_crash_point, 0: none */
+	unsigned long crash_n;
 	struct rp_sandbox sandbox;
 	char error[128];
 };

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shm/crashpoint.h"
 #include "../shm/futex.h"
 #include "chaos.h"
 #include "deadletter.h"
@@ -460,6 +461,86 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		(double)med / 1e6, (double)worst / 1e6, res->ref_s, res->run_s);
 }
 
+/* The crash-point sweep (chaos.h): 0 if every run matched. */
+static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
+		 const struct rp_chaos_opts *o, const char *out,
+		 const char *ref)
+{
+	static const char *const points[] = {
+		"reserved",	  "commit-half",    "before-publish",
+		"peeked",	  "before-release", "ckpt-written"};
+	struct rp_run_opts ro = *run;
+	unsigned runs = 0, fired = 0, bad = 0;
+	char log[320];
+	size_t rn = 0;
+	char *rb = slurp(ref, &rn);
+
+	if (rb == NULL)
+		return 1;
+	snprintf(log, sizeof(log), "%s.chaos.log", out);
+	ro.quiet = 0;
+	for (int k = 0; k < cfg->nstages; k++) {
+		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		if (st->restart == RP_RESTART_NEVER)
+			continue; /* a death there fails the run, rightly */
+		for (size_t p = 0; p < sizeof(points) / sizeof(*points); p++) {
+			unsigned ok = 0, hit = 0;
+			for (unsigned n = 1; n <= o->crashpoints; n++) {
+				struct outcome res;
+				size_t on = 0, ln = 0;
+				char *ob, *lb, *copy;
+				memset(&res, 0, sizeof(res));
+				ro.crash_stage = k;
+				ro.crash_point = (int)rp_crashpoint_parse(points[p]);
+				ro.crash_n = n;
+				res.code = wait_code(spawn_run(cfg, &ro, log),
+						     600000 * MS);
+				reap_orphans(5000 * MS);
+				ob = slurp(out, &on);
+				lb = slurp(log, &ln);
+				copy = malloc(rn + 1);
+				if (ob && copy) {
+					memcpy(copy, rb, rn);
+					judge(copy, rn, ob, on, &res);
+				} else {
+					res.lost = 1;
+				}
+				runs++;
+				if (lb && ln && memmem(lb, ln, "killed by signal 9",
+						       18)) {
+					hit++;
+					fired++;
+				}
+				if (res.code == 0 && res.lost == 0 &&
+				    res.dup == 0 && !res.reordered) {
+					ok++;
+				} else {
+					bad++;
+					printf("  FAILED      %s at %s, pass %u: exit "
+					       "%d, lost %llu, duplicated %llu%s "
+					       "(log %s)\n",
+					       st->name, points[p], n, res.code,
+					       (unsigned long long)res.lost,
+					       (unsigned long long)res.dup,
+					       res.reordered ? ", reordered" : "",
+					       log);
+				}
+				free(ob);
+				free(lb);
+				free(copy);
+			}
+			printf("  %-16s %-15s %u/%u runs match (%u crashed "
+			       "there)\n",
+			       st->name, points[p], ok, o->crashpoints, hit);
+		}
+	}
+	free(rb);
+	printf("  sweep       %u runs, %u crashed at their point, %u "
+	       "differed from the reference\n",
+	       runs, fired, bad);
+	return bad != 0;
+}
+
 int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	     const struct rp_chaos_opts *o)
 {
@@ -519,6 +600,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		return 2;
 	}
 	reap_orphans(0);
+
+	if (o->crashpoints) {
+		int bad;
+		printf("ringpipe chaos: pipeline %s: crash-point sweep, "
+		       "passes 1..%u\n",
+		       cfg->name, o->crashpoints);
+		bad = sweep(cfg, run, o, out, ref);
+		free(fs);
+		return bad;
+	}
 
 	/* 2. The same under the schedule. */
 	dead_before = file_lines(dead_idx);

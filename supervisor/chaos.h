@@ -10,6 +10,12 @@
  * (counted in the dead-letter index).  Safety (nothing lost or
  * duplicated) and liveness (it finished) are reported apart.
  *
+ * --crashpoints N replaces the schedule with a sweep, as SQLite's crash
+ * tests do: for every stage that restarts, every commit-path crash point
+ * of the library and n = 1..N, a run where that stage dies at the n-th
+ * pass through that point (its first run only), each judged against the
+ * reference.
+ *
  * Faults: kill (SIGKILL a stage), stop (SIGSTOP a stage for 50-300 ms,
  * then SIGCONT), supervisor-kill (SIGKILL the supervisor, last: judged on
  * every stage exiting within 5 s and a second, fault-free run matching
@@ -33,6 +39,7 @@ struct rp_chaos_opts {
 	unsigned kinds;        /* RP_CHAOS_* */
 	unsigned every_ms;     /* mean time between faults */
 	const char *json;      /* write the result there too, or NULL */
+	unsigned crashpoints;  /* > 0: the crash-point sweep, 1..N passes */
 	const char *file;      /* the pipeline file, for the replay line */
 };
 

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 "       ringpipe check FILE\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds kill,stop,supervisor-kill] [--json OUT]\n"
+"       ringpipe chaos FILE --crashpoints N\n"
 "\n"
 "Runs a pipeline of isolated stage processes joined by shared-memory\n"
 "rings, supervised from one event loop.  Stages are built-ins of\n"
@@ -65,7 +66,8 @@ static void usage(FILE *f)
 "faults, then again with N faults (default 20, every ~MS ms, default\n"
 "100) drawn from seed S (default 1), and compares FILE with the\n"
 "reference: lost, duplicated, reordered, quarantined; exit 1 on any\n"
-"loss, duplicate or hang.\n"
+"loss, duplicate or hang.  --crashpoints N instead kills each stage at\n"
+"its 1st..Nth pass through each library crash point, one run each.\n"
 "\n"
 "exit codes: 0 done, 1 a stage failed, 2 bad usage or configuration,\n"
 "            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n");
@@ -95,7 +97,7 @@ static void stage_bin(char *buf, size_t len)
 
 int main(int argc, char **argv)
 {
-	struct rp_run_opts o = {0};
+	struct rp_run_opts o = {.crash_stage = -1};
 	struct rp_chaos_opts co = {.seed = 1, .faults = 20, .every_ms = 100,
 				   .kinds = RP_CHAOS_KILL};
 	struct rp_cfg *cfg = calloc(1, sizeof(*cfg));
@@ -139,6 +141,10 @@ int main(int argc, char **argv)
 		} else if (chaos && !strcmp(argv[i], "--kinds")) {
 			co.kinds = rp_chaos_kinds(argv[++i]);
 			end = co.kinds ? argv[i] + strlen(argv[i]) : NULL;
+		} else if (chaos && !strcmp(argv[i], "--crashpoints")) {
+			co.crashpoints = (unsigned)strtoul(argv[++i], &end, 10);
+			if (co.crashpoints == 0 || co.crashpoints > 1000)
+				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--json")) {
 			co.json = argv[++i];
 			end = argv[i] + strlen(argv[i]);

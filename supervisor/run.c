@@ -619,6 +619,10 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	spec.seq = r->resume_seq;
 	spec.skip = r->skip;
 	spec.nskip = r->nskip;
+	if (o->crash_n && k == o->crash_stage && r->restarts == 0) {
+		spec.crash_point = o->crash_point;
+		spec.crash_n = o->crash_n;
+	}
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)

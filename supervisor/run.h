@@ -36,6 +36,12 @@ struct rp_run_opts {
 	const char *stage_bin; /* path of ringpipe-stage */
 	int stats;             /* live counters on stderr, once a second */
 	int quiet;             /* no report at the end */
+	/* A crash-point sweep (ringpipe chaos): the stage at this place in
+	 * the pipeline's order dies, in its first run only, at the
+	 * crash_n-th pass through crash point crash_point. */
+	int crash_stage;       /* -1: none */
+	int crash_point;
+	unsigned long crash_n;
 };
 
 int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *opts);

@@ -151,6 +151,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.seq = spec->seq;
 	for (unsigned i = 0; i < spec->nskip && i < RP_WIRING_MAX_SKIP; i++)
 		w.skip[w.nskip++] = spec->skip[i];
+	w.crash_point = spec->crash_point;
+	w.crash_n = spec->crash_n;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;

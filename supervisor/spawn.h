@@ -40,6 +40,9 @@ struct rp_stage_spec {
 	/* Input records it must not process (quarantined). */
 	const uint64_t *skip;
 	unsigned nskip;
+	/* A crash-point sweep: die at the crash_n-th pass (0: none). */
+	int crash_point;
+	unsigned long crash_n;
 };
 
 struct rp_stage_proc {

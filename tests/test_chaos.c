@@ -193,6 +193,35 @@ RP_TEST(test_scribbling_stage_blamed_alone, 300)
 	rp_cmd_dir_remove();
 }
 
+/* The crash-point sweep: every stage killed at its 1st, 2nd and 3rd pass
+ * through every commit-path crash point, one run each, and every run's
+ * output is the fault-free one. */
+RP_TEST(test_chaos_crashpoint_sweep, 120)
+{
+	char *args[] = {"chaos", "c.yaml", "--crashpoints", "3", NULL};
+	char *text, *q;
+	unsigned runs = 0, crashed = 0, differed = 1;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline("c.yaml", "  - {name: mid, input: read, run: grep, "
+				 "args: [\"[05]$\"], ring: 64k}\n");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	q = strstr(text, "  sweep       ");
+	CU_ASSERT_FATAL(q != NULL);
+	CU_ASSERT_EQUAL(sscanf(q, "  sweep %u runs, %u crashed at their "
+				  "point, %u differed",
+			       &runs, &crashed, &differed),
+			3);
+	/* 4 stages x 6 points x 3 passes; a point a stage never passes
+	 * (a source peeks nothing) does not crash it. */
+	CU_ASSERT_EQUAL(runs, 72);
+	CU_ASSERT(crashed >= 54);
+	CU_ASSERT_EQUAL(differed, 0);
+	CU_ASSERT(strstr(text, "FAILED") == NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* What chaos cannot judge, and bad options: exit 2, saying why. */
 RP_TEST(test_chaos_usage, 60)
 {
@@ -227,5 +256,7 @@ void rp_suite_chaos(void)
 		  test_chaos_catches_a_difference},
 		 {"a scribbling stage is blamed alone",
 		  test_scribbling_stage_blamed_alone},
+		 {"the crash-point sweep: every step, every stage",
+		  test_chaos_crashpoint_sweep},
 		 {"what chaos cannot judge, bad options", test_chaos_usage});
 }
