@@ -54,22 +54,33 @@ static void sleep_us(long us)
 		;
 }
 
-/* Read /proc/PID/stat: its state letter and its parent; 0 if gone. */
-static int proc_stat(pid_t pid, char *state, pid_t *ppid)
+/* /proc/PID/WHAT into buf, NUL-terminated; its length, or 0 if gone. */
+static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t len)
 {
-	char path[64], buf[512], *rp;
+	char path[64];
 	ssize_t n;
-	int fd, pp;
+	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
+	return n;
+}
+
+/* Read /proc/PID/stat: its state letter and its parent; 0 if gone. */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char buf[512], *rp;
+	int pp;
+
+	if (read_proc(pid, "stat", buf, sizeof(buf)) == 0)
+		return 0;
 	/* The command name may hold anything: parse after its last ')'. */
 	rp = strrchr(buf, ')');
 	if (rp == NULL || sscanf(rp + 1, " %c %d", state, &pp) != 2)
@@ -79,36 +90,21 @@ static int proc_stat(pid_t pid, char *state, pid_t *ppid)
 }
 
 /* Whether pid has been past its sandbox hand-shake for a while: under its
- * seccomp filter and started at least 20 ms ago (a kill during the
- * supervisor's synchronous start is a failure to start, not a crash). */
+ * seccomp filter and started at least 20 ms ago (a kill then lands in the
+ * record loop, where the recovery under test is). */
 static int settled(pid_t pid)
 {
-	char path[64], buf[2048], *q;
-	unsigned long long start = 0, now_ticks;
+	char buf[2048], *q;
+	unsigned long long start, now_ticks;
 	struct timespec up;
-	ssize_t n;
-	int fd, filtered = 0;
+	int filtered;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_proc(pid, "status", buf, sizeof(buf)) == 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	q = strstr(buf, "\nSeccomp:");
 	filtered = q && strtol(q + 9, NULL, 10) == 2;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_proc(pid, "stat", buf, sizeof(buf)) == 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* Field 22, starttime, in clock ticks since boot. */
 	q = strrchr(buf, ')');
 	for (int field = 2; q && field < 22; field++)
