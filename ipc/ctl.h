@@ -95,6 +95,8 @@ int rp_ctl_ready(struct rp_ctl_rx *rx);
 				 * waiting (for input, output room or
 				 * control): per-record timeouts count
 				 * only working time */
+#define RP_CTL_WORD_UNHELD 4    /* holds given up (rp_stage_hold): lines
+				 * longer than half the input ring */
 int rp_ctl_status_set(struct rp_ctl_tx *tx, unsigned idx, uint64_t v);
 uint64_t rp_ctl_status_get(const struct rp_ctl_tx *tx, unsigned idx);
 uint64_t rp_ctl_status_read(const struct rp_ctl_rx *rx, unsigned idx);

@@ -558,7 +558,14 @@ int rp_stage_release(struct rp_stage *s)
 		s->unreleased = 1; /* the held ones, for a later release */
 		return err;
 	}
-	s->held = 0;
+	if (s->held) {
+		/* Given up: a crash now would resume inside what was held.
+		 * Said, so the report does not claim exactly-once. */
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_UNHELD,
+				  rp_ctl_status_get(s->tx, RP_CTL_WORD_UNHELD) +
+					  1);
+		s->held = 0;
+	}
 	/* Outputs first (above), then the input with its commit point. */
 	ck.seq = s->in_seq;
 	ck.origin = s->key_origin;
@@ -689,6 +696,9 @@ int rp_stage_hold(struct rp_stage *s)
 {
 	if (s->in == NULL || s->unreleased == 0)
 		return -EINVAL;
+	/* Replicas release whole claims: nothing to hold back. */
+	if (rp_consumer_flags(s->in) & RP_RING_F_MP_CONSUMERS)
+		return 0;
 	if (!s->held) {
 		s->held = 1;
 		s->hold_pos = s->cur_pos;
@@ -746,6 +756,8 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 			code = RP_EXIT_OUTPUT_CLOSED;
 		}
 	} else {
+		/* The input is done with, held or not. */
+		s->held = 0;
 		commit_pending(s, 1);
 		rp_stage_release(s);
 		if (s->out)

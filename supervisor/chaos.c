@@ -145,6 +145,8 @@ static int wait_code(pid_t pid, int64_t timeout_ns)
 	int64_t end = rp_now_ns() + timeout_ns;
 	int st;
 
+	if (pid <= 0)
+		return -1; /* the fork failed: never wait for, or kill, -1 */
 	for (;;) {
 		pid_t r = waitpid(pid, &st, WNOHANG);
 		if (r == pid)
@@ -515,6 +517,13 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				    res.dup == 0 && !res.reordered) {
 					ok++;
 				} else {
+					/* Kept apart: the next run reuses the
+					 * names. */
+					char keep[400];
+					snprintf(keep, sizeof(keep),
+						 "%.300s.%s.%s.%u.log", out,
+						 st->name, points[p], n);
+					rename(log, keep);
 					bad++;
 					printf("  FAILED      %s at %s, pass %u: exit "
 					       "%d, lost %llu, duplicated %llu%s "
@@ -523,7 +532,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					       (unsigned long long)res.lost,
 					       (unsigned long long)res.dup,
 					       res.reordered ? ", reordered" : "",
-					       log);
+					       keep);
 				}
 				free(ob);
 				free(lb);

@@ -57,6 +57,7 @@ struct stage_run {
 	uint64_t seen_current;
 	int64_t worked_ns, sampled_at;
 	int timed_out;            /* we killed it for its per-record timeout */
+	uint64_t unheld;          /* holds it gave up (over its incarnations) */
 	int denied;               /* killed for a denied syscall on a record */
 	/* poison records: deaths of its own doing on one input record */
 	uint64_t suspect;         /* input sequence number + 1; 0: none */
@@ -352,8 +353,13 @@ static void on_exit_of(struct sup *s, int k)
 		return;
 	read_control(s, k);
 	/* A stage that sent no final count (killed) still had released
-	 * this much (a display figure only: bounded, not trusted). */
+	 * this much (a display figure only: bounded, not trusted); and
+	 * holds it gave up mean a long line was not kept whole. */
 	if (r->proc.rx) {
+		uint64_t u = rp_ctl_status_read(r->proc.rx,
+						RP_CTL_WORD_UNHELD);
+		if (u < UINT64_MAX / 2)
+			r->unheld += u;
 		uint64_t v = rp_ctl_status_read(r->proc.rx,
 						RP_CTL_WORD_INPUT_SEQ);
 		if (v > r->records_in && v < UINT64_MAX / 2)
@@ -784,11 +790,17 @@ static void report(struct sup *s)
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
 		/* What a crash of it (or of a stage before it) costs. */
-		if (first_loss == NULL && not_once(r->cfg) != NULL)
+		if (first_loss == NULL &&
+		    (not_once(r->cfg) != NULL || r->unheld))
 			first_loss = r->cfg->name;
 		if (not_once(r->cfg) != NULL)
 			fprintf(stderr, "  %-16s delivery %s\n", "",
 				not_once(r->cfg));
+		else if (r->unheld)
+			fprintf(stderr, "  %-16s delivery none: %llu lines longer "
+					"than half its input ring were not "
+					"held (a crash inside one cuts it)\n",
+				"", (unsigned long long)r->unheld);
 		else if (first_loss != NULL)
 			fprintf(stderr, "  %-16s delivery no better than %s's\n",
 				"", first_loss);

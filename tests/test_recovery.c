@@ -652,6 +652,38 @@ RP_TEST(test_report_says_delivery, 60)
 	free(d);
 	free(text);
 
+	/* Lines longer than half the ring lines reads from cannot be held
+	 * whole: the report says so instead of exactly-once. */
+	{
+		char yaml[600], p[256];
+		char *rargs[] = {"run", p, NULL};
+		char *big = malloc(20001);
+		CU_ASSERT_FATAL(big != NULL);
+		memset(big, 'x', 20000);
+		big[20000] = '\n';
+		rp_cmd_spit("big", big, 20001);
+		free(big);
+		snprintf(yaml, sizeof(yaml),
+			 "name: big\nstages:\n"
+			 "  - {name: read, run: file-source, args: [--chunks,"
+			 " \"1000\", big], ring: 16k}\n"
+			 "  - {name: cut, input: read, run: lines, ring: 16k}\n"
+			 "  - {name: write, input: cut, run: file-sink, args:"
+			 " [--lines, bigout], ring: 16k}\n");
+		rp_cmd_spit("big.yaml", yaml, strlen(yaml));
+		rp_cmd_path(p, sizeof(p), "big.yaml");
+		CU_ASSERT_EQUAL(rp_cmd_run(rargs, &text), 0);
+		d = delivery_of(text, "cut");
+		CU_ASSERT_STRING_EQUAL(d, "none: 1 lines longer than half its "
+					  "input ring were not held (a crash "
+					  "inside one cuts it)");
+		free(d);
+		d = delivery_of(text, "write");
+		CU_ASSERT_STRING_EQUAL(d, "no better than cut's");
+		free(d);
+		free(text);
+	}
+
 	snprintf(line, sizeof(line),
 		 "file-source --lines - ! grep x ! file-sink --lines %s", out);
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
