@@ -179,6 +179,8 @@ static void read_control(struct sup *s, int k)
 	}
 	if (r->proc.rx && err == -EBADMSG && r->state <= ST_RUNNING &&
 	    r->why[0] == '\0') {
+		/* Judged now: however it exits, it failed. */
+		r->state = ST_FAILED;
 		rp_spawn_kill(&r->proc);
 		fail(s, k, "broke the control-ring format; killed");
 	}
