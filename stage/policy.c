@@ -71,6 +71,11 @@ static const char *const exec_allow[] = {
 	"execve", "execveat", "fork", "vfork", "clone", "wait4", "waitid",
 	"kill", "tgkill", "tkill", "exit", "exit_group", "membarrier",
 	"capget", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+	/* Read-only extended attributes: ls -l asks for ACLs and labels. */
+	"getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr",
+	"flistxattr",
+	/* NUMA policy queries (procps, libnuma): reads only. */
+	"get_mempolicy",
 	/* Asked of stdin by shells; on a pipe they fail with ENOTSOCK. */
 	"getpeername", "getsockname",
 };
@@ -84,6 +89,30 @@ static int denied(const struct rp_sandbox *sb, int nr)
 		if (sb->deny[i].nr == nr)
 			return 1;
 	return 0;
+}
+
+static int allowed(const struct rp_sandbox *sb, int nr)
+{
+	for (int i = 0; i < sb->nallow; i++)
+		if (sb->allow[i].nr == nr)
+			return 1;
+	return 0;
+}
+
+/* exec: glibc opens a local socket to ask nscd for user and host names
+ * (bash without HOME, ls -l, id) and syslog does the same; both fall
+ * back when socket fails.  So a local socket fails with EACCES, quietly;
+ * any other family is still denied, reported by name and fatal.  A
+ * stage's own allow or deny rule for socket replaces this one. */
+static int add_exec_conditional(scmp_filter_ctx ctx,
+				const struct rp_sandbox *sb)
+{
+	int nr = SCMP_SYS(socket);
+
+	if (denied(sb, nr) || allowed(sb, nr))
+		return 0;
+	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 1,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
 }
 
 /* A per-stage deny rule wins over the policy's table: the syscall is
@@ -163,6 +192,8 @@ int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
 		err = add_names(ctx, sb, exec_allow,
 				sizeof(exec_allow) / sizeof(*exec_allow),
 				SCMP_ACT_ALLOW);
+		if (!err)
+			err = add_exec_conditional(ctx, sb);
 	}
 	if (!err)
 		err = add_names(ctx, sb, probe_enosys,
