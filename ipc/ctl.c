@@ -38,7 +38,8 @@ struct rp_producer *rp_ctl_tx_producer(struct rp_ctl_tx *tx)
 static const char *const kind_names[] = {
 	[RP_CTL_CANCEL] = "cancel",     [RP_CTL_DRAIN] = "drain",
 	[RP_CTL_PAUSE] = "pause",       [RP_CTL_RESUME] = "resume",
-	[RP_CTL_PING] = "ping",         [RP_CTL_READY] = "ready",
+	[RP_CTL_PING] = "ping",         [RP_CTL_FAULT] = "fault",
+	[RP_CTL_READY] = "ready",
 	[RP_CTL_PROGRESS] = "progress", [RP_CTL_ERROR] = "error",
 	[RP_CTL_DONE] = "done",         [RP_CTL_VIOLATION] = "violation",
 	[RP_CTL_PONG] = "pong",

@@ -27,6 +27,10 @@
 #define RP_CTL_PAUSE 3u
 #define RP_CTL_RESUME 4u
 #define RP_CTL_PING 5u
+#define RP_CTL_FAULT 6u    /* ringpipe chaos: misbehave on the next input
+			    * record (arg0: RP_FAULT_*, arg1: the
+			    * incarnation it is for); ignored unless the
+			    * wiring armed it */
 /* Kinds, stage -> supervisor. */
 #define RP_CTL_READY 16u     /* attached and sandboxed */
 #define RP_CTL_PROGRESS 17u  /* arg0: records in, arg1: records out */
@@ -35,6 +39,11 @@
 #define RP_CTL_VIOLATION 20u /* a peer broke the format (code: errno) */
 #define RP_CTL_PONG 21u      /* arg0: the ping's seq */
 #define RP_CTL_KIND_MAX 21u
+
+/* RP_CTL_FAULT kinds. */
+#define RP_FAULT_HANG 1u    /* never finish the record */
+#define RP_FAULT_DENY 2u    /* make a syscall no policy allows */
+#define RP_FAULT_CORRUPT 3u /* scribble over its own shared memory */
 
 /* Why a stage was cancelled or ended. */
 #define RP_REASON_NONE 0u

@@ -35,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../ipc/ctl.h"
@@ -93,6 +96,10 @@ struct rp_stage {
 	int held;
 	struct rp_ckpt hold_ck;
 	uint64_t hold_pos;
+
+	/* ringpipe chaos: fault records for this incarnation (0: none) */
+	uint32_t chaos_gen;
+	uint64_t fault;        /* RP_FAULT_* | seed << 8, for the next record */
 };
 
 const char *rp_stage_name(const struct rp_stage *s)
@@ -180,6 +187,7 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 	if (w->crash_point != RP_CP_NONE)
 		rp_crashpoint_arm((enum rp_crash_point)w->crash_point,
 				  w->crash_n);
+	s->chaos_gen = w->chaos_gen;
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 	return 0;
 }
@@ -288,6 +296,14 @@ int rp_stage_control(struct rp_stage *s, int *draining)
 		case RP_CTL_PING:
 			rp_ctl_send(s->tx, RP_CTL_PONG, 0, m.seq, s->in_seq, 0,
 				    NULL, SEC);
+			break;
+		case RP_CTL_FAULT:
+			/* Only when armed, and only for this incarnation: a
+			 * fault meant for the one that died stays unread. */
+			if (s->chaos_gen != 0 && m.arg1 == s->chaos_gen &&
+			    (m.arg0 & 0xff) >= RP_FAULT_HANG &&
+			    (m.arg0 & 0xff) <= RP_FAULT_CORRUPT)
+				s->fault = m.arg0;
 			break;
 		default:
 			break; /* pause/resume: not yet acted upon */
@@ -443,6 +459,44 @@ static int skipped(const struct rp_stage *s, uint64_t seq)
 	return 0;
 }
 
+/* ringpipe chaos: a fault the supervisor sent is done here, on the
+ * record just taken (the stage is working on it), as a parser that hostile
+ * input broke would: hang, make a forbidden syscall, or scribble over its
+ * shared memory and carry on.  Only a stage whose wiring armed it looks. */
+static void chaos_point(struct rp_stage *s)
+{
+	struct timespec t = {3600, 0};
+	uint64_t f;
+	char what[64];
+
+	if (s->fault == 0 && rp_ctl_ready(s->rx) > 0)
+		rp_stage_control(s, NULL);
+	if ((f = s->fault) == 0)
+		return;
+	s->fault = 0;
+	switch (f & 0xff) {
+	case RP_FAULT_HANG:
+		fprintf(stderr, "chaos: hanging on record %llu\n",
+			(unsigned long long)s->origin);
+		for (;;)
+			nanosleep(&t, NULL);
+	case RP_FAULT_DENY: {
+		long fd;
+		fprintf(stderr, "chaos: socket() on record %llu\n",
+			(unsigned long long)s->origin);
+		fd = syscall(SYS_socket, AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0)
+			close((int)fd); /* no filter denied it: policy none */
+		break;
+	}
+	case RP_FAULT_CORRUPT:
+		rp_stage_fault_scribble_random(s, f >> 8, what, sizeof(what));
+		fprintf(stderr, "chaos: scribbled over %s on record %llu\n",
+			what, (unsigned long long)s->origin);
+		break;
+	}
+}
+
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 {
 	struct rp_view v;
@@ -498,6 +552,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	/* Where the supervisor looks for the record a crash happened on. */
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 1);
+	if (s->chaos_gen != 0)
+		chaos_point(s);
 	return 0;
 }
 

@@ -237,6 +237,13 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		w->crash_n = (unsigned long)n;
 		return 0;
 	}
+	if (strcmp(key, "chaos") == 0) {
+		uint64_t n;
+		if (num(val, UINT32_MAX, &n) || n == 0)
+			return bad(w, "chaos: expected a number from 1");
+		w->chaos_gen = (uint32_t)n;
+		return 0;
+	}
 	if (strcmp(key, "skip") == 0) {
 		char *t, *save2 = NULL;
 		for (t = strtok_r(val, "+", &save2); t != NULL;
@@ -360,6 +367,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 			     rp_crashpoint_name(
 				     (enum rp_crash_point)w->crash_point),
 			     w->crash_n);
+	if (!err && w->chaos_gen)
+		err = append(buf, len, &at, "chaos=%u;", w->chaos_gen);
 	for (unsigned i = 0; !err && i < w->nskip; i++)
 		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
 			     (unsigned long long)w->skip[i],

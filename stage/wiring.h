@@ -21,6 +21,8 @@
  *                       RP_WIRING_MAX_SKIP
  *   crash=NAME:N        die (SIGKILL) the N-th time the library passes
  *                       crash point NAME (ringpipe chaos --crashpoints)
+ *   chaos=G             act on RP_CTL_FAULT records for incarnation G
+ *                       (ringpipe chaos: hang, deny, corrupt)
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
  *   policy=strict|exec|none
@@ -53,6 +55,7 @@ struct rp_wiring {
 	unsigned nskip;
 	int crash_point;          /* enum rp_crash_point, 0: none */
 	unsigned long crash_n;
+	uint32_t chaos_gen;       /* 0: RP_CTL_FAULT ignored */
 	struct rp_sandbox sandbox;
 	char error[128];
 };

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../ipc/ctl.h"
 #include "../shm/crashpoint.h"
 #include "../shm/futex.h"
 #include "chaos.h"
@@ -38,7 +39,27 @@ struct outcome {
 	uint64_t ref_lines, lines, lost, dup, quarantined;
 	int reordered, finished, code, orphans_left, rerun_ok;
 	double ref_s, run_s;
+	/* corruptions: failed stages that were, and were not, corrupted */
+	int blamed_corrupted, blamed_other;
 };
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} kind_names[] = {
+	{RP_CHAOS_KILL, "kill"},	 {RP_CHAOS_STOP, "stop"},
+	{RP_CHAOS_HANG, "hang"},	 {RP_CHAOS_DENY, "deny"},
+	{RP_CHAOS_CORRUPT, "corrupt"}, {RP_CHAOS_SUPERVISOR, "supervisor-kill"},
+};
+#define NKINDS (sizeof(kind_names) / sizeof(*kind_names))
+
+static const char *kind_name(unsigned bit)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		if (kind_names[i].bit == bit)
+			return kind_names[i].name;
+	return "?";
+}
 
 unsigned rp_chaos_kinds(const char *text)
 {
@@ -48,14 +69,13 @@ unsigned rp_chaos_kinds(const char *text)
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (char *t = strtok_r(buf, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
-		if (!strcmp(t, "kill"))
-			k |= RP_CHAOS_KILL;
-		else if (!strcmp(t, "stop"))
-			k |= RP_CHAOS_STOP;
-		else if (!strcmp(t, "supervisor-kill"))
-			k |= RP_CHAOS_SUPERVISOR;
-		else
+		unsigned bit = 0;
+		for (size_t i = 0; i < NKINDS; i++)
+			if (!strcmp(t, kind_names[i].name))
+				bit = kind_names[i].bit;
+		if (bit == 0)
 			return 0;
+		k |= bit;
 	}
 	return k;
 }
@@ -131,9 +151,14 @@ static pid_t spawn_run(const struct rp_cfg *cfg, const struct rp_run_opts *o,
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		FILE *f = freopen(log, "we", stderr);
-		(void)f;
-		_exit(rp_run(cfg, o));
+		int code;
+		/* freopen leaves stderr buffered, and _exit flushes nothing:
+		 * the report would be lost. */
+		if (freopen(log, "we", stderr) != NULL)
+			setvbuf(stderr, NULL, _IONBF, 0);
+		code = rp_run(cfg, o);
+		fflush(NULL);
+		_exit(code);
 	}
 	return pid;
 }
@@ -420,6 +445,78 @@ static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
 	}
 }
 
+/* Have the supervisor relay a hang, deny or corrupt fault to one of the
+ * stages that can take it (elig: places in the order); fills f.  A hang
+ * or a denial is recovered from when a stage has died and the supervisor
+ * has as many again. */
+static void relay(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0,
+		  const struct rp_cfg *cfg, const int *elig, int nelig,
+		  int64_t wait_ns)
+{
+	unsigned fault = f->kind == RP_CHAOS_HANG   ? RP_FAULT_HANG
+			 : f->kind == RP_CHAOS_DENY ? RP_FAULT_DENY
+						    : RP_FAULT_CORRUPT;
+	int k = elig[next(rng) % (uint64_t)nelig];
+	union sigval v = {.sival_int = rp_run_chaos_value(
+				  fault, k, (uint32_t)next(rng))};
+	pid_t before[MAX_KIDS];
+	int n = kids(sup, before, MAX_KIDS);
+
+	f->recovery_ns = -1;
+	f->at_ns = rp_now_ns() - t0;
+	snprintf(f->victim, sizeof(f->victim), "%s",
+		 cfg->stages[cfg->order[k]].name);
+	if (sigqueue(sup, RP_CHAOS_SIGNAL, v) < 0 ||
+	    f->kind == RP_CHAOS_CORRUPT)
+		return;
+	for (int64_t t = rp_now_ns(), end = t + wait_ns; rp_now_ns() < end;
+	     nap_ns(MS)) {
+		pid_t now[MAX_KIDS];
+		int m = kids(sup, now, MAX_KIDS), gone = 0;
+		for (int i = 0; i < n; i++) {
+			int here = 0;
+			for (int j = 0; j < m; j++)
+				here |= now[j] == before[i];
+			gone |= !here;
+		}
+		if (gone && m >= n) {
+			f->recovery_ns = rp_now_ns() - t;
+			break;
+		}
+		if (ended(sup))
+			break;
+	}
+}
+
+/* The stages the chaos run's report says failed: were they all ones a
+ * corruption was sent to? */
+static void blame(const char *log, const struct fault *fs, unsigned nf,
+		  struct outcome *res)
+{
+	size_t n = 0;
+	char *p = slurp(log, &n), *line, *save = NULL;
+
+	if (p == NULL)
+		return;
+	p[n] = '\0';
+	for (line = strtok_r(p, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[64], state[16];
+		int hit = 0;
+		if (sscanf(line, "  %63s %15s", name, state) != 2 ||
+		    strcmp(state, "failed") != 0)
+			continue;
+		for (unsigned i = 0; i < nf; i++)
+			hit |= fs[i].kind == RP_CHAOS_CORRUPT &&
+			       !strcmp(fs[i].victim, name);
+		if (hit)
+			res->blamed_corrupted++;
+		else
+			res->blamed_other++;
+	}
+	free(p);
+}
+
 static void print_json(FILE *j, const struct rp_cfg *cfg,
 		       const struct rp_chaos_opts *o, const struct fault *fs,
 		       unsigned nf, const struct outcome *res, int64_t med,
@@ -429,10 +526,7 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		cfg->name, (unsigned long long)o->seed);
 	for (unsigned i = 0; i < nf; i++) {
 		fprintf(j, "%s{\"kind\":\"%s\",\"at_ms\":%.1f,\"victim\":\"",
-			i ? "," : "",
-			fs[i].kind == RP_CHAOS_KILL   ? "kill"
-			: fs[i].kind == RP_CHAOS_STOP ? "stop"
-						      : "supervisor-kill",
+			i ? "," : "", kind_name(fs[i].kind),
 			(double)fs[i].at_ns / 1e6);
 		for (const char *c = fs[i].victim; *c; c++)
 			if (*c == '"' || *c == '\\')
@@ -451,6 +545,7 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		   "\"quarantined\":%llu,\"safe\":%s,\"finished\":%s,"
 		   "\"exit_code\":%d,\"recoveries\":%u,"
 		   "\"recovery_median_ms\":%.1f,\"recovery_worst_ms\":%.1f,"
+		   "\"failed_corrupted\":%d,\"failed_other\":%d,"
 		   "\"reference_s\":%.3f,\"run_s\":%.3f}\n",
 		(unsigned long long)res->ref_lines,
 		(unsigned long long)res->lines, (unsigned long long)res->lost,
@@ -460,7 +555,8 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		res->lost == 0 && res->dup == 0 && !res->reordered ? "true"
 								    : "false",
 		res->finished ? "true" : "false", res->code, recs,
-		(double)med / 1e6, (double)worst / 1e6, res->ref_s, res->run_s);
+		(double)med / 1e6, (double)worst / 1e6, res->blamed_corrupted,
+		res->blamed_other, res->ref_s, res->run_s);
 }
 
 /* The crash-point sweep (chaos.h): 0 if every run matched. */
@@ -558,8 +654,9 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	struct rp_run_opts ro = *run;
 	struct outcome res;
 	struct fault *fs;
-	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0;
-	unsigned nf = 0, nrec = 0, sup_kill = 0;
+	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0, hang_ns = 0;
+	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0;
+	int elig[RP_CFG_MAX_STAGES], nelig = 0;
 	uint64_t rng = o->seed, dead_before;
 	char *orig, *rb, *ob;
 	size_t rn = 0, on = 0;
@@ -593,6 +690,29 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			st->restart_max = o->faults + 1;
 		st->restart_window_s = 1;
 	}
+	/* Faults a stage does itself: only where it can, and a hang needs a
+	 * per-record timeout to end it. */
+	for (int k = 0; k < cfg->nstages; k++) {
+		struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		if (!rp_run_injectable(cfg, k))
+			continue;
+		elig[nelig++] = k;
+		if (st->record_timeout_ms == 0)
+			st->record_timeout_ms = 500;
+		if ((int64_t)st->record_timeout_ms * MS > hang_ns)
+			hang_ns = (int64_t)st->record_timeout_ms * MS;
+	}
+	if (nelig == 0 && !o->crashpoints &&
+	    (o->kinds & (RP_CHAOS_HANG | RP_CHAOS_DENY | RP_CHAOS_CORRUPT))) {
+		fprintf(stderr, "ringpipe chaos: %s: no stage can take hang, "
+				"deny or corrupt faults: that needs a stage of "
+				"the stage library with an input, restart "
+				"on-failure, quarantine_after above 0 and a "
+				"seccomp policy (not exec)\n",
+			cfg->file);
+		free(fs);
+		return 2;
+	}
 
 	/* 1. The reference: the same pipeline, no faults. */
 	sink->argv[sink->argc - 1] = ref;
@@ -623,15 +743,24 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	/* 2. The same under the schedule. */
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
+	ro.chaos = 1;
 	t0 = rp_now_ns();
 	sup = spawn_run(cfg, &ro, log);
+	/* The schedule starts once every stage is up (5 s at most): a
+	 * fault for a stage still starting would be dropped. */
+	for (int64_t end = t0 + 5000 * MS; rp_now_ns() < end && !ended(sup);
+	     nap_ns(MS)) {
+		pid_t k[MAX_KIDS];
+		if (kids(sup, k, MAX_KIDS) >= cfg->nstages)
+			break;
+	}
 	for (unsigned i = 0; i < o->faults; i++) {
-		unsigned kinds[3] = {RP_CHAOS_KILL, 0, 0}, nk = 0;
+		unsigned kinds[NKINDS], nk = 0;
 		int64_t mean = (int64_t)o->every_ms * MS;
-		if (o->kinds & RP_CHAOS_KILL)
-			kinds[nk++] = RP_CHAOS_KILL;
-		if (o->kinds & RP_CHAOS_STOP)
-			kinds[nk++] = RP_CHAOS_STOP;
+		for (size_t b = 0; b < NKINDS; b++)
+			if ((o->kinds & kind_names[b].bit) &&
+			    kind_names[b].bit != RP_CHAOS_SUPERVISOR)
+				kinds[nk++] = kind_names[b].bit;
 		/* A dead supervisor ends the run: its fault comes last. */
 		if ((o->kinds & RP_CHAOS_SUPERVISOR) &&
 		    (nk == 0 || i + 1 == o->faults)) {
@@ -644,8 +773,15 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		nap_ns(mean / 2 + (int64_t)(next(&rng) % (uint64_t)(mean + 1)));
 		if (ended(sup))
 			break; /* finished before the schedule did */
-		strike(sup, &fs[nf], &rng, t0);
-		if (fs[nf].kind == RP_CHAOS_KILL && fs[nf].recovery_ns >= 0)
+		if (fs[nf].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
+				   RP_CHAOS_CORRUPT))
+			relay(sup, &fs[nf], &rng, t0, cfg, elig, nelig,
+			      (fs[nf].kind == RP_CHAOS_HANG ? hang_ns : 0) +
+				      1000 * MS);
+		else
+			strike(sup, &fs[nf], &rng, t0);
+		ncorrupt += fs[nf].kind == RP_CHAOS_CORRUPT;
+		if (fs[nf].kind != RP_CHAOS_STOP && fs[nf].recovery_ns >= 0)
 			rec[nrec++] = fs[nf].recovery_ns;
 		sup_kill |= fs[nf].kind == RP_CHAOS_SUPERVISOR;
 		nf++;
@@ -657,6 +793,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	res.finished = res.code == 0;
 	res.orphans_left = reap_orphans(5000 * MS);
 	res.quarantined = file_lines(dead_idx) - dead_before;
+	if (ncorrupt)
+		blame(log, fs, nf, &res);
 
 	/* A killed supervisor is judged on its cleanup and on the next run
 	 * starting cleanly and getting it right. */
@@ -686,22 +824,50 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	}
 	{
 		int safe = res.lost == 0 && res.dup == 0 && !res.reordered;
-		unsigned nkill = 0, nstop = 0;
-		for (unsigned i = 0; i < nf; i++) {
-			nkill += fs[i].kind == RP_CHAOS_KILL;
-			nstop += fs[i].kind == RP_CHAOS_STOP;
+		/* A corrupted stage owns its output: what it wrote over its
+		 * own records may pass unseen, as any output of a compromised
+		 * stage would.  So corruptions are judged on containment:
+		 * the run ended (finished, or failed blaming a corrupted
+		 * stage), no other stage was blamed, nothing was left. */
+		int contained = ncorrupt && !sup_kill && !res.orphans_left &&
+				res.blamed_other == 0 &&
+				(res.code == 0 ||
+				 (res.code == 1 && res.blamed_corrupted > 0));
+		char counts[160] = "";
+		size_t at = 0;
+		for (size_t b = 0; b < NKINDS; b++) {
+			unsigned c = 0;
+			for (unsigned i = 0; i < nf; i++)
+				c += fs[i].kind == kind_names[b].bit;
+			if (c && kind_names[b].bit != RP_CHAOS_SUPERVISOR)
+				at += (size_t)snprintf(counts + at,
+						       sizeof(counts) - at,
+						       "%s%u %s", at ? ", " : "",
+						       c, kind_names[b].name);
 		}
 		printf("ringpipe chaos: pipeline %s, seed %llu: %u faults "
-		       "(%u kill, %u stop%s)\n",
-		       cfg->name, (unsigned long long)o->seed, nf, nkill, nstop,
+		       "(%s%s)\n",
+		       cfg->name, (unsigned long long)o->seed, nf, counts,
 		       sup_kill ? ", supervisor killed" : "");
 		printf("  reference   %.2f s, %llu records in %s\n", res.ref_s,
 		       (unsigned long long)res.ref_lines, ref);
 		printf("  chaos run   %.2f s, exit %d (log %s.chaos.log)\n",
 		       res.run_s, res.code, out);
+		if (ncorrupt)
+			printf("  containment %s: %s; %d failed stage(s) that "
+			       "were corrupted, %d that were not\n",
+			       contained ? "ok" : "VIOLATED",
+			       res.code == 0	? "finished"
+			       : res.code == 1 ? "failed"
+					       : "did not end",
+			       res.blamed_corrupted, res.blamed_other);
 		printf("  safety      %s: lost %llu, duplicated %llu, order %s, "
 		       "quarantined %llu\n",
-		       safe ? "ok" : "VIOLATED", (unsigned long long)res.lost,
+		       ncorrupt ? "not judged (a corrupted stage owns its "
+				  "output)"
+		       : safe	 ? "ok"
+				 : "VIOLATED",
+		       (unsigned long long)res.lost,
 		       (unsigned long long)res.dup,
 		       res.reordered ? "CHANGED" : "kept",
 		       (unsigned long long)res.quarantined);
@@ -712,19 +878,22 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       res.orphans_left ? "STILL RUNNING 5 s"
 						: "all gone",
 			       res.rerun_ok ? "finished" : "FAILED");
+		else if (ncorrupt && res.code == 1)
+			printf("  liveness    %s\n",
+			       contained ? "stopped by a corruption it caught"
+					 : "FAILED");
 		else
 			printf("  liveness    %s\n",
 			       res.finished ? "ok: finished" : "FAILED");
 		if (nrec)
 			printf("  recoveries  %u: median %.1f ms, worst %.1f ms\n",
 			       nrec, (double)med / 1e6, (double)worst / 1e6);
-		char kinds[64] = "";
-		if (o->kinds & RP_CHAOS_KILL)
-			strcat(kinds, ",kill");
-		if (o->kinds & RP_CHAOS_STOP)
-			strcat(kinds, ",stop");
-		if (o->kinds & RP_CHAOS_SUPERVISOR)
-			strcat(kinds, ",supervisor-kill");
+		char kinds[96] = "";
+		for (size_t b = 0; b < NKINDS; b++)
+			if (o->kinds & kind_names[b].bit) {
+				strcat(kinds, ",");
+				strcat(kinds, kind_names[b].name);
+			}
 		printf("  replay      ringpipe chaos %s --seed %llu --faults %u "
 		       "--every %u --kinds %s\n",
 		       o->file, (unsigned long long)o->seed, o->faults,
@@ -741,6 +910,6 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			}
 		}
 		free(fs);
-		return safe && res.finished ? 0 : 1;
+		return ncorrupt ? !contained : !(safe && res.finished);
 	}
 }

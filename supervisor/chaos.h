@@ -22,6 +22,16 @@
  * the reference).  Restart budgets are raised for the run (restart_max
  * at least the number of faults, restart_window 1 s) so the schedule
  * does not exhaust them.
+ *
+ * hang, deny and corrupt are done by a stage itself, on the next record
+ * it takes, when the supervisor relays them as a control record (run.h:
+ * rp_run_injectable says which stages can): it hangs (its per-record
+ * timeout, 500 ms unless configured, kills it), makes a syscall no policy
+ * allows (socket), or scribbles 8 bytes over its own shared memory and
+ * carries on.  Hangs and denials are recovered from like crashes, and
+ * never count towards quarantining the record.  A run with corruptions
+ * is judged on containment: either it matched the reference, or it
+ * failed and only stages that were corrupted are blamed.
  */
 #ifndef RP_CHAOS_H
 #define RP_CHAOS_H
@@ -32,6 +42,9 @@
 #define RP_CHAOS_KILL 0x1u
 #define RP_CHAOS_STOP 0x2u
 #define RP_CHAOS_SUPERVISOR 0x4u
+#define RP_CHAOS_HANG 0x8u
+#define RP_CHAOS_DENY 0x10u
+#define RP_CHAOS_CORRUPT 0x20u
 
 struct rp_chaos_opts {
 	uint64_t seed;

@@ -65,6 +65,8 @@ struct stage_run {
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined: never again */
 	unsigned nskip;
 	uint64_t quarantined;
+	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
+				   * fault: its death is not the record's */
 	char why[256];            /* what failed, for the report */
 };
 
@@ -82,6 +84,7 @@ struct sup {
 	int64_t t0;
 	struct rp_deadletter dead;
 	uint64_t quarantined;
+	int chaos;                /* ringpipe chaos may send faults */
 };
 
 static struct stage_run *at(struct sup *s, int k)
@@ -472,11 +475,19 @@ static void on_exit_of(struct sup *s, int k)
 		char why[240];
 		int own = r->timed_out || r->denied ||
 			  (si.si_code != CLD_EXITED && own_signal(si.si_status));
+		/* A fault ringpipe chaos sent it is not the record's fault:
+		 * never counted towards quarantining it. */
+		int injected = r->fault_gen != 0 &&
+			       r->fault_gen == r->restarts + 1;
 		if (r->why[0] == '\0')
 			snprintf(why, sizeof(why), "killed by signal %d (%s) %s",
 				 si.si_status, strsignal(si.si_status), where);
 		else
 			snprintf(why, sizeof(why), "%s", r->why);
+		if (injected && strlen(why) + 24 < sizeof(why))
+			strcat(why, " (a chaos fault)");
+		r->fault_gen = 0;
+		own = own && !injected;
 		r->why[0] = '\0';
 		r->timed_out = r->denied = 0;
 		if (own && poison(s, k, rec, why) < 0) {
@@ -562,6 +573,8 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	if (o->chaos)
+		sigaddset(&mask, RP_CHAOS_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -631,6 +644,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		spec.crash_point = o->crash_point;
 		spec.crash_n = o->crash_n;
 	}
+	if (o->chaos && rp_run_injectable(s->cfg, k))
+		spec.chaos_gen = r->restarts + 1;
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)
@@ -735,11 +750,54 @@ static void check_record_timeouts(struct sup *s)
 	}
 }
 
+int rp_run_injectable(const struct rp_cfg *cfg, int k)
+{
+	const struct rp_cfg_stage *c = &cfg->stages[cfg->order[k]];
+
+	return k > 0 && k < cfg->nstages && c->restart != RP_RESTART_NEVER &&
+	       c->quarantine_after > 0 &&
+	       c->sandbox.policy != RP_POLICY_NONE &&
+	       !(c->builtin && strcmp(c->argv[0], "exec") == 0);
+}
+
+/* ringpipe chaos asks (rp_run_chaos_value): a fault record to a running
+ * stage, for its current incarnation only.  One that is restarting or
+ * done gets none; the log says so either way. */
+static void inject(struct sup *s, uint32_t v)
+{
+	static const char *const names[] = {"", "hang", "deny", "corrupt"};
+	unsigned kind = v & 0xff, k = (v >> 8) & 0xff;
+	struct stage_run *r;
+
+	if (kind < RP_FAULT_HANG || kind > RP_FAULT_CORRUPT ||
+	    (int)k >= s->n || !rp_run_injectable(s->cfg, (int)k))
+		return;
+	r = at(s, (int)k);
+	if (r->state != ST_RUNNING || r->proc.tx == NULL || s->cancel_reason ||
+	    rp_ctl_send(r->proc.tx, RP_CTL_FAULT, 0, kind | (uint64_t)(v >> 16) << 8,
+			r->restarts + 1, 0, NULL, 0) != 0) {
+		fprintf(stderr, "ringpipe: chaos: %s fault for stage %s "
+				"dropped: it is %s\n",
+			names[kind], r->cfg->name, state_name[r->state]);
+		return;
+	}
+	r->fault_gen = r->restarts + 1;
+	fprintf(stderr, "ringpipe: chaos: %s fault sent to stage %s\n",
+		names[kind], r->cfg->name);
+}
+
 static void on_signal(struct sup *s)
 {
 	struct signalfd_siginfo si;
 
 	while (read(s->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if ((int)si.ssi_signo == RP_CHAOS_SIGNAL) {
+			/* Only from ringpipe chaos, our parent. */
+			if (s->chaos && si.ssi_code == SI_QUEUE &&
+			    (pid_t)si.ssi_pid == getppid())
+				inject(s, (uint32_t)si.ssi_int);
+			continue;
+		}
 		if (++s->signals == 1) {
 			uint32_t reason = si.ssi_signo == SIGINT
 						  ? RP_REASON_USER
@@ -834,6 +892,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	if (s == NULL)
 		return RP_RUN_FAILED;
 	s->cfg = cfg;
+	s->chaos = o->chaos;
 	s->n = cfg->nstages;
 	s->sfd = s->ep = s->tfd = -1;
 	for (int k = 0; k < s->n; k++) {

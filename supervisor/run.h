@@ -24,6 +24,8 @@
 #ifndef RP_RUN_H
 #define RP_RUN_H
 
+#include <signal.h>
+
 #include "config.h"
 
 #define RP_RUN_OK 0
@@ -42,7 +44,23 @@ struct rp_run_opts {
 	int crash_stage;       /* -1: none */
 	int crash_point;
 	unsigned long crash_n;
+	/* ringpipe chaos: the parent may queue RP_CHAOS_SIGNAL with
+	 * rp_run_chaos_value() to have a stage hang, make a denied syscall
+	 * or scribble, on its next record.  Deaths it causes are never
+	 * counted against a record. */
+	int chaos;
 };
+
+#define RP_CHAOS_SIGNAL (SIGRTMIN + 1)
+/* The value to queue: RP_FAULT_* for the stage at place k of the order,
+ * with a seed for a scribble. */
+static inline int rp_run_chaos_value(unsigned fault, int k, uint32_t seed)
+{
+	return (int)(fault | (unsigned)k << 8 | (seed & 0xffffu) << 16);
+}
+/* Can stage k (in pipeline order) take such faults: a library stage
+ * with an input, restarted on failure, under a seccomp policy. */
+int rp_run_injectable(const struct rp_cfg *cfg, int k);
 
 int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *opts);
 

@@ -153,6 +153,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		w.skip[w.nskip++] = spec->skip[i];
 	w.crash_point = spec->crash_point;
 	w.crash_n = spec->crash_n;
+	w.chaos_gen = spec->chaos_gen;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;

@@ -43,6 +43,8 @@ struct rp_stage_spec {
 	/* A crash-point sweep: die at the crash_n-th pass (0: none). */
 	int crash_point;
 	unsigned long crash_n;
+	/* ringpipe chaos: act on fault records for this incarnation. */
+	uint32_t chaos_gen;
 };
 
 struct rp_stage_proc {
