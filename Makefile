@@ -30,7 +30,7 @@ LDLIBS_ALL += -fsanitize=address,undefined
 endif
 
 LIB_SRC  := $(wildcard shm/*.c) $(wildcard ipc/*.c) stage/stage.c \
-	stage/sandbox.c stage/policy.c stage/wiring.c
+	stage/sandbox.c stage/landlock.c stage/policy.c stage/wiring.c
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c supervisor/config.c \
 	supervisor/deadletter.c supervisor/run.c supervisor/chaos.c

@@ -15,7 +15,9 @@
  *   5. die with the supervisor: PR_SET_PDEATHSIG (set after the uid
  *      switch, which clears it) and the lifeline pipe checked now
  *   6. PR_SET_NO_NEW_PRIVS, not dumpable
- *   7. seccomp-bpf through libseccomp: architecture checked first, then
+ *   7. Landlock (landlock.h): the file-system hierarchies the stage may
+ *      still read or write; what it had open before keeps working
+ *   8. seccomp-bpf through libseccomp: architecture checked first, then
  *      the named policy; every syscall the policy does not allow raises a
  *      user notification on a listener fd that is sent to the supervisor
  *      (SCM_RIGHTS) before the stage runs, so the supervisor - not the
@@ -25,11 +27,14 @@
  * Policies:
  *   strict  what a record loop needs: memory (never executable), futex,
  *           clocks, read/write on descriptors it already has, poll, exit,
- *           signals to itself, restart_syscall and rt_sigreturn
+ *           signals to itself, restart_syscall and rt_sigreturn; Landlock
+ *           grants no file-system access at all
  *   exec    what an ordinary dynamically linked program needs, including
  *           opening files and running programs; networking, ptrace,
- *           mount, modules, keyrings, bpf, namespaces and similar denied
- *   none    no filter (the other layers still apply)
+ *           mount, modules, keyrings, bpf, namespaces and similar denied;
+ *           Landlock: fs_read (default /) and fs_write (default none)
+ *   none    no filter, and Landlock only if fs_read or fs_write is given
+ *           (the other layers still apply)
  * Probes glibc makes for newer syscalls (clone3, rseq) get ENOSYS instead
  * of a kill, so policies survive libc upgrades.
  */
@@ -43,6 +48,9 @@ enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 
 #define RP_SANDBOX_MAX_FDS 32
 #define RP_SANDBOX_MAX_RULES 32
+/* Landlock paths: per list, and bytes per path with its NUL. */
+#define RP_SANDBOX_MAX_PATHS 16
+#define RP_SANDBOX_PATH_MAX 256
 
 /* Layers, as bits of rp_sandbox_report.applied. */
 #define RP_SB_FDS 0x01u
@@ -54,6 +62,7 @@ enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 #define RP_SB_PDEATH 0x40u
 #define RP_SB_NNP 0x80u
 #define RP_SB_SECCOMP 0x100u
+#define RP_SB_LANDLOCK 0x200u
 
 struct rp_syscall_rule {
 	int nr;    /* syscall number (native architecture) */
@@ -77,6 +86,16 @@ struct rp_sandbox {
 	int nallow;
 	struct rp_syscall_rule deny[RP_SANDBOX_MAX_RULES];
 	int ndeny;
+	/* Landlock: beneath fs_read the stage may read and execute, beneath
+	 * fs_write also write, create and remove.  *_set: the configuration
+	 * gave the list, so the policy's default does not apply (an empty
+	 * list given means nothing) and a kernel without Landlock is an
+	 * error unless landlock_optional. */
+	char fs_read[RP_SANDBOX_MAX_PATHS][RP_SANDBOX_PATH_MAX];
+	int nfs_read, fs_read_set;
+	char fs_write[RP_SANDBOX_MAX_PATHS][RP_SANDBOX_PATH_MAX];
+	int nfs_write, fs_write_set;
+	int landlock_optional;
 };
 
 struct rp_sandbox_report {
@@ -98,8 +117,8 @@ void rp_sandbox_defaults(struct rp_sandbox *sb);
 int rp_sandbox_enter(const struct rp_sandbox *sb,
 		     struct rp_sandbox_report *report);
 
-/* "fds,netns,ipcns,mntns,rlimits,noroot,pdeath,nnp,seccomp": the layers
- * in mask, for reports.  Returns buf. */
+/* "fds,netns,ipcns,mntns,rlimits,noroot,pdeath,nnp,landlock,seccomp": the
+ * layers in mask, for reports.  Returns buf. */
 const char *rp_sandbox_describe(unsigned mask, char *buf, size_t len);
 
 /* Policy names. */

@@ -133,6 +133,65 @@ static int rules(struct rp_wiring *w, char *list, int deny,
 	return 0;
 }
 
+/* Landlock paths travel escaped: any byte outside [A-Za-z0-9/._-] as
+ * %XX, so that ';' and '+' inside a path cannot split it. */
+static int path_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '/' || c == '.' || c == '_' ||
+	       c == '-';
+}
+
+static int hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int paths(struct rp_wiring *w, const char *key, char *val,
+		 char (*out)[RP_SANDBOX_PATH_MAX], int *n, int *set)
+{
+	char *save = NULL;
+
+	*set = 1;
+	*n = 0;
+	for (char *tok = strtok_r(val, "+", &save); tok;
+	     tok = strtok_r(NULL, "+", &save)) {
+		char *p = out[*n];
+		size_t k = 0;
+
+		if (*n >= RP_SANDBOX_MAX_PATHS)
+			return bad(w, "%s: more than %d paths", key,
+				   RP_SANDBOX_MAX_PATHS);
+		for (const char *c = tok; *c; c++) {
+			int ch = (unsigned char)*c;
+			if (ch == '%') {
+				int hi = hex(c[1]);
+				int lo = hi < 0 ? -1 : hex(c[2]);
+				if (lo < 0 || (hi | lo) == 0)
+					return bad(w, "%s: bad escape", key);
+				ch = hi << 4 | lo;
+				c += 2;
+			}
+			if (k + 1 >= RP_SANDBOX_PATH_MAX)
+				return bad(w, "%s: a path over %d bytes", key,
+					   RP_SANDBOX_PATH_MAX - 1);
+			p[k++] = (char)ch;
+		}
+		p[k] = '\0';
+		if (p[0] != '/')
+			return bad(w, "%s: '%s' is not an absolute path", key,
+				   p);
+		(*n)++;
+	}
+	return 0;
+}
+
 static int one(struct rp_wiring *w, char *key, char *val)
 {
 	struct rp_sandbox *sb = &w->sandbox;
@@ -264,6 +323,15 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		w->has_seq = 1;
 		return 0;
 	}
+	if (strcmp(key, "fsr") == 0)
+		return paths(w, key, val, sb->fs_read, &sb->nfs_read,
+			     &sb->fs_read_set);
+	if (strcmp(key, "fsw") == 0)
+		return paths(w, key, val, sb->fs_write, &sb->nfs_write,
+			     &sb->fs_write_set);
+	if (strcmp(key, "llopt") == 0)
+		return num(val, 1, &v) ? bad(w, "llopt: 0 or 1")
+				       : (sb->landlock_optional = (int)v, 0);
 	if (strcmp(key, "nsopt") == 0)
 		return num(val, 1, &v) ? bad(w, "nsopt: 0 or 1")
 				       : (sb->ns_optional = (int)v, 0);
@@ -333,6 +401,28 @@ static int fmt_rules(char *buf, size_t len, size_t *at, const char *key,
 	return err ? err : (n ? append(buf, len, at, ";") : 0);
 }
 
+/* Only a list the configuration gave: an absent key is the policy's
+ * default, "key=;" an empty list. */
+static int fmt_paths(char *buf, size_t len, size_t *at, const char *key,
+		     const char (*p)[RP_SANDBOX_PATH_MAX], int n, int set)
+{
+	int err;
+
+	if (!set)
+		return 0;
+	err = append(buf, len, at, "%s=", key);
+	for (int i = 0; i < n && i < RP_SANDBOX_MAX_PATHS && !err; i++) {
+		if (i)
+			err = append(buf, len, at, "+");
+		for (const char *c = p[i]; *c && !err; c++)
+			err = path_safe((unsigned char)*c)
+				      ? append(buf, len, at, "%c", *c)
+				      : append(buf, len, at, "%%%02X",
+					       (unsigned char)*c);
+	}
+	return err ? err : append(buf, len, at, ";");
+}
+
 int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 {
 	const struct rp_sandbox *sb = &w->sandbox;
@@ -395,6 +485,14 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 			     sb->namespaces & RP_SB_IPCNS ? "ipc+" : "",
 			     sb->namespaces & RP_SB_MNTNS ? "mnt" : "",
 			     sb->ns_optional);
+	if (!err)
+		err = fmt_paths(buf, len, &at, "fsr", sb->fs_read,
+				sb->nfs_read, sb->fs_read_set);
+	if (!err)
+		err = fmt_paths(buf, len, &at, "fsw", sb->fs_write,
+				sb->nfs_write, sb->fs_write_set);
+	if (!err && sb->landlock_optional)
+		err = append(buf, len, &at, "llopt=1;");
 	if (!err)
 		err = fmt_rules(buf, len, &at, "allow=", sb->allow, sb->nallow);
 	if (!err)

@@ -32,6 +32,11 @@
  *   uid= gid=           ids to switch to when started as root
  *   ns=net+ipc+mnt nsopt=1     namespaces, and whether missing ones are
  *                       tolerated (reported) rather than fatal
+ *   fsr=/a+/b fsw=/c    Landlock's fs_read and fs_write lists, absolute
+ *                       paths with any byte outside [A-Za-z0-9/._-]
+ *                       escaped as %XX; absent: the policy's default,
+ *                       empty: none.  At most RP_SANDBOX_MAX_PATHS each
+ *   llopt=1             a kernel without Landlock is reported, not fatal
  */
 #ifndef RP_WIRING_H
 #define RP_WIRING_H
@@ -40,7 +45,10 @@
 #include "sandbox.h"
 
 #define RP_WIRING_NAME_MAX 48
-#define RP_WIRING_MAX 2048
+/* Room for everything else (2048), and both Landlock lists at their
+ * longest, every byte escaped. */
+#define RP_WIRING_MAX                                                         \
+	(2048 + 2 * RP_SANDBOX_MAX_PATHS * (3 * RP_SANDBOX_PATH_MAX + 1))
 #define RP_WIRING_MAX_SKIP 16
 
 struct rp_wiring {

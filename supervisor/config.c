@@ -274,12 +274,45 @@ static int syscall_rules(struct ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
+/* fs_read, fs_write: absolute paths, checked for form here and for
+ * existence when the stage starts (they may be made in between). */
+static int path_list(struct ctx *c, yaml_node_t *n, const char *what,
+		     char (*out)[RP_SANDBOX_PATH_MAX], int *count, int *set)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return FAIL(c, n, "%s: expected a list of absolute paths like "
+				  "[/usr, /etc]", what);
+	*count = 0;
+	*set = 1;
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+		const char *s;
+
+		if (want_scalar(c, e, what, &s))
+			return -EINVAL;
+		if (s[0] != '/')
+			return FAIL(c, e, "%s: '%s' is not an absolute path",
+				    what, s);
+		if (strlen(s) >= RP_SANDBOX_PATH_MAX)
+			return FAIL(c, e, "%s: a path of at most %d bytes",
+				    what, RP_SANDBOX_PATH_MAX - 1);
+		if (*count >= RP_SANDBOX_MAX_PATHS)
+			return FAIL(c, e, "%s: at most %d paths", what,
+				    RP_SANDBOX_MAX_PATHS);
+		snprintf(out[*count], RP_SANDBOX_PATH_MAX, "%s", s);
+		(*count)++;
+	}
+	return 0;
+}
+
 static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 			 struct rp_sandbox *sb)
 {
 	static const char *const keys[] = {
 		"policy", "allow", "deny", "memory", "cpu", "files",
-		"file_size", "namespaces", "namespaces_optional"};
+		"file_size", "namespaces", "namespaces_optional", "fs_read",
+		"fs_write", "landlock_optional"};
 
 	if (n->type != YAML_MAPPING_NODE)
 		return FAIL(c, n, "sandbox: expected a mapping of settings");
@@ -343,6 +376,14 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 		} else if (!strcmp(key, "namespaces_optional")) {
 			err = bool_value(c, v, "namespaces_optional",
 					 &sb->ns_optional);
+		} else if (!strcmp(key, "fs_read")) {
+			err = path_list(c, v, key, sb->fs_read, &sb->nfs_read,
+					&sb->fs_read_set);
+		} else if (!strcmp(key, "fs_write")) {
+			err = path_list(c, v, key, sb->fs_write,
+					&sb->nfs_write, &sb->fs_write_set);
+		} else if (!strcmp(key, "landlock_optional")) {
+			err = bool_value(c, v, key, &sb->landlock_optional);
 		} else {
 			return unknown_key(c, k, key, keys,
 					   sizeof(keys) / sizeof(*keys),

@@ -22,6 +22,10 @@
  *         file_size: 1G
  *         namespaces: [net, ipc, mnt]
  *         namespaces_optional: false
+ *         fs_read: [/usr, /etc]     # Landlock: read and execute beneath
+ *         fs_write: [/tmp/out]      # also write, create and remove
+ *         landlock_optional: false  # no Landlock in the kernel: say so,
+ *                                   # run without (else fail)
  *       restart: on-failure         # never | on-failure (the default;
  *                                   # never for exec stages) | always
  *       restart_max: 5              # at most this many restarts in a row

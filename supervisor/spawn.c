@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +126,32 @@ static int filtered(pid_t pid)
 	return seccomp && nnp;
 }
 
+/* A Landlock path that is not there is a mistake in the pipeline: named
+ * here, before anything starts.  The stage looks again as its own uid
+ * when it builds its ruleset. */
+static int fs_paths_exist(const struct rp_sandbox *sb, char *why,
+			  size_t whylen)
+{
+	const struct {
+		const char *what;
+		const char (*p)[RP_SANDBOX_PATH_MAX];
+		int n;
+	} lists[] = {{"fs_read", sb->fs_read, sb->nfs_read},
+		     {"fs_write", sb->fs_write, sb->nfs_write}};
+	struct stat st;
+
+	for (size_t l = 0; l < sizeof(lists) / sizeof(*lists); l++)
+		for (int i = 0; i < lists[l].n; i++)
+			if (stat(lists[l].p[i], &st) < 0 &&
+			    (errno == ENOENT || errno == ENOTDIR)) {
+				snprintf(why, whylen, "landlock: %s path '%s' "
+						      "does not exist",
+					 lists[l].what, lists[l].p[i]);
+				return -ENOENT;
+			}
+	return 0;
+}
+
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen)
@@ -142,6 +169,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		snprintf(why, whylen, "bad stage name");
 		return -EINVAL;
 	}
+	if ((err = fs_paths_exist(&spec->sandbox, why, whylen)))
+		return err;
 	snprintf(out->name, sizeof(out->name), "%s", spec->name);
 	out->sandbox = spec->sandbox;
 	rp_wiring_init(&w);

@@ -76,7 +76,8 @@ struct rp_stage_links {
 	struct rp_bell *own_bell;
 };
 
-/* Spawn; 0 or -errno with *why filled (at most 160 bytes). */
+/* Spawn; 0 or -errno with *why filled (at most 160 bytes).  -ENOENT,
+ * before anything starts: an fs_read or fs_write path does not exist. */
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen);

@@ -89,5 +89,6 @@ void rp_suite_stage(void);
 void rp_suite_builtin(void);
 void rp_suite_cli(void);
 void rp_suite_exec(void);
+void rp_suite_landlock(void);
 
 #endif /* RP_TEST_HARNESS_H */

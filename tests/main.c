@@ -32,8 +32,8 @@ int main(int argc, char **argv)
 				  rp_suite_hostile,
 				  rp_suite_ctl,     rp_suite_stage,
 				  rp_suite_builtin, rp_suite_cli,
-				  rp_suite_exec,    rp_suite_recovery,
-				  rp_suite_chaos};
+				  rp_suite_exec,    rp_suite_landlock,
+				  rp_suite_recovery, rp_suite_chaos};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

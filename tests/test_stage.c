@@ -547,7 +547,8 @@ RP_TEST(test_namespaces_in_force, 30)
 		ready = 1;
 		rp_sandbox_describe((unsigned)m.arg0, layers, sizeof(layers));
 		CU_ASSERT_STRING_EQUAL(layers, "fds,netns,ipcns,mntns,rlimits,"
-					       "noroot,pdeath,nnp,seccomp");
+					       "noroot,pdeath,nnp,landlock,"
+					       "seccomp");
 	}
 	CU_ASSERT(ready);
 	rig_free(&r);

@@ -1,0 +1,51 @@
+/*
+ * landlock.h - the file-system layer of the stage sandbox.
+ *
+ * Landlock lets an unprivileged process (with no_new_privs) give up
+ * file-system access for itself and everything it starts: once
+ * restricted, a path may be opened only beneath a rule that grants the
+ * access.  Descriptors opened before keep the rights they were opened
+ * with, so a stage that opened its file first (file-source, file-sink)
+ * goes on reading, writing and cutting it back (the kernel checks
+ * truncation when a file is opened, not when it is cut).
+ *
+ * Which rules a stage gets (sandbox.h has the settings):
+ *   strict, nothing configured   a ruleset with no rules: no access at all
+ *   otherwise                    read and execute beneath each fs_read
+ *                                path (default /, none under strict);
+ *                                read, write, create and remove beneath
+ *                                each fs_write path; /dev/null read and
+ *                                written (shell redirections need it)
+ *   none, nothing configured     no ruleset
+ *
+ * Best effort across kernels: the ruleset handles only the rights the
+ * running kernel's ABI knows (1: the 13 base rights, 2: +REFER,
+ * 3: +TRUNCATE, 5: +IOCTL_DEV); older ABIs leave truncation and device
+ * ioctls unrestricted.
+ */
+#ifndef RP_LANDLOCK_H
+#define RP_LANDLOCK_H
+
+#include <stddef.h>
+
+#include "sandbox.h"
+
+/* The running kernel's Landlock ABI version (>= 1), or -ENOSYS (not
+ * built in), -EOPNOTSUPP (disabled at boot) or another -errno. */
+int rp_landlock_abi(void);
+
+/* Does sb ask for a Landlock ruleset at all? */
+int rp_landlock_wanted(const struct rp_sandbox *sb);
+
+/* Did the configuration name paths (so a kernel without Landlock is an
+ * error unless landlock_optional)? */
+int rp_landlock_explicit(const struct rp_sandbox *sb);
+
+/* Restrict the calling thread, and whatever it starts from now on, to
+ * the rules sb asks for under ABI version abi.  Needs no_new_privs (or
+ * CAP_SYS_ADMIN).  0, or -errno with why saying which path or call
+ * failed. */
+int rp_landlock_restrict(const struct rp_sandbox *sb, int abi, char *why,
+			 size_t len);
+
+#endif /* RP_LANDLOCK_H */
