@@ -129,6 +129,16 @@ int rp_cmd_run(char *const args[], char **report)
 	return rp_test_exit_code(st);
 }
 
+int rp_cmd_yaml(const char *verb, const char *yaml, char **report)
+{
+	char p[256];
+	char *args[] = {(char *)verb, p, NULL};
+
+	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	return rp_cmd_run(args, report);
+}
+
 
 pid_t rp_cmd_find_process(const char *token, const char *also)
 {

@@ -25,6 +25,9 @@ pid_t rp_cmd_start(char *const args[], int in_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in
  * *report (to free) what it printed. */
 int rp_cmd_run(char *const args[], char **report);
+/* Write yaml to p.yaml in the directory and run `ringpipe VERB p.yaml`
+ * (run, check) as rp_cmd_run does. */
+int rp_cmd_yaml(const char *verb, const char *yaml, char **report);
 
 /* A process (other than us) whose command line holds token, and also
  * `also` when it is not NULL: its pid, or 0. */

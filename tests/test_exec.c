@@ -31,12 +31,7 @@ static int run_line(const char *line, char **report)
 
 static int run_yaml(const char *yaml, char **report)
 {
-	char p[256];
-	char *args[] = {"run", p, NULL};
-
-	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
-	rp_cmd_path(p, sizeof(p), "p.yaml");
-	return rp_cmd_run(args, report);
+	return rp_cmd_yaml("run", yaml, report);
 }
 
 /* A shell command in dir, its stdout into the file WANT. */

@@ -34,22 +34,12 @@
 
 static int run_yaml(const char *yaml, char **report)
 {
-	char p[256];
-	char *args[] = {"run", p, NULL};
-
-	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
-	rp_cmd_path(p, sizeof(p), "p.yaml");
-	return rp_cmd_run(args, report);
+	return rp_cmd_yaml("run", yaml, report);
 }
 
 static int check_yaml(const char *yaml, char **report)
 {
-	char p[256];
-	char *args[] = {"check", p, NULL};
-
-	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
-	rp_cmd_path(p, sizeof(p), "p.yaml");
-	return rp_cmd_run(args, report);
+	return rp_cmd_yaml("check", yaml, report);
 }
 
 /* dir/name, made with mode (not narrowed by the umask). */
