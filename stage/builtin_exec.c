@@ -47,6 +47,8 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "sandbox.h"
+#include "stage_int.h"
 #include "wiring.h"
 
 #define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
@@ -72,6 +74,8 @@ struct ex {
 	int from_fd;       /* its stdout; -1 at its end */
 	int sig_fd;        /* SIGCHLD */
 	int exec_fd;       /* read end of the exec-failure pipe */
+	int status_fd;     /* in a PID namespace: the program's wait status,
+			    * from the namespace's init (pid is init's) */
 
 	/* Bytes for its stdin: wbuf[woff, wlen). */
 	char *wbuf;
@@ -132,6 +136,52 @@ fail:
 	_exit(127);
 }
 
+/* In a PID namespace of its own (namespaces: [pid]), the stage's first
+ * child is the namespace's init, pid 1: it starts the program as pid 2,
+ * which keeps ordinary signal semantics (pid 1 ignores every signal it
+ * has no handler for, SIGPIPE included), and reaps whatever is left to
+ * it.  When the program ends, init sends its wait status up status_w and
+ * exits, and the kernel kills everything still in the namespace: no
+ * background job outlives the program, even one that left its process
+ * group.  Killing init (the stage's cancel) does the same.  Init runs
+ * only this code, under the stage's filter; it never execs. */
+static void ns_init(char **argv, int in_r, int out_w, int exec_w,
+		    int status_w)
+{
+	pid_t me = getpid(), cmd;
+	int st, e;
+
+	/* Dies with the stage: from outside, SIGKILL still reaches pid 1. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fflush(NULL);
+	cmd = fork();
+	if (cmd == 0)
+		child(argv, in_r, out_w, exec_w, me);
+	if (cmd < 0) {
+		e = errno;
+		if (write(exec_w, &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	/* Only the status pipe and stderr stay open: a copy of the
+	 * program's stdin here would keep it from ever seeing its end. */
+	if (dup3(status_w, EXEC_FD, O_CLOEXEC) < 0)
+		_exit(127);
+	syscall(SYS_close_range, EXEC_FD + 1, ~0u, 0);
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	for (;;) {
+		pid_t r = waitpid(-1, &st, 0);
+		if (r == cmd) {
+			if (write(EXEC_FD, &st, sizeof(st)) < 0)
+				_exit(127);
+			_exit(0);
+		}
+		if (r < 0 && errno != EINTR)
+			_exit(127);
+	}
+}
+
 static int nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -142,6 +192,8 @@ static int nonblock(int fd)
 static int start(struct ex *x, char **argv, int has_out)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, ex[2] = {-1, -1};
+	int stp[2] = {-1, -1};
+	int pidns = (rp_stage_layers(x->s) & RP_SB_PIDNS) != 0;
 	pid_t parent = getpid();
 	sigset_t chld;
 	int err = 0;
@@ -150,7 +202,7 @@ static int start(struct ex *x, char **argv, int has_out)
 	sigaddset(&chld, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
 	    (x->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    pipe2(ex, O_CLOEXEC) < 0 ||
+	    pipe2(ex, O_CLOEXEC) < 0 || (pidns && pipe2(stp, O_CLOEXEC) < 0) ||
 	    (!x->source && pipe2(in, O_CLOEXEC) < 0) ||
 	    (has_out && pipe2(out, O_CLOEXEC) < 0)) {
 		err = -errno;
@@ -167,6 +219,8 @@ static int start(struct ex *x, char **argv, int has_out)
 		err = -errno;
 		goto out;
 	}
+	if (x->pid == 0 && pidns)
+		ns_init(argv, in[0], out[1], ex[1], stp[1]);
 	if (x->pid == 0)
 		child(argv, in[0], out[1], ex[1], parent);
 	/* The parent too, so a kill of the group cannot miss it. */
@@ -174,7 +228,8 @@ static int start(struct ex *x, char **argv, int has_out)
 	x->to_fd = in[1];
 	x->from_fd = out[0];
 	x->exec_fd = ex[0];
-	in[1] = out[0] = ex[0] = -1;
+	x->status_fd = stp[0];
+	in[1] = out[0] = ex[0] = stp[0] = -1;
 out:
 	if (err)
 		fprintf(stderr, "exec: starting %s: %s\n", x->cmd,
@@ -186,6 +241,8 @@ out:
 			close(out[i]);
 		if (ex[i] >= 0)
 			close(ex[i]);
+		if (stp[i] >= 0)
+			close(stp[i]);
 	}
 	return err;
 }
@@ -212,6 +269,11 @@ static void reap(struct ex *x, int block)
 		/* Its exec failed if it said so before it ended. */
 		if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 			x->exec_errno = e;
+		/* The namespace's init ended: how the program did, if it
+		 * got to say (killed, it says nothing: its status stands). */
+		if (x->status_fd >= 0 &&
+		    read(x->status_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
+			x->status = e;
 	}
 }
 
@@ -587,7 +649,7 @@ static int exec_main(int argc, char **argv)
 {
 	const struct builtin *b = &builtin_exec;
 	struct ex x = {.pid = -1, .to_fd = -1, .from_fd = -1, .sig_fd = -1,
-		       .exec_fd = -1};
+		       .exec_fd = -1, .status_fd = -1};
 	const char *desc = getenv("RINGPIPE_STAGE");
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
 	int i, code, err, nmodes = 0, has_out;
@@ -680,6 +742,8 @@ out:
 		close(x.sig_fd);
 	if (x.exec_fd >= 0)
 		close(x.exec_fd);
+	if (x.status_fd >= 0)
+		close(x.status_fd);
 	linebuf_free(x.lb);
 	free(x.wbuf);
 	free(x.rbuf);

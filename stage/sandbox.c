@@ -109,6 +109,10 @@ static int step_namespaces(const struct rp_sandbox *sb,
 		flags |= CLONE_NEWIPC;
 	if (sb->namespaces & RP_SB_MNTNS)
 		flags |= CLONE_NEWNS;
+	/* The stage stays where it is; its first child (the exec
+	 * adapter's init) is pid 1 of the new namespace. */
+	if (sb->namespaces & RP_SB_PIDNS)
+		flags |= CLONE_NEWPID;
 	if (flags == 0)
 		return 0;
 	if (geteuid() != 0) {
@@ -126,7 +130,8 @@ static int step_namespaces(const struct rp_sandbox *sb,
 	} else if (unshare(flags) < 0) {
 		goto missing;
 	}
-	r->applied |= sb->namespaces & (RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS);
+	r->applied |= sb->namespaces &
+		      (RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS | RP_SB_PIDNS);
 	return 0;
 missing: {
 	int err = -errno;
@@ -364,6 +369,7 @@ const char *rp_sandbox_describe(unsigned mask, char *buf, size_t len)
 	} layers[] = {
 		{RP_SB_FDS, "fds"},         {RP_SB_NETNS, "netns"},
 		{RP_SB_IPCNS, "ipcns"},     {RP_SB_MNTNS, "mntns"},
+		{RP_SB_PIDNS, "pidns"},
 		{RP_SB_RLIMITS, "rlimits"}, {RP_SB_NOROOT, "noroot"},
 		{RP_SB_PDEATH, "pdeath"},   {RP_SB_NNP, "nnp"},
 		{RP_SB_LANDLOCK, "landlock"}, {RP_SB_SECCOMP, "seccomp"},

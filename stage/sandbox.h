@@ -63,6 +63,7 @@ enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 #define RP_SB_NNP 0x80u
 #define RP_SB_SECCOMP 0x100u
 #define RP_SB_LANDLOCK 0x200u
+#define RP_SB_PIDNS 0x400u
 
 struct rp_syscall_rule {
 	int nr;    /* syscall number (native architecture) */
@@ -75,7 +76,8 @@ struct rp_sandbox {
 	int nkeep;
 	int lifeline_fd;        /* read end; hang-up: supervisor gone; -1 */
 	int notify_sock;        /* where the seccomp listener goes; -1 */
-	unsigned namespaces;    /* RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS */
+	unsigned namespaces;    /* RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS |
+				 * RP_SB_PIDNS */
 	int ns_optional;        /* missing namespaces are reported, not fatal */
 	uint64_t limit_as;      /* bytes; 0: leave as is */
 	uint64_t limit_cpu;     /* seconds; 0: leave */

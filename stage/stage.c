@@ -102,6 +102,11 @@ struct rp_stage {
 	uint64_t fault;        /* RP_FAULT_* | seed << 8, for the next record */
 };
 
+unsigned rp_stage_layers(const struct rp_stage *s)
+{
+	return s->sandbox_applied;
+}
+
 const char *rp_stage_name(const struct rp_stage *s)
 {
 	return s->name;

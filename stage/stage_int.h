@@ -11,5 +11,7 @@
  * between records (a death now is no record's fault, and per-record time
  * does not run). */
 void rp_stage_record_done(struct rp_stage *s);
+/* The sandbox layers in force (RP_SB_* of sandbox.h). */
+unsigned rp_stage_layers(const struct rp_stage *s);
 
 #endif /* RP_STAGE_INT_H */

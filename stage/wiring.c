@@ -278,6 +278,8 @@ static int one(struct rp_wiring *w, char *key, char *val)
 				sb->namespaces |= RP_SB_IPCNS;
 			else if (strcmp(t, "mnt") == 0)
 				sb->namespaces |= RP_SB_MNTNS;
+			else if (strcmp(t, "pid") == 0)
+				sb->namespaces |= RP_SB_PIDNS;
 			else
 				return bad(w, "ns: unknown namespace '%s'", t);
 		}
@@ -480,7 +482,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		err = append(buf, len, &at, "fsize=%llu;",
 			     (unsigned long long)sb->limit_fsize);
 	if (!err && sb->namespaces)
-		err = append(buf, len, &at, "ns=%s%s%s;nsopt=%d;",
+		err = append(buf, len, &at, "ns=%s%s%s%s;nsopt=%d;",
+			     sb->namespaces & RP_SB_PIDNS ? "pid+" : "",
 			     sb->namespaces & RP_SB_NETNS ? "net+" : "",
 			     sb->namespaces & RP_SB_IPCNS ? "ipc+" : "",
 			     sb->namespaces & RP_SB_MNTNS ? "mnt" : "",

@@ -30,7 +30,7 @@
  *                       the call fails with it instead of killing)
  *   as= cpu= nofile= fsize=    limits (bytes, seconds, count, bytes)
  *   uid= gid=           ids to switch to when started as root
- *   ns=net+ipc+mnt nsopt=1     namespaces, and whether missing ones are
+ *   ns=pid+net+ipc+mnt nsopt=1 namespaces, and whether missing ones are
  *                       tolerated (reported) rather than fatal
  *   fsr=/a+/b fsw=/c    Landlock's fs_read and fs_write lists, absolute
  *                       paths with any byte outside [A-Za-z0-9/._-]

@@ -306,6 +306,17 @@ static int path_list(struct ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
+/* An exec stage's program may signal any process of its uid, which
+ * every stage shares: unless the stage names its namespaces, it gets a
+ * PID namespace of its own (see builtin_exec.c), where it can reach only
+ * what it started.  A kernel that refuses one leaves it out, said in the
+ * report, rather than failing a pipeline that did not ask. */
+void rp_cfg_exec_pidns(struct rp_sandbox *sb)
+{
+	sb->namespaces |= RP_SB_PIDNS;
+	sb->ns_optional = 1;
+}
+
 static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 			 struct rp_sandbox *sb)
 {
@@ -366,9 +377,11 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 					sb->namespaces |= RP_SB_IPCNS;
 				else if (!strcmp(names[i], "mnt"))
 					sb->namespaces |= RP_SB_MNTNS;
+				else if (!strcmp(names[i], "pid"))
+					sb->namespaces |= RP_SB_PIDNS;
 				else
 					err = FAIL(c, v, "namespaces: '%s' is "
-							 "not net, ipc or mnt",
+							 "not net, ipc, mnt or pid",
 						   names[i]);
 			}
 			for (int i = 0; i < cnt; i++)
@@ -409,6 +422,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		"restart_window", "restart_backoff_ms", "record_timeout_ms",
 		"quarantine_after"};
 	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
+	int have_ns = 0;
 	int have_restart = 0;
 	char *args[RP_CFG_MAX_ARGS];
 
@@ -482,6 +496,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		} else if (!strcmp(key, "sandbox")) {
 			err = parse_sandbox(c, v, &st->sandbox);
 			have_policy = has_key(c, v, "policy");
+			have_ns = has_key(c, v, "namespaces");
 		} else if (!strcmp(key, "restart")) {
 			have_restart = 1;
 			if (want_scalar(c, v, "restart", &s))
@@ -546,6 +561,8 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		 * forbids: it gets exec unless a policy is given. */
 		if (!have_policy && !strcmp(st->argv[0], "exec"))
 			st->sandbox.policy = RP_POLICY_EXEC;
+		if (!have_ns && !strcmp(st->argv[0], "exec"))
+			rp_cfg_exec_pidns(&st->sandbox);
 		/* An exec stage's program keeps private state a restart
 		 * would lose: never restarted unless asked. */
 		if (!have_restart && !strcmp(st->argv[0], "exec"))
@@ -829,8 +846,10 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 					      : RP_RESTART_ON_FAILURE;
 			/* exec runs its program inside its sandbox: a
 			 * one-liner cannot set a policy, so it gets exec. */
-			if (st->builtin && !strcmp(word, "exec"))
+			if (st->builtin && !strcmp(word, "exec")) {
 				st->sandbox.policy = RP_POLICY_EXEC;
+				rp_cfg_exec_pidns(&st->sandbox);
+			}
 			st->line = 1;
 			st->column = cfg->nstages;
 			snprintf(st->name, sizeof(st->name), "%d-%.40s",

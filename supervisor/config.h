@@ -20,7 +20,7 @@
  *         cpu: 60                   # seconds
  *         files: 64                 # open files
  *         file_size: 1G
- *         namespaces: [net, ipc, mnt]
+ *         namespaces: [net, ipc, mnt, pid]
  *         namespaces_optional: false
  *         fs_read: [/usr, /etc]     # Landlock: read and execute beneath
  *         fs_write: [/tmp/out]      # also write, create and remove
@@ -87,6 +87,9 @@ void rp_cfg_free(struct rp_cfg *cfg);
  * can go back is its own affair); exec (a program's private state) and
  * stdin and stdout ends do not. */
 int rp_cfg_replays(const struct rp_cfg_stage *c);
+/* The default namespaces of an exec stage that names none: its own PID
+ * namespace, left out (and reported) where the kernel refuses it. */
+void rp_cfg_exec_pidns(struct rp_sandbox *sb);
 
 /* Is name one of the built-in stages? */
 int rp_cfg_is_builtin(const char *name);

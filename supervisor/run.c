@@ -484,7 +484,7 @@ static void on_exit_of(struct sup *s, int k)
 				 si.si_status, strsignal(si.si_status), where);
 		else
 			snprintf(why, sizeof(why), "%s", r->why);
-		if (injected && strlen(why) + 24 < sizeof(why))
+		if (injected && own && strlen(why) + 24 < sizeof(why))
 			strcat(why, " (a chaos fault)");
 		r->fault_gen = 0;
 		own = own && !injected;

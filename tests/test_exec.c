@@ -392,6 +392,43 @@ RP_TEST(test_exec_side_lookups_fail_softly, 60)
 	rp_cmd_dir_remove();
 }
 
+/* namespaces: [pid]: the program is pid 2 under an init of the stage's,
+ * cannot reach a process outside (not even to probe it with kill -0), and
+ * a background job that left its process group (setsid), which the
+ * group kill would miss, dies with the program. */
+RP_TEST(test_exec_pid_namespace, 60)
+{
+	char yaml[1024], token[64], *rep, *out;
+	size_t n;
+	int code;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("IN", "a\nb\n", 4);
+	snprintf(token, sizeof(token), "4%d", (int)getpid() % 100000 + 100000);
+	snprintf(yaml, sizeof(yaml),
+		 "name: pidns\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, IN]}\n"
+		 "  - name: sh\n    input: read\n    run: exec\n"
+		 "    sandbox: {namespaces: [pid]}\n"
+		 "    args: [--, bash, -c, \"setsid sleep %s >/dev/null & "
+		 "echo pid $$; kill -0 %d 2>/dev/null && echo reached || "
+		 "echo alone; cat\"]\n"
+		 "  - {name: write, input: sh, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token, (int)getpid());
+	code = rp_cmd_yaml("run", yaml, &rep);
+	out = rp_cmd_slurp("OUT", &n);
+	if (code != 0 || strcmp(out, "pid 2\nalone\na\nb\n") != 0)
+		fprintf(stderr, "exit %d, output:\n%s\n%s\n", code, out, rep);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT_STRING_EQUAL(out, "pid 2\nalone\na\nb\n");
+	CU_ASSERT(strstr(rep, "pidns") != NULL);
+	CU_ASSERT_FALSE(process_left(token));
+	free(out);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* ------------------------------------------------------ cancel, EPIPE */
 
 struct slow {
@@ -586,6 +623,8 @@ void rp_suite_exec(void)
 		  test_exec_violation_by_name},
 		 {"nscd and xattr lookups fail softly or pass",
 		  test_exec_side_lookups_fail_softly},
+		 {"namespaces: [pid]: alone, and nothing outlives it",
+		  test_exec_pid_namespace},
 		 {"Ctrl-C cancels cleanly", test_exec_ctrl_c},
 		 {"a consumer that finishes early ends the program",
 		  test_exec_output_closed},

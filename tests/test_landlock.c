@@ -276,7 +276,8 @@ RP_TEST(test_landlock_layer_in_report, 60)
 	} want[] = {
 		{"src", WITH_LL},
 		{"pick", WITH_LL},
-		{"sh", WITH_LL},
+		/* exec: its own PID namespace too, by default */
+		{"sh", "fds,pidns,rlimits,noroot,pdeath,nnp,landlock,seccomp"},
 		{"free", "fds,rlimits,noroot,pdeath,nnp"},
 		{"fenced", "fds,rlimits,noroot,pdeath,nnp,landlock"},
 		{"out", WITH_LL},
@@ -465,8 +466,8 @@ RP_TEST(test_landlock_unavailable, 60)
 		out = rp_cmd_slurp("OUT", &n);
 		if (cases[i].code == 0) {
 			CU_ASSERT_STRING_EQUAL(layers,
-					       "fds,rlimits,noroot,pdeath,nnp,"
-					       "seccomp");
+					       "fds,pidns,rlimits,noroot,pdeath,"
+					       "nnp,seccomp");
 			CU_ASSERT_STRING_EQUAL(out, "ran\n");
 		} else {
 			CU_ASSERT(strstr(rep, "fs_read/fs_write need it") !=

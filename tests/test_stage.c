@@ -496,13 +496,14 @@ RP_TEST(test_stage_is_not_root, 30)
 
 /* ------------------------------------------------------ namespaces */
 
-static char parent_netns[64], parent_ipcns[64];
+static char parent_netns[64], parent_ipcns[64], parent_pidns[64];
 
 static int ns_main(void *arg)
 {
 	struct rp_stage *s;
-	char net[64] = "", ipc[64] = "";
-	int code = 0;
+	char net[64] = "", ipc[64] = "", pid[64] = "";
+	int code = 0, st;
+	pid_t child;
 
 	(void)arg;
 	if (rp_stage_open(&s))
@@ -514,6 +515,18 @@ static int ns_main(void *arg)
 	if (readlink("/proc/self/ns/ipc", ipc, sizeof(ipc) - 1) < 0 ||
 	    strcmp(ipc, parent_ipcns) == 0)
 		code |= 2;
+	/* Its first child (an exec adapter's init) is pid 1 of a new one. */
+	child = fork();
+	if (child == 0)
+		_exit(getpid() == 1 &&
+			      readlink("/proc/self/ns/pid", pid,
+				       sizeof(pid) - 1) > 0 &&
+			      strcmp(pid, parent_pidns) != 0
+		      ? 0
+		      : 1);
+	if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		code |= 4;
 	rp_stage_close(s);
 	return code;
 }
@@ -533,9 +546,12 @@ RP_TEST(test_namespaces_in_force, 30)
 				 sizeof(parent_netns) - 1) > 0);
 	CU_ASSERT_FATAL(readlink("/proc/self/ns/ipc", parent_ipcns,
 				 sizeof(parent_ipcns) - 1) > 0);
+	CU_ASSERT_FATAL(readlink("/proc/self/ns/pid", parent_pidns,
+				 sizeof(parent_pidns) - 1) > 0);
 	rig_make(&r);
 	spec_init(&spec, "ns", RP_POLICY_EXEC);
-	spec.sandbox.namespaces = RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS;
+	spec.sandbox.namespaces =
+		RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS | RP_SB_PIDNS;
 	spec.main = ns_main;
 	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
 	st = rp_spawn_reap(&r.proc, 5000);
@@ -546,7 +562,8 @@ RP_TEST(test_namespaces_in_force, 30)
 			continue;
 		ready = 1;
 		rp_sandbox_describe((unsigned)m.arg0, layers, sizeof(layers));
-		CU_ASSERT_STRING_EQUAL(layers, "fds,netns,ipcns,mntns,rlimits,"
+		CU_ASSERT_STRING_EQUAL(layers, "fds,netns,ipcns,mntns,pidns,"
+					       "rlimits,"
 					       "noroot,pdeath,nnp,landlock,"
 					       "seccomp");
 	}
