@@ -23,6 +23,7 @@
 #include "../shm/futex.h"
 #include "chaos.h"
 #include "deadletter.h"
+#include "json.h"
 
 #define MAX_FAULTS 10000
 #define MAX_KIDS 64
@@ -522,21 +523,15 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		       unsigned nf, const struct outcome *res, int64_t med,
 		       int64_t worst, unsigned recs)
 {
-	fprintf(j, "{\"pipeline\":\"%s\",\"seed\":%llu,\"faults\":[",
-		cfg->name, (unsigned long long)o->seed);
+	fprintf(j, "{\"pipeline\":");
+	rp_json_str(j, cfg->name);
+	fprintf(j, ",\"seed\":%llu,\"faults\":[", (unsigned long long)o->seed);
 	for (unsigned i = 0; i < nf; i++) {
-		fprintf(j, "%s{\"kind\":\"%s\",\"at_ms\":%.1f,\"victim\":\"",
+		fprintf(j, "%s{\"kind\":\"%s\",\"at_ms\":%.1f,\"victim\":",
 			i ? "," : "", kind_name(fs[i].kind),
 			(double)fs[i].at_ns / 1e6);
-		for (const char *c = fs[i].victim; *c; c++)
-			if (*c == '"' || *c == '\\')
-				fprintf(j, "\\%c", *c);
-			else if ((unsigned char)*c >= 0x20 &&
-				 (unsigned char)*c < 0x7f)
-				fputc(*c, j);
-			else
-				fputc('?', j);
-		fprintf(j, "\",\"recovery_ms\":%.1f}",
+		rp_json_str(j, fs[i].victim);
+		fprintf(j, ",\"recovery_ms\":%.1f}",
 			fs[i].recovery_ns < 0 ? -1.0
 					      : (double)fs[i].recovery_ns / 1e6);
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "json.h"
 
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
 			  size_t len)
@@ -35,23 +36,6 @@ static FILE *open_append(const char *prefix, const char *ext)
 		fprintf(stderr, "ringpipe: dead-letter output %s: %s\n", path,
 			strerror(errno));
 	return f;
-}
-
-/* A JSON string: the text is ours, but a stage name or a signal's
- * description is escaped all the same. */
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
 }
 
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
@@ -83,14 +67,14 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fputs("{\"pipeline\":", d->idx);
-	json_str(d->idx, r->pipeline);
+	rp_json_str(d->idx, r->pipeline);
 	fputs(",\"stage\":", d->idx);
-	json_str(d->idx, r->stage);
+	rp_json_str(d->idx, r->stage);
 	fprintf(d->idx, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,"
 			"\"reason\":",
 		(unsigned long long)r->seq, (unsigned long long)r->origin,
 		r->sub);
-	json_str(d->idx, r->reason);
+	rp_json_str(d->idx, r->reason);
 	fprintf(d->idx, ",\"attempts\":%u,\"time\":\"%s\",\"offset\":%ld,"
 			"\"length\":%u}\n",
 		r->attempts, when, at, r->len);

@@ -22,8 +22,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringpipe run FILE [--stats] [--quiet]\n"
+"usage: ringpipe run FILE [--stats] [--quiet] [--report-json OUT]\n"
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
+"                [--quiet] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT]\n"
@@ -38,6 +39,9 @@ static void usage(FILE *f)
 "\n"
 "  --stats   print each ring's counters once a second\n"
 "  --quiet   no report at the end\n"
+"  --report-json OUT  the report as JSON in OUT too: per stage its\n"
+"            state, records in and out, bytes out, waits for input and\n"
+"            for room, restarts, quarantined, sandbox, delivery, why\n"
 "\n"
 "Sandbox (per stage, in the YAML file under sandbox:): policy strict\n"
 "(default), exec or none; allow/deny syscall lists; memory, cpu, files,\n"
@@ -166,6 +170,9 @@ int main(int argc, char **argv)
 		} else if (chaos && !strcmp(argv[i], "--json")) {
 			co.json = argv[++i];
 			end = argv[i] + strlen(argv[i]);
+		} else if (!strcmp(argv[i], "--report-json") &&
+			   i + 1 < argc && strcmp(cmd, "chaos") != 0) {
+			o.report_json = argv[++i];
 		} else if (!strcmp(argv[i], "--stats"))
 			o.stats = 1;
 		else if (!strcmp(argv[i], "--quiet"))

@@ -20,6 +20,7 @@
 #include "../stage/wiring.h"
 #include "errpipe.h"
 #include "deadletter.h"
+#include "json.h"
 #include "run.h"
 #include "spawn.h"
 
@@ -833,10 +834,36 @@ static const char *not_once(const struct rp_cfg_stage *c)
 	return "unknown: a source program may not go back";
 }
 
+/* What a crash of stage k costs its output, as the report says it:
+ * written into buf.  The first stage that cannot replay exactly bounds
+ * every stage after it. */
+static const char *delivery(struct sup *s, int k, char *buf, size_t len)
+{
+	struct stage_run *r = at(s, k);
+	const char *first_loss = NULL;
+
+	for (int i = 0; i < k && first_loss == NULL; i++)
+		if (not_once(at(s, i)->cfg) != NULL || at(s, i)->unheld)
+			first_loss = at(s, i)->cfg->name;
+	if (not_once(r->cfg) != NULL)
+		snprintf(buf, len, "%s", not_once(r->cfg));
+	else if (r->unheld)
+		snprintf(buf, len, "none: %llu lines longer than half its "
+			 "input ring were not held (a crash inside one cuts "
+			 "it)", (unsigned long long)r->unheld);
+	else if (first_loss != NULL)
+		snprintf(buf, len, "no better than %s's", first_loss);
+	else
+		snprintf(buf, len, "exactly-once%s",
+			 r->cfg->restart == RP_RESTART_NEVER
+				 ? " (or the run fails: restart never)"
+				 : "");
+	return buf;
+}
+
 static void report(struct sup *s)
 {
-	char layers[128];
-	const char *first_loss = NULL;
+	char layers[128], how[160];
 
 	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
@@ -850,25 +877,8 @@ static void report(struct sup *s)
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
 		/* What a crash of it (or of a stage before it) costs. */
-		if (first_loss == NULL &&
-		    (not_once(r->cfg) != NULL || r->unheld))
-			first_loss = r->cfg->name;
-		if (not_once(r->cfg) != NULL)
-			fprintf(stderr, "  %-16s delivery %s\n", "",
-				not_once(r->cfg));
-		else if (r->unheld)
-			fprintf(stderr, "  %-16s delivery none: %llu lines longer "
-					"than half its input ring were not "
-					"held (a crash inside one cuts it)\n",
-				"", (unsigned long long)r->unheld);
-		else if (first_loss != NULL)
-			fprintf(stderr, "  %-16s delivery no better than %s's\n",
-				"", first_loss);
-		else
-			fprintf(stderr, "  %-16s delivery exactly-once%s\n", "",
-				r->cfg->restart == RP_RESTART_NEVER
-					? " (or the run fails: restart never)"
-					: "");
+		fprintf(stderr, "  %-16s delivery %s\n", "",
+			delivery(s, k, how, sizeof(how)));
 		if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u times\n", "",
 				r->restarts);
@@ -882,6 +892,76 @@ static void report(struct sup *s)
 					"rules\n",
 				"", (unsigned long long)r->soft_denials);
 	}
+}
+
+/* The report as one JSON object, for scripts (--report-json FILE):
+ * the pipeline's time and exit code, and per stage its state, records
+ * in (from its last control record; a source's: what it read), records
+ * and bytes out and the times it waited for input or for room (from its
+ * rings' counters: the stages' own counts, so hints; "out" counts every
+ * publication, a restarted stage's replays too), restarts, quarantined
+ * records, its sandbox, what a crash costs its output, and why it
+ * failed. */
+static void report_json(struct sup *s, const char *path, int code)
+{
+	FILE *f = fopen(path, "we");
+	char layers[128], how[160];
+
+	if (f == NULL) {
+		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
+			strerror(errno));
+		return;
+	}
+	fprintf(f, "{\"pipeline\":");
+	rp_json_str(f, s->cfg->name);
+	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d,\"quarantined\":%llu,"
+		   "\"dead_letter\":",
+		(double)(rp_now_ns() - s->t0) / 1e9, code,
+		(unsigned long long)s->quarantined);
+	rp_json_str(f, s->dead.prefix);
+	fprintf(f, ",\"stages\":[");
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		struct rp_ring_stats in_p, in_c, out_p, out_c;
+		uint64_t used;
+		int have_in = k > 0 && rp_ring_observe(&s->ring[k - 1], &in_p,
+						       &in_c, &used) == 0;
+		int have_out = k + 1 < s->n &&
+			       rp_ring_observe(&s->ring[k], &out_p, &out_c,
+					       &used) == 0;
+
+		fprintf(f, "%s{\"name\":", k ? "," : "");
+		rp_json_str(f, r->cfg->name);
+		fprintf(f, ",\"state\":\"%s\",\"records_in\":%llu",
+			state_name[r->state],
+			(unsigned long long)r->records_in);
+		if (have_out)
+			fprintf(f, ",\"records_out\":%llu,\"bytes_out\":%llu,"
+				   "\"waits_for_room\":%llu",
+				(unsigned long long)out_p.records,
+				(unsigned long long)out_p.bytes,
+				(unsigned long long)out_p.waits);
+		if (have_in)
+			fprintf(f, ",\"waits_for_input\":%llu",
+				(unsigned long long)in_c.waits);
+		rp_sandbox_describe(r->layers, layers, sizeof(layers));
+		fprintf(f, ",\"restarts\":%u,\"quarantined\":%llu,"
+			   "\"denials_failed\":%llu,\"policy\":\"%s\","
+			   "\"layers\":",
+			r->restarts, (unsigned long long)r->quarantined,
+			(unsigned long long)r->soft_denials,
+			rp_policy_name(r->cfg->sandbox.policy));
+		rp_json_str(f, layers);
+		fprintf(f, ",\"delivery\":");
+		rp_json_str(f, delivery(s, k, how, sizeof(how)));
+		fprintf(f, ",\"why\":");
+		rp_json_str(f, r->why);
+		fputc('}', f);
+	}
+	fprintf(f, "]}\n");
+	if (fclose(f) != 0)
+		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
+			strerror(errno));
 }
 
 int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
@@ -1041,6 +1121,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
 	     : s->cancel_reason == RP_REASON_SHUTDOWN ? RP_RUN_TERMINATED
 						      : RP_RUN_OK;
+	if (o->report_json)
+		report_json(s, o->report_json, code);
 out:
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);

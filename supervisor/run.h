@@ -38,6 +38,7 @@ struct rp_run_opts {
 	const char *stage_bin; /* path of ringpipe-stage */
 	int stats;             /* live counters on stderr, once a second */
 	int quiet;             /* no report at the end */
+	const char *report_json; /* the report as JSON there too, or NULL */
 	/* A crash-point sweep (ringpipe chaos): the stage at this place in
 	 * the pipeline's order dies, in its first run only, at the
 	 * crash_n-th pass through crash point crash_point. */

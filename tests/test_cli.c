@@ -420,6 +420,67 @@ RP_TEST(test_restart_keeps_record_numbers, 60)
 	rp_cmd_dir_remove();
 }
 
+/* --report-json: the report as one JSON object for scripts, with the
+ * counts a user checks (records in and out per stage, restarts, the
+ * quarantine); a file it cannot write is said, and changes no exit code. */
+RP_TEST(test_report_json, 60)
+{
+	char p[256], in[256], yaml[1024], *text, *json;
+	char *args[] = {"run", p, "--report-json", "r.json", NULL};
+	char *bad[] = {"run", p, "--report-json", "/nonexistent/r.json", NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(yaml, sizeof(yaml),
+		 "name: rj\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - name: parse\n    input: read\n    run: fault\n"
+		 "    args: [--match, \"^line 100$\", --do, crash]\n"
+		 "    restart_backoff_ms: 0\n"
+		 "  - {name: pick, input: parse, run: grep, args: [\"5$\"]}\n"
+		 "  - {name: tally, input: pick, run: count}\n", in);
+	write_file("r.yaml", yaml);
+	rp_cmd_path(p, sizeof(p), "r.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	json = rp_cmd_slurp("r.json", &n);
+	if (strstr(json, "\"exit_code\":0,\"quarantined\":1,") == NULL)
+		fprintf(stderr, "%s\n%s\n", json, text);
+	CU_ASSERT(strncmp(json, "{\"pipeline\":\"rj\",\"seconds\":", 27) ==
+		  0);
+	CU_ASSERT(strstr(json, "\"exit_code\":0,\"quarantined\":1,"
+			       "\"dead_letter\":\"rj.dead\"") != NULL);
+	/* A source's "in" is what it read. */
+	CU_ASSERT(strstr(json, "{\"name\":\"read\",\"state\":\"done\","
+			       "\"records_in\":1000,\"records_out\":1000,"
+			       "\"bytes_out\":7890,") != NULL);
+	/* line 100 died twice and was quarantined: 999 went on (its "out"
+	 * counts publications, the replays after each restart too). */
+	CU_ASSERT(strstr(json, "{\"name\":\"parse\",\"state\":\"done\","
+			       "\"records_in\":1000,\"records_out\":") !=
+		  NULL);
+	CU_ASSERT(strstr(json, "\"restarts\":2,\"quarantined\":1,") != NULL);
+	CU_ASSERT(strstr(json, "{\"name\":\"pick\",\"state\":\"done\","
+			       "\"records_in\":999,\"records_out\":100,") !=
+		  NULL);
+	CU_ASSERT(strstr(json, "\"policy\":\"strict\",\"layers\":\"fds,") !=
+		  NULL);
+	CU_ASSERT(strstr(json, "\"delivery\":\"exactly-once\"") != NULL);
+	CU_ASSERT(strstr(json, "\"why\":\"\"}]}\n") != NULL);
+	free(json);
+	free(text);
+	unlink_in_dir("rj.dead.rec");
+	unlink_in_dir("rj.dead.jsonl");
+	/* Same run, nowhere to write: said, and the run's code stands. */
+	CU_ASSERT_EQUAL(run(bad, &text), 0);
+	CU_ASSERT(strstr(text, "ringpipe: --report-json /nonexistent/r.json: "
+			       "No such file or directory") != NULL);
+	free(text);
+	unlink_in_dir("rj.dead.rec");
+	unlink_in_dir("rj.dead.jsonl");
+	rp_cmd_dir_remove();
+}
 
 /* A stage killed from outside is restarted on the same rings and the run
  * completes: what it had read but not released is delivered to it again
@@ -548,5 +609,6 @@ void rp_suite_cli(void)
 		  test_restart_keeps_record_numbers},
 		 {"a stage killed from outside is restarted",
 		  test_restart_after_kill_completes},
-		 {"per-record timeout: working time only", test_record_timeout});
+		 {"per-record timeout: working time only", test_record_timeout},
+		 {"--report-json: the report for scripts", test_report_json});
 }
