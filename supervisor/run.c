@@ -21,6 +21,7 @@
 #include "errpipe.h"
 #include "deadletter.h"
 #include "json.h"
+#include "progress.h"
 #include "run.h"
 #include "spawn.h"
 
@@ -86,6 +87,10 @@ struct sup {
 	struct rp_deadletter dead;
 	uint64_t quarantined;
 	int chaos;                /* ringpipe chaos may send faults */
+	/* the progress line on a terminal: each ring's count last tick */
+	int progress;
+	uint64_t prev_read[RP_CFG_MAX_STAGES];
+	int64_t prev_at;
 };
 
 static struct stage_run *at(struct sup *s, int k)
@@ -565,6 +570,41 @@ static void print_stats(struct sup *s)
 	fprintf(stderr, "\n");
 }
 
+/* Records/s through each ring in the last tick and how full it is, as
+ * its consumer counted them (a hint, like every figure from a stage). */
+static void print_progress(struct sup *s)
+{
+	int64_t now = rp_now_ns();
+	double dt = (double)(now - (s->prev_at ? s->prev_at : s->t0)) / 1e9;
+	char line[512];
+	int len = snprintf(line, sizeof(line), "[%.0fs]",
+			  (double)(now - s->t0) / 1e9);
+
+	for (int k = 0; k + 1 < s->n && len < (int)sizeof(line); k++) {
+		const struct rp_cfg_stage *c = at(s, k + 1)->cfg;
+		struct rp_ring_stats ps, cs;
+		uint64_t used = 0, d;
+		double rate;
+		if (rp_ring_observe(&s->ring[k], &ps, &cs, &used) != 0)
+			continue;
+		d = cs.records > s->prev_read[k] ? cs.records - s->prev_read[k]
+						 : 0;
+		s->prev_read[k] = cs.records;
+		rate = dt > 0 ? (double)d / dt : 0;
+		len += snprintf(line + len, sizeof(line) - (size_t)len,
+			       " %s %.*f%s/s %llu%%", c->name,
+			       rate >= 1e5 ? 1 : 0,
+			       rate >= 1e6   ? rate / 1e6
+			       : rate >= 1e5 ? rate / 1e3
+					     : rate,
+			       rate >= 1e6 ? "M" : rate >= 1e5 ? "k" : "",
+			       (unsigned long long)(used > c->ring ? 100
+							: used * 100 / c->ring));
+	}
+	s->prev_at = now;
+	rp_progress_show(line);
+}
+
 static int setup(struct sup *s, const struct rp_run_opts *o)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -604,7 +644,7 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sfd, &ev);
 	ev.data.u64 = EV(EV_BELL, 0);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, rp_bell_eventfd(s->sup_bell), &ev);
-	if (o->stats) {
+	if (o->stats || s->progress) {
 		struct itimerspec one = {{1, 0}, {1, 0}};
 		timerfd_settime(s->tfd, 0, &one, NULL);
 		ev.data.u64 = EV(EV_TIMER, 0);
@@ -973,6 +1013,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		return RP_RUN_FAILED;
 	s->cfg = cfg;
 	s->chaos = o->chaos;
+	/* On a terminal, unless asked for the counters or for quiet. */
+	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->n = cfg->nstages;
 	s->sfd = s->ep = s->tfd = -1;
 	for (int k = 0; k < s->n; k++) {
@@ -1101,7 +1143,11 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			case EV_BELL: rp_bell_drain(s->sup_bell); break;
 			case EV_TIMER: {
 				uint64_t t;
-				if (read(s->tfd, &t, sizeof(t)) > 0)
+				if (read(s->tfd, &t, sizeof(t)) <= 0)
+					break;
+				if (s->progress)
+					print_progress(s);
+				else
 					print_stats(s);
 				break;
 			}
@@ -1115,6 +1161,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			}
 		}
 	}
+	rp_progress_end();
 	if (!o->quiet)
 		report(s);
 	code = s->failed ? RP_RUN_FAILED
@@ -1124,6 +1171,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	if (o->report_json)
 		report_json(s, o->report_json, code);
 out:
+	rp_progress_end();
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (r->proc.pid > 0) {

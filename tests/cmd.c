@@ -87,6 +87,11 @@ char *rp_cmd_slurp(const char *name, size_t *len)
  * stdout and stderr into the file REPORT. */
 pid_t rp_cmd_start(char *const args[], int in_fd)
 {
+	return rp_cmd_start_err(args, in_fd, -1);
+}
+
+pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
+{
 	char bin[1024], cwd[512], rep[256], *argv[16];
 	posix_spawn_file_actions_t fa;
 	const char *b = getenv("RP_TEST_BUILD");
@@ -112,7 +117,7 @@ pid_t rp_cmd_start(char *const args[], int in_fd)
 						 0);
 	posix_spawn_file_actions_addopen(&fa, 1, rep,
 					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	posix_spawn_file_actions_adddup2(&fa, err_fd >= 0 ? err_fd : 1, 2);
 	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
 	posix_spawn_file_actions_destroy(&fa);
 	return pid;

@@ -22,6 +22,8 @@ char *rp_cmd_slurp(const char *name, size_t *len);
 /* Start ringpipe with args in the directory, stdin from in_fd (-1:
  * /dev/null), stdout and stderr into the file REPORT. */
 pid_t rp_cmd_start(char *const args[], int in_fd);
+/* The same with stderr on err_fd (a terminal, say) instead. */
+pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in
  * *report (to free) what it printed. */
 int rp_cmd_run(char *const args[], char **report);

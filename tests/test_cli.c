@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "cmd.h"
 #include "harness.h"
 
@@ -481,6 +483,66 @@ RP_TEST(test_report_json, 60)
 	unlink_in_dir("rj.dead.jsonl");
 	rp_cmd_dir_remove();
 }
+/* On a terminal, a run longer than a second keeps a progress line on
+ * stderr (records/s and fill per ring), erased before anything else is
+ * written and before the report; off the terminal there is none. */
+RP_TEST(test_progress_line_on_a_terminal, 60)
+{
+	char in[256], line[512], *text, buf[16384];
+	char *args[] = {"-e", line, NULL};
+	size_t got = 0;
+	int master, slave, st;
+	pid_t pid;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec -- bash -c 'cat; sleep 2.3' "
+		 "! count", in);
+	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	CU_ASSERT_FATAL(master >= 0 && grantpt(master) == 0 &&
+			unlockpt(master) == 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	CU_ASSERT_FATAL(slave >= 0);
+	pid = rp_cmd_start_err(args, -1, slave);
+	close(slave);
+	/* Read as it comes (a full terminal would stall it), until the
+	 * last writer is gone (EIO), within the bound. */
+	for (int64_t end = rp_now_ns() + 30000000000LL; rp_now_ns() < end;) {
+		struct pollfd p = {.fd = master, .events = POLLIN};
+		ssize_t n;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(master, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	st = rp_test_wait(pid, 10);
+	close(master);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	CU_ASSERT(strstr(buf, "\r\033[K[1s] 2-exec ") != NULL);
+	CU_ASSERT(strstr(buf, "/s 0%") != NULL);
+	/* The report comes after the last line, which was erased. */
+	{
+		char *rep = strstr(buf, "ringpipe: pipeline pipeline: ");
+		char *last = NULL;
+		for (char *p = buf; (p = strstr(p, "\033[K")) != NULL; p++)
+			last = p;
+		CU_ASSERT(rep != NULL && last != NULL && last < rep);
+		CU_ASSERT(rep != NULL && strstr(rep, "[2s]") == NULL);
+	}
+	if (strstr(buf, "[1s]") == NULL)
+		fprintf(stderr, "on the terminal:\n%s\n", buf);
+	/* Not a terminal: no line, no escapes. */
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "\033[") == NULL);
+	CU_ASSERT(strstr(text, "ringpipe: pipeline pipeline: ") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
 
 /* A stage killed from outside is restarted on the same rings and the run
  * completes: what it had read but not released is delivered to it again
@@ -610,5 +672,7 @@ void rp_suite_cli(void)
 		 {"a stage killed from outside is restarted",
 		  test_restart_after_kill_completes},
 		 {"per-record timeout: working time only", test_record_timeout},
-		 {"--report-json: the report for scripts", test_report_json});
+		 {"--report-json: the report for scripts", test_report_json},
+		 {"a progress line on a terminal only",
+		  test_progress_line_on_a_terminal});
 }

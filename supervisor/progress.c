@@ -1,0 +1,90 @@
+/*
+ * progress.c - the progress line (progress.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "progress.h"
+
+static FILE *saved;   /* the real stderr while the line is on */
+static int shown;     /* the line is on the screen now */
+
+#define ERASE "\r\033[K"
+
+static void put(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void erase(void)
+{
+	if (shown) {
+		put(ERASE, sizeof(ERASE) - 1);
+		shown = 0;
+	}
+}
+
+/* The stream stderr becomes: erase, then write. */
+static ssize_t cookie_write(void *c, const char *buf, size_t n)
+{
+	(void)c;
+	erase();
+	put(buf, n);
+	return (ssize_t)n;
+}
+
+int rp_progress_begin(void)
+{
+	cookie_io_functions_t io = {.write = cookie_write};
+	FILE *f;
+
+	if (saved != NULL || !isatty(STDERR_FILENO))
+		return 0;
+	if ((f = fopencookie(NULL, "w", io)) == NULL)
+		return 0;
+	setvbuf(f, NULL, _IONBF, 0);
+	fflush(stderr);
+	saved = stderr;
+	stderr = f;
+	return 1;
+}
+
+void rp_progress_show(const char *text)
+{
+	struct winsize ws;
+	size_t n = strlen(text), width = 80;
+
+	if (saved == NULL)
+		return;
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1)
+		width = ws.ws_col;
+	/* One column spare: a line that fills the width wraps on some
+	 * terminals, and then \r no longer reaches its start. */
+	if (n > width - 1)
+		n = width - 1;
+	put(ERASE, sizeof(ERASE) - 1);
+	put(text, n);
+	shown = 1;
+}
+
+void rp_progress_end(void)
+{
+	if (saved == NULL)
+		return;
+	erase();
+	fclose(stderr);
+	stderr = saved;
+	saved = NULL;
+}
