@@ -4,6 +4,7 @@
  *   ringpipe run FILE [--stats]      run the pipeline in a YAML file
  *   ringpipe -e 'STAGE ARGS ! ...'   run a pipeline given on the line
  *   ringpipe check FILE              validate a file without running it
+ *   ringpipe stat NAME [--json]      a running pipeline's counters
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
  */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "chaos.h"
+#include "observe.h"
 #include "config.h"
 #include "run.h"
 
@@ -26,6 +28,7 @@ static void usage(FILE *f)
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
 "                [--quiet] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
+"       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT]\n"
 "       ringpipe chaos FILE --crashpoints N\n"
@@ -40,6 +43,11 @@ static void usage(FILE *f)
 "  --stats   print each ring's counters once a second, a line each\n"
 "            (without it, a terminal gets a one-line progress display)\n"
 "  --quiet   no report at the end (and no progress line)\n"
+"  stat      from another shell: each stage's state, records read and\n"
+"            written, restarts, quarantined and input-ring fill, for\n"
+"            every running pipeline called NAME that you may observe\n"
+"            (your uid, or root); --json as in --report-json; --watch\n"
+"            again every second until it ends\n"
 "  --report-json OUT  the report as JSON in OUT too: per stage its\n"
 "            state, records in and out, bytes out, waits for input and\n"
 "            for room, restarts, quarantined, sandbox, delivery, why\n"
@@ -147,6 +155,22 @@ int main(int argc, char **argv)
 		return RP_RUN_USAGE;
 	}
 	arg = argv[2];
+	if (!strcmp(cmd, "stat")) {
+		int json = 0, watch = 0;
+		free(cfg);
+		for (int i = 3; i < argc; i++) {
+			if (!strcmp(argv[i], "--json"))
+				json = 1;
+			else if (!strcmp(argv[i], "--watch"))
+				watch = 1;
+			else {
+				fprintf(stderr, "ringpipe stat: unknown option "
+						"%s\n", argv[i]);
+				return RP_RUN_USAGE;
+			}
+		}
+		return rp_stat_main(arg, json, watch);
+	}
 	for (int i = 3; i < argc; i++) {
 		int chaos = !strcmp(cmd, "chaos") && i + 1 < argc;
 		char *end = (char *)"";

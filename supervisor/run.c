@@ -21,6 +21,7 @@
 #include "errpipe.h"
 #include "deadletter.h"
 #include "json.h"
+#include "observe.h"
 #include "progress.h"
 #include "run.h"
 #include "spawn.h"
@@ -34,7 +35,8 @@ static const char *const state_name[] = {
 /* (A stage whose consumer finished early ends "done" too, with exit code
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
-enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR };
+enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR,
+       EV_OBSERVE };
 #define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 struct stage_run {
@@ -91,6 +93,7 @@ struct sup {
 	int progress;
 	uint64_t prev_read[RP_CFG_MAX_STAGES];
 	int64_t prev_at;
+	struct rp_observe obs;    /* ringpipe stat's sockets */
 };
 
 static struct stage_run *at(struct sup *s, int k)
@@ -644,6 +647,11 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, s->sfd, &ev);
 	ev.data.u64 = EV(EV_BELL, 0);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, rp_bell_eventfd(s->sup_bell), &ev);
+	if (rp_observe_open(&s->obs, s->cfg->name) == 0)
+		for (int kind = 0; kind < 2; kind++) {
+			ev.data.u64 = EV(EV_OBSERVE, kind);
+			epoll_ctl(s->ep, EPOLL_CTL_ADD, s->obs.fd[kind], &ev);
+		}
 	if (o->stats || s->progress) {
 		struct itimerspec one = {{1, 0}, {1, 0}};
 		timerfd_settime(s->tfd, 0, &one, NULL);
@@ -942,21 +950,18 @@ static void report(struct sup *s)
  * publication, a restarted stage's replays too), restarts, quarantined
  * records, its sandbox, what a crash costs its output, and why it
  * failed. */
-static void report_json(struct sup *s, const char *path, int code)
+static void write_json(struct sup *s, FILE *f, int code)
 {
-	FILE *f = fopen(path, "we");
-	char layers[128], how[160];
+	char layers[128], how[160], exit_code[16] = "null";
 
-	if (f == NULL) {
-		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
-			strerror(errno));
-		return;
-	}
+	/* A running pipeline (ringpipe stat) has none yet. */
+	if (code >= 0)
+		snprintf(exit_code, sizeof(exit_code), "%d", code);
 	fprintf(f, "{\"pipeline\":");
 	rp_json_str(f, s->cfg->name);
-	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d,\"quarantined\":%llu,"
+	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%s,\"quarantined\":%llu,"
 		   "\"dead_letter\":",
-		(double)(rp_now_ns() - s->t0) / 1e9, code,
+		(double)(rp_now_ns() - s->t0) / 1e9, exit_code,
 		(unsigned long long)s->quarantined);
 	rp_json_str(f, s->dead.prefix);
 	fprintf(f, ",\"stages\":[");
@@ -999,9 +1004,76 @@ static void report_json(struct sup *s, const char *path, int code)
 		fputc('}', f);
 	}
 	fprintf(f, "]}\n");
+}
+
+static void report_json(struct sup *s, const char *path, int code)
+{
+	FILE *f = fopen(path, "we");
+
+	if (f == NULL) {
+		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
+			strerror(errno));
+		return;
+	}
+	write_json(s, f, code);
 	if (fclose(f) != 0)
 		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
 			strerror(errno));
+}
+
+/* ringpipe stat's snapshot of a running pipeline: per stage its state,
+ * the records it has read and written (its rings' counters), restarts,
+ * quarantined records and how full its input ring is. */
+static void write_text(struct sup *s, FILE *f)
+{
+	fprintf(f, "pipeline %s, supervisor pid %d, running %.1f s\n",
+		s->cfg->name, (int)getpid(),
+		(double)(rp_now_ns() - s->t0) / 1e9);
+	fprintf(f, "  %-16s %-10s %12s %12s %8s %11s %6s\n", "stage",
+		"state", "read", "written", "restarts", "quarantined",
+		"input");
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		struct rp_ring_stats ip, ic, op, oc;
+		uint64_t iused = 0, oused = 0;
+		char rd[24] = "-", wr[24] = "-", fill[24] = "-";
+		if (k > 0 && rp_ring_observe(&s->ring[k - 1], &ip, &ic,
+					     &iused) == 0) {
+			snprintf(rd, sizeof(rd), "%llu",
+				 (unsigned long long)ic.records);
+			snprintf(fill, sizeof(fill), "%llu%%",
+				 (unsigned long long)(iused > r->cfg->ring
+					? 100 : iused * 100 / r->cfg->ring));
+		}
+		if (k + 1 < s->n &&
+		    rp_ring_observe(&s->ring[k], &op, &oc, &oused) == 0)
+			snprintf(wr, sizeof(wr), "%llu",
+				 (unsigned long long)op.records);
+		fprintf(f, "  %-16s %-10s %12s %12s %8u %11llu %6s\n",
+			r->cfg->name, state_name[r->state], rd, wr, r->restarts,
+			(unsigned long long)r->quarantined, fill);
+	}
+}
+
+/* A client of ringpipe stat is waiting on listener kind. */
+static void on_observe(struct sup *s, int kind)
+{
+	int fd = rp_observe_accept(s->obs.fd[kind]);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	if (fd < 0)
+		return;
+	if ((m = open_memstream(&buf, &len)) != NULL) {
+		if (kind == RP_OBSERVE_JSON)
+			write_json(s, m, -1);
+		else
+			write_text(s, m);
+		fclose(m);
+	}
+	rp_observe_reply(fd, buf ? buf : "", buf ? len : 0);
+	free(buf);
 }
 
 int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
@@ -1017,6 +1089,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->n = cfg->nstages;
 	s->sfd = s->ep = s->tfd = -1;
+	s->obs.fd[0] = s->obs.fd[1] = -1;
 	for (int k = 0; k < s->n; k++) {
 		at(s, k)->cfg = &cfg->stages[cfg->order[k]];
 		at(s, k)->proc.pid = -1;
@@ -1153,6 +1226,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			}
 			case EV_LISTENER: on_violation(s, k); break;
 			case EV_PID: on_exit_of(s, k); break;
+			case EV_OBSERVE: on_observe(s, k); break;
 			case EV_STDERR:
 				/* At its end the pipe is closed, which also
 				 * takes it out of the epoll set. */
@@ -1172,6 +1246,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		report_json(s, o->report_json, code);
 out:
 	rp_progress_end();
+	rp_observe_close(&s->obs);
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (r->proc.pid > 0) {

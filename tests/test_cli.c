@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <unistd.h>
 
 #include "../shm/futex.h"
@@ -543,6 +544,102 @@ RP_TEST(test_progress_line_on_a_terminal, 60)
 	free(text);
 	rp_cmd_dir_remove();
 }
+/* `ringpipe stat NAME` as another uid (65534), its output in file out;
+ * its exit code. */
+static int stat_as_nobody(const char *name, const char *out)
+{
+	char bin[1024], cwd[512], path[256];
+	const char *b = getenv("RP_TEST_BUILD");
+	pid_t pid;
+
+	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
+	b = b ? b : "build/plain";
+	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
+		 b[0] == '/' ? "" : "/", b);
+	rp_cmd_path(path, sizeof(path), out);
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0 ||
+		    setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534))
+			_exit(99);
+		execl(bin, "ringpipe", "stat", name, (char *)NULL);
+		_exit(98);
+	}
+	return rp_test_exit_code(rp_test_wait(pid, 10));
+}
+
+/* ringpipe stat, from another shell: a running pipeline's stages, as
+ * text and as JSON; refused to another uid; and once the supervisor is
+ * SIGKILLed, nothing is left to find (its sockets died with it), nor any
+ * of its processes. */
+RP_TEST(test_stat_observes_a_running_pipeline, 60)
+{
+	char in[256], name[64], yaml[1024], token[64], *text;
+	char *args[] = {"run", "s.yaml", NULL};
+	char *stat[] = {"stat", name, NULL};
+	char *stat_json[] = {"stat", name, "--json", NULL};
+	int code = 1, st;
+	pid_t pid;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(name, sizeof(name), "stat%d", (int)getpid());
+	snprintf(token, sizeof(token), "5%d", (int)getpid() % 100000 + 100000);
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - {name: slow, input: read, run: exec,\n"
+		 "     args: [--, bash, -c, \"cat; exec sleep %s\"]}\n"
+		 "  - {name: tally, input: slow, run: count}\n",
+		 name, in, token);
+	write_file("s.yaml", yaml);
+	pid = rp_cmd_start(args, -1);
+	/* Up, and its input read, within 5 s: stat shows it. */
+	text = NULL;
+	for (int i = 0; i < 50; i++) {
+		usleep(100000);
+		free(text);
+		code = run(stat, &text);
+		if (code == 0 && strstr(text, "running            1000 ") != NULL)
+			break;
+	}
+	CU_ASSERT_EQUAL_FATAL(code, 0);
+	CU_ASSERT(strstr(text, name) != NULL);
+	CU_ASSERT(strstr(text, ", supervisor pid ") != NULL);
+	CU_ASSERT(strstr(text, "  slow             running            1000 ") !=
+		  NULL);
+	CU_ASSERT(strstr(text, "  read             done ") != NULL);
+	if (strstr(text, "  slow             running            1000 ") == NULL)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	CU_ASSERT_EQUAL(run(stat_json, &text), 0);
+	CU_ASSERT(strstr(text, "\"exit_code\":null") != NULL);
+	CU_ASSERT(strstr(text, "{\"name\":\"slow\",\"state\":\"running\"") !=
+		  NULL);
+	free(text);
+	/* Another user may not look (root may, and is who runs this). */
+	if (getuid() == 0) {
+		size_t n;
+		CU_ASSERT_EQUAL(stat_as_nobody(name, "nobody.txt"), 1);
+		text = rp_cmd_slurp("nobody.txt", &n);
+		CU_ASSERT(strstr(text, "not yours to observe") != NULL);
+		free(text);
+	}
+	/* The supervisor killed: its stages follow, nothing is found. */
+	kill(pid, SIGKILL);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT(WIFSIGNALED(st));
+	CU_ASSERT_EQUAL(run(stat, &text), 1);
+	CU_ASSERT(strstr(text, "no running pipeline") != NULL);
+	free(text);
+	for (int i = 0; i < 50 && rp_cmd_find_process(token, NULL); i++)
+		usleep(100000);
+	CU_ASSERT_EQUAL(rp_cmd_find_process(token, NULL), 0);
+	rp_cmd_dir_remove();
+}
 
 /* A stage killed from outside is restarted on the same rings and the run
  * completes: what it had read but not released is delivered to it again
@@ -674,5 +771,7 @@ void rp_suite_cli(void)
 		 {"per-record timeout: working time only", test_record_timeout},
 		 {"--report-json: the report for scripts", test_report_json},
 		 {"a progress line on a terminal only",
-		  test_progress_line_on_a_terminal});
+		  test_progress_line_on_a_terminal},
+		 {"ringpipe stat: a running pipeline from another shell",
+		  test_stat_observes_a_running_pipeline});
 }
