@@ -24,9 +24,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringpipe run FILE [--stats] [--quiet] [--report-json OUT]\n"
+"usage: ringpipe run FILE [--stats] [--quiet] [--drain] [--report-json OUT]\n"
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
-"                [--quiet] [--report-json OUT]\n"
+"                [--quiet] [--drain] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
@@ -43,6 +43,10 @@ static void usage(FILE *f)
 "  --stats   print each ring's counters once a second, a line each\n"
 "            (without it, a terminal gets a one-line progress display)\n"
 "  --quiet   no report at the end (and no progress line)\n"
+"  --drain   the first Ctrl-C or SIGTERM drains instead of cancelling:\n"
+"            the source stops, the other stages finish what is queued\n"
+"            and end (10 s at most); the next one cancels.  SIGUSR1\n"
+"            always drains (exit 0 when all finish)\n"
 "  stat      from another shell: each stage's state, records read and\n"
 "            written, restarts, quarantined and input-ring fill, for\n"
 "            every running pipeline called NAME that you may observe\n"
@@ -198,6 +202,9 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--report-json") &&
 			   i + 1 < argc && strcmp(cmd, "chaos") != 0) {
 			o.report_json = argv[++i];
+		} else if (!strcmp(argv[i], "--drain") &&
+			   strcmp(cmd, "chaos") != 0) {
+			o.drain = 1;
 		} else if (!strcmp(argv[i], "--stats"))
 			o.stats = 1;
 		else if (!strcmp(argv[i], "--quiet"))

@@ -26,12 +26,39 @@
 #include "run.h"
 #include "spawn.h"
 
+/* A stage's lifecycle (run.h).  The first four have a process; the
+ * order matters: state <= ST_CANCELLING is "alive". */
 enum state {
-	ST_STARTING, ST_RUNNING, ST_RESTARTING, ST_EXITED, ST_CANCELLED,
-	ST_FAILED
+	ST_STARTING, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_RESTARTING,
+	ST_EXITED, ST_CANCELLED, ST_FAILED
 };
 static const char *const state_name[] = {
-	"starting", "running", "restarting", "done", "cancelled", "failed"};
+	"starting", "running",   "draining",  "cancelling",
+	"restarting", "done",    "cancelled", "failed"};
+
+#define B(st) (1u << (st))
+/* Which states each may go to.  Failed is reachable from every other:
+ * blame can land after a stage has ended (it broke a ring, then exited
+ * 0 before the check). */
+static const unsigned next_states[] = {
+	[ST_STARTING] = B(ST_RUNNING) | B(ST_CANCELLING) | B(ST_RESTARTING) |
+			B(ST_EXITED) | B(ST_CANCELLED) | B(ST_FAILED),
+	[ST_RUNNING] = B(ST_DRAINING) | B(ST_CANCELLING) | B(ST_RESTARTING) |
+		       B(ST_EXITED) | B(ST_CANCELLED) | B(ST_FAILED),
+	[ST_DRAINING] = B(ST_CANCELLING) | B(ST_RESTARTING) | B(ST_EXITED) |
+			B(ST_CANCELLED) | B(ST_FAILED),
+	[ST_CANCELLING] = B(ST_EXITED) | B(ST_CANCELLED) | B(ST_FAILED),
+	[ST_RESTARTING] = B(ST_STARTING) | B(ST_CANCELLED) | B(ST_FAILED),
+	[ST_EXITED] = B(ST_FAILED),
+	[ST_CANCELLED] = B(ST_FAILED),
+	[ST_FAILED] = 0,
+};
+#undef B
+
+static int alive(enum state st)
+{
+	return st <= ST_CANCELLING;
+}
 /* (A stage whose consumer finished early ends "done" too, with exit code
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
@@ -94,11 +121,29 @@ struct sup {
 	uint64_t prev_read[RP_CFG_MAX_STAGES];
 	int64_t prev_at;
 	struct rp_observe obs;    /* ringpipe stat's sockets */
+	/* drain: the signal that asked for it (0: none), and until when */
+	int drain_opt, drain_sig;
+	int64_t drain_deadline;
 };
 
 static struct stage_run *at(struct sup *s, int k)
 {
 	return &s->st[k];
+}
+
+/* Every change of a stage's state goes through here, checked against
+ * the table: a move it does not list is a bug of ours, said loudly. */
+static void set_state(struct sup *s, int k, enum state to)
+{
+	struct stage_run *r = at(s, k);
+
+	if (r->state == to)
+		return;
+	if (!(next_states[r->state] & (1u << to)))
+		fprintf(stderr, "ringpipe: stage %s: %s -> %s is not a "
+				"transition (internal error)\n",
+			r->cfg->name, state_name[r->state], state_name[to]);
+	r->state = to;
 }
 
 /* Stages have this long to obey a cancel before they are killed. */
@@ -112,8 +157,10 @@ static void cancel_all(struct sup *s, uint32_t reason, int except)
 		s->cancel_deadline = rp_now_ns() + CANCEL_GRACE_NS;
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
-		if (k != except && r->state <= ST_RUNNING && r->proc.tx)
+		if (k != except && alive(r->state) && r->proc.tx) {
 			rp_ctl_cancel(r->proc.tx, reason);
+			set_state(s, k, ST_CANCELLING);
+		}
 	}
 }
 
@@ -121,7 +168,7 @@ static void cancel_all(struct sup *s, uint32_t reason, int except)
 static void kill_all(struct sup *s)
 {
 	for (int k = 0; k < s->n; k++)
-		if (at(s, k)->state <= ST_RUNNING && at(s, k)->proc.pid > 0) {
+		if (alive(at(s, k)->state) && at(s, k)->proc.pid > 0) {
 			at(s, k)->killed_by_us = 1;
 			rp_spawn_kill(&at(s, k)->proc);
 		}
@@ -166,7 +213,7 @@ static void read_control(struct sup *s, int k)
 		case RP_CTL_READY:
 			r->layers = (unsigned)m.arg0;
 			if (r->state == ST_STARTING)
-				r->state = ST_RUNNING;
+				set_state(s, k, ST_RUNNING);
 			break;
 		case RP_CTL_DONE:
 		case RP_CTL_ERROR:
@@ -189,10 +236,10 @@ static void read_control(struct sup *s, int k)
 			break;
 		}
 	}
-	if (r->proc.rx && err == -EBADMSG && r->state <= ST_RUNNING &&
+	if (r->proc.rx && err == -EBADMSG && alive(r->state) &&
 	    r->why[0] == '\0') {
 		/* Judged now: however it exits, it failed. */
-		r->state = ST_FAILED;
+		set_state(s, k, ST_FAILED);
 		rp_spawn_kill(&r->proc);
 		fail(s, k, "broke the control-ring format; killed");
 	}
@@ -213,7 +260,8 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
 	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
 
-	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
+	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
+	    s->drain_sig)
 		return 0;
 	/* Up for a whole window: a new series of failures, from the first
 	 * delay.  Otherwise one more failure in a row; the limit counts
@@ -233,7 +281,7 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	r->in_a_row++;
 	r->restarts++;
 	r->restart_at = now + r->backoff_ns;
-	r->state = ST_RESTARTING;
+	set_state(s, k, ST_RESTARTING);
 	fprintf(stderr, "ringpipe: stage %s: %s; restarting in %lld ms "
 			"(%u of at most %u in a row)\n",
 		c->name, why, (long long)(r->backoff_ns / 1000000), r->in_a_row,
@@ -400,7 +448,7 @@ static void on_exit_of(struct sup *s, int k)
 		int code = si.si_status;
 		r->status = code;
 		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
-			r->state = ST_EXITED;
+			set_state(s, k, ST_EXITED);
 			/* It says it is done: whatever it did not end, end for
 			 * it, or its consumer would wait for ever. */
 			if (k + 1 < s->n)
@@ -414,7 +462,7 @@ static void on_exit_of(struct sup *s, int k)
 			   code <= RP_EXIT_CANCELLED_BASE + (int)RP_REASON_MAX &&
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
-			r->state = ST_CANCELLED;
+			set_state(s, k, ST_CANCELLED);
 		} else if (code == RP_EXIT_VIOLATION &&
 			   (r->broken_side == 2 ? k + 1 < s->n : k > 0) &&
 			   rp_ring_verify(&s->ring[r->broken_side == 2
@@ -426,16 +474,16 @@ static void on_exit_of(struct sup *s, int k)
 			 * that ring, and the blame is its. */
 			int c = r->broken_side == 2 ? k + 1 : k - 1;
 			struct stage_run *culprit = at(s, c);
-			r->state = ST_CANCELLED;
+			set_state(s, k, ST_CANCELLED);
 			snprintf(r->why, sizeof(r->why), "stopped: its %s ring "
 				 "was broken by %s",
 				 r->broken_side == 2 ? "output" : "input",
 				 culprit->cfg->name);
-			if (culprit->state <= ST_RUNNING &&
+			if (alive(culprit->state) &&
 			    culprit->proc.pid > 0)
 				rp_spawn_kill(&culprit->proc);
 			culprit->killed_by_us = 0;
-			culprit->state = ST_FAILED;
+			set_state(s, c, ST_FAILED);
 			culprit->why[0] = '\0';
 			fail(s, c, "broke the format of its %s ring (detected "
 				   "by %s); killed",
@@ -448,7 +496,7 @@ static void on_exit_of(struct sup *s, int k)
 			 * scribbled (its next store repairs it), which looks
 			 * the same from here.  Said as such. */
 			int c = r->broken_side == 2 ? k + 1 : k - 1;
-			r->state = ST_FAILED;
+			set_state(s, k, ST_FAILED);
 			if (c >= 0 && c < s->n)
 				fail(s, k, "said its %s ring was broken, but it "
 					   "is sound now: either %s rewrote it "
@@ -468,14 +516,14 @@ static void on_exit_of(struct sup *s, int k)
 			/* These fail the same way every time. */
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
 			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why)) {
-				r->state = ST_FAILED;
+				set_state(s, k, ST_FAILED);
 				fail(s, k, "%s", r->why[0] && strstr(r->why, "giving up")
 							 ? r->why
 							 : why);
 			}
 		}
 	} else if (r->killed_by_us) {
-		r->state = ST_CANCELLED;
+		set_state(s, k, ST_CANCELLED);
 		snprintf(r->why, sizeof(r->why), "killed after it did not "
 						 "obey the cancel");
 	} else {
@@ -502,10 +550,10 @@ static void on_exit_of(struct sup *s, int k)
 		if (own && poison(s, k, rec, why) < 0) {
 			char fwhy[sizeof(r->why)];
 			snprintf(fwhy, sizeof(fwhy), "%s", r->why);
-			r->state = ST_FAILED;
+			set_state(s, k, ST_FAILED);
 			fail(s, k, "%s", fwhy);
 		} else if (!maybe_restart(s, k, why)) {
-			r->state = ST_FAILED;
+			set_state(s, k, ST_FAILED);
 			fail(s, k, "%s", strstr(r->why, "giving up") ? r->why
 								     : why);
 		}
@@ -548,7 +596,7 @@ static void on_violation(struct sup *s, int k)
 				 "(%d) %s", v.name, v.nr, where);
 			continue;
 		}
-		r->state = ST_FAILED;
+		set_state(s, k, ST_FAILED);
 		fail(s, k, "denied syscall %s (%d) %s; killed", v.name, v.nr,
 		     where);
 	}
@@ -617,6 +665,7 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
 	if (o->chaos)
 		sigaddset(&mask, RP_CHAOS_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -722,7 +771,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		if (err == -EPIPE && WIFSIGNALED(r->proc.start_status) &&
 		    maybe_restart(s, k, why))
 			return 0;
-		r->state = ST_FAILED;
+		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", r->why[0] ? r->why : why);
 		return err;
 	}
@@ -774,7 +823,7 @@ static void check_record_timeouts(struct sup *s)
 		int64_t limit = (int64_t)r->cfg->record_timeout_ms * 1000000;
 
 		/* A cancel in progress has its own deadline. */
-		if (limit == 0 || r->state > ST_RUNNING || r->proc.pid <= 0 ||
+		if (limit == 0 || !alive(r->state) || r->proc.pid <= 0 ||
 		    r->proc.rx == NULL || s->cancel_reason)
 			continue;
 		cur = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_CURRENT);
@@ -835,6 +884,58 @@ static void inject(struct sup *s, uint32_t v)
 		names[kind], r->cfg->name);
 }
 
+/* Which stages a shutdown is still waiting for, and what is queued
+ * before each (its input ring's counters: hints). */
+static void say_waiting(struct sup *s)
+{
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		struct rp_ring_stats ps, cs;
+		uint64_t used = 0;
+		if (!alive(r->state))
+			continue;
+		if (k > 0 && rp_ring_observe(&s->ring[k - 1], &ps, &cs,
+					     &used) == 0)
+			fprintf(stderr, "ringpipe: waiting for stage %s (%s): "
+					"%llu records, %llu bytes queued on its "
+					"input ring from %s\n",
+				r->cfg->name, state_name[r->state],
+				(unsigned long long)(ps.records > cs.records
+					? ps.records - cs.records : 0),
+				(unsigned long long)used,
+				at(s, k - 1)->cfg->name);
+		else
+			fprintf(stderr, "ringpipe: waiting for stage %s (%s)\n",
+				r->cfg->name, state_name[r->state]);
+	}
+}
+
+/* Drain: the source stops taking input and ends its output; every other
+ * stage finishes what is in its input ring and ends with it, so what
+ * was read is delivered whole.  Bounded: after DRAIN_GRACE_NS whatever
+ * still runs is cancelled.  No restarts meanwhile. */
+#define DRAIN_GRACE_NS (10 * 1000000000LL)
+
+static void drain(struct sup *s, int sig)
+{
+	if (s->drain_sig || s->cancel_reason || s->failed)
+		return;
+	s->drain_sig = sig;
+	s->drain_deadline = rp_now_ns() + DRAIN_GRACE_NS;
+	fprintf(stderr, "ringpipe: %s: draining: the source stops, the other "
+			"stages finish what is queued (%.0f s at most; Ctrl-C "
+			"to cancel)\n",
+		strsignal(sig), DRAIN_GRACE_NS / 1e9);
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		if (!alive(r->state) || r->state == ST_CANCELLING)
+			continue;
+		if (k == 0 && r->proc.tx)
+			rp_ctl_drain(r->proc.tx);
+		set_state(s, k, ST_DRAINING);
+	}
+}
+
 static void on_signal(struct sup *s)
 {
 	struct signalfd_siginfo si;
@@ -847,7 +948,19 @@ static void on_signal(struct sup *s)
 				inject(s, (uint32_t)si.ssi_int);
 			continue;
 		}
-		if (++s->signals == 1) {
+		if ((int)si.ssi_signo == SIGUSR1) {
+			drain(s, SIGUSR1);
+			continue;
+		}
+		/* With --drain the first Ctrl-C or SIGTERM drains; then
+		 * one cancels, and one more kills. */
+		if (s->drain_opt && s->signals == 0 && s->drain_sig == 0 &&
+		    !s->cancel_reason) {
+			s->signals++;
+			drain(s, (int)si.ssi_signo);
+			continue;
+		}
+		if (++s->signals == 1 || (s->drain_sig && !s->cancel_reason)) {
 			uint32_t reason = si.ssi_signo == SIGINT
 						  ? RP_REASON_USER
 						  : RP_REASON_SHUTDOWN;
@@ -1085,6 +1198,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		return RP_RUN_FAILED;
 	s->cfg = cfg;
 	s->chaos = o->chaos;
+	s->drain_opt = o->drain;
 	/* On a terminal, unless asked for the counters or for quiet. */
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->n = cfg->nstages;
@@ -1126,7 +1240,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				continue;
 			if (s->cancel_reason || s->failed) {
 				/* Nothing to come back for. */
-				r->state = ST_CANCELLED;
+				set_state(s, k, ST_CANCELLED);
 				continue;
 			}
 			if (rp_now_ns() >= r->restart_at) {
@@ -1147,7 +1261,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 					r->resume_seq = 0;
 				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
-				r->state = ST_STARTING;
+				set_state(s, k, ST_STARTING);
 				start(s, k, o);
 				continue;
 			}
@@ -1164,11 +1278,20 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		 * Read what comes for a moment, then stop waiting. */
 		if (s->alive == 0 && restarting == 0 && drain_until == 0)
 			drain_until = rp_now_ns() + 2000000000LL;
+		if (s->drain_deadline && s->alive && !s->cancel_reason &&
+		    rp_now_ns() > s->drain_deadline) {
+			fprintf(stderr, "ringpipe: still draining %.0f s on: "
+					"cancelling\n",
+				DRAIN_GRACE_NS / 1e9);
+			say_waiting(s);
+			cancel_all(s, RP_REASON_DEADLINE, -1);
+		}
 		if (s->cancel_deadline && s->alive &&
 		    rp_now_ns() > s->cancel_deadline) {
 			fprintf(stderr, "ringpipe: stages still running %.0f s "
 					"after the cancel: killed\n",
 				CANCEL_GRACE_NS / 1e9);
+			say_waiting(s);
 			kill_all(s);
 			s->cancel_deadline = 0;
 		}
@@ -1238,9 +1361,13 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	rp_progress_end();
 	if (!o->quiet)
 		report(s);
+	/* A drain that finished still tells the shell it was stopped. */
 	code = s->failed ? RP_RUN_FAILED
 	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
 	     : s->cancel_reason == RP_REASON_SHUTDOWN ? RP_RUN_TERMINATED
+	     : s->drain_sig == SIGINT		      ? RP_RUN_INTERRUPTED
+	     : s->drain_sig == SIGTERM		      ? RP_RUN_TERMINATED
+	     : s->cancel_reason == RP_REASON_DEADLINE ? RP_RUN_FAILED
 						      : RP_RUN_OK;
 	if (o->report_json)
 		report_json(s, o->report_json, code);

@@ -5,21 +5,29 @@
  * The loop is one epoll over a signalfd, each stage's pidfd, seccomp
  * listener and captured stderr, the supervisor's eventfd doorbell (rung by
  * every control record a stage sends) and a timer.  Signal handlers do no
- * work.  Each stage has a lifecycle state; every event is one transition:
+ * work.  Each stage has a lifecycle state; every event is one transition,
+ * checked against a table in run.c (a move it does not list is reported
+ * as an internal error):
  *
- *   starting -> running -> exited     (exit 0: done)
- *                       -> cancelled  (exit 10 + reason)
- *                       -> failed     (another exit code, a signal, a
- *                                      denied syscall)
+ *   starting -> running -> draining   (a drain: the source stops, the
+ *                                      rest finish what is queued)
+ *            -> cancelling            (a cancel sent, not yet obeyed)
+ *            -> restarting -> starting (a crash, under its policy)
+ *            -> done                  (exit 0)
+ *            -> cancelled             (exit 10 + reason, or killed by us)
+ *            -> failed                (another exit code, a signal, a
+ *                                      denied syscall; from any state,
+ *                                      as blame may come after an exit)
  *
  * A failed stage fails the pipeline fast: its rings are marked broken (a
  * producer blocked on it gets an error at once) and every other stage is
  * cancelled with reason "sibling failed".  Ctrl-C (SIGINT) cancels every
  * stage with reason "user", SIGTERM with "shutdown"; a second signal
- * kills them.
+ * kills them.  SIGUSR1 drains (10 s at most, then a cancel); with
+ * opts.drain so does the first SIGINT or SIGTERM, and the next cancels.
  *
  * Exit codes: 0 every stage finished, 1 a stage failed, 2 a bad
- * configuration, 130 cancelled by SIGINT, 143 by SIGTERM.
+ * configuration, 130 cancelled (or drained) by SIGINT, 143 by SIGTERM.
  */
 #ifndef RP_RUN_H
 #define RP_RUN_H
@@ -39,6 +47,7 @@ struct rp_run_opts {
 	int stats;             /* live counters on stderr, once a second */
 	int quiet;             /* no report at the end */
 	const char *report_json; /* the report as JSON there too, or NULL */
+	int drain;             /* the first SIGINT or SIGTERM drains */
 	/* A crash-point sweep (ringpipe chaos): the stage at this place in
 	 * the pipeline's order dies, in its first run only, at the
 	 * crash_n-th pass through crash point crash_point. */

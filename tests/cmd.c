@@ -131,7 +131,31 @@ int rp_cmd_run(char *const args[], char **report)
 	int st = rp_test_wait(rp_cmd_start(args, -1), 60);
 
 	*report = rp_cmd_slurp("REPORT", &n);
+	/* Whatever the run, the supervisor's lifecycle table held. */
+	if (strstr(*report, "is not a transition") != NULL) {
+		fprintf(stderr, "%s\n", *report);
+		CU_FAIL("a stage changed state outside the table");
+	}
 	return rp_test_exit_code(st);
+}
+
+static int slow_lines(void *arg)
+{
+	int fd = *(int *)arg;
+	char line[64];
+
+	for (int i = 0; i < 3000; i++) {
+		int n = snprintf(line, sizeof(line), "line %d\n", i);
+		if (write(fd, line, (size_t)n) != n)
+			return 0;
+		usleep(20000);
+	}
+	return 0;
+}
+
+pid_t rp_cmd_slow_lines(int fd)
+{
+	return rp_test_fork(slow_lines, &fd);
 }
 
 int rp_cmd_yaml(const char *verb, const char *yaml, char **report)

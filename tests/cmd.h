@@ -22,6 +22,9 @@ char *rp_cmd_slurp(const char *name, size_t *len);
 /* Start ringpipe with args in the directory, stdin from in_fd (-1:
  * /dev/null), stdout and stderr into the file REPORT. */
 pid_t rp_cmd_start(char *const args[], int in_fd);
+/* A child writing "line 0\n", "line 1\n", ... to fd, one every 20 ms, up
+ * to 3000, until the reader goes; its pid (to kill and reap). */
+pid_t rp_cmd_slow_lines(int fd);
 /* The same with stderr on err_fd (a terminal, say) instead. */
 pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in

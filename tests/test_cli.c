@@ -640,6 +640,80 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	CU_ASSERT_EQUAL(rp_cmd_find_process(token, NULL), 0);
 	rp_cmd_dir_remove();
 }
+/* A drained run: started with args (-e LINE ...), reading a slow pipe,
+ * sent sig after 0.7 s; its exit code, with *report what it printed
+ * and *lines the lines in OUT, which must be "line 0", "line 1", ...
+ * with none missing (-1 if not). */
+static int drained_run(char *const args[], int sig, char **report, int *lines)
+{
+	size_t n;
+	int p[2], st;
+	pid_t pid, writer;
+	char *out, *at;
+
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	writer = rp_cmd_slow_lines(p[1]);
+	close(p[1]);
+	pid = rp_cmd_start(args, p[0]);
+	close(p[0]);
+	usleep(700000);
+	kill(pid, sig);
+	st = rp_test_wait(pid, 20);
+	kill(writer, SIGKILL);
+	rp_test_wait(writer, 5);
+	*report = rp_cmd_slurp("REPORT", &n);
+	out = rp_cmd_slurp("OUT", &n);
+	*lines = 0;
+	for (at = out; *at; (*lines)++) {
+		char want[32];
+		int w = snprintf(want, sizeof(want), "line %d\n", *lines);
+		if (strncmp(at, want, (size_t)w) != 0) {
+			*lines = -1;
+			break;
+		}
+		at += w;
+	}
+	free(out);
+	return rp_test_exit_code(st);
+}
+
+/* --drain: the first Ctrl-C stops the source, and every line it had read
+ * still reaches the sink, whole and in order; every stage ends "done",
+ * none cancelled, and the shell still sees 130.  SIGUSR1 drains without
+ * the option, and the run then exits 0. */
+RP_TEST(test_drain_delivers_what_was_read, 60)
+{
+	char line[256], *rep, want[64];
+	char *with_drain[] = {"-e", line, "--drain", NULL};
+	char *plain[] = {"-e", line, NULL};
+	unsigned long long in = 0;
+	const char *p;
+	int lines;
+
+	rp_cmd_dir_make("cli");
+	snprintf(line, sizeof(line), "file-source --lines - ! grep line ! "
+				     "file-sink --lines OUT");
+	CU_ASSERT_EQUAL(drained_run(with_drain, SIGINT, &rep, &lines), 130);
+	CU_ASSERT(strstr(rep, "draining: the source stops") != NULL);
+	CU_ASSERT(strstr(rep, "cancelled") == NULL);
+	CU_ASSERT(strstr(rep, "  3-file-sink      done") != NULL);
+	/* Everything the source read is in OUT: nothing lost in between. */
+	p = strstr(rep, "  1-file-source    done      in ");
+	CU_ASSERT(p != NULL && sscanf(p + 32, "%llu", &in) == 1);
+	CU_ASSERT(lines > 10);
+	CU_ASSERT_EQUAL((unsigned long long)lines, in);
+	if (lines <= 10 || (unsigned long long)lines != in)
+		fprintf(stderr, "%d lines in OUT, source read %llu:\n%s\n",
+			lines, in, rep);
+	free(rep);
+	CU_ASSERT_EQUAL(drained_run(plain, SIGUSR1, &rep, &lines), 0);
+	snprintf(want, sizeof(want), "User defined signal 1: draining");
+	CU_ASSERT(strstr(rep, want) != NULL);
+	CU_ASSERT(strstr(rep, "cancelled") == NULL);
+	CU_ASSERT(lines > 10);
+	free(rep);
+	rp_cmd_dir_remove();
+}
 
 /* A stage killed from outside is restarted on the same rings and the run
  * completes: what it had read but not released is delivered to it again
@@ -773,5 +847,7 @@ void rp_suite_cli(void)
 		 {"a progress line on a terminal only",
 		  test_progress_line_on_a_terminal},
 		 {"ringpipe stat: a running pipeline from another shell",
-		  test_stat_observes_a_running_pipeline});
+		  test_stat_observes_a_running_pipeline},
+		 {"--drain and SIGUSR1: what was read is delivered",
+		  test_drain_delivers_what_was_read});
 }

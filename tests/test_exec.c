@@ -431,24 +431,6 @@ RP_TEST(test_exec_pid_namespace, 60)
 
 /* ------------------------------------------------------ cancel, EPIPE */
 
-struct slow {
-	int fd;
-};
-
-/* A slow source: a line every 20 ms until the reader goes. */
-static int slow_writer(void *arg)
-{
-	struct slow *w = arg;
-	char line[64];
-
-	for (int i = 0; i < 3000; i++) {
-		int n = snprintf(line, sizeof(line), "line %d\n", i);
-		if (write(w->fd, line, (size_t)n) != n)
-			return 0;
-		usleep(20000);
-	}
-	return 0;
-}
 
 /* Ctrl-C while exec runs a streaming program on a slow input: every
  * stage is cancelled, the run exits 130, nothing is left running. */
@@ -456,7 +438,6 @@ RP_TEST(test_exec_ctrl_c, 60)
 {
 	char line[512], token[160], *rep;
 	char *args[] = {"-e", line, NULL};
-	struct slow w;
 	int p[2], st;
 	size_t n;
 	pid_t pid, writer;
@@ -469,8 +450,7 @@ RP_TEST(test_exec_ctrl_c, 60)
 		 "file-sink --lines OUT",
 		 token);
 	CU_ASSERT_FATAL(pipe(p) == 0);
-	w.fd = p[1];
-	writer = rp_test_fork(slow_writer, &w);
+	writer = rp_cmd_slow_lines(p[1]);
 	close(p[1]);
 	pid = rp_cmd_start(args, p[0]);
 	close(p[0]);
