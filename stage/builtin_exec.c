@@ -165,7 +165,7 @@ static void ns_init(char **argv, int in_r, int out_w, int exec_w,
 	}
 	/* Only the status pipe and stderr stay open: a copy of the
 	 * program's stdin here would keep it from ever seeing its end. */
-	if (dup3(status_w, EXEC_FD, O_CLOEXEC) < 0)
+	if (status_w != EXEC_FD && dup3(status_w, EXEC_FD, O_CLOEXEC) < 0)
 		_exit(127);
 	syscall(SYS_close_range, EXEC_FD + 1, ~0u, 0);
 	close(STDIN_FILENO);
