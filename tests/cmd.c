@@ -90,19 +90,26 @@ pid_t rp_cmd_start(char *const args[], int in_fd)
 	return rp_cmd_start_err(args, in_fd, -1);
 }
 
-pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
+void rp_cmd_bin(char *bin, size_t len)
 {
-	char bin[1024], cwd[512], rep[256], *argv[16];
-	posix_spawn_file_actions_t fa;
 	const char *b = getenv("RP_TEST_BUILD");
-	pid_t pid;
-	int n = 0;
+	char cwd[512];
 
 	/* It runs in dir: the binary's path must not be relative. */
 	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
 	b = b ? b : "build/plain";
-	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
+	snprintf(bin, len, "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
 		 b[0] == '/' ? "" : "/", b);
+}
+
+pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
+{
+	char bin[1024], rep[256], *argv[16];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int n = 0;
+
+	rp_cmd_bin(bin, sizeof(bin));
 	rp_cmd_path(rep, sizeof(rep), "REPORT");
 	argv[n++] = bin;
 	while (*args && n < 15)

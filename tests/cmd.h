@@ -22,6 +22,8 @@ char *rp_cmd_slurp(const char *name, size_t *len);
 /* Start ringpipe with args in the directory, stdin from in_fd (-1:
  * /dev/null), stdout and stderr into the file REPORT. */
 pid_t rp_cmd_start(char *const args[], int in_fd);
+/* The absolute path of the ringpipe binary under test. */
+void rp_cmd_bin(char *bin, size_t len);
 /* A child writing "line 0\n", "line 1\n", ... to fd, one every 20 ms, up
  * to 3000, until the reader goes; its pid (to kill and reap). */
 pid_t rp_cmd_slow_lines(int fd);

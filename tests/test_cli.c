@@ -548,14 +548,10 @@ RP_TEST(test_progress_line_on_a_terminal, 60)
  * its exit code. */
 static int stat_as_nobody(const char *name, const char *out)
 {
-	char bin[1024], cwd[512], path[256];
-	const char *b = getenv("RP_TEST_BUILD");
+	char bin[1024], path[256];
 	pid_t pid;
 
-	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
-	b = b ? b : "build/plain";
-	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
-		 b[0] == '/' ? "" : "/", b);
+	rp_cmd_bin(bin, sizeof(bin));
 	rp_cmd_path(path, sizeof(path), out);
 	pid = fork();
 	if (pid == 0) {

@@ -390,8 +390,7 @@ RP_TEST(test_landlock_missing_path_fails_stage, 60)
  * kernel built without Landlock: stages inherit the filter. */
 static int run_without_landlock(const char *yaml, char **report)
 {
-	char p[256], rep[256], bin[1024], cwd[512];
-	const char *b = getenv("RP_TEST_BUILD");
+	char p[256], rep[256], bin[1024];
 	size_t n;
 	pid_t pid;
 	int st;
@@ -399,10 +398,7 @@ static int run_without_landlock(const char *yaml, char **report)
 	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
 	rp_cmd_path(p, sizeof(p), "p.yaml");
 	rp_cmd_path(rep, sizeof(rep), "REPORT");
-	CU_ASSERT_FATAL(getcwd(cwd, sizeof(cwd)) != NULL);
-	b = b ? b : "build/plain";
-	snprintf(bin, sizeof(bin), "%s%s%s/ringpipe", b[0] == '/' ? "" : cwd,
-		 b[0] == '/' ? "" : "/", b);
+	rp_cmd_bin(bin, sizeof(bin));
 	fflush(NULL);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);
