@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,24 @@ static int slow_lines(void *arg)
 pid_t rp_cmd_slow_lines(int fd)
 {
 	return rp_test_fork(slow_lines, &fd);
+}
+
+int rp_cmd_signal_slow(char *const args[], int sig)
+{
+	int p[2], st;
+	pid_t pid, writer;
+
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	writer = rp_cmd_slow_lines(p[1]);
+	close(p[1]);
+	pid = rp_cmd_start(args, p[0]);
+	close(p[0]);
+	usleep(700000);
+	kill(pid, sig);
+	st = rp_test_wait(pid, 20);
+	kill(writer, SIGKILL);
+	rp_test_wait(writer, 5);
+	return rp_test_exit_code(st);
 }
 
 int rp_cmd_yaml(const char *verb, const char *yaml, char **report)

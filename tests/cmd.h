@@ -27,6 +27,10 @@ void rp_cmd_bin(char *bin, size_t len);
 /* A child writing "line 0\n", "line 1\n", ... to fd, one every 20 ms, up
  * to 3000, until the reader goes; its pid (to kill and reap). */
 pid_t rp_cmd_slow_lines(int fd);
+/* Run ringpipe with args, its stdin fed by rp_cmd_slow_lines, send it
+ * sig after 0.7 s and wait (20 s at most); its exit code.  The writer is
+ * gone when this returns. */
+int rp_cmd_signal_slow(char *const args[], int sig);
 /* The same with stderr on err_fd (a terminal, say) instead. */
 pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in

@@ -643,20 +643,9 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 static int drained_run(char *const args[], int sig, char **report, int *lines)
 {
 	size_t n;
-	int p[2], st;
-	pid_t pid, writer;
+	int code = rp_cmd_signal_slow(args, sig);
 	char *out, *at;
 
-	CU_ASSERT_FATAL(pipe(p) == 0);
-	writer = rp_cmd_slow_lines(p[1]);
-	close(p[1]);
-	pid = rp_cmd_start(args, p[0]);
-	close(p[0]);
-	usleep(700000);
-	kill(pid, sig);
-	st = rp_test_wait(pid, 20);
-	kill(writer, SIGKILL);
-	rp_test_wait(writer, 5);
 	*report = rp_cmd_slurp("REPORT", &n);
 	out = rp_cmd_slurp("OUT", &n);
 	*lines = 0;
@@ -670,7 +659,7 @@ static int drained_run(char *const args[], int sig, char **report, int *lines)
 		at += w;
 	}
 	free(out);
-	return rp_test_exit_code(st);
+	return code;
 }
 
 /* --drain: the first Ctrl-C stops the source, and every line it had read

@@ -438,9 +438,7 @@ RP_TEST(test_exec_ctrl_c, 60)
 {
 	char line[512], token[160], *rep;
 	char *args[] = {"-e", line, NULL};
-	int p[2], st;
 	size_t n;
-	pid_t pid, writer;
 
 	rp_cmd_dir_make("exec");
 	/* The directory's name makes the program's command line unique. */
@@ -449,22 +447,12 @@ RP_TEST(test_exec_ctrl_c, 60)
 		 "file-source --lines - ! exec -- grep --line-buffered -v %s ! "
 		 "file-sink --lines OUT",
 		 token);
-	CU_ASSERT_FATAL(pipe(p) == 0);
-	writer = rp_cmd_slow_lines(p[1]);
-	close(p[1]);
-	pid = rp_cmd_start(args, p[0]);
-	close(p[0]);
-	usleep(700000);
-	kill(pid, SIGINT);
-	st = rp_test_wait(pid, 10);
-	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	CU_ASSERT_EQUAL(rp_cmd_signal_slow(args, SIGINT), 130);
 	rep = rp_cmd_slurp("REPORT", &n);
 	CU_ASSERT(strstr(rep, "2-exec           cancelled") != NULL);
 	CU_ASSERT(strstr(rep, "failed") == NULL);
 	free(rep);
 	CU_ASSERT(!process_left(token));
-	kill(writer, SIGKILL);
-	rp_test_wait(writer, 5);
 	rp_cmd_dir_remove();
 }
 
