@@ -106,6 +106,10 @@ int rp_ctl_ready(struct rp_ctl_rx *rx);
 				 * only working time */
 #define RP_CTL_WORD_UNHELD 4    /* holds given up (rp_stage_hold): lines
 				 * longer than half the input ring */
+#define RP_CTL_WORD_PROGRESS 5  /* a count that moves whenever the work on
+				 * the current record moves (exec: bytes
+				 * the program read or wrote); a change
+				 * starts the per-record time anew */
 int rp_ctl_status_set(struct rp_ctl_tx *tx, unsigned idx, uint64_t v);
 uint64_t rp_ctl_status_get(const struct rp_ctl_tx *tx, unsigned idx);
 uint64_t rp_ctl_status_read(const struct rp_ctl_rx *rx, unsigned idx);

@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -56,6 +57,10 @@
 #define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */
 #define WAIT_MS 1000              /* longest sleep between checks */
 #define EXEC_FD 3                 /* the child's exec-failure pipe */
+#define LINGER_MS 5               /* re-check of a program's unread input
+				   * after the input ended */
+#define UNREAD_MAX 8192u          /* input records the program may have
+				   * unread (see note_work) */
 
 enum mode { M_LINES, M_CHUNKS, M_RECORDS };
 
@@ -76,12 +81,20 @@ struct ex {
 	int exec_fd;       /* read end of the exec-failure pipe */
 	int status_fd;     /* in a PID namespace: the program's wait status,
 			    * from the namespace's init (pid is init's) */
+	int init;          /* this stage is pid 1 of its own namespace */
 
 	/* Bytes for its stdin: wbuf[woff, wlen). */
 	char *wbuf;
 	size_t wcap, woff, wlen;
 	int in_done;       /* no more input will be taken */
 	int in_eof;        /* because the input ended */
+	/* Which input records the program has not read yet, for the
+	 * per-record timeout: bytes appended to wbuf and bytes written to
+	 * its stdin, both counted from the start, and per record appended
+	 * (oldest first, a circular queue) where its bytes end. */
+	uint64_t appended, fed, out_bytes, last_seq;
+	struct unread { uint64_t end, seq; } *q;
+	size_t qhead, qlen;
 
 	/* Its stdout. */
 	char *rbuf;
@@ -136,8 +149,10 @@ fail:
 	_exit(127);
 }
 
-/* In a PID namespace of its own (namespaces: [pid]), the stage's first
- * child is the namespace's init, pid 1: it starts the program as pid 2,
+/* In a PID namespace of its own (namespaces: [pid]) that the stage made
+ * itself (unshare: an unprivileged supervisor), the stage's first child
+ * is the namespace's init, pid 1 (created in it by the supervisor, the
+ * stage is the init itself, and this is not used): it starts the program as pid 2,
  * which keeps ordinary signal semantics (pid 1 ignores every signal it
  * has no handler for, SIGPIPE included), and reaps whatever is left to
  * it.  When the program ends, init sends its wait status up status_w and
@@ -198,6 +213,11 @@ static int start(struct ex *x, char **argv, int has_out)
 	sigset_t chld;
 	int err = 0;
 
+	/* Started in its namespace (clone3), this stage is its init and
+	 * the program's parent; else its first child is init (ns_init). */
+	x->init = pidns && parent == 1;
+	pidns = pidns && !x->init;
+
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
@@ -247,34 +267,58 @@ out:
 	return err;
 }
 
+/* The program (or the init it runs under) was reaped. */
+static void ended(struct ex *x)
+{
+	int e;
+
+	/* Whatever it left running must not outlive it: as the
+	 * namespace's init, everything else in the namespace (pid 1 is
+	 * spared by kill(-1)); otherwise its process group (a background
+	 * job). */
+	kill(x->init ? -1 : -x->pid, SIGKILL);
+	x->pid = -1;
+	/* Its exec failed if it said so before it ended. */
+	if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
+		x->exec_errno = e;
+	/* The namespace's init ended: how the program did, if it got to
+	 * say (killed, it says nothing: its status stands). */
+	if (x->status_fd >= 0 &&
+	    read(x->status_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
+		x->status = e;
+}
+
 /* Reap the program if it ended (or, with block, once it has). */
 static void reap(struct ex *x, int block)
 {
 	struct signalfd_siginfo si;
 	pid_t r;
+	int st;
 
 	while (read(x->sig_fd, &si, sizeof(si)) > 0)
 		;
+	if (x->init) {
+		/* pid 1: every orphan in the namespace is ours to reap. */
+		for (;;) {
+			r = waitpid(-1, &st, block && x->pid > 0 ? 0 : WNOHANG);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			if (r == x->pid) {
+				x->status = st;
+				ended(x);
+			}
+		}
+		return;
+	}
 	if (x->pid <= 0)
 		return;
 	do
 		r = waitpid(x->pid, &x->status, block ? 0 : WNOHANG);
 	while (r < 0 && errno == EINTR);
-	if (r == x->pid || (r < 0 && errno == ECHILD)) {
-		int e;
-		/* Whatever it left running in its process group (a
-		 * background job) must not outlive it. */
-		kill(-x->pid, SIGKILL);
-		x->pid = -1;
-		/* Its exec failed if it said so before it ended. */
-		if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
-			x->exec_errno = e;
-		/* The namespace's init ended: how the program did, if it
-		 * got to say (killed, it says nothing: its status stands). */
-		if (x->status_fd >= 0 &&
-		    read(x->status_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
-			x->status = e;
-	}
+	if (r == x->pid || (r < 0 && errno == ECHILD))
+		ended(x);
 }
 
 /* Kill the program and whatever it started, and reap it. */
@@ -358,13 +402,19 @@ static int append(struct ex *x, const struct rp_record *r)
 	p += r->len;
 	if (nl)
 		*p++ = '\n';
+	x->appended += (uint64_t)(p - (x->wbuf + x->wlen));
 	x->wlen = (size_t)(p - x->wbuf);
+	x->last_seq = rp_stage_input_seq(x->s);
+	x->q[(x->qhead + x->qlen) % UNREAD_MAX] =
+		(struct unread){x->appended, x->last_seq};
+	x->qlen++;
 	return 0;
 }
 
 static int want_input(const struct ex *x)
 {
-	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH;
+	return !x->in_done && x->to_fd >= 0 &&
+	       x->wlen - x->woff < WRITE_HIGH && x->qlen < UNREAD_MAX;
 }
 
 /* Take input records while there is room for them.  Also what sends the
@@ -403,6 +453,7 @@ static void close_stdin(struct ex *x)
 		close(x->to_fd);
 	x->to_fd = -1;
 	x->woff = x->wlen = 0;
+	x->qlen = 0; /* what it had not read, it never will */
 }
 
 static int write_stdin(struct ex *x)
@@ -412,6 +463,7 @@ static int write_stdin(struct ex *x)
 				  x->wlen - x->woff);
 		if (n >= 0) {
 			x->woff += (size_t)n;
+			x->fed += (uint64_t)n;
 			continue;
 		}
 		if (errno == EINTR)
@@ -556,6 +608,7 @@ static int read_stdout(struct ex *x)
 		}
 		if (n == 0)
 			return output_end(x);
+		x->out_bytes += (uint64_t)n;
 		if ((err = output(x, x->rbuf, (size_t)n)))
 			return err;
 		done += (size_t)n;
@@ -565,12 +618,69 @@ static int read_stdout(struct ex *x)
 
 /* ----------------------------------------------------------- the loop */
 
+/*
+ * Does the program still have input it has not read, with the input at
+ * its end?  Then its stdin stays open until it has (checked every
+ * LINGER_MS), so that its unread input stays in sight of note_work: a
+ * program that hangs on the last records is then timed like one that
+ * hangs on any other.  It makes no difference to the program, whose
+ * read returns 0 only after the last byte either way.  One that closed
+ * its stdin without reading the rest (no reader left) gets it closed at
+ * once, and so does one that ended.
+ */
+static int unread_input(struct ex *x)
+{
+	struct pollfd p = {.fd = x->to_fd, .events = 0};
+	int unread = 0;
+
+	if (x->source || ioctl(x->to_fd, FIONREAD, &unread) < 0 ||
+	    unread <= 0)
+		return 0;
+	return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)));
+}
+
+/*
+ * What the program is working on, for the per-record timeout.  Which
+ * record it is busy with cannot be known, but whether it is stuck can:
+ * it holds input it has not read (bytes in its stdin pipe), and neither
+ * reads more nor writes anything.  The record named is the oldest one
+ * whose bytes it has not all read; any byte it reads or writes starts
+ * the time again.  A program that has read all it was given is waiting
+ * for more, not working; nor is one blocked by a full output ring,
+ * since this stage then waits in rp_emit, which counts as waiting.
+ */
+static void note_work(struct ex *x)
+{
+	int unread = 0;
+	uint64_t taken;
+
+	if (x->source)
+		return;
+	if (x->to_fd >= 0 && ioctl(x->to_fd, FIONREAD, &unread) < 0)
+		unread = 0;
+	if (unread < 0 || (uint64_t)unread > x->fed)
+		unread = 0;
+	taken = x->fed - (uint64_t)unread;
+	while (x->qlen > 0 && x->q[x->qhead].end <= taken) {
+		x->qhead = (x->qhead + 1) % UNREAD_MAX;
+		x->qlen--;
+	}
+	if (x->qlen == 0 || unread == 0)
+		rp_stage_set_work(x->s, x->qlen ? x->q[x->qhead].seq + 1
+						: x->last_seq + 1,
+				  0, taken + x->out_bytes);
+	else
+		rp_stage_set_work(x->s, x->q[x->qhead].seq + 1, 1,
+				  taken + x->out_bytes);
+}
+
 /* Until the program has ended and its output is out: 0, -ECANCELED after
  * a cancel, or the error that ends the stage.  The program is gone either
  * way. */
 static int loop(struct ex *x)
 {
 	int in_ready = 1, out_ready = 1, sig_ready = 0, draining = 0, err;
+	int lingering = 0;
 
 	for (;;) {
 		struct pollfd pf[3];
@@ -586,8 +696,12 @@ static int loop(struct ex *x)
 			break;
 		if ((err = write_stdin(x)))
 			break;
-		if (x->in_done && x->woff == x->wlen)
-			close_stdin(x); /* the program sees its end */
+		/* The program sees its end once it has read all it was
+		 * given (see unread_input). */
+		lingering = x->in_done && x->woff == x->wlen &&
+			    x->to_fd >= 0 && x->pid > 0 && unread_input(x);
+		if (x->in_done && x->woff == x->wlen && !lingering)
+			close_stdin(x);
 		if (out_ready && (err = read_stdout(x)))
 			break;
 		if (sig_ready || (x->from_fd < 0 && x->pid > 0))
@@ -605,16 +719,20 @@ static int loop(struct ex *x)
 		}
 		if ((err = rp_stage_flush(x->s)))
 			break;
+		note_work(x);
 
-		pf[0].fd = x->woff < x->wlen ? x->to_fd : -1;
-		pf[0].events = POLLOUT;
+		/* Lingering, its hang-up (POLLERR: no reader left) ends
+		 * the wait too. */
+		pf[0].fd = x->woff < x->wlen || lingering ? x->to_fd : -1;
+		pf[0].events = x->woff < x->wlen ? POLLOUT : 0;
 		pf[1].fd = x->from_fd;
 		pf[1].events = POLLIN;
 		pf[2].fd = x->pid > 0 ? x->sig_fd : -1;
 		pf[2].events = POLLIN;
 		if (want_input(x))
 			what |= RP_WAIT_INPUT;
-		r = rp_stage_poll(x->s, what, pf, 3, WAIT_MS);
+		r = rp_stage_poll(x->s, what, pf, 3,
+				  lingering ? LINGER_MS : WAIT_MS);
 		if (r < 0 && r != -EINTR) {
 			err = r; /* -EPIPE: the supervisor is gone */
 			break;
@@ -722,6 +840,12 @@ static int exec_main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!x.source &&
+	    (x.q = calloc(UNREAD_MAX, sizeof(*x.q))) == NULL) {
+		fprintf(stderr, "exec: out of memory\n");
+		err = -ENOMEM;
+		goto out;
+	}
 	if ((err = start(&x, argv + i, has_out)))
 		goto out;
 	x.in_done = x.source;
@@ -745,6 +869,7 @@ out:
 	if (x.status_fd >= 0)
 		close(x.status_fd);
 	linebuf_free(x.lb);
+	free(x.q);
 	free(x.wbuf);
 	free(x.rbuf);
 	free(x.frame);

@@ -101,6 +101,17 @@ int rp_landlock_abi(void)
 	return v < 0 ? -errno : (int)v;
 }
 
+const char *rp_landlock_gaps(int abi)
+{
+	if (abi >= 5)
+		return NULL;
+	if (abi >= 3)
+		return "ioctl(2) on devices is not restricted (that needs "
+		       "Landlock ABI 5)";
+	return "truncate(2) of files and ioctl(2) on devices are not "
+	       "restricted (that needs Landlock ABI 3 and 5)";
+}
+
 int rp_landlock_explicit(const struct rp_sandbox *sb)
 {
 	return sb->fs_read_set || sb->fs_write_set;

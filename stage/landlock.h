@@ -34,6 +34,11 @@
  * built in), -EOPNOTSUPP (disabled at boot) or another -errno. */
 int rp_landlock_abi(void);
 
+/* What a ruleset under ABI version abi cannot restrict, for the report
+ * ("truncate(2) ..."), or NULL if nothing a stage is denied gets
+ * through. */
+const char *rp_landlock_gaps(int abi);
+
 /* Does sb ask for a Landlock ruleset at all? */
 int rp_landlock_wanted(const struct rp_sandbox *sb);
 

@@ -109,9 +109,12 @@ static int step_namespaces(const struct rp_sandbox *sb,
 		flags |= CLONE_NEWIPC;
 	if (sb->namespaces & RP_SB_MNTNS)
 		flags |= CLONE_NEWNS;
-	/* The stage stays where it is; its first child (the exec
-	 * adapter's init) is pid 1 of the new namespace. */
-	if (sb->namespaces & RP_SB_PIDNS)
+	/* Created in it (the supervisor's clone3), the stage is pid 1 of
+	 * its namespace already.  Else it stays where it is, and its first
+	 * child (the exec adapter's init) is pid 1 of the new one. */
+	if ((sb->namespaces & RP_SB_PIDNS) && getpid() == 1)
+		r->applied |= RP_SB_PIDNS;
+	else if (sb->namespaces & RP_SB_PIDNS)
 		flags |= CLONE_NEWPID;
 	if (flags == 0)
 		return 0;

@@ -78,6 +78,7 @@ struct rp_stage {
 	int draining;
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
+	int work_external;     /* rp_stage_set_work: polls are working time */
 
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
@@ -424,7 +425,9 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 	rp_bell_announce(s->own);
 	rp_bell_park_begin(s->own);
 	r = wait_ready(&a);
-	if (r == 0 && timeout_ms != 0) {
+	if (r == 0 && timeout_ms != 0 && s->work_external) {
+		n = poll(p, (nfds_t)nfds + 1, timeout_ms);
+	} else if (r == 0 && timeout_ms != 0) {
 		/* Waiting is not working (per-record timeouts). */
 		uint64_t working = rp_ctl_status_get(s->tx,
 						     RP_CTL_WORD_WORKING);
@@ -746,6 +749,15 @@ int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n)
 		n = RP_STAGE_STATE_WORDS;
 	memcpy(words, s->words, n * sizeof(*words));
 	return s->restored;
+}
+
+void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
+		       uint64_t progress)
+{
+	s->work_external = 1;
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, current);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_PROGRESS, progress);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working ? 1 : 0);
 }
 
 void rp_stage_record_done(struct rp_stage *s)

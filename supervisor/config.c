@@ -317,14 +317,27 @@ void rp_cfg_exec_pidns(struct rp_sandbox *sb)
 	sb->ns_optional = 1;
 }
 
+/* What a stage's keys said, for the defaults that depend on it. */
+struct seen {
+	int run, program, nargs, policy, ns, restart;
+	char *args[RP_CFG_MAX_ARGS];
+};
+
+static const char *const stage_keys[] = {
+	"name",        "run",          "args",
+	"program",     "input",        "ring",
+	"sandbox",     "restart",      "restart_max",
+	"restart_window", "restart_backoff_ms", "record_timeout_ms",
+	"quarantine_after"};
+static const char *const sandbox_keys[] = {
+	"policy", "allow", "deny", "memory", "cpu", "files",
+	"file_size", "namespaces", "namespaces_optional", "fs_read",
+	"fs_write", "landlock_optional"};
+#define NKEYS(a) ((int)(sizeof(a) / sizeof(*(a))))
+
 static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 			 struct rp_sandbox *sb)
 {
-	static const char *const keys[] = {
-		"policy", "allow", "deny", "memory", "cpu", "files",
-		"file_size", "namespaces", "namespaces_optional", "fs_read",
-		"fs_write", "landlock_optional"};
-
 	if (n->type != YAML_MAPPING_NODE)
 		return FAIL(c, n, "sandbox: expected a mapping of settings");
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
@@ -398,9 +411,8 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 		} else if (!strcmp(key, "landlock_optional")) {
 			err = bool_value(c, v, key, &sb->landlock_optional);
 		} else {
-			return unknown_key(c, k, key, keys,
-					   sizeof(keys) / sizeof(*keys),
-					   "sandbox");
+			return unknown_key(c, k, key, sandbox_keys,
+					   NKEYS(sandbox_keys), "sandbox");
 		}
 		if (err)
 			return err;
@@ -413,22 +425,8 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 	return 0;
 }
 
-static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
+static void stage_defaults(struct rp_cfg_stage *st)
 {
-	static const char *const keys[] = {
-		"name",        "run",          "args",
-		"program",     "input",        "ring",
-		"sandbox",     "restart",      "restart_max",
-		"restart_window", "restart_backoff_ms", "record_timeout_ms",
-		"quarantine_after"};
-	int have_run = 0, have_program = 0, nargs = 0, have_policy = 0;
-	int have_ns = 0;
-	int have_restart = 0;
-	char *args[RP_CFG_MAX_ARGS];
-
-	if (n->type != YAML_MAPPING_NODE)
-		return FAIL(c, n, "a stage: expected a mapping with name and "
-				  "run or program");
 	rp_sandbox_defaults(&st->sandbox);
 	st->ring = DEFAULT_RING;
 	st->restart = RP_RESTART_ON_FAILURE;
@@ -436,144 +434,163 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 	st->restart_window_s = 10;
 	st->restart_backoff_ms = 100;
 	st->quarantine_after = 2;
+}
+
+/* exec starts its program inside its sandbox, which strict forbids: it
+ * gets the exec policy unless one is given, its own PID namespace unless
+ * namespaces are named, and no restarts unless asked (its program keeps
+ * private state a restart would lose). */
+static void exec_defaults(struct rp_cfg_stage *st, const struct seen *sn)
+{
+	if (!st->builtin || strcmp(st->argv[0], "exec") != 0)
+		return;
+	if (!sn->policy)
+		st->sandbox.policy = RP_POLICY_EXEC;
+	if (!sn->ns)
+		rp_cfg_exec_pidns(&st->sandbox);
+	if (!sn->restart)
+		st->restart = RP_RESTART_NEVER;
+}
+
+/* One key of a stage's mapping (k: v). */
+static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
+		     struct rp_cfg_stage *st, struct seen *sn)
+{
+	const char *key = scalar(k), *s;
+	int err = 0;
+
+	if (key == NULL)
+		return FAIL(c, k, "stage keys are names");
+	if (!strcmp(key, "name")) {
+		if (want_scalar(c, v, "name", &s))
+			return -EINVAL;
+		if (!rp_wiring_valid_name(s))
+			return FAIL(c, v, "name: 1-47 of [A-Za-z0-9._-], got "
+					  "'%s'", s);
+		snprintf(st->name, sizeof(st->name), "%s", s);
+	} else if (!strcmp(key, "run")) {
+		if (sn->run || sn->program)
+			return FAIL(c, k, "run: given twice, or with program");
+		if (want_scalar(c, v, "run", &s))
+			return -EINVAL;
+		if (!rp_cfg_is_builtin(s))
+			return FAIL(c, v, "run: '%s' is not a built-in stage "
+					  "(see ringpipe-stage --help; use "
+					  "program: for your own)", s);
+		st->argv[0] = strdup(s);
+		sn->run = 1;
+	} else if (!strcmp(key, "args")) {
+		if (sn->nargs)
+			return FAIL(c, k, "args: given twice");
+		err = string_list(c, v, "args", sn->args, RP_CFG_MAX_ARGS,
+				  &sn->nargs);
+	} else if (!strcmp(key, "program")) {
+		if (sn->run || sn->program)
+			return FAIL(c, k, "program: given twice, or with run");
+		err = string_list(c, v, "program", st->argv, RP_CFG_MAX_ARGS,
+				  &st->argc);
+		if (!err && st->argc == 0)
+			return FAIL(c, v, "program: the command is missing");
+		sn->program = 1;
+	} else if (!strcmp(key, "input")) {
+		if (want_scalar(c, v, "input", &s))
+			return -EINVAL;
+		snprintf(st->input, sizeof(st->input), "%s", s);
+	} else if (!strcmp(key, "ring")) {
+		uint64_t b;
+		err = size_value(c, v, "ring", 1u << 30, &b);
+		if (!err && (b < 4096 || (b & (b - 1))))
+			return FAIL(c, v, "ring: a power of two from 4K to 1G");
+		st->ring = (uint32_t)b;
+	} else if (!strcmp(key, "sandbox")) {
+		err = parse_sandbox(c, v, &st->sandbox);
+		sn->policy |= has_key(c, v, "policy");
+		sn->ns |= has_key(c, v, "namespaces");
+	} else if (!strcmp(key, "restart")) {
+		sn->restart = 1;
+		if (want_scalar(c, v, "restart", &s))
+			return -EINVAL;
+		if (!strcmp(s, "never"))
+			st->restart = RP_RESTART_NEVER;
+		else if (!strcmp(s, "on-failure"))
+			st->restart = RP_RESTART_ON_FAILURE;
+		else if (!strcmp(s, "always"))
+			st->restart = RP_RESTART_ALWAYS;
+		else
+			return FAIL(c, v, "restart: expected never, on-failure "
+					  "or always, got '%s'", s);
+	} else if (!strcmp(key, "restart_max") ||
+		   !strcmp(key, "restart_window")) {
+		uint64_t x;
+		err = count_value(c, v, key, key[8] == 'm' ? 100000 : 1000000,
+				  &x);
+		if (!err && key[8] == 'm')
+			st->restart_max = (uint32_t)x;
+		else if (!err)
+			st->restart_window_s = (uint32_t)x;
+	} else if (!strcmp(key, "record_timeout_ms")) {
+		uint64_t x;
+		err = count_value(c, v, key, 3600000, &x);
+		st->record_timeout_ms = (uint32_t)x;
+	} else if (!strcmp(key, "quarantine_after")) {
+		uint64_t x;
+		err = count_value(c, v, key, 64, &x);
+		st->quarantine_after = (uint32_t)x;
+	} else if (!strcmp(key, "restart_backoff_ms")) {
+		unsigned long long ms;
+		char *end;
+		if (want_scalar(c, v, key, &s))
+			return -EINVAL;
+		errno = 0;
+		ms = strtoull(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end || errno || ms > 60000)
+			return FAIL(c, v, "restart_backoff_ms: 0 to 60000");
+		st->restart_backoff_ms = (uint32_t)ms;
+	} else {
+		return unknown_key(c, k, key, stage_keys, NKEYS(stage_keys),
+				   "a stage");
+	}
+	return err;
+}
+
+static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
+{
+	struct seen sn = {0};
+	int err = 0;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return FAIL(c, n, "a stage: expected a mapping with name and "
+				  "run or program");
+	stage_defaults(st);
 	st->line = (int)n->start_mark.line + 1;
 	st->column = (int)n->start_mark.column + 1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k), *s;
-		int err = 0;
-
-		if (key == NULL)
-			return FAIL(c, k, "stage keys are names");
-		if (!strcmp(key, "name")) {
-			if (want_scalar(c, v, "name", &s))
-				return -EINVAL;
-			if (!rp_wiring_valid_name(s))
-				return FAIL(c, v, "name: 1-47 of "
-						  "[A-Za-z0-9._-], got '%s'", s);
-			snprintf(st->name, sizeof(st->name), "%s", s);
-		} else if (!strcmp(key, "run")) {
-			if (have_run || have_program)
-				return FAIL(c, k, "run: given twice, or with "
-						  "program");
-			if (want_scalar(c, v, "run", &s))
-				return -EINVAL;
-			if (!rp_cfg_is_builtin(s))
-				return FAIL(c, v, "run: '%s' is not a built-in "
-						  "stage (see ringpipe-stage "
-						  "--help; use program: for "
-						  "your own)", s);
-			st->argv[0] = strdup(s);
-			have_run = 1;
-		} else if (!strcmp(key, "args")) {
-			if (nargs)
-				return FAIL(c, k, "args: given twice");
-			err = string_list(c, v, "args", args, RP_CFG_MAX_ARGS,
-					  &nargs);
-		} else if (!strcmp(key, "program")) {
-			if (have_run || have_program)
-				return FAIL(c, k, "program: given twice, or "
-						  "with run");
-			err = string_list(c, v, "program", st->argv,
-					  RP_CFG_MAX_ARGS, &st->argc);
-			if (!err && st->argc == 0)
-				return FAIL(c, v, "program: the command is "
-						  "missing");
-			have_program = 1;
-		} else if (!strcmp(key, "input")) {
-			if (want_scalar(c, v, "input", &s))
-				return -EINVAL;
-			snprintf(st->input, sizeof(st->input), "%s", s);
-		} else if (!strcmp(key, "ring")) {
-			uint64_t b;
-			err = size_value(c, v, "ring", 1u << 30, &b);
-			if (!err && (b < 4096 || (b & (b - 1))))
-				return FAIL(c, v, "ring: a power of two from "
-						  "4K to 1G");
-			st->ring = (uint32_t)b;
-		} else if (!strcmp(key, "sandbox")) {
-			err = parse_sandbox(c, v, &st->sandbox);
-			have_policy = has_key(c, v, "policy");
-			have_ns = has_key(c, v, "namespaces");
-		} else if (!strcmp(key, "restart")) {
-			have_restart = 1;
-			if (want_scalar(c, v, "restart", &s))
-				return -EINVAL;
-			if (!strcmp(s, "never"))
-				st->restart = RP_RESTART_NEVER;
-			else if (!strcmp(s, "on-failure"))
-				st->restart = RP_RESTART_ON_FAILURE;
-			else if (!strcmp(s, "always"))
-				st->restart = RP_RESTART_ALWAYS;
-			else
-				return FAIL(c, v, "restart: expected never, "
-						  "on-failure or always, got "
-						  "'%s'", s);
-		} else if (!strcmp(key, "restart_max") ||
-			   !strcmp(key, "restart_window")) {
-			uint64_t x;
-			err = count_value(c, v, key,
-					  key[8] == 'm' ? 100000 : 1000000, &x);
-			if (!err && key[8] == 'm')
-				st->restart_max = (uint32_t)x;
-			else if (!err)
-				st->restart_window_s = (uint32_t)x;
-		} else if (!strcmp(key, "record_timeout_ms")) {
-			uint64_t x;
-			err = count_value(c, v, key, 3600000, &x);
-			st->record_timeout_ms = (uint32_t)x;
-		} else if (!strcmp(key, "quarantine_after")) {
-			uint64_t x;
-			err = count_value(c, v, key, 64, &x);
-			st->quarantine_after = (uint32_t)x;
-		} else if (!strcmp(key, "restart_backoff_ms")) {
-			const char *b;
-			char *end;
-			if (want_scalar(c, v, key, &b))
-				return -EINVAL;
-			unsigned long long ms;
-			errno = 0;
-			ms = strtoull(b, &end, 10);
-			if (*b < '0' || *b > '9' || *end || errno ||
-			    ms > 60000)
-				return FAIL(c, v, "restart_backoff_ms: 0 to "
-						  "60000");
-			st->restart_backoff_ms = (uint32_t)ms;
-		} else {
-			return unknown_key(c, k, key, keys,
-					   sizeof(keys) / sizeof(*keys),
-					   "a stage");
-		}
-		if (err)
-			return err;
-	}
+	     !err && p < n->data.mapping.pairs.top; p++)
+		err = stage_key(c, yaml_document_get_node(c->doc, p->key),
+				yaml_document_get_node(c->doc, p->value), st,
+				&sn);
+	if (err)
+		goto out;
 	if (st->name[0] == '\0')
-		return FAIL(c, n, "a stage needs a name");
-	if (have_run == have_program)
-		return FAIL(c, n, "stage '%s': give exactly one of run (a "
-				  "built-in) or program", st->name);
-	if (have_run) {
-		st->builtin = 1;
-		st->argc = 1;
-		/* exec starts its program inside its sandbox, which strict
-		 * forbids: it gets exec unless a policy is given. */
-		if (!have_policy && !strcmp(st->argv[0], "exec"))
-			st->sandbox.policy = RP_POLICY_EXEC;
-		if (!have_ns && !strcmp(st->argv[0], "exec"))
-			rp_cfg_exec_pidns(&st->sandbox);
-		/* An exec stage's program keeps private state a restart
-		 * would lose: never restarted unless asked. */
-		if (!have_restart && !strcmp(st->argv[0], "exec"))
-			st->restart = RP_RESTART_NEVER;
-		for (int i = 0; i < nargs; i++)
-			st->argv[st->argc++] = args[i];
-	} else if (nargs) {
-		return FAIL(c, n, "stage '%s': args go with run; put a "
-				  "program's arguments in its list", st->name);
-	}
+		err = FAIL(c, n, "a stage needs a name");
+	else if (sn.run == sn.program)
+		err = FAIL(c, n, "stage '%s': give exactly one of run (a "
+				 "built-in) or program", st->name);
+	else if (sn.program && sn.nargs)
+		err = FAIL(c, n, "stage '%s': args go with run; put a "
+				 "program's arguments in its list", st->name);
+	if (err || sn.program)
+		goto out;
+	st->builtin = 1;
+	st->argc = 1;
+	exec_defaults(st, &sn);
+	for (int i = 0; i < sn.nargs; i++)
+		st->argv[st->argc++] = sn.args[i];
 	return 0;
+out:
+	for (int i = 0; i < sn.nargs; i++)
+		free(sn.args[i]);
+	return err;
 }
 
 static int find(const struct rp_cfg *cfg, const char *name)
@@ -754,6 +771,134 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 	return err;
 }
 
+/* ------------------------------------------------ one-liner settings */
+
+static int in_list(const char *key, const char *const *keys, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(key, keys[i]))
+			return 1;
+	return 0;
+}
+
+/* value as a YAML double-quoted scalar, appended to buf. */
+static void yaml_quoted(char *buf, size_t len, const char *v, size_t n)
+{
+	size_t at = strlen(buf);
+
+	if (at + 1 < len)
+		buf[at++] = '"';
+	for (size_t i = 0; i < n && at + 5 < len; i++) {
+		unsigned char ch = (unsigned char)v[i];
+		if (ch == '"' || ch == '\\') {
+			buf[at++] = '\\';
+			buf[at++] = (char)ch;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			at += (size_t)snprintf(buf + at, len - at, "\\x%02x",
+					       ch);
+		} else {
+			buf[at++] = (char)ch;
+		}
+	}
+	if (at + 1 < len)
+		buf[at++] = '"';
+	buf[at] = '\0';
+}
+
+/*
+ * One "@KEY=VALUE" word of a one-liner: the YAML file's KEY for this
+ * stage (a sandbox key goes under sandbox:), checked by the same code.
+ * Lists are comma-separated.  Errors name the stage's place and the word.
+ */
+static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
+			struct seen *sn, const char *word)
+{
+	static const char *const lists[] = {"allow", "deny", "namespaces",
+					    "fs_read", "fs_write"};
+	const char *eq = strchr(word, '='), *v;
+	char key[32], text[4096], msg[sizeof(cfg->error)];
+	int no = cfg->nstages, sandbox, err;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct ctx c = {cfg, &doc};
+	yaml_node_t *root;
+
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - word - 1), word + 1);
+	if (!strcmp(key, "run") || !strcmp(key, "args") ||
+	    !strcmp(key, "program") || !strcmp(key, "input"))
+		return fail_at(cfg, 1, no, "%s: %s is what the line itself "
+					   "says, not a setting", word, key);
+	sandbox = in_list(key, sandbox_keys, NKEYS(sandbox_keys));
+	if (!sandbox && !in_list(key, stage_keys, NKEYS(stage_keys))) {
+		const char *best = NULL;
+		int bd = 99;
+		for (int i = 0; i < NKEYS(stage_keys) + NKEYS(sandbox_keys);
+		     i++) {
+			const char *k = i < NKEYS(stage_keys)
+						? stage_keys[i]
+						: sandbox_keys[i - NKEYS(stage_keys)];
+			if (distance(key, k) < bd) {
+				bd = distance(key, k);
+				best = k;
+			}
+		}
+		if (bd <= 3)
+			return fail_at(cfg, 1, no, "%s: unknown setting '%s' "
+						   "(did you mean '@%s'?)",
+				       word, key, best);
+		return fail_at(cfg, 1, no, "%s: unknown setting '%s'", word,
+			       key);
+	}
+	snprintf(text, sizeof(text), "%s%s: ", sandbox ? "sandbox: {" : "",
+		 key);
+	v = eq + 1;
+	if (in_list(key, lists, NKEYS(lists))) {
+		strcat(text, "[");
+		for (int first = 1; *v; first = 0) {
+			size_t n = strcspn(v, ",");
+			if (!first)
+				strcat(text, ", ");
+			yaml_quoted(text, sizeof(text) - 4, v, n);
+			v += n + (v[n] == ',');
+		}
+		strcat(text, "]");
+	} else {
+		yaml_quoted(text, sizeof(text) - 4, v, strlen(v));
+	}
+	if (sandbox)
+		strcat(text, "}");
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text,
+				     strlen(text));
+	if (!yaml_parser_load(&parser, &doc)) {
+		yaml_parser_delete(&parser);
+		return fail_at(cfg, 1, no, "%s: not a value this setting can "
+					   "take", word);
+	}
+	root = yaml_document_get_root_node(&doc);
+	err = root == NULL || root->type != YAML_MAPPING_NODE ||
+	      root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1;
+	if (err) {
+		err = fail_at(cfg, 1, no, "%s: not a value this setting can "
+					  "take", word);
+	} else {
+		yaml_node_pair_t *p = root->data.mapping.pairs.start;
+		err = stage_key(&c, yaml_document_get_node(&doc, p->key),
+				yaml_document_get_node(&doc, p->value), st, sn);
+	}
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	if (err && strncmp(cfg->error, cfg->file, strlen(cfg->file)) == 0) {
+		/* "-e:L:C: what": the place in the little document above
+		 * means nothing to the user; the stage and the word do. */
+		const char *m = strstr(cfg->error + strlen(cfg->file), ": ");
+		snprintf(msg, sizeof(msg), "%s", m ? m + 2 : cfg->error);
+		fail_at(cfg, 1, no, "%s: %s", word, msg);
+	}
+	return err;
+}
+
 /* The next word of a one-liner, in place: blanks separate words; '...'
  * and "..." quote (so a word may hold blanks or a '!'), and a backslash
  * escapes the next character outside single quotes.  *quoted is set when
@@ -799,12 +944,14 @@ static char *next_word(char **p, int *quoted, int *bad)
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 {
 	char *buf = strdup(line), *cur;
-	int err = 0, quoted = 0, bad = 0;
+	int err = 0, quoted = 0, bad = 0, settings = 0;
+	struct seen sn[RP_CFG_MAX_STAGES];
 
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->quarantine_max = 100;
 	snprintf(cfg->file, sizeof(cfg->file), "-e");
 	snprintf(cfg->name, sizeof(cfg->name), "pipeline");
+	memset(sn, 0, sizeof(sn));
 	if (buf == NULL)
 		return -ENOMEM;
 	/* Stages are separated by a lone, unquoted '!' word (as gst-launch
@@ -834,22 +981,9 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			cfg->nstages = 1;
 		st = &cfg->stages[cfg->nstages - 1];
 		if (st->argc == 0) {
-			rp_sandbox_defaults(&st->sandbox);
-			st->ring = DEFAULT_RING;
-			st->restart_max = 5;
-			st->restart_window_s = 10;
-			st->restart_backoff_ms = 100;
-			st->quarantine_after = 2;
+			stage_defaults(st);
 			st->builtin = rp_cfg_is_builtin(word);
-			st->restart = st->builtin && !strcmp(word, "exec")
-					      ? RP_RESTART_NEVER
-					      : RP_RESTART_ON_FAILURE;
-			/* exec runs its program inside its sandbox: a
-			 * one-liner cannot set a policy, so it gets exec. */
-			if (st->builtin && !strcmp(word, "exec")) {
-				st->sandbox.policy = RP_POLICY_EXEC;
-				rp_cfg_exec_pidns(&st->sandbox);
-			}
+			settings = 1;
 			st->line = 1;
 			st->column = cfg->nstages;
 			snprintf(st->name, sizeof(st->name), "%d-%.40s",
@@ -867,6 +1001,16 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 				       cfg->stages[cfg->nstages - 2].name,
 				       sizeof(st->input));
 		}
+		/* Settings (@KEY=VALUE) come first after the stage's name. */
+		if (settings && st->argc > 0 && word[0] == '@' &&
+		    strchr(word, '=') != NULL) {
+			if ((err = line_setting(cfg, st,
+						&sn[cfg->nstages - 1], word)))
+				goto out;
+			continue;
+		}
+		if (st->argc > 0)
+			settings = 0;
 		if (st->argc >= RP_CFG_MAX_ARGS) {
 			err = fail_at(cfg, 1, st->column, "too many arguments");
 			goto out;
@@ -882,6 +1026,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 	 * must be a built-in. */
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
+		exec_defaults(st, &sn[i]);
 		if (!st->builtin && strchr(st->argv[0], '/') == NULL) {
 			err = fail_at(cfg, 1, i + 1,
 				      "'%s' is not a built-in stage; name a "

@@ -77,7 +77,8 @@ struct rp_cfg {
 /* Parse and validate a YAML file.  0, or -EINVAL with cfg->error set to
  * "FILE:LINE:COL: message". */
 int rp_cfg_load(const char *path, struct rp_cfg *cfg);
-/* Parse a one-liner: "stage args ! stage args ! ...". */
+/* Parse a one-liner: "stage [@KEY=VALUE ...] args ! stage args ! ...";
+ * the settings are a YAML stage's keys, checked by the same code. */
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg);
 void rp_cfg_free(struct rp_cfg *cfg);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../shm/futex.h"
+#include "../stage/landlock.h"
 #include "../stage/ringpipe.h"
 #include "../stage/wiring.h"
 #include "errpipe.h"
@@ -85,7 +86,7 @@ struct stage_run {
 	uint64_t resume_seq;
 	int has_resume;
 	/* per-record timeout: working time on the current record */
-	uint64_t seen_current;
+	uint64_t seen_current, seen_progress;
 	int64_t worked_ns, sampled_at;
 	int timed_out;            /* we killed it for its per-record timeout */
 	uint64_t unheld;          /* holds it gave up (over its incarnations) */
@@ -113,6 +114,7 @@ struct sup {
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
 	int64_t t0;
+	int landlock_abi;         /* the kernel's, or -errno */
 	struct rp_deadletter dead;
 	uint64_t quarantined;
 	int chaos;                /* ringpipe chaos may send faults */
@@ -730,10 +732,13 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	memset(&spec, 0, sizeof(spec));
 	r->started_at = rp_now_ns();
 	r->worked_ns = r->sampled_at = 0;
-	r->seen_current = 0;
+	r->seen_current = r->seen_progress = 0;
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
 	spec.trusted = c->builtin;
+	/* The exec adapter can be its namespace's init (pid 1 ignores
+	 * the signals it has no handler for, even its own abort()). */
+	spec.own_pidns = c->builtin && !strcmp(c->argv[0], "exec");
 	spec.has_seq = r->has_resume;
 	spec.seq = r->resume_seq;
 	spec.skip = r->skip;
@@ -819,7 +824,7 @@ static void check_record_timeouts(struct sup *s)
 
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
-		uint64_t cur, working;
+		uint64_t cur, working, progress;
 		int64_t limit = (int64_t)r->cfg->record_timeout_ms * 1000000;
 
 		/* A cancel in progress has its own deadline. */
@@ -828,14 +833,18 @@ static void check_record_timeouts(struct sup *s)
 			continue;
 		cur = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_CURRENT);
 		working = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING);
-		/* A new record starts the count again; waiting pauses it,
-		 * and so does being stopped from outside (SIGSTOP). */
-		if (cur != r->seen_current)
+		progress = rp_ctl_status_read(r->proc.rx,
+					      RP_CTL_WORD_PROGRESS);
+		/* A new record, or progress on this one, starts the count
+		 * again; waiting pauses it, and so does being stopped from
+		 * outside (SIGSTOP). */
+		if (cur != r->seen_current || progress != r->seen_progress)
 			r->worked_ns = 0;
 		else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
 			 !stopped(r->proc.pid))
 			r->worked_ns += now - r->sampled_at;
 		r->seen_current = cur;
+		r->seen_progress = progress;
 		r->sampled_at = now;
 		if (r->worked_ns > limit && r->why[0] == '\0') {
 			snprintf(r->why, sizeof(r->why), "exceeded its "
@@ -1022,12 +1031,24 @@ static const char *delivery(struct sup *s, int k, char *buf, size_t len)
 	return buf;
 }
 
+/* Did any stage get the Landlock layer? */
+static int landlock_used(struct sup *s)
+{
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->layers & RP_SB_LANDLOCK)
+			return 1;
+	return 0;
+}
+
 static void report(struct sup *s)
 {
 	char layers[128], how[160];
 
 	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
+	if (landlock_used(s) && rp_landlock_gaps(s->landlock_abi))
+		fprintf(stderr, "  landlock: this kernel has ABI %d: %s\n",
+			s->landlock_abi, rp_landlock_gaps(s->landlock_abi));
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		rp_sandbox_describe(r->layers, layers, sizeof(layers));
@@ -1077,6 +1098,14 @@ static void write_json(struct sup *s, FILE *f, int code)
 		(double)(rp_now_ns() - s->t0) / 1e9, exit_code,
 		(unsigned long long)s->quarantined);
 	rp_json_str(f, s->dead.prefix);
+	if (landlock_used(s)) {
+		fprintf(f, ",\"landlock_abi\":%d,\"landlock_gaps\":",
+			s->landlock_abi);
+		if (rp_landlock_gaps(s->landlock_abi))
+			rp_json_str(f, rp_landlock_gaps(s->landlock_abi));
+		else
+			fputs("null", f);
+	}
 	fprintf(f, ",\"stages\":[");
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
@@ -1211,6 +1240,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		at(s, k)->err.rfd = -1;
 	}
 	s->t0 = rp_now_ns();
+	s->landlock_abi = rp_landlock_abi();
 	{
 		char prefix[sizeof(s->dead.prefix)];
 		rp_deadletter_prefix(cfg->dead_letter, cfg->name, prefix,

@@ -34,6 +34,12 @@ struct rp_stage_spec {
 	/* argv is ringpipe's own stage host, which opens its files before
 	 * it drops root; any other program gets no root before it runs. */
 	int trusted;
+	/* With namespaces: [pid], start it in the namespace as its pid 1
+	 * (clone3), where the kernel allows that (a root supervisor), so
+	 * that killing it ends everything in there.  Else, and for stages
+	 * that cannot be an init, the stage unshares the namespace for its
+	 * children. */
+	int own_pidns;
 	/* A restarted stage: the input sequence number to continue from. */
 	int has_seq;
 	uint64_t seq;

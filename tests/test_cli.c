@@ -159,6 +159,81 @@ RP_TEST(test_one_liner_matches_shell, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A one-liner sets what a YAML file would with @KEY=VALUE words right
+ * after a stage's name, checked by the same code: a name and a
+ * per-record timeout (the report uses both), sandbox keys (no PID
+ * namespace for the second exec), and mistakes named with the stage's
+ * place and the word.  An @ word among a program's own arguments is
+ * just an argument. */
+RP_TEST(test_one_liner_settings, 60)
+{
+	static const struct bad_case bad[] = {
+		{"@fs_wrte=/tmp", "-e:1:2: @fs_wrte=/tmp: unknown setting "
+				  "'fs_wrte' (did you mean '@fs_write'?)"},
+		{"@record_timeout_ms=soon", "-e:1:2: @record_timeout_ms=soon: "
+					    "record_timeout_ms: expected a "
+					    "number"},
+		{"@namespaces=pid,usr", "namespaces: 'usr' is not net, ipc, "
+					"mnt or pid"},
+		{"@fs_write=tmp", "fs_write: 'tmp' is not an absolute path"},
+		{"@input=x", "@input=x: input is what the line itself says"},
+	};
+	char line[1024], token[64], in[256], *text, *out;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+	int code;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in.log");
+	rp_cmd_write_lines(in, 10);
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec @name=parse "
+		 "@record_timeout_ms=300 @policy=exec -- sh -c "
+		 "'read a; read b; exec sleep %s' ! file-sink -",
+		 in, token);
+	code = run(args, &text);
+	if (!strstr(text, "stage parse: exceeded its per-record timeout of "
+			  "300 ms on record 2"))
+		fprintf(stderr, "exit %d:\n%s\n", code, text);
+	CU_ASSERT_NOT_EQUAL(code, 0);
+	CU_ASSERT(strstr(text, "stage parse: exceeded its per-record timeout "
+			       "of 300 ms on record 2") != NULL);
+	free(text);
+
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! head 1 ! exec -- sh -c 'echo $$' ! "
+		 "exec @namespaces= -- sh -c 'cat; echo $$; echo @a=b' ! "
+		 "file-sink --lines OUT",
+		 in);
+	code = run(args, &text);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT_EQUAL(code, 0);
+	/* pid 2 in its own namespace; not in the host's. */
+	CU_ASSERT(strncmp(out, "2\n", 2) == 0);
+	CU_ASSERT(strcmp(strchr(out, '\n') + 1, "2\n@a=b\n") != 0);
+	CU_ASSERT(strstr(out, "\n@a=b\n") != NULL);
+	CU_ASSERT(strstr(text, "4-exec           done      in 1          "
+			       "policy exec   layers fds,rlimits,") != NULL);
+	free(out);
+	free(text);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! exec %s -- cat ! file-sink -",
+			 in, bad[i].yaml);
+		code = run(args, &text);
+		if (code != 2 || !strstr(text, bad[i].expect))
+			fprintf(stderr, "%s: exit %d:\n%s\n", bad[i].yaml,
+				code, text);
+		CU_ASSERT_EQUAL(code, 2);
+		CU_ASSERT(strstr(text, bad[i].expect) != NULL);
+		free(text);
+	}
+	CU_ASSERT(rp_cmd_find_process(token, NULL) == 0);
+	rp_cmd_dir_remove();
+}
+
 /* A denied syscall ends the run with exit 1 and a report naming it. */
 RP_TEST(test_violation_reported_by_name, 60)
 {
@@ -809,6 +884,7 @@ void rp_suite_cli(void)
 		  test_check_names_line_and_column},
 		 {"a one-liner gives the shell pipeline's bytes",
 		  test_one_liner_matches_shell},
+		 {"a one-liner's @settings", test_one_liner_settings},
 		 {"a denied syscall is reported by name",
 		  test_violation_reported_by_name},
 		 {"a failing stage cancels its siblings",

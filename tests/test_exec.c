@@ -7,6 +7,7 @@
  * no process left behind.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -429,6 +430,212 @@ RP_TEST(test_exec_pid_namespace, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A field of /proc/PID/status ("PPid", "NSpid"): its last number, or
+ * -1. */
+static long status_field(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, strlen(field)) &&
+		    line[strlen(field)] == ':') {
+			char *last = strrchr(line, '\t');
+			v = last ? strtol(last + 1, NULL, 10) : -1;
+		}
+	fclose(f);
+	return v;
+}
+
+/* /proc/PID/cmdline's first two words, blank-separated. */
+static void cmdline2(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && strlen(buf) < (size_t)n)
+		buf[strlen(buf)] = ' ';
+}
+
+/* The process running "sleep TOKEN" itself (not a command line that
+ * mentions it), or 0. */
+static pid_t find_sleep(const char *token)
+{
+	char want[96], buf[96], path[300];
+	size_t wl;
+	pid_t found = 0;
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+
+	wl = (size_t)snprintf(want, sizeof(want), "sleep%c%s", 0, token) + 1;
+	while (d && found == 0 && (e = readdir(d)) != NULL) {
+		ssize_t n;
+		int fd;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+		if (n == (ssize_t)wl && memcmp(buf, want, wl) == 0)
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/* Started by a root supervisor, the exec stage is created in its PID
+ * namespace (clone3) as its pid 1: the command's parent is pid 1 there,
+ * and a child of the supervisor itself.  Unprivileged, the stage
+ * unshares the namespace for its first child, the namespace's init: the
+ * parent of the command is then pid 1 and a child of the stage.  Either
+ * way a cancel leaves nothing behind. */
+RP_TEST(test_exec_started_in_its_namespace, 60)
+{
+	char line[512], token[64], words[512];
+	char *args[] = {"-e", line, NULL};
+	pid_t pid, cmd = 0, parent, grand;
+	int st;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("IN", "a\n", 2);
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
+	snprintf(line, sizeof(line),
+		 "file-source --lines IN ! exec -- sleep %s ! file-sink -",
+		 token);
+	pid = rp_cmd_start(args, -1);
+	CU_ASSERT_FATAL(pid > 0);
+	for (int i = 0; i < 500 && cmd == 0; i++) {
+		cmd = find_sleep(token);
+		if (cmd == 0)
+			usleep(10000);
+	}
+	CU_ASSERT(cmd > 0);
+	if (cmd > 0) {
+		parent = (pid_t)status_field(cmd, "PPid");
+		grand = (pid_t)status_field(parent, "PPid");
+		CU_ASSERT_EQUAL(status_field(cmd, "NSpid"), 2);
+		CU_ASSERT_EQUAL(status_field(parent, "NSpid"), 1);
+		cmdline2(grand, words, sizeof(words));
+		if (geteuid() == 0) {
+			CU_ASSERT_EQUAL(grand, pid);
+			CU_ASSERT(strstr(words, " -e") != NULL);
+		} else {
+			CU_ASSERT(strstr(words, "ringpipe-stage exec") != NULL);
+		}
+	}
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 30);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	CU_ASSERT(!process_left(token));
+	rp_cmd_dir_remove();
+}
+
+/* ------------------------------------------------- per-record timeout */
+
+/* A program that stops reading with input waiting is killed after its
+ * per-record timeout, and the report names the first record it had not
+ * read: the sixth line (record 5), after it read five. */
+RP_TEST(test_exec_record_timeout_fires, 60)
+{
+	char yaml[1024], token[64], path[512], *rep;
+	int code;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_path(path, sizeof(path), "IN");
+	rp_cmd_write_lines(path, 20);
+	/* A sleep whose command line no other process has. */
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: stuck\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, IN]}\n"
+		 "  - name: parse\n    input: read\n    run: exec\n"
+		 "    record_timeout_ms: 300\n"
+		 "    args: [--lines, --, sh, -c, \"read a; read b; read c; "
+		 "read d; read e; echo $a$e; exec sleep %s\"]\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	code = run_yaml(yaml, &rep);
+	if (code == 0 || !strstr(rep, "per-record timeout of 300 ms on "
+				      "record 5\n"))
+		fprintf(stderr, "exit %d:\n%s\n", code, rep);
+	CU_ASSERT_NOT_EQUAL(code, 0);
+	CU_ASSERT(strstr(rep, "stage parse: exceeded its per-record timeout "
+			      "of 300 ms on record 5\n") != NULL);
+	CU_ASSERT(!process_left(token));
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
+/* What is not working time: a program waiting for input that comes
+ * slowly, one held up by a full output ring (the next stage sleeps a
+ * second before it reads), and sort, which reads all before it writes.
+ * Each has a timeout far shorter than those waits; none fires, and the
+ * bytes are the shell's. */
+RP_TEST(test_exec_record_timeout_waits, 90)
+{
+	static const char yaml[] =
+		"name: waits\nstages:\n"
+		"  - {name: read, run: file-source, args: [--lines, F]}\n"
+		"  - name: cat\n    input: read\n    run: exec\n"
+		"    record_timeout_ms: 150\n    args: [--lines, --, cat]\n"
+		"  - name: slow\n    input: cat\n    ring: 64K\n    run: exec\n"
+		"    args: [--lines, --, sh, -c, \"sleep 1; exec cat\"]\n"
+		"  - name: sort\n    input: slow\n    run: exec\n"
+		"    record_timeout_ms: 150\n"
+		"    args: [--lines, --, sort, -S, 64M, -r]\n"
+		"  - {name: write, input: sort, run: file-sink, "
+		"args: [--lines, OUT]}\n";
+	static const char idle[] =
+		"name: idle\nstages:\n"
+		"  - name: tick\n    run: exec\n    args: [--lines, --, sh, -c, "
+		"\"for i in 1 2 3; do echo $i; sleep 0.4; done\"]\n"
+		"  - name: cat\n    input: tick\n    run: exec\n"
+		"    record_timeout_ms: 150\n    args: [--lines, --, cat]\n"
+		"  - {name: write, input: cat, run: file-sink, "
+		"args: [--lines, OUT]}\n";
+	char path[512], *rep, *out;
+	size_t n;
+	int code;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_path(path, sizeof(path), "F");
+	rp_cmd_write_lines(path, 100000);
+	shell("sort -r F");
+	code = run_yaml(yaml, &rep);
+	if (code != 0)
+		fprintf(stderr, "exit %d:\n%s\n", code, rep);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(strstr(rep, "timeout") == NULL);
+	same_bytes("cat, a full ring, sort", 100000);
+	free(rep);
+
+	code = run_yaml(idle, &rep);
+	out = rp_cmd_slurp("OUT", &n);
+	if (code != 0)
+		fprintf(stderr, "exit %d:\n%s\n", code, rep);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT_STRING_EQUAL(out, "1\n2\n3\n");
+	free(out);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* ------------------------------------------------------ cancel, EPIPE */
 
 
@@ -593,6 +800,12 @@ void rp_suite_exec(void)
 		  test_exec_side_lookups_fail_softly},
 		 {"namespaces: [pid]: alone, and nothing outlives it",
 		  test_exec_pid_namespace},
+		 {"root: created in its PID namespace as its init",
+		  test_exec_started_in_its_namespace},
+		 {"a program stuck on its input is timed out",
+		  test_exec_record_timeout_fires},
+		 {"waiting for input or room is not working time",
+		  test_exec_record_timeout_waits},
 		 {"Ctrl-C cancels cleanly", test_exec_ctrl_c},
 		 {"a consumer that finishes early ends the program",
 		  test_exec_output_closed},

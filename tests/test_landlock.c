@@ -283,6 +283,7 @@ RP_TEST(test_landlock_layer_in_report, 60)
 		{"out", WITH_LL},
 	};
 	char *rep, *out, layers[128];
+	const char *gaps;
 	size_t n;
 	int code;
 
@@ -300,9 +301,34 @@ RP_TEST(test_landlock_layer_in_report, 60)
 		CU_ASSERT_STRING_EQUAL(layers, want[i].layers);
 	}
 	CU_ASSERT(strstr(rep, "landlock unavailable") == NULL);
+	/* What this kernel's ABI cannot restrict is said once, and only
+	 * then. */
+	gaps = rp_landlock_gaps(rp_landlock_abi());
+	if (gaps != NULL) {
+		CU_ASSERT(strstr(rep, gaps) != NULL);
+		CU_ASSERT(strstr(strstr(rep, gaps) + 1, gaps) == NULL);
+	} else {
+		CU_ASSERT(strstr(rep, "landlock: this kernel") == NULL);
+	}
 	free(out);
 	free(rep);
 	rp_cmd_dir_remove();
+}
+
+/* Kernels older than ABI 3 cannot restrict truncate(2), older than 5
+ * not ioctl(2) on devices: the report names exactly those gaps. */
+RP_TEST(test_landlock_gaps_named, 10)
+{
+	for (int abi = 1; abi <= 8; abi++) {
+		const char *g = rp_landlock_gaps(abi);
+		if (abi >= 5) {
+			CU_ASSERT_PTR_NULL(g);
+			continue;
+		}
+		CU_ASSERT_FATAL(g != NULL);
+		CU_ASSERT(strstr(g, "ioctl(2) on devices") != NULL);
+		CU_ASSERT((strstr(g, "truncate(2)") != NULL) == (abi < 3));
+	}
 }
 
 /* --------------------------------------------------- check, and paths */
@@ -551,6 +577,7 @@ void rp_suite_landlock(void)
 		 {"strict: opens nothing, keeps what it had",
 		  test_landlock_strict_opens_nothing},
 		 {"the report lists the layer", test_landlock_layer_in_report},
+		 {"older ABIs' gaps are named", test_landlock_gaps_named},
 		 {"check names mistakes in the lists",
 		  test_landlock_check_names_mistakes},
 		 {"a missing path fails the stage by name",
