@@ -106,6 +106,8 @@ int rp_ctl_ready(struct rp_ctl_rx *rx);
 				 * only working time */
 #define RP_CTL_WORD_UNHELD 4    /* holds given up (rp_stage_hold): lines
 				 * longer than half the input ring */
+#define RP_CTL_WORD_WAIT_IN_US 6 /* time spent waiting for input, and */
+#define RP_CTL_WORD_WAIT_OUT_US 7 /* for room in the output ring (us) */
 #define RP_CTL_WORD_PROGRESS 5  /* a count that moves whenever the work on
 				 * the current record moves (exec: bytes
 				 * the program read or wrote); a change

@@ -691,6 +691,15 @@ static int loop(struct ex *x)
 			err = -ECANCELED;
 			break;
 		}
+		if (draining && x->source) {
+			/* A drain stops a source where it stands: what its
+			 * program wrote and we read goes out (a line cut
+			 * short as an unterminated one), then the program is
+			 * stopped and the output ends. */
+			kill_cmd(x);
+			err = x->from_fd >= 0 ? output_end(x) : 0;
+			break;
+		}
 		if (want_input(x) && (in_ready || !mid_line(x)) &&
 		    (err = take_input(x, draining)))
 			break;

@@ -16,6 +16,7 @@
 #include "../shm/crashpoint.h"
 #include "sandbox.h"
 #include "builtin.h"
+#include "stage_int.h"
 #include "stage_fault.h"
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_SCRIBBLE,
@@ -27,6 +28,7 @@ struct fault {
 	regex_t re;
 	uint64_t random_at;    /* --random: drawn once per run */
 	int have_random;
+	uint64_t every;        /* --every: each N-th record, once */
 	enum action act;
 	int value;             /* signal, exit code or syscall number */
 	enum rp_crash_point point;
@@ -40,6 +42,11 @@ static int chosen(const struct fault *f, struct rp_stage *s,
 	if (f->have_at && seq == f->at)
 		return 1;
 	if (f->have_random && seq == f->random_at)
+		return 1;
+	/* The k-th multiple of N in the k-th incarnation only: each is
+	 * hit once, and the restart goes on past it. */
+	if (f->every && seq > 0 && seq % f->every == 0 &&
+	    seq / f->every == rp_stage_incarnation(s))
 		return 1;
 	if (f->have_match) {
 		regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)r->len};
@@ -185,6 +192,13 @@ static int fault_main(int argc, char **argv)
 			srand((unsigned)seed);
 			f.random_at = (uint64_t)rand() % max;
 			f.have_random = 1;
+		} else if (!strcmp(o, "--every")) {
+			if ((err = builtin_parse_count(self(), o, argv[++i],
+						       &f.every)))
+				return err;
+			if (f.every == 0)
+				return builtin_usage(self(), "--every: at "
+							     "least 1");
 		} else if (!strcmp(o, "--do")) {
 			if ((err = parse_action(&f, argv[++i])))
 				return err;
@@ -193,9 +207,10 @@ static int fault_main(int argc, char **argv)
 			return builtin_usage(self(), "unknown option %s", o);
 		}
 	}
-	if (!have_do || !(f.have_at || f.have_match || f.have_random))
+	if (!have_do ||
+	    !(f.have_at || f.have_match || f.have_random || f.every))
 		return builtin_usage(self(), "needs --do and one of --at, "
-					     "--match, --random");
+					     "--match, --random, --every");
 	if ((err = builtin_open(NULL, 0, &s)))
 		return err;
 	return rp_stage_run(s, fault_record, &f);
@@ -203,13 +218,16 @@ static int fault_main(int argc, char **argv)
 
 const struct builtin builtin_fault = {
 	.name = "fault",
-	.synopsis = "(--at N | --match REGEX | --random SEED:MAX) --do ACTION",
+	.synopsis = "(--at N | --match REGEX | --random SEED:MAX | --every N) "
+		    "--do ACTION",
 	.summary = "pass records through; misbehave on a chosen one",
 	.help =
 "  --at N          the record with input sequence number N (it keeps\n"
 "                  its number after a restart, so it is a poison record)\n"
 "  --match REGEX   every record matching the extended regex\n"
 "  --random S:MAX  one record in [0, MAX), drawn from seed S\n"
+"  --every N       records N, 2N, 3N, ... each once: the k-th in the\n"
+"                  stage's k-th start, so a restart goes on past it\n"
 "  --do crash[:SIG]      kill itself with signal SIG (default SIGSEGV)\n"
 "  --do hang             stop making progress (sleeps)\n"
 "  --do exit:CODE        exit with CODE\n"

@@ -79,6 +79,7 @@ struct rp_stage {
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
 	int work_external;     /* rp_stage_set_work: polls are working time */
+	uint64_t wait_in_us, wait_out_us; /* time blocked, for the report */
 
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
@@ -100,6 +101,7 @@ struct rp_stage {
 
 	/* ringpipe chaos: fault records for this incarnation (0: none) */
 	uint32_t chaos_gen;
+	uint32_t incarnation;  /* 1 at the first start (0: not said) */
 	uint64_t fault;        /* RP_FAULT_* | seed << 8, for the next record */
 };
 
@@ -194,6 +196,7 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 		rp_crashpoint_arm((enum rp_crash_point)w->crash_point,
 				  w->crash_n);
 	s->chaos_gen = w->chaos_gen;
+	s->incarnation = w->incarnation;
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 	return 0;
 }
@@ -371,15 +374,34 @@ static int wait_ready(void *arg)
 
 static int stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
 
+/* Time blocked since t0 on input (what has RP_WAIT_INPUT) or on room
+ * in the output ring (RP_WAIT_OUTPUT), in the status words the report
+ * reads. */
+static void blocked(struct rp_stage *s, unsigned what, int64_t t0)
+{
+	uint64_t us = (uint64_t)(rp_now_ns() - t0) / 1000;
+
+	if (what & RP_WAIT_OUTPUT) {
+		s->wait_out_us += us;
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_WAIT_OUT_US,
+				  s->wait_out_us);
+	} else if (what & RP_WAIT_INPUT) {
+		s->wait_in_us += us;
+		rp_ctl_status_set(s->tx, RP_CTL_WORD_WAIT_IN_US, s->wait_in_us);
+	}
+}
+
 /* Waiting is not working: a per-record timeout does not count it. */
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 {
 	uint64_t working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
+	int64_t t0 = rp_now_ns();
 	int r;
 
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 	r = stage_wait(s, what, timeout_ns);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+	blocked(s, what, t0);
 	return r;
 }
 
@@ -426,14 +448,22 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 	rp_bell_park_begin(s->own);
 	r = wait_ready(&a);
 	if (r == 0 && timeout_ms != 0 && s->work_external) {
+		/* Its program's time: blocked on input only while the
+		 * program has nothing left to work on. */
+		int64_t t0 = rp_now_ns();
+		int idle = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING) == 0;
 		n = poll(p, (nfds_t)nfds + 1, timeout_ms);
+		if (idle)
+			blocked(s, what & RP_WAIT_INPUT, t0);
 	} else if (r == 0 && timeout_ms != 0) {
+		int64_t t0 = rp_now_ns();
 		/* Waiting is not working (per-record timeouts). */
 		uint64_t working = rp_ctl_status_get(s->tx,
 						     RP_CTL_WORD_WORKING);
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 		n = poll(p, (nfds_t)nfds + 1, timeout_ms);
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+		blocked(s, what & (RP_WAIT_INPUT | RP_WAIT_OUTPUT), t0);
 	} else {
 		n = poll(p, (nfds_t)nfds + 1, 0);
 	}
@@ -758,6 +788,11 @@ void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, current);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_PROGRESS, progress);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working ? 1 : 0);
+}
+
+uint32_t rp_stage_incarnation(const struct rp_stage *s)
+{
+	return s->incarnation;
 }
 
 void rp_stage_record_done(struct rp_stage *s)

@@ -20,6 +20,9 @@ void rp_stage_record_done(struct rp_stage *s);
  * room in the output ring, still counts as waiting. */
 void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 		       uint64_t progress);
+/* 1 at the stage's first start, + 1 at each restart; 0 if the
+ * supervisor did not say. */
+uint32_t rp_stage_incarnation(const struct rp_stage *s);
 /* The sandbox layers in force (RP_SB_* of sandbox.h). */
 unsigned rp_stage_layers(const struct rp_stage *s);
 

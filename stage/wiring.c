@@ -298,6 +298,13 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		w->crash_n = (unsigned long)n;
 		return 0;
 	}
+	if (strcmp(key, "inc") == 0) {
+		uint64_t n;
+		if (num(val, UINT32_MAX, &n) || n == 0)
+			return bad(w, "inc: expected a number from 1");
+		w->incarnation = (uint32_t)n;
+		return 0;
+	}
 	if (strcmp(key, "chaos") == 0) {
 		uint64_t n;
 		if (num(val, UINT32_MAX, &n) || n == 0)
@@ -461,6 +468,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 			     w->crash_n);
 	if (!err && w->chaos_gen)
 		err = append(buf, len, &at, "chaos=%u;", w->chaos_gen);
+	if (!err && w->incarnation)
+		err = append(buf, len, &at, "inc=%u;", w->incarnation);
 	for (unsigned i = 0; !err && i < w->nskip; i++)
 		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
 			     (unsigned long long)w->skip[i],

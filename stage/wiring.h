@@ -64,6 +64,8 @@ struct rp_wiring {
 	int crash_point;          /* enum rp_crash_point, 0: none */
 	unsigned long crash_n;
 	uint32_t chaos_gen;       /* 0: RP_CTL_FAULT ignored */
+	uint32_t incarnation;     /* 1 at the first start, + 1 a restart;
+				   * 0: not said */
 	struct rp_sandbox sandbox;
 	char error[128];
 };

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "deadletter.h"
+#include "log.h"
 #include "json.h"
 
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
@@ -33,8 +34,8 @@ static FILE *open_append(const char *prefix, const char *ext)
 	snprintf(path, sizeof(path), "%s%s", prefix, ext);
 	f = fopen(path, "ae");
 	if (f == NULL)
-		fprintf(stderr, "ringpipe: dead-letter output %s: %s\n", path,
-			strerror(errno));
+		rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s: %s", path,
+		       strerror(errno));
 	return f;
 }
 
@@ -59,8 +60,8 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 	if (fwrite(len, 1, 4, d->rec) != 4 ||
 	    fwrite(r->data, 1, r->len, d->rec) != r->len ||
 	    fflush(d->rec) != 0) {
-		fprintf(stderr, "ringpipe: writing %s.rec: %s\n", d->prefix,
-			strerror(errno));
+		rp_log(RP_LOG_ERROR, NULL, "writing %s.rec: %s", d->prefix,
+		       strerror(errno));
 		return -EIO;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -79,8 +80,8 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 			"\"length\":%u}\n",
 		r->attempts, when, at, r->len);
 	if (fflush(d->idx) != 0) {
-		fprintf(stderr, "ringpipe: writing %s.jsonl: %s\n", d->prefix,
-			strerror(errno));
+		rp_log(RP_LOG_ERROR, NULL, "writing %s.jsonl: %s", d->prefix,
+		       strerror(errno));
 		return -EIO;
 	}
 	d->count++;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "errpipe.h"
+#include "log.h"
 
 int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd)
 {
@@ -32,7 +33,15 @@ int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd)
 
 static void emit(struct rp_errpipe *e, FILE *out)
 {
-	fprintf(out, "%s: %.*s\n", e->name, (int)e->len, e->line);
+	char stamp[16];
+
+	if (e->stamp) {
+		rp_log_stamp(stamp);
+		fprintf(out, "%s %s: %.*s\n", stamp, e->name, (int)e->len,
+			e->line);
+	} else {
+		fprintf(out, "%s: %.*s\n", e->name, (int)e->len, e->line);
+	}
 	e->len = 0;
 }
 

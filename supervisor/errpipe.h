@@ -3,7 +3,7 @@
  *
  * The supervisor gives each stage a pipe as its stderr and pumps the read
  * end from its event loop.  Every complete line is written out as
- * "NAME: line".  A stage is untrusted: bytes that are not printable are
+ * "NAME: line" ("12:04:31.208 NAME: line" with stamp set).  A stage is untrusted: bytes that are not printable are
  * shown escaped (\xNN), and a line longer than RP_ERRPIPE_LINE is cut
  * into pieces, so a hostile stage cannot forge another stage's prefix or
  * drive the terminal.
@@ -21,6 +21,7 @@ struct rp_errpipe {
 	char name[48];
 	char line[RP_ERRPIPE_LINE];
 	size_t len;
+	int stamp;  /* lines start with the time, as log lines do (log.h) */
 };
 
 /* Make the pipe; *stage_fd is the write end to hand to the stage (close

@@ -19,14 +19,15 @@
 #include "chaos.h"
 #include "observe.h"
 #include "config.h"
+#include "log.h"
 #include "run.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringpipe run FILE [--stats] [--quiet] [--drain] [--report-json OUT]\n"
+"usage: ringpipe run FILE [--stats] [-q|-v] [--drain] [--report-json OUT]\n"
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
-"                [--quiet] [--drain] [--report-json OUT]\n"
+"                [-q|-v] [--drain] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
@@ -45,7 +46,11 @@ static void usage(FILE *f)
 "\n"
 "  --stats   print each ring's counters once a second, a line each\n"
 "            (without it, a terminal gets a one-line progress display)\n"
-"  --quiet   no report at the end (and no progress line)\n"
+"  -q, --quiet    no report at the end, no progress line, and of the\n"
+"            log lines only errors\n"
+"  -v, --verbose  log lines also for each stage's start, state changes\n"
+"            and control records\n"
+"Log lines go to stderr: time, \"ringpipe:\", the stage, the event.\n"
 "  --drain   the first Ctrl-C or SIGTERM drains instead of cancelling:\n"
 "            the source stops, the other stages finish what is queued\n"
 "            and end (10 s at most); the next one cancels.  SIGUSR1\n"
@@ -149,6 +154,21 @@ int main(int argc, char **argv)
 	/* Stages may run under our uid: none may attach to us through
 	 * /proc (ptrace, /proc/PID/mem, our fds). */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* -q and -v may also come first: ringpipe -v run FILE. */
+	while (argc > 1 && (!strcmp(argv[1], "-q") ||
+			    !strcmp(argv[1], "--quiet") ||
+			    !strcmp(argv[1], "-v") ||
+			    !strcmp(argv[1], "--verbose"))) {
+		if (argv[1][1] == 'q' || argv[1][2] == 'q') {
+			o.quiet = 1;
+			rp_log_set_level(RP_LOG_ERROR);
+		} else {
+			rp_log_set_level(RP_LOG_DEBUG);
+		}
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return RP_RUN_USAGE;
@@ -211,9 +231,13 @@ int main(int argc, char **argv)
 			o.drain = 1;
 		} else if (!strcmp(argv[i], "--stats"))
 			o.stats = 1;
-		else if (!strcmp(argv[i], "--quiet"))
+		else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
 			o.quiet = 1;
-		else {
+			rp_log_set_level(RP_LOG_ERROR);
+		} else if (!strcmp(argv[i], "--verbose") ||
+			   !strcmp(argv[i], "-v")) {
+			rp_log_set_level(RP_LOG_DEBUG);
+		} else {
 			fprintf(stderr, "ringpipe: unknown option %s\n",
 				argv[i]);
 			return RP_RUN_USAGE;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "observe.h"
 
 static const char *const kind_name[2] = {"text", "json"};
@@ -49,9 +50,8 @@ int rp_observe_open(struct rp_observe *o, const char *name)
 			int err = -errno;
 			if (fd >= 0)
 				close(fd);
-			fprintf(stderr, "ringpipe: ringpipe stat will not see "
-					"this run: @%s: %s\n",
-				path, strerror(-err));
+			rp_log(RP_LOG_INFO, NULL, "ringpipe stat will not see "
+			       "this run: @%s: %s", path, strerror(-err));
 			rp_observe_close(o);
 			return err;
 		}

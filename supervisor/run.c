@@ -22,6 +22,7 @@
 #include "errpipe.h"
 #include "deadletter.h"
 #include "json.h"
+#include "log.h"
 #include "observe.h"
 #include "progress.h"
 #include "run.h"
@@ -90,6 +91,10 @@ struct stage_run {
 	int64_t worked_ns, sampled_at;
 	int timed_out;            /* we killed it for its per-record timeout */
 	uint64_t unheld;          /* holds it gave up (over its incarnations) */
+	/* time blocked on input and on output, in microseconds, of the
+	 * incarnations that ended (the running one's is in its words) */
+	uint64_t wait_us[2];
+	int waits_taken;          /* this incarnation's are in wait_us */
 	int denied;               /* killed for a denied syscall on a record */
 	/* poison records: deaths of its own doing on one input record */
 	uint64_t suspect;         /* input sequence number + 1; 0: none */
@@ -133,6 +138,25 @@ static struct stage_run *at(struct sup *s, int k)
 	return &s->st[k];
 }
 
+/* The running incarnation's time blocked on input (0) or output (1),
+ * in us: its own word, a hint; a value no run could reach counts 0. */
+static uint64_t wait_word(struct stage_run *r, int out)
+{
+	uint64_t v;
+
+	if (r->proc.rx == NULL || r->waits_taken)
+		return 0;
+	v = rp_ctl_status_read(r->proc.rx, out ? RP_CTL_WORD_WAIT_OUT_US
+					       : RP_CTL_WORD_WAIT_IN_US);
+	return v < (1ull << 42) ? v : 0;
+}
+
+/* Seconds blocked on input (0) or output (1), every incarnation. */
+static double waited(struct stage_run *r, int out)
+{
+	return (double)(r->wait_us[out] + wait_word(r, out)) / 1e6;
+}
+
 /* Every change of a stage's state goes through here, checked against
  * the table: a move it does not list is a bug of ours, said loudly. */
 static void set_state(struct sup *s, int k, enum state to)
@@ -142,9 +166,12 @@ static void set_state(struct sup *s, int k, enum state to)
 	if (r->state == to)
 		return;
 	if (!(next_states[r->state] & (1u << to)))
-		fprintf(stderr, "ringpipe: stage %s: %s -> %s is not a "
-				"transition (internal error)\n",
-			r->cfg->name, state_name[r->state], state_name[to]);
+		rp_log(RP_LOG_ERROR, r->cfg->name, "%s -> %s is not a "
+		       "transition (internal error)", state_name[r->state],
+		       state_name[to]);
+	else
+		rp_log(RP_LOG_DEBUG, r->cfg->name, "%s -> %s",
+		       state_name[r->state], state_name[to]);
 	r->state = to;
 }
 
@@ -192,7 +219,7 @@ static void fail(struct sup *s, int k, const char *fmt, ...)
 	va_end(ap);
 	if (r->why[0] == '\0')
 		memcpy(r->why, msg, sizeof(msg));
-	fprintf(stderr, "ringpipe: stage %s: %s\n", r->cfg->name, msg);
+	rp_log(RP_LOG_ERROR, r->cfg->name, "%s", msg);
 	if (s->failed++)
 		return;
 	/* The ring it read from: its producer must not wait for it. */
@@ -211,6 +238,10 @@ static void read_control(struct sup *s, int k)
 	 * loop from its other events. */
 	for (int budget = 64;
 	     budget-- > 0 && r->proc.rx && (err = rp_ctl_recv(r->proc.rx, &m)) == 0;) {
+		if (rp_log_on(RP_LOG_DEBUG))
+			rp_log(RP_LOG_DEBUG, r->cfg->name, "control record "
+			       "%s (%lld, %lld, code %d)", rp_ctl_kind_name(m.kind),
+			       (long long)m.arg0, (long long)m.arg1, (int)m.code);
 		switch (m.kind) {
 		case RP_CTL_READY:
 			r->layers = (unsigned)m.arg0;
@@ -284,10 +315,9 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	r->restarts++;
 	r->restart_at = now + r->backoff_ns;
 	set_state(s, k, ST_RESTARTING);
-	fprintf(stderr, "ringpipe: stage %s: %s; restarting in %lld ms "
-			"(%u of at most %u in a row)\n",
-		c->name, why, (long long)(r->backoff_ns / 1000000), r->in_a_row,
-		c->restart_max);
+	rp_log(RP_LOG_INFO, c->name, "%s; restarting in %lld ms (%u of at "
+	       "most %u in a row)", why, (long long)(r->backoff_ns / 1000000),
+	       r->in_a_row, c->restart_max);
 	r->why[0] = '\0';
 	return 1;
 }
@@ -399,10 +429,9 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why)
 	r->skip[r->nskip++] = seq;
 	r->quarantined++;
 	s->quarantined++;
-	fprintf(stderr, "ringpipe: stage %s: record %llu quarantined to "
-			"%s.rec after %u deaths on it (%s)\n",
-		r->cfg->name, (unsigned long long)seq, s->dead.prefix,
-		r->cfg->quarantine_after, why);
+	rp_log(RP_LOG_INFO, r->cfg->name, "record %llu quarantined to %s.rec "
+	       "after %u deaths on it (%s)", (unsigned long long)seq,
+	       s->dead.prefix, r->cfg->quarantine_after, why);
 	return 1;
 }
 
@@ -428,6 +457,9 @@ static void on_exit_of(struct sup *s, int k)
 						RP_CTL_WORD_INPUT_SEQ);
 		if (v > r->records_in && v < UINT64_MAX / 2)
 			r->records_in = v;
+		for (int i = 0; i < 2 && !r->waits_taken; i++)
+			r->wait_us[i] += wait_word(r, i);
+		r->waits_taken = 1;
 	}
 	/* Any request to it from now on fails at once, instead of waiting
 	 * for a reader that is gone. */
@@ -581,11 +613,10 @@ static void on_violation(struct sup *s, int k)
 			if (!seen && r->nsoft < 8)
 				r->soft_nr[r->nsoft++] = v.nr;
 			if (!seen)
-				fprintf(stderr, "ringpipe: stage %s: denied "
-						"syscall %s (%d) %s: failed with "
-						"%s (reported once)\n",
-					r->cfg->name, v.name, v.nr, where,
-					strerrorname_np(v.errno_));
+				rp_log(RP_LOG_INFO, r->cfg->name, "denied "
+				       "syscall %s (%d) %s: failed with %s "
+				       "(reported once)", v.name, v.nr, where,
+				       strerrorname_np(v.errno_));
 			continue;
 		}
 		/* On a record, with restarts: maybe that record's fault, so
@@ -733,6 +764,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	r->started_at = rp_now_ns();
 	r->worked_ns = r->sampled_at = 0;
 	r->seen_current = r->seen_progress = 0;
+	r->waits_taken = 0;
 	spec.name = c->name;
 	spec.sandbox = c->sandbox;
 	spec.trusted = c->builtin;
@@ -749,6 +781,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	}
 	if (o->chaos && rp_run_injectable(s->cfg, k))
 		spec.chaos_gen = r->restarts + 1;
+	spec.incarnation = r->restarts + 1;
 	spec.null_stdin = k > 0;
 	spec.null_stdout = k + 1 < s->n;
 	if (c->builtin)
@@ -759,6 +792,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	spec.argv = argv;
 	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
 		return err;
+	r->err.stamp = 1;
 	r->err_open = 1;
 	spec.stderr_fd = wfd;
 	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
@@ -781,6 +815,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		return err;
 	}
 	s->alive++;
+	rp_log(RP_LOG_DEBUG, r->cfg->name, "started: pid %d, policy %s",
+	       (int)r->proc.pid, rp_policy_name(r->cfg->sandbox.policy));
 	ev.data.u64 = EV(EV_PID, k);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.pidfd, &ev);
 	if (r->proc.listener >= 0) {
@@ -883,14 +919,14 @@ static void inject(struct sup *s, uint32_t v)
 	if (r->state != ST_RUNNING || r->proc.tx == NULL || s->cancel_reason ||
 	    rp_ctl_send(r->proc.tx, RP_CTL_FAULT, 0, kind | (uint64_t)(v >> 16) << 8,
 			r->restarts + 1, 0, NULL, 0) != 0) {
-		fprintf(stderr, "ringpipe: chaos: %s fault for stage %s "
-				"dropped: it is %s\n",
-			names[kind], r->cfg->name, state_name[r->state]);
+		rp_log(RP_LOG_INFO, NULL, "chaos: %s fault for stage %s "
+		       "dropped: it is %s", names[kind], r->cfg->name,
+		       state_name[r->state]);
 		return;
 	}
 	r->fault_gen = r->restarts + 1;
-	fprintf(stderr, "ringpipe: chaos: %s fault sent to stage %s\n",
-		names[kind], r->cfg->name);
+	rp_log(RP_LOG_INFO, NULL, "chaos: %s fault sent to stage %s",
+	       names[kind], r->cfg->name);
 }
 
 /* Which stages a shutdown is still waiting for, and what is queued
@@ -905,17 +941,18 @@ static void say_waiting(struct sup *s)
 			continue;
 		if (k > 0 && rp_ring_observe(&s->ring[k - 1], &ps, &cs,
 					     &used) == 0)
-			fprintf(stderr, "ringpipe: waiting for stage %s (%s): "
-					"%llu records, %llu bytes queued on its "
-					"input ring from %s\n",
-				r->cfg->name, state_name[r->state],
-				(unsigned long long)(ps.records > cs.records
-					? ps.records - cs.records : 0),
-				(unsigned long long)used,
-				at(s, k - 1)->cfg->name);
+			rp_log(RP_LOG_INFO, NULL, "waiting for stage %s (%s): "
+			       "%llu records, %llu bytes queued on its input "
+			       "ring from %s", r->cfg->name,
+			       state_name[r->state],
+			       (unsigned long long)(ps.records > cs.records
+						    ? ps.records - cs.records
+						    : 0),
+			       (unsigned long long)used,
+			       at(s, k - 1)->cfg->name);
 		else
-			fprintf(stderr, "ringpipe: waiting for stage %s (%s)\n",
-				r->cfg->name, state_name[r->state]);
+			rp_log(RP_LOG_INFO, NULL, "waiting for stage %s (%s)",
+			       r->cfg->name, state_name[r->state]);
 	}
 }
 
@@ -931,10 +968,9 @@ static void drain(struct sup *s, int sig)
 		return;
 	s->drain_sig = sig;
 	s->drain_deadline = rp_now_ns() + DRAIN_GRACE_NS;
-	fprintf(stderr, "ringpipe: %s: draining: the source stops, the other "
-			"stages finish what is queued (%.0f s at most; Ctrl-C "
-			"to cancel)\n",
-		strsignal(sig), DRAIN_GRACE_NS / 1e9);
+	rp_log(RP_LOG_INFO, NULL, "%s: draining: the source stops, the other "
+	       "stages finish what is queued (%.0f s at most; Ctrl-C to "
+	       "cancel)", strsignal(sig), DRAIN_GRACE_NS / 1e9);
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (!alive(r->state) || r->state == ST_CANCELLING)
@@ -973,9 +1009,8 @@ static void on_signal(struct sup *s)
 			uint32_t reason = si.ssi_signo == SIGINT
 						  ? RP_REASON_USER
 						  : RP_REASON_SHUTDOWN;
-			fprintf(stderr, "ringpipe: %s: cancelling every stage "
-					"(again to kill)\n",
-				strsignal((int)si.ssi_signo));
+			rp_log(RP_LOG_INFO, NULL, "%s: cancelling every stage "
+			       "(again to kill)", strsignal((int)si.ssi_signo));
 			cancel_all(s, reason, -1);
 		} else {
 			kill_all(s);
@@ -1031,6 +1066,22 @@ static const char *delivery(struct sup *s, int k, char *buf, size_t len)
 	return buf;
 }
 
+/* "out N records, B bytes; " from its output ring's counters (the
+ * stage's own, so a hint), or "" for a sink. */
+static const char *flow(struct sup *s, int k, char *buf, size_t len)
+{
+	struct rp_ring_stats ps, cs;
+	uint64_t used;
+
+	buf[0] = '\0';
+	if (k + 1 < s->n &&
+	    rp_ring_observe(&s->ring[k], &ps, &cs, &used) == 0)
+		snprintf(buf, len, "out %llu records, %llu bytes; ",
+			 (unsigned long long)ps.records,
+			 (unsigned long long)ps.bytes);
+	return buf;
+}
+
 /* Did any stage get the Landlock layer? */
 static int landlock_used(struct sup *s)
 {
@@ -1042,7 +1093,7 @@ static int landlock_used(struct sup *s)
 
 static void report(struct sup *s)
 {
-	char layers[128], how[160];
+	char layers[128], how[160], out[96];
 
 	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
@@ -1061,6 +1112,9 @@ static void report(struct sup *s)
 		/* What a crash of it (or of a stage before it) costs. */
 		fprintf(stderr, "  %-16s delivery %s\n", "",
 			delivery(s, k, how, sizeof(how)));
+		fprintf(stderr, "  %-16s %sblocked %.2f s on input, %.2f s on "
+				"output\n", "", flow(s, k, out, sizeof(out)),
+			waited(r, 0), waited(r, 1));
 		if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u times\n", "",
 				r->restarts);
@@ -1132,6 +1186,8 @@ static void write_json(struct sup *s, FILE *f, int code)
 			fprintf(f, ",\"waits_for_input\":%llu",
 				(unsigned long long)in_c.waits);
 		rp_sandbox_describe(r->layers, layers, sizeof(layers));
+		fprintf(f, ",\"blocked_input_s\":%.3f,\"blocked_output_s\":%.3f",
+			waited(r, 0), waited(r, 1));
 		fprintf(f, ",\"restarts\":%u,\"quarantined\":%llu,"
 			   "\"denials_failed\":%llu,\"policy\":\"%s\","
 			   "\"layers\":",
@@ -1153,14 +1209,14 @@ static void report_json(struct sup *s, const char *path, int code)
 	FILE *f = fopen(path, "we");
 
 	if (f == NULL) {
-		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
-			strerror(errno));
+		rp_log(RP_LOG_ERROR, NULL, "--report-json %s: %s", path,
+		       strerror(errno));
 		return;
 	}
 	write_json(s, f, code);
 	if (fclose(f) != 0)
-		fprintf(stderr, "ringpipe: --report-json %s: %s\n", path,
-			strerror(errno));
+		rp_log(RP_LOG_ERROR, NULL, "--report-json %s: %s", path,
+		       strerror(errno));
 }
 
 /* ringpipe stat's snapshot of a running pipeline: per stage its state,
@@ -1249,7 +1305,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	}
 	err = setup(s, o);
 	if (err) {
-		fprintf(stderr, "ringpipe: setting up: %s\n", strerror(-err));
+		rp_log(RP_LOG_ERROR, NULL, "setting up: %s", strerror(-err));
 		code = RP_RUN_FAILED;
 		goto out;
 	}
@@ -1310,17 +1366,15 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			drain_until = rp_now_ns() + 2000000000LL;
 		if (s->drain_deadline && s->alive && !s->cancel_reason &&
 		    rp_now_ns() > s->drain_deadline) {
-			fprintf(stderr, "ringpipe: still draining %.0f s on: "
-					"cancelling\n",
-				DRAIN_GRACE_NS / 1e9);
+			rp_log(RP_LOG_INFO, NULL, "still draining %.0f s on: "
+			       "cancelling", DRAIN_GRACE_NS / 1e9);
 			say_waiting(s);
 			cancel_all(s, RP_REASON_DEADLINE, -1);
 		}
 		if (s->cancel_deadline && s->alive &&
 		    rp_now_ns() > s->cancel_deadline) {
-			fprintf(stderr, "ringpipe: stages still running %.0f s "
-					"after the cancel: killed\n",
-				CANCEL_GRACE_NS / 1e9);
+			rp_log(RP_LOG_INFO, NULL, "stages still running %.0f s "
+			       "after the cancel: killed", CANCEL_GRACE_NS / 1e9);
 			say_waiting(s);
 			kill_all(s);
 			s->cancel_deadline = 0;
@@ -1329,11 +1383,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			for (int k = 0; k < s->n; k++)
 				if (at(s, k)->err.rfd >= 0) {
 					rp_errpipe_pump(&at(s, k)->err, stderr);
-					fprintf(stderr, "ringpipe: stage %s: its "
-							"stderr is held open by "
-							"a process it left "
-							"behind\n",
-						at(s, k)->cfg->name);
+					rp_log(RP_LOG_INFO, at(s, k)->cfg->name,
+					       "its stderr is held open by a "
+					       "process it left behind");
 					rp_errpipe_close(&at(s, k)->err);
 				}
 			break;

@@ -203,6 +203,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.crash_point = spec->crash_point;
 	w.crash_n = spec->crash_n;
 	w.chaos_gen = spec->chaos_gen;
+	w.incarnation = spec->incarnation;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;

@@ -51,6 +51,9 @@ struct rp_stage_spec {
 	unsigned long crash_n;
 	/* ringpipe chaos: act on fault records for this incarnation. */
 	uint32_t chaos_gen;
+	/* 1 at its first start, + 1 each restart (the fault stage's
+	 * --every). */
+	uint32_t incarnation;
 };
 
 struct rp_stage_proc {

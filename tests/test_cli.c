@@ -303,6 +303,39 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	}
 }
 
+/* A stage that ignores the cancel (it hangs in a record) is killed
+ * after the grace period (5 s): the run still exits 130, says whom it
+ * waited for, and the report says why that stage was killed. */
+RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
+{
+	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! "
+			      "fault --at 5 --do hang ! count", NULL};
+	int64_t t0;
+	char *text;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("cli");
+	pid = rp_cmd_start(args, -1);
+	usleep(500000);
+	t0 = rp_now_ns();
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 20);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	CU_ASSERT(rp_now_ns() - t0 >= 4500000000LL);
+	CU_ASSERT(rp_now_ns() - t0 < 9000000000LL);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "stages still running 5 s after the cancel: "
+			       "killed") != NULL);
+	CU_ASSERT(strstr(text, "waiting for stage 2-fault (cancelling)") !=
+		  NULL);
+	CU_ASSERT(strstr(text, "killed after it did not obey the cancel") !=
+		  NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* The fault stage misbehaves on the chosen record; each way is reported
  * with the record it happened on.  A death of its own doing on a record
  * (a crash, a denied syscall) twice on the same record quarantines it and
@@ -468,6 +501,36 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A stage crashing on every 1000th record, restarting on failure: the
+ * run finishes, its restarts are counted, and the output is the input,
+ * nothing lost or repeated. */
+RP_TEST(test_crash_every_1000th_record, 60)
+{
+	char in[256], line[768], *text, *a, *b;
+	char *args[] = {"-e", line, NULL};
+	size_t na, nb;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 10000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @restart_max=20 "
+		 "@restart_backoff_ms=0 --every 1000 --do crash ! "
+		 "file-sink --lines OUT", in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "on record 9000; restarting in 0 ms") != NULL);
+	CU_ASSERT(strstr(text, "restarted 9 times") != NULL);
+	a = rp_cmd_slurp("in", &na);
+	b = rp_cmd_slurp("OUT", &nb);
+	CU_ASSERT(na > 80000 && na == nb && memcmp(a, b, na) == 0);
+	if (na != nb)
+		fprintf(stderr, "%zu bytes in, %zu out:\n%s\n", na, nb, text);
+	free(a);
+	free(b);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A restarted stage continues its input numbering from what it had
  * released, where its redelivery starts: the record it died on keeps its
  * number, restart after restart (here past a release at 64). */
@@ -494,6 +557,60 @@ RP_TEST(test_restart_keeps_record_numbers, 60)
 	CU_ASSERT(strstr(text, "on record 100; restarting in 0 ms (3 of at "
 			       "most 3 in a row)") != NULL);
 	CU_ASSERT(strstr(text, "on record 100; restarted 3 times") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* The number after "KEY": in stage NAME's object of a JSON report, or
+ * -1. */
+static double stage_figure(const char *json, const char *name,
+			   const char *key)
+{
+	char head[96], k[64];
+	const char *at, *end;
+
+	snprintf(head, sizeof(head), "{\"name\":\"%s\",", name);
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	at = strstr(json, head);
+	if (at == NULL)
+		return -1;
+	end = strstr(at + 1, "{\"name\":");
+	at = strstr(at, k);
+	if (at == NULL || (end != NULL && at > end))
+		return -1;
+	return strtod(at + strlen(k), NULL);
+}
+
+/* Time blocked, per stage, in the report and its JSON: a sink whose
+ * input comes a second late waited about that long for it; a source
+ * whose consumer sleeps a second before reading (behind a 64K ring)
+ * waited for room; the sleeper itself, whose program held its input
+ * all along, was not blocked on input: that was its program's work. */
+RP_TEST(test_report_blocked_time, 60)
+{
+	char line[512], *text, *json;
+	char *args[] = {"-e", line, "--report-json", "b.json", NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	snprintf(line, sizeof(line),
+		 "exec @name=gen -- seq 1 200000 ! "
+		 "exec @name=late @ring=64K --lines -- sh -c 'sleep 1; "
+		 "exec cat' ! file-sink @name=keep --lines OUT");
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	json = rp_cmd_slurp("b.json", &n);
+	if (stage_figure(json, "keep", "blocked_input_s") < 0.7)
+		fprintf(stderr, "%s\n%s\n", json, text);
+	CU_ASSERT(stage_figure(json, "keep", "blocked_input_s") >= 0.7);
+	CU_ASSERT(stage_figure(json, "gen", "blocked_output_s") >= 0.5);
+	CU_ASSERT(stage_figure(json, "late", "blocked_input_s") >= 0);
+	CU_ASSERT(stage_figure(json, "late", "blocked_input_s") < 0.5);
+	CU_ASSERT(strstr(text, "blocked 0.") != NULL ||
+		  strstr(text, "blocked 1.") != NULL);
+	/* Lines without their newlines: 1288895 - 200000 bytes. */
+	CU_ASSERT(strstr(text, "out 200000 records, 1088895 bytes; "
+			       "blocked ") != NULL);
+	free(json);
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -651,8 +768,9 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	char *args[] = {"run", "s.yaml", NULL};
 	char *stat[] = {"stat", name, NULL};
 	char *stat_json[] = {"stat", name, "--json", NULL};
+	char *watch[] = {"stat", name, "--watch", NULL};
 	int code = 1, st;
-	pid_t pid;
+	pid_t pid, watcher;
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
@@ -699,10 +817,29 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 		CU_ASSERT(strstr(text, "not yours to observe") != NULL);
 		free(text);
 	}
+	/* --watch: a snapshot a second while it runs, and an end (exit 0)
+	 * once the pipeline is gone. */
+	watcher = rp_cmd_start(watch, -1);
+	usleep(1500000);
 	/* The supervisor killed: its stages follow, nothing is found. */
 	kill(pid, SIGKILL);
 	st = rp_test_wait(pid, 10);
 	CU_ASSERT(WIFSIGNALED(st));
+	st = rp_test_wait(watcher, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	{
+		size_t n;
+		char *w = rp_cmd_slurp("REPORT", &n), *at = w;
+		int snaps = 0;
+		while ((at = strstr(at, "  slow             running ")) != NULL) {
+			snaps++;
+			at++;
+		}
+		if (snaps < 2)
+			fprintf(stderr, "--watch printed:\n%s\n", w);
+		CU_ASSERT(snaps >= 2);
+		free(w);
+	}
 	CU_ASSERT_EQUAL(run(stat, &text), 1);
 	CU_ASSERT(strstr(text, "no running pipeline") != NULL);
 	free(text);
@@ -740,7 +877,7 @@ static int drained_run(char *const args[], int sig, char **report, int *lines)
 /* --drain: the first Ctrl-C stops the source, and every line it had read
  * still reaches the sink, whole and in order; every stage ends "done",
  * none cancelled, and the shell still sees 130.  SIGUSR1 drains without
- * the option, and the run then exits 0. */
+ * the option, and the run then exits 0; an exec source drains too. */
 RP_TEST(test_drain_delivers_what_was_read, 60)
 {
 	char line[256], *rep, want[64];
@@ -771,6 +908,17 @@ RP_TEST(test_drain_delivers_what_was_read, 60)
 	CU_ASSERT(strstr(rep, want) != NULL);
 	CU_ASSERT(strstr(rep, "cancelled") == NULL);
 	CU_ASSERT(lines > 10);
+	free(rep);
+	/* An exec source: its program (cat, reading the slow pipe) is
+	 * stopped, and what it wrote goes on, in order. */
+	snprintf(line, sizeof(line), "exec -- cat ! grep line ! "
+				     "file-sink --lines OUT");
+	CU_ASSERT_EQUAL(drained_run(plain, SIGUSR1, &rep, &lines), 0);
+	CU_ASSERT(strstr(rep, "  1-exec           done") != NULL);
+	CU_ASSERT(strstr(rep, "cancelled") == NULL);
+	CU_ASSERT(lines > 10);
+	if (lines <= 10 || strstr(rep, "cancelled") != NULL)
+		fprintf(stderr, "%d lines:\n%s\n", lines, rep);
 	free(rep);
 	rp_cmd_dir_remove();
 }
@@ -891,6 +1039,8 @@ void rp_suite_cli(void)
 		  test_failing_stage_cancels_siblings},
 		 {"Ctrl-C and SIGTERM cancel cleanly",
 		  test_ctrl_c_cancels_cleanly},
+		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
+		  test_ctrl_c_kills_a_stage_that_ignores_it},
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
 		 {"done without ending its output does not hang",
@@ -901,10 +1051,14 @@ void rp_suite_cli(void)
 		  test_restart_gives_up_on_poison},
 		 {"a restarted stage keeps its record numbers",
 		  test_restart_keeps_record_numbers},
+		 {"a crash on every 1000th record: all delivered",
+		  test_crash_every_1000th_record},
 		 {"a stage killed from outside is restarted",
 		  test_restart_after_kill_completes},
 		 {"per-record timeout: working time only", test_record_timeout},
 		 {"--report-json: the report for scripts", test_report_json},
+		 {"time blocked on input and on output",
+		  test_report_blocked_time},
 		 {"a progress line on a terminal only",
 		  test_progress_line_on_a_terminal},
 		 {"ringpipe stat: a running pipeline from another shell",
