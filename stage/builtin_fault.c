@@ -41,7 +41,9 @@ static int chosen(const struct fault *f, struct rp_stage *s,
 
 	if (f->have_at && seq == f->at)
 		return 1;
-	if (f->have_random && seq == f->random_at)
+	/* Once per run: in the stage's first start only. */
+	if (f->have_random && seq == f->random_at &&
+	    rp_stage_incarnation(s) <= 1)
 		return 1;
 	/* The k-th multiple of N in the k-th incarnation only: each is
 	 * hit once, and the restart goes on past it. */
@@ -182,8 +184,8 @@ static int fault_main(int argc, char **argv)
 							     "regex");
 			f.have_match = 1;
 		} else if (!strcmp(o, "--random")) {
-			/* SEED:MAX - one record in [0, MAX) per run, the
-			 * same for the same seed (a poison record). */
+			/* SEED:MAX - one record in [0, MAX), the same for
+			 * the same seed, hit in the first start only. */
 			unsigned long seed, max;
 			if (sscanf(argv[++i], "%lu:%lu", &seed, &max) != 2 ||
 			    max == 0)
@@ -225,7 +227,8 @@ const struct builtin builtin_fault = {
 "  --at N          the record with input sequence number N (it keeps\n"
 "                  its number after a restart, so it is a poison record)\n"
 "  --match REGEX   every record matching the extended regex\n"
-"  --random S:MAX  one record in [0, MAX), drawn from seed S\n"
+"  --random S:MAX  one record in [0, MAX), drawn from seed S, once per\n"
+"                  run (a restart goes on past it)\n"
 "  --every N       records N, 2N, 3N, ... each once: the k-th in the\n"
 "                  stage's k-th start, so a restart goes on past it\n"
 "  --do crash[:SIG]      kill itself with signal SIG (default SIGSEGV)\n"

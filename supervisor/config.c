@@ -425,7 +425,7 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 	return 0;
 }
 
-static void stage_defaults(struct rp_cfg_stage *st)
+void rp_cfg_stage_defaults(struct rp_cfg_stage *st)
 {
 	rp_sandbox_defaults(&st->sandbox);
 	st->ring = DEFAULT_RING;
@@ -561,7 +561,7 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 	if (n->type != YAML_MAPPING_NODE)
 		return FAIL(c, n, "a stage: expected a mapping with name and "
 				  "run or program");
-	stage_defaults(st);
+	rp_cfg_stage_defaults(st);
 	st->line = (int)n->start_mark.line + 1;
 	st->column = (int)n->start_mark.column + 1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
@@ -981,7 +981,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			cfg->nstages = 1;
 		st = &cfg->stages[cfg->nstages - 1];
 		if (st->argc == 0) {
-			stage_defaults(st);
+			rp_cfg_stage_defaults(st);
 			st->builtin = rp_cfg_is_builtin(word);
 			settings = 1;
 			st->line = 1;

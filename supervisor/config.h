@@ -92,6 +92,11 @@ int rp_cfg_replays(const struct rp_cfg_stage *c);
  * namespace, left out (and reported) where the kernel refuses it. */
 void rp_cfg_exec_pidns(struct rp_sandbox *sb);
 
+/* A stage's settings as a file that says nothing of them gets them
+ * (ring, sandbox, restarts, quarantine); exec's own defaults apply
+ * once its run: is known. */
+void rp_cfg_stage_defaults(struct rp_cfg_stage *st);
+
 /* Is name one of the built-in stages? */
 int rp_cfg_is_builtin(const char *name);
 

@@ -6,6 +6,7 @@
  *   ringpipe check FILE              validate a file without running it
  *   ringpipe stat NAME [--json]      a running pipeline's counters
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
+ *   ringpipe replay FILE [...]       quarantined records through a stage
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "observe.h"
 #include "config.h"
 #include "log.h"
+#include "replay.h"
 #include "run.h"
 
 static void usage(FILE *f)
@@ -33,6 +35,8 @@ static void usage(FILE *f)
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT]\n"
 "       ringpipe chaos FILE --crashpoints N\n"
+"       ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]\n"
+"                       [--quiet] [--report-json OUT]\n"
 "\n"
 "Runs a pipeline of isolated stage processes joined by shared-memory\n"
 "rings, supervised from one event loop.  Stages are built-ins of\n"
@@ -97,8 +101,21 @@ static void usage(FILE *f)
 "a file source and a file sink deliver exactly once (the report says\n"
 "which stages do).  A record a stage dies on by its own doing\n"
 "quarantine_after times (default 2) goes to NAME.dead.rec and .jsonl\n"
-"(top-level keys dead_letter: PREFIX, quarantine_max: N, default 100);\n"
-"file-source --records reads the .rec file back for a replay.\n"
+"(top-level keys dead_letter: PREFIX, quarantine_max: N, default 100).\n"
+"\n"
+"replay feeds the records quarantined at stage NAME (--stage; default:\n"
+"the one stage the index names) back through the pipeline from NAME on:\n"
+"the stages before it give way to file-source --records, and the last\n"
+"stage writes to PATH (--to, default - for stdout; a file-sink keeps its\n"
+"options, anything else is replaced by file-sink PATH), so the real\n"
+"output is never touched.  PREFIX (--dead) defaults to the pipeline's\n"
+"dead-letter prefix; PREFIX.jsonl and PREFIX.rec are checked line by line\n"
+"before anything runs.  Records quarantined again go to\n"
+"PREFIX.replay.rec and .jsonl.  It ends with a line on stderr:\n"
+"  replay: N records from PREFIX.rec through NAME: P passed, Q\n"
+"  quarantined again (PREFIX.replay.rec)\n"
+"and exits 0 when all passed, 1 when any was quarantined again or the\n"
+"run failed, 2 on bad usage or a bad dead-letter output.\n"
 "\n"
 "chaos runs the pipeline (it must end in file-sink FILE) once without\n"
 "faults, then again with N faults (default 20, every ~MS ms, default\n"
@@ -137,6 +154,45 @@ static void stage_bin(char *buf, size_t len)
 	buf[n] = '\0';
 	slash = strrchr(buf, '/');
 	snprintf(slash ? slash + 1 : buf, 32, "ringpipe-stage");
+}
+
+/* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
+ * [--quiet] [--report-json OUT] */
+static int replay_main(int argc, char **argv, struct rp_run_opts *o)
+{
+	struct rp_replay_opts ro = {.file = argv[2]};
+	char bin[PATH_MAX];
+
+	for (int i = 3; i < argc; i++) {
+		const char *a = argv[i], **val = NULL;
+		if (!strcmp(a, "--dead"))
+			val = &ro.dead;
+		else if (!strcmp(a, "--stage"))
+			val = &ro.stage;
+		else if (!strcmp(a, "--to"))
+			val = &ro.to;
+		else if (!strcmp(a, "--report-json"))
+			val = &o->report_json;
+		if (val != NULL && i + 1 < argc && argv[i + 1][0] != '\0') {
+			*val = argv[++i];
+		} else if (val != NULL) {
+			fprintf(stderr, "ringpipe replay: %s needs a value\n",
+				a);
+			return RP_RUN_USAGE;
+		} else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+			o->quiet = 1;
+			rp_log_set_level(RP_LOG_ERROR);
+		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+			rp_log_set_level(RP_LOG_DEBUG);
+		} else {
+			fprintf(stderr, "ringpipe replay: unknown option %s\n",
+				a);
+			return RP_RUN_USAGE;
+		}
+	}
+	stage_bin(bin, sizeof(bin));
+	o->stage_bin = bin;
+	return rp_replay(&ro, o);
 }
 
 int main(int argc, char **argv)
@@ -198,6 +254,10 @@ int main(int argc, char **argv)
 			}
 		}
 		return rp_stat_main(arg, json, watch);
+	}
+	if (!strcmp(cmd, "replay")) {
+		free(cfg);
+		return replay_main(argc, argv, &o);
 	}
 	for (int i = 3; i < argc; i++) {
 		int chaos = !strcmp(cmd, "chaos") && i + 1 < argc;

@@ -13,9 +13,10 @@
 
 #include "harness.h"
 
-/* tests/test_recovery.c, tests/test_chaos.c */
+/* tests/test_recovery.c, tests/test_chaos.c, tests/test_replay.c */
 void rp_suite_recovery(void);
 void rp_suite_chaos(void);
+void rp_suite_replay(void);
 
 int main(int argc, char **argv)
 {
@@ -33,7 +34,8 @@ int main(int argc, char **argv)
 				  rp_suite_ctl,     rp_suite_stage,
 				  rp_suite_builtin, rp_suite_cli,
 				  rp_suite_exec,    rp_suite_landlock,
-				  rp_suite_recovery, rp_suite_chaos};
+				  rp_suite_recovery, rp_suite_chaos,
+				  rp_suite_replay};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

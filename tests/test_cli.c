@@ -503,7 +503,8 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 
 /* A stage crashing on every 1000th record, restarting on failure: the
  * run finishes, its restarts are counted, and the output is the input,
- * nothing lost or repeated. */
+ * nothing lost or repeated.  The same with one crash at a seeded random
+ * record. */
 RP_TEST(test_crash_every_1000th_record, 60)
 {
 	char in[256], line[768], *text, *a, *b;
@@ -525,6 +526,20 @@ RP_TEST(test_crash_every_1000th_record, 60)
 	CU_ASSERT(na > 80000 && na == nb && memcmp(a, b, na) == 0);
 	if (na != nb)
 		fprintf(stderr, "%zu bytes in, %zu out:\n%s\n", na, nb, text);
+	free(a);
+	free(b);
+	free(text);
+	/* --random: once per run at a seeded point; the restart goes on
+	 * past it. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
+		 "--random 7:10000 --do crash ! file-sink --lines OUT", in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+	CU_ASSERT(strstr(text, "quarantined") == NULL);
+	a = rp_cmd_slurp("in", &na);
+	b = rp_cmd_slurp("OUT", &nb);
+	CU_ASSERT(na == nb && memcmp(a, b, na) == 0);
 	free(a);
 	free(b);
 	free(text);

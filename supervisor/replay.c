@@ -1,0 +1,394 @@
+/*
+ * replay.c - ringpipe replay (replay.h).
+ *
+ * Nothing runs, and nothing is written, until every line of the index has
+ * been parsed and its frame found in PREFIX.rec where it says
+ * (replay_index.h).  Only then are the chosen records copied into a
+ * temporary file that the run's file-source reads.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "deadletter.h"
+#include "replay.h"
+#include "replay_index.h"
+
+#define REPLAY_EXT ".replay"
+/* rp_deadletter_prefix keeps 240 bytes of a prefix: PREFIX.replay must
+ * fit in them whole. */
+#define PREFIX_MAX  (240 - (sizeof(REPLAY_EXT) - 1))
+
+/* ------------------------------------------------------ the stage */
+
+/* Where a stage is in the pipeline's order, or -1. */
+static int place_of(const struct rp_cfg *cfg, const char *name)
+{
+	for (int k = 0; k < cfg->nstages; k++)
+		if (strcmp(cfg->stages[cfg->order[k]].name, name) == 0)
+			return k;
+	return -1;
+}
+
+/* Which of the index's stages (*sel, -1: none has records) and where in
+ * the pipeline (*k).  0, or an exit code. */
+static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
+		  const char *want, int *sel, int *k)
+{
+	*sel = *k = -1;
+	if (want == NULL && ix->nstages > 1) {
+		fprintf(stderr,
+			"ringpipe replay: %s holds records of %u "
+			"stages:",
+			ix->idx_path, ix->nstages);
+		for (unsigned s = 0; s < ix->nstages; s++)
+			fprintf(stderr, "%s %s (%llu)", s ? "," : "",
+				ix->stage[s].name,
+				(unsigned long long)ix->stage[s].count);
+		fprintf(stderr, "; choose one with --stage\n");
+		return RP_RUN_USAGE;
+	}
+	if (want == NULL && ix->nstages == 0)
+		return 0;
+	if (want == NULL) {
+		*sel = 0;
+		*k = place_of(cfg, ix->stage[0].name);
+		if (*k < 0) {
+			fprintf(stderr,
+				"ringpipe replay: %s:%lu: stage %s is not a "
+				"stage of %s (name one with --stage)\n",
+				ix->idx_path, ix->stage[0].first_line,
+				ix->stage[0].name, cfg->file);
+			return RP_RUN_USAGE;
+		}
+	} else {
+		*k = place_of(cfg, want);
+		if (*k < 0) {
+			fprintf(stderr,
+				"ringpipe replay: --stage %s: %s has "
+				"no such stage\n",
+				want, cfg->file);
+			return RP_RUN_USAGE;
+		}
+		for (unsigned s = 0; s < ix->nstages; s++)
+			if (strcmp(ix->stage[s].name, want) == 0)
+				*sel = (int)s;
+	}
+	if (*k == 0) {
+		fprintf(stderr,
+			"ringpipe replay: stage %s is the source of "
+			"%s: it reads no records to replay\n",
+			cfg->stages[cfg->order[0]].name, cfg->file);
+		return RP_RUN_USAGE;
+	}
+	return 0;
+}
+
+/* ------------------------------------------ the records, to a new file */
+
+/* The records of stage sel, framed as in PREFIX.rec, into a new private
+ * file under $TMPDIR (or /tmp), named in path ("" if none was made).  0,
+ * or an exit code. */
+static int write_records(const struct rp_replay_index *ix, unsigned sel,
+			 char *path, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char err[RP_REPLAY_ERR];
+	int fd, code = 0, n, e;
+
+	path[0] = '\0';
+	dir = dir && dir[0] ? dir : "/tmp";
+	n = snprintf(path, len, "%s/ringpipe-replay-XXXXXX", dir);
+	if (n < 0 || (size_t)n >= len) {
+		fprintf(stderr,
+			"ringpipe replay: a temporary file in %s: the path "
+			"is too long\n",
+			dir);
+		path[0] = '\0';
+		return RP_RUN_FAILED;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+		fprintf(stderr, "ringpipe replay: making %s: %s\n", path,
+			strerror(errno));
+		path[0] = '\0';
+		return RP_RUN_FAILED;
+	}
+	/* PREFIX.rec changed under us is bad input; a failed write is
+	 * not. */
+	if ((e = rp_replay_index_copy(ix, sel, fd, path, err, sizeof(err)))) {
+		fprintf(stderr, "ringpipe replay: %s\n", err);
+		code = e == -EPROTO ? RP_RUN_USAGE : RP_RUN_FAILED;
+	}
+	if (close(fd) < 0 && code == 0) {
+		fprintf(stderr, "ringpipe replay: writing %s: %s\n", path,
+			strerror(errno));
+		code = RP_RUN_FAILED;
+	}
+	return code;
+}
+
+/* ----------------------------------------------------- the pipeline */
+
+/* A built-in stage as config.c makes one with no settings; argv is
+ * copied. */
+static int builtin_stage(struct rp_cfg_stage *st, const char *name,
+			 const char *input, const char *const *argv)
+{
+	uint32_t ring = st->ring; /* a source's slot has none */
+	int line = st->line, column = st->column;
+
+	for (int i = 0; i < RP_CFG_MAX_ARGS + 2; i++)
+		free(st->argv[i]);
+	memset(st, 0, sizeof(*st));
+	rp_cfg_stage_defaults(st);
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	snprintf(st->input, sizeof(st->input), "%s", input);
+	st->builtin = 1;
+	if (ring != 0)
+		st->ring = ring;
+	st->line = line;
+	st->column = column;
+	for (; *argv; argv++)
+		if ((st->argv[st->argc++] = strdup(*argv)) == NULL)
+			return -ENOMEM;
+	return 0;
+}
+
+/* A name for the new source that no kept stage has. */
+static void source_name(const struct rp_cfg *rc, char *buf, size_t len)
+{
+	for (int i = 0;; i++) {
+		int used = 0;
+		if (i == 0)
+			snprintf(buf, len, "replay");
+		else
+			snprintf(buf, len, "replay-%d", i);
+		for (int s = 1; s < rc->nstages; s++)
+			used |= strcmp(rc->stages[s].name, buf) == 0;
+		if (!used)
+			return;
+	}
+}
+
+/* The last stage writes to `to`: a file-sink keeps its options; anything
+ * else after the replayed stage becomes `file-sink to`. */
+static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given)
+{
+	struct rp_cfg_stage *last = &rc->stages[rc->nstages - 1];
+	char name[RP_CFG_NAME], input[RP_CFG_NAME];
+	const char *argv[] = {"file-sink", to, NULL};
+
+	if (last->builtin && strcmp(last->argv[0], "file-sink") == 0 &&
+	    last->argc >= 2) {
+		char *path = strdup(to);
+		if (path == NULL)
+			return -ENOMEM;
+		free(last->argv[last->argc - 1]);
+		last->argv[last->argc - 1] = path;
+		return 0;
+	}
+	if (rc->nstages == 2) {
+		if (!to_given)
+			return 0;
+		fprintf(stderr,
+			"ringpipe replay: --to: stage %s is the last "
+			"stage and writes where it writes; leave out "
+			"--to\n",
+			last->name);
+		return -EINVAL;
+	}
+	memcpy(name, last->name, sizeof(name));
+	memcpy(input, last->input, sizeof(input));
+	return builtin_stage(last, name, input, argv);
+}
+
+/* From the pipeline's stage k on, fed by `file-source --records tmp`;
+ * the stages move from cfg to rc.  0, or an exit code. */
+static int build(struct rp_cfg *cfg, int k, const char *tmp,
+		 const struct rp_replay_opts *o, const char *prefix,
+		 struct rp_cfg *rc)
+{
+	const char *to = o->to ? o->to : "-";
+	char src[RP_CFG_NAME];
+	const char *argv[] = {"file-source", "--records", tmp, NULL};
+	int err;
+
+	memset(rc, 0, sizeof(*rc));
+	memcpy(rc->name, cfg->name, sizeof(rc->name));
+	memcpy(rc->file, cfg->file, sizeof(rc->file));
+	/* The prefix is PREFIX_MAX bytes at most (dead_prefix). */
+	_Static_assert(PREFIX_MAX == 233, "the precision below");
+	snprintf(rc->dead_letter, sizeof(rc->dead_letter), "%.233s%s", prefix,
+		 REPLAY_EXT);
+	rc->quarantine_max = cfg->quarantine_max;
+	rc->nstages = 1 + cfg->nstages - k;
+	for (int j = 1; j < rc->nstages; j++) {
+		struct rp_cfg_stage *st = &cfg->stages[cfg->order[k + j - 1]];
+		rc->stages[j] = *st;
+		/* Its arguments are rc's to free now. */
+		memset(st->argv, 0, sizeof(st->argv));
+		st->argc = 0;
+	}
+	for (int j = 0; j < rc->nstages; j++)
+		rc->order[j] = j;
+	source_name(rc, src, sizeof(src));
+	memcpy(rc->stages[1].input, src, sizeof(src));
+	err = builtin_stage(&rc->stages[0], src, "", argv);
+	if (err == 0)
+		err = redirect_sink(rc, to, o->to != NULL);
+	if (err == -ENOMEM)
+		fprintf(stderr, "ringpipe replay: out of memory\n");
+	return err == 0 ? 0 : err == -ENOMEM ? RP_RUN_FAILED : RP_RUN_USAGE;
+}
+
+/* ------------------------------------------------------------ the run */
+
+static int dead_prefix(const struct rp_replay_opts *o, const struct rp_cfg *cfg,
+		       char *buf, size_t len)
+{
+	if (o->dead != NULL)
+		snprintf(buf, len, "%s", o->dead);
+	else
+		rp_deadletter_prefix(cfg->dead_letter, cfg->name, buf, len);
+	if (buf[0] == '\0' || strlen(buf) > PREFIX_MAX) {
+		fprintf(stderr,
+			"ringpipe replay: the dead-letter prefix must "
+			"be 1-%zu bytes, to leave room for %s\n",
+			PREFIX_MAX, REPLAY_EXT);
+		return RP_RUN_USAGE;
+	}
+	return 0;
+}
+
+static uint64_t size_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* The lines of path past offset from: the records the run quarantined. */
+static uint64_t lines_after(const char *path, uint64_t from)
+{
+	FILE *f = fopen(path, "re");
+	uint64_t n = 0;
+	int ch;
+
+	if (f == NULL)
+		return 0;
+	if (fseeko(f, (off_t)from, SEEK_SET) == 0)
+		while ((ch = getc(f)) != EOF)
+			n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Run rc; the summary line, and the exit code. */
+static int run_replay(const struct rp_cfg *rc, const struct rp_run_opts *run,
+		      const char *rec_path, const char *stage, uint64_t n)
+{
+	char idx[300];
+	uint64_t before, q;
+	int code;
+
+	snprintf(idx, sizeof(idx), "%s.jsonl", rc->dead_letter);
+	before = size_of(idx);
+	code = rp_run(rc, run);
+	q = lines_after(idx, before);
+	fprintf(stderr, "replay: %llu record%s from %s through %s: ",
+		(unsigned long long)n, n == 1 ? "" : "s", rec_path, stage);
+	if (code == RP_RUN_OK)
+		fprintf(stderr, "%llu passed, ",
+			(unsigned long long)(q < n ? n - q : 0));
+	else
+		fprintf(stderr, "the run failed (exit %d), ", code);
+	fprintf(stderr, "%llu quarantined again (%s.rec)\n",
+		(unsigned long long)q, rc->dead_letter);
+	if (code == RP_RUN_OK && q > 0)
+		code = RP_RUN_FAILED;
+	return code;
+}
+
+/* Read, check and choose; then copy, build and run. */
+static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
+		  struct rp_cfg *cfg, struct rp_cfg *rc,
+		  struct rp_replay_index **ixp, char *tmp, size_t tmplen)
+{
+	char prefix[256], err[RP_REPLAY_ERR];
+	struct rp_replay_index *ix;
+	sigset_t mask;
+	int code, sel, k, e;
+
+	if (rp_cfg_load(o->file, cfg) != 0) {
+		fprintf(stderr, "ringpipe: %s\n", cfg->error);
+		return RP_RUN_USAGE;
+	}
+	if ((code = dead_prefix(o, cfg, prefix, sizeof(prefix))))
+		return code;
+	if ((*ixp = ix = rp_replay_index_open(prefix, &e, err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "ringpipe replay: %s\n", err);
+		return e == -ENOMEM ? RP_RUN_FAILED : RP_RUN_USAGE;
+	}
+	if ((code = choose(ix, cfg, o->stage, &sel, &k)))
+		return code;
+	if (sel < 0) {
+		if (o->stage)
+			fprintf(stderr,
+				"replay: no records of stage %s in %s: "
+				"nothing to do\n",
+				o->stage, ix->idx_path);
+		else
+			fprintf(stderr,
+				"replay: %s holds no records: nothing "
+				"to do\n",
+				ix->idx_path);
+		return RP_RUN_OK;
+	}
+	/* From here SIGINT, SIGTERM and SIGUSR1 wait for the run, which
+	 * takes them as its own (it blocks the same ones), so that the
+	 * temporary file is always removed. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||
+	    (code = build(cfg, k, tmp, o, prefix, rc)))
+		return code;
+	return run_replay(rc, run, ix->rec_path, ix->stage[sel].name,
+			  ix->stage[sel].count);
+}
+
+int rp_replay(const struct rp_replay_opts *o, const struct rp_run_opts *run)
+{
+	struct rp_cfg *cfg = calloc(1, sizeof(*cfg));
+	struct rp_cfg *rc = calloc(1, sizeof(*rc));
+	struct rp_replay_index *ix = NULL;
+	char tmp[PATH_MAX] = "";
+	int code = RP_RUN_FAILED;
+
+	if (cfg && rc) {
+		code = replay(o, run, cfg, rc, &ix, tmp, sizeof(tmp));
+	} else {
+		fprintf(stderr, "ringpipe replay: out of memory\n");
+	}
+	if (tmp[0] != '\0' && unlink(tmp) < 0)
+		fprintf(stderr, "ringpipe replay: removing %s: %s\n", tmp,
+			strerror(errno));
+	rp_replay_index_free(ix);
+	if (cfg != NULL)
+		rp_cfg_free(cfg);
+	if (rc != NULL)
+		rp_cfg_free(rc);
+	free(rc);
+	free(cfg);
+	return code;
+}
