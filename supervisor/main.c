@@ -86,6 +86,7 @@ static void usage(FILE *f)
 "fs_write is given unless landlock_optional: true.  The report at the\n"
 "end lists the layers in force per stage.\n"
 "\n"
+"Ctrl-Z stops the supervisor and every stage; fg (SIGCONT) resumes all.\n"
 "Ctrl-C cancels every stage (reason: user); a second Ctrl-C kills them;\n"
 "stages that ignore a cancel are killed after 5 s.\n"
 "A stage that fails for good cancels the others (reason: sibling\n"

@@ -699,6 +699,8 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGTSTP);
+	sigaddset(&mask, SIGCONT);
 	if (o->chaos)
 		sigaddset(&mask, RP_CHAOS_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -854,6 +856,10 @@ static int stopped(pid_t pid)
 	return rp && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
 }
 
+/* A longer gap between samples is time we were not watching (stopped,
+ * or starved of the CPU): not counted against the stage. */
+#define SAMPLE_GAP_NS (500 * 1000000LL)
+
 static void check_record_timeouts(struct sup *s)
 {
 	int64_t now = rp_now_ns();
@@ -877,6 +883,7 @@ static void check_record_timeouts(struct sup *s)
 		if (cur != r->seen_current || progress != r->seen_progress)
 			r->worked_ns = 0;
 		else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
+			 now - r->sampled_at < SAMPLE_GAP_NS &&
 			 !stopped(r->proc.pid))
 			r->worked_ns += now - r->sampled_at;
 		r->seen_current = cur;
@@ -981,6 +988,42 @@ static void drain(struct sup *s, int sig)
 	}
 }
 
+/*
+ * Ctrl-Z (SIGTSTP): the whole pipeline stops, as a shell pipeline does.
+ * The stages run in sessions of their own, so the terminal's stop
+ * reaches only us: every stage's process group gets SIGSTOP (an exec
+ * command in a group of its own stops once its pipes fill), then we
+ * stop ourselves.  SIGCONT (fg, bg) continues them.  Deadlines move on
+ * by the time stopped, and per-record time does not count it.
+ */
+static void pause_all(struct sup *s)
+{
+	int64_t t0 = rp_now_ns(), stopped_ns;
+
+	rp_log(RP_LOG_INFO, NULL, "stopped, with every stage (fg or "
+	       "kill -CONT %d resumes)", (int)getpid());
+	for (int k = 0; k < s->n; k++)
+		if (alive(at(s, k)->state) && at(s, k)->proc.pid > 0)
+			kill(-at(s, k)->proc.pid, SIGSTOP);
+	kill(getpid(), SIGSTOP);
+	/* Continued. */
+	stopped_ns = rp_now_ns() - t0;
+	if (s->drain_deadline)
+		s->drain_deadline += stopped_ns;
+	if (s->cancel_deadline)
+		s->cancel_deadline += stopped_ns;
+}
+
+static void resume_all(struct sup *s)
+{
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		if (alive(r->state) && r->proc.pid > 0)
+			kill(-r->proc.pid, SIGCONT);
+		r->sampled_at = 0;
+	}
+}
+
 static void on_signal(struct sup *s)
 {
 	struct signalfd_siginfo si;
@@ -995,6 +1038,14 @@ static void on_signal(struct sup *s)
 		}
 		if ((int)si.ssi_signo == SIGUSR1) {
 			drain(s, SIGUSR1);
+			continue;
+		}
+		if ((int)si.ssi_signo == SIGTSTP) {
+			pause_all(s);
+			continue;
+		}
+		if ((int)si.ssi_signo == SIGCONT) {
+			resume_all(s);
 			continue;
 		}
 		/* With --drain the first Ctrl-C or SIGTERM drains; then

@@ -6,6 +6,7 @@
  * and report, and nothing is left running.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -332,6 +333,113 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 		  NULL);
 	CU_ASSERT(strstr(text, "killed after it did not obey the cancel") !=
 		  NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* /proc/PID/stat's state letter, and the ppid; '?' if it is gone. */
+static char proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[512], *rp;
+	int n = -1, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (rp == NULL || rp[1] != ' ')
+		return '?';
+	if (ppid)
+		*ppid = (pid_t)strtol(rp + 4, NULL, 10);
+	return rp[2];
+}
+
+/* The states of pid's children, as a string of letters. */
+static void child_states(pid_t pid, char *out, size_t len)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)) != NULL && n + 1 < len) {
+		pid_t c = (pid_t)atoi(e->d_name), pp = 0;
+		char st;
+		if (c <= 0)
+			continue;
+		st = proc_state(c, &pp);
+		if (st != '?' && pp == pid)
+			out[n++] = st;
+	}
+	out[n] = '\0';
+	if (d)
+		closedir(d);
+}
+
+static int lines_in(const char *name)
+{
+	size_t n;
+	char *t = rp_cmd_slurp(name, &n);
+	int lines = 0;
+
+	for (size_t i = 0; i < n; i++)
+		lines += t[i] == '\n';
+	free(t);
+	return lines;
+}
+
+/* Ctrl-Z (SIGTSTP) stops the whole pipeline, as it would a shell
+ * pipeline: the supervisor and every stage, and nothing flows; SIGCONT
+ * (fg) resumes them all, and the stop is not working time for the
+ * per-record timeout (300 ms here, stopped for over a second). */
+RP_TEST(test_ctrl_z_stops_every_stage, 60)
+{
+	char *args[] = {"-e", "file-source --lines - ! exec "
+			      "@record_timeout_ms=300 -- cat ! file-sink "
+			      "--lines OUT", NULL};
+	char states[16], *text;
+	int p[2], st, a, b, c;
+	pid_t pid, writer;
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	CU_ASSERT_FATAL(pipe(p) == 0);
+	writer = rp_cmd_slow_lines(p[1]);
+	close(p[1]);
+	pid = rp_cmd_start(args, p[0]);
+	close(p[0]);
+	usleep(700000);
+	kill(pid, SIGTSTP);
+	usleep(400000);
+	CU_ASSERT_EQUAL(proc_state(pid, NULL), 'T');
+	child_states(pid, states, sizeof(states));
+	CU_ASSERT_STRING_EQUAL(states, "TTT");
+	a = lines_in("OUT");
+	usleep(800000);
+	b = lines_in("OUT");
+	CU_ASSERT(a > 0);
+	CU_ASSERT_EQUAL(a, b);
+	kill(pid, SIGCONT);
+	usleep(600000);
+	c = lines_in("OUT");
+	CU_ASSERT(c > b);
+	child_states(pid, states, sizeof(states));
+	CU_ASSERT(strlen(states) == 3 && strchr(states, 'T') == NULL);
+	if (a == 0 || a != b || c <= b)
+		fprintf(stderr, "lines %d %d %d, states %s\n", a, b, c,
+			states);
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 20);
+	kill(writer, SIGKILL);
+	rp_test_wait(writer, 5);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "ringpipe: stopped, with every stage") != NULL);
+	CU_ASSERT(strstr(text, "timeout") == NULL);
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -1056,6 +1164,8 @@ void rp_suite_cli(void)
 		  test_ctrl_c_cancels_cleanly},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
+		 {"Ctrl-Z stops every stage, fg resumes them",
+		  test_ctrl_z_stops_every_stage},
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
 		 {"done without ending its output does not hang",
