@@ -1,37 +1,34 @@
 /*
- * bench_xfer.c - producer/consumer pairs over a ring, a pipe or a
- * socketpair, each in two forked processes.
+ * bench_xfer.c - producer/consumer pairs, and chains of three with a
+ * forwarder in the middle, over rings, pipes or a socketpair, each side in
+ * a forked process.
  *
  * Design note
  * -----------
- * The parent creates the transport, forks the consumer and the producer,
- * and starts both at once by closing the write end of a gate pipe.  Each
- * child times itself with CLOCK_MONOTONIC (one clock for the whole
- * machine) and leaves its results in an anonymous shared mapping; the
- * parent only sleeps in poll(2) on pidfds, so it takes no CPU from the
- * pair it measures.  Throughput is taken at the consumer, over a window
- * that opens after a warm-up (page tables, caches, pipe pages) and closes
- * at end of stream, so it counts only records that arrived and passed
- * their checks.
+ * The parent creates the links (one for a pair, two for a chain), forks
+ * the consumer, the forwarder if any and the producer, and starts them all
+ * at once by closing the write end of a gate pipe.  Each child times
+ * itself with CLOCK_MONOTONIC (one clock for the whole machine) and leaves
+ * its results in an anonymous shared mapping; the parent only sleeps in
+ * poll(2) on pidfds, so it takes no CPU from the processes it measures.
+ * Throughput is taken at the consumer, over a window that opens after a
+ * warm-up (page tables, caches, pipe pages) and closes at end of stream,
+ * so it counts only records that arrived and passed their checks.
  *
  * Nothing may hang: every ringpipe wait is bounded, every child arms an
- * alarm, and the parent SIGKILLs and reaps a pair that overstays.
+ * alarm, and the parent SIGKILLs and reaps a group that overstays.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,10 +47,12 @@ const char *const bench_xport_name[BX_COUNT] = {
 #define WAIT_NS (10 * 1000 * 1000 * 1000LL)
 /* Seconds a child may live beyond its planned run before its alarm. */
 #define CHILD_GRACE_S 20
-/* The parent kills a pair that outlives even that. */
+/* The parent kills a group that outlives even that. */
 #define REAP_GRACE_NS ((CHILD_GRACE_S + 5) * 1000000000LL)
 /* Records between two releases by the ring consumer, at most. */
 #define RELEASE_EVERY 64u
+/* Latency records: 64 bytes, as in the small-record throughput runs. */
+#define LAT_LEN 64u
 
 /* Framing of a record on a byte stream. */
 struct frame_hdr {
@@ -72,55 +71,40 @@ struct side_res {
 	int64_t cpu_ns;   /* this process's CPU time over the whole run */
 	uint64_t parks;   /* ring consumer: times it slept in the kernel */
 	struct rp_ring_stats ps, cs; /* ring: both sides' counters */
+	struct bench_lat_out lat;    /* consumer under load */
 	int err;
 	char what[128];
 };
 
 struct shared {
-	struct side_res prod, cons;
-	uint64_t lat_ns[BENCH_LAT_SAMPLES];
+	struct side_res prod, fwd, cons;
+	uint64_t lat_ns[BENCH_LAT_WARM + BENCH_LAT_SAMPLES];
 };
 
-enum pair_mode { PM_THROUGHPUT, PM_IDLE, PM_LATENCY };
+enum group_mode { PM_THROUGHPUT, PM_IDLE, PM_LATENCY, PM_LOAD };
 
-struct pair {
-	enum bench_xport x;
-	enum pair_mode mode;
-	uint32_t len, cap;
-	int64_t warm_ns, run_ns, gap_ns;
+/* One hop: a ring (with both sides' bells) or a byte stream. */
+struct link {
 	struct rp_ring_fds fds;
 	struct rp_bell *pbell, *cbell;
-	int sfd[2];  /* streams: [0] the consumer's end, [1] the producer's */
-	int gate[2]; /* closing gate[1] starts both children */
-	int ctl[2];  /* idle runs: a byte tells the producer to finish */
-	struct shared *sh;
-	pid_t prod, cons;
+	int sfd[2]; /* streams: [0] the reading end, [1] the writing end */
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t self_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void sleep_ns(int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / 1000000000,
-			      .tv_nsec = ns % 1000000000};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
-		;
-}
+/* The processes of one measurement: a producer, for a chain a forwarder,
+ * and a consumer, joined by nlinks links. */
+struct group {
+	enum bench_xport x;
+	enum group_mode mode;
+	uint32_t len, cap;
+	int64_t warm_ns, run_ns, gap_ns;
+	int busy;   /* latency runs: pace on the clock rather than sleep */
+	int nlinks; /* 1: a pair; 2: a chain */
+	struct link link[2];
+	int gate[2]; /* closing gate[1] starts every child */
+	int ctl[2];  /* idle runs: a byte tells the producer to finish */
+	struct shared *sh;
+	pid_t prod, fwd, cons;
+};
 
 static void fail(struct side_res *r, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -139,34 +123,6 @@ static void fail(struct side_res *r, int err, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < sizeof(r->what))
 		snprintf(r->what + n, sizeof(r->what) - (size_t)n, ": %s",
 			 strerror(-r->err));
-}
-
-void bench_placement(int *prod_cpu, int *cons_cpu)
-{
-	cpu_set_t set;
-	int cpus[2], n = 0;
-
-	*prod_cpu = *cons_cpu = -1;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return;
-	for (int i = 0; i < CPU_SETSIZE && n < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpus[n++] = i;
-	if (n < 2)
-		return; /* one CPU: nothing to choose, both share it */
-	*prod_cpu = cpus[0];
-	*cons_cpu = cpus[1];
-}
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
 }
 
 /* Ring capacity for a payload size: room for 64 records in flight, so
@@ -191,20 +147,20 @@ static uint64_t tick_mask(uint32_t len)
 	return len >= 4096 ? 0 : 255;
 }
 
-static void gate_wait(struct pair *p)
+static void gate_wait(struct group *g)
 {
 	char c;
 
 	/* Returns 0 (EOF) once the parent closes the write end. */
-	while (read(p->gate[0], &c, 1) < 0 && errno == EINTR)
+	while (read(g->gate[0], &c, 1) < 0 && errno == EINTR)
 		;
-	close(p->gate[0]);
+	close(g->gate[0]);
 }
 
 /* Idle runs: block until the parent says the idle window is over. */
-static int ctl_wait(struct pair *p, struct side_res *r)
+static int ctl_wait(struct group *g, struct side_res *r)
 {
-	struct pollfd pfd = {.fd = p->ctl[0], .events = POLLIN};
+	struct pollfd pfd = {.fd = g->ctl[0], .events = POLLIN};
 	int n;
 
 	do
@@ -231,68 +187,210 @@ static uint64_t payload_stamp(const void *buf)
 	return ((const uint64_t *)buf)[2];
 }
 
+/* ---------------------------------------------------------- the schedule */
+
+/* How many records the producer sends, and until when (0: no limit);
+ * -1 if the parent never said go (idle runs). */
+static int schedule(struct group *g, struct side_res *r, uint64_t *n,
+		    int64_t *end)
+{
+	*end = 0;
+	switch (g->mode) {
+	case PM_THROUGHPUT:
+	case PM_LOAD:
+		*end = bench_now_ns() + g->warm_ns + g->run_ns;
+		*n = UINT64_MAX;
+		return 0;
+	case PM_IDLE:
+		*n = 1;
+		return ctl_wait(g, r);
+	case PM_LATENCY:
+		*n = BENCH_LAT_WARM + BENCH_LAT_SAMPLES;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * Wait until record seq is due; its send time, or 0 when it carries none.
+ * Latency runs space records by gap_ns; under load record seq is due
+ * seq * gap_ns after the first, so a late record does not push the rest
+ * back (the rate stays the one asked for).
+ */
+static uint64_t pace(struct group *g, uint64_t seq, int64_t start)
+{
+	switch (g->mode) {
+	case PM_LATENCY:
+		if (g->busy)
+			bench_spin_until(bench_now_ns() + g->gap_ns);
+		else
+			bench_sleep_ns(g->gap_ns);
+		return (uint64_t)bench_now_ns();
+	case PM_LOAD:
+		bench_spin_until(start + (int64_t)seq * g->gap_ns);
+		return (uint64_t)bench_now_ns();
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Will the producer wait before its next record?  Then it publishes what
+ * it committed first, as the stage library does before it waits (a
+ * commit is published at once only if the consumer has already said it
+ * is waiting; one that says so a moment later, because it was descheduled,
+ * would otherwise find the record only with the next commit).
+ */
+static int will_wait(struct group *g, uint64_t seq, int64_t start)
+{
+	switch (g->mode) {
+	case PM_LATENCY:
+		return 1;
+	case PM_LOAD:
+		return bench_now_ns() < start + (int64_t)(seq + 1) * g->gap_ns;
+	default:
+		return 0;
+	}
+}
+
+/* Latencies as the consumer sees them: one-way runs keep every record in
+ * the shared page (the parent drops the warm-up ones); runs under load
+ * keep those of the measured window in private memory. */
+struct lat_log {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int lat_log_open(struct group *g, struct lat_log *l)
+{
+	double rate;
+
+	*l = (struct lat_log){0};
+	if (g->mode == PM_LATENCY) {
+		l->v = g->sh->lat_ns;
+		l->cap = BENCH_LAT_WARM + BENCH_LAT_SAMPLES;
+	} else if (g->mode == PM_LOAD) {
+		/* The window at the rate asked for, with room to spare. */
+		rate = 1e9 / (double)g->gap_ns;
+		l->cap = (size_t)(rate * (double)g->run_ns / 1e9 * 1.5) + 4096;
+		l->v = malloc(l->cap * sizeof(*l->v));
+		if (l->v == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void lat_note(struct group *g, struct side_res *r, struct lat_log *l,
+		     const void *payload)
+{
+	if (l->v == NULL || l->n >= l->cap)
+		return;
+	if (g->mode == PM_LOAD && r->t0 == 0)
+		return; /* still warming up */
+	l->v[l->n++] = (uint64_t)bench_now_ns() - payload_stamp(payload);
+}
+
+static void lat_log_close(struct group *g, struct side_res *r,
+			  struct lat_log *l)
+{
+	if (g->mode != PM_LOAD)
+		return;
+	bench_percentiles(l->v, l->n, &r->lat);
+	if (r->t1 > r->t0)
+		r->lat.rate = (double)(r->n1 - r->n0) /
+			      ((double)(r->t1 - r->t0) / 1e9);
+	free(l->v);
+	l->v = NULL;
+}
+
+/* The measured window opens at the first time check after the warm-up. */
+static void window_tick(struct side_res *r, uint64_t seq, uint64_t mask,
+			int64_t warm_end)
+{
+	if ((seq & mask) == 0 && r->t0 == 0) {
+		int64_t t = bench_now_ns();
+		if (t >= warm_end) {
+			r->t0 = t;
+			r->n0 = seq;
+		}
+	}
+}
+
 /* ------------------------------------------------------------- the ring */
 
-static int ring_producer(struct pair *p)
+static int ring_open_producer(struct link *k, struct rp_producer **pr)
 {
-	struct side_res *r = &p->sh->prod;
 	struct rp_ring_fds side;
+	int err = rp_ring_fds_for_producer(&k->fds, &side);
+
+	if (!err) {
+		err = rp_producer_open(&side, k->pbell, k->cbell, pr);
+		rp_ring_fds_close(&side);
+	}
+	return err;
+}
+
+static int ring_open_consumer(struct link *k, struct rp_consumer **c)
+{
+	struct rp_ring_fds side;
+	int err = rp_ring_fds_for_consumer(&k->fds, &side);
+
+	if (!err) {
+		err = rp_consumer_open(&side, k->cbell, k->pbell, c);
+		rp_ring_fds_close(&side);
+	}
+	return err;
+}
+
+/* Reserve, trying the fast path first: rp_reserve_wait reads the clock
+ * before it even tries, so only a full ring should pay for that. */
+static int ring_reserve(struct rp_producer *pr, uint32_t len, void **dst)
+{
+	int err = rp_reserve(pr, len, dst);
+
+	if (err == -EAGAIN)
+		err = rp_reserve_wait(pr, len, WAIT_NS, dst);
+	return err;
+}
+
+static int ring_producer(struct group *g)
+{
+	struct side_res *r = &g->sh->prod;
 	struct rp_producer *pr = NULL;
 	struct rp_meta m = {.type = RP_REC_T_DATA};
-	uint64_t seq = 0, mask = tick_mask(p->len), n = 0;
-	int64_t end = 0;
+	uint64_t seq = 0, mask = tick_mask(g->len), n = 0;
+	int64_t end = 0, start;
 	void *dst;
 	int err;
 
-	err = rp_ring_fds_for_producer(&p->fds, &side);
-	if (!err) {
-		err = rp_producer_open(&side, p->pbell, p->cbell, &pr);
-		rp_ring_fds_close(&side);
-	}
-	gate_wait(p);
+	err = ring_open_producer(&g->link[0], &pr);
+	gate_wait(g);
 	if (err) {
 		fail(r, err, "rp_producer_open");
 		return 1;
 	}
-	switch (p->mode) {
-	case PM_THROUGHPUT:
-		end = now_ns() + p->warm_ns + p->run_ns;
-		n = UINT64_MAX;
-		break;
-	case PM_IDLE:
-		if (ctl_wait(p, r) != 0)
-			goto out;
-		n = 1;
-		break;
-	case PM_LATENCY:
-		n = BENCH_LAT_SAMPLES;
-		break;
-	}
+	if (schedule(g, r, &n, &end) != 0)
+		goto out;
+	start = bench_now_ns();
 	for (; seq < n; seq++) {
-		uint64_t stamp = 0;
+		uint64_t stamp;
 
-		if (p->mode == PM_THROUGHPUT && (seq & mask) == 0 &&
-		    now_ns() >= end)
+		if (end && (seq & mask) == 0 && bench_now_ns() >= end)
 			break;
-		if (p->mode == PM_LATENCY) {
-			sleep_ns(p->gap_ns);
-			stamp = (uint64_t)now_ns();
-		}
-		/* rp_reserve_wait reads the clock before it even tries;
-		 * try the fast path first so that only a full ring pays. */
-		err = rp_reserve(pr, p->len, &dst);
-		if (err == -EAGAIN)
-			err = rp_reserve_wait(pr, p->len, WAIT_NS, &dst);
+		stamp = pace(g, seq, start);
+		err = ring_reserve(pr, g->len, &dst);
 		if (err) {
 			fail(r, err, "rp_reserve_wait, record %llu",
 			     (unsigned long long)seq);
 			break;
 		}
-		bench_fill(dst, p->len, seq);
-		if (p->mode == PM_LATENCY)
+		bench_fill(dst, g->len, seq);
+		if (stamp)
 			stamp_payload(dst, stamp);
 		m.origin = seq;
-		err = rp_commit(pr, p->len, &m);
+		err = rp_commit(pr, g->len, &m);
+		if (!err && will_wait(g, seq, start))
+			err = rp_flush(pr);
 		if (err) {
 			fail(r, err, "rp_commit");
 			break;
@@ -301,39 +399,45 @@ static int ring_producer(struct pair *p)
 out:
 	rp_producer_end(pr);
 	r->records = seq;
-	r->cpu_ns = self_cpu_ns();
+	r->cpu_ns = bench_self_cpu_ns();
 	rp_producer_close(pr);
 	return r->err ? 1 : 0;
 }
 
-static int ring_consumer(struct pair *p)
+/* A record as it must arrive: record seq of this run, intact. */
+static int ring_record_ok(const struct group *g, const struct rp_view *v,
+			  uint64_t seq)
 {
-	struct side_res *r = &p->sh->cons;
-	struct rp_ring_fds side;
+	return v->len == g->len && v->type == RP_REC_T_DATA &&
+	       v->origin == seq && bench_check(v->data, v->len, seq);
+}
+
+static int ring_consumer(struct group *g)
+{
+	struct side_res *r = &g->sh->cons;
 	struct rp_consumer *c = NULL;
 	struct rp_ring_stats cs;
 	struct rp_view v;
-	uint64_t seq = 0, mask = tick_mask(p->len), pend = 0, pend_bytes = 0;
+	struct lat_log lat;
+	uint64_t seq = 0, mask = tick_mask(g->len), pend = 0, pend_bytes = 0;
 	uint64_t release_bytes;
 	int64_t warm_end, wait_ns = WAIT_NS;
-	int err;
+	int err, each = g->mode == PM_LATENCY || g->mode == PM_IDLE;
 
-	err = rp_ring_fds_for_consumer(&p->fds, &side);
-	if (!err) {
-		err = rp_consumer_open(&side, p->cbell, p->pbell, &c);
-		rp_ring_fds_close(&side);
-	}
-	gate_wait(p);
+	err = ring_open_consumer(&g->link[g->nlinks - 1], &c);
+	if (!err)
+		err = lat_log_open(g, &lat);
+	gate_wait(g);
 	if (err) {
-		fail(r, err, "rp_consumer_open");
+		fail(r, err, "attaching the consumer");
 		return 1;
 	}
 	/* Hand space back often enough that the producer never waits on
 	 * a release, rarely enough to amortise the release store. */
-	release_bytes = p->cap / 8;
-	if (p->mode == PM_IDLE)
+	release_bytes = g->cap / 8;
+	if (g->mode == PM_IDLE)
 		wait_ns = 60 * 1000000000LL;
-	warm_end = now_ns() + p->warm_ns;
+	warm_end = bench_now_ns() + g->warm_ns;
 	for (;;) {
 		err = rp_peek(c, &v);
 		if (err == -EAGAIN) {
@@ -349,39 +453,110 @@ static int ring_consumer(struct pair *p)
 			     (unsigned long long)seq);
 			break;
 		}
-		if (p->mode == PM_LATENCY && seq < BENCH_LAT_SAMPLES)
-			p->sh->lat_ns[seq] =
-				(uint64_t)now_ns() - payload_stamp(v.data);
-		if (v.len != p->len || v.type != RP_REC_T_DATA ||
-		    v.origin != seq || !bench_check(v.data, v.len, seq)) {
+		if (!ring_record_ok(g, &v, seq)) {
 			fail(r, -EBADMSG, "record %llu corrupt",
 			     (unsigned long long)seq);
 			break;
 		}
+		lat_note(g, r, &lat, v.data);
 		seq++;
 		pend_bytes += v.len;
 		if (++pend >= RELEASE_EVERY || pend_bytes >= release_bytes ||
-		    p->mode != PM_THROUGHPUT) {
+		    each) {
 			rp_release(c);
 			pend = pend_bytes = 0;
 		}
-		if ((seq & mask) == 0 && r->t0 == 0) {
-			int64_t t = now_ns();
-			if (t >= warm_end) {
-				r->t0 = t;
-				r->n0 = seq;
-			}
-		}
+		window_tick(r, seq, mask, warm_end);
 	}
 	rp_release(c);
-	r->t1 = now_ns();
+	r->t1 = bench_now_ns();
 	r->n1 = r->records = seq;
-	r->cpu_ns = self_cpu_ns();
+	r->cpu_ns = bench_self_cpu_ns();
+	lat_log_close(g, r, &lat);
 	if (rp_consumer_stats(c, &r->ps, &cs) == 0) {
 		r->parks = cs.waits;
 		r->cs = cs;
 	}
 	rp_consumer_close(c);
+	return r->err ? 1 : 0;
+}
+
+/*
+ * The middle of a chain: takes each record from the first ring, checks
+ * it, copies it into the second and releases the input, as a stage that
+ * transforms records must (its output cannot point into its input).
+ * Before waiting for input it publishes what it has committed, as the
+ * stage library does, so records never sit behind an idle forwarder.
+ */
+static int ring_forwarder(struct group *g)
+{
+	struct side_res *r = &g->sh->fwd;
+	struct rp_consumer *in = NULL;
+	struct rp_producer *out = NULL;
+	struct rp_meta m = {.type = RP_REC_T_DATA};
+	struct rp_view v;
+	uint64_t seq = 0, pend = 0, pend_bytes = 0, release_bytes = g->cap / 8;
+	void *dst;
+	int err;
+
+	err = ring_open_consumer(&g->link[0], &in);
+	if (!err)
+		err = ring_open_producer(&g->link[1], &out);
+	gate_wait(g);
+	if (err) {
+		fail(r, err, "attaching the forwarder");
+		goto out;
+	}
+	for (;;) {
+		err = rp_peek(in, &v);
+		if (err == -EAGAIN) {
+			rp_release(in);
+			pend = pend_bytes = 0;
+			rp_flush(out);
+			err = rp_peek_wait(in, &v, WAIT_NS);
+		}
+		if (err == -ENODATA)
+			break;
+		if (err) {
+			fail(r, err, "rp_peek_wait after record %llu",
+			     (unsigned long long)seq);
+			break;
+		}
+		if (!ring_record_ok(g, &v, seq)) {
+			fail(r, -EBADMSG, "record %llu corrupt",
+			     (unsigned long long)seq);
+			break;
+		}
+		/* Input is not released while waiting for room: the view
+		 * still points into it. */
+		err = ring_reserve(out, v.len, &dst);
+		if (err) {
+			fail(r, err, "rp_reserve_wait, record %llu",
+			     (unsigned long long)seq);
+			break;
+		}
+		memcpy(dst, v.data, v.len);
+		m.origin = v.origin;
+		err = rp_commit(out, v.len, &m);
+		if (err) {
+			fail(r, err, "rp_commit");
+			break;
+		}
+		seq++;
+		pend_bytes += v.len;
+		if (++pend >= RELEASE_EVERY || pend_bytes >= release_bytes) {
+			rp_release(in);
+			pend = pend_bytes = 0;
+		}
+	}
+	rp_release(in);
+out:
+	if (out != NULL)
+		rp_producer_end(out);
+	r->records = seq;
+	r->cpu_ns = bench_self_cpu_ns();
+	rp_producer_close(out);
+	rp_consumer_close(in);
 	return r->err ? 1 : 0;
 }
 
@@ -444,6 +619,15 @@ static int pack_put(struct packer *k, const unsigned char *src, size_t n)
 	return 0;
 }
 
+/* The tail of the stream, as fclose would flush it. */
+static int pack_flush(struct packer *k)
+{
+	int err = k->used ? write_all(k->fd, k->buf, k->used) : 0;
+
+	k->used = 0;
+	return err;
+}
+
 static void frame_fill(unsigned char *rec, uint32_t len, uint64_t seq)
 {
 	struct frame_hdr h = {.len = len, .magic = FRAME_MAGIC, .seq = seq};
@@ -452,85 +636,89 @@ static void frame_fill(unsigned char *rec, uint32_t len, uint64_t seq)
 	bench_fill(rec + FRAME_HDR, len, seq);
 }
 
-static int stream_producer(struct pair *p)
+/*
+ * One record onto the stream: one write, or into the packing buffer.  A
+ * record that fits is built in place, as if formatted straight into the
+ * stdio buffer; one that does not is built aside and copied in.
+ */
+static int stream_put(struct group *g, struct packer *k, unsigned char *one,
+		      uint64_t seq, uint64_t stamp)
 {
-	struct side_res *r = &p->sh->prod;
-	uint32_t rec = FRAME_HDR + p->len;
-	struct packer k = {.fd = p->sfd[1]};
+	uint32_t rec = FRAME_HDR + g->len;
+	int in_place = g->x == BX_PIPE_PACKED &&
+		       rec <= BENCH_PACK_BYTES - k->used;
+	unsigned char *dst = in_place ? k->buf + k->used : one;
+
+	frame_fill(dst, g->len, seq);
+	if (stamp)
+		stamp_payload(dst + FRAME_HDR, stamp);
+	if (g->x != BX_PIPE_PACKED)
+		return write_all(k->fd, one, rec);
+	if (!in_place)
+		return pack_put(k, one, rec);
+	k->used += rec;
+	if (k->used < BENCH_PACK_BYTES)
+		return 0;
+	return pack_flush(k);
+}
+
+/* Close every stream end this process does not use: a reader sees end of
+ * stream only once every copy of the writing end is gone. */
+static void keep_streams(struct group *g, int in, int out)
+{
+	for (int l = 0; l < g->nlinks; l++) {
+		for (int e = 0; e < 2; e++) {
+			int *fd = &g->link[l].sfd[e];
+
+			if (*fd < 0 || (e == 0 && l == in) ||
+			    (e == 1 && l == out))
+				continue;
+			close(*fd);
+			*fd = -1;
+		}
+	}
+}
+
+static int stream_producer(struct group *g)
+{
+	struct side_res *r = &g->sh->prod;
+	uint32_t rec = FRAME_HDR + g->len;
+	struct packer k = {.fd = g->link[0].sfd[1]};
 	unsigned char *one;
-	uint64_t seq = 0, mask = tick_mask(p->len), n = 0;
-	int64_t end = 0;
+	uint64_t seq = 0, mask = tick_mask(g->len), n = 0;
+	int64_t end = 0, start;
 	int err = 0;
 
-	close(p->sfd[0]);
+	keep_streams(g, -1, 0);
 	one = aligned_alloc(64, (rec + 63) & ~63u);
 	k.buf = aligned_alloc(64, BENCH_PACK_BYTES);
-	gate_wait(p);
+	gate_wait(g);
 	if (one == NULL || k.buf == NULL) {
 		fail(r, -ENOMEM, "buffers");
 		goto out;
 	}
-	switch (p->mode) {
-	case PM_THROUGHPUT:
-		end = now_ns() + p->warm_ns + p->run_ns;
-		n = UINT64_MAX;
-		break;
-	case PM_IDLE:
-		if (ctl_wait(p, r) != 0)
-			goto out;
-		n = 1;
-		break;
-	case PM_LATENCY:
-		n = BENCH_LAT_SAMPLES;
-		break;
-	}
+	if (schedule(g, r, &n, &end) != 0)
+		goto out;
+	start = bench_now_ns();
 	for (; seq < n; seq++) {
-		if (p->mode == PM_THROUGHPUT && (seq & mask) == 0 &&
-		    now_ns() >= end)
+		if (end && (seq & mask) == 0 && bench_now_ns() >= end)
 			break;
-		if (p->x == BX_PIPE_PACKED) {
-			/* Build in place when the record fits, as if
-			 * formatted straight into the stdio buffer. */
-			if (rec <= BENCH_PACK_BYTES - k.used) {
-				frame_fill(k.buf + k.used, p->len, seq);
-				k.used += rec;
-				err = 0;
-				if (k.used == BENCH_PACK_BYTES) {
-					err = write_all(k.fd, k.buf, k.used);
-					k.used = 0;
-				}
-			} else {
-				frame_fill(one, p->len, seq);
-				err = pack_put(&k, one, rec);
-			}
-		} else if (p->mode == PM_LATENCY) {
-			uint64_t stamp;
-
-			sleep_ns(p->gap_ns);
-			stamp = (uint64_t)now_ns();
-			frame_fill(one, p->len, seq);
-			stamp_payload(one + FRAME_HDR, stamp);
-			err = write_all(p->sfd[1], one, rec);
-		} else {
-			frame_fill(one, p->len, seq);
-			err = write_all(p->sfd[1], one, rec);
-		}
+		err = stream_put(g, &k, one, seq, pace(g, seq, start));
 		if (err) {
 			fail(r, err, "write, record %llu",
 			     (unsigned long long)seq);
 			break;
 		}
 	}
-	/* The tail of the stream, as fclose would flush it. */
-	if (!err && k.used > 0) {
-		err = write_all(k.fd, k.buf, k.used);
+	if (!err) {
+		err = pack_flush(&k);
 		if (err)
 			fail(r, err, "write");
 	}
 out:
-	close(p->sfd[1]);
+	close(k.fd);
 	r->records = seq;
-	r->cpu_ns = self_cpu_ns();
+	r->cpu_ns = bench_self_cpu_ns();
 	free(one);
 	free(k.buf);
 	return r->err ? 1 : 0;
@@ -575,110 +763,163 @@ static int reader_need(struct reader *s, size_t n)
 	return 1;
 }
 
-static int stream_consumer(struct pair *p)
+static int reader_open(struct reader *s, int fd, uint32_t rec)
 {
-	struct side_res *r = &p->sh->cons;
-	uint32_t rec = FRAME_HDR + p->len;
-	struct reader s = {.fd = p->sfd[0]};
-	uint64_t seq = 0, mask = tick_mask(p->len);
-	int64_t warm_end;
-	int got;
+	*s = (struct reader){.fd = fd};
+	s->cap = 4 * (size_t)rec;
+	if (s->cap < (1u << 20))
+		s->cap = 1u << 20;
+	s->buf = aligned_alloc(64, s->cap);
+	return s->buf ? 0 : -ENOMEM;
+}
 
-	close(p->sfd[1]);
-	s.cap = 4 * (size_t)rec;
-	if (s.cap < (1u << 20))
-		s.cap = 1u << 20;
-	s.buf = aligned_alloc(64, s.cap);
-	gate_wait(p);
-	if (s.buf == NULL) {
-		fail(r, -ENOMEM, "buffer");
+/* The next record, checked: 1, 0 at a clean end of stream, -1 after
+ * failing r.  *rec_at is the frame, in the reader's buffer. */
+static int stream_take(struct group *g, struct reader *s,
+		       struct side_res *r, uint64_t seq,
+		       const unsigned char **rec_at)
+{
+	uint32_t rec = FRAME_HDR + g->len;
+	struct frame_hdr h;
+	int got = reader_need(s, FRAME_HDR);
+
+	if (got == 0)
+		return 0;
+	if (got > 0)
+		got = reader_need(s, rec);
+	if (got <= 0) {
+		fail(r, got < 0 ? got : -EPROTO, "read, record %llu",
+		     (unsigned long long)seq);
+		return -1;
+	}
+	memcpy(&h, s->buf + s->r, FRAME_HDR);
+	*rec_at = s->buf + s->r;
+	if (h.len != g->len || h.magic != FRAME_MAGIC || h.seq != seq ||
+	    !bench_check(*rec_at + FRAME_HDR, g->len, seq)) {
+		fail(r, -EBADMSG, "record %llu corrupt",
+		     (unsigned long long)seq);
+		return -1;
+	}
+	s->r += rec;
+	return 1;
+}
+
+static int stream_consumer(struct group *g)
+{
+	struct side_res *r = &g->sh->cons;
+	struct reader s;
+	struct lat_log lat = {0};
+	uint64_t seq = 0, mask = tick_mask(g->len);
+	int64_t warm_end;
+	int err;
+
+	keep_streams(g, g->nlinks - 1, -1);
+	err = reader_open(&s, g->link[g->nlinks - 1].sfd[0],
+			  FRAME_HDR + g->len);
+	if (!err)
+		err = lat_log_open(g, &lat);
+	gate_wait(g);
+	if (err) {
+		fail(r, err, "buffers");
 		goto out;
 	}
-	warm_end = now_ns() + p->warm_ns;
+	warm_end = bench_now_ns() + g->warm_ns;
 	for (;;) {
-		struct frame_hdr h;
-		const unsigned char *pl;
+		const unsigned char *rec;
+		int got = stream_take(g, &s, r, seq, &rec);
 
-		got = reader_need(&s, FRAME_HDR);
-		if (got == 0)
+		if (got <= 0)
 			break;
-		if (got > 0)
-			got = reader_need(&s, rec);
-		if (got <= 0) {
-			fail(r, got < 0 ? got : -EPROTO,
-			     "read, record %llu", (unsigned long long)seq);
-			break;
-		}
-		memcpy(&h, s.buf + s.r, FRAME_HDR);
-		pl = s.buf + s.r + FRAME_HDR;
-		if (p->mode == PM_LATENCY && seq < BENCH_LAT_SAMPLES)
-			p->sh->lat_ns[seq] =
-				(uint64_t)now_ns() - payload_stamp(pl);
-		if (h.len != p->len || h.magic != FRAME_MAGIC || h.seq != seq ||
-		    !bench_check(pl, p->len, seq)) {
-			fail(r, -EBADMSG, "record %llu corrupt",
-			     (unsigned long long)seq);
-			break;
-		}
-		s.r += rec;
+		/* Delivered once checked, as on the ring. */
+		lat_note(g, r, &lat, rec + FRAME_HDR);
 		seq++;
-		if ((seq & mask) == 0 && r->t0 == 0) {
-			int64_t t = now_ns();
-			if (t >= warm_end) {
-				r->t0 = t;
-				r->n0 = seq;
-			}
-		}
+		window_tick(r, seq, mask, warm_end);
 	}
-	r->t1 = now_ns();
+	r->t1 = bench_now_ns();
 	r->n1 = r->records = seq;
+	lat_log_close(g, r, &lat);
 out:
-	close(p->sfd[0]);
-	r->cpu_ns = self_cpu_ns();
+	close(s.fd);
+	r->cpu_ns = bench_self_cpu_ns();
 	free(s.buf);
 	return r->err ? 1 : 0;
 }
 
-/* ---------------------------------------------------------------- pairs */
+/* The middle of a chain on streams: reads in bulk, checks each record and
+ * writes it on, one write per record or packed like its producer. */
+static int stream_forwarder(struct group *g)
+{
+	struct side_res *r = &g->sh->fwd;
+	struct reader s;
+	struct packer k = {.fd = g->link[1].sfd[1]};
+	uint32_t rec = FRAME_HDR + g->len;
+	uint64_t seq = 0;
+	int err;
+
+	keep_streams(g, 0, 1);
+	err = reader_open(&s, g->link[0].sfd[0], rec);
+	k.buf = aligned_alloc(64, BENCH_PACK_BYTES);
+	gate_wait(g);
+	if (err || k.buf == NULL) {
+		fail(r, -ENOMEM, "buffers");
+		goto out;
+	}
+	for (;;) {
+		const unsigned char *at;
+		int got = stream_take(g, &s, r, seq, &at);
+
+		if (got <= 0)
+			break;
+		err = g->x == BX_PIPE_PACKED ? pack_put(&k, at, rec)
+					     : write_all(k.fd, at, rec);
+		if (err) {
+			fail(r, err, "write, record %llu",
+			     (unsigned long long)seq);
+			break;
+		}
+		seq++;
+	}
+	if (!r->err && (err = pack_flush(&k)) != 0)
+		fail(r, err, "write");
+out:
+	close(s.fd);
+	close(k.fd);
+	r->records = seq;
+	r->cpu_ns = bench_self_cpu_ns();
+	free(s.buf);
+	free(k.buf);
+	return r->err ? 1 : 0;
+}
+
+/* --------------------------------------------------------------- groups */
 
 /* Pipe buffer for the pipe baselines: the largest an unprivileged
  * program may ask for.  The default 64 KiB is no faster for small
  * records and less than half as fast for large ones. */
 #define PIPE_BYTES (1 << 20)
 
-static int pair_open(struct pair *p)
+static int link_open(struct link *k, enum bench_xport x, uint32_t cap)
 {
-	p->fds.p_fd = p->fds.c_fd = -1;
-	p->sfd[0] = p->sfd[1] = p->gate[0] = p->gate[1] = -1;
-	p->ctl[0] = p->ctl[1] = -1;
-	p->sh = mmap(NULL, sizeof(*p->sh), PROT_READ | PROT_WRITE,
-		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (p->sh == MAP_FAILED) {
-		p->sh = NULL;
-		return -errno;
-	}
-	if (pipe2(p->gate, O_CLOEXEC) != 0 || pipe2(p->ctl, O_CLOEXEC) != 0)
-		return -errno;
-	switch (p->x) {
+	switch (x) {
 	case BX_RING: {
-		struct rp_ring_config cfg = {.capacity = p->cap};
-		int err = rp_ring_create(&cfg, &p->fds);
+		struct rp_ring_config cfg = {.capacity = cap};
+		int err = rp_ring_create(&cfg, &k->fds);
 		if (!err)
-			err = rp_bell_create(0, &p->pbell);
+			err = rp_bell_create(0, &k->pbell);
 		if (!err)
-			err = rp_bell_create(0, &p->cbell);
+			err = rp_bell_create(0, &k->cbell);
 		return err;
 	}
 	case BX_PIPE_EACH:
 	case BX_PIPE_PACKED:
-		if (pipe2(p->sfd, O_CLOEXEC) != 0)
+		if (pipe2(k->sfd, O_CLOEXEC) != 0)
 			return -errno;
 		/* Best effort: a lower pipe-max-size leaves the default. */
-		fcntl(p->sfd[1], F_SETPIPE_SZ, PIPE_BYTES);
+		fcntl(k->sfd[1], F_SETPIPE_SZ, PIPE_BYTES);
 		return 0;
 	case BX_SOCKET:
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-			       p->sfd) != 0)
+			       k->sfd) != 0)
 			return -errno;
 		return 0;
 	default:
@@ -686,184 +927,151 @@ static int pair_open(struct pair *p)
 	}
 }
 
+static int group_open(struct group *g)
+{
+	for (int l = 0; l < 2; l++) {
+		g->link[l].fds.p_fd = g->link[l].fds.c_fd = -1;
+		g->link[l].sfd[0] = g->link[l].sfd[1] = -1;
+	}
+	g->gate[0] = g->gate[1] = g->ctl[0] = g->ctl[1] = -1;
+	g->sh = mmap(NULL, sizeof(*g->sh), PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g->sh == MAP_FAILED) {
+		g->sh = NULL;
+		return -errno;
+	}
+	if (pipe2(g->gate, O_CLOEXEC) != 0 || pipe2(g->ctl, O_CLOEXEC) != 0)
+		return -errno;
+	for (int l = 0; l < g->nlinks; l++) {
+		int err = link_open(&g->link[l], g->x, g->cap);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Drop the parent's copies: the children hold their own. */
-static void pair_release_transport(struct pair *p)
+static void group_release_links(struct group *g)
 {
-	rp_ring_fds_close(&p->fds);
-	rp_bell_close(p->pbell);
-	rp_bell_close(p->cbell);
-	p->pbell = p->cbell = NULL;
-	for (int i = 0; i < 2; i++) {
-		if (p->sfd[i] >= 0)
-			close(p->sfd[i]);
-		p->sfd[i] = -1;
+	for (int l = 0; l < 2; l++) {
+		struct link *k = &g->link[l];
+
+		rp_ring_fds_close(&k->fds);
+		rp_bell_close(k->pbell);
+		rp_bell_close(k->cbell);
+		k->pbell = k->cbell = NULL;
+		for (int i = 0; i < 2; i++) {
+			if (k->sfd[i] >= 0)
+				close(k->sfd[i]);
+			k->sfd[i] = -1;
+		}
 	}
 }
 
-static void pair_close(struct pair *p)
+static void group_close(struct group *g)
 {
-	pair_release_transport(p);
+	group_release_links(g);
 	for (int i = 0; i < 2; i++) {
-		if (p->gate[i] >= 0)
-			close(p->gate[i]);
-		if (p->ctl[i] >= 0)
-			close(p->ctl[i]);
-		p->gate[i] = p->ctl[i] = -1;
+		if (g->gate[i] >= 0)
+			close(g->gate[i]);
+		if (g->ctl[i] >= 0)
+			close(g->ctl[i]);
+		g->gate[i] = g->ctl[i] = -1;
 	}
-	if (p->sh != NULL)
-		munmap(p->sh, sizeof(*p->sh));
-	p->sh = NULL;
+	if (g->sh != NULL)
+		munmap(g->sh, sizeof(*g->sh));
+	g->sh = NULL;
 }
 
-static pid_t spawn(struct pair *p, int cpu, int (*body)(struct pair *),
+static pid_t spawn(struct group *g, int cpu, int (*body)(struct group *),
 		   unsigned alarm_s)
 {
-	pid_t pid;
+	pid_t pid = bench_fork(cpu, alarm_s);
 
-	fflush(NULL);
-	pid = fork();
 	if (pid != 0)
 		return pid;
-	/* A vanished peer shows up as EPIPE, reported like any error. */
-	signal(SIGPIPE, SIG_IGN);
-	/* The last resort against a hang: SIGALRM's default kills. */
-	signal(SIGALRM, SIG_DFL);
-	alarm(alarm_s);
-	pin(cpu);
-	close(p->gate[1]);
-	close(p->ctl[1]);
-	_exit(body(p));
+	close(g->gate[1]);
+	close(g->ctl[1]);
+	_exit(body(g));
 }
 
-static int pidfd_open_(pid_t pid)
+static int prod_body(struct group *g)
 {
-	return (int)syscall(SYS_pidfd_open, pid, 0);
+	return g->x == BX_RING ? ring_producer(g) : stream_producer(g);
+}
+
+static int fwd_body(struct group *g)
+{
+	return g->x == BX_RING ? ring_forwarder(g) : stream_forwarder(g);
+}
+
+static int cons_body(struct group *g)
+{
+	return g->x == BX_RING ? ring_consumer(g) : stream_consumer(g);
+}
+
+/* Reap the group by the deadline and say what any side reported. */
+static int group_reap(struct group *g, int64_t deadline, const char *what)
+{
+	const char *names[3] = {"producer", "consumer", "forwarder"};
+	const struct side_res *res[3] = {&g->sh->prod, &g->sh->cons,
+					 &g->sh->fwd};
+	pid_t pids[3] = {g->prod, g->cons, g->fwd};
+	int n = g->nlinks == 2 ? 3 : 2, err;
+	char label[64];
+
+	snprintf(label, sizeof(label), "%s %s", bench_xport_name[g->x], what);
+	err = bench_reap(pids, names, n, deadline, label);
+	for (int i = 0; i < n; i++)
+		if (res[i]->err)
+			fprintf(stderr, "bench-ring: %s: %s: %s\n", label,
+				names[i], res[i]->what);
+	return err;
 }
 
 /*
- * Reap both children by the deadline.  A child that fails takes its peer
- * down at once (the peer would otherwise sit out its full wait); a pair
- * that overstays is killed.  0 if both exited 0.
+ * Create the links and fork every side, stopped at the gate.  The
+ * producer and the consumer get the two CPUs; a chain's forwarder gets a
+ * third if there is one, else floats between the two, for every
+ * transport alike.
  */
-static int pair_reap(struct pair *p, int64_t deadline, const char *what)
-{
-	pid_t pids[2] = {p->prod, p->cons};
-	const char *names[2] = {"producer", "consumer"};
-	int fds[2] = {-1, -1}, status[2] = {0, 0}, done[2] = {0, 0}, bad = 0;
-	int killed[2] = {0, 0};
-
-	for (int i = 0; i < 2; i++)
-		fds[i] = pids[i] > 0 ? pidfd_open_(pids[i]) : -1;
-	while (!(done[0] && done[1])) {
-		struct pollfd pf[2];
-		int64_t left = deadline - now_ns();
-		int n = 0, ms;
-
-		for (int i = 0; i < 2; i++) {
-			if (!done[i] && pids[i] > 0 &&
-			    waitpid(pids[i], &status[i], WNOHANG) == pids[i]) {
-				done[i] = 1;
-				if (!WIFEXITED(status[i]) ||
-				    WEXITSTATUS(status[i]) != 0) {
-					bad = 1;
-					if (!done[1 - i] && pids[1 - i] > 0) {
-						kill(pids[1 - i], SIGKILL);
-						killed[1 - i] = 1;
-					}
-				}
-			} else if (pids[i] <= 0) {
-				done[i] = 1;
-			}
-		}
-		if (done[0] && done[1])
-			break;
-		if (left <= 0) {
-			fprintf(stderr, "bench-ring: %s %s: timed out\n",
-				bench_xport_name[p->x], what);
-			for (int i = 0; i < 2; i++) {
-				if (!done[i]) {
-					kill(pids[i], SIGKILL);
-					killed[i] = 1;
-				}
-			}
-			bad = 1;
-			deadline = now_ns() + 5 * 1000000000LL;
-			continue;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (!done[i] && fds[i] >= 0) {
-				pf[n].fd = fds[i];
-				pf[n].events = POLLIN;
-				n++;
-			}
-		}
-		ms = (int)(left / 1000000) + 1;
-		if (n == 0 && ms > 20)
-			ms = 20; /* no pidfds: poll the slow way */
-		poll(pf, (nfds_t)n, ms);
-	}
-	for (int i = 0; i < 2; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		if (WIFSIGNALED(status[i]) && !killed[i])
-			fprintf(stderr, "bench-ring: %s %s: %s killed by %s\n",
-				bench_xport_name[p->x], what, names[i],
-				strsignal(WTERMSIG(status[i])));
-	}
-	for (int i = 0; i < 2; i++) {
-		struct side_res *r = i == 0 ? &p->sh->prod : &p->sh->cons;
-		if (r->err)
-			fprintf(stderr, "bench-ring: %s %s: %s: %s\n",
-				bench_xport_name[p->x], what, names[i],
-				r->what);
-	}
-	return bad ? -1 : 0;
-}
-
-static int prod_body(struct pair *p)
-{
-	return p->x == BX_RING ? ring_producer(p) : stream_producer(p);
-}
-
-static int cons_body(struct pair *p)
-{
-	return p->x == BX_RING ? ring_consumer(p) : stream_consumer(p);
-}
-
-/* Create the transport and fork both sides, stopped at the gate. */
-static int pair_start(struct pair *p, unsigned alarm_s, const char *what)
+static int group_start(struct group *g, unsigned alarm_s, const char *what)
 {
 	int pc, cc, err;
 
 	bench_placement(&pc, &cc);
-	err = pair_open(p);
+	err = group_open(g);
 	if (err) {
 		fprintf(stderr, "bench-ring: %s %s: setup: %s\n",
-			bench_xport_name[p->x], what, strerror(-err));
+			bench_xport_name[g->x], what, strerror(-err));
 		return -1;
 	}
-	p->cons = spawn(p, cc, cons_body, alarm_s);
-	if (p->cons > 0)
-		p->prod = spawn(p, pc, prod_body, alarm_s);
-	pair_release_transport(p);
-	if (p->cons < 0 || p->prod < 0) {
+	g->cons = spawn(g, cc, cons_body, alarm_s);
+	if (g->cons > 0 && g->nlinks == 2)
+		g->fwd = spawn(g, bench_third_cpu(), fwd_body, alarm_s);
+	if (g->cons > 0 && g->fwd >= 0)
+		g->prod = spawn(g, pc, prod_body, alarm_s);
+	group_release_links(g);
+	if (g->cons < 0 || g->fwd < 0 || g->prod < 0) {
 		fprintf(stderr, "bench-ring: fork: %s\n", strerror(errno));
-		if (p->cons > 0)
-			kill(p->cons, SIGKILL);
-		pair_reap(p, now_ns(), what);
+		if (g->cons > 0)
+			kill(g->cons, SIGKILL);
+		if (g->fwd > 0)
+			kill(g->fwd, SIGKILL);
+		group_reap(g, bench_now_ns(), what);
 		return -1;
 	}
-	close(p->ctl[0]);
-	p->ctl[0] = -1;
-	close(p->gate[0]);
-	p->gate[0] = -1;
+	close(g->ctl[0]);
+	g->ctl[0] = -1;
+	close(g->gate[0]);
+	g->gate[0] = -1;
 	return 0;
 }
 
-static void gate_open(struct pair *p)
+static void gate_open(struct group *g)
 {
-	close(p->gate[1]);
-	p->gate[1] = -1;
+	close(g->gate[1]);
+	g->gate[1] = -1;
 }
 
 /* The ring's own counters: how records were batched, who waited. */
@@ -908,62 +1116,80 @@ static int64_t machine_busy_ns(void)
 			 (1000000000ull / (unsigned long long)hz));
 }
 
+/* Every record the producer sent was verified, in a window that opened. */
+static int group_delivered(const struct group *g)
+{
+	const struct side_res *c = &g->sh->cons, *pr = &g->sh->prod;
+
+	if (c->records == pr->records && c->t0 != 0 && c->t1 > c->t0 &&
+	    c->n1 > c->n0)
+		return 1;
+	fprintf(stderr,
+		"bench-ring: %s run: sent %llu, verified %llu, no measurable "
+		"window\n",
+		bench_xport_name[g->x], (unsigned long long)pr->records,
+		(unsigned long long)c->records);
+	return 0;
+}
+
+/* Share of the machine's CPU time others took over [t0, t1]. */
+static double others_share(const struct group *g, int64_t busy0,
+			   int64_t busy1, int64_t t0, int64_t t1)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	double own = (double)(g->sh->prod.cpu_ns + g->sh->fwd.cpu_ns +
+			      g->sh->cons.cpu_ns);
+	double other;
+
+	if (busy0 < 0 || busy1 < 0)
+		return 0;
+	other = ((double)(busy1 - busy0) - own) /
+		((double)(t1 - t0) * (double)(ncpu > 0 ? ncpu : 1));
+	return other < 0 ? 0 : other;
+}
+
 int bench_run(const struct bench_run_cfg *cfg, struct bench_run_out *out)
 {
-	struct pair p = {.x = cfg->x, .mode = PM_THROUGHPUT, .len = cfg->len,
-			 .warm_ns = cfg->warm_ns, .run_ns = cfg->run_ns};
+	struct group g = {.x = cfg->x, .mode = PM_THROUGHPUT, .len = cfg->len,
+			  .warm_ns = cfg->warm_ns, .run_ns = cfg->run_ns,
+			  .nlinks = cfg->stages == 3 ? 2 : 1};
 	unsigned alarm_s;
 	int64_t total = cfg->warm_ns + cfg->run_ns, t0, t1, busy0, busy1;
 	struct side_res *c, *pr;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	p.cap = cfg->ring_cap ? cfg->ring_cap : bench_ring_cap(cfg->len);
+	g.cap = cfg->ring_cap ? cfg->ring_cap : bench_ring_cap(cfg->len);
 	alarm_s = (unsigned)(total / 1000000000) + CHILD_GRACE_S;
-	if (pair_start(&p, alarm_s, "run") != 0) {
-		pair_close(&p);
+	if (group_start(&g, alarm_s, "run") != 0) {
+		group_close(&g);
 		return -1;
 	}
 	busy0 = machine_busy_ns();
-	t0 = now_ns();
-	gate_open(&p);
-	err = pair_reap(&p, now_ns() + total + REAP_GRACE_NS, "run");
-	t1 = now_ns();
+	t0 = bench_now_ns();
+	gate_open(&g);
+	err = group_reap(&g, bench_now_ns() + total + REAP_GRACE_NS, "run");
+	t1 = bench_now_ns();
 	busy1 = machine_busy_ns();
-	c = &p.sh->cons;
-	pr = &p.sh->prod;
-	if (!err && (c->records != pr->records || c->t0 == 0 ||
-		     c->t1 <= c->t0 || c->n1 <= c->n0)) {
-		fprintf(stderr,
-			"bench-ring: %s run: sent %llu, verified %llu, "
-			"no measurable window\n",
-			bench_xport_name[p.x],
-			(unsigned long long)pr->records,
-			(unsigned long long)c->records);
+	c = &g.sh->cons;
+	pr = &g.sh->prod;
+	if (!err && !group_delivered(&g))
 		err = -1;
-	}
 	if (!err) {
 		double s = (double)(c->t1 - c->t0) / 1e9;
-		double cpu = (double)(c->cpu_ns + pr->cpu_ns) / 1e9;
+		double cpu = (double)(c->cpu_ns + g.sh->fwd.cpu_ns +
+				      pr->cpu_ns) / 1e9;
 		double gb = (double)c->records * cfg->len / 1e9;
 
 		out->rec_s = (double)(c->n1 - c->n0) / s;
 		out->bytes_s = out->rec_s * cfg->len;
 		out->cpu_s_gb = cpu / gb;
 		out->records = c->records;
-		if (busy0 >= 0 && busy1 >= 0) {
-			double other = (double)(busy1 - busy0 - c->cpu_ns -
-						pr->cpu_ns);
-			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-			out->others = other / ((double)(t1 - t0) *
-					       (double)(ncpu > 0 ? ncpu : 1));
-			if (out->others < 0)
-				out->others = 0;
-		}
-		if (cfg->verbose && p.x == BX_RING)
+		out->others = others_share(&g, busy0, busy1, t0, t1);
+		if (cfg->verbose && g.x == BX_RING)
 			print_ring_stats(cfg, out, pr, c);
 	}
-	pair_close(&p);
+	group_close(&g);
 	return err;
 }
 
@@ -981,32 +1207,32 @@ static int64_t pid_cpu_ns(pid_t pid)
 
 int bench_idle(enum bench_xport x, int64_t idle_ns, struct bench_idle_out *out)
 {
-	struct pair p = {.x = x, .mode = PM_IDLE, .len = 64};
+	struct group g = {.x = x, .mode = PM_IDLE, .len = 64, .nlinks = 1};
 	int64_t settle = 300 * 1000000LL, t0, t1, c0, c1, q0, q1;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	p.cap = bench_ring_cap(p.len);
-	if (pair_start(&p, (unsigned)(idle_ns / 1000000000) + CHILD_GRACE_S,
-		       "idle") != 0) {
-		pair_close(&p);
+	g.cap = bench_ring_cap(g.len);
+	if (group_start(&g, (unsigned)(idle_ns / 1000000000) + CHILD_GRACE_S,
+			"idle") != 0) {
+		group_close(&g);
 		return -1;
 	}
-	gate_open(&p);
+	gate_open(&g);
 	/* Let both block (the consumer spins briefly before it parks). */
-	sleep_ns(settle);
-	t0 = now_ns();
-	c0 = pid_cpu_ns(p.cons);
-	q0 = pid_cpu_ns(p.prod);
-	sleep_ns(idle_ns);
-	t1 = now_ns();
-	c1 = pid_cpu_ns(p.cons);
-	q1 = pid_cpu_ns(p.prod);
+	bench_sleep_ns(settle);
+	t0 = bench_now_ns();
+	c0 = pid_cpu_ns(g.cons);
+	q0 = pid_cpu_ns(g.prod);
+	bench_sleep_ns(idle_ns);
+	t1 = bench_now_ns();
+	c1 = pid_cpu_ns(g.cons);
+	q1 = pid_cpu_ns(g.prod);
 	/* One record, then end of stream: both must finish cleanly. */
-	if (write(p.ctl[1], "g", 1) != 1)
+	if (write(g.ctl[1], "g", 1) != 1)
 		fprintf(stderr, "bench-ring: idle: ctl: %s\n", strerror(errno));
-	err = pair_reap(&p, now_ns() + 15 * 1000000000LL, "idle");
-	if (!err && (p.sh->cons.records != 1 || c0 < 0 || c1 < 0 || q0 < 0 ||
+	err = group_reap(&g, bench_now_ns() + 15 * 1000000000LL, "idle");
+	if (!err && (g.sh->cons.records != 1 || c0 < 0 || c1 < 0 || q0 < 0 ||
 		     q1 < 0)) {
 		fprintf(stderr, "bench-ring: %s idle: no CPU clock or "
 			"record lost\n", bench_xport_name[x]);
@@ -1017,115 +1243,72 @@ int bench_idle(enum bench_xport x, int64_t idle_ns, struct bench_idle_out *out)
 		out->pct = 100.0 * (double)((c1 - c0) + (q1 - q0)) /
 			   (double)(t1 - t0);
 	}
-	pair_close(&p);
+	group_close(&g);
 	return err;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int bench_latency(enum bench_xport x, int64_t gap_ns, int busy,
+		  struct bench_lat_out *out)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-int bench_latency(enum bench_xport x, int64_t gap_ns, struct bench_lat_out *out)
-{
-	struct pair p = {.x = x, .mode = PM_LATENCY, .len = 64,
-			 .gap_ns = gap_ns};
-	int64_t total = gap_ns * (int64_t)BENCH_LAT_SAMPLES * 2;
-	uint64_t *lat;
+	const uint32_t n = BENCH_LAT_WARM + BENCH_LAT_SAMPLES;
+	struct group g = {.x = x, .mode = PM_LATENCY, .len = LAT_LEN,
+			  .gap_ns = gap_ns, .busy = busy, .nlinks = 1};
+	/* A slept gap overshoots by the timer slack (50 us by default). */
+	int64_t total = (gap_ns + 100000) * (int64_t)n * 2;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	p.cap = bench_ring_cap(p.len);
-	if (pair_start(&p, (unsigned)(total / 1000000000) + CHILD_GRACE_S,
-		       "latency") != 0) {
-		pair_close(&p);
+	g.cap = bench_ring_cap(g.len);
+	if (group_start(&g, (unsigned)(total / 1000000000) + CHILD_GRACE_S,
+			"latency") != 0) {
+		group_close(&g);
 		return -1;
 	}
-	gate_open(&p);
-	err = pair_reap(&p, now_ns() + total + REAP_GRACE_NS, "latency");
-	if (!err && p.sh->cons.records != BENCH_LAT_SAMPLES) {
+	gate_open(&g);
+	err = group_reap(&g, bench_now_ns() + total + REAP_GRACE_NS,
+			 "latency");
+	if (!err && g.sh->cons.records != n) {
 		fprintf(stderr, "bench-ring: %s latency: %llu samples\n",
 			bench_xport_name[x],
-			(unsigned long long)p.sh->cons.records);
+			(unsigned long long)g.sh->cons.records);
 		err = -1;
 	}
 	if (!err) {
-		lat = p.sh->lat_ns;
-		qsort(lat, BENCH_LAT_SAMPLES, sizeof(*lat), cmp_u64);
-		out->samples = BENCH_LAT_SAMPLES;
-		out->p50_us = (double)lat[BENCH_LAT_SAMPLES / 2] / 1e3;
-		out->p99_us = (double)lat[BENCH_LAT_SAMPLES * 99 / 100] / 1e3;
-		out->max_us = (double)lat[BENCH_LAT_SAMPLES - 1] / 1e3;
-		out->parks = p.sh->cons.parks;
+		bench_percentiles(g.sh->lat_ns + BENCH_LAT_WARM,
+				  BENCH_LAT_SAMPLES, out);
+		out->parks = g.sh->cons.parks;
 	}
-	pair_close(&p);
+	group_close(&g);
 	return err;
 }
 
-/*
- * Round trip of one cache line between the producer's and the consumer's
- * CPU, in ns.  Tens of ns: the two CPUs share a cache.  Hundreds or
- * more: the hypervisor placed them far apart or is sharing them, and
- * everything that crosses CPUs - ringpipe most of all - slows down.
- * Returns -1 if it could not be measured.
- */
-double bench_cpu_round_trip(void)
+int bench_load(enum bench_xport x, double rate, int64_t warm_ns,
+	       int64_t run_ns, struct bench_lat_out *out)
 {
-	const uint64_t rounds = 100000;
-	cpu_set_t saved;
-	_Atomic uint64_t *w;
-	int pc, cc, status;
-	double rtt = -1;
-	int64_t t0, t1, limit;
-	uint64_t i;
-	pid_t pid;
+	struct group g = {.x = x, .mode = PM_LOAD, .len = LAT_LEN,
+			  .warm_ns = warm_ns, .run_ns = run_ns, .nlinks = 1};
+	int64_t total = warm_ns + run_ns;
+	int err;
 
-	bench_placement(&pc, &cc);
-	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		 -1, 0);
-	if (w == MAP_FAILED)
+	memset(out, 0, sizeof(*out));
+	if (!(rate >= 1 && rate <= 1e9))
 		return -1;
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		signal(SIGALRM, SIG_DFL);
-		alarm(5);
-		pin(cc);
-		/* Echo each value back, on a line of its own. */
-		for (i = 1; i <= rounds; i++) {
-			while (atomic_load_explicit(&w[0],
-						    memory_order_acquire) != i)
-				rp_cpu_relax();
-			atomic_store_explicit(&w[8], i, memory_order_release);
-		}
-		_exit(0);
-	}
-	if (pid < 0) {
-		munmap(w, 4096);
+	g.gap_ns = (int64_t)(1e9 / rate);
+	g.cap = bench_ring_cap(g.len);
+	if (group_start(&g, (unsigned)(total / 1000000000) + CHILD_GRACE_S,
+			"under load") != 0) {
+		group_close(&g);
 		return -1;
 	}
-	sched_getaffinity(0, sizeof(saved), &saved);
-	pin(pc);
-	t0 = now_ns();
-	limit = t0 + 2 * 1000000000LL;
-	for (i = 1; i <= rounds; i++) {
-		atomic_store_explicit(&w[0], i, memory_order_release);
-		while (atomic_load_explicit(&w[8], memory_order_acquire) != i) {
-			rp_cpu_relax();
-			if ((i & 1023) == 0 && now_ns() > limit)
-				goto out;
-		}
+	gate_open(&g);
+	err = group_reap(&g, bench_now_ns() + total + REAP_GRACE_NS,
+			 "under load");
+	if (!err && !group_delivered(&g))
+		err = -1;
+	if (!err) {
+		*out = g.sh->cons.lat;
+		out->parks = g.sh->cons.parks;
 	}
-	t1 = now_ns();
-	rtt = (double)(t1 - t0) / (double)rounds;
-out:
-	sched_setaffinity(0, sizeof(saved), &saved);
-	if (i <= rounds)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	munmap(w, 4096);
-	return rtt;
+	group_close(&g);
+	return err;
 }

@@ -123,6 +123,14 @@ int rp_bell_ring(struct rp_bell *b)
 		return 0;
 	/* A sleeper's futex_wait(seq, snap) fails once seq moved. */
 	rp_add32(&sh->seq, 1);
+	/* One wake-up per parking: a waiter woken but not yet running
+	 * needs no second one, since its wait fails on the moved seq (a
+	 * pipeline stage publishing every record would otherwise make a
+	 * system call per record while its consumer gets going).  Pairs
+	 * with park_begin's store and fence: a waiter that read the old
+	 * seq had armed it before, and we see that here. */
+	if (rp_xchg32(&sh->armed, 0) == 0)
+		return 0;
 	if (b->efd >= 0) {
 		uint64_t one = 1;
 		ssize_t r = write(b->efd, &one, sizeof(one));
@@ -155,8 +163,10 @@ uint32_t rp_bell_park_begin(struct rp_bell *b)
 	uint32_t snap;
 
 	rp_add32(&b->sh_bell->parked, 1);
+	rp_store32_relaxed(&b->sh_bell->armed, 1);
 	/* Pairs with the fence in rp_bell_ring(): after this, either the
-	 * waker sees parked != 0, or our re-check sees its publication. */
+	 * waker sees parked != 0 and armed (and wakes us), or our re-check
+	 * sees its publication. */
 	rp_fence_full();
 	snap = rp_load32_acquire(&b->sh_bell->seq);
 	return snap;

@@ -16,13 +16,16 @@
  *   waiter                               waker
  *   hungry++ ; fence                      publish (release store of cursor)
  *   spin: re-check sources                rp_bell_ring():
- *   parked++ ; fence ; snap = seq           fence
- *   re-check sources                        if parked: seq++ ; wake
+ *   parked++ ; armed = 1                    fence
+ *   fence ; snap = seq                      if parked: seq++ ;
+ *   re-check sources                          if xchg(armed, 0): wake
  *   futex_wait(seq, snap, slice)
  *   parked-- ; loop ; hungry--
  * Either the waiter's re-check sees the publication, or the waker's load
- * sees parked != 0 and bumps seq, which makes the futex_wait return.  Every
- * wake-up is only a hint to re-check.  Waits are sliced (RP_BELL_SLICE_NS)
+ * sees parked != 0 and bumps seq, which makes the futex_wait return; the
+ * system call is made once per parking (armed), not once per publication
+ * while a woken waiter has yet to run.  Every wake-up is only a hint to
+ * re-check.  Waits are sliced (RP_BELL_SLICE_NS)
  * so a bell scribbled by a hostile peer causes a late wake-up at worst.
  */
 #ifndef RP_BELL_H
@@ -59,7 +62,8 @@ int rp_bell_memfd(const struct rp_bell *b);
 int rp_bell_eventfd(const struct rp_bell *b);
 
 /* Waker side: call after the release store that publishes.  Returns 1 if
- * a sleeper was woken (counted in the stats), 0 if none was parked. */
+ * a sleeper was woken (counted in the stats), 0 if none was parked or the
+ * parked ones were woken already. */
 int rp_bell_ring(struct rp_bell *b);
 /* Is the receiver waiting for work (spinning or parked)?  A hint for
  * publishing a batch early; correctness never depends on it. */

@@ -258,7 +258,7 @@ static inline uint64_t rp_rec_size(uint32_t len)
 /* ----------------------------------------------------------- doorbells */
 
 #define RP_BELL_MAGIC 0x52504242u /* "RPBB" */
-#define RP_BELL_VERSION 1u
+#define RP_BELL_VERSION 2u
 #define RP_BELL_SEG_SIZE RP_PAGE
 
 /*
@@ -274,7 +274,8 @@ struct rp_bell_shm {
 	rp_atomic32 seq;    /* 0x08 futex word, bumped by wakers of sleepers */
 	rp_atomic32 hungry; /* 0x0c waiters wanting work now (spin or park) */
 	rp_atomic32 parked; /* 0x10 waiters asleep in the kernel */
-	uint32_t pad[11];   /* 0x14 */
+	rp_atomic32 armed;  /* 0x14 1: a waiter parked since the last wake */
+	uint32_t pad[10];   /* 0x18 */
 };
 _Static_assert(sizeof(struct rp_bell_shm) == 64, "bell is one line");
 _Static_assert(offsetof(struct rp_bell_shm, seq) % 4 == 0, "futex aligned");

@@ -93,6 +93,19 @@ static int write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -EIO;
 }
 
+int rp_sandbox_map_ids(uid_t uid, gid_t gid)
+{
+	char map[64];
+	int err;
+
+	snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
+	if ((err = write_file("/proc/self/setgroups", "deny")) ||
+	    (err = write_file("/proc/self/uid_map", map)))
+		return err;
+	snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
+	return write_file("/proc/self/gid_map", map);
+}
+
 /* 2. Namespaces.  Root unshares directly; anyone else through a user
  * namespace in which it keeps its own ids. */
 static int step_namespaces(const struct rp_sandbox *sb,
@@ -119,16 +132,10 @@ static int step_namespaces(const struct rp_sandbox *sb,
 	if (flags == 0)
 		return 0;
 	if (geteuid() != 0) {
-		char map[64];
 		if (unshare(CLONE_NEWUSER | flags) < 0)
 			goto missing;
 		*in_userns = 1;
-		snprintf(map, sizeof(map), "%u %u 1\n", uid, uid);
-		if (write_file("/proc/self/setgroups", "deny") ||
-		    write_file("/proc/self/uid_map", map))
-			return fail(r, -EPERM, "user namespace id map failed");
-		snprintf(map, sizeof(map), "%u %u 1\n", gid, gid);
-		if (write_file("/proc/self/gid_map", map))
+		if (rp_sandbox_map_ids(uid, gid) != 0)
 			return fail(r, -EPERM, "user namespace id map failed");
 	} else if (unshare(flags) < 0) {
 		goto missing;

@@ -105,6 +105,11 @@ struct rp_sandbox_report {
 	char why[160];     /* why a requested layer is missing, or the error */
 };
 
+/* In a user namespace just made (unshare or clone with CLONE_NEWUSER):
+ * map the ids the process had outside, uid and gid, to themselves, so it
+ * keeps them, with setgroups denied.  0 or -errno. */
+int rp_sandbox_map_ids(uid_t uid, gid_t gid);
+
 /* What a supervisor applies to a stage program before executing it, so
  * that not one instruction of it runs with root, capabilities or the
  * right to gain privileges: rlimits, no root, no_new_privs.  The stage

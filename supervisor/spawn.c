@@ -31,17 +31,20 @@ static void say(char *why, size_t len, const char *what, int err)
 
 /*
  * A new process as fork() makes one, but with its pidfd from the same
- * call, and in a new PID namespace (as its pid 1) when newpid is set.
+ * call, and in a new PID namespace (as its pid 1) when newpid is set,
+ * inside a new user namespace when newuser is (what an unprivileged
+ * process needs for the PID namespace; the child maps its ids).
  * Only for a child that goes on to execve: the raw call skips glibc's
  * fork bookkeeping (the child's cached thread id is the parent's), which
  * the child must not rely on before it execs.  -1 with errno.
  */
-static pid_t clone_stage(int newpid, int *pidfd)
+static pid_t clone_stage(int newpid, int newuser, int *pidfd)
 {
 	struct clone_args ca;
 
 	memset(&ca, 0, sizeof(ca));
-	ca.flags = CLONE_PIDFD | (newpid ? CLONE_NEWPID : 0);
+	ca.flags = CLONE_PIDFD | (newpid ? CLONE_NEWPID : 0) |
+		   (newuser ? CLONE_NEWUSER : 0);
 	ca.pidfd = (uint64_t)(uintptr_t)pidfd;
 	ca.exit_signal = SIGCHLD;
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
@@ -63,9 +66,20 @@ static void keep_across_exec(const struct rp_wiring *w)
 }
 
 static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
-		  pid_t parent)
+		  pid_t parent, const uid_t *ids)
 {
 	char env[RP_WIRING_MAX];
+
+	/* Created in a user namespace of its own: keep our ids in it
+	 * before anything else (until then it has none).  Its /proc/self
+	 * files are its own to write only once it is dumpable again (the
+	 * supervisor is not; execve makes it so anyway). */
+	if (ids != NULL && (prctl(PR_SET_DUMPABLE, 1) < 0 ||
+			    rp_sandbox_map_ids(ids[0], (gid_t)ids[1]) != 0)) {
+		fprintf(stderr, "%s: sandbox: user namespace id map failed\n",
+			w->name);
+		_exit(RP_EXIT_SANDBOX);
+	}
 
 	/* Die with the supervisor (the lifeline covers the gap before the
 	 * sandbox sets this again after switching ids). */
@@ -177,8 +191,9 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	     char *why, size_t whylen)
 {
 	struct rp_wiring w;
-	int life[2] = {-1, -1}, sock[2] = {-1, -1}, err = 0;
+	int life[2] = {-1, -1}, sock[2] = {-1, -1}, err = 0, userns = 0;
 	pid_t parent = getpid();
+	uid_t ids[2] = {geteuid(), (uid_t)getegid()};
 
 	memset(out, 0, sizeof(*out));
 	out->pid = -1;
@@ -248,11 +263,12 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.notify_sock = sock[1];
 
 	fflush(NULL);
-	if (spec->own_pidns && spec->main == NULL && geteuid() == 0 &&
+	if (spec->own_pidns && spec->main == NULL &&
 	    (spec->sandbox.namespaces & RP_SB_PIDNS)) {
 		/* Where the kernel refuses, the stage tries for itself, and
 		 * reports what it gets. */
-		out->pid = clone_stage(1, &out->pidfd);
+		userns = geteuid() != 0;
+		out->pid = clone_stage(1, userns, &out->pidfd);
 		if (out->pid < 0)
 			out->pidfd = -1;
 	} else {
@@ -269,7 +285,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	if (out->pid == 0) {
 		close(life[1]);
 		close(sock[0]);
-		child(spec, &w, parent);
+		child(spec, &w, parent, userns ? ids : NULL);
 	}
 	/* Parent: keep the lifeline's write end and our end of the socket;
 	 * everything handed to the stage is the stage's now. */

@@ -35,10 +35,10 @@ struct rp_stage_spec {
 	 * it drops root; any other program gets no root before it runs. */
 	int trusted;
 	/* With namespaces: [pid], start it in the namespace as its pid 1
-	 * (clone3), where the kernel allows that (a root supervisor), so
-	 * that killing it ends everything in there.  Else, and for stages
-	 * that cannot be an init, the stage unshares the namespace for its
-	 * children. */
+	 * (clone3; through a user namespace when not root), so that
+	 * killing it ends everything in there.  Where clone3 cannot, and
+	 * for stages that cannot be an init, the stage unshares the
+	 * namespace for its children. */
 	int own_pidns;
 	/* A restarted stage: the input sequence number to continue from. */
 	int has_seq;
