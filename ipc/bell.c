@@ -115,21 +115,25 @@ int rp_bell_eventfd(const struct rp_bell *b)
 int rp_bell_ring(struct rp_bell *b)
 {
 	struct rp_bell_shm *sh = b->sh_bell;
+	uint32_t old;
 
 	/* Pairs with the fence in rp_bell_park_begin(): orders the caller's
 	 * publishing store before our load of parked (store-load edge). */
 	rp_fence_full();
 	if (rp_load32_relaxed(&sh->parked) == 0)
 		return 0;
-	/* A sleeper's futex_wait(seq, snap) fails once seq moved. */
-	rp_add32(&sh->seq, 1);
-	/* One wake-up per parking: a waiter woken but not yet running
-	 * needs no second one, since its wait fails on the moved seq (a
-	 * pipeline stage publishing every record would otherwise make a
-	 * system call per record while its consumer gets going).  Pairs
-	 * with park_begin's store and fence: a waiter that read the old
-	 * seq had armed it before, and we see that here. */
-	if (rp_xchg32(&sh->armed, 0) == 0)
+	/* Move seq on (a sleeper's futex_wait(seq, snap) then fails) and
+	 * disarm it in one step.  Only an armed seq needs the system call:
+	 * a waiter woken but not yet running needs no second one, since
+	 * its wait fails on the moved seq (a stage publishing every record
+	 * would otherwise make a system call per record while its
+	 * consumer gets going).  The arm is part of the waiter's snapshot,
+	 * so a waiter that parks again after an earlier wake arms again,
+	 * and is woken by the next ring. */
+	old = rp_load32_relaxed(&sh->seq);
+	while (!rp_cas32(&sh->seq, &old, (old + 2) & ~1u))
+		;
+	if ((old & 1) == 0)
 		return 0;
 	if (b->efd >= 0) {
 		uint64_t one = 1;
@@ -163,12 +167,13 @@ uint32_t rp_bell_park_begin(struct rp_bell *b)
 	uint32_t snap;
 
 	rp_add32(&b->sh_bell->parked, 1);
-	rp_store32_relaxed(&b->sh_bell->armed, 1);
+	/* Arm and snapshot in one step: the waker that moves seq past
+	 * snap sees the arm and wakes us. */
+	snap = rp_or32(&b->sh_bell->seq, 1) | 1;
 	/* Pairs with the fence in rp_bell_ring(): after this, either the
-	 * waker sees parked != 0 and armed (and wakes us), or our re-check
-	 * sees its publication. */
+	 * waker sees parked != 0 (and moves seq past our armed snap), or
+	 * our re-check sees its publication. */
 	rp_fence_full();
-	snap = rp_load32_acquire(&b->sh_bell->seq);
 	return snap;
 }
 

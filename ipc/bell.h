@@ -16,15 +16,17 @@
  *   waiter                               waker
  *   hungry++ ; fence                      publish (release store of cursor)
  *   spin: re-check sources                rp_bell_ring():
- *   parked++ ; armed = 1                    fence
- *   fence ; snap = seq                      if parked: seq++ ;
- *   re-check sources                          if xchg(armed, 0): wake
+ *   parked++                                fence
+ *   snap = fetch_or(seq, 1) | 1 ; fence     if parked:
+ *   re-check sources                          old = seq; seq = (old+2)&~1
+ *                                             if old & 1: wake
  *   futex_wait(seq, snap, slice)
  *   parked-- ; loop ; hungry--
  * Either the waiter's re-check sees the publication, or the waker's load
  * sees parked != 0 and bumps seq, which makes the futex_wait return; the
- * system call is made once per parking (armed), not once per publication
- * while a woken waiter has yet to run.  Every wake-up is only a hint to
+ * system call is made once per parking (bit 0 of seq, armed by the
+ * waiter's snapshot), not once per publication while a woken waiter has
+ * yet to run.  Every wake-up is only a hint to
  * re-check.  Waits are sliced (RP_BELL_SLICE_NS)
  * so a bell scribbled by a hostile peer causes a late wake-up at worst.
  */

@@ -271,11 +271,12 @@ static inline uint64_t rp_rec_size(uint32_t len)
 struct rp_bell_shm {
 	uint32_t s_magic;   /* 0x00 RP_BELL_MAGIC */
 	uint32_t s_version; /* 0x04 */
-	rp_atomic32 seq;    /* 0x08 futex word, bumped by wakers of sleepers */
+	rp_atomic32 seq;    /* 0x08 futex word: bit 0 armed by a waiter as it
+			     * parks, cleared by the waker that moves the
+			     * rest on (by 2) and wakes it */
 	rp_atomic32 hungry; /* 0x0c waiters wanting work now (spin or park) */
 	rp_atomic32 parked; /* 0x10 waiters asleep in the kernel */
-	rp_atomic32 armed;  /* 0x14 1: a waiter parked since the last wake */
-	uint32_t pad[10];   /* 0x18 */
+	uint32_t pad[11];   /* 0x14 */
 };
 _Static_assert(sizeof(struct rp_bell_shm) == 64, "bell is one line");
 _Static_assert(offsetof(struct rp_bell_shm, seq) % 4 == 0, "futex aligned");

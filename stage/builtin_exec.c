@@ -57,10 +57,11 @@
 #define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */
 #define WAIT_MS 1000              /* longest sleep between checks */
 #define EXEC_FD 3                 /* the child's exec-failure pipe */
-#define LINGER_MS 5               /* re-check of a program's unread input
-				   * after the input ended */
-#define UNREAD_MAX 8192u          /* input records the program may have
-				   * unread (see note_work) */
+#define LINGER_MS 5               /* first re-check of a program's unread
+				   * input after the input ended (then
+				   * doubling) */
+#define UNREAD_MAX 8192u          /* input records told apart while the
+				   * program has them unread (note_work) */
 
 enum mode { M_LINES, M_CHUNKS, M_RECORDS };
 
@@ -405,6 +406,14 @@ static int append(struct ex *x, const struct rp_record *r)
 	x->appended += (uint64_t)(p - (x->wbuf + x->wlen));
 	x->wlen = (size_t)(p - x->wbuf);
 	x->last_seq = rp_stage_input_seq(x->s);
+	if (x->qlen == UNREAD_MAX) {
+		/* Full (many short records in the pipe): the newest entry
+		 * grows to cover this record too.  Only the record named
+		 * for a timeout that far back gets less precise; input is
+		 * never held back for it. */
+		x->q[(x->qhead + x->qlen - 1) % UNREAD_MAX].end = x->appended;
+		return 0;
+	}
 	x->q[(x->qhead + x->qlen) % UNREAD_MAX] =
 		(struct unread){x->appended, x->last_seq};
 	x->qlen++;
@@ -413,8 +422,7 @@ static int append(struct ex *x, const struct rp_record *r)
 
 static int want_input(const struct ex *x)
 {
-	return !x->in_done && x->to_fd >= 0 &&
-	       x->wlen - x->woff < WRITE_HIGH && x->qlen < UNREAD_MAX;
+	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH;
 }
 
 /* Take input records while there is room for them.  Also what sends the
@@ -680,7 +688,7 @@ static void note_work(struct ex *x)
 static int loop(struct ex *x)
 {
 	int in_ready = 1, out_ready = 1, sig_ready = 0, draining = 0, err;
-	int lingering = 0;
+	int lingering = 0, linger_ms = LINGER_MS;
 
 	for (;;) {
 		struct pollfd pf[3];
@@ -697,6 +705,16 @@ static int loop(struct ex *x)
 			 * short as an unterminated one), then the program is
 			 * stopped and the output ends. */
 			kill_cmd(x);
+			if (x->mode == M_RECORDS && x->hdr_have > 0) {
+				/* A frame cut by the stop is not a record:
+				 * said, and dropped. */
+				fprintf(stderr, "exec: drained: an unfinished "
+						"frame (%u bytes) dropped\n",
+					x->hdr_have < 4
+						? x->hdr_have
+						: 4 + x->frame_have);
+				x->hdr_have = 0;
+			}
 			err = x->from_fd >= 0 ? output_end(x) : 0;
 			break;
 		}
@@ -741,7 +759,15 @@ static int loop(struct ex *x)
 		if (want_input(x))
 			what |= RP_WAIT_INPUT;
 		r = rp_stage_poll(x->s, what, pf, 3,
-				  lingering ? LINGER_MS : WAIT_MS);
+				  lingering ? linger_ms : WAIT_MS);
+		/* A program that never reads the rest is checked less and
+		 * less often, up to the usual WAIT_MS. */
+		if (!lingering)
+			linger_ms = LINGER_MS;
+		else if (linger_ms < WAIT_MS / 2)
+			linger_ms *= 2;
+		else
+			linger_ms = WAIT_MS;
 		if (r < 0 && r != -EINTR) {
 			err = r; /* -EPIPE: the supervisor is gone */
 			break;

@@ -810,6 +810,8 @@ static void yaml_quoted(char *buf, size_t len, const char *v, size_t n)
  * stage (a sandbox key goes under sandbox:), checked by the same code.
  * Lists are comma-separated.  Errors name the stage's place and the word.
  */
+#define SETTING_MAX 900
+
 static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 			struct seen *sn, const char *word)
 {
@@ -823,6 +825,11 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	struct ctx c = {cfg, &doc};
 	yaml_node_t *root;
 
+	/* Bounded, so that the document below always fits: quoting takes
+	 * at most 4 bytes a byte (\xNN), and a list 4 more an element. */
+	if (strlen(word) > SETTING_MAX)
+		return fail_at(cfg, 1, no, "%.40s...: longer than %d bytes",
+			       word, SETTING_MAX);
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - word - 1), word + 1);
 	if (!strcmp(key, "run") || !strcmp(key, "args") ||
 	    !strcmp(key, "program") || !strcmp(key, "input"))
@@ -886,16 +893,19 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 		yaml_node_pair_t *p = root->data.mapping.pairs.start;
 		err = stage_key(&c, yaml_document_get_node(&doc, p->key),
 				yaml_document_get_node(&doc, p->value), st, sn);
+		if (err && !strncmp(cfg->error, cfg->file, strlen(cfg->file))) {
+			/* "-e:L:C: what": the place in the little document
+			 * above means nothing to the user; the stage and
+			 * the word do. */
+			const char *m = strstr(cfg->error + strlen(cfg->file),
+					       ": ");
+			snprintf(msg, sizeof(msg), "%s",
+				 m ? m + 2 : cfg->error);
+			fail_at(cfg, 1, no, "%s: %s", word, msg);
+		}
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	if (err && strncmp(cfg->error, cfg->file, strlen(cfg->file)) == 0) {
-		/* "-e:L:C: what": the place in the little document above
-		 * means nothing to the user; the stage and the word do. */
-		const char *m = strstr(cfg->error + strlen(cfg->file), ": ");
-		snprintf(msg, sizeof(msg), "%s", m ? m + 2 : cfg->error);
-		fail_at(cfg, 1, no, "%s: %s", word, msg);
-	}
 	return err;
 }
 

@@ -349,13 +349,38 @@ static int open_rec(struct rp_replay_index *ix, char *err, size_t len)
 {
 	struct stat st;
 
-	ix->rec_fd = open(ix->rec_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* Non-blocking: a FIFO in its place must not hang the open. */
+	ix->rec_fd = open(ix->rec_path,
+			  O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (ix->rec_fd < 0 || fstat(ix->rec_fd, &st) < 0)
 		return bad(err, len, "%s: %s", ix->rec_path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return bad(err, len, "%s: not a regular file", ix->rec_path);
 	ix->rec_size = (uint64_t)st.st_size;
+	fcntl(ix->rec_fd, F_SETFL, 0);
 	return 0;
+}
+
+/* The index, as a stream: a regular file only (a FIFO in its place
+ * would block the open or the reads). */
+static FILE *open_index(const char *path)
+{
+	struct stat st = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	fcntl(fd, F_SETFL, 0);
+	if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return f;
 }
 
 /* Every line parsed and its frame checked; stops at the first that is
@@ -402,9 +427,11 @@ struct rp_replay_index *rp_replay_index_open(const char *prefix, int *error,
 	ix->rec_fd = -1;
 	snprintf(ix->idx_path, sizeof(ix->idx_path), "%s.jsonl", prefix);
 	snprintf(ix->rec_path, sizeof(ix->rec_path), "%s.rec", prefix);
-	if ((f = fopen(ix->idx_path, "re")) == NULL) {
+	if ((f = open_index(ix->idx_path)) == NULL) {
 		*error =
-		    bad(err, errlen, "%s: %s%s", ix->idx_path, strerror(errno),
+		    bad(err, errlen, "%s: %s%s", ix->idx_path,
+			errno == EINVAL ? "not a regular file"
+					: strerror(errno),
 			errno == ENOENT ? " (nothing was quarantined "
 					  "under this prefix?)"
 					: "");

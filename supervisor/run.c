@@ -856,8 +856,10 @@ static int stopped(pid_t pid)
 	return rp && rp[1] == ' ' && (rp[2] == 'T' || rp[2] == 't');
 }
 
-/* A longer gap between samples is time we were not watching (stopped,
- * or starved of the CPU): not counted against the stage. */
+/* A longer gap between samples is time we were not watching (starved
+ * of the CPU, blocked writing to a stalled terminal): counted as this
+ * much, so that a stuck stage is still caught but not killed at once
+ * after the gap.  A Ctrl-Z stop is not counted at all (resume_all). */
 #define SAMPLE_GAP_NS (500 * 1000000LL)
 
 static void check_record_timeouts(struct sup *s)
@@ -883,9 +885,10 @@ static void check_record_timeouts(struct sup *s)
 		if (cur != r->seen_current || progress != r->seen_progress)
 			r->worked_ns = 0;
 		else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
-			 now - r->sampled_at < SAMPLE_GAP_NS &&
 			 !stopped(r->proc.pid))
-			r->worked_ns += now - r->sampled_at;
+			r->worked_ns += now - r->sampled_at < SAMPLE_GAP_NS
+						? now - r->sampled_at
+						: SAMPLE_GAP_NS;
 		r->seen_current = cur;
 		r->seen_progress = progress;
 		r->sampled_at = now;
@@ -988,32 +991,6 @@ static void drain(struct sup *s, int sig)
 	}
 }
 
-/*
- * Ctrl-Z (SIGTSTP): the whole pipeline stops, as a shell pipeline does.
- * The stages run in sessions of their own, so the terminal's stop
- * reaches only us: every stage's process group gets SIGSTOP (an exec
- * command in a group of its own stops once its pipes fill), then we
- * stop ourselves.  SIGCONT (fg, bg) continues them.  Deadlines move on
- * by the time stopped, and per-record time does not count it.
- */
-static void pause_all(struct sup *s)
-{
-	int64_t t0 = rp_now_ns(), stopped_ns;
-
-	rp_log(RP_LOG_INFO, NULL, "stopped, with every stage (fg or "
-	       "kill -CONT %d resumes)", (int)getpid());
-	for (int k = 0; k < s->n; k++)
-		if (alive(at(s, k)->state) && at(s, k)->proc.pid > 0)
-			kill(-at(s, k)->proc.pid, SIGSTOP);
-	kill(getpid(), SIGSTOP);
-	/* Continued. */
-	stopped_ns = rp_now_ns() - t0;
-	if (s->drain_deadline)
-		s->drain_deadline += stopped_ns;
-	if (s->cancel_deadline)
-		s->cancel_deadline += stopped_ns;
-}
-
 static void resume_all(struct sup *s)
 {
 	for (int k = 0; k < s->n; k++) {
@@ -1022,6 +999,46 @@ static void resume_all(struct sup *s)
 			kill(-r->proc.pid, SIGCONT);
 		r->sampled_at = 0;
 	}
+}
+
+/*
+ * Ctrl-Z (SIGTSTP): the whole pipeline stops, as a shell pipeline does.
+ * The stages run in sessions of their own, so the terminal's stop
+ * reaches only us: every stage's process group gets SIGSTOP (an exec
+ * command in a group of its own stops once its pipes fill), then we
+ * stop ourselves.  SIGCONT (fg, bg) continues us, and we them.  Deadlines move on
+ * by the time stopped, and per-record time does not count it.
+ */
+static void pause_all(struct sup *s)
+{
+	int64_t t0 = rp_now_ns(), stopped_ns;
+	struct sigaction dfl, old;
+	sigset_t tstp;
+
+	rp_log(RP_LOG_INFO, NULL, "stopped, with every stage (fg or "
+	       "kill -CONT %d resumes)", (int)getpid());
+	for (int k = 0; k < s->n; k++)
+		if (alive(at(s, k)->state) && at(s, k)->proc.pid > 0)
+			kill(-at(s, k)->proc.pid, SIGSTOP);
+	/* Stop by SIGTSTP's own default action, not SIGSTOP: the kernel
+	 * then refuses to stop a process group nobody could continue (an
+	 * orphaned one), and we go straight on. */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	sigaction(SIGTSTP, &dfl, &old);
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL);
+	raise(SIGTSTP);
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	sigaction(SIGTSTP, &old, NULL);
+	/* Continued, or never stopped: the stages go on either way. */
+	resume_all(s);
+	stopped_ns = rp_now_ns() - t0;
+	if (s->drain_deadline)
+		s->drain_deadline += stopped_ns;
+	if (s->cancel_deadline)
+		s->cancel_deadline += stopped_ns;
 }
 
 static void on_signal(struct sup *s)

@@ -72,13 +72,18 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 
 	/* Created in a user namespace of its own: keep our ids in it
 	 * before anything else (until then it has none).  Its /proc/self
-	 * files are its own to write only once it is dumpable again (the
-	 * supervisor is not; execve makes it so anyway). */
-	if (ids != NULL && (prctl(PR_SET_DUMPABLE, 1) < 0 ||
-			    rp_sandbox_map_ids(ids[0], (gid_t)ids[1]) != 0)) {
-		fprintf(stderr, "%s: sandbox: user namespace id map failed\n",
-			w->name);
-		_exit(RP_EXIT_SANDBOX);
+	 * files are its own to write only while it is dumpable, which the
+	 * supervisor is not: for as short as that takes, since it still
+	 * holds the supervisor's fds until execve. */
+	if (ids != NULL) {
+		int bad = prctl(PR_SET_DUMPABLE, 1) < 0 ||
+			  rp_sandbox_map_ids(ids[0], (gid_t)ids[1]) != 0;
+		prctl(PR_SET_DUMPABLE, 0);
+		if (bad) {
+			fprintf(stderr, "%s: sandbox: user namespace id map "
+					"failed\n", w->name);
+			_exit(RP_EXIT_SANDBOX);
+		}
 	}
 
 	/* Die with the supervisor (the lifeline covers the gap before the
@@ -269,8 +274,11 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		 * reports what it gets. */
 		userns = geteuid() != 0;
 		out->pid = clone_stage(1, userns, &out->pidfd);
-		if (out->pid < 0)
+		if (out->pid < 0) {
+			/* The fork below makes no user namespace. */
 			out->pidfd = -1;
+			userns = 0;
+		}
 	} else {
 		out->pid = -1;
 		errno = ENOSYS;

@@ -103,10 +103,11 @@ void rp_cmd_bin(char *bin, size_t len)
 		 b[0] == '/' ? "" : "/", b);
 }
 
-pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
+static pid_t start(char *const args[], int in_fd, int err_fd, int job)
 {
 	char bin[1024], rep[256], *argv[16];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	pid_t pid;
 	int n = 0;
 
@@ -126,9 +127,25 @@ pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
 	posix_spawn_file_actions_addopen(&fa, 1, rep,
 					 O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, err_fd >= 0 ? err_fd : 1, 2);
-	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, NULL, argv, environ) == 0);
+	posix_spawnattr_init(&at);
+	if (job) {
+		posix_spawnattr_setpgroup(&at, 0);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	}
+	CU_ASSERT_FATAL(posix_spawn(&pid, bin, &fa, &at, argv, environ) == 0);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	return pid;
+}
+
+pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd)
+{
+	return start(args, in_fd, err_fd, 0);
+}
+
+pid_t rp_cmd_start_job(char *const args[], int in_fd)
+{
+	return start(args, in_fd, -1, 1);
 }
 
 /* Run ringpipe to its end (bounded); its exit code, and in *report (to

@@ -31,6 +31,9 @@ pid_t rp_cmd_slow_lines(int fd);
  * sig after 0.7 s and wait (20 s at most); its exit code.  The writer is
  * gone when this returns. */
 int rp_cmd_signal_slow(char *const args[], int sig);
+/* The same in a process group of its own, as a shell starts a job (one
+ * that job control may stop: its parent, we, are in another group). */
+pid_t rp_cmd_start_job(char *const args[], int in_fd);
 /* The same with stderr on err_fd (a terminal, say) instead. */
 pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in

@@ -10,6 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -540,6 +542,108 @@ RP_TEST(test_exec_started_in_its_namespace, 60)
 	rp_cmd_dir_remove();
 }
 
+/* Run `ringpipe -e line` in the directory with clone3 failing (ENOSYS,
+ * as on a kernel or container that lacks it), as root or as uid 65534;
+ * its exit code, and what it printed in *report. */
+static int run_without_clone3(const char *line, int nobody, char **report)
+{
+	char rep[256], bin[1024];
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_path(rep, sizeof(rep), "REPORT");
+	rp_cmd_bin(bin, sizeof(bin));
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		int out = open(rep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			       0644);
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (ctx == NULL || out < 0 || in < 0 || chdir(rp_cmd_dir()) ||
+		    dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(99);
+		if (nobody && (setgroups(0, NULL) < 0 ||
+			       setresgid(65534, 65534, 65534) < 0 ||
+			       setresuid(65534, 65534, 65534) < 0))
+			_exit(97);
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
+				     SCMP_SYS(clone3), 0) ||
+		    seccomp_load(ctx))
+			_exit(96);
+		execl(bin, bin, "-e", line, (char *)NULL);
+		_exit(98);
+	}
+	st = rp_test_wait(pid, 60);
+	*report = rp_cmd_slurp("REPORT", &n);
+	return rp_test_exit_code(st);
+}
+
+/* Where clone3 is refused, the exec stage makes its PID namespace
+ * itself (through a user namespace when not root), and its command is
+ * still pid 2 there: as root and as an unprivileged user. */
+RP_TEST(test_exec_namespace_without_clone3, 60)
+{
+	char *rep, *out;
+	size_t n;
+	int code;
+
+	for (int nobody = 0; nobody <= (geteuid() == 0); nobody++) {
+		rp_cmd_dir_make("exec");
+		/* The stages write OUT as uid 65534. */
+		CU_ASSERT_FATAL(chmod(rp_cmd_dir(), 0777) == 0);
+		rp_cmd_spit("IN", "a\n", 2);
+		code = run_without_clone3("file-source --lines IN ! exec -- sh "
+					  "-c 'echo $$; cat' ! file-sink "
+					  "--lines OUT",
+					  nobody, &rep);
+		out = rp_cmd_slurp("OUT", &n);
+		if (code != 0 || strcmp(out, "2\na\n") != 0)
+			fprintf(stderr, "%s: exit %d, output '%s':\n%s\n",
+				nobody ? "uid 65534" : "root", code, out, rep);
+		CU_ASSERT_EQUAL(code, 0);
+		CU_ASSERT_STRING_EQUAL(out, "2\na\n");
+		CU_ASSERT(strstr(rep, "pidns") != NULL);
+		free(out);
+		free(rep);
+		rp_cmd_dir_remove();
+	}
+}
+
+/* A drained --records source whose program stopped inside a frame:
+ * the whole frames go on, the cut one is said and dropped, and the run
+ * ends well (exit 0), not with a protocol error. */
+RP_TEST(test_exec_records_source_drains, 30)
+{
+	char *args[] = {"-e", "exec --records -- sh -c 'printf "
+			      "\"\\005\\000\\000\\000hello\\005\\000\\000\\000ab\"; "
+			      "exec sleep 100' ! file-sink --lines OUT", NULL};
+	char *rep, *out;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("exec");
+	pid = rp_cmd_start(args, -1);
+	usleep(800000);
+	kill(pid, SIGUSR1);
+	st = rp_test_wait(pid, 20);
+	rep = rp_cmd_slurp("REPORT", &n);
+	out = rp_cmd_slurp("OUT", &n);
+	if (rp_test_exit_code(st) != 0)
+		fprintf(stderr, "%s\n", rep);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	CU_ASSERT_STRING_EQUAL(out, "hello\n");
+	CU_ASSERT(strstr(rep, "an unfinished frame (6 bytes) dropped") !=
+		  NULL);
+	free(out);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* ------------------------------------------------- per-record timeout */
 
 /* A program that stops reading with input waiting is killed after its
@@ -626,6 +730,37 @@ RP_TEST(test_exec_record_timeout_waits, 90)
 		fprintf(stderr, "exit %d:\n%s\n", code, rep);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT_STRING_EQUAL(out, "1\n2\n3\n");
+	free(out);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
+/* A program that reads everything and writes only at the end (wc -l),
+ * fed a million short lines: the stage must keep feeding it without a
+ * pause.  Not a benchmark: an input stall of a second per 8192 records
+ * once made this take 25 s, and 10 s is far above the 0.1 s it takes. */
+RP_TEST(test_exec_many_short_lines_flow, 60)
+{
+	char path[512], *rep, *out;
+	int64_t t0;
+	size_t n;
+	int code;
+	FILE *f;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_path(path, sizeof(path), "N");
+	f = fopen(path, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	for (int i = 0; i < 1000000; i++)
+		fprintf(f, "%d\n", i);
+	fclose(f);
+	t0 = rp_now_ns();
+	code = run_line("file-source --lines N ! exec --lines -- wc -l ! "
+			"file-sink --lines OUT", &rep);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(rp_now_ns() - t0 < 10000000000LL);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT_STRING_EQUAL(out, "1000000\n");
 	free(out);
 	free(rep);
 	rp_cmd_dir_remove();
@@ -797,10 +932,16 @@ void rp_suite_exec(void)
 		  test_exec_pid_namespace},
 		 {"created in its PID namespace as its init",
 		  test_exec_started_in_its_namespace},
+		 {"without clone3: the namespace made by the stage",
+		  test_exec_namespace_without_clone3},
+		 {"a --records source drains, a cut frame dropped",
+		  test_exec_records_source_drains},
 		 {"a program stuck on its input is timed out",
 		  test_exec_record_timeout_fires},
 		 {"waiting for input or room is not working time",
 		  test_exec_record_timeout_waits},
+		 {"a million short lines flow without a stall",
+		  test_exec_many_short_lines_flow},
 		 {"Ctrl-C cancels cleanly", test_exec_ctrl_c},
 		 {"a consumer that finishes early ends the program",
 		  test_exec_output_closed},
