@@ -163,7 +163,9 @@ int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
  * Needs a stage whose doorbell has an eventfd (ringpipe gives every stage
  * one; -EOPNOTSUPP otherwise).  Returns the ready RP_WAIT_* subset (0 if
  * only fds are ready or timeout_ms passed), with fds[i].revents filled;
- * -errno on failure.  At most 16 fds. */
+ * -errno on failure.  At most 16 fds.  A wait longer than a second
+ * (or a negative timeout_ms) returns after a second at most, so that a
+ * doorbell a hostile peer scribbled on can only delay, never hang. */
 int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		  int nfds, int timeout_ms);
 /* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),

@@ -439,6 +439,8 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		return -EOPNOTSUPP;
 	if (nfds < 0 || nfds > 16)
 		return -EINVAL;
+	if (timeout_ms < 0 || timeout_ms > 1000)
+		timeout_ms = 1000;
 	p[0].fd = efd;
 	p[0].events = POLLIN;
 	for (int i = 0; i < nfds; i++)

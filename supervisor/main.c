@@ -132,7 +132,8 @@ static void usage(FILE *f)
 "pass through each library crash point, one run each.\n"
 "\n"
 "exit codes: 0 done, 1 a stage failed, 2 bad usage or configuration,\n"
-"            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n");
+"            130 interrupted (SIGINT), 143 terminated (SIGTERM),\n"
+"            129 hung up (SIGHUP)\n");
 }
 
 /* ringpipe-stage lives next to ringpipe, unless RINGPIPE_STAGE_BIN says

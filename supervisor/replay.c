@@ -216,9 +216,15 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp,
 		 struct rp_cfg *rc)
 {
 	const char *to = o->to ? o->to : "-";
-	char src[RP_CFG_NAME];
+	char src[RP_CFG_NAME], to_buf[PATH_MAX + 3];
 	const char *argv[] = {"file-source", "--records", tmp, NULL};
 	int err;
+
+	/* A path file-sink would take for an option: ./-name. */
+	if (to[0] == '-' && to[1] != '\0') {
+		snprintf(to_buf, sizeof(to_buf), "./%s", to);
+		to = to_buf;
+	}
 
 	memset(rc, 0, sizeof(*rc));
 	memcpy(rc->name, cfg->name, sizeof(rc->name));
@@ -352,12 +358,13 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 				ix->idx_path);
 		return RP_RUN_OK;
 	}
-	/* From here SIGINT, SIGTERM and SIGUSR1 wait for the run, which
-	 * takes them as its own (it blocks the same ones), so that the
-	 * temporary file is always removed. */
+	/* From here SIGINT, SIGTERM, SIGHUP and SIGUSR1 wait for the run,
+	 * which takes them as its own (it blocks the same ones), so that
+	 * the temporary file is always removed. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||

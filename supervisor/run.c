@@ -130,6 +130,7 @@ struct sup {
 	struct rp_observe obs;    /* ringpipe stat's sockets */
 	/* drain: the signal that asked for it (0: none), and until when */
 	int drain_opt, drain_sig;
+	int hangup;               /* the cancel came from SIGHUP */
 	int64_t drain_deadline;
 };
 
@@ -698,6 +699,7 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGTSTP);
 	sigaddset(&mask, SIGCONT);
@@ -1065,10 +1067,14 @@ static void on_signal(struct sup *s)
 			resume_all(s);
 			continue;
 		}
+		/* A hang-up (the terminal closed) shuts down like SIGTERM,
+		 * never drains, and is what the exit code says. */
+		if ((int)si.ssi_signo == SIGHUP && !s->cancel_reason)
+			s->hangup = 1;
 		/* With --drain the first Ctrl-C or SIGTERM drains; then
 		 * one cancels, and one more kills. */
 		if (s->drain_opt && s->signals == 0 && s->drain_sig == 0 &&
-		    !s->cancel_reason) {
+		    !s->cancel_reason && (int)si.ssi_signo != SIGHUP) {
 			s->signals++;
 			drain(s, (int)si.ssi_signo);
 			continue;
@@ -1514,6 +1520,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* A drain that finished still tells the shell it was stopped. */
 	code = s->failed ? RP_RUN_FAILED
 	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
+	     : s->hangup			      ? RP_RUN_HANGUP
 	     : s->cancel_reason == RP_REASON_SHUTDOWN ? RP_RUN_TERMINATED
 	     : s->drain_sig == SIGINT		      ? RP_RUN_INTERRUPTED
 	     : s->drain_sig == SIGTERM		      ? RP_RUN_TERMINATED

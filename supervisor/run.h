@@ -41,6 +41,7 @@
 #define RP_RUN_USAGE 2
 #define RP_RUN_INTERRUPTED 130
 #define RP_RUN_TERMINATED 143
+#define RP_RUN_HANGUP 129
 
 struct rp_run_opts {
 	const char *stage_bin; /* path of ringpipe-stage */

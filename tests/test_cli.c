@@ -293,16 +293,18 @@ RP_TEST(test_failing_stage_cancels_siblings, 60)
 }
 
 /* Ctrl-C: every stage is cancelled with reason user, the run exits 130
- * soon, and no stage is left running. */
+ * soon, and no stage is left running; the same for SIGTERM and SIGHUP,
+ * with their own exit codes. */
 RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 {
 	char out[256], *text;
 	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! lines ! "
 			      "count", NULL};
-	/* SIGINT: reason user, exit 130; SIGTERM: shutdown, exit 143. */
-	const int sigs[] = {SIGINT, SIGTERM}, codes[] = {130, 143};
+	/* SIGINT: reason user, exit 130; SIGTERM: shutdown, exit 143;
+	 * SIGHUP (the terminal closed): shutdown, exit 129. */
+	const int sigs[] = {SIGINT, SIGTERM, SIGHUP}, codes[] = {130, 143, 129};
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		pid_t pid;
 		int st;
 
@@ -1179,7 +1181,7 @@ void rp_suite_cli(void)
 		  test_violation_reported_by_name},
 		 {"a failing stage cancels its siblings",
 		  test_failing_stage_cancels_siblings},
-		 {"Ctrl-C and SIGTERM cancel cleanly",
+		 {"Ctrl-C, SIGTERM and SIGHUP cancel cleanly",
 		  test_ctrl_c_cancels_cleanly},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},

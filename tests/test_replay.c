@@ -728,6 +728,31 @@ static int copy_to(const struct rp_replay_index *ix, unsigned s,
  * a stage's records copied out framed as in .rec.  A file that lies, at
  * any line, is refused naming it; a .rec that shrank after the check
  * fails the copy. */
+/* A FIFO in place of either file is refused at once, not waited on
+ * (nobody will ever write it: the open would block for good). */
+RP_TEST(test_index_fifo_refused, 10)
+{
+	char err[RP_REPLAY_ERR], p[256];
+	struct rp_replay_index *ix;
+	int e = 0;
+
+	rp_cmd_dir_make("replay");
+	spit_text("hx.jsonl", three_idx);
+	rp_cmd_path(p, sizeof(p), "hx.rec");
+	CU_ASSERT_FATAL(mkfifo(p, 0600) == 0);
+	ix = open_ix("hx", &e, err);
+	CU_ASSERT_PTR_NULL(ix);
+	CU_ASSERT(strstr(err, "hx.rec: not a regular file") != NULL);
+	CU_ASSERT_FATAL(unlink(p) == 0);
+	rp_cmd_spit("hx.rec", three_rec, sizeof(three_rec) - 1);
+	rp_cmd_path(p, sizeof(p), "hx.jsonl");
+	CU_ASSERT_FATAL(unlink(p) == 0 && mkfifo(p, 0600) == 0);
+	ix = open_ix("hx", &e, err);
+	CU_ASSERT_PTR_NULL(ix);
+	CU_ASSERT(strstr(err, "hx.jsonl: not a regular file") != NULL);
+	rp_cmd_dir_remove();
+}
+
 RP_TEST(test_index_open_and_copy, 20)
 {
 	char err[RP_REPLAY_ERR], *line, *idx;
@@ -836,5 +861,7 @@ void rp_suite_replay(void)
 		 {"index lines parsed strictly, fields found anywhere",
 		  test_index_line},
 		 {"an index read, checked against .rec, records copied",
-		  test_index_open_and_copy});
+		  test_index_open_and_copy},
+		 {"a FIFO in place of either file is refused at once",
+		  test_index_fifo_refused});
 }
