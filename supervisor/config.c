@@ -37,6 +37,14 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 	return 1;
 }
 
+void rp_cfg_fast_restart(struct rp_cfg *cfg)
+{
+	for (int i = 0; i < cfg->nstages; i++) {
+		cfg->stages[i].restart_backoff_ms = 0;
+		cfg->stages[i].restart_max = 100000;
+	}
+}
+
 int rp_cfg_is_builtin(const char *name)
 {
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins); i++)

@@ -97,6 +97,10 @@ void rp_cfg_exec_pidns(struct rp_sandbox *sb);
  * once its run: is known. */
 void rp_cfg_stage_defaults(struct rp_cfg_stage *st);
 
+/* --fast-restart, for tests and crash-heavy runs: every stage restarts
+ * at once (no backoff) and without a limit on restarts in a row. */
+void rp_cfg_fast_restart(struct rp_cfg *cfg);
+
 /* Is name one of the built-in stages? */
 int rp_cfg_is_builtin(const char *name);
 

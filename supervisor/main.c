@@ -27,13 +27,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: ringpipe run FILE [--stats] [-q|-v] [--drain] [--report-json OUT]\n"
+"usage: ringpipe run FILE [--stats] [-q|-v] [--drain] [--fast-restart]\n"
+"                [--report-json OUT]\n"
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
-"                [-q|-v] [--drain] [--report-json OUT]\n"
+"                [-q|-v] [--drain] [--fast-restart] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
-"                      [--kinds KIND,...] [--json OUT]\n"
+"                      [--kinds KIND,...] [--json OUT] [--fast-restart]\n"
 "       ringpipe chaos FILE --crashpoints N\n"
 "       ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]\n"
 "                       [--quiet] [--report-json OUT]\n"
@@ -55,6 +56,8 @@ static void usage(FILE *f)
 "  -v, --verbose  log lines also for each stage's start, state changes\n"
 "            and control records\n"
 "Log lines go to stderr: time, \"ringpipe:\", the stage, the event.\n"
+"  --fast-restart  for tests and crash-heavy runs: restarts at once, no\n"
+"            limit on restarts in a row, 1 s grace after a cancel\n"
 "  --drain   the first Ctrl-C or SIGTERM drains instead of cancelling:\n"
 "            the source stops, the other stages finish what is queued\n"
 "            and end (10 s at most); the next one cancels.  SIGUSR1\n"
@@ -291,6 +294,8 @@ int main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--drain") &&
 			   strcmp(cmd, "chaos") != 0) {
 			o.drain = 1;
+		} else if (!strcmp(argv[i], "--fast-restart")) {
+			o.fast_restart = 1;
 		} else if (!strcmp(argv[i], "--stats"))
 			o.stats = 1;
 		else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) {
@@ -325,6 +330,8 @@ int main(int argc, char **argv)
 		free(cfg);
 		return RP_RUN_USAGE;
 	}
+	if (o.fast_restart)
+		rp_cfg_fast_restart(cfg);
 	if (!strcmp(cmd, "check")) {
 		printf("%s: pipeline %s: %d stages, ok\n", arg, cfg->name,
 		       cfg->nstages);

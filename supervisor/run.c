@@ -131,6 +131,7 @@ struct sup {
 	/* drain: the signal that asked for it (0: none), and until when */
 	int drain_opt, drain_sig;
 	int hangup;               /* the cancel came from SIGHUP */
+	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
 };
 
@@ -178,13 +179,14 @@ static void set_state(struct sup *s, int k, enum state to)
 
 /* Stages have this long to obey a cancel before they are killed. */
 #define CANCEL_GRACE_NS (5 * 1000000000LL)
+#define FAST_GRACE_NS (1 * 1000000000LL) /* --fast-restart */
 
 static void cancel_all(struct sup *s, uint32_t reason, int except)
 {
 	if (s->cancel_reason == 0)
 		s->cancel_reason = reason;
 	if (s->cancel_deadline == 0)
-		s->cancel_deadline = rp_now_ns() + CANCEL_GRACE_NS;
+		s->cancel_deadline = rp_now_ns() + s->grace_ns;
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		if (k != except && alive(r->state) && r->proc.tx) {
@@ -1356,6 +1358,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	if (s == NULL)
 		return RP_RUN_FAILED;
 	s->cfg = cfg;
+	s->grace_ns = o->fast_restart ? FAST_GRACE_NS : CANCEL_GRACE_NS;
 	s->chaos = o->chaos;
 	s->drain_opt = o->drain;
 	/* On a terminal, unless asked for the counters or for quiet. */
@@ -1448,7 +1451,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		if (s->cancel_deadline && s->alive &&
 		    rp_now_ns() > s->cancel_deadline) {
 			rp_log(RP_LOG_INFO, NULL, "stages still running %.0f s "
-			       "after the cancel: killed", CANCEL_GRACE_NS / 1e9);
+			       "after the cancel: killed", s->grace_ns / 1e9);
 			say_waiting(s);
 			kill_all(s);
 			s->cancel_deadline = 0;

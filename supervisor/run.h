@@ -49,6 +49,10 @@ struct rp_run_opts {
 	int quiet;             /* no report at the end */
 	const char *report_json; /* the report as JSON there too, or NULL */
 	int drain;             /* the first SIGINT or SIGTERM drains */
+	/* --fast-restart: stages that ignore a cancel are killed after 1 s
+	 * instead of 5 (the caller also lifts every stage's backoff and
+	 * restart limit: rp_cfg_fast_restart). */
+	int fast_restart;
 	/* A crash-point sweep (ringpipe chaos): the stage at this place in
 	 * the pipeline's order dies, in its first run only, at the
 	 * crash_n-th pass through crash point crash_point. */

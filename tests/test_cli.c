@@ -658,6 +658,23 @@ RP_TEST(test_crash_every_1000th_record, 60)
 	free(a);
 	free(b);
 	free(text);
+	/* The same with the default limit (5 in a row, 100 ms backoff
+	 * doubling): it gives up; with --fast-restart, no backoff and no
+	 * limit: it finishes, restarting at once. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault --every 1000 --do crash ! "
+		 "file-sink --lines OUT", in);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "restarted 5 times") != NULL);
+	free(text);
+	{
+		char *fast[] = {"-e", line, "--fast-restart", NULL};
+		CU_ASSERT_EQUAL(run(fast, &text), 0);
+		CU_ASSERT(strstr(text, "on record 9000; restarting in 0 ms") !=
+			  NULL);
+		CU_ASSERT(strstr(text, "restarted 9 times") != NULL);
+		free(text);
+	}
 	/* --random: once per run at a seeded point; the restart goes on
 	 * past it. */
 	snprintf(line, sizeof(line),
