@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -251,4 +253,45 @@ void rp_cmd_write_lines(const char *path, int n)
 	for (int i = 0; i < n; i++)
 		fprintf(f, "line %d\n", i);
 	fclose(f);
+}
+
+int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
+		      char **report)
+{
+	char rep[256], bin[1024], *argv[16];
+	size_t n;
+	pid_t pid;
+	int st, k = 0;
+
+	rp_cmd_path(rep, sizeof(rep), "REPORT");
+	rp_cmd_bin(bin, sizeof(bin));
+	argv[k++] = bin;
+	while (*args && k < 15)
+		argv[k++] = *args++;
+	argv[k] = NULL;
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+		int out = open(rep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			       0644);
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (ctx == NULL || out < 0 || in < 0 || chdir(dir) ||
+		    dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
+			_exit(99);
+		if (nobody && (setgroups(0, NULL) < 0 ||
+			       setresgid(65534, 65534, 65534) < 0 ||
+			       setresuid(65534, 65534, 65534) < 0))
+			_exit(97);
+		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO((uint32_t)err), nr, 0) ||
+		    seccomp_load(ctx))
+			_exit(96);
+		execv(bin, argv);
+		_exit(98);
+	}
+	st = rp_test_wait(pid, 60);
+	*report = rp_cmd_slurp("REPORT", &n);
+	return rp_test_exit_code(st);
 }

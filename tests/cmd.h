@@ -43,6 +43,12 @@ int rp_cmd_run(char *const args[], char **report);
  * (run, check) as rp_cmd_run does. */
 int rp_cmd_yaml(const char *verb, const char *yaml, char **report);
 
+/* Run ringpipe with args in the directory, as rp_cmd_run does, with
+ * syscall nr failing with err (as on a kernel without it), and as uid
+ * 65534 when nobody is set (we must be root then); its exit code. */
+int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
+		      char **report);
+
 /* A process (other than us) whose command line holds token, and also
  * `also` when it is not NULL: its pid, or 0. */
 pid_t rp_cmd_find_process(const char *token, const char *also);

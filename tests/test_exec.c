@@ -10,14 +10,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -542,51 +541,13 @@ RP_TEST(test_exec_started_in_its_namespace, 60)
 	rp_cmd_dir_remove();
 }
 
-/* Run `ringpipe -e line` in the directory with clone3 failing (ENOSYS,
- * as on a kernel or container that lacks it), as root or as uid 65534;
- * its exit code, and what it printed in *report. */
-static int run_without_clone3(const char *line, int nobody, char **report)
-{
-	char rep[256], bin[1024];
-	size_t n;
-	pid_t pid;
-	int st;
-
-	rp_cmd_path(rep, sizeof(rep), "REPORT");
-	rp_cmd_bin(bin, sizeof(bin));
-	fflush(NULL);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		int out = open(rep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			       0644);
-		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (ctx == NULL || out < 0 || in < 0 || chdir(rp_cmd_dir()) ||
-		    dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
-			_exit(99);
-		if (nobody && (setgroups(0, NULL) < 0 ||
-			       setresgid(65534, 65534, 65534) < 0 ||
-			       setresuid(65534, 65534, 65534) < 0))
-			_exit(97);
-		if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-				     SCMP_SYS(clone3), 0) ||
-		    seccomp_load(ctx))
-			_exit(96);
-		execl(bin, bin, "-e", line, (char *)NULL);
-		_exit(98);
-	}
-	st = rp_test_wait(pid, 60);
-	*report = rp_cmd_slurp("REPORT", &n);
-	return rp_test_exit_code(st);
-}
-
 /* Where clone3 is refused, the exec stage makes its PID namespace
  * itself (through a user namespace when not root), and its command is
  * still pid 2 there: as root and as an unprivileged user. */
 RP_TEST(test_exec_namespace_without_clone3, 60)
 {
+	char *args[] = {"-e", "file-source --lines IN ! exec -- sh -c "
+			      "'echo $$; cat' ! file-sink --lines OUT", NULL};
 	char *rep, *out;
 	size_t n;
 	int code;
@@ -596,10 +557,8 @@ RP_TEST(test_exec_namespace_without_clone3, 60)
 		/* The stages write OUT as uid 65534. */
 		CU_ASSERT_FATAL(chmod(rp_cmd_dir(), 0777) == 0);
 		rp_cmd_spit("IN", "a\n", 2);
-		code = run_without_clone3("file-source --lines IN ! exec -- sh "
-					  "-c 'echo $$; cat' ! file-sink "
-					  "--lines OUT",
-					  nobody, &rep);
+		code = rp_cmd_run_denied(args, __NR_clone3, ENOSYS, nobody,
+					 &rep);
 		out = rp_cmd_slurp("OUT", &n);
 		if (code != 0 || strcmp(out, "2\na\n") != 0)
 			fprintf(stderr, "%s: exit %d, output '%s':\n%s\n",

@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -416,36 +415,13 @@ RP_TEST(test_landlock_missing_path_fails_stage, 60)
  * kernel built without Landlock: stages inherit the filter. */
 static int run_without_landlock(const char *yaml, char **report)
 {
-	char p[256], rep[256], bin[1024];
-	size_t n;
-	pid_t pid;
-	int st;
+	char p[256];
+	char *args[] = {"run", p, NULL};
 
 	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
 	rp_cmd_path(p, sizeof(p), "p.yaml");
-	rp_cmd_path(rep, sizeof(rep), "REPORT");
-	rp_cmd_bin(bin, sizeof(bin));
-	fflush(NULL);
-	pid = fork();
-	CU_ASSERT_FATAL(pid >= 0);
-	if (pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		int out = open(rep, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			       0644);
-		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (ctx == NULL || out < 0 || in < 0 || chdir(rp_cmd_dir()) ||
-		    dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0 ||
-		    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS),
-				     __NR_landlock_create_ruleset, 0) ||
-		    seccomp_load(ctx))
-			_exit(99);
-		execl(bin, bin, "run", p, (char *)NULL);
-		_exit(98);
-	}
-	st = rp_test_wait(pid, 60);
-	*report = rp_cmd_slurp("REPORT", &n);
-	return rp_test_exit_code(st);
+	return rp_cmd_run_denied(args, __NR_landlock_create_ruleset, ENOSYS, 0,
+				 report);
 }
 
 /* Unasked for, the layer is simply missing and the stage says so;
