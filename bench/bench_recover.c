@@ -2,7 +2,8 @@
  * bench_recover.c - a crashed stage and Ctrl-C, timed on the real ringpipe
  * binary with a clock finer than a shell loop's:
  *
- *   bench-ring recovery [--kills N] [--stage WORD] [--log FILE] -- CMD...
+ *   bench-ring recovery [--kills N] [--stage WORD] [--pipeline NAME]
+ *                       [--log FILE] -- CMD...
  *   bench-ring sigint [--runs N] [--settle-ms MS] CMDLINE...
  *
  * recovery runs CMD (a pipeline that passes every input line containing
@@ -13,7 +14,9 @@
  * that line comes out.  The old stage is dead before the line is sent, so
  * only its replacement can have passed it: the figure is a stage's crash
  * to its replacement processing records again.  Every line must come out
- * exactly once.  Prints
+ * exactly once.  With --pipeline, WORD is a stage's name and the stage is
+ * found through `CMD[0] stat NAME --json` (its pid); if that stage keeps
+ * a standby, each kill waits until the standby is ready.  Prints
  *   recovery: kills N median_ms M p99_ms P max_ms X lost L repeated R
  *
  * sigint runs each CMDLINE (sh -c, in a process group of its own, as a
@@ -278,6 +281,68 @@ static pid_t find_stage(pid_t sup, const char *word, pid_t skip)
 	return -1;
 }
 
+/* Run `bin stat pipeline --json` and read what it says of stage: its
+ * pid, and whether its standby is ready (1), not yet (0), or it keeps
+ * none (-1).  0, or -1 (no such stage running yet). */
+static int stat_stage(const char *bin, const char *pipeline,
+		      const char *stage, pid_t *pid, int *standby)
+{
+	static char buf[65536];
+	char key[128], *at, *end, *sb;
+	size_t have = 0;
+	int p[2], status;
+	pid_t kid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	kid = fork();
+	if (kid == 0) {
+		dup2(p[1], 1);
+		execl(bin, bin, "stat", pipeline, "--json", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	for (ssize_t n; kid > 0 && have + 1 < sizeof(buf) &&
+			(n = read(p[0], buf + have, sizeof(buf) - 1 - have)) > 0;)
+		have += (size_t)n;
+	close(p[0]);
+	if (kid < 0)
+		return -1;
+	while (waitpid(kid, &status, 0) < 0 && errno == EINTR)
+		;
+	buf[have] = '\0';
+	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
+	if ((at = strstr(buf, key)) == NULL)
+		return -1;
+	end = strstr(at + 1, "{\"name\":");
+	if (end != NULL)
+		*end = '\0';
+	sb = strstr(at, "\"standby_pid\":");
+	if ((at = strstr(at, "\"pid\":")) == NULL ||
+	    (*pid = (pid_t)strtol(at + 6, NULL, 10)) <= 0)
+		return -1;
+	*standby = sb == NULL ? -1 : strncmp(sb + 14, "null", 4) != 0;
+	return 0;
+}
+
+/* The stage by its name through ringpipe stat, once its standby (if it
+ * keeps one) is ready to take over; other than skip. */
+static pid_t find_by_stat(const char *bin, const char *pipeline,
+			  const char *stage, pid_t skip)
+{
+	int64_t end = bench_now_ns() + DEATH_NS;
+
+	do {
+		pid_t pid;
+		int standby;
+		if (stat_stage(bin, pipeline, stage, &pid, &standby) == 0 &&
+		    pid != skip && standby != 0)
+			return pid;
+		bench_sleep_ns(MS);
+	} while (bench_now_ns() < end);
+	return -1;
+}
+
 /* SIGKILL the stage and wait until it is gone (its pidfd reads as
  * exited): then no line sent after this can have been its work. */
 static int kill_and_await(pid_t victim, int64_t *t0)
@@ -336,10 +401,11 @@ static int rec_finish(struct rec_run *r)
 static void recovery_usage(void)
 {
 	fprintf(stderr, "usage: bench-ring recovery [--kills N] [--stage WORD] "
-			"[--log FILE] -- CMD [ARG...]\n");
+			"[--pipeline NAME] [--log FILE] -- CMD [ARG...]\n");
 }
 
-static int recovery_kills(struct rec_run *r, const char *word, int kills,
+static int recovery_kills(struct rec_run *r, const char *word,
+			  const char *bin, const char *pipeline, int kills,
 			  uint64_t *took)
 {
 	pid_t victim = -1;
@@ -348,7 +414,8 @@ static int recovery_kills(struct rec_run *r, const char *word, int kills,
 	for (int i = 1; i <= kills; i++) {
 		int64_t t0 = 0;
 
-		victim = find_stage(r->sup, word, victim);
+		victim = pipeline ? find_by_stat(bin, pipeline, word, victim)
+				  : find_stage(r->sup, word, victim);
 		if (victim < 0) {
 			fprintf(stderr, "bench-ring recovery: no stage "
 				"\"%s\" running (kill %d)\n", word, i);
@@ -373,7 +440,7 @@ int bench_recovery_main(int argc, char **argv)
 {
 	static uint64_t took[MAX_KILLS];
 	struct rec_run r = {.sup = -1, .in = -1, .out = -1};
-	const char *word = "grep", *log = NULL;
+	const char *word = "grep", *log = NULL, *pipeline = NULL;
 	int kills = 200, i, err;
 
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -383,6 +450,8 @@ int bench_recovery_main(int argc, char **argv)
 			kills = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--stage") == 0 && v)
 			word = argv[++i];
+		else if (strcmp(argv[i], "--pipeline") == 0 && v)
+			pipeline = argv[++i];
 		else if (strcmp(argv[i], "--log") == 0 && v)
 			log = argv[++i];
 		else
@@ -408,7 +477,8 @@ int bench_recovery_main(int argc, char **argv)
 		fprintf(stderr, "bench-ring recovery: the pipeline passes "
 			"no line: %s\n", strerror(-err));
 	if (!err)
-		err = recovery_kills(&r, word, kills, took);
+		err = recovery_kills(&r, word, argv[i + 1], pipeline, kills,
+				     took);
 	if (!err)
 		err = rec_finish(&r);
 	if (err) {

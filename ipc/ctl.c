@@ -43,6 +43,7 @@ static const char *const kind_names[] = {
 	[RP_CTL_PROGRESS] = "progress", [RP_CTL_ERROR] = "error",
 	[RP_CTL_DONE] = "done",         [RP_CTL_VIOLATION] = "violation",
 	[RP_CTL_PONG] = "pong",
+	[RP_CTL_POISON] = "poison",
 };
 
 static const char *const reason_names[] = {

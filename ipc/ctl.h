@@ -38,7 +38,10 @@
 #define RP_CTL_DONE 19u      /* reason: why it ended */
 #define RP_CTL_VIOLATION 20u /* a peer broke the format (code: errno) */
 #define RP_CTL_PONG 21u      /* arg0: the ping's seq */
-#define RP_CTL_KIND_MAX 21u
+#define RP_CTL_POISON 22u    /* arg0: the input record its program dies
+			      * on alone, arg1: how many times, code: the
+			      * signal (exec; then it ends) */
+#define RP_CTL_KIND_MAX 22u
 
 /* RP_CTL_FAULT kinds. */
 #define RP_FAULT_HANG 1u    /* never finish the record */

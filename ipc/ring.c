@@ -281,6 +281,69 @@ static int map_open(const struct rp_ring_fds *fds, int producer,
 	return 0;
 }
 
+/* A single producer resumes where the last producer on this ring
+ * published. */
+/* Head and tail as of one moment.  Both sides may be running (a standby
+ * maps the ring while the stage it stands in for still works it): the
+ * head is read again around the tail, until it held still.  Monotonic, so
+ * unchanged means it had that value when the tail was read. */
+static void cursors(const struct rp_ring_map *m, uint64_t *hd, uint64_t *t)
+{
+	for (int i = 0; i < 1000; i++) {
+		*hd = rp_load64_acquire(&m->sh_c->c_head);
+		*t = rp_load64_acquire(&m->sh_p->p_tail);
+		if (rp_load64_acquire(&m->sh_c->c_head) == *hd)
+			return;
+	}
+}
+
+static int producer_sync(struct rp_producer *p)
+{
+	uint64_t t, hd;
+
+	cursors(&p->m, &hd, &t);
+
+	if (t - hd > p->m.cap || (t & 7) || (hd & 7))
+		return -EBADMSG;
+	p->tail = p->pub_tail = t;
+	p->head_cache = hd;
+	p->ck_set = 0;
+	return 0;
+}
+
+/* A single consumer gets everything after the last release again. */
+static int consumer_sync(struct rp_consumer *c)
+{
+	uint64_t hd, t;
+
+	cursors(&c->m, &hd, &t);
+
+	c->rd = c->head = c->tail_cache = hd;
+	/* The commit point of the release that stored this head. */
+	c->ck_slot = rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
+	if (t - hd > c->m.cap || (t & 7) || (hd & 7))
+		return -EBADMSG;
+	return 0;
+}
+
+int rp_producer_resync(struct rp_producer *p)
+{
+	if (p->slot >= 0)
+		return -ENOTSUP;
+	if (p->resv_out || p->tail != p->pub_tail)
+		return -EBUSY;
+	return producer_sync(p);
+}
+
+int rp_consumer_resync(struct rp_consumer *c)
+{
+	if (c->slot >= 0)
+		return -ENOTSUP;
+	if (c->rd != c->head)
+		return -EBUSY;
+	return consumer_sync(c);
+}
+
 int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		     struct rp_bell *peer, struct rp_producer **out)
 {
@@ -312,17 +375,10 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 			return err;
 		}
 		p->batch_bytes = 0; /* every commit publishes, under the lock */
-	} else {
-		/* Resume where the last producer on this ring published. */
-		uint64_t t = rp_load64_acquire(&p->m.sh_p->p_tail);
-		uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
-		if (t - hd > p->m.cap || (t & 7) || (hd & 7)) {
-			map_close(&p->m);
-			free(p);
-			return -EBADMSG;
-		}
-		p->tail = p->pub_tail = t;
-		p->head_cache = hd;
+	} else if ((err = producer_sync(p))) {
+		map_close(&p->m);
+		free(p);
+		return err;
 	}
 	*out = p;
 	return 0;
@@ -352,14 +408,7 @@ int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	if (c->m.flags & RP_RING_F_MP_CONSUMERS) {
 		err = rp_mp_slot_attach(&c->m, &c->m.sh_c->c_mp, 0, &c->slot);
 	} else {
-		/* Everything after the last release is delivered again. */
-		uint64_t hd = rp_load64_acquire(&c->m.sh_c->c_head);
-		uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
-		if (t - hd > c->m.cap || (t & 7) || (hd & 7))
-			err = -EBADMSG;
-		c->rd = c->head = c->tail_cache = hd;
-		/* The commit point of the release that stored this head. */
-		c->ck_slot = rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
+		err = consumer_sync(c);
 	}
 	if (err) {
 		map_close(&c->m);
@@ -1051,6 +1100,9 @@ int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
 	if (pos != c->head) {
 		c->head = pos;
 		consumer_publish(c);
+	} else {
+		/* Nothing let go (all held back): its counts still show. */
+		rp_stats_flush(&c->m.sh_c->c_stats, &c->st, &c->st_flushed);
 	}
 	return 0;
 }

@@ -87,6 +87,12 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		     struct rp_bell *peer, struct rp_producer **out);
 int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		     struct rp_bell *peer, struct rp_consumer **out);
+/* Take up the ring's cursors as they are now, as a fresh open would: for
+ * a side mapped early (a standby) that starts working later.  Single
+ * producer and consumer only (-ENOTSUP), with nothing outstanding
+ * (-EBUSY); -EBADMSG for cursors that make no sense. */
+int rp_producer_resync(struct rp_producer *p);
+int rp_consumer_resync(struct rp_consumer *c);
 /* Detach.  Does not end the stream; unpublished commits are flushed. */
 void rp_producer_close(struct rp_producer *p);
 void rp_consumer_close(struct rp_consumer *c);

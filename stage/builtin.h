@@ -107,6 +107,9 @@ int linebuf_feed(struct linebuf *lb, const void *data, size_t n);
 int linebuf_end(struct linebuf *lb);
 /* Is a line begun and not finished (bytes held, or pieces out)? */
 int linebuf_partial(const struct linebuf *lb);
+/* Forget the line being cut (its writer died in the middle of it): what
+ * is held of it is dropped, and the next byte starts a new line. */
+void linebuf_drop(struct linebuf *lb);
 /* Lines completed so far. */
 uint64_t linebuf_lines(const struct linebuf *lb);
 

@@ -62,8 +62,24 @@
 				   * doubling) */
 #define UNREAD_MAX 8192u          /* input records told apart while the
 				   * program has them unread (note_work) */
+#define HOLD_MAX 16384u           /* input records held back, at most (and
+				   * a quarter of the input ring) */
+#define HOLD_READ (256u * 1024u)  /* of those, bytes the program has read */
+#define HOLD_POLL_MS 5            /* with all it may hold unread held */
 
 enum mode { M_LINES, M_CHUNKS, M_RECORDS };
+
+/* An input record held back: not released, and its bytes kept, in case
+ * the program dies and it must be fed again alone. */
+struct held {
+	uint64_t seq;
+	struct rp_stage_mark mark;
+	char *data;        /* the bytes the program reads for it */
+	size_t len;
+	uint64_t end;      /* where they end in its stdin (x->appended) */
+	int unit_end;      /* the last record of a line or frame (a long
+			    * line comes in pieces, each a record) */
+};
 
 struct ex {
 	struct rp_stage *s;
@@ -105,6 +121,23 @@ struct ex {
 	unsigned hdr_have;
 	uint32_t frame_len, frame_have;
 	char *frame;
+
+	/* Narrowing a crash down to one record (quarantine > 0): the
+	 * latest records given to the program, oldest first (circular). */
+	unsigned quarantine; /* deaths alone that quarantine a record */
+	struct held *h;
+	size_t hhead, hlen;
+	size_t hread;        /* of them, the oldest, the program has read */
+	uint64_t hread_bytes;
+	uint64_t taken;      /* bytes of its stdin it has read (at least) */
+	/* Feeding held records again: the output is kept here, and sent
+	 * on only if the program survives them. */
+	int alone;
+	char *obuf;
+	size_t olen, ocap;
+	int oeof;
+	int eof_pending;   /* its stdout ended; the output is ended once
+			    * how it ended is known (see loop) */
 };
 
 /* ------------------------------------------------------- the program */
@@ -268,11 +301,29 @@ out:
 	return err;
 }
 
+/* How much of its input the program has read: what is left in its
+ * stdin pipe it never saw (once the pipe is closed there is no more to
+ * learn: it is read once more just before). */
+static void read_upto(struct ex *x)
+{
+	int unread = 0;
+
+	if (x->alone || x->source || x->to_fd < 0 ||
+	    ioctl(x->to_fd, FIONREAD, &unread) < 0)
+		return;
+	if (unread < 0 || (uint64_t)unread > x->fed)
+		unread = 0;
+	if (x->fed - (uint64_t)unread > x->taken)
+		x->taken = x->fed - (uint64_t)unread;
+}
+
 /* The program (or the init it runs under) was reaped. */
 static void ended(struct ex *x)
 {
 	int e;
 
+	/* What it had read when it died, while its pipe still says. */
+	read_upto(x);
 	/* Whatever it left running must not outlive it: as the
 	 * namespace's init, everything else in the namespace (pid 1 is
 	 * spared by kill(-1)); otherwise its process group (a background
@@ -342,6 +393,8 @@ static int verdict(struct ex *x)
 	}
 	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
 		return 0;
+	if (x->alone)
+		return -EIO; /* judged by the caller */
 	if (WIFEXITED(x->status))
 		fprintf(stderr, "exec: %s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));
@@ -385,6 +438,82 @@ static int wbuf_room(struct ex *x, size_t n)
 	return 0;
 }
 
+/* ------------------------------------------------------------- holds */
+
+static void hold_pop(struct ex *x)
+{
+	struct held *e = &x->h[x->hhead];
+
+	if (x->hread > 0) {
+		x->hread--;
+		x->hread_bytes -= e->len;
+	}
+	free(e->data);
+	e->data = NULL;
+	x->hhead = (x->hhead + 1) % HOLD_MAX;
+	x->hlen--;
+}
+
+/* Releases stop at the oldest record held (none held: they go on). */
+static void hold_mark(struct ex *x)
+{
+	if (x->hlen > 0)
+		rp_stage_hold_at(x->s, &x->h[x->hhead].mark);
+	else
+		rp_stage_unhold(x->s);
+}
+
+/*
+ * What is held: every record the program has not read all of, and of
+ * those it has, the latest HOLD_READ bytes (what it may still be working
+ * on: programs read ahead, cat 128 KiB at a time, and their output lags
+ * behind).  Bounded besides by HOLD_MAX
+ * records and a quarter of the input ring, so that its producer never
+ * waits for room kept from it: over those the oldest go, read or not.
+ */
+static void hold_trim(struct ex *x)
+{
+	if (x->h == NULL)
+		return;
+	while (x->hread < x->hlen &&
+	       x->h[(x->hhead + x->hread) % HOLD_MAX].end <= x->taken) {
+		x->hread_bytes += x->h[(x->hhead + x->hread) % HOLD_MAX].len;
+		x->hread++;
+	}
+	while (x->hlen > 1 &&
+	       ((x->hread > 1 && x->hread_bytes > HOLD_READ) ||
+		x->hlen > HOLD_MAX - 1 ||
+		rp_stage_in_position(x->s) - x->h[x->hhead].mark.pos >
+			rp_stage_in_capacity(x->s) / 4))
+		hold_pop(x);
+	hold_mark(x);
+}
+
+/* Keep the record just taken back: unreleased, and its bytes. */
+static int hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
+		     int unit_end)
+{
+	struct held *e;
+
+	if (x->hlen == HOLD_MAX)
+		hold_pop(x);
+	e = &x->h[(x->hhead + x->hlen) % HOLD_MAX];
+	e->data = malloc(n ? n : 1);
+	if (e->data == NULL) {
+		fprintf(stderr, "exec: out of memory\n");
+		return -ENOMEM;
+	}
+	memcpy(e->data, p, n);
+	e->len = n;
+	e->seq = seq;
+	e->end = x->appended + n;
+	e->unit_end = unit_end;
+	rp_stage_mark(x->s, &e->mark);
+	x->hlen++;
+	hold_trim(x);
+	return 0;
+}
+
 /* One input record as the program reads it. */
 static int append(struct ex *x, const struct rp_record *r)
 {
@@ -403,9 +532,13 @@ static int append(struct ex *x, const struct rp_record *r)
 	p += r->len;
 	if (nl)
 		*p++ = '\n';
+	x->last_seq = rp_stage_input_seq(x->s);
+	if (x->h && (err = hold_push(x, x->last_seq, x->wbuf + x->wlen,
+				     (size_t)(p - (x->wbuf + x->wlen)),
+				     x->mode == M_RECORDS || nl)))
+		return err;
 	x->appended += (uint64_t)(p - (x->wbuf + x->wlen));
 	x->wlen = (size_t)(p - x->wbuf);
-	x->last_seq = rp_stage_input_seq(x->s);
 	if (x->qlen == UNREAD_MAX) {
 		/* Full (many short records in the pipe): the newest entry
 		 * grows to cover this record too.  Only the record named
@@ -420,9 +553,26 @@ static int append(struct ex *x, const struct rp_record *r)
 	return 0;
 }
 
+/*
+ * Is as much held back as the program may have unread?  What it has not
+ * read spans an eighth of the input ring: no more is taken until it
+ * reads, so that a quarter of the ring leaves room for what it has read
+ * too (else the bound would drop that first, and a crash could no
+ * longer be traced).  Its reading wakes nobody: the loop looks again
+ * every HOLD_POLL_MS meanwhile.
+ */
+static int hold_full(const struct ex *x)
+{
+	return x->h != NULL && x->hread < x->hlen &&
+	       rp_stage_in_position(x->s) -
+			       x->h[(x->hhead + x->hread) % HOLD_MAX].mark.pos >=
+		       rp_stage_in_capacity(x->s) / 8;
+}
+
 static int want_input(const struct ex *x)
 {
-	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH;
+	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH &&
+	       !hold_full(x);
 }
 
 /* Take input records while there is room for them.  Also what sends the
@@ -451,12 +601,16 @@ static int take_input(struct ex *x, int draining)
 		took = 1;
 	}
 	/* Copied out: the records go back to the ring (after the outputs
-	 * so far are published). */
+	 * so far are published), but for those held back.  (Replays the
+	 * library dropped moved its position too: the bound again.) */
+	if (took)
+		hold_trim(x);
 	return took ? rp_stage_release(x->s) : 0;
 }
 
 static void close_stdin(struct ex *x)
 {
+	read_upto(x);
 	if (x->to_fd >= 0)
 		close(x->to_fd);
 	x->to_fd = -1;
@@ -580,7 +734,8 @@ static int output(struct ex *x, const char *p, size_t n)
  * frame cut short is an error. */
 static int output_end(struct ex *x)
 {
-	close(x->from_fd);
+	if (x->from_fd >= 0)
+		close(x->from_fd);
 	x->from_fd = -1;
 	if (x->mode == M_LINES) {
 		x->line_len = 0;
@@ -593,6 +748,26 @@ static int output_end(struct ex *x)
 			x->hdr_have < 4 ? 4 : x->frame_len + 4);
 		return -EPROTO;
 	}
+	return 0;
+}
+
+/* Fed one record alone: what it writes waits until it has survived. */
+static int keep_output(struct ex *x, const char *p, size_t n)
+{
+	if (x->olen + n > x->ocap) {
+		size_t cap = x->ocap ? x->ocap : READ_BUF;
+		char *q;
+		while (cap < x->olen + n)
+			cap *= 2;
+		if ((q = realloc(x->obuf, cap)) == NULL) {
+			fprintf(stderr, "exec: out of memory\n");
+			return -ENOMEM;
+		}
+		x->obuf = q;
+		x->ocap = cap;
+	}
+	memcpy(x->obuf + x->olen, p, n);
+	x->olen += n;
 	return 0;
 }
 
@@ -614,15 +789,28 @@ static int read_stdout(struct ex *x)
 				strerror(errno));
 			return -errno;
 		}
+		if (n == 0 && (x->alone || x->h != NULL)) {
+			close(x->from_fd);
+			x->from_fd = -1;
+			x->oeof = x->alone;
+			x->eof_pending = !x->alone;
+			return 0;
+		}
 		if (n == 0)
 			return output_end(x);
 		x->out_bytes += (uint64_t)n;
-		if ((err = output(x, x->rbuf, (size_t)n)))
+		if (x->alone)
+			err = keep_output(x, x->rbuf, (size_t)n);
+		else
+			err = output(x, x->rbuf, (size_t)n);
+		if (err)
 			return err;
 		done += (size_t)n;
 	}
 	return 0;
 }
+
+static int own_death(const struct ex *x);
 
 /* ----------------------------------------------------------- the loop */
 
@@ -669,6 +857,12 @@ static void note_work(struct ex *x)
 	if (unread < 0 || (uint64_t)unread > x->fed)
 		unread = 0;
 	taken = x->fed - (uint64_t)unread;
+	/* Held input it has read (its pipe open: otherwise it is known
+	 * from before the close) need not all stay held. */
+	if (!x->alone && x->to_fd >= 0 && taken > x->taken) {
+		x->taken = taken;
+		hold_trim(x);
+	}
 	while (x->qlen > 0 && x->q[x->qhead].end <= taken) {
 		x->qhead = (x->qhead + 1) % UNREAD_MAX;
 		x->qlen--;
@@ -734,6 +928,19 @@ static int loop(struct ex *x)
 		if (sig_ready || (x->from_fd < 0 && x->pid > 0))
 			reap(x, 0);
 		if (x->from_fd < 0 && x->pid < 0) {
+			/* Its output ends as it ended: a line or frame a
+			 * crash cut off is dropped (narrowing sends what the
+			 * records make again), else it goes out. */
+			if (x->eof_pending && own_death(x)) {
+				if (x->lb != NULL)
+					linebuf_drop(x->lb);
+				x->line_len = 0;
+				x->hdr_have = 0;
+			} else if (x->eof_pending && (err = output_end(x))) {
+				x->eof_pending = 0;
+				break;
+			}
+			x->eof_pending = 0;
 			err = verdict(x);
 			break;
 		}
@@ -759,7 +966,8 @@ static int loop(struct ex *x)
 		if (want_input(x))
 			what |= RP_WAIT_INPUT;
 		r = rp_stage_poll(x->s, what, pf, 3,
-				  lingering ? linger_ms : WAIT_MS);
+				  lingering ? linger_ms
+				  : hold_full(x) ? HOLD_POLL_MS : WAIT_MS);
 		/* A program that never reads the rest is checked less and
 		 * less often, up to the usual WAIT_MS. */
 		if (!lingering)
@@ -778,6 +986,214 @@ static int loop(struct ex *x)
 	}
 	kill_cmd(x);
 	return err;
+}
+
+/* ---------------------------------------------------------- narrowing */
+
+/* Did the program die of its own doing: a fault, an abort, a limit? */
+static int own_death(const struct ex *x)
+{
+	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
+
+	return !x->exec_errno &&
+	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
+		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ);
+}
+
+/* The program is gone: its pipes go, and a new one starts afresh. */
+static void reset_cmd(struct ex *x)
+{
+	int *fds[] = {&x->to_fd, &x->from_fd, &x->sig_fd, &x->exec_fd,
+		      &x->status_fd};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	x->pid = -1;
+	x->status = x->exec_errno = 0;
+	x->woff = x->wlen = 0;
+	x->qhead = x->qlen = 0;
+	x->appended = x->fed = 0;
+	x->in_done = x->in_eof = 0;
+	x->line_len = 0;
+	x->hdr_have = 0;
+	x->frame_have = 0;
+}
+
+/* Feed the n oldest held records (n > 0) to a new program, and wait for
+ * it.  0 if it survived them (whatever its exit status: grep says 1 for
+ * no match), with its output kept in obuf; 1 if it died of its own
+ * doing; else -errno. */
+static int run_held(struct ex *x, char **argv, int has_out, size_t n)
+{
+	int err;
+
+	reset_cmd(x);
+	if ((err = start(x, argv, has_out)))
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		const struct held *r = &x->h[(x->hhead + i) % HOLD_MAX];
+		if ((err = wbuf_room(x, r->len)))
+			return err;
+		memcpy(x->wbuf + x->wlen, r->data, r->len);
+		x->wlen += r->len;
+		x->appended += r->len;
+		if (x->qlen == UNREAD_MAX) {
+			x->q[x->qlen - 1].end = x->appended;
+		} else {
+			x->q[x->qlen++] = (struct unread){x->appended, r->seq};
+		}
+		x->last_seq = r->seq;
+	}
+	x->in_done = 1; /* these only, then its stdin closes */
+	x->alone = 1;
+	x->olen = 0;
+	x->oeof = 0;
+	err = loop(x);
+	x->alone = 0;
+	if (x->exec_errno)
+		return err ? err : -EIO;
+	if (err == -EIO && own_death(x))
+		return 1;
+	if (err != 0 && !(err == -EIO && WIFEXITED(x->status)))
+		return err;
+	return 0;
+}
+
+/* The n oldest held records are done with: what the program made of
+ * them goes on, and they are released. */
+static int pass_held(struct ex *x, size_t n)
+{
+	int err;
+
+	if (x->max > 0 &&
+	    ((x->olen > 0 && (err = output(x, x->obuf, x->olen))) ||
+	     (x->oeof && (err = output_end(x)))))
+		return err;
+	while (n-- > 0)
+		hold_pop(x);
+	hold_mark(x);
+	return rp_stage_release(x->s);
+}
+
+/* How many of the n oldest held records make up their first u units
+ * (lines or frames: a long line comes in pieces; a unit the records run
+ * out in counts whole). */
+static size_t unit_records(const struct ex *x, size_t u, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && u > 0)
+		u -= x->h[(x->hhead + i++) % HOLD_MAX].unit_end != 0;
+	return i;
+}
+
+/*
+ * The program died of its own doing: which record killed it cannot be
+ * known (it reads ahead, and its output lags), so the held records it
+ * had read are fed again to new programs, oldest first, narrowing down
+ * by whole lines (or frames): all of them; if it dies, the first half,
+ * and so on, until one line alone kills it.  Records it survives have
+ * their output sent on (again, for those whose output had come out
+ * before the crash: at least once) and are released, in order.  A
+ * one-record line that kills it alone is fed alone until it has done so
+ * quarantine times; then, what came before it released, the stage ends
+ * with RP_EXIT_POISON naming it, and the supervisor quarantines it: 1
+ * with *code set.  0 when nothing quarantinable kills it alone (none
+ * does, or a line of several records does): the crash stands, and what
+ * is left stays held for a restart.  Or -errno.
+ */
+static int narrow(struct ex *x, char **argv, int has_out, int *code)
+{
+	int sig = WTERMSIG(x->status), err;
+	uint64_t upto = x->taken; /* what it had read: the suspects */
+	size_t n = 0, nu = 0, dying = 0, runs = 0;
+
+	while (n < x->hlen &&
+	       x->h[(x->hhead + n) % HOLD_MAX].end -
+			       x->h[(x->hhead + n) % HOLD_MAX].len <
+		       upto)
+		n++;
+	/* A line it had begun counts whole. */
+	while (n > 0 && n < x->hlen &&
+	       !x->h[(x->hhead + n - 1) % HOLD_MAX].unit_end)
+		n++;
+	for (size_t i = 0; i < n; i++)
+		nu += x->h[(x->hhead + i) % HOLD_MAX].unit_end != 0;
+	if (n > 0 && !x->h[(x->hhead + n - 1) % HOLD_MAX].unit_end)
+		nu++;
+	if (n == 0)
+		return 0;
+	fprintf(stderr, "exec: %s died of signal %d (%s): narrowing the last "
+			"%zu records it had read down to the one it dies on\n",
+		x->cmd, sig, strsignal(sig), n);
+	while (nu > 0) {
+		/* dying: the fewest oldest units known to kill it */
+		size_t len = dying > 1 ? dying / 2 : dying ? 1 : nu;
+		size_t recs = unit_records(x, len, n);
+		err = run_held(x, argv, has_out, recs);
+		runs++;
+		if (err < 0)
+			return err;
+		if (err == 0) {
+			if ((err = pass_held(x, recs)))
+				return err;
+			n -= recs;
+			nu -= len;
+			dying = dying > len ? dying - len : 0;
+			continue;
+		}
+		sig = WTERMSIG(x->status);
+		if (len > 1) {
+			dying = len;
+			continue;
+		}
+		if (recs > 1) {
+			fprintf(stderr, "exec: %s dies of signal %d (%s) on a "
+					"line of %zu records alone, from record "
+					"%llu: not quarantined (a record at a "
+					"time can be)\n",
+				x->cmd, sig, strsignal(sig), recs,
+				(unsigned long long)x->h[x->hhead].seq);
+			return 0;
+		}
+		/* One record kills it alone: again, until it has done so
+		 * quarantine times (one it then survives was not it). */
+		unsigned deaths = 1;
+		while (deaths < x->quarantine &&
+		       (err = run_held(x, argv, has_out, 1)) == 1) {
+			deaths++;
+			runs++;
+		}
+		if (err < 0)
+			return err;
+		if (deaths < x->quarantine) {
+			if ((err = pass_held(x, 1)))
+				return err;
+			n--;
+			nu--;
+			dying = 0;
+			continue;
+		}
+		fprintf(stderr, "exec: %s dies of signal %d (%s) on record "
+				"%llu alone, %u times (%zu runs to find it)\n",
+			x->cmd, sig, strsignal(sig),
+			(unsigned long long)x->h[x->hhead].seq, deaths, runs);
+		hold_mark(x);
+		if ((err = rp_stage_release(x->s)))
+			return err;
+		*code = rp_stage_finish_poison(x->s, x->h[x->hhead].seq, sig,
+					       deaths);
+		x->s = NULL;
+		return 1;
+	}
+	/* What it had not read stays held: a restart feeds it again. */
+	fprintf(stderr, "exec: no record it had read kills %s alone (%zu "
+			"runs)\n", x->cmd, runs);
+	return 0;
 }
 
 /* The stage's end when it has an input: as rp_stage_run ends. */
@@ -847,6 +1263,9 @@ static int exec_main(int argc, char **argv)
 	if (desc != NULL && rp_wiring_parse(desc, &w) == 0) {
 		x.source = w.in.p_fd < 0;
 		policy = w.sandbox.policy;
+		/* Raw bytes (--chunks) have no records a program could be
+		 * fed again one by one: nothing is held back. */
+		x.quarantine = x.mode == M_CHUNKS ? 0 : w.quarantine;
 	}
 	if ((code = builtin_open(NULL, 0, &x.s)))
 		return code;
@@ -876,7 +1295,9 @@ static int exec_main(int argc, char **argv)
 		}
 	}
 	if (!x.source &&
-	    (x.q = calloc(UNREAD_MAX, sizeof(*x.q))) == NULL) {
+	    ((x.q = calloc(UNREAD_MAX, sizeof(*x.q))) == NULL ||
+	     (x.quarantine > 0 &&
+	      (x.h = calloc(HOLD_MAX, sizeof(*x.h))) == NULL))) {
 		fprintf(stderr, "exec: out of memory\n");
 		err = -ENOMEM;
 		goto out;
@@ -889,6 +1310,15 @@ static int exec_main(int argc, char **argv)
 		x.s = NULL;
 	} else {
 		err = loop(&x);
+		/* A death of its own doing with input held: narrowed down
+		 * to the record, if one kills it alone. */
+		if (err == -EIO && x.hlen > 0 && own_death(&x)) {
+			int r = narrow(&x, argv + i, has_out, &code);
+			if (r < 0)
+				err = r;
+			if (r < 0 || x.s == NULL)
+				kill_cmd(&x);
+		}
 	}
 out:
 	if (x.s != NULL)
@@ -904,6 +1334,10 @@ out:
 	if (x.status_fd >= 0)
 		close(x.status_fd);
 	linebuf_free(x.lb);
+	while (x.h && x.hlen > 0)
+		hold_pop(&x);
+	free(x.h);
+	free(x.obuf);
 	free(x.q);
 	free(x.wbuf);
 	free(x.rbuf);
@@ -953,6 +1387,12 @@ const struct builtin builtin_exec = {
 	"  signal is reported and the stage fails (exit 1), as it does when\n"
 	"  CMD cannot be run.  A cancel kills CMD's process group (SIGKILL)\n"
 	"  and ends the stage with the cancel's exit code; so does an output\n"
-	"  whose consumer finished early (exit 8, not a failure).\n",
+	"  whose consumer finished early (exit 8, not a failure).\n"
+	"  Input CMD has not read, and what it read last, is held back (not\n"
+	"  released) with --lines and --records.  If CMD dies of a signal of\n"
+	"  its own doing (SIGSEGV, SIGABRT, ...), what it had read is fed\n"
+	"  again to new copies of CMD, halving, until one record alone kills\n"
+	"  it; that record goes to the dead-letter output, and the rest\n"
+	"  comes out at least once.\n",
 	.main = exec_main,
 };

@@ -111,6 +111,12 @@ int linebuf_partial(const struct linebuf *lb)
 	return lb->len > 0 || lb->pieces > 0;
 }
 
+void linebuf_drop(struct linebuf *lb)
+{
+	lb->len = 0;
+	lb->pieces = 0;
+}
+
 uint64_t linebuf_lines(const struct linebuf *lb)
 {
 	return lb->ended;

@@ -63,6 +63,9 @@ extern "C" {
 #define RP_EXIT_NO_RESTART 7  /* failed; the supervisor must not restart */
 #define RP_EXIT_OUTPUT_CLOSED 8 /* its consumer finished early (like head):
 				 * not a failure, as SIGPIPE in a shell */
+#define RP_EXIT_POISON 9      /* its program died of its own doing on one
+			       * input record, alone (exec): the supervisor
+			       * quarantines the record it names */
 #define RP_EXIT_CANCELLED_BASE 10 /* + reason: 11 user, 12 deadline,
 				   * 13 sibling failed, 14 shutdown */
 

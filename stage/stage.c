@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,7 +145,6 @@ void rp_stage_close(struct rp_stage *s)
 
 static int attach(struct rp_stage *s, const struct rp_wiring *w)
 {
-	struct rp_ckpt ck;
 	int err;
 
 	if ((err = rp_bell_open(w->bell, w->bell_efd, &s->own)) ||
@@ -166,6 +166,15 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 					    &s->out)))
 			return err;
 	}
+	return 0;
+}
+
+/* What the rings and the wiring say about where to begin: at the start,
+ * or for a standby once it takes over. */
+static int begin(struct rp_stage *s, const struct rp_wiring *w)
+{
+	struct rp_ckpt ck;
+
 	/* A restarted stage continues from its last commit point: the
 	 * numbering of its input from what it had released (where the
 	 * redelivery starts, so the record it crashed on keeps its number),
@@ -201,6 +210,51 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 	return 0;
 }
 
+/*
+ * A standby is attached and sandboxed already; it waits for the word to
+ * take over, which says what only a restart knows (where the numbering
+ * resumes, what to skip, its incarnation), then takes up the rings'
+ * cursors as they are now.  The supervisor hanging up, or dying (the
+ * lifeline), ends it: it was never used.
+ */
+static int take_over(struct rp_stage *s, int go, struct rp_wiring *w)
+{
+	char buf[RP_WIRING_TAKEOVER_MAX];
+	struct pollfd p[2] = {{.fd = go, .events = POLLIN},
+			      {.fd = s->lifeline, .events = POLLIN}};
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents)
+			return -ECANCELED;
+		if (p[0].revents & POLLIN)
+			break;
+		if (p[0].revents)
+			return -ECANCELED;
+	}
+	n = read(go, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -ECANCELED;
+	buf[n] = '\0';
+	if (rp_wiring_take_over(buf, w) != 0) {
+		fprintf(stderr, "%s: standby: %s\n", s->name, w->error);
+		return -EINVAL;
+	}
+	if ((s->in && (err = rp_consumer_resync(s->in))) ||
+	    (s->out && (err = rp_producer_resync(s->out)))) {
+		fprintf(stderr, "%s: taking over the rings: %s\n", s->name,
+			strerror(-err));
+		return err;
+	}
+	return begin(s, w);
+}
+
 static int stage_open(const char *desc, const int *keep, int nkeep,
 		      struct rp_stage **out);
 
@@ -220,7 +274,7 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	struct rp_wiring w;
 	struct rp_sandbox_report rep;
 	struct rp_stage *s;
-	int err;
+	int err, go = -1;
 
 	*out = NULL;
 	/* Room for the library's own fds (eventfds) besides the caller's:
@@ -244,6 +298,8 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	s->lifeline = -1;
 	snprintf(s->name, sizeof(s->name), "%s", w.name);
 	err = attach(s, &w);
+	if (!err && !w.standby)
+		err = begin(s, &w);
 	if (err) {
 		fprintf(stderr, "%s: attaching to the rings: %s\n", s->name,
 			strerror(-err));
@@ -268,15 +324,38 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 		w.sandbox.keep_fds[w.sandbox.nkeep++] = keep[i];
 	w.sandbox.lifeline_fd = s->lifeline;
 	w.sandbox.notify_sock = w.notify_sock;
+	/* A standby hears on the same socket when to take over. */
+	if (w.standby) {
+		go = w.notify_sock >= 0
+			? fcntl(w.notify_sock, F_DUPFD_CLOEXEC, 3) : -1;
+		if (go < 0) {
+			fprintf(stderr, "%s: standby: no socket to wait on\n",
+				s->name);
+			rp_stage_close(s);
+			return -EINVAL;
+		}
+		if (w.sandbox.nkeep < RP_SANDBOX_MAX_FDS)
+			w.sandbox.keep_fds[w.sandbox.nkeep++] = go;
+	}
 	err = rp_sandbox_enter(&w.sandbox, &rep);
 	if (err) {
 		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
+		if (go >= 0)
+			close(go);
 		rp_stage_close(s);
 		return -EPERM;
 	}
 	if (rep.why[0] != '\0')
 		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
 	s->sandbox_applied = rep.applied;
+	if (w.standby) {
+		err = take_over(s, go, &w);
+		close(go);
+		if (err) {
+			rp_stage_close(s);
+			return err;
+		}
+	}
 	rp_ctl_send(s->tx, RP_CTL_READY, 0, rep.applied, 0, 0, s->name, SEC);
 	*out = s;
 	return 0;
@@ -820,6 +899,48 @@ int rp_stage_hold(struct rp_stage *s)
 void rp_stage_unhold(struct rp_stage *s)
 {
 	s->held = 0;
+}
+
+void rp_stage_mark(const struct rp_stage *s, struct rp_stage_mark *m)
+{
+	m->pos = s->cur_pos;
+	m->ck = s->cur_ck;
+}
+
+void rp_stage_hold_at(struct rp_stage *s, const struct rp_stage_mark *m)
+{
+	/* Replicas release whole claims: nothing to hold back. */
+	if (s->in == NULL ||
+	    (rp_consumer_flags(s->in) & RP_RING_F_MP_CONSUMERS))
+		return;
+	s->held = 1;
+	s->hold_pos = m->pos;
+	s->hold_ck = m->ck;
+}
+
+uint64_t rp_stage_in_position(const struct rp_stage *s)
+{
+	return s->in ? rp_consumer_position(s->in) : 0;
+}
+
+uint32_t rp_stage_in_capacity(const struct rp_stage *s)
+{
+	return s->in ? rp_consumer_capacity(s->in) : 0;
+}
+
+int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
+			   unsigned attempts)
+{
+	if (s->pending) {
+		rp_abandon(s->out);
+		s->pending = 0;
+	}
+	rp_stage_flush(s);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, seq + 1);
+	rp_ctl_send(s->tx, RP_CTL_POISON, RP_REASON_NONE, seq, attempts, sig,
+		    NULL, SEC);
+	rp_stage_close(s);
+	return RP_EXIT_POISON;
 }
 
 uint64_t rp_stage_duplicates(const struct rp_stage *s)

@@ -5,6 +5,7 @@
 #ifndef RP_STAGE_INT_H
 #define RP_STAGE_INT_H
 
+#include "../ipc/ring.h"
 #include "ringpipe.h"
 
 /* The record last taken is done with: until the next one the stage is
@@ -25,5 +26,28 @@ void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 uint32_t rp_stage_incarnation(const struct rp_stage *s);
 /* The sandbox layers in force (RP_SB_* of sandbox.h). */
 unsigned rp_stage_layers(const struct rp_stage *s);
+
+/* Where the record last taken sits in the input ring, with the commit
+ * point a release just before it stores: to hold input back from there
+ * later (rp_stage_hold_at), when the record is no longer the current
+ * one. */
+struct rp_stage_mark {
+	uint64_t pos;
+	struct rp_ckpt ck;
+};
+void rp_stage_mark(const struct rp_stage *s, struct rp_stage_mark *m);
+/* Hold the input from m on: releases stop before that record (as
+ * rp_stage_hold does for the current one), moving a hold in place. */
+void rp_stage_hold_at(struct rp_stage *s, const struct rp_stage_mark *m);
+/* The input ring: bytes peeked past so far (a position, as the marks'),
+ * and its capacity; 0 without one. */
+uint64_t rp_stage_in_position(const struct rp_stage *s);
+uint32_t rp_stage_in_capacity(const struct rp_stage *s);
+/* The stage's program died of its own doing on input record seq, alone,
+ * attempts times, with signal sig: tell the supervisor, which
+ * quarantines it, and end (RP_EXIT_POISON).  What comes before it must
+ * have been released. */
+int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
+			   unsigned attempts);
 
 #endif /* RP_STAGE_INT_H */

@@ -338,6 +338,12 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	if (strcmp(key, "fsw") == 0)
 		return paths(w, key, val, sb->fs_write, &sb->nfs_write,
 			     &sb->fs_write_set);
+	if (strcmp(key, "quar") == 0)
+		return num(val, 64, &v) ? bad(w, "quar: 0 to 64")
+				       : (w->quarantine = (unsigned)v, 0);
+	if (strcmp(key, "standby") == 0)
+		return num(val, 1, &v) ? bad(w, "standby: 0 or 1")
+				       : (w->standby = (int)v, 0);
 	if (strcmp(key, "llopt") == 0)
 		return num(val, 1, &v) ? bad(w, "llopt: 0 or 1")
 				       : (sb->landlock_optional = (int)v, 0);
@@ -432,6 +438,27 @@ static int fmt_paths(char *buf, size_t len, size_t *at, const char *key,
 	return err ? err : append(buf, len, at, ";");
 }
 
+static int fmt_late(const struct rp_wiring *w, char *buf, size_t len,
+		    size_t *atp)
+{
+	size_t at = *atp;
+	int err = 0;
+
+	if (!err && w->has_seq)
+		err = append(buf, len, &at, "seq=%llu;",
+			     (unsigned long long)w->seq);
+	if (!err && w->chaos_gen)
+		err = append(buf, len, &at, "chaos=%u;", w->chaos_gen);
+	if (!err && w->incarnation)
+		err = append(buf, len, &at, "inc=%u;", w->incarnation);
+	for (unsigned i = 0; !err && i < w->nskip; i++)
+		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
+			     (unsigned long long)w->skip[i],
+			     i + 1 < w->nskip ? "+" : ";");
+	*atp = at;
+	return err;
+}
+
 int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 {
 	const struct rp_sandbox *sb = &w->sandbox;
@@ -458,22 +485,17 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err && w->out.p_fd >= 0 && w->out_bell_efd >= 0)
 		err = append(buf, len, &at, "outbell=%d,%d;", w->out_bell,
 			     w->out_bell_efd);
-	if (!err && w->has_seq)
-		err = append(buf, len, &at, "seq=%llu;",
-			     (unsigned long long)w->seq);
 	if (!err && w->crash_point != RP_CP_NONE)
 		err = append(buf, len, &at, "crash=%s:%lu;",
 			     rp_crashpoint_name(
 				     (enum rp_crash_point)w->crash_point),
 			     w->crash_n);
-	if (!err && w->chaos_gen)
-		err = append(buf, len, &at, "chaos=%u;", w->chaos_gen);
-	if (!err && w->incarnation)
-		err = append(buf, len, &at, "inc=%u;", w->incarnation);
-	for (unsigned i = 0; !err && i < w->nskip; i++)
-		err = append(buf, len, &at, "%s%llu%s", i ? "" : "skip=",
-			     (unsigned long long)w->skip[i],
-			     i + 1 < w->nskip ? "+" : ";");
+	if (!err)
+		err = fmt_late(w, buf, len, &at);
+	if (!err && w->standby)
+		err = append(buf, len, &at, "standby=1;");
+	if (!err && w->quarantine)
+		err = append(buf, len, &at, "quar=%u;", w->quarantine);
 	if (!err && w->lifeline >= 0)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)
@@ -526,4 +548,49 @@ void rp_wiring_close_fds(struct rp_wiring *w)
 			close(*fds[i]);
 		*fds[i] = -1;
 	}
+}
+
+int rp_wiring_format_takeover(const struct rp_wiring *w, char *buf,
+			      size_t len)
+{
+	size_t at = 0;
+
+	if (len == 0)
+		return -ENOSPC;
+	buf[0] = '\0';
+	return fmt_late(w, buf, len, &at);
+}
+
+int rp_wiring_take_over(const char *desc, struct rp_wiring *w)
+{
+	char buf[RP_WIRING_TAKEOVER_MAX], *save = NULL;
+	static const char *const late[] = {"seq", "skip", "chaos", "inc"};
+
+	w->has_seq = 0;
+	w->seq = 0;
+	w->nskip = 0;
+	w->chaos_gen = 0;
+	w->incarnation = 0;
+	w->error[0] = '\0';
+	if (strlen(desc) >= sizeof(buf))
+		return bad(w, "take-over: too long");
+	strcpy(buf, desc);
+	for (char *kv = strtok_r(buf, ";", &save); kv;
+	     kv = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(kv, '=');
+		size_t i;
+		if (eq == NULL)
+			return bad(w, "take-over: '%s': expected key=value",
+				   kv);
+		*eq = '\0';
+		for (i = 0; i < sizeof(late) / sizeof(*late); i++)
+			if (strcmp(kv, late[i]) == 0)
+				break;
+		if (i == sizeof(late) / sizeof(*late))
+			return bad(w, "take-over: key '%s' not allowed", kv);
+		int err = one(w, kv, eq + 1);
+		if (err)
+			return err;
+	}
+	return 0;
 }

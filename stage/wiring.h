@@ -37,6 +37,12 @@
  *                       escaped as %XX; absent: the policy's default,
  *                       empty: none.  At most RP_SANDBOX_MAX_PATHS each
  *   llopt=1             a kernel without Landlock is reported, not fatal
+ *   quar=K              deaths of its program on one record, alone,
+ *                       that quarantine it (exec; 0: none)
+ *   standby=1           a standby: attach and enter the sandbox, then wait
+ *                       on sock=FD for the word to take over, which
+ *                       carries what only a restart knows (seq, skip,
+ *                       chaos, inc: rp_wiring_take_over)
  */
 #ifndef RP_WIRING_H
 #define RP_WIRING_H
@@ -66,6 +72,8 @@ struct rp_wiring {
 	uint32_t chaos_gen;       /* 0: RP_CTL_FAULT ignored */
 	uint32_t incarnation;     /* 1 at the first start, + 1 a restart;
 				   * 0: not said */
+	int standby;              /* wait for the word to take over */
+	unsigned quarantine;      /* exec: deaths on one record, alone */
 	struct rp_sandbox sandbox;
 	char error[128];
 };
@@ -75,6 +83,13 @@ int rp_wiring_parse(const char *desc, struct rp_wiring *w);
 /* Write w as a RINGPIPE_STAGE value.  -ENOSPC if buf is too small. */
 int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len);
 void rp_wiring_close_fds(struct rp_wiring *w);
+/* The word that makes a standby the running stage: the keys only a
+ * restart knows (seq, skip, chaos, inc), in the same format.  Parsing
+ * takes nothing else, and resets those four first. */
+#define RP_WIRING_TAKEOVER_MAX 512
+int rp_wiring_format_takeover(const struct rp_wiring *w, char *buf,
+			      size_t len);
+int rp_wiring_take_over(const char *desc, struct rp_wiring *w);
 int rp_wiring_valid_name(const char *name);
 
 #endif /* RP_WIRING_H */

@@ -336,7 +336,7 @@ static const char *const stage_keys[] = {
 	"program",     "input",        "ring",
 	"sandbox",     "restart",      "restart_max",
 	"restart_window", "restart_backoff_ms", "record_timeout_ms",
-	"quarantine_after"};
+	"quarantine_after", "standby"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
 	"file_size", "namespaces", "namespaces_optional", "fs_read",
@@ -544,6 +544,8 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		uint64_t x;
 		err = count_value(c, v, key, 64, &x);
 		st->quarantine_after = (uint32_t)x;
+	} else if (!strcmp(key, "standby")) {
+		err = bool_value(c, v, key, &st->standby);
 	} else if (!strcmp(key, "restart_backoff_ms")) {
 		unsigned long long ms;
 		char *end;
@@ -618,6 +620,11 @@ static int check_graph(struct rp_cfg *cfg)
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
 		int from;
+		if (st->standby && st->restart == RP_RESTART_NEVER)
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': standby needs a restart "
+				       "policy (it has restart: never)",
+				       st->name);
 		if (find(cfg, st->name) != i)
 			return fail_at(cfg, st->line, st->column,
 				       "stage name '%s' is used twice",

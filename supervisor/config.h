@@ -32,6 +32,8 @@
  *       restart_window: 10          # (a stage up this long starts anew)
  *       restart_backoff_ms: 100     # first delay, doubling to 5 s; 0: none
  *       record_timeout_ms: 2000     # working time allowed per record
+ *       standby: false              # keep a started, sandboxed copy
+ *                                   # waiting, to take over at a crash
  *
  * Every error names the file, line and column and what was expected.
  */
@@ -60,6 +62,7 @@ struct rp_cfg_stage {
 	uint32_t restart_max, restart_window_s, restart_backoff_ms;
 	uint32_t record_timeout_ms;   /* 0: none */
 	uint32_t quarantine_after;    /* deaths on one record; 0: never */
+	int standby;              /* a waiting copy takes over at a crash */
 	int line, column;         /* where it was defined */
 };
 

@@ -65,7 +65,7 @@ static int alive(enum state st)
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
 enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR,
-       EV_OBSERVE };
+       EV_OBSERVE, EV_SPARE_PID, EV_SPARE_STDERR, EV_SPARE_SOCK };
 #define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 struct stage_run {
@@ -102,8 +102,23 @@ struct stage_run {
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined: never again */
 	unsigned nskip;
 	uint64_t quarantined;
+	/* exec: the record its program died on alone (+ 1; 0: none), how,
+	 * how many times (its RP_CTL_POISON) */
+	uint64_t told_rec;
+	int told_sig;
+	uint32_t told_deaths;
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
 				   * fault: its death is not the record's */
+	/* standby: a copy started and sandboxed ahead, waiting to take
+	 * over at a crash (spare.pid > 0 while there is one) */
+	struct rp_stage_proc spare;
+	struct rp_errpipe spare_err;
+	int64_t spare_at;         /* start one then; 0: none wanted */
+	int64_t spare_since;      /* started (ready: when it was) */
+	int spare_ready;          /* its sandbox hand-shake came */
+	int spare_off;            /* could not keep one: restarts go cold */
+	uint32_t spare_fails;     /* in a row */
+	uint32_t takeovers;       /* restarts its standby made */
 	char why[256];            /* what failed, for the report */
 };
 
@@ -251,6 +266,12 @@ static void read_control(struct sup *s, int k)
 			if (r->state == ST_STARTING)
 				set_state(s, k, ST_RUNNING);
 			break;
+		case RP_CTL_POISON:
+			/* Hints, bounded where they are used. */
+			r->told_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
+			r->told_sig = m.code;
+			r->told_deaths = (uint32_t)m.arg1;
+			break;
 		case RP_CTL_DONE:
 		case RP_CTL_ERROR:
 		case RP_CTL_VIOLATION:
@@ -358,7 +379,8 @@ static int own_signal(int sig)
  * same record quarantines it: its bytes go to the dead-letter output and
  * the restarted stage never sees it again.  1 if it did, 0 if not (yet),
  * -1 if it should have but cannot (r->why says why). */
-static int poison(struct sup *s, int k, uint64_t rec, const char *why)
+static int poison(struct sup *s, int k, uint64_t rec, const char *why,
+		  int told)
 {
 	struct stage_run *r = at(s, k);
 	uint32_t cap = r->cfg->ring / 2;
@@ -369,15 +391,19 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why)
 	int err;
 
 	/* A source's input is not ours to quarantine; an exec stage's
-	 * record is past its adapter long before its program chokes. */
+	 * program reads ahead of what it is working on: its record is
+	 * the one its adapter found killing it alone (told), only. */
 	if (r->cfg->quarantine_after == 0 || rec == 0 || k == 0 ||
-	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
+	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
 		return 0;
 	if (r->suspect != rec) {
 		r->suspect = rec;
 		r->suspect_deaths = 0;
 	}
-	if (++r->suspect_deaths < r->cfg->quarantine_after)
+	/* Told: the adapter saw it die that many times on it alone. */
+	if (told)
+		r->suspect_deaths = r->cfg->quarantine_after;
+	else if (++r->suspect_deaths < r->cfg->quarantine_after)
 		return 0;
 	r->suspect = 0;
 	if (s->quarantined >= s->cfg->quarantine_max) {
@@ -436,6 +462,40 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why)
 	       "after %u deaths on it (%s)", (unsigned long long)seq,
 	       s->dead.prefix, r->cfg->quarantine_after, why);
 	return 1;
+}
+
+/* Stage k died of its own doing on input record rec (+ 1; 0: none or
+ * not its fault; told: its adapter found it, see poison): the record is
+ * quarantined if that was its last chance, and the stage restarted under
+ * its policy; else the stage fails. */
+static void recover(struct sup *s, int k, uint64_t rec, const char *why,
+		    int told)
+{
+	struct stage_run *r = at(s, k);
+
+	if (rec != 0 && poison(s, k, rec, why, told) < 0) {
+		char fwhy[sizeof(r->why)];
+		snprintf(fwhy, sizeof(fwhy), "%s", r->why);
+		set_state(s, k, ST_FAILED);
+		fail(s, k, "%s", fwhy);
+	} else if (!maybe_restart(s, k, why)) {
+		set_state(s, k, ST_FAILED);
+		fail(s, k, "%s", strstr(r->why, "giving up") ? r->why : why);
+	}
+}
+
+/* An exec adapter says its program dies alone on record told_rec - 1.
+ * Only an exec stage may say so, and only of the first record it has
+ * not released (it lets go of what comes before first). */
+static int told_ok(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	uint64_t done;
+
+	return r->told_rec != 0 && k > 0 && r->cfg->builtin &&
+	       strcmp(r->cfg->argv[0], "exec") == 0 &&
+	       rp_ring_commit_seq(&s->ring[k - 1], &done) == 0 &&
+	       done == r->told_rec - 1;
 }
 
 static void on_exit_of(struct sup *s, int k)
@@ -526,6 +586,17 @@ static void on_exit_of(struct sup *s, int k)
 				   "by %s); killed",
 			     r->broken_side == 2 ? "input" : "output",
 			     r->cfg->name);
+		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
+			char why[240];
+			int sig = r->told_sig;
+			snprintf(why, sizeof(why), "its program was killed by "
+				 "signal %d (%s) on record %llu, fed to it "
+				 "alone %u times", sig,
+				 sig > 0 && sig < 65 ? strsignal(sig) : "?",
+				 (unsigned long long)(r->told_rec - 1),
+				 r->told_deaths);
+			recover(s, k, r->told_rec, why, 1);
+			r->told_rec = 0;
 		} else if (code == RP_EXIT_VIOLATION) {
 			/* It says a ring is broken, but the ring is sound
 			 * (or it has no neighbour there): its own failure -
@@ -584,16 +655,7 @@ static void on_exit_of(struct sup *s, int k)
 		own = own && !injected;
 		r->why[0] = '\0';
 		r->timed_out = r->denied = 0;
-		if (own && poison(s, k, rec, why) < 0) {
-			char fwhy[sizeof(r->why)];
-			snprintf(fwhy, sizeof(fwhy), "%s", r->why);
-			set_state(s, k, ST_FAILED);
-			fail(s, k, "%s", fwhy);
-		} else if (!maybe_restart(s, k, why)) {
-			set_state(s, k, ST_FAILED);
-			fail(s, k, "%s", strstr(r->why, "giving up") ? r->why
-								     : why);
-		}
+		recover(s, k, own ? rec : 0, why, 0);
 	}
 }
 
@@ -749,53 +811,74 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	return 0;
 }
 
-static int start(struct sup *s, int k, const struct rp_run_opts *o)
+/* What stage k is started with now: its rings, and its spec (argv
+ * has room for RP_CFG_MAX_ARGS + 3). */
+static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
+		      struct rp_stage_spec *spec, struct rp_stage_links *l,
+		      char **argv)
 {
 	struct stage_run *r = at(s, k);
 	const struct rp_cfg_stage *c = r->cfg;
-	struct rp_stage_spec spec;
-	struct rp_stage_links l = {
-		.in = k > 0 ? &s->ring[k - 1] : NULL,
-		.in_bell = k > 0 ? s->bell[k - 1] : NULL,
-		.out = k + 1 < s->n ? &s->ring[k] : NULL,
-		.out_bell = k + 1 < s->n ? s->bell[k + 1] : NULL,
-		.sup_bell = s->sup_bell,
-		.own_bell = s->bell[k],
-	};
-	char *argv[RP_CFG_MAX_ARGS + 3];
-	struct epoll_event ev = {.events = EPOLLIN};
-	int wfd, err, n = 0;
+	int n = 0;
 
-	memset(&spec, 0, sizeof(spec));
-	r->started_at = rp_now_ns();
-	r->worked_ns = r->sampled_at = 0;
-	r->seen_current = r->seen_progress = 0;
-	r->waits_taken = 0;
-	spec.name = c->name;
-	spec.sandbox = c->sandbox;
-	spec.trusted = c->builtin;
+	memset(l, 0, sizeof(*l));
+	l->in = k > 0 ? &s->ring[k - 1] : NULL;
+	l->in_bell = k > 0 ? s->bell[k - 1] : NULL;
+	l->out = k + 1 < s->n ? &s->ring[k] : NULL;
+	l->out_bell = k + 1 < s->n ? s->bell[k + 1] : NULL;
+	l->sup_bell = s->sup_bell;
+	l->own_bell = s->bell[k];
+	memset(spec, 0, sizeof(*spec));
+	spec->name = c->name;
+	spec->sandbox = c->sandbox;
+	spec->trusted = c->builtin;
 	/* The exec adapter can be its namespace's init (pid 1 ignores
 	 * the signals it has no handler for, even its own abort()). */
-	spec.own_pidns = c->builtin && !strcmp(c->argv[0], "exec");
-	spec.has_seq = r->has_resume;
-	spec.seq = r->resume_seq;
-	spec.skip = r->skip;
-	spec.nskip = r->nskip;
+	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec");
+	spec->has_seq = r->has_resume;
+	spec->seq = r->resume_seq;
+	spec->skip = r->skip;
+	spec->nskip = r->nskip;
 	if (o->crash_n && k == o->crash_stage && r->restarts == 0) {
-		spec.crash_point = o->crash_point;
-		spec.crash_n = o->crash_n;
+		spec->crash_point = o->crash_point;
+		spec->crash_n = o->crash_n;
 	}
 	if (o->chaos && rp_run_injectable(s->cfg, k))
-		spec.chaos_gen = r->restarts + 1;
-	spec.incarnation = r->restarts + 1;
-	spec.null_stdin = k > 0;
-	spec.null_stdout = k + 1 < s->n;
+		spec->chaos_gen = r->restarts + 1;
+	spec->incarnation = r->restarts + 1;
+	spec->quarantine = c->quarantine_after;
+	spec->null_stdin = k > 0;
+	spec->null_stdout = k + 1 < s->n;
 	if (c->builtin)
 		argv[n++] = (char *)o->stage_bin;
 	for (int i = 0; i < c->argc; i++)
 		argv[n++] = c->argv[i];
 	argv[n] = NULL;
-	spec.argv = argv;
+	spec->argv = argv;
+}
+
+/* A new incarnation begins: its per-incarnation counts start over. */
+static void fresh_incarnation(struct stage_run *r)
+{
+	r->told_rec = 0;
+	r->started_at = rp_now_ns();
+	r->worked_ns = r->sampled_at = 0;
+	r->seen_current = r->seen_progress = 0;
+	r->waits_taken = 0;
+}
+
+static int start(struct sup *s, int k, const struct rp_run_opts *o)
+{
+	struct stage_run *r = at(s, k);
+	const struct rp_cfg_stage *c = r->cfg;
+	struct rp_stage_spec spec;
+	struct rp_stage_links l;
+	char *argv[RP_CFG_MAX_ARGS + 3];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int wfd, err;
+
+	fresh_incarnation(r);
+	fill_spec(s, k, o, &spec, &l, argv);
 	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
 		return err;
 	r->err.stamp = 1;
@@ -832,6 +915,263 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	ev.data.u64 = EV(EV_STDERR, k);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->err.rfd, &ev);
 	return 0;
+}
+
+/*
+ * Standby.  A stage with standby: true keeps a copy of itself started
+ * ahead: forked, exec'ed, attached to its rings and sandboxed, waiting
+ * on a socket.  At a crash that copy takes over (it is told what only the
+ * restart knows: where its numbering resumes, what to skip), which saves
+ * the whole start-up from the time to recover; a new standby follows a
+ * moment later.  Starting one does not hold the loop: it is forked,
+ * and its sandbox hand-shake is taken when its socket says it came.  One
+ * killed while it waits (an operator, a fault schedule) is replaced as
+ * soon; one that cannot be started or fails by itself is retried twice
+ * a second apart, then restarts go cold again (said once).
+ */
+#define SPARE_AFTER_NS (5 * 1000000LL)    /* after a take-over, or a
+					   * standby killed from outside */
+#define SPARE_RETRY_NS (1000 * 1000000LL) /* after a standby failed */
+#define SPARE_HEALTHY_NS SPARE_RETRY_NS   /* ready this long: its
+					   * failures in a row start over */
+#define SPARE_HANDSHAKE_NS (10000 * 1000000LL)
+#define SPARE_TRIES 3
+
+static void spare_reset(struct stage_run *r)
+{
+	memset(&r->spare, 0, sizeof(r->spare));
+	r->spare.pid = -1;
+	r->spare.pidfd = r->spare.listener = r->spare.lifeline = -1;
+	r->spare.go = -1;
+	r->spare.cin.p_fd = r->spare.cin.c_fd = -1;
+	r->spare.cout.p_fd = r->spare.cout.c_fd = -1;
+	r->spare_err.rfd = -1;
+	r->spare_ready = 0;
+}
+
+static void spare_failed(struct sup *s, int k, const char *what)
+{
+	struct stage_run *r = at(s, k);
+
+	if (++r->spare_fails >= SPARE_TRIES) {
+		r->spare_off = 1;
+		r->spare_at = 0;
+		rp_log(RP_LOG_INFO, r->cfg->name, "standby: %s, %u times in a "
+		       "row: restarts start cold from now on", what,
+		       r->spare_fails);
+	} else {
+		r->spare_at = rp_now_ns() + SPARE_RETRY_NS;
+		rp_log(RP_LOG_INFO, r->cfg->name, "standby: %s; another in "
+		       "%lld ms", what, SPARE_RETRY_NS / 1000000);
+	}
+}
+
+static void spare_start(struct sup *s, int k, const struct rp_run_opts *o)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_stage_spec spec;
+	struct rp_stage_links l;
+	char *argv[RP_CFG_MAX_ARGS + 3], why[200];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int wfd, err;
+
+	r->spare_at = 0;
+	fill_spec(s, k, o, &spec, &l, argv);
+	spec.standby = 1;
+	spec.crash_point = 0; /* a crash-point sweep is for first runs */
+	spec.crash_n = 0;
+	if ((err = rp_errpipe_open(&r->spare_err, r->cfg->name, &wfd))) {
+		r->spare_err.rfd = -1;
+		spare_failed(s, k, "no pipe for its stderr");
+		return;
+	}
+	r->spare_err.stamp = 1;
+	spec.stderr_fd = wfd;
+	err = rp_spawn(&spec, &l, &r->spare, why, sizeof(why));
+	close(wfd);
+	if (err) {
+		char what[sizeof(why) + 24];
+		rp_errpipe_pump(&r->spare_err, stderr);
+		rp_errpipe_close(&r->spare_err);
+		rp_spawn_close(&r->spare);
+		spare_reset(r);
+		snprintf(what, sizeof(what), "could not start: %s", why);
+		spare_failed(s, k, what);
+		return;
+	}
+	r->spare_since = rp_now_ns();
+	ev.data.u64 = EV(EV_SPARE_PID, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->spare.pidfd, &ev);
+	ev.data.u64 = EV(EV_SPARE_STDERR, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->spare_err.rfd, &ev);
+	ev.data.u64 = EV(EV_SPARE_SOCK, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->spare.go, &ev);
+}
+
+static void spare_drop(struct sup *s, int k);
+
+/* Its socket is readable: the sandbox hand-shake came (or it died). */
+static void on_spare_sock(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	char why[200], what[sizeof(why) + 24];
+
+	if (r->spare_ready || r->spare.go < 0 || r->spare.pid <= 0)
+		return; /* dropped earlier in this turn */
+	epoll_ctl(s->ep, EPOLL_CTL_DEL, r->spare.go, NULL);
+	if (rp_spawn_finish(&r->spare, why, sizeof(why)) != 0) {
+		/* Killed and reaped: how it ended says whose doing. */
+		int st = r->spare.start_status;
+		int outside = WIFSIGNALED(st) && !own_signal(WTERMSIG(st));
+		snprintf(what, sizeof(what), "could not start: %s", why);
+		spare_drop(s, k);
+		if (outside) {
+			r->spare_at = rp_now_ns() + SPARE_AFTER_NS;
+			return;
+		}
+		spare_failed(s, k, what);
+		return;
+	}
+	r->spare_ready = 1;
+	r->spare_since = rp_now_ns();
+	rp_log(RP_LOG_DEBUG, r->cfg->name, "standby ready: pid %d",
+	       (int)r->spare.pid);
+}
+
+/* Kill it and reap it (it has no state of its own to lose). */
+static void spare_drop(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+
+	if (r->spare.pidfd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->spare.pidfd, NULL);
+	if (r->spare.go >= 0 && !r->spare_ready)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->spare.go, NULL);
+	if (r->spare.pid > 0) {
+		rp_spawn_kill(&r->spare);
+		r->spare.start_status = rp_spawn_reap(&r->spare, 1000);
+	}
+	rp_errpipe_pump(&r->spare_err, stderr);
+	rp_errpipe_close(&r->spare_err);
+	rp_spawn_close(&r->spare);
+	spare_reset(r);
+}
+
+/* The standby died while it waited (killed by someone, out of memory):
+ * it never ran; another is started. */
+static void on_spare_exit(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	siginfo_t si;
+	char what[96];
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)r->spare.pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	r->spare.pid = -1;
+	if (si.si_code == CLD_EXITED)
+		snprintf(what, sizeof(what), "died while waiting (exit %d)",
+			 si.si_status);
+	else
+		snprintf(what, sizeof(what), "died while waiting (signal "
+			 "%d, %s)", si.si_status, strsignal(si.si_status));
+	spare_drop(s, k);
+	if (si.si_code != CLD_EXITED && !own_signal(si.si_status)) {
+		/* Killed from outside: not its failure. */
+		rp_log(RP_LOG_INFO, r->cfg->name, "standby: %s; another "
+		       "now", what);
+		r->spare_at = rp_now_ns() + SPARE_AFTER_NS;
+		return;
+	}
+	spare_failed(s, k, what);
+}
+
+/* Stage k is restarting: its standby takes over, if it has one.  0, or
+ * -errno (it had none, or it could not: the caller starts one cold). */
+static int spare_take_over(struct sup *s, int k, const struct rp_run_opts *o)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_stage_spec spec;
+	struct rp_stage_links l;
+	char *argv[RP_CFG_MAX_ARGS + 3];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int err;
+
+	if (r->spare.pid <= 0 || !r->spare_ready)
+		return -ENOENT;
+	fill_spec(s, k, o, &spec, &l, argv);
+	err = rp_spawn_take_over(&r->spare, &spec);
+	if (err) {
+		int st;
+		rp_log(RP_LOG_INFO, r->cfg->name, "standby could not take "
+		       "over (%s): starting cold", strerror(-err));
+		spare_drop(s, k);
+		/* Killed from outside at that moment: not its failure. */
+		st = r->spare.start_status;
+		if (WIFSIGNALED(st) && !own_signal(WTERMSIG(st)))
+			r->spare_at = rp_now_ns() + SPARE_AFTER_NS;
+		else
+			spare_failed(s, k, "could not take over");
+		return err;
+	}
+	fresh_incarnation(r);
+	r->proc = r->spare;
+	r->err = r->spare_err;
+	r->err_open = 1;
+	spare_reset(r);
+	ev.data.u64 = EV(EV_PID, k);
+	epoll_ctl(s->ep, EPOLL_CTL_MOD, r->proc.pidfd, &ev);
+	ev.data.u64 = EV(EV_STDERR, k);
+	if (r->err.rfd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_MOD, r->err.rfd, &ev);
+	if (r->proc.listener >= 0) {
+		ev.data.u64 = EV(EV_LISTENER, k);
+		epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.listener, &ev);
+	}
+	s->alive++;
+	r->takeovers++;
+	r->spare_fails = 0;
+	r->spare_at = rp_now_ns() + SPARE_AFTER_NS;
+	rp_log(RP_LOG_DEBUG, r->cfg->name, "its standby took over: pid %d",
+	       (int)r->proc.pid);
+	return 0;
+}
+
+/* Start, keep or drop each stage's standby, as its state asks; the time
+ * the next one is due (0: none). */
+static int64_t spares_tend(struct sup *s, const struct rp_run_opts *o)
+{
+	int64_t next = 0;
+
+	for (int k = 0; k < s->n; k++) {
+		struct stage_run *r = at(s, k);
+		int want = r->cfg->standby && !r->spare_off &&
+			   (r->state == ST_STARTING ||
+			    r->state == ST_RUNNING ||
+			    r->state == ST_RESTARTING) &&
+			   !s->cancel_reason && !s->failed && !s->drain_sig;
+		if (!want) {
+			if (r->spare.pid > 0 || r->spare.pidfd >= 0)
+				spare_drop(s, k);
+			continue;
+		}
+		if (r->spare.pid > 0 && r->spare_ready &&
+		    rp_now_ns() - r->spare_since > SPARE_HEALTHY_NS)
+			r->spare_fails = 0;
+		if (r->spare.pid > 0 && !r->spare_ready &&
+		    rp_now_ns() - r->spare_since > SPARE_HANDSHAKE_NS) {
+			spare_drop(s, k);
+			spare_failed(s, k, "no sandbox hand-shake in 10 s");
+		}
+		if (r->spare.pid > 0 || r->spare_at == 0)
+			continue;
+		if (rp_now_ns() >= r->spare_at)
+			spare_start(s, k, o);
+		else if (next == 0 || r->spare_at < next)
+			next = r->spare_at;
+	}
+	return next;
 }
 
 /* Per-record timeouts: a stage that keeps working on one record for
@@ -1001,6 +1341,8 @@ static void resume_all(struct sup *s)
 		struct stage_run *r = at(s, k);
 		if (alive(r->state) && r->proc.pid > 0)
 			kill(-r->proc.pid, SIGCONT);
+		if (r->spare.pid > 0)
+			kill(-r->spare.pid, SIGCONT);
 		r->sampled_at = 0;
 	}
 }
@@ -1021,9 +1363,12 @@ static void pause_all(struct sup *s)
 
 	rp_log(RP_LOG_INFO, NULL, "stopped, with every stage (fg or "
 	       "kill -CONT %d resumes)", (int)getpid());
-	for (int k = 0; k < s->n; k++)
+	for (int k = 0; k < s->n; k++) {
 		if (alive(at(s, k)->state) && at(s, k)->proc.pid > 0)
 			kill(-at(s, k)->proc.pid, SIGSTOP);
+		if (at(s, k)->spare.pid > 0)
+			kill(-at(s, k)->spare.pid, SIGSTOP);
+	}
 	/* Stop by SIGTSTP's own default action, not SIGSTOP: the kernel
 	 * then refuses to stop a process group nobody could continue (an
 	 * orphaned one), and we go straight on. */
@@ -1096,17 +1441,33 @@ static void on_signal(struct sup *s)
 
 /* What a crash of stage c costs its output, or NULL if nothing (it
  * replays exactly from its commit point). */
+/* An exec stage passing raw bytes (--chunks): nothing held back. */
+static int exec_chunks(const struct rp_cfg_stage *c)
+{
+	/* Its options come first, up to "--" or CMD (as the adapter reads
+	 * them). */
+	for (int i = 1; i < c->argc && c->argv[i][0] == '-' &&
+			strcmp(c->argv[i], "--") != 0;
+	     i++)
+		if (strncmp(c->argv[i], "--chunks", 8) == 0)
+			return 1;
+	return 0;
+}
+
 static const char *not_once(const struct rp_cfg_stage *c)
 {
 	const char *n = c->builtin ? c->argv[0] : "";
 
 	if (rp_cfg_replays(c))
 		return NULL;
+	if (!strcmp(n, "exec") && c->restart == RP_RESTART_NEVER)
+		return NULL; /* a crash fails the run */
+	if (!strcmp(n, "exec") && c->input[0] != '\0' && !exec_chunks(c))
+		return "at-least-once for its program's latest input (what "
+		       "it had not read, and had read last: a quarter of the "
+		       "input ring at most); at-most-once before that";
 	if (!strcmp(n, "exec"))
-		return c->restart == RP_RESTART_NEVER
-			       ? NULL /* a crash fails the run */
-			       : "at-most-once: a restart loses what its "
-				 "program held";
+		return "at-most-once: a restart loses what its program held";
 	if (!strcmp(n, "file-source"))
 		return "at-most-once: a restarted stdin source loses what "
 		       "it had read";
@@ -1191,7 +1552,11 @@ static void report(struct sup *s)
 		fprintf(stderr, "  %-16s %sblocked %.2f s on input, %.2f s on "
 				"output\n", "", flow(s, k, out, sizeof(out)),
 			waited(r, 0), waited(r, 1));
-		if (r->restarts)
+		if (r->restarts && r->cfg->standby)
+			fprintf(stderr, "  %-16s restarted %u times (%u by its "
+					"standby)\n", "", r->restarts,
+				r->takeovers);
+		else if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u times\n", "",
 				r->restarts);
 		if (r->quarantined)
@@ -1275,6 +1640,16 @@ static void write_json(struct sup *s, FILE *f, int code)
 		rp_json_str(f, delivery(s, k, how, sizeof(how)));
 		fprintf(f, ",\"why\":");
 		rp_json_str(f, r->why);
+		if (r->proc.pid > 0)
+			fprintf(f, ",\"pid\":%d", (int)r->proc.pid);
+		else
+			fprintf(f, ",\"pid\":null");
+		if (r->cfg->standby && r->spare.pid > 0 && r->spare_ready)
+			fprintf(f, ",\"standby_pid\":%d,\"takeovers\":%u",
+				(int)r->spare.pid, r->takeovers);
+		else if (r->cfg->standby)
+			fprintf(f, ",\"standby_pid\":null,\"takeovers\":%u",
+				r->takeovers);
 		fputc('}', f);
 	}
 	fprintf(f, "]}\n");
@@ -1370,7 +1745,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		at(s, k)->cfg = &cfg->stages[cfg->order[k]];
 		at(s, k)->proc.pid = -1;
 		at(s, k)->proc.pidfd = -1;
+		at(s, k)->proc.go = -1;
 		at(s, k)->err.rfd = -1;
+		spare_reset(at(s, k));
 	}
 	s->t0 = rp_now_ns();
 	s->landlock_abi = rp_landlock_abi();
@@ -1389,13 +1766,18 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* Sink first: every stage's consumer exists before it produces. */
 	for (int k = s->n - 1; k >= 0 && !s->failed; k--)
 		start(s, k, o);
+	/* Then the standbys (forked at the loop's first turn; each one's
+	 * hand-shake is an event like any other). */
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->cfg->standby)
+			at(s, k)->spare_at = rp_now_ns();
 
 	for (int64_t drain_until = 0;;) {
 		struct epoll_event evs[16];
 		int n, open_pipes = 0, pending = 0;
 
 		int restarting = 0;
-		int64_t next_restart = 0;
+		int64_t next_restart = 0, next_spare;
 
 		for (int k = 0; k < s->n; k++) {
 			struct stage_run *r = at(s, k);
@@ -1425,13 +1807,17 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
 				set_state(s, k, ST_STARTING);
-				start(s, k, o);
+				if (spare_take_over(s, k, o) != 0)
+					start(s, k, o);
 				continue;
 			}
 			restarting++;
 			if (next_restart == 0 || r->restart_at < next_restart)
 				next_restart = r->restart_at;
 		}
+		next_spare = spares_tend(s, o);
+		if (next_spare && (next_restart == 0 || next_spare < next_restart))
+			next_restart = next_spare;
 		for (int k = 0; k < s->n; k++)
 			open_pipes += at(s, k)->err.rfd >= 0;
 		if (s->alive == 0 && open_pipes == 0 && restarting == 0)
@@ -1514,6 +1900,11 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				 * takes it out of the epoll set. */
 				rp_errpipe_pump(&at(s, k)->err, stderr);
 				break;
+			case EV_SPARE_PID: on_spare_exit(s, k); break;
+			case EV_SPARE_SOCK: on_spare_sock(s, k); break;
+			case EV_SPARE_STDERR:
+				rp_errpipe_pump(&at(s, k)->spare_err, stderr);
+				break;
 			}
 		}
 	}
@@ -1536,6 +1927,8 @@ out:
 	rp_observe_close(&s->obs);
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
+		if (r->spare.pid > 0 || r->spare.pidfd >= 0)
+			spare_drop(s, k);
 		if (r->proc.pid > 0) {
 			rp_spawn_kill(&r->proc);
 			rp_spawn_reap(&r->proc, 1000);

@@ -191,6 +191,64 @@ static int fs_paths_exist(const struct rp_sandbox *sb, char *why,
 	return 0;
 }
 
+/* What only a restart knows, as the wiring (or a take-over) carries it. */
+static void restart_facts(struct rp_wiring *w,
+			  const struct rp_stage_spec *spec)
+{
+	w->has_seq = spec->has_seq;
+	w->seq = spec->seq;
+	w->nskip = 0;
+	for (unsigned i = 0; i < spec->nskip && i < RP_WIRING_MAX_SKIP; i++)
+		w->skip[w->nskip++] = spec->skip[i];
+	w->chaos_gen = spec->chaos_gen;
+	w->incarnation = spec->incarnation;
+}
+
+/* The sandbox hand-shake: the stage sends its seccomp listener once its
+ * sandbox is in force.  On failure the stage is killed and reaped (how
+ * it ended in start_status). */
+static int handshake(struct rp_stage_proc *out, int sock, int timeout_ms,
+		     char *why, size_t whylen)
+{
+	int err = rp_sandbox_recv_listener(sock, timeout_ms, &out->listener);
+	int filter = out->sandbox.policy != RP_POLICY_NONE;
+
+	if (err == -ENOMSG && !filter)
+		err = 0;
+	/* Trust, but check what the kernel says: the fd must be a seccomp
+	 * listener, and the stage must be under a filter with no new
+	 * privileges. */
+	if (!err && filter && !listener_is_seccomp(out->listener)) {
+		snprintf(why, whylen, "the stage sent something that is not "
+				      "a seccomp listener");
+		err = -EBADMSG;
+	} else if (!err && filter && !filtered(out->pid)) {
+		snprintf(why, whylen, "the stage is not under a seccomp filter "
+				      "with no_new_privs");
+		err = -EPERM;
+	} else if (err) {
+		snprintf(why, whylen, "%s",
+			 err == -EPIPE ? "the stage died before entering its "
+					 "sandbox (see its stderr)"
+			 : err == -ENOMSG ? "the stage ran without its seccomp "
+					    "filter"
+					  : "no sandbox hand-shake");
+	}
+	if (err) {
+		rp_spawn_kill(out);
+		out->start_status = rp_spawn_reap(out, 5000);
+	}
+	return err;
+}
+
+int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen)
+{
+	why[0] = '\0';
+	if (p->go < 0 || p->pid <= 0)
+		return -EINVAL;
+	return handshake(p, p->go, 0, why, whylen);
+}
+
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen)
@@ -202,7 +260,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 
 	memset(out, 0, sizeof(*out));
 	out->pid = -1;
-	out->pidfd = out->listener = out->lifeline = -1;
+	out->pidfd = out->listener = out->lifeline = out->go = -1;
 	out->cin.p_fd = out->cin.c_fd = out->cout.p_fd = out->cout.c_fd = -1;
 	why[0] = '\0';
 	if (!rp_wiring_valid_name(spec->name)) {
@@ -216,14 +274,11 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	rp_wiring_init(&w);
 	snprintf(w.name, sizeof(w.name), "%s", spec->name);
 	w.sandbox = spec->sandbox;
-	w.has_seq = spec->has_seq;
-	w.seq = spec->seq;
-	for (unsigned i = 0; i < spec->nskip && i < RP_WIRING_MAX_SKIP; i++)
-		w.skip[w.nskip++] = spec->skip[i];
+	restart_facts(&w, spec);
 	w.crash_point = spec->crash_point;
 	w.crash_n = spec->crash_n;
-	w.chaos_gen = spec->chaos_gen;
-	w.incarnation = spec->incarnation;
+	w.standby = spec->standby;
+	w.quarantine = spec->quarantine;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;
@@ -311,38 +366,15 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		say(why, whylen, "pidfd_open", err);
 		goto fail_child;
 	}
-	err = rp_sandbox_recv_listener(sock[0], HANDSHAKE_MS, &out->listener);
+	if (spec->standby) {
+		/* Its hand-shake comes when it comes: the caller waits for
+		 * out->go to be readable, then calls rp_spawn_finish. */
+		out->go = sock[0];
+		return 0;
+	}
+	err = handshake(out, sock[0], HANDSHAKE_MS, why, whylen);
 	close(sock[0]);
-	sock[0] = -1;
-	if (err == -ENOMSG && spec->sandbox.policy == RP_POLICY_NONE)
-		err = 0;
-	/* Trust, but check what the kernel says: the fd must be a seccomp
-	 * listener, and the stage must be under a filter with no new
-	 * privileges. */
-	if (!err && spec->sandbox.policy != RP_POLICY_NONE &&
-	    !listener_is_seccomp(out->listener)) {
-		snprintf(why, whylen, "the stage sent something that is not "
-				      "a seccomp listener");
-		err = -EBADMSG;
-		goto fail_child;
-	}
-	if (!err && spec->sandbox.policy != RP_POLICY_NONE &&
-	    !filtered(out->pid)) {
-		snprintf(why, whylen, "the stage is not under a seccomp filter "
-				      "with no_new_privs");
-		err = -EPERM;
-		goto fail_child;
-	}
-	if (err) {
-		snprintf(why, whylen, "%s",
-			 err == -EPIPE ? "the stage died before entering its "
-					 "sandbox (see its stderr)"
-			 : err == -ENOMSG ? "the stage ran without its seccomp "
-					    "filter"
-					  : "no sandbox hand-shake");
-		goto fail_child;
-	}
-	return 0;
+	return err;
 
 fail_child:
 	if (out->pidfd >= 0)
@@ -366,6 +398,33 @@ fail:
 			close(sock[i]);
 	}
 	rp_spawn_close(out);
+	return err;
+}
+
+int rp_spawn_take_over(struct rp_stage_proc *p,
+		       const struct rp_stage_spec *spec)
+{
+	struct rp_wiring w;
+	char buf[RP_WIRING_TAKEOVER_MAX];
+	int err;
+
+	if (p->go < 0)
+		return -EINVAL;
+	rp_wiring_init(&w);
+	restart_facts(&w, spec);
+	err = rp_wiring_format_takeover(&w, buf, sizeof(buf));
+	/* A datagram: all of it or nothing, and never a wait (the socket
+	 * is empty, and a standby that died only refuses it). */
+	if (!err) {
+		ssize_t n = send(p->go, buf, strlen(buf),
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			err = -errno;
+		else if ((size_t)n != strlen(buf))
+			err = -EPIPE;
+	}
+	close(p->go);
+	p->go = -1;
 	return err;
 }
 
@@ -429,5 +488,7 @@ void rp_spawn_close(struct rp_stage_proc *p)
 		close(p->listener);
 	if (p->lifeline >= 0)
 		close(p->lifeline);
-	p->pidfd = p->listener = p->lifeline = -1;
+	if (p->go >= 0)
+		close(p->go);
+	p->pidfd = p->listener = p->lifeline = p->go = -1;
 }

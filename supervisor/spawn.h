@@ -54,6 +54,13 @@ struct rp_stage_spec {
 	/* 1 at its first start, + 1 each restart (the fault stage's
 	 * --every). */
 	uint32_t incarnation;
+	/* A standby: it attaches and enters its sandbox, then waits for
+	 * rp_spawn_take_over (the restart fields above are sent then).
+	 * rp_spawn does not wait for its hand-shake: rp_spawn_finish. */
+	int standby;
+	/* exec: deaths of its program alone on one record that quarantine
+	 * it (the stage narrows a crash down to one record; 0: never). */
+	unsigned quarantine;
 };
 
 struct rp_stage_proc {
@@ -70,6 +77,8 @@ struct rp_stage_proc {
 	struct rp_ctl_rx *rx;  /* stage -> supervisor */
 	int start_status;      /* wait status of a child that died while
 				* starting (rp_spawn failed), else 0 */
+	int go;                /* a standby's socket: the word to take over
+				* goes there; -1 otherwise */
 };
 
 /* The rings around the stage: in (it consumes) and out (it produces) may
@@ -90,6 +99,15 @@ struct rp_stage_links {
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen);
+/* A standby's rp_spawn returns once it is forked: when p->go is
+ * readable, this takes its sandbox hand-shake (without waiting).  0, or
+ * -errno with *why filled; then it is killed and reaped. */
+int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen);
+/* Make standby p the running stage, with what only a restart knows
+ * (spec's has_seq, seq, skip, nskip, chaos_gen, incarnation).  0, or
+ * -errno (-EPIPE: it died waiting); the socket is closed either way. */
+int rp_spawn_take_over(struct rp_stage_proc *p,
+		       const struct rp_stage_spec *spec);
 /* A denied syscall arrived on p->listener: take it, and kill the stage
  * unless a deny rule names an errno for it (v->errno_ then says which).
  * 0 with *v filled, -EAGAIN if none was pending. */

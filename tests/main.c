@@ -17,6 +17,7 @@
 void rp_suite_recovery(void);
 void rp_suite_chaos(void);
 void rp_suite_replay(void);
+void rp_suite_standby(void);
 
 int main(int argc, char **argv)
 {
@@ -35,7 +36,7 @@ int main(int argc, char **argv)
 				  rp_suite_builtin, rp_suite_cli,
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
-				  rp_suite_replay};
+				  rp_suite_replay,  rp_suite_standby};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

@@ -823,7 +823,7 @@ RP_TEST(test_report_json, 60)
 	CU_ASSERT(strstr(json, "\"policy\":\"strict\",\"layers\":\"fds,") !=
 		  NULL);
 	CU_ASSERT(strstr(json, "\"delivery\":\"exactly-once\"") != NULL);
-	CU_ASSERT(strstr(json, "\"why\":\"\"}]}\n") != NULL);
+	CU_ASSERT(strstr(json, "\"why\":\"\",\"pid\":null}]}\n") != NULL);
 	free(json);
 	free(text);
 	unlink_in_dir("rj.dead.rec");

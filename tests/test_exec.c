@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shm/futex.h"
@@ -844,6 +845,220 @@ static int stage_cmd(char *const argv[], char **out)
 	return i;
 }
 
+/* Restarted after the whole stage is SIGKILLed mid-stream, an exec
+ * stage feeds its program again what it held back: with its input ring
+ * large enough for cat's read-ahead (a quarter of it, in ring bytes: 40
+ * for each of these 13-byte lines, holds what cat has not written out
+ * yet), every line comes out at least once. */
+RP_TEST(test_exec_restart_at_least_once, 90)
+{
+	char yaml[1024], marker[64], p[256], *rep, *out;
+	char *args[] = {"run", p, NULL};
+	int kills = 0, missing = 0, st = 0;
+	pid_t got = 0;
+	size_t n;
+	unsigned char *seen;
+	pid_t sup;
+	enum { LINES = 2000000 };
+
+	rp_cmd_dir_make("exec");
+	{
+		char in[256];
+		rp_cmd_path(in, sizeof(in), "IN");
+		rp_cmd_write_lines(in, LINES);
+	}
+	snprintf(marker, sizeof(marker), "atl-%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: atl\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, IN]}\n"
+		 "  - {name: pass, input: read, run: exec, ring: 16M, "
+		 "restart: on-failure, restart_backoff_ms: 0, "
+		 "restart_max: 100, "
+		 "args: [--, sh, -c, 'exec cat', %s]}\n"
+		 "  - {name: write, input: pass, run: file-sink, "
+		 "args: [--lines, OUT]}\n", marker);
+	rp_cmd_spit("p.yaml", yaml, strlen(yaml));
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	sup = rp_cmd_start(args, -1);
+	for (int i = 0;
+	     i < 400 && kills < 5 && (got = waitpid(sup, &st, WNOHANG)) == 0;
+	     i++) {
+		pid_t victim = rp_cmd_find_process("ringpipe-stage exec", marker);
+		struct timespec ts = {0, 20 * 1000000L};
+		if (victim > 0 && i % 3 == 2 && kill(victim, SIGKILL) == 0)
+			kills++;
+		nanosleep(&ts, NULL);
+	}
+	if (got == 0)
+		st = rp_test_wait(sup, 60);
+	st = rp_test_exit_code(st);
+	rep = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT_EQUAL(st, 0);
+	CU_ASSERT(kills > 0);
+	CU_ASSERT(strstr(rep, "restarted ") != NULL);
+	if (st != 0)
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	seen = calloc(LINES, 1);
+	CU_ASSERT_FATAL(seen != NULL);
+	for (char *q = out, *e; q < out + n; q = e + 1) {
+		long v;
+		if ((e = memchr(q, '\n', (size_t)(out + n - q))) == NULL)
+			break;
+		*e = '\0'; /* (sscanf would measure the rest each time) */
+		if (strncmp(q, "line ", 5) == 0 &&
+		    (v = strtol(q + 5, NULL, 10)) >= 0 && v < LINES)
+			seen[v] = 1;
+	}
+	for (int i = 0; i < LINES; i++)
+		missing += !seen[i];
+	fprintf(stderr, "  %d kills, %d lines missing\n", kills, missing);
+	CU_ASSERT_EQUAL(missing, 0);
+	free(seen);
+	free(out);
+	rp_cmd_dir_remove();
+}
+
+/* A parser that dies on some records: which one cannot be known (it
+ * reads ahead), so the records it held are fed to it again one at a
+ * time.  Each that kills it alone twice goes to the dead-letter output
+ * with its signal; every other line comes out (at least once: those
+ * whose output had come out before the crash come again), and the run
+ * goes on under restart: on-failure.  Under restart: never the record is
+ * still named and quarantined, and the run fails. */
+#define PARSER "[--, sh, -c, 'while read -r l; do case \"$l\" in " \
+	       "segv*) kill -SEGV $$;; abrt*) kill -ABRT $$;; esac; " \
+	       "echo \"got $l\"; done']"
+RP_TEST(test_exec_poison_narrowed, 90)
+{
+	char *rep, *out, *dead, line[64];
+	size_t n, len = 0, cap = 64 * 3000;
+	char *text = malloc(cap);
+	int missing = 0, count[3000];
+
+	CU_ASSERT_FATAL(text != NULL);
+	rp_cmd_dir_make("exec");
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
+					i == 1000 ? "abrt" : i == 2000 ? "segv"
+								       : "line",
+					i);
+	rp_cmd_spit("T", text, len);
+	free(text);
+	CU_ASSERT_EQUAL(run_yaml("name: pn\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "args: " PARSER "}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 2 records to pn.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "exec: sh dies of signal 6 (Aborted) on record "
+			      "1000 alone, 2 times") != NULL);
+	free(rep);
+	dead = rp_cmd_slurp("pn.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "\"seq\":1000,") != NULL);
+	CU_ASSERT(strstr(dead, "killed by signal 6 (Aborted) on record 1000, "
+			       "fed to it alone 2 times") != NULL);
+	CU_ASSERT(strstr(dead, "\"seq\":2000,") != NULL);
+	CU_ASSERT(strstr(dead, "killed by signal 11 (Segmentation fault) on "
+			       "record 2000") != NULL);
+	free(dead);
+	dead = rp_cmd_slurp("pn.dead.rec", &n);
+	CU_ASSERT(memmem(dead, n, "abrt 1000", 9) != NULL);
+	CU_ASSERT(memmem(dead, n, "segv 2000", 9) != NULL);
+	free(dead);
+	/* Every other line at least once, those two never. */
+	out = rp_cmd_slurp("OUT", &n);
+	memset(count, 0, sizeof(count));
+	for (char *p = out, *e; p < out + n; p = e + 1) {
+		int v;
+		if ((e = memchr(p, '\n', (size_t)(out + n - p))) == NULL)
+			break;
+		*e = '\0'; /* (sscanf would measure the rest each time) */
+		if (sscanf(p, "got line %d", &v) == 1 && v >= 0 && v < 3000)
+			count[v]++;
+		CU_ASSERT(strncmp(p, "got abrt", 8) != 0 &&
+			  strncmp(p, "got segv", 8) != 0);
+	}
+	for (int i = 0; i < 3000; i++)
+		missing += i != 1000 && i != 2000 && count[i] == 0;
+	CU_ASSERT_EQUAL(missing, 0);
+	free(out);
+
+	/* A parser that reads ahead 8 KiB at a time and buffers its
+	 * output (perl on pipes): the crash cuts a line of its output in
+	 * two and leaves many lines unwritten; narrowing still finds the
+	 * record, drops the cut line, and every other line comes out. */
+	CU_ASSERT_EQUAL(run_yaml("name: pb\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "args: [--, perl, -ne, 'if (/^(segv|abrt)/) "
+				 "{ kill \"SEGV\", $$; sleep 1 } "
+				 "print \"got $_\"']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 2 records to pb.dead.rec") != NULL);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	memset(count, 0, sizeof(count));
+	missing = 0;
+	for (char *p = out, *e; p < out + n; p = e + 1) {
+		int v;
+		if ((e = memchr(p, '\n', (size_t)(out + n - p))) == NULL)
+			break;
+		*e = '\0';
+		/* Whole lines only: none cut by a crash. */
+		CU_ASSERT(sscanf(p, "got line %d", &v) == 1);
+		if (sscanf(p, "got line %d", &v) == 1 && v >= 0 && v < 3000)
+			count[v]++;
+	}
+	for (int i = 0; i < 3000; i++)
+		missing += i != 1000 && i != 2000 && count[i] == 0;
+	CU_ASSERT_EQUAL(missing, 0);
+	free(out);
+
+	/* Raw bytes (--chunks) are not records to feed again: a crash
+	 * stands, as before. */
+	CU_ASSERT_EQUAL(run_yaml("name: pc\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "args: [--chunks, 4k, --, perl, -ne, "
+				 "'kill \"SEGV\", $$ if /abrt/; print']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [OUT]}\n",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "exec: perl was killed by signal 11") != NULL);
+	CU_ASSERT(strstr(rep, "narrowing") == NULL);
+	free(rep);
+
+	/* restart: never (exec's default): named, quarantined, failed. */
+	CU_ASSERT_EQUAL(run_yaml("name: pf\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "args: " PARSER "}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			1);
+	snprintf(line, sizeof(line), "on record 1000, fed to it alone");
+	CU_ASSERT(strstr(rep, line) != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to pf.dead.rec") != NULL);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* --help documents every option; usage errors exit 2. */
 RP_TEST(test_exec_usage, 30)
 {
@@ -873,6 +1088,10 @@ RP_TEST(test_exec_usage, 30)
 void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
+		 {"a program dying on records: narrowed, quarantined",
+		  test_exec_poison_narrowed},
+		 {"a restarted exec stage feeds again what it held",
+		  test_exec_restart_at_least_once},
 		 {"a background job dies with its command",
 		  test_exec_background_job_cleaned_up},
 		 {"sort, sed, grep, wc, uniq give the shell's bytes",

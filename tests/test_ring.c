@@ -326,6 +326,57 @@ RP_TEST(test_producer_reattach, 20)
 	rp_test_ring_free(&r);
 }
 
+/* A side opened early (a standby) takes up the cursors as they are when
+ * it starts: the consumer the records after the last release, the
+ * producer after the last publication.  Not with a peek or a commit
+ * outstanding. */
+RP_TEST(test_resync_takes_up_cursors, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_consumer *early_c = rp_test_consumer(&r);
+	struct rp_producer *early_p;
+	struct rp_view v, keep;
+
+	for (uint64_t i = 0; i < 6; i++)
+		CU_ASSERT_FATAL(send_seq(p, 24, i) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	for (int i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		keep = v;
+	}
+	CU_ASSERT_FATAL(rp_release_upto(c, &keep) == 0); /* 0..2 */
+	rp_consumer_close(c); /* the running consumer dies */
+	/* Without a resync the early one would start over at 0. */
+	CU_ASSERT_EQUAL(rp_consumer_resync(early_c), 0);
+	CU_ASSERT_FATAL(rp_peek(early_c, &v) == 0);
+	CU_ASSERT_EQUAL(v.origin, 3);
+	CU_ASSERT_EQUAL(rp_consumer_resync(early_c), -EBUSY);
+	rp_rewind(early_c);
+
+	/* The producer side: an early one opened before 6..7 went out. */
+	early_p = rp_test_producer(&r);
+	CU_ASSERT_FATAL(send_seq(p, 24, 6) == 0);
+	CU_ASSERT_FATAL(send_seq(p, 24, 7) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	rp_producer_close(p);
+	CU_ASSERT_EQUAL(rp_producer_resync(early_p), 0);
+	CU_ASSERT_FATAL(send_seq(early_p, 24, 8) == 0);
+	CU_ASSERT_EQUAL(rp_producer_resync(early_p), -EBUSY);
+	CU_ASSERT_FATAL(rp_producer_end(early_p) == 0);
+	for (uint64_t i = 3; i < 9; i++) {
+		CU_ASSERT_FATAL(rp_peek(early_c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+		CU_ASSERT(rp_test_verify(v.data, v.len, i));
+	}
+	CU_ASSERT_EQUAL(rp_peek(early_c, &v), -ENODATA);
+	rp_consumer_close(early_c);
+	rp_producer_close(early_p);
+	rp_test_ring_free(&r);
+}
+
 /* Committing many records costs one publication; a waiting consumer gets
  * each commit at once. */
 RP_TEST(test_batching, 20)
@@ -492,6 +543,8 @@ void rp_suite_ring(void)
 		 {"unreleased records redelivered",
 		  test_redelivery_after_reattach},
 		 {"producer re-attach", test_producer_reattach},
+		 {"an early side takes up the cursors",
+		  test_resync_takes_up_cursors},
 		 {"batched publication", test_batching},
 		 {"counters for an observer", test_counters_observed},
 		 {"bad configurations rejected", test_config_rejected},
