@@ -48,97 +48,10 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "builtin_exec.h"
 #include "sandbox.h"
 #include "stage_int.h"
 #include "wiring.h"
-
-#define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
-#define READ_TURN (256u * 1024u)  /* stdout bytes per loop turn, at most */
-#define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */
-#define WAIT_MS 1000              /* longest sleep between checks */
-#define EXEC_FD 3                 /* the child's exec-failure pipe */
-#define LINGER_MS 5               /* first re-check of a program's unread
-				   * input after the input ended (then
-				   * doubling) */
-#define UNREAD_MAX 8192u          /* input records told apart while the
-				   * program has them unread (note_work) */
-#define HOLD_MAX 16384u           /* input records held back, at most (and
-				   * a quarter of the input ring) */
-#define HOLD_READ (256u * 1024u)  /* of those, bytes the program has read */
-#define HOLD_POLL_MS 5            /* with all it may hold unread held */
-
-enum mode { M_LINES, M_CHUNKS, M_RECORDS };
-
-/* An input record held back: not released, and its bytes kept, in case
- * the program dies and it must be fed again alone. */
-struct held {
-	uint64_t seq;
-	struct rp_stage_mark mark;
-	char *data;        /* the bytes the program reads for it */
-	size_t len;
-	uint64_t end;      /* where they end in its stdin (x->appended) */
-	int unit_end;      /* the last record of a line or frame (a long
-			    * line comes in pieces, each a record) */
-};
-
-struct ex {
-	struct rp_stage *s;
-	enum mode mode;
-	const char *cmd;   /* the program, for messages */
-	int source;        /* no input ring */
-	uint32_t max;      /* the output's largest record */
-	uint32_t chunk;    /* --chunks: bytes per record, at most */
-
-	pid_t pid;         /* the program; -1 once reaped */
-	int status;        /* its wait status */
-	int exec_errno;    /* execvp failed with it */
-	int to_fd;         /* its stdin; -1 once closed */
-	int from_fd;       /* its stdout; -1 at its end */
-	int sig_fd;        /* SIGCHLD */
-	int exec_fd;       /* read end of the exec-failure pipe */
-	int status_fd;     /* in a PID namespace: the program's wait status,
-			    * from the namespace's init (pid is init's) */
-	int init;          /* this stage is pid 1 of its own namespace */
-
-	/* Bytes for its stdin: wbuf[woff, wlen). */
-	char *wbuf;
-	size_t wcap, woff, wlen;
-	int in_done;       /* no more input will be taken */
-	int in_eof;        /* because the input ended */
-	/* Which input records the program has not read yet, for the
-	 * per-record timeout: bytes appended to wbuf and bytes written to
-	 * its stdin, both counted from the start, and per record appended
-	 * (oldest first, a circular queue) where its bytes end. */
-	uint64_t appended, fed, out_bytes, last_seq;
-	struct unread { uint64_t end, seq; } *q;
-	size_t qhead, qlen;
-
-	/* Its stdout. */
-	char *rbuf;
-	struct linebuf *lb;
-	uint64_t line_len; /* --lines: bytes of the unfinished line */
-	unsigned char hdr[4]; /* --records: the frame being read */
-	unsigned hdr_have;
-	uint32_t frame_len, frame_have;
-	char *frame;
-
-	/* Narrowing a crash down to one record (quarantine > 0): the
-	 * latest records given to the program, oldest first (circular). */
-	unsigned quarantine; /* deaths alone that quarantine a record */
-	struct held *h;
-	size_t hhead, hlen;
-	size_t hread;        /* of them, the oldest, the program has read */
-	uint64_t hread_bytes;
-	uint64_t taken;      /* bytes of its stdin it has read (at least) */
-	/* Feeding held records again: the output is kept here, and sent
-	 * on only if the program survives them. */
-	int alone;
-	char *obuf;
-	size_t olen, ocap;
-	int oeof;
-	int eof_pending;   /* its stdout ended; the output is ended once
-			    * how it ended is known (see loop) */
-};
 
 /* ------------------------------------------------------- the program */
 
@@ -238,7 +151,7 @@ static int nonblock(int fd)
 	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-static int start(struct ex *x, char **argv, int has_out)
+int exec_start(struct ex *x, char **argv, int has_out)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, ex[2] = {-1, -1};
 	int stp[2] = {-1, -1};
@@ -415,7 +328,7 @@ static int mid_line(const struct ex *x)
 }
 
 /* Room for n more bytes at the end of wbuf. */
-static int wbuf_room(struct ex *x, size_t n)
+int exec_wbuf_room(struct ex *x, size_t n)
 {
 	if (x->woff > 0) {
 		memmove(x->wbuf, x->wbuf + x->woff, x->wlen - x->woff);
@@ -438,82 +351,6 @@ static int wbuf_room(struct ex *x, size_t n)
 	return 0;
 }
 
-/* ------------------------------------------------------------- holds */
-
-static void hold_pop(struct ex *x)
-{
-	struct held *e = &x->h[x->hhead];
-
-	if (x->hread > 0) {
-		x->hread--;
-		x->hread_bytes -= e->len;
-	}
-	free(e->data);
-	e->data = NULL;
-	x->hhead = (x->hhead + 1) % HOLD_MAX;
-	x->hlen--;
-}
-
-/* Releases stop at the oldest record held (none held: they go on). */
-static void hold_mark(struct ex *x)
-{
-	if (x->hlen > 0)
-		rp_stage_hold_at(x->s, &x->h[x->hhead].mark);
-	else
-		rp_stage_unhold(x->s);
-}
-
-/*
- * What is held: every record the program has not read all of, and of
- * those it has, the latest HOLD_READ bytes (what it may still be working
- * on: programs read ahead, cat 128 KiB at a time, and their output lags
- * behind).  Bounded besides by HOLD_MAX
- * records and a quarter of the input ring, so that its producer never
- * waits for room kept from it: over those the oldest go, read or not.
- */
-static void hold_trim(struct ex *x)
-{
-	if (x->h == NULL)
-		return;
-	while (x->hread < x->hlen &&
-	       x->h[(x->hhead + x->hread) % HOLD_MAX].end <= x->taken) {
-		x->hread_bytes += x->h[(x->hhead + x->hread) % HOLD_MAX].len;
-		x->hread++;
-	}
-	while (x->hlen > 1 &&
-	       ((x->hread > 1 && x->hread_bytes > HOLD_READ) ||
-		x->hlen > HOLD_MAX - 1 ||
-		rp_stage_in_position(x->s) - x->h[x->hhead].mark.pos >
-			rp_stage_in_capacity(x->s) / 4))
-		hold_pop(x);
-	hold_mark(x);
-}
-
-/* Keep the record just taken back: unreleased, and its bytes. */
-static int hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
-		     int unit_end)
-{
-	struct held *e;
-
-	if (x->hlen == HOLD_MAX)
-		hold_pop(x);
-	e = &x->h[(x->hhead + x->hlen) % HOLD_MAX];
-	e->data = malloc(n ? n : 1);
-	if (e->data == NULL) {
-		fprintf(stderr, "exec: out of memory\n");
-		return -ENOMEM;
-	}
-	memcpy(e->data, p, n);
-	e->len = n;
-	e->seq = seq;
-	e->end = x->appended + n;
-	e->unit_end = unit_end;
-	rp_stage_mark(x->s, &e->mark);
-	x->hlen++;
-	hold_trim(x);
-	return 0;
-}
-
 /* One input record as the program reads it. */
 static int append(struct ex *x, const struct rp_record *r)
 {
@@ -521,7 +358,7 @@ static int append(struct ex *x, const struct rp_record *r)
 	char *p;
 	int err;
 
-	if ((err = wbuf_room(x, (size_t)r->len + 4 + 1)))
+	if ((err = exec_wbuf_room(x, (size_t)r->len + 4 + 1)))
 		return err;
 	p = x->wbuf + x->wlen;
 	if (x->mode == M_RECORDS) {
@@ -533,7 +370,7 @@ static int append(struct ex *x, const struct rp_record *r)
 	if (nl)
 		*p++ = '\n';
 	x->last_seq = rp_stage_input_seq(x->s);
-	if (x->h && (err = hold_push(x, x->last_seq, x->wbuf + x->wlen,
+	if (x->h && (err = exec_hold_push(x, x->last_seq, x->wbuf + x->wlen,
 				     (size_t)(p - (x->wbuf + x->wlen)),
 				     x->mode == M_RECORDS || nl)))
 		return err;
@@ -553,26 +390,10 @@ static int append(struct ex *x, const struct rp_record *r)
 	return 0;
 }
 
-/*
- * Is as much held back as the program may have unread?  What it has not
- * read spans an eighth of the input ring: no more is taken until it
- * reads, so that a quarter of the ring leaves room for what it has read
- * too (else the bound would drop that first, and a crash could no
- * longer be traced).  Its reading wakes nobody: the loop looks again
- * every HOLD_POLL_MS meanwhile.
- */
-static int hold_full(const struct ex *x)
-{
-	return x->h != NULL && x->hread < x->hlen &&
-	       rp_stage_in_position(x->s) -
-			       x->h[(x->hhead + x->hread) % HOLD_MAX].mark.pos >=
-		       rp_stage_in_capacity(x->s) / 8;
-}
-
 static int want_input(const struct ex *x)
 {
 	return !x->in_done && x->to_fd >= 0 && x->wlen - x->woff < WRITE_HIGH &&
-	       !hold_full(x);
+	       !exec_hold_full(x);
 }
 
 /* Take input records while there is room for them.  Also what sends the
@@ -604,7 +425,7 @@ static int take_input(struct ex *x, int draining)
 	 * so far are published), but for those held back.  (Replays the
 	 * library dropped moved its position too: the bound again.) */
 	if (took)
-		hold_trim(x);
+		exec_hold_trim(x);
 	return took ? rp_stage_release(x->s) : 0;
 }
 
@@ -709,7 +530,7 @@ static int frames(struct ex *x, const char *p, size_t n)
 	return 0;
 }
 
-static int output(struct ex *x, const char *p, size_t n)
+int exec_output(struct ex *x, const char *p, size_t n)
 {
 	const char *nl;
 
@@ -732,7 +553,7 @@ static int output(struct ex *x, const char *p, size_t n)
 
 /* Its stdout ended: what is left of a line goes out unterminated; a
  * frame cut short is an error. */
-static int output_end(struct ex *x)
+int exec_output_end(struct ex *x)
 {
 	if (x->from_fd >= 0)
 		close(x->from_fd);
@@ -797,20 +618,18 @@ static int read_stdout(struct ex *x)
 			return 0;
 		}
 		if (n == 0)
-			return output_end(x);
+			return exec_output_end(x);
 		x->out_bytes += (uint64_t)n;
 		if (x->alone)
 			err = keep_output(x, x->rbuf, (size_t)n);
 		else
-			err = output(x, x->rbuf, (size_t)n);
+			err = exec_output(x, x->rbuf, (size_t)n);
 		if (err)
 			return err;
 		done += (size_t)n;
 	}
 	return 0;
 }
-
-static int own_death(const struct ex *x);
 
 /* ----------------------------------------------------------- the loop */
 
@@ -861,7 +680,7 @@ static void note_work(struct ex *x)
 	 * from before the close) need not all stay held. */
 	if (!x->alone && x->to_fd >= 0 && taken > x->taken) {
 		x->taken = taken;
-		hold_trim(x);
+		exec_hold_trim(x);
 	}
 	while (x->qlen > 0 && x->q[x->qhead].end <= taken) {
 		x->qhead = (x->qhead + 1) % UNREAD_MAX;
@@ -879,7 +698,7 @@ static void note_work(struct ex *x)
 /* Until the program has ended and its output is out: 0, -ECANCELED after
  * a cancel, or the error that ends the stage.  The program is gone either
  * way. */
-static int loop(struct ex *x)
+int exec_loop(struct ex *x)
 {
 	int in_ready = 1, out_ready = 1, sig_ready = 0, draining = 0, err;
 	int lingering = 0, linger_ms = LINGER_MS;
@@ -909,7 +728,7 @@ static int loop(struct ex *x)
 						: 4 + x->frame_have);
 				x->hdr_have = 0;
 			}
-			err = x->from_fd >= 0 ? output_end(x) : 0;
+			err = x->from_fd >= 0 ? exec_output_end(x) : 0;
 			break;
 		}
 		if (want_input(x) && (in_ready || !mid_line(x)) &&
@@ -931,12 +750,12 @@ static int loop(struct ex *x)
 			/* Its output ends as it ended: a line or frame a
 			 * crash cut off is dropped (narrowing sends what the
 			 * records make again), else it goes out. */
-			if (x->eof_pending && own_death(x)) {
+			if (x->eof_pending && exec_own_death(x)) {
 				if (x->lb != NULL)
 					linebuf_drop(x->lb);
 				x->line_len = 0;
 				x->hdr_have = 0;
-			} else if (x->eof_pending && (err = output_end(x))) {
+			} else if (x->eof_pending && (err = exec_output_end(x))) {
 				x->eof_pending = 0;
 				break;
 			}
@@ -967,7 +786,7 @@ static int loop(struct ex *x)
 			what |= RP_WAIT_INPUT;
 		r = rp_stage_poll(x->s, what, pf, 3,
 				  lingering ? linger_ms
-				  : hold_full(x) ? HOLD_POLL_MS : WAIT_MS);
+				  : exec_hold_full(x) ? HOLD_POLL_MS : WAIT_MS);
 		/* A program that never reads the rest is checked less and
 		 * less often, up to the usual WAIT_MS. */
 		if (!lingering)
@@ -988,214 +807,6 @@ static int loop(struct ex *x)
 	return err;
 }
 
-/* ---------------------------------------------------------- narrowing */
-
-/* Did the program die of its own doing: a fault, an abort, a limit? */
-static int own_death(const struct ex *x)
-{
-	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
-
-	return !x->exec_errno &&
-	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ);
-}
-
-/* The program is gone: its pipes go, and a new one starts afresh. */
-static void reset_cmd(struct ex *x)
-{
-	int *fds[] = {&x->to_fd, &x->from_fd, &x->sig_fd, &x->exec_fd,
-		      &x->status_fd};
-
-	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-	x->pid = -1;
-	x->status = x->exec_errno = 0;
-	x->woff = x->wlen = 0;
-	x->qhead = x->qlen = 0;
-	x->appended = x->fed = 0;
-	x->in_done = x->in_eof = 0;
-	x->line_len = 0;
-	x->hdr_have = 0;
-	x->frame_have = 0;
-}
-
-/* Feed the n oldest held records (n > 0) to a new program, and wait for
- * it.  0 if it survived them (whatever its exit status: grep says 1 for
- * no match), with its output kept in obuf; 1 if it died of its own
- * doing; else -errno. */
-static int run_held(struct ex *x, char **argv, int has_out, size_t n)
-{
-	int err;
-
-	reset_cmd(x);
-	if ((err = start(x, argv, has_out)))
-		return err;
-	for (size_t i = 0; i < n; i++) {
-		const struct held *r = &x->h[(x->hhead + i) % HOLD_MAX];
-		if ((err = wbuf_room(x, r->len)))
-			return err;
-		memcpy(x->wbuf + x->wlen, r->data, r->len);
-		x->wlen += r->len;
-		x->appended += r->len;
-		if (x->qlen == UNREAD_MAX) {
-			x->q[x->qlen - 1].end = x->appended;
-		} else {
-			x->q[x->qlen++] = (struct unread){x->appended, r->seq};
-		}
-		x->last_seq = r->seq;
-	}
-	x->in_done = 1; /* these only, then its stdin closes */
-	x->alone = 1;
-	x->olen = 0;
-	x->oeof = 0;
-	err = loop(x);
-	x->alone = 0;
-	if (x->exec_errno)
-		return err ? err : -EIO;
-	if (err == -EIO && own_death(x))
-		return 1;
-	if (err != 0 && !(err == -EIO && WIFEXITED(x->status)))
-		return err;
-	return 0;
-}
-
-/* The n oldest held records are done with: what the program made of
- * them goes on, and they are released. */
-static int pass_held(struct ex *x, size_t n)
-{
-	int err;
-
-	if (x->max > 0 &&
-	    ((x->olen > 0 && (err = output(x, x->obuf, x->olen))) ||
-	     (x->oeof && (err = output_end(x)))))
-		return err;
-	while (n-- > 0)
-		hold_pop(x);
-	hold_mark(x);
-	return rp_stage_release(x->s);
-}
-
-/* How many of the n oldest held records make up their first u units
- * (lines or frames: a long line comes in pieces; a unit the records run
- * out in counts whole). */
-static size_t unit_records(const struct ex *x, size_t u, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n && u > 0)
-		u -= x->h[(x->hhead + i++) % HOLD_MAX].unit_end != 0;
-	return i;
-}
-
-/*
- * The program died of its own doing: which record killed it cannot be
- * known (it reads ahead, and its output lags), so the held records it
- * had read are fed again to new programs, oldest first, narrowing down
- * by whole lines (or frames): all of them; if it dies, the first half,
- * and so on, until one line alone kills it.  Records it survives have
- * their output sent on (again, for those whose output had come out
- * before the crash: at least once) and are released, in order.  A
- * one-record line that kills it alone is fed alone until it has done so
- * quarantine times; then, what came before it released, the stage ends
- * with RP_EXIT_POISON naming it, and the supervisor quarantines it: 1
- * with *code set.  0 when nothing quarantinable kills it alone (none
- * does, or a line of several records does): the crash stands, and what
- * is left stays held for a restart.  Or -errno.
- */
-static int narrow(struct ex *x, char **argv, int has_out, int *code)
-{
-	int sig = WTERMSIG(x->status), err;
-	uint64_t upto = x->taken; /* what it had read: the suspects */
-	size_t n = 0, nu = 0, dying = 0, runs = 0;
-
-	while (n < x->hlen &&
-	       x->h[(x->hhead + n) % HOLD_MAX].end -
-			       x->h[(x->hhead + n) % HOLD_MAX].len <
-		       upto)
-		n++;
-	/* A line it had begun counts whole. */
-	while (n > 0 && n < x->hlen &&
-	       !x->h[(x->hhead + n - 1) % HOLD_MAX].unit_end)
-		n++;
-	for (size_t i = 0; i < n; i++)
-		nu += x->h[(x->hhead + i) % HOLD_MAX].unit_end != 0;
-	if (n > 0 && !x->h[(x->hhead + n - 1) % HOLD_MAX].unit_end)
-		nu++;
-	if (n == 0)
-		return 0;
-	fprintf(stderr, "exec: %s died of signal %d (%s): narrowing the last "
-			"%zu records it had read down to the one it dies on\n",
-		x->cmd, sig, strsignal(sig), n);
-	while (nu > 0) {
-		/* dying: the fewest oldest units known to kill it */
-		size_t len = dying > 1 ? dying / 2 : dying ? 1 : nu;
-		size_t recs = unit_records(x, len, n);
-		err = run_held(x, argv, has_out, recs);
-		runs++;
-		if (err < 0)
-			return err;
-		if (err == 0) {
-			if ((err = pass_held(x, recs)))
-				return err;
-			n -= recs;
-			nu -= len;
-			dying = dying > len ? dying - len : 0;
-			continue;
-		}
-		sig = WTERMSIG(x->status);
-		if (len > 1) {
-			dying = len;
-			continue;
-		}
-		if (recs > 1) {
-			fprintf(stderr, "exec: %s dies of signal %d (%s) on a "
-					"line of %zu records alone, from record "
-					"%llu: not quarantined (a record at a "
-					"time can be)\n",
-				x->cmd, sig, strsignal(sig), recs,
-				(unsigned long long)x->h[x->hhead].seq);
-			return 0;
-		}
-		/* One record kills it alone: again, until it has done so
-		 * quarantine times (one it then survives was not it). */
-		unsigned deaths = 1;
-		while (deaths < x->quarantine &&
-		       (err = run_held(x, argv, has_out, 1)) == 1) {
-			deaths++;
-			runs++;
-		}
-		if (err < 0)
-			return err;
-		if (deaths < x->quarantine) {
-			if ((err = pass_held(x, 1)))
-				return err;
-			n--;
-			nu--;
-			dying = 0;
-			continue;
-		}
-		fprintf(stderr, "exec: %s dies of signal %d (%s) on record "
-				"%llu alone, %u times (%zu runs to find it)\n",
-			x->cmd, sig, strsignal(sig),
-			(unsigned long long)x->h[x->hhead].seq, deaths, runs);
-		hold_mark(x);
-		if ((err = rp_stage_release(x->s)))
-			return err;
-		*code = rp_stage_finish_poison(x->s, x->h[x->hhead].seq, sig,
-					       deaths);
-		x->s = NULL;
-		return 1;
-	}
-	/* What it had not read stays held: a restart feeds it again. */
-	fprintf(stderr, "exec: no record it had read kills %s alone (%zu "
-			"runs)\n", x->cmd, runs);
-	return 0;
-}
-
 /* The stage's end when it has an input: as rp_stage_run ends. */
 static int finish(struct ex *x, int err)
 {
@@ -1209,7 +820,7 @@ static int finish(struct ex *x, int err)
 static int produce(struct rp_stage *s, void *arg)
 {
 	(void)s;
-	return loop(arg);
+	return exec_loop(arg);
 }
 
 /* ------------------------------------------------------ command line */
@@ -1302,18 +913,18 @@ static int exec_main(int argc, char **argv)
 		err = -ENOMEM;
 		goto out;
 	}
-	if ((err = start(&x, argv + i, has_out)))
+	if ((err = exec_start(&x, argv + i, has_out)))
 		goto out;
 	x.in_done = x.source;
 	if (x.source && has_out) {
 		code = rp_stage_run_source(x.s, produce, &x);
 		x.s = NULL;
 	} else {
-		err = loop(&x);
+		err = exec_loop(&x);
 		/* A death of its own doing with input held: narrowed down
 		 * to the record, if one kills it alone. */
-		if (err == -EIO && x.hlen > 0 && own_death(&x)) {
-			int r = narrow(&x, argv + i, has_out, &code);
+		if (err == -EIO && x.hlen > 0 && exec_own_death(&x)) {
+			int r = exec_narrow(&x, argv + i, has_out, &code);
 			if (r < 0)
 				err = r;
 			if (r < 0 || x.s == NULL)
@@ -1335,7 +946,7 @@ out:
 		close(x.status_fd);
 	linebuf_free(x.lb);
 	while (x.h && x.hlen > 0)
-		hold_pop(&x);
+		exec_hold_pop(&x);
 	free(x.h);
 	free(x.obuf);
 	free(x.q);

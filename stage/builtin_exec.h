@@ -1,0 +1,120 @@
+/*
+ * builtin_exec.h - the exec adapter's state, shared by builtin_exec.c
+ * (the program, its pipes and the loop) and builtin_exec_hold.c (input
+ * held back, and a crash narrowed down to its record).
+ */
+#ifndef RP_BUILTIN_EXEC_H
+#define RP_BUILTIN_EXEC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "stage_int.h"
+
+#define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
+#define READ_TURN (256u * 1024u)  /* stdout bytes per loop turn, at most */
+#define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */
+#define WAIT_MS 1000              /* longest sleep between checks */
+#define EXEC_FD 3                 /* the child's exec-failure pipe */
+#define LINGER_MS 5               /* first re-check of a program's unread
+				   * input after the input ended (then
+				   * doubling) */
+#define UNREAD_MAX 8192u          /* input records told apart while the
+				   * program has them unread (note_work) */
+#define HOLD_MAX 16384u           /* input records held back, at most (and
+				   * a quarter of the input ring) */
+#define HOLD_READ (256u * 1024u)  /* of those, bytes the program has read */
+#define HOLD_POLL_MS 5            /* with all it may hold unread held */
+
+enum mode { M_LINES, M_CHUNKS, M_RECORDS };
+
+/* An input record held back: not released, and its bytes kept, in case
+ * the program dies and it must be fed again alone. */
+struct held {
+	uint64_t seq;
+	struct rp_stage_mark mark;
+	char *data;        /* the bytes the program reads for it */
+	size_t len;
+	uint64_t end;      /* where they end in its stdin (x->appended) */
+	int unit_end;      /* the last record of a line or frame (a long
+			    * line comes in pieces, each a record) */
+};
+
+struct ex {
+	struct rp_stage *s;
+	enum mode mode;
+	const char *cmd;   /* the program, for messages */
+	int source;        /* no input ring */
+	uint32_t max;      /* the output's largest record */
+	uint32_t chunk;    /* --chunks: bytes per record, at most */
+
+	pid_t pid;         /* the program; -1 once reaped */
+	int status;        /* its wait status */
+	int exec_errno;    /* execvp failed with it */
+	int to_fd;         /* its stdin; -1 once closed */
+	int from_fd;       /* its stdout; -1 at its end */
+	int sig_fd;        /* SIGCHLD */
+	int exec_fd;       /* read end of the exec-failure pipe */
+	int status_fd;     /* in a PID namespace: the program's wait status,
+			    * from the namespace's init (pid is init's) */
+	int init;          /* this stage is pid 1 of its own namespace */
+
+	/* Bytes for its stdin: wbuf[woff, wlen). */
+	char *wbuf;
+	size_t wcap, woff, wlen;
+	int in_done;       /* no more input will be taken */
+	int in_eof;        /* because the input ended */
+	/* Which input records the program has not read yet, for the
+	 * per-record timeout: bytes appended to wbuf and bytes written to
+	 * its stdin, both counted from the start, and per record appended
+	 * (oldest first, a circular queue) where its bytes end. */
+	uint64_t appended, fed, out_bytes, last_seq;
+	struct unread { uint64_t end, seq; } *q;
+	size_t qhead, qlen;
+
+	/* Its stdout. */
+	char *rbuf;
+	struct linebuf *lb;
+	uint64_t line_len; /* --lines: bytes of the unfinished line */
+	unsigned char hdr[4]; /* --records: the frame being read */
+	unsigned hdr_have;
+	uint32_t frame_len, frame_have;
+	char *frame;
+
+	/* Narrowing a crash down to one record (quarantine > 0): the
+	 * latest records given to the program, oldest first (circular). */
+	unsigned quarantine; /* deaths alone that quarantine a record */
+	struct held *h;
+	size_t hhead, hlen;
+	size_t hread;        /* of them, the oldest, the program has read */
+	uint64_t hread_bytes;
+	uint64_t taken;      /* bytes of its stdin it has read (at least) */
+	/* Feeding held records again: the output is kept here, and sent
+	 * on only if the program survives them. */
+	int alone;
+	char *obuf;
+	size_t olen, ocap;
+	int oeof;
+	int eof_pending;   /* its stdout ended; the output is ended once
+			    * how it ended is known (see loop) */
+};
+
+/* builtin_exec.c */
+int exec_start(struct ex *x, char **argv, int has_out);
+/* Until the program has ended and its output is out (see there). */
+int exec_loop(struct ex *x);
+int exec_wbuf_room(struct ex *x, size_t n);
+int exec_output(struct ex *x, const char *p, size_t n);
+int exec_output_end(struct ex *x);
+
+/* builtin_exec_hold.c */
+void exec_hold_pop(struct ex *x);
+void exec_hold_mark(struct ex *x);
+void exec_hold_trim(struct ex *x);
+int exec_hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
+		   int unit_end);
+int exec_hold_full(const struct ex *x);
+int exec_own_death(const struct ex *x);
+int exec_narrow(struct ex *x, char **argv, int has_out, int *code);
+
+#endif /* RP_BUILTIN_EXEC_H */
