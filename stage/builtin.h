@@ -36,6 +36,10 @@ extern const struct builtin builtin_fault;
 /* The record type of a line that ended the input without a newline.
  * file-sink --lines writes no newline after a record of this type. */
 #define BUILTIN_T_UNTERMINATED 17
+/* A block of whole lines (file-source --blocks): each ends in a newline,
+ * but for a last line without one, or a line longer than a record, cut
+ * where the record is full.  grep takes its lines one by one. */
+#define BUILTIN_T_LINES 18
 
 /* Default size of a raw chunk read by file-source. */
 #define BUILTIN_CHUNK_DEFAULT (64u * 1024u)

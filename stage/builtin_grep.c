@@ -21,10 +21,68 @@ struct grep {
 	size_t cap;
 };
 
+/* Does line [p, p + n) of the private copy match?  1, 0, or -errno.
+ * The line is the string regexec sees: ^ and $ are its ends. */
+static int match(struct grep *g, const char *p, size_t n)
+{
+	regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)n};
+	int rc;
+
+	if (g->literal != NULL)
+		return memmem(p, n, g->literal, g->literal_len) != NULL;
+	rc = regexec(&g->re, p, 1, &m, REG_STARTEND);
+	if (rc != 0 && rc != REG_NOMATCH) {
+		char msg[128];
+		regerror(rc, &g->re, msg, sizeof(msg));
+		fprintf(stderr, "grep: matching: %s\n", msg);
+		return -ENOMEM; /* REG_ESPACE: the only runtime failure */
+	}
+	return rc == 0;
+}
+
+/*
+ * A block of lines (file-source --blocks): each line is matched as a
+ * record would be, and passes as a record of its own, without its
+ * newline.  A plain string is searched for in the whole block at once,
+ * and only the lines it occurs in are looked at (as GNU grep does).
+ */
+static int block(struct rp_stage *s, struct grep *g, size_t len)
+{
+	const char *p = g->copy, *end = g->copy + len;
+	int err = 0;
+
+	if (g->literal != NULL && !g->invert) {
+		while (err == 0 && p < end) {
+			const char *hit = memmem(p, (size_t)(end - p),
+						 g->literal, g->literal_len);
+			const char *bol, *eol;
+			if (hit == NULL)
+				break;
+			bol = memrchr(p, '\n', (size_t)(hit - p));
+			bol = bol ? bol + 1 : p;
+			eol = memchr(hit, '\n', (size_t)(end - hit));
+			eol = eol ? eol : end;
+			err = rp_emit(s, bol, (uint32_t)(eol - bol));
+			p = eol + 1;
+		}
+		return err;
+	}
+	while (err == 0 && p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((eol ? eol : end) - p);
+		int m = match(g, p, n);
+		if (m < 0)
+			return m;
+		if (m != g->invert)
+			err = rp_emit(s, p, (uint32_t)n);
+		p += n + 1;
+	}
+	return err;
+}
+
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct grep *g = arg;
-	regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)r->len};
 	int rc;
 
 	/* The producer can change shared bytes while they are read: match
@@ -43,21 +101,12 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	}
 	memcpy(g->copy, r->data, r->len);
 	g->copy[r->len] = '\0';
-	if (g->literal != NULL) {
-		rc = memmem(g->copy, r->len, g->literal, g->literal_len)
-			     ? 0
-			     : REG_NOMATCH;
-		goto matched;
-	}
-	rc = regexec(&g->re, g->copy, 1, &m, REG_STARTEND);
-	if (rc != 0 && rc != REG_NOMATCH) {
-		char msg[128];
-		regerror(rc, &g->re, msg, sizeof(msg));
-		fprintf(stderr, "grep: matching: %s\n", msg);
-		return -ENOMEM; /* REG_ESPACE: the only runtime failure */
-	}
-matched:
-	if ((rc == 0) != g->invert)
+	if (r->type == BUILTIN_T_LINES)
+		return block(s, g, r->len);
+	rc = match(g, g->copy, r->len);
+	if (rc < 0)
+		return rc;
+	if (rc != g->invert)
 		return rp_emit(s, g->copy, r->len);
 	return 0;
 }
@@ -135,6 +184,8 @@ const struct builtin builtin_grep = {
 	"  REGEX is POSIX extended (regcomp REG_EXTENDED), matched against\n"
 	"  each whole record as bytes in the locale's character set\n"
 	"  (LC_CTYPE, LC_COLLATE); ^ and $ are the record's ends, and a NUL\n"
-	"  byte is an ordinary byte.  A bad REGEX is a usage error.\n",
+	"  byte is an ordinary byte.  A bad REGEX is a usage error.\n"
+	"  A block of lines (file-source --blocks) is taken line by line: each\n"
+	"  line that passes is a record of its own, without its newline.\n",
 	.main = grep_main,
 };

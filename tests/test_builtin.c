@@ -631,9 +631,9 @@ RP_TEST(test_help_and_usage_errors, 30)
 		{{"head", "-3"}, "head: N '-3': not a count"},
 		{{"file-source"}, "file-source: no FILE"},
 		{{"file-source", "--lines", "--chunks", "8", "f"},
-		 "file-source: --lines, --chunks and --records exclude"},
+		 "file-source: --lines, --chunks, --blocks and --records exclude"},
 		{{"file-source", "--records", "--lines", "f"},
-		 "file-source: --lines, --chunks and --records exclude"},
+		 "file-source: --lines, --chunks, --blocks and --records exclude"},
 		{{"file-source", "--chunks", "0", "f"},
 		 "file-source: --chunks 0: out of range"},
 		{{"file-source", "--chunks", "2x", "f"},
@@ -1513,7 +1513,8 @@ static char *system_grep(const char *opt, const char *re, const char *file,
 /* From a file to a file with no test code in the data path:
  *   file-source --lines F ! grep RE ! file-sink --lines OUT
  * gives exactly grep -E RE F; and the same through raw chunks cut into
- * lines, with grep -v and a count in the middle. */
+ * lines, with grep -v and a count in the middle, and through blocks of
+ * whole lines (--blocks). */
 RP_TEST(test_pipeline_matches_grep, 60)
 {
 	const char *re = "^(alpha|error).*[0-9]$|gamma delta";
@@ -1568,6 +1569,46 @@ RP_TEST(test_pipeline_matches_grep, 60)
 			  memcmp(want, got, gl) == 0);
 		free(want);
 		free(got);
+	}
+	/* Blocks of whole lines, grep taking them line by line: the same
+	 * bytes as grep, for a plain string (searched in the whole block),
+	 * a regex and -v, with blocks of 64k and of 4k (the longest line is
+	 * 2.4k). */
+	{
+		static const char *const cases[][3] = {
+			{"--blocks", "gamma", NULL},
+			{"--blocks=4k", (const char *)1, NULL},
+			{"--blocks=4k", (const char *)1, "-v"},
+		};
+		for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
+			const char *pat = cases[c][1] == (const char *)1
+						  ? re
+						  : cases[c][1];
+			char *a1[] = {"file-source", (char *)cases[c][0],
+				      t.path[0], NULL};
+			char *a2v[] = {"grep", "-v", (char *)pat, NULL};
+			char *a2[] = {"grep", (char *)pat, NULL};
+			char *a3[] = {"file-sink", "--lines", t.path[2], NULL};
+			char **avs[3] = {a1, cases[c][2] ? a2v : a2, a3};
+
+			pl_make(&p, 3, avs, 0, 0, 1 << 16);
+			pl_spawn(&p);
+			pl_run(&p, NULL, 0, 1, 40);
+			for (int i = 0; i < 3; i++)
+				CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+			pl_free(&p);
+			want = system_grep(cases[c][2], pat, t.path[0], &gl);
+			got = slurp(t.path[2], &ol);
+			CU_ASSERT(gl > 100);
+			if (!(want && got && gl == ol &&
+			      memcmp(want, got, gl) == 0))
+				fprintf(stderr, "blocks case %zu: %zu bytes, "
+					"grep %zu\n", c, ol, gl);
+			CU_ASSERT(want && got && gl == ol &&
+				  memcmp(want, got, gl) == 0);
+			free(want);
+			free(got);
+		}
 	}
 	{
 		/* A file through lines and back, counted on the way: the
