@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -227,7 +228,14 @@ int rp_bell_wait(struct rp_bell *b, rp_ready_fn ready, void *arg,
 	deadline = rp_deadline(timeout_ns);
 	rp_bell_announce(b);
 	for (unsigned i = RP_BELL_QUIET; i < spin; i++) {
-		rp_cpu_relax();
+		/* Now and then the CPU goes to whoever else is runnable:
+		 * where stages outnumber CPUs (three on two), the peer we
+		 * spin for may be waiting for ours.  Where a CPU is free
+		 * it costs a syscall that returns at once. */
+		if ((i & (RP_BELL_YIELD - 1)) == RP_BELL_YIELD - 1)
+			sched_yield();
+		else
+			rp_cpu_relax();
 		r = ready(arg);
 		if (r != 0)
 			goto out;

@@ -410,7 +410,7 @@ static void write_chaos_yaml(const char *file, const char *in,
 
 #define CHAOS_LINES 1000000
 #define CHAOS_KILLS 1000
-#define KILLS_LINES 3000000 /* long enough a run for CHAOS_KILLS */
+#define KILLS_LINES 6000000 /* long enough a run for CHAOS_KILLS */
 
 /* SIGKILLs at random points of all four stages: the run still succeeds,
  * the output file has the bytes a fault-free run gives, count reports the
@@ -437,7 +437,7 @@ RP_TEST(test_random_kills_exactly_once, 120)
 	CU_ASSERT_FATAL(c != NULL);
 	snprintf(count_line, sizeof(count_line), "%.*s",
 		 (int)strcspn(c, "\n"), c);
-	CU_ASSERT(strstr(count_line, "records=428572 ") != NULL);
+	CU_ASSERT(strstr(count_line, "records=857143 ") != NULL);
 	free(text);
 
 	/* The same with kills all along. */
