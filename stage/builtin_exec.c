@@ -354,7 +354,9 @@ int exec_wbuf_room(struct ex *x, size_t n)
 /* One input record as the program reads it. */
 static int append(struct ex *x, const struct rp_record *r)
 {
-	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED;
+	/* A block of lines (type 18) carries its newlines. */
+	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED &&
+		 r->type != BUILTIN_T_LINES;
 	char *p;
 	int err;
 
@@ -372,7 +374,8 @@ static int append(struct ex *x, const struct rp_record *r)
 	x->last_seq = rp_stage_input_seq(x->s);
 	if (x->h && (err = exec_hold_push(x, x->last_seq, x->wbuf + x->wlen,
 				     (size_t)(p - (x->wbuf + x->wlen)),
-				     x->mode == M_RECORDS || nl)))
+				     x->mode == M_RECORDS || nl ||
+					     r->type == BUILTIN_T_LINES)))
 		return err;
 	x->appended += (uint64_t)(p - (x->wbuf + x->wlen));
 	x->wlen = (size_t)(p - x->wbuf);

@@ -80,7 +80,9 @@ static int save(struct rp_stage *s, void *arg)
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct sink *k = arg;
-	int nl = k->lines && r->type != BUILTIN_T_UNTERMINATED;
+	/* A block of lines (type 18) carries its newlines. */
+	int nl = k->lines && r->type != BUILTIN_T_UNTERMINATED &&
+		 r->type != BUILTIN_T_LINES;
 	int err;
 
 	if (k->have + r->len + (uint32_t)nl > OUT_BUF &&

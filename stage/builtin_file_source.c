@@ -23,7 +23,10 @@ struct source {
 	int regular;      /* a regular file: reads never wait */
 	int eof;
 	char *buf;
-	uint32_t size;    /* bytes per read (raw: the chunk size) */
+	uint32_t size;    /* bytes per read (raw: the chunk size; --blocks:
+			   * the size aimed at) */
+	uint32_t cap;     /* --blocks: bytes in buf, at most */
+	int cut;          /* --blocks: the last block cut a line short */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
 	uint64_t at;      /* bytes of the file in complete origins */
 	struct linebuf *lb; /* --lines */
@@ -95,18 +98,44 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 	return src->eof ? 0 : 1;
 }
 
-/* --blocks: as many whole lines as fill a record (a line longer than one
- * is cut where it is full); one origin each.  What follows the last
- * newline waits for the next block. */
+/* --blocks: whole lines, about N bytes of them, one record (one origin)
+ * each.  A line longer than N makes its block longer, up to the output's
+ * largest record; one longer still is cut there (as --lines cuts it),
+ * and a newline right after such a cut ends that line, not a new empty
+ * one.  What follows the last newline waits for the next block. */
 static int produce_blocks(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
+	const char *nl = NULL;
 	uint32_t cut;
 	int err;
 
-	while (src->have < src->size && !src->eof) {
-		int n = read_some(src, src->buf + src->have,
-				  src->size - src->have);
+	if (src->cut && src->have == 0 && !src->eof) {
+		int n = read_some(src, src->buf, 1);
+		if (n == -EAGAIN)
+			return 1;
+		if (n < 0)
+			return n;
+		src->eof = n == 0;
+		src->have = (uint32_t)n;
+	}
+	if (src->cut && src->have > 0) {
+		src->cut = 0;
+		if (src->buf[0] == '\n') {
+			memmove(src->buf, src->buf + 1, --src->have);
+			src->at++;
+		}
+	}
+	for (;;) {
+		uint32_t want = src->have < src->size ? src->size : src->cap;
+		int n;
+		if (src->have >= src->size &&
+		    ((nl = memrchr(src->buf, '\n', src->have)) != NULL ||
+		     src->have >= src->cap))
+			break;
+		if (src->eof)
+			break;
+		n = read_some(src, src->buf + src->have, want - src->have);
 		if (n == -EAGAIN)
 			return 1;
 		if (n < 0)
@@ -114,26 +143,34 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 		if (n == 0)
 			src->eof = 1;
 		src->have += (uint32_t)n;
-		if (!src->regular && n > 0)
+		/* A pipe: its complete lines go out now, not once N came. */
+		if (!src->regular && n > 0 &&
+		    (nl = memrchr(src->buf, '\n', src->have)) != NULL)
 			break;
 	}
 	if (src->have == 0)
 		return src->eof ? 0 : 1;
-	cut = src->have;
-	if (!src->eof) {
-		const char *nl = memrchr(src->buf, '\n', src->have);
-		if (nl != NULL)
-			cut = (uint32_t)(nl - src->buf) + 1;
-		else if (src->have < src->size)
-			return 1; /* a pipe: the rest of the line first */
-	}
+	if (nl == NULL)
+		nl = memrchr(src->buf, '\n', src->have);
+	if (src->eof)
+		cut = src->have;
+	else if (nl != NULL)
+		cut = (uint32_t)(nl - src->buf) + 1;
+	else if (src->have >= src->cap)
+		cut = src->cap; /* a line longer than a record: cut */
+	else
+		return 1; /* a pipe: the rest of the line first */
+	src->cut = cut == src->cap && src->buf[cut - 1] != '\n';
 	err = rp_emit(s, src->buf, cut);
 	if (err == 0)
 		err = rp_emit_type(s, BUILTIN_T_LINES);
 	src->at += cut;
-	/* Where a restart reads on from: saved once published. */
-	if (err == 0)
-		err = rp_stage_save(s, &src->at, 1);
+	/* Where a restart reads on from, and whether it is inside a line
+	 * cut short: saved once published. */
+	if (err == 0) {
+		uint64_t words[2] = {src->at, (uint64_t)src->cut};
+		err = rp_stage_save(s, words, 2);
+	}
 	memmove(src->buf, src->buf + cut, src->have - cut);
 	src->have -= cut;
 	if (err)
@@ -318,7 +355,14 @@ static int file_source_main(int argc, char **argv)
 	src.s = s;
 	/* A restart reads on after the last line or chunk it had
 	 * published (numbered as before); a pipe cannot go back. */
-	if (rp_stage_restored(s, &src.at, 1) && src.regular &&
+	{
+		uint64_t words[2] = {0, 0};
+		if (rp_stage_restored(s, words, 2)) {
+			src.at = words[0];
+			src.cut = blocks && words[1] == 1;
+		}
+	}
+	if (src.at != 0 && src.regular &&
 	    lseek(src.fd, (off_t)src.at, SEEK_SET) < 0) {
 		err = -errno;
 		fprintf(stderr, "file-source: %s: seeking to %llu: %s\n",
@@ -334,7 +378,8 @@ static int file_source_main(int argc, char **argv)
 	src.size = lines    ? READ_BUF
 		   : frames ? max + 4
 			    : (uint32_t)(chunk < max ? chunk : max);
-	src.buf = malloc(src.size);
+	src.cap = blocks ? max : src.size;
+	src.buf = malloc(src.cap);
 	if (src.buf == NULL ||
 	    (lines && linebuf_new(max, emit_line, &src, &src.lb) != 0)) {
 		fprintf(stderr, "file-source: out of memory\n");
@@ -365,11 +410,13 @@ const struct builtin builtin_file_source = {
 	"              largest record is emitted as several records of\n"
 	"              one origin (sub-index 0, 1, ...; the last one is\n"
 	"              marked last-of-origin); only the last may be short.\n"
-	"  --blocks[=N] whole lines, as many as fit in N bytes (default 64k,\n"
-	"              at most the output's largest record), newlines kept,\n"
-	"              one record each (type 18, which grep takes line by\n"
-	"              line): far fewer records than --lines for a line\n"
-	"              pipeline.  A line longer than N is cut at N.\n"
+	"  --blocks[=N] whole lines, about N bytes of them (default 64k),\n"
+	"              newlines kept, one record each (type 18: grep takes\n"
+	"              it line by line, file-sink --lines and exec --lines\n"
+	"              write it as it is; head and count count blocks): far\n"
+	"              fewer records than --lines for a line pipeline.  A\n"
+	"              longer line makes its block longer, up to the output's\n"
+	"              largest record, where a line longer still is cut.\n"
 	"  --records   frames: a 4-byte little-endian length, then that\n"
 	"              many bytes, one record each (the framing of exec\n"
 	"              --records and of the dead-letter output NAME.dead.rec,\n"

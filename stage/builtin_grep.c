@@ -61,8 +61,9 @@ static int block(struct rp_stage *s, struct grep *g, size_t len)
 			bol = memrchr(p, '\n', (size_t)(hit - p));
 			bol = bol ? bol + 1 : p;
 			eol = memchr(hit, '\n', (size_t)(end - hit));
-			eol = eol ? eol : end;
-			err = rp_emit(s, bol, (uint32_t)(eol - bol));
+			err = rp_emit(s, bol, (uint32_t)((eol ? eol : end) - bol));
+			if (eol == NULL)
+				break;
 			p = eol + 1;
 		}
 		return err;
@@ -75,7 +76,9 @@ static int block(struct rp_stage *s, struct grep *g, size_t len)
 			return m;
 		if (m != g->invert)
 			err = rp_emit(s, p, (uint32_t)n);
-		p += n + 1;
+		if (eol == NULL)
+			break;
+		p = eol + 1;
 	}
 	return err;
 }

@@ -1572,13 +1572,13 @@ RP_TEST(test_pipeline_matches_grep, 60)
 	}
 	/* Blocks of whole lines, grep taking them line by line: the same
 	 * bytes as grep, for a plain string (searched in the whole block),
-	 * a regex and -v, with blocks of 64k and of 4k (the longest line is
-	 * 2.4k). */
+	 * a regex and -v, with blocks of 64k and of 1k (the longest lines,
+	 * 2.4k, make their blocks longer and stay whole). */
 	{
 		static const char *const cases[][3] = {
 			{"--blocks", "gamma", NULL},
-			{"--blocks=4k", (const char *)1, NULL},
-			{"--blocks=4k", (const char *)1, "-v"},
+			{"--blocks=1k", (const char *)1, NULL},
+			{"--blocks=1k", (const char *)1, "-v"},
 		};
 		for (size_t c = 0; c < sizeof(cases) / sizeof(*cases); c++) {
 			const char *pat = cases[c][1] == (const char *)1
@@ -1609,6 +1609,47 @@ RP_TEST(test_pipeline_matches_grep, 60)
 			free(want);
 			free(got);
 		}
+	}
+	{
+		/* Blocks written out as lines are the file itself; a line
+		 * longer than the ring's largest record (2024 bytes in a 4k
+		 * ring) is cut there, and one of exactly that length gets no
+		 * empty line after it. */
+		static const char tail[] = "\nx\n";
+		size_t n = 2024 + sizeof(tail) - 1;
+		char *big = malloc(n);
+		char *a1[] = {"file-source", "--blocks", t.path[3], NULL};
+		char *a2[] = {"grep", "-v", "zz", NULL};
+		char *a3[] = {"file-sink", "--lines", t.path[2], NULL};
+		char **avs[3] = {a1, a2, a3};
+
+		CU_ASSERT_FATAL(big != NULL);
+		memset(big, 'a', 2024);
+		memcpy(big + 2024, tail, sizeof(tail) - 1);
+		CU_ASSERT(spit(t.path[3], big, n) == 0);
+		pl_make(&p, 3, avs, 0, 0, 4096);
+		pl_spawn(&p);
+		pl_run(&p, NULL, 0, 1, 40);
+		for (int i = 0; i < 3; i++)
+			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_free(&p);
+		got = slurp(t.path[2], &ol);
+		CU_ASSERT(got && ol == n && memcmp(got, big, n) == 0);
+		free(got);
+		free(big);
+
+		char *b1[] = {"file-source", "--blocks=1k", t.path[0], NULL};
+		char *b2[] = {"file-sink", "--lines", t.path[2], NULL};
+		char **bvs[2] = {b1, b2};
+		pl_make(&p, 2, bvs, 0, 0, 1 << 16);
+		pl_spawn(&p);
+		pl_run(&p, NULL, 0, 1, 40);
+		for (int i = 0; i < 2; i++)
+			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_free(&p);
+		got = slurp(t.path[2], &ol);
+		CU_ASSERT(got && ol == tl && memcmp(got, text, tl) == 0);
+		free(got);
 	}
 	{
 		/* A file through lines and back, counted on the way: the
