@@ -21,7 +21,7 @@
 				   * doubling) */
 #define UNREAD_MAX 8192u          /* input records told apart while the
 				   * program has them unread (note_work) */
-#define HOLD_MAX 16384u           /* input records held back, at most (and
+#define HOLD_MAX 65536u           /* input records held back, at most (and
 				   * a quarter of the input ring) */
 #define HOLD_READ (256u * 1024u)  /* of those, bytes the program has read */
 #define HOLD_POLL_MS 5            /* with all it may hold unread held */

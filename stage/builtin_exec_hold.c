@@ -103,18 +103,19 @@ int exec_hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
 
 /*
  * Is as much held back as the program may have unread?  What it has not
- * read spans an eighth of the input ring: no more is taken until it
- * reads, so that a quarter of the ring leaves room for what it has read
- * too (else the bound would drop that first, and a crash could no
- * longer be traced).  Its reading wakes nobody: the loop looks again
+ * read spans an eighth of the input ring, or half of HOLD_MAX records:
+ * no more is taken until it reads, so that the bounds leave room for
+ * what it has read too (else they would drop that first, and a crash
+ * could no longer be traced, nor its input fed again).  Its reading wakes nobody: the loop looks again
  * every HOLD_POLL_MS meanwhile.
  */
 int exec_hold_full(const struct ex *x)
 {
 	return x->h != NULL && x->hread < x->hlen &&
-	       rp_stage_in_position(x->s) -
-			       x->h[(x->hhead + x->hread) % HOLD_MAX].mark.pos >=
-		       rp_stage_in_capacity(x->s) / 8;
+	       (x->hlen - x->hread >= HOLD_MAX / 2 ||
+		rp_stage_in_position(x->s) -
+				x->h[(x->hhead + x->hread) % HOLD_MAX].mark.pos >=
+			rp_stage_in_capacity(x->s) / 8);
 }
 
 /* ---------------------------------------------------------- narrowing */

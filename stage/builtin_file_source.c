@@ -98,6 +98,20 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 	return src->eof ? 0 : 1;
 }
 
+/* Where the next block ends (its last newline), or NULL: the whole lines
+ * within N bytes; if the first line is longer, that line; up to N, what
+ * complete lines there are. */
+static const char *block_end(const struct source *src)
+{
+	const char *nl;
+
+	if (src->have <= src->size)
+		return memrchr(src->buf, '\n', src->have);
+	nl = memrchr(src->buf, '\n', src->size);
+	return nl ? nl
+		  : memchr(src->buf + src->size, '\n', src->have - src->size);
+}
+
 /* --blocks: whole lines, about N bytes of them, one record (one origin)
  * each.  A line longer than N makes its block longer, up to the output's
  * largest record; one longer still is cut there (as --lines cuts it),
@@ -106,7 +120,7 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 static int produce_blocks(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
-	const char *nl = NULL;
+	const char *nl;
 	uint32_t cut;
 	int err;
 
@@ -127,11 +141,13 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 		}
 	}
 	for (;;) {
-		uint32_t want = src->have < src->size ? src->size : src->cap;
+		uint32_t want = src->have < src->size ? src->size
+			      : src->cap - src->have > src->size
+					? src->have + src->size
+					: src->cap;
 		int n;
 		if (src->have >= src->size &&
-		    ((nl = memrchr(src->buf, '\n', src->have)) != NULL ||
-		     src->have >= src->cap))
+		    (block_end(src) != NULL || src->have >= src->cap))
 			break;
 		if (src->eof)
 			break;
@@ -144,18 +160,16 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 			src->eof = 1;
 		src->have += (uint32_t)n;
 		/* A pipe: its complete lines go out now, not once N came. */
-		if (!src->regular && n > 0 &&
-		    (nl = memrchr(src->buf, '\n', src->have)) != NULL)
+		if (!src->regular && n > 0 && block_end(src) != NULL)
 			break;
 	}
 	if (src->have == 0)
 		return src->eof ? 0 : 1;
-	if (nl == NULL)
-		nl = memrchr(src->buf, '\n', src->have);
-	if (src->eof)
-		cut = src->have;
-	else if (nl != NULL)
+	nl = block_end(src);
+	if (nl != NULL)
 		cut = (uint32_t)(nl - src->buf) + 1;
+	else if (src->eof)
+		cut = src->have; /* the rest, a last line without newline */
 	else if (src->have >= src->cap)
 		cut = src->cap; /* a line longer than a record: cut */
 	else
@@ -293,6 +307,15 @@ static int open_input(struct source *src, const char *path)
 	return 0;
 }
 
+/* Digits, then k or m if wanted: what builtin_parse_size takes. */
+static int is_size(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n > 0 && (v[n] == '\0' ||
+			 (strchr("kKmM", v[n]) != NULL && v[n + 1] == '\0'));
+}
+
 static int file_source_main(int argc, char **argv)
 {
 	const struct builtin *b = &builtin_file_source;
@@ -314,8 +337,14 @@ static int file_source_main(int argc, char **argv)
 			frames = 1;
 		} else if (strcmp(a, "--blocks") == 0 ||
 			   strncmp(a, "--blocks=", 9) == 0) {
-			if (a[8] == '=' &&
-			    (code = builtin_parse_size(b, "--blocks", a + 9, 1,
+			/* N is optional: --blocks=N, or --blocks N when a
+			 * FILE follows N (so N cannot be the FILE). */
+			const char *v = a[8] == '=' ? a + 9
+				      : i + 2 < argc && is_size(argv[i + 1])
+					      ? argv[++i]
+					      : NULL;
+			if (v != NULL &&
+			    (code = builtin_parse_size(b, "--blocks", v, 1,
 						       1u << 30, &chunk)))
 				return code;
 			blocks = 1;
@@ -398,7 +427,7 @@ static int file_source_main(int argc, char **argv)
 
 const struct builtin builtin_file_source = {
 	.name = "file-source",
-	.synopsis = "[--lines | --blocks[=N] | --chunks N | --records] FILE|-",
+	.synopsis = "[--lines | --blocks [N] | --chunks N | --records] FILE|-",
 	.summary = "read a file (- for stdin) into records",
 	.help =
 	"  --chunks N  raw records of N bytes (default 64k), at most the\n"
@@ -410,7 +439,7 @@ const struct builtin builtin_file_source = {
 	"              largest record is emitted as several records of\n"
 	"              one origin (sub-index 0, 1, ...; the last one is\n"
 	"              marked last-of-origin); only the last may be short.\n"
-	"  --blocks[=N] whole lines, about N bytes of them (default 64k),\n"
+	"  --blocks [N] whole lines, about N bytes of them (default 64k),\n"
 	"              newlines kept, one record each (type 18: grep takes\n"
 	"              it line by line, file-sink --lines and exec --lines\n"
 	"              write it as it is; head and count count blocks): far\n"

@@ -1638,7 +1638,8 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		free(got);
 		free(big);
 
-		char *b1[] = {"file-source", "--blocks=1k", t.path[0], NULL};
+		char *b1[] = {"file-source", "--blocks", "1k", t.path[0],
+			      NULL};
 		char *b2[] = {"file-sink", "--lines", t.path[2], NULL};
 		char **bvs[2] = {b1, b2};
 		pl_make(&p, 2, bvs, 0, 0, 1 << 16);
