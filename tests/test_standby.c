@@ -134,6 +134,27 @@ static void write_pipeline(const char *name, const char *out)
 	rp_cmd_spit("p.yaml", yaml, (size_t)n);
 }
 
+/* In a scratch directory, the pipeline called name (a 'pick' stage with
+ * a standby between a stdin source and a file sink, out), running with
+ * its stdin fed by *feed.  The supervisor's pid. */
+static pid_t start_pipeline(const char *name, int *feed)
+{
+	char p[256], out[256];
+	char *args[] = {"run", p, NULL};
+	int fds[2];
+	pid_t sup;
+
+	rp_cmd_dir_make("standby");
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	rp_cmd_path(out, sizeof(out), "out");
+	write_pipeline(name, out);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	sup = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	*feed = fds[1];
+	return sup;
+}
+
 /* The running stage is killed: its standby takes over (the pid stat
  * shows is the standby's), and a new standby follows.  The standby
  * killed while it waits: another replaces it, the stage runs on.  No
@@ -141,21 +162,14 @@ static void write_pipeline(const char *name, const char *out)
  * every process is gone at the end. */
 RP_TEST(test_standby_takes_over, 60)
 {
-	char name[64], p[256], out[256], *text, *got;
-	char *args[] = {"run", p, NULL};
-	int fds[2], code;
+	char name[64], *text, *got;
+	int feed, code;
 	pid_t sup, p1, s1, p2, s2, p3, s3;
 	size_t n;
 
-	rp_cmd_dir_make("standby");
 	snprintf(name, sizeof(name), "standby-%d", (int)getpid());
-	rp_cmd_path(p, sizeof(p), "p.yaml");
-	rp_cmd_path(out, sizeof(out), "out");
-	write_pipeline(name, out);
-	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
-	sup = rp_cmd_start(args, fds[0]);
-	close(fds[0]);
-	write_lines(fds[1], 0, 100);
+	sup = start_pipeline(name, &feed);
+	write_lines(feed, 0, 100);
 
 	CU_ASSERT_FATAL(await_pids(name, "pick", 0, NULL, 0, &p1, &s1) == 0);
 	CU_ASSERT_NOT_EQUAL(p1, s1);
@@ -163,7 +177,7 @@ RP_TEST(test_standby_takes_over, 60)
 	/* The standby is the stage now, and another one waits. */
 	CU_ASSERT_FATAL(await_pids(name, "pick", p1, &s1, 1, &p2, &s2) == 0);
 	CU_ASSERT_EQUAL(p2, s1);
-	write_lines(fds[1], 100, 200);
+	write_lines(feed, 100, 200);
 
 	/* Killing the standby itself costs the stage nothing. */
 	CU_ASSERT_EQUAL(kill(s2, SIGKILL), 0);
@@ -173,8 +187,8 @@ RP_TEST(test_standby_takes_over, 60)
 					   &s3) == 0);
 	}
 	CU_ASSERT_EQUAL(p3, p2);
-	write_lines(fds[1], 200, 300);
-	close(fds[1]);
+	write_lines(feed, 200, 300);
+	close(feed);
 
 	code = rp_test_exit_code(rp_test_wait(sup, 30));
 	text = rp_cmd_slurp("REPORT", &n);
@@ -206,24 +220,17 @@ RP_TEST(test_standby_takes_over, 60)
  * gone with the stages. */
 RP_TEST(test_standby_goes_with_the_run, 60)
 {
-	char name[64], p[256], out[256];
-	char *args[] = {"run", p, NULL};
-	int fds[2], code;
+	char name[64];
+	int feed, code;
 	pid_t sup, pid, sb;
 
-	rp_cmd_dir_make("standby");
 	snprintf(name, sizeof(name), "standby-int-%d", (int)getpid());
-	rp_cmd_path(p, sizeof(p), "p.yaml");
-	rp_cmd_path(out, sizeof(out), "out");
-	write_pipeline(name, out);
-	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
-	sup = rp_cmd_start(args, fds[0]);
-	close(fds[0]);
-	write_lines(fds[1], 0, 10);
+	sup = start_pipeline(name, &feed);
+	write_lines(feed, 0, 10);
 	CU_ASSERT_FATAL(await_pids(name, "pick", 0, NULL, 0, &pid, &sb) == 0);
 	CU_ASSERT_EQUAL(kill(sup, SIGINT), 0);
 	code = rp_test_exit_code(rp_test_wait(sup, 30));
-	close(fds[1]);
+	close(feed);
 	CU_ASSERT_EQUAL(code, 130);
 	CU_ASSERT(gone(pid));
 	CU_ASSERT(gone(sb));
