@@ -64,6 +64,19 @@ fail:
 	return (int)n;
 }
 
+/* One read into buf, up to want bytes held: the bytes it got (then in
+ * have; 0 at the end, then eof is set), -EAGAIN or -errno. */
+static int read_more(struct source *src, uint32_t want)
+{
+	int n = read_some(src, src->buf + src->have, want - src->have);
+
+	if (n == 0)
+		src->eof = 1;
+	if (n > 0)
+		src->have += (uint32_t)n;
+	return n;
+}
+
 static int produce_chunks(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
@@ -72,15 +85,11 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 	/* A regular file fills whole chunks; a pipe gives what one read
 	 * returns, so records are not held back waiting for more. */
 	while (src->have < src->size && !src->eof) {
-		int n = read_some(src, src->buf + src->have,
-				  src->size - src->have);
+		int n = read_more(src, src->size);
 		if (n == -EAGAIN)
 			return 1;
 		if (n < 0)
 			return n;
-		if (n == 0)
-			src->eof = 1;
-		src->have += (uint32_t)n;
 		if (!src->regular && n > 0)
 			break;
 	}
@@ -125,13 +134,11 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	int err;
 
 	if (src->cut && src->have == 0 && !src->eof) {
-		int n = read_some(src, src->buf, 1);
+		int n = read_more(src, 1);
 		if (n == -EAGAIN)
 			return 1;
 		if (n < 0)
 			return n;
-		src->eof = n == 0;
-		src->have = (uint32_t)n;
 	}
 	if (src->cut && src->have > 0) {
 		src->cut = 0;
@@ -151,14 +158,11 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 			break;
 		if (src->eof)
 			break;
-		n = read_some(src, src->buf + src->have, want - src->have);
+		n = read_more(src, want);
 		if (n == -EAGAIN)
 			return 1;
 		if (n < 0)
 			return n;
-		if (n == 0)
-			src->eof = 1;
-		src->have += (uint32_t)n;
 		/* A pipe: its complete lines go out now, not once N came. */
 		if (!src->regular && n > 0 && block_end(src) != NULL)
 			break;

@@ -557,6 +557,18 @@ static struct rp_ctl_msg pl_last_ctl(struct pl *p, int i)
 	return last;
 }
 
+/* Run a pipeline of n stages from a file to a file (a ring of capacity
+ * bytes between each), to its end: every stage must exit 0.  pl_free is
+ * the caller's (stderr may still be read). */
+static void pl_through(struct pl *p, int n, char **argv[], uint32_t capacity)
+{
+	pl_make(p, n, argv, 0, 0, capacity);
+	pl_spawn(p);
+	pl_run(p, NULL, 0, 1, 40);
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(pl_exit(p, i), RP_EXIT_OK);
+}
+
 static void pl_free(struct pl *p)
 {
 	for (int i = 0; i < p->n; i++) {
@@ -1535,11 +1547,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		char *a3[] = {"file-sink", "--lines", t.path[1], NULL};
 		char **avs[3] = {a1, a2, a3};
 
-		pl_make(&p, 3, avs, 0, 0, 1 << 16);
-		pl_spawn(&p);
-		pl_run(&p, NULL, 0, 1, 40);
-		for (int i = 0; i < 3; i++)
-			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_through(&p, 3, avs, 1 << 16);
 		pl_free(&p);
 		want = system_grep(NULL, re, t.path[0], &gl);
 		got = slurp(t.path[1], &ol);
@@ -1557,11 +1565,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		char *a4[] = {"file-sink", "--lines", t.path[2], NULL};
 		char **avs[4] = {a1, a2, a3, a4};
 
-		pl_make(&p, 4, avs, 0, 0, 4096);
-		pl_spawn(&p);
-		pl_run(&p, NULL, 0, 1, 40);
-		for (int i = 0; i < 4; i++)
-			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_through(&p, 4, avs, 4096);
 		pl_free(&p);
 		want = system_grep("-v", re, t.path[0], &gl);
 		got = slurp(t.path[2], &ol);
@@ -1591,11 +1595,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 			char *a3[] = {"file-sink", "--lines", t.path[2], NULL};
 			char **avs[3] = {a1, cases[c][2] ? a2v : a2, a3};
 
-			pl_make(&p, 3, avs, 0, 0, 1 << 16);
-			pl_spawn(&p);
-			pl_run(&p, NULL, 0, 1, 40);
-			for (int i = 0; i < 3; i++)
-				CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+			pl_through(&p, 3, avs, 1 << 16);
 			pl_free(&p);
 			want = system_grep(cases[c][2], pat, t.path[0], &gl);
 			got = slurp(t.path[2], &ol);
@@ -1627,11 +1627,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		memset(big, 'a', 2024);
 		memcpy(big + 2024, tail, sizeof(tail) - 1);
 		CU_ASSERT(spit(t.path[3], big, n) == 0);
-		pl_make(&p, 3, avs, 0, 0, 4096);
-		pl_spawn(&p);
-		pl_run(&p, NULL, 0, 1, 40);
-		for (int i = 0; i < 3; i++)
-			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_through(&p, 3, avs, 4096);
 		pl_free(&p);
 		got = slurp(t.path[2], &ol);
 		CU_ASSERT(got && ol == n && memcmp(got, big, n) == 0);
@@ -1642,11 +1638,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 			      NULL};
 		char *b2[] = {"file-sink", "--lines", t.path[2], NULL};
 		char **bvs[2] = {b1, b2};
-		pl_make(&p, 2, bvs, 0, 0, 1 << 16);
-		pl_spawn(&p);
-		pl_run(&p, NULL, 0, 1, 40);
-		for (int i = 0; i < 2; i++)
-			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_through(&p, 2, bvs, 1 << 16);
 		pl_free(&p);
 		got = slurp(t.path[2], &ol);
 		CU_ASSERT(got && ol == tl && memcmp(got, text, tl) == 0);
@@ -1663,11 +1655,7 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		size_t nlines = 1;
 		uint64_t fnv = 0xcbf29ce484222325ull;
 
-		pl_make(&p, 4, avs, 0, 0, 1 << 16);
-		pl_spawn(&p);
-		pl_run(&p, NULL, 0, 1, 40);
-		for (int i = 0; i < 4; i++)
-			CU_ASSERT_EQUAL(pl_exit(&p, i), RP_EXIT_OK);
+		pl_through(&p, 4, avs, 1 << 16);
 		got = slurp(t.path[3], &ol);
 		CU_ASSERT(got && ol == tl + 1 && memcmp(got, text, tl) == 0 &&
 			  got[tl] == '\n');
