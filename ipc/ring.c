@@ -49,6 +49,9 @@ static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
 	if ((cfg->flags & RP_RING_F_MP) &&
 	    (cfg->nslots == 0 || cfg->nslots > RP_MP_MAX_SLOTS))
 		return -EINVAL;
+	if ((cfg->flags & RP_RING_F_ORDERED) &&
+	    !(cfg->flags & RP_RING_F_MP_CONSUMERS))
+		return -EINVAL;
 	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
 	/* Multiples of 8, so a voided claim can always be padded exactly. */
 	*max_record = cfg->max_record == 0 ? limit : cfg->max_record & ~7u;
@@ -876,8 +879,10 @@ static int spsc_peek(struct rp_consumer *c, struct rp_view *v)
 		}
 		v->pos = c->rd;
 		c->rd += rp_rec_size(h.len);
-		if (h.type != RP_REC_T_PAD)
+		if (h.type != RP_REC_T_PAD && !c->claim_replay)
 			break;
+		if (h.type != RP_REC_T_PAD)
+			c->replays++;
 	}
 	v->data = c->m.sh_data + ((v->pos + sizeof(h)) & c->m.mask);
 	v->len = h.len;
@@ -923,8 +928,10 @@ static int mp_peek(struct rp_consumer *c, struct rp_view *v)
 		}
 		v->pos = c->rd;
 		c->rd += rp_rec_size(h.len);
-		if (h.type != RP_REC_T_PAD)
+		if (h.type != RP_REC_T_PAD && !c->claim_replay)
 			break;
+		if (h.type != RP_REC_T_PAD)
+			c->replays++;
 	}
 	c->claim_delivered++;
 	v->data = c->m.sh_data + ((v->pos + sizeof(h)) & c->m.mask);
@@ -951,6 +958,29 @@ int rp_peek(struct rp_consumer *c, struct rp_view *v)
 	else if (err == 0)
 		RP_CRASHPOINT(RP_CP_PEEKED);
 	return err;
+}
+
+int rp_consumer_my_turn(const struct rp_consumer *c)
+{
+	uint64_t hd;
+
+	if (c->poisoned)
+		return -EBADMSG;
+	if (!(c->m.flags & RP_RING_F_ORDERED) || !c->claimed)
+		return 1;
+	/* Pairs with the release store of the head in mp_recompute(): what
+	 * the releasers published before they let go is seen too.  The
+	 * head never passes a claim still held: one that did was written
+	 * by someone else. */
+	hd = rp_load64_acquire(&c->m.sh_c->c_head);
+	if (hd == c->claim_start)
+		return 1;
+	return c->claim_start - hd <= c->m.cap ? 0 : -EBADMSG;
+}
+
+uint64_t rp_consumer_replays(const struct rp_consumer *c)
+{
+	return c->replays;
 }
 
 int rp_consumer_ready(struct rp_consumer *c)
@@ -1374,6 +1404,51 @@ int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid)
 		rp_unmap(cm, RP_C_SEG_SIZE);
 	}
 	return marked;
+}
+
+static void lock_sample(const struct rp_mp_side *d, uint32_t nslots,
+			struct rp_lock_sample *out)
+{
+	uint32_t h = rp_load32_relaxed(&d->m_holder);
+
+	out->locks = rp_load32_relaxed(&d->m_locks);
+	out->owner_tid = rp_mutex_owner(d->m_mutex);
+	out->holder_pid = h >= 1 && h <= nslots && h <= RP_MP_MAX_SLOTS
+				  ? rp_load32_relaxed(&d->m_slots[h - 1].m_pid)
+				  : 0;
+}
+
+int rp_ring_lock_sample(const struct rp_ring_fds *fds, int producers,
+			struct rp_lock_sample *out)
+{
+	struct rp_ring_hdr h;
+	void *mem = NULL;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = hdr_load(fds, &h);
+	if (err)
+		return err;
+	if (!(h.s_flags & (producers ? RP_RING_F_MP_PRODUCERS
+				     : RP_RING_F_MP_CONSUMERS)))
+		return -ENOTSUP;
+	if (producers) {
+		err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 0, &mem);
+		if (err)
+			return err;
+		lock_sample(&((struct rp_ring_pside *)((unsigned char *)mem +
+						       RP_P_SIDE_OFF))->p_mp,
+			    h.s_nslots, out);
+		rp_unmap(mem, RP_P_DATA_OFF);
+	} else {
+		err = rp_map(fds->c_fd, 0, RP_C_SEG_SIZE, 0, &mem);
+		if (err)
+			return err;
+		lock_sample(&((struct rp_ring_cside *)mem)->c_mp, h.s_nslots,
+			    out);
+		rp_unmap(mem, RP_C_SEG_SIZE);
+	}
+	return 0;
 }
 
 /* ----------------------------------------------------------------- knobs */

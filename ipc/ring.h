@@ -158,6 +158,14 @@ int rp_release(struct rp_consumer *c);
 int rp_release_upto(struct rp_consumer *c, const struct rp_view *v);
 /* Forget what was peeked but not released: it will be peeked again. */
 void rp_rewind(struct rp_consumer *c);
+/* RP_RING_F_ORDERED: may the record claimed now publish its outputs?
+ * 1 once every record before it is released (the replicas before it
+ * published theirs and let go), 0 until then, -EBADMSG for a head that
+ * makes no sense.  1 on other rings, and with nothing claimed.  Siblings
+ * ring the consumers' own bell when they release: wait on it. */
+int rp_consumer_my_turn(const struct rp_consumer *c);
+/* Records dropped at their claim as replays (ordered and dedup). */
+uint64_t rp_consumer_replays(const struct rp_consumer *c);
 /* Is there a record, end of stream or an error to report (> 0)? */
 int rp_consumer_ready(struct rp_consumer *c);
 /* The consumer is gone for good: the producer gets -EPIPE at once. */
@@ -244,6 +252,18 @@ int rp_ring_mark_ended(const struct rp_ring_fds *fds,
  * its pid cannot have been reused.  Returns how many slots were marked;
  * the caller then rings the side's bell. */
 int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid);
+
+/* Multi-participant sides: who holds the lock now.  holder_pid is the
+ * pid in the holder's claim slot and owner_tid the mutex word's owner
+ * (0 and 0: nobody); locks counts every locking, so two samples with
+ * the same holder and count mean one holding all along.  All three come
+ * from shared memory the participants write: they agree, or nobody can
+ * be named.  -ENOTSUP if that side has one participant. */
+struct rp_lock_sample {
+	uint32_t holder_pid, owner_tid, locks;
+};
+int rp_ring_lock_sample(const struct rp_ring_fds *fds, int producers,
+			struct rp_lock_sample *out);
 
 /* --------------------------------------------------------------- counters */
 

@@ -54,6 +54,8 @@ struct rp_consumer {
 	uint64_t claim_end;
 	int claimed;          /* MP consumers: a claim is outstanding */
 	unsigned claim_delivered; /* records of it handed out so far */
+	int claim_replay;     /* ordered: the claimed record is a replay */
+	uint64_t replays;     /* records dropped as replays at their claim */
 	int poisoned;
 	int slot;
 	struct rp_ckpt ck;    /* the commit point of the last release */

@@ -257,6 +257,8 @@ static int mp_lock(struct mp_ctx *x, int slot)
 	if (r < 0)
 		return r;
 	rp_store32_relaxed(&x->side->m_holder, (uint32_t)slot + 1);
+	rp_store32_relaxed(&x->side->m_locks,
+			   rp_load32_relaxed(&x->side->m_locks) + 1);
 	n = mp_reap(x);
 	if (n < 0)
 		goto bad;
@@ -486,6 +488,8 @@ static int mp_adopt(struct mp_ctx *x, struct rp_mp_slot *me)
 		rp_store64_relaxed(&me->m_start,
 				   rp_load64_relaxed(&v->m_start));
 		rp_store64_relaxed(&me->m_end, rp_load64_relaxed(&v->m_end));
+		rp_store32_relaxed(&me->m_flags,
+				   rp_load32_relaxed(&v->m_flags));
 		STEP();
 		rp_store32_relaxed(&me->m_state, RP_SLOT_BUSY);
 		STEP();
@@ -511,12 +515,39 @@ int rp_mp_others_busy(const struct rp_mp_side *side, uint32_t nslots, int me)
 	return 0;
 }
 
+/* Ordered consumers of a replaying producer: is the record at pos, about
+ * to be claimed, a replay of one claimed before (its key not past the
+ * last one)?  The key is taken before the claim moves the cursor: a
+ * death in between leaves it naming this same record, which is then not
+ * its own replay.  Under the lock. */
+static int mp_replay(struct mp_ctx *x, uint64_t pos,
+		     const struct rp_rec_hdr *h)
+{
+	struct rp_mp_side *d = x->side;
+	uint64_t o = rp_load64_relaxed(&d->m_key_origin);
+	uint32_t sub = rp_load32_relaxed(&d->m_key_sub);
+
+	if (rp_load32_relaxed(&d->m_key_has) &&
+	    rp_load64_relaxed(&d->m_key_pos) != pos &&
+	    (h->origin < o || (h->origin == o && h->sub <= sub)))
+		return 1;
+	rp_store64_relaxed(&d->m_key_pos, pos);
+	rp_store64_relaxed(&d->m_key_origin, h->origin);
+	rp_store32_relaxed(&d->m_key_sub, h->sub);
+	STEP();
+	rp_store32_relaxed(&d->m_key_has, 1);
+	STEP();
+	return 0;
+}
+
 int rp_mp_claim(struct rp_consumer *c)
 {
 	struct mp_ctx x = {&c->m, &c->m.sh_c->c_mp, 0};
 	struct rp_mp_slot *s = slot_at(&x, c->slot);
 	uint64_t t, hd, cur, pos;
-	int err = mp_lock(&x, c->slot), n = 0;
+	struct rp_rec_hdr h = {0};
+	int max = (c->m.flags & RP_RING_F_ORDERED) ? 1 : (int)MP_CLAIM_RECORDS;
+	int err = mp_lock(&x, c->slot), n = 0, replay = 0;
 
 	if (err < 0)
 		return err;
@@ -544,16 +575,20 @@ int rp_mp_claim(struct rp_consumer *c)
 		goto out;
 	}
 	/* Claim whole records only, each validated here and again at the
-	 * point of use in mp_peek(). */
-	for (pos = cur; pos != t && n < (int)MP_CLAIM_RECORDS &&
+	 * point of use in mp_peek().  Ordered: one record, so replicas
+	 * work on neighbouring records side by side. */
+	for (pos = cur; pos != t && n < max &&
 			pos - cur < MP_CLAIM_BYTES;
 	     n++) {
-		struct rp_rec_hdr h;
 		err = rp_rec_read(&c->m, pos, t - pos, &h);
 		if (err)
 			goto out;
 		pos += rp_rec_size(h.len);
 	}
+	if ((c->m.flags & RP_RING_F_DEDUP) && max == 1 &&
+	    h.type != RP_REC_T_PAD)
+		replay = mp_replay(&x, cur, &h);
+	rp_store32_relaxed(&s->m_flags, replay ? RP_SLOT_F_REPLAY : 0);
 	mp_take(&x, s, cur, pos - cur);
 claimed:
 	/* Private copies: nothing later re-reads the claim from the page. */
@@ -561,6 +596,8 @@ claimed:
 	c->claim_end = rp_load64_relaxed(&s->m_end);
 	c->claimed = 1;
 	c->claim_delivered = 0;
+	c->claim_replay = (rp_load32_relaxed(&s->m_flags) &
+			   RP_SLOT_F_REPLAY) != 0;
 	if (c->claim_end - c->claim_start > c->m.cap) {
 		err = -EBADMSG;
 		c->claimed = 0;
@@ -608,6 +645,9 @@ int rp_mp_release(struct rp_consumer *c)
 	}
 	if (rp_bell_ring(c->peer))
 		c->st.wakes++;
+	/* Ordered: the head moved, so a sibling may have its turn now. */
+	if (c->m.flags & RP_RING_F_ORDERED)
+		rp_bell_ring(c->own);
 	return 0;
 }
 

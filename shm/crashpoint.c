@@ -24,8 +24,18 @@ static const char *const names[RP_CP_COUNT] = {
 	[RP_CP_CKPT_WRITTEN] = "ckpt-written",
 };
 
+static int crash_sig = SIGKILL;
+
+void rp_crashpoint_arm_signal(enum rp_crash_point point, unsigned long n,
+			      int sig)
+{
+	rp_crashpoint_arm(point, n);
+	crash_sig = sig;
+}
+
 void rp_crashpoint_arm(enum rp_crash_point point, unsigned long n)
 {
+	crash_sig = SIGKILL;
 	if (point <= RP_CP_NONE || point >= RP_CP_COUNT || n == 0) {
 		rp_crash_armed = RP_CP_NONE;
 		crash_countdown = 0;
@@ -39,7 +49,9 @@ void rp_crashpoint_hit(enum rp_crash_point point)
 {
 	if (point != rp_crash_armed || --crash_countdown > 0)
 		return;
-	kill(getpid(), SIGKILL);
+	rp_crash_armed = RP_CP_NONE;
+	kill(getpid(), crash_sig);
+	/* SIGSTOP: stuck right here until someone kills us. */
 	for (;;)
 		pause();
 }

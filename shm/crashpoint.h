@@ -26,6 +26,10 @@ enum rp_crash_point {
 /* Arm: the n-th time (1-based) point is passed, the process SIGKILLs
  * itself.  n == 0 disarms. */
 void rp_crashpoint_arm(enum rp_crash_point point, unsigned long n);
+/* The same, but sending sig instead: SIGSTOP makes a process stuck at
+ * that step (holding a lock, say), alive, until it is killed. */
+void rp_crashpoint_arm_signal(enum rp_crash_point point, unsigned long n,
+			      int sig);
 const char *rp_crashpoint_name(enum rp_crash_point point);
 /* Parse a name as printed by rp_crashpoint_name(); RP_CP_NONE if unknown. */
 enum rp_crash_point rp_crashpoint_parse(const char *name);

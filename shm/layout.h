@@ -51,8 +51,13 @@
 /* The producer replays deterministically after a restart: its consumer
  * drops a record whose (origin, sub) is not past the last one it took. */
 #define RP_RING_F_DEDUP 0x4u
+/* Several consumers (replicas) that publish their outputs in input
+ * order: each claims one record at a time, and only the one whose claim
+ * starts at the released head may publish (ring.h, rp_consumer_my_turn).
+ * With RP_RING_F_DEDUP, replays are dropped where they are claimed. */
+#define RP_RING_F_ORDERED 0x8u
 #define RP_RING_F_MP (RP_RING_F_MP_PRODUCERS | RP_RING_F_MP_CONSUMERS)
-#define RP_RING_F_ALL (RP_RING_F_MP | RP_RING_F_DEDUP)
+#define RP_RING_F_ALL (RP_RING_F_MP | RP_RING_F_DEDUP | RP_RING_F_ORDERED)
 
 #define RP_RING_MIN_CAPACITY RP_PAGE
 #define RP_RING_MAX_CAPACITY (1u << 30)
@@ -115,11 +120,14 @@ struct rp_mp_slot {
 	rp_atomic32 m_pid;   /* 0x00 owner's pid, 0 when free */
 	rp_atomic32 m_state; /* 0x04 RP_SLOT_* */
 	rp_atomic32 s_dead;  /* 0x08 pid of a dead owner, 0: none known */
-	uint32_t m_pad;      /* 0x0c */
+	rp_atomic32 m_flags; /* 0x0c RP_SLOT_F_*, of the claim */
 	rp_atomic64 m_start; /* 0x10 claimed byte range [start, end) */
 	rp_atomic64 m_end;   /* 0x18 */
 };
 _Static_assert(sizeof(struct rp_mp_slot) == 32, "slot size");
+
+/* The claim is a replay, to be dropped (ordered consumers). */
+#define RP_SLOT_F_REPLAY 0x1u
 
 #define RP_MP_MAX_SLOTS 64u
 #define RP_MUTEX_BYTES 64u
@@ -132,7 +140,17 @@ struct rp_mp_side {
 	rp_atomic32 m_attn;    /* 0x50 nonzero: a voided claim or a death
 				*      waits for the next locker (a hint) */
 	rp_atomic32 m_ended;   /* 0x54 producers that ended their stream */
-	uint8_t m_pad[40];     /* 0x58 */
+	/* Ordered consumers on a replaying producer's ring: the key of the
+	 * last record claimed, and where that record is (a record claimed
+	 * again after a death inside the claim keeps its key). */
+	rp_atomic64 m_key_pos;    /* 0x58 */
+	rp_atomic64 m_key_origin; /* 0x60 */
+	rp_atomic32 m_key_sub;    /* 0x68 */
+	rp_atomic32 m_key_has;    /* 0x6c 1: a key is there */
+	rp_atomic32 m_locks;      /* 0x70 times locked: with m_holder, how
+				   *      the supervisor tells a holder that
+				   *      keeps the lock from busy lockers */
+	uint8_t m_pad[12];        /* 0x74 */
 	struct rp_mp_slot m_slots[RP_MP_MAX_SLOTS]; /* 0x80 */
 };
 _Static_assert(offsetof(struct rp_mp_side, m_cursor) == 0x40, "format");

@@ -5,8 +5,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <time.h>
 
+#include "atomics.h"
 #include "robust.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= RP_MUTEX_BYTES,
@@ -74,4 +76,13 @@ int rp_mutex_lock(void *mem, int64_t timeout_ns, rp_repair_fn repair,
 int rp_mutex_unlock(void *mem)
 {
 	return -pthread_mutex_unlock((pthread_mutex_t *)mem);
+}
+
+uint32_t rp_mutex_owner(const void *mem)
+{
+	/* glibc keeps the futex word first; the kernel's robust-list
+	 * handling reads its low 30 bits as the owner's tid. */
+	const rp_atomic32 *word = (const rp_atomic32 *)mem;
+
+	return rp_load32_relaxed(word) & FUTEX_TID_MASK;
 }

@@ -19,12 +19,13 @@
 #include "stage_int.h"
 #include "stage_fault.h"
 
-enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_SCRIBBLE,
-	      A_SCRIBBLE_RANDOM };
+enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
+	      A_SCRIBBLE, A_SCRIBBLE_RANDOM };
 
 struct fault {
 	int have_at, have_match;
-	uint64_t at;           /* the stage's input sequence number */
+	uint64_t at;           /* the stage's input sequence number (a
+				* replica's: its own count) */
 	regex_t re;
 	uint64_t random_at;    /* --random: drawn once per run */
 	int have_random;
@@ -37,7 +38,7 @@ struct fault {
 static int chosen(const struct fault *f, struct rp_stage *s,
 		  const struct rp_record *r)
 {
-	uint64_t seq = rp_stage_input_seq(s);
+	uint64_t seq = rp_stage_taken(s);
 
 	if (f->have_at && seq == f->at)
 		return 1;
@@ -79,6 +80,9 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		break;
 	case A_CRASHPOINT:
 		rp_crashpoint_arm(f->point, 1);
+		break;
+	case A_STALL:
+		rp_crashpoint_arm_signal(f->point, 1, SIGSTOP);
 		break;
 	case A_SCRIBBLE:
 		/* Publish honestly first, then scribble and keep quiet, so
@@ -146,8 +150,9 @@ static int parse_action(struct fault *f, const char *text)
 						     "a number");
 	} else if (n == 8 && !strncmp(text, "scribble", n)) {
 		f->act = A_SCRIBBLE;
-	} else if (n == 10 && !strncmp(text, "crashpoint", n)) {
-		f->act = A_CRASHPOINT;
+	} else if ((n == 10 && !strncmp(text, "crashpoint", n)) ||
+		   (n == 5 && !strncmp(text, "stall", n))) {
+		f->act = n == 5 ? A_STALL : A_CRASHPOINT;
 		f->point = rp_crashpoint_parse(arg);
 		if (f->point == RP_CP_NONE)
 			return builtin_usage(self(), "--do crashpoint:%s: "
@@ -155,7 +160,8 @@ static int parse_action(struct fault *f, const char *text)
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
 					     "hang, exit:CODE, syscall:NAME, "
-					     "scribble[:SEED] or crashpoint:NAME",
+					     "scribble[:SEED], crashpoint:NAME or "
+					     "stall:NAME",
 				     text);
 	}
 	return 0;
@@ -245,7 +251,11 @@ const struct builtin builtin_fault = {
 "                        this stage, the only one that can write it\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
-"                        before-publish, peeked, before-release, ...)\n",
+"                        before-publish, peeked, before-release, ...)\n"
+"  --do stall:NAME       stop itself (SIGSTOP) at that step instead:\n"
+"                        stuck there, alive (mp-locked: holding the\n"
+"                        lock replicas share)\n"
+"  (With replicas, N counts the records each replica took.)\n",
 	.main = fault_main,
 };
 

@@ -109,7 +109,9 @@ const char *rp_stage_name(const struct rp_stage *s);
 /* Largest payload the output ring takes (0 for a sink). */
 uint32_t rp_stage_max_record(const struct rp_stage *s);
 /* The stage's sequence number of the input record being processed (its
- * outputs' origin).  It continues across a restart of the stage. */
+ * outputs' origin).  It continues across a restart of the stage.  A
+ * replica's is the record's place in its input ring instead: unique and
+ * increasing, but not a count. */
 uint64_t rp_stage_input_seq(const struct rp_stage *s);
 
 /* ---------------------------------------------------------- callbacks */

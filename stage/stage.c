@@ -82,6 +82,10 @@ struct rp_stage {
 	int work_external;     /* rp_stage_set_work: polls are working time */
 	uint64_t wait_in_us, wait_out_us; /* time blocked, for the report */
 
+	/* replicas: copies of this stage share its rings; ordered, each
+	 * record's outputs wait for the records before it (the turn) */
+	int replica, ordered, turn;
+
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
 	int has_key;           /* key of the last input record taken */
@@ -124,6 +128,11 @@ uint32_t rp_stage_max_record(const struct rp_stage *s)
 uint64_t rp_stage_input_seq(const struct rp_stage *s)
 {
 	return s->origin;
+}
+
+uint64_t rp_stage_taken(const struct rp_stage *s)
+{
+	return s->in_seq ? s->in_seq - 1 : 0;
 }
 
 void rp_stage_close(struct rp_stage *s)
@@ -181,8 +190,13 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 	 * a source from what it had published. */
 	memset(&ck, 0, sizeof(ck));
 	if (s->in) {
+		uint32_t f = rp_consumer_flags(s->in);
 		rp_consumer_ckpt(s->in, &ck);
-		s->dedup = (rp_consumer_flags(s->in) & RP_RING_F_DEDUP) != 0;
+		/* Replicas: an ordered ring drops replays as they are
+		 * claimed (each replica sees only some records). */
+		s->replica = (f & RP_RING_F_MP_CONSUMERS) != 0;
+		s->ordered = (f & RP_RING_F_ORDERED) != 0;
+		s->dedup = !s->replica && (f & RP_RING_F_DEDUP) != 0;
 	} else if (s->out) {
 		rp_producer_ckpt(s->out, &ck);
 	}
@@ -427,6 +441,9 @@ struct wait_arg {
 	unsigned what;
 };
 
+/* Internal to stage_wait: an ordered replica's turn to publish. */
+#define WAIT_TURN 0x100u
+
 static int wait_ready(void *arg)
 {
 	struct wait_arg *a = arg;
@@ -448,6 +465,8 @@ static int wait_ready(void *arg)
 		if (rp_ctl_ready(a->s->rx) != 0)
 			got |= RP_WAIT_CONTROL;
 	}
+	if ((a->what & WAIT_TURN) && rp_consumer_my_turn(a->s->in) != 0)
+		got |= WAIT_TURN;
 	return (int)got;
 }
 
@@ -460,7 +479,7 @@ static void blocked(struct rp_stage *s, unsigned what, int64_t t0)
 {
 	uint64_t us = (uint64_t)(rp_now_ns() - t0) / 1000;
 
-	if (what & RP_WAIT_OUTPUT) {
+	if (what & (RP_WAIT_OUTPUT | WAIT_TURN)) {
 		s->wait_out_us += us;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_WAIT_OUT_US,
 				  s->wait_out_us);
@@ -631,11 +650,29 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	for (;;) {
 		uint64_t seq;
 		err = rp_peek(s->in, &v);
+		if (err == -EBUSY && s->replica) {
+			/* A replica's claim is done: its outputs are out
+			 * (above), so it lets go before claiming more. */
+			err = rp_stage_release(s);
+			if (err == 0)
+				continue;
+		}
 		if (err == -EBADMSG)
 			s->broken_side = 1;
 		if (err)
 			return err;
 		s->unreleased++;
+		if (s->replica) {
+			/* A replica numbers nothing: its records' place in
+			 * the input ring is their key, unique and in order,
+			 * and what the supervisor quarantines by. */
+			s->in_seq++;
+			s->origin = v.pos;
+			s->turn = 0;
+			if (skipped(s, v.pos))
+				continue;
+			break;
+		}
 		/* The commit point a release just before this record would
 		 * store (for a hold on it). */
 		s->cur_pos = v.pos;
@@ -755,6 +792,27 @@ int rp_stage_release(struct rp_stage *s)
 	return err;
 }
 
+/* An ordered replica publishes a record's outputs only once every
+ * record before it has been released by its sibling. */
+static int wait_turn(struct rp_stage *s)
+{
+	int r;
+
+	while ((r = rp_consumer_my_turn(s->in)) == 0) {
+		if (cancel_point(s))
+			return -ECANCELED;
+		r = rp_stage_wait(s, WAIT_TURN | RP_WAIT_CONTROL, SEC);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+	}
+	if (r == -EBADMSG)
+		s->broken_side = 1;
+	if (r < 0)
+		return r;
+	s->turn = 1;
+	return 0;
+}
+
 int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 {
 	int err;
@@ -779,6 +837,8 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 			return err;
 	}
 	s->same_origin = 0;
+	if (s->ordered && !s->turn && (err = wait_turn(s)) != 0)
+		return err;
 	while ((err = rp_reserve(s->out, len, buf)) == -EAGAIN) {
 		int r = cancel_point(s);
 		if (r)

@@ -21,6 +21,11 @@ void rp_stage_record_done(struct rp_stage *s);
  * room in the output ring, still counts as waiting. */
 void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 		       uint64_t progress);
+/* The number of the record being processed among those this process
+ * and its earlier incarnations took: rp_stage_input_seq for a stage
+ * alone; for a replica, its own count (its outputs' origin is a place in
+ * the ring). */
+uint64_t rp_stage_taken(const struct rp_stage *s);
 /* 1 at the stage's first start, + 1 at each restart; 0 if the
  * supervisor did not say. */
 uint32_t rp_stage_incarnation(const struct rp_stage *s);

@@ -336,7 +336,8 @@ static const char *const stage_keys[] = {
 	"program",     "input",        "ring",
 	"sandbox",     "restart",      "restart_max",
 	"restart_window", "restart_backoff_ms", "record_timeout_ms",
-	"quarantine_after", "standby"};
+	"quarantine_after", "standby", "replicas", "ordered",
+	"lock_timeout_ms"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
 	"file_size", "namespaces", "namespaces_optional", "fs_read",
@@ -442,6 +443,9 @@ void rp_cfg_stage_defaults(struct rp_cfg_stage *st)
 	st->restart_window_s = 10;
 	st->restart_backoff_ms = 100;
 	st->quarantine_after = 2;
+	st->replicas = 1;
+	st->ordered = 1;
+	st->lock_timeout_ms = 2000;
 }
 
 /* exec starts its program inside its sandbox, which strict forbids: it
@@ -546,6 +550,20 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		st->quarantine_after = (uint32_t)x;
 	} else if (!strcmp(key, "standby")) {
 		err = bool_value(c, v, key, &st->standby);
+	} else if (!strcmp(key, "ordered")) {
+		err = bool_value(c, v, key, &st->ordered);
+	} else if (!strcmp(key, "replicas")) {
+		uint64_t x;
+		err = count_value(c, v, key, RP_CFG_MAX_REPLICAS, &x);
+		st->replicas = (uint32_t)x;
+	} else if (!strcmp(key, "lock_timeout_ms")) {
+		uint64_t x;
+		err = count_value(c, v, key, 3600000, &x);
+		if (!err && x < 10)
+			err = FAIL(c, v, "lock_timeout_ms: expected a number "
+				   "from 10 to 3600000, got '%llu'",
+				   (unsigned long long)x);
+		st->lock_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "restart_backoff_ms")) {
 		unsigned long long ms;
 		char *end;
@@ -611,11 +629,34 @@ static int find(const struct rp_cfg *cfg, const char *name)
 	return -1;
 }
 
+/* Replicas share the stage's rings and each sees only some records: the
+ * stage must work record by record, keeping nothing across them.  The
+ * built-ins that keep state (a count, a partial line, a file offset) and
+ * exec (a program's private state, its own pipes) are refused. */
+static int check_replicas(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
+{
+	const char *why = NULL;
+
+	if (st->input[0] == '\0')
+		why = "a source cannot have replicas (nothing to share out)";
+	else if (st->standby)
+		why = "standby and replicas do not go together (the other "
+		      "replicas go on while one restarts)";
+	else if (st->builtin && strcmp(st->argv[0], "grep") != 0 &&
+		 strcmp(st->argv[0], "fault") != 0)
+		why = "of the built-ins only grep and fault work record by "
+		      "record, as replicas must";
+	if (why == NULL)
+		return 0;
+	return fail_at(cfg, st->line, st->column, "stage '%s': replicas: %s",
+		       st->name, why);
+}
+
 /* Today a pipeline is a chain: one source, each stage read by at most
  * one other, no cycles.  Fills cfg->order from the source. */
 static int check_graph(struct rp_cfg *cfg)
 {
-	int source = -1, readers[RP_CFG_MAX_STAGES] = {0};
+	int source = -1, readers[RP_CFG_MAX_STAGES] = {0}, nprocs = 0, err;
 
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
@@ -625,6 +666,9 @@ static int check_graph(struct rp_cfg *cfg)
 				       "stage '%s': standby needs a restart "
 				       "policy (it has restart: never)",
 				       st->name);
+		if (st->replicas > 1 && (err = check_replicas(cfg, st)))
+			return err;
+		nprocs += (int)st->replicas;
 		if (find(cfg, st->name) != i)
 			return fail_at(cfg, st->line, st->column,
 				       "stage name '%s' is used twice",
@@ -657,6 +701,9 @@ static int check_graph(struct rp_cfg *cfg)
 	if (source < 0)
 		return fail_at(cfg, 1, 1, "no source: one stage must have no "
 					  "input");
+	if (nprocs > RP_CFG_MAX_PROCS)
+		return fail_at(cfg, 1, 1, "%d processes with the replicas; at "
+					  "most %d", nprocs, RP_CFG_MAX_PROCS);
 	cfg->order[0] = source;
 	for (int k = 1; k < cfg->nstages; k++) {
 		int next = -1;

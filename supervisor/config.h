@@ -34,6 +34,10 @@
  *       record_timeout_ms: 2000     # working time allowed per record
  *       standby: false              # keep a started, sandboxed copy
  *                                   # waiting, to take over at a crash
+ *       replicas: 1                 # copies sharing its rings (1-16)
+ *       ordered: true               # replicas publish in input order
+ *       lock_timeout_ms: 2000       # a replica holding a ring's lock
+ *                                   # longer is killed
  *
  * Every error names the file, line and column and what was expected.
  */
@@ -47,6 +51,9 @@
 #define RP_CFG_MAX_STAGES 32
 #define RP_CFG_MAX_ARGS 32
 #define RP_CFG_NAME 48
+#define RP_CFG_MAX_REPLICAS 16
+/* Processes of one pipeline, replicas counted one by one. */
+#define RP_CFG_MAX_PROCS 64
 
 enum rp_restart { RP_RESTART_NEVER, RP_RESTART_ON_FAILURE, RP_RESTART_ALWAYS };
 
@@ -63,6 +70,9 @@ struct rp_cfg_stage {
 	uint32_t record_timeout_ms;   /* 0: none */
 	uint32_t quarantine_after;    /* deaths on one record; 0: never */
 	int standby;              /* a waiting copy takes over at a crash */
+	uint32_t replicas;        /* copies sharing its rings; 1: alone */
+	int ordered;              /* replicas publish in input order */
+	uint32_t lock_timeout_ms; /* replicas: longest hold of a ring lock */
 	int line, column;         /* where it was defined */
 };
 

@@ -119,15 +119,29 @@ struct stage_run {
 	int spare_off;            /* could not keep one: restarts go cold */
 	uint32_t spare_fails;     /* in a row */
 	uint32_t takeovers;       /* restarts its standby made */
+	/* where it sits: its stage's place in the chain; a replica has its
+	 * own copy of the stage's settings, named NAME.i */
+	int pos, nrep;
+	struct rp_cfg_stage rcfg;
 	char why[256];            /* what failed, for the report */
 };
 
 struct sup {
 	const struct rp_cfg *cfg;
-	int n;
-	struct stage_run st[RP_CFG_MAX_STAGES];
-	struct rp_ring_fds ring[RP_CFG_MAX_STAGES]; /* ring[i]: i -> i+1 */
+	int n;                    /* processes: a stage's replicas each one */
+	int npos;                 /* stages: places in the chain */
+	int first[RP_CFG_MAX_STAGES]; /* a place's first process */
+	struct stage_run st[RP_CFG_MAX_PROCS];
+	/* By place: ring[p] goes from place p to p + 1; bell[p] is what the
+	 * process(es) at p wait on, shared by replicas. */
+	struct rp_ring_fds ring[RP_CFG_MAX_STAGES];
 	struct rp_bell *bell[RP_CFG_MAX_STAGES];
+	/* replicas: the lock of each shared ring side, as last sampled
+	 * ([p][0] the input's consumers, [p][1] the output's producers) */
+	struct lock_watch {
+		struct rp_lock_sample last;
+		int64_t since;    /* held by last's holder since; 0: free */
+	} lw[RP_CFG_MAX_STAGES][2];
 	struct rp_bell *sup_bell;
 	int ep, sfd, tfd;
 	int signals, failed, alive;
@@ -153,6 +167,37 @@ struct sup {
 static struct stage_run *at(struct sup *s, int k)
 {
 	return &s->st[k];
+}
+
+/* Process k's place, its rings, and the names of places. */
+static int P(struct sup *s, int k)
+{
+	return s->st[k].pos;
+}
+static int has_in(struct sup *s, int k)
+{
+	return P(s, k) > 0;
+}
+static int has_out(struct sup *s, int k)
+{
+	return P(s, k) + 1 < s->npos;
+}
+static struct rp_ring_fds *ring_in(struct sup *s, int k)
+{
+	return &s->ring[P(s, k) - 1];
+}
+static struct rp_ring_fds *ring_out(struct sup *s, int k)
+{
+	return &s->ring[P(s, k)];
+}
+static const char *pos_name(struct sup *s, int p)
+{
+	return s->cfg->stages[s->cfg->order[p]].name;
+}
+/* Every process at place p, in k: for (k = first; k < end; k++). */
+static int pos_end(struct sup *s, int p)
+{
+	return p + 1 < s->npos ? s->first[p + 1] : s->n;
 }
 
 /* The running incarnation's time blocked on input (0) or output (1),
@@ -241,8 +286,8 @@ static void fail(struct sup *s, int k, const char *fmt, ...)
 	if (s->failed++)
 		return;
 	/* The ring it read from: its producer must not wait for it. */
-	if (k > 0)
-		rp_ring_mark_broken(&s->ring[k - 1], s->bell[k - 1]);
+	if (has_in(s, k))
+		rp_ring_mark_broken(ring_in(s, k), s->bell[P(s, k) - 1]);
 	cancel_all(s, RP_REASON_SIBLING, k);
 }
 
@@ -393,7 +438,8 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	/* A source's input is not ours to quarantine; an exec stage's
 	 * program reads ahead of what it is working on: its record is
 	 * the one its adapter found killing it alone (told), only. */
-	if (r->cfg->quarantine_after == 0 || rec == 0 || k == 0 ||
+	if (r->cfg->quarantine_after == 0 || rec == 0 || !has_in(s, k) ||
+	    r->nrep > 1 ||
 	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
 		return 0;
 	if (r->suspect != rec) {
@@ -414,7 +460,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	}
 	/* What it has released is behind it for good: those numbers need
 	 * no skipping any more. */
-	if (rp_ring_commit_seq(&s->ring[k - 1], &done) == 0) {
+	if (rp_ring_commit_seq(ring_in(s, k), &done) == 0) {
 		for (unsigned i = 0; i < r->nskip;) {
 			if (r->skip[i] < done)
 				r->skip[i] = r->skip[--r->nskip];
@@ -429,7 +475,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return -1;
 	}
 	buf = malloc(cap ? cap : 1);
-	err = buf ? rp_ring_find(&s->ring[k - 1], seq, buf, cap, &f) : -ENOMEM;
+	err = buf ? rp_ring_find(ring_in(s, k), seq, buf, cap, &f) : -ENOMEM;
 	if (err) {
 		snprintf(r->why, sizeof(r->why), "%.120s; record %llu cannot be "
 			 "quarantined: %s", why, (unsigned long long)seq,
@@ -492,10 +538,96 @@ static int told_ok(struct sup *s, int k)
 	struct stage_run *r = at(s, k);
 	uint64_t done;
 
-	return r->told_rec != 0 && k > 0 && r->cfg->builtin &&
+	return r->told_rec != 0 && has_in(s, k) && r->cfg->builtin &&
 	       strcmp(r->cfg->argv[0], "exec") == 0 &&
-	       rp_ring_commit_seq(&s->ring[k - 1], &done) == 0 &&
+	       rp_ring_commit_seq(ring_in(s, k), &done) == 0 &&
 	       done == r->told_rec - 1;
+}
+
+/* A replica died: its claims on the rings it shares are marked, so the
+ * next locker voids them (its input records go to another replica, what
+ * it had reserved for output is padded).  Before it is reaped, while its
+ * pid cannot be anyone else's. */
+static void mark_dead(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	int p = P(s, k);
+
+	if (has_in(s, k) && rp_ring_mark_dead(ring_in(s, k), r->proc.pid) > 0) {
+		rp_bell_ring(s->bell[p]);
+		rp_bell_ring(s->bell[p - 1]);
+	}
+	if (has_out(s, k) &&
+	    rp_ring_mark_dead(ring_out(s, k), r->proc.pid) > 0) {
+		rp_bell_ring(s->bell[p + 1]);
+		rp_bell_ring(s->bell[p]);
+	}
+}
+
+/* Has every process at place p ended done? */
+static int pos_done(struct sup *s, int p)
+{
+	for (int k = s->first[p]; k < pos_end(s, p); k++)
+		if (at(s, k)->state != ST_EXITED)
+			return 0;
+	return 1;
+}
+
+/* Is a process at place p still running, or coming back? */
+static int pos_live(struct sup *s, int p)
+{
+	for (int k = s->first[p]; k < pos_end(s, p); k++)
+		if (at(s, k)->state <= ST_RESTARTING)
+			return 1;
+	return 0;
+}
+
+/* Process k found the ring on its side `side` (1 input, 2 output)
+ * broken, and the supervisor's own check agrees.  Each side maps the
+ * other's pages read-only, so the writer is across that ring - or, for a
+ * replica, one of its siblings, which share its page.  One suspect is
+ * named; several (replicas) are all stopped, since which one it was
+ * cannot be told. */
+static void blame(struct sup *s, int k, int side)
+{
+	struct stage_run *r = at(s, k);
+	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
+	int n = 0;
+	char names[200];
+	size_t len = 0;
+
+	for (int c = s->first[cp]; c < pos_end(s, cp); c++)
+		who[n++] = c;
+	if (r->nrep > 1)
+		for (int c = s->first[P(s, k)]; c < pos_end(s, P(s, k)); c++)
+			if (c != k)
+				who[n++] = c;
+	names[0] = '\0';
+	for (int i = 0; i < n && len + 2 < sizeof(names); i++)
+		len += (size_t)snprintf(names + len, sizeof(names) - len,
+					"%s%s", i ? ", " : "",
+					at(s, who[i])->cfg->name);
+	set_state(s, k, ST_CANCELLED);
+	snprintf(r->why, sizeof(r->why), "stopped: its %s ring was broken "
+		 "by %s%s", side == 2 ? "output" : "input",
+		 n > 1 ? "one of " : "", names);
+	for (int i = 0; i < n; i++) {
+		struct stage_run *c = at(s, who[i]);
+		if (alive(c->state) && c->proc.pid > 0)
+			rp_spawn_kill(&c->proc);
+		c->killed_by_us = 0;
+		set_state(s, who[i], ST_FAILED);
+		c->why[0] = '\0';
+		if (n == 1)
+			fail(s, who[i], "broke the format of its %s ring "
+			     "(detected by %s); killed",
+			     side == 2 ? "input" : "output", r->cfg->name);
+		else
+			fail(s, who[i], "killed: the %s ring %s found broken "
+			     "is written by %s, and which of them broke it "
+			     "cannot be told", side == 2 ? "output" : "input",
+			     r->cfg->name, names);
+	}
 }
 
 static void on_exit_of(struct sup *s, int k)
@@ -503,6 +635,12 @@ static void on_exit_of(struct sup *s, int k)
 	struct stage_run *r = at(s, k);
 	siginfo_t si;
 
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si,
+		   WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+		return;
+	if (r->nrep > 1)
+		mark_dead(s, k);
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
@@ -546,46 +684,28 @@ static void on_exit_of(struct sup *s, int k)
 		r->status = code;
 		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
 			set_state(s, k, ST_EXITED);
-			/* It says it is done: whatever it did not end, end for
-			 * it, or its consumer would wait for ever. */
-			if (k + 1 < s->n)
-				rp_ring_mark_ended(&s->ring[k], s->bell[k + 1]);
+			/* It says it is done (and its replicas with it):
+			 * whatever it did not end, end for it, or its
+			 * consumer would wait for ever. */
+			if (has_out(s, k) && pos_done(s, P(s, k)))
+				rp_ring_mark_ended(ring_out(s, k),
+						   s->bell[P(s, k) + 1]);
 			/* Done early (like head): whoever still feeds it must
 			 * stop, as a writer to a closed pipe does. */
-			if (k > 0 && at(s, k - 1)->state <= ST_RESTARTING)
-				rp_ring_mark_broken(&s->ring[k - 1],
-						    s->bell[k - 1]);
+			if (has_in(s, k) && pos_done(s, P(s, k)) &&
+			    pos_live(s, P(s, k) - 1))
+				rp_ring_mark_broken(ring_in(s, k),
+						    s->bell[P(s, k) - 1]);
 		} else if (code > RP_EXIT_CANCELLED_BASE &&
 			   code <= RP_EXIT_CANCELLED_BASE + (int)RP_REASON_MAX &&
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
 		} else if (code == RP_EXIT_VIOLATION &&
-			   (r->broken_side == 2 ? k + 1 < s->n : k > 0) &&
-			   rp_ring_verify(&s->ring[r->broken_side == 2
-							   ? k
-							   : k - 1]) != 0) {
-			/* Each side maps the other's pages read-only: what
-			 * was found broken - and the supervisor checked it is
-			 * - can only come from the stage on the other side of
-			 * that ring, and the blame is its. */
-			int c = r->broken_side == 2 ? k + 1 : k - 1;
-			struct stage_run *culprit = at(s, c);
-			set_state(s, k, ST_CANCELLED);
-			snprintf(r->why, sizeof(r->why), "stopped: its %s ring "
-				 "was broken by %s",
-				 r->broken_side == 2 ? "output" : "input",
-				 culprit->cfg->name);
-			if (alive(culprit->state) &&
-			    culprit->proc.pid > 0)
-				rp_spawn_kill(&culprit->proc);
-			culprit->killed_by_us = 0;
-			set_state(s, c, ST_FAILED);
-			culprit->why[0] = '\0';
-			fail(s, c, "broke the format of its %s ring (detected "
-				   "by %s); killed",
-			     r->broken_side == 2 ? "input" : "output",
-			     r->cfg->name);
+			   (r->broken_side == 2 ? has_out(s, k) : has_in(s, k)) &&
+			   rp_ring_verify(r->broken_side == 2 ? ring_out(s, k)
+							       : ring_in(s, k)) != 0) {
+			blame(s, k, r->broken_side);
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;
@@ -603,15 +723,15 @@ static void on_exit_of(struct sup *s, int k)
 			 * unless the neighbour rewrote a cursor it had
 			 * scribbled (its next store repairs it), which looks
 			 * the same from here.  Said as such. */
-			int c = r->broken_side == 2 ? k + 1 : k - 1;
+			int c = r->broken_side == 2 ? P(s, k) + 1 : P(s, k) - 1;
 			set_state(s, k, ST_FAILED);
-			if (c >= 0 && c < s->n)
+			if (c >= 0 && c < s->npos)
 				fail(s, k, "said its %s ring was broken, but it "
 					   "is sound now: either %s rewrote it "
 					   "since, or the claim is false "
 					   "(exit %d)",
 				     r->broken_side == 2 ? "output" : "input",
-				     at(s, c)->cfg->name, code);
+				     pos_name(s, c), code);
 			else
 				fail(s, k, "said its %s ring was broken, but it "
 					   "has none (exit %d)",
@@ -705,13 +825,13 @@ static void print_stats(struct sup *s)
 	double secs = (double)(rp_now_ns() - s->t0) / 1e9;
 
 	fprintf(stderr, "[%6.1fs]", secs);
-	for (int k = 0; k + 1 < s->n; k++) {
+	for (int p = 0; p + 1 < s->npos; p++) {
 		struct rp_ring_stats ps, cs;
 		uint64_t used = 0;
-		if (rp_ring_observe(&s->ring[k], &ps, &cs, &used) == 0)
+		if (rp_ring_observe(&s->ring[p], &ps, &cs, &used) == 0)
 			fprintf(stderr, "  %s>%s %llu rec %.1f MB (%llu KiB "
 					"queued)",
-				at(s, k)->cfg->name, at(s, k + 1)->cfg->name,
+				pos_name(s, p), pos_name(s, p + 1),
 				(unsigned long long)cs.records,
 				(double)cs.bytes / 1e6,
 				(unsigned long long)(used / 1024));
@@ -729,8 +849,9 @@ static void print_progress(struct sup *s)
 	int len = snprintf(line, sizeof(line), "[%.0fs]",
 			  (double)(now - s->t0) / 1e9);
 
-	for (int k = 0; k + 1 < s->n && len < (int)sizeof(line); k++) {
-		const struct rp_cfg_stage *c = at(s, k + 1)->cfg;
+	for (int k = 0; k + 1 < s->npos && len < (int)sizeof(line); k++) {
+		const struct rp_cfg_stage *c =
+			&s->cfg->stages[s->cfg->order[k + 1]];
 		struct rp_ring_stats ps, cs;
 		uint64_t used = 0, d;
 		double rate;
@@ -778,17 +899,38 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->sup_bell)))
 		return err;
 	/* Eventfd bells: a stage may also wait on its own fds (the exec
-	 * adapter's pipes) in the same poll. */
-	for (int k = 0; k < s->n; k++)
-		if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->bell[k])))
+	 * adapter's pipes) in the same poll.  Replicas share a futex bell
+	 * (every waiter wakes; an eventfd would wake one). */
+	for (int p = 0; p < s->npos; p++)
+		if ((err = rp_bell_create(at(s, s->first[p])->nrep > 1
+						  ? 0
+						  : RP_BELL_EVENTFD,
+					  &s->bell[p])))
 			return err;
-	for (int k = 0; k + 1 < s->n; k++) {
-		struct rp_ring_config rc = {
-			.capacity = s->cfg->stages[s->cfg->order[k + 1]].ring};
+	for (int k = 0; k + 1 < s->npos; k++) {
+		const struct rp_cfg_stage *from =
+			&s->cfg->stages[s->cfg->order[k]];
+		const struct rp_cfg_stage *to =
+			&s->cfg->stages[s->cfg->order[k + 1]];
+		struct rp_ring_config rc = {.capacity = to->ring};
 		/* A producer that replays after a restart: its consumer
-		 * drops what it had already taken. */
-		if (rp_cfg_replays(at(s, k)->cfg))
+		 * drops what it had already taken (replicas: if they
+		 * publish in order). */
+		if (rp_cfg_replays(from) &&
+		    (from->replicas == 1 || from->ordered))
 			rc.flags = RP_RING_F_DEDUP;
+		/* Replicas claim under the side's lock; a dead one's
+		 * claim waits in its slot for another, so there are
+		 * slots to spare for the restarted. */
+		if (to->replicas > 1) {
+			rc.flags |= RP_RING_F_MP_CONSUMERS |
+				    (to->ordered ? RP_RING_F_ORDERED : 0);
+			rc.nslots = 2 * to->replicas;
+		}
+		if (from->replicas > 1) {
+			rc.flags |= RP_RING_F_MP_PRODUCERS;
+			rc.nslots = from->replicas;
+		}
 		s->ring[k].p_fd = s->ring[k].c_fd = -1;
 		if ((err = rp_ring_create(&rc, &s->ring[k])))
 			return err;
@@ -822,12 +964,12 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	int n = 0;
 
 	memset(l, 0, sizeof(*l));
-	l->in = k > 0 ? &s->ring[k - 1] : NULL;
-	l->in_bell = k > 0 ? s->bell[k - 1] : NULL;
-	l->out = k + 1 < s->n ? &s->ring[k] : NULL;
-	l->out_bell = k + 1 < s->n ? s->bell[k + 1] : NULL;
+	l->in = has_in(s, k) ? ring_in(s, k) : NULL;
+	l->in_bell = has_in(s, k) ? s->bell[P(s, k) - 1] : NULL;
+	l->out = has_out(s, k) ? ring_out(s, k) : NULL;
+	l->out_bell = has_out(s, k) ? s->bell[P(s, k) + 1] : NULL;
 	l->sup_bell = s->sup_bell;
-	l->own_bell = s->bell[k];
+	l->own_bell = s->bell[P(s, k)];
 	memset(spec, 0, sizeof(*spec));
 	spec->name = c->name;
 	spec->sandbox = c->sandbox;
@@ -839,16 +981,17 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->seq = r->resume_seq;
 	spec->skip = r->skip;
 	spec->nskip = r->nskip;
-	if (o->crash_n && k == o->crash_stage && r->restarts == 0) {
+	if (o->crash_n && P(s, k) == o->crash_stage && k == s->first[P(s, k)] &&
+	    r->restarts == 0) {
 		spec->crash_point = o->crash_point;
 		spec->crash_n = o->crash_n;
 	}
-	if (o->chaos && rp_run_injectable(s->cfg, k))
+	if (o->chaos && rp_run_injectable(s->cfg, P(s, k)))
 		spec->chaos_gen = r->restarts + 1;
 	spec->incarnation = r->restarts + 1;
 	spec->quarantine = c->quarantine_after;
-	spec->null_stdin = k > 0;
-	spec->null_stdout = k + 1 < s->n;
+	spec->null_stdin = has_in(s, k);
+	spec->null_stdout = has_out(s, k);
 	if (c->builtin)
 		argv[n++] = (char *)o->stage_bin;
 	for (int i = 0; i < c->argc; i++)
@@ -1247,11 +1390,77 @@ static void check_record_timeouts(struct sup *s)
 	}
 }
 
+/*
+ * Replicas claim under a lock on each ring side they share.  One that
+ * keeps it (stuck, stopped, hostile) would stall the others, so the lock
+ * is sampled: the same holder and the same count of lockings for longer
+ * than lock_timeout_ms means one holding all along, and it is killed
+ * (its claim is repaired by the next locker, as at any death).  Who
+ * holds it is read from shared memory the replicas write: the claim
+ * slot's pid and the mutex word's owner must agree and name one of
+ * them, or every replica of the stage is killed.
+ */
+static void watch_lock(struct sup *s, int p, int producers, int64_t now)
+{
+	const struct rp_cfg_stage *c = at(s, s->first[p])->cfg;
+	struct lock_watch *w = &s->lw[p][producers];
+	struct rp_ring_fds *ring = producers ? &s->ring[p] : &s->ring[p - 1];
+	struct rp_lock_sample cur;
+	int64_t limit = (int64_t)c->lock_timeout_ms * 1000000;
+	int who = -1;
+
+	if (rp_ring_lock_sample(ring, producers, &cur) != 0 ||
+	    (cur.holder_pid == 0 && cur.owner_tid == 0) ||
+	    memcmp(&cur, &w->last, sizeof(cur)) != 0) {
+		w->last = cur;
+		w->since = now;
+		return;
+	}
+	if (now - w->since <= limit)
+		return;
+	for (int k = s->first[p]; k < pos_end(s, p); k++)
+		if (at(s, k)->proc.pid > 0 && alive(at(s, k)->state) &&
+		    (uint32_t)at(s, k)->proc.pid == cur.holder_pid &&
+		    cur.holder_pid == cur.owner_tid)
+			who = k;
+	for (int k = s->first[p]; k < pos_end(s, p); k++) {
+		struct stage_run *r = at(s, k);
+		if ((who >= 0 && k != who) || r->proc.pid <= 0 ||
+		    !alive(r->state) || r->why[0])
+			continue;
+		snprintf(r->why, sizeof(r->why), "%s the lock of its %s ring "
+			 "for over %u ms: killed",
+			 who >= 0 ? "held" : "a replica of it (which one "
+					     "cannot be told) held",
+			 producers ? "output" : "input", c->lock_timeout_ms);
+		rp_log(RP_LOG_INFO, r->cfg->name, "%s", r->why);
+		rp_spawn_kill(&r->proc);
+	}
+	w->since = now;
+}
+
+static void check_locks(struct sup *s)
+{
+	int64_t now = rp_now_ns();
+
+	if (s->cancel_reason)
+		return;
+	for (int p = 0; p < s->npos; p++) {
+		if (at(s, s->first[p])->nrep < 2)
+			continue;
+		if (p > 0)
+			watch_lock(s, p, 0, now);
+		if (p + 1 < s->npos)
+			watch_lock(s, p, 1, now);
+	}
+}
+
 int rp_run_injectable(const struct rp_cfg *cfg, int k)
 {
 	const struct rp_cfg_stage *c = &cfg->stages[cfg->order[k]];
 
 	return k > 0 && k < cfg->nstages && c->restart != RP_RESTART_NEVER &&
+	       c->replicas == 1 &&
 	       c->quarantine_after > 0 &&
 	       c->sandbox.policy != RP_POLICY_NONE &&
 	       !(c->builtin && strcmp(c->argv[0], "exec") == 0);
@@ -1267,9 +1476,9 @@ static void inject(struct sup *s, uint32_t v)
 	struct stage_run *r;
 
 	if (kind < RP_FAULT_HANG || kind > RP_FAULT_CORRUPT ||
-	    (int)k >= s->n || !rp_run_injectable(s->cfg, (int)k))
+	    (int)k >= s->npos || !rp_run_injectable(s->cfg, (int)k))
 		return;
-	r = at(s, (int)k);
+	r = at(s, s->first[k]);
 	if (r->state != ST_RUNNING || r->proc.tx == NULL || s->cancel_reason ||
 	    rp_ctl_send(r->proc.tx, RP_CTL_FAULT, 0, kind | (uint64_t)(v >> 16) << 8,
 			r->restarts + 1, 0, NULL, 0) != 0) {
@@ -1293,8 +1502,8 @@ static void say_waiting(struct sup *s)
 		uint64_t used = 0;
 		if (!alive(r->state))
 			continue;
-		if (k > 0 && rp_ring_observe(&s->ring[k - 1], &ps, &cs,
-					     &used) == 0)
+		if (has_in(s, k) && rp_ring_observe(ring_in(s, k), &ps, &cs,
+						    &used) == 0)
 			rp_log(RP_LOG_INFO, NULL, "waiting for stage %s (%s): "
 			       "%llu records, %llu bytes queued on its input "
 			       "ring from %s", r->cfg->name,
@@ -1303,7 +1512,7 @@ static void say_waiting(struct sup *s)
 						    ? ps.records - cs.records
 						    : 0),
 			       (unsigned long long)used,
-			       at(s, k - 1)->cfg->name);
+			       pos_name(s, P(s, k) - 1));
 		else
 			rp_log(RP_LOG_INFO, NULL, "waiting for stage %s (%s)",
 			       r->cfg->name, state_name[r->state]);
@@ -1329,7 +1538,7 @@ static void drain(struct sup *s, int sig)
 		struct stage_run *r = at(s, k);
 		if (!alive(r->state) || r->state == ST_CANCELLING)
 			continue;
-		if (k == 0 && r->proc.tx)
+		if (P(s, k) == 0 && r->proc.tx)
 			rp_ctl_drain(r->proc.tx);
 		set_state(s, k, ST_DRAINING);
 	}
@@ -1345,6 +1554,8 @@ static void resume_all(struct sup *s)
 			kill(-r->spare.pid, SIGCONT);
 		r->sampled_at = 0;
 	}
+	/* Time stopped is nobody's hold. */
+	memset(s->lw, 0, sizeof(s->lw));
 }
 
 /*
@@ -1458,6 +1669,10 @@ static const char *not_once(const struct rp_cfg_stage *c)
 {
 	const char *n = c->builtin ? c->argv[0] : "";
 
+	if (c->replicas > 1 && !c->ordered)
+		return "at-least-once: a dead replica's records are done "
+		       "again by another, and unordered outputs cannot be "
+		       "told from replays";
 	if (rp_cfg_replays(c))
 		return NULL;
 	if (!strcmp(n, "exec") && c->restart == RP_RESTART_NEVER)
@@ -1484,9 +1699,9 @@ static const char *delivery(struct sup *s, int k, char *buf, size_t len)
 	struct stage_run *r = at(s, k);
 	const char *first_loss = NULL;
 
-	for (int i = 0; i < k && first_loss == NULL; i++)
+	for (int i = 0; i < s->first[P(s, k)] && first_loss == NULL; i++)
 		if (not_once(at(s, i)->cfg) != NULL || at(s, i)->unheld)
-			first_loss = at(s, i)->cfg->name;
+			first_loss = pos_name(s, P(s, i));
 	if (not_once(r->cfg) != NULL)
 		snprintf(buf, len, "%s", not_once(r->cfg));
 	else if (r->unheld)
@@ -1511,11 +1726,12 @@ static const char *flow(struct sup *s, int k, char *buf, size_t len)
 	uint64_t used;
 
 	buf[0] = '\0';
-	if (k + 1 < s->n &&
-	    rp_ring_observe(&s->ring[k], &ps, &cs, &used) == 0)
-		snprintf(buf, len, "out %llu records, %llu bytes; ",
+	if (has_out(s, k) &&
+	    rp_ring_observe(ring_out(s, k), &ps, &cs, &used) == 0)
+		snprintf(buf, len, "out %llu records, %llu bytes%s; ",
 			 (unsigned long long)ps.records,
-			 (unsigned long long)ps.bytes);
+			 (unsigned long long)ps.bytes,
+			 at(s, k)->nrep > 1 ? " (all replicas)" : "");
 	return buf;
 }
 
@@ -1606,10 +1822,11 @@ static void write_json(struct sup *s, FILE *f, int code)
 		struct stage_run *r = at(s, k);
 		struct rp_ring_stats in_p, in_c, out_p, out_c;
 		uint64_t used;
-		int have_in = k > 0 && rp_ring_observe(&s->ring[k - 1], &in_p,
-						       &in_c, &used) == 0;
-		int have_out = k + 1 < s->n &&
-			       rp_ring_observe(&s->ring[k], &out_p, &out_c,
+		int have_in = has_in(s, k) &&
+			      rp_ring_observe(ring_in(s, k), &in_p, &in_c,
+					      &used) == 0;
+		int have_out = has_out(s, k) &&
+			       rp_ring_observe(ring_out(s, k), &out_p, &out_c,
 					       &used) == 0;
 
 		fprintf(f, "%s{\"name\":", k ? "," : "");
@@ -1686,16 +1903,16 @@ static void write_text(struct sup *s, FILE *f)
 		struct rp_ring_stats ip, ic, op, oc;
 		uint64_t iused = 0, oused = 0;
 		char rd[24] = "-", wr[24] = "-", fill[24] = "-";
-		if (k > 0 && rp_ring_observe(&s->ring[k - 1], &ip, &ic,
-					     &iused) == 0) {
+		if (has_in(s, k) && rp_ring_observe(ring_in(s, k), &ip, &ic,
+						    &iused) == 0) {
 			snprintf(rd, sizeof(rd), "%llu",
 				 (unsigned long long)ic.records);
 			snprintf(fill, sizeof(fill), "%llu%%",
 				 (unsigned long long)(iused > r->cfg->ring
 					? 100 : iused * 100 / r->cfg->ring));
 		}
-		if (k + 1 < s->n &&
-		    rp_ring_observe(&s->ring[k], &op, &oc, &oused) == 0)
+		if (has_out(s, k) &&
+		    rp_ring_observe(ring_out(s, k), &op, &oc, &oused) == 0)
 			snprintf(wr, sizeof(wr), "%llu",
 				 (unsigned long long)op.records);
 		fprintf(f, "  %-16s %-10s %12s %12s %8u %11llu %6s\n",
@@ -1738,11 +1955,29 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	s->drain_opt = o->drain;
 	/* On a terminal, unless asked for the counters or for quiet. */
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
-	s->n = cfg->nstages;
+	s->npos = cfg->nstages;
 	s->sfd = s->ep = s->tfd = -1;
 	s->obs.fd[0] = s->obs.fd[1] = -1;
+	/* One process per stage, a replica each for replicated ones
+	 * (config.c keeps the total within RP_CFG_MAX_PROCS). */
+	for (int p = 0; p < s->npos; p++) {
+		const struct rp_cfg_stage *c = &cfg->stages[cfg->order[p]];
+		s->first[p] = s->n;
+		for (uint32_t i = 0; i < c->replicas && s->n < RP_CFG_MAX_PROCS;
+		     i++) {
+			struct stage_run *r = at(s, s->n++);
+			r->pos = p;
+			r->nrep = (int)c->replicas;
+			r->cfg = c;
+			if (c->replicas > 1) {
+				r->rcfg = *c;
+				snprintf(r->rcfg.name, sizeof(r->rcfg.name),
+					 "%.40s.%u", c->name, (i + 1) % 100u);
+				r->cfg = &r->rcfg;
+			}
+		}
+	}
 	for (int k = 0; k < s->n; k++) {
-		at(s, k)->cfg = &cfg->stages[cfg->order[k]];
 		at(s, k)->proc.pid = -1;
 		at(s, k)->proc.pidfd = -1;
 		at(s, k)->proc.go = -1;
@@ -1861,9 +2096,15 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
 		{
 			int ms = pending ? 0 : drain_until ? 100 : 1000;
-			for (int k = 0; k < s->n; k++)
-				if (at(s, k)->cfg->record_timeout_ms && ms > 50)
+			for (int k = 0; k < s->n; k++) {
+				const struct rp_cfg_stage *c = at(s, k)->cfg;
+				if (c->record_timeout_ms && ms > 50)
 					ms = 50; /* sample the timeouts */
+				/* and the replicas' locks */
+				if (at(s, k)->nrep > 1 &&
+				    ms > (int)c->lock_timeout_ms / 4)
+					ms = (int)c->lock_timeout_ms / 4;
+			}
 			if (!pending && next_restart) {
 				int64_t w = (next_restart - rp_now_ns()) / 1000000;
 				if (w < ms)
@@ -1876,6 +2117,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		for (int k = 0; k < s->n; k++)
 			read_control(s, k);
 		check_record_timeouts(s);
+		check_locks(s);
 		for (int e = 0; e < n; e++) {
 			int kind = (int)(evs[e].data.u64 >> 32);
 			int k = (int)(uint32_t)evs[e].data.u64;
@@ -1935,10 +2177,11 @@ out:
 		}
 		rp_spawn_close(&r->proc);
 		rp_errpipe_close(&r->err);
-		rp_bell_close(s->bell[k]);
 	}
-	for (int k = 0; k + 1 < s->n; k++)
-		rp_ring_fds_close(&s->ring[k]);
+	for (int p = 0; p < s->npos; p++)
+		rp_bell_close(s->bell[p]);
+	for (int p = 0; p + 1 < s->npos; p++)
+		rp_ring_fds_close(&s->ring[p]);
 	rp_bell_close(s->sup_bell);
 	if (s->ep >= 0)
 		close(s->ep);

@@ -214,6 +214,53 @@ int rp_cmd_yaml(const char *verb, const char *yaml, char **report)
 }
 
 
+int rp_cmd_stat_json(const char *pipeline, char *text, size_t cap)
+{
+	char bin[512];
+	size_t have = 0;
+	int fds[2];
+	pid_t kid;
+
+	rp_cmd_bin(bin, sizeof(bin));
+	if (cap == 0 || pipe(fds) < 0)
+		return -1;
+	kid = fork();
+	if (kid == 0) {
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(fds[1], 1);
+		if (nul >= 0)
+			dup2(nul, 2); /* "not running yet" */
+		execl(bin, "ringpipe", "stat", pipeline, "--json",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	for (ssize_t n; kid > 0 && have + 1 < cap &&
+			(n = read(fds[0], text + have, cap - 1 - have)) > 0;)
+		have += (size_t)n;
+	close(fds[0]);
+	text[have] = '\0';
+	if (kid < 0 || rp_test_exit_code(rp_test_wait(kid, 10)) != 0)
+		return -1;
+	return 0;
+}
+
+pid_t rp_cmd_stat_pid(const char *text, const char *stage)
+{
+	char key[96];
+	const char *at, *end, *p;
+
+	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
+	if ((at = strstr(text, key)) == NULL)
+		return 0;
+	end = strstr(at + 1, "{\"name\":");
+	p = strstr(at, "\"pid\":");
+	if (p == NULL || (end != NULL && p > end) ||
+	    strncmp(p + 6, "null", 4) == 0)
+		return 0;
+	return (pid_t)atoi(p + 6);
+}
+
 pid_t rp_cmd_find_process(const char *token, const char *also)
 {
 	DIR *d = opendir("/proc");

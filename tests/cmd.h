@@ -49,6 +49,14 @@ int rp_cmd_yaml(const char *verb, const char *yaml, char **report);
 int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 		      char **report);
 
+/* What `ringpipe stat PIPELINE --json` prints, into text (cap bytes,
+ * NUL-terminated), through a pipe (the run's REPORT is not touched).
+ * 0, or -1 if it is not running (yet). */
+int rp_cmd_stat_json(const char *pipeline, char *text, size_t cap);
+/* The pid that text (from rp_cmd_stat_json) gives stage, or 0 (none,
+ * or not running). */
+pid_t rp_cmd_stat_pid(const char *text, const char *stage);
+
 /* A process (other than us) whose command line holds token, and also
  * `also` when it is not NULL: its pid, or 0. */
 pid_t rp_cmd_find_process(const char *token, const char *also);

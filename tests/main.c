@@ -18,6 +18,7 @@ void rp_suite_recovery(void);
 void rp_suite_chaos(void);
 void rp_suite_replay(void);
 void rp_suite_standby(void);
+void rp_suite_replicas(void);
 
 int main(int argc, char **argv)
 {
@@ -36,7 +37,8 @@ int main(int argc, char **argv)
 				  rp_suite_builtin, rp_suite_cli,
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
-				  rp_suite_replay,  rp_suite_standby};
+				  rp_suite_replay,  rp_suite_standby,
+				  rp_suite_replicas};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

@@ -33,34 +33,11 @@ static int stat_pids(const char *pipeline, const char *stage, pid_t *pid,
 		     pid_t *standby)
 {
 	static char text[65536];
-	char bin[512], key[96], *at, *end, *sb;
-	size_t have = 0;
-	int fds[2], ok = -1;
-	pid_t kid;
+	char key[96], *at, *end, *sb;
 
 	*pid = *standby = 0;
-	rp_cmd_bin(bin, sizeof(bin));
-	if (pipe(fds) < 0)
+	if (rp_cmd_stat_json(pipeline, text, sizeof(text)) != 0)
 		return -1;
-	kid = fork();
-	if (kid == 0) {
-		int nul = open("/dev/null", O_WRONLY);
-		dup2(fds[1], 1);
-		if (nul >= 0)
-			dup2(nul, 2); /* "not running yet" */
-		execl(bin, "ringpipe", "stat", pipeline, "--json",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	for (ssize_t n; kid > 0 && have + 1 < sizeof(text) &&
-			(n = read(fds[0], text + have,
-				  sizeof(text) - 1 - have)) > 0;)
-		have += (size_t)n;
-	close(fds[0]);
-	if (kid < 0 || rp_test_exit_code(rp_test_wait(kid, 10)) != 0)
-		return -1;
-	text[have] = '\0';
 	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
 	if ((at = strstr(text, key)) != NULL) {
 		if ((end = strstr(at + 1, "{\"name\":")) != NULL)
@@ -68,13 +45,9 @@ static int stat_pids(const char *pipeline, const char *stage, pid_t *pid,
 		sb = strstr(at, "\"standby_pid\":");
 		if (sb && strncmp(sb + 14, "null", 4) != 0)
 			*standby = (pid_t)atoi(sb + 14);
-		if ((at = strstr(at, "\"pid\":")) != NULL &&
-		    strncmp(at + 6, "null", 4) != 0) {
-			*pid = (pid_t)atoi(at + 6);
-			ok = *pid > 0 ? 0 : -1;
-		}
 	}
-	return ok;
+	*pid = rp_cmd_stat_pid(text, stage);
+	return *pid > 0 ? 0 : -1;
 }
 
 /* Wait (10 s at most) until stat shows stage running as a pid other

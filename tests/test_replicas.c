@@ -1,0 +1,414 @@
+/*
+ * test_replicas.c - replicas: copies of a stage sharing its rings.
+ * SIGKILLs at random, deaths inside the shared lock at every step of a
+ * claim, a holder stuck with the lock: every record comes out once and
+ * in order.  Unordered replicas lose nothing and say they may repeat.
+ * Pipelines that cannot have replicas are refused.  And the ring itself:
+ * the turn to publish, replays dropped where they are claimed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "harness.h"
+
+void rp_suite_replicas(void);
+
+/* The lines 0..n-1 as file-source --lines reads them, and those of them
+ * holding "7" (what grep 7 keeps). */
+static char *lines(int n, int only7, size_t *len)
+{
+	char *buf = malloc((size_t)n * 16 + 1), line[32];
+	size_t w = 0;
+
+	CU_ASSERT_FATAL(buf != NULL);
+	for (int i = 0; i < n; i++) {
+		int k = snprintf(line, sizeof(line), "line %d\n", i);
+		if (!only7 || strchr(line, '7')) {
+			memcpy(buf + w, line, (size_t)k);
+			w += (size_t)k;
+		}
+	}
+	*len = w;
+	return buf;
+}
+
+/* The sum of the "restarted N times" the report gives. */
+static unsigned restarts(const char *report)
+{
+	unsigned sum = 0;
+
+	for (const char *p = report; (p = strstr(p, "restarted ")) != NULL;
+	     p++)
+		sum += (unsigned)atoi(p + 10);
+	return sum;
+}
+
+/* The output file equals want byte for byte. */
+static int out_is(const char *want, size_t wlen)
+{
+	size_t n;
+	char *got = rp_cmd_slurp("out", &n);
+	int same = n == wlen && memcmp(got, want, wlen) == 0;
+
+	if (!same)
+		fprintf(stderr, "out: %zu bytes, want %zu\n", n, wlen);
+	free(got);
+	return same;
+}
+
+/* Three replicas of a filter between a stdin source and a file sink;
+ * 150 rounds of a batch of lines, each followed by a SIGKILL of one
+ * replica (picked at random, its pid from ringpipe stat).  The output is
+ * what grep alone gives, in order, and the replicas came back. */
+RP_TEST(test_replicas_random_kills, 240)
+{
+	static char text[65536];
+	char name[64], p[256], out[256], yaml[1024], *report;
+	char *args[] = {"run", p, "--fast-restart", NULL};
+	const int rounds = 150, per = 2000;
+	int fds[2], killed = 0, code, n;
+	size_t wlen, rlen;
+	char *want = lines(rounds * per, 1, &wlen);
+	char *feed = lines(rounds * per, 0, &rlen);
+	size_t fed = 0;
+	pid_t sup;
+
+	srand((unsigned)getpid());
+	rp_cmd_dir_make("replicas");
+	snprintf(name, sizeof(name), "replicas-%d", (int)getpid());
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	rp_cmd_path(out, sizeof(out), "out");
+	n = snprintf(yaml, sizeof(yaml),
+		     "name: %s\n"
+		     "stages:\n"
+		     "  - {name: read, run: file-source, args: [--lines, \"-\"]}\n"
+		     "  - {name: pick, input: read, run: grep, args: ['7'],\n"
+		     "     replicas: 3, ring: 64k}\n"
+		     "  - {name: write, input: pick, run: file-sink, "
+		     "args: [--lines, \"%s\"]}\n",
+		     name, out);
+	rp_cmd_spit("p.yaml", yaml, (size_t)n);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	sup = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	for (int r = 0; r < rounds; r++) {
+		/* One round's lines: the batch ends at a newline. */
+		size_t end = fed;
+		for (int i = 0; i < per && end < rlen; i++)
+			end = (size_t)((char *)memchr(feed + end, '\n',
+						      rlen - end) -
+				       feed) + 1;
+		CU_ASSERT_FATAL(write(fds[1], feed + fed, end - fed) ==
+				(ssize_t)(end - fed));
+		fed = end;
+		if (rp_cmd_stat_json(name, text, sizeof(text)) == 0) {
+			char stage[16];
+			pid_t pid;
+			snprintf(stage, sizeof(stage), "pick.%d",
+				 1 + rand() % 3);
+			pid = rp_cmd_stat_pid(text, stage);
+			if (pid > 0 && kill(pid, SIGKILL) == 0)
+				killed++;
+		}
+	}
+	close(fds[1]);
+	code = rp_test_exit_code(rp_test_wait(sup, 120));
+	report = rp_cmd_slurp("REPORT", &rlen);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, wlen));
+	/* Most kills found a replica running (a few find one just
+	 * killed, not yet reaped), and each one killed came back. */
+	CU_ASSERT(killed >= rounds / 2);
+	CU_ASSERT(restarts(report) >= (unsigned)killed / 2);
+	CU_ASSERT(restarts(report) <= (unsigned)killed);
+	CU_ASSERT(strstr(report, "pick.3") != NULL);
+	if (code != 0 || !out_is(want, wlen))
+		fprintf(stderr, "%d killed\n%s\n", killed, report);
+	free(report);
+	free(want);
+	free(feed);
+	rp_cmd_dir_remove();
+}
+
+/* Replicas killed at each step of a claim on the lock they share, a few
+ * hundred times in a run: inside it, with their slot busy or with the
+ * cursor moved already (the next locker repairs what they left, told by
+ * EOWNERDEAD), and outside it with a claim held (the supervisor marks
+ * the claim, the next locker hands it to another).  Every line comes out
+ * once, in order. */
+RP_TEST(test_replicas_owner_death, 300)
+{
+	static const char *const points[] = {"mp-locked", "mp-cursor-moved",
+					     "mp-claim-held"};
+	char in[256], out[256], line[700], *report;
+	char *args[] = {"-e", line, "--fast-restart", NULL};
+	size_t wlen, rlen;
+	char *want = lines(60000, 0, &wlen);
+
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", want, wlen);
+	for (size_t i = 0; i < sizeof(points) / sizeof(*points); i++) {
+		int code;
+		unsigned r;
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! fault @replicas=3 "
+			 "--every 200 --do crashpoint:%s ! file-sink "
+			 "--lines %s", in, points[i], out);
+		code = rp_cmd_run(args, &report);
+		r = restarts(report);
+		CU_ASSERT_EQUAL(code, 0);
+		CU_ASSERT(out_is(want, wlen));
+		/* Each replica dies at its 200th record, its next
+		 * incarnation at its 400th, ...: some 300 deaths in all. */
+		CU_ASSERT(r >= 150);
+		if (code != 0 || r < 150)
+			fprintf(stderr, "%s: %u restarts\n%s\n", points[i], r,
+				report);
+		free(report);
+	}
+	(void)rlen;
+	free(want);
+	rp_cmd_dir_remove();
+}
+
+/* A replica stuck while it holds the lock (stopped inside the critical
+ * section) would stall the others: the supervisor kills it after
+ * lock_timeout_ms, names it and the ring, and the run ends whole. */
+RP_TEST(test_replicas_stuck_holder, 120)
+{
+	char in[256], out[256], line[700], *report;
+	char *args[] = {"-e", line, "--fast-restart", NULL};
+	size_t wlen;
+	char *want = lines(20000, 0, &wlen);
+	int code;
+
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", want, wlen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @replicas=2 "
+		 "@lock_timeout_ms=200 --every 4000 --do stall:mp-locked ! "
+		 "file-sink --lines %s",
+		 in, out);
+	code = rp_cmd_run(args, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, wlen));
+	CU_ASSERT(strstr(report, "held the lock of its output ring for over "
+				 "200 ms: killed") != NULL);
+	CU_ASSERT(restarts(report) >= 1);
+	if (code != 0)
+		fprintf(stderr, "%s\n", report);
+	free(report);
+	free(want);
+	rp_cmd_dir_remove();
+}
+
+/* Unordered replicas publish as they finish: nothing is lost, a dead
+ * one's records may come out twice, and the report says so for them and
+ * the stages after them. */
+RP_TEST(test_replicas_unordered, 120)
+{
+	char in[256], out[256], line[700], *report, *got;
+	char *args[] = {"-e", line, "--fast-restart", NULL};
+	size_t wlen, n;
+	char *want = lines(30000, 0, &wlen);
+	int code, *seen = calloc(30000, sizeof(int)), missing = 0;
+
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", want, wlen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @replicas=3 @ordered=false "
+		 "--every 1000 --do crashpoint:mp-claim-held ! file-sink "
+		 "--lines %s",
+		 in, out);
+	code = rp_cmd_run(args, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	got = rp_cmd_slurp("out", &n);
+	for (char *p = got; p < got + n;) {
+		char *nl = memchr(p, '\n', (size_t)(got + n - p));
+		int i = atoi(p + 5);
+		if (nl == NULL || strncmp(p, "line ", 5) || i < 0 || i >= 30000)
+			break;
+		seen[i]++;
+		p = nl + 1;
+	}
+	for (int i = 0; i < 30000; i++)
+		missing += seen[i] == 0;
+	CU_ASSERT_EQUAL(missing, 0);
+	CU_ASSERT(n >= wlen);
+	CU_ASSERT(strstr(report, "delivery at-least-once: a dead replica's "
+				 "records are done again") != NULL);
+	CU_ASSERT(strstr(report, "delivery no better than 2-fault's") != NULL);
+	free(got);
+	free(seen);
+	free(report);
+	free(want);
+	rp_cmd_dir_remove();
+}
+
+/* Where replicas cannot work, the file is refused with its place and
+ * the reason; as a one-liner they are @ settings, and each replica is a
+ * line of the report. */
+RP_TEST(test_replicas_configuration, 60)
+{
+	static const struct {
+		const char *stage, *error;
+	} bad[] = {
+		{"  - {name: pick, input: read, run: count, replicas: 2}\n",
+		 "stage 'pick': replicas: of the built-ins only grep and "
+		 "fault"},
+		{"  - {name: pick, input: read, run: grep, args: [a],\n"
+		 "     replicas: 2, standby: true}\n",
+		 "standby and replicas do not go together"},
+		{"  - {name: pick, input: read, run: exec, args: [cat],\n"
+		 "     replicas: 2}\n",
+		 "of the built-ins only grep and fault"},
+		{"  - {name: pick, input: read, run: grep, replicas: 17}\n",
+		 "replicas: expected a number from 1 to 16, got '17'"},
+		{"  - {name: pick, input: read, run: grep, replicas: 0}\n",
+		 "replicas: expected a number from 1 to 16, got '0'"},
+		{"  - {name: pick, input: read, run: grep, replicas: 2, "
+		 "lock_timeout_ms: 5}\n",
+		 "lock_timeout_ms: expected a number from 10 to 3600000"},
+	};
+	char yaml[1024], *text, in[256], line[512];
+	char *args[] = {"-e", line, NULL};
+	int code;
+
+	rp_cmd_dir_make("replicas");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		snprintf(yaml, sizeof(yaml),
+			 "name: x\n"
+			 "stages:\n"
+			 "  - {name: read, run: file-source, args: [/dev/null]}\n"
+			 "%s",
+			 bad[i].stage);
+		code = rp_cmd_yaml("check", yaml, &text);
+		CU_ASSERT_EQUAL(code, 2);
+		CU_ASSERT(strstr(text, "p.yaml:4:") != NULL);
+		CU_ASSERT(strstr(text, bad[i].error) != NULL);
+		if (strstr(text, bad[i].error) == NULL)
+			fprintf(stderr, "%zu: %s\n", i, text);
+		free(text);
+	}
+	code = rp_cmd_yaml("check",
+			   "name: x\n"
+			   "stages:\n"
+			   "  - {name: read, run: file-source, args: [/dev/null],\n"
+			   "     replicas: 2}\n",
+			   &text);
+	CU_ASSERT_EQUAL(code, 2);
+	CU_ASSERT(strstr(text, "a source cannot have replicas") != NULL);
+	free(text);
+
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! grep @replicas=4 'line 9' ! count",
+		 in);
+	code = rp_cmd_run(args, &text);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(strstr(text, "records=111 ") != NULL);
+	CU_ASSERT(strstr(text, "2-grep.1 ") != NULL);
+	CU_ASSERT(strstr(text, "2-grep.4 ") != NULL);
+	CU_ASSERT(strstr(text, "(all replicas)") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* The ring underneath: on an ordered ring of several consumers, a
+ * record's turn comes once every record before it is released, and a
+ * replay of a record claimed before is dropped where it is claimed. */
+RP_TEST(test_replicas_ring_turn, 30)
+{
+	struct rp_ring_config cfg = {
+		.capacity = 4096,
+		.flags = RP_RING_F_MP_CONSUMERS | RP_RING_F_ORDERED |
+			 RP_RING_F_DEDUP,
+		.nslots = 4};
+	struct rp_ring_fds fds;
+	struct rp_bell *pb, *cb;
+	struct rp_producer *p;
+	struct rp_consumer *a, *b;
+	struct rp_view va, vb;
+	/* keys: 0, 1, 1 again (a replay), 2 */
+	const uint64_t keys[] = {0, 1, 1, 2};
+
+	CU_ASSERT_FATAL(rp_ring_create(&cfg, &fds) == 0);
+	CU_ASSERT_FATAL(rp_bell_create(0, &pb) == 0);
+	CU_ASSERT_FATAL(rp_bell_create(0, &cb) == 0);
+	CU_ASSERT_FATAL(rp_producer_open(&fds, pb, cb, &p) == 0);
+	CU_ASSERT_FATAL(rp_consumer_open(&fds, cb, pb, &a) == 0);
+	CU_ASSERT_FATAL(rp_consumer_open(&fds, cb, pb, &b) == 0);
+	for (int i = 0; i < 4; i++) {
+		struct rp_meta m = {.origin = keys[i], .type = RP_REC_T_DATA,
+				    .flags = RP_REC_F_LAST};
+		CU_ASSERT_FATAL(rp_send(p, &i, sizeof(i), &m, 0) == 0);
+	}
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+
+	/* One record a claim: a gets key 0, b key 1. */
+	CU_ASSERT_FATAL(rp_peek(a, &va) == 0);
+	CU_ASSERT_FATAL(rp_peek(b, &vb) == 0);
+	CU_ASSERT_EQUAL(va.origin, 0);
+	CU_ASSERT_EQUAL(vb.origin, 1);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 1);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 0);
+	/* a's claim is done: -EBUSY until it lets go. */
+	CU_ASSERT_EQUAL(rp_peek(a, &va), -EBUSY);
+	CU_ASSERT_EQUAL(rp_release(a), 0);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 1);
+	/* The replay of key 1 is skipped: a's next record is key 2. */
+	CU_ASSERT_FATAL(rp_peek(a, &va) == 0);
+	CU_ASSERT_EQUAL(va.origin, 2);
+	CU_ASSERT_EQUAL(*(const int *)va.data, 3);
+	CU_ASSERT_EQUAL(rp_consumer_replays(a), 1);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 0); /* b still holds 1 */
+	CU_ASSERT_EQUAL(rp_release(b), 0);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 1);
+	CU_ASSERT_EQUAL(rp_release(a), 0);
+	CU_ASSERT_EQUAL(rp_producer_end(p), 0);
+	CU_ASSERT_EQUAL(rp_peek(b, &vb), -ENODATA);
+
+	/* Ordered needs several consumers. */
+	cfg.flags = RP_RING_F_ORDERED;
+	{
+		struct rp_ring_fds bad;
+		CU_ASSERT_EQUAL(rp_ring_create(&cfg, &bad), -EINVAL);
+	}
+	rp_consumer_close(a);
+	rp_consumer_close(b);
+	rp_producer_close(p);
+	rp_bell_close(pb);
+	rp_bell_close(cb);
+	rp_ring_fds_close(&fds);
+}
+
+void rp_suite_replicas(void)
+{
+	RP_SUITE("replicas",
+		 {"replicas: 150 SIGKILLs at random, output as without",
+		  test_replicas_random_kills},
+		 {"replicas: deaths at each step of a claim on the shared lock",
+		  test_replicas_owner_death},
+		 {"replicas: one stuck holding the lock is killed",
+		  test_replicas_stuck_holder},
+		 {"replicas: unordered lose nothing and say they may repeat",
+		  test_replicas_unordered},
+		 {"replicas: where refused, and as a one-liner setting",
+		  test_replicas_configuration},
+		 {"replicas: the ring's turn to publish and replays at claim",
+		  test_replicas_ring_turn});
+}
