@@ -52,6 +52,9 @@ static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
 	if ((cfg->flags & RP_RING_F_ORDERED) &&
 	    !(cfg->flags & RP_RING_F_MP_CONSUMERS))
 		return -EINVAL;
+	if (cfg->nproducers > cfg->nslots ||
+	    (cfg->nproducers && !(cfg->flags & RP_RING_F_MP_PRODUCERS)))
+		return -EINVAL;
 	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
 	/* Multiples of 8, so a voided claim can always be padded exactly. */
 	*max_record = cfg->max_record == 0 ? limit : cfg->max_record & ~7u;
@@ -98,6 +101,9 @@ int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out)
 	h->s_max_record = max_record;
 	h->s_flags = cfg->flags;
 	h->s_nslots = (cfg->flags & RP_RING_F_MP) ? cfg->nslots : 0;
+	h->s_nproducers = !(cfg->flags & RP_RING_F_MP_PRODUCERS) ? 0
+			  : cfg->nproducers ? cfg->nproducers
+					    : cfg->nslots;
 	h->s_p_seg_size = (uint64_t)RP_P_DATA_OFF + cfg->capacity;
 	h->s_data_off = RP_P_DATA_OFF;
 	if (cfg->flags & RP_RING_F_MP_PRODUCERS) {
@@ -201,6 +207,9 @@ static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
 	if (h->s_max_record > limit || (h->s_max_record & 7) ||
 	    (h->s_flags & ~RP_RING_F_ALL) ||
 	    h->s_nslots > RP_MP_MAX_SLOTS ||
+	    h->s_nproducers > h->s_nslots ||
+	    ((h->s_flags & RP_RING_F_MP_PRODUCERS) != 0) !=
+		    (h->s_nproducers != 0) ||
 	    ((h->s_flags & RP_RING_F_MP) != 0) != (h->s_nslots != 0) ||
 	    h->s_data_off != RP_P_DATA_OFF ||
 	    h->s_p_seg_size != (uint64_t)RP_P_DATA_OFF + cap)
@@ -252,6 +261,7 @@ static int map_open(const struct rp_ring_fds *fds, int producer,
 	m->max_record = h.s_max_record;
 	m->flags = h.s_flags;
 	m->nslots = h.s_nslots;
+	m->nproducers = h.s_nproducers;
 	m->lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
 
 	err = rp_fd_reopen_ro(producer ? fds->c_fd : fds->p_fd, &ro_fd);
@@ -1325,6 +1335,50 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 				}
 			}
 			pos += rp_rec_size(h.len);
+		}
+	map_close(&m);
+	return err;
+}
+
+int rp_ring_read_at(const struct rp_ring_fds *fds, uint64_t at, void *buf,
+		    uint32_t cap, struct rp_found *f, uint64_t *head)
+{
+	struct rp_ring_map m;
+	uint64_t t, hd;
+	int err;
+
+	memset(&m, 0, sizeof(m));
+	if ((err = map_open(fds, 0, &m)))
+		return err == -EBADMSG ? err : -EBADMSG;
+	err = -ENOENT;
+	t = rp_load64_acquire(&m.sh_p->p_tail);
+	hd = rp_load64_acquire(&m.sh_c->c_head);
+	if (head)
+		*head = hd;
+	if (t - hd > m.cap || (t & 7) || (hd & 7))
+		err = -EBADMSG;
+	else if (at - hd < t - hd)
+		/* From the head, record by record: at must be where one
+		 * starts, and everything before it must hold. */
+		for (uint64_t pos = hd; pos != t;) {
+			struct rp_rec_hdr h;
+			if (rp_rec_read(&m, pos, t - pos, &h)) {
+				err = -EBADMSG;
+				break;
+			}
+			if (pos == at && h.type != RP_REC_T_PAD) {
+				f->len = h.len;
+				f->type = h.type;
+				f->origin = h.origin;
+				f->sub = h.sub;
+				memcpy(buf, m.sh_data + (pos & m.mask) + sizeof(h),
+				       h.len < cap ? h.len : cap);
+				err = 0;
+				break;
+			}
+			pos += rp_rec_size(h.len);
+			if (pos - hd > at - hd)
+				break;
 		}
 	map_close(&m);
 	return err;

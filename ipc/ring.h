@@ -63,6 +63,9 @@ struct rp_ring_config {
 	uint32_t max_record; /* 0: capacity/2 - 24 */
 	uint32_t flags;      /* RP_RING_F_* */
 	uint32_t nslots;     /* MP sides: max participants (<= 64) */
+	uint32_t nproducers; /* MP producers: how many end the stream
+			      * (0: nslots); fewer than nslots when the
+			      * consumer side needs more slots */
 };
 
 int rp_ring_create(const struct rp_ring_config *cfg, struct rp_ring_fds *out);
@@ -124,8 +127,8 @@ int rp_abandon(struct rp_producer *p);
 /* Publish all commits now. */
 int rp_flush(struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see
- * -ENODATA.  With several producers, the stream ends when nslots of them
- * have ended. */
+ * -ENODATA.  With several producers, the stream ends when nproducers of
+ * them have ended. */
 int rp_producer_end(struct rp_producer *p);
 /* Would a reservation of len bytes succeed (> 0), or fail for good (< 0)?
  * For loops that wait on several sources with one bell. */
@@ -237,6 +240,12 @@ struct rp_found {
 };
 int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 		 uint32_t cap, struct rp_found *f);
+/* The same for the record that starts at ring position at (a replica's
+ * key for it), among those published and not yet released; *head (if
+ * not NULL) gets the released position.  -ENOENT if no record starts
+ * there. */
+int rp_ring_read_at(const struct rp_ring_fds *fds, uint64_t at, void *buf,
+		    uint32_t cap, struct rp_found *f, uint64_t *head);
 /* The input count of the consumer's commit point (what it had released):
  * 0, or -ENOENT if there is none. */
 int rp_ring_commit_seq(const struct rp_ring_fds *fds, uint64_t *seq);

@@ -22,7 +22,7 @@ struct rp_ring_map {
 	unsigned char *sh_data;  /* mirrored: 2 * cap bytes */
 	void *p_map;             /* header + producer page */
 	void *c_map;
-	uint32_t cap, mask, max_record, flags, nslots;
+	uint32_t cap, mask, max_record, flags, nslots, nproducers;
 	int64_t lock_timeout_ns;
 };
 

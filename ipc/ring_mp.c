@@ -28,8 +28,8 @@
  * voided (declared dead while alive) gets -EOWNERDEAD and must detach.
  *
  * End of stream with several producers: each producer's end marks its
- * slot ENDED and counts it; the stream ends when nslots producers have
- * ended (create the side with nslots = the number of producers).
+ * slot ENDED and counts it; the stream ends when nproducers of them have
+ * ended (the ring's header says how many; nslots unless told).
  *
  * Robust mutexes identify owners by thread id: all participants of one
  * side must share a PID namespace.
@@ -465,7 +465,7 @@ int rp_mp_end(struct rp_producer *p)
 		rp_store32_relaxed(&s->m_state, RP_SLOT_ENDED);
 		/* The stream ends when every producer has ended.  Pairs
 		 * with the consumer's acquire load of p_closed. */
-		if (rp_add32(&x.side->m_ended, 1) + 1 >= p->m.nslots)
+		if (rp_add32(&x.side->m_ended, 1) + 1 >= p->m.nproducers)
 			rp_store32_release(&p->m.sh_p->p_closed, 1);
 	} else if (!mp_mine(s, RP_SLOT_ENDED)) {
 		err = -EOWNERDEAD;

@@ -79,7 +79,9 @@ struct rp_ring_hdr {
 	uint32_t s_nslots;      /* 0x14 MP claim slots per side (0 in SPSC) */
 	uint64_t s_p_seg_size;  /* 0x18 size of the producer memfd */
 	uint64_t s_data_off;    /* 0x20 RP_P_DATA_OFF */
-	uint8_t s_reserved[24]; /* 0x28 zero */
+	uint32_t s_nproducers;  /* 0x28 MP producers whose ends end the
+				 *      stream (<= s_nslots) */
+	uint8_t s_reserved[20]; /* 0x2c zero */
 };
 _Static_assert(sizeof(struct rp_ring_hdr) == 64, "ring header is one line");
 _Static_assert(offsetof(struct rp_ring_hdr, s_capacity) == 0x08, "format");

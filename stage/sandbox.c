@@ -444,7 +444,8 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 }
 
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
-			      int kill_pidfd, struct rp_violation *v)
+			      int kill_pidfd, pid_t spare_pid,
+			      struct rp_violation *v)
 {
 	int errno_ = EPERM;
 
@@ -477,7 +478,14 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 	 * caller may be a process the stage started (an exec stage's
 	 * command): it dies too.  It is blocked in the call, so its pid is
 	 * still its own. */
-	if (kill_pidfd >= 0 && v->errno_ == 0) {
+	if (spare_pid > 0 && v->errno_ == 0 && req->pid > 0 &&
+	    (pid_t)req->pid != spare_pid) {
+		/* Pending before the answer, delivered as the call returns
+		 * failed: the call never runs either way.  A program that
+		 * catches SIGSYS goes on with the call failed. */
+		kill((pid_t)req->pid, SIGSYS);
+		v->spared = 1;
+	} else if (kill_pidfd >= 0 && v->errno_ == 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 		if (req->pid > 0)
 			kill((pid_t)req->pid, SIGKILL);

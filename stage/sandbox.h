@@ -147,6 +147,7 @@ struct rp_violation {
 	char name[40];
 	uint64_t args[6];
 	int errno_;   /* a deny rule's errno it was answered with; 0: fatal */
+	int spared;   /* only the caller (the stage's program) was stopped */
 };
 
 /* Receive the listener fd a stage sent (bounded wait).  0 or -errno;
@@ -156,9 +157,13 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
  * sb denies with an errno fails with it and the stage goes on
  * (v->errno_ says which); any other is fatal: with kill_pidfd >= 0 the
  * stage (and the caller, if the stage started it) is SIGKILLed before
- * the answer, so it cannot carry on.  0 and *v filled, -EAGAIN if none
- * is pending, -errno. */
+ * the answer, so it cannot carry on.  With spare_pid > 0 (the stage's
+ * pid) and a caller other than the stage (an exec stage's program), the
+ * caller alone is stopped, with SIGSYS as a killing filter would, and
+ * the stage lives on to handle that death (v->spared).  0 and *v filled,
+ * -EAGAIN if none is pending, -errno. */
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
-			      int kill_pidfd, struct rp_violation *v);
+			      int kill_pidfd, pid_t spare_pid,
+			      struct rp_violation *v);
 
 #endif /* RP_SANDBOX_H */

@@ -107,6 +107,7 @@ struct stage_run {
 	uint64_t told_rec;
 	int told_sig;
 	uint32_t told_deaths;
+	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
 				   * fault: its death is not the record's */
 	/* standby: a copy started and sandboxed ahead, waiting to take
@@ -404,7 +405,9 @@ static uint64_t working_on(struct stage_run *r, char *where, size_t len)
 	if (rec == 0)
 		snprintf(where, len, "before its first record");
 	else
-		snprintf(where, len, "%s record %llu", working ? "on" : "after",
+		snprintf(where, len, "%s record %s%llu",
+			 working ? "on" : "after",
+			 r->nrep > 1 ? "at input byte " : "",
 			 (unsigned long long)(rec - 1));
 	/* The per-record timeout judged it working, whatever it says. */
 	return working || r->timed_out ? rec : 0;
@@ -424,10 +427,27 @@ static int own_signal(int sig)
  * same record quarantines it: its bytes go to the dead-letter output and
  * the restarted stage never sees it again.  1 if it did, 0 if not (yet),
  * -1 if it should have but cannot (r->why says why). */
+/* Replicas: has the group quarantined the record at input position
+ * pos already (a sibling that had claimed it died on it too)? */
+static int group_skips(struct sup *s, int k, uint64_t pos)
+{
+	struct stage_run *g = at(s, s->first[P(s, k)]);
+
+	for (unsigned i = 0; i < g->nskip; i++)
+		if (g->skip[i] == pos)
+			return 1;
+	return 0;
+}
+
 static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		  int told)
 {
 	struct stage_run *r = at(s, k);
+	/* Replicas: deaths on a record are counted for the group (another
+	 * replica takes up the dead one's record), and its skip list is
+	 * the group's, kept with the first replica.  A replica's record
+	 * numbers are places in the input ring. */
+	struct stage_run *g = at(s, s->first[P(s, k)]);
 	uint32_t cap = r->cfg->ring / 2;
 	uint64_t seq = rec - 1, done;
 	struct rp_dead_record d;
@@ -439,19 +459,20 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	 * program reads ahead of what it is working on: its record is
 	 * the one its adapter found killing it alone (told), only. */
 	if (r->cfg->quarantine_after == 0 || rec == 0 || !has_in(s, k) ||
-	    r->nrep > 1 ||
 	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
 		return 0;
-	if (r->suspect != rec) {
-		r->suspect = rec;
-		r->suspect_deaths = 0;
+	if (r->nrep > 1 && group_skips(s, k, seq))
+		return 1; /* known: its restart skips it */
+	if (g->suspect != rec) {
+		g->suspect = rec;
+		g->suspect_deaths = 0;
 	}
 	/* Told: the adapter saw it die that many times on it alone. */
 	if (told)
-		r->suspect_deaths = r->cfg->quarantine_after;
-	else if (++r->suspect_deaths < r->cfg->quarantine_after)
+		g->suspect_deaths = r->cfg->quarantine_after;
+	else if (++g->suspect_deaths < r->cfg->quarantine_after)
 		return 0;
-	r->suspect = 0;
+	g->suspect = 0;
 	if (s->quarantined >= s->cfg->quarantine_max) {
 		snprintf(r->why, sizeof(r->why), "%.120s; record %llu would be "
 			 "quarantined, but quarantine_max (%u) is reached",
@@ -460,32 +481,42 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	}
 	/* What it has released is behind it for good: those numbers need
 	 * no skipping any more. */
-	if (rp_ring_commit_seq(ring_in(s, k), &done) == 0) {
-		for (unsigned i = 0; i < r->nskip;) {
-			if (r->skip[i] < done)
-				r->skip[i] = r->skip[--r->nskip];
+	buf = malloc(cap ? cap : 1);
+	if (r->nrep > 1)
+		err = buf ? rp_ring_read_at(ring_in(s, k), seq, buf, cap, &f,
+					    &done)
+			  : -ENOMEM;
+	else
+		err = rp_ring_commit_seq(ring_in(s, k), &done);
+	if (err == 0 || (r->nrep > 1 && err == -ENOENT)) {
+		for (unsigned i = 0; i < g->nskip;) {
+			if (g->skip[i] < done)
+				g->skip[i] = g->skip[--g->nskip];
 			else
 				i++;
 		}
 	}
-	if (r->nskip >= RP_WIRING_MAX_SKIP) {
+	if (g->nskip >= RP_WIRING_MAX_SKIP) {
+		free(buf);
 		snprintf(r->why, sizeof(r->why), "%.120s; more than %u records "
 			 "quarantined and not yet behind it", why,
 			 RP_WIRING_MAX_SKIP);
 		return -1;
 	}
-	buf = malloc(cap ? cap : 1);
-	err = buf ? rp_ring_find(ring_in(s, k), seq, buf, cap, &f) : -ENOMEM;
+	if (r->nrep == 1)
+		err = buf ? rp_ring_find(ring_in(s, k), seq, buf, cap, &f)
+			  : -ENOMEM;
 	if (err) {
-		snprintf(r->why, sizeof(r->why), "%.120s; record %llu cannot be "
-			 "quarantined: %s", why, (unsigned long long)seq,
-			 strerror(-err));
+		snprintf(r->why, sizeof(r->why), "%.120s; record %s%llu cannot "
+			 "be quarantined: %s", why,
+			 r->nrep > 1 ? "at input byte " : "",
+			 (unsigned long long)seq, strerror(-err));
 		free(buf);
 		return -1;
 	}
 	memset(&d, 0, sizeof(d));
 	d.pipeline = s->cfg->name;
-	d.stage = r->cfg->name;
+	d.stage = pos_name(s, P(s, k)); /* a replica: its stage's name */
 	d.reason = why;
 	d.seq = seq;
 	d.origin = f.origin;
@@ -501,11 +532,17 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 			 (unsigned long long)seq);
 		return -1;
 	}
-	r->skip[r->nskip++] = seq;
+	g->skip[g->nskip++] = seq;
+	/* Every replica's next start skips it too. */
+	for (int i = s->first[P(s, k)] + 1; i < pos_end(s, P(s, k)); i++) {
+		at(s, i)->nskip = g->nskip;
+		memcpy(at(s, i)->skip, g->skip, sizeof(g->skip));
+	}
 	r->quarantined++;
 	s->quarantined++;
-	rp_log(RP_LOG_INFO, r->cfg->name, "record %llu quarantined to %s.rec "
-	       "after %u deaths on it (%s)", (unsigned long long)seq,
+	rp_log(RP_LOG_INFO, r->cfg->name, "record %s%llu quarantined to "
+	       "%s.rec after %u deaths on it (%s)",
+	       r->nrep > 1 ? "at input byte " : "", (unsigned long long)seq,
 	       s->dead.prefix, r->cfg->quarantine_after, why);
 	return 1;
 }
@@ -709,12 +746,20 @@ static void on_exit_of(struct sup *s, int k)
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;
-			snprintf(why, sizeof(why), "its program was killed by "
-				 "signal %d (%s) on record %llu, fed to it "
-				 "alone %u times", sig,
-				 sig > 0 && sig < 65 ? strsignal(sig) : "?",
-				 (unsigned long long)(r->told_rec - 1),
-				 r->told_deaths);
+			if (sig == SIGSYS && r->spared_call[0])
+				snprintf(why, sizeof(why), "its program made "
+					 "denied syscall %s on record %llu, fed "
+					 "to it alone %u times", r->spared_call,
+					 (unsigned long long)(r->told_rec - 1),
+					 r->told_deaths);
+			else
+				snprintf(why, sizeof(why), "its program was "
+					 "killed by signal %d (%s) on record "
+					 "%llu, fed to it alone %u times", sig,
+					 sig > 0 && sig < 65 ? strsignal(sig)
+							     : "?",
+					 (unsigned long long)(r->told_rec - 1),
+					 r->told_deaths);
 			recover(s, k, r->told_rec, why, 1);
 			r->told_rec = 0;
 		} else if (code == RP_EXIT_VIOLATION) {
@@ -739,8 +784,12 @@ static void on_exit_of(struct sup *s, int k)
 				     code);
 		} else {
 			char why[240];
-			snprintf(why, sizeof(why), "%s (exit %d)",
-				 r->why[0] ? r->why : "failed", code);
+			snprintf(why, sizeof(why), "%s (exit %d)%s%s",
+				 r->why[0] ? r->why : "failed", code,
+				 r->spared_call[0] ? "; its program had made "
+						     "denied syscall "
+						   : "",
+				 r->spared_call);
 			/* These fail the same way every time. */
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
 			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why)) {
@@ -755,7 +804,7 @@ static void on_exit_of(struct sup *s, int k)
 		snprintf(r->why, sizeof(r->why), "killed after it did not "
 						 "obey the cancel");
 	} else {
-		char where[48];
+		char where[64];
 		uint64_t rec = working_on(r, where, sizeof(where));
 		char why[240];
 		int own = r->timed_out || r->denied ||
@@ -779,15 +828,39 @@ static void on_exit_of(struct sup *s, int k)
 	}
 }
 
+static int exec_chunks(const struct rp_cfg_stage *c);
+
+/* An exec stage that holds its input back can narrow its program's
+ * deaths down to a record: a denied syscall of the program then stops
+ * the program alone, as a crash of it would. */
+static int narrows(struct sup *s, int k)
+{
+	const struct rp_cfg_stage *c = at(s, k)->cfg;
+
+	return c->builtin && strcmp(c->argv[0], "exec") == 0 &&
+	       !exec_chunks(c) && has_in(s, k) && c->quarantine_after > 0 &&
+	       !s->cancel_reason && at(s, k)->proc.pid > 0;
+}
+
 static void on_violation(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
 	struct rp_violation v;
-	char where[48];
+	char where[64];
 	uint64_t rec = working_on(r, where, sizeof(where));
 
-	for (int budget = 64; budget-- > 0 && r->proc.listener >= 0 &&
-			      rp_spawn_violation(&r->proc, &v) == 0;) {
+	for (int budget = 64;
+	     budget-- > 0 && r->proc.listener >= 0 &&
+	     rp_spawn_violation(&r->proc, narrows(s, k), &v) == 0;) {
+		if (v.spared) {
+			snprintf(r->spared_call, sizeof(r->spared_call),
+				 "%s (%d)", v.name, v.nr);
+			rp_log(RP_LOG_INFO, r->cfg->name, "its program made "
+			       "denied syscall %s: the program is stopped "
+			       "(SIGSYS), and the stage narrows its input "
+			       "down to the record", r->spared_call);
+			continue;
+		}
 		if (v.errno_) {
 			/* A deny rule with an errno: not fatal; reported the
 			 * first time for each syscall, counted after. */
@@ -929,7 +1002,9 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 		}
 		if (from->replicas > 1) {
 			rc.flags |= RP_RING_F_MP_PRODUCERS;
-			rc.nslots = from->replicas;
+			rc.nproducers = from->replicas;
+			if (rc.nslots < from->replicas)
+				rc.nslots = from->replicas;
 		}
 		s->ring[k].p_fd = s->ring[k].c_fd = -1;
 		if ((err = rp_ring_create(&rc, &s->ring[k])))
@@ -1004,6 +1079,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 static void fresh_incarnation(struct stage_run *r)
 {
 	r->told_rec = 0;
+	r->spared_call[0] = '\0';
 	r->started_at = rp_now_ns();
 	r->worked_ns = r->sampled_at = 0;
 	r->seen_current = r->seen_progress = 0;
@@ -1381,8 +1457,9 @@ static void check_record_timeouts(struct sup *s)
 		r->sampled_at = now;
 		if (r->worked_ns > limit && r->why[0] == '\0') {
 			snprintf(r->why, sizeof(r->why), "exceeded its "
-				 "per-record timeout of %u ms on record %llu",
+				 "per-record timeout of %u ms on record %s%llu",
 				 r->cfg->record_timeout_ms,
+				 r->nrep > 1 ? "at input byte " : "",
 				 (unsigned long long)(cur - 1));
 			r->timed_out = 1;
 			rp_spawn_kill(&r->proc);

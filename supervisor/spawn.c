@@ -428,15 +428,15 @@ int rp_spawn_take_over(struct rp_stage_proc *p,
 	return err;
 }
 
-int rp_spawn_violation(struct rp_stage_proc *p, struct rp_violation *v)
+int rp_spawn_violation(struct rp_stage_proc *p, int spare_program,
+		       struct rp_violation *v)
 {
-	int err;
-
 	if (p->listener < 0)
 		return -EAGAIN;
-	/* A violation ends the stage: killed before the call returns. */
-	err = rp_sandbox_take_violation(p->listener, &p->sandbox, p->pidfd, v);
-	return err;
+	/* A violation ends the stage (or its program): killed before the
+	 * call returns. */
+	return rp_sandbox_take_violation(p->listener, &p->sandbox, p->pidfd,
+					 spare_program ? p->pid : 0, v);
 }
 
 uint64_t rp_spawn_current_record(const struct rp_stage_proc *p)

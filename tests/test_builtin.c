@@ -415,7 +415,7 @@ static int pl_watch(struct pl *p, int ms)
 			if (!(pf[j].revents & POLLIN) || !p->running[i])
 				continue;
 			if (pf[j].fd == p->proc[i].listener) {
-				if (rp_spawn_violation(&p->proc[i], &v) == 0) {
+				if (rp_spawn_violation(&p->proc[i], 0, &v) == 0) {
 					p->violations++;
 					snprintf(p->violation,
 						 sizeof(p->violation),

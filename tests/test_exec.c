@@ -323,7 +323,8 @@ RP_TEST(test_exec_failure_fails_run, 60)
 }
 
 /* The program inherits the stage's seccomp filter: bash opening a TCP
- * connection (socket) is reported by name, and the run fails.  (bash
+ * connection (socket) is reported by name, and the run fails (the
+ * program is stopped; it had read no record to narrow down).  (bash
  * asks getpeername whether stdin is a network connection when it
  * starts; the exec policy does not allow that call, so it is made to
  * fail softly here, as on a pipe.) */
@@ -345,8 +346,10 @@ RP_TEST(test_exec_violation_by_name, 60)
 			 "args: [OUT]}\n",
 			 &rep),
 		1);
-	CU_ASSERT(strstr(rep, "ringpipe: stage net: denied syscall socket") !=
-		  NULL);
+	CU_ASSERT(strstr(rep, "ringpipe: stage net: its program made denied "
+			      "syscall socket (41)") != NULL);
+	CU_ASSERT(strstr(rep, "its program had made denied syscall socket "
+			      "(41)") != NULL);
 	CU_ASSERT(strstr(rep, "policy exec") != NULL);
 	free(rep);
 	CU_ASSERT(!process_left("/dev/tcp/127.0.0.1/9"));
@@ -1051,6 +1054,50 @@ RP_TEST(test_exec_poison_narrowed, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A parser that makes a syscall its policy denies on some records: the
+ * supervisor stops the program alone (SIGSYS, as a killing filter
+ * would), the adapter narrows that down to the record as it does a
+ * crash, and the reason names the syscall.  Every other line comes out,
+ * and the run goes on. */
+RP_TEST(test_exec_denied_narrowed, 90)
+{
+	char *rep, *dead, *text = malloc(64 * 3000);
+	size_t n, len = 0;
+
+	CU_ASSERT_FATAL(text != NULL);
+	rp_cmd_dir_make("exec");
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(text + len, 64 * 3000 - len, "%s %d\n",
+					i == 1000 ? "abrt" : i == 2000 ? "segv"
+								       : "line",
+					i);
+	rp_cmd_spit("T", text, len);
+	free(text);
+	CU_ASSERT_EQUAL(run_yaml("name: pd\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "args: [--, perl, -ne, 'socket(S, 2, 1, 0) "
+				 "if /^(segv|abrt)/; print \"got $_\"']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 2 records to pd.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "its program made denied syscall socket (41): "
+			      "the program is stopped (SIGSYS)") != NULL);
+	free(rep);
+	dead = rp_cmd_slurp("pd.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "its program made denied syscall socket (41) "
+			       "on record 1000, fed to it alone 2 times") !=
+		  NULL);
+	CU_ASSERT(strstr(dead, "\"seq\":2000,") != NULL);
+	free(dead);
+	all_lines_but_poison();
+	rp_cmd_dir_remove();
+}
+
 /* --help documents every option; usage errors exit 2. */
 RP_TEST(test_exec_usage, 30)
 {
@@ -1082,6 +1129,8 @@ void rp_suite_exec(void)
 	RP_SUITE("exec",
 		 {"a program dying on records: narrowed, quarantined",
 		  test_exec_poison_narrowed},
+		 {"a denied syscall of its program: narrowed, quarantined",
+		  test_exec_denied_narrowed},
 		 {"a restarted exec stage feeds again what it held",
 		  test_exec_restart_at_least_once},
 		 {"a background job dies with its command",

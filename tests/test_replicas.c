@@ -39,15 +39,20 @@ static char *lines(int n, int only7, size_t *len)
 	return buf;
 }
 
-/* The sum of the "restarted N times" the report gives. */
-static unsigned restarts(const char *report)
+/* The sum of the N in every "KEY N" of the report. */
+static unsigned sum_of(const char *report, const char *key)
 {
 	unsigned sum = 0;
 
-	for (const char *p = report; (p = strstr(p, "restarted ")) != NULL;
-	     p++)
-		sum += (unsigned)atoi(p + 10);
+	for (const char *p = report; (p = strstr(p, key)) != NULL; p++)
+		sum += (unsigned)atoi(p + strlen(key));
 	return sum;
+}
+
+/* The sum of the "restarted N times" the report gives. */
+static unsigned restarts(const char *report)
+{
+	return sum_of(report, "restarted ");
 }
 
 /* The output file equals want byte for byte. */
@@ -258,6 +263,75 @@ RP_TEST(test_replicas_unordered, 120)
 	rp_cmd_dir_remove();
 }
 
+/* Parsers with replicas, one after the other, that abort on some
+ * records, hang on one (record_timeout_ms) and try a syscall the sandbox
+ * denies on another: each such record kills every replica that takes it
+ * up, the group counts the deaths, and at quarantine_after the record
+ * goes to the dead-letter output (named by its stage and its place in
+ * the input) and every replica skips it.  Every other line comes out
+ * once, in order. */
+RP_TEST(test_replicas_quarantine, 120)
+{
+	static const char *const poison[] = {"line 3000\n", "line 7777\n",
+					     "line 5000\n", "line 1234\n"};
+	char in[256], out[256], line[900], *report, *dead;
+	char *args[] = {"-e", line, "--fast-restart", NULL};
+	size_t wlen, n, w = 0;
+	char *all = lines(10000, 0, &wlen), *want = malloc(wlen);
+	int code;
+
+	CU_ASSERT_FATAL(want != NULL);
+	for (char *p = all; p < all + wlen;) {
+		char *nl = memchr(p, '\n', (size_t)(all + wlen - p));
+		size_t k = (size_t)(nl - p) + 1;
+		int bad = 0;
+		for (size_t i = 0; i < sizeof(poison) / sizeof(*poison); i++)
+			bad |= strlen(poison[i]) == k && !memcmp(p, poison[i], k);
+		if (!bad) {
+			memcpy(want + w, p, k);
+			w += k;
+		}
+		p = nl + 1;
+	}
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", all, wlen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s "
+		 "! fault @replicas=3 --match '^line (3000|7777)$' --do crash:6 "
+		 "! fault @replicas=2 @record_timeout_ms=300 "
+		 "--match '^line 5000$' --do hang "
+		 "! fault @replicas=2 --match '^line 1234$' --do syscall:openat "
+		 "! file-sink --lines %s",
+		 in, out);
+	code = rp_cmd_run(args, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, w));
+	CU_ASSERT_EQUAL(sum_of(report, "quarantined "), 4);
+	/* (SIGABRT: the sanitizers catch SIGSEGV, and their handler's
+	 * first syscall is denied.) */
+	CU_ASSERT(strstr(report, "killed by signal 6 (Aborted) on record at "
+				 "input byte ") != NULL);
+	CU_ASSERT(strstr(report, "exceeded its per-record timeout of 300 ms "
+				 "on record at input byte ") != NULL);
+	CU_ASSERT(strstr(report, "denied syscall openat (257) on record at "
+				 "input byte ") != NULL);
+	dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "\"stage\":\"2-fault\"") != NULL);
+	CU_ASSERT(strstr(dead, "\"stage\":\"3-fault\"") != NULL);
+	CU_ASSERT(strstr(dead, "\"stage\":\"4-fault\"") != NULL);
+	CU_ASSERT(strstr(dead, "\"origin\":3000,") != NULL);
+	CU_ASSERT(strstr(dead, "\"origin\":7777,") != NULL);
+	if (code != 0 || sum_of(report, "quarantined ") != 4)
+		fprintf(stderr, "%s\n", report);
+	free(dead);
+	free(report);
+	free(want);
+	free(all);
+	rp_cmd_dir_remove();
+}
+
 /* Where replicas cannot work, the file is refused with its place and
  * the reason; as a one-liner they are @ settings, and each replica is a
  * line of the report. */
@@ -405,6 +479,8 @@ void rp_suite_replicas(void)
 		  test_replicas_owner_death},
 		 {"replicas: one stuck holding the lock is killed",
 		  test_replicas_stuck_holder},
+		 {"replicas: a poison record is quarantined once for all",
+		  test_replicas_quarantine},
 		 {"replicas: unordered lose nothing and say they may repeat",
 		  test_replicas_unordered},
 		 {"replicas: where refused, and as a one-liner setting",

@@ -122,7 +122,7 @@ static int watch(struct rig *r, struct rp_violation *v, int *violated,
 				       .events = POLLIN}};
 		int n = poll(p, r->proc.listener >= 0 ? 2 : 1, 100);
 		if (n > 0 && r->proc.listener >= 0 && (p[1].revents & POLLIN) &&
-		    rp_spawn_violation(&r->proc, v) == 0)
+		    rp_spawn_violation(&r->proc, 0, v) == 0)
 			*violated = 1;
 		if (n > 0 && (p[0].revents & POLLIN))
 			break;
