@@ -35,6 +35,15 @@
 
 #define RP_DEFAULT_LOCK_TIMEOUT_NS (1000 * 1000 * 1000LL)
 
+/* What handles opened from now on start with (rp_ring_set_lock_timeout
+ * changes one handle's). */
+static int64_t default_lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
+
+void rp_ring_set_default_lock_timeout(int64_t ns)
+{
+	default_lock_timeout_ns = ns > 0 ? ns : RP_DEFAULT_LOCK_TIMEOUT_NS;
+}
+
 /* ---------------------------------------------------------------- create */
 
 static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
@@ -262,7 +271,7 @@ static int map_open(const struct rp_ring_fds *fds, int producer,
 	m->flags = h.s_flags;
 	m->nslots = h.s_nslots;
 	m->nproducers = h.s_nproducers;
-	m->lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
+	m->lock_timeout_ns = default_lock_timeout_ns;
 
 	err = rp_fd_reopen_ro(producer ? fds->c_fd : fds->p_fd, &ro_fd);
 	if (err)

@@ -262,12 +262,13 @@ int rp_ring_mark_ended(const struct rp_ring_fds *fds,
  * the caller then rings the side's bell. */
 int rp_ring_mark_dead(const struct rp_ring_fds *fds, int32_t pid);
 
-/* Multi-participant sides: who holds the lock now.  holder_pid is the
- * pid in the holder's claim slot and owner_tid the mutex word's owner
- * (0 and 0: nobody); locks counts every locking, so two samples with
- * the same holder and count mean one holding all along.  All three come
- * from shared memory the participants write: they agree, or nobody can
- * be named.  -ENOTSUP if that side has one participant. */
+/* Multi-participant sides: who holds the lock now.  owner_tid is the
+ * mutex word's owner (0: nobody alive: free, or its owner died in it),
+ * holder_pid the pid in the claim slot the holder said is its own;
+ * locks counts every locking, so two samples with the same owner and
+ * count mean one holding all along.  All three come from shared memory
+ * the participants write: hints that name, never proof.  -ENOTSUP if
+ * that side has one participant. */
 struct rp_lock_sample {
 	uint32_t holder_pid, owner_tid, locks;
 };
@@ -296,6 +297,10 @@ int rp_ring_observe(const struct rp_ring_fds *fds, struct rp_ring_stats *ps,
 void rp_producer_set_batch(struct rp_producer *p, uint32_t bytes);
 void rp_ring_set_lock_timeout(struct rp_producer *p, struct rp_consumer *c,
 			      int64_t ns);
+/* The lock wait of handles opened from now on, in this process (1 s
+ * unless set; <= 0 restores that): a replica waits longer than its
+ * supervisor lets a holder keep the lock. */
+void rp_ring_set_default_lock_timeout(int64_t ns);
 uint32_t rp_producer_max_record(const struct rp_producer *p);
 uint32_t rp_consumer_max_record(const struct rp_consumer *c);
 

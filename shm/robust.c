@@ -83,6 +83,9 @@ uint32_t rp_mutex_owner(const void *mem)
 	/* glibc keeps the futex word first; the kernel's robust-list
 	 * handling reads its low 30 bits as the owner's tid. */
 	const rp_atomic32 *word = (const rp_atomic32 *)mem;
+	uint32_t v = rp_load32_relaxed(word);
 
-	return rp_load32_relaxed(word) & FUTEX_TID_MASK;
+	/* The owner died holding it: nobody alive holds it, and the next
+	 * locker repairs it. */
+	return (v & FUTEX_OWNER_DIED) ? 0 : v & FUTEX_TID_MASK;
 }

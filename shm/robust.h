@@ -35,8 +35,9 @@ int rp_mutex_init(void *mem);
 int rp_mutex_lock(void *mem, int64_t timeout_ns, rp_repair_fn repair,
 		  void *arg);
 int rp_mutex_unlock(void *mem);
-/* The thread id the mutex word names as its owner (0: unlocked): the
- * robust-futex protocol the kernel itself reads at a thread's death.
+/* The thread id the mutex word names as its owner (0: unlocked, or its
+ * owner died holding it): the robust-futex protocol the kernel itself
+ * reads at a thread's death.
  * A hint from shared memory: it names, it does not prove. */
 uint32_t rp_mutex_owner(const void *mem);
 

@@ -156,6 +156,11 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 {
 	int err;
 
+	/* A replica waits for a shared lock longer than the supervisor
+	 * lets anyone hold it: a stuck holder is killed, not waited out. */
+	if (w->lock_ms)
+		rp_ring_set_default_lock_timeout(
+			(2 * (int64_t)w->lock_ms + 1000) * 1000000);
 	if ((err = rp_bell_open(w->bell, w->bell_efd, &s->own)) ||
 	    (err = rp_bell_open(w->sup_bell, w->sup_efd, &s->sup)) ||
 	    (err = rp_ctl_rx_open(&w->cin, s->own, s->sup, &s->rx)) ||
@@ -465,7 +470,11 @@ static int wait_ready(void *arg)
 		if (rp_ctl_ready(a->s->rx) != 0)
 			got |= RP_WAIT_CONTROL;
 	}
-	if ((a->what & WAIT_TURN) && rp_consumer_my_turn(a->s->in) != 0)
+	/* (A consumer gone for good ends the wait too: only the replica
+	 * whose turn it is would ever find out by reserving.) */
+	if ((a->what & WAIT_TURN) &&
+	    (rp_consumer_my_turn(a->s->in) != 0 ||
+	     (a->s->out && rp_producer_ready(a->s->out, 0) < 0)))
 		got |= WAIT_TURN;
 	return (int)got;
 }
@@ -669,6 +678,10 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 			s->in_seq++;
 			s->origin = v.pos;
 			s->turn = 0;
+			/* Its count of what it took, for its restart: what
+			 * it had not released goes to a sibling. */
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ,
+					  s->in_seq);
 			if (skipped(s, v.pos))
 				continue;
 			break;
@@ -801,6 +814,8 @@ static int wait_turn(struct rp_stage *s)
 	while ((r = rp_consumer_my_turn(s->in)) == 0) {
 		if (cancel_point(s))
 			return -ECANCELED;
+		if (s->out && (r = rp_producer_ready(s->out, 0)) < 0)
+			return r; /* -EPIPE: the stage after us is done */
 		r = rp_stage_wait(s, WAIT_TURN | RP_WAIT_CONTROL, SEC);
 		if (r < 0 && r != -ETIMEDOUT)
 			return r;

@@ -341,6 +341,9 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	if (strcmp(key, "quar") == 0)
 		return num(val, 64, &v) ? bad(w, "quar: 0 to 64")
 				       : (w->quarantine = (unsigned)v, 0);
+	if (strcmp(key, "lock") == 0)
+		return num(val, 3600000, &v) ? bad(w, "lock: 0 to 3600000")
+					     : (w->lock_ms = (unsigned)v, 0);
 	if (strcmp(key, "standby") == 0)
 		return num(val, 1, &v) ? bad(w, "standby: 0 or 1")
 				       : (w->standby = (int)v, 0);
@@ -496,6 +499,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		err = append(buf, len, &at, "standby=1;");
 	if (!err && w->quarantine)
 		err = append(buf, len, &at, "quar=%u;", w->quarantine);
+	if (!err && w->lock_ms)
+		err = append(buf, len, &at, "lock=%u;", w->lock_ms);
 	if (!err && w->lifeline >= 0)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)

@@ -39,6 +39,9 @@
  *   llopt=1             a kernel without Landlock is reported, not fatal
  *   quar=K              deaths of its program on one record, alone,
  *                       that quarantine it (exec; 0: none)
+ *   lock=MS             replicas: the supervisor kills a holder of a
+ *                       shared ring lock after MS; waits for one are
+ *                       longer (0: the ring's default)
  *   standby=1           a standby: attach and enter the sandbox, then wait
  *                       on sock=FD for the word to take over, which
  *                       carries what only a restart knows (seq, skip,
@@ -74,6 +77,7 @@ struct rp_wiring {
 				   * 0: not said */
 	int standby;              /* wait for the word to take over */
 	unsigned quarantine;      /* exec: deaths on one record, alone */
+	unsigned lock_ms;         /* replicas: lock_timeout_ms */
 	struct rp_sandbox sandbox;
 	char error[128];
 };

@@ -96,9 +96,16 @@ struct stage_run {
 	uint64_t wait_us[2];
 	int waits_taken;          /* this incarnation's are in wait_us */
 	int denied;               /* killed for a denied syscall on a record */
-	/* poison records: deaths of its own doing on one input record */
-	uint64_t suspect;         /* input sequence number + 1; 0: none */
-	uint32_t suspect_deaths;
+	/* poison records: deaths of its own doing on one input record
+	 * (input sequence number + 1; 0: none).  A stage alone counts
+	 * deaths in a row on one record; a group of replicas, on each of
+	 * a few records at once (its copies die on neighbouring records
+	 * side by side), kept with its first replica. */
+#define SUSPECTS 8
+	struct suspect {
+		uint64_t rec;
+		uint32_t deaths;
+	} sus[SUSPECTS];
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined: never again */
 	unsigned nskip;
 	uint64_t quarantined;
@@ -439,6 +446,25 @@ static int group_skips(struct sup *s, int k, uint64_t pos)
 	return 0;
 }
 
+/* The count of deaths on record rec: a stage alone keeps one (a death
+ * on another record starts it over); a group finds rec's among its
+ * few, or takes the one with the fewest deaths for it. */
+static struct suspect *suspect_of(struct stage_run *g, uint64_t rec)
+{
+	struct suspect *sp = &g->sus[0];
+	int n = g->nrep > 1 ? SUSPECTS : 1;
+
+	for (int i = 0; i < n; i++) {
+		if (g->sus[i].rec == rec)
+			return &g->sus[i];
+		if (g->sus[i].deaths < sp->deaths)
+			sp = &g->sus[i];
+	}
+	sp->rec = rec;
+	sp->deaths = 0;
+	return sp;
+}
+
 static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		  int told)
 {
@@ -452,6 +478,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	uint64_t seq = rec - 1, done;
 	struct rp_dead_record d;
 	struct rp_found f;
+	struct suspect *sp;
 	unsigned char *buf;
 	int err;
 
@@ -463,16 +490,14 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return 0;
 	if (r->nrep > 1 && group_skips(s, k, seq))
 		return 1; /* known: its restart skips it */
-	if (g->suspect != rec) {
-		g->suspect = rec;
-		g->suspect_deaths = 0;
-	}
+	sp = suspect_of(g, rec);
 	/* Told: the adapter saw it die that many times on it alone. */
 	if (told)
-		g->suspect_deaths = r->cfg->quarantine_after;
-	else if (++g->suspect_deaths < r->cfg->quarantine_after)
+		sp->deaths = r->cfg->quarantine_after;
+	else if (++sp->deaths < r->cfg->quarantine_after)
 		return 0;
-	g->suspect = 0;
+	sp->rec = 0;
+	sp->deaths = 0;
 	if (s->quarantined >= s->cfg->quarantine_max) {
 		snprintf(r->why, sizeof(r->why), "%.120s; record %llu would be "
 			 "quarantined, but quarantine_max (%u) is reached",
@@ -1003,8 +1028,8 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 		if (from->replicas > 1) {
 			rc.flags |= RP_RING_F_MP_PRODUCERS;
 			rc.nproducers = from->replicas;
-			if (rc.nslots < from->replicas)
-				rc.nslots = from->replicas;
+			if (rc.nslots < 2 * from->replicas)
+				rc.nslots = 2 * from->replicas;
 		}
 		s->ring[k].p_fd = s->ring[k].c_fd = -1;
 		if ((err = rp_ring_create(&rc, &s->ring[k])))
@@ -1065,6 +1090,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 		spec->chaos_gen = r->restarts + 1;
 	spec->incarnation = r->restarts + 1;
 	spec->quarantine = c->quarantine_after;
+	spec->lock_ms = r->nrep > 1 ? c->lock_timeout_ms : 0;
 	spec->null_stdin = has_in(s, k);
 	spec->null_stdout = has_out(s, k);
 	if (c->builtin)
@@ -1473,9 +1499,10 @@ static void check_record_timeouts(struct sup *s)
  * is sampled: the same holder and the same count of lockings for longer
  * than lock_timeout_ms means one holding all along, and it is killed
  * (its claim is repaired by the next locker, as at any death).  Who
- * holds it is read from shared memory the replicas write: the claim
- * slot's pid and the mutex word's owner must agree and name one of
- * them, or every replica of the stage is killed.
+ * holds it is read from the mutex word (the robust-futex protocol's
+ * owner), shared memory the replicas write: a word naming none of them
+ * means one of them wrote it, and every replica of the stage is
+ * killed.  A holder that died in the lock holds nothing.
  */
 static void watch_lock(struct sup *s, int p, int producers, int64_t now)
 {
@@ -1486,19 +1513,21 @@ static void watch_lock(struct sup *s, int p, int producers, int64_t now)
 	int64_t limit = (int64_t)c->lock_timeout_ms * 1000000;
 	int who = -1;
 
+	/* Nobody alive holds it: free, or its holder died in it (the
+	 * next locker repairs that; a restart may be backing off). */
 	if (rp_ring_lock_sample(ring, producers, &cur) != 0 ||
-	    (cur.holder_pid == 0 && cur.owner_tid == 0) ||
-	    memcmp(&cur, &w->last, sizeof(cur)) != 0) {
+	    cur.owner_tid == 0 || memcmp(&cur, &w->last, sizeof(cur)) != 0) {
 		w->last = cur;
 		w->since = now;
 		return;
 	}
 	if (now - w->since <= limit)
 		return;
+	/* The mutex word names the holder; a word naming none of the
+	 * replicas (written by one of them) names nobody. */
 	for (int k = s->first[p]; k < pos_end(s, p); k++)
 		if (at(s, k)->proc.pid > 0 && alive(at(s, k)->state) &&
-		    (uint32_t)at(s, k)->proc.pid == cur.holder_pid &&
-		    cur.holder_pid == cur.owner_tid)
+		    (uint32_t)at(s, k)->proc.pid == cur.owner_tid)
 			who = k;
 	for (int k = s->first[p]; k < pos_end(s, p); k++) {
 		struct stage_run *r = at(s, k);

@@ -270,6 +270,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	if ((err = fs_paths_exist(&spec->sandbox, why, whylen)))
 		return err;
 	snprintf(out->name, sizeof(out->name), "%s", spec->name);
+	out->rings[0] = links->in;
+	out->rings[1] = links->out;
 	out->sandbox = spec->sandbox;
 	rp_wiring_init(&w);
 	snprintf(w.name, sizeof(w.name), "%s", spec->name);
@@ -279,6 +281,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.crash_n = spec->crash_n;
 	w.standby = spec->standby;
 	w.quarantine = spec->quarantine;
+	w.lock_ms = spec->lock_ms;
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;
@@ -455,6 +458,7 @@ int rp_spawn_kill(struct rp_stage_proc *p)
 
 int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
 {
+	siginfo_t si;
 	int status = 0;
 
 	if (p->pid <= 0)
@@ -464,6 +468,15 @@ int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
 		if (poll(&pf, 1, timeout_ms) == 0)
 			rp_spawn_kill(p);
 	}
+	/* Dead and not yet reaped, its pid still its own: a replica's
+	 * claims on the rings it shares are marked for the next locker
+	 * (it may have attached before it failed to start). */
+	while (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) < 0 &&
+	       errno == EINTR)
+		;
+	for (int i = 0; i < 2; i++)
+		if (p->rings[i])
+			rp_ring_mark_dead(p->rings[i], p->pid);
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = -1;

@@ -61,6 +61,9 @@ struct rp_stage_spec {
 	/* exec: deaths of its program alone on one record that quarantine
 	 * it (the stage narrows a crash down to one record; 0: never). */
 	unsigned quarantine;
+	/* Replicas: how long the supervisor lets one hold a shared ring
+	 * lock (its own waits for one are longer); 0: not a replica. */
+	unsigned lock_ms;
 };
 
 struct rp_stage_proc {
@@ -79,6 +82,9 @@ struct rp_stage_proc {
 				* starting (rp_spawn failed), else 0 */
 	int go;                /* a standby's socket: the word to take over
 				* goes there; -1 otherwise */
+	/* its rings, whose multi-participant sides (replicas) get its
+	 * death marked when rp_spawn_reap reaps it */
+	const struct rp_ring_fds *rings[2];
 };
 
 /* The rings around the stage: in (it consumes) and out (it produces) may

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -218,6 +219,195 @@ RP_TEST(test_replicas_stuck_holder, 120)
 	rp_cmd_dir_remove();
 }
 
+/* The stage after an ordered group finishes early (head): the copy
+ * whose turn it is finds out as it reserves, and the others, waiting
+ * for turns that will never come, find out too.  Five runs, each ends
+ * with the first ten lines. */
+RP_TEST(test_replicas_consumer_done_early, 120)
+{
+	char in[256], out[256], line[700], *report;
+	char *args[] = {"-e", line, NULL};
+	size_t alen, wlen;
+	char *all = lines(200000, 0, &alen), *want = lines(10, 0, &wlen);
+
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", all, alen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! grep @replicas=3 line ! head 10 ! "
+		 "file-sink --lines %s",
+		 in, out);
+	for (int i = 0; i < 5; i++) {
+		int code = rp_cmd_run(args, &report);
+		CU_ASSERT_EQUAL(code, 0);
+		CU_ASSERT(out_is(want, wlen));
+		if (code != 0)
+			fprintf(stderr, "%s\n", report);
+		free(report);
+	}
+	free(all);
+	free(want);
+	rp_cmd_dir_remove();
+}
+
+/* Copies die on neighbouring records side by side: the group counts
+ * each record's deaths apart, so with the default restart limits (five
+ * in a row, backing off) three adjacent poison records are quarantined
+ * and the run goes on.  And a copy dying inside a lock whose restart
+ * backs off longer than lock_timeout_ms is no stuck holder: nobody
+ * else is killed. */
+RP_TEST(test_replicas_default_restarts, 120)
+{
+	char in[256], out[256], line[700], *report;
+	char *args[] = {"-e", line, NULL};
+	size_t wlen, w = 0;
+	char *all = lines(10000, 0, &wlen), *want = malloc(wlen);
+	int code;
+
+	CU_ASSERT_FATAL(want != NULL);
+	for (char *p = all; p < all + wlen;) {
+		char *nl = memchr(p, '\n', (size_t)(all + wlen - p));
+		size_t k = (size_t)(nl - p) + 1;
+		if (strncmp(p, "line 500", 8) || k != 10 ||
+		    (p[8] != '0' && p[8] != '1' && p[8] != '2')) {
+			memcpy(want + w, p, k);
+			w += k;
+		}
+		p = nl + 1;
+	}
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_spit("in", all, wlen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @replicas=3 "
+		 "@restart_backoff_ms=10 --match '^line 500[012]$' --do crash:6 "
+		 "! file-sink --lines %s",
+		 in, out);
+	code = rp_cmd_run(args, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, w));
+	CU_ASSERT_EQUAL(sum_of(report, "quarantined "), 3);
+	if (code != 0)
+		fprintf(stderr, "%s\n", report);
+	free(report);
+
+	rp_cmd_spit("in", all, wlen);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @replicas=3 "
+		 "@restart_backoff_ms=1500 @lock_timeout_ms=300 --every 3000 "
+		 "--do crashpoint:mp-locked ! file-sink --lines %s",
+		 in, out);
+	code = rp_cmd_run(args, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(all, wlen));
+	CU_ASSERT(restarts(report) >= 1);
+	CU_ASSERT(strstr(report, "the lock of its") == NULL);
+	if (code != 0 || strstr(report, "the lock of its"))
+		fprintf(stderr, "%s\n", report);
+	free(report);
+	free(want);
+	free(all);
+	rp_cmd_dir_remove();
+}
+
+/* Copies killed 0-4 ms after they appear, while they start: one that
+ * had attached to its rings before it died leaves its claim slots marked
+ * for the next locker, so the copy started after it finds room.  Lines
+ * stream in meanwhile; all of them come out, in order. */
+RP_TEST(test_replicas_killed_while_starting, 120)
+{
+	char line[512], *report;
+	char *args[] = {"-e", line, "--fast-restart", NULL};
+	pid_t seen[512], sup;
+	int nseen = 0, fds[2], kills = 0, code;
+	size_t wlen, fed = 0;
+	char *all = lines(40000, 0, &wlen);
+	char out[256];
+
+	srand((unsigned)getpid());
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(out, sizeof(out), "out");
+	snprintf(line, sizeof(line),
+		 "file-source --lines - ! grep @replicas=2 line ! file-sink "
+		 "--lines %s",
+		 out);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	sup = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	/* 20 kills, or 20 s (slow starts under the sanitizers), the
+	 * input open and trickling meanwhile; then the rest of it. */
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (t = t0; kills < 20 && t.tv_sec - t0.tv_sec < 20;
+	     clock_gettime(CLOCK_MONOTONIC, &t)) {
+		char path[64], buf[4096];
+		struct timespec ts = {0, 2000000};
+		size_t end = fed + 200 < wlen ? fed + 200 : wlen;
+		FILE *f;
+		while (end < wlen && all[end - 1] != '\n')
+			end++;
+		if (end > fed)
+			CU_ASSERT_FATAL(write(fds[1], all + fed, end - fed) ==
+					(ssize_t)(end - fed));
+		fed = end;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+			 (int)sup, (int)sup);
+		if ((f = fopen(path, "r")) == NULL)
+			break;
+		for (int kid; fscanf(f, "%d", &kid) == 1;) {
+			char cl[128];
+			int known = 0, fd;
+			ssize_t n;
+			for (int i = 0; i < nseen; i++)
+				known |= seen[i] == kid;
+			if (known || nseen >= 512)
+				continue;
+			snprintf(cl, sizeof(cl), "/proc/%d/cmdline", kid);
+			fd = open(cl, O_RDONLY | O_CLOEXEC);
+			n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			/* The replicas only, once they run the stage binary
+			 * (before, a child still shows our command line). */
+			if (n <= 0 || memmem(buf, (size_t)n, "ringpipe-stage",
+					     14) == NULL)
+				continue;
+			seen[nseen++] = kid;
+			if (memmem(buf, (size_t)n, "\0grep\0", 6) == NULL)
+				continue;
+			ts.tv_nsec = (rand() % 4000) * 1000L;
+			nanosleep(&ts, NULL);
+			kills += kill(kid, SIGKILL) == 0;
+		}
+		fclose(f);
+		nanosleep(&ts, NULL);
+	}
+	if (fed < wlen)
+		CU_ASSERT_FATAL(write(fds[1], all + fed, wlen - fed) ==
+				(ssize_t)(wlen - fed));
+	fed = wlen;
+	close(fds[1]);
+	code = rp_test_exit_code(rp_test_wait(sup, 60));
+	report = rp_cmd_slurp("REPORT", &wlen);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(kills >= 10);
+	fprintf(stderr, "  %d kills\n", kills);
+	CU_ASSERT(strstr(report, "Too many users") == NULL);
+	if (code != 0)
+		fprintf(stderr, "%d kills\n%s\n", kills, report);
+	free(report);
+	{
+		size_t n;
+		char *got = rp_cmd_slurp("out", &n);
+		CU_ASSERT(n == fed && memcmp(got, all, n) == 0);
+		free(got);
+	}
+	free(all);
+	rp_cmd_dir_remove();
+}
+
 /* Unordered replicas publish as they finish: nothing is lost, a dead
  * one's records may come out twice, and the report says so for them and
  * the stages after them. */
@@ -253,6 +443,7 @@ RP_TEST(test_replicas_unordered, 120)
 		missing += seen[i] == 0;
 	CU_ASSERT_EQUAL(missing, 0);
 	CU_ASSERT(n >= wlen);
+	CU_ASSERT(restarts(report) >= 3); /* the faults did fire */
 	CU_ASSERT(strstr(report, "delivery at-least-once: a dead replica's "
 				 "records are done again") != NULL);
 	CU_ASSERT(strstr(report, "delivery no better than 2-fault's") != NULL);
@@ -481,6 +672,12 @@ void rp_suite_replicas(void)
 		  test_replicas_stuck_holder},
 		 {"replicas: a poison record is quarantined once for all",
 		  test_replicas_quarantine},
+		 {"replicas: the stage after them done early ends them",
+		  test_replicas_consumer_done_early},
+		 {"replicas: neighbouring poison records, default restarts",
+		  test_replicas_default_restarts},
+		 {"replicas: copies killed while they start",
+		  test_replicas_killed_while_starting},
 		 {"replicas: unordered lose nothing and say they may repeat",
 		  test_replicas_unordered},
 		 {"replicas: where refused, and as a one-liner setting",
