@@ -39,6 +39,7 @@ static const char *const kind_names[] = {
 	[RP_CTL_CANCEL] = "cancel",     [RP_CTL_DRAIN] = "drain",
 	[RP_CTL_PAUSE] = "pause",       [RP_CTL_RESUME] = "resume",
 	[RP_CTL_PING] = "ping",         [RP_CTL_FAULT] = "fault",
+	[RP_CTL_DENIED] = "denied",
 	[RP_CTL_READY] = "ready",
 	[RP_CTL_PROGRESS] = "progress", [RP_CTL_ERROR] = "error",
 	[RP_CTL_DONE] = "done",         [RP_CTL_VIOLATION] = "violation",

@@ -31,6 +31,9 @@
 			    * record (arg0: RP_FAULT_*, arg1: the
 			    * incarnation it is for); ignored unless the
 			    * wiring armed it */
+#define RP_CTL_DENIED 7u   /* exec: its program made a denied syscall
+			    * (arg0: its number) and is being killed for
+			    * it, the stage spared: sent before the kill */
 /* Kinds, stage -> supervisor. */
 #define RP_CTL_READY 16u     /* attached and sandboxed */
 #define RP_CTL_PROGRESS 17u  /* arg0: records in, arg1: records out */

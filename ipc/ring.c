@@ -35,15 +35,6 @@
 
 #define RP_DEFAULT_LOCK_TIMEOUT_NS (1000 * 1000 * 1000LL)
 
-/* What handles opened from now on start with (rp_ring_set_lock_timeout
- * changes one handle's). */
-static int64_t default_lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
-
-void rp_ring_set_default_lock_timeout(int64_t ns)
-{
-	default_lock_timeout_ns = ns > 0 ? ns : RP_DEFAULT_LOCK_TIMEOUT_NS;
-}
-
 /* ---------------------------------------------------------------- create */
 
 static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
@@ -271,7 +262,7 @@ static int map_open(const struct rp_ring_fds *fds, int producer,
 	m->flags = h.s_flags;
 	m->nslots = h.s_nslots;
 	m->nproducers = h.s_nproducers;
-	m->lock_timeout_ns = default_lock_timeout_ns;
+	m->lock_timeout_ns = RP_DEFAULT_LOCK_TIMEOUT_NS;
 
 	err = rp_fd_reopen_ro(producer ? fds->c_fd : fds->p_fd, &ro_fd);
 	if (err)
@@ -1290,6 +1281,34 @@ int rp_ring_verify(const struct rp_ring_fds *fds)
 	return err;
 }
 
+/* For the supervisor's walks over a ring: map it read-only and take its
+ * cursors, tail first.  -EBADMSG for any failure to map. */
+static int walk_open(const struct rp_ring_fds *fds, struct rp_ring_map *m,
+		     uint64_t *t, uint64_t *hd)
+{
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if ((err = map_open(fds, 0, m)))
+		return err == -EBADMSG ? err : -EBADMSG;
+	*t = rp_load64_acquire(&m->sh_p->p_tail);
+	*hd = rp_load64_acquire(&m->sh_c->c_head);
+	return 0;
+}
+
+/* Copy the record whose header h is at pos out (up to cap bytes). */
+static void walk_copy(const struct rp_ring_map *m, uint64_t pos,
+		      const struct rp_rec_hdr *h, void *buf, uint32_t cap,
+		      struct rp_found *f)
+{
+	f->len = h->len;
+	f->type = h->type;
+	f->origin = h->origin;
+	f->sub = h->sub;
+	memcpy(buf, m->sh_data + (pos & m->mask) + sizeof(*h),
+	       h->len < cap ? h->len : cap);
+}
+
 int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 		 uint32_t cap, struct rp_found *f)
 {
@@ -1299,12 +1318,9 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 	uint32_t ks = 0;
 	int err, has_key, dedup;
 
-	memset(&m, 0, sizeof(m));
-	if ((err = map_open(fds, 0, &m)))
-		return err == -EBADMSG ? err : -EBADMSG;
+	if ((err = walk_open(fds, &m, &t, &hd)))
+		return err;
 	err = -ENOENT;
-	t = rp_load64_acquire(&m.sh_p->p_tail);
-	hd = rp_load64_acquire(&m.sh_c->c_head);
 	rp_ckpt_pick(&m.sh_c->c_ckpt, 1, hd, &ck);
 	has_key = (ck.flags & RP_CKPT_F_KEY) != 0;
 	ko = ck.origin;
@@ -1332,13 +1348,7 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 				ko = h.origin;
 				ks = h.sub;
 				if (n++ == seq) {
-					f->len = h.len;
-					f->type = h.type;
-					f->origin = h.origin;
-					f->sub = h.sub;
-					memcpy(buf, m.sh_data + (pos & m.mask) +
-							    sizeof(h),
-					       h.len < cap ? h.len : cap);
+					walk_copy(&m, pos, &h, buf, cap, f);
 					err = 0;
 					break;
 				}
@@ -1356,12 +1366,9 @@ int rp_ring_read_at(const struct rp_ring_fds *fds, uint64_t at, void *buf,
 	uint64_t t, hd;
 	int err;
 
-	memset(&m, 0, sizeof(m));
-	if ((err = map_open(fds, 0, &m)))
-		return err == -EBADMSG ? err : -EBADMSG;
+	if ((err = walk_open(fds, &m, &t, &hd)))
+		return err;
 	err = -ENOENT;
-	t = rp_load64_acquire(&m.sh_p->p_tail);
-	hd = rp_load64_acquire(&m.sh_c->c_head);
 	if (head)
 		*head = hd;
 	if (t - hd > m.cap || (t & 7) || (hd & 7))
@@ -1376,12 +1383,7 @@ int rp_ring_read_at(const struct rp_ring_fds *fds, uint64_t at, void *buf,
 				break;
 			}
 			if (pos == at && h.type != RP_REC_T_PAD) {
-				f->len = h.len;
-				f->type = h.type;
-				f->origin = h.origin;
-				f->sub = h.sub;
-				memcpy(buf, m.sh_data + (pos & m.mask) + sizeof(h),
-				       h.len < cap ? h.len : cap);
+				walk_copy(&m, pos, &h, buf, cap, f);
 				err = 0;
 				break;
 			}

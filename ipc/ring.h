@@ -297,10 +297,6 @@ int rp_ring_observe(const struct rp_ring_fds *fds, struct rp_ring_stats *ps,
 void rp_producer_set_batch(struct rp_producer *p, uint32_t bytes);
 void rp_ring_set_lock_timeout(struct rp_producer *p, struct rp_consumer *c,
 			      int64_t ns);
-/* The lock wait of handles opened from now on, in this process (1 s
- * unless set; <= 0 restores that): a replica waits longer than its
- * supervisor lets a holder keep the lock. */
-void rp_ring_set_default_lock_timeout(int64_t ns);
 uint32_t rp_producer_max_record(const struct rp_producer *p);
 uint32_t rp_consumer_max_record(const struct rp_consumer *c);
 

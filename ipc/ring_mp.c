@@ -289,31 +289,47 @@ static int mp_mine(struct rp_mp_slot *s, uint32_t state)
 	       rp_load32_relaxed(&s->m_state) == state;
 }
 
+/* Without the lock, so that a holder stuck in it cannot keep a new
+ * participant from starting (the supervisor kills such a holder, once
+ * the newcomer is up).  A FREE slot with no pid is taken with one
+ * compare-and-swap of its pid, then made IDLE.  Lockers look only at
+ * slots that hold or await a claim, and void a slot only for a death
+ * marked with its pid: one that dies half-way, its pid set and its
+ * state still FREE, is freed by that mark like any other. */
+static int slot_take(struct rp_ring_map *m, struct rp_mp_side *side,
+		     int *slot)
+{
+	*slot = -1;
+	for (uint32_t i = 0; i < m->nslots && i < RP_MP_MAX_SLOTS; i++) {
+		struct rp_mp_slot *s = &side->m_slots[i];
+		uint32_t none = 0;
+		if (rp_load32_acquire(&s->m_state) != RP_SLOT_FREE ||
+		    !rp_cas32(&s->m_pid, &none, (uint32_t)getpid()))
+			continue;
+		/* A stale mark naming our pid (a reused one) must not void
+		 * us: cleared before the slot is in use. */
+		rp_store32_relaxed(&s->s_dead, 0);
+		rp_store32_release(&s->m_state, RP_SLOT_IDLE);
+		*slot = (int)i;
+		return 0;
+	}
+	return -EUSERS;
+}
+
 int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 		      int producer, int *slot)
 {
 	struct mp_ctx x = {m, side, producer};
-	int err = mp_lock(&x, -1);
+	int err;
 
-	*slot = -1;
-	if (err < 0)
+	if (slot_take(m, side, slot) == 0)
+		return 0;
+	/* None free: the dead may still hold theirs until a locker reaps
+	 * them.  Lock (which reaps), then look again. */
+	if ((err = mp_lock(&x, -1)) < 0)
 		return err;
-	for (uint32_t i = 0; i < m->nslots; i++) {
-		struct rp_mp_slot *s = slot_at(&x, (int)i);
-		uint64_t cur = rp_load64_relaxed(&side->m_cursor);
-		if (rp_load32_relaxed(&s->m_state) != RP_SLOT_FREE ||
-		    rp_load32_relaxed(&s->m_pid) != 0)
-			continue;
-		rp_store64_relaxed(&s->m_start, cur);
-		rp_store64_relaxed(&s->m_end, cur);
-		rp_store32_relaxed(&s->s_dead, 0);
-		rp_store32_relaxed(&s->m_pid, (uint32_t)getpid());
-		rp_store32_relaxed(&s->m_state, RP_SLOT_IDLE);
-		*slot = (int)i;
-		break;
-	}
 	mp_unlock(&x);
-	return *slot < 0 ? -EUSERS : 0;
+	return slot_take(m, side, slot);
 }
 
 void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,

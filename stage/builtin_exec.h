@@ -97,6 +97,10 @@ struct ex {
 	int oeof;
 	int eof_pending;   /* its stdout ended; the output is ended once
 			    * how it ended is known (see loop) */
+	/* The supervisor killed it for a denied syscall (told before the
+	 * kill): its death is its own doing. */
+	uint64_t denials;  /* such kills seen so far */
+	int denied;        /* the program that ended now was one */
 };
 
 /* builtin_exec.c */
@@ -114,7 +118,7 @@ void exec_hold_trim(struct ex *x);
 int exec_hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
 		   int unit_end);
 int exec_hold_full(const struct ex *x);
-int exec_own_death(const struct ex *x);
+int exec_own_death(struct ex *x);
 int exec_narrow(struct ex *x, char **argv, int has_out, int *code);
 
 #endif /* RP_BUILTIN_EXEC_H */

@@ -120,15 +120,22 @@ int exec_hold_full(const struct ex *x)
 
 /* ---------------------------------------------------------- narrowing */
 
-/* Did the program die of its own doing: a fault, an abort, a limit? */
-int exec_own_death(const struct ex *x)
+/* Did the program die of its own doing: a fault, an abort, a limit, or
+ * a denied syscall (the supervisor's SIGKILL, told ahead)? */
+int exec_own_death(struct ex *x)
 {
 	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
 
+	if (sig == SIGKILL && !x->denied && x->s) {
+		uint64_t d = rp_stage_denials(x->s);
+		x->denied = d != x->denials;
+		x->denials = d;
+	}
 	return !x->exec_errno &&
 	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ);
+		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ ||
+		(sig == SIGKILL && x->denied));
 }
 
 /* The program is gone: its pipes go, and a new one starts afresh. */
@@ -144,6 +151,7 @@ static void reset_cmd(struct ex *x)
 	}
 	x->pid = -1;
 	x->status = x->exec_errno = 0;
+	x->denied = 0;
 	x->woff = x->wlen = 0;
 	x->qhead = x->qlen = 0;
 	x->appended = x->fed = 0;
@@ -257,9 +265,11 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		nu++;
 	if (n == 0)
 		return 0;
-	fprintf(stderr, "exec: %s died of signal %d (%s): narrowing the last "
-			"%zu records it had read down to the one it dies on\n",
-		x->cmd, sig, strsignal(sig), n);
+	fprintf(stderr, "exec: %s died of signal %d (%s%s): narrowing the "
+			"last %zu records it had read down to the one it "
+			"dies on\n",
+		x->cmd, sig, strsignal(sig),
+		x->denied ? ", for a denied syscall" : "", n);
 	while (nu > 0) {
 		/* dying: the fewest oldest units known to kill it */
 		size_t len = dying > 1 ? dying / 2 : dying ? 1 : nu;

@@ -443,9 +443,59 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 	return 0;
 }
 
+/* A field of /proc/PID/status: the first number after "Key:", or the
+ * last of them with last set (NSpid: the innermost namespace's); -1 if
+ * none. */
+static long status_field(pid_t pid, const char *key, int last)
+{
+	char path[64], buf[2048], *p;
+	long v = -1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		size_t k = strlen(key);
+		if (strncmp(p, key, k) != 0 || p[k] != ':')
+			continue;
+		for (char *q = p + k + 1, *e; *q && *q != '\n'; q = e) {
+			long x = strtol(q, &e, 10);
+			if (e == q)
+				break;
+			v = x;
+			if (!last)
+				break;
+		}
+		break;
+	}
+	return v;
+}
+
+/* Is caller the program the stage runs: its child, or the child of its
+ * namespace's init (a child of the stage that is pid 1 there)?  Read
+ * while the caller is held in its call, so its pid is its own. */
+static int stage_program(pid_t caller, pid_t stage)
+{
+	long pp = status_field(caller, "PPid", 0);
+
+	if (pp == stage)
+		return 1;
+	return pp > 1 && status_field((pid_t)pp, "PPid", 0) == stage &&
+	       status_field((pid_t)pp, "NSpid", 1) == 1;
+}
+
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 			      int kill_pidfd, pid_t spare_pid,
-			      struct rp_violation *v)
+			      int (*spare)(void *arg,
+					   const struct rp_violation *v),
+			      void *arg, struct rp_violation *v)
 {
 	int errno_ = EPERM;
 
@@ -478,14 +528,21 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 	 * caller may be a process the stage started (an exec stage's
 	 * command): it dies too.  It is blocked in the call, so its pid is
 	 * still its own. */
-	if (spare_pid > 0 && v->errno_ == 0 && req->pid > 0 &&
+	if (spare_pid > 0 && spare && v->errno_ == 0 && req->pid > 0 &&
 	    (pid_t)req->pid != spare_pid) {
-		/* Pending before the answer, delivered as the call returns
-		 * failed: the call never runs either way.  A program that
-		 * catches SIGSYS goes on with the call failed. */
-		kill((pid_t)req->pid, SIGSYS);
-		v->spared = 1;
-	} else if (kill_pidfd >= 0 && v->errno_ == 0) {
+		/* The caller, by a pidfd; checked while the notification is
+		 * still pending (the caller is held in its call, so the pid
+		 * and what /proc says of it are its own). */
+		int pfd = (int)syscall(SYS_pidfd_open, (pid_t)req->pid, 0);
+		if (pfd >= 0 && stage_program((pid_t)req->pid, spare_pid) &&
+		    seccomp_notify_id_valid(listener, req->id) == 0 &&
+		    spare(arg, v) == 0 &&
+		    syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) == 0)
+			v->spared = 1;
+		if (pfd >= 0)
+			close(pfd);
+	}
+	if (!v->spared && kill_pidfd >= 0 && v->errno_ == 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 		if (req->pid > 0)
 			kill((pid_t)req->pid, SIGKILL);

@@ -107,6 +107,7 @@ struct rp_stage {
 	/* ringpipe chaos: fault records for this incarnation (0: none) */
 	uint32_t chaos_gen;
 	uint32_t incarnation;  /* 1 at the first start (0: not said) */
+	uint64_t denials;      /* its program's denied syscalls (exec) */
 	uint64_t fault;        /* RP_FAULT_* | seed << 8, for the next record */
 };
 
@@ -128,6 +129,12 @@ uint32_t rp_stage_max_record(const struct rp_stage *s)
 uint64_t rp_stage_input_seq(const struct rp_stage *s)
 {
 	return s->origin;
+}
+
+uint64_t rp_stage_denials(struct rp_stage *s)
+{
+	rp_stage_control(s, NULL);
+	return s->denials;
 }
 
 uint64_t rp_stage_taken(const struct rp_stage *s)
@@ -156,11 +163,6 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 {
 	int err;
 
-	/* A replica waits for a shared lock longer than the supervisor
-	 * lets anyone hold it: a stuck holder is killed, not waited out. */
-	if (w->lock_ms)
-		rp_ring_set_default_lock_timeout(
-			(2 * (int64_t)w->lock_ms + 1000) * 1000000);
 	if ((err = rp_bell_open(w->bell, w->bell_efd, &s->own)) ||
 	    (err = rp_bell_open(w->sup_bell, w->sup_efd, &s->sup)) ||
 	    (err = rp_ctl_rx_open(&w->cin, s->own, s->sup, &s->rx)) ||
@@ -180,6 +182,13 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 					    &s->out)))
 			return err;
 	}
+	/* Once attached (which waits the ring's short default, and a
+	 * replica that gives up is started again), a replica waits for a
+	 * shared lock longer than the supervisor lets anyone hold it: a
+	 * stuck holder is killed, not waited out. */
+	if (w->lock_ms)
+		rp_ring_set_lock_timeout(
+			s->out, s->in, (2 * (int64_t)w->lock_ms + 1000) * 1000000);
 	return 0;
 }
 
@@ -403,6 +412,9 @@ int rp_stage_control(struct rp_stage *s, int *draining)
 		case RP_CTL_PING:
 			rp_ctl_send(s->tx, RP_CTL_PONG, 0, m.seq, s->in_seq, 0,
 				    NULL, SEC);
+			break;
+		case RP_CTL_DENIED:
+			s->denials++;
 			break;
 		case RP_CTL_FAULT:
 			/* Only when armed, and only for this incarnation: a
@@ -728,6 +740,22 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 
 /* --------------------------------------------------------------- output */
 
+/* A replica's reservation or commit (reserve: 1), under the lock its
+ * copies share: waiting for that lock is not working on the record
+ * (the supervisor kills a holder that keeps it). */
+static int locked(struct rp_stage *s, int reserve, uint32_t len,
+		  const struct rp_meta *m, void **buf)
+{
+	uint64_t working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
+	int err;
+
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+	err = reserve ? rp_reserve(s->out, len, buf)
+		      : rp_commit(s->out, len, m);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+	return err;
+}
+
 /* Commit the pending output; last says whether its origin is complete. */
 static int commit_pending(struct rp_stage *s, int last)
 {
@@ -739,7 +767,8 @@ static int commit_pending(struct rp_stage *s, int last)
 	if (!s->pending)
 		return 0;
 	s->pending = 0;
-	err = rp_commit(s->out, s->pending_len, &m);
+	err = s->replica ? locked(s, 0, s->pending_len, &m, NULL)
+			 : rp_commit(s->out, s->pending_len, &m);
 	s->sub++;
 	return err;
 }
@@ -854,7 +883,8 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 	s->same_origin = 0;
 	if (s->ordered && !s->turn && (err = wait_turn(s)) != 0)
 		return err;
-	while ((err = rp_reserve(s->out, len, buf)) == -EAGAIN) {
+	while ((err = s->replica ? locked(s, 1, len, NULL, buf)
+				 : rp_reserve(s->out, len, buf)) == -EAGAIN) {
 		int r = cancel_point(s);
 		if (r)
 			return -ECANCELED;

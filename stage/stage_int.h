@@ -21,6 +21,10 @@ void rp_stage_record_done(struct rp_stage *s);
  * room in the output ring, still counts as waiting. */
 void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 		       uint64_t progress);
+/* exec: how many times the supervisor has said its program made a
+ * denied syscall (and killed it for that, sparing the stage); reads the
+ * control ring first. */
+uint64_t rp_stage_denials(struct rp_stage *s);
 /* The number of the record being processed among those this process
  * and its earlier incarnations took: rp_stage_input_seq for a stage
  * alone; for a replica, its own count (its outputs' origin is a place in

@@ -105,7 +105,9 @@ struct stage_run {
 	struct suspect {
 		uint64_t rec;
 		uint32_t deaths;
+		uint64_t last;    /* sus_clock at its last death */
 	} sus[SUSPECTS];
+	uint64_t sus_clock;       /* deaths counted so far */
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined: never again */
 	unsigned nskip;
 	uint64_t quarantined;
@@ -454,14 +456,20 @@ static struct suspect *suspect_of(struct stage_run *g, uint64_t rec)
 	struct suspect *sp = &g->sus[0];
 	int n = g->nrep > 1 ? SUSPECTS : 1;
 
+	g->sus_clock++;
 	for (int i = 0; i < n; i++) {
-		if (g->sus[i].rec == rec)
+		if (g->sus[i].rec == rec) {
+			g->sus[i].last = g->sus_clock;
 			return &g->sus[i];
-		if (g->sus[i].deaths < sp->deaths)
+		}
+		if (g->sus[i].last < sp->last)
 			sp = &g->sus[i];
 	}
+	/* The one no death has touched for longest goes: a one-off
+	 * crash, not a record that keeps killing. */
 	sp->rec = rec;
 	sp->deaths = 0;
+	sp->last = g->sus_clock;
 	return sp;
 }
 
@@ -771,7 +779,9 @@ static void on_exit_of(struct sup *s, int k)
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;
-			if (sig == SIGSYS && r->spared_call[0])
+			/* SIGKILL is never a program's own doing but
+			 * ours, for a denied syscall. */
+			if (sig == SIGKILL && r->spared_call[0])
 				snprintf(why, sizeof(why), "its program made "
 					 "denied syscall %s on record %llu, fed "
 					 "to it alone %u times", r->spared_call,
@@ -881,9 +891,9 @@ static void on_violation(struct sup *s, int k)
 			snprintf(r->spared_call, sizeof(r->spared_call),
 				 "%s (%d)", v.name, v.nr);
 			rp_log(RP_LOG_INFO, r->cfg->name, "its program made "
-			       "denied syscall %s: the program is stopped "
-			       "(SIGSYS), and the stage narrows its input "
-			       "down to the record", r->spared_call);
+			       "denied syscall %s: the program is killed, "
+			       "and the stage narrows its input down to the "
+			       "record", r->spared_call);
 			continue;
 		}
 		if (v.errno_) {
@@ -1141,7 +1151,10 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		 * one more failure for its restart policy to judge; an exit
 		 * (a usage error, a missing program) fails the same way
 		 * every time. */
-		if (err == -EPIPE && WIFSIGNALED(r->proc.start_status) &&
+		/* A replica may have found the lock it shares held by a
+		 * stuck copy (which the loop's watch kills meanwhile). */
+		if (((err == -EPIPE && WIFSIGNALED(r->proc.start_status)) ||
+		     r->nrep > 1) &&
 		    maybe_restart(s, k, why))
 			return 0;
 		set_state(s, k, ST_FAILED);
@@ -2150,7 +2163,10 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				set_state(s, k, ST_STARTING);
 				if (spare_take_over(s, k, o) != 0)
 					start(s, k, o);
-				continue;
+				/* A start that failed and is to be tried
+				 * again still keeps the run going. */
+				if (r->state != ST_RESTARTING)
+					continue;
 			}
 			restarting++;
 			if (next_restart == 0 || r->restart_at < next_restart)

@@ -431,6 +431,18 @@ int rp_spawn_take_over(struct rp_stage_proc *p,
 	return err;
 }
 
+/* The stage is told its program is being killed for a denied syscall
+ * before the kill, so the death it sees next is known for what it is. */
+static int tell_denied(void *arg, const struct rp_violation *v)
+{
+	struct rp_stage_proc *p = arg;
+
+	if (p->tx == NULL)
+		return -EPIPE;
+	return rp_ctl_send(p->tx, RP_CTL_DENIED, 0, (uint64_t)(uint32_t)v->nr,
+			   0, 0, NULL, 0);
+}
+
 int rp_spawn_violation(struct rp_stage_proc *p, int spare_program,
 		       struct rp_violation *v)
 {
@@ -439,7 +451,8 @@ int rp_spawn_violation(struct rp_stage_proc *p, int spare_program,
 	/* A violation ends the stage (or its program): killed before the
 	 * call returns. */
 	return rp_sandbox_take_violation(p->listener, &p->sandbox, p->pidfd,
-					 spare_program ? p->pid : 0, v);
+					 spare_program ? p->pid : 0,
+					 tell_denied, p, v);
 }
 
 uint64_t rp_spawn_current_record(const struct rp_stage_proc *p)

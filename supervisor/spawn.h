@@ -116,9 +116,9 @@ int rp_spawn_take_over(struct rp_stage_proc *p,
 		       const struct rp_stage_spec *spec);
 /* A denied syscall arrived on p->listener: take it, and kill the stage
  * unless a deny rule names an errno for it (v->errno_ then says which),
- * or, with spare_program, the caller is the stage's program: then only
- * the program is stopped (SIGSYS; v->spared).  0 with *v filled,
- * -EAGAIN if none was pending. */
+ * or, with spare_program, the caller is the stage's program: then the
+ * stage is told (RP_CTL_DENIED) and the program alone is killed
+ * (v->spared).  0 with *v filled, -EAGAIN if none was pending. */
 int rp_spawn_violation(struct rp_stage_proc *p, int spare_program,
 		       struct rp_violation *v);
 /* The record the stage said it was working on (+1; 0: none).  A hint

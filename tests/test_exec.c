@@ -923,6 +923,22 @@ RP_TEST(test_exec_restart_at_least_once, 90)
 	rp_cmd_dir_remove();
 }
 
+/* T: "line N" for N in 0..2999, but "abrt 1000" and "segv 2000". */
+static void poison_text(void)
+{
+	size_t len = 0, cap = 64 * 3000;
+	char *text = malloc(cap);
+
+	CU_ASSERT_FATAL(text != NULL);
+	for (int i = 0; i < 3000; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
+					i == 1000 ? "abrt" : i == 2000 ? "segv"
+								       : "line",
+					i);
+	rp_cmd_spit("T", text, len);
+	free(text);
+}
+
 /* OUT holds whole lines "got line N" only (none cut by a crash), and
  * every N of 0..2999 but the poison ones, 1000 and 2000, at least once. */
 static void all_lines_but_poison(void)
@@ -960,18 +976,10 @@ static void all_lines_but_poison(void)
 RP_TEST(test_exec_poison_narrowed, 90)
 {
 	char *rep, *dead, line[64];
-	size_t n, len = 0, cap = 64 * 3000;
-	char *text = malloc(cap);
+	size_t n;
 
-	CU_ASSERT_FATAL(text != NULL);
 	rp_cmd_dir_make("exec");
-	for (int i = 0; i < 3000; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
-					i == 1000 ? "abrt" : i == 2000 ? "segv"
-								       : "line",
-					i);
-	rp_cmd_spit("T", text, len);
-	free(text);
+	poison_text();
 	CU_ASSERT_EQUAL(run_yaml("name: pn\nstages:\n"
 				 "  - {name: read, run: file-source, "
 				 "args: [--lines, T]}\n"
@@ -1054,39 +1062,34 @@ RP_TEST(test_exec_poison_narrowed, 90)
 	rp_cmd_dir_remove();
 }
 
-/* A parser that makes a syscall its policy denies on some records: the
- * supervisor stops the program alone (SIGSYS, as a killing filter
- * would), the adapter narrows that down to the record as it does a
- * crash, and the reason names the syscall.  Every other line comes out,
- * and the run goes on. */
+/* A parser that makes a syscall its policy denies on some records (and
+ * ignores SIGSYS, which changes nothing): the supervisor tells the
+ * adapter and kills the program alone, the adapter narrows that down to
+ * the record as it does a crash, and the reason names the syscall.
+ * Every other line comes out, and the run goes on.  A call made by a
+ * process the program started is not the program's: the stage ends. */
 RP_TEST(test_exec_denied_narrowed, 90)
 {
-	char *rep, *dead, *text = malloc(64 * 3000);
-	size_t n, len = 0;
+	char *rep, *dead;
+	size_t n;
 
-	CU_ASSERT_FATAL(text != NULL);
 	rp_cmd_dir_make("exec");
-	for (int i = 0; i < 3000; i++)
-		len += (size_t)snprintf(text + len, 64 * 3000 - len, "%s %d\n",
-					i == 1000 ? "abrt" : i == 2000 ? "segv"
-								       : "line",
-					i);
-	rp_cmd_spit("T", text, len);
-	free(text);
+	poison_text();
 	CU_ASSERT_EQUAL(run_yaml("name: pd\nstages:\n"
 				 "  - {name: read, run: file-source, "
 				 "args: [--lines, T]}\n"
 				 "  - {name: parse, input: read, run: exec, "
 				 "restart: on-failure, restart_backoff_ms: 0, "
-				 "args: [--, perl, -ne, 'socket(S, 2, 1, 0) "
-				 "if /^(segv|abrt)/; print \"got $_\"']}\n"
+				 "args: [--, perl, -ne, '$SIG{SYS} = \"IGNORE\"; "
+				 "socket(S, 2, 1, 0) if /^(segv|abrt)/; "
+				 "print \"got $_\"']}\n"
 				 "  - {name: write, input: parse, "
 				 "run: file-sink, args: [--lines, OUT]}\n",
 				 &rep),
 			0);
 	CU_ASSERT(strstr(rep, "quarantined 2 records to pd.dead.rec") != NULL);
 	CU_ASSERT(strstr(rep, "its program made denied syscall socket (41): "
-			      "the program is stopped (SIGSYS)") != NULL);
+			      "the program is killed") != NULL);
 	free(rep);
 	dead = rp_cmd_slurp("pd.dead.jsonl", &n);
 	CU_ASSERT(strstr(dead, "its program made denied syscall socket (41) "
@@ -1095,6 +1098,21 @@ RP_TEST(test_exec_denied_narrowed, 90)
 	CU_ASSERT(strstr(dead, "\"seq\":2000,") != NULL);
 	free(dead);
 	all_lines_but_poison();
+
+	CU_ASSERT_EQUAL(run_yaml("name: pk\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "args: [--, perl, -ne, 'if (/^segv/) { "
+				 "if (!fork()) { socket(S, 2, 1, 0); exit 0 } "
+				 "wait } print']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "denied syscall socket (41) on record") != NULL);
+	CU_ASSERT(strstr(rep, "the program is killed") == NULL);
+	free(rep);
 	rp_cmd_dir_remove();
 }
 

@@ -69,6 +69,47 @@ static int out_is(const char *want, size_t wlen)
 	return same;
 }
 
+/* The lines 0..n-1 but those listed (each "line N\n"); to free. */
+static char *lines_without(int n, const char *const *drop, size_t ndrop,
+			   size_t *len)
+{
+	size_t all, w = 0;
+	char *text = lines(n, 0, &all), *keep = malloc(all + 1);
+
+	CU_ASSERT_FATAL(keep != NULL);
+	for (char *p = text; p < text + all;) {
+		char *nl = memchr(p, '\n', (size_t)(text + all - p));
+		size_t k = (size_t)(nl - p) + 1;
+		int bad = 0;
+		for (size_t i = 0; i < ndrop; i++)
+			bad |= strlen(drop[i]) == k && !memcmp(p, drop[i], k);
+		if (!bad) {
+			memcpy(keep + w, p, k);
+			w += k;
+		}
+		p = nl + 1;
+	}
+	free(text);
+	*len = w;
+	return keep;
+}
+
+/* Run "file-source --lines IN ! MID ! file-sink --lines OUT" (IN, OUT:
+ * files of the scratch directory), with --fast-restart if fast; its
+ * exit code, and what it printed in *report (to free). */
+static int run_mid(const char *mid, int fast, char **report)
+{
+	char in[256], out[256], line[1024];
+	char *args[] = {"-e", line, fast ? "--fast-restart" : NULL, NULL};
+
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! %s ! file-sink --lines %s", in, mid,
+		 out);
+	return rp_cmd_run(args, report);
+}
+
 /* Three replicas of a filter between a stdin source and a file sink;
  * 150 rounds of a batch of lines, each followed by a SIGKILL of one
  * replica (picked at random, its pid from ringpipe stat).  The output is
@@ -153,23 +194,18 @@ RP_TEST(test_replicas_owner_death, 300)
 {
 	static const char *const points[] = {"mp-locked", "mp-cursor-moved",
 					     "mp-claim-held"};
-	char in[256], out[256], line[700], *report;
-	char *args[] = {"-e", line, "--fast-restart", NULL};
-	size_t wlen, rlen;
+	char mid[256], *report;
+	size_t wlen;
 	char *want = lines(60000, 0, &wlen);
 
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", want, wlen);
 	for (size_t i = 0; i < sizeof(points) / sizeof(*points); i++) {
 		int code;
 		unsigned r;
-		snprintf(line, sizeof(line),
-			 "file-source --lines %s ! fault @replicas=3 "
-			 "--every 200 --do crashpoint:%s ! file-sink "
-			 "--lines %s", in, points[i], out);
-		code = rp_cmd_run(args, &report);
+		snprintf(mid, sizeof(mid), "fault @replicas=3 --every 200 "
+			 "--do crashpoint:%s", points[i]);
+		code = run_mid(mid, 1, &report);
 		r = restarts(report);
 		CU_ASSERT_EQUAL(code, 0);
 		CU_ASSERT(out_is(want, wlen));
@@ -181,7 +217,6 @@ RP_TEST(test_replicas_owner_death, 300)
 				report);
 		free(report);
 	}
-	(void)rlen;
 	free(want);
 	rp_cmd_dir_remove();
 }
@@ -191,22 +226,16 @@ RP_TEST(test_replicas_owner_death, 300)
  * lock_timeout_ms, names it and the ring, and the run ends whole. */
 RP_TEST(test_replicas_stuck_holder, 120)
 {
-	char in[256], out[256], line[700], *report;
-	char *args[] = {"-e", line, "--fast-restart", NULL};
+	char *report;
 	size_t wlen;
 	char *want = lines(20000, 0, &wlen);
 	int code;
 
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", want, wlen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! fault @replicas=2 "
-		 "@lock_timeout_ms=200 --every 4000 --do stall:mp-locked ! "
-		 "file-sink --lines %s",
-		 in, out);
-	code = rp_cmd_run(args, &report);
+	code = run_mid("fault @replicas=2 @lock_timeout_ms=200 --every 4000 "
+		       "--do stall:mp-locked",
+		       1, &report);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(out_is(want, wlen));
 	CU_ASSERT(strstr(report, "held the lock of its output ring for over "
@@ -225,21 +254,15 @@ RP_TEST(test_replicas_stuck_holder, 120)
  * with the first ten lines. */
 RP_TEST(test_replicas_consumer_done_early, 120)
 {
-	char in[256], out[256], line[700], *report;
-	char *args[] = {"-e", line, NULL};
+	char *report;
 	size_t alen, wlen;
 	char *all = lines(200000, 0, &alen), *want = lines(10, 0, &wlen);
 
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", all, alen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! grep @replicas=3 line ! head 10 ! "
-		 "file-sink --lines %s",
-		 in, out);
 	for (int i = 0; i < 5; i++) {
-		int code = rp_cmd_run(args, &report);
+		int code = run_mid("grep @replicas=3 line ! head 10", 0,
+				   &report);
 		CU_ASSERT_EQUAL(code, 0);
 		CU_ASSERT(out_is(want, wlen));
 		if (code != 0)
@@ -259,33 +282,19 @@ RP_TEST(test_replicas_consumer_done_early, 120)
  * else is killed. */
 RP_TEST(test_replicas_default_restarts, 120)
 {
-	char in[256], out[256], line[700], *report;
-	char *args[] = {"-e", line, NULL};
-	size_t wlen, w = 0;
-	char *all = lines(10000, 0, &wlen), *want = malloc(wlen);
+	static const char *const poison[] = {"line 5000\n", "line 5001\n",
+					     "line 5002\n"};
+	char *report;
+	size_t wlen, w;
+	char *all = lines(10000, 0, &wlen), *want = lines_without(10000,
+		poison, sizeof(poison) / sizeof(*poison), &w);
 	int code;
 
-	CU_ASSERT_FATAL(want != NULL);
-	for (char *p = all; p < all + wlen;) {
-		char *nl = memchr(p, '\n', (size_t)(all + wlen - p));
-		size_t k = (size_t)(nl - p) + 1;
-		if (strncmp(p, "line 500", 8) || k != 10 ||
-		    (p[8] != '0' && p[8] != '1' && p[8] != '2')) {
-			memcpy(want + w, p, k);
-			w += k;
-		}
-		p = nl + 1;
-	}
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", all, wlen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! fault @replicas=3 "
-		 "@restart_backoff_ms=10 --match '^line 500[012]$' --do crash:6 "
-		 "! file-sink --lines %s",
-		 in, out);
-	code = rp_cmd_run(args, &report);
+	code = run_mid("fault @replicas=3 @restart_backoff_ms=10 "
+		       "--match '^line 500[012]$' --do crash:6",
+		       0, &report);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(out_is(want, w));
 	CU_ASSERT_EQUAL(sum_of(report, "quarantined "), 3);
@@ -293,13 +302,10 @@ RP_TEST(test_replicas_default_restarts, 120)
 		fprintf(stderr, "%s\n", report);
 	free(report);
 
-	rp_cmd_spit("in", all, wlen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! fault @replicas=3 "
-		 "@restart_backoff_ms=1500 @lock_timeout_ms=300 --every 3000 "
-		 "--do crashpoint:mp-locked ! file-sink --lines %s",
-		 in, out);
-	code = rp_cmd_run(args, &report);
+	code = run_mid("fault @replicas=3 @restart_backoff_ms=1500 "
+		       "@lock_timeout_ms=300 --every 3000 "
+		       "--do crashpoint:mp-locked",
+		       0, &report);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(out_is(all, wlen));
 	CU_ASSERT(restarts(report) >= 1);
@@ -413,22 +419,16 @@ RP_TEST(test_replicas_killed_while_starting, 120)
  * the stages after them. */
 RP_TEST(test_replicas_unordered, 120)
 {
-	char in[256], out[256], line[700], *report, *got;
-	char *args[] = {"-e", line, "--fast-restart", NULL};
+	char *report, *got;
 	size_t wlen, n;
 	char *want = lines(30000, 0, &wlen);
 	int code, *seen = calloc(30000, sizeof(int)), missing = 0;
 
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", want, wlen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! fault @replicas=3 @ordered=false "
-		 "--every 1000 --do crashpoint:mp-claim-held ! file-sink "
-		 "--lines %s",
-		 in, out);
-	code = rp_cmd_run(args, &report);
+	code = run_mid("fault @replicas=3 @ordered=false --every 1000 "
+		       "--do crashpoint:mp-claim-held",
+		       1, &report);
 	CU_ASSERT_EQUAL(code, 0);
 	got = rp_cmd_slurp("out", &n);
 	for (char *p = got; p < got + n;) {
@@ -465,38 +465,21 @@ RP_TEST(test_replicas_quarantine, 120)
 {
 	static const char *const poison[] = {"line 3000\n", "line 7777\n",
 					     "line 5000\n", "line 1234\n"};
-	char in[256], out[256], line[900], *report, *dead;
-	char *args[] = {"-e", line, "--fast-restart", NULL};
-	size_t wlen, n, w = 0;
-	char *all = lines(10000, 0, &wlen), *want = malloc(wlen);
+	char *report, *dead;
+	size_t wlen, n, w;
+	char *all = lines(10000, 0, &wlen), *want = lines_without(10000,
+		poison, sizeof(poison) / sizeof(*poison), &w);
 	int code;
 
-	CU_ASSERT_FATAL(want != NULL);
-	for (char *p = all; p < all + wlen;) {
-		char *nl = memchr(p, '\n', (size_t)(all + wlen - p));
-		size_t k = (size_t)(nl - p) + 1;
-		int bad = 0;
-		for (size_t i = 0; i < sizeof(poison) / sizeof(*poison); i++)
-			bad |= strlen(poison[i]) == k && !memcmp(p, poison[i], k);
-		if (!bad) {
-			memcpy(want + w, p, k);
-			w += k;
-		}
-		p = nl + 1;
-	}
 	rp_cmd_dir_make("replicas");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(out, sizeof(out), "out");
 	rp_cmd_spit("in", all, wlen);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s "
-		 "! fault @replicas=3 --match '^line (3000|7777)$' --do crash:6 "
-		 "! fault @replicas=2 @record_timeout_ms=300 "
-		 "--match '^line 5000$' --do hang "
-		 "! fault @replicas=2 --match '^line 1234$' --do syscall:openat "
-		 "! file-sink --lines %s",
-		 in, out);
-	code = rp_cmd_run(args, &report);
+	code = run_mid("fault @replicas=3 --match '^line (3000|7777)$' "
+		       "--do crash:6 "
+		       "! fault @replicas=2 @record_timeout_ms=300 "
+		       "--match '^line 5000$' --do hang "
+		       "! fault @replicas=2 --match '^line 1234$' "
+		       "--do syscall:openat",
+		       1, &report);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(out_is(want, w));
 	CU_ASSERT_EQUAL(sum_of(report, "quarantined "), 4);
