@@ -146,7 +146,9 @@ static int mp_void(struct mp_ctx *x, struct rp_mp_slot *s)
 	} else if (st != RP_SLOT_VOID) {
 		rp_store32_relaxed(&s->m_state, RP_SLOT_FREE);
 	}
-	rp_store32_relaxed(&s->m_pid, 0);
+	/* Release: a newcomer's lock-free take (slot_take) that sees the
+	 * pid gone sees the state as left here. */
+	rp_store32_release(&s->m_pid, 0);
 	return 0;
 }
 

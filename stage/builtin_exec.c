@@ -164,6 +164,10 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	 * the program's parent; else its first child is init (ns_init). */
 	x->init = pidns && parent == 1;
 	pidns = pidns && !x->init;
+	/* Denials told before this run are not this run's. */
+	if (x->s)
+		x->denials = rp_stage_denials(x->s);
+	x->denied = 0;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -714,6 +718,15 @@ int exec_loop(struct ex *x)
 		if (rp_stage_control(x->s, &draining) > 0) {
 			err = -ECANCELED;
 			break;
+		}
+		/* The supervisor killed a process of the program's for a
+		 * denied syscall (told before the kill): the program's run
+		 * ends here, of its own doing, whichever process it was. */
+		if (x->pid > 0 && rp_stage_denials(x->s) != x->denials) {
+			x->denials = rp_stage_denials(x->s);
+			x->denied = 1;
+			kill(x->init ? -1 : -x->pid, SIGKILL);
+			kill(x->pid, SIGKILL);
 		}
 		if (draining && x->source) {
 			/* A drain stops a source where it stands: what its

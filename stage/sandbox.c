@@ -443,10 +443,9 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 	return 0;
 }
 
-/* A field of /proc/PID/status: the first number after "Key:", or the
- * last of them with last set (NSpid: the innermost namespace's); -1 if
+/* A field of /proc/PID/status: the first number after "Key:"; -1 if
  * none. */
-static long status_field(pid_t pid, const char *key, int last)
+static long status_field(pid_t pid, const char *key)
 {
 	char path[64], buf[2048], *p;
 	long v = -1;
@@ -465,30 +464,15 @@ static long status_field(pid_t pid, const char *key, int last)
 		size_t k = strlen(key);
 		if (strncmp(p, key, k) != 0 || p[k] != ':')
 			continue;
-		for (char *q = p + k + 1, *e; *q && *q != '\n'; q = e) {
-			long x = strtol(q, &e, 10);
-			if (e == q)
-				break;
-			v = x;
-			if (!last)
-				break;
+		{
+			char *e;
+			long x = strtol(p + k + 1, &e, 10);
+			if (e != p + k + 1)
+				v = x;
 		}
 		break;
 	}
 	return v;
-}
-
-/* Is caller the program the stage runs: its child, or the child of its
- * namespace's init (a child of the stage that is pid 1 there)?  Read
- * while the caller is held in its call, so its pid is its own. */
-static int stage_program(pid_t caller, pid_t stage)
-{
-	long pp = status_field(caller, "PPid", 0);
-
-	if (pp == stage)
-		return 1;
-	return pp > 1 && status_field((pid_t)pp, "PPid", 0) == stage &&
-	       status_field((pid_t)pp, "NSpid", 1) == 1;
 }
 
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
@@ -528,13 +512,17 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 	 * caller may be a process the stage started (an exec stage's
 	 * command): it dies too.  It is blocked in the call, so its pid is
 	 * still its own. */
-	if (spare_pid > 0 && spare && v->errno_ == 0 && req->pid > 0 &&
-	    (pid_t)req->pid != spare_pid) {
-		/* The caller, by a pidfd; checked while the notification is
-		 * still pending (the caller is held in its call, so the pid
-		 * and what /proc says of it are its own). */
-		int pfd = (int)syscall(SYS_pidfd_open, (pid_t)req->pid, 0);
-		if (pfd >= 0 && stage_program((pid_t)req->pid, spare_pid) &&
+	if (spare_pid > 0 && spare && v->errno_ == 0 && req->pid > 0) {
+		/* The caller (a thread: its process, by a pidfd), checked
+		 * while the notification is still pending: it is held in
+		 * its call, so the ids /proc gave are its own.  Only the
+		 * stage and what it started run under this filter: any
+		 * caller but the stage itself is of its program's. */
+		long tgid = status_field((pid_t)req->pid, "Tgid");
+		int pfd = tgid > 0 && tgid != spare_pid
+				  ? (int)syscall(SYS_pidfd_open, (pid_t)tgid, 0)
+				  : -1;
+		if (pfd >= 0 &&
 		    seccomp_notify_id_valid(listener, req->id) == 0 &&
 		    spare(arg, v) == 0 &&
 		    syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) == 0)

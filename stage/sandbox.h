@@ -158,12 +158,12 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
  * (v->errno_ says which); any other is fatal: with kill_pidfd >= 0 the
  * stage (and the caller, if the stage started it) is SIGKILLed before
  * the answer, so it cannot carry on.  With spare_pid > 0 (the stage's
- * pid), a caller that is the program the stage runs (its child, or the
- * child of its namespace's init) is killed alone, and the stage lives
- * on to handle that death (v->spared), once spare(arg, v) has returned
- * 0 (it tells the stage, before the kill).  Any other caller - the
- * stage itself, a process the program started - ends the stage.  0 and
- * *v filled, -EAGAIN if none is pending, -errno. */
+ * pid), a caller other than the stage itself (its program, or anything
+ * that started) is killed alone, and the stage lives on (v->spared),
+ * once spare(arg, v) has returned 0: it tells the stage, before the
+ * kill, which then ends its program's run.  The stage itself calling
+ * ends the stage.  0 and *v filled, -EAGAIN if none is pending,
+ * -errno. */
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 			      int kill_pidfd, pid_t spare_pid,
 			      int (*spare)(void *arg,

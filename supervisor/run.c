@@ -506,6 +506,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return 0;
 	sp->rec = 0;
 	sp->deaths = 0;
+	sp->last = 0; /* free: taken first */
 	if (s->quarantined >= s->cfg->quarantine_max) {
 		snprintf(r->why, sizeof(r->why), "%.120s; record %llu would be "
 			 "quarantined, but quarantine_max (%u) is reached",
@@ -1143,6 +1144,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	close(wfd);
 	if (err) {
 		char why[sizeof(r->why) + 16];
+		int st = r->proc.start_status;
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		/* Its stderr may say why. */
 		rp_errpipe_pump(&r->err, stderr);
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
@@ -1150,11 +1153,13 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		/* Killed while it started (an operator, a fault schedule):
 		 * one more failure for its restart policy to judge; an exit
 		 * (a usage error, a missing program) fails the same way
-		 * every time. */
-		/* A replica may have found the lock it shares held by a
-		 * stuck copy (which the loop's watch kills meanwhile). */
-		if (((err == -EPIPE && WIFSIGNALED(r->proc.start_status)) ||
-		     r->nrep > 1) &&
+		 * every time - but for a replica's other failures: it may
+		 * have found a lock it shares held by a stuck copy (which
+		 * the loop's watch kills meanwhile). */
+		if (err == -EPIPE &&
+		    (WIFSIGNALED(st) ||
+		     (r->nrep > 1 && code != RP_EXIT_USAGE &&
+		      code != RP_EXIT_NO_RESTART && code != RP_EXIT_SANDBOX)) &&
 		    maybe_restart(s, k, why))
 			return 0;
 		set_state(s, k, ST_FAILED);

@@ -353,6 +353,22 @@ RP_TEST(test_exec_violation_by_name, 60)
 	CU_ASSERT(strstr(rep, "policy exec") != NULL);
 	free(rep);
 	CU_ASSERT(!process_left("/dev/tcp/127.0.0.1/9"));
+
+	/* clone makes processes, not namespaces: with CLONE_NEWUSER and
+	 * CLONE_NEWPID it is denied, by name. */
+	CU_ASSERT_EQUAL(
+		run_yaml("name: ns\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, T]}\n"
+			 "  - name: ns\n    input: read\n    run: exec\n"
+			 "    args: [--, perl, -e, 'syscall(56, 0x30000011, "
+			 "0, 0, 0, 0); print while <STDIN>']\n"
+			 "  - {name: write, input: ns, run: file-sink, "
+			 "args: [OUT]}\n",
+			 &rep),
+		1);
+	CU_ASSERT(strstr(rep, "denied syscall clone (56)") != NULL);
+	free(rep);
 	rp_cmd_dir_remove();
 }
 
@@ -1064,10 +1080,11 @@ RP_TEST(test_exec_poison_narrowed, 90)
 
 /* A parser that makes a syscall its policy denies on some records (and
  * ignores SIGSYS, which changes nothing): the supervisor tells the
- * adapter and kills the program alone, the adapter narrows that down to
- * the record as it does a crash, and the reason names the syscall.
- * Every other line comes out, and the run goes on.  A call made by a
- * process the program started is not the program's: the stage ends. */
+ * adapter and kills the calling process alone, the adapter ends that
+ * run of the program and narrows it down to the record as it does a
+ * crash, and the reason names the syscall.  Every other line comes out,
+ * and the run goes on.  So too for a call made by a child the program
+ * forked. */
 RP_TEST(test_exec_denied_narrowed, 90)
 {
 	char *rep, *dead;
@@ -1099,20 +1116,27 @@ RP_TEST(test_exec_denied_narrowed, 90)
 	free(dead);
 	all_lines_but_poison();
 
+	/* The same call from a child the program forked: the child is
+	 * killed, the program's run ends, and the record is found. */
 	CU_ASSERT_EQUAL(run_yaml("name: pk\nstages:\n"
 				 "  - {name: read, run: file-source, "
 				 "args: [--lines, T]}\n"
 				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
 				 "args: [--, perl, -ne, 'if (/^segv/) { "
 				 "if (!fork()) { socket(S, 2, 1, 0); exit 0 } "
-				 "wait } print']}\n"
+				 "wait; sleep 1 } print \"got $_\"']}\n"
 				 "  - {name: write, input: parse, "
 				 "run: file-sink, args: [--lines, OUT]}\n",
 				 &rep),
-			1);
-	CU_ASSERT(strstr(rep, "denied syscall socket (41) on record") != NULL);
-	CU_ASSERT(strstr(rep, "the program is killed") == NULL);
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to pk.dead.rec") != NULL);
 	free(rep);
+	dead = rp_cmd_slurp("pk.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "its program made denied syscall socket (41) "
+			       "on record 2000, fed to it alone 2 times") !=
+		  NULL);
+	free(dead);
 	rp_cmd_dir_remove();
 }
 
