@@ -450,7 +450,7 @@ static int group_skips(struct sup *s, int k, uint64_t pos)
 
 /* The count of deaths on record rec: a stage alone keeps one (a death
  * on another record starts it over); a group finds rec's among its
- * few, or takes the one with the fewest deaths for it. */
+ * few, or takes for it the one no death has touched for longest. */
 static struct suspect *suspect_of(struct stage_run *g, uint64_t rec)
 {
 	struct suspect *sp = &g->sus[0];
@@ -465,8 +465,8 @@ static struct suspect *suspect_of(struct stage_run *g, uint64_t rec)
 		if (g->sus[i].last < sp->last)
 			sp = &g->sus[i];
 	}
-	/* The one no death has touched for longest goes: a one-off
-	 * crash, not a record that keeps killing. */
+	/* That one was a one-off crash, not a record that keeps
+	 * killing. */
 	sp->rec = rec;
 	sp->deaths = 0;
 	sp->last = g->sus_clock;
