@@ -40,11 +40,13 @@ static const char *const kind_names[] = {
 	[RP_CTL_PAUSE] = "pause",       [RP_CTL_RESUME] = "resume",
 	[RP_CTL_PING] = "ping",         [RP_CTL_FAULT] = "fault",
 	[RP_CTL_DENIED] = "denied",
+	[RP_CTL_TIMEOUT] = "timeout",
 	[RP_CTL_READY] = "ready",
 	[RP_CTL_PROGRESS] = "progress", [RP_CTL_ERROR] = "error",
 	[RP_CTL_DONE] = "done",         [RP_CTL_VIOLATION] = "violation",
 	[RP_CTL_PONG] = "pong",
 	[RP_CTL_POISON] = "poison",
+	[RP_CTL_TIMED_OUT] = "timed-out",
 };
 
 static const char *const reason_names[] = {

@@ -34,6 +34,12 @@
 #define RP_CTL_DENIED 7u   /* exec: its program made a denied syscall
 			    * (arg0: its number) and is being killed for
 			    * it, the stage spared: sent before the kill */
+#define RP_CTL_TIMEOUT 8u  /* exec: its program has worked past the
+			    * per-record timeout (arg0: the progress word
+			    * seen, which names the program's run; arg1:
+			    * the current word).  The stage ends that run
+			    * if its progress word still says so, else it
+			    * is killed after one more timeout */
 /* Kinds, stage -> supervisor. */
 #define RP_CTL_READY 16u     /* attached and sandboxed */
 #define RP_CTL_PROGRESS 17u  /* arg0: records in, arg1: records out */
@@ -44,7 +50,10 @@
 #define RP_CTL_POISON 22u    /* arg0: the input record its program dies
 			      * on alone, arg1: how many times, code: the
 			      * signal (exec; then it ends) */
-#define RP_CTL_KIND_MAX 22u
+#define RP_CTL_TIMED_OUT 23u /* exec: its program's run was ended for its
+			      * per-record timeout (arg0: the record the
+			      * words named), told when done */
+#define RP_CTL_KIND_MAX 23u
 
 /* RP_CTL_FAULT kinds. */
 #define RP_FAULT_HANG 1u    /* never finish the record */

@@ -10,7 +10,9 @@
  * the stage runs under the exec policy: strict forbids fork and execve,
  * and a filter can only ever be tightened.  The program's violations go
  * to the same listener as the stage's, so the supervisor names them and
- * kills the stage; the program then dies with it (PR_SET_PDEATHSIG).  It
+ * kills the stage, or only the program when the stage can narrow its
+ * deaths down to a record (builtin_exec_hold.c); a program left over
+ * dies with the stage (PR_SET_PDEATHSIG).  It
  * holds no ring fd (the child closes every fd above stderr before
  * execve) and no mapping (execve drops them).
  *
@@ -52,6 +54,8 @@
 #include "sandbox.h"
 #include "stage_int.h"
 #include "wiring.h"
+
+static void note_work(struct ex *x);
 
 /* ------------------------------------------------------- the program */
 
@@ -164,10 +168,14 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	 * the program's parent; else its first child is init (ns_init). */
 	x->init = pidns && parent == 1;
 	pidns = pidns && !x->init;
-	/* Denials told before this run are not this run's. */
-	if (x->s)
+	/* Denials and timeouts told before this run are not this run's. */
+	if (x->s) {
+		uint64_t seen;
 		x->denials = rp_stage_denials(x->s);
-	x->denied = 0;
+		x->timeouts = rp_stage_timeouts(x->s, &seen);
+	}
+	x->denied = x->timed_out = 0;
+	x->progress = ++x->runs << RUN_SHIFT;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -201,6 +209,9 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	x->exec_fd = ex[0];
 	x->status_fd = stp[0];
 	in[1] = out[0] = ex[0] = stp[0] = -1;
+	/* The new run's word, at once: the last one's must not stand. */
+	if (x->s && !x->source)
+		note_work(x);
 out:
 	if (err)
 		fprintf(stderr, "exec: starting %s: %s\n", x->cmd,
@@ -255,6 +266,10 @@ static void ended(struct ex *x)
 	if (x->status_fd >= 0 &&
 	    read(x->status_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 		x->status = e;
+	/* Killed for its timeout, unless it died of something else
+	 * first. */
+	if (!WIFSIGNALED(x->status) || WTERMSIG(x->status) != SIGKILL)
+		x->timed_out = 0;
 }
 
 /* Reap the program if it ended (or, with block, once it has). */
@@ -315,6 +330,9 @@ static int verdict(struct ex *x)
 	if (WIFEXITED(x->status))
 		fprintf(stderr, "exec: %s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));
+	else if (x->timed_out)
+		fprintf(stderr, "exec: %s was killed for working past the "
+				"per-record timeout\n", x->cmd);
 	else
 		fprintf(stderr, "exec: %s was killed by signal %d (%s)\n",
 			x->cmd, WTERMSIG(x->status),
@@ -673,8 +691,8 @@ static int unread_input(struct ex *x)
  */
 static void note_work(struct ex *x)
 {
-	int unread = 0;
-	uint64_t taken;
+	int unread = 0, working;
+	uint64_t taken, cur;
 
 	if (x->source)
 		return;
@@ -693,13 +711,45 @@ static void note_work(struct ex *x)
 		x->qhead = (x->qhead + 1) % UNREAD_MAX;
 		x->qlen--;
 	}
-	if (x->qlen == 0 || unread == 0)
-		rp_stage_set_work(x->s, x->qlen ? x->q[x->qhead].seq + 1
-						: x->last_seq + 1,
-				  0, taken + x->out_bytes);
-	else
-		rp_stage_set_work(x->s, x->q[x->qhead].seq + 1, 1,
-				  taken + x->out_bytes);
+	cur = x->qlen ? x->q[x->qhead].seq + 1 : x->last_seq + 1;
+	working = x->qlen > 0 && unread > 0;
+	/* Narrowing a hang, fed held records again alone: it has nothing
+	 * more to wait for, so all its time until it ends is theirs (the
+	 * first one named), as it would not be after the end of the input
+	 * in a run of the stream (the time a sort takes then).  Narrowing
+	 * a crash, it is as in the stream. */
+	if (x->alone == 2 && x->pid > 0 && x->hlen > 0) {
+		cur = x->h[x->hhead].seq + 1;
+		working = 1;
+	}
+	x->cur = cur;
+	x->progress = (x->runs << RUN_SHIFT) |
+		      ((taken + x->out_bytes) & RUN_BYTES);
+	rp_stage_set_work(x->s, cur, working, x->progress);
+}
+
+/* The supervisor says the program has worked past the per-record
+ * timeout: if its word names this run as it stands (the same progress
+ * word), the run is killed, a death of its own doing; a word about an
+ * earlier run, or one the program has moved on from since, is not. */
+static void check_timeout(struct ex *x)
+{
+	uint64_t seen, n = rp_stage_timeouts(x->s, &seen);
+
+	if (n == x->timeouts)
+		return;
+	x->timeouts = n;
+	if (x->pid <= 0 || x->timed_out)
+		return;
+	/* The word as it stands now, not as it was last set: the program
+	 * may have read on since (while the loop slept). */
+	note_work(x);
+	if (seen != x->progress)
+		return;
+	x->timed_out = 1;
+	kill(x->init ? -1 : -x->pid, SIGKILL);
+	kill(x->pid, SIGKILL);
+	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0);
 }
 
 /* Until the program has ended and its output is out: 0, -ECANCELED after
@@ -728,6 +778,8 @@ int exec_loop(struct ex *x)
 			kill(x->init ? -1 : -x->pid, SIGKILL);
 			kill(x->pid, SIGKILL);
 		}
+		if (!x->source)
+			check_timeout(x);
 		if (draining && x->source) {
 			/* A drain stops a source where it stands: what its
 			 * program wrote and we read goes out (a line cut
@@ -804,13 +856,14 @@ int exec_loop(struct ex *x)
 				  lingering ? linger_ms
 				  : exec_hold_full(x) ? HOLD_POLL_MS : WAIT_MS);
 		/* A program that never reads the rest is checked less and
-		 * less often, up to the usual WAIT_MS. */
+		 * less often, up to LINGER_MAX_MS: the working word says
+		 * "unread" that long after it has read it all. */
 		if (!lingering)
 			linger_ms = LINGER_MS;
-		else if (linger_ms < WAIT_MS / 2)
+		else if (r == 0 && linger_ms < LINGER_MAX_MS / 2)
 			linger_ms *= 2;
-		else
-			linger_ms = WAIT_MS;
+		else if (r == 0)
+			linger_ms = LINGER_MAX_MS;
 		if (r < 0 && r != -EINTR) {
 			err = r; /* -EPIPE: the supervisor is gone */
 			break;
@@ -1002,7 +1055,7 @@ const struct builtin builtin_exec = {
 	"  no descriptors but stdin, stdout and stderr (the stage's, which\n"
 	"  the supervisor shows under the stage's name), its own process\n"
 	"  group, and dies with the stage.  A syscall the policy denies (a\n"
-	"  socket, say) is reported by name and ends the stage.  Without an\n"
+	"  socket, say) is reported by name.  Without an\n"
 	"  input ring CMD reads the stage's stdin and the stage is a source\n"
 	"  (one origin per output record); without an output ring CMD\n"
 	"  writes to the stage's stdout.  Put -- before CMD when its\n"
@@ -1017,9 +1070,10 @@ const struct builtin builtin_exec = {
 	"  whose consumer finished early (exit 8, not a failure).\n"
 	"  Input CMD has not read, and what it read last, is held back (not\n"
 	"  released) with --lines and --records.  If CMD dies of a signal of\n"
-	"  its own doing (SIGSEGV, SIGABRT, ...), what it had read is fed\n"
+	"  its own doing (SIGSEGV, SIGABRT, ...), makes a denied syscall or\n"
+	"  works past the stage's record_timeout_ms, what it had read is fed\n"
 	"  again to new copies of CMD, halving, until one record alone kills\n"
-	"  it; that record goes to the dead-letter output, and the rest\n"
-	"  comes out at least once.\n",
+	"  it (a hang: and CMD fed nothing does not hang); that record goes\n"
+	"  to the dead-letter output, and the rest comes out at least once.\n",
 	.main = exec_main,
 };

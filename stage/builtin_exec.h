@@ -18,7 +18,9 @@
 #define EXEC_FD 3                 /* the child's exec-failure pipe */
 #define LINGER_MS 5               /* first re-check of a program's unread
 				   * input after the input ended (then
-				   * doubling) */
+				   * doubling, while nothing else wakes the
+				   * loop, up to LINGER_MAX_MS) */
+#define LINGER_MAX_MS 40
 #define UNREAD_MAX 8192u          /* input records told apart while the
 				   * program has them unread (note_work) */
 #define HOLD_MAX 65536u           /* input records held back, at most (and
@@ -90,7 +92,8 @@ struct ex {
 	uint64_t hread_bytes;
 	uint64_t taken;      /* bytes of its stdin it has read (at least) */
 	/* Feeding held records again: the output is kept here, and sent
-	 * on only if the program survives them. */
+	 * on only if the program survives them.  1, or 2 narrowing a hang
+	 * (all its time counts then: note_work). */
 	int alone;
 	char *obuf;
 	size_t olen, ocap;
@@ -101,7 +104,21 @@ struct ex {
 	 * kill): its death is its own doing. */
 	uint64_t denials;  /* such kills seen so far */
 	int denied;        /* the program that ended now was one */
+	/* The supervisor said the program worked past the per-record
+	 * timeout: the run its word names (by the progress word, whose top
+	 * bits count the runs) is killed, and its death is its own doing. */
+	uint64_t runs;     /* programs started so far */
+	uint64_t progress; /* the progress word last set */
+	uint64_t timeouts; /* such words seen so far */
+	int timed_out;     /* the program that ended now was killed for one */
+	uint64_t cur;      /* the current word last set (record + 1) */
+	int hang;          /* narrowing a hang, not a crash */
 };
+
+/* The progress word: the program's run in the top bits, so that a word
+ * about an earlier run never matches the current one. */
+#define RUN_SHIFT 48
+#define RUN_BYTES ((1ull << RUN_SHIFT) - 1)
 
 /* builtin_exec.c */
 int exec_start(struct ex *x, char **argv, int has_out);

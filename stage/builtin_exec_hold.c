@@ -13,6 +13,15 @@
  * when the program dies of its own doing, the records it had read are
  * the suspects: they are fed again to new copies of it, halving by whole
  * lines, until one alone kills it (exec_narrow).
+ *
+ * Its own doing is a crash, a denied syscall (the supervisor kills the
+ * caller and tells), or its per-record timeout (the supervisor tells,
+ * naming the run by its progress word, and the adapter kills it).  A
+ * run fed held records has nothing more to wait for, so all its time
+ * counts (note_work): one that hangs is timed out too.  That is a death
+ * when narrowing a hang; when narrowing a crash, it ends the narrowing.
+ * Before a record is quarantined the program runs once with no input:
+ * a death then too is no record's doing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -135,7 +144,7 @@ int exec_own_death(struct ex *x)
 	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
 		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ ||
-		(sig == SIGKILL && x->denied));
+		(sig == SIGKILL && (x->denied || x->timed_out)));
 }
 
 /* The program is gone: its pipes go, and a new one starts afresh. */
@@ -151,7 +160,7 @@ static void reset_cmd(struct ex *x)
 	}
 	x->pid = -1;
 	x->status = x->exec_errno = 0;
-	x->denied = 0;
+	x->denied = x->timed_out = 0;
 	x->woff = x->wlen = 0;
 	x->qhead = x->qlen = 0;
 	x->appended = x->fed = 0;
@@ -187,7 +196,7 @@ static int run_held(struct ex *x, char **argv, int has_out, size_t n)
 		x->last_seq = r->seq;
 	}
 	x->in_done = 1; /* these only, then its stdin closes */
-	x->alone = 1;
+	x->alone = x->hang ? 2 : 1;
 	x->olen = 0;
 	x->oeof = 0;
 	err = exec_loop(x);
@@ -244,11 +253,25 @@ static size_t unit_records(const struct ex *x, size_t u, size_t n)
  * does, or a line of several records does): the crash stands, and what
  * is left stays held for a restart.  Or -errno.
  */
+/* How the program's last run died, in words. */
+static const char *death(const struct ex *x, char *buf, size_t len)
+{
+	int sig = WTERMSIG(x->status);
+
+	if (x->timed_out)
+		snprintf(buf, len, "its per-record timeout");
+	else
+		snprintf(buf, len, "signal %d (%s%s)", sig, strsignal(sig),
+			 x->denied ? ", for a denied syscall" : "");
+	return buf;
+}
+
 int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 {
 	int sig = WTERMSIG(x->status), err;
 	uint64_t upto = x->taken; /* what it had read: the suspects */
 	size_t n = 0, nu = 0, dying = 0, runs = 0;
+	char how[96];
 
 	while (n < x->hlen &&
 	       x->h[(x->hhead + n) % HOLD_MAX].end -
@@ -265,11 +288,13 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		nu++;
 	if (n == 0)
 		return 0;
-	fprintf(stderr, "exec: %s died of signal %d (%s%s): narrowing the "
-			"last %zu records it had read down to the one it "
-			"dies on\n",
-		x->cmd, sig, strsignal(sig),
-		x->denied ? ", for a denied syscall" : "", n);
+	/* Narrowing a hang: runs fed again that hang are deaths too.
+	 * Narrowing a crash, a run that hangs instead proves nothing about
+	 * the crash: the narrowing ends there, and the crash stands. */
+	x->hang = x->timed_out;
+	fprintf(stderr, "exec: %s died of %s: narrowing the last %zu "
+			"records it had read down to the one it dies on\n",
+		x->cmd, death(x, how, sizeof(how)), n);
 	while (nu > 0) {
 		/* dying: the fewest oldest units known to kill it */
 		size_t len = dying > 1 ? dying / 2 : dying ? 1 : nu;
@@ -287,26 +312,43 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			continue;
 		}
 		sig = WTERMSIG(x->status);
+		if (x->timed_out && !x->hang) {
+			fprintf(stderr, "exec: %s worked past the per-record "
+					"timeout on records fed again after a "
+					"crash: narrowing ends, the crash "
+					"stands\n", x->cmd);
+			return 0;
+		}
 		if (len > 1) {
 			dying = len;
 			continue;
 		}
 		if (recs > 1) {
-			fprintf(stderr, "exec: %s dies of signal %d (%s) on a "
-					"line of %zu records alone, from record "
-					"%llu: not quarantined (a record at a "
-					"time can be)\n",
-				x->cmd, sig, strsignal(sig), recs,
+			fprintf(stderr, "exec: %s dies of %s on a line of %zu "
+					"records alone, from record %llu: not "
+					"quarantined (a record at a time can "
+					"be)\n",
+				x->cmd, death(x, how, sizeof(how)), recs,
 				(unsigned long long)x->h[x->hhead].seq);
 			return 0;
 		}
 		/* One record kills it alone: again, until it has done so
 		 * quarantine times (one it then survives was not it). */
 		unsigned deaths = 1;
-		while (deaths < x->quarantine &&
-		       (err = run_held(x, argv, has_out, 1)) == 1) {
-			deaths++;
+		while (deaths < x->quarantine) {
+			err = run_held(x, argv, has_out, 1);
 			runs++;
+			if (err != 1)
+				break;
+			if (x->timed_out && !x->hang) {
+				fprintf(stderr, "exec: %s worked past the "
+						"per-record timeout on a record "
+						"fed again after a crash: "
+						"narrowing ends, the crash "
+						"stands\n", x->cmd);
+				return 0;
+			}
+			deaths++;
 		}
 		if (err < 0)
 			return err;
@@ -318,15 +360,43 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			dying = 0;
 			continue;
 		}
-		fprintf(stderr, "exec: %s dies of signal %d (%s) on record "
-				"%llu alone, %u times (%zu runs to find it)\n",
-			x->cmd, sig, strsignal(sig),
+		if (x->hang && x->timed_out) {
+			/* A hang: one run more, fed nothing.  A program that
+			 * hangs so too (it stops after so many lines, or
+			 * waits for something that never comes) does not
+			 * hang on the record. */
+			int status = x->status;
+			if ((err = run_held(x, argv, has_out, 0)) < 0)
+				return err;
+			runs++;
+			if (err == 1 && x->timed_out) {
+				fprintf(stderr, "exec: %s dies of its "
+						"per-record timeout on record "
+						"%llu alone, but with no input "
+						"at all too: not the record's "
+						"doing, the hang stands\n",
+					x->cmd,
+					(unsigned long long)x->h[x->hhead].seq);
+				return 0;
+			}
+			/* The deaths on the record, as they were. */
+			x->status = status;
+			x->timed_out = 1;
+			x->denied = 0;
+		}
+		sig = WTERMSIG(x->status);
+		fprintf(stderr, "exec: %s dies of %s on record %llu alone, %u "
+				"times (%zu runs to find it)\n",
+			x->cmd, death(x, how, sizeof(how)),
 			(unsigned long long)x->h[x->hhead].seq, deaths, runs);
 		exec_hold_mark(x);
 		if ((err = rp_stage_release(x->s)))
 			return err;
 		*code = rp_stage_finish_poison(x->s, x->h[x->hhead].seq, sig,
-					       deaths);
+					       deaths,
+					       x->timed_out ? "timeout"
+					       : x->denied  ? "denied"
+							    : NULL);
 		x->s = NULL;
 		return 1;
 	}

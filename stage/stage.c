@@ -108,6 +108,8 @@ struct rp_stage {
 	uint32_t chaos_gen;
 	uint32_t incarnation;  /* 1 at the first start (0: not said) */
 	uint64_t denials;      /* its program's denied syscalls (exec) */
+	uint64_t timeouts;     /* its program's per-record timeouts told */
+	uint64_t timeout_progress; /* the progress word the last one saw */
 	uint64_t fault;        /* RP_FAULT_* | seed << 8, for the next record */
 };
 
@@ -135,6 +137,19 @@ uint64_t rp_stage_denials(struct rp_stage *s)
 {
 	rp_stage_control(s, NULL);
 	return s->denials;
+}
+
+uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress)
+{
+	rp_stage_control(s, NULL);
+	*progress = s->timeout_progress;
+	return s->timeouts;
+}
+
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq)
+{
+	rp_ctl_send(s->tx, RP_CTL_TIMED_OUT, RP_REASON_NONE, seq, 0, 0, NULL,
+		    SEC);
 }
 
 uint64_t rp_stage_taken(const struct rp_stage *s)
@@ -415,6 +430,10 @@ int rp_stage_control(struct rp_stage *s, int *draining)
 			break;
 		case RP_CTL_DENIED:
 			s->denials++;
+			break;
+		case RP_CTL_TIMEOUT:
+			s->timeouts++;
+			s->timeout_progress = m.arg0;
 			break;
 		case RP_CTL_FAULT:
 			/* Only when armed, and only for this incarnation: a
@@ -1034,7 +1053,7 @@ uint32_t rp_stage_in_capacity(const struct rp_stage *s)
 }
 
 int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
-			   unsigned attempts)
+			   unsigned attempts, const char *how)
 {
 	if (s->pending) {
 		rp_abandon(s->out);
@@ -1043,7 +1062,7 @@ int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
 	rp_stage_flush(s);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, seq + 1);
 	rp_ctl_send(s->tx, RP_CTL_POISON, RP_REASON_NONE, seq, attempts, sig,
-		    NULL, SEC);
+		    how, SEC);
 	rp_stage_close(s);
 	return RP_EXIT_POISON;
 }

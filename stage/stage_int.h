@@ -25,6 +25,14 @@ void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
  * denied syscall (and killed it for that, sparing the stage); reads the
  * control ring first. */
 uint64_t rp_stage_denials(struct rp_stage *s);
+/* exec: how many times the supervisor has said its program worked past
+ * the per-record timeout, and (*progress) the progress word it saw the
+ * last time: the program's run it is meant for, if that still says so;
+ * reads the control ring first. */
+uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress);
+/* exec: its program's run was ended for such a word, while working on
+ * input record seq: said to the supervisor (for its log and report). */
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq);
 /* The number of the record being processed among those this process
  * and its earlier incarnations took: rp_stage_input_seq for a stage
  * alone; for a replica, its own count (its outputs' origin is a place in
@@ -53,10 +61,11 @@ void rp_stage_hold_at(struct rp_stage *s, const struct rp_stage_mark *m);
 uint64_t rp_stage_in_position(const struct rp_stage *s);
 uint32_t rp_stage_in_capacity(const struct rp_stage *s);
 /* The stage's program died of its own doing on input record seq, alone,
- * attempts times, with signal sig: tell the supervisor, which
- * quarantines it, and end (RP_EXIT_POISON).  What comes before it must
- * have been released. */
+ * attempts times, with signal sig (how: NULL, or what the last death
+ * was when sig is SIGKILL: "denied" or "timeout"): tell the supervisor,
+ * which quarantines it, and end (RP_EXIT_POISON).  What comes before it
+ * must have been released. */
 int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
-			   unsigned attempts);
+			   unsigned attempts, const char *how);
 
 #endif /* RP_STAGE_INT_H */

@@ -90,6 +90,12 @@ struct stage_run {
 	uint64_t seen_current, seen_progress;
 	int64_t worked_ns, sampled_at;
 	int timed_out;            /* we killed it for its per-record timeout */
+	/* exec: its program was told to stop for it (RP_CTL_TIMEOUT), for
+	 * the work words as they stand; and the last such, in words, for
+	 * the report should the stage then fail */
+	int told_timeout;
+	uint32_t timeouts_told;   /* this incarnation */
+	char timeout_why[128];
 	uint64_t unheld;          /* holds it gave up (over its incarnations) */
 	/* time blocked on input and on output, in microseconds, of the
 	 * incarnations that ended (the running one's is in its words) */
@@ -115,6 +121,7 @@ struct stage_run {
 	 * how many times (its RP_CTL_POISON) */
 	uint64_t told_rec;
 	int told_sig;
+	int told_hang;            /* it says: killed for its timeout */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
@@ -321,10 +328,32 @@ static void read_control(struct sup *s, int k)
 			if (r->state == ST_STARTING)
 				set_state(s, k, ST_RUNNING);
 			break;
+		case RP_CTL_TIMED_OUT:
+			/* The adapter ended its program's run for the
+			 * timeout we told it of (if we did: else it is
+			 * nothing). */
+			if (r->timeouts_told == 0)
+				break;
+			if (r->timeout_why[0] == '\0')
+				snprintf(r->timeout_why, sizeof(r->timeout_why),
+					 "its program had exceeded its "
+					 "per-record timeout of %u ms on "
+					 "record %s%llu",
+					 r->cfg->record_timeout_ms,
+					 r->nrep > 1 ? "at input byte " : "",
+					 (unsigned long long)m.arg0);
+			rp_log(RP_LOG_INFO, r->cfg->name, "its program "
+			       "exceeded its per-record timeout of %u ms on "
+			       "record %llu: that run of it is ended, and the "
+			       "stage narrows its input down to the record",
+			       r->cfg->record_timeout_ms,
+			       (unsigned long long)m.arg0);
+			break;
 		case RP_CTL_POISON:
 			/* Hints, bounded where they are used. */
 			r->told_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
 			r->told_sig = m.code;
+			r->told_hang = strcmp(m.text, "timeout") == 0;
 			r->told_deaths = (uint32_t)m.arg1;
 			break;
 		case RP_CTL_DONE:
@@ -781,8 +810,17 @@ static void on_exit_of(struct sup *s, int k)
 			char why[240];
 			int sig = r->told_sig;
 			/* SIGKILL is never a program's own doing but
-			 * ours, for a denied syscall. */
-			if (sig == SIGKILL && r->spared_call[0])
+			 * ours, for its timeout or a denied syscall (it says
+			 * which; we know whether either was so). */
+			if (sig == SIGKILL && r->told_hang &&
+			    r->timeout_why[0])
+				snprintf(why, sizeof(why), "its program "
+					 "exceeded its per-record timeout of "
+					 "%u ms on record %llu, fed to it alone "
+					 "%u times", r->cfg->record_timeout_ms,
+					 (unsigned long long)(r->told_rec - 1),
+					 r->told_deaths);
+			else if (sig == SIGKILL && r->spared_call[0])
 				snprintf(why, sizeof(why), "its program made "
 					 "denied syscall %s on record %llu, fed "
 					 "to it alone %u times", r->spared_call,
@@ -820,12 +858,13 @@ static void on_exit_of(struct sup *s, int k)
 				     code);
 		} else {
 			char why[240];
-			snprintf(why, sizeof(why), "%s (exit %d)%s%s",
+			snprintf(why, sizeof(why), "%s (exit %d)%s%s%s%s",
 				 r->why[0] ? r->why : "failed", code,
 				 r->spared_call[0] ? "; its program had made "
 						     "denied syscall "
 						   : "",
-				 r->spared_call);
+				 r->spared_call, r->timeout_why[0] ? "; " : "",
+				 r->timeout_why);
 			/* These fail the same way every time. */
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
 			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why)) {
@@ -1117,6 +1156,9 @@ static void fresh_incarnation(struct stage_run *r)
 {
 	r->told_rec = 0;
 	r->spared_call[0] = '\0';
+	r->timeout_why[0] = '\0';
+	r->told_timeout = 0;
+	r->timeouts_told = 0;
 	r->started_at = rp_now_ns();
 	r->worked_ns = r->sampled_at = 0;
 	r->seen_current = r->seen_progress = 0;
@@ -1489,9 +1531,10 @@ static void check_record_timeouts(struct sup *s)
 		/* A new record, or progress on this one, starts the count
 		 * again; waiting pauses it, and so does being stopped from
 		 * outside (SIGSTOP). */
-		if (cur != r->seen_current || progress != r->seen_progress)
+		if (cur != r->seen_current || progress != r->seen_progress) {
 			r->worked_ns = 0;
-		else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
+			r->told_timeout = 0;
+		} else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
 			 !stopped(r->proc.pid))
 			r->worked_ns += now - r->sampled_at < SAMPLE_GAP_NS
 						? now - r->sampled_at
@@ -1500,11 +1543,31 @@ static void check_record_timeouts(struct sup *s)
 		r->seen_progress = progress;
 		r->sampled_at = now;
 		if (r->worked_ns > limit && r->why[0] == '\0') {
-			snprintf(r->why, sizeof(r->why), "exceeded its "
-				 "per-record timeout of %u ms on record %s%llu",
+			char what[96];
+			snprintf(what, sizeof(what), "exceeded its per-record "
+				 "timeout of %u ms on record %s%llu",
 				 r->cfg->record_timeout_ms,
 				 r->nrep > 1 ? "at input byte " : "",
 				 (unsigned long long)(cur - 1));
+			/* An exec stage that narrows its program's deaths
+			 * down to a record ends that run of its program
+			 * itself, and narrows a hang as it does a crash.  It
+			 * is told once for these words; if they still stand
+			 * a timeout later, the stage is killed after all. */
+			if (narrows(s, k) && !r->told_timeout &&
+			    rp_ctl_send(r->proc.tx, RP_CTL_TIMEOUT, 0, progress,
+					cur, 0, NULL, 0) == 0) {
+				/* Said when the adapter has acted on it
+				 * (RP_CTL_TIMED_OUT). */
+				r->told_timeout = 1;
+				r->timeouts_told++;
+				r->worked_ns = 0;
+				if (rp_log_on(RP_LOG_DEBUG))
+					rp_log(RP_LOG_DEBUG, r->cfg->name,
+					       "its program %s: told", what);
+				continue;
+			}
+			snprintf(r->why, sizeof(r->why), "%s", what);
 			r->timed_out = 1;
 			rp_spawn_kill(&r->proc);
 		}

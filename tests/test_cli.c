@@ -194,12 +194,13 @@ RP_TEST(test_one_liner_settings, 60)
 		 "'read a; read b; exec sleep %s' ! file-sink -",
 		 in, token);
 	code = run(args, &text);
-	if (!strstr(text, "stage parse: exceeded its per-record timeout of "
-			  "300 ms on record 2"))
+	if (!strstr(text, "stage parse: its program exceeded its per-record "
+			  "timeout of 300 ms on record 2"))
 		fprintf(stderr, "exit %d:\n%s\n", code, text);
 	CU_ASSERT_NOT_EQUAL(code, 0);
-	CU_ASSERT(strstr(text, "stage parse: exceeded its per-record timeout "
-			       "of 300 ms on record 2") != NULL);
+	CU_ASSERT(strstr(text, "stage parse: its program exceeded its "
+			       "per-record timeout of 300 ms on record 2") !=
+		  NULL);
 	free(text);
 
 	snprintf(line, sizeof(line),

@@ -250,7 +250,7 @@ RP_TEST(ctl_send_rejects_bad_records, 20)
 				    0, NULL, 0),
 			-EINVAL);
 	/* The gap between the two directions' kinds names no kind. */
-	for (uint32_t k = RP_CTL_DENIED + 1; k < RP_CTL_READY; k++)
+	for (uint32_t k = RP_CTL_TIMEOUT + 1; k < RP_CTL_READY; k++)
 		CU_ASSERT_EQUAL(rp_ctl_send(c.tx, k, 0, 0, 0, 0, NULL, 0),
 				-EINVAL);
 
@@ -686,7 +686,10 @@ RP_TEST(ctl_names, 10)
 	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_FAULT), "fault");
 	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(0), "unknown");
 	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_DENIED), "denied");
-	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_DENIED + 1), "unknown");
+	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_TIMEOUT), "timeout");
+	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_TIMED_OUT),
+			       "timed-out");
+	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_TIMEOUT + 1), "unknown");
 	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_READY - 1), "unknown");
 	CU_ASSERT_STRING_EQUAL(rp_ctl_kind_name(RP_CTL_KIND_MAX + 1),
 			       "unknown");

@@ -625,9 +625,12 @@ RP_TEST(test_exec_records_source_drains, 30)
 
 /* ------------------------------------------------- per-record timeout */
 
-/* A program that stops reading with input waiting is killed after its
- * per-record timeout, and the report names the first record it had not
- * read: the sixth line (record 5), after it read five. */
+/* A program that stops reading with input waiting is timed out after
+ * its per-record timeout, and the report names the first record it had
+ * not read: the sixth line (record 5), after it read five.  Narrowed
+ * down, it hangs on the first record alone, but with no input at all
+ * too: no record is to blame, none is quarantined, and the run fails
+ * (restart: never), the sleep it hung in gone. */
 RP_TEST(test_exec_record_timeout_fires, 60)
 {
 	char yaml[1024], token[64], path[512], *rep;
@@ -649,12 +652,22 @@ RP_TEST(test_exec_record_timeout_fires, 60)
 		 "args: [--lines, OUT]}\n",
 		 token);
 	code = run_yaml(yaml, &rep);
-	if (code == 0 || !strstr(rep, "per-record timeout of 300 ms on "
-				      "record 5\n"))
+	if (code == 0 || !strstr(rep, "(exit 1); its program had exceeded "
+				      "its per-record timeout of 300 ms on "
+				      "record 5"))
 		fprintf(stderr, "exit %d:\n%s\n", code, rep);
 	CU_ASSERT_NOT_EQUAL(code, 0);
-	CU_ASSERT(strstr(rep, "stage parse: exceeded its per-record timeout "
-			      "of 300 ms on record 5\n") != NULL);
+	CU_ASSERT(strstr(rep, "stage parse: its program exceeded its "
+			      "per-record timeout of 300 ms on record 5: that "
+			      "run of it is ended") != NULL);
+	CU_ASSERT(strstr(rep, "(exit 1); its program had exceeded its "
+			      "per-record timeout of 300 ms on record 5") !=
+		  NULL);
+	CU_ASSERT(strstr(rep, "exec: sh dies of its per-record timeout on "
+			      "record 0 alone, but with no input at all too: "
+			      "not the record's doing, the hang stands") !=
+		  NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
 	CU_ASSERT(!process_left(token));
 	free(rep);
 	rp_cmd_dir_remove();
@@ -679,6 +692,14 @@ RP_TEST(test_exec_record_timeout_waits, 90)
 		"    args: [--lines, --, sort, -S, 64M, -r]\n"
 		"  - {name: write, input: sort, run: file-sink, "
 		"args: [--lines, OUT]}\n";
+	static const char perl[] =
+		"name: perl\nstages:\n"
+		"  - {name: read, run: file-source, args: [--lines, P]}\n"
+		"  - {name: parse, input: read, run: exec, "
+		"record_timeout_ms: 150, args: [--, perl, -ne, "
+		"'print \"got $_\"']}\n"
+		"  - {name: write, input: parse, run: file-sink, "
+		"args: [--lines, OUT]}\n";
 	static const char idle[] =
 		"name: idle\nstages:\n"
 		"  - name: tick\n    run: exec\n    args: [--lines, --, sh, -c, "
@@ -694,6 +715,8 @@ RP_TEST(test_exec_record_timeout_waits, 90)
 	rp_cmd_dir_make("exec");
 	rp_cmd_path(path, sizeof(path), "F");
 	rp_cmd_write_lines(path, 100000);
+	rp_cmd_path(path, sizeof(path), "P");
+	rp_cmd_write_lines(path, 3000);
 	shell("sort -r F");
 	code = run_yaml(yaml, &rep);
 	if (code != 0)
@@ -702,6 +725,19 @@ RP_TEST(test_exec_record_timeout_waits, 90)
 	CU_ASSERT(strstr(rep, "timeout") == NULL);
 	same_bytes("cat, a full ring, sort", 100000);
 	free(rep);
+
+	/* perl reads 8 KiB at a time and waits for the end of its input
+	 * after the last read: its stdin is closed soon after (not a
+	 * second later), and a timeout told on an old word ends nothing.
+	 * Twelve runs: one in six or so failed when neither was so. */
+	for (int i = 0; i < 12; i++) {
+		code = run_yaml(perl, &rep);
+		if (code != 0 || strstr(rep, "timeout"))
+			fprintf(stderr, "exit %d:\n%s\n", code, rep);
+		CU_ASSERT_EQUAL(code, 0);
+		CU_ASSERT(strstr(rep, "timeout") == NULL);
+		free(rep);
+	}
 
 	code = run_yaml(idle, &rep);
 	out = rp_cmd_slurp("OUT", &n);
@@ -1140,6 +1176,116 @@ RP_TEST(test_exec_denied_narrowed, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A parser that hangs on some records: which one cannot be known, so
+ * the stage, told of the timeout, ends that run of its program and
+ * feeds what it had read to new runs as it does after a crash, each
+ * run's time counted until it ends.  The record it hangs on alone twice
+ * goes to the dead-letter output, named as a timeout, next to one it
+ * crashes on; every other line comes out; the sleep it hung in is gone.
+ * A run fed again after a crash that hangs (at the end of its input)
+ * ends that narrowing: the crash stands, the timeout and its record are
+ * named, and the run fails instead of waiting for ever. */
+RP_TEST(test_exec_hang_narrowed, 120)
+{
+	char yaml[1024], token[64], *rep, *dead;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	poison_text();
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
+	/* perl reads ahead 8 KiB at a time: many suspects. */
+	CU_ASSERT_EQUAL(run_yaml("name: ph\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "record_timeout_ms: 300, "
+				 "args: [--, perl, -ne, 'sleep 30 if /^abrt/; "
+				 "if (/^segv/) { kill \"SEGV\", $$; sleep 1 } "
+				 "print \"got $_\"']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 2 records to ph.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "its program exceeded its per-record timeout "
+			      "of 300 ms on record ") != NULL);
+	CU_ASSERT(strstr(rep, "exec: perl dies of its per-record timeout on "
+			      "record 1000 alone, 2 times") != NULL);
+	free(rep);
+	dead = rp_cmd_slurp("ph.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "its program exceeded its per-record timeout "
+			       "of 300 ms on record 1000, fed to it alone 2 "
+			       "times") != NULL);
+	CU_ASSERT(strstr(dead, "killed by signal 11 (Segmentation fault) on "
+			       "record 2000") != NULL);
+	free(dead);
+	all_lines_but_poison();
+
+	/* A shell reading a line at a time, hanging in a child process
+	 * (its process group is killed with it), with the default
+	 * restart: never: named, quarantined, and the run fails. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: ps\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, T]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "record_timeout_ms: 300, "
+		 "args: [--, sh, -c, 'while read -r l; do case \"$l\" in "
+		 "abrt*) sleep %s;; esac; echo \"got $l\"; done']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
+	CU_ASSERT(strstr(rep, "its program exceeded its per-record timeout "
+			      "of 300 ms on record 1000, fed to it alone 2 "
+			      "times") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to ps.dead.rec") != NULL);
+	CU_ASSERT(!process_left(token));
+	free(rep);
+
+	/* Narrowing a crash, time after the end of the input is not
+	 * working time, as in the stream: a program that takes longer
+	 * than its timeout at the end (as a sort would) still has its
+	 * crash narrowed down, and nothing is timed out. */
+	CU_ASSERT_EQUAL(run_yaml("name: pe\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "record_timeout_ms: 300, "
+				 "args: [--, perl, -ne, 'if (/^(segv|abrt)/) { "
+				 "kill \"SEGV\", $$; sleep 1 } push @a, "
+				 "\"got $_\"; END { select(undef, undef, "
+				 "undef, 0.6); print @a }']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 2 records to pe.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "timeout") == NULL);
+	free(rep);
+	all_lines_but_poison();
+
+	/* Raw bytes (--chunks) are not narrowed: the stage itself is
+	 * killed for the timeout, as any stage is. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: pc\nstages:\n"
+		 "  - {name: read, run: file-source, args: [T]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "record_timeout_ms: 300, "
+		 "args: [--chunks, 4k, --, sh, -c, 'read a; exec sleep %s']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
+	CU_ASSERT(strstr(rep, "stage parse: exceeded its per-record timeout "
+			      "of 300 ms on record 0") != NULL);
+	CU_ASSERT(strstr(rep, "narrowing") == NULL);
+	CU_ASSERT(!process_left(token));
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* --help documents every option; usage errors exit 2. */
 RP_TEST(test_exec_usage, 30)
 {
@@ -1197,10 +1343,12 @@ void rp_suite_exec(void)
 		  test_exec_namespace_without_clone3},
 		 {"a --records source drains, a cut frame dropped",
 		  test_exec_records_source_drains},
-		 {"a program stuck on its input is timed out",
+		 {"a program stuck on no record is timed out",
 		  test_exec_record_timeout_fires},
 		 {"waiting for input or room is not working time",
 		  test_exec_record_timeout_waits},
+		 {"a program hanging on records: narrowed, quarantined",
+		  test_exec_hang_narrowed},
 		 {"a million short lines flow without a stall",
 		  test_exec_many_short_lines_flow},
 		 {"Ctrl-C cancels cleanly", test_exec_ctrl_c},

@@ -1138,7 +1138,7 @@ RP_TEST(hostile_stats_seqlock, 20)
 
 static int ctl_kind_valid(uint32_t k)
 {
-	return (k >= RP_CTL_PAUSE && k <= RP_CTL_DENIED) ||
+	return (k >= RP_CTL_PAUSE && k <= RP_CTL_TIMEOUT) ||
 	       (k >= RP_CTL_READY && k <= RP_CTL_KIND_MAX);
 }
 
@@ -1194,7 +1194,7 @@ static int raw_send(struct ctl_hostile *x, const void *buf, uint32_t len)
 RP_TEST(hostile_ctl_stream, 30)
 {
 	static const uint32_t fixed_kinds[] = {
-		0, RP_CTL_CANCEL, RP_CTL_DRAIN, RP_CTL_DENIED + 1,
+		0, RP_CTL_CANCEL, RP_CTL_DRAIN, RP_CTL_TIMEOUT + 1,
 		RP_CTL_READY - 1, RP_CTL_KIND_MAX + 1, 0x80000000u, 0xffffffffu,
 	};
 	unsigned rejected = 0, accepted = 0;
