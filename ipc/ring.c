@@ -758,7 +758,7 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 	struct rp_rec_hdr h;
 	unsigned char *dst;
 
-	if (!p->resv_out || len > p->resv_len)
+	if (!p->resv_out || p->batch || len > p->resv_len)
 		return -EINVAL;
 	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
 		return -EINVAL;
@@ -783,7 +783,7 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 		int err;
 		p->st.records++;
 		p->st.bytes += len;
-		err = rp_mp_commit(p, len);
+		err = rp_mp_commit(p, rp_rec_size(len));
 		if (err) {
 			p->st.records--;
 			p->st.bytes -= len;
@@ -801,6 +801,75 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 	return 0;
 }
 
+int rp_reserve_batch(struct rp_producer *p, uint64_t size)
+{
+	int err;
+
+	/* At least a header: what is left of it must be paddable. */
+	if (p->slot < 0 || size < sizeof(struct rp_rec_hdr) || (size & 7))
+		return -EINVAL;
+	if ((err = producer_check(p, 0)))
+		return err;
+	if (size > rp_rec_size(p->m.max_record))
+		return -EMSGSIZE;
+	if ((err = rp_mp_reserve(p, size)))
+		return err;
+	p->resv_len = 0;
+	p->resv_out = 1;
+	p->batch = 1;
+	p->batch_size = size;
+	p->batch_used = 0;
+	p->batch_records = p->batch_bytes_in = 0;
+	return 0;
+}
+
+int rp_batch_put(struct rp_producer *p, const void *data, uint32_t len,
+		 const struct rp_meta *m)
+{
+	uint64_t size = rp_rec_size(len);
+	struct rp_rec_hdr h;
+	unsigned char *dst;
+
+	if (!p->resv_out || !p->batch || len > p->m.max_record ||
+	    size > p->batch_size - p->batch_used)
+		return -EINVAL;
+	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
+		return -EINVAL;
+	h.len = len;
+	h.type = m->type;
+	h.flags = m->flags;
+	h.sub = m->sub;
+	h.check = rp_rec_check(len, m->type, m->flags, m->sub);
+	h.origin = m->origin;
+	dst = p->m.sh_data + ((p->resv_pos + p->batch_used) & p->m.mask);
+	memcpy(dst + sizeof(h), data, len);
+	memcpy(dst, &h, 8);
+	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
+	memcpy(dst + 8, (unsigned char *)&h + 8, sizeof(h) - 8);
+	p->batch_used += size;
+	p->batch_records++;
+	p->batch_bytes_in += len;
+	return 0;
+}
+
+int rp_batch_commit(struct rp_producer *p)
+{
+	uint64_t rest;
+	int err;
+
+	if (!p->resv_out || !p->batch || p->batch_used == 0)
+		return -EINVAL;
+	rest = p->batch_size - p->batch_used;
+	if (rest != 0 && rest < sizeof(struct rp_rec_hdr))
+		return -EINVAL; /* no room for the padding record */
+	if ((err = rp_mp_commit(p, p->batch_used)))
+		return err; /* the reservation stays: commit again */
+	p->st.records += p->batch_records;
+	p->st.bytes += p->batch_bytes_in;
+	p->resv_out = p->batch = 0;
+	return 0;
+}
+
 int rp_abandon(struct rp_producer *p)
 {
 	int err = 0;
@@ -810,7 +879,7 @@ int rp_abandon(struct rp_producer *p)
 	if (p->slot >= 0)
 		err = rp_mp_abandon(p);
 	if (err != -ETIMEDOUT)
-		p->resv_out = 0;
+		p->resv_out = p->batch = 0;
 	return err;
 }
 

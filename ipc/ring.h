@@ -124,6 +124,18 @@ int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
 int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m);
 /* Drop the outstanding reservation. */
 int rp_abandon(struct rp_producer *p);
+/* Several producers (RP_RING_F_MP_PRODUCERS): room for several records
+ * at once, size bytes (the sum of their rp_rec_size, at most one of the
+ * largest record), filled in order by rp_batch_put and published
+ * together by rp_batch_commit (what is left over becomes padding; a
+ * rest smaller than a record header cannot be, -EINVAL).  One lock round
+ * trip and one wake-up for them all; rp_abandon gives it up.
+ * rp_reserve_batch: 0, -EAGAIN (no room yet), -EMSGSIZE, -EINVAL, or
+ * rp_reserve's errors. */
+int rp_reserve_batch(struct rp_producer *p, uint64_t size);
+int rp_batch_put(struct rp_producer *p, const void *data, uint32_t len,
+		 const struct rp_meta *m);
+int rp_batch_commit(struct rp_producer *p);
 /* Publish all commits now. */
 int rp_flush(struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see
@@ -161,8 +173,8 @@ int rp_release(struct rp_consumer *c);
 int rp_release_upto(struct rp_consumer *c, const struct rp_view *v);
 /* Forget what was peeked but not released: it will be peeked again. */
 void rp_rewind(struct rp_consumer *c);
-/* RP_RING_F_ORDERED: may the record claimed now publish its outputs?
- * 1 once every record before it is released (the replicas before it
+/* RP_RING_F_ORDERED: may the records claimed now publish their outputs?
+ * 1 once every record before them is released (the replicas before it
  * published theirs and let go), 0 until then, -EBADMSG for a head that
  * makes no sense.  1 on other rings, and with nothing claimed.  Siblings
  * ring the consumers' own bell when they release: wait on it. */

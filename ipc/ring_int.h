@@ -35,6 +35,11 @@ struct rp_producer {
 	uint64_t resv_pos;   /* outstanding reservation [pos, pos+size) */
 	uint32_t resv_len;
 	int resv_out;
+	/* rp_reserve_batch: the reservation holds several records, used
+	 * bytes of its size written so far */
+	int batch;
+	uint64_t batch_size, batch_used;
+	uint64_t batch_records, batch_bytes_in; /* stats, once published */
 	int broken;          /* sticky -EPIPE */
 	int poisoned;        /* sticky -EBADMSG */
 	int ck_set;          /* a commit point waits for its publication */
@@ -82,7 +87,9 @@ int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,
 		       int producer, int slot);
 int rp_mp_reserve(struct rp_producer *p, uint64_t need);
-int rp_mp_commit(struct rp_producer *p, uint32_t len);
+/* Publish the reservation's first used bytes (whole records), padding
+ * the rest. */
+int rp_mp_commit(struct rp_producer *p, uint64_t used);
 int rp_mp_abandon(struct rp_producer *p);
 int rp_mp_end(struct rp_producer *p);
 int rp_mp_others_busy(const struct rp_mp_side *side, uint32_t nslots, int me);

@@ -45,6 +45,8 @@
 
 #define MP_CLAIM_RECORDS 64u
 #define MP_CLAIM_BYTES (64u * 1024u)
+/* Ordered: fewer, so that copies share out what there is. */
+#define MP_CLAIM_ORDERED 16u
 
 /* Keep the compiler from moving claim steps across each other: the order
  * of these stores is what a repair reads after a death at any point. */
@@ -424,7 +426,7 @@ static int mp_finish(struct mp_ctx *x, struct rp_mp_slot *s, uint64_t used)
 	return mp_recompute(x);
 }
 
-int rp_mp_commit(struct rp_producer *p, uint32_t len)
+int rp_mp_commit(struct rp_producer *p, uint64_t used)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
@@ -436,7 +438,7 @@ int rp_mp_commit(struct rp_producer *p, uint32_t len)
 		mp_unlock(&x);
 		return -EOWNERDEAD;
 	}
-	err = mp_finish(&x, s, rp_rec_size(len));
+	err = mp_finish(&x, s, used);
 	rp_stats_flush(&p->m.sh_p->p_stats, &p->st, &p->st_flushed);
 	mp_unlock(&x);
 	if (err) {
@@ -533,29 +535,79 @@ int rp_mp_others_busy(const struct rp_mp_side *side, uint32_t nslots, int me)
 	return 0;
 }
 
-/* Ordered consumers of a replaying producer: is the record at pos, about
- * to be claimed, a replay of one claimed before (its key not past the
- * last one)?  The key is taken before the claim moves the cursor: a
- * death in between leaves it naming this same record, which is then not
- * its own replay.  Under the lock. */
-static int mp_replay(struct mp_ctx *x, uint64_t pos,
-		     const struct rp_rec_hdr *h)
+/*
+ * Ordered consumers of a replaying producer: records claimed are told
+ * apart from replays of ones claimed before (their key not past the last
+ * one), a claim holding only one or only the other.  The key is stored
+ * before the claim moves the cursor; a death in between leaves the claim
+ * to be made again at the same place, so the key before it is kept too
+ * and a claim starting where the last one did is judged against that.
+ * Under the lock.
+ */
+struct mp_key {
+	uint64_t origin;
+	uint32_t sub;
+	int has;
+};
+
+/* The key the records of a claim at cur are judged against. */
+static struct mp_key mp_key_before(struct mp_ctx *x, uint64_t cur)
 {
 	struct rp_mp_side *d = x->side;
-	uint64_t o = rp_load64_relaxed(&d->m_key_origin);
-	uint32_t sub = rp_load32_relaxed(&d->m_key_sub);
+	uint32_t has = rp_load32_relaxed(&d->m_key_has);
+	struct mp_key k = {0, 0, 0};
 
-	if (rp_load32_relaxed(&d->m_key_has) &&
-	    rp_load64_relaxed(&d->m_key_pos) != pos &&
-	    (h->origin < o || (h->origin == o && h->sub <= sub)))
-		return 1;
-	rp_store64_relaxed(&d->m_key_pos, pos);
-	rp_store64_relaxed(&d->m_key_origin, h->origin);
-	rp_store32_relaxed(&d->m_key_sub, h->sub);
+	if (rp_load64_relaxed(&d->m_key_pos) == cur) {
+		if (has & RP_KEY_F_PREV)
+			k = (struct mp_key){rp_load64_relaxed(&d->m_prev_origin),
+					    rp_load32_relaxed(&d->m_prev_sub), 1};
+	} else if (has & RP_KEY_F_LAST) {
+		k = (struct mp_key){rp_load64_relaxed(&d->m_key_origin),
+				    rp_load32_relaxed(&d->m_key_sub), 1};
+	}
+	return k;
+}
+
+static int mp_key_replays(const struct mp_key *k, const struct rp_rec_hdr *h)
+{
+	return k->has && (h->origin < k->origin ||
+			  (h->origin == k->origin && h->sub <= k->sub));
+}
+
+/* A claim at cur took records up to key k (new ones: not replays). */
+static void mp_key_store(struct mp_ctx *x, uint64_t cur, const struct mp_key *k)
+{
+	struct rp_mp_side *d = x->side;
+	uint32_t has = rp_load32_relaxed(&d->m_key_has);
+
+	if (rp_load64_relaxed(&d->m_key_pos) != cur) {
+		/* The last key becomes the one before this claim: copied
+		 * (still unnamed), then named, then the place moves. */
+		if (has & RP_KEY_F_LAST) {
+			rp_store64_relaxed(&d->m_prev_origin,
+					   rp_load64_relaxed(&d->m_key_origin));
+			rp_store32_relaxed(&d->m_prev_sub,
+					   rp_load32_relaxed(&d->m_key_sub));
+		}
+		STEP();
+		rp_store32_relaxed(&d->m_key_has,
+				   (has & RP_KEY_F_LAST) ? has | RP_KEY_F_PREV
+							 : has & ~RP_KEY_F_PREV);
+		STEP();
+		rp_store64_relaxed(&d->m_key_pos, cur);
+		STEP();
+	}
+	/* Judged against the key before from here on: the last one may
+	 * be half written. */
+	rp_store32_relaxed(&d->m_key_has,
+			   rp_load32_relaxed(&d->m_key_has) & ~RP_KEY_F_LAST);
 	STEP();
-	rp_store32_relaxed(&d->m_key_has, 1);
+	rp_store64_relaxed(&d->m_key_origin, k->origin);
+	rp_store32_relaxed(&d->m_key_sub, k->sub);
 	STEP();
-	return 0;
+	rp_store32_relaxed(&d->m_key_has,
+			   rp_load32_relaxed(&d->m_key_has) | RP_KEY_F_LAST);
+	STEP();
 }
 
 int rp_mp_claim(struct rp_consumer *c)
@@ -564,8 +616,11 @@ int rp_mp_claim(struct rp_consumer *c)
 	struct rp_mp_slot *s = slot_at(&x, c->slot);
 	uint64_t t, hd, cur, pos;
 	struct rp_rec_hdr h = {0};
-	int max = (c->m.flags & RP_RING_F_ORDERED) ? 1 : (int)MP_CLAIM_RECORDS;
-	int err = mp_lock(&x, c->slot), n = 0, replay = 0;
+	int ordered = (c->m.flags & RP_RING_F_ORDERED) != 0;
+	int dedup = ordered && (c->m.flags & RP_RING_F_DEDUP);
+	int max = ordered ? (int)MP_CLAIM_ORDERED : (int)MP_CLAIM_RECORDS;
+	int err = mp_lock(&x, c->slot), n = 0, replay = -1;
+	struct mp_key last;
 
 	if (err < 0)
 		return err;
@@ -593,20 +648,29 @@ int rp_mp_claim(struct rp_consumer *c)
 		goto out;
 	}
 	/* Claim whole records only, each validated here and again at the
-	 * point of use in mp_peek().  Ordered: one record, so replicas
-	 * work on neighbouring records side by side. */
+	 * point of use in mp_peek().  Ordered on a replaying producer: all
+	 * replays or none, the new ones' keys rising. */
+	if (dedup)
+		last = mp_key_before(&x, cur);
 	for (pos = cur; pos != t && n < max &&
 			pos - cur < MP_CLAIM_BYTES;
 	     n++) {
 		err = rp_rec_read(&c->m, pos, t - pos, &h);
 		if (err)
 			goto out;
+		if (dedup && h.type != RP_REC_T_PAD) {
+			int r = mp_key_replays(&last, &h);
+			if (replay >= 0 && r != replay)
+				break;
+			replay = r;
+			if (!r)
+				last = (struct mp_key){h.origin, h.sub, 1};
+		}
 		pos += rp_rec_size(h.len);
 	}
-	if ((c->m.flags & RP_RING_F_DEDUP) && max == 1 &&
-	    h.type != RP_REC_T_PAD)
-		replay = mp_replay(&x, cur, &h);
-	rp_store32_relaxed(&s->m_flags, replay ? RP_SLOT_F_REPLAY : 0);
+	if (replay == 0)
+		mp_key_store(&x, cur, &last);
+	rp_store32_relaxed(&s->m_flags, replay == 1 ? RP_SLOT_F_REPLAY : 0);
 	mp_take(&x, s, cur, pos - cur);
 claimed:
 	/* Private copies: nothing later re-reads the claim from the page. */

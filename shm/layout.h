@@ -52,9 +52,10 @@
  * drops a record whose (origin, sub) is not past the last one it took. */
 #define RP_RING_F_DEDUP 0x4u
 /* Several consumers (replicas) that publish their outputs in input
- * order: each claims one record at a time, and only the one whose claim
- * starts at the released head may publish (ring.h, rp_consumer_my_turn).
- * With RP_RING_F_DEDUP, replays are dropped where they are claimed. */
+ * order: each claims a few records at a time, and only the one whose
+ * claim starts at the released head may publish (ring.h,
+ * rp_consumer_my_turn).  With RP_RING_F_DEDUP, replays are dropped where
+ * they are claimed. */
 #define RP_RING_F_ORDERED 0x8u
 #define RP_RING_F_MP (RP_RING_F_MP_PRODUCERS | RP_RING_F_MP_CONSUMERS)
 #define RP_RING_F_ALL (RP_RING_F_MP | RP_RING_F_DEDUP | RP_RING_F_ORDERED)
@@ -134,6 +135,9 @@ _Static_assert(sizeof(struct rp_mp_slot) == 32, "slot size");
 #define RP_MP_MAX_SLOTS 64u
 #define RP_MUTEX_BYTES 64u
 
+#define RP_KEY_F_LAST 0x1u /* m_key_origin/sub hold a key */
+#define RP_KEY_F_PREV 0x2u /* m_prev_origin/sub hold one */
+
 struct rp_mp_side {
 	_Alignas(64) uint8_t m_mutex[RP_MUTEX_BYTES]; /* robust pshared mutex */
 	rp_atomic64 m_cursor;  /* 0x40 next unclaimed byte */
@@ -143,16 +147,18 @@ struct rp_mp_side {
 				*      waits for the next locker (a hint) */
 	rp_atomic32 m_ended;   /* 0x54 producers that ended their stream */
 	/* Ordered consumers on a replaying producer's ring: the key of the
-	 * last record claimed, and where that record is (a record claimed
-	 * again after a death inside the claim keeps its key). */
+	 * last record claimed, where the claim that took it starts, and the
+	 * key before that claim (a claim made again there, after a death
+	 * before the cursor moved, is judged against that one). */
 	rp_atomic64 m_key_pos;    /* 0x58 */
 	rp_atomic64 m_key_origin; /* 0x60 */
 	rp_atomic32 m_key_sub;    /* 0x68 */
-	rp_atomic32 m_key_has;    /* 0x6c 1: a key is there */
+	rp_atomic32 m_key_has;    /* 0x6c RP_KEY_F_*: which keys are there */
 	rp_atomic32 m_locks;      /* 0x70 times locked: with m_holder, how
 				   *      the supervisor tells a holder that
 				   *      keeps the lock from busy lockers */
-	uint8_t m_pad[12];        /* 0x74 */
+	rp_atomic32 m_prev_sub;   /* 0x74 */
+	rp_atomic64 m_prev_origin; /* 0x78 */
 	struct rp_mp_slot m_slots[RP_MP_MAX_SLOTS]; /* 0x80 */
 };
 _Static_assert(offsetof(struct rp_mp_side, m_cursor) == 0x40, "format");

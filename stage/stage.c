@@ -82,9 +82,23 @@ struct rp_stage {
 	int work_external;     /* rp_stage_set_work: polls are working time */
 	uint64_t wait_in_us, wait_out_us; /* time blocked, for the report */
 
-	/* replicas: copies of this stage share its rings; ordered, each
-	 * record's outputs wait for the records before it (the turn) */
+	/* replicas: copies of this stage share its rings; a claim's
+	 * outputs are held in ho/hb until it is done, and ordered, until
+	 * the records before it are released (the turn); turn: this
+	 * record's outputs go out directly */
 	int replica, ordered, turn;
+	uint64_t after;        /* counted already, up to position after - 1 */
+	uint32_t resv_held_len; /* the held reservation's length */
+	struct held_out {
+		size_t off;        /* its bytes: hb[off, off + len) */
+		uint32_t len;
+		struct rp_meta m;
+	} *ho;
+	size_t nho, cho;
+	unsigned char *hb;
+	size_t hb_len, hb_cap;
+	int resv_held;         /* the user's reservation is at hb + hb_len */
+	int pending_held;      /* and so is the pending output */
 
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
@@ -171,6 +185,8 @@ void rp_stage_close(struct rp_stage *s)
 	rp_bell_close(s->sup);
 	if (s->lifeline >= 0)
 		close(s->lifeline);
+	free(s->ho);
+	free(s->hb);
 	free(s);
 }
 
@@ -241,6 +257,7 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 	} else {
 		s->in_seq = w->has_seq ? w->seq : 0;
 	}
+	s->after = w->after;
 	s->nskip = w->nskip;
 	memcpy(s->skip, w->skip, sizeof(s->skip));
 	/* A crash-point sweep: die at the N-th pass through the point. */
@@ -626,6 +643,9 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 /* ---------------------------------------------------------------- input */
 
 static int commit_pending(struct rp_stage *s, int last);
+static int held_add(struct rp_stage *s, uint32_t len, const struct rp_meta *m);
+static int wait_turn(struct rp_stage *s);
+static int held_publish(struct rp_stage *s);
 
 /* A record the supervisor quarantined: taken (it keeps its number), never
  * processed. */
@@ -705,8 +725,11 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		if (s->replica) {
 			/* A replica numbers nothing: its records' place in
 			 * the input ring is their key, unique and in order,
-			 * and what the supervisor quarantines by. */
-			s->in_seq++;
+			 * and what the supervisor quarantines by.  It counts
+			 * what it takes, once: a claim its earlier
+			 * incarnation held comes again. */
+			if (v.pos >= s->after)
+				s->in_seq++;
 			s->origin = v.pos;
 			s->turn = 0;
 			/* Its count of what it took, for its restart: what
@@ -775,6 +798,61 @@ static int locked(struct rp_stage *s, int reserve, uint32_t len,
 	return err;
 }
 
+/* ---------------------------------------------- a replica's held outputs */
+
+/* A replica's outputs wait in its own memory until its claim is done,
+ * at most HELD_MAX bytes (past that they go out, and the rest of the
+ * record's directly), and then go out in as few reservations as the
+ * largest record allows: one lock round trip and one wake-up for many.
+ * Ordered, they wait for the copy's turn: the copies do their work side
+ * by side, and only publishing goes in turn.  A copy that dies with
+ * outputs held has published none of them; its claim goes to another
+ * copy, which makes them again. */
+#define HELD_MAX (1u << 20)
+
+static int held_reserve(struct rp_stage *s, uint32_t len, void **buf)
+{
+	if (s->hb_len + len > HELD_MAX)
+		return -ENOSPC;
+	if (s->hb_len + len > s->hb_cap) {
+		size_t cap = s->hb_cap ? s->hb_cap : 4096;
+		unsigned char *nb;
+		while (cap < s->hb_len + len)
+			cap *= 2;
+		if ((nb = realloc(s->hb, cap)) == NULL)
+			return -ENOMEM;
+		s->hb = nb;
+		s->hb_cap = cap;
+	}
+	*buf = s->hb + s->hb_len;
+	return 0;
+}
+
+/* The output reserved at hb + hb_len is complete: held with its meta. */
+static int held_add(struct rp_stage *s, uint32_t len, const struct rp_meta *m)
+{
+	if (s->nho == s->cho) {
+		size_t n = s->cho ? s->cho * 2 : 64;
+		struct held_out *no = realloc(s->ho, n * sizeof(*no));
+		if (no == NULL)
+			return -ENOMEM;
+		s->ho = no;
+		s->cho = n;
+	}
+	s->ho[s->nho++] = (struct held_out){s->hb_len, len, *m};
+	s->hb_len += len;
+	return 0;
+}
+
+/* Held outputs, and the pending one or a reservation among them, are
+ * given up (the stage ends without publishing them). */
+static void held_drop(struct rp_stage *s)
+{
+	s->nho = 0;
+	s->hb_len = 0;
+	s->resv_held = s->pending_held = 0;
+}
+
 /* Commit the pending output; last says whether its origin is complete. */
 static int commit_pending(struct rp_stage *s, int last)
 {
@@ -786,8 +864,13 @@ static int commit_pending(struct rp_stage *s, int last)
 	if (!s->pending)
 		return 0;
 	s->pending = 0;
-	err = s->replica ? locked(s, 0, s->pending_len, &m, NULL)
-			 : rp_commit(s->out, s->pending_len, &m);
+	if (s->pending_held) {
+		s->pending_held = 0;
+		err = held_add(s, s->pending_len, &m);
+	} else {
+		err = s->replica ? locked(s, 0, s->pending_len, &m, NULL)
+				 : rp_commit(s->out, s->pending_len, &m);
+	}
 	s->sub++;
 	return err;
 }
@@ -813,6 +896,13 @@ int rp_stage_release(struct rp_stage *s)
 	 * one goes out marked, and before the input is let go. */
 	int err = s->source ? 0 : commit_pending(s, 1);
 
+	/* A replica's held outputs go out (ordered: in its turn), before
+	 * the input they came from; not while one more is being written
+	 * among them. */
+	if (!err && s->resv_held)
+		err = -EBUSY;
+	if (!err && s->nho > 0)
+		err = s->ordered ? wait_turn(s) : held_publish(s);
 	if (!err)
 		err = rp_stage_flush(s);
 
@@ -853,8 +943,80 @@ int rp_stage_release(struct rp_stage *s)
 	return err;
 }
 
-/* An ordered replica publishes a record's outputs only once every
- * record before it has been released by its sibling. */
+/* Room in the output ring for len bytes, waiting for it. */
+static int out_reserve(struct rp_stage *s, uint32_t len, void **buf)
+{
+	int err;
+
+	while ((err = s->replica ? locked(s, 1, len, NULL, buf)
+				 : rp_reserve(s->out, len, buf)) == -EAGAIN) {
+		int r = cancel_point(s);
+		if (r)
+			return -ECANCELED;
+		r = rp_stage_wait(s, RP_WAIT_OUTPUT | RP_WAIT_CONTROL, SEC);
+		if (r < 0 && r != -ETIMEDOUT)
+			return r;
+	}
+	if (err == -EBADMSG)
+		s->broken_side = 2;
+	return err;
+}
+
+/* The held outputs go out, in order, as few reservations as the largest
+ * record allows (one lock round trip and one wake-up each).  Publishing
+ * is not working on a record. */
+static int held_publish(struct rp_stage *s)
+{
+	uint64_t working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
+	uint64_t lim = rp_rec_size(rp_producer_max_record(s->out));
+	size_t i = 0, done = 0;
+	int err = 0;
+
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+	while (i < s->nho && err == 0) {
+		uint64_t size = 0;
+		size_t j = i;
+		while (j < s->nho && size + rp_rec_size(s->ho[j].len) <= lim)
+			size += rp_rec_size(s->ho[j++].len);
+		while ((err = rp_reserve_batch(s->out, size)) == -EAGAIN) {
+			if (cancel_point(s)) {
+				err = -ECANCELED;
+				break;
+			}
+			err = rp_stage_wait(s, RP_WAIT_OUTPUT | RP_WAIT_CONTROL,
+					    SEC);
+			if (err < 0 && err != -ETIMEDOUT)
+				break;
+		}
+		if (err == -EBADMSG)
+			s->broken_side = 2;
+		if (err)
+			break;
+		for (; i < j && err == 0; i++)
+			err = rp_batch_put(s->out, s->hb + s->ho[i].off,
+					   s->ho[i].len, &s->ho[i].m);
+		if (err == 0)
+			err = rp_batch_commit(s->out);
+		if (err == -EBADMSG)
+			s->broken_side = 2;
+		if (err) {
+			rp_abandon(s->out);
+			i = done;
+		}
+		done = i;
+	}
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+	/* What went out is gone from here (offsets stay as they are). */
+	memmove(s->ho, s->ho + done, (s->nho - done) * sizeof(*s->ho));
+	s->nho -= done;
+	if (s->nho == 0)
+		s->hb_len = 0;
+	return err;
+}
+
+/* An ordered replica publishes its claim's outputs only once every
+ * record before it has been released by its sibling: then those it held
+ * go out, in order. */
 static int wait_turn(struct rp_stage *s)
 {
 	int r;
@@ -873,7 +1035,7 @@ static int wait_turn(struct rp_stage *s)
 	if (r < 0)
 		return r;
 	s->turn = 1;
-	return 0;
+	return held_publish(s);
 }
 
 int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
@@ -900,20 +1062,24 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 			return err;
 	}
 	s->same_origin = 0;
-	if (s->ordered && !s->turn && (err = wait_turn(s)) != 0)
-		return err;
-	while ((err = s->replica ? locked(s, 1, len, NULL, buf)
-				 : rp_reserve(s->out, len, buf)) == -EAGAIN) {
-		int r = cancel_point(s);
-		if (r)
-			return -ECANCELED;
-		r = rp_stage_wait(s, RP_WAIT_OUTPUT | RP_WAIT_CONTROL, SEC);
-		if (r < 0 && r != -ETIMEDOUT)
-			return r;
+	if (s->replica && !s->turn) {
+		/* A replica's outputs are held until its claim is done (see
+		 * held_reserve); past HELD_MAX they go out (ordered: in its
+		 * turn), and the rest of the record's directly. */
+		if (len > rp_producer_max_record(s->out))
+			return -EMSGSIZE;
+		err = held_reserve(s, len, buf);
+		if (err == 0) {
+			s->user_resv = s->resv_held = 1;
+			s->resv_held_len = len;
+			return 0;
+		}
+		if (err != -ENOSPC ||
+		    (err = s->ordered ? wait_turn(s) : held_publish(s)) != 0)
+			return err;
+		s->turn = 1;
 	}
-	if (err == -EBADMSG)
-		s->broken_side = 2;
-	if (err)
+	if ((err = out_reserve(s, len, buf)))
 		return err;
 	s->user_resv = 1;
 	return 0;
@@ -921,10 +1087,12 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 
 int rp_emit_commit(struct rp_stage *s, uint32_t len)
 {
-	if (!s->user_resv)
+	if (!s->user_resv || (s->resv_held && len > s->resv_held_len))
 		return -EINVAL;
 	s->user_resv = 0;
 	s->pending = 1;
+	s->pending_held = s->resv_held;
+	s->resv_held = 0;
 	s->pending_len = len;
 	s->pending_type = RP_REC_T_DATA;
 	return 0;
@@ -1052,13 +1220,20 @@ uint32_t rp_stage_in_capacity(const struct rp_stage *s)
 	return s->in ? rp_consumer_capacity(s->in) : 0;
 }
 
+/* What was reserved and not published goes: the ring's reservation
+ * is given back, the held outputs dropped. */
+static void drop_unpublished(struct rp_stage *s)
+{
+	if ((s->user_resv && !s->resv_held) || (s->pending && !s->pending_held))
+		rp_abandon(s->out);
+	s->user_resv = s->pending = 0;
+	held_drop(s);
+}
+
 int rp_stage_finish_poison(struct rp_stage *s, uint64_t seq, int sig,
 			   unsigned attempts, const char *how)
 {
-	if (s->pending) {
-		rp_abandon(s->out);
-		s->pending = 0;
-	}
+	drop_unpublished(s);
 	rp_stage_flush(s);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, seq + 1);
 	rp_ctl_send(s->tx, RP_CTL_POISON, RP_REASON_NONE, seq, attempts, sig,
@@ -1080,24 +1255,19 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 	int code = RP_EXIT_OK;
 
 	if (s->user_resv) {
-		rp_abandon(s->out);
-		s->user_resv = 0;
+		if (!s->resv_held)
+			rp_abandon(s->out);
+		s->user_resv = s->resv_held = 0;
 	}
 	if (cancel_reason > 0) {
 		/* Cancelled: what was produced is not a complete stream, so
 		 * the output is not ended (downstream is cancelled too). */
-		if (s->pending) {
-			rp_abandon(s->out);
-			s->pending = 0;
-		}
+		drop_unpublished(s);
 		rp_stage_flush(s);
 		reason = (uint32_t)cancel_reason;
 		code = RP_EXIT_CANCELLED_BASE + cancel_reason;
 	} else if (error) {
-		if (s->pending) {
-			rp_abandon(s->out);
-			s->pending = 0;
-		}
+		drop_unpublished(s);
 		rp_stage_flush(s);
 		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
 		reason = RP_REASON_NONE;

@@ -332,6 +332,11 @@ static int one(struct rp_wiring *w, char *key, char *val)
 		w->has_seq = 1;
 		return 0;
 	}
+	if (strcmp(key, "after") == 0) {
+		if (num(val, UINT64_MAX / 2, &w->after))
+			return bad(w, "after: expected a number");
+		return 0;
+	}
 	if (strcmp(key, "fsr") == 0)
 		return paths(w, key, val, sb->fs_read, &sb->nfs_read,
 			     &sb->fs_read_set);
@@ -450,6 +455,9 @@ static int fmt_late(const struct rp_wiring *w, char *buf, size_t len,
 	if (!err && w->has_seq)
 		err = append(buf, len, &at, "seq=%llu;",
 			     (unsigned long long)w->seq);
+	if (!err && w->after)
+		err = append(buf, len, &at, "after=%llu;",
+			     (unsigned long long)w->after);
 	if (!err && w->chaos_gen)
 		err = append(buf, len, &at, "chaos=%u;", w->chaos_gen);
 	if (!err && w->incarnation)
@@ -569,10 +577,12 @@ int rp_wiring_format_takeover(const struct rp_wiring *w, char *buf,
 int rp_wiring_take_over(const char *desc, struct rp_wiring *w)
 {
 	char buf[RP_WIRING_TAKEOVER_MAX], *save = NULL;
-	static const char *const late[] = {"seq", "skip", "chaos", "inc"};
+	static const char *const late[] = {"seq", "after", "skip", "chaos",
+					   "inc"};
 
 	w->has_seq = 0;
 	w->seq = 0;
+	w->after = 0;
 	w->nskip = 0;
 	w->chaos_gen = 0;
 	w->incarnation = 0;

@@ -68,6 +68,9 @@ struct rp_wiring {
 	int lifeline, notify_sock;
 	uint64_t seq;
 	int has_seq;
+	uint64_t after;           /* replicas: the input position + 1 of the
+				   * last record its earlier incarnations
+				   * took and counted in seq (0: none) */
 	uint64_t skip[RP_WIRING_MAX_SKIP];
 	unsigned nskip;
 	int crash_point;          /* enum rp_crash_point, 0: none */

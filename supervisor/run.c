@@ -84,7 +84,7 @@ struct stage_run {
 	/* restarts */
 	int64_t started_at, restart_at, backoff_ns;
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
-	uint64_t resume_seq;
+	uint64_t resume_seq, resume_after;
 	int has_resume;
 	/* per-record timeout: working time on the current record */
 	uint64_t seen_current, seen_progress;
@@ -392,7 +392,8 @@ static void on_violation(struct sup *s, int k);
 
 /* The stage failed: restart it if its policy and its intensity limit
  * allow (then 1), else 0 (the caller fails the pipeline). */
-static int maybe_restart(struct sup *s, int k, const char *why)
+static int maybe_restart(struct sup *s, int k, const char *why,
+			 int quarantined)
 {
 	struct stage_run *r = at(s, k);
 	const struct rp_cfg_stage *c = r->cfg;
@@ -410,6 +411,13 @@ static int maybe_restart(struct sup *s, int k, const char *why)
 	if (r->restarts == 0 || now - r->started_at > window) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
+	} else if (quarantined) {
+		/* Its death took the record that caused it out of the way:
+		 * progress, not a crash loop (quarantine_max bounds how
+		 * many); a new series, with the delay growing on. */
+		r->in_a_row = 0;
+		if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0)
+			r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
 	} else if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0) {
 		r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
 	}
@@ -463,7 +471,8 @@ static int own_signal(int sig)
 /* Stage k died of its own doing while working on input record rec - 1
  * (rec 0: on none).  The quarantine_after-th such death in a row on the
  * same record quarantines it: its bytes go to the dead-letter output and
- * the restarted stage never sees it again.  1 if it did, 0 if not (yet),
+ * the restarted stage never sees it again.  1 if it did, 2 if the group
+ * had already (a sibling died on it too), 0 if not (yet),
  * -1 if it should have but cannot (r->why says why). */
 /* Replicas: has the group quarantined the record at input position
  * pos already (a sibling that had claimed it died on it too)? */
@@ -526,7 +535,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
 		return 0;
 	if (r->nrep > 1 && group_skips(s, k, seq))
-		return 1; /* known: its restart skips it */
+		return 2; /* known: its restart skips it */
 	sp = suspect_of(g, rec);
 	/* Told: the adapter saw it die that many times on it alone. */
 	if (told)
@@ -618,13 +627,17 @@ static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 		    int told)
 {
 	struct stage_run *r = at(s, k);
+	int q = rec != 0 ? poison(s, k, rec, why, told) : 0;
 
-	if (rec != 0 && poison(s, k, rec, why, told) < 0) {
+	/* A copy of a group that quarantined the record it died on made
+	 * progress: deaths on neighbouring poison records fall on the
+	 * copy that takes up the claim, however many copies there are. */
+	if (q < 0) {
 		char fwhy[sizeof(r->why)];
 		snprintf(fwhy, sizeof(fwhy), "%s", r->why);
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", fwhy);
-	} else if (!maybe_restart(s, k, why)) {
+	} else if (!maybe_restart(s, k, why, q == 1 && r->nrep > 1)) {
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", strstr(r->why, "giving up") ? r->why : why);
 	}
@@ -867,7 +880,7 @@ static void on_exit_of(struct sup *s, int k)
 				 r->timeout_why);
 			/* These fail the same way every time. */
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
-			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why)) {
+			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why, 0)) {
 				set_state(s, k, ST_FAILED);
 				fail(s, k, "%s", r->why[0] && strstr(r->why, "giving up")
 							 ? r->why
@@ -1129,6 +1142,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec");
 	spec->has_seq = r->has_resume;
 	spec->seq = r->resume_seq;
+	spec->after = r->nrep > 1 ? r->resume_after : 0;
 	spec->skip = r->skip;
 	spec->nskip = r->nskip;
 	if (o->crash_n && P(s, k) == o->crash_stage && k == s->first[P(s, k)] &&
@@ -1202,7 +1216,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		    (WIFSIGNALED(st) ||
 		     (r->nrep > 1 && code != RP_EXIT_USAGE &&
 		      code != RP_EXIT_NO_RESTART && code != RP_EXIT_SANDBOX)) &&
-		    maybe_restart(s, k, why))
+		    maybe_restart(s, k, why, 0))
 			return 0;
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", r->why[0] ? r->why : why);
@@ -2226,6 +2240,15 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				 * starts the numbering over instead. */
 				if (r->resume_seq > UINT64_MAX / 2)
 					r->resume_seq = 0;
+				/* A replica's count is of records it took:
+				 * those of a claim it takes up again, up to
+				 * the one it was on, are counted already. */
+				r->resume_after = r->proc.rx
+					? rp_ctl_status_read(r->proc.rx,
+							     RP_CTL_WORD_CURRENT)
+					: 0;
+				if (r->resume_after > UINT64_MAX / 2)
+					r->resume_after = 0;
 				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
 				set_state(s, k, ST_STARTING);

@@ -197,6 +197,7 @@ static void restart_facts(struct rp_wiring *w,
 {
 	w->has_seq = spec->has_seq;
 	w->seq = spec->seq;
+	w->after = spec->after;
 	w->nskip = 0;
 	for (unsigned i = 0; i < spec->nskip && i < RP_WIRING_MAX_SKIP; i++)
 		w->skip[w->nskip++] = spec->skip[i];

@@ -40,9 +40,11 @@ struct rp_stage_spec {
 	 * for stages that cannot be an init, the stage unshares the
 	 * namespace for its children. */
 	int own_pidns;
-	/* A restarted stage: the input sequence number to continue from. */
+	/* A restarted stage: the input sequence number to continue from
+	 * (a replica: what it counted, up to input position after - 1). */
 	int has_seq;
 	uint64_t seq;
+	uint64_t after;
 	/* Input records it must not process (quarantined). */
 	const uint64_t *skip;
 	unsigned nskip;

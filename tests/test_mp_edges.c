@@ -2,7 +2,9 @@
  * test_mp_edges.c - the corners of the multi-participant protocol: a
  * second death during a repair, a stale attention flag, several producers
  * ending, claims of padding only, short commits, a lock that cannot be
- * had, and a participant declared dead while alive.
+ * had, a participant declared dead while alive, records published in
+ * batches (and a death in the middle of one), and an ordered claim made
+ * again where its claimer died.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -288,6 +290,149 @@ RP_TEST(test_declared_dead_while_alive, 20)
 	rp_test_ring_free(&ring);
 }
 
+/* ------------------------------------------------------------ batches */
+
+static int die_in_batch(void *arg)
+{
+	struct rp_producer *p;
+	struct rp_meta m = {.origin = 1, .type = RP_REC_T_DATA};
+	char buf[40];
+
+	(void)arg;
+	memset(buf, 'b', sizeof(buf));
+	p = rp_test_producer(&ring);
+	if (rp_reserve_batch(p, 3 * rp_rec_size(sizeof(buf))) != 0 ||
+	    rp_batch_put(p, buf, sizeof(buf), &m) != 0)
+		return 10;
+	/* The second record's header half written: died there. */
+	rp_crashpoint_arm(RP_CP_COMMIT_HALF, 1);
+	rp_batch_put(p, buf, sizeof(buf), &m);
+	return 11;
+}
+
+/* Several records in one reservation of an MP producer: published
+ * together, in order, with their meta; a rest too small to pad and a
+ * batch larger than the largest record are refused; one given up, or
+ * whose producer dies in the middle of it, is padding as a whole:
+ * nothing of it is seen, and what comes after it is. */
+RP_TEST(test_mp_batch, 20)
+{
+	struct rp_producer *p;
+	struct rp_consumer *c;
+	struct rp_view v;
+	uint64_t one = rp_rec_size(10);
+	pid_t pid;
+	siginfo_t si;
+	int st = 0;
+
+	rp_test_ring_make(&ring, 1 << 14, RP_RING_F_MP_PRODUCERS, 3);
+	p = rp_test_producer(&ring);
+	c = rp_test_consumer(&ring);
+	CU_ASSERT_EQUAL(rp_reserve_batch(p, 1 << 20), -EMSGSIZE);
+	CU_ASSERT_EQUAL(rp_reserve_batch(p, 12), -EINVAL);
+	/* Smaller than a header: what is left of it could not be padded. */
+	CU_ASSERT_EQUAL(rp_reserve_batch(p, 8), -EINVAL);
+	CU_ASSERT_FATAL(rp_reserve_batch(p, 3 * one) == 0);
+	CU_ASSERT_EQUAL(rp_reserve_batch(p, one), -EBUSY);
+	{
+		struct rp_meta m = {.origin = 7, .type = RP_REC_T_DATA};
+		CU_ASSERT_EQUAL(rp_commit(p, 0, &m), -EINVAL); /* a batch */
+	}
+	for (uint32_t i = 0; i < 3; i++) {
+		struct rp_meta m = {.origin = 7, .sub = i,
+				    .type = RP_REC_T_DATA,
+				    .flags = i == 2 ? RP_REC_F_LAST : 0};
+		char b[10];
+		memset(b, 'a' + (int)i, sizeof(b));
+		CU_ASSERT_EQUAL(rp_batch_put(p, b, sizeof(b), &m), 0);
+	}
+	{
+		struct rp_meta m = {.origin = 7, .type = RP_REC_T_DATA};
+		CU_ASSERT_EQUAL(rp_batch_put(p, "x", 1, &m), -EINVAL); /* full */
+	}
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN); /* not yet published */
+	CU_ASSERT_EQUAL(rp_batch_commit(p), 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT(v.origin == 7 && v.sub == i && v.len == 10 &&
+			  ((const char *)v.data)[9] == 'a' + (int)i);
+		CU_ASSERT_EQUAL(v.flags, i == 2 ? RP_REC_F_LAST : 0);
+	}
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+
+	/* A rest of 8 bytes cannot be padded; a shorter batch can. */
+	CU_ASSERT_FATAL(rp_reserve_batch(p, one + 8) == 0);
+	{
+		struct rp_meta m = {.origin = 8, .type = RP_REC_T_DATA};
+		CU_ASSERT_EQUAL(rp_batch_put(p, "0123456789", 10, &m), 0);
+	}
+	CU_ASSERT_EQUAL(rp_batch_commit(p), -EINVAL);
+	CU_ASSERT_EQUAL(rp_abandon(p), 0);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+
+	/* A producer dies inside a batch: none of it is seen. */
+	pid = rp_test_fork(die_in_batch, NULL);
+	memset(&si, 0, sizeof(si));
+	CU_ASSERT_FATAL(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) == 0);
+	CU_ASSERT(rp_ring_mark_dead(&ring.fds, pid) >= 0);
+	CU_ASSERT_FATAL(waitpid(pid, &st, 0) == pid);
+	CU_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	send_n(p, 100, 1);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(v.origin, 100);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&ring);
+}
+
+/* ------------------------------------------------- ordered, replaying */
+
+/* Ordered consumers of a replaying producer claim several records at a
+ * time, each judged new or a replay against the last key claimed.  One
+ * dies after storing its claim's last key but before moving the cursor:
+ * the claim made again at the same place is judged against the key
+ * before it, so its records are new (not dropped as replays of
+ * themselves); a later replay is still dropped. */
+RP_TEST(test_ordered_claim_made_again, 20)
+{
+	enum rp_crash_point pt = RP_CP_MP_LOCKED;
+	struct rp_producer *p;
+	struct rp_consumer *c;
+	struct rp_view v;
+
+	rp_test_ring_make(&ring, 1 << 14,
+			  RP_RING_F_MP_CONSUMERS | RP_RING_F_ORDERED |
+				  RP_RING_F_DEDUP,
+			  3);
+	p = rp_test_producer(&ring);
+	c = rp_test_consumer(&ring);
+	send_n(p, 0, 4);
+	for (uint64_t i = 0; i < 4; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+	}
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	send_n(p, 4, 4);
+	run_to_death(&pt);
+	for (uint64_t i = 4; i < 8; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, i);
+	}
+	CU_ASSERT_EQUAL(rp_consumer_replays(c), 0);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	/* The producer replays 6 and 7, then goes on with 8. */
+	send_n(p, 6, 3);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(v.origin, 8);
+	CU_ASSERT_EQUAL(rp_consumer_replays(c), 2);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&ring);
+}
+
 void rp_suite_mp_edges(void)
 {
 	RP_SUITE("mp-edges",
@@ -300,5 +445,9 @@ void rp_suite_mp_edges(void)
 		 {"a commit too short to pad is refused", test_mp_short_commit},
 		 {"a commit that cannot lock keeps its reservation",
 		  test_mp_commit_lock_timeout},
-		 {"declared dead while alive", test_declared_dead_while_alive});
+		 {"declared dead while alive", test_declared_dead_while_alive},
+		 {"records in a batch, and a death inside one",
+		  test_mp_batch},
+		 {"an ordered claim made again where its claimer died",
+		  test_ordered_claim_made_again});
 }

@@ -274,10 +274,11 @@ RP_TEST(test_replicas_consumer_done_early, 120)
 	rp_cmd_dir_remove();
 }
 
-/* Copies die on neighbouring records side by side: the group counts
- * each record's deaths apart, so with the default restart limits (five
- * in a row, backing off) three adjacent poison records are quarantined
- * and the run goes on.  And a copy dying inside a lock whose restart
+/* Copies die on neighbouring records: the group counts each record's
+ * deaths apart, and a death that quarantines its record starts a new
+ * series of restarts, so with the default restart limits (five in a
+ * row, backing off) three adjacent poison records are quarantined and
+ * the run goes on.  And a copy dying inside a lock whose restart
  * backs off longer than lock_timeout_ms is no stuck holder: nobody
  * else is killed. */
 RP_TEST(test_replicas_default_restarts, 120)
@@ -312,6 +313,19 @@ RP_TEST(test_replicas_default_restarts, 120)
 	CU_ASSERT(strstr(report, "the lock of its") == NULL);
 	if (code != 0 || strstr(report, "the lock of its"))
 		fprintf(stderr, "%s\n", report);
+	free(report);
+
+	/* Killed every 5th record a copy takes, fewer than a claim holds:
+	 * a copy taking up its own claim again after its restart does not
+	 * count its records twice, so it moves on instead of dying on the
+	 * same one for ever.  Every line out, in order. */
+	code = run_mid("fault @replicas=3 --every 5 --do crash:9", 1,
+		       &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(all, wlen));
+	CU_ASSERT(restarts(report) >= 1000);
+	if (code != 0)
+		fprintf(stderr, "%.2000s\n", report);
 	free(report);
 	free(want);
 	free(all);
@@ -577,8 +591,10 @@ RP_TEST(test_replicas_configuration, 60)
 }
 
 /* The ring underneath: on an ordered ring of several consumers, a
- * record's turn comes once every record before it is released, and a
- * replay of a record claimed before is dropped where it is claimed. */
+ * claim's turn comes once every record before it is released; a claim
+ * holds new records or replays of ones claimed before, never both, and
+ * replays are dropped where they are claimed; a claim holds at most 16
+ * records, so copies share out what there is. */
 RP_TEST(test_replicas_ring_turn, 30)
 {
 	struct rp_ring_config cfg = {
@@ -591,9 +607,12 @@ RP_TEST(test_replicas_ring_turn, 30)
 	struct rp_producer *p;
 	struct rp_consumer *a, *b;
 	struct rp_view va, vb;
-	/* keys: 0, 1, 1 again (a replay), 2 */
-	const uint64_t keys[] = {0, 1, 1, 2};
+	/* keys: 0, 1, 1 again (a replay), 2, then 3 .. 22 */
+	uint64_t keys[24] = {0, 1, 1, 2};
+	int n;
 
+	for (int i = 4; i < 24; i++)
+		keys[i] = (uint64_t)i - 1;
 	CU_ASSERT_FATAL(rp_ring_create(&cfg, &fds) == 0);
 	CU_ASSERT_FATAL(rp_bell_create(0, &pb) == 0);
 	CU_ASSERT_FATAL(rp_bell_create(0, &cb) == 0);
@@ -607,25 +626,39 @@ RP_TEST(test_replicas_ring_turn, 30)
 	}
 	CU_ASSERT_FATAL(rp_flush(p) == 0);
 
-	/* One record a claim: a gets key 0, b key 1. */
+	/* a claims keys 0 and 1, and stops before the replay. */
 	CU_ASSERT_FATAL(rp_peek(a, &va) == 0);
-	CU_ASSERT_FATAL(rp_peek(b, &vb) == 0);
 	CU_ASSERT_EQUAL(va.origin, 0);
-	CU_ASSERT_EQUAL(vb.origin, 1);
-	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 1);
-	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 0);
-	/* a's claim is done: -EBUSY until it lets go. */
+	CU_ASSERT_FATAL(rp_peek(a, &va) == 0);
+	CU_ASSERT_EQUAL(va.origin, 1);
 	CU_ASSERT_EQUAL(rp_peek(a, &va), -EBUSY);
+	/* b's claim of the replay alone is dropped; its next is key 2. */
+	CU_ASSERT_FATAL(rp_peek(b, &vb) == 0);
+	CU_ASSERT_EQUAL(vb.origin, 2);
+	CU_ASSERT_EQUAL(*(const int *)vb.data, 3);
+	CU_ASSERT_EQUAL(rp_consumer_replays(b), 1);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 1);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 0); /* a still holds 0, 1 */
 	CU_ASSERT_EQUAL(rp_release(a), 0);
 	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 1);
-	/* The replay of key 1 is skipped: a's next record is key 2. */
-	CU_ASSERT_FATAL(rp_peek(a, &va) == 0);
-	CU_ASSERT_EQUAL(va.origin, 2);
-	CU_ASSERT_EQUAL(*(const int *)va.data, 3);
-	CU_ASSERT_EQUAL(rp_consumer_replays(a), 1);
-	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 0); /* b still holds 1 */
+	CU_ASSERT_EQUAL(rp_peek(b, &vb), -EBUSY);
 	CU_ASSERT_EQUAL(rp_release(b), 0);
-	CU_ASSERT_EQUAL(rp_consumer_my_turn(a), 1);
+
+	/* Twenty more: a claims 16 of them, b the other 4. */
+	for (int i = 4; i < 24; i++) {
+		struct rp_meta m = {.origin = keys[i], .type = RP_REC_T_DATA,
+				    .flags = RP_REC_F_LAST};
+		CU_ASSERT_FATAL(rp_send(p, &i, sizeof(i), &m, 0) == 0);
+	}
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	for (n = 0; rp_peek(a, &va) == 0; n++)
+		CU_ASSERT_EQUAL(va.origin, 3 + (uint64_t)n);
+	CU_ASSERT_EQUAL(n, 16);
+	for (n = 0; rp_peek(b, &vb) == 0; n++)
+		CU_ASSERT_EQUAL(vb.origin, 19 + (uint64_t)n);
+	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_EQUAL(rp_consumer_my_turn(b), 0);
+	CU_ASSERT_EQUAL(rp_release(b), 0); /* out of turn: the head waits */
 	CU_ASSERT_EQUAL(rp_release(a), 0);
 	CU_ASSERT_EQUAL(rp_producer_end(p), 0);
 	CU_ASSERT_EQUAL(rp_peek(b, &vb), -ENODATA);
