@@ -33,6 +33,8 @@ struct fault {
 	enum action act;
 	int value;             /* signal, exit code or syscall number */
 	enum rp_crash_point point;
+	int have_do;
+	uint64_t copies;       /* --copies: outputs per record (0: 1) */
 };
 
 static int chosen(const struct fault *f, struct rp_stage *s,
@@ -109,9 +111,13 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 {
 	struct fault *f = arg;
 
-	if (chosen(f, s, r))
+	int err = 0;
+
+	if (f->have_do && chosen(f, s, r))
 		misbehave(f, s);
-	return rp_emit(s, r->data, r->len);
+	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++)
+		err = rp_emit(s, r->data, r->len);
+	return err;
 }
 
 static const struct builtin *self(void);
@@ -171,7 +177,7 @@ static int fault_main(int argc, char **argv)
 {
 	struct fault f;
 	struct rp_stage *s;
-	int err, have_do = 0;
+	int err;
 
 	memset(&f, 0, sizeof(f));
 	for (int i = 1; i < argc; i++) {
@@ -210,15 +216,26 @@ static int fault_main(int argc, char **argv)
 		} else if (!strcmp(o, "--do")) {
 			if ((err = parse_action(&f, argv[++i])))
 				return err;
-			have_do = 1;
+			f.have_do = 1;
+		} else if (!strcmp(o, "--copies")) {
+			if ((err = builtin_parse_count(self(), o, argv[++i],
+						       &f.copies)))
+				return err;
+			if (f.copies == 0 || f.copies > 1000)
+				return builtin_usage(self(), "--copies: 1 to "
+							     "1000");
 		} else {
 			return builtin_usage(self(), "unknown option %s", o);
 		}
 	}
-	if (!have_do ||
-	    !(f.have_at || f.have_match || f.have_random || f.every))
+	if (f.have_do !=
+	    (f.have_at || f.have_match || f.have_random || f.every != 0))
+		return builtin_usage(self(), "--do and one of --at, --match, "
+					     "--random, --every go together");
+	if (!f.have_do && !f.copies)
 		return builtin_usage(self(), "needs --do and one of --at, "
-					     "--match, --random, --every");
+					     "--match, --random, --every, or "
+					     "--copies");
 	if ((err = builtin_open(NULL, 0, &s)))
 		return err;
 	return rp_stage_run(s, fault_record, &f);
@@ -226,8 +243,8 @@ static int fault_main(int argc, char **argv)
 
 const struct builtin builtin_fault = {
 	.name = "fault",
-	.synopsis = "(--at N | --match REGEX | --random SEED:MAX | --every N) "
-		    "--do ACTION",
+	.synopsis = "[(--at N | --match REGEX | --random SEED:MAX | --every N) "
+		    "--do ACTION] [--copies N]",
 	.summary = "pass records through; misbehave on a chosen one",
 	.help =
 "  --at N          the record with input sequence number N (it keeps\n"
@@ -255,7 +272,11 @@ const struct builtin builtin_fault = {
 "  --do stall:NAME       stop itself (SIGSTOP) at that step instead:\n"
 "                        stuck there, alive (mp-locked: holding the\n"
 "                        lock replicas share)\n"
-"  (With replicas, N counts the records each replica took.)\n",
+"  --copies N      emit each record N times (1-1000), as outputs of\n"
+"                  its one origin: a stage whose output outgrows its\n"
+"                  input\n"
+"  (With replicas, N counts the records each replica took, once each\n"
+"  across its restarts.)\n",
 	.main = fault_main,
 };
 

@@ -139,7 +139,9 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
  * cancellation (-ECANCELED) and a dead consumer (-EPIPE). */
 int rp_emit(struct rp_stage *s, const void *buf, uint32_t len);
 /* Zero copy: reserve len bytes in the output ring, write them, commit
- * with the final length (<= len).  One reservation at a time. */
+ * with the final length (<= len).  One reservation at a time.  (A
+ * replica's outputs are held in its own memory until its claim of input
+ * records is done, then published together: its reservation is there.) */
 int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf);
 int rp_emit_commit(struct rp_stage *s, uint32_t len);
 /* Sources: the next rp_emit continues the current origin (its outputs
@@ -177,7 +179,8 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
  * -EBADMSG (the producer broke the format). */
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 /* Release every record peeked so far: their outputs are complete (the
- * last one is marked and committed) and published first. */
+ * last one is marked and committed) and published first.  -EBUSY for a
+ * replica while an rp_emit_reserve is not yet committed. */
 int rp_stage_release(struct rp_stage *s);
 /* Publish committed output now.  The record emitted last stays held
  * until its origin is known complete (rp_emit_end_origin, the next emit

@@ -332,6 +332,49 @@ RP_TEST(test_replicas_default_restarts, 120)
 	rp_cmd_dir_remove();
 }
 
+/* Outputs of a claim larger than a copy holds (1 MiB): each line of
+ * 20 000 bytes comes out 15 times, a claim of 4 lines makes 1.2 MB, so a
+ * copy waits for its turn in the middle of one and publishes the rest
+ * directly.  The output is each line 15 times, in order; also with
+ * copies SIGKILLed every 7th record they take. */
+RP_TEST(test_replicas_large_outputs, 120)
+{
+	const size_t n = 60, width = 20000, copies = 15;
+	char *all = malloc(n * width), *want = malloc(n * width * copies);
+	char *report;
+	size_t len = 0, wlen = 0;
+	int code;
+
+	CU_ASSERT_FATAL(all != NULL && want != NULL);
+	for (size_t i = 0; i < n; i++) {
+		int k = snprintf(all + len, width, "%zu ", i);
+		memset(all + len + k, 'a' + (int)(i % 26), width - (size_t)k - 1);
+		all[len + width - 1] = '\n';
+		for (size_t c = 0; c < copies; c++, wlen += width)
+			memcpy(want + wlen, all + len, width);
+		len += width;
+	}
+	rp_cmd_dir_make("replicas");
+	rp_cmd_spit("in", all, len);
+	code = run_mid("fault @replicas=3 --copies 15", 0, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, wlen));
+	if (code != 0)
+		fprintf(stderr, "%.2000s\n", report);
+	free(report);
+	code = run_mid("fault @replicas=3 --copies 15 --every 7 --do crash:9",
+		       1, &report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, wlen));
+	CU_ASSERT(restarts(report) >= 5);
+	if (code != 0)
+		fprintf(stderr, "%.2000s\n", report);
+	free(report);
+	free(want);
+	free(all);
+	rp_cmd_dir_remove();
+}
+
 /* Copies killed 0-4 ms after they appear, while they start: one that
  * had attached to its rings before it died leaves its claim slots marked
  * for the next locker, so the copy started after it finds room.  Lines
@@ -690,6 +733,8 @@ void rp_suite_replicas(void)
 		  test_replicas_quarantine},
 		 {"replicas: the stage after them done early ends them",
 		  test_replicas_consumer_done_early},
+		 {"replicas: outputs of a claim over what a copy holds",
+		  test_replicas_large_outputs},
 		 {"replicas: neighbouring poison records, default restarts",
 		  test_replicas_default_restarts},
 		 {"replicas: copies killed while they start",
