@@ -52,7 +52,8 @@
 			      * signal (exec; then it ends) */
 #define RP_CTL_TIMED_OUT 23u /* exec: its program's run was ended for its
 			      * per-record timeout (arg0: the record the
-			      * words named), told when done */
+			      * words named; arg1: 1 for a run fed held
+			      * records again), told when done */
 #define RP_CTL_KIND_MAX 23u
 
 /* RP_CTL_FAULT kinds. */

@@ -753,30 +753,37 @@ int rp_reserve_wait(struct rp_producer *p, uint32_t len, int64_t timeout_ns,
 	}
 }
 
-int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
+/* The header of the record at pos, in two halves (a crash between them
+ * leaves a header its check rejects). */
+static void put_header(struct rp_producer *p, uint64_t pos, uint32_t len,
+		       const struct rp_meta *m)
 {
+	unsigned char *dst = p->m.sh_data + (pos & p->m.mask);
 	struct rp_rec_hdr h;
-	unsigned char *dst;
 
-	if (!p->resv_out || p->batch || len > p->resv_len)
-		return -EINVAL;
-	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
-		return -EINVAL;
-	if (p->slot >= 0) {
-		uint64_t rest = rp_rec_size(p->resv_len) - rp_rec_size(len);
-		if (rest != 0 && rest < sizeof(h))
-			return -EINVAL; /* no room for the padding record */
-	}
 	h.len = len;
 	h.type = m->type;
 	h.flags = m->flags;
 	h.sub = m->sub;
 	h.check = rp_rec_check(len, m->type, m->flags, m->sub);
 	h.origin = m->origin;
-	dst = p->m.sh_data + (p->resv_pos & p->m.mask);
 	memcpy(dst, &h, 8);
 	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
 	memcpy(dst + 8, (unsigned char *)&h + 8, sizeof(h) - 8);
+}
+
+int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
+{
+	if (!p->resv_out || p->batch || len > p->resv_len)
+		return -EINVAL;
+	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
+		return -EINVAL;
+	if (p->slot >= 0) {
+		uint64_t rest = rp_rec_size(p->resv_len) - rp_rec_size(len);
+		if (rest != 0 && rest < sizeof(struct rp_rec_hdr))
+			return -EINVAL; /* no room for the padding record */
+	}
+	put_header(p, p->resv_pos, len, m);
 	if (p->slot >= 0) {
 		/* The claim may be larger than the final record: the MP
 		 * commit pads the rest so the claimed range stays exact. */
@@ -827,25 +834,16 @@ int rp_batch_put(struct rp_producer *p, const void *data, uint32_t len,
 		 const struct rp_meta *m)
 {
 	uint64_t size = rp_rec_size(len);
-	struct rp_rec_hdr h;
-	unsigned char *dst;
+	uint64_t pos = p->resv_pos + p->batch_used;
 
 	if (!p->resv_out || !p->batch || len > p->m.max_record ||
 	    size > p->batch_size - p->batch_used)
 		return -EINVAL;
 	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
 		return -EINVAL;
-	h.len = len;
-	h.type = m->type;
-	h.flags = m->flags;
-	h.sub = m->sub;
-	h.check = rp_rec_check(len, m->type, m->flags, m->sub);
-	h.origin = m->origin;
-	dst = p->m.sh_data + ((p->resv_pos + p->batch_used) & p->m.mask);
-	memcpy(dst + sizeof(h), data, len);
-	memcpy(dst, &h, 8);
-	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
-	memcpy(dst + 8, (unsigned char *)&h + 8, sizeof(h) - 8);
+	memcpy(p->m.sh_data + ((pos + sizeof(struct rp_rec_hdr)) & p->m.mask),
+	       data, len);
+	put_header(p, pos, len, m);
 	p->batch_used += size;
 	p->batch_records++;
 	p->batch_bytes_in += len;
@@ -862,10 +860,15 @@ int rp_batch_commit(struct rp_producer *p)
 	rest = p->batch_size - p->batch_used;
 	if (rest != 0 && rest < sizeof(struct rp_rec_hdr))
 		return -EINVAL; /* no room for the padding record */
-	if ((err = rp_mp_commit(p, p->batch_used)))
-		return err; /* the reservation stays: commit again */
+	/* Counted before the commit flushes the counts, taken back if it
+	 * fails. */
 	p->st.records += p->batch_records;
 	p->st.bytes += p->batch_bytes_in;
+	if ((err = rp_mp_commit(p, p->batch_used))) {
+		p->st.records -= p->batch_records;
+		p->st.bytes -= p->batch_bytes_in;
+		return err; /* the reservation stays: commit again */
+	}
 	p->resv_out = p->batch = 0;
 	return 0;
 }

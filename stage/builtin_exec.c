@@ -175,6 +175,8 @@ int exec_start(struct ex *x, char **argv, int has_out)
 		x->timeouts = rp_stage_timeouts(x->s, &seen);
 	}
 	x->denied = x->timed_out = 0;
+	x->grace = 0;
+	x->bump = 0;
 	x->progress = ++x->runs << RUN_SHIFT;
 
 	sigemptyset(&chld);
@@ -713,18 +715,18 @@ static void note_work(struct ex *x)
 	}
 	cur = x->qlen ? x->q[x->qhead].seq + 1 : x->last_seq + 1;
 	working = x->qlen > 0 && unread > 0;
-	/* Narrowing a hang, fed held records again alone: it has nothing
-	 * more to wait for, so all its time until it ends is theirs (the
-	 * first one named), as it would not be after the end of the input
-	 * in a run of the stream (the time a sort takes then).  Narrowing
-	 * a crash, it is as in the stream. */
-	if (x->alone == 2 && x->pid > 0 && x->hlen > 0) {
+	/* Fed held records again, alone: it has nothing more to wait for,
+	 * so all its time until it ends is theirs (the first one named).
+	 * Narrowing a crash, time after the end of that input gets
+	 * CRASH_GRACE timeouts more (check_timeout): the work a sort does
+	 * at the end is not counted in a run of the stream either. */
+	if (x->alone && x->pid > 0 && x->hlen > 0) {
 		cur = x->h[x->hhead].seq + 1;
 		working = 1;
 	}
 	x->cur = cur;
 	x->progress = (x->runs << RUN_SHIFT) |
-		      ((taken + x->out_bytes) & RUN_BYTES);
+		      ((taken + x->out_bytes + x->bump) & RUN_BYTES);
 	rp_stage_set_work(x->s, cur, working, x->progress);
 }
 
@@ -746,10 +748,24 @@ static void check_timeout(struct ex *x)
 	note_work(x);
 	if (seen != x->progress)
 		return;
+	if (x->alone == 1 && x->to_fd < 0 && x->grace < CRASH_GRACE) {
+		x->grace++;
+		x->bump++; /* a new word: timed again from now */
+		note_work(x);
+		return;
+	}
 	x->timed_out = 1;
 	kill(x->init ? -1 : -x->pid, SIGKILL);
 	kill(x->pid, SIGKILL);
-	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0);
+	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0, x->alone != 0);
+}
+
+/* Is there something to read on fd (data, or its end)? */
+static int readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) != 0;
 }
 
 /* Until the program has ended and its output is out: 0, -ECANCELED after
@@ -814,6 +830,18 @@ int exec_loop(struct ex *x)
 			break;
 		if (sig_ready || (x->from_fd < 0 && x->pid > 0))
 			reap(x, 0);
+		/* A run that died of its own doing (a crash, or killed for
+		 * its timeout or a denied syscall) is over once what it
+		 * wrote is read: a process it left outside its group may
+		 * hold its stdout open for ever.  What it cut short is
+		 * dropped, as below. */
+		if (x->pid < 0 && x->from_fd >= 0 && (x->alone || x->h) &&
+		    exec_own_death(x) && !readable(x->from_fd)) {
+			close(x->from_fd);
+			x->from_fd = -1;
+			x->oeof = 0;
+			x->eof_pending = !x->alone;
+		}
 		if (x->from_fd < 0 && x->pid < 0) {
 			/* Its output ends as it ended: a line or frame a
 			 * crash cut off is dropped (narrowing sends what the
@@ -1017,6 +1045,7 @@ out:
 	while (x.h && x.hlen > 0)
 		exec_hold_pop(&x);
 	free(x.h);
+	free(x.innocent.data);
 	free(x.obuf);
 	free(x.q);
 	free(x.wbuf);

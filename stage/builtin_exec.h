@@ -27,6 +27,7 @@
 				   * a quarter of the input ring) */
 #define HOLD_READ (256u * 1024u)  /* of those, bytes the program has read */
 #define HOLD_POLL_MS 5            /* with all it may hold unread held */
+#define CRASH_GRACE 9             /* see struct ex, grace */
 
 enum mode { M_LINES, M_CHUNKS, M_RECORDS };
 
@@ -113,6 +114,15 @@ struct ex {
 	int timed_out;     /* the program that ended now was killed for one */
 	uint64_t cur;      /* the current word last set (record + 1) */
 	int hang;          /* narrowing a hang, not a crash */
+	/* Narrowing a crash, a run past the end of its input is given
+	 * CRASH_GRACE timeouts (each moves the word on, bump) before it
+	 * counts as stuck. */
+	unsigned grace;
+	uint64_t bump;
+	/* Narrowing a hang: a record that went through alone or with
+	 * others in this narrowing, known innocent: what the control run
+	 * is fed (none: nothing). */
+	struct held innocent;
 };
 
 /* The progress word: the program's run in the top bits, so that a word

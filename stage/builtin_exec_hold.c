@@ -170,19 +170,23 @@ static void reset_cmd(struct ex *x)
 	x->frame_have = 0;
 }
 
-/* Feed the n oldest held records (n > 0) to a new program, and wait for
- * it.  0 if it survived them (whatever its exit status: grep says 1 for
- * no match), with its output kept in obuf; 1 if it died of its own
- * doing; else -errno. */
-static int run_held(struct ex *x, char **argv, int has_out, size_t n)
+/* Feed the n oldest held records (or, alt not NULL, that record alone)
+ * to a new program, and wait for it.  0 if it survived them (whatever
+ * its exit status: grep says 1 for no match), with its output kept in
+ * obuf; 1 if it died of its own doing; else -errno. */
+static int run_held(struct ex *x, char **argv, int has_out, size_t n,
+		    const struct held *alt)
 {
 	int err;
 
 	reset_cmd(x);
 	if ((err = exec_start(x, argv, has_out)))
 		return err;
+	if (alt != NULL)
+		n = alt->data != NULL;
 	for (size_t i = 0; i < n; i++) {
-		const struct held *r = &x->h[(x->hhead + i) % HOLD_MAX];
+		const struct held *r =
+			alt ? alt : &x->h[(x->hhead + i) % HOLD_MAX];
 		if ((err = exec_wbuf_room(x, r->len)))
 			return err;
 		memcpy(x->wbuf + x->wlen, r->data, r->len);
@@ -211,7 +215,8 @@ static int run_held(struct ex *x, char **argv, int has_out, size_t n)
 }
 
 /* The n oldest held records are done with: what the program made of
- * them goes on, and they are released. */
+ * them goes on, and they are released.  Narrowing a hang, the last of
+ * them is kept as a known innocent one (see exec_narrow). */
 static int pass_held(struct ex *x, size_t n)
 {
 	int err;
@@ -220,6 +225,16 @@ static int pass_held(struct ex *x, size_t n)
 	    ((x->olen > 0 && (err = exec_output(x, x->obuf, x->olen))) ||
 	     (x->oeof && (err = exec_output_end(x)))))
 		return err;
+	if (x->hang && n > 0) {
+		struct held *last = &x->h[(x->hhead + n - 1) % HOLD_MAX];
+		char *copy = malloc(last->len ? last->len : 1);
+		if (copy != NULL) {
+			memcpy(copy, last->data, last->len);
+			free(x->innocent.data);
+			x->innocent = *last;
+			x->innocent.data = copy;
+		}
+	}
 	while (n-- > 0)
 		exec_hold_pop(x);
 	exec_hold_mark(x);
@@ -299,7 +314,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		/* dying: the fewest oldest units known to kill it */
 		size_t len = dying > 1 ? dying / 2 : dying ? 1 : nu;
 		size_t recs = unit_records(x, len, n);
-		err = run_held(x, argv, has_out, recs);
+		err = run_held(x, argv, has_out, recs, NULL);
 		runs++;
 		if (err < 0)
 			return err;
@@ -336,7 +351,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		 * quarantine times (one it then survives was not it). */
 		unsigned deaths = 1;
 		while (deaths < x->quarantine) {
-			err = run_held(x, argv, has_out, 1);
+			err = run_held(x, argv, has_out, 1, NULL);
 			runs++;
 			if (err != 1)
 				break;
@@ -361,22 +376,28 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			continue;
 		}
 		if (x->hang && x->timed_out) {
-			/* A hang: one run more, fed nothing.  A program that
-			 * hangs so too (it stops after so many lines, or
-			 * waits for something that never comes) does not
-			 * hang on the record. */
+			/* A hang: one run more, fed a record known innocent
+			 * (one that went through in this narrowing), or
+			 * nothing.  A program that hangs so too (it stops
+			 * after so many lines, or its work at the end takes
+			 * longer than the timeout) does not hang on the
+			 * record. */
 			int status = x->status;
-			if ((err = run_held(x, argv, has_out, 0)) < 0)
+			if ((err = run_held(x, argv, has_out, 0,
+					    &x->innocent)) < 0)
 				return err;
 			runs++;
 			if (err == 1 && x->timed_out) {
 				fprintf(stderr, "exec: %s dies of its "
 						"per-record timeout on record "
-						"%llu alone, but with no input "
-						"at all too: not the record's "
-						"doing, the hang stands\n",
+						"%llu alone, but %s too: not "
+						"the record's doing, the hang "
+						"stands\n",
 					x->cmd,
-					(unsigned long long)x->h[x->hhead].seq);
+					(unsigned long long)x->h[x->hhead].seq,
+					x->innocent.data
+						? "on one that went through"
+						: "with no input at all");
 				return 0;
 			}
 			/* The deaths on the record, as they were. */

@@ -42,6 +42,10 @@ static int chosen(const struct fault *f, struct rp_stage *s,
 {
 	uint64_t seq = rp_stage_taken(s);
 
+	/* A replica's record taken up again, counted before: the count
+	 * that chose it then has moved on. */
+	if (seq == UINT64_MAX && !f->have_match)
+		return 0;
 	if (f->have_at && seq == f->at)
 		return 1;
 	/* Once per run: in the stage's first start only. */

@@ -73,7 +73,7 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 		if (err == -ENODATA)
 			return end(s, loop, arg);
 		if (err != -EAGAIN)
-			return rp_stage_finish(s, err, 0);
+			return fail(s, err);
 		/* Nothing to read: hand back what was read, let the stage
 		 * write out what it holds, then sleep. */
 		if ((err = release(s, loop, arg)))

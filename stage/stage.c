@@ -88,6 +88,7 @@ struct rp_stage {
 	 * record's outputs go out directly */
 	int replica, ordered, turn;
 	uint64_t after;        /* counted already, up to position after - 1 */
+	int retaken;           /* the current record is such a one */
 	uint32_t resv_held_len; /* the held reservation's length */
 	struct held_out {
 		size_t off;        /* its bytes: hb[off, off + len) */
@@ -160,14 +161,16 @@ uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress)
 	return s->timeouts;
 }
 
-void rp_stage_timed_out(struct rp_stage *s, uint64_t seq)
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int narrowing)
 {
-	rp_ctl_send(s->tx, RP_CTL_TIMED_OUT, RP_REASON_NONE, seq, 0, 0, NULL,
-		    SEC);
+	rp_ctl_send(s->tx, RP_CTL_TIMED_OUT, RP_REASON_NONE, seq,
+		    narrowing ? 1 : 0, 0, NULL, SEC);
 }
 
 uint64_t rp_stage_taken(const struct rp_stage *s)
 {
+	if (s->replica && s->retaken)
+		return UINT64_MAX;
 	return s->in_seq ? s->in_seq - 1 : 0;
 }
 
@@ -728,7 +731,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 			 * and what the supervisor quarantines by.  It counts
 			 * what it takes, once: a claim its earlier
 			 * incarnation held comes again. */
-			if (v.pos >= s->after)
+			s->retaken = v.pos < s->after;
+			if (!s->retaken)
 				s->in_seq++;
 			s->origin = v.pos;
 			s->turn = 0;
@@ -1299,6 +1303,15 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 
 /* ---------------------------------------------------------------- loops */
 
+/* A wait in a peek, a release or a commit (a replica's turn, room in the
+ * output) that a cancel ended is that cancel, not a failure. */
+static int finish_err(struct rp_stage *s, int err)
+{
+	if (err == -ECANCELED && s->cancel)
+		return rp_stage_finish(s, 0, (int)s->cancel);
+	return rp_stage_finish(s, err, 0);
+}
+
 int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 {
 	struct rp_record r;
@@ -1321,22 +1334,22 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			if (ret < 0)
 				return rp_stage_finish(s, ret, 0);
 			if ((err = commit_pending(s, 1)))
-				return rp_stage_finish(s, err, 0);
+				return finish_err(s, err);
 			if (ret == RP_STOP)
 				return rp_stage_finish(s, 0, 0);
 			if (s->unreleased >= RELEASE_EVERY &&
 			    (err = rp_stage_release(s)))
-				return rp_stage_finish(s, err, 0);
+				return finish_err(s, err);
 			continue;
 		}
 		if (err == -ENODATA)
 			return rp_stage_finish(s, 0, 0);
 		if (err != -EAGAIN)
-			return rp_stage_finish(s, err, 0);
+			return finish_err(s, err);
 		/* Nothing to read: hand back what was read and published,
 		 * then sleep until the input or the supervisor speaks. */
 		if ((err = rp_stage_release(s)))
-			return rp_stage_finish(s, err, 0);
+			return finish_err(s, err);
 		if (s->draining)
 			return rp_stage_finish(s, 0, 0);
 		err = rp_stage_wait(s, RP_WAIT_INPUT | RP_WAIT_CONTROL, SEC);

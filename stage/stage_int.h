@@ -31,12 +31,14 @@ uint64_t rp_stage_denials(struct rp_stage *s);
  * reads the control ring first. */
 uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress);
 /* exec: its program's run was ended for such a word, while working on
- * input record seq: said to the supervisor (for its log and report). */
-void rp_stage_timed_out(struct rp_stage *s, uint64_t seq);
+ * input record seq (narrowing: a run fed held records again): said to
+ * the supervisor (for its log and report). */
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int narrowing);
 /* The number of the record being processed among those this process
  * and its earlier incarnations took: rp_stage_input_seq for a stage
  * alone; for a replica, its own count (its outputs' origin is a place in
- * the ring). */
+ * the ring), or UINT64_MAX for a record of a claim it takes up again
+ * that an earlier incarnation had counted already. */
 uint64_t rp_stage_taken(const struct rp_stage *s);
 /* 1 at the stage's first start, + 1 at each restart; 0 if the
  * supervisor did not say. */

@@ -95,6 +95,7 @@ struct stage_run {
 	 * the report should the stage then fail */
 	int told_timeout;
 	uint32_t timeouts_told;   /* this incarnation */
+	uint32_t timeouts_acted;  /* of those, said acted on (TIMED_OUT) */
 	char timeout_why[128];
 	uint64_t unheld;          /* holds it gave up (over its incarnations) */
 	/* time blocked on input and on output, in microseconds, of the
@@ -332,15 +333,26 @@ static void read_control(struct sup *s, int k)
 			/* The adapter ended its program's run for the
 			 * timeout we told it of (if we did: else it is
 			 * nothing). */
-			if (r->timeouts_told == 0)
+			if (r->timeouts_acted >= r->timeouts_told)
 				break;
+			r->timeouts_acted++;
+			if (m.arg1 != 0) {
+				/* One of the runs the narrowing makes. */
+				if (rp_log_on(RP_LOG_DEBUG))
+					rp_log(RP_LOG_DEBUG, r->cfg->name,
+					       "a run of its program fed held "
+					       "records again, from record "
+					       "%llu, exceeded its per-record "
+					       "timeout", (unsigned long long)
+					       m.arg0);
+				break;
+			}
 			if (r->timeout_why[0] == '\0')
 				snprintf(r->timeout_why, sizeof(r->timeout_why),
 					 "its program had exceeded its "
 					 "per-record timeout of %u ms on "
-					 "record %s%llu",
+					 "record %llu",
 					 r->cfg->record_timeout_ms,
-					 r->nrep > 1 ? "at input byte " : "",
 					 (unsigned long long)m.arg0);
 			rp_log(RP_LOG_INFO, r->cfg->name, "its program "
 			       "exceeded its per-record timeout of %u ms on "
@@ -413,9 +425,11 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 		r->backoff_ns = first;
 	} else if (quarantined) {
 		/* Its death took the record that caused it out of the way:
-		 * progress, not a crash loop (quarantine_max bounds how
-		 * many); a new series, with the delay growing on. */
-		r->in_a_row = 0;
+		 * one death of the series is the record's, not the copy's
+		 * (a copy crashing on every record still reaches the limit,
+		 * one record a death); the delay grows on. */
+		if (r->in_a_row > 0)
+			r->in_a_row--;
 		if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0)
 			r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
 	} else if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0) {
@@ -1172,7 +1186,7 @@ static void fresh_incarnation(struct stage_run *r)
 	r->spared_call[0] = '\0';
 	r->timeout_why[0] = '\0';
 	r->told_timeout = 0;
-	r->timeouts_told = 0;
+	r->timeouts_told = r->timeouts_acted = 0;
 	r->started_at = rp_now_ns();
 	r->worked_ns = r->sampled_at = 0;
 	r->seen_current = r->seen_progress = 0;
@@ -1491,6 +1505,15 @@ static int64_t spares_tend(struct sup *s, const struct rp_run_opts *o)
 			next = r->spare_at;
 	}
 	return next;
+}
+
+/* A status word of a stage's that its restart carries on (a hint from
+ * its memory): a value the wiring cannot carry is 0, a start over. */
+static uint64_t carried_word(struct stage_run *r, unsigned idx)
+{
+	uint64_t v = r->proc.rx ? rp_ctl_status_read(r->proc.rx, idx) : 0;
+
+	return v > UINT64_MAX / 2 ? 0 : v;
 }
 
 /* Per-record timeouts: a stage that keeps working on one record for
@@ -2231,24 +2254,14 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				rp_errpipe_pump(&r->err, stderr);
 				rp_errpipe_close(&r->err);
 				/* Where its input numbering resumes: what it
-				 * had released (a hint from its memory). */
-				r->resume_seq = r->proc.rx
-					? rp_ctl_status_read(r->proc.rx,
-							     RP_CTL_WORD_INPUT_SEQ)
-					: 0;
-				/* Untrusted: a value the wiring cannot carry
-				 * starts the numbering over instead. */
-				if (r->resume_seq > UINT64_MAX / 2)
-					r->resume_seq = 0;
-				/* A replica's count is of records it took:
+				 * had released (a hint from its memory).  A
+				 * replica's count is of records it took:
 				 * those of a claim it takes up again, up to
 				 * the one it was on, are counted already. */
-				r->resume_after = r->proc.rx
-					? rp_ctl_status_read(r->proc.rx,
-							     RP_CTL_WORD_CURRENT)
-					: 0;
-				if (r->resume_after > UINT64_MAX / 2)
-					r->resume_after = 0;
+				r->resume_seq = carried_word(r,
+						RP_CTL_WORD_INPUT_SEQ);
+				r->resume_after = carried_word(r,
+						RP_CTL_WORD_CURRENT);
 				r->has_resume = 1;
 				rp_spawn_close(&r->proc);
 				set_state(s, k, ST_STARTING);

@@ -696,7 +696,7 @@ RP_TEST(test_exec_record_timeout_waits, 90)
 		"name: perl\nstages:\n"
 		"  - {name: read, run: file-source, args: [--lines, P]}\n"
 		"  - {name: parse, input: read, run: exec, "
-		"record_timeout_ms: 150, args: [--, perl, -ne, "
+		"record_timeout_ms: 300, args: [--, perl, -ne, "
 		"'print \"got $_\"']}\n"
 		"  - {name: write, input: parse, run: file-sink, "
 		"args: [--lines, OUT]}\n";
@@ -1181,10 +1181,10 @@ RP_TEST(test_exec_denied_narrowed, 90)
  * feeds what it had read to new runs as it does after a crash, each
  * run's time counted until it ends.  The record it hangs on alone twice
  * goes to the dead-letter output, named as a timeout, next to one it
- * crashes on; every other line comes out; the sleep it hung in is gone.
- * A run fed again after a crash that hangs (at the end of its input)
- * ends that narrowing: the crash stands, the timeout and its record are
- * named, and the run fails instead of waiting for ever. */
+ * crashes on; every other line comes out; the sleep it hung in is gone,
+ * also one that left its process group.  Narrowing a crash, a run that
+ * hangs at the end of its input ends the narrowing after a grace; one
+ * that works long at the end within it is not timed out. */
 RP_TEST(test_exec_hang_narrowed, 120)
 {
 	char yaml[1024], token[64], *rep, *dead;
@@ -1240,6 +1240,51 @@ RP_TEST(test_exec_hang_narrowed, 120)
 			      "of 300 ms on record 1000, fed to it alone 2 "
 			      "times") != NULL);
 	CU_ASSERT(strstr(rep, "quarantined 1 records to ps.dead.rec") != NULL);
+	CU_ASSERT(!process_left(token));
+	free(rep);
+
+	/* Outside a PID namespace, the sleep it hangs in left its process
+	 * group (setsid) and keeps its stdout open: the run ends all the
+	 * same once what it wrote is read, and the record is found. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: pg\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, T]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "record_timeout_ms: 300, restart: on-failure, "
+		 "sandbox: {namespaces: []}, "
+		 "args: [--, sh, -c, 'while read -r l; do case \"$l\" in "
+		 "abrt*) setsid sleep %s;; esac; echo \"got $l\"; done']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to pg.dead.rec") != NULL);
+	free(rep);
+	/* (setsid's sleep outlives it: no namespace to end it with.) */
+	for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
+		kill(p, SIGKILL);
+		usleep(10000);
+	}
+
+	/* Narrowing a crash, a run that hangs on its last record after its
+	 * input ended (it crashes on that record only after 1500 lines,
+	 * and hangs on it before) is timed after some timeouts' grace: the
+	 * narrowing ends, the crash stands, and the run fails instead of
+	 * waiting for ever. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: pm\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, T]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "record_timeout_ms: 100, "
+		 "args: [--, sh, -c, 'n=0; while read -r l; do n=$((n+1)); "
+		 "case \"$l\" in segv*) [ $n -gt 1500 ] && kill -SEGV $$; "
+		 "exec sleep %s;; esac; echo \"got $l\"; done']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
+	CU_ASSERT(strstr(rep, "narrowing ends, the crash stands") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
 	CU_ASSERT(!process_left(token));
 	free(rep);
 

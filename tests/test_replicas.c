@@ -274,6 +274,23 @@ RP_TEST(test_replicas_consumer_done_early, 120)
 	rp_cmd_dir_remove();
 }
 
+/* Run MID between the file source and sink (see run_mid): it ends
+ * well, its output is want, and its copies restarted at least
+ * min_restarts times. */
+static void run_expect(const char *mid, int fast, const char *want,
+		       size_t wlen, unsigned min_restarts)
+{
+	char *report;
+	int code = run_mid(mid, fast, &report);
+
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(out_is(want, wlen));
+	CU_ASSERT(restarts(report) >= min_restarts);
+	if (code != 0)
+		fprintf(stderr, "%.2000s\n", report);
+	free(report);
+}
+
 /* Copies die on neighbouring records: the group counts each record's
  * deaths apart, and a death that quarantines its record starts a new
  * series of restarts, so with the default restart limits (five in a
@@ -319,14 +336,12 @@ RP_TEST(test_replicas_default_restarts, 120)
 	 * a copy taking up its own claim again after its restart does not
 	 * count its records twice, so it moves on instead of dying on the
 	 * same one for ever.  Every line out, in order. */
-	code = run_mid("fault @replicas=3 --every 5 --do crash:9", 1,
-		       &report);
-	CU_ASSERT_EQUAL(code, 0);
-	CU_ASSERT(out_is(all, wlen));
-	CU_ASSERT(restarts(report) >= 1000);
-	if (code != 0)
-		fprintf(stderr, "%.2000s\n", report);
-	free(report);
+	run_expect("fault @replicas=3 --every 5 --do crash:9", 1, all, wlen,
+		   1000);
+	/* The same for --at: the record a copy died on, taken up again,
+	 * is not chosen again (nor the one before it), so nothing is
+	 * quarantined. */
+	run_expect("fault @replicas=3 --at 20 --do crash:11", 1, all, wlen, 1);
 	free(want);
 	free(all);
 	rp_cmd_dir_remove();
@@ -341,9 +356,7 @@ RP_TEST(test_replicas_large_outputs, 120)
 {
 	const size_t n = 60, width = 20000, copies = 15;
 	char *all = malloc(n * width), *want = malloc(n * width * copies);
-	char *report;
 	size_t len = 0, wlen = 0;
-	int code;
 
 	CU_ASSERT_FATAL(all != NULL && want != NULL);
 	for (size_t i = 0; i < n; i++) {
@@ -356,22 +369,45 @@ RP_TEST(test_replicas_large_outputs, 120)
 	}
 	rp_cmd_dir_make("replicas");
 	rp_cmd_spit("in", all, len);
-	code = run_mid("fault @replicas=3 --copies 15", 0, &report);
-	CU_ASSERT_EQUAL(code, 0);
-	CU_ASSERT(out_is(want, wlen));
-	if (code != 0)
-		fprintf(stderr, "%.2000s\n", report);
-	free(report);
-	code = run_mid("fault @replicas=3 --copies 15 --every 7 --do crash:9",
-		       1, &report);
-	CU_ASSERT_EQUAL(code, 0);
-	CU_ASSERT(out_is(want, wlen));
-	CU_ASSERT(restarts(report) >= 5);
-	if (code != 0)
-		fprintf(stderr, "%.2000s\n", report);
-	free(report);
+	run_expect("fault @replicas=3 --copies 15", 0, want, wlen, 0);
+	run_expect("fault @replicas=3 --copies 15 --every 7 --do crash:9", 1,
+		   want, wlen, 5);
 	free(want);
 	free(all);
+	rp_cmd_dir_remove();
+}
+
+/* Ctrl-C while copies work and wait for their turns: every copy ends
+ * cancelled (exit 130), none failed.  Three runs, the signal at 150,
+ * 300 and 450 ms. */
+RP_TEST(test_replicas_ctrl_c, 90)
+{
+	char in[256], line[512], *rep;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("replicas");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 2000000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! grep @replicas=3 line ! "
+		 "file-sink --lines OUT",
+		 in);
+	for (int i = 1; i <= 3; i++) {
+		pid_t pid = rp_cmd_start(args, -1);
+		int st;
+		usleep(150000 * (useconds_t)i);
+		kill(pid, SIGINT);
+		st = rp_test_wait(pid, 20);
+		rep = rp_cmd_slurp("REPORT", &n);
+		if (rp_test_exit_code(st) != 130 && rp_test_exit_code(st) != 0)
+			fprintf(stderr, "%.3000s\n", rep);
+		/* (0: it was done before the signal came.) */
+		CU_ASSERT(rp_test_exit_code(st) == 130 ||
+			  rp_test_exit_code(st) == 0);
+		CU_ASSERT(strstr(rep, "failed") == NULL);
+		free(rep);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -735,6 +771,8 @@ void rp_suite_replicas(void)
 		  test_replicas_consumer_done_early},
 		 {"replicas: outputs of a claim over what a copy holds",
 		  test_replicas_large_outputs},
+		 {"replicas: Ctrl-C while copies wait for their turns",
+		  test_replicas_ctrl_c},
 		 {"replicas: neighbouring poison records, default restarts",
 		  test_replicas_default_restarts},
 		 {"replicas: copies killed while they start",
