@@ -896,6 +896,12 @@ static void on_exit_of(struct sup *s, int k)
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
 			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why, 0)) {
 				set_state(s, k, ST_FAILED);
+				/* Its program's timeout belongs in the report's
+				 * line for it, with the error it led to. */
+				if (r->timeout_why[0] &&
+				    !strstr(r->why, "giving up"))
+					snprintf(r->why, sizeof(r->why), "%s",
+						 why);
 				fail(s, k, "%s", r->why[0] && strstr(r->why, "giving up")
 							 ? r->why
 							 : why);
