@@ -835,8 +835,8 @@ int exec_loop(struct ex *x)
 		 * wrote is read: a process it left outside its group may
 		 * hold its stdout open for ever.  What it cut short is
 		 * dropped, as below. */
-		if (x->pid < 0 && x->from_fd >= 0 && (x->alone || x->h) &&
-		    exec_own_death(x) && !readable(x->from_fd)) {
+		if (x->pid < 0 && x->from_fd >= 0 && exec_own_death(x) &&
+		    !readable(x->from_fd)) {
 			close(x->from_fd);
 			x->from_fd = -1;
 			x->oeof = 0;

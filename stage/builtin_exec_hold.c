@@ -19,9 +19,12 @@
  * naming the run by its progress word, and the adapter kills it).  A
  * run fed held records has nothing more to wait for, so all its time
  * counts (note_work): one that hangs is timed out too.  That is a death
- * when narrowing a hang; when narrowing a crash, it ends the narrowing.
- * Before a record is quarantined the program runs once with no input:
- * a death then too is no record's doing.
+ * when narrowing a hang.  When narrowing a crash, time after the run's
+ * input ended gets CRASH_GRACE timeouts more (the work a sort does at
+ * the end), and a run timed out then ends the narrowing.  Before a
+ * record is quarantined for a hang, the program runs once more, fed a
+ * record known innocent (or nothing): a hang then too is no record's
+ * doing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -215,9 +218,10 @@ static int run_held(struct ex *x, char **argv, int has_out, size_t n,
 }
 
 /* The n oldest held records are done with: what the program made of
- * them goes on, and they are released.  Narrowing a hang, the last of
- * them is kept as a known innocent one (see exec_narrow). */
-static int pass_held(struct ex *x, size_t n)
+ * them goes on, and they are released.  Narrowing a hang, with innocent
+ * (they went through the first time they were fed), the last of them is
+ * kept as a record known innocent (see exec_narrow). */
+static int pass_held(struct ex *x, size_t n, int innocent)
 {
 	int err;
 
@@ -225,7 +229,7 @@ static int pass_held(struct ex *x, size_t n)
 	    ((x->olen > 0 && (err = exec_output(x, x->obuf, x->olen))) ||
 	     (x->oeof && (err = exec_output_end(x)))))
 		return err;
-	if (x->hang && n > 0) {
+	if (x->hang && innocent && n > 0) {
 		struct held *last = &x->h[(x->hhead + n - 1) % HOLD_MAX];
 		char *copy = malloc(last->len ? last->len : 1);
 		if (copy != NULL) {
@@ -319,7 +323,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		if (err < 0)
 			return err;
 		if (err == 0) {
-			if ((err = pass_held(x, recs)))
+			if ((err = pass_held(x, recs, 1)))
 				return err;
 			n -= recs;
 			nu -= len;
@@ -368,7 +372,8 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		if (err < 0)
 			return err;
 		if (deaths < x->quarantine) {
-			if ((err = pass_held(x, 1)))
+			/* (It hung once: not known innocent.) */
+			if ((err = pass_held(x, 1, 0)))
 				return err;
 			n--;
 			nu--;

@@ -1328,6 +1328,31 @@ RP_TEST(test_exec_hang_narrowed, 120)
 	CU_ASSERT(strstr(rep, "narrowing") == NULL);
 	CU_ASSERT(!process_left(token));
 	free(rep);
+
+	/* A crash of a --chunks program whose setsid child (outside a PID
+	 * namespace) holds its stdout: the stage fails at once, not when
+	 * the child is done (60 s). */
+	{
+		int64_t t0 = rp_now_ns();
+		snprintf(yaml, sizeof(yaml),
+			 "name: pz\nstages:\n"
+			 "  - {name: read, run: file-source, args: [T]}\n"
+			 "  - {name: parse, input: read, run: exec, "
+			 "sandbox: {namespaces: []}, "
+			 "args: [--chunks, 4k, --, sh, -c, 'setsid sleep 6%s & "
+			 "read a; kill -SEGV $$']}\n"
+			 "  - {name: write, input: parse, run: file-sink, "
+			 "args: [OUT]}\n",
+			 token);
+		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
+		CU_ASSERT(rp_now_ns() - t0 < 20000000000LL);
+		CU_ASSERT(strstr(rep, "killed by signal 11") != NULL);
+		free(rep);
+		for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
+			kill(p, SIGKILL);
+			usleep(10000);
+		}
+	}
 	rp_cmd_dir_remove();
 }
 

@@ -292,10 +292,10 @@ static void run_expect(const char *mid, int fast, const char *want,
 }
 
 /* Copies die on neighbouring records: the group counts each record's
- * deaths apart, and a death that quarantines its record starts a new
- * series of restarts, so with the default restart limits (five in a
- * row, backing off) three adjacent poison records are quarantined and
- * the run goes on.  And a copy dying inside a lock whose restart
+ * deaths apart, and a death that quarantines its record counts one
+ * fewer in a row, so with the default restart limits (five in a row,
+ * backing off) three adjacent poison records are quarantined and the
+ * run goes on.  And a copy dying inside a lock whose restart
  * backs off longer than lock_timeout_ms is no stuck holder: nobody
  * else is killed. */
 RP_TEST(test_replicas_default_restarts, 120)
