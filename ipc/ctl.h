@@ -53,7 +53,9 @@
 #define RP_CTL_TIMED_OUT 23u /* exec: its program's run was ended for its
 			      * per-record timeout (arg0: the record the
 			      * words named; arg1: 1 for a run fed held
-			      * records again), told when done */
+			      * records again, 2 for one silent past its
+			      * end timeout after its input ended, arg0
+			      * then its last record), told when done */
 #define RP_CTL_KIND_MAX 23u
 
 /* RP_CTL_FAULT kinds. */

@@ -177,6 +177,7 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	x->denied = x->timed_out = 0;
 	x->grace = 0;
 	x->bump = 0;
+	x->ending = 0;
 	x->progress = ++x->runs << RUN_SHIFT;
 
 	sigemptyset(&chld);
@@ -332,6 +333,10 @@ static int verdict(struct ex *x)
 	if (WIFEXITED(x->status))
 		fprintf(stderr, "exec: %s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));
+	else if (x->timed_out == 2)
+		fprintf(stderr, "exec: %s was killed for going silent past "
+				"end_timeout_ms after its input ended\n",
+			x->cmd);
 	else if (x->timed_out)
 		fprintf(stderr, "exec: %s was killed for working past the "
 				"per-record timeout\n", x->cmd);
@@ -693,7 +698,7 @@ static int unread_input(struct ex *x)
  */
 static void note_work(struct ex *x)
 {
-	int unread = 0, working;
+	int unread = 0, working, ending;
 	uint64_t taken, cur;
 
 	if (x->source)
@@ -715,6 +720,22 @@ static void note_work(struct ex *x)
 	}
 	cur = x->qlen ? x->q[x->qhead].seq + 1 : x->last_seq + 1;
 	working = x->qlen > 0 && unread > 0;
+	/* Its input all read and its stdin closed (the stream): silence
+	 * from here on is timed as work on its last record, and judged
+	 * against end_n timeouts (check_timeout).  Held input is needed to
+	 * narrow it down; with none, nothing is timed. */
+	ending = !x->alone && x->end_n > 0 && x->h != NULL && x->in_done &&
+		 x->to_fd < 0 && x->pid > 0 && x->appended > 0;
+	if (ending) {
+		uint64_t real = taken + x->out_bytes;
+		if (!x->ending || real != x->end_real) {
+			x->end_real = real;
+			x->end_told = 0;
+		}
+		cur = x->last_seq + 1;
+		working = 1;
+	}
+	x->ending = ending;
 	/* Fed held records again, alone: it has nothing more to wait for,
 	 * so all its time until it ends is theirs (the first one named).
 	 * Narrowing a crash, time after the end of that input gets
@@ -748,16 +769,18 @@ static void check_timeout(struct ex *x)
 	note_work(x);
 	if (seen != x->progress)
 		return;
-	if (x->alone == 1 && x->to_fd < 0 && x->grace < CRASH_GRACE) {
-		x->grace++;
+	if ((x->alone == 1 && x->to_fd < 0 && x->grace < CRASH_GRACE) ||
+	    (x->ending && ++x->end_told < x->end_n)) {
+		x->grace += x->alone != 0;
 		x->bump++; /* a new word: timed again from now */
 		note_work(x);
 		return;
 	}
-	x->timed_out = 1;
+	x->timed_out = x->ending ? 2 : 1;
 	kill(x->init ? -1 : -x->pid, SIGKILL);
 	kill(x->pid, SIGKILL);
-	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0, x->alone != 0);
+	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0,
+			   x->alone ? 1 : x->ending ? 2 : 0);
 }
 
 /* Is there something to read on fd (data, or its end)? */
@@ -974,6 +997,7 @@ static int exec_main(int argc, char **argv)
 		/* Raw bytes (--chunks) have no records a program could be
 		 * fed again one by one: nothing is held back. */
 		x.quarantine = x.mode == M_CHUNKS ? 0 : w.quarantine;
+		x.end_n = w.end_n;
 	}
 	if ((code = builtin_open(NULL, 0, &x.s)))
 		return code;
@@ -1100,7 +1124,8 @@ const struct builtin builtin_exec = {
 	"  Input CMD has not read, and what it read last, is held back (not\n"
 	"  released) with --lines and --records.  If CMD dies of a signal of\n"
 	"  its own doing (SIGSEGV, SIGABRT, ...), makes a denied syscall or\n"
-	"  works past the stage's record_timeout_ms, what it had read is fed\n"
+	"  works past the stage's record_timeout_ms (or, its input ended,\n"
+	"  stays silent past end_timeout_ms), what it had read is fed\n"
 	"  again to new copies of CMD, halving, until one record alone kills\n"
 	"  it (a hang: and CMD fed nothing does not hang); that record goes\n"
 	"  to the dead-letter output, and the rest comes out at least once.\n",

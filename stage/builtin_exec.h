@@ -111,7 +111,8 @@ struct ex {
 	uint64_t runs;     /* programs started so far */
 	uint64_t progress; /* the progress word last set */
 	uint64_t timeouts; /* such words seen so far */
-	int timed_out;     /* the program that ended now was killed for one */
+	int timed_out;     /* the program that ended now was killed for one
+			    * (2: for its silence after its input ended) */
 	uint64_t cur;      /* the current word last set (record + 1) */
 	int hang;          /* narrowing a hang, not a crash */
 	/* Narrowing a crash, a run past the end of its input is given
@@ -119,6 +120,15 @@ struct ex {
 	 * counts as stuck. */
 	unsigned grace;
 	uint64_t bump;
+	/* The stream, its input all read and its stdin closed: what the
+	 * program does now is work at the end (sort) or a hang on its last
+	 * records.  Silence is timed (note_work): the end_n-th timeout
+	 * told in a row, with no output in between, ends it
+	 * (check_timeout); 0: not timed. */
+	unsigned end_n;
+	int ending;
+	unsigned end_told; /* timeouts told since its last output */
+	uint64_t end_real; /* its words' bytes then (without bump) */
 	/* Narrowing a hang: a record that went through alone or with
 	 * others in this narrowing, known innocent: what the control run
 	 * is fed (none: nothing). */

@@ -277,7 +277,10 @@ static const char *death(const struct ex *x, char *buf, size_t len)
 {
 	int sig = WTERMSIG(x->status);
 
-	if (x->timed_out)
+	if (x->timed_out == 2)
+		snprintf(buf, len, "its end timeout (silent after its input "
+				   "ended)");
+	else if (x->timed_out)
 		snprintf(buf, len, "its per-record timeout");
 	else
 		snprintf(buf, len, "signal %d (%s%s)", sig, strsignal(sig),

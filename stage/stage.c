@@ -161,10 +161,10 @@ uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress)
 	return s->timeouts;
 }
 
-void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int narrowing)
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind)
 {
 	rp_ctl_send(s->tx, RP_CTL_TIMED_OUT, RP_REASON_NONE, seq,
-		    narrowing ? 1 : 0, 0, NULL, SEC);
+		    kind >= 0 && kind <= 2 ? kind : 0, 0, NULL, SEC);
 }
 
 uint64_t rp_stage_taken(const struct rp_stage *s)

@@ -31,9 +31,10 @@ uint64_t rp_stage_denials(struct rp_stage *s);
  * reads the control ring first. */
 uint64_t rp_stage_timeouts(struct rp_stage *s, uint64_t *progress);
 /* exec: its program's run was ended for such a word, while working on
- * input record seq (narrowing: a run fed held records again): said to
- * the supervisor (for its log and report). */
-void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int narrowing);
+ * input record seq (kind 1: a run fed held records again; 2: silent
+ * past end_timeout_ms after its input ended, seq its last record): said
+ * to the supervisor (for its log and report). */
+void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind);
 /* The number of the record being processed among those this process
  * and its earlier incarnations took: rp_stage_input_seq for a stage
  * alone; for a replica, its own count (its outputs' origin is a place in

@@ -346,6 +346,9 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	if (strcmp(key, "quar") == 0)
 		return num(val, 64, &v) ? bad(w, "quar: 0 to 64")
 				       : (w->quarantine = (unsigned)v, 0);
+	if (strcmp(key, "endn") == 0)
+		return num(val, 36000000, &v) ? bad(w, "endn: 0 to 36000000")
+					      : (w->end_n = (unsigned)v, 0);
 	if (strcmp(key, "lock") == 0)
 		return num(val, 3600000, &v) ? bad(w, "lock: 0 to 3600000")
 					     : (w->lock_ms = (unsigned)v, 0);
@@ -507,6 +510,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		err = append(buf, len, &at, "standby=1;");
 	if (!err && w->quarantine)
 		err = append(buf, len, &at, "quar=%u;", w->quarantine);
+	if (!err && w->end_n)
+		err = append(buf, len, &at, "endn=%u;", w->end_n);
 	if (!err && w->lock_ms)
 		err = append(buf, len, &at, "lock=%u;", w->lock_ms);
 	if (!err && w->lifeline >= 0)

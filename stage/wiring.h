@@ -39,6 +39,9 @@
  *   llopt=1             a kernel without Landlock is reported, not fatal
  *   quar=K              deaths of its program on one record, alone,
  *                       that quarantine it (exec; 0: none)
+ *   endn=N              exec: once its input has ended, its program is
+ *                       timed out at the N-th record timeout it stays
+ *                       silent for (end_timeout_ms; 0: never)
  *   lock=MS             replicas: the supervisor kills a holder of a
  *                       shared ring lock after MS; waits for one are
  *                       longer (0: the ring's default)
@@ -80,6 +83,7 @@ struct rp_wiring {
 				   * 0: not said */
 	int standby;              /* wait for the word to take over */
 	unsigned quarantine;      /* exec: deaths on one record, alone */
+	unsigned end_n;           /* exec: endn (0: none) */
 	unsigned lock_ms;         /* replicas: lock_timeout_ms */
 	struct rp_sandbox sandbox;
 	char error[128];

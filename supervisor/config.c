@@ -336,7 +336,7 @@ static const char *const stage_keys[] = {
 	"program",     "input",        "ring",
 	"sandbox",     "restart",      "restart_max",
 	"restart_window", "restart_backoff_ms", "record_timeout_ms",
-	"quarantine_after", "standby", "replicas", "ordered",
+	"end_timeout_ms", "quarantine_after", "standby", "replicas", "ordered",
 	"lock_timeout_ms"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
@@ -446,6 +446,7 @@ void rp_cfg_stage_defaults(struct rp_cfg_stage *st)
 	st->replicas = 1;
 	st->ordered = 1;
 	st->lock_timeout_ms = 2000;
+	st->end_timeout_ms = UINT32_MAX; /* not set (check_end_timeout) */
 }
 
 /* exec starts its program inside its sandbox, which strict forbids: it
@@ -544,6 +545,13 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		uint64_t x;
 		err = count_value(c, v, key, 3600000, &x);
 		st->record_timeout_ms = (uint32_t)x;
+	} else if (!strcmp(key, "end_timeout_ms")) {
+		/* 0: its end is not timed. */
+		uint64_t x = 0;
+		if (v->type != YAML_SCALAR_NODE || v->data.scalar.length != 1 ||
+		    v->data.scalar.value[0] != '0')
+			err = count_value(c, v, key, RP_CFG_END_TIMEOUT_MAX, &x);
+		st->end_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "quarantine_after")) {
 		uint64_t x;
 		err = count_value(c, v, key, 64, &x);
@@ -652,6 +660,43 @@ static int check_replicas(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 		       st->name, why);
 }
 
+static int is_exec(const struct rp_cfg_stage *st)
+{
+	return st->builtin && strcmp(st->argv[0], "exec") == 0;
+}
+
+uint32_t rp_cfg_end_timeout(const struct rp_cfg_stage *c)
+{
+	uint64_t ms = (uint64_t)c->record_timeout_ms * RP_CFG_END_TIMEOUTS;
+
+	if (!is_exec(c))
+		return 0;
+	if (c->end_timeout_ms != UINT32_MAX)
+		return c->end_timeout_ms;
+	return ms < RP_CFG_END_TIMEOUT_MAX ? (uint32_t)ms
+					   : RP_CFG_END_TIMEOUT_MAX;
+}
+
+/* end_timeout_ms is how long an exec stage's program may go silent once
+ * its input has ended; it is checked when the record timeout would
+ * fire, so it needs one. */
+static int check_end_timeout(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
+{
+	const char *why = NULL;
+
+	if (st->end_timeout_ms == UINT32_MAX)
+		return 0;
+	if (!is_exec(st))
+		why = "only an exec stage's program works on after its input "
+		      "ends";
+	else if (st->end_timeout_ms > 0 && st->record_timeout_ms == 0)
+		why = "it needs record_timeout_ms (it is checked as often)";
+	if (why == NULL)
+		return 0;
+	return fail_at(cfg, st->line, st->column,
+		       "stage '%s': end_timeout_ms: %s", st->name, why);
+}
+
 /* Today a pipeline is a chain: one source, each stage read by at most
  * one other, no cycles.  Fills cfg->order from the source. */
 static int check_graph(struct rp_cfg *cfg)
@@ -667,6 +712,8 @@ static int check_graph(struct rp_cfg *cfg)
 				       "policy (it has restart: never)",
 				       st->name);
 		if (st->replicas > 1 && (err = check_replicas(cfg, st)))
+			return err;
+		if ((err = check_end_timeout(cfg, st)))
 			return err;
 		nprocs += (int)st->replicas;
 		if (find(cfg, st->name) != i)

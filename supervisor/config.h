@@ -68,6 +68,9 @@ struct rp_cfg_stage {
 	enum rp_restart restart;
 	uint32_t restart_max, restart_window_s, restart_backoff_ms;
 	uint32_t record_timeout_ms;   /* 0: none */
+	uint32_t end_timeout_ms;      /* exec: its program's silent time after
+				       * its input ended; 0: none (default
+				       * RP_CFG_END_TIMEOUTS record timeouts) */
 	uint32_t quarantine_after;    /* deaths on one record; 0: never */
 	int standby;              /* a waiting copy takes over at a crash */
 	uint32_t replicas;        /* copies sharing its rings; 1: alone */
@@ -75,6 +78,10 @@ struct rp_cfg_stage {
 	uint32_t lock_timeout_ms; /* replicas: longest hold of a ring lock */
 	int line, column;         /* where it was defined */
 };
+
+/* An exec stage's end_timeout_ms, unless set: this many record timeouts. */
+#define RP_CFG_END_TIMEOUTS 10u
+#define RP_CFG_END_TIMEOUT_MAX 36000000u
 
 struct rp_cfg {
 	char name[RP_CFG_NAME];
@@ -109,6 +116,10 @@ void rp_cfg_exec_pidns(struct rp_sandbox *sb);
  * (ring, sandbox, restarts, quarantine); exec's own defaults apply
  * once its run: is known. */
 void rp_cfg_stage_defaults(struct rp_cfg_stage *st);
+
+/* An exec stage's end_timeout_ms as it applies: as set, or (unset)
+ * RP_CFG_END_TIMEOUTS of its record timeouts; 0 for any other stage. */
+uint32_t rp_cfg_end_timeout(const struct rp_cfg_stage *c);
 
 /* --fast-restart, for tests and crash-heavy runs: every stage restarts
  * at once (no backoff) and without a limit on restarts in a row. */

@@ -336,7 +336,7 @@ static void read_control(struct sup *s, int k)
 			if (r->timeouts_acted >= r->timeouts_told)
 				break;
 			r->timeouts_acted++;
-			if (m.arg1 != 0) {
+			if (m.arg1 == 1) {
 				/* One of the runs the narrowing makes. */
 				if (rp_log_on(RP_LOG_DEBUG))
 					rp_log(RP_LOG_DEBUG, r->cfg->name,
@@ -345,6 +345,28 @@ static void read_control(struct sup *s, int k)
 					       "%llu, exceeded its per-record "
 					       "timeout", (unsigned long long)
 					       m.arg0);
+				break;
+			}
+			if (m.arg1 == 2) {
+				/* Silent past end_timeout_ms after its input
+				 * ended: a hang on its last records, or end
+				 * work that long. */
+				uint32_t end = rp_cfg_end_timeout(r->cfg);
+				if (r->timeout_why[0] == '\0')
+					snprintf(r->timeout_why,
+						 sizeof(r->timeout_why),
+						 "its program had gone silent "
+						 "past its end_timeout_ms of %u "
+						 "ms after its input ended "
+						 "(last record %llu)", end,
+						 (unsigned long long)m.arg0);
+				rp_log(RP_LOG_INFO, r->cfg->name, "its program "
+				       "went silent past its end_timeout_ms of "
+				       "%u ms after its input ended (last "
+				       "record %llu): that run of it is ended, "
+				       "and the stage narrows its last records "
+				       "down to the one it hangs on", end,
+				       (unsigned long long)m.arg0);
 				break;
 			}
 			if (r->timeout_why[0] == '\0')
@@ -1174,6 +1196,9 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 		spec->chaos_gen = r->restarts + 1;
 	spec->incarnation = r->restarts + 1;
 	spec->quarantine = c->quarantine_after;
+	spec->end_n = c->record_timeout_ms == 0 ? 0
+		      : (rp_cfg_end_timeout(c) + c->record_timeout_ms - 1) /
+				c->record_timeout_ms;
 	spec->lock_ms = r->nrep > 1 ? c->lock_timeout_ms : 0;
 	spec->null_stdin = has_in(s, k);
 	spec->null_stdout = has_out(s, k);

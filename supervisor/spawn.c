@@ -282,6 +282,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.crash_n = spec->crash_n;
 	w.standby = spec->standby;
 	w.quarantine = spec->quarantine;
+	w.end_n = spec->end_n;
 	w.lock_ms = spec->lock_ms;
 
 	if (links->own_bell != NULL) {

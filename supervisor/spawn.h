@@ -63,6 +63,8 @@ struct rp_stage_spec {
 	/* exec: deaths of its program alone on one record that quarantine
 	 * it (the stage narrows a crash down to one record; 0: never). */
 	unsigned quarantine;
+	/* exec: end_timeout_ms in record timeouts, rounded up (0: none). */
+	unsigned end_n;
 	/* Replicas: how long the supervisor lets one hold a shared ring
 	 * lock (its own waits for one are longer); 0: not a replica. */
 	unsigned lock_ms;

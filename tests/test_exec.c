@@ -1356,6 +1356,168 @@ RP_TEST(test_exec_hang_narrowed, 120)
 	rp_cmd_dir_remove();
 }
 
+/* L: "line N" for N in 0..n-2, and "hang N" last. */
+static void hang_last_text(int n)
+{
+	size_t len = 0, cap = 32 * (size_t)n;
+	char *text = malloc(cap);
+
+	CU_ASSERT_FATAL(text != NULL);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
+					i == n - 1 ? "hang" : "line", i);
+	rp_cmd_spit("L", text, len);
+	free(text);
+}
+
+/* In the stream, a program that hangs on its last record after reading
+ * it all (hostile input put last) is timed too: silent past
+ * end_timeout_ms after its input ended (ten record timeouts unless
+ * set), that run is ended and its last records are narrowed down as a
+ * hang is.  The record goes to the dead-letter output, every other line
+ * comes out.  Silence at the end that no record causes is the hang
+ * standing: the run fails, naming end_timeout_ms, nothing quarantined.
+ * Work at the end within it, output at the end however long, and
+ * end_timeout_ms: 0 are not timed; the setting is refused where it
+ * cannot apply. */
+RP_TEST(test_exec_end_timeout, 120)
+{
+	char yaml[1024], token[64], *rep, *dead, *out;
+	size_t n;
+	int count[3000] = {0}, missing = 0;
+
+	rp_cmd_dir_make("exec");
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
+	hang_last_text(3000);
+	snprintf(yaml, sizeof(yaml),
+		 "name: el\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "restart: on-failure, restart_backoff_ms: 0, "
+		 "record_timeout_ms: 100, "
+		 "args: [--, perl, -ne, 'if (/^hang/) { select(undef, undef, "
+		 "undef, %s) } print \"got $_\"']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+	CU_ASSERT(strstr(rep, "stage parse: its program went silent past its "
+			      "end_timeout_ms of 1000 ms after its input "
+			      "ended (last record 2999)") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to el.dead.rec") != NULL);
+	if (!strstr(rep, "quarantined 1 records"))
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+	dead = rp_cmd_slurp("el.dead.jsonl", &n);
+	CU_ASSERT(strstr(dead, "\"seq\":2999,") != NULL);
+	CU_ASSERT(strstr(dead, "its program exceeded its per-record timeout "
+			       "of 100 ms on record 2999, fed to it alone 2 "
+			       "times") != NULL);
+	free(dead);
+	out = rp_cmd_slurp("OUT", &n);
+	for (char *p = out, *e; p < out + n; p = e + 1) {
+		int v;
+		if ((e = memchr(p, '\n', (size_t)(out + n - p))) == NULL)
+			break;
+		*e = '\0';
+		CU_ASSERT(sscanf(p, "got line %d", &v) == 1);
+		if (sscanf(p, "got line %d", &v) == 1 && v >= 0 && v < 3000)
+			count[v]++;
+	}
+	for (int i = 0; i < 2999; i++)
+		missing += count[i] == 0;
+	CU_ASSERT_EQUAL(missing, 0);
+	CU_ASSERT_EQUAL(count[2999], 0);
+	free(out);
+	CU_ASSERT(!process_left(token));
+
+	/* Silent at the end whatever it was fed: fed its first record
+	 * alone it hangs too, and so with no input at all. */
+	hang_last_text(50);
+	snprintf(yaml, sizeof(yaml),
+		 "name: es\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "record_timeout_ms: 100, end_timeout_ms: 500, "
+		 "args: [--, sh, -c, 'cat > /dev/null; exec sleep %s']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
+	CU_ASSERT(strstr(rep, "(exit 1); its program had gone silent past "
+			      "its end_timeout_ms of 500 ms after its input "
+			      "ended (last record 49)") != NULL);
+	CU_ASSERT(strstr(rep, "the hang stands") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
+	if (!strstr(rep, "the hang stands"))
+		fprintf(stderr, "%s\n", rep);
+	CU_ASSERT(!process_left(token));
+	free(rep);
+
+	/* Not timed: work at the end shorter than end_timeout_ms (0.5 s
+	 * of the default 1 s), any with end_timeout_ms: 0, and output at
+	 * the end, a line every 0.3 s for 1.8 s with 0.5 s allowed. */
+	{
+		static const struct {
+			const char *opt, *cmd, *want;
+		} ok[] = {
+			{"", "cat > /dev/null; sleep 0.5; echo done", "done\n"},
+			{"end_timeout_ms: 0, ",
+			 "cat > /dev/null; sleep 1.5; echo done", "done\n"},
+			{"end_timeout_ms: 500, ",
+			 "cat > /dev/null; for i in 1 2 3 4 5 6; do echo $i; "
+			 "sleep 0.3; done", "1\n2\n3\n4\n5\n6\n"},
+		};
+		for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+			snprintf(yaml, sizeof(yaml),
+				 "name: eo\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, L]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "record_timeout_ms: 100, %s"
+				 "args: [--, sh, -c, '%s']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 ok[i].opt, ok[i].cmd);
+			CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+			CU_ASSERT(strstr(rep, "timeout") == NULL);
+			out = rp_cmd_slurp("OUT", &n);
+			CU_ASSERT_STRING_EQUAL(out, ok[i].want);
+			if (strstr(rep, "timeout") || strcmp(out, ok[i].want))
+				fprintf(stderr, "%zu: %s\n", i, rep);
+			free(out);
+			free(rep);
+		}
+	}
+
+	/* Where it cannot apply, refused with its place and why. */
+	CU_ASSERT_EQUAL(rp_cmd_yaml("check",
+				    "name: x\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [/dev/null]}\n"
+				    "  - {name: pick, input: read, run: grep, "
+				    "args: [a], end_timeout_ms: 500}\n",
+				    &rep),
+			2);
+	CU_ASSERT(strstr(rep, "p.yaml:4:") != NULL);
+	CU_ASSERT(strstr(rep, "stage 'pick': end_timeout_ms: only an exec "
+			      "stage's program works on after its input "
+			      "ends") != NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("check",
+				    "name: x\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [/dev/null]}\n"
+				    "  - {name: pick, input: read, run: exec, "
+				    "args: [cat], end_timeout_ms: 500}\n",
+				    &rep),
+			2);
+	CU_ASSERT(strstr(rep, "stage 'pick': end_timeout_ms: it needs "
+			      "record_timeout_ms") != NULL);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
 /* --help documents every option; usage errors exit 2. */
 RP_TEST(test_exec_usage, 30)
 {
@@ -1417,6 +1579,8 @@ void rp_suite_exec(void)
 		  test_exec_record_timeout_fires},
 		 {"waiting for input or room is not working time",
 		  test_exec_record_timeout_waits},
+		 {"silent past end_timeout_ms after its input: narrowed",
+		  test_exec_end_timeout},
 		 {"a program hanging on records: narrowed, quarantined",
 		  test_exec_hang_narrowed},
 		 {"a million short lines flow without a stall",
