@@ -61,8 +61,7 @@ static void note_work(struct ex *x);
 
 /* In the child: give the program its pipes as stdin and stdout, nothing
  * else, and a normal signal state; never returns. */
-static void child(char **argv, int in_r, int out_w, int exec_w,
-		  pid_t parent)
+void exec_child(char **argv, int in_r, int out_w, int exec_w, pid_t parent)
 {
 	sigset_t none;
 	int a = -1, b = -1, e, efd = exec_w;
@@ -100,54 +99,6 @@ fail:
 	_exit(127);
 }
 
-/* In a PID namespace of its own (namespaces: [pid]) that the stage made
- * itself (unshare: an unprivileged supervisor), the stage's first child
- * is the namespace's init, pid 1 (created in it by the supervisor, the
- * stage is the init itself, and this is not used): it starts the program as pid 2,
- * which keeps ordinary signal semantics (pid 1 ignores every signal it
- * has no handler for, SIGPIPE included), and reaps whatever is left to
- * it.  When the program ends, init sends its wait status up status_w and
- * exits, and the kernel kills everything still in the namespace: no
- * background job outlives the program, even one that left its process
- * group.  Killing init (the stage's cancel) does the same.  Init runs
- * only this code, under the stage's filter; it never execs. */
-static void ns_init(char **argv, int in_r, int out_w, int exec_w,
-		    int status_w)
-{
-	pid_t me = getpid(), cmd;
-	int st, e;
-
-	/* Dies with the stage: from outside, SIGKILL still reaches pid 1. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	fflush(NULL);
-	cmd = fork();
-	if (cmd == 0)
-		child(argv, in_r, out_w, exec_w, me);
-	if (cmd < 0) {
-		e = errno;
-		if (write(exec_w, &e, sizeof(e)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	/* Only the status pipe and stderr stay open: a copy of the
-	 * program's stdin here would keep it from ever seeing its end. */
-	if (status_w != EXEC_FD && dup3(status_w, EXEC_FD, O_CLOEXEC) < 0)
-		_exit(127);
-	syscall(SYS_close_range, EXEC_FD + 1, ~0u, 0);
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
-	for (;;) {
-		pid_t r = waitpid(-1, &st, 0);
-		if (r == cmd) {
-			if (write(EXEC_FD, &st, sizeof(st)) < 0)
-				_exit(127);
-			_exit(0);
-		}
-		if (r < 0 && errno != EINTR)
-			_exit(127);
-	}
-}
-
 static int nonblock(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -158,14 +109,15 @@ static int nonblock(int fd)
 int exec_start(struct ex *x, char **argv, int has_out)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, ex[2] = {-1, -1};
-	int stp[2] = {-1, -1};
 	int pidns = (rp_stage_layers(x->s) & RP_SB_PIDNS) != 0;
 	pid_t parent = getpid();
 	sigset_t chld;
 	int err = 0;
 
 	/* Started in its namespace (clone3), this stage is its init and
-	 * the program's parent; else its first child is init (ns_init). */
+	 * the program's parent.  Else (it unshared one) its first child is
+	 * init, the keeper (builtin_exec_keeper.c), and the program is
+	 * forked into the namespace next to it. */
 	x->init = pidns && parent == 1;
 	pidns = pidns && !x->init;
 	/* Denials and timeouts told before this run are not this run's. */
@@ -184,7 +136,7 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	sigaddset(&chld, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
 	    (x->sig_fd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
-	    pipe2(ex, O_CLOEXEC) < 0 || (pidns && pipe2(stp, O_CLOEXEC) < 0) ||
+	    pipe2(ex, O_CLOEXEC) < 0 ||
 	    (!x->source && pipe2(in, O_CLOEXEC) < 0) ||
 	    (has_out && pipe2(out, O_CLOEXEC) < 0)) {
 		err = -errno;
@@ -195,23 +147,31 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	    (out[0] >= 0 && (err = nonblock(out[0]))) ||
 	    (err = nonblock(ex[0])))
 		goto out;
+	/* The namespace ends with its keeper: one that is gone cannot be
+	 * replaced (fork fails: the stage fails, and its restart makes a
+	 * new namespace). */
+	if (pidns && x->keeper < 0 &&
+	    (err = x->runs == 1 ? exec_keeper_start(x) : -ESRCH)) {
+		if (err == -ESRCH)
+			fprintf(stderr, "exec: its PID namespace has ended (its "
+					"init was killed)\n");
+		goto out;
+	}
 	fflush(NULL);
 	x->pid = fork();
 	if (x->pid < 0) {
 		err = -errno;
 		goto out;
 	}
-	if (x->pid == 0 && pidns)
-		ns_init(argv, in[0], out[1], ex[1], stp[1]);
+	/* In the namespace, its parent (this stage) is outside it. */
 	if (x->pid == 0)
-		child(argv, in[0], out[1], ex[1], parent);
+		exec_child(argv, in[0], out[1], ex[1], pidns ? 0 : parent);
 	/* The parent too, so a kill of the group cannot miss it. */
 	setpgid(x->pid, x->pid);
 	x->to_fd = in[1];
 	x->from_fd = out[0];
 	x->exec_fd = ex[0];
-	x->status_fd = stp[0];
-	in[1] = out[0] = ex[0] = stp[0] = -1;
+	in[1] = out[0] = ex[0] = -1;
 	/* The new run's word, at once: the last one's must not stand. */
 	if (x->s && !x->source)
 		note_work(x);
@@ -226,8 +186,6 @@ out:
 			close(out[i]);
 		if (ex[i] >= 0)
 			close(ex[i]);
-		if (stp[i] >= 0)
-			close(stp[i]);
 	}
 	return err;
 }
@@ -258,17 +216,13 @@ static void ended(struct ex *x)
 	/* Whatever it left running must not outlive it: as the
 	 * namespace's init, everything else in the namespace (pid 1 is
 	 * spared by kill(-1)); otherwise its process group (a background
-	 * job). */
+	 * job), and the keeper the rest of its namespace. */
 	kill(x->init ? -1 : -x->pid, SIGKILL);
+	exec_keeper_clean(x);
 	x->pid = -1;
 	/* Its exec failed if it said so before it ended. */
 	if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 		x->exec_errno = e;
-	/* The namespace's init ended: how the program did, if it got to
-	 * say (killed, it says nothing: its status stands). */
-	if (x->status_fd >= 0 &&
-	    read(x->status_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
-		x->status = e;
 	/* Killed for its timeout, unless it died of something else
 	 * first. */
 	if (!WIFSIGNALED(x->status) || WTERMSIG(x->status) != SIGKILL)
@@ -308,12 +262,21 @@ static void reap(struct ex *x, int block)
 		ended(x);
 }
 
+/* End the program's run: it and whatever it started (what left its
+ * process group goes once it is reaped: ended). */
+static void kill_run(struct ex *x)
+{
+	if (x->pid <= 0)
+		return;
+	kill(x->init ? -1 : -x->pid, SIGKILL);
+	kill(x->pid, SIGKILL);
+}
+
 /* Kill the program and whatever it started, and reap it. */
 static void kill_cmd(struct ex *x)
 {
 	if (x->pid > 0) {
-		kill(-x->pid, SIGKILL);
-		kill(x->pid, SIGKILL);
+		kill_run(x);
 		reap(x, 1);
 	}
 }
@@ -777,8 +740,7 @@ static void check_timeout(struct ex *x)
 		return;
 	}
 	x->timed_out = x->ending ? 2 : 1;
-	kill(x->init ? -1 : -x->pid, SIGKILL);
-	kill(x->pid, SIGKILL);
+	kill_run(x);
 	rp_stage_timed_out(x->s, x->cur ? x->cur - 1 : 0,
 			   x->alone ? 1 : x->ending ? 2 : 0);
 }
@@ -814,8 +776,7 @@ int exec_loop(struct ex *x)
 		if (x->pid > 0 && rp_stage_denials(x->s) != x->denials) {
 			x->denials = rp_stage_denials(x->s);
 			x->denied = 1;
-			kill(x->init ? -1 : -x->pid, SIGKILL);
-			kill(x->pid, SIGKILL);
+			kill_run(x);
 		}
 		if (!x->source)
 			check_timeout(x);
@@ -949,7 +910,8 @@ static int exec_main(int argc, char **argv)
 {
 	const struct builtin *b = &builtin_exec;
 	struct ex x = {.pid = -1, .to_fd = -1, .from_fd = -1, .sig_fd = -1,
-		       .exec_fd = -1, .status_fd = -1};
+		       .exec_fd = -1, .keeper = -1, .keeper_ask = -1,
+		       .keeper_done = -1};
 	const char *desc = getenv("RINGPIPE_STAGE");
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
 	int i, code, err, nmodes = 0, has_out;
@@ -1063,8 +1025,7 @@ out:
 		close(x.sig_fd);
 	if (x.exec_fd >= 0)
 		close(x.exec_fd);
-	if (x.status_fd >= 0)
-		close(x.status_fd);
+	exec_keeper_stop(&x);
 	linebuf_free(x.lb);
 	while (x.h && x.hlen > 0)
 		exec_hold_pop(&x);

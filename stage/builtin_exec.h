@@ -58,9 +58,12 @@ struct ex {
 	int from_fd;       /* its stdout; -1 at its end */
 	int sig_fd;        /* SIGCHLD */
 	int exec_fd;       /* read end of the exec-failure pipe */
-	int status_fd;     /* in a PID namespace: the program's wait status,
-			    * from the namespace's init (pid is init's) */
 	int init;          /* this stage is pid 1 of its own namespace */
+	/* In a PID namespace the stage made itself: its init, which keeps
+	 * it alive between runs and kills what a run left in it
+	 * (builtin_exec_keeper.c).  -1: none. */
+	pid_t keeper;
+	int keeper_ask, keeper_done;
 
 	/* Bytes for its stdin: wbuf[woff, wlen). */
 	char *wbuf;
@@ -147,6 +150,22 @@ int exec_loop(struct ex *x);
 int exec_wbuf_room(struct ex *x, size_t n);
 int exec_output(struct ex *x, const char *p, size_t n);
 int exec_output_end(struct ex *x);
+
+/* In the child: the program, with in_r and out_w as its stdin and
+ * stdout (-1: the stage's own), told of an exec failure through exec_w;
+ * parent is its parent's pid, to check it is not orphaned already.
+ * Never returns. */
+void exec_child(char **argv, int in_r, int out_w, int exec_w, pid_t parent);
+
+/* builtin_exec_keeper.c */
+/* Fork the keeper: the first child after the stage unshared its PID
+ * namespace, its pid 1.  0 or -errno. */
+int exec_keeper_start(struct ex *x);
+/* After a run: everything left in the namespace is killed and reaped
+ * (nothing without a keeper). */
+void exec_keeper_clean(struct ex *x);
+/* The keeper, and so the namespace, ends. */
+void exec_keeper_stop(struct ex *x);
 
 /* builtin_exec_hold.c */
 void exec_hold_pop(struct ex *x);

@@ -153,8 +153,7 @@ int exec_own_death(struct ex *x)
 /* The program is gone: its pipes go, and a new one starts afresh. */
 static void reset_cmd(struct ex *x)
 {
-	int *fds[] = {&x->to_fd, &x->from_fd, &x->sig_fd, &x->exec_fd,
-		      &x->status_fd};
+	int *fds[] = {&x->to_fd, &x->from_fd, &x->sig_fd, &x->exec_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
 		if (*fds[i] >= 0)

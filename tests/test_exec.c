@@ -25,6 +25,9 @@
 #include "cmd.h"
 #include "harness.h"
 
+static void poison_text(void);
+static void all_lines_but_poison(void);
+
 static int run_line(const char *line, char **report)
 {
 	char *args[] = {"-e", (char *)line, NULL};
@@ -564,14 +567,17 @@ RP_TEST(test_exec_started_in_its_namespace, 60)
 /* Where clone3 is refused, the exec stage makes its PID namespace
  * itself (through a user namespace when not root), and its command is
  * still pid 2 there: as root and as an unprivileged user. */
-RP_TEST(test_exec_namespace_without_clone3, 60)
+RP_TEST(test_exec_namespace_without_clone3, 120)
 {
 	char *args[] = {"-e", "file-source --lines IN ! exec -- sh -c "
 			      "'echo $$; cat' ! file-sink --lines OUT", NULL};
+	char line[512], token[64], lock[512];
+	char *crash[] = {"-e", line, NULL};
 	char *rep, *out;
 	size_t n;
 	int code;
 
+	snprintf(token, sizeof(token), "30.%d", (int)getpid());
 	for (int nobody = 0; nobody <= (geteuid() == 0); nobody++) {
 		rp_cmd_dir_make("exec");
 		/* The stages write OUT as uid 65534. */
@@ -587,6 +593,37 @@ RP_TEST(test_exec_namespace_without_clone3, 60)
 		CU_ASSERT_STRING_EQUAL(out, "2\na\n");
 		CU_ASSERT(strstr(rep, "pidns") != NULL);
 		free(out);
+		free(rep);
+
+		/* The namespace outlives each run: a crash narrowed down
+		 * starts the program again and again in it.  A job a run
+		 * left outside its process group (holding a lock) is gone
+		 * before the next run starts, which would say so. */
+		poison_text();
+		rp_cmd_path(lock, sizeof(lock), "LOCK");
+		rp_cmd_spit("LOCK", "", 0);
+		CU_ASSERT_FATAL(chmod(lock, 0666) == 0);
+		snprintf(line, sizeof(line),
+			 "file-source --lines T ! exec @restart=on-failure "
+			 "@restart_backoff_ms=0 -- sh -c 'flock -n LOCK true || "
+			 "echo held; setsid flock LOCK sleep %s & "
+			 "while read -r l; do case \"$l\" in segv*) kill -SEGV "
+			 "$$;; abrt*) kill -ABRT $$;; esac; echo \"got $l\"; "
+			 "done' ! file-sink --lines OUT",
+			 token);
+		code = rp_cmd_run_denied(crash, __NR_clone3, ENOSYS, nobody,
+					 &rep);
+		if (code != 0 || !strstr(rep, "quarantined 2 records"))
+			fprintf(stderr, "%s: exit %d:\n%s\n",
+				nobody ? "uid 65534" : "root", code, rep);
+		CU_ASSERT_EQUAL(code, 0);
+		CU_ASSERT(strstr(rep, "quarantined 2 records") != NULL);
+		CU_ASSERT(strstr(rep, "Cannot allocate memory") == NULL);
+		out = rp_cmd_slurp("OUT", &n);
+		CU_ASSERT(strstr(out, "held") == NULL);
+		free(out);
+		all_lines_but_poison();
+		CU_ASSERT(!process_left(token));
 		free(rep);
 		rp_cmd_dir_remove();
 	}

@@ -1,0 +1,159 @@
+/*
+ * builtin_exec_keeper.c - the init of a PID namespace the exec stage made
+ * itself, which keeps the namespace alive for every run of its program.
+ *
+ * Design note
+ * -----------
+ * A stage that unshared a PID namespace (the supervisor could not create
+ * it in one: no clone3) is not in it; its first child is, as pid 1.  A
+ * namespace whose pid 1 has ended takes no new process (fork fails with
+ * ENOMEM), so that child must outlive every run of the program: a crash
+ * narrowed down, a hang, feed the program again and again.  It is the
+ * keeper: it only reaps the orphans the namespace hands it and, when the
+ * stage writes a byte after a run, kills whatever is left in the
+ * namespace (kill(-1) spares pid 1 alone: a job that left the process
+ * group too), reaps it, and writes a byte back.  The program itself is
+ * still the stage's child (forked into the namespace while its pid 1
+ * lives), so its status and pipes are the stage's as without one.
+ *
+ * The keeper holds nothing but its two pipes and stderr, runs only this
+ * code under the stage's filter, never execs, and dies with the stage
+ * (PR_SET_PDEATHSIG, or the end of its pipe).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builtin_exec.h"
+
+#define KEEPER_ASK 3  /* its fds: the stage's asks */
+#define KEEPER_DONE 4 /* and its answers */
+#define KEEPER_WAIT_MS 5000
+
+/* Kill everything in the namespace but pid 1 and reap what is its own
+ * (orphans): again while any is left, since one may have forked before
+ * it died. */
+static void clean(void)
+{
+	pid_t r;
+
+	for (;;) {
+		kill(-1, SIGKILL);
+		r = waitpid(-1, NULL, 0);
+		if (r > 0 || (r < 0 && errno == EINTR))
+			continue;
+		break;
+	}
+}
+
+static void keeper(int ask, int done)
+{
+	sigset_t chld;
+	int sfd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if ((ask = fcntl(ask, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    (done = fcntl(done, F_DUPFD_CLOEXEC, 10)) < 0 ||
+	    dup3(ask, KEEPER_ASK, O_CLOEXEC) < 0 ||
+	    dup3(done, KEEPER_DONE, O_CLOEXEC) < 0)
+		_exit(127);
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	syscall(SYS_close_range, KEEPER_DONE + 1, ~0u, 0);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+	    (sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		_exit(127);
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = KEEPER_ASK, .events = POLLIN},
+				       {.fd = sfd, .events = POLLIN}};
+		struct signalfd_siginfo si;
+		char c;
+		ssize_t n;
+
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			_exit(127);
+		while (read(sfd, &si, sizeof(si)) > 0)
+			;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(KEEPER_ASK, &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(0); /* the stage is gone */
+		clean();
+		if (write(KEEPER_DONE, &c, 1) != 1)
+			_exit(127);
+	}
+}
+
+int exec_keeper_start(struct ex *x)
+{
+	int ask[2] = {-1, -1}, done[2] = {-1, -1}, err = 0;
+	pid_t pid;
+
+	if (pipe2(ask, O_CLOEXEC) < 0 || pipe2(done, O_CLOEXEC) < 0) {
+		err = -errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0)
+		keeper(ask[0], done[1]);
+	if (pid < 0) {
+		err = -errno;
+		goto out;
+	}
+	setpgid(pid, pid);
+	x->keeper = pid;
+	x->keeper_ask = ask[1];
+	x->keeper_done = done[0];
+	ask[1] = done[0] = -1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (ask[i] >= 0)
+			close(ask[i]);
+		if (done[i] >= 0)
+			close(done[i]);
+	}
+	return err;
+}
+
+void exec_keeper_clean(struct ex *x)
+{
+	struct pollfd p = {.fd = x->keeper_done, .events = POLLIN};
+	char c = 'K';
+
+	if (x->keeper_ask < 0)
+		return;
+	/* A keeper that is gone took its namespace with it: nothing is
+	 * left to clean (and no run can start again). */
+	if (write(x->keeper_ask, &c, 1) != 1 ||
+	    poll(&p, 1, KEEPER_WAIT_MS) != 1 || read(x->keeper_done, &c, 1) != 1)
+		exec_keeper_stop(x);
+}
+
+void exec_keeper_stop(struct ex *x)
+{
+	if (x->keeper_ask >= 0)
+		close(x->keeper_ask);
+	if (x->keeper_done >= 0)
+		close(x->keeper_done);
+	x->keeper_ask = x->keeper_done = -1;
+	if (x->keeper > 0) {
+		kill(x->keeper, SIGKILL);
+		while (waitpid(x->keeper, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	x->keeper = -1;
+}
