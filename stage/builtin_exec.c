@@ -343,18 +343,15 @@ int exec_wbuf_room(struct ex *x, size_t n)
 	return 0;
 }
 
-/* One input record as the program reads it. */
-static int append(struct ex *x, const struct rp_record *r)
+/* Record r as the program reads it, at the end of wbuf (room for its
+ * length + 5 bytes made): where it ends. */
+char *exec_put_record(struct ex *x, const struct rp_record *r)
 {
 	/* A block of lines (type 18) carries its newlines. */
 	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED &&
 		 r->type != BUILTIN_T_LINES;
-	char *p;
-	int err;
+	char *p = x->wbuf + x->wlen;
 
-	if ((err = exec_wbuf_room(x, (size_t)r->len + 4 + 1)))
-		return err;
-	p = x->wbuf + x->wlen;
 	if (x->mode == M_RECORDS) {
 		for (int i = 0; i < 4; i++)
 			*p++ = (char)(r->len >> (8 * i));
@@ -363,6 +360,20 @@ static int append(struct ex *x, const struct rp_record *r)
 	p += r->len;
 	if (nl)
 		*p++ = '\n';
+	return p;
+}
+
+/* One input record as the program reads it. */
+static int append(struct ex *x, const struct rp_record *r)
+{
+	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED &&
+		 r->type != BUILTIN_T_LINES;
+	char *p;
+	int err;
+
+	if ((err = exec_wbuf_room(x, (size_t)r->len + 4 + 1)))
+		return err;
+	p = exec_put_record(x, r);
 	x->last_seq = rp_stage_input_seq(x->s);
 	if (x->h && (err = exec_hold_push(x, x->last_seq, x->wbuf + x->wlen,
 				     (size_t)(p - (x->wbuf + x->wlen)),
@@ -570,6 +581,16 @@ int exec_output_end(struct ex *x)
 /* Fed one record alone: what it writes waits until it has survived. */
 static int keep_output(struct ex *x, const char *p, size_t n)
 {
+	/* --each: one record's output, bounded.  Past the bound the run is
+	 * ended as one past a file size limit: its own doing, on the
+	 * record (exec_each_record). */
+	if (x->alone == EACH_RUN && x->olen + n > EACH_OUT_MAX) {
+		if (!x->too_much) {
+			x->too_much = 1;
+			kill_run(x);
+		}
+		return 0;
+	}
 	if (x->olen + n > x->ocap) {
 		size_t cap = x->ocap ? x->ocap : READ_BUF;
 		char *q;
@@ -706,6 +727,11 @@ static void note_work(struct ex *x)
 	 * at the end is not counted in a run of the stream either. */
 	if (x->alone && x->pid > 0 && x->hlen > 0) {
 		cur = x->h[x->hhead].seq + 1;
+		working = 1;
+	}
+	/* --each: its run is the work on the record, all of it. */
+	if (x->alone == EACH_RUN && x->pid > 0) {
+		cur = x->each_cur;
 		working = 1;
 	}
 	x->cur = cur;
@@ -914,7 +940,7 @@ static int exec_main(int argc, char **argv)
 		       .keeper_done = -1};
 	const char *desc = getenv("RINGPIPE_STAGE");
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
-	int i, code, err, nmodes = 0, has_out;
+	int i, code, err = 0, nmodes = 0, has_out;
 	enum rp_policy policy = RP_POLICY_STRICT;
 	struct rp_wiring w;
 
@@ -929,6 +955,8 @@ static int exec_main(int argc, char **argv)
 		} else if (strcmp(a, "--records") == 0) {
 			x.mode = M_RECORDS;
 			nmodes++;
+		} else if (strcmp(a, "--each") == 0) {
+			x.each = 1;
 		} else if (strcmp(a, "--chunks") == 0 ||
 			   strncmp(a, "--chunks=", 9) == 0) {
 			const char *v = a[8] == '=' ? a + 9 : argv[++i];
@@ -960,7 +988,11 @@ static int exec_main(int argc, char **argv)
 		 * fed again one by one: nothing is held back. */
 		x.quarantine = x.mode == M_CHUNKS ? 0 : w.quarantine;
 		x.end_n = w.end_n;
+		/* --each holds nothing back: a death is the record's. */
+		if (x.each)
+			x.quarantine = x.end_n = 0;
 	}
+	x.argv = argv + i;
 	if ((code = builtin_open(NULL, 0, &x.s)))
 		return code;
 	if (policy == RP_POLICY_STRICT) {
@@ -994,6 +1026,21 @@ static int exec_main(int argc, char **argv)
 	      (x.h = calloc(HOLD_MAX, sizeof(*x.h))) == NULL))) {
 		fprintf(stderr, "exec: out of memory\n");
 		err = -ENOMEM;
+		goto out;
+	}
+	if (x.each) {
+		if (x.source) {
+			fprintf(stderr, "exec: --each runs CMD once per input "
+					"record, and this stage has no input\n");
+			err = -EINVAL;
+			goto out;
+		}
+		code = rp_stage_run(x.s, exec_each_record, &x);
+		x.s = NULL;
+		kill_cmd(&x);
+		/* CMD cannot be run: a restart would not help. */
+		if (code == RP_EXIT_ERROR && x.exec_errno)
+			code = RP_EXIT_NO_RESTART;
 		goto out;
 	}
 	if ((err = exec_start(&x, argv + i, has_out)))
@@ -1041,7 +1088,8 @@ out:
 
 const struct builtin builtin_exec = {
 	.name = "exec",
-	.synopsis = "[--lines | --chunks N | --records] [--] CMD [ARGS...]",
+	.synopsis = "[--lines | --chunks N | --records] [--each] [--] CMD "
+		    "[ARGS...]",
 	.summary = "run a program (PATH is searched) with its stdin fed from "
 		   "the input\n    and its stdout cut into output records",
 	.help =
@@ -1059,6 +1107,14 @@ const struct builtin builtin_exec = {
 	"              bytes (default 64k, never more than the output's\n"
 	"              largest record) per record.  For binary data.  N takes\n"
 	"              k or m.\n"
+	"  --each      a run of CMD per input record: the record (as the\n"
+	"              mode writes it) is its whole stdin, and what it writes\n"
+	"              before it exits 0 is that record's output.  Nothing is\n"
+	"              held back or narrowed: a run that dies of its own doing\n"
+	"              ends the stage as a crash on that record (exit 64 + the\n"
+	"              signal), which the supervisor counts and quarantines;\n"
+	"              one that exits non-zero fails the stage.  A stage that\n"
+	"              keeps nothing across records: it can have replicas.\n"
 	"  --records   frames both ways: a 4-byte little-endian length, then\n"
 	"              that many bytes.  An output frame larger than the\n"
 	"              output's largest record, or cut short by the end of\n"

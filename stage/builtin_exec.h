@@ -97,8 +97,14 @@ struct ex {
 	uint64_t taken;      /* bytes of its stdin it has read (at least) */
 	/* Feeding held records again: the output is kept here, and sent
 	 * on only if the program survives them.  1, or 2 narrowing a hang
-	 * (all its time counts then: note_work). */
+	 * (all its time counts then: note_work), or EACH_RUN. */
 	int alone;
+	/* --each: a run of the program per input record (builtin_exec_each.c),
+	 * each_cur the record's current word (its number + 1). */
+	int each;
+	uint64_t each_cur;
+	int too_much;      /* its run wrote over EACH_OUT_MAX: ended */
+	char **argv;
 	char *obuf;
 	size_t olen, ocap;
 	int oeof;
@@ -138,6 +144,11 @@ struct ex {
 	struct held innocent;
 };
 
+/* x->alone while --each runs the program on a record: its output kept
+ * until it has exited. */
+#define EACH_RUN 3
+#define EACH_OUT_MAX (64u << 20) /* bytes of output a run may write */
+
 /* The progress word: the program's run in the top bits, so that a word
  * about an earlier run never matches the current one. */
 #define RUN_SHIFT 48
@@ -148,6 +159,7 @@ int exec_start(struct ex *x, char **argv, int has_out);
 /* Until the program has ended and its output is out (see there). */
 int exec_loop(struct ex *x);
 int exec_wbuf_room(struct ex *x, size_t n);
+char *exec_put_record(struct ex *x, const struct rp_record *r);
 int exec_output(struct ex *x, const char *p, size_t n);
 int exec_output_end(struct ex *x);
 
@@ -167,7 +179,13 @@ void exec_keeper_clean(struct ex *x);
 /* The keeper, and so the namespace, ends. */
 void exec_keeper_stop(struct ex *x);
 
+/* builtin_exec_each.c */
+/* rp_stage_run's callback for --each (arg: the struct ex). */
+int exec_each_record(struct rp_stage *s, const struct rp_record *in,
+		     void *arg);
+
 /* builtin_exec_hold.c */
+void exec_reset_cmd(struct ex *x);
 void exec_hold_pop(struct ex *x);
 void exec_hold_mark(struct ex *x);
 void exec_hold_trim(struct ex *x);

@@ -151,7 +151,7 @@ int exec_own_death(struct ex *x)
 }
 
 /* The program is gone: its pipes go, and a new one starts afresh. */
-static void reset_cmd(struct ex *x)
+void exec_reset_cmd(struct ex *x)
 {
 	int *fds[] = {&x->to_fd, &x->from_fd, &x->sig_fd, &x->exec_fd};
 
@@ -181,7 +181,7 @@ static int run_held(struct ex *x, char **argv, int has_out, size_t n,
 {
 	int err;
 
-	reset_cmd(x);
+	exec_reset_cmd(x);
 	if ((err = exec_start(x, argv, has_out)))
 		return err;
 	if (alt != NULL)

@@ -66,6 +66,9 @@ extern "C" {
 #define RP_EXIT_POISON 9      /* its program died of its own doing on one
 			       * input record, alone (exec): the supervisor
 			       * quarantines the record it names */
+#define RP_EXIT_PROGRAM_SIGNAL 64 /* + a signal: its program (exec --each)
+				   * died of it, of its own doing, on the
+				   * record being processed */
 #define RP_EXIT_CANCELLED_BASE 10 /* + reason: 11 user, 12 deadline,
 				   * 13 sibling failed, 14 shutdown */
 
@@ -167,8 +170,9 @@ int rp_emit_type(struct rp_stage *s, uint16_t type);
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
 /* The same wait, together with file descriptors of the stage's own (a
  * pipe to a child, a socket): one poll over the rings' doorbell and fds.
- * Needs a stage whose doorbell has an eventfd (ringpipe gives every stage
- * one; -EOPNOTSUPP otherwise).  Returns the ready RP_WAIT_* subset (0 if
+ * A doorbell without an eventfd (replicas share a futex one) cannot be
+ * polled: the rings and control are then looked at every 10 ms while
+ * the fds are polled.  Returns the ready RP_WAIT_* subset (0 if
  * only fds are ready or timeout_ms passed), with fds[i].revents filled;
  * -errno on failure.  At most 16 fds.  A wait longer than a second
  * (or a negative timeout_ms) returns after a second at most, so that a

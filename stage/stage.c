@@ -53,6 +53,7 @@
 
 #define SEC 1000000000LL
 #define RELEASE_EVERY 64u /* input records per release */
+#define POLL_SLICE_MS 10  /* rp_stage_poll without an eventfd doorbell */
 
 struct rp_stage {
 	char name[RP_WIRING_NAME_MAX];
@@ -165,6 +166,12 @@ void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind)
 {
 	rp_ctl_send(s->tx, RP_CTL_TIMED_OUT, RP_REASON_NONE, seq,
 		    kind >= 0 && kind <= 2 ? kind : 0, 0, NULL, SEC);
+}
+
+uint64_t rp_stage_current(const struct rp_stage *s, int *replica)
+{
+	*replica = s->replica;
+	return s->origin + 1;
 }
 
 uint64_t rp_stage_taken(const struct rp_stage *s)
@@ -586,6 +593,44 @@ static int stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 	}
 }
 
+/* rp_stage_poll where the doorbell has no eventfd (a futex bell, as
+ * replicas share: it cannot be polled): the fds alone, in slices of
+ * POLL_SLICE_MS at most, the rings and control looked at after each. */
+static int poll_sliced(struct rp_stage *s, unsigned what, struct pollfd *fds,
+		       int nfds, int timeout_ms)
+{
+	struct wait_arg a = {s, what};
+	int r = wait_ready(&a), n = 0;
+
+	if (r == 0 && timeout_ms != 0) {
+		int64_t t0 = rp_now_ns();
+		uint64_t working = rp_ctl_status_get(s->tx,
+						     RP_CTL_WORD_WORKING);
+		int slice = timeout_ms < POLL_SLICE_MS ? timeout_ms
+						       : POLL_SLICE_MS;
+		/* As rp_stage_poll: whose time it is. */
+		if (s->work_external) {
+			n = poll(fds, (nfds_t)nfds, slice);
+			if (working == 0)
+				blocked(s, what & RP_WAIT_INPUT, t0);
+		} else {
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
+			n = poll(fds, (nfds_t)nfds, slice);
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
+			blocked(s, what & (RP_WAIT_INPUT | RP_WAIT_OUTPUT),
+				t0);
+		}
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		r = wait_ready(&a);
+	} else {
+		poll(fds, (nfds_t)nfds, 0);
+	}
+	if (r == 0 && n == 0 && supervisor_gone(s))
+		return -EPIPE;
+	return r;
+}
+
 int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		  int nfds, int timeout_ms)
 {
@@ -593,12 +638,12 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 	struct pollfd p[17];
 	int efd = rp_bell_eventfd(s->own), r, n;
 
-	if (efd < 0)
-		return -EOPNOTSUPP;
 	if (nfds < 0 || nfds > 16)
 		return -EINVAL;
 	if (timeout_ms < 0 || timeout_ms > 1000)
 		timeout_ms = 1000;
+	if (efd < 0)
+		return poll_sliced(s, what, fds, nfds, timeout_ms);
 	p[0].fd = efd;
 	p[0].events = POLLIN;
 	for (int i = 0; i < nfds; i++)

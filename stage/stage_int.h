@@ -41,6 +41,10 @@ void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind);
  * the ring), or UINT64_MAX for a record of a claim it takes up again
  * that an earlier incarnation had counted already. */
 uint64_t rp_stage_taken(const struct rp_stage *s);
+/* The current word of the record being processed, as rp_stage_peek set
+ * it: its number + 1, or for a replica its place in the input ring + 1
+ * (*replica set to 1 then). */
+uint64_t rp_stage_current(const struct rp_stage *s, int *replica);
 /* 1 at the stage's first start, + 1 at each restart; 0 if the
  * supervisor did not say. */
 uint32_t rp_stage_incarnation(const struct rp_stage *s);

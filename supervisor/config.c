@@ -29,12 +29,27 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 	if (!c->builtin)
 		return c->input[0] != '\0';
 	if (strcmp(n, "exec") == 0)
-		return 0;
+		return rp_cfg_exec_option(c, "--each");
 	if (strcmp(n, "file-source") == 0)
 		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
 	if (strcmp(n, "file-sink") == 0)
 		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
 	return 1;
+}
+
+int rp_cfg_exec_option(const struct rp_cfg_stage *c, const char *opt)
+{
+	size_t n = strlen(opt);
+
+	if (!c->builtin || c->argc < 1 || strcmp(c->argv[0], "exec") != 0)
+		return 0;
+	for (int i = 1; i < c->argc && c->argv[i][0] == '-' &&
+			strcmp(c->argv[i], "--") != 0;
+	     i++)
+		if (strncmp(c->argv[i], opt, n) == 0 &&
+		    (c->argv[i][n] == '\0' || c->argv[i][n] == '='))
+			return 1;
+	return 0;
 }
 
 void rp_cfg_fast_restart(struct rp_cfg *cfg)
@@ -452,7 +467,8 @@ void rp_cfg_stage_defaults(struct rp_cfg_stage *st)
 /* exec starts its program inside its sandbox, which strict forbids: it
  * gets the exec policy unless one is given, its own PID namespace unless
  * namespaces are named, and no restarts unless asked (its program keeps
- * private state a restart would lose). */
+ * private state a restart would lose; not so with --each, a run per
+ * record, whose crash counts against its record through a restart). */
 static void exec_defaults(struct rp_cfg_stage *st, const struct seen *sn)
 {
 	if (!st->builtin || strcmp(st->argv[0], "exec") != 0)
@@ -461,7 +477,7 @@ static void exec_defaults(struct rp_cfg_stage *st, const struct seen *sn)
 		st->sandbox.policy = RP_POLICY_EXEC;
 	if (!sn->ns)
 		rp_cfg_exec_pidns(&st->sandbox);
-	if (!sn->restart)
+	if (!sn->restart && !rp_cfg_exec_option(st, "--each"))
 		st->restart = RP_RESTART_NEVER;
 }
 
@@ -619,9 +635,9 @@ static int parse_stage(struct ctx *c, yaml_node_t *n, struct rp_cfg_stage *st)
 		goto out;
 	st->builtin = 1;
 	st->argc = 1;
-	exec_defaults(st, &sn);
 	for (int i = 0; i < sn.nargs; i++)
 		st->argv[st->argc++] = sn.args[i];
+	exec_defaults(st, &sn);
 	return 0;
 out:
 	for (int i = 0; i < sn.nargs; i++)
@@ -637,10 +653,16 @@ static int find(const struct rp_cfg *cfg, const char *name)
 	return -1;
 }
 
+static int is_exec(const struct rp_cfg_stage *st)
+{
+	return st->builtin && strcmp(st->argv[0], "exec") == 0;
+}
+
 /* Replicas share the stage's rings and each sees only some records: the
  * stage must work record by record, keeping nothing across them.  The
  * built-ins that keep state (a count, a partial line, a file offset) and
- * exec (a program's private state, its own pipes) are refused. */
+ * exec (a program's private state, its own pipes; not --each, a run of
+ * it per record) are refused. */
 static int check_replicas(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 {
 	const char *why = NULL;
@@ -650,19 +672,18 @@ static int check_replicas(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 	else if (st->standby)
 		why = "standby and replicas do not go together (the other "
 		      "replicas go on while one restarts)";
-	else if (st->builtin && strcmp(st->argv[0], "grep") != 0 &&
+	else if (is_exec(st) && !rp_cfg_exec_option(st, "--each"))
+		why = "an exec stage's program keeps its state across records; "
+		      "exec --each (a run of it per record) can have replicas";
+	else if (st->builtin && !is_exec(st) &&
+		 strcmp(st->argv[0], "grep") != 0 &&
 		 strcmp(st->argv[0], "fault") != 0)
-		why = "of the built-ins only grep and fault work record by "
-		      "record, as replicas must";
+		why = "of the built-ins only grep, fault and exec --each work "
+		      "record by record, as replicas must";
 	if (why == NULL)
 		return 0;
 	return fail_at(cfg, st->line, st->column, "stage '%s': replicas: %s",
 		       st->name, why);
-}
-
-static int is_exec(const struct rp_cfg_stage *st)
-{
-	return st->builtin && strcmp(st->argv[0], "exec") == 0;
 }
 
 uint32_t rp_cfg_end_timeout(const struct rp_cfg_stage *c)

@@ -105,9 +105,13 @@ void rp_cfg_free(struct rp_cfg *cfg);
 /* Does the stage replay deterministically from its commit point after a
  * restart (so its output ring can drop replayed records)?  Library stages
  * do, built-in or not, except a source program of one's own (whether it
- * can go back is its own affair); exec (a program's private state) and
- * stdin and stdout ends do not. */
+ * can go back is its own affair); exec (a program's private state, but
+ * for exec --each, a run per record) and stdin and stdout ends do not. */
 int rp_cfg_replays(const struct rp_cfg_stage *c);
+/* Is c an exec stage given option opt (--each; --chunks matches
+ * --chunks=N too)?  Its options come first, up to "--" or CMD, as the
+ * adapter reads them. */
+int rp_cfg_exec_option(const struct rp_cfg_stage *c, const char *opt);
 /* The default namespaces of an exec stage that names none: its own PID
  * namespace, left out (and reported) where the kernel refuses it. */
 void rp_cfg_exec_pidns(struct rp_sandbox *sb);

@@ -83,6 +83,8 @@ struct stage_run {
 	int soft_nr[8], nsoft;
 	/* restarts */
 	int64_t started_at, restart_at, backoff_ns;
+	uint64_t start_done;      /* its input released then (released()) */
+	int cleared;              /* its last death quarantined its record */
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
 	uint64_t resume_seq, resume_after;
 	int has_resume;
@@ -426,6 +428,20 @@ static void on_violation(struct sup *s, int k);
 
 /* The stage failed: restart it if its policy and its intensity limit
  * allow (then 1), else 0 (the caller fails the pipeline). */
+/* How much of its input a stage alone on it has released (its commit
+ * point's count; a hint, from the ring), or UINT64_MAX if not known
+ * (no input, replicas). */
+static uint64_t released(struct sup *s, int k)
+{
+	uint64_t done;
+	int err;
+
+	if (!has_in(s, k) || at(s, k)->nrep > 1)
+		return UINT64_MAX;
+	err = rp_ring_commit_seq(ring_in(s, k), &done);
+	return err == 0 ? done : err == -ENOENT ? 0 : UINT64_MAX;
+}
+
 static int maybe_restart(struct sup *s, int k, const char *why,
 			 int quarantined)
 {
@@ -436,13 +452,23 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
 	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
 
+	uint64_t done = released(s, k);
+	int cleared = r->cleared;
+
+	r->cleared = 0; /* (recover says so again of this death) */
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
 	    s->drain_sig)
 		return 0;
-	/* Up for a whole window: a new series of failures, from the first
-	 * delay.  Otherwise one more failure in a row; the limit counts
-	 * these, so no backoff can stretch them out of a window. */
-	if (r->restarts == 0 || now - r->started_at > window) {
+	/* Up for a whole window, or, restarted after a death that
+	 * quarantined its record, past records since (its input released
+	 * further than the one record the quarantine skips: it died on the
+	 * next poison record, not on every record): a new series of
+	 * failures, from the first delay.  Otherwise one more failure in a
+	 * row; the limit counts these, so no backoff can stretch them out
+	 * of a window. */
+	if (r->restarts == 0 || now - r->started_at > window ||
+	    (cleared && done != UINT64_MAX &&
+	     r->start_done != UINT64_MAX && done > r->start_done + 1)) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
 	} else if (quarantined) {
@@ -501,7 +527,7 @@ static int own_signal(int sig)
 {
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 	       sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-	       sig == SIGXCPU || sig == SIGTRAP;
+	       sig == SIGXCPU || sig == SIGXFSZ || sig == SIGTRAP;
 }
 
 /* Stage k died of its own doing while working on input record rec - 1
@@ -566,9 +592,11 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 
 	/* A source's input is not ours to quarantine; an exec stage's
 	 * program reads ahead of what it is working on: its record is
-	 * the one its adapter found killing it alone (told), only. */
+	 * the one its adapter found killing it alone (told), only - but
+	 * with --each, where a run of it is fed one record. */
 	if (r->cfg->quarantine_after == 0 || rec == 0 || !has_in(s, k) ||
-	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
+	    (!told && r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0 &&
+	     !rp_cfg_exec_option(r->cfg, "--each")))
 		return 0;
 	if (r->nrep > 1 && group_skips(s, k, seq))
 		return 2; /* known: its restart skips it */
@@ -677,6 +705,7 @@ static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", strstr(r->why, "giving up") ? r->why : why);
 	}
+	r->cleared = q == 1;
 }
 
 /* An exec adapter says its program dies alone on record told_rec - 1.
@@ -779,6 +808,16 @@ static void blame(struct sup *s, int k, int side)
 	}
 }
 
+/* An exec --each stage ended as its program did, of its own doing
+ * (RP_EXIT_PROGRAM_SIGNAL + the signal)? */
+static int program_died(const struct stage_run *r, int code)
+{
+	int sig = code - RP_EXIT_PROGRAM_SIGNAL;
+
+	return sig > 0 && sig < 32 && own_signal(sig) &&
+	       rp_cfg_exec_option(r->cfg, "--each");
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -828,7 +867,19 @@ static void on_exit_of(struct sup *s, int k)
 	if (r->state == ST_FAILED)
 		return;
 	read_control(s, k);
-	if (si.si_code == CLD_EXITED) {
+	if (si.si_code == CLD_EXITED && program_died(r, si.si_status)) {
+		/* exec --each: its program's crash, as the stage's own. */
+		char where[64], why[240];
+		uint64_t rec = working_on(r, where, sizeof(where));
+		int sig = si.si_status - RP_EXIT_PROGRAM_SIGNAL;
+		snprintf(why, sizeof(why), "its program was killed by signal "
+			 "%d (%s) %s", sig, strsignal(sig), where);
+		r->status = si.si_status;
+		r->fault_gen = 0;
+		r->why[0] = '\0';
+		r->timed_out = r->denied = 0;
+		recover(s, k, rec, why, 0);
+	} else if (si.si_code == CLD_EXITED) {
 		int code = si.si_status;
 		r->status = code;
 		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
@@ -968,7 +1019,8 @@ static int narrows(struct sup *s, int k)
 	const struct rp_cfg_stage *c = at(s, k)->cfg;
 
 	return c->builtin && strcmp(c->argv[0], "exec") == 0 &&
-	       !exec_chunks(c) && has_in(s, k) && c->quarantine_after > 0 &&
+	       !exec_chunks(c) && !rp_cfg_exec_option(c, "--each") &&
+	       has_in(s, k) && c->quarantine_after > 0 &&
 	       !s->cancel_reason && at(s, k)->proc.pid > 0;
 }
 
@@ -1181,7 +1233,11 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->trusted = c->builtin;
 	/* The exec adapter can be its namespace's init (pid 1 ignores
 	 * the signals it has no handler for, even its own abort()). */
-	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec");
+	/* Not replicas: each would be pid 1 of its own, and their lock
+	 * words (thread ids) could not be told apart; each makes its own
+	 * namespace for its program instead (a keeper as its init). */
+	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec") &&
+			  r->nrep <= 1;
 	spec->has_seq = r->has_resume;
 	spec->seq = r->resume_seq;
 	spec->after = r->nrep > 1 ? r->resume_after : 0;
@@ -1235,6 +1291,7 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	int wfd, err;
 
 	fresh_incarnation(r);
+	r->start_done = released(s, k);
 	fill_spec(s, k, o, &spec, &l, argv);
 	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
 		return err;
@@ -1480,6 +1537,7 @@ static int spare_take_over(struct sup *s, int k, const struct rp_run_opts *o)
 		return err;
 	}
 	fresh_incarnation(r);
+	r->start_done = released(s, k);
 	r->proc = r->spare;
 	r->err = r->spare_err;
 	r->err_open = 1;
@@ -1910,14 +1968,7 @@ static void on_signal(struct sup *s)
 /* An exec stage passing raw bytes (--chunks): nothing held back. */
 static int exec_chunks(const struct rp_cfg_stage *c)
 {
-	/* Its options come first, up to "--" or CMD (as the adapter reads
-	 * them). */
-	for (int i = 1; i < c->argc && c->argv[i][0] == '-' &&
-			strcmp(c->argv[i], "--") != 0;
-	     i++)
-		if (strncmp(c->argv[i], "--chunks", 8) == 0)
-			return 1;
-	return 0;
+	return rp_cfg_exec_option(c, "--chunks");
 }
 
 static const char *not_once(const struct rp_cfg_stage *c)

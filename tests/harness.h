@@ -90,5 +90,6 @@ void rp_suite_builtin(void);
 void rp_suite_cli(void);
 void rp_suite_exec(void);
 void rp_suite_landlock(void);
+void rp_suite_each(void);
 
 #endif /* RP_TEST_HARNESS_H */

@@ -19,6 +19,7 @@ void rp_suite_chaos(void);
 void rp_suite_replay(void);
 void rp_suite_standby(void);
 void rp_suite_replicas(void);
+void rp_suite_each(void);
 
 int main(int argc, char **argv)
 {
@@ -38,7 +39,7 @@ int main(int argc, char **argv)
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
 				  rp_suite_replay,  rp_suite_standby,
-				  rp_suite_replicas};
+				  rp_suite_replicas, rp_suite_each};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

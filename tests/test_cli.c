@@ -634,6 +634,48 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 	rp_cmd_dir_remove();
 }
 
+/* Poison records far apart, under the default restart limits (5 in a
+ * row): each quarantine takes its cause away, and a stage that gets
+ * past records after it starts a new series, so twelve go through and
+ * the run finishes, every other line out once.  One crashing on every
+ * record still gives up after five restarts. */
+RP_TEST(test_sparse_poison_goes_on, 90)
+{
+	char line[512], *text, *out;
+	char *args[] = {"-e", line, NULL};
+	size_t n, len = 0;
+	char want[16000], in[16000];
+	int nin = 0;
+
+	rp_cmd_dir_make("cli");
+	for (int i = 0; i < 1200; i++) {
+		nin += snprintf(in + nin, sizeof(in) - (size_t)nin, "%d\n", i);
+		if (i % 100 != 17)
+			len += (size_t)snprintf(want + len, sizeof(want) - len,
+						"%d\n", i);
+	}
+	rp_cmd_spit("N", in, (size_t)nin);
+	snprintf(line, sizeof(line),
+		 "file-source --lines N ! fault --match '^[0-9]*17$' --do "
+		 "crash ! file-sink --lines OUT");
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "quarantined 12 records") != NULL);
+	if (!strstr(text, "quarantined 12 records"))
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT(n == len && memcmp(out, want, len) == 0);
+	free(out);
+	snprintf(line, sizeof(line),
+		 "file-source --lines N ! fault --match . --do crash ! "
+		 "file-sink --lines OUT");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "restarted 5 times without staying up 10 s: "
+			       "giving up") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage crashing on every 1000th record, restarting on failure: the
  * run finishes, its restarts are counted, and the output is the input,
  * nothing lost or repeated.  The same with one crash at a seeded random
@@ -1214,6 +1256,8 @@ void rp_suite_cli(void)
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",
 		  test_soft_deny_reported},
+		 {"poison records far apart: each quarantined, the run goes on",
+		  test_sparse_poison_goes_on},
 		 {"restarts give up on a poison record",
 		  test_restart_gives_up_on_poison},
 		 {"a restarted stage keeps its record numbers",

@@ -615,14 +615,14 @@ RP_TEST(test_replicas_configuration, 60)
 		const char *stage, *error;
 	} bad[] = {
 		{"  - {name: pick, input: read, run: count, replicas: 2}\n",
-		 "stage 'pick': replicas: of the built-ins only grep and "
-		 "fault"},
+		 "stage 'pick': replicas: of the built-ins only grep, fault "
+		 "and exec --each work record by record"},
 		{"  - {name: pick, input: read, run: grep, args: [a],\n"
 		 "     replicas: 2, standby: true}\n",
 		 "standby and replicas do not go together"},
 		{"  - {name: pick, input: read, run: exec, args: [cat],\n"
 		 "     replicas: 2}\n",
-		 "of the built-ins only grep and fault"},
+		 "an exec stage's program keeps its state across records"},
 		{"  - {name: pick, input: read, run: grep, replicas: 17}\n",
 		 "replicas: expected a number from 1 to 16, got '17'"},
 		{"  - {name: pick, input: read, run: grep, replicas: 0}\n",

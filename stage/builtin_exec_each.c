@@ -1,0 +1,109 @@
+/*
+ * builtin_exec_each.c - exec --each: a run of the program per input
+ * record.
+ *
+ * Design note
+ * -----------
+ * The record is the program's whole stdin; what it writes before it
+ * exits is that record's output, and goes on (with the record's origin,
+ * as a library stage's would) only once it has exited 0.  So the stage is
+ * a library stage like any other, run by rp_stage_run: it keeps nothing
+ * across records, a restart replays exactly from its commit point (for
+ * a deterministic program), and replicas can share its rings.
+ *
+ * Which record a death belongs to is known, so nothing is narrowed: a
+ * program that dies of its own doing (SIGSEGV, SIGABRT, ...) takes the
+ * stage with it, as a crash (exit RP_EXIT_PROGRAM_SIGNAL + the signal:
+ * the stage may be its namespace's pid 1, which no signal of its own
+ * ends), and the supervisor counts that death against the record as it
+ * does for any stage, restarts the stage, and quarantines the record
+ * after quarantine_after deaths.  A
+ * denied syscall or the per-record timeout (the whole run is working
+ * time) ends the stage from outside, the same way.  A run that exits
+ * non-zero, or is killed from outside, fails the stage.  Whatever a run
+ * left behind is killed before the next starts (its process group, and
+ * in its PID namespace everything but the init).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "builtin.h"
+#include "builtin_exec.h"
+
+/* End the stage as if it had crashed on the record, of sig: the
+ * supervisor reads which record from the work words, set here again
+ * (the loop said "between records" once the run was reaped). */
+static void end_on_record(struct ex *x, int sig)
+{
+	rp_stage_set_work(x->s, x->each_cur, 1, x->progress);
+	fflush(NULL);
+	_exit(RP_EXIT_PROGRAM_SIGNAL + sig);
+}
+
+int exec_each_record(struct rp_stage *s, const struct rp_record *in,
+		     void *arg)
+{
+	struct ex *x = arg;
+	int replica, err;
+	uint64_t rec = rp_stage_current(s, &replica);
+	const char *on = replica ? "the record at input byte" : "record";
+
+	exec_reset_cmd(x);
+	if ((err = exec_wbuf_room(x, (size_t)in->len + 4 + 1)))
+		return err;
+	x->wlen = (size_t)(exec_put_record(x, in) - x->wbuf);
+	x->appended = x->wlen;
+	x->each_cur = rec;
+	x->olen = 0;
+	x->oeof = 0;
+	x->too_much = 0;
+	if ((err = exec_start(x, x->argv, x->max > 0)))
+		return err;
+	x->in_done = 1; /* this record only, then its stdin closes */
+	x->alone = EACH_RUN;
+	err = exec_loop(x);
+	x->alone = 0;
+	if (x->exec_errno)
+		return err ? err : -EIO;
+	if (x->too_much) {
+		fprintf(stderr, "exec: %s wrote over %u MiB for %s %llu: "
+				"ended, as if past a file size limit, so that it "
+				"counts against the record\n", x->cmd,
+			EACH_OUT_MAX >> 20, on, (unsigned long long)(rec - 1));
+		end_on_record(x, SIGXFSZ);
+	}
+	if (err == 0) {
+		if (x->max > 0 &&
+		    ((x->olen > 0 && (err = exec_output(x, x->obuf, x->olen))) ||
+		     (err = exec_output_end(x))))
+			return err;
+		return 0;
+	}
+	if (err != -EIO)
+		return err; /* a cancel, or the stage's own failure */
+	if (WIFEXITED(x->status)) {
+		fprintf(stderr, "exec: %s exited with status %d on %s %llu\n",
+			x->cmd, WEXITSTATUS(x->status), on,
+			(unsigned long long)(rec - 1));
+		return -EIO;
+	}
+	if (exec_own_death(x)) {
+		int sig = WTERMSIG(x->status);
+		fprintf(stderr, "exec: %s was killed by signal %d (%s) on %s "
+				"%llu: the stage ends of it too, so that it "
+				"counts against the record\n", x->cmd, sig,
+			strsignal(sig), on, (unsigned long long)(rec - 1));
+		/* As a crash would: what it had not published is lost,
+		 * what it had not released comes again. */
+		end_on_record(x, sig);
+	}
+	fprintf(stderr, "exec: %s was killed by signal %d (%s) on %s %llu\n",
+		x->cmd, WTERMSIG(x->status), strsignal(WTERMSIG(x->status)), on,
+		(unsigned long long)(rec - 1));
+	return -EIO;
+}
