@@ -1231,6 +1231,11 @@ uint64_t rp_consumer_position(const struct rp_consumer *c)
 	return c->rd;
 }
 
+void rp_consumer_set_claim_max(struct rp_consumer *c, unsigned n)
+{
+	c->claim_max = n;
+}
+
 uint32_t rp_consumer_capacity(const struct rp_consumer *c)
 {
 	return c->m.cap;

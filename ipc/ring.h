@@ -215,6 +215,10 @@ int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
 /* The cursor just past the last record peeked, and the ring's capacity. */
 uint64_t rp_consumer_position(const struct rp_consumer *c);
 uint32_t rp_consumer_capacity(const struct rp_consumer *c);
+/* MP consumers: claim at most n records at a time (0: the ring's
+ * default, 16 ordered and 64 not): 1 where each takes long, so that the
+ * copies share them out evenly. */
+void rp_consumer_set_claim_max(struct rp_consumer *c, unsigned n);
 /* The commit point that goes with the released head, as found at attach
  * or last released; flags 0 if none (a fresh ring, or plain releases). */
 void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck);

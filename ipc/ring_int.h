@@ -60,6 +60,8 @@ struct rp_consumer {
 	int claimed;          /* MP consumers: a claim is outstanding */
 	unsigned claim_delivered; /* records of it handed out so far */
 	int claim_replay;     /* ordered: the claimed record is a replay */
+	unsigned claim_max;   /* records a claim takes at most; 0: the
+			       * default */
 	uint64_t replays;     /* records dropped as replays at their claim */
 	int poisoned;
 	int slot;

@@ -619,6 +619,8 @@ int rp_mp_claim(struct rp_consumer *c)
 	int ordered = (c->m.flags & RP_RING_F_ORDERED) != 0;
 	int dedup = ordered && (c->m.flags & RP_RING_F_DEDUP);
 	int max = ordered ? (int)MP_CLAIM_ORDERED : (int)MP_CLAIM_RECORDS;
+	if (c->claim_max > 0 && c->claim_max < (unsigned)max)
+		max = (int)c->claim_max;
 	int err = mp_lock(&x, c->slot), n = 0, replay = -1;
 	struct mp_key last;
 

@@ -150,11 +150,14 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	/* The namespace ends with its keeper: one that is gone cannot be
 	 * replaced (fork fails: the stage fails, and its restart makes a
 	 * new namespace). */
+	if (pidns && x->keeper > 0 && !exec_keeper_alive(x))
+		exec_keeper_stop(x);
 	if (pidns && x->keeper < 0 &&
 	    (err = x->runs == 1 ? exec_keeper_start(x) : -ESRCH)) {
 		if (err == -ESRCH)
 			fprintf(stderr, "exec: its PID namespace has ended (its "
-					"init was killed)\n");
+					"init, the keeper, is gone): no more "
+					"runs of %s in it\n", x->cmd);
 		goto out;
 	}
 	fflush(NULL);
@@ -218,8 +221,8 @@ static void ended(struct ex *x)
 	 * spared by kill(-1)); otherwise its process group (a background
 	 * job), and the keeper the rest of its namespace. */
 	kill(x->init ? -1 : -x->pid, SIGKILL);
+	x->pid = -1; /* reaped */
 	exec_keeper_clean(x);
-	x->pid = -1;
 	/* Its exec failed if it said so before it ended. */
 	if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 		x->exec_errno = e;
@@ -707,9 +710,10 @@ static void note_work(struct ex *x)
 	/* Its input all read and its stdin closed (the stream): silence
 	 * from here on is timed as work on its last record, and judged
 	 * against end_n timeouts (check_timeout).  Held input is needed to
-	 * narrow it down; with none, nothing is timed. */
+	 * narrow it down, and an output ring to see it write (without one
+	 * it writes to the stage's stdout): else nothing is timed. */
 	ending = !x->alone && x->end_n > 0 && x->h != NULL && x->in_done &&
-		 x->to_fd < 0 && x->pid > 0 && x->appended > 0;
+		 x->to_fd < 0 && x->pid > 0 && x->appended > 0 && x->max > 0;
 	if (ending) {
 		uint64_t real = taken + x->out_bytes;
 		if (!x->ending || real != x->end_real) {
@@ -729,10 +733,14 @@ static void note_work(struct ex *x)
 		cur = x->h[x->hhead].seq + 1;
 		working = 1;
 	}
-	/* --each: its run is the work on the record, all of it. */
-	if (x->alone == EACH_RUN && x->pid > 0) {
+	/* --each: its run is the work on the record, all of it, whatever
+	 * it reads or writes (the word moves with the run only). */
+	if (x->alone == EACH_RUN) {
 		cur = x->each_cur;
 		working = 1;
+		x->progress = x->runs << RUN_SHIFT;
+		rp_stage_set_work(x->s, cur, working, x->progress);
+		return;
 	}
 	x->cur = cur;
 	x->progress = (x->runs << RUN_SHIFT) |
@@ -747,6 +755,7 @@ static void note_work(struct ex *x)
 static void check_timeout(struct ex *x)
 {
 	uint64_t seen, n = rp_stage_timeouts(x->s, &seen);
+	int pending = 0;
 
 	if (n == x->timeouts)
 		return;
@@ -758,7 +767,20 @@ static void check_timeout(struct ex *x)
 	note_work(x);
 	if (seen != x->progress)
 		return;
-	if ((x->alone == 1 && x->to_fd < 0 && x->grace < CRASH_GRACE) ||
+	/* Output it wrote that is not read yet: not silent. */
+	if ((x->ending || x->alone) && x->from_fd >= 0 &&
+	    ioctl(x->from_fd, FIONREAD, &pending) == 0 && pending > 0) {
+		x->bump++;
+		note_work(x);
+		return;
+	}
+	/* Its input all read: narrowing a crash, CRASH_GRACE timeouts more
+	 * (or end_n's, if more); narrowing a silence after the input's
+	 * end, end_n's, as in the stream; in the stream, end_n's. */
+	if ((x->alone == 1 && x->to_fd < 0 &&
+	     x->grace < (x->end_n > CRASH_GRACE ? x->end_n : CRASH_GRACE)) ||
+	    (x->alone == 2 && x->hang == 2 && x->to_fd < 0 &&
+	     x->grace + 1 < x->end_n) ||
 	    (x->ending && ++x->end_told < x->end_n)) {
 		x->grace += x->alone != 0;
 		x->bump++; /* a new word: timed again from now */
@@ -1032,9 +1054,14 @@ static int exec_main(int argc, char **argv)
 		if (x.source) {
 			fprintf(stderr, "exec: --each runs CMD once per input "
 					"record, and this stage has no input\n");
-			err = -EINVAL;
+			rp_stage_finish(x.s, -EINVAL, 0);
+			x.s = NULL;
+			code = RP_EXIT_USAGE;
 			goto out;
 		}
+		/* Each record takes a run of CMD: copies share them out
+		 * one at a time. */
+		rp_stage_claim_one(x.s);
 		code = rp_stage_run(x.s, exec_each_record, &x);
 		x.s = NULL;
 		kill_cmd(&x);
@@ -1072,6 +1099,9 @@ out:
 		close(x.sig_fd);
 	if (x.exec_fd >= 0)
 		close(x.exec_fd);
+	/* The program first: a namespace's init ends only once every
+	 * process in it is gone, the stage's own unreaped child too. */
+	kill_cmd(&x);
 	exec_keeper_stop(&x);
 	linebuf_free(x.lb);
 	while (x.h && x.hlen > 0)

@@ -176,7 +176,9 @@ int exec_keeper_start(struct ex *x);
 /* After a run: everything left in the namespace is killed and reaped
  * (nothing without a keeper). */
 void exec_keeper_clean(struct ex *x);
-/* The keeper, and so the namespace, ends. */
+/* Is the keeper still there (0: it died, and is reaped)? */
+int exec_keeper_alive(struct ex *x);
+/* The keeper, and so the namespace, ends (a run still going with it). */
 void exec_keeper_stop(struct ex *x);
 
 /* builtin_exec_each.c */

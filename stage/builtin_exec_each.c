@@ -45,6 +45,26 @@ static void end_on_record(struct ex *x, int sig)
 	_exit(RP_EXIT_PROGRAM_SIGNAL + sig);
 }
 
+/* What a run that exited 0 wrote goes on as its record's outputs, cut
+ * as the mode says (raw bytes: in chunks of x->chunk at most). */
+static int send_output(struct ex *x)
+{
+	size_t off = 0, n;
+	int err = 0;
+
+	if (x->mode != M_CHUNKS)
+		return (x->olen > 0 && (err = exec_output(x, x->obuf,
+							   x->olen)))
+			       ? err
+			       : exec_output_end(x);
+	while (err == 0 && off < x->olen) {
+		n = x->olen - off < x->chunk ? x->olen - off : x->chunk;
+		err = exec_output(x, x->obuf + off, n);
+		off += n;
+	}
+	return err ? err : exec_output_end(x);
+}
+
 int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 		     void *arg)
 {
@@ -62,10 +82,13 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	x->olen = 0;
 	x->oeof = 0;
 	x->too_much = 0;
-	if ((err = exec_start(x, x->argv, x->max > 0)))
-		return err;
-	x->in_done = 1; /* this record only, then its stdin closes */
+	/* Before the start: its words name the record from the fork on. */
 	x->alone = EACH_RUN;
+	if ((err = exec_start(x, x->argv, x->max > 0))) {
+		x->alone = 0;
+		return err;
+	}
+	x->in_done = 1; /* this record only, then its stdin closes */
 	err = exec_loop(x);
 	x->alone = 0;
 	if (x->exec_errno)
@@ -78,11 +101,14 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 		end_on_record(x, SIGXFSZ);
 	}
 	if (err == 0) {
-		if (x->max > 0 &&
-		    ((x->olen > 0 && (err = exec_output(x, x->obuf, x->olen))) ||
-		     (err = exec_output_end(x))))
-			return err;
-		return 0;
+		/* Its run is over: sending what it wrote on is not its
+		 * time (waiting for room is waiting). */
+		rp_stage_set_work(s, rec, 0, x->progress);
+		if (x->max > 0 && (err = send_output(x)) == -EPROTO)
+			fprintf(stderr, "exec: %s cut its last frame short on "
+					"%s %llu\n", x->cmd, on,
+				(unsigned long long)(rec - 1));
+		return err;
 	}
 	if (err != -EIO)
 		return err; /* a cancel, or the stage's own failure */

@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -66,7 +67,8 @@ static void keeper(int ask, int done)
 		_exit(127);
 	close(STDIN_FILENO);
 	close(STDOUT_FILENO);
-	syscall(SYS_close_range, KEEPER_DONE + 1, ~0u, 0);
+	if (syscall(SYS_close_range, KEEPER_DONE + 1, ~0u, 0) < 0)
+		_exit(127);
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
@@ -137,10 +139,31 @@ void exec_keeper_clean(struct ex *x)
 	if (x->keeper_ask < 0)
 		return;
 	/* A keeper that is gone took its namespace with it: nothing is
-	 * left to clean (and no run can start again). */
+	 * left to clean (and no run can start again).  One that does not
+	 * answer in KEEPER_WAIT_MS is ended, with the namespace. */
 	if (write(x->keeper_ask, &c, 1) != 1 ||
-	    poll(&p, 1, KEEPER_WAIT_MS) != 1 || read(x->keeper_done, &c, 1) != 1)
+	    poll(&p, 1, KEEPER_WAIT_MS) != 1 ||
+	    read(x->keeper_done, &c, 1) != 1) {
+		fprintf(stderr, "exec: its PID namespace's init (the keeper) "
+				"is gone or did not answer: the namespace "
+				"ends\n");
 		exec_keeper_stop(x);
+	}
+}
+
+int exec_keeper_alive(struct ex *x)
+{
+	pid_t r;
+
+	if (x->keeper <= 0)
+		return 0;
+	do
+		r = waitpid(x->keeper, NULL, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 1;
+	x->keeper = -1; /* reaped (or not ours) */
+	return 0;
 }
 
 void exec_keeper_stop(struct ex *x)
@@ -151,6 +174,16 @@ void exec_keeper_stop(struct ex *x)
 		close(x->keeper_done);
 	x->keeper_ask = x->keeper_done = -1;
 	if (x->keeper > 0) {
+		/* Dying, the namespace's init waits until every process in
+		 * it is gone: the program, this stage's child, is killed
+		 * and reaped first (its status is of no more use). */
+		if (x->pid > 0) {
+			kill(-x->pid, SIGKILL);
+			kill(x->pid, SIGKILL);
+			while (waitpid(x->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			x->pid = -1;
+		}
 		kill(x->keeper, SIGKILL);
 		while (waitpid(x->keeper, NULL, 0) < 0 && errno == EINTR)
 			;

@@ -168,6 +168,12 @@ void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind)
 		    kind >= 0 && kind <= 2 ? kind : 0, 0, NULL, SEC);
 }
 
+void rp_stage_claim_one(struct rp_stage *s)
+{
+	if (s->in != NULL && s->replica)
+		rp_consumer_set_claim_max(s->in, 1);
+}
+
 uint64_t rp_stage_current(const struct rp_stage *s, int *replica)
 {
 	*replica = s->replica;
@@ -604,25 +610,31 @@ static int poll_sliced(struct rp_stage *s, unsigned what, struct pollfd *fds,
 
 	if (r == 0 && timeout_ms != 0) {
 		int64_t t0 = rp_now_ns();
+		int64_t end = t0 + (int64_t)timeout_ms * 1000000;
 		uint64_t working = rp_ctl_status_get(s->tx,
 						     RP_CTL_WORD_WORKING);
-		int slice = timeout_ms < POLL_SLICE_MS ? timeout_ms
-						       : POLL_SLICE_MS;
 		/* As rp_stage_poll: whose time it is. */
-		if (s->work_external) {
-			n = poll(fds, (nfds_t)nfds, slice);
-			if (working == 0)
-				blocked(s, what & RP_WAIT_INPUT, t0);
-		} else {
+		if (!s->work_external)
 			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
-			n = poll(fds, (nfds_t)nfds, slice);
+		for (;;) {
+			int64_t left = (end - rp_now_ns()) / 1000000;
+			n = poll(fds, (nfds_t)nfds,
+				 left < POLL_SLICE_MS ? (int)(left > 0 ? left : 0)
+						      : POLL_SLICE_MS);
+			if (n != 0 || (r = wait_ready(&a)) != 0 || left <= 0)
+				break;
+		}
+		if (!s->work_external) {
 			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working);
 			blocked(s, what & (RP_WAIT_INPUT | RP_WAIT_OUTPUT),
 				t0);
+		} else if (working == 0) {
+			blocked(s, what & RP_WAIT_INPUT, t0);
 		}
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		r = wait_ready(&a);
+		if (r == 0)
+			r = wait_ready(&a);
 	} else {
 		poll(fds, (nfds_t)nfds, 0);
 	}

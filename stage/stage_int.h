@@ -45,6 +45,8 @@ uint64_t rp_stage_taken(const struct rp_stage *s);
  * it: its number + 1, or for a replica its place in the input ring + 1
  * (*replica set to 1 then). */
 uint64_t rp_stage_current(const struct rp_stage *s, int *replica);
+/* Replicas: take the input one record at a time (each takes long). */
+void rp_stage_claim_one(struct rp_stage *s);
 /* 1 at the stage's first start, + 1 at each restart; 0 if the
  * supervisor did not say. */
 uint32_t rp_stage_incarnation(const struct rp_stage *s);

@@ -45,10 +45,14 @@ int rp_cfg_exec_option(const struct rp_cfg_stage *c, const char *opt)
 		return 0;
 	for (int i = 1; i < c->argc && c->argv[i][0] == '-' &&
 			strcmp(c->argv[i], "--") != 0;
-	     i++)
+	     i++) {
 		if (strncmp(c->argv[i], opt, n) == 0 &&
 		    (c->argv[i][n] == '\0' || c->argv[i][n] == '='))
 			return 1;
+		/* Its value, as the adapter takes it: the next word. */
+		if (strcmp(c->argv[i], "--chunks") == 0)
+			i++;
+	}
 	return 0;
 }
 
@@ -563,11 +567,18 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		st->record_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "end_timeout_ms")) {
 		/* 0: its end is not timed. */
-		uint64_t x = 0;
-		if (v->type != YAML_SCALAR_NODE || v->data.scalar.length != 1 ||
-		    v->data.scalar.value[0] != '0')
-			err = count_value(c, v, key, RP_CFG_END_TIMEOUT_MAX, &x);
-		st->end_timeout_ms = (uint32_t)x;
+		unsigned long long ms;
+		char *end;
+		if (want_scalar(c, v, key, &s))
+			return -EINVAL;
+		errno = 0;
+		ms = strtoull(s, &end, 10);
+		if (*s < '0' || *s > '9' || *end || errno ||
+		    ms > RP_CFG_END_TIMEOUT_MAX)
+			return FAIL(c, v, "end_timeout_ms: expected a number from "
+					  "0 to %u, got '%s'",
+				    RP_CFG_END_TIMEOUT_MAX, s);
+		st->end_timeout_ms = (uint32_t)ms;
 	} else if (!strcmp(key, "quarantine_after")) {
 		uint64_t x;
 		err = count_value(c, v, key, 64, &x);
@@ -710,6 +721,9 @@ static int check_end_timeout(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 	if (!is_exec(st))
 		why = "only an exec stage's program works on after its input "
 		      "ends";
+	else if (rp_cfg_exec_option(st, "--each"))
+		why = "with --each a whole run is one record's work "
+		      "(record_timeout_ms times it)";
 	else if (st->end_timeout_ms > 0 && st->record_timeout_ms == 0)
 		why = "it needs record_timeout_ms (it is checked as often)";
 	if (why == NULL)
@@ -736,6 +750,11 @@ static int check_graph(struct rp_cfg *cfg)
 			return err;
 		if ((err = check_end_timeout(cfg, st)))
 			return err;
+		if (st->input[0] == '\0' && rp_cfg_exec_option(st, "--each"))
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': exec --each runs its "
+				       "program once per input record: it "
+				       "needs an input", st->name);
 		nprocs += (int)st->replicas;
 		if (find(cfg, st->name) != i)
 			return fail_at(cfg, st->line, st->column,

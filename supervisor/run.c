@@ -83,8 +83,9 @@ struct stage_run {
 	int soft_nr[8], nsoft;
 	/* restarts */
 	int64_t started_at, restart_at, backoff_ns;
-	uint64_t start_done;      /* its input released then (released()) */
-	int cleared;              /* its last death quarantined its record */
+	uint64_t cleared;         /* its last death quarantined its record:
+				   * that record + 1; 0: not so */
+	uint64_t death_rec;       /* the record (+ 1) this death was on */
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
 	uint64_t resume_seq, resume_after;
 	int has_resume;
@@ -452,23 +453,24 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
 	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
 
-	uint64_t done = released(s, k);
-	int cleared = r->cleared;
+	uint64_t done = released(s, k), died_on = r->death_rec;
+	uint64_t cleared = r->cleared;
 
 	r->cleared = 0; /* (recover says so again of this death) */
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
 	    s->drain_sig)
 		return 0;
 	/* Up for a whole window, or, restarted after a death that
-	 * quarantined its record, past records since (its input released
-	 * further than the one record the quarantine skips: it died on the
-	 * next poison record, not on every record): a new series of
-	 * failures, from the first delay.  Otherwise one more failure in a
-	 * row; the limit counts these, so no backoff can stretch them out
-	 * of a window. */
+	 * quarantined its record, past records since: it released, or it
+	 * died on a record (a hint from its words), beyond the one after
+	 * the quarantined one - on the next poison record, not on every
+	 * record.  A new series of failures, from the first delay.
+	 * Otherwise one more failure in a row; the limit counts these, so
+	 * no backoff can stretch them out of a window. */
+	r->death_rec = 0;
 	if (r->restarts == 0 || now - r->started_at > window ||
-	    (cleared && done != UINT64_MAX &&
-	     r->start_done != UINT64_MAX && done > r->start_done + 1)) {
+	    (cleared && ((done != UINT64_MAX && done > cleared) ||
+			 (died_on > cleared + 1)))) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
 	} else if (quarantined) {
@@ -527,7 +529,7 @@ static int own_signal(int sig)
 {
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 	       sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-	       sig == SIGXCPU || sig == SIGXFSZ || sig == SIGTRAP;
+	       sig == SIGXCPU || sig == SIGTRAP;
 }
 
 /* Stage k died of its own doing while working on input record rec - 1
@@ -696,6 +698,7 @@ static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 	/* A copy of a group that quarantined the record it died on made
 	 * progress: deaths on neighbouring poison records fall on the
 	 * copy that takes up the claim, however many copies there are. */
+	r->death_rec = rec;
 	if (q < 0) {
 		char fwhy[sizeof(r->why)];
 		snprintf(fwhy, sizeof(fwhy), "%s", r->why);
@@ -705,7 +708,7 @@ static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", strstr(r->why, "giving up") ? r->why : why);
 	}
-	r->cleared = q == 1;
+	r->cleared = q == 1 ? rec : 0;
 }
 
 /* An exec adapter says its program dies alone on record told_rec - 1.
@@ -814,7 +817,8 @@ static int program_died(const struct stage_run *r, int code)
 {
 	int sig = code - RP_EXIT_PROGRAM_SIGNAL;
 
-	return sig > 0 && sig < 32 && own_signal(sig) &&
+	/* (SIGXFSZ: a run that wrote past what a record may have.) */
+	return sig > 0 && sig < 32 && (own_signal(sig) || sig == SIGXFSZ) &&
 	       rp_cfg_exec_option(r->cfg, "--each");
 }
 
@@ -1291,7 +1295,6 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	int wfd, err;
 
 	fresh_incarnation(r);
-	r->start_done = released(s, k);
 	fill_spec(s, k, o, &spec, &l, argv);
 	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
 		return err;
@@ -1537,7 +1540,6 @@ static int spare_take_over(struct sup *s, int k, const struct rp_run_opts *o)
 		return err;
 	}
 	fresh_incarnation(r);
-	r->start_done = released(s, k);
 	r->proc = r->spare;
 	r->err = r->spare_err;
 	r->err_open = 1;
@@ -1971,9 +1973,14 @@ static int exec_chunks(const struct rp_cfg_stage *c)
 	return rp_cfg_exec_option(c, "--chunks");
 }
 
-static const char *not_once(const struct rp_cfg_stage *c)
+static const char *not_once(const struct rp_cfg_stage *c, int out)
 {
 	const char *n = c->builtin ? c->argv[0] : "";
+
+	/* Its runs write to stdout, which a restart cannot cut back. */
+	if (!out && rp_cfg_exec_option(c, "--each"))
+		return "at-least-once: its program's runs write to stdout, "
+		       "and a restart runs again what it had not released";
 
 	if (c->replicas > 1 && !c->ordered)
 		return "at-least-once: a dead replica's records are done "
@@ -2006,10 +2013,10 @@ static const char *delivery(struct sup *s, int k, char *buf, size_t len)
 	const char *first_loss = NULL;
 
 	for (int i = 0; i < s->first[P(s, k)] && first_loss == NULL; i++)
-		if (not_once(at(s, i)->cfg) != NULL || at(s, i)->unheld)
+		if (not_once(at(s, i)->cfg, 1) != NULL || at(s, i)->unheld)
 			first_loss = pos_name(s, P(s, i));
-	if (not_once(r->cfg) != NULL)
-		snprintf(buf, len, "%s", not_once(r->cfg));
+	if (not_once(r->cfg, has_out(s, k)) != NULL)
+		snprintf(buf, len, "%s", not_once(r->cfg, has_out(s, k)));
 	else if (r->unheld)
 		snprintf(buf, len, "none: %llu lines longer than half its "
 			 "input ring were not held (a crash inside one cuts "

@@ -302,13 +302,11 @@ void rp_cmd_write_lines(const char *path, int n)
 	fclose(f);
 }
 
-int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
-		      char **report)
+pid_t rp_cmd_start_denied(char *const args[], int nr, int err, int nobody)
 {
 	char rep[256], bin[1024], *argv[16];
-	size_t n;
 	pid_t pid;
-	int st, k = 0;
+	int k = 0;
 
 	rp_cmd_path(rep, sizeof(rep), "REPORT");
 	rp_cmd_bin(bin, sizeof(bin));
@@ -338,7 +336,16 @@ int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 		execv(bin, argv);
 		_exit(98);
 	}
-	st = rp_test_wait(pid, 60);
+	return pid;
+}
+
+int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
+		      char **report)
+{
+	pid_t pid = rp_cmd_start_denied(args, nr, err, nobody);
+	size_t n;
+	int st = rp_test_wait(pid, 60);
+
 	*report = rp_cmd_slurp("REPORT", &n);
 	return rp_test_exit_code(st);
 }

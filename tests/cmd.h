@@ -48,6 +48,8 @@ int rp_cmd_yaml(const char *verb, const char *yaml, char **report);
  * 65534 when nobody is set (we must be root then); its exit code. */
 int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 		      char **report);
+/* The same, started: its pid (its output goes to REPORT). */
+pid_t rp_cmd_start_denied(char *const args[], int nr, int err, int nobody);
 
 /* What `ringpipe stat PIPELINE --json` prints, into text (cap bytes,
  * NUL-terminated), through a pipe (the run's REPORT is not touched).

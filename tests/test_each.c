@@ -362,16 +362,113 @@ RP_TEST(test_each_failures, 90)
 			      "--each (a run of it per record) can have "
 			      "replicas") != NULL);
 	free(rep);
-	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
+	CU_ASSERT_EQUAL(rp_cmd_yaml("check",
+				    "name: x\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [/dev/null]}\n"
+				    "  - {name: pick, input: read, run: exec, "
+				    "record_timeout_ms: 100, end_timeout_ms: 500, "
+				    "args: [--each, cat]}\n",
+				    &rep),
+			2);
+	CU_ASSERT(strstr(rep, "stage 'pick': end_timeout_ms: with --each a "
+			      "whole run is one record's work") != NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("check",
 				    "name: es\nstages:\n"
 				    "  - {name: gen, run: exec, args: [--each, "
 				    "--, echo, hi]}\n"
 				    "  - {name: write, input: gen, "
 				    "run: file-sink, args: [--lines, OUT]}\n",
 				    &rep),
-			1);
-	CU_ASSERT(strstr(rep, "--each runs CMD once per input record, and "
-			      "this stage has no input") != NULL);
+			2);
+	CU_ASSERT(strstr(rep, "stage 'gen': exec --each runs its program "
+			      "once per input record: it needs an input") !=
+		  NULL);
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
+/* What a run may not do to its record's accounting: trickle output to
+ * dodge the per-record timeout (the whole run is the record's time), or
+ * have the sending of a large output on counted as its time.  Raw
+ * bytes (--chunks 4, its value a word of its own) are cut into records
+ * of 4 bytes at most, and the stage still counts as --each (restarted,
+ * exactly once). */
+RP_TEST(test_each_timing_and_chunks, 120)
+{
+	char path[512], *rep, *out;
+	size_t n;
+
+	rp_cmd_dir_make("each");
+	rp_cmd_path(path, sizeof(path), "IN");
+	rp_cmd_write_lines(path, 6);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
+				    "name: et\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [--lines, IN]}\n"
+				    "  - {name: parse, input: read, run: exec, "
+				    "record_timeout_ms: 300, restart_backoff_ms: 0, "
+				    "args: [--each, --, sh, -c, 'read l; "
+				    "if [ \"$l\" = \"line 2\" ]; then while :; do "
+				    "printf x; sleep 0.1; done; fi; echo \"$l\"']}\n"
+				    "  - {name: write, input: parse, "
+				    "run: file-sink, args: [--lines, OUT]}\n",
+				    &rep),
+			0);
+	CU_ASSERT(strstr(rep, "exceeded its per-record timeout of 300 ms on "
+			      "record 2") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 records") != NULL);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT_STRING_EQUAL(out, "line 0\nline 1\nline 3\nline 4\nline 5\n");
+	free(out);
+
+	/* 3 million lines a run: sent on long after the run's 300 ms. */
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
+				    "name: eb\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [--lines, IN]}\n"
+				    "  - {name: parse, input: read, run: exec, "
+				    "record_timeout_ms: 300, args: [--each, --, "
+				    "sh, -c, 'cat > /dev/null; yes | head -n "
+				    "3000000']}\n"
+				    "  - {name: tally, input: parse, run: count}\n",
+				    &rep),
+			0);
+	CU_ASSERT(strstr(rep, "count: records=18000000 ") != NULL);
+	CU_ASSERT(strstr(rep, "timeout") == NULL);
+	if (!strstr(rep, "records=18000000 "))
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
+				    "name: ec\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [--lines, IN]}\n"
+				    "  - {name: parse, input: read, run: exec, "
+				    "args: [--chunks, \"4\", --each, --, sh, -c, "
+				    "'cat > /dev/null; printf xxxxxxxxxxxxxxx']}\n"
+				    "  - {name: tally, input: parse, run: count}\n",
+				    &rep),
+			0);
+	CU_ASSERT(strstr(rep, "count: records=24 bytes=90") != NULL);
+	CU_ASSERT(strstr(rep, "restart never") == NULL);
+	if (!strstr(rep, "records=24 "))
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+
+	/* As the last stage its runs write to stdout: at least once. */
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
+				    "name: ed\nstages:\n"
+				    "  - {name: read, run: file-source, "
+				    "args: [--lines, IN]}\n"
+				    "  - {name: parse, input: read, run: exec, "
+				    "args: [--each, --, cat]}\n",
+				    &rep),
+			0);
+	CU_ASSERT(strstr(rep, "delivery at-least-once: its program's runs "
+			      "write to stdout") != NULL);
 	free(rep);
 	rp_cmd_dir_remove();
 }
@@ -390,5 +487,7 @@ void rp_suite_each(void)
 		 {"what a run leaves behind is gone before the next",
 		  test_each_leftovers_killed},
 		 {"a failing run, a missing program, refused settings",
-		  test_each_failures});
+		  test_each_failures},
+		 {"a run's time, its output's sending, raw chunks",
+		  test_each_timing_and_chunks});
 }

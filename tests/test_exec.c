@@ -629,6 +629,47 @@ RP_TEST(test_exec_namespace_without_clone3, 120)
 	}
 }
 
+/* Without clone3 (the keeper as the namespace's init), an exec source
+ * cancelled or drained as it starts, before its program is reaped,
+ * ends at once: the init's end waits for every process in the
+ * namespace, so the program goes first. */
+RP_TEST(test_exec_keeper_early_cancel, 120)
+{
+	char line[256], token[64];
+	char *args[] = {"-e", line, NULL};
+	char *rep;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	snprintf(token, sizeof(token), "sleep 100.%d", (int)getpid());
+	snprintf(line, sizeof(line), "exec -- %s ! file-sink --lines OUT",
+		 token);
+	for (int i = 0; i < 12; i++) {
+		int64_t t0 = rp_now_ns();
+		pid_t pid = rp_cmd_start_denied(args, __NR_clone3, ENOSYS, 0);
+		int st, code;
+		/* From the moment the stage is there: 0 to 3.3 ms on. */
+		while (rp_cmd_find_process(token, "ringpipe-stage") == 0 &&
+		       rp_now_ns() - t0 < 2000000000LL)
+			usleep(200);
+		usleep(300 * (useconds_t)i);
+		t0 = rp_now_ns();
+		kill(pid, i % 2 ? SIGUSR1 : SIGINT);
+		st = rp_test_wait(pid, 20);
+		code = rp_test_exit_code(st);
+		rep = rp_cmd_slurp("REPORT", &n);
+		if (rp_now_ns() - t0 > 2000000000LL || strstr(rep, "obey") ||
+		    code != (i % 2 ? 0 : 130))
+			fprintf(stderr, "%d: exit %d after %.3f s\n%s\n", i,
+				code, (double)(rp_now_ns() - t0) / 1e9, rep);
+		CU_ASSERT(rp_now_ns() - t0 < 2000000000LL);
+		CU_ASSERT(strstr(rep, "did not obey the cancel") == NULL);
+		CU_ASSERT_EQUAL(code, i % 2 ? 0 : 130);
+		free(rep);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* A drained --records source whose program stopped inside a frame:
  * the whole frames go on, the cut one is said and dropped, and the run
  * ends well (exit 0), not with a protocol error. */
@@ -1425,7 +1466,9 @@ RP_TEST(test_exec_end_timeout, 120)
 
 	rp_cmd_dir_make("exec");
 	snprintf(token, sizeof(token), "30.%d", (int)getpid());
-	hang_last_text(3000);
+	/* Its work at the end (0.3 s, three record timeouts) is allowed
+	 * in the runs that narrow it down too. */
+	hang_last_text(400);
 	snprintf(yaml, sizeof(yaml),
 		 "name: el\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
@@ -1433,22 +1476,23 @@ RP_TEST(test_exec_end_timeout, 120)
 		 "restart: on-failure, restart_backoff_ms: 0, "
 		 "record_timeout_ms: 100, "
 		 "args: [--, perl, -ne, 'if (/^hang/) { select(undef, undef, "
-		 "undef, %s) } print \"got $_\"']}\n"
+		 "undef, %s) } print \"got $_\"; END { select(undef, undef, "
+		 "undef, 0.3) }']}\n"
 		 "  - {name: write, input: parse, run: file-sink, "
 		 "args: [--lines, OUT]}\n",
 		 token);
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 	CU_ASSERT(strstr(rep, "stage parse: its program went silent past its "
 			      "end_timeout_ms of 1000 ms after its input "
-			      "ended (last record 2999)") != NULL);
+			      "ended (last record 399)") != NULL);
 	CU_ASSERT(strstr(rep, "quarantined 1 records to el.dead.rec") != NULL);
 	if (!strstr(rep, "quarantined 1 records"))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 	dead = rp_cmd_slurp("el.dead.jsonl", &n);
-	CU_ASSERT(strstr(dead, "\"seq\":2999,") != NULL);
+	CU_ASSERT(strstr(dead, "\"seq\":399,") != NULL);
 	CU_ASSERT(strstr(dead, "its program exceeded its per-record timeout "
-			       "of 100 ms on record 2999, fed to it alone 2 "
+			       "of 100 ms on record 399, fed to it alone 2 "
 			       "times") != NULL);
 	free(dead);
 	out = rp_cmd_slurp("OUT", &n);
@@ -1461,10 +1505,10 @@ RP_TEST(test_exec_end_timeout, 120)
 		if (sscanf(p, "got line %d", &v) == 1 && v >= 0 && v < 3000)
 			count[v]++;
 	}
-	for (int i = 0; i < 2999; i++)
+	for (int i = 0; i < 399; i++)
 		missing += count[i] == 0;
 	CU_ASSERT_EQUAL(missing, 0);
-	CU_ASSERT_EQUAL(count[2999], 0);
+	CU_ASSERT_EQUAL(count[399], 0);
 	free(out);
 	CU_ASSERT(!process_left(token));
 
@@ -1525,6 +1569,19 @@ RP_TEST(test_exec_end_timeout, 120)
 			free(out);
 			free(rep);
 		}
+		/* The last stage, writing to stdout (no output ring): its
+		 * writing cannot be seen, so its end is not timed. */
+		snprintf(yaml, sizeof(yaml),
+			 "name: eo\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, L]}\n"
+			 "  - {name: parse, input: read, run: exec, "
+			 "record_timeout_ms: 100, end_timeout_ms: 500, "
+			 "args: [--, sh, -c, '%s']}\n",
+			 ok[2].cmd);
+		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+		CU_ASSERT(strstr(rep, "timeout") == NULL);
+		free(rep);
 	}
 
 	/* Where it cannot apply, refused with its place and why. */
@@ -1610,6 +1667,8 @@ void rp_suite_exec(void)
 		  test_exec_started_in_its_namespace},
 		 {"without clone3: the namespace made by the stage",
 		  test_exec_namespace_without_clone3},
+		 {"without clone3, cancelled as it starts: ends at once",
+		  test_exec_keeper_early_cancel},
 		 {"a --records source drains, a cut frame dropped",
 		  test_exec_records_source_drains},
 		 {"a program stuck on no record is timed out",
