@@ -119,6 +119,10 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	 * init, the keeper (builtin_exec_keeper.c), and the program is
 	 * forked into the namespace next to it. */
 	x->init = pidns && parent == 1;
+	/* No namespace to end what a run leaves behind: it comes to this
+	 * stage instead, to be killed (exec_orphans_sweep). */
+	if (!pidns && !x->no_ns && prctl(PR_SET_CHILD_SUBREAPER, 1) == 0)
+		x->no_ns = 1;
 	pidns = pidns && !x->init;
 	/* Denials and timeouts told before this run are not this run's. */
 	if (x->s) {
@@ -223,6 +227,8 @@ static void ended(struct ex *x)
 	kill(x->init ? -1 : -x->pid, SIGKILL);
 	x->pid = -1; /* reaped */
 	exec_keeper_clean(x);
+	if (x->no_ns)
+		exec_orphans_sweep(x);
 	/* Its exec failed if it said so before it ended. */
 	if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 		x->exec_errno = e;
@@ -732,6 +738,14 @@ static void note_work(struct ex *x)
 	if (x->alone && x->pid > 0 && x->hlen > 0) {
 		cur = x->h[x->hhead].seq + 1;
 		working = 1;
+		/* Narrowing a silence after the input's end: its end is
+		 * judged as in the stream, the count restarting when it
+		 * writes (check_timeout). */
+		if (x->hang == 2 && x->to_fd < 0 &&
+		    taken + x->out_bytes != x->end_real) {
+			x->end_real = taken + x->out_bytes;
+			x->grace = 0;
+		}
 	}
 	/* --each: its run is the work on the record, all of it, whatever
 	 * it reads or writes (the word moves with the run only). */

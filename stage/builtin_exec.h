@@ -59,6 +59,7 @@ struct ex {
 	int sig_fd;        /* SIGCHLD */
 	int exec_fd;       /* read end of the exec-failure pipe */
 	int init;          /* this stage is pid 1 of its own namespace */
+	int no_ns;         /* no PID namespace: a child subreaper */
 	/* In a PID namespace the stage made itself: its init, which keeps
 	 * it alive between runs and kills what a run left in it
 	 * (builtin_exec_keeper.c).  -1: none. */
@@ -176,6 +177,9 @@ int exec_keeper_start(struct ex *x);
 /* After a run: everything left in the namespace is killed and reaped
  * (nothing without a keeper). */
 void exec_keeper_clean(struct ex *x);
+/* Without a PID namespace (the stage a child subreaper): kill and reap
+ * what a run left behind. */
+void exec_orphans_sweep(struct ex *x);
 /* Is the keeper still there (0: it died, and is reaped)? */
 int exec_keeper_alive(struct ex *x);
 /* The keeper, and so the namespace, ends (a run still going with it). */

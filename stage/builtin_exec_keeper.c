@@ -19,6 +19,14 @@
  * The keeper holds nothing but its two pipes and stderr, runs only this
  * code under the stage's filter, never execs, and dies with the stage
  * (PR_SET_PDEATHSIG, or the end of its pipe).
+ *
+ * Without a PID namespace (namespaces: [], or a kernel that refuses
+ * one) the stage is a child subreaper instead: what a run left behind
+ * becomes its child once the processes between are gone, and after the
+ * run it kills and reaps each child /proc/self/task/TID/children lists,
+ * again while any is left (exec_orphans_sweep).  Where /proc cannot be
+ * read (a Landlock fs_read without it) only the run's process group is
+ * killed.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,6 +34,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
@@ -189,4 +198,40 @@ void exec_keeper_stop(struct ex *x)
 			;
 	}
 	x->keeper = -1;
+}
+
+#define SWEEP_ROUNDS 64
+
+void exec_orphans_sweep(struct ex *x)
+{
+	char path[64], buf[4096];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
+		 (int)gettid());
+	for (int round = 0; round < SWEEP_ROUNDS; round++) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+		ssize_t n;
+		if (fd < 0)
+			return;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
+		for (char *p = buf, *e;; p = e) {
+			long pid = strtol(p, &e, 10);
+			if (e == p)
+				break;
+			/* Its own: the run's program is reaped by now, and
+			 * there is no keeper without a namespace. */
+			if (pid <= 0 || pid == x->pid || pid == x->keeper)
+				continue;
+			kill((pid_t)pid, SIGKILL);
+			while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+				;
+			found = 1;
+		}
+		if (!found)
+			return;
+	}
 }

@@ -815,6 +815,21 @@ static int check_graph(struct rp_cfg *cfg)
 		}
 		cfg->order[k] = next;
 	}
+	/* The last stage's program writes to stdout, where the stage
+	 * cannot see it write: its end cannot be timed. */
+	{
+		struct rp_cfg_stage *last =
+			&cfg->stages[cfg->order[cfg->nstages - 1]];
+		if (last->end_timeout_ms != UINT32_MAX &&
+		    last->end_timeout_ms > 0 && is_exec(last) &&
+		    !rp_cfg_exec_option(last, "--each"))
+			return fail_at(cfg, last->line, last->column,
+				       "stage '%s': end_timeout_ms: as the "
+				       "last stage its program writes to "
+				       "stdout, where the stage cannot see it "
+				       "write (give it a file-sink to write "
+				       "through)", last->name);
+	}
 	return 0;
 }
 

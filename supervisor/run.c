@@ -464,13 +464,16 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	 * quarantined its record, past records since: it released, or it
 	 * died on a record (a hint from its words), beyond the one after
 	 * the quarantined one - on the next poison record, not on every
-	 * record.  A new series of failures, from the first delay.
+	 * record.  A new series of failures, from the first delay.  (Not
+	 * replicas: their records are places in the ring, and copies take
+	 * them interleaved; a quarantine forgives one death of theirs.)
 	 * Otherwise one more failure in a row; the limit counts these, so
 	 * no backoff can stretch them out of a window. */
 	r->death_rec = 0;
 	if (r->restarts == 0 || now - r->started_at > window ||
-	    (cleared && ((done != UINT64_MAX && done > cleared) ||
-			 (died_on > cleared + 1)))) {
+	    (cleared && r->nrep == 1 &&
+	     ((done != UINT64_MAX && done > cleared) ||
+	      (died_on > cleared + 1)))) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
 	} else if (quarantined) {

@@ -650,17 +650,20 @@ RP_TEST(test_sparse_poison_goes_on, 90)
 	rp_cmd_dir_make("cli");
 	for (int i = 0; i < 1200; i++) {
 		nin += snprintf(in + nin, sizeof(in) - (size_t)nin, "%d\n", i);
-		if (i % 100 != 17)
+		if (!(i < 300 ? i % 5 == 3 : i >= 600 && i % 100 == 17))
 			len += (size_t)snprintf(want + len, sizeof(want) - len,
 						"%d\n", i);
 	}
 	rp_cmd_spit("N", in, (size_t)nin);
+	/* 60 records 5 apart (fewer than a release takes), then 6 a
+	 * hundred apart. */
 	snprintf(line, sizeof(line),
-		 "file-source --lines N ! fault --match '^[0-9]*17$' --do "
-		 "crash ! file-sink --lines OUT");
+		 "file-source --lines N ! fault @restart_backoff_ms=0 --match "
+		 "'^([0-2]?[0-9]?[38]|[6-9]17|1[01]17)$' --do crash ! "
+		 "file-sink --lines OUT");
 	CU_ASSERT_EQUAL(run(args, &text), 0);
-	CU_ASSERT(strstr(text, "quarantined 12 records") != NULL);
-	if (!strstr(text, "quarantined 12 records"))
+	CU_ASSERT(strstr(text, "quarantined 66 records") != NULL);
+	if (!strstr(text, "quarantined 66 records"))
 		fprintf(stderr, "%s\n", text);
 	free(text);
 	out = rp_cmd_slurp("OUT", &n);
@@ -672,6 +675,16 @@ RP_TEST(test_sparse_poison_goes_on, 90)
 	CU_ASSERT_EQUAL(run(args, &text), 1);
 	CU_ASSERT(strstr(text, "restarted 5 times without staying up 10 s: "
 			       "giving up") != NULL);
+	free(text);
+	/* So do two copies crashing on every record. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines N ! fault @replicas=2 "
+		 "@restart_backoff_ms=0 --match . --do crash ! "
+		 "file-sink --lines OUT");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "giving up") != NULL);
+	if (!strstr(text, "giving up"))
+		fprintf(stderr, "%s\n", text);
 	free(text);
 	rp_cmd_dir_remove();
 }

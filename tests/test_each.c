@@ -424,21 +424,23 @@ RP_TEST(test_each_timing_and_chunks, 120)
 	CU_ASSERT_STRING_EQUAL(out, "line 0\nline 1\nline 3\nline 4\nline 5\n");
 	free(out);
 
-	/* 3 million lines a run: sent on long after the run's 300 ms. */
+	/* 30 million lines a run (60 MB): sending them on takes far longer
+	 * than the run's 300 ms. */
+	rp_cmd_spit("IN2", "a\nb\n", 4);
 	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
 				    "name: eb\nstages:\n"
 				    "  - {name: read, run: file-source, "
-				    "args: [--lines, IN]}\n"
+				    "args: [--lines, IN2]}\n"
 				    "  - {name: parse, input: read, run: exec, "
 				    "record_timeout_ms: 300, args: [--each, --, "
 				    "sh, -c, 'cat > /dev/null; yes | head -n "
-				    "3000000']}\n"
+				    "30000000']}\n"
 				    "  - {name: tally, input: parse, run: count}\n",
 				    &rep),
 			0);
-	CU_ASSERT(strstr(rep, "count: records=18000000 ") != NULL);
+	CU_ASSERT(strstr(rep, "count: records=60000000 ") != NULL);
 	CU_ASSERT(strstr(rep, "timeout") == NULL);
-	if (!strstr(rep, "records=18000000 "))
+	if (!strstr(rep, "records=60000000 "))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 

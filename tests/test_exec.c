@@ -353,6 +353,8 @@ RP_TEST(test_exec_violation_by_name, 60)
 			      "syscall socket (41)") != NULL);
 	CU_ASSERT(strstr(rep, "its program had made denied syscall socket "
 			      "(41)") != NULL);
+	if (!strstr(rep, "its program had made denied syscall socket"))
+		fprintf(stderr, "%s\n", rep);
 	CU_ASSERT(strstr(rep, "policy exec") != NULL);
 	free(rep);
 	CU_ASSERT(!process_left("/dev/tcp/127.0.0.1/9"));
@@ -928,7 +930,7 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 	rp_cmd_dir_make("exec");
 	rp_cmd_spit("in", "a\nb\n", 4);
 	rp_cmd_path(in, sizeof(in), "in");
-	snprintf(token, sizeof(token), "3%d", (int)getpid() % 100000 + 100000);
+	snprintf(token, sizeof(token), "1%d", (int)getpid() % 100000 + 100000);
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! exec -- bash -c "
 		 "'sleep %s >/dev/null & cat' ! count", in, token);
@@ -948,6 +950,30 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 	CU_ASSERT(took < 5000000000LL);
 	CU_ASSERT_FALSE(left);
 	free(report);
+
+	/* Without a PID namespace, a job that left the process group
+	 * (setsid) and holds the command's stdout: the stage, a child
+	 * subreaper, kills it once the command has ended, and the run ends
+	 * at once, where it would wait the job's 100 s. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec @namespaces= -- bash -c "
+		 "'setsid sleep %s & cat' ! count", in, token);
+	t0 = rp_now_ns();
+	code = run_line(line, &report);
+	took = rp_now_ns() - t0;
+	left = process_left(token);
+	if (code != 0 || took >= 5000000000LL || left)
+		fprintf(stderr, "setsid job: exit %d after %.2f s, %s:\n%s\n",
+			code, (double)took / 1e9,
+			left ? "left running" : "gone", report);
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT(took < 5000000000LL);
+	CU_ASSERT_FALSE(left);
+	free(report);
+	for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
+		kill(p, SIGKILL);
+		usleep(10000);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -1338,7 +1364,8 @@ RP_TEST(test_exec_hang_narrowed, 120)
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 	CU_ASSERT(strstr(rep, "quarantined 1 records to pg.dead.rec") != NULL);
 	free(rep);
-	/* (setsid's sleep outlives it: no namespace to end it with.) */
+	/* (The stage, a child subreaper, killed each run's setsid sleep.) */
+	CU_ASSERT(!process_left(token));
 	for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
 		kill(p, SIGKILL);
 		usleep(10000);
@@ -1426,6 +1453,7 @@ RP_TEST(test_exec_hang_narrowed, 120)
 		CU_ASSERT(rp_now_ns() - t0 < 20000000000LL);
 		CU_ASSERT(strstr(rep, "killed by signal 11") != NULL);
 		free(rep);
+		CU_ASSERT(!process_left(token));
 		for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
 			kill(p, SIGKILL);
 			usleep(10000);
@@ -1512,6 +1540,29 @@ RP_TEST(test_exec_end_timeout, 120)
 	free(out);
 	CU_ASSERT(!process_left(token));
 
+	/* Writing at its end, a line every 0.3 s for 0.9 s, longer than
+	 * end_timeout_ms (500) but never silent that long: not a hang in
+	 * the runs that narrow the one on its last line down either. */
+	hang_last_text(40);
+	snprintf(yaml, sizeof(yaml),
+		 "name: ew\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
+		 "  - {name: parse, input: read, run: exec, "
+		 "restart: on-failure, restart_backoff_ms: 0, "
+		 "record_timeout_ms: 100, end_timeout_ms: 500, "
+		 "args: [--, perl, -ne, '$| = 1; if (/^hang/) { select(undef, "
+		 "undef, undef, %s) } print \"got $_\"; END { for (1..3) { "
+		 "select(undef, undef, undef, 0.3); print \"end\\n\" } }']}\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 token);
+	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+	CU_ASSERT(strstr(rep, "quarantined 1 records to ew.dead.rec") != NULL);
+	if (!strstr(rep, "quarantined 1 records"))
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+	CU_ASSERT(!process_left(token));
+
 	/* Silent at the end whatever it was fed: fed its first record
 	 * alone it hangs too, and so with no input at all. */
 	hang_last_text(50);
@@ -1570,17 +1621,31 @@ RP_TEST(test_exec_end_timeout, 120)
 			free(rep);
 		}
 		/* The last stage, writing to stdout (no output ring): its
-		 * writing cannot be seen, so its end is not timed. */
+		 * writing cannot be seen, so its end is not timed by default,
+		 * and end_timeout_ms is refused there. */
 		snprintf(yaml, sizeof(yaml),
 			 "name: eo\nstages:\n"
 			 "  - {name: read, run: file-source, "
 			 "args: [--lines, L]}\n"
 			 "  - {name: parse, input: read, run: exec, "
-			 "record_timeout_ms: 100, end_timeout_ms: 500, "
+			 "record_timeout_ms: 100, "
 			 "args: [--, sh, -c, '%s']}\n",
 			 ok[2].cmd);
 		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 		CU_ASSERT(strstr(rep, "timeout") == NULL);
+		free(rep);
+		CU_ASSERT_EQUAL(rp_cmd_yaml("check",
+					    "name: x\nstages:\n"
+					    "  - {name: read, run: file-source, "
+					    "args: [/dev/null]}\n"
+					    "  - {name: last, input: read, "
+					    "run: exec, record_timeout_ms: 100, "
+					    "end_timeout_ms: 500, args: [cat]}\n",
+					    &rep),
+				2);
+		CU_ASSERT(strstr(rep, "stage 'last': end_timeout_ms: as the "
+				      "last stage its program writes to "
+				      "stdout") != NULL);
 		free(rep);
 	}
 
