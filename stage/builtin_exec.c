@@ -247,8 +247,10 @@ static void reap(struct ex *x, int block)
 
 	while (read(x->sig_fd, &si, sizeof(si)) > 0)
 		;
-	if (x->init) {
-		/* pid 1: every orphan in the namespace is ours to reap. */
+	if (x->init || x->no_ns) {
+		/* pid 1, or a child subreaper: every orphan is ours to reap
+		 * (as it ends: zombies must not pile up while a run
+		 * lasts). */
 		for (;;) {
 			r = waitpid(-1, &st, block && x->pid > 0 ? 0 : WNOHANG);
 			if (r < 0 && errno == EINTR)

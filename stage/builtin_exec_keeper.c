@@ -201,15 +201,18 @@ void exec_keeper_stop(struct ex *x)
 }
 
 #define SWEEP_ROUNDS 64
+#define SWEEP_MAX 512       /* children a round kills, at most */
+#define SWEEP_WAIT_MS 200   /* for those to die, a round */
 
 void exec_orphans_sweep(struct ex *x)
 {
 	char path[64], buf[4096];
+	pid_t killed[SWEEP_MAX];
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/children",
 		 (int)gettid());
 	for (int round = 0; round < SWEEP_ROUNDS; round++) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC), found = 0;
+		int fd = open(path, O_RDONLY | O_CLOEXEC), nk = 0, left = 0;
 		ssize_t n;
 		if (fd < 0)
 			return;
@@ -218,20 +221,37 @@ void exec_orphans_sweep(struct ex *x)
 		if (n <= 0)
 			return;
 		buf[n] = '\0';
-		for (char *p = buf, *e;; p = e) {
+		/* "pid pid ... ": a number the read cut short has no space
+		 * after it, and is left to the next round. */
+		for (char *p = buf, *e; nk < SWEEP_MAX; p = e + 1) {
 			long pid = strtol(p, &e, 10);
-			if (e == p)
+			if (e == p || *e != ' ')
 				break;
 			/* Its own: the run's program is reaped by now, and
 			 * there is no keeper without a namespace. */
 			if (pid <= 0 || pid == x->pid || pid == x->keeper)
 				continue;
 			kill((pid_t)pid, SIGKILL);
-			while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
-				;
-			found = 1;
+			killed[nk++] = (pid_t)pid;
 		}
-		if (!found)
+		if (nk == 0)
+			return;
+		/* Reaped as they die, for SWEEP_WAIT_MS at most: one that
+		 * will not (uninterruptible) is left to reap(). */
+		for (int ms = 0; ms < SWEEP_WAIT_MS; ms++) {
+			left = 0;
+			for (int i = 0; i < nk; i++) {
+				if (killed[i] > 0 &&
+				    waitpid(killed[i], NULL, WNOHANG) == 0)
+					left++;
+				else
+					killed[i] = 0;
+			}
+			if (left == 0)
+				break;
+			usleep(1000);
+		}
+		if (left > 0)
 			return;
 	}
 }

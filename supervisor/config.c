@@ -196,8 +196,9 @@ static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
-static int count_value(struct ctx *c, yaml_node_t *n, const char *what,
-		       uint64_t max, uint64_t *out)
+/* A whole number from min to max. */
+static int range_value(struct ctx *c, yaml_node_t *n, const char *what,
+		       uint64_t min, uint64_t max, uint64_t *out)
 {
 	const char *s;
 	char *end;
@@ -207,12 +208,26 @@ static int count_value(struct ctx *c, yaml_node_t *n, const char *what,
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (end == s || *end || errno || v == 0 || v > max || *s < '0' ||
+	if (end == s || *end || errno || v < min || v > max || *s < '0' ||
 	    *s > '9')
-		return FAIL(c, n, "%s: expected a number from 1 to %llu, got "
-				  "'%s'", what, (unsigned long long)max, s);
+		return FAIL(c, n, "%s: expected a number from %llu to %llu, "
+				  "got '%s'", what, (unsigned long long)min,
+			    (unsigned long long)max, s);
 	*out = v;
 	return 0;
+}
+
+static int count_value(struct ctx *c, yaml_node_t *n, const char *what,
+		       uint64_t max, uint64_t *out)
+{
+	return range_value(c, n, what, 1, max, out);
+}
+
+/* The same, 0 allowed. */
+static int count0_value(struct ctx *c, yaml_node_t *n, const char *what,
+			uint64_t max, uint64_t *out)
+{
+	return range_value(c, n, what, 0, max, out);
 }
 
 static int bool_value(struct ctx *c, yaml_node_t *n, const char *what,
@@ -567,18 +582,9 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		st->record_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "end_timeout_ms")) {
 		/* 0: its end is not timed. */
-		unsigned long long ms;
-		char *end;
-		if (want_scalar(c, v, key, &s))
-			return -EINVAL;
-		errno = 0;
-		ms = strtoull(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end || errno ||
-		    ms > RP_CFG_END_TIMEOUT_MAX)
-			return FAIL(c, v, "end_timeout_ms: expected a number from "
-					  "0 to %u, got '%s'",
-				    RP_CFG_END_TIMEOUT_MAX, s);
-		st->end_timeout_ms = (uint32_t)ms;
+		uint64_t x;
+		err = count0_value(c, v, key, RP_CFG_END_TIMEOUT_MAX, &x);
+		st->end_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "quarantine_after")) {
 		uint64_t x;
 		err = count_value(c, v, key, 64, &x);
@@ -600,15 +606,9 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 				   (unsigned long long)x);
 		st->lock_timeout_ms = (uint32_t)x;
 	} else if (!strcmp(key, "restart_backoff_ms")) {
-		unsigned long long ms;
-		char *end;
-		if (want_scalar(c, v, key, &s))
-			return -EINVAL;
-		errno = 0;
-		ms = strtoull(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end || errno || ms > 60000)
-			return FAIL(c, v, "restart_backoff_ms: 0 to 60000");
-		st->restart_backoff_ms = (uint32_t)ms;
+		uint64_t x;
+		err = count0_value(c, v, key, 60000, &x);
+		st->restart_backoff_ms = (uint32_t)x;
 	} else {
 		return unknown_key(c, k, key, stage_keys, NKEYS(stage_keys),
 				   "a stage");

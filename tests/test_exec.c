@@ -917,6 +917,40 @@ RP_TEST(test_exec_output_closed, 60)
 
 /* ------------------------------------------------------- command line */
 
+/* How many children of pid are zombies (from its children list and
+ * their states in /proc); -1 if it cannot be read. */
+static int zombie_children(pid_t pid)
+{
+	char path[64], buf[8192], stat[512];
+	int fd, n, zombies = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	for (char *p = buf, *e;; p = e) {
+		long c = strtol(p, &e, 10);
+		char *r;
+		if (e == p)
+			break;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", c);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = (int)read(fd, stat, sizeof(stat) - 1);
+		close(fd);
+		stat[n > 0 ? n : 0] = '\0';
+		if ((r = strrchr(stat, ')')) != NULL && r[1] == ' ' &&
+		    r[2] == 'Z')
+			zombies++;
+	}
+	return zombies;
+}
+
 /* A command that leaves a background job running: the job dies with
  * the command's process group instead of outliving the pipeline (or
  * holding its stderr open), and the run ends at once. */
@@ -973,6 +1007,35 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 	for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
 		kill(p, SIGKILL);
 		usleep(10000);
+	}
+
+	/* The orphans it gets meanwhile, as a subreaper, are reaped as they
+	 * end: 200 short background jobs leave no zombies under the stage
+	 * while its command still runs. */
+	{
+		char *args[] = {"-e", line, NULL};
+		pid_t pid, stage = 0;
+		int zombies = -1, st;
+		rp_cmd_write_lines(in, 200);
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! exec @namespaces= -- sh -c "
+			 "'while read l; do (sleep 0.01 &); echo $l; done; "
+			 "exec sleep 2.%s' ! count", in, token);
+		pid = rp_cmd_start(args, -1);
+		for (int i = 0; i < 100 && stage <= 0; i++) {
+			usleep(20000);
+			stage = rp_cmd_find_process("ringpipe-stage exec",
+						    token);
+		}
+		usleep(800000);
+		if (stage > 0)
+			zombies = zombie_children(stage);
+		if (zombies != 0)
+			fprintf(stderr, "stage %d: %d zombie children\n",
+				(int)stage, zombies);
+		CU_ASSERT_EQUAL(zombies, 0);
+		st = rp_test_wait(pid, 20);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
 	}
 	rp_cmd_dir_remove();
 }
