@@ -292,6 +292,20 @@ pid_t rp_cmd_find_process(const char *token, const char *also)
 	return found;
 }
 
+void rp_cmd_write_kinds(const char *name, int n,
+			const char *(*kind)(int i, int n))
+{
+	size_t len = 0, cap = 32 * (size_t)n + 32;
+	char *text = malloc(cap);
+
+	CU_ASSERT_FATAL(text != NULL);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len, "%.16s %d\n",
+					kind(i, n), i);
+	rp_cmd_spit(name, text, len);
+	free(text);
+}
+
 void rp_cmd_write_lines(const char *path, int n)
 {
 	FILE *f = fopen(path, "w");

@@ -64,5 +64,9 @@ pid_t rp_cmd_stat_pid(const char *text, const char *stage);
 pid_t rp_cmd_find_process(const char *token, const char *also);
 /* Write n lines "line 0\n" ... to path (an absolute path). */
 void rp_cmd_write_lines(const char *path, int n);
+/* Write name in the directory: n lines "KIND i", KIND being kind(i, n)
+ * (16 bytes at most). */
+void rp_cmd_write_kinds(const char *name, int n,
+			const char *(*kind)(int i, int n));
 
 #endif /* RP_TEST_CMD_H */

@@ -27,15 +27,7 @@ static const char *kind_of(int i, int n)
 
 static void poison_lines(int n)
 {
-	size_t len = 0, cap = 32 * (size_t)n;
-	char *text = malloc(cap);
-
-	CU_ASSERT_FATAL(text != NULL);
-	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
-					kind_of(i, n), i);
-	rp_cmd_spit("P", text, len);
-	free(text);
+	rp_cmd_write_kinds("P", n, kind_of);
 }
 
 /* OUT is exactly "got line N" for every line of P that is no poison, in

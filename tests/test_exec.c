@@ -1142,20 +1142,16 @@ RP_TEST(test_exec_restart_at_least_once, 90)
 	rp_cmd_dir_remove();
 }
 
+static const char *abrt_segv(int i, int n)
+{
+	(void)n;
+	return i == 1000 ? "abrt" : i == 2000 ? "segv" : "line";
+}
+
 /* T: "line N" for N in 0..2999, but "abrt 1000" and "segv 2000". */
 static void poison_text(void)
 {
-	size_t len = 0, cap = 64 * 3000;
-	char *text = malloc(cap);
-
-	CU_ASSERT_FATAL(text != NULL);
-	for (int i = 0; i < 3000; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
-					i == 1000 ? "abrt" : i == 2000 ? "segv"
-								       : "line",
-					i);
-	rp_cmd_spit("T", text, len);
-	free(text);
+	rp_cmd_write_kinds("T", 3000, abrt_segv);
 }
 
 /* OUT holds whole lines "got line N" only (none cut by a crash), and
@@ -1525,18 +1521,15 @@ RP_TEST(test_exec_hang_narrowed, 120)
 	rp_cmd_dir_remove();
 }
 
+static const char *hang_last(int i, int n)
+{
+	return i == n - 1 ? "hang" : "line";
+}
+
 /* L: "line N" for N in 0..n-2, and "hang N" last. */
 static void hang_last_text(int n)
 {
-	size_t len = 0, cap = 32 * (size_t)n;
-	char *text = malloc(cap);
-
-	CU_ASSERT_FATAL(text != NULL);
-	for (int i = 0; i < n; i++)
-		len += (size_t)snprintf(text + len, cap - len, "%s %d\n",
-					i == n - 1 ? "hang" : "line", i);
-	rp_cmd_spit("L", text, len);
-	free(text);
+	rp_cmd_write_kinds("L", n, hang_last);
 }
 
 /* In the stream, a program that hangs on its last record after reading
