@@ -1107,6 +1107,11 @@ static int exec_main(int argc, char **argv)
 out:
 	if (x.s != NULL)
 		code = finish(&x, err);
+	/* The program first, while its fds are still open for the reap:
+	 * a namespace's init ends only once every process in it is gone,
+	 * the stage's own unreaped child too. */
+	kill_cmd(&x);
+	exec_keeper_stop(&x);
 	if (x.to_fd >= 0)
 		close(x.to_fd);
 	if (x.from_fd >= 0)
@@ -1115,10 +1120,6 @@ out:
 		close(x.sig_fd);
 	if (x.exec_fd >= 0)
 		close(x.exec_fd);
-	/* The program first: a namespace's init ends only once every
-	 * process in it is gone, the stage's own unreaped child too. */
-	kill_cmd(&x);
-	exec_keeper_stop(&x);
 	linebuf_free(x.lb);
 	while (x.h && x.hlen > 0)
 		exec_hold_pop(&x);
