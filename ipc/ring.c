@@ -345,6 +345,7 @@ int rp_producer_resync(struct rp_producer *p)
 		return -ENOTSUP;
 	if (p->resv_out || p->tail != p->pub_tail)
 		return -EBUSY;
+	p->restart_mark = 1;
 	return producer_sync(p);
 }
 
@@ -392,6 +393,10 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		map_close(&p->m);
 		free(p);
 		return err;
+	} else {
+		/* Whatever this attach commits may replay what an earlier
+		 * one published: its first record says so. */
+		p->restart_mark = 1;
 	}
 	*out = p;
 	return 0;
@@ -574,7 +579,8 @@ int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,
 	if (h->len > m->max_record || rp_rec_size(h->len) > limit)
 		return -EBADMSG;
 	if ((h->flags & ~RP_REC_F_ALL) ||
-	    h->check != rp_rec_check(h->len, h->type, h->flags, h->sub))
+	    h->check != rp_rec_check(h->len, h->type, h->flags, h->sub,
+				     h->origin))
 		return -EBADMSG;
 	if (h->type == RP_REC_T_PAD && !(m->flags & RP_RING_F_MP_PRODUCERS))
 		return -EBADMSG;
@@ -765,7 +771,7 @@ static void put_header(struct rp_producer *p, uint64_t pos, uint32_t len,
 	h.type = m->type;
 	h.flags = m->flags;
 	h.sub = m->sub;
-	h.check = rp_rec_check(len, m->type, m->flags, m->sub);
+	h.check = rp_rec_check(len, m->type, m->flags, m->sub, m->origin);
 	h.origin = m->origin;
 	memcpy(dst, &h, 8);
 	RP_CRASHPOINT(RP_CP_COMMIT_HALF);
@@ -774,10 +780,18 @@ static void put_header(struct rp_producer *p, uint64_t pos, uint32_t len,
 
 int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 {
+	struct rp_meta first;
+
 	if (!p->resv_out || p->batch || len > p->resv_len)
 		return -EINVAL;
-	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
+	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_LAST))
 		return -EINVAL;
+	if (p->restart_mark) {
+		first = *m;
+		first.flags |= RP_REC_F_RESTART;
+		m = &first;
+		p->restart_mark = 0;
+	}
 	if (p->slot >= 0) {
 		uint64_t rest = rp_rec_size(p->resv_len) - rp_rec_size(len);
 		if (rest != 0 && rest < sizeof(struct rp_rec_hdr))
@@ -839,7 +853,7 @@ int rp_batch_put(struct rp_producer *p, const void *data, uint32_t len,
 	if (!p->resv_out || !p->batch || len > p->m.max_record ||
 	    size > p->batch_size - p->batch_used)
 		return -EINVAL;
-	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_ALL))
+	if (m->type == RP_REC_T_PAD || (m->flags & ~RP_REC_F_LAST))
 		return -EINVAL;
 	memcpy(p->m.sh_data + ((pos + sizeof(struct rp_rec_hdr)) & p->m.mask),
 	       data, len);
@@ -1149,6 +1163,7 @@ void rp_ckpt_write(struct rp_ckpt_area *a, int keep, uint64_t pos,
 	uint32_t i = rp_load32_relaxed(&a->c_idx) & 1u;
 	uint32_t w = keep >= 0 ? (uint32_t)keep ^ 1u : i ^ 1u;
 	struct rp_ckpt_shm *sl = &a->c_slot[w];
+	uint32_t flags;
 
 	/* Invalid while it is written, in this order even for the
 	 * compiler: a crash halfway leaves a slot nobody picks. */
@@ -1160,12 +1175,53 @@ void rp_ckpt_write(struct rp_ckpt_area *a, int keep, uint64_t pos,
 	sl->c_sub = ck->sub;
 	memcpy(sl->c_user, ck->user, sizeof(sl->c_user));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	__atomic_store_n(&sl->c_flags, (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID,
+	flags = (ck->flags & (RP_CKPT_F_KEY | RP_CKPT_F_REPLAY)) |
+		RP_CKPT_F_VALID;
+	__atomic_store_n(&sl->c_flags, flags | rp_ckpt_check(sl, flags) << 16,
 			 __ATOMIC_RELAXED);
 	RP_CRASHPOINT(RP_CP_CKPT_WRITTEN);
 	/* The flip publishes the whole slot (to a successor that maps the
 	 * page after our death, or to an observer). */
 	rp_store32_release(&a->c_idx, w);
+}
+
+int rp_keys_step(struct rp_keys *k, int dedup, int any, uint64_t origin,
+		 uint32_t sub, uint16_t flags)
+{
+	if (flags & RP_REC_F_RESTART)
+		k->replaying = 1;
+	if (dedup && k->has &&
+	    (origin < k->origin || (origin == k->origin && sub <= k->sub))) {
+		if (!k->replaying && !any)
+			return -EBADMSG;
+		return 0;
+	}
+	k->replaying = 0;
+	k->has = 1;
+	k->origin = origin;
+	k->sub = sub;
+	return 1;
+}
+
+void rp_keys_load(struct rp_keys *k, const struct rp_ckpt *ck)
+{
+	memset(k, 0, sizeof(*k));
+	if (!(ck->flags & RP_CKPT_F_VALID))
+		return;
+	k->has = (ck->flags & RP_CKPT_F_KEY) != 0;
+	if (k->has) {
+		k->origin = ck->origin;
+		k->sub = ck->sub;
+	}
+	k->replaying = (ck->flags & RP_CKPT_F_REPLAY) != 0;
+}
+
+void rp_keys_store(const struct rp_keys *k, struct rp_ckpt *ck)
+{
+	ck->origin = k->has ? k->origin : 0;
+	ck->sub = k->has ? k->sub : 0;
+	ck->flags = (k->has ? RP_CKPT_F_KEY : 0) |
+		    (k->replaying ? RP_CKPT_F_REPLAY : 0);
 }
 
 /* The newest valid slot, or with by_pos the one written for pos.  One
@@ -1180,14 +1236,15 @@ int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
 	for (int k = 0; k < 2; k++, i ^= 1u) {
 		struct rp_ckpt_shm sl;
 		memcpy(&sl, &a->c_slot[i], sizeof(sl));
-		if (!(sl.c_flags & RP_CKPT_F_VALID) ||
-		    (sl.c_flags & ~(RP_CKPT_F_VALID | RP_CKPT_F_KEY)) ||
+		uint32_t f = sl.c_flags & 0xffffu;
+		if (!(f & RP_CKPT_F_VALID) || (f & ~RP_CKPT_F_ALL) ||
+		    sl.c_flags >> 16 != rp_ckpt_check(&sl, f) ||
 		    (by_pos && sl.c_pos != pos))
 			continue;
 		ck->seq = sl.c_seq;
 		ck->origin = sl.c_origin;
 		ck->sub = sl.c_sub;
-		ck->flags = sl.c_flags;
+		ck->flags = f;
 		memcpy(ck->user, sl.c_user, sizeof(ck->user));
 		return (int)i;
 	}
@@ -1208,7 +1265,8 @@ int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
 	rp_ckpt_write(&c->m.sh_c->c_ckpt, c->ck_slot, pos, ck);
 	c->ck_slot = (int)(rp_load32_relaxed(&c->m.sh_c->c_ckpt.c_idx) & 1u);
 	c->ck = *ck;
-	c->ck.flags = (ck->flags & RP_CKPT_F_KEY) | RP_CKPT_F_VALID;
+	c->ck.flags = (ck->flags & (RP_CKPT_F_KEY | RP_CKPT_F_REPLAY)) |
+		      RP_CKPT_F_VALID;
 	if (pos != c->head) {
 		c->head = pos;
 		consumer_publish(c);
@@ -1344,10 +1402,24 @@ int rp_ring_verify(const struct rp_ring_fds *fds)
 	if (t - hd > m.cap || (t & 7) || (hd & 7)) {
 		err = -EBADMSG;
 	} else if (!(m.flags & RP_RING_F_MP_CONSUMERS)) {
-		/* Walk what is published and not yet released. */
+		/* Walk what is published and not yet released: the headers,
+		 * and on a replaying producer's ring the order of its keys,
+		 * from the key of the commit point that goes with the head
+		 * (the last record released may be the one pushed ahead).
+		 * That point is the consumer's to write, as its head is:
+		 * taken as found, like the head. */
+		struct rp_keys k;
+		struct rp_ckpt ck;
+		int dedup = (m.flags & RP_RING_F_DEDUP) != 0;
+		int any = (m.flags & RP_RING_F_MP_PRODUCERS) != 0;
+		rp_ckpt_pick(&m.sh_c->c_ckpt, 1, hd, &ck);
+		rp_keys_load(&k, &ck);
 		for (uint64_t pos = hd; pos != t;) {
 			struct rp_rec_hdr h;
-			if (rp_rec_read(&m, pos, t - pos, &h)) {
+			if (rp_rec_read(&m, pos, t - pos, &h) ||
+			    (h.type != RP_REC_T_PAD &&
+			     rp_keys_step(&k, dedup, any, h.origin, h.sub,
+					  h.flags) < 0)) {
 				err = -EBADMSG;
 				break;
 			}
@@ -1391,19 +1463,18 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 {
 	struct rp_ring_map m;
 	struct rp_ckpt ck;
-	uint64_t t, hd, n, ko = 0;
-	uint32_t ks = 0;
-	int err, has_key, dedup;
+	struct rp_keys k;
+	uint64_t t, hd, n;
+	int err, dedup, any;
 
 	if ((err = walk_open(fds, &m, &t, &hd)))
 		return err;
 	err = -ENOENT;
 	rp_ckpt_pick(&m.sh_c->c_ckpt, 1, hd, &ck);
-	has_key = (ck.flags & RP_CKPT_F_KEY) != 0;
-	ko = ck.origin;
-	ks = ck.sub;
+	rp_keys_load(&k, &ck);
 	n = ck.seq;
 	dedup = (m.flags & RP_RING_F_DEDUP) != 0;
+	any = (m.flags & RP_RING_F_MP_PRODUCERS) != 0;
 	if (m.flags & RP_RING_F_MP_CONSUMERS)
 		err = -EOPNOTSUPP;
 	else if (t - hd > m.cap || (t & 7) || (hd & 7))
@@ -1413,22 +1484,24 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 	else
 		for (uint64_t pos = hd; pos != t;) {
 			struct rp_rec_hdr h;
+			int r = 0;
 			/* Checked like a consumer checks it, one copy. */
 			if (rp_rec_read(&m, pos, t - pos, &h)) {
 				err = -EBADMSG;
 				break;
 			}
+			/* Counted as its consumer counts them, which stops
+			 * at a key that went back. */
 			if (h.type != RP_REC_T_PAD &&
-			    !(dedup && has_key &&
-			      (h.origin < ko || (h.origin == ko && h.sub <= ks)))) {
-				has_key = 1;
-				ko = h.origin;
-				ks = h.sub;
-				if (n++ == seq) {
-					walk_copy(&m, pos, &h, buf, cap, f);
-					err = 0;
-					break;
-				}
+			    (r = rp_keys_step(&k, dedup, any, h.origin, h.sub,
+					      h.flags)) < 0) {
+				err = r;
+				break;
+			}
+			if (r == 1 && n++ == seq) {
+				walk_copy(&m, pos, &h, buf, cap, f);
+				err = 0;
+				break;
 			}
 			pos += rp_rec_size(h.len);
 		}

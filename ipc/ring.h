@@ -106,7 +106,7 @@ struct rp_meta {
 	uint64_t origin; /* sequence number of the input it derives from */
 	uint32_t sub;    /* index among the outputs of that origin */
 	uint16_t type;   /* RP_REC_T_DATA or >= RP_REC_T_USER */
-	uint16_t flags;  /* RP_REC_F_LAST */
+	uint16_t flags;  /* RP_REC_F_LAST (the ring sets RP_REC_F_RESTART) */
 };
 
 /* Reserve room for a payload of len bytes; *payload points into the ring. */
@@ -155,7 +155,8 @@ struct rp_view {
 	const void *data; /* payload, in the shared mapping (read-only) */
 	uint32_t len;
 	uint16_t type;
-	uint16_t flags;
+	uint16_t flags;   /* RP_REC_F_LAST, and RP_REC_F_RESTART on the first
+			   * record of each producer attach */
 	uint64_t origin;
 	uint32_t sub;
 	uint64_t pos;     /* ring cursor of the record (private bookkeeping) */
@@ -203,6 +204,29 @@ struct rp_ckpt {
 	uint64_t user[RP_CKPT_WORDS];
 };
 
+/*
+ * The order of keys a consumer checks on a replaying producer's ring
+ * (RP_RING_F_DEDUP).  Within one producer incarnation keys rise; the
+ * first record of a new one (RP_REC_F_RESTART) may go back, and its
+ * replays are dropped until a key is past the last one taken.  A key not
+ * past it anywhere else is the producer's corruption, except behind
+ * replicas (any): their replays come unmarked and are dropped anywhere.
+ */
+struct rp_keys {
+	uint64_t origin; /* of the last record taken, if has */
+	uint32_t sub;
+	int has;
+	int replaying;   /* the producer's replays are being dropped */
+};
+
+/* 1: a new record, now the last taken; 0: a replay, to drop; -EBADMSG:
+ * its key went back.  Without dedup every record is new. */
+int rp_keys_step(struct rp_keys *k, int dedup, int any, uint64_t origin,
+		 uint32_t sub, uint16_t flags);
+/* From and into a commit point's key and flags. */
+void rp_keys_load(struct rp_keys *k, const struct rp_ckpt *ck);
+void rp_keys_store(const struct rp_keys *k, struct rp_ckpt *ck);
+
 /* Release everything peeked with a commit point: after a crash the
  * consumer that attaches next finds this one iff the release happened.
  * On an MP-consumer ring it is a plain release (no commit point). */
@@ -237,7 +261,9 @@ uint32_t rp_consumer_flags(const struct rp_consumer *c);
 int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 			struct rp_bell *producer_bell);
 /* Check a ring as its creator sees it, through read-only mappings: the
- * cursors, and every record header between them.  0 if the format holds,
+ * cursors, every record header between them and, on a replaying
+ * producer's ring, the order of their keys from the consumer's commit
+ * point on (rp_keys_step).  0 if the format holds,
  * -EBADMSG if not.  A stage's claim that its peer broke the ring is
  * checked with this before anyone is blamed. */
 int rp_ring_verify(const struct rp_ring_fds *fds);

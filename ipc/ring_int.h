@@ -46,6 +46,7 @@ struct rp_producer {
 	struct rp_ckpt ck;
 	uint32_t batch_bytes;
 	int slot;            /* MP producers: my claim slot, else -1 */
+	int restart_mark;    /* the next record is this attach's first */
 	struct rp_local_stats st, st_flushed;
 };
 

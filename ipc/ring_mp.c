@@ -81,7 +81,7 @@ static void mp_pad(struct mp_ctx *x, uint64_t start, uint64_t end)
 	h.type = RP_REC_T_PAD;
 	h.flags = 0;
 	h.sub = 0;
-	h.check = rp_rec_check(len, RP_REC_T_PAD, 0, 0);
+	h.check = rp_rec_check(len, RP_REC_T_PAD, 0, 0, 0);
 	h.origin = 0;
 	memcpy(x->m->sh_data + (start & x->m->mask), &h, sizeof(h));
 }

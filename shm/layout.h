@@ -44,12 +44,16 @@
 /* ---------------------------------------------------------------- rings */
 
 #define RP_RING_MAGIC 0x52504e47u /* "RPNG" */
-#define RP_RING_VERSION 3u
+#define RP_RING_VERSION 4u
 
 #define RP_RING_F_MP_PRODUCERS 0x1u /* several producers, claims under mutex */
 #define RP_RING_F_MP_CONSUMERS 0x2u /* several consumers, claims under mutex */
 /* The producer replays deterministically after a restart: its consumer
- * drops a record whose (origin, sub) is not past the last one it took. */
+ * drops a record whose (origin, sub) is not past the last one it took,
+ * from the first record of a new incarnation (RP_REC_F_RESTART) until a
+ * record is past it; elsewhere such a key is a corruption of the ring.
+ * A ring with several producers (replicas) has no incarnations: there a
+ * key not past the last is dropped wherever it comes. */
 #define RP_RING_F_DEDUP 0x4u
 /* Several consumers (replicas) that publish their outputs in input
  * order: each claims a few records at a time, and only the one whose
@@ -176,6 +180,8 @@ _Static_assert(offsetof(struct rp_mp_side, m_slots) == 0x80, "format");
  */
 #define RP_CKPT_F_VALID 0x1u /* written by a commit */
 #define RP_CKPT_F_KEY 0x2u   /* origin/sub hold the last record taken */
+#define RP_CKPT_F_REPLAY 0x4u /* the producer's replays are being dropped */
+#define RP_CKPT_F_ALL (RP_CKPT_F_VALID | RP_CKPT_F_KEY | RP_CKPT_F_REPLAY)
 #define RP_CKPT_WORDS 4u
 
 struct rp_ckpt_shm {
@@ -183,10 +189,27 @@ struct rp_ckpt_shm {
 	uint64_t c_seq;                /* 0x08 input records counted */
 	uint64_t c_origin;             /* 0x10 key of the last record taken */
 	uint32_t c_sub;                /* 0x18 */
-	uint32_t c_flags;              /* 0x1c RP_CKPT_F_* */
+	uint32_t c_flags;              /* 0x1c RP_CKPT_F_* in the low half,
+					* rp_ckpt_check() in the high */
 	uint64_t c_user[RP_CKPT_WORDS]; /* 0x20 the stage's own state */
 };
 _Static_assert(sizeof(struct rp_ckpt_shm) == 64, "commit slot is a line");
+
+/* A check over a slot's other fields and its flags (the low half of
+ * c_flags): bytes scribbled over a slot make it one nobody picks. */
+static inline uint32_t rp_ckpt_check(const struct rp_ckpt_shm *sl,
+				     uint32_t flags)
+{
+	uint64_t x = sl->c_pos * 0x9e3779b97f4a7c15ull;
+
+	x ^= sl->c_seq * 0xbf58476d1ce4e5b9ull;
+	x ^= sl->c_origin * 0x94d049bb133111ebull;
+	x ^= ((uint64_t)sl->c_sub << 16 | flags) * 0xd6e8feb86659fd93ull;
+	for (unsigned i = 0; i < RP_CKPT_WORDS; i++)
+		x ^= sl->c_user[i] * (0xa0761d6478bd642full + 2 * i);
+	x ^= x >> 32;
+	return (uint32_t)(x ^ (x >> 16)) & 0xffffu;
+}
 
 struct rp_ckpt_area {
 	rp_atomic32 c_idx; /* 0x00 slot holding the newest commit */
@@ -245,7 +268,7 @@ _Static_assert(sizeof(struct rp_ring_cside) <= RP_C_SEG_SIZE, "cside fits");
  *   0x04 type    RP_REC_T_* or a user type >= RP_REC_T_USER
  *   0x06 flags   RP_REC_F_*
  *   0x08 sub     index of this record among the outputs of its origin
- *   0x0c check   rp_rec_check() of the fields above: catches scribbles
+ *   0x0c check   rp_rec_check() of the other fields: catches scribbles
  *   0x10 origin  sequence number of the input record it derives from
  */
 struct rp_rec_hdr {
@@ -264,14 +287,20 @@ _Static_assert(sizeof(struct rp_rec_hdr) % 8 == 0, "payload 8-aligned");
 #define RP_REC_T_USER 16u /* first type free for applications */
 
 #define RP_REC_F_LAST 0x1u /* last output derived from its origin */
-#define RP_REC_F_ALL RP_REC_F_LAST
+/* The first record a producer commits after it attached: its restart's
+ * replays may follow (set by the ring, never by its user). */
+#define RP_REC_F_RESTART 0x2u
+#define RP_REC_F_ALL (RP_REC_F_LAST | RP_REC_F_RESTART)
 
 static inline uint32_t rp_rec_check(uint32_t len, uint16_t type,
-				    uint16_t flags, uint32_t sub)
+				    uint16_t flags, uint32_t sub,
+				    uint64_t origin)
 {
 	uint32_t x = len * 0x9e3779b1u;
 	x ^= ((uint32_t)type << 16 | flags) * 0x85ebca6bu;
 	x ^= sub * 0xc2b2ae35u;
+	x ^= (uint32_t)origin * 0x27d4eb2fu;
+	x ^= (uint32_t)(origin >> 32) * 0x165667b1u;
 	return x ^ RP_RING_MAGIC;
 }
 

@@ -20,7 +20,7 @@
 #include "stage_fault.h"
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
-	      A_SCRIBBLE, A_SCRIBBLE_RANDOM };
+	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD };
 
 struct fault {
 	int have_at, have_match;
@@ -97,6 +97,9 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		rp_stage_fault_scribble(s);
 		for (;;)
 			nanosleep(&t, NULL);
+	case A_KEY_AHEAD:
+		rp_stage_fault_key_ahead(s, (uint64_t)1 << 40);
+		break;
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may
 		 * write, then carry on as if nothing happened. */
@@ -160,6 +163,8 @@ static int parse_action(struct fault *f, const char *text)
 						     "a number");
 	} else if (n == 8 && !strncmp(text, "scribble", n)) {
 		f->act = A_SCRIBBLE;
+	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
+		f->act = A_KEY_AHEAD;
 	} else if ((n == 10 && !strncmp(text, "crashpoint", n)) ||
 		   (n == 5 && !strncmp(text, "stall", n))) {
 		f->act = n == 5 ? A_STALL : A_CRASHPOINT;
@@ -170,8 +175,8 @@ static int parse_action(struct fault *f, const char *text)
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
 					     "hang, exit:CODE, syscall:NAME, "
-					     "scribble[:SEED], crashpoint:NAME or "
-					     "stall:NAME",
+					     "scribble[:SEED], key-ahead, "
+					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
 	return 0;
@@ -270,6 +275,10 @@ const struct builtin builtin_fault = {
 "                        then stop making progress;\n"
 "                        the consumer detects it, and the report blames\n"
 "                        this stage, the only one that can write it\n"
+"  --do key-ahead        give this record's output a key (origin)\n"
+"                        2^40 ahead, with a valid header, and go on\n"
+"                        honestly: its consumer sees the next key go\n"
+"                        back and blames this stage\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

@@ -26,7 +26,12 @@
  * release itself.  A restarted stage resumes from it, so it numbers the
  * redelivered records as before and, being deterministic, emits the same
  * keys again; its consumer, on a ring marked RP_RING_F_DEDUP, drops every
- * record whose key is not past the last one it took.  A source saves its
+ * record whose key is not past the last one it took, from the first record
+ * of the restart (RP_REC_F_RESTART) until one is past it.  Anywhere else
+ * such a key is its producer's corruption (a key pushed far ahead would
+ * otherwise have everything after it dropped), reported as one.  A
+ * group of replicas has no incarnations to mark: behind one, keys not
+ * past the last are dropped wherever they come.  A source saves its
  * point after the publication it covers (rp_stage_save), never before.
  */
 #define _GNU_SOURCE
@@ -104,9 +109,8 @@ struct rp_stage {
 
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
-	int has_key;           /* key of the last input record taken */
-	uint64_t key_origin;
-	uint32_t key_sub;
+	int dedup_any;         /* replicas produce it: replays come unmarked */
+	struct rp_keys key;    /* of the last input record taken */
 	uint64_t dups;         /* replayed input records dropped */
 	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
 	int restored;          /* started from a commit point */
@@ -258,6 +262,7 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 		s->replica = (f & RP_RING_F_MP_CONSUMERS) != 0;
 		s->ordered = (f & RP_RING_F_ORDERED) != 0;
 		s->dedup = !s->replica && (f & RP_RING_F_DEDUP) != 0;
+		s->dedup_any = (f & RP_RING_F_MP_PRODUCERS) != 0;
 	} else if (s->out) {
 		rp_producer_ckpt(s->out, &ck);
 	}
@@ -265,11 +270,7 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 		s->restored = 1;
 		s->in_seq = ck.seq;
 		memcpy(s->words, ck.user, sizeof(s->words));
-		if (ck.flags & RP_CKPT_F_KEY) {
-			s->has_key = 1;
-			s->key_origin = ck.origin;
-			s->key_sub = ck.sub;
-		}
+		rp_keys_load(&s->key, &ck);
 	} else {
 		s->in_seq = w->has_seq ? w->seq : 0;
 	}
@@ -768,6 +769,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	if (err)
 		return err;
 	for (;;) {
+		struct rp_keys prev;
 		uint64_t seq;
 		err = rp_peek(s->in, &v);
 		if (err == -EBUSY && s->replica) {
@@ -805,21 +807,27 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		 * store (for a hold on it). */
 		s->cur_pos = v.pos;
 		s->cur_ck.seq = s->in_seq;
-		s->cur_ck.origin = s->key_origin;
-		s->cur_ck.sub = s->key_sub;
-		s->cur_ck.flags = s->has_key ? RP_CKPT_F_KEY : 0;
+		rp_keys_store(&s->key, &s->cur_ck);
 		memcpy(s->cur_ck.user, s->words, sizeof(s->cur_ck.user));
 		/* A replay of what we already took (our producer restarted
-		 * and is deterministic): dropped, released with the rest. */
-		if (s->dedup && s->has_key &&
-		    (v.origin < s->key_origin ||
-		     (v.origin == s->key_origin && v.sub <= s->key_sub))) {
+		 * and is deterministic): dropped, released with the rest.
+		 * Outside a restart's replays, a key that went back. */
+		prev = s->key;
+		err = rp_keys_step(&s->key, s->dedup, s->dedup_any, v.origin,
+				   v.sub, v.flags);
+		if (err < 0) {
+			fprintf(stderr, "the key of its input record went "
+				"back from %llu.%u to %llu.%u, with no restart "
+				"of its producer in between\n",
+				(unsigned long long)prev.origin, prev.sub,
+				(unsigned long long)v.origin, v.sub);
+			s->broken_side = 1;
+			return err;
+		}
+		if (err == 0) {
 			s->dups++;
 			continue;
 		}
-		s->has_key = 1;
-		s->key_origin = v.origin;
-		s->key_sub = v.sub;
 		seq = s->in_seq++;
 		if (!skipped(s, seq)) {
 			s->origin = seq;
@@ -829,7 +837,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	r->data = v.data;
 	r->len = v.len;
 	r->type = v.type;
-	r->flags = v.flags;
+	r->flags = v.flags & RP_REC_F_LAST; /* the ring's own are its own */
 	r->origin = v.origin;
 	r->sub = v.sub;
 	s->sub = 0;
@@ -992,9 +1000,7 @@ int rp_stage_release(struct rp_stage *s)
 	}
 	/* Outputs first (above), then the input with its commit point. */
 	ck.seq = s->in_seq;
-	ck.origin = s->key_origin;
-	ck.sub = s->key_sub;
-	ck.flags = s->has_key ? RP_CKPT_F_KEY : 0;
+	rp_keys_store(&s->key, &ck);
 	memcpy(ck.user, s->words, sizeof(ck.user));
 	err = rp_release_ckpt(s->in, &ck);
 	if (!err) {
@@ -1520,6 +1526,12 @@ int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
 		rp_bell_ring(s->in->peer);
 	rp_bell_ring(s->sup);
 	return which;
+}
+
+/* For the fault stage only (stage_fault.h). */
+void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n)
+{
+	s->origin += n;
 }
 
 /* For the fault stage only (stage_fault.h): write garbage over this

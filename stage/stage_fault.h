@@ -9,6 +9,10 @@
 
 /* Scribble over the stage's own output cursor. */
 int rp_stage_fault_scribble(struct rp_stage *s);
+/* Push the key (origin) of the record being worked on, and so of its
+ * outputs, ahead by n: what a compromised stage could write, with a
+ * header that passes its check. */
+void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n);
 /* Write 8 random bytes, drawn from seed, at a random place of memory the
  * stage may write: its output ring's producer page or data, its input
  * ring's consumer page, or its control ring to the supervisor; then wake

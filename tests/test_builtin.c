@@ -777,7 +777,8 @@ RP_TEST(test_file_source_lines, 30)
 			CU_ASSERT_EQUAL(r[i].origin, origin[i]);
 			CU_ASSERT_EQUAL(r[i].sub, sub[i]);
 			CU_ASSERT_EQUAL(r[i].flags,
-					i == 3 || i == 4 ? 0 : RP_REC_F_LAST);
+					(i == 3 || i == 4 ? 0 : RP_REC_F_LAST) |
+						(i == 0 ? RP_REC_F_RESTART : 0));
 			CU_ASSERT_EQUAL(r[i].type, RP_REC_T_DATA);
 		}
 	}
@@ -1128,7 +1129,9 @@ RP_TEST(test_grep_and_invert, 30)
 		CU_ASSERT(got_is(&p.got, i, yes[i]));
 		/* Each output's origin is the input it came from. */
 		CU_ASSERT(i < p.got.n && p.got.r[i].origin == yes_origin[i] &&
-			  p.got.r[i].flags == RP_REC_F_LAST);
+			  p.got.r[i].flags ==
+				  (RP_REC_F_LAST |
+				   (i == 0 ? RP_REC_F_RESTART : 0)));
 	}
 	pl_free(&p);
 

@@ -469,6 +469,35 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A key pushed far ahead, with a header that passes its check, would
+ * have its consumer drop every record after it as a replay.  It is caught
+ * at the next record and blamed on the stage that wrote it, also when
+ * that stage publishes one record at a time (slow runs before it), so
+ * that its consumer has taken the far key alone before the next comes. */
+RP_TEST(test_key_ahead_blamed, 60)
+{
+	char in[256], line[512], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 300);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec --each -- cat ! fault --at 200 "
+		 "--do key-ahead ! count", in);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (strstr(text, "stage 3-fault: broke the format of its output ring "
+			 "(detected by 4-count)") == NULL ||
+	    strstr(text, "the key of its input record went back from "
+			 "1099511627976.0 to 201.0") == NULL ||
+	    strstr(text, "4-count: said") != NULL) {
+		fprintf(stderr, "key-ahead:\n%s\n", text);
+		CU_FAIL("a key pushed ahead was not blamed on its writer");
+	}
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* The fault stage misbehaves on the chosen record; each way is reported
  * with the record it happened on.  A death of its own doing on a record
  * (a crash, a denied syscall) twice on the same record quarantines it and
@@ -492,6 +521,10 @@ RP_TEST(test_fault_stage_reported, 90)
 		 * write it. */
 		{"scribble", "stage 2-fault: broke the format of its output "
 			     "ring (detected by 3-count)", 1},
+		/* So is a key pushed far ahead: its consumer would drop
+		 * every record after it as a replay. */
+		{"key-ahead", "stage 2-fault: broke the format of its output "
+			      "ring (detected by 3-count)", 1},
 		/* A false claim of a broken ring is checked, and fails the
 		 * one who made it, not its neighbour. */
 		{"exit:4", "stage 2-fault: said its input ring was broken, "
@@ -1265,6 +1298,8 @@ void rp_suite_cli(void)
 		  test_ctrl_z_stops_every_stage},
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
+		 {"a key pushed far ahead is blamed on its writer",
+		  test_key_ahead_blamed},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",

@@ -676,7 +676,7 @@ static int dirty_in(const unsigned char *dirty, uint32_t mask, uint64_t pos,
 /* Seeded iterations: an honest producer writes records, then a hostile
  * one scribbles random bytes over headers and payloads.  The consumer
  * gets every untouched record intact and in order; -EBADMSG only at a
- * record whose header was hit (for an MP consumer: one in the batch it
+ * record whose header (its key included) was hit (for an MP consumer: one in the batch it
  * claims), then forever; never a view outside its mapping. */
 RP_TEST(hostile_records_scribbled, 60)
 {
@@ -759,7 +759,7 @@ RP_TEST(hostile_records_scribbled, 60)
 				int hit = 0, last = mp ? n : i + 1;
 				for (int j = i; j < last && j < n; j++)
 					hit |= dirty_in(dirty, cap - 1,
-							recs[j].pos, 0, 16);
+							recs[j].pos, 0, 24);
 				CU_ASSERT(hit);
 				assert_consumer_poisoned(c);
 				poisoned++;
@@ -770,8 +770,9 @@ RP_TEST(hostile_records_scribbled, 60)
 			CU_ASSERT_FATAL(view_sane(c, &v));
 			CU_ASSERT_EQUAL(v.pos, recs[i].pos);
 			CU_ASSERT_EQUAL(v.len, recs[i].len);
-			if (!dirty_in(dirty, cap - 1, recs[i].pos, 16, 24))
-				CU_ASSERT_EQUAL(v.origin, recs[i].origin);
+			/* The check covers the key too: a scribble over it
+			 * is caught, never delivered as another key. */
+			CU_ASSERT_EQUAL(v.origin, recs[i].origin);
 			if (!dirty_in(dirty, cap - 1, recs[i].pos, 24,
 				      24 + (uint64_t)recs[i].len)) {
 				/* Copy first: the bytes are shared. */
@@ -823,13 +824,14 @@ static void forge(struct rng *g, struct forged *f, uint32_t max_record,
 	default: f->type = RP_REC_T_DATA;
 	}
 	switch (rnd_below(g, 40)) {
-	case 0: f->flags = (uint16_t)rnd(g) | 0x2; break;
+	case 0: f->flags = (uint16_t)rnd(g) | 0x4; break;
 	case 1: f->flags = 0x8000; break;
 	default: f->flags = (uint16_t)rnd_below(g, 2);
 	}
 	f->sub = (uint32_t)rnd(g);
 	f->origin = rnd(g);
-	f->check = rp_rec_check(f->len, f->type, f->flags, f->sub);
+	f->check = rp_rec_check(f->len, f->type, f->flags, f->sub,
+				 f->origin);
 	if (rnd_below(g, 40) == 0)
 		f->check ^= 1u << rnd_below(g, 32);
 }
@@ -916,7 +918,8 @@ RP_TEST(hostile_records_forged, 60)
 				rp_rec_size(x->len) <= tail - pos &&
 				(x->flags & ~RP_REC_F_ALL) == 0 &&
 				x->check == rp_rec_check(x->len, x->type,
-							 x->flags, x->sub) &&
+							 x->flags, x->sub,
+							 x->origin) &&
 				(x->type != RP_REC_T_PAD || mp_prod);
 			if (valid && x->type == RP_REC_T_PAD) {
 				/* Skipped, never delivered. */
@@ -1011,9 +1014,9 @@ static int scribbler(void *argp)
 				rh.type = RP_REC_T_DATA;
 				rh.flags = 0;
 				rh.sub = (uint32_t)k;
-				rh.check = rp_rec_check(rh.len, rh.type, 0,
-							rh.sub);
 				rh.origin = pos;
+				rh.check = rp_rec_check(rh.len, rh.type, 0,
+							rh.sub, rh.origin);
 				data_write(h, pos, &rh, sizeof(rh));
 				if (rh.len >= 256)
 					break;

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../shm/futex.h"
@@ -254,7 +255,9 @@ RP_TEST(test_metadata_roundtrip, 20)
 		CU_ASSERT_EQUAL(v.origin, 0xfedcba9876543210ull + i / 2);
 		CU_ASSERT_EQUAL(v.sub, i % 2);
 		CU_ASSERT_EQUAL(v.type, RP_REC_T_USER + i);
-		CU_ASSERT_EQUAL(v.flags, (i % 2) ? RP_REC_F_LAST : 0);
+		/* The first record of an attach says so. */
+		CU_ASSERT_EQUAL(v.flags, ((i % 2) ? RP_REC_F_LAST : 0) |
+						 (i == 0 ? RP_REC_F_RESTART : 0));
 	}
 	rp_consumer_close(c);
 	rp_producer_close(p);
@@ -324,6 +327,129 @@ RP_TEST(test_producer_reattach, 20)
 	rp_consumer_close(c);
 	rp_producer_close(p);
 	rp_test_ring_free(&r);
+}
+
+/* Each attach of a producer marks its first record, which the user
+ * cannot do; a restarted producer's replays are told from a key that
+ * went back by that mark alone. */
+RP_TEST(test_restart_mark_and_key_order, 20)
+{
+	struct rp_meta forged = {.type = RP_REC_T_DATA,
+				 .flags = RP_REC_F_RESTART};
+	static const uint64_t keys[] = {1, 2, 3, 2, 3, 4, 9, 5};
+	struct rp_test_ring r;
+	struct rp_producer *p;
+	struct rp_consumer *c;
+	struct rp_keys k;
+	struct rp_ckpt ck;
+	struct rp_view v;
+	void *dst;
+	int got[8];
+
+	rp_test_ring_make(&r, 4096, RP_RING_F_DEDUP, 0);
+	p = rp_test_producer(&r);
+	c = rp_test_consumer(&r);
+	CU_ASSERT_FATAL(rp_reserve(p, 8, &dst) == 0);
+	CU_ASSERT_EQUAL(rp_commit(p, 8, &forged), -EINVAL);
+	forged.flags = 0;
+	forged.origin = keys[0];
+	rp_test_fill(dst, 8, keys[0]);
+	CU_ASSERT_FATAL(rp_commit(p, 8, &forged) == 0);
+	for (int i = 1; i < 3; i++)
+		CU_ASSERT_FATAL(send_seq(p, 8, keys[i]) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	rp_producer_close(p);
+	/* The restart: 2 and 3 again, then new ones, then one that went
+	 * back with no restart. */
+	p = rp_test_producer(&r);
+	for (int i = 3; i < 8; i++)
+		CU_ASSERT_FATAL(send_seq(p, 8, keys[i]) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), -EBADMSG);
+	memset(&k, 0, sizeof(k));
+	for (int i = 0; i < 8; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT_EQUAL(v.origin, keys[i]);
+		CU_ASSERT_EQUAL(v.flags & RP_REC_F_RESTART,
+				i == 0 || i == 3 ? RP_REC_F_RESTART : 0);
+		got[i] = rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags);
+		if (i == 3) {
+			/* Released amid the replays, and taken up by the
+			 * consumer's restart: still dropping them. */
+			rp_keys_store(&k, &ck);
+			ck.seq = 3;
+			CU_ASSERT_FATAL(rp_release_ckpt(c, &ck) == 0);
+			rp_consumer_close(c);
+			c = rp_test_consumer(&r);
+			rp_consumer_ckpt(c, &ck);
+			CU_ASSERT_EQUAL(ck.flags, RP_CKPT_F_VALID |
+							  RP_CKPT_F_KEY |
+							  RP_CKPT_F_REPLAY);
+			rp_keys_load(&k, &ck);
+		}
+		if (i == 6) {
+			/* The far key released: the check takes it from the
+			 * commit point, and the next key is out of order. */
+			rp_keys_store(&k, &ck);
+			ck.seq = 5;
+			CU_ASSERT_FATAL(rp_release_ckpt(c, &ck) == 0);
+			CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), -EBADMSG);
+		}
+	}
+	CU_ASSERT(got[0] == 1 && got[1] == 1 && got[2] == 1);
+	CU_ASSERT(got[3] == 0 && got[4] == 0); /* replays */
+	CU_ASSERT(got[5] == 1 && got[6] == 1);
+	CU_ASSERT_EQUAL(got[7], -EBADMSG);      /* 5 after 9 */
+	{
+		/* A commit point scribbled over (its key pushed ahead, as
+		 * a corrupted consumer might) is one nobody picks: the
+		 * check cannot be misled into blaming the producer. */
+		struct rp_ring_cside *cs = mmap(NULL, RP_C_SEG_SIZE,
+						PROT_READ | PROT_WRITE,
+						MAP_SHARED, r.fds.c_fd, 0);
+		struct rp_ckpt_area *a;
+		CU_ASSERT_FATAL(cs != MAP_FAILED);
+		a = &cs->c_ckpt;
+		a->c_slot[__atomic_load_n(&a->c_idx, __ATOMIC_ACQUIRE) & 1u]
+			.c_origin += 1000;
+		CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), 0);
+		rp_consumer_close(c);
+		c = rp_test_consumer(&r);
+		rp_consumer_ckpt(c, &ck);
+		CU_ASSERT_EQUAL(ck.flags, 0);
+		munmap(cs, RP_C_SEG_SIZE);
+	}
+	/* Behind replicas, whose replays are unmarked: dropped. */
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 1, 5, 0, 0), 0);
+	/* Without dedup there is no order to keep. */
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 0, 0, 5, 0, 0), 1);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+
+	/* The checker sees only what the producer wrote: the same keys
+	 * without the last are sound, on a ring that dedups or not. */
+	for (int dedup = 0; dedup < 2; dedup++) {
+		rp_test_ring_make(&r, 4096, dedup ? RP_RING_F_DEDUP : 0, 0);
+		p = rp_test_producer(&r);
+		for (int i = 0; i < 7; i++) {
+			if (i == 3) {
+				CU_ASSERT_FATAL(rp_flush(p) == 0);
+				rp_producer_close(p);
+				p = rp_test_producer(&r);
+			}
+			CU_ASSERT_FATAL(send_seq(p, 8, keys[i]) == 0);
+		}
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), 0);
+		if (!dedup) {
+			CU_ASSERT_FATAL(send_seq(p, 8, 1) == 0);
+			CU_ASSERT_FATAL(rp_flush(p) == 0);
+			CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), 0);
+		}
+		rp_producer_close(p);
+		rp_test_ring_free(&r);
+	}
 }
 
 /* A side opened early (a standby) takes up the cursors as they are when
@@ -543,6 +669,8 @@ void rp_suite_ring(void)
 		 {"unreleased records redelivered",
 		  test_redelivery_after_reattach},
 		 {"producer re-attach", test_producer_reattach},
+		 {"restart marks and the order of keys",
+		  test_restart_mark_and_key_order},
 		 {"an early side takes up the cursors",
 		  test_resync_takes_up_cursors},
 		 {"batched publication", test_batching},

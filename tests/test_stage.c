@@ -196,9 +196,12 @@ RP_TEST(test_example_stage_million_records, 180)
 			CU_ASSERT_FATAL(v.len == (uint32_t)len &&
 					memcmp(v.data, want, (size_t)len) == 0);
 			/* Origin metadata: the stage's input sequence, one
-			 * output each, marked last. */
+			 * output each, marked last (the first also marks the
+			 * stage's attach). */
 			CU_ASSERT_FATAL(v.origin == got && v.sub == 0 &&
-					v.flags == RP_REC_F_LAST);
+					v.flags == (RP_REC_F_LAST |
+						    (got == 0 ? RP_REC_F_RESTART
+							      : 0)));
 			got++;
 		}
 		rp_release(r.sink);
