@@ -310,6 +310,24 @@ static void cursors(const struct rp_ring_map *m, uint64_t *hd, uint64_t *t)
 	}
 }
 
+/* The bound of the replays of the attach whose first record is at pos,
+ * as its producer stored it (a copy, its position read twice around it:
+ * a later attach may be writing over that entry); 0 if none is kept. */
+static uint64_t restart_bound_at(const struct rp_ring_pside *ps, uint64_t pos)
+{
+	for (unsigned i = 0; i < RP_RESTARTS; i++) {
+		const struct rp_restart_shm *e = &ps->p_restart[i];
+		uint64_t bound;
+		if (rp_load64_acquire(&e->pos) != pos)
+			continue;
+		bound = rp_load64_relaxed(&e->bound);
+		rp_fence_acquire();
+		if (rp_load64_relaxed(&e->pos) == pos)
+			return bound;
+	}
+	return 0;
+}
+
 static int producer_sync(struct rp_producer *p)
 {
 	uint64_t t, hd;
@@ -339,14 +357,63 @@ static int consumer_sync(struct rp_consumer *c)
 	return 0;
 }
 
+/* This attach's first record goes at the tail and its replays stay
+ * below bound: said in the entry for that position, or the oldest one,
+ * before the record can be published. */
+static void restart_announce(struct rp_producer *p, uint64_t bound)
+{
+	struct rp_restart_shm *e = &p->m.sh_p->p_restart[0];
+
+	for (unsigned i = 0; i < RP_RESTARTS; i++) {
+		struct rp_restart_shm *x = &p->m.sh_p->p_restart[i];
+		uint64_t at = rp_load64_relaxed(&x->pos);
+		if (at == p->tail) {
+			e = x;
+			break;
+		}
+		if (at == ~0ull || at < rp_load64_relaxed(&e->pos))
+			e = x;
+	}
+	rp_store64_relaxed(&e->pos, ~0ull);
+	rp_fence_release();
+	rp_store64_relaxed(&e->bound, bound);
+	rp_store64_release(&e->pos, p->tail);
+}
+
+void rp_producer_set_restart_bound(struct rp_producer *p, uint64_t bound)
+{
+	if (p->slot < 0 && p->restart_mark && !p->resv_out)
+		restart_announce(p, bound);
+}
+
+uint64_t rp_consumer_restart_bound(const struct rp_consumer *c,
+				   uint64_t pos)
+{
+	return restart_bound_at(c->m.sh_p, pos);
+}
+
+int rp_consumer_ahead_max(const struct rp_consumer *c, uint64_t *n)
+{
+	uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
+
+	*n = 0;
+	if (c->slot >= 0 || t - c->rd > c->m.cap || (t & 7))
+		return -EBADMSG;
+	*n = (t - c->rd) / sizeof(struct rp_rec_hdr);
+	return 0;
+}
+
 int rp_producer_resync(struct rp_producer *p)
 {
 	if (p->slot >= 0)
 		return -ENOTSUP;
+	int err;
+
 	if (p->resv_out || p->tail != p->pub_tail)
 		return -EBUSY;
-	p->restart_mark = 1;
-	return producer_sync(p);
+	if ((err = producer_sync(p)) == 0)
+		p->restart_mark = 1;
+	return err;
 }
 
 int rp_consumer_resync(struct rp_consumer *c)
@@ -1186,10 +1253,17 @@ void rp_ckpt_write(struct rp_ckpt_area *a, int keep, uint64_t pos,
 }
 
 int rp_keys_step(struct rp_keys *k, int dedup, int any, uint64_t origin,
-		 uint32_t sub, uint16_t flags)
+		 uint32_t sub, uint16_t flags, uint64_t bound)
 {
-	if (flags & RP_REC_F_RESTART)
+	if (flags & RP_REC_F_RESTART) {
 		k->replaying = 1;
+		/* Nothing the producer made before can be past its bound:
+		 * the last key taken was pushed ahead, and the replays
+		 * would never reach it. */
+		if (dedup && !any && bound != 0 && k->has &&
+		    k->origin >= bound)
+			return -EBADMSG;
+	}
 	if (dedup && k->has &&
 	    (origin < k->origin || (origin == k->origin && sub <= k->sub))) {
 		if (!k->replaying && !any)
@@ -1419,7 +1493,8 @@ int rp_ring_verify(const struct rp_ring_fds *fds)
 			if (rp_rec_read(&m, pos, t - pos, &h) ||
 			    (h.type != RP_REC_T_PAD &&
 			     rp_keys_step(&k, dedup, any, h.origin, h.sub,
-					  h.flags) < 0)) {
+					  h.flags,
+					  restart_bound_at(m.sh_p, pos)) < 0)) {
 				err = -EBADMSG;
 				break;
 			}
@@ -1494,7 +1569,9 @@ int rp_ring_find(const struct rp_ring_fds *fds, uint64_t seq, void *buf,
 			 * at a key that went back. */
 			if (h.type != RP_REC_T_PAD &&
 			    (r = rp_keys_step(&k, dedup, any, h.origin, h.sub,
-					      h.flags)) < 0) {
+					      h.flags,
+					      restart_bound_at(m.sh_p, pos))) <
+				    0) {
 				err = r;
 				break;
 			}

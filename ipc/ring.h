@@ -220,9 +220,26 @@ struct rp_keys {
 };
 
 /* 1: a new record, now the last taken; 0: a replay, to drop; -EBADMSG:
- * its key went back.  Without dedup every record is new. */
+ * its key went back, or at a restart mark the last key taken is not
+ * below the bound the restarted producer gave its replays (bound: 0 if
+ * none; rp_consumer_restart_bound).  Without dedup every record is
+ * new. */
 int rp_keys_step(struct rp_keys *k, int dedup, int any, uint64_t origin,
-		 uint32_t sub, uint16_t flags);
+		 uint32_t sub, uint16_t flags, uint64_t bound);
+/* The bound a producer's attach gave the origins of its replays, if the
+ * record at pos is the first of one of the last RP_RESTARTS attaches
+ * that said one; else 0. */
+uint64_t rp_consumer_restart_bound(const struct rp_consumer *c,
+				   uint64_t pos);
+/* A restarted stage, before it commits anything: none of the outputs it
+ * (or an earlier attach) made of its input has an origin of bound or
+ * more.  No effect after the first commit, or on an MP-producer ring. */
+void rp_producer_set_restart_bound(struct rp_producer *p, uint64_t bound);
+/* The most records that can be published and not yet peeked (each takes
+ * a header at least): an upper bound on the input a crashed incarnation
+ * had taken past its commit point.  -EBADMSG if the cursors are out of
+ * bounds. */
+int rp_consumer_ahead_max(const struct rp_consumer *c, uint64_t *n);
 /* From and into a commit point's key and flags. */
 void rp_keys_load(struct rp_keys *k, const struct rp_ckpt *ck);
 void rp_keys_store(const struct rp_keys *k, struct rp_ckpt *ck);

@@ -218,6 +218,18 @@ struct rp_ckpt_area {
 };
 _Static_assert(sizeof(struct rp_ckpt_area) == 192, "commit area size");
 
+/* What a producer's attach says of its replays: where its first record
+ * (RP_REC_F_RESTART) went, and a bound their origins stay below, stored
+ * before that record is published.  The last few attaches are kept, so
+ * the next one does not erase what a consumer behind still needs; the
+ * one with the lowest position (or the same one) is written over, its
+ * pos ~0 while it changes. */
+struct rp_restart_shm {
+	rp_atomic64 pos;
+	rp_atomic64 bound;
+};
+#define RP_RESTARTS 4u
+
 /* The producer's page.  Cursor on its own line; stats on another. */
 struct rp_ring_pside {
 	rp_atomic64 p_tail;    /* 0x000 bytes published; release-stored */
@@ -225,7 +237,7 @@ struct rp_ring_pside {
 	uint32_t p_pad0[13];   /* 0x00c */
 	struct rp_stats_shm p_stats;      /* 0x040 */
 	rp_atomic64 p_user[RP_USER_WORDS]; /* 0x080 for upper layers (ctl) */
-	uint8_t p_pad1[64];               /* 0x0c0 */
+	struct rp_restart_shm p_restart[RP_RESTARTS]; /* 0x0c0 */
 	struct rp_mp_side p_mp;           /* 0x100 MP producers only */
 	struct rp_ckpt_area p_ckpt;       /* 0x980 a source's commit point */
 };

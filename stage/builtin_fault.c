@@ -120,10 +120,19 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 
 	int err = 0;
 
-	if (f->have_do && chosen(f, s, r))
+	int bad = f->have_do && chosen(f, s, r);
+
+	if (bad)
 		misbehave(f, s);
 	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++)
 		err = rp_emit(s, r->data, r->len);
+	if (bad && f->act == A_KEY_AHEAD && f->value) {
+		/* Published, then killed as if from outside: restarted,
+		 * the record not blamed. */
+		rp_emit_end_origin(s);
+		rp_stage_flush(s);
+		kill(getpid(), SIGKILL);
+	}
 	return err;
 }
 
@@ -165,6 +174,9 @@ static int parse_action(struct fault *f, const char *text)
 		f->act = A_SCRIBBLE;
 	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
 		f->act = A_KEY_AHEAD;
+		f->value = !strcmp(arg, "kill");
+		if (*arg && !f->value)
+			return builtin_usage(self(), "--do key-ahead[:kill]");
 	} else if ((n == 10 && !strncmp(text, "crashpoint", n)) ||
 		   (n == 5 && !strncmp(text, "stall", n))) {
 		f->act = n == 5 ? A_STALL : A_CRASHPOINT;
@@ -175,7 +187,7 @@ static int parse_action(struct fault *f, const char *text)
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
 					     "hang, exit:CODE, syscall:NAME, "
-					     "scribble[:SEED], key-ahead, "
+					     "scribble[:SEED], key-ahead[:kill], "
 					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
@@ -278,7 +290,9 @@ const struct builtin builtin_fault = {
 "  --do key-ahead        give this record's output a key (origin)\n"
 "                        2^40 ahead, with a valid header, and go on\n"
 "                        honestly: its consumer sees the next key go\n"
-"                        back and blames this stage\n"
+"                        back and blames this stage; with :kill it\n"
+"                        publishes that record and SIGKILLs itself,\n"
+"                        and its restart's first record is caught\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

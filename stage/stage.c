@@ -110,6 +110,7 @@ struct rp_stage {
 	/* crash recovery */
 	int dedup;             /* the input's producer replays after a crash */
 	int dedup_any;         /* replicas produce it: replays come unmarked */
+	int bound_said;        /* its replays' bound, at its first peek */
 	struct rp_keys key;    /* of the last input record taken */
 	uint64_t dups;         /* replayed input records dropped */
 	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
@@ -763,6 +764,19 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 
 	if (s->in == NULL)
 		return -ENODATA;
+	/* A stage that takes input numbers its outputs by it: whatever an
+	 * earlier incarnation made has an origin below what it can have
+	 * taken (its point's count, and what waits in the input ring).
+	 * Said to its consumer with its first record, if not committed
+	 * yet, so a key pushed ahead before a crash is caught there. */
+	if (!s->bound_said) {
+		uint64_t ahead;
+		s->bound_said = 1;
+		if (s->out && !s->replica &&
+		    rp_consumer_ahead_max(s->in, &ahead) == 0)
+			rp_producer_set_restart_bound(s->out,
+						      s->in_seq + ahead + 1);
+	}
 	/* The outputs of the previous record are complete: its last one
 	 * goes out marked, under its own origin, before the next begins. */
 	err = commit_pending(s, 1);
@@ -770,7 +784,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		return err;
 	for (;;) {
 		struct rp_keys prev;
-		uint64_t seq;
+		uint64_t seq, bound;
 		err = rp_peek(s->in, &v);
 		if (err == -EBUSY && s->replica) {
 			/* A replica's claim is done: its outputs are out
@@ -813,14 +827,25 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		 * and is deterministic): dropped, released with the rest.
 		 * Outside a restart's replays, a key that went back. */
 		prev = s->key;
+		bound = (v.flags & RP_REC_F_RESTART)
+				? rp_consumer_restart_bound(s->in, v.pos)
+				: 0;
 		err = rp_keys_step(&s->key, s->dedup, s->dedup_any, v.origin,
-				   v.sub, v.flags);
-		if (err < 0) {
+				   v.sub, v.flags, bound);
+		if (err < 0 && (v.flags & RP_REC_F_RESTART)) {
+			fprintf(stderr, "the key of the last input record it "
+				"took, %llu.%u, is past anything its restarted "
+				"producer made before (origins below %llu)\n",
+				(unsigned long long)prev.origin, prev.sub,
+				(unsigned long long)bound);
+		} else if (err < 0) {
 			fprintf(stderr, "the key of its input record went "
 				"back from %llu.%u to %llu.%u, with no restart "
 				"of its producer in between\n",
 				(unsigned long long)prev.origin, prev.sub,
 				(unsigned long long)v.origin, v.sub);
+		}
+		if (err < 0) {
 			s->broken_side = 1;
 			return err;
 		}

@@ -473,7 +473,8 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
  * have its consumer drop every record after it as a replay.  It is caught
  * at the next record and blamed on the stage that wrote it, also when
  * that stage publishes one record at a time (slow runs before it), so
- * that its consumer has taken the far key alone before the next comes. */
+ * that its consumer has taken the far key alone before the next comes,
+ * and when the stage is killed right after it and restarted. */
 RP_TEST(test_key_ahead_blamed, 60)
 {
 	char in[256], line[512], *text;
@@ -481,7 +482,7 @@ RP_TEST(test_key_ahead_blamed, 60)
 
 	rp_cmd_dir_make("cli");
 	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_write_lines(in, 300);
+	rp_cmd_write_lines(in, 1000);
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! exec --each -- cat ! fault --at 200 "
 		 "--do key-ahead ! count", in);
@@ -493,6 +494,40 @@ RP_TEST(test_key_ahead_blamed, 60)
 	    strstr(text, "4-count: said") != NULL) {
 		fprintf(stderr, "key-ahead:\n%s\n", text);
 		CU_FAIL("a key pushed ahead was not blamed on its writer");
+	}
+	free(text);
+
+	/* Published, and the stage killed before its next record: its
+	 * restart replays, which would never reach that key.  The bound it
+	 * gives its replays shows the key for what it is. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault --random 7:250 "
+		 "--do key-ahead:kill ! count", in);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (strstr(text, "stage 2-fault: killed by signal 9") == NULL ||
+	    strstr(text, "is past anything its restarted producer made "
+			 "before (origins below ") == NULL ||
+	    strstr(text, "stage 2-fault: broke the format of its output ring "
+			 "(detected by 3-count)") == NULL) {
+		fprintf(stderr, "key-ahead:kill:\n%s\n", text);
+		CU_FAIL("a key pushed ahead before a restart was not blamed");
+	}
+	free(text);
+
+	/* The same taken over by a standby, behind which the next standby
+	 * attaches while a slow consumer is still far behind: the bound
+	 * the restart gave must still be there when it gets to it. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @standby=true --random 3:250 "
+		 "--do key-ahead:kill ! exec @ring=4K --each -- cat ! count",
+		 in);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (strstr(text, "is past anything its restarted producer made "
+			 "before (origins below ") == NULL ||
+	    strstr(text, "stage 2-fault: broke the format of its output ring "
+			 "(detected by 3-exec)") == NULL) {
+		fprintf(stderr, "key-ahead:kill, standby:\n%s\n", text);
+		CU_FAIL("a key pushed ahead before a take-over was not blamed");
 	}
 	free(text);
 	rp_cmd_dir_remove();

@@ -372,7 +372,7 @@ RP_TEST(test_restart_mark_and_key_order, 20)
 		CU_ASSERT_EQUAL(v.origin, keys[i]);
 		CU_ASSERT_EQUAL(v.flags & RP_REC_F_RESTART,
 				i == 0 || i == 3 ? RP_REC_F_RESTART : 0);
-		got[i] = rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags);
+		got[i] = rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags, 0);
 		if (i == 3) {
 			/* Released amid the replays, and taken up by the
 			 * consumer's restart: still dropping them. */
@@ -420,9 +420,50 @@ RP_TEST(test_restart_mark_and_key_order, 20)
 		munmap(cs, RP_C_SEG_SIZE);
 	}
 	/* Behind replicas, whose replays are unmarked: dropped. */
-	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 1, 5, 0, 0), 0);
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 1, 5, 0, 0, 0), 0);
 	/* Without dedup there is no order to keep. */
-	CU_ASSERT_EQUAL(rp_keys_step(&k, 0, 0, 5, 0, 0), 1);
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 0, 0, 5, 0, 0, 0), 1);
+	rp_consumer_close(c);
+	rp_producer_close(p);
+	rp_test_ring_free(&r);
+
+	/* A restart's bound: its replays' origins stay below it, so a
+	 * last key at or past it was pushed ahead.  Said before the first
+	 * record only, and read back at that record only. */
+	rp_test_ring_make(&r, 4096, RP_RING_F_DEDUP, 0);
+	p = rp_test_producer(&r);
+	c = rp_test_consumer(&r);
+	CU_ASSERT_FATAL(send_seq(p, 8, 1ull << 40) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	rp_producer_close(p);
+	p = rp_test_producer(&r);
+	rp_producer_set_restart_bound(p, 100);
+	CU_ASSERT_FATAL(send_seq(p, 8, 7) == 0);
+	rp_producer_set_restart_bound(p, 1ull << 50); /* too late */
+	CU_ASSERT_FATAL(send_seq(p, 8, 8) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), -EBADMSG);
+	/* Attaches after it (a standby, another restart) keep it. */
+	for (int i = 0; i < 3; i++) {
+		rp_producer_close(p);
+		p = rp_test_producer(&r);
+		rp_producer_set_restart_bound(p, 5);
+	}
+	CU_ASSERT_EQUAL(rp_ring_verify(&r.fds), -EBADMSG);
+	memset(&k, 0, sizeof(k));
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(rp_consumer_restart_bound(c, v.pos), 0);
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags, 0), 1);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(rp_consumer_restart_bound(c, v.pos), 100);
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags, 100),
+			-EBADMSG);
+	/* Below the bound it is a replay as before. */
+	k.origin = 99;
+	CU_ASSERT_EQUAL(rp_keys_step(&k, 1, 0, v.origin, v.sub, v.flags, 100),
+			0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+	CU_ASSERT_EQUAL(rp_consumer_restart_bound(c, v.pos), 0);
 	rp_consumer_close(c);
 	rp_producer_close(p);
 	rp_test_ring_free(&r);
