@@ -121,7 +121,10 @@ int rp_ctl_ready(struct rp_ctl_rx *rx);
 #define RP_CTL_WORD_WORKING 3   /* 1 while working on a record, 0 while
 				 * waiting (for input, output room or
 				 * control): per-record timeouts count
-				 * only working time */
+				 * only working time.  2 (exec): timed,
+				 * but maybe waiting for input: the stage
+				 * judges the timeout, and a death then
+				 * is not on the record */
 #define RP_CTL_WORD_UNHELD 4    /* holds given up (rp_stage_hold): lines
 				 * longer than half the input ring */
 #define RP_CTL_WORD_WAIT_IN_US 6 /* time spent waiting for input, and */

@@ -49,6 +49,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "builtin.h"
 #include "builtin_exec.h"
 #include "sandbox.h"
@@ -681,6 +682,31 @@ static int unread_input(struct ex *x)
 	return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)));
 }
 
+/* Where the CPU time an idle program's readers use is counted from. */
+static void idle_sample(struct ex *x)
+{
+	x->ncpu = exec_cpu_sample(x->to_fd, x->cpu, EXEC_CPU_MAX);
+	x->cpu_at = rp_now_ns();
+}
+
+/* Did its readers use the CPU for half the time since the sample (two
+ * clock ticks at least)?  Then the program was not waiting for input
+ * but stuck on the last it read. */
+static int idle_busy(struct ex *x)
+{
+	struct exec_cpu now[EXEC_CPU_MAX];
+	int64_t wall = rp_now_ns() - x->cpu_at;
+	long hz = sysconf(_SC_CLK_TCK);
+	uint64_t ticks;
+	int n;
+
+	if (x->ncpu <= 0 || hz <= 0 || wall <= 0 ||
+	    (n = exec_cpu_sample(x->to_fd, now, EXEC_CPU_MAX)) <= 0)
+		return 0;
+	ticks = exec_cpu_since(x->cpu, x->ncpu, now, n);
+	return ticks >= 2 && (double)ticks / (double)hz * 2e9 >= (double)wall;
+}
+
 /*
  * What the program is working on, for the per-record timeout.  Which
  * record it is busy with cannot be known, but whether it is stuck can:
@@ -693,7 +719,7 @@ static int unread_input(struct ex *x)
  */
 static void note_work(struct ex *x)
 {
-	int unread = 0, working, ending;
+	int unread = 0, working, ending, idle;
 	uint64_t taken, cur;
 
 	if (x->source)
@@ -724,6 +750,9 @@ static void note_work(struct ex *x)
 		 x->to_fd < 0 && x->pid > 0 && x->appended > 0 && x->max > 0;
 	if (ending) {
 		uint64_t real = taken + x->out_bytes;
+		/* A new word: time it waited idle before is not its end's. */
+		if (!x->ending && x->idle)
+			x->bump++;
 		if (!x->ending || real != x->end_real) {
 			x->end_real = real;
 			x->end_told = 0;
@@ -732,6 +761,21 @@ static void note_work(struct ex *x)
 		working = 1;
 	}
 	x->ending = ending;
+	/* Mid-stream, its input all read (the ring had no more for it):
+	 * waiting for more, or stuck on the last of it.  Timed as work on
+	 * its last record, and judged by its CPU time when the timeout
+	 * comes (check_timeout).  Held input is needed to narrow it down,
+	 * and an output ring to see it write. */
+	idle = x->timed && !working && !ending && !x->alone &&
+	       x->h != NULL && x->pid > 0 && x->to_fd >= 0 && x->qlen == 0 &&
+	       x->appended > 0 && x->max > 0 && !x->in_done;
+	if (idle) {
+		cur = x->last_seq + 1;
+		working = 2; /* timed, though maybe waiting */
+	}
+	if (idle != x->idle)
+		x->ncpu = -1;
+	x->idle = idle;
 	/* Fed held records again, alone: it has nothing more to wait for,
 	 * so all its time until it ends is theirs (the first one named).
 	 * Narrowing a crash, time after the end of that input gets
@@ -784,10 +828,22 @@ static void check_timeout(struct ex *x)
 	if (seen != x->progress)
 		return;
 	/* Output it wrote that is not read yet: not silent. */
-	if ((x->ending || x->alone) && x->from_fd >= 0 &&
+	if ((x->ending || x->alone || x->idle) && x->from_fd >= 0 &&
 	    ioctl(x->from_fd, FIONREAD, &pending) == 0 && pending > 0) {
 		x->bump++;
 		note_work(x);
+		return;
+	}
+	/* Idle mid-stream: sampled at the first timeout, judged at the
+	 * next one if it has made no progress since (its word is the one
+	 * sampled); not busy, it was waiting for input.  Timed again from
+	 * now (a new word) either way. */
+	if (x->idle && (x->ncpu < 0 || x->idle_word != x->progress ||
+			!idle_busy(x))) {
+		x->bump++;
+		note_work(x);
+		idle_sample(x);
+		x->idle_word = x->progress;
 		return;
 	}
 	/* Its input all read: narrowing a crash, CRASH_GRACE timeouts more
@@ -1026,6 +1082,8 @@ static int exec_main(int argc, char **argv)
 		 * fed again one by one: nothing is held back. */
 		x.quarantine = x.mode == M_CHUNKS ? 0 : w.quarantine;
 		x.end_n = w.end_n;
+		x.timed = w.timed;
+		x.ncpu = -1;
 		/* --each holds nothing back: a death is the record's. */
 		if (x.each)
 			x.quarantine = x.end_n = 0;

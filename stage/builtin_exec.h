@@ -43,6 +43,14 @@ struct held {
 			    * line comes in pieces, each a record) */
 };
 
+/* A process reading the program's stdin, and its main thread's CPU time
+ * in clock ticks (builtin_exec_cpu.c). */
+struct exec_cpu {
+	long pid; /* as /proc numbers it */
+	uint64_t ticks;
+};
+#define EXEC_CPU_MAX 16
+
 struct ex {
 	struct rp_stage *s;
 	enum mode mode;
@@ -139,6 +147,18 @@ struct ex {
 	int ending;
 	unsigned end_told; /* timeouts told since its last output */
 	uint64_t end_real; /* its words' bytes then (without bump) */
+	/* Mid-stream, its input all read: it waits for more, or it is
+	 * stuck on the last of it.  With its records timed (timed), timed
+	 * as work on that record (idle).  The first timeout takes a sample
+	 * of the CPU its readers use (cpu, at cpu_at, for the progress word
+	 * idle_word) and times it again; the next, with no progress since,
+	 * judges it: busy half that time, it was stuck. */
+	int timed;
+	int idle;
+	struct exec_cpu cpu[EXEC_CPU_MAX];
+	int ncpu;              /* -1: no sample */
+	int64_t cpu_at;
+	uint64_t idle_word;
 	/* Narrowing a hang: a record that went through alone or with
 	 * others in this narrowing, known innocent: what the control run
 	 * is fed (none: nothing). */
@@ -180,6 +200,15 @@ void exec_keeper_clean(struct ex *x);
 /* Without a PID namespace (the stage a child subreaper): kill and reap
  * what a run left behind. */
 void exec_orphans_sweep(struct ex *x);
+
+/* builtin_exec_cpu.c */
+/* The main thread CPU time, in clock ticks, of each process (at most
+ * max) below this stage whose stdin is the pipe pipe_fd is an end of;
+ * how many, or -1 if none is found. */
+int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max);
+/* The ticks the processes in both samples used between them. */
+uint64_t exec_cpu_since(const struct exec_cpu *then, int nthen,
+			const struct exec_cpu *now, int nnow);
 /* Is the keeper still there (0: it died, and is reaped)? */
 int exec_keeper_alive(struct ex *x);
 /* The keeper, and so the namespace, ends (a run still going with it). */

@@ -670,7 +670,7 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		/* Its program's time: blocked on input only while the
 		 * program has nothing left to work on. */
 		int64_t t0 = rp_now_ns();
-		int idle = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING) == 0;
+		int idle = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING) != 1;
 		n = poll(p, (nfds_t)nfds + 1, timeout_ms);
 		if (idle)
 			blocked(s, what & RP_WAIT_INPUT, t0);
@@ -1252,7 +1252,8 @@ void rp_stage_set_work(struct rp_stage *s, uint64_t current, int working,
 	s->work_external = 1;
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, current);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_PROGRESS, progress);
-	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, working ? 1 : 0);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING,
+			  working == 2 ? 2 : working ? 1 : 0);
 }
 
 uint32_t rp_stage_incarnation(const struct rp_stage *s)

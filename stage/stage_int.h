@@ -15,7 +15,9 @@ void rp_stage_record_done(struct rp_stage *s);
 /* For a stage whose work is done by another process (exec): it says
  * itself what is being worked on.  current is the record's number + 1
  * (0: none), working 1 while that process holds input it has not taken
- * up, progress moves whenever it takes up or hands back anything.  From
+ * up (2: timed all the same, though it may be waiting for more: its
+ * polls count as waits in the report, and a death is no record's
+ * fault), progress moves whenever it takes up or hands back anything.  From
  * the first call on, rp_stage_poll leaves the working word as set here
  * (its waits are that process's working time); rp_stage_wait, a wait for
  * room in the output ring, still counts as waiting. */

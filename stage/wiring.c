@@ -349,6 +349,9 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	if (strcmp(key, "endn") == 0)
 		return num(val, 36000000, &v) ? bad(w, "endn: 0 to 36000000")
 					      : (w->end_n = (unsigned)v, 0);
+	if (strcmp(key, "timed") == 0)
+		return num(val, 1, &v) ? bad(w, "timed: 0 or 1")
+				      : (w->timed = (int)v, 0);
 	if (strcmp(key, "lock") == 0)
 		return num(val, 3600000, &v) ? bad(w, "lock: 0 to 3600000")
 					     : (w->lock_ms = (unsigned)v, 0);
@@ -512,6 +515,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		err = append(buf, len, &at, "quar=%u;", w->quarantine);
 	if (!err && w->end_n)
 		err = append(buf, len, &at, "endn=%u;", w->end_n);
+	if (!err && w->timed)
+		err = append(buf, len, &at, "timed=1;");
 	if (!err && w->lock_ms)
 		err = append(buf, len, &at, "lock=%u;", w->lock_ms);
 	if (!err && w->lifeline >= 0)

@@ -42,6 +42,8 @@
  *   endn=N              exec: once its input has ended, its program is
  *                       timed out at the N-th record timeout it stays
  *                       silent for (end_timeout_ms; 0: never)
+ *   timed=1             the supervisor times its records
+ *                       (record_timeout_ms)
  *   lock=MS             replicas: the supervisor kills a holder of a
  *                       shared ring lock after MS; waits for one are
  *                       longer (0: the ring's default)
@@ -84,6 +86,7 @@ struct rp_wiring {
 	int standby;              /* wait for the word to take over */
 	unsigned quarantine;      /* exec: deaths on one record, alone */
 	unsigned end_n;           /* exec: endn (0: none) */
+	int timed;                /* its records are timed */
 	unsigned lock_ms;         /* replicas: lock_timeout_ms */
 	struct rp_sandbox sandbox;
 	char error[128];

@@ -1262,6 +1262,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->end_n = c->record_timeout_ms == 0 ? 0
 		      : (rp_cfg_end_timeout(c) + c->record_timeout_ms - 1) /
 				c->record_timeout_ms;
+	spec->timed = c->record_timeout_ms > 0;
 	spec->lock_ms = r->nrep > 1 ? c->lock_timeout_ms : 0;
 	spec->null_stdin = has_in(s, k);
 	spec->null_stdout = has_out(s, k);
@@ -1665,8 +1666,8 @@ static void check_record_timeouts(struct sup *s)
 		if (cur != r->seen_current || progress != r->seen_progress) {
 			r->worked_ns = 0;
 			r->told_timeout = 0;
-		} else if (working == 1 && cur != 0 && r->sampled_at != 0 &&
-			 !stopped(r->proc.pid))
+		} else if ((working == 1 || working == 2) && cur != 0 &&
+			   r->sampled_at != 0 && !stopped(r->proc.pid))
 			r->worked_ns += now - r->sampled_at < SAMPLE_GAP_NS
 						? now - r->sampled_at
 						: SAMPLE_GAP_NS;

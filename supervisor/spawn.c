@@ -283,6 +283,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.standby = spec->standby;
 	w.quarantine = spec->quarantine;
 	w.end_n = spec->end_n;
+	w.timed = spec->timed;
 	w.lock_ms = spec->lock_ms;
 
 	if (links->own_bell != NULL) {

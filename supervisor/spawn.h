@@ -65,6 +65,7 @@ struct rp_stage_spec {
 	unsigned quarantine;
 	/* exec: end_timeout_ms in record timeouts, rounded up (0: none). */
 	unsigned end_n;
+	int timed;       /* record_timeout_ms is set */
 	/* Replicas: how long the supervisor lets one hold a shared ring
 	 * lock (its own waits for one are longer); 0: not a replica. */
 	unsigned lock_ms;

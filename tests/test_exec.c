@@ -1733,6 +1733,80 @@ RP_TEST(test_exec_end_timeout, 120)
 	rp_cmd_dir_remove();
 }
 
+/* Mid-stream, a program that has read all it was given and spins on the
+ * last of it is timed (its reader uses the CPU: it is not waiting for
+ * more), narrowed down and quarantined while its input is still quiet.
+ * One that waits in a read as long is left alone, also after a burst of
+ * work that it writes out as it goes (a line every 200 000 turns of a
+ * loop, some 10 ms) on a line that came after a quiet spell (which was
+ * sampled), and with a helper process spinning beside it for 2 s (its
+ * stdin is not the program's input). */
+RP_TEST(test_exec_idle_hang, 90)
+{
+	static const char *const prog[] = {
+		"if (/^hang/) { 1 while 1 } print",
+		"BEGIN { $| = 1; if (!fork) { open STDIN, q(<), q(/dev/null); "
+		"1 while time < $^T + 2; exit } } print; if (/^l1/) { for "
+		"(1..8) { my $i = 0; $i++ while $i < 200000; "
+		"print qq(x\\n) } }"};
+	char yaml[1400], *rep, *out, *q, *w;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	for (int spin = 1; spin >= 0; spin--) {
+		snprintf(yaml, sizeof(yaml),
+			 "name: ih\nstages:\n"
+			 "  - {name: src, run: exec, args: [--, sh, -c, "
+			 "\"printf 'l0\\\\n'; sleep %s; printf 'l1\\\\n%s'; "
+			 "sleep %s; "
+			 "echo waking >&2; printf 'l4\\\\n'\"]}\n"
+			 "  - {name: parse, input: src, run: exec, "
+			 "restart: on-failure, restart_backoff_ms: 0, "
+			 "record_timeout_ms: 200, args: [--lines, --, perl, "
+			 "-ne, 'BEGIN { $| = 1 } %s']}\n"
+			 "  - {name: write, input: parse, run: file-sink, "
+			 "args: [--lines, OUT]}\n",
+			 spin ? "0" : "0.5", spin ? "hang\\\\n" : "",
+			 spin ? "6" : "2", prog[!spin]);
+		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+		q = strstr(rep, "stage parse: record 2 quarantined");
+		w = strstr(rep, "src: waking");
+		if (spin) {
+			/* Caught before any more input came. */
+			CU_ASSERT(q != NULL && w != NULL && q < w);
+			CU_ASSERT(strstr(rep, "its program exceeded its "
+					      "per-record timeout of 200 ms "
+					      "on record 2, fed to it alone "
+					      "2 times") != NULL);
+		} else {
+			CU_ASSERT(w != NULL);
+			CU_ASSERT(strstr(rep, "quarantined") == NULL);
+			CU_ASSERT(strstr(rep, "timeout") == NULL);
+		}
+		if (spin ? !(q && w && q < w) : strstr(rep, "timeout") != NULL)
+			fprintf(stderr, "%s\n", rep);
+		free(rep);
+		out = rp_cmd_slurp("OUT", &n);
+		CU_ASSERT(strstr(out, "l0\n") && strstr(out, "l1\n") &&
+			  strstr(out, "l4\n") && !strstr(out, "hang"));
+		if (!spin) {
+			int x = 0;
+			for (char *p = out; (p = strstr(p, "x\n")); p += 2)
+				x++;
+			CU_ASSERT_EQUAL(x, 8);
+		}
+		free(out);
+		for (int i = 0; i < 3; i++) {
+			static const char *const f[] = {"OUT", "ih.dead.rec",
+							"ih.dead.jsonl"};
+			char path[512];
+			rp_cmd_path(path, sizeof(path), f[i]);
+			unlink(path);
+		}
+	}
+	rp_cmd_dir_remove();
+}
+
 /* --help documents every option; usage errors exit 2. */
 RP_TEST(test_exec_usage, 30)
 {
@@ -1798,6 +1872,8 @@ void rp_suite_exec(void)
 		  test_exec_record_timeout_waits},
 		 {"silent past end_timeout_ms after its input: narrowed",
 		  test_exec_end_timeout},
+		 {"spinning mid-stream on the last input given: narrowed",
+		  test_exec_idle_hang},
 		 {"a program hanging on records: narrowed, quarantined",
 		  test_exec_hang_narrowed},
 		 {"a million short lines flow without a stall",
