@@ -60,7 +60,7 @@ BENCH := $(B)/bench-ring
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build deps test check asan-test demo bench clean format install
+.PHONY: all build deps test check test-build asan-test demo bench clean format install
 
 all: deps
 	@$(MAKE) --no-print-directory build
@@ -122,12 +122,18 @@ install: $(SOLIB) $(LIB) ringpipe.pc
 	install -m 644 ringpipe.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
 # The README's test command: the whole suite, plain then sanitized.
+# Each build runs on every CPU; the tests, some of them timed, alone.
 test: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=plain test-build
 	@$(MAKE) --no-print-directory VARIANT=plain check
+	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=asan test-build
 	@$(MAKE) --no-print-directory VARIANT=asan check
 
 asan-test: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=asan test-build
 	@$(MAKE) --no-print-directory VARIANT=asan check
+
+test-build: $(TESTS) $(SOLIB)
 
 check: $(TESTS) $(SOLIB)
 	@echo "== ringpipe tests ($(VARIANT) build) =="

@@ -1735,7 +1735,8 @@ RP_TEST(test_exec_end_timeout, 120)
 
 /* Mid-stream, a program that has read all it was given and spins on the
  * last of it is timed (its reader uses the CPU: it is not waiting for
- * more), narrowed down and quarantined while its input is still quiet.
+ * more), narrowed down and quarantined while its input is still quiet
+ * (4 s).
  * One that waits in a read as long is left alone, also after a burst of
  * work that it writes out as it goes (a line every 200 000 turns of a
  * loop, some 10 ms) on a line that came after a quiet spell (which was
@@ -1767,7 +1768,7 @@ RP_TEST(test_exec_idle_hang, 90)
 			 "  - {name: write, input: parse, run: file-sink, "
 			 "args: [--lines, OUT]}\n",
 			 spin ? "0" : "0.5", spin ? "hang\\\\n" : "",
-			 spin ? "6" : "2", prog[!spin]);
+			 spin ? "4" : "2", prog[!spin]);
 		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 		q = strstr(rep, "stage parse: record 2 quarantined");
 		w = strstr(rep, "src: waking");
