@@ -405,10 +405,10 @@ int rp_consumer_ahead_max(const struct rp_consumer *c, uint64_t *n)
 
 int rp_producer_resync(struct rp_producer *p)
 {
-	if (p->slot >= 0)
-		return -ENOTSUP;
 	int err;
 
+	if (p->slot >= 0)
+		return -ENOTSUP;
 	if (p->resv_out || p->tail != p->pub_tail)
 		return -EBUSY;
 	if ((err = producer_sync(p)) == 0)
@@ -1460,7 +1460,7 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 	return 0;
 }
 
-int rp_ring_verify(const struct rp_ring_fds *fds)
+int rp_ring_verify(const struct rp_ring_fds *fds, int by_consumer)
 {
 	struct rp_ring_map m;
 	uint64_t t, hd;
@@ -1481,10 +1481,12 @@ int rp_ring_verify(const struct rp_ring_fds *fds)
 		 * from the key of the commit point that goes with the head
 		 * (the last record released may be the one pushed ahead).
 		 * That point is the consumer's to write, as its head is:
-		 * taken as found, like the head. */
+		 * taken as found, like the head.  The keys are the
+		 * producer's own: its claim that they are out of order is
+		 * not a claim against its consumer. */
 		struct rp_keys k;
 		struct rp_ckpt ck;
-		int dedup = (m.flags & RP_RING_F_DEDUP) != 0;
+		int dedup = by_consumer && (m.flags & RP_RING_F_DEDUP) != 0;
 		int any = (m.flags & RP_RING_F_MP_PRODUCERS) != 0;
 		rp_ckpt_pick(&m.sh_c->c_ckpt, 1, hd, &ck);
 		rp_keys_load(&k, &ck);

@@ -280,10 +280,11 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
 /* Check a ring as its creator sees it, through read-only mappings: the
  * cursors, every record header between them and, on a replaying
  * producer's ring, the order of their keys from the consumer's commit
- * point on (rp_keys_step).  0 if the format holds,
+ * point on (rp_keys_step) if by_consumer: the consumer makes the claim
+ * (the keys are the producer's to write).  0 if the format holds,
  * -EBADMSG if not.  A stage's claim that its peer broke the ring is
  * checked with this before anyone is blamed. */
-int rp_ring_verify(const struct rp_ring_fds *fds);
+int rp_ring_verify(const struct rp_ring_fds *fds, int by_consumer);
 /* The input record a consumer numbered seq (counting as the stage
  * library does from its commit point: replays dropped, quarantined
  * records counted), among those published and not yet released.  Up to

@@ -117,10 +117,7 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 			void *arg)
 {
 	struct fault *f = arg;
-
-	int err = 0;
-
-	int bad = f->have_do && chosen(f, s, r);
+	int bad = f->have_do && chosen(f, s, r), err = 0;
 
 	if (bad)
 		misbehave(f, s);

@@ -911,7 +911,8 @@ static void on_exit_of(struct sup *s, int k)
 		} else if (code == RP_EXIT_VIOLATION &&
 			   (r->broken_side == 2 ? has_out(s, k) : has_in(s, k)) &&
 			   rp_ring_verify(r->broken_side == 2 ? ring_out(s, k)
-							       : ring_in(s, k)) != 0) {
+							       : ring_in(s, k),
+					  r->broken_side != 2) != 0) {
 			blame(s, k, r->broken_side);
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
