@@ -682,18 +682,33 @@ static int unread_input(struct ex *x)
 	return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)));
 }
 
-/* Where the CPU time an idle program's readers use is counted from. */
+/* Does the stage's sandbox deny listing a directory?  The adapter's own
+ * getdents64 would then be denied (killed, or reported as the
+ * program's), so the program's threads are not looked at. */
+static int denies_dirs(const struct rp_sandbox *sb)
+{
+	for (int i = 0; i < sb->ndeny; i++)
+		if (sb->deny[i].nr == SYS_getdents64)
+			return 1;
+	return 0;
+}
+
+/* Where the CPU time an idle program's readers use is counted from, and
+ * whether they sleep away from their input. */
 static void idle_sample(struct ex *x)
 {
-	x->ncpu = exec_cpu_sample(x->to_fd, x->cpu, EXEC_CPU_MAX);
+	x->ncpu = exec_cpu_sample(x->to_fd, x->cpu, EXEC_CPU_MAX,
+				  x->no_dirs ? NULL : &x->sleep);
 	x->cpu_at = rp_now_ns();
 }
 
-/* Did its readers use the CPU for half the time since the sample (two
- * clock ticks at least)?  Then the program was not waiting for input
- * but stuck on the last it read. */
-static int idle_busy(struct ex *x)
+/* Was the program stuck on the last input it read, not waiting for more?
+ * Its readers used the CPU for half the time since the sample (two clock
+ * ticks at least), or they slept where no input wakes them then and
+ * still do, not woken once (a sleep, a deadlock). */
+static int idle_stuck(struct ex *x)
 {
+	static struct exec_sleep sl; /* 4 KiB: off the stack */
 	struct exec_cpu now[EXEC_CPU_MAX];
 	int64_t wall = rp_now_ns() - x->cpu_at;
 	long hz = sysconf(_SC_CLK_TCK);
@@ -701,8 +716,11 @@ static int idle_busy(struct ex *x)
 	int n;
 
 	if (x->ncpu <= 0 || hz <= 0 || wall <= 0 ||
-	    (n = exec_cpu_sample(x->to_fd, now, EXEC_CPU_MAX)) <= 0)
+	    (n = exec_cpu_sample(x->to_fd, now, EXEC_CPU_MAX,
+				 x->no_dirs ? NULL : &sl)) <= 0)
 		return 0;
+	if (!x->no_dirs && exec_sleep_same(&x->sleep, &sl))
+		return 1;
 	ticks = exec_cpu_since(x->cpu, x->ncpu, now, n);
 	return ticks >= 2 && (double)ticks / (double)hz * 2e9 >= (double)wall;
 }
@@ -763,8 +781,8 @@ static void note_work(struct ex *x)
 	x->ending = ending;
 	/* Mid-stream, its input all read (the ring had no more for it):
 	 * waiting for more, or stuck on the last of it.  Timed as work on
-	 * its last record, and judged by its CPU time when the timeout
-	 * comes (check_timeout).  Held input is needed to narrow it down,
+	 * its last record, and judged by its CPU time and where it sleeps
+	 * when the timeout comes (check_timeout).  Held input is needed to narrow it down,
 	 * and an output ring to see it write. */
 	idle = x->timed && !working && !ending && !x->alone &&
 	       x->h != NULL && x->pid > 0 && x->to_fd >= 0 && x->qlen == 0 &&
@@ -836,10 +854,11 @@ static void check_timeout(struct ex *x)
 	}
 	/* Idle mid-stream: sampled at the first timeout, judged at the
 	 * next one if it has made no progress since (its word is the one
-	 * sampled); not busy, it was waiting for input.  Timed again from
-	 * now (a new word) either way. */
+	 * sampled); neither busy nor asleep away from its input, it was
+	 * waiting for input.  Timed again from now (a new word) either
+	 * way. */
 	if (x->idle && (x->ncpu < 0 || x->idle_word != x->progress ||
-			!idle_busy(x))) {
+			!idle_stuck(x))) {
 		x->bump++;
 		note_work(x);
 		idle_sample(x);
@@ -1083,6 +1102,7 @@ static int exec_main(int argc, char **argv)
 		x.quarantine = x.mode == M_CHUNKS ? 0 : w.quarantine;
 		x.end_n = w.end_n;
 		x.timed = w.timed;
+		x.no_dirs = denies_dirs(&w.sandbox);
 		x.ncpu = -1;
 		/* --each holds nothing back: a death is the record's. */
 		if (x.each)

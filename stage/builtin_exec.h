@@ -51,6 +51,19 @@ struct exec_cpu {
 };
 #define EXEC_CPU_MAX 16
 
+/* The threads of those processes and of the processes below them, when
+ * each sleeps where no input wakes it (asleep), with their context
+ * switches (builtin_exec_cpu.c). */
+#define EXEC_THREADS_MAX 256
+struct exec_sleep {
+	int asleep;
+	int n;
+	struct {
+		long tid;
+		uint64_t switches;
+	} t[EXEC_THREADS_MAX];
+};
+
 struct ex {
 	struct rp_stage *s;
 	enum mode mode;
@@ -151,12 +164,16 @@ struct ex {
 	 * stuck on the last of it.  With its records timed (timed), timed
 	 * as work on that record (idle).  The first timeout takes a sample
 	 * of the CPU its readers use (cpu, at cpu_at, for the progress word
-	 * idle_word) and times it again; the next, with no progress since,
-	 * judges it: busy half that time, it was stuck. */
+	 * idle_word) and of where they sleep (asleep) and times it again;
+	 * the next, with no progress since, judges it: busy half that time,
+	 * or asleep away from its input at both, it was stuck. */
 	int timed;
 	int idle;
 	struct exec_cpu cpu[EXEC_CPU_MAX];
 	int ncpu;              /* -1: no sample */
+	struct exec_sleep sleep;
+	int no_dirs;           /* its sandbox denies getdents64: no sleep
+				* is judged, only the CPU time */
 	int64_t cpu_at;
 	uint64_t idle_word;
 	/* Narrowing a hang: a record that went through alone or with
@@ -204,8 +221,15 @@ void exec_orphans_sweep(struct ex *x);
 /* builtin_exec_cpu.c */
 /* The main thread CPU time, in clock ticks, of each process (at most
  * max) below this stage whose stdin is the pipe pipe_fd is an end of;
- * how many, or -1 if none is found. */
-int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max);
+ * how many, or -1 if none is found.  In sl (NULL: no directory is
+ * listed, and no sleep judged), whether every thread of the processes
+ * that hold the pipe and of every process below them sleeps where no
+ * input can wake it (a timer, a futex, a wait for a child, a lock). */
+int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
+		    struct exec_sleep *sl);
+/* Were they asleep so in both samples, the same threads, none woken? */
+int exec_sleep_same(const struct exec_sleep *then,
+		    const struct exec_sleep *now);
 /* The ticks the processes in both samples used between them. */
 uint64_t exec_cpu_since(const struct exec_cpu *then, int nthen,
 			const struct exec_cpu *now, int nnow);

@@ -1,20 +1,33 @@
 /*
- * builtin_exec_cpu.c - the CPU time used by the processes that read an
- * exec stage's program's stdin, for telling one stuck on the last of its
- * input (spinning) from one waiting for more (asleep in a read).
+ * builtin_exec_cpu.c - what the processes that read an exec stage's
+ * program's stdin are doing, for telling one stuck on the last of its
+ * input (spinning, or asleep where no input wakes it) from one waiting
+ * for more (asleep in a read).
  *
  * The processes are found as /proc lists them: this stage's children
  * (/proc/thread-self/children: gettid() numbers this stage's own PID
- * namespace, which may not be /proc's), theirs, and so on, at most
- * CPU_WALK of them.  Of those, the ones whose stdin is the program's
- * input pipe count, by the time of their main thread alone: helper
- * threads (a compressor's workers, a runtime's collector) and helper
- * processes (a shell's background job reads /dev/null) may work while
- * the reader waits.  Only processes seen in both samples are compared,
- * so one that appears, ends or moves between them never makes the time
- * look larger than it was.
+ * namespace, which may not be /proc's), the children of each of their
+ * threads (a child belongs to the thread that forked it), theirs, and so
+ * on, at most CPU_WALK of them.  Of those, the ones whose stdin is the
+ * program's input pipe (the readers) count by the CPU time of their main
+ * thread alone: helper threads (a compressor's workers, a runtime's
+ * collector) and helper processes (a shell's background job reads
+ * /dev/null) may work while the reader waits.  Only processes seen in
+ * both samples are compared, so one that appears, ends or moves between
+ * them never makes the time look larger than it was.
+ *
+ * The same walk tells one asleep on its last input.  Every thread of the
+ * readers and of every process below them is looked at (zombies aside):
+ * each must sleep where no input can wake it (a timer, a futex, a wait
+ * for a child, pause, a lock), as its wchan names the kernel function,
+ * and the next sample must find the same threads, none of them woken
+ * since (their context switches counted by /proc).  A thread in a read
+ * of any pipe, in poll, select or epoll, in the disk, running, or one
+ * whose wchan cannot be read may be waiting for input; one that woke
+ * may have looked for input (a poll without blocking, then a sleep).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +85,10 @@ static int stat_ticks(const char *path, uint64_t *ticks)
 	return 0;
 }
 
-/* Append the pids in a children file ("pid pid ... ") to q. */
-static void children_of(const char *path, long *q, int *n)
+/* Append the pids in a children file ("pid pid ... ") to q, each
+ * marked under (below a reader) or not. */
+static void children_of(const char *path, long *q, unsigned char *mark,
+			int *n, unsigned char under)
 {
 	char buf[2048];
 
@@ -84,39 +99,236 @@ static void children_of(const char *path, long *q, int *n)
 		/* A number cut short by the read has no space after it. */
 		if (e == p || *e != ' ')
 			break;
-		if (pid > 0)
+		if (pid > 0) {
+			mark[*n] = under;
 			q[(*n)++] = pid;
+		}
 	}
 }
 
-int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max)
+/* Is a wchan the kernel function of a sleep no input ends?  The name
+ * without a compiler's suffix (".isra.0"), compared whole; names from
+ * several kernel versions: nanosleep's, the futex waits, a wait for a
+ * child, pause, sigsuspend, sigtimedwait, flock's and fcntl's lock
+ * waits.  (Input can end none of them unless it raises a signal, which
+ * the walk rules out: no O_ASYNC on the pipe.) */
+static int sleep_no_input_ends(const char *w)
+{
+	static const char *const sleeps[] = {
+		"hrtimer_nanosleep", "do_nanosleep", "futex_wait_queue_me",
+		"futex_wait_queue", "futex_do_wait", "futex_wait",
+		"do_wait", "kernel_wait4", "__do_sys_pause", "sys_pause",
+		"sigsuspend", "__do_sys_rt_sigsuspend", "do_sigtimedwait",
+		"locks_lock_inode_wait", "flock_lock_inode_wait",
+		"posix_lock_inode_wait", "fcntl_setlk", "do_lock_file_wait"};
+	size_t n = strcspn(w, ".\n");
+
+	for (size_t i = 0; i < sizeof(sleeps) / sizeof(*sleeps); i++)
+		if (strlen(sleeps[i]) == n && strncmp(w, sleeps[i], n) == 0)
+			return 1;
+	return 0;
+}
+
+/* A thread's state letter (field 3 of its stat file), or 0. */
+static char thread_state(const char *stat_path)
+{
+	char buf[512], *p;
+
+	if (slurp(stat_path, buf, sizeof(buf)) <= 0 ||
+	    (p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return 0;
+	return p[2];
+}
+
+/* Its voluntary and involuntary context switches, summed. */
+static int thread_switches(const char *status_path, uint64_t *n)
+{
+	static const char *const keys[] = {"\nvoluntary_ctxt_switches:",
+					   "\nnonvoluntary_ctxt_switches:"};
+	char buf[4096];
+
+	*n = 0;
+	if (slurp(status_path, buf, sizeof(buf)) <= 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		char *p = strstr(buf, keys[i]), *e;
+		unsigned long long v;
+		if (p == NULL)
+			return -1;
+		p += strlen(keys[i]);
+		v = strtoull(p, &e, 10);
+		if (e == p)
+			return -1;
+		*n += v;
+	}
+	return 0;
+}
+
+/* Is thread tid of pid asleep where no input wakes it?  Noted in sl. */
+static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
+{
+	char path[96], w[128];
+	char st;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat", pid, tid);
+	st = thread_state(path);
+	if (st == 'Z' || st == 'X')
+		return 1; /* ended: it reads nothing */
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/wchan", pid, tid);
+	/* "0": running, or not ours to read. */
+	if (st != 'S' || slurp(path, w, sizeof(w)) <= 0 ||
+	    strcmp(w, "0") == 0 || !sleep_no_input_ends(w) ||
+	    sl->n == EXEC_THREADS_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
+	if (thread_switches(path, &sl->t[sl->n].switches) != 0)
+		return 0;
+	sl->t[sl->n++].tid = tid;
+	return 1;
+}
+
+/* Does pid hold the pipe (want, as its fd links read) on any descriptor?
+ * 1 yes, 0 no, -1 yes with O_ASYNC (input raises a signal), or the list
+ * cannot be read. */
+static int holds_pipe(long pid, const char *want)
+{
+	char path[96], link[64], info[512];
+	struct dirent *d;
+	DIR *dir;
+	int held = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	if ((dir = opendir(path)) == NULL)
+		return -1;
+	while (held >= 0 && (d = readdir(dir)) != NULL) {
+		char *e, *f;
+		long fd = strtol(d->d_name, &e, 10);
+		ssize_t len;
+		if (e == d->d_name || *e != '\0' || fd < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (strcmp(link, want) != 0)
+			continue;
+		held = 1;
+		snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%ld", pid, fd);
+		if (slurp(path, info, sizeof(info)) <= 0 ||
+		    (f = strstr(info, "flags:")) == NULL ||
+		    (strtoul(f + 6, NULL, 8) & O_ASYNC))
+			held = -1;
+	}
+	closedir(dir);
+	return held;
+}
+
+/* Each thread of pid: its children queued, and if look, whether it is
+ * asleep (sl->asleep cleared if not). */
+static void walk_threads(long pid, int look, long *q, unsigned char *under,
+			 int *n, struct exec_sleep *sl)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	if ((dir = opendir(path)) == NULL) {
+		if (look)
+			sl->asleep = 0;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+			 pid, pid);
+		children_of(path, q, under, n, (unsigned char)look);
+		return;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		char *e;
+		long tid = strtol(d->d_name, &e, 10);
+		if (e == d->d_name || *e != '\0' || tid <= 0)
+			continue;
+		if (look && sl->asleep && !thread_asleep(pid, tid, sl))
+			sl->asleep = 0;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
+			 pid, tid);
+		children_of(path, q, under, n, (unsigned char)look);
+	}
+	closedir(dir);
+}
+
+int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
+		    struct exec_sleep *sl)
 {
 	char path[64], want[64], link[64];
 	long q[CPU_WALK];
+	unsigned char under[CPU_WALK];
 	struct stat st;
-	int n = 0, got = 0;
+	int n = 0, got = 0, looked = 0;
 
+	if (sl != NULL) {
+		sl->n = 0;
+		sl->asleep = 0;
+	}
 	if (fstat(pipe_fd, &st) != 0)
 		return -1;
 	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
-	children_of("/proc/thread-self/children", q, &n);
+	children_of("/proc/thread-self/children", q, under, &n, 0);
+	if (sl != NULL)
+		sl->asleep = 1;
 	for (int i = 0; i < n; i++) {
 		ssize_t len;
+		int reader, look = under[i];
 		snprintf(path, sizeof(path), "/proc/%ld/fd/0", q[i]);
 		len = readlink(path, link, sizeof(link) - 1);
-		if (len > 0 && got < max) {
+		if (len > 0)
 			link[len] = '\0';
+		reader = len > 0 && strcmp(link, want) == 0;
+		if (reader && got < max) {
 			snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat",
 				 q[i], q[i]);
-			if (strcmp(link, want) == 0 &&
-			    stat_ticks(path, &out[got].ticks) == 0)
+			if (stat_ticks(path, &out[got].ticks) == 0)
 				out[got++].pid = q[i];
 		}
-		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children",
-			 q[i], q[i]);
-		children_of(path, q, &n);
+		snprintf(path, sizeof(path), "/proc/%ld/stat", q[i]);
+		if (thread_state(path) == 'Z')
+			continue; /* it holds nothing, and has no children */
+		if (sl == NULL) {
+			/* No directory lists: the main thread's children. */
+			snprintf(path, sizeof(path),
+				 "/proc/%ld/task/%ld/children", q[i], q[i]);
+			children_of(path, q, under, &n, 0);
+			continue;
+		}
+		/* Whoever holds the pipe may read it, on any descriptor. */
+		if (sl->asleep) {
+			int held = holds_pipe(q[i], want);
+			if (held < 0)
+				sl->asleep = 0;
+			look |= held != 0;
+		}
+		looked += look;
+		walk_threads(q[i], look, q, under, &n, sl);
 	}
+	/* The walk cut short may have missed a reader. */
+	if (sl != NULL && (looked == 0 || n == CPU_WALK))
+		sl->asleep = 0;
 	return got > 0 ? got : -1;
+}
+
+int exec_sleep_same(const struct exec_sleep *then,
+		    const struct exec_sleep *now)
+{
+	if (!then->asleep || !now->asleep || then->n != now->n ||
+	    now->n == 0)
+		return 0;
+	for (int i = 0; i < now->n; i++) {
+		int j = 0;
+		while (j < then->n && then->t[j].tid != now->t[i].tid)
+			j++;
+		if (j == then->n || then->t[j].switches != now->t[i].switches)
+			return 0;
+	}
+	return 1;
 }
 
 uint64_t exec_cpu_since(const struct exec_cpu *then, int nthen,
