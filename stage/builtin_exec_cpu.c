@@ -17,14 +17,18 @@
  * them never makes the time look larger than it was.
  *
  * The same walk tells one asleep on its last input.  Every thread of the
- * readers and of every process below them is looked at (zombies aside):
- * each must sleep where no input can wake it (a timer, a futex, a wait
- * for a child, pause, a lock), as its wchan names the kernel function,
- * and the next sample must find the same threads, none of them woken
- * since (their context switches counted by /proc).  A thread in a read
- * of any pipe, in poll, select or epoll, in the disk, running, or one
- * whose wchan cannot be read may be waiting for input; one that woke
- * may have looked for input (a poll without blocking, then a sleep).
+ * processes that hold the pipe (on any descriptor: a reader may have
+ * moved it off its stdin) and of every process below them is looked at,
+ * zombies aside: each must sleep where no input can wake it (a timer, a
+ * futex, a wait for a child, pause, a lock), as its wchan names the
+ * kernel function, and the next sample must find the same threads, none
+ * of them woken since (their context switches counted by /proc).  A
+ * thread in a read of any pipe, in poll, select or epoll, in the disk,
+ * running, or one whose wchan cannot be read may be waiting for input;
+ * one that woke may have looked for input (a poll without blocking, then
+ * a sleep); a pipe set O_ASYNC raises a signal on input, which ends any
+ * sleep.  Listing /proc directories needs getdents64: where the sandbox
+ * denies it, no sleep is judged and children are found by main thread.
  */
 #define _GNU_SOURCE
 #include <dirent.h>

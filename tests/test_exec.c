@@ -1552,7 +1552,7 @@ RP_TEST(test_exec_end_timeout, 120)
 	snprintf(token, sizeof(token), "30.%d", (int)getpid());
 	/* Its work at the end (0.3 s, three record timeouts) is allowed
 	 * in the runs that narrow it down too. */
-	hang_last_text(60);
+	hang_last_text(10);
 	snprintf(yaml, sizeof(yaml),
 		 "name: el\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
@@ -1568,15 +1568,15 @@ RP_TEST(test_exec_end_timeout, 120)
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 	CU_ASSERT(strstr(rep, "stage parse: its program went silent past its "
 			      "end_timeout_ms of 1000 ms after its input "
-			      "ended (last record 59)") != NULL);
+			      "ended (last record 9)") != NULL);
 	CU_ASSERT(strstr(rep, "quarantined 1 records to el.dead.rec") != NULL);
 	if (!strstr(rep, "quarantined 1 records"))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 	dead = rp_cmd_slurp("el.dead.jsonl", &n);
-	CU_ASSERT(strstr(dead, "\"seq\":59,") != NULL);
+	CU_ASSERT(strstr(dead, "\"seq\":9,") != NULL);
 	CU_ASSERT(strstr(dead, "its program exceeded its per-record timeout "
-			       "of 100 ms on record 59, fed to it alone 2 "
+			       "of 100 ms on record 9, fed to it alone 2 "
 			       "times") != NULL);
 	free(dead);
 	out = rp_cmd_slurp("OUT", &n);
@@ -1589,17 +1589,17 @@ RP_TEST(test_exec_end_timeout, 120)
 		if (sscanf(p, "got line %d", &v) == 1 && v >= 0 && v < 3000)
 			count[v]++;
 	}
-	for (int i = 0; i < 59; i++)
+	for (int i = 0; i < 9; i++)
 		missing += count[i] == 0;
 	CU_ASSERT_EQUAL(missing, 0);
-	CU_ASSERT_EQUAL(count[59], 0);
+	CU_ASSERT_EQUAL(count[9], 0);
 	free(out);
 	CU_ASSERT(!process_left(token));
 
 	/* Writing at its end, a line every 0.3 s for 0.9 s, longer than
 	 * end_timeout_ms (500) but never silent that long: not a hang in
 	 * the runs that narrow the one on its last line down either. */
-	hang_last_text(40);
+	hang_last_text(8);
 	snprintf(yaml, sizeof(yaml),
 		 "name: ew\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
@@ -1621,7 +1621,7 @@ RP_TEST(test_exec_end_timeout, 120)
 
 	/* Silent at the end whatever it was fed: fed its first record
 	 * alone it hangs too, and so with no input at all. */
-	hang_last_text(50);
+	hang_last_text(8);
 	snprintf(yaml, sizeof(yaml),
 		 "name: es\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, L]}\n"
@@ -1634,7 +1634,7 @@ RP_TEST(test_exec_end_timeout, 120)
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 1);
 	CU_ASSERT(strstr(rep, "(exit 1); its program had gone silent past "
 			      "its end_timeout_ms of 500 ms after its input "
-			      "ended (last record 49)") != NULL);
+			      "ended (last record 7)") != NULL);
 	CU_ASSERT(strstr(rep, "the hang stands") != NULL);
 	CU_ASSERT(strstr(rep, "quarantined") == NULL);
 	if (!strstr(rep, "the hang stands"))
