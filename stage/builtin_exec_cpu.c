@@ -19,7 +19,8 @@
  * The same walk tells one asleep on its last input.  Every thread of the
  * processes that hold the pipe (on any descriptor: a reader may have
  * moved it off its stdin) and of every process below them is looked at,
- * zombies aside: each must sleep where no input can wake it (a timer, a
+ * zombies aside (one whose main thread alone ended is not judged: its
+ * fd list shows nothing then): each must sleep where no input can wake it (a timer, a
  * futex, a wait for a child, pause, a lock), as its wchan names the
  * kernel function, and the next sample must find the same threads, none
  * of them woken since (their context switches counted by /proc).  A
@@ -228,6 +229,31 @@ static int holds_pipe(long pid, const char *want)
 	return held;
 }
 
+/* Has pid a thread that has not ended (or cannot it be told)? */
+static int live_threads(long pid)
+{
+	char path[96];
+	struct dirent *d;
+	DIR *dir;
+	int live = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", pid);
+	if ((dir = opendir(path)) == NULL)
+		return 1;
+	while (!live && (d = readdir(dir)) != NULL) {
+		char *e, st;
+		long tid = strtol(d->d_name, &e, 10);
+		if (e == d->d_name || *e != '\0' || tid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat", pid,
+			 tid);
+		st = thread_state(path);
+		live = st != 'Z' && st != 'X' && st != 0;
+	}
+	closedir(dir);
+	return live;
+}
+
 /* Each thread of pid: its children queued, and if look, whether it is
  * asleep (sl->asleep cleared if not). */
 static void walk_threads(long pid, int look, long *q, unsigned char *under,
@@ -293,15 +319,22 @@ int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
 			if (stat_ticks(path, &out[got].ticks) == 0)
 				out[got++].pid = q[i];
 		}
-		snprintf(path, sizeof(path), "/proc/%ld/stat", q[i]);
-		if (thread_state(path) == 'Z')
-			continue; /* it holds nothing, and has no children */
 		if (sl == NULL) {
 			/* No directory lists: the main thread's children. */
 			snprintf(path, sizeof(path),
 				 "/proc/%ld/task/%ld/children", q[i], q[i]);
 			children_of(path, q, under, &n, 0);
 			continue;
+		}
+		/* A zombie holds nothing and has no children; but a main
+		 * thread that ended (pthread_exit) leaves a process whose
+		 * other threads may read through descriptors its fd list no
+		 * longer shows: not judged. */
+		snprintf(path, sizeof(path), "/proc/%ld/stat", q[i]);
+		if (thread_state(path) == 'Z') {
+			if (!live_threads(q[i]))
+				continue;
+			sl->asleep = 0;
 		}
 		/* Whoever holds the pipe may read it, on any descriptor. */
 		if (sl->asleep) {
