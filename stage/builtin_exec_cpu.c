@@ -28,7 +28,7 @@
  * running, or one whose wchan cannot be read may be waiting for input;
  * one that woke may have looked for input (a poll without blocking, then
  * a sleep); a pipe set O_ASYNC raises a signal on input, which ends any
- * sleep.  Listing /proc directories needs getdents64: where the sandbox
+ * sleep, and an io_uring's completion can wake a futex.  Listing /proc directories needs getdents64: where the sandbox
  * denies it, no sleep is judged and children are found by main thread.
  */
 #define _GNU_SOURCE
@@ -193,7 +193,8 @@ static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
 }
 
 /* Does pid hold the pipe (want, as its fd links read) on any descriptor?
- * 1 yes, 0 no, -1 yes with O_ASYNC (input raises a signal), or the list
+ * 1 yes, 0 no, -1 yes with O_ASYNC (input raises a signal), or it has an
+ * io_uring (whose completions wake a futex without a signal), or the list
  * cannot be read. */
 static int holds_pipe(long pid, const char *want)
 {
@@ -216,6 +217,8 @@ static int holds_pipe(long pid, const char *want)
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
+		if (strcmp(link, "anon_inode:[io_uring]") == 0)
+			held = -1;
 		if (strcmp(link, want) != 0)
 			continue;
 		held = 1;
