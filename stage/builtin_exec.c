@@ -782,8 +782,8 @@ static void note_work(struct ex *x)
 	/* Mid-stream, its input all read (the ring had no more for it):
 	 * waiting for more, or stuck on the last of it.  Timed as work on
 	 * its last record, and judged by its CPU time and where it sleeps
-	 * when the timeout comes (check_timeout).  Held input is needed to narrow it down,
-	 * and an output ring to see it write. */
+	 * when the timeout comes (check_timeout).  Held input is needed
+	 * to narrow it down, and an output ring to see it write. */
 	idle = x->timed && !working && !ending && !x->alone &&
 	       x->h != NULL && x->pid > 0 && x->to_fd >= 0 && x->qlen == 0 &&
 	       x->appended > 0 && x->max > 0 && !x->in_done;

@@ -19,17 +19,20 @@
  * The same walk tells one asleep on its last input.  Every thread of the
  * processes that hold the pipe (on any descriptor: a reader may have
  * moved it off its stdin) and of every process below them is looked at,
- * zombies aside (one whose main thread alone ended is not judged: its
- * fd list shows nothing then): each must sleep where no input can wake it (a timer, a
- * futex, a wait for a child, pause, a lock), as its wchan names the
- * kernel function, and the next sample must find the same threads, none
- * of them woken since (their context switches counted by /proc).  A
- * thread in a read of any pipe, in poll, select or epoll, in the disk,
- * running, or one whose wchan cannot be read may be waiting for input;
- * one that woke may have looked for input (a poll without blocking, then
- * a sleep); a pipe set O_ASYNC raises a signal on input, which ends any
- * sleep, and an io_uring's completion can wake a futex.  Listing /proc directories needs getdents64: where the sandbox
- * denies it, no sleep is judged and children are found by main thread.
+ * zombies aside (one whose main thread alone ended is not judged: its fd
+ * list shows nothing then).  Each must sleep where no input can wake it
+ * (a timer, a futex, a wait for a child, pause, a lock, a select or poll
+ * given no descriptor), as its wchan names the kernel function (and its
+ * syscall file the call), and the next sample must find the same
+ * threads, none of them woken since (their context switches counted by
+ * /proc).  A thread in a read of any pipe, in poll or select on some
+ * descriptor, in epoll, in the disk, running, or one whose wchan cannot
+ * be read may be waiting for input; one that woke may have looked for
+ * input (a poll without blocking, then a sleep); a pipe set O_ASYNC
+ * raises a signal on input, which ends any sleep, and an io_uring's
+ * completion can wake a futex.  Listing /proc directories needs
+ * getdents64: where the sandbox denies it, no sleep is judged and
+ * children are found by main thread.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -38,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "builtin_exec.h"
@@ -134,6 +138,56 @@ static int sleep_no_input_ends(const char *w)
 	return 0;
 }
 
+/* A thread in select or poll given no descriptor at all: a sleep (perl's
+ * four-argument select, an old Python's time.sleep).  Its wchan is the
+ * wait of select or poll, and /proc says the call and its arguments
+ * (readable by an ancestor of the same user): nfds is the first of
+ * select's and pselect6's, the second of poll's and ppoll's. */
+static int poll_on_nothing(long pid, long tid, const char *w)
+{
+	static const char *const waits[] = {
+		"poll_schedule_timeout", "do_select", "do_sys_poll",
+		"do_poll"};
+	char path[96], buf[256], *p, *e;
+	size_t n = strcspn(w, ".\n");
+	long nr;
+	int which = -1, arg;
+
+	for (size_t i = 0; i < sizeof(waits) / sizeof(*waits); i++)
+		if (strlen(waits[i]) == n && strncmp(w, waits[i], n) == 0)
+			which = (int)i;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/syscall", pid, tid);
+	if (which < 0 || slurp(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	nr = strtol(buf, &e, 10);
+	if (e == buf)
+		return 0;
+	if (0
+#ifdef SYS_select
+	    || nr == SYS_select
+#endif
+	    || nr == SYS_pselect6)
+		arg = 0;
+	else if (0
+#ifdef SYS_poll
+		 || nr == SYS_poll
+#endif
+		 || nr == SYS_ppoll)
+		arg = 1;
+	else
+		return 0;
+	p = e;
+	for (int i = 0; i <= arg; i++) {
+		unsigned long long v = strtoull(p, &e, 16);
+		if (e == p)
+			return 0;
+		if (i == arg)
+			return v == 0;
+		p = e;
+	}
+	return 0;
+}
+
 /* A thread's state letter (field 3 of its stat file), or 0. */
 static char thread_state(const char *stat_path)
 {
@@ -182,8 +236,8 @@ static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/wchan", pid, tid);
 	/* "0": running, or not ours to read. */
 	if (st != 'S' || slurp(path, w, sizeof(w)) <= 0 ||
-	    strcmp(w, "0") == 0 || !sleep_no_input_ends(w) ||
-	    sl->n == EXEC_THREADS_MAX)
+	    strcmp(w, "0") == 0 || sl->n == EXEC_THREADS_MAX ||
+	    (!sleep_no_input_ends(w) && !poll_on_nothing(pid, tid, w)))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
 	if (thread_switches(path, &sl->t[sl->n].switches) != 0)

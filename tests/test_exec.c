@@ -1764,20 +1764,22 @@ static int wchan_readable(void)
  * last of it is timed (its reader uses the CPU: it is not waiting for
  * more), narrowed down and quarantined while its input is still quiet
  * (3 s); so is one asleep on it (a sleep no input ends), a zombie of its
- * own below it.
+ * own below it, and one asleep in a select given no descriptor (perl's
+ * way to sleep a fraction of a second).
  * One that waits in a read for 1.2 s is left alone, also after a burst
  * of work that it writes out as it goes (a line every 200 000 turns of a
  * loop, some 10 ms) on a line that came after a quiet spell (which was
  * sampled), and with a helper process spinning beside it for 2 s (its
  * stdin is not the program's input) in a sandbox that denies getdents64
  * (no sleep is judged there, and the stage lives); or with one asleep
- * below it for 3 s (asleep, but the reader is not).  So is a shell waiting for a
- * child that reads the input on another descriptor, a shell that looks
- * for input without waiting (read -t 0) and sleeps in between, a perl
- * that forks a sleeping watchdog (its stdin the input) and then reads
- * the input on another descriptor, and one that waits in sigsuspend for
- * the SIGIO its input raises (O_ASYNC), and a shell waiting for a
- * program whose main thread has ended while another one reads. */
+ * below it for 3 s (asleep, but the reader is not).  So is a shell
+ * waiting for a child that reads the input on another descriptor, a
+ * shell that looks for input without waiting (read -t 0) and sleeps in
+ * between, a perl that forks a sleeping watchdog (its stdin the input)
+ * and then reads the input on another descriptor, one that waits in
+ * sigsuspend for the SIGIO its input raises (O_ASYNC), and a shell
+ * waiting for a program whose main thread has ended while another one
+ * reads. */
 RP_TEST(test_exec_idle_hang, 120)
 {
 	static const char *const prog[] = {
@@ -1807,7 +1809,10 @@ RP_TEST(test_exec_idle_hang, 120)
 		"sigprocmask(SIG_BLOCK, POSIX::SigSet->new($n{IO})); $SIG{IO} = "
 		"sub {}; my $e = POSIX::SigSet->new; while (1) { while "
 		"(defined(my $n = sysread(STDIN, my $b, 4096))) { exit if $n == "
-		"0; print $b } sigsuspend($e) }'"};
+		"0; print $b } sigsuspend($e) }'",
+		NULL, /* 8: mxprog, below */
+		"perl, -ne, 'BEGIN { $| = 1 } if (/^hang/) { select(undef, "
+		"undef, undef, 1000) } print'"};
 	char yaml[2048], *rep, *out, *q, *w;
 	size_t n;
 	/* Its main thread ends (pthread_exit) while another one reads: the
@@ -1836,9 +1841,9 @@ RP_TEST(test_exec_idle_hang, 120)
 	mxok = system(cc) == 0;
 	CU_ASSERT(mxok);
 	snprintf(mxprog, sizeof(mxprog), "sh, -c, '%s; true'", mx);
-	for (int v = 0; v < 9; v++) {
-		int stuck = v < 2;
-		if ((v == 1 && !wchan) || (v == 8 && !mxok))
+	for (int v = 0; v < 10; v++) {
+		int stuck = v < 2 || v == 9;
+		if (((v == 1 || v == 9) && !wchan) || (v == 8 && !mxok))
 			continue;
 		snprintf(yaml, sizeof(yaml),
 			 "name: ih\nstages:\n"
