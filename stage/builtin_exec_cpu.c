@@ -166,13 +166,25 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 #ifdef SYS_select
 	    || nr == SYS_select
 #endif
-	    || nr == SYS_pselect6)
+#ifdef SYS_pselect6
+	    || nr == SYS_pselect6
+#endif
+#ifdef SYS_pselect6_time64
+	    || nr == SYS_pselect6_time64
+#endif
+	)
 		arg = 0;
 	else if (0
 #ifdef SYS_poll
 		 || nr == SYS_poll
 #endif
-		 || nr == SYS_ppoll)
+#ifdef SYS_ppoll
+		 || nr == SYS_ppoll
+#endif
+#ifdef SYS_ppoll_time64
+		 || nr == SYS_ppoll_time64
+#endif
+	)
 		arg = 1;
 	else
 		return 0;

@@ -1777,9 +1777,9 @@ static int wchan_readable(void)
  * shell that looks for input without waiting (read -t 0) and sleeps in
  * between, a perl that forks a sleeping watchdog (its stdin the input)
  * and then reads the input on another descriptor, one that waits in
- * sigsuspend for the SIGIO its input raises (O_ASYNC), and a shell
- * waiting for a program whose main thread has ended while another one
- * reads. */
+ * sigsuspend for the SIGIO its input raises (O_ASYNC), a shell waiting
+ * for a program whose main thread has ended while another one reads, and
+ * one waiting in a select on its stdin. */
 RP_TEST(test_exec_idle_hang, 120)
 {
 	static const char *const prog[] = {
@@ -1812,7 +1812,10 @@ RP_TEST(test_exec_idle_hang, 120)
 		"0; print $b } sigsuspend($e) }'",
 		NULL, /* 8: mxprog, below */
 		"perl, -ne, 'BEGIN { $| = 1 } if (/^hang/) { select(undef, "
-		"undef, undef, 1000) } print'"};
+		"undef, undef, 1000) } print'",
+		"perl, -e, '$| = 1; while (1) { my $r = q(); vec($r, 0, 1) = 1; "
+		"select($r, undef, undef, undef); sysread(STDIN, my $b, 4096) "
+		"or exit; print $b }'"};
 	char yaml[2048], *rep, *out, *q, *w;
 	size_t n;
 	/* Its main thread ends (pthread_exit) while another one reads: the
@@ -1841,7 +1844,7 @@ RP_TEST(test_exec_idle_hang, 120)
 	mxok = system(cc) == 0;
 	CU_ASSERT(mxok);
 	snprintf(mxprog, sizeof(mxprog), "sh, -c, '%s; true'", mx);
-	for (int v = 0; v < 10; v++) {
+	for (int v = 0; v < 11; v++) {
 		int stuck = v < 2 || v == 9;
 		if (((v == 1 || v == 9) && !wchan) || (v == 8 && !mxok))
 			continue;
