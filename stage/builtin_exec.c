@@ -768,9 +768,6 @@ static void note_work(struct ex *x)
 		 x->to_fd < 0 && x->pid > 0 && x->appended > 0 && x->max > 0;
 	if (ending) {
 		uint64_t real = taken + x->out_bytes;
-		/* A new word: time it waited idle before is not its end's. */
-		if (!x->ending && x->idle)
-			x->bump++;
 		if (!x->ending || real != x->end_real) {
 			x->end_real = real;
 			x->end_told = 0;
@@ -793,6 +790,13 @@ static void note_work(struct ex *x)
 	}
 	if (idle != x->idle)
 		x->ncpu = -1;
+	/* Idle no more (new input, or its end): a new word.  Time it
+	 * waited idle is not the new work's, and a timeout the supervisor
+	 * sent about the idle word, which the input may have crossed, is
+	 * not about this: the progress word alone is compared then, and
+	 * input fed and not yet read does not move it. */
+	if (x->idle && !idle)
+		x->bump++;
 	x->idle = idle;
 	/* Fed held records again, alone: it has nothing more to wait for,
 	 * so all its time until it ends is theirs (the first one named).

@@ -522,15 +522,28 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 		int pfd = tgid > 0 && tgid != spare_pid
 				  ? (int)syscall(SYS_pidfd_open, (pid_t)tgid, 0)
 				  : -1;
-		if (pfd >= 0 &&
-		    seccomp_notify_id_valid(listener, req->id) == 0 &&
-		    spare(arg, v) == 0 &&
-		    syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0) == 0)
+		/* No longer in the call: ended, or interrupted by a signal
+		 * (the call then starts over, a new notification).  It never
+		 * ran, and nobody is to be killed for it. */
+		if (seccomp_notify_id_valid(listener, req->id) != 0)
+			v->gone = 1;
+		else if (tgid <= 0)
+			v->unspared = "its caller's process was not found";
+		else if (tgid == spare_pid)
+			v->unspared = "the stage itself made the call";
+		else if (pfd < 0)
+			v->unspared = "pidfd_open on its caller failed";
+		else if (spare(arg, v) != 0)
+			v->unspared = "the stage could not be told";
+		else if (syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL,
+				 0) != 0)
+			v->unspared = "its caller could not be killed";
+		else
 			v->spared = 1;
 		if (pfd >= 0)
 			close(pfd);
 	}
-	if (!v->spared && kill_pidfd >= 0 && v->errno_ == 0) {
+	if (!v->spared && !v->gone && kill_pidfd >= 0 && v->errno_ == 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 		if (req->pid > 0)
 			kill((pid_t)req->pid, SIGKILL);

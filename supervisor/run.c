@@ -1051,6 +1051,20 @@ static void on_violation(struct sup *s, int k)
 			       "record", r->spared_call);
 			continue;
 		}
+		if (v.gone) {
+			/* Its caller left the call before it was judged
+			 * (killed, or a signal: it starts over, and is seen
+			 * again): it never ran. */
+			if (rp_log_on(RP_LOG_DEBUG))
+				rp_log(RP_LOG_DEBUG, r->cfg->name, "denied "
+				       "syscall %s (%d): its caller left the "
+				       "call first", v.name, v.nr);
+			continue;
+		}
+		if (v.unspared)
+			rp_log(RP_LOG_INFO, r->cfg->name, "denied syscall %s "
+			       "(%d): the stage is killed, not its program "
+			       "alone: %s", v.name, v.nr, v.unspared);
 		if (v.errno_) {
 			/* A deny rule with an errno: not fatal; reported the
 			 * first time for each syscall, counted after. */
