@@ -1653,10 +1653,24 @@ static int stopped(pid_t pid)
 }
 
 /* A longer gap between samples is time we were not watching (starved
- * of the CPU, blocked writing to a stalled terminal): counted as this
- * much, so that a stuck stage is still caught but not killed at once
- * after the gap.  A Ctrl-Z stop is not counted at all (resume_all). */
+ * of the CPU, blocked writing to a stalled terminal, the whole machine
+ * paused): counted as half the limit at most (60 ms at least, more than
+ * a sample's 50), and never more than SAMPLE_GAP_NS, so that a stuck
+ * stage is still caught, at a later sample, but one that was paused
+ * with us is not killed at once after the gap, before it could move
+ * its word.  A Ctrl-Z stop is not counted at all (resume_all). */
 #define SAMPLE_GAP_NS (500 * 1000000LL)
+#define SAMPLE_GAP_MIN_NS (60 * 1000000LL)
+
+static int64_t gap_credit(int64_t gap, int64_t limit)
+{
+	int64_t cap = limit / 2 > SAMPLE_GAP_MIN_NS ? limit / 2
+						    : SAMPLE_GAP_MIN_NS;
+
+	if (cap > SAMPLE_GAP_NS)
+		cap = SAMPLE_GAP_NS;
+	return gap < cap ? gap : cap;
+}
 
 static void check_record_timeouts(struct sup *s)
 {
@@ -1683,9 +1697,8 @@ static void check_record_timeouts(struct sup *s)
 			r->told_timeout = 0;
 		} else if ((working == 1 || working == 2) && cur != 0 &&
 			   r->sampled_at != 0 && !stopped(r->proc.pid))
-			r->worked_ns += now - r->sampled_at < SAMPLE_GAP_NS
-						? now - r->sampled_at
-						: SAMPLE_GAP_NS;
+			r->worked_ns += gap_credit(now - r->sampled_at,
+						   limit);
 		r->seen_current = cur;
 		r->seen_progress = progress;
 		r->sampled_at = now;

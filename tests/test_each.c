@@ -416,8 +416,9 @@ RP_TEST(test_each_timing_and_chunks, 120)
 	CU_ASSERT_STRING_EQUAL(out, "line 0\nline 1\nline 3\nline 4\nline 5\n");
 	free(out);
 
-	/* 30 million lines a run (60 MB): sending them on takes far longer
-	 * than the run's 300 ms. */
+	/* 300 000 lines a run (a few ms of it), sent on into a ring (64K)
+	 * whose consumer waits 1 s before it reads: sending them takes far
+	 * longer than the run's 300 ms, and is not the run's time. */
 	rp_cmd_spit("IN2", "a\n", 2);
 	CU_ASSERT_EQUAL(rp_cmd_yaml("run",
 				    "name: eb\nstages:\n"
@@ -426,13 +427,26 @@ RP_TEST(test_each_timing_and_chunks, 120)
 				    "  - {name: parse, input: read, run: exec, "
 				    "record_timeout_ms: 300, args: [--each, --, "
 				    "sh, -c, 'cat > /dev/null; yes | head -n "
-				    "30000000']}\n"
-				    "  - {name: tally, input: parse, run: count}\n",
+				    "300000']}\n"
+				    "  - {name: slow, input: parse, run: exec, "
+				    "ring: 64K, args: [--lines, --, sh, -c, "
+				    "'sleep 1; exec cat']}\n"
+				    "  - {name: tally, input: slow, run: count}\n",
 				    &rep),
 			0);
-	CU_ASSERT(strstr(rep, "count: records=30000000 ") != NULL);
+	CU_ASSERT(strstr(rep, "count: records=300000 ") != NULL);
 	CU_ASSERT(strstr(rep, "timeout") == NULL);
-	if (!strstr(rep, "records=30000000 "))
+	{
+		/* It did wait that long to send them. */
+		const char *p = strstr(rep, "\n  parse ");
+		double in_s = 0, out_s = 0;
+		p = p ? strstr(p, "blocked ") : NULL;
+		CU_ASSERT(p != NULL &&
+			  sscanf(p, "blocked %lf s on input, %lf s on output",
+				 &in_s, &out_s) == 2 &&
+			  out_s >= 0.6);
+	}
+	if (!strstr(rep, "records=300000 ") || strstr(rep, "timeout"))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 
