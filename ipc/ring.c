@@ -368,8 +368,11 @@ static void restart_announce(struct rp_producer *p, uint64_t bound)
 		struct rp_restart_shm *x = &p->m.sh_p->p_restart[i];
 		uint64_t at = rp_load64_relaxed(&x->pos);
 		if (at == p->tail) {
-			e = x;
-			break;
+			/* An attach before this one published nothing: its
+			 * entry stays whole (a death amid this store leaves
+			 * one bound or the other, both sound). */
+			rp_store64_release(&x->bound, bound);
+			return;
 		}
 		if (at == ~0ull || at < rp_load64_relaxed(&e->pos))
 			e = x;
@@ -666,7 +669,7 @@ static void producer_publish(struct rp_producer *p)
 	/* After the records it covers, never before: a crash in between
 	 * leaves the older point, and a replay from there is deduplicated. */
 	if (p->ck_set) {
-		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->tail, &p->ck);
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->ck_pos, &p->ck);
 		p->ck_set = 0;
 	}
 	p->st.batches++;
@@ -1301,8 +1304,8 @@ void rp_keys_store(const struct rp_keys *k, struct rp_ckpt *ck)
 /* The newest valid slot, or with by_pos the one written for pos.  One
  * copy of each slot is taken and checked; a page that is someone else's
  * to write is only ever read through such a copy. */
-int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
-		 struct rp_ckpt *ck)
+static int ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		     struct rp_ckpt *ck, uint64_t *at)
 {
 	uint32_t i = rp_load32_acquire(&a->c_idx) & 1u;
 
@@ -1320,9 +1323,17 @@ int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
 		ck->sub = sl.c_sub;
 		ck->flags = f;
 		memcpy(ck->user, sl.c_user, sizeof(ck->user));
+		if (at != NULL)
+			*at = sl.c_pos;
 		return (int)i;
 	}
 	return -1;
+}
+
+int rp_ckpt_pick(const struct rp_ckpt_area *a, int by_pos, uint64_t pos,
+		 struct rp_ckpt *ck)
+{
+	return ckpt_pick(a, by_pos, pos, ck, NULL);
 }
 
 int rp_release_ckpt_upto(struct rp_consumer *c, uint64_t pos,
@@ -1382,9 +1393,13 @@ void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck)
 {
 	p->ck = *ck;
 	p->ck_set = 1;
+	/* Stored with the tail as it is now, not as it will be at the
+	 * publication: what is committed after this belongs to origins
+	 * from ck->seq on (rp_producer_source_bound counts them). */
+	p->ck_pos = p->tail;
 	/* Nothing waits for publication: save it now. */
 	if (p->tail == p->pub_tail && p->slot < 0) {
-		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->tail, &p->ck);
+		rp_ckpt_write(&p->m.sh_p->p_ckpt, -1, p->ck_pos, &p->ck);
 		p->ck_set = 0;
 	}
 }
@@ -1392,6 +1407,65 @@ void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck)
 void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck)
 {
 	rp_ckpt_pick(&p->m.sh_p->p_ckpt, 0, 0, ck);
+}
+
+/* The bound the newest attach before this one said (0: none), of the
+ * entries below the tail. */
+static uint64_t last_restart_bound(const struct rp_producer *p)
+{
+	uint64_t best = 0, bound = 0;
+
+	for (unsigned i = 0; i < RP_RESTARTS; i++) {
+		uint64_t at = rp_load64_acquire(&p->m.sh_p->p_restart[i].pos);
+		uint64_t b;
+		if (at == ~0ull || at > p->tail || (bound != 0 && at < best))
+			continue;
+		if ((b = restart_bound_at(p->m.sh_p, at)) != 0) {
+			best = at;
+			bound = b;
+		}
+	}
+	return bound;
+}
+
+int rp_producer_source_bound(struct rp_producer *p, uint64_t first,
+			     uint64_t *bound)
+{
+	struct rp_ckpt ck;
+	uint64_t base = first, from = 0, n, b, last, cap;
+
+	*bound = 0;
+	if (p->slot >= 0 || !p->restart_mark || p->resv_out ||
+	    p->tail != p->pub_tail)
+		return -EINVAL;
+	if (ckpt_pick(&p->m.sh_p->p_ckpt, 0, 0, &ck, &from) >= 0) {
+		base = ck.seq;
+	} else if (first != 0) {
+		return -ENOENT; /* where the numbering began is not known */
+	}
+	/* Every record takes a header at least, and each origin one
+	 * record: past the point's position there are no more origins
+	 * than headers fit.  Numbered from 0 at the ring's start, so
+	 * neither are there before it: a point that counts more is not
+	 * an honest one. */
+	if (from > p->tail || (from & 7) ||
+	    base > from / sizeof(struct rp_rec_hdr))
+		return -EBADMSG;
+	n = (p->tail - from) / sizeof(struct rp_rec_hdr);
+	b = base + n + 1;
+	/* What attaches before the point's incarnation made is bounded by
+	 * what the last attach said, which a point saved after it, amid
+	 * its replays, no longer covers.  That word is from the producer's
+	 * page, which the incarnation the bound is to check could write:
+	 * no more than the whole ring's headers (every origin made so far)
+	 * is believed of it. */
+	last = last_restart_bound(p);
+	cap = p->tail / sizeof(struct rp_rec_hdr) + 1;
+	if (last > cap)
+		last = cap;
+	*bound = b > last ? b : last;
+	rp_producer_set_restart_bound(p, *bound);
+	return 0;
 }
 
 uint32_t rp_consumer_flags(const struct rp_consumer *c)

@@ -268,6 +268,18 @@ void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck);
 void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck);
 /* The last saved source commit point (flags 0 if none). */
 void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck);
+/* A restarted source, before it commits anything: the origins earlier
+ * attaches published are below the commit point's count plus the
+ * records that fit past its position (from origin first, at the ring's
+ * start, if there is none), and below what the last attach said (no
+ * more than one origin per header the whole ring took): said as this
+ * attach's restart bound (rp_producer_set_restart_bound), and in
+ * *bound.  0; -ENOENT without a point if first is not 0; -EBADMSG if
+ * the point is not one an honest source numbering from 0 leaves (its
+ * position past the tail, or more origins than headers fit before it);
+ * -EINVAL after a commit, or on an MP-producer ring. */
+int rp_producer_source_bound(struct rp_producer *p, uint64_t first,
+			     uint64_t *bound);
 /* RP_RING_F_* of the ring. */
 uint32_t rp_consumer_flags(const struct rp_consumer *c);
 

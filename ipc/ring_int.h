@@ -44,6 +44,8 @@ struct rp_producer {
 	int poisoned;        /* sticky -EBADMSG */
 	int ck_set;          /* a commit point waits for its publication */
 	struct rp_ckpt ck;
+	uint64_t ck_pos;     /* the tail when it was set: the records of
+			      * the origins it covers all lie below */
 	uint32_t batch_bytes;
 	int slot;            /* MP producers: my claim slot, else -1 */
 	int restart_mark;    /* the next record is this attach's first */

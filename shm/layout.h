@@ -185,7 +185,8 @@ _Static_assert(offsetof(struct rp_mp_side, m_slots) == 0x80, "format");
 #define RP_CKPT_WORDS 4u
 
 struct rp_ckpt_shm {
-	uint64_t c_pos;                /* 0x00 consumer: head it goes with */
+	uint64_t c_pos;                /* 0x00 consumer: head it goes with;
+					* source: tail when it was saved */
 	uint64_t c_seq;                /* 0x08 input records counted */
 	uint64_t c_origin;             /* 0x10 key of the last record taken */
 	uint32_t c_sub;                /* 0x18 */

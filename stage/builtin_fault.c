@@ -35,13 +35,19 @@ struct fault {
 	enum rp_crash_point point;
 	int have_do;
 	uint64_t copies;       /* --copies: outputs per record (0: 1) */
+	int have_make;
+	uint64_t make;         /* --make: records it makes, as a source */
+	uint64_t next;         /* the next of them (saved and restored) */
 };
 
-static int chosen(const struct fault *f, struct rp_stage *s,
+/* Saved every this many records made: a restart makes the ones after
+ * the last save again, numbered as before. */
+#define MAKE_SAVE_EVERY 16u
+
+/* seq: the record's input sequence number (a source's: its own). */
+static int chosen(const struct fault *f, struct rp_stage *s, uint64_t seq,
 		  const struct rp_record *r)
 {
-	uint64_t seq = rp_stage_taken(s);
-
 	/* A replica's record taken up again, counted before: the count
 	 * that chose it then has moved on. */
 	if (seq == UINT64_MAX && !f->have_match)
@@ -117,7 +123,7 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 			void *arg)
 {
 	struct fault *f = arg;
-	int bad = f->have_do && chosen(f, s, r), err = 0;
+	int bad = f->have_do && chosen(f, s, rp_stage_taken(s), r), err = 0;
 
 	if (bad)
 		misbehave(f, s);
@@ -131,6 +137,46 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 		kill(getpid(), SIGKILL);
 	}
 	return err;
+}
+
+/* As a source: record K is K in decimal, its own origin, and what it
+ * misbehaves on is chosen by K. */
+static int fault_make(struct rp_stage *s, void *arg)
+{
+	struct fault *f = arg;
+	char text[24];
+	struct rp_record r = {.data = text};
+	uint64_t k = f->next;
+	int bad, err = 0;
+
+	if (k >= f->make)
+		return 0;
+	r.len = (uint32_t)snprintf(text, sizeof(text), "%llu",
+				   (unsigned long long)k);
+	bad = f->have_do && chosen(f, s, k, &r);
+	if (bad)
+		misbehave(f, s);
+	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++) {
+		if (i > 0)
+			rp_emit_same_origin(s);
+		err = rp_emit(s, r.data, r.len);
+	}
+	if (err == 0)
+		err = rp_emit_end_origin(s);
+	if (bad && f->act == A_KEY_AHEAD && f->value) {
+		rp_stage_flush(s);
+		kill(getpid(), SIGKILL);
+	}
+	/* A source numbers on from its last origin: back to honest keys,
+	 * so the next one goes back from the far one (as behind a filter,
+	 * whose keys are its input's). */
+	if (bad && f->act == A_KEY_AHEAD)
+		rp_stage_fault_key_ahead(s, (uint64_t)0 - ((uint64_t)1 << 40));
+	f->next = k + 1;
+	/* Where a restart makes on from: saved once published. */
+	if (err == 0 && (f->next % MAKE_SAVE_EVERY == 0 || f->next == f->make))
+		err = rp_stage_save(s, &f->next, 1);
+	return err ? err : 1;
 }
 
 static const struct builtin *self(void);
@@ -235,6 +281,11 @@ static int fault_main(int argc, char **argv)
 			if ((err = parse_action(&f, argv[++i])))
 				return err;
 			f.have_do = 1;
+		} else if (!strcmp(o, "--make")) {
+			if ((err = builtin_parse_count(self(), o, argv[++i],
+						       &f.make)))
+				return err;
+			f.have_make = 1;
 		} else if (!strcmp(o, "--copies")) {
 			if ((err = builtin_parse_count(self(), o, argv[++i],
 						       &f.copies)))
@@ -250,20 +301,31 @@ static int fault_main(int argc, char **argv)
 	    (f.have_at || f.have_match || f.have_random || f.every != 0))
 		return builtin_usage(self(), "--do and one of --at, --match, "
 					     "--random, --every go together");
-	if (!f.have_do && !f.copies)
+	if (!f.have_do && !f.copies && !f.have_make)
 		return builtin_usage(self(), "needs --do and one of --at, "
 					     "--match, --random, --every, or "
-					     "--copies");
+					     "--copies, or --make");
 	if ((err = builtin_open(NULL, 0, &s)))
 		return err;
-	return rp_stage_run(s, fault_record, &f);
+	if (!f.have_make)
+		return rp_stage_run(s, fault_record, &f);
+	if (rp_stage_in_capacity(s) != 0) {
+		fprintf(stderr, "fault: --make makes its own records: it "
+				"takes no input\n");
+		return rp_stage_finish(s, -EINVAL, 0);
+	}
+	/* A restart makes on after the last record it had saved. */
+	if (!rp_stage_restored(s, &f.next, 1))
+		f.next = 0;
+	return rp_stage_run_source(s, fault_make, &f);
 }
 
 const struct builtin builtin_fault = {
 	.name = "fault",
 	.synopsis = "[(--at N | --match REGEX | --random SEED:MAX | --every N) "
-		    "--do ACTION] [--copies N]",
-	.summary = "pass records through; misbehave on a chosen one",
+		    "--do ACTION] [--copies N] [--make N]",
+	.summary = "pass records through (or make them); misbehave on a "
+		   "chosen one",
 	.help =
 "  --at N          the record with input sequence number N (it keeps\n"
 "                  its number after a restart, so it is a poison record)\n"
@@ -299,6 +361,10 @@ const struct builtin builtin_fault = {
 "  --copies N      emit each record N times (1-1000), as outputs of\n"
 "                  its one origin: a stage whose output outgrows its\n"
 "                  input\n"
+"  --make N        as a source (no input): make records 0 to N-1 (the\n"
+"                  number in decimal, each its own origin), saving its\n"
+"                  place every 16 so a restart goes on from there;\n"
+"                  --at and the others choose by that number\n"
 "  (With replicas, N counts the records each replica took, once each\n"
 "  across its restarts.)\n",
 	.main = fault_main,

@@ -29,7 +29,10 @@
  * record whose key is not past the last one it took, from the first record
  * of the restart (RP_REC_F_RESTART) until one is past it.  Anywhere else
  * such a key is its producer's corruption (a key pushed far ahead would
- * otherwise have everything after it dropped), reported as one.  A
+ * otherwise have everything after it dropped), reported as one; so is a
+ * last key at or past the bound the restarted producer gives what its
+ * earlier incarnations made (a filter: from its input's count; a source:
+ * from its commit point and the records that fit past it).  A
  * group of replicas has no incarnations to mark: behind one, keys not
  * past the last are dropped wherever they come.  A source saves its
  * point after the publication it covers (rp_stage_save), never before.
@@ -1457,6 +1460,19 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 	}
 	s->source = 1;
 	s->origin = s->in_seq;
+	/* What earlier incarnations published has origins below what its
+	 * commit point and the records past it allow: said to its
+	 * consumer with its first record, so a key pushed ahead before a
+	 * crash is caught there.  Where that is not known, none is said. */
+	{
+		uint64_t bound;
+		if (rp_producer_source_bound(s->out, s->in_seq, &bound) ==
+		    -EBADMSG)
+			fprintf(stderr, "%s: the commit point it resumes "
+				"from is not one its output ring's records "
+				"allow: its replays are given no bound\n",
+				s->name);
+	}
 	for (;;) {
 		int r;
 		if ((c = cancel_point(s)))

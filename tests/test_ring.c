@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../ipc/ring_int.h"
 #include "../shm/futex.h"
 #include "harness.h"
 
@@ -495,6 +496,151 @@ RP_TEST(test_restart_mark_and_key_order, 20)
 	}
 }
 
+
+/* The producer's page, writable, as the producer could write it. */
+static struct rp_ring_pside *pside_map(struct rp_test_ring *r)
+{
+	char *m = mmap(NULL, RP_P_SIDE_OFF + sizeof(struct rp_ring_pside),
+		       PROT_READ | PROT_WRITE, MAP_SHARED, r->fds.p_fd, 0);
+
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	return (struct rp_ring_pside *)(m + RP_P_SIDE_OFF);
+}
+
+static void pside_unmap(struct rp_ring_pside *ps)
+{
+	munmap((char *)ps - RP_P_SIDE_OFF,
+	       RP_P_SIDE_OFF + sizeof(struct rp_ring_pside));
+}
+
+/* Takes every record there is with the key checks a stage makes; the
+ * last result (1 new, 0 a replay, -EBADMSG). */
+static int take_all(struct rp_consumer *c, struct rp_keys *k)
+{
+	struct rp_view v;
+	int got = 1;
+
+	while (got >= 0 && rp_peek(c, &v) == 0)
+		got = rp_keys_step(k, 1, 0, v.origin, v.sub, v.flags,
+				   (v.flags & RP_REC_F_RESTART)
+					   ? rp_consumer_restart_bound(c, v.pos)
+					   : 0);
+	return got;
+}
+
+/* A restarted source has no input to bound its earlier attaches' keys
+ * by: its commit point does, with the count it saved plus one origin per
+ * header that fits past the tail it was saved at (not the tail at its
+ * publication, which covers records made after the save), and at least
+ * what the attach before said.  A far key is caught at the restart; an
+ * honest source is not blamed, also when it saved amid its replays,
+ * below what an earlier attach had published. */
+RP_TEST(test_source_restart_bound, 20)
+{
+	struct rp_test_ring r;
+	struct rp_producer *p;
+	struct rp_consumer *c;
+	struct rp_keys k;
+	struct rp_ckpt ck;
+	uint64_t b;
+
+	for (int far = 0; far < 2; far++) {
+		rp_test_ring_make(&r, 1 << 16, RP_RING_F_DEDUP, 0);
+		c = rp_test_consumer(&r);
+		memset(&k, 0, sizeof(k));
+		p = rp_test_producer(&r);
+		/* The first attach: no point, origins from 0. */
+		CU_ASSERT_EQUAL(rp_producer_source_bound(p, 0, &b), 0);
+		CU_ASSERT_EQUAL(b, 1);
+		for (uint64_t i = 0; i < 10; i++)
+			CU_ASSERT_FATAL(send_seq(p, 8, i) == 0);
+		/* Saved at 10 before those are published; 10 to 14 are
+		 * committed after it and published with it. */
+		memset(&ck, 0, sizeof(ck));
+		ck.seq = 10;
+		rp_producer_set_ckpt(p, &ck);
+		for (uint64_t i = 10; i < 15; i++)
+			CU_ASSERT_FATAL(send_seq(p, 8, i) == 0);
+		if (far)
+			CU_ASSERT_FATAL(send_seq(p, 8, 1ull << 40) == 0);
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		CU_ASSERT_EQUAL(take_all(c, &k), 1);
+		rp_producer_close(p);
+
+		/* The restart: 10 plus the records past the point (32
+		 * bytes each, 24 a header at least) plus 1.  The far key's
+		 * writer also said a bound near 2^62 for the attach after
+		 * it: no more than the ring's headers (16 records of 32
+		 * bytes) is believed of that. */
+		if (far) {
+			struct rp_ring_pside *ps = pside_map(&r);
+			rp_store64_release(&ps->p_restart[3].bound, 1ull << 62);
+			rp_store64_release(&ps->p_restart[3].pos, 16 * 32);
+			pside_unmap(ps);
+		}
+		p = rp_test_producer(&r);
+		CU_ASSERT_EQUAL(rp_producer_source_bound(p, 0, &b), 0);
+		CU_ASSERT_EQUAL(b, far ? 16 * 32 / 24 + 1 : 10 + 5 * 32 / 24 + 1);
+		for (uint64_t i = 10; i < 13; i++)
+			CU_ASSERT_FATAL(send_seq(p, 8, i) == 0);
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		if (far) {
+			CU_ASSERT_EQUAL(take_all(c, &k), -EBADMSG);
+			CU_ASSERT_EQUAL(rp_ring_verify(&r.fds, 1), -EBADMSG);
+			rp_producer_close(p);
+			rp_consumer_close(c);
+			rp_test_ring_free(&r);
+			continue;
+		}
+		CU_ASSERT_EQUAL(take_all(c, &k), 0); /* replays */
+		/* Saved at 13 amid its replays, then gone: 13 and 14 the
+		 * first attach made are past this point's own bound (14). */
+		ck.seq = 13;
+		rp_producer_set_ckpt(p, &ck);
+		rp_producer_close(p);
+		p = rp_test_producer(&r);
+		CU_ASSERT_EQUAL(rp_producer_source_bound(p, 0, &b), 0);
+		CU_ASSERT_EQUAL(b, 10 + 5 * 32 / 24 + 1);
+		for (uint64_t i = 13; i < 17; i++)
+			CU_ASSERT_FATAL(send_seq(p, 8, i) == 0);
+		CU_ASSERT_FATAL(rp_flush(p) == 0);
+		CU_ASSERT_EQUAL(take_all(c, &k), 1);
+		CU_ASSERT_EQUAL(k.origin, 16);
+		CU_ASSERT_EQUAL(rp_ring_verify(&r.fds, 1), 0);
+		/* Said once, before the first commit. */
+		CU_ASSERT_EQUAL(rp_producer_source_bound(p, 0, &b), -EINVAL);
+		rp_producer_close(p);
+
+		/* A point whose position is past the tail bounds nothing,
+		 * nor one that counts more origins than headers fit before
+		 * it; without a point, numbering that did not begin at 0
+		 * neither. */
+		{
+			struct rp_ring_pside *ps = pside_map(&r);
+			static const uint64_t bad[][2] = {{20, 1ull << 40},
+							  {1000, 24 * 8}};
+			for (int i = 0; i < 2; i++) {
+				ck.seq = bad[i][0];
+				rp_ckpt_write(&ps->p_ckpt, -1, bad[i][1], &ck);
+				p = rp_test_producer(&r);
+				CU_ASSERT_EQUAL(
+					rp_producer_source_bound(p, 0, &b),
+					-EBADMSG);
+				CU_ASSERT_EQUAL(b, 0);
+				rp_producer_close(p);
+			}
+			memset(&ps->p_ckpt, 0, sizeof(ps->p_ckpt));
+			p = rp_test_producer(&r);
+			CU_ASSERT_EQUAL(rp_producer_source_bound(p, 5, &b),
+					-ENOENT);
+			rp_producer_close(p);
+			pside_unmap(ps);
+		}
+		rp_consumer_close(c);
+		rp_test_ring_free(&r);
+	}
+}
+
 /* A side opened early (a standby) takes up the cursors as they are when
  * it starts: the consumer the records after the last release, the
  * producer after the last publication.  Not with a peek or a commit
@@ -714,6 +860,8 @@ void rp_suite_ring(void)
 		 {"producer re-attach", test_producer_reattach},
 		 {"restart marks and the order of keys",
 		  test_restart_mark_and_key_order},
+		 {"a restarted source bounds its earlier keys",
+		  test_source_restart_bound},
 		 {"an early side takes up the cursors",
 		  test_resync_takes_up_cursors},
 		 {"batched publication", test_batching},
