@@ -16,7 +16,11 @@
  * wait, so in steady state each side touches the peer's line once per
  * batch.  A peer cursor is validated against the private one before use:
  * it may only move forward and never past the other cursor by more than
- * the capacity.
+ * the capacity.  One that fails is looked at again for a moment
+ * (cursor_settle) before the ring is called broken: its owner may have
+ * scribbled it and be about to store over it, and garbage never acted on
+ * did no harm, while a claim of a broken ring that the supervisor then
+ * finds sound is held against the claimant.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shm/crashpoint.h"
@@ -692,17 +697,47 @@ int rp_flush(struct rp_producer *p)
 	return 0;
 }
 
+/* How long a peer's cursor that fails its check is watched for its
+ * owner's next store, and how often it is read meanwhile. */
+#define SETTLE_NS (5 * 1000000LL)
+#define SETTLE_NAP_NS 20000L
+
+/* A peer's cursor failed its check: wait a moment (until, from 0: the
+ * first time) for it to be stored over.  0: read it again; -EBADMSG:
+ * it stayed bad, or is not to be waited for (no_settle: a control ring,
+ * whose far end the supervisor blames without a claim to check, and
+ * which it must not wait on). */
+static int cursor_settle(int no_settle, int64_t *until)
+{
+	struct timespec nap = {0, SETTLE_NAP_NS};
+	int64_t now;
+
+	if (no_settle)
+		return -EBADMSG;
+	now = rp_now_ns();
+	if (*until == 0)
+		*until = now + SETTLE_NS;
+	else if (now >= *until)
+		return -EBADMSG;
+	nanosleep(&nap, NULL);
+	return 0;
+}
+
 /* Re-read and validate the consumer's head.  0, -EBADMSG or -EPIPE. */
 static int refresh_head(struct rp_producer *p)
 {
 	/* Pairs with the consumer's release store of c_head: it is done
 	 * reading everything below it. */
 	uint64_t hd = rp_load64_acquire(&p->m.sh_c->c_head);
+	int64_t until = 0;
 
 	/* Forward only, never past what we published, multiple of 8. */
-	if (hd - p->head_cache > p->pub_tail - p->head_cache || (hd & 7)) {
-		p->poisoned = 1;
-		return -EBADMSG;
+	while (hd - p->head_cache > p->pub_tail - p->head_cache || (hd & 7)) {
+		if (cursor_settle(p->no_settle, &until)) {
+			p->poisoned = 1;
+			return -EBADMSG;
+		}
+		hd = rp_load64_acquire(&p->m.sh_c->c_head);
 	}
 	p->head_cache = hd;
 	if (rp_load32_acquire(&p->m.sh_c->c_broken)) {
@@ -1003,14 +1038,26 @@ static int spsc_refresh_tail(struct rp_consumer *c)
 {
 	/* Pairs with the producer's release store in producer_publish(). */
 	uint64_t t = rp_load64_acquire(&c->m.sh_p->p_tail);
+	int64_t until = 0;
 
 	/* Forward only (from our cached copy), at most capacity ahead of
 	 * what we released, multiple of 8. */
-	if (t - c->head > c->m.cap || t - c->tail_cache > t - c->head ||
-	    (t & 7)) {
-		c->poisoned = 1;
-		return -EBADMSG;
+	while (t - c->head > c->m.cap || t - c->tail_cache > t - c->head ||
+	       (t & 7)) {
+		/* Said hungry meanwhile: the producer publishes (stores its
+		 * tail) at its next commit rather than a batch later. */
+		if (until == 0 && !c->no_settle)
+			rp_bell_announce(c->own);
+		if (cursor_settle(c->no_settle, &until)) {
+			if (!c->no_settle)
+				rp_bell_retire(c->own);
+			c->poisoned = 1;
+			return -EBADMSG;
+		}
+		t = rp_load64_acquire(&c->m.sh_p->p_tail);
 	}
+	if (until != 0)
+		rp_bell_retire(c->own);
 	c->tail_cache = t;
 	return 0;
 }

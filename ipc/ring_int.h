@@ -42,6 +42,7 @@ struct rp_producer {
 	uint64_t batch_records, batch_bytes_in; /* stats, once published */
 	int broken;          /* sticky -EPIPE */
 	int poisoned;        /* sticky -EBADMSG */
+	int no_settle;       /* a bad c_head is not looked at again */
 	int ck_set;          /* a commit point waits for its publication */
 	struct rp_ckpt ck;
 	uint64_t ck_pos;     /* the tail when it was set: the records of
@@ -67,6 +68,7 @@ struct rp_consumer {
 			       * default */
 	uint64_t replays;     /* records dropped as replays at their claim */
 	int poisoned;
+	int no_settle;        /* a bad p_tail is not looked at again */
 	int slot;
 	struct rp_ckpt ck;    /* the commit point of the last release */
 	int ck_slot;          /* its slot on our page, -1: none */

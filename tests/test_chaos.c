@@ -313,7 +313,8 @@ RP_TEST(test_chaos_corrupt_contained, 300)
 		contained, caught);
 	CU_ASSERT(ran >= 8);
 	/* An innocent stage is blamed only when a scribbled cursor was
-	 * rewritten before the supervisor looked (README: known limits). */
+	 * rewritten after its reader's 5 ms look but before the supervisor
+	 * looked (README: known limits). */
 	CU_ASSERT(contained >= ran - 1);
 	rp_cmd_dir_remove();
 }

@@ -342,7 +342,17 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 
 	rp_cmd_dir_make("cli");
 	pid = rp_cmd_start(args, -1);
-	usleep(500000);
+	/* Until the fault stage hangs: the source then waits for room
+	 * (0.1 s of it; 10 s at most). */
+	for (int i = 0; i < 200; i++) {
+		char json[4096];
+		const char *b;
+		if (rp_cmd_stat_json("pipeline", json, sizeof(json)) == 0 &&
+		    (b = strstr(json, "\"blocked_output_s\":")) != NULL &&
+		    strtod(b + 19, NULL) >= 0.1)
+			break;
+		usleep(50000);
+	}
 	t0 = rp_now_ns();
 	kill(pid, SIGINT);
 	st = rp_test_wait(pid, 20);
@@ -1152,7 +1162,17 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	/* --watch: a snapshot a second while it runs, and an end (exit 0)
 	 * once the pipeline is gone. */
 	watcher = rp_cmd_start(watch, -1);
-	usleep(1500000);
+	/* Two snapshots out (10 s at most). */
+	for (int i = 0, snaps = 0; i < 200 && snaps < 2; i++) {
+		size_t n;
+		char *w, *at;
+		usleep(50000);
+		at = w = rp_cmd_slurp("REPORT", &n);
+		for (snaps = 0; w != NULL && (at = strstr(at, "  slow  "));
+		     at++)
+			snaps++;
+		free(w);
+	}
 	/* The supervisor killed: its stages follow, nothing is found. */
 	kill(pid, SIGKILL);
 	st = rp_test_wait(pid, 10);

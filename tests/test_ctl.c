@@ -560,12 +560,12 @@ RP_TEST(ctl_dead_receiver_full_epipe, 20)
 				    2 * SEC),
 			-EPIPE);
 	dt = rp_now_ns() - t0;
-	CU_ASSERT(dt < 50 * MS);
+	CU_ASSERT(dt < 500 * MS); /* at once, not after the 2 s */
 	/* And it stays dead. */
 	CU_ASSERT_EQUAL(rp_ctl_send(c.tx, RP_CTL_PING, 0, 0, 0, 0, NULL,
 				    2 * SEC),
 			-EPIPE);
-	CU_ASSERT(rp_now_ns() - t0 < 100 * MS);
+	CU_ASSERT(rp_now_ns() - t0 < 1000 * MS);
 
 	CU_ASSERT_EQUAL(rp_ctl_cancel(c.tx, RP_REASON_SIBLING), -EPIPE);
 	CU_ASSERT_EQUAL(rp_ctl_drain(c.tx), -EPIPE);
@@ -590,7 +590,7 @@ RP_TEST(ctl_dead_receiver_empty_epipe, 20)
 	CU_ASSERT_EQUAL(rp_ctl_send(c.tx, RP_CTL_PING, 0, 2, 0, 0, NULL,
 				    2 * SEC),
 			-EPIPE);
-	CU_ASSERT(rp_now_ns() - t0 < 50 * MS);
+	CU_ASSERT(rp_now_ns() - t0 < 500 * MS);
 	CU_ASSERT_EQUAL(rp_ctl_cancel(c.tx, RP_REASON_USER), -EPIPE);
 	/* What was sent before the death is still what is queued. */
 	CU_ASSERT_EQUAL(rp_ctl_recv(c.rx, &m), 0);

@@ -687,7 +687,15 @@ RP_TEST(test_exec_records_source_drains, 30)
 
 	rp_cmd_dir_make("exec");
 	pid = rp_cmd_start(args, -1);
-	usleep(800000);
+	/* Drained once the stage has read the frames (the whole one is
+	 * out): 10 s at most. */
+	for (int i = 0; i < 200; i++) {
+		char text[4096];
+		if (rp_cmd_stat_json("pipeline", text, sizeof(text)) == 0 &&
+		    strstr(text, "\"records_out\":1,") != NULL)
+			break;
+		usleep(50000);
+	}
 	kill(pid, SIGUSR1);
 	st = rp_test_wait(pid, 20);
 	rep = rp_cmd_slurp("REPORT", &n);

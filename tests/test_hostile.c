@@ -9,9 +9,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../ipc/ctl.h"
@@ -652,6 +654,95 @@ RP_TEST(hostile_head_legit_moves, 20)
 	CU_ASSERT_EQUAL(rp_reserve(p, h.max_record, &dst), 0);
 	rp_producer_close(p);
 	hostile_free(&h);
+}
+
+/* A cursor stored again by its owner a moment later. */
+
+struct repair {
+	rp_atomic64 *word;
+	uint64_t value;
+	int go; /* the reader is about to read */
+};
+
+static void *repair_later(void *arg)
+{
+	struct repair *r = arg;
+	struct timespec t = {0, 100000};
+
+	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
+		;
+	nanosleep(&t, NULL);
+	rp_store64_release(r->word, r->value);
+	return NULL;
+}
+
+/* A cursor its owner scribbled and stores over again at once (its own
+ * next store) is taken once it is good, by a reader that looks again
+ * for a moment (5 ms) before it calls the ring broken: the garbage was
+ * never acted on, and the supervisor would find the ring sound and hold
+ * the claim against the reader.  One that stays bad is refused after
+ * that moment, as before.  Both cursors: c_head as the producer reads
+ * it, p_tail as the consumer does. */
+RP_TEST(hostile_cursor_repaired, 20)
+{
+	for (int side = 0; side < 2; side++) {
+		for (int repaired = 1; repaired >= 0; repaired--) {
+			struct hostile h;
+			struct rp_producer *p;
+			struct rp_consumer *c;
+			struct repair r;
+			struct rp_view v;
+			pthread_t t;
+			int64_t t0;
+			void *dst;
+			int got;
+
+			hostile_make(&h, 4096, 0, 0);
+			p = rp_test_producer(&h.r);
+			c = rp_test_consumer(&h.r);
+			if (side == 0) {
+				/* Full, then all released: the next
+				 * reserve must read c_head again. */
+				CU_ASSERT_FATAL(fill_ring(p, 0) == 0);
+				CU_ASSERT_FATAL(drain_all(c) > 0);
+				CU_ASSERT_FATAL(rp_release(c) == 0);
+				r.word = &h.cs->c_head;
+			} else {
+				/* Seen up to a tail, then two more. */
+				CU_ASSERT_FATAL(send_n(p, 3, 40) == 0);
+				CU_ASSERT_FATAL(drain_all(c) == 3);
+				CU_ASSERT_FATAL(send_n(p, 2, 40) == 0);
+				r.word = &h.ps->p_tail;
+			}
+			r.value = rp_load64_acquire(r.word);
+			r.go = 0;
+			rp_store64_release(r.word,
+					   r.value + ((uint64_t)h.cap << 4) + 3);
+			if (repaired)
+				CU_ASSERT_FATAL(pthread_create(&t, NULL,
+							       repair_later,
+							       &r) == 0);
+			t0 = rp_now_ns();
+			__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+			got = side == 0 ? rp_reserve(p, 8, &dst)
+					: rp_peek(c, &v);
+			CU_ASSERT_EQUAL(got, repaired ? 0 : -EBADMSG);
+			CU_ASSERT(rp_now_ns() - t0 < 1000000000LL);
+			/* Bad for good: refused once the moment is over. */
+			if (!repaired)
+				CU_ASSERT(rp_now_ns() - t0 >= 4000000LL);
+			if (got == 0 && side == 1)
+				CU_ASSERT_EQUAL(v.len, 40);
+			if (repaired)
+				pthread_join(t, NULL);
+			if (got == 0 && side == 0)
+				CU_ASSERT_EQUAL(rp_commit(p, 8, &(struct rp_meta){
+						.type = RP_REC_T_DATA}), 0);
+			rp_consumer_close(c);
+			rp_producer_close(p);
+			hostile_free(&h);
+		}
+	}
 }
 
 /* -------------------------------------------------------------- records */
@@ -1436,6 +1527,7 @@ void rp_suite_hostile(void)
 		 {"tail_garbage", hostile_tail_garbage},
 		 {"head_garbage", hostile_head_garbage},
 		 {"head_legit_moves", hostile_head_legit_moves},
+		 {"cursor_repaired", hostile_cursor_repaired},
 		 {"records_scribbled", hostile_records_scribbled},
 		 {"records_forged", hostile_records_forged},
 		 {"concurrent_scribbler", hostile_concurrent_scribbler},

@@ -799,7 +799,7 @@ RP_TEST(test_broken_ring, 20)
 	CU_ASSERT_FATAL(rp_consumer_break(c) == 0);
 	t0 = rp_now_ns();
 	CU_ASSERT_EQUAL(rp_reserve_wait(p, 100, 5000000000LL, &dst), -EPIPE);
-	CU_ASSERT(rp_now_ns() - t0 < 100000000); /* at once, not at timeout */
+	CU_ASSERT(rp_now_ns() - t0 < 1000000000); /* at once, not in 5 s */
 	CU_ASSERT_EQUAL(rp_reserve(p, 0, &dst), -EPIPE); /* sticky */
 	CU_ASSERT_EQUAL(rp_producer_ready(p, 0), -EPIPE);
 	rp_consumer_close(c);
