@@ -93,7 +93,7 @@ int rp_ctl_tx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		return err;
 	}
 	rp_producer_set_batch(tx->p, 0); /* control records go out at once */
-	tx->p->no_settle = 1; /* see cursor_settle in ring.c */
+	tx->p->no_settle = 1; /* see rp_cursor_settle in ring.c */
 	*out = tx;
 	return 0;
 }
@@ -117,7 +117,7 @@ int rp_ctl_rx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		free(rx);
 		return -EBADMSG;
 	}
-	rx->c->no_settle = 1; /* see cursor_settle in ring.c */
+	rx->c->no_settle = 1; /* see rp_cursor_settle in ring.c */
 	*out = rx;
 	return 0;
 }

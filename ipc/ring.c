@@ -17,7 +17,7 @@
  * batch.  A peer cursor is validated against the private one before use:
  * it may only move forward and never past the other cursor by more than
  * the capacity.  One that fails is looked at again for a moment
- * (cursor_settle) before the ring is called broken: its owner may have
+ * (rp_cursor_settle) before the ring is called broken: its owner may have
  * scribbled it and be about to store over it, and garbage never acted on
  * did no harm, while a claim of a broken ring that the supervisor then
  * finds sound is held against the claimant.
@@ -707,7 +707,7 @@ int rp_flush(struct rp_producer *p)
  * it stayed bad, or is not to be waited for (no_settle: a control ring,
  * whose far end the supervisor blames without a claim to check, and
  * which it must not wait on). */
-static int cursor_settle(int no_settle, int64_t *until)
+int rp_cursor_settle(int no_settle, int64_t *until)
 {
 	struct timespec nap = {0, SETTLE_NAP_NS};
 	int64_t now;
@@ -733,7 +733,7 @@ static int refresh_head(struct rp_producer *p)
 
 	/* Forward only, never past what we published, multiple of 8. */
 	while (hd - p->head_cache > p->pub_tail - p->head_cache || (hd & 7)) {
-		if (cursor_settle(p->no_settle, &until)) {
+		if (rp_cursor_settle(p->no_settle, &until)) {
 			p->poisoned = 1;
 			return -EBADMSG;
 		}
@@ -1048,7 +1048,7 @@ static int spsc_refresh_tail(struct rp_consumer *c)
 		 * tail) at its next commit rather than a batch later. */
 		if (until == 0 && !c->no_settle)
 			rp_bell_announce(c->own);
-		if (cursor_settle(c->no_settle, &until)) {
+		if (rp_cursor_settle(c->no_settle, &until)) {
 			if (!c->no_settle)
 				rp_bell_retire(c->own);
 			c->poisoned = 1;

@@ -93,6 +93,10 @@ int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 		      int producer, int *slot);
 void rp_mp_slot_detach(struct rp_ring_map *m, struct rp_mp_side *side,
 		       int producer, int slot);
+/* A peer's cursor failed its check: 0 to read it again after a moment,
+ * -EBADMSG once it has stayed bad long enough (at once with no_settle).
+ * *until: 0 before the first call. */
+int rp_cursor_settle(int no_settle, int64_t *until);
 int rp_mp_reserve(struct rp_producer *p, uint64_t need);
 /* Publish the reservation's first used bytes (whole records), padding
  * the rest. */

@@ -371,7 +371,9 @@ static void mp_take(struct mp_ctx *x, struct rp_mp_slot *s, uint64_t cur,
 
 /* ------------------------------------------------------------ producers */
 
-int rp_mp_reserve(struct rp_producer *p, uint64_t need)
+/* One try at a reservation: -ESTALE if the consumer's head failed its
+ * check (looked at again by rp_mp_reserve, out of the lock). */
+static int mp_reserve_once(struct rp_producer *p, uint64_t need)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
@@ -389,8 +391,7 @@ int rp_mp_reserve(struct rp_producer *p, uint64_t need)
 	hd = rp_load64_acquire(&p->m.sh_c->c_head);
 	cur = rp_load64_relaxed(&x.side->m_cursor);
 	if (cur - hd > p->m.cap || (hd & 7)) {
-		p->poisoned = 1;
-		err = -EBADMSG;
+		err = -ESTALE;
 		goto out;
 	}
 	if (rp_load32_acquire(&p->m.sh_c->c_broken)) {
@@ -409,6 +410,21 @@ out:
 	mp_unlock(&x);
 	if (moved)
 		rp_bell_ring(p->peer);
+	return err;
+}
+
+int rp_mp_reserve(struct rp_producer *p, uint64_t need)
+{
+	int64_t until = 0;
+	int err;
+
+	/* A bad head may be one its consumer is about to store over: not
+	 * waited for under the lock the copies share. */
+	while ((err = mp_reserve_once(p, need)) == -ESTALE)
+		if (rp_cursor_settle(p->no_settle, &until)) {
+			p->poisoned = 1;
+			return -EBADMSG;
+		}
 	return err;
 }
 
@@ -610,7 +626,9 @@ static void mp_key_store(struct mp_ctx *x, uint64_t cur, const struct mp_key *k)
 	STEP();
 }
 
-int rp_mp_claim(struct rp_consumer *c)
+/* One try at a claim: -ESTALE if the cursors failed their check
+ * (looked at again by rp_mp_claim, out of the lock). */
+static int mp_claim_once(struct rp_consumer *c)
 {
 	struct mp_ctx x = {&c->m, &c->m.sh_c->c_mp, 0};
 	struct rp_mp_slot *s = slot_at(&x, c->slot);
@@ -638,7 +656,7 @@ int rp_mp_claim(struct rp_consumer *c)
 	hd = rp_load64_relaxed(&c->m.sh_c->c_head);
 	cur = rp_load64_relaxed(&x.side->m_cursor);
 	if (t - hd > c->m.cap || cur - hd > t - hd || (t & 7)) {
-		err = -EBADMSG;
+		err = -ESTALE;
 		goto out;
 	}
 	if (cur == t) {
@@ -692,6 +710,28 @@ out:
 		c->poisoned = 1;
 	if (err == 0)
 		RP_CRASHPOINT(RP_CP_MP_CLAIM_HELD);
+	return err;
+}
+
+int rp_mp_claim(struct rp_consumer *c)
+{
+	int64_t until = 0;
+	int err;
+
+	/* A bad tail may be one its producer is about to store over: not
+	 * waited for under the lock the copies share, and said hungry
+	 * meanwhile, so that it publishes at once. */
+	while ((err = mp_claim_once(c)) == -ESTALE) {
+		if (until == 0 && !c->no_settle)
+			rp_bell_announce(c->own);
+		if (rp_cursor_settle(c->no_settle, &until)) {
+			err = -EBADMSG;
+			c->poisoned = 1;
+			break;
+		}
+	}
+	if (until != 0)
+		rp_bell_retire(c->own);
 	return err;
 }
 

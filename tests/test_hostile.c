@@ -682,11 +682,15 @@ static void *repair_later(void *arg)
  * never acted on, and the supervisor would find the ring sound and hold
  * the claim against the reader.  One that stays bad is refused after
  * that moment, as before.  Both cursors: c_head as the producer reads
- * it, p_tail as the consumer does. */
+ * it, p_tail as the consumer does, also where copies share that side
+ * (looked at again out of their shared lock). */
 RP_TEST(hostile_cursor_repaired, 20)
 {
-	for (int side = 0; side < 2; side++) {
-		for (int repaired = 1; repaired >= 0; repaired--) {
+	for (int it = 0; it < 8; it++) {
+		/* Each cursor read by one side alone, and by copies
+		 * sharing that side (MP), repaired or not. */
+		int side = it & 1, mp = (it >> 1) & 1, repaired = !(it >> 2);
+		{
 			struct hostile h;
 			struct rp_producer *p;
 			struct rp_consumer *c;
@@ -697,7 +701,11 @@ RP_TEST(hostile_cursor_repaired, 20)
 			void *dst;
 			int got;
 
-			hostile_make(&h, 4096, 0, 0);
+			hostile_make(&h, 4096,
+				     !mp ? 0
+				     : side == 0 ? RP_RING_F_MP_PRODUCERS
+						 : RP_RING_F_MP_CONSUMERS,
+				     mp ? 2 : 0);
 			p = rp_test_producer(&h.r);
 			c = rp_test_consumer(&h.r);
 			if (side == 0) {
@@ -727,6 +735,9 @@ RP_TEST(hostile_cursor_repaired, 20)
 			got = side == 0 ? rp_reserve(p, 8, &dst)
 					: rp_peek(c, &v);
 			CU_ASSERT_EQUAL(got, repaired ? 0 : -EBADMSG);
+			if (got != (repaired ? 0 : -EBADMSG))
+				fprintf(stderr, "side %d mp %d repaired %d: "
+						"%d\n", side, mp, repaired, got);
 			CU_ASSERT(rp_now_ns() - t0 < 1000000000LL);
 			/* Bad for good: refused once the moment is over. */
 			if (!repaired)

@@ -173,8 +173,22 @@ static int multi_ready(void *arg)
 	return (a > 0) | (b > 0) << 1;
 }
 
-/* The sender: data, then control, then data, each after a pause long
- * enough that the receiver is parked. */
+/* Has the receiver taken all that was sent on fds (5 s at most)? */
+static int taken(const struct rp_ring_fds *fds)
+{
+	for (int i = 0; i < 500; i++) {
+		struct rp_ring_stats ps, cs;
+		uint64_t used = 1;
+		if (rp_ring_observe(fds, &ps, &cs, &used) == 0 && used == 0)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* The sender: data, then control, then data, each once the receiver
+ * has taken the one before, and after a pause long enough that it is
+ * parked. */
 static int multi_sender(void *arg)
 {
 	struct rp_producer *p = rp_test_producer(&ring);
@@ -187,12 +201,18 @@ static int multi_sender(void *arg)
 	usleep(100000);
 	if (rp_send(p, "a", 1, &m, SEC) || rp_flush(p))
 		return 11;
+	if (!taken(&ring.fds))
+		return 15;
 	usleep(100000);
 	if (rp_ctl_send(tx, RP_CTL_PAUSE, 0, 0, 0, 0, NULL, SEC))
 		return 12;
+	if (!taken(&ctl_fds))
+		return 16;
 	usleep(100000);
 	if (rp_send(p, "b", 1, &m, SEC) || rp_flush(p))
 		return 13;
+	if (!taken(&ring.fds))
+		return 17;
 	usleep(100000);
 	if (rp_ctl_cancel(tx, RP_REASON_USER))
 		return 14;
