@@ -1495,9 +1495,15 @@ int rp_producer_source_bound(struct rp_producer *p, uint64_t first,
 	 * than headers fit.  Numbered from 0 at the ring's start, so
 	 * neither are there before it: a point that counts more is not
 	 * an honest one. */
+	cap = p->tail / sizeof(struct rp_rec_hdr) + 1;
 	if (from > p->tail || (from & 7) ||
-	    base > from / sizeof(struct rp_rec_hdr))
+	    base > from / sizeof(struct rp_rec_hdr)) {
+		/* Written by the incarnation the bound is to check, maybe:
+		 * the whole ring's headers bound it still. */
+		*bound = cap;
+		rp_producer_set_restart_bound(p, cap);
 		return -EBADMSG;
+	}
 	n = (p->tail - from) / sizeof(struct rp_rec_hdr);
 	b = base + n + 1;
 	/* What attaches before the point's incarnation made is bounded by
@@ -1507,7 +1513,6 @@ int rp_producer_source_bound(struct rp_producer *p, uint64_t first,
 	 * no more than the whole ring's headers (every origin made so far)
 	 * is believed of it. */
 	last = last_restart_bound(p);
-	cap = p->tail / sizeof(struct rp_rec_hdr) + 1;
 	if (last > cap)
 		last = cap;
 	*bound = b > last ? b : last;

@@ -276,8 +276,9 @@ void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck);
  * attach's restart bound (rp_producer_set_restart_bound), and in
  * *bound.  0; -ENOENT without a point if first is not 0; -EBADMSG if
  * the point is not one an honest source numbering from 0 leaves (its
- * position past the tail, or more origins than headers fit before it);
- * -EINVAL after a commit, or on an MP-producer ring. */
+ * position past the tail, or more origins than headers fit before it):
+ * the bound is then one origin per header in the whole ring; -EINVAL
+ * after a commit, or on an MP-producer ring. */
 int rp_producer_source_bound(struct rp_producer *p, uint64_t first,
 			     uint64_t *bound);
 /* RP_RING_F_* of the ring. */

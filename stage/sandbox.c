@@ -522,12 +522,19 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 		int pfd = tgid > 0 && tgid != spare_pid
 				  ? (int)syscall(SYS_pidfd_open, (pid_t)tgid, 0)
 				  : -1;
-		/* No longer in the call: ended, or interrupted by a signal
-		 * (the call then starts over, a new notification).  It never
-		 * ran, and nobody is to be killed for it. */
-		if (seccomp_notify_id_valid(listener, req->id) != 0)
-			v->gone = 1;
-		else if (tgid <= 0)
+		/* No longer in the call: a signal ended its wait (it goes
+		 * on with EINTR, or tries again), or it died.  The call
+		 * never ran, but the program's run still ends for trying
+		 * it: the stage ends it (the run's processes are its own to
+		 * kill; the ids read above may no longer be the caller's).
+		 * The stage's own call ends the stage. */
+		if (seccomp_notify_id_valid(listener, req->id) != 0) {
+			if (tgid != spare_pid && spare(arg, v) == 0)
+				v->spared = 1;
+			else
+				v->unspared = "it had left the call, and was "
+					      "the stage or could not be told";
+		} else if (tgid <= 0)
 			v->unspared = "its caller's process was not found";
 		else if (tgid == spare_pid)
 			v->unspared = "the stage itself made the call";
@@ -543,7 +550,7 @@ int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 		if (pfd >= 0)
 			close(pfd);
 	}
-	if (!v->spared && !v->gone && kill_pidfd >= 0 && v->errno_ == 0) {
+	if (!v->spared && kill_pidfd >= 0 && v->errno_ == 0) {
 		syscall(SYS_pidfd_send_signal, kill_pidfd, SIGKILL, NULL, 0);
 		if (req->pid > 0)
 			kill((pid_t)req->pid, SIGKILL);

@@ -149,8 +149,6 @@ struct rp_violation {
 	int errno_;   /* a deny rule's errno it was answered with; 0: fatal */
 	int spared;   /* only the caller (the stage's program) was stopped */
 	const char *unspared; /* asked to, why it was not (static text) */
-	int gone;     /* asked to, the caller had left the call: nothing
-		       * ran, and nobody was killed */
 };
 
 /* Receive the listener fd a stage sent (bounded wait).  0 or -errno;
@@ -165,10 +163,11 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener);
  * that started) is killed alone, and the stage lives on (v->spared),
  * once spare(arg, v) has returned 0: it tells the stage, before the
  * kill, which then ends its program's run.  The stage itself calling
- * ends the stage; a caller that has left the call meanwhile (killed,
- * or a signal: the call starts over) is not killed (v->gone), and a
- * caller not spared says why (v->unspared).  0 and *v filled, -EAGAIN
- * if none is pending, -errno. */
+ * ends the stage.  A caller that has left the call meanwhile (a
+ * signal, or its death) is not killed here: the stage is told, and ends
+ * its program's run itself.  A caller not spared says why
+ * (v->unspared).  0 and *v filled, -EAGAIN if none is pending,
+ * -errno. */
 int rp_sandbox_take_violation(int listener, const struct rp_sandbox *sb,
 			      int kill_pidfd, pid_t spare_pid,
 			      int (*spare)(void *arg,

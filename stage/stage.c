@@ -1470,8 +1470,8 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 		    -EBADMSG)
 			fprintf(stderr, "%s: the commit point it resumes "
 				"from is not one its output ring's records "
-				"allow: its replays are given no bound\n",
-				s->name);
+				"allow: its replays are bounded by the whole "
+				"ring's\n", s->name);
 	}
 	for (;;) {
 		int r;

@@ -1051,16 +1051,6 @@ static void on_violation(struct sup *s, int k)
 			       "record", r->spared_call);
 			continue;
 		}
-		if (v.gone) {
-			/* Its caller left the call before it was judged
-			 * (killed, or a signal: it starts over, and is seen
-			 * again): it never ran. */
-			if (rp_log_on(RP_LOG_DEBUG))
-				rp_log(RP_LOG_DEBUG, r->cfg->name, "denied "
-				       "syscall %s (%d): its caller left the "
-				       "call first", v.name, v.nr);
-			continue;
-		}
 		if (v.unspared)
 			rp_log(RP_LOG_INFO, r->cfg->name, "denied syscall %s "
 			       "(%d): the stage is killed, not its program "
@@ -1656,9 +1646,10 @@ static int stopped(pid_t pid)
  * of the CPU, blocked writing to a stalled terminal, the whole machine
  * paused): counted as half the limit at most (60 ms at least, more than
  * a sample's 50), and never more than SAMPLE_GAP_NS, so that a stuck
- * stage is still caught, at a later sample, but one that was paused
- * with us is not killed at once after the gap, before it could move
- * its word.  A Ctrl-Z stop is not counted at all (resume_all). */
+ * stage is still caught, at a later sample, but the gap alone never
+ * takes one that was paused with us over its limit before it could
+ * move its word (time it had worked before the gap still counts).  A
+ * Ctrl-Z stop is not counted at all (resume_all). */
 #define SAMPLE_GAP_NS (500 * 1000000LL)
 #define SAMPLE_GAP_MIN_NS (60 * 1000000LL)
 

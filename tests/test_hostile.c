@@ -667,11 +667,14 @@ struct repair {
 static void *repair_later(void *arg)
 {
 	struct repair *r = arg;
-	struct timespec t = {0, 100000};
+	int64_t at;
 
+	/* Busy, not asleep: a wake-up late by the 5 ms would fail it. */
 	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
 		;
-	nanosleep(&t, NULL);
+	at = rp_now_ns() + 100000;
+	while (rp_now_ns() < at)
+		;
 	rp_store64_release(r->word, r->value);
 	return NULL;
 }
