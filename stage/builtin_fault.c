@@ -307,12 +307,19 @@ static int fault_main(int argc, char **argv)
 					     "--copies, or --make");
 	if ((err = builtin_open(NULL, 0, &s)))
 		return err;
+	if (!f.have_make && rp_stage_in_capacity(s) == 0) {
+		fprintf(stderr, "fault: it has no input: as a source it needs "
+				"--make N\n");
+		rp_stage_finish(s, -EINVAL, 0);
+		return RP_EXIT_USAGE; /* the same every time: no restart */
+	}
 	if (!f.have_make)
 		return rp_stage_run(s, fault_record, &f);
 	if (rp_stage_in_capacity(s) != 0) {
 		fprintf(stderr, "fault: --make makes its own records: it "
 				"takes no input\n");
-		return rp_stage_finish(s, -EINVAL, 0);
+		rp_stage_finish(s, -EINVAL, 0);
+		return RP_EXIT_USAGE;
 	}
 	/* A restart makes on after the last record it had saved. */
 	if (!rp_stage_restored(s, &f.next, 1))

@@ -583,6 +583,19 @@ RP_TEST(test_key_ahead_blamed, 60)
 		}
 		free(text);
 	}
+	/* Where it has no input it needs --make, and with --make it takes
+	 * none: said, and not restarted. */
+	snprintf(line, sizeof(line), "fault --at 3 --do crash ! count");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "as a source it needs --make N") != NULL);
+	CU_ASSERT(strstr(text, "restarting") == NULL);
+	free(text);
+	snprintf(line, sizeof(line), "fault --make 5 ! fault --make 3 ! count");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "--make makes its own records: it takes no "
+			       "input") != NULL);
+	CU_ASSERT(strstr(text, "restarting") == NULL);
+	free(text);
 	rp_cmd_dir_remove();
 }
 
