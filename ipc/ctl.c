@@ -87,13 +87,13 @@ int rp_ctl_tx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	*out = NULL;
 	if (tx == NULL)
 		return -ENOMEM;
-	err = rp_producer_open(fds, own, peer, &tx->p);
+	/* No second look at a bad cursor (rp_cursor_settle in ring.c). */
+	err = rp_producer_attach(fds, own, peer, 1, &tx->p);
 	if (err) {
 		free(tx);
 		return err;
 	}
 	rp_producer_set_batch(tx->p, 0); /* control records go out at once */
-	tx->p->no_settle = 1; /* see rp_cursor_settle in ring.c */
 	*out = tx;
 	return 0;
 }
@@ -107,7 +107,7 @@ int rp_ctl_rx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	*out = NULL;
 	if (rx == NULL)
 		return -ENOMEM;
-	err = rp_consumer_open(fds, own, peer, &rx->c);
+	err = rp_consumer_attach(fds, own, peer, 1, &rx->c);
 	if (err) {
 		free(rx);
 		return err;
@@ -117,7 +117,6 @@ int rp_ctl_rx_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		free(rx);
 		return -EBADMSG;
 	}
-	rx->c->no_settle = 1; /* see rp_cursor_settle in ring.c */
 	*out = rx;
 	return 0;
 }

@@ -336,11 +336,17 @@ static uint64_t restart_bound_at(const struct rp_ring_pside *ps, uint64_t pos)
 static int producer_sync(struct rp_producer *p)
 {
 	uint64_t t, hd;
+	int64_t until = 0;
 
-	cursors(&p->m, &hd, &t);
-
-	if (t - hd > p->m.cap || (t & 7) || (hd & 7))
-		return -EBADMSG;
+	/* A cursor its running owner has just scribbled is looked at again
+	 * for a moment, as at every later read (rp_cursor_settle). */
+	for (;;) {
+		cursors(&p->m, &hd, &t);
+		if (t - hd <= p->m.cap && !(t & 7) && !(hd & 7))
+			break;
+		if (rp_cursor_settle(p->no_settle, &until))
+			return -EBADMSG;
+	}
 	p->tail = p->pub_tail = t;
 	p->head_cache = hd;
 	p->ck_set = 0;
@@ -351,15 +357,20 @@ static int producer_sync(struct rp_producer *p)
 static int consumer_sync(struct rp_consumer *c)
 {
 	uint64_t hd, t;
+	int64_t until = 0;
+	int err = 0;
 
-	cursors(&c->m, &hd, &t);
-
+	for (;;) {
+		cursors(&c->m, &hd, &t);
+		if (t - hd <= c->m.cap && !(t & 7) && !(hd & 7))
+			break;
+		if ((err = rp_cursor_settle(c->no_settle, &until)))
+			break;
+	}
 	c->rd = c->head = c->tail_cache = hd;
 	/* The commit point of the release that stored this head. */
 	c->ck_slot = rp_ckpt_pick(&c->m.sh_c->c_ckpt, 1, hd, &c->ck);
-	if (t - hd > c->m.cap || (t & 7) || (hd & 7))
-		return -EBADMSG;
-	return 0;
+	return err;
 }
 
 /* This attach's first record goes at the tail and its replays stay
@@ -436,6 +447,13 @@ int rp_consumer_resync(struct rp_consumer *c)
 int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		     struct rp_bell *peer, struct rp_producer **out)
 {
+	return rp_producer_attach(fds, own, peer, 0, out);
+}
+
+int rp_producer_attach(const struct rp_ring_fds *fds, struct rp_bell *own,
+		       struct rp_bell *peer, int no_settle,
+		       struct rp_producer **out)
+{
 	struct rp_producer *p;
 	int err;
 
@@ -446,6 +464,7 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	if (p == NULL)
 		return -ENOMEM;
 	p->slot = -1;
+	p->no_settle = no_settle;
 	err = map_open(fds, 1, &p->m);
 	if (err) {
 		free(p);
@@ -480,6 +499,13 @@ int rp_producer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 		     struct rp_bell *peer, struct rp_consumer **out)
 {
+	return rp_consumer_attach(fds, own, peer, 0, out);
+}
+
+int rp_consumer_attach(const struct rp_ring_fds *fds, struct rp_bell *own,
+		       struct rp_bell *peer, int no_settle,
+		       struct rp_consumer **out)
+{
 	struct rp_consumer *c;
 	int err;
 
@@ -490,6 +516,7 @@ int rp_consumer_open(const struct rp_ring_fds *fds, struct rp_bell *own,
 	if (c == NULL)
 		return -ENOMEM;
 	c->slot = -1;
+	c->no_settle = no_settle;
 	c->ck_slot = -1;
 	err = map_open(fds, 0, &c->m);
 	if (err) {
@@ -709,7 +736,7 @@ int rp_flush(struct rp_producer *p)
  * which it must not wait on). */
 int rp_cursor_settle(int no_settle, int64_t *until)
 {
-	struct timespec nap = {0, SETTLE_NAP_NS};
+	rp_atomic32 nap = 0;
 	int64_t now;
 
 	if (no_settle)
@@ -719,7 +746,10 @@ int rp_cursor_settle(int no_settle, int64_t *until)
 		*until = now + SETTLE_NS;
 	else if (now >= *until)
 		return -EBADMSG;
-	nanosleep(&nap, NULL);
+	/* The nap is a futex wait on a word nobody wakes, not a nanosleep:
+	 * futex is a call every stage makes (its bells), which a sandbox
+	 * may not deny, while a stage's deny list may name the sleeps. */
+	rp_futex_wait(&nap, 0, SETTLE_NAP_NS);
 	return 0;
 }
 

@@ -88,6 +88,16 @@ void rp_stats_flush(struct rp_stats_shm *s, struct rp_local_stats *now,
 int rp_rec_read(const struct rp_ring_map *m, uint64_t pos, uint64_t limit,
 		struct rp_rec_hdr *h);
 
+/* rp_producer_open and rp_consumer_open, where no_settle says a bad peer
+ * cursor is refused at once, at the attach and at every later read (the
+ * control rings: the supervisor never waits on a stage's memory). */
+int rp_producer_attach(const struct rp_ring_fds *fds, struct rp_bell *own,
+		       struct rp_bell *peer, int no_settle,
+		       struct rp_producer **out);
+int rp_consumer_attach(const struct rp_ring_fds *fds, struct rp_bell *own,
+		       struct rp_bell *peer, int no_settle,
+		       struct rp_consumer **out);
+
 /* ring_mp.c */
 int rp_mp_slot_attach(struct rp_ring_map *m, struct rp_mp_side *side,
 		      int producer, int *slot);

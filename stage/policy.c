@@ -259,6 +259,26 @@ int rp_policy_parse(const char *name, enum rp_policy *out)
 	return 0;
 }
 
+/* The calls the stage library makes itself while it works: reading and
+ * writing its fds and doorbells, waiting on them (futex, poll, the spin's
+ * yield), its locks' owner id, the clock, signals and ending.  (Its
+ * detach at the end, munmap and close, may be denied: a violation at a
+ * known place.) */
+static const char *const library_needs[] = {
+	"read", "write", "poll", "ppoll", "futex", "sched_yield", "getpid",
+	"clock_gettime", "rt_sigreturn", "restart_syscall", "exit",
+	"exit_group",
+};
+
+int rp_syscall_needed(int nr)
+{
+	for (size_t i = 0; i < sizeof(library_needs) / sizeof(*library_needs);
+	     i++)
+		if (seccomp_syscall_resolve_name(library_needs[i]) == nr)
+			return 1;
+	return 0;
+}
+
 int rp_syscall_number(const char *name)
 {
 	int nr = seccomp_syscall_resolve_name(name);

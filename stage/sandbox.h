@@ -133,6 +133,9 @@ const char *rp_policy_name(enum rp_policy p);
 int rp_policy_parse(const char *name, enum rp_policy *out);
 /* Syscall name <-> number for the native architecture. */
 int rp_syscall_number(const char *name);
+/* 1 if the stage library itself makes syscall nr (a deny rule for it would
+ * stop or kill a stage on its own work, not on a record). */
+int rp_syscall_needed(int nr);
 /* Build and load the seccomp filter for sb; *listener gets the user
  * notification fd.  Exposed for the exec adapter's child. */
 int rp_seccomp_load(const struct rp_sandbox *sb, int *listener);

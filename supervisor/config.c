@@ -307,6 +307,11 @@ static int syscall_rules(struct ctx *c, yaml_node_t *n, const char *what,
 		if (nr < 0)
 			return FAIL(c, e, "%s: unknown syscall name '%s'", what,
 				    name);
+		if (deny && rp_syscall_needed(nr))
+			return FAIL(c, e, "%s: '%s' cannot be denied: every "
+					  "stage makes it itself (to wait on, "
+					  "read and write its rings and "
+					  "control, and to end)", what, name);
 		if (*count >= RP_SANDBOX_MAX_RULES)
 			return FAIL(c, e, "%s: too many entries", what);
 		out[*count].nr = nr;

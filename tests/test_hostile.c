@@ -661,7 +661,8 @@ RP_TEST(hostile_head_legit_moves, 20)
 struct repair {
 	rp_atomic64 *word;
 	uint64_t value;
-	int go; /* the reader is about to read */
+	int64_t after_ns; /* from go; 0: 100 us */
+	int go;           /* the reader is about to read */
 };
 
 static void *repair_later(void *arg)
@@ -672,7 +673,7 @@ static void *repair_later(void *arg)
 	/* Busy, not asleep: a wake-up late by the 5 ms would fail it. */
 	while (!__atomic_load_n(&r->go, __ATOMIC_ACQUIRE))
 		;
-	at = rp_now_ns() + 100000;
+	at = rp_now_ns() + (r->after_ns ? r->after_ns : 100000);
 	while (rp_now_ns() < at)
 		;
 	rp_store64_release(r->word, r->value);
@@ -697,7 +698,7 @@ RP_TEST(hostile_cursor_repaired, 20)
 			struct hostile h;
 			struct rp_producer *p;
 			struct rp_consumer *c;
-			struct repair r;
+			struct repair r = {0};
 			struct rp_view v;
 			pthread_t t;
 			int64_t t0;
@@ -756,6 +757,72 @@ RP_TEST(hostile_cursor_repaired, 20)
 			rp_producer_close(p);
 			hostile_free(&h);
 		}
+	}
+}
+
+/* The same at an attach: a restarted producer reads the running
+ * consumer's c_head, a restarted consumer the running producer's p_tail.
+ * One stored over a moment later is taken; one that stays bad is refused
+ * after the moment. */
+RP_TEST(hostile_cursor_repaired_attach, 20)
+{
+	for (int it = 0; it < 4; it++) {
+		int side = it & 1, repaired = !(it >> 1);
+		struct hostile h;
+		struct rp_producer *p, *p2 = NULL;
+		struct rp_consumer *c, *c2 = NULL;
+		struct repair r = {0};
+		pthread_t t;
+		int64_t t0;
+		int got;
+
+		hostile_make(&h, 4096, 0, 0);
+		p = rp_test_producer(&h.r);
+		c = rp_test_consumer(&h.r);
+		CU_ASSERT_FATAL(send_n(p, 5, 40) == 0);
+		CU_ASSERT_FATAL(drain_all(c) == 5);
+		CU_ASSERT_FATAL(rp_release(c) == 0);
+		CU_ASSERT_FATAL(send_n(p, 2, 40) == 0);
+		if (side == 0) {
+			rp_producer_close(p); /* it died; its successor comes */
+			p = NULL;
+			r.word = &h.cs->c_head;
+		} else {
+			rp_consumer_close(c);
+			c = NULL;
+			r.word = &h.ps->p_tail;
+		}
+		r.value = rp_load64_acquire(r.word);
+		r.go = 0;
+		rp_store64_release(r.word, r.value + ((uint64_t)h.cap << 4) + 3);
+		if (repaired)
+			CU_ASSERT_FATAL(pthread_create(&t, NULL, repair_later,
+						       &r) == 0);
+		t0 = rp_now_ns();
+		__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+		got = side == 0 ? try_producer(&h, &p2) : try_consumer(&h, &c2);
+		CU_ASSERT_EQUAL(got, repaired ? 0 : -EBADMSG);
+		if (got != (repaired ? 0 : -EBADMSG))
+			fprintf(stderr, "attach side %d repaired %d: %d\n",
+				side, repaired, got);
+		CU_ASSERT(rp_now_ns() - t0 < 1000000000LL);
+		if (!repaired)
+			CU_ASSERT(rp_now_ns() - t0 >= 4000000LL);
+		if (repaired)
+			pthread_join(t, NULL);
+		/* The attach took the good cursor: the two records not
+		 * yet released are there to read, then nothing. */
+		if (got == 0 && side == 1) {
+			CU_ASSERT_EQUAL(drain_all(c2), 2);
+		} else if (got == 0) {
+			CU_ASSERT_EQUAL(send_n(p2, 1, 40), 0);
+			CU_ASSERT_EQUAL(drain_all(c), 3);
+		}
+		rp_producer_close(p2);
+		rp_consumer_close(c2);
+		rp_consumer_close(c);
+		rp_producer_close(p);
+		hostile_free(&h);
 	}
 }
 
@@ -1409,6 +1476,53 @@ RP_TEST(hostile_ctl_stream, 30)
 	CU_ASSERT(rejected > 300);
 }
 
+/* Control rings do not look again at a bad cursor: the supervisor never
+ * waits on a stage's memory, and a stage's control reader has no claim
+ * for the supervisor to weigh.  A p_tail stored over 3 ms later is
+ * refused by a control receiver that is reading, and by one attaching,
+ * where a data ring takes it (hostile_cursor_repaired*). */
+RP_TEST(hostile_ctl_no_second_look, 20)
+{
+	for (int attach = 0; attach < 2; attach++) {
+		struct ctl_hostile x;
+		struct rp_ctl_msg m = {.kind = RP_CTL_PING}, out;
+		struct rp_ctl_rx *rx2 = NULL;
+		struct rp_ring_fds side;
+		struct repair r = {.after_ns = 3000000};
+		pthread_t t;
+		int got;
+
+		ctl_hostile_make(&x);
+		CU_ASSERT_FATAL(raw_send(&x, &m, sizeof(m)) == 0);
+		CU_ASSERT_FATAL(rp_ctl_recv(x.rx, &out) == 0);
+		CU_ASSERT_FATAL(raw_send(&x, &m, sizeof(m)) == 0);
+		r.word = &x.h.ps->p_tail;
+		r.value = rp_load64_acquire(r.word);
+		r.go = 0;
+		rp_store64_release(r.word, r.value + (4096ull << 4) + 3);
+		CU_ASSERT_FATAL(pthread_create(&t, NULL, repair_later, &r) ==
+				0);
+		__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
+		if (attach) {
+			CU_ASSERT_FATAL(rp_ring_fds_for_consumer(&x.h.r.fds,
+								 &side) == 0);
+			got = rp_ctl_rx_open(&side, x.h.r.cbell, x.h.r.pbell,
+					     &rx2);
+			rp_ring_fds_close(&side);
+		} else {
+			got = rp_ctl_recv(x.rx, &out);
+		}
+		CU_ASSERT_EQUAL(got, -EBADMSG);
+		if (got != -EBADMSG)
+			fprintf(stderr, "control, attach %d: %d\n", attach,
+				got);
+		pthread_join(t, NULL);
+		if (rx2 != NULL)
+			rp_ctl_rx_close(rx2);
+		ctl_hostile_free(&x);
+	}
+}
+
 /* Garbage in the sender's sticky word (cancel bit with a reason that
  * does not exist, random bits): the receiver still reports a cancel with
  * a real reason and a drain, each once, and never anything else. */
@@ -1542,12 +1656,14 @@ void rp_suite_hostile(void)
 		 {"head_garbage", hostile_head_garbage},
 		 {"head_legit_moves", hostile_head_legit_moves},
 		 {"cursor_repaired", hostile_cursor_repaired},
+		 {"cursor_repaired_attach", hostile_cursor_repaired_attach},
 		 {"records_scribbled", hostile_records_scribbled},
 		 {"records_forged", hostile_records_forged},
 		 {"concurrent_scribbler", hostile_concurrent_scribbler},
 		 {"stats_seqlock", hostile_stats_seqlock},
 		 {"ctl_stream", hostile_ctl_stream},
 		 {"ctl_sticky_word", hostile_ctl_sticky_word},
+		 {"ctl_no_second_look", hostile_ctl_no_second_look},
 		 {"consumer_cannot_write_producer",
 		  hostile_consumer_cannot_write_producer});
 }
