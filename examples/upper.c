@@ -36,7 +36,9 @@ int main(void)
 	int err = rp_stage_open(&s);
 
 	if (err)
-		return err == -EPERM ? RP_EXIT_SANDBOX : RP_EXIT_USAGE;
+		return err == -EPERM     ? RP_EXIT_SANDBOX
+		     : err == -EBADMSG ? RP_EXIT_VIOLATION
+				       : RP_EXIT_USAGE;
 	/* Runs until the input ends or the stage is cancelled; returns
 	 * the exit code that tells the supervisor which. */
 	return rp_stage_run(s, upper, NULL);

@@ -747,8 +747,9 @@ int rp_cursor_settle(int no_settle, int64_t *until)
 	else if (now >= *until)
 		return -EBADMSG;
 	/* The nap is a futex wait on a word nobody wakes, not a nanosleep:
-	 * futex is a call every stage makes (its bells), which a sandbox
-	 * may not deny, while a stage's deny list may name the sleeps. */
+	 * futex is one of the library's own calls, which a stage's sandbox
+	 * may not deny (replicas' bells, robust locks), while its deny list
+	 * may name the sleeps. */
 	rp_futex_wait(&nap, 0, SETTLE_NAP_NS);
 	return 0;
 }
@@ -1661,6 +1662,106 @@ int rp_ring_verify(const struct rp_ring_fds *fds, int by_consumer)
 	}
 	map_close(&m);
 	return err;
+}
+
+int rp_ring_geometry(const struct rp_ring_fds *fds, struct rp_ring_geo *out)
+{
+	ssize_t n;
+
+	/* pread, not a mapping: what is read cannot change while read. */
+	n = pread(fds->p_fd, &out->hdr, sizeof(out->hdr), RP_P_HDR_OFF);
+	if (n != (ssize_t)sizeof(out->hdr))
+		return n < 0 ? -errno : -EBADMSG;
+	n = pread(fds->c_fd, out->c_copy, sizeof(out->c_copy),
+		  RP_C_SIDE_OFF + offsetof(struct rp_ring_cside, s_magic));
+	if (n != (ssize_t)sizeof(out->c_copy))
+		return n < 0 ? -errno : -EBADMSG;
+	return 0;
+}
+
+int rp_ring_geometry_changed(const struct rp_ring_fds *fds,
+			     const struct rp_ring_geo *made)
+{
+	struct rp_ring_geo now;
+	int err = rp_ring_geometry(fds, &now);
+
+	if (err)
+		return err;
+	return (memcmp(&now.hdr, &made->hdr, sizeof(now.hdr)) ? RP_SIDE_PRODUCER
+							      : 0) |
+	       (memcmp(now.c_copy, made->c_copy, sizeof(now.c_copy))
+			? RP_SIDE_CONSUMER
+			: 0);
+}
+
+int rp_ring_watch_open(const struct rp_ring_fds *fds,
+		       const struct rp_ring_geo *made, struct rp_ring_watch *w)
+{
+	void *pm = NULL, *cm = NULL;
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	/* Only the pages (the header and the producer's; the consumer's
+	 * segment), read-only: the creator never writes through these. */
+	if ((err = rp_map(fds->p_fd, 0, RP_P_DATA_OFF, 0, &pm)))
+		return err;
+	if ((err = rp_map(fds->c_fd, 0, RP_C_SEG_SIZE, 0, &cm))) {
+		rp_unmap(pm, RP_P_DATA_OFF);
+		return err;
+	}
+	w->p_page = pm;
+	w->c_page = cm;
+	w->cap = made->hdr.s_capacity;
+	return 0;
+}
+
+void rp_ring_watch_close(struct rp_ring_watch *w)
+{
+	if (w->p_page)
+		rp_unmap((void *)w->p_page, RP_P_DATA_OFF);
+	if (w->c_page)
+		rp_unmap((void *)w->c_page, RP_C_SEG_SIZE);
+	memset(w, 0, sizeof(*w));
+}
+
+static void watch_read(const struct rp_ring_watch *w, uint64_t *t,
+		       uint64_t *hd)
+{
+	const struct rp_ring_pside *ps =
+		(const void *)((const unsigned char *)w->p_page +
+			       RP_P_SIDE_OFF);
+	const struct rp_ring_cside *cs =
+		(const void *)((const unsigned char *)w->c_page +
+			       RP_C_SIDE_OFF);
+
+	/* Tail first: a head read after it may only be further on. */
+	*t = rp_load64_acquire(&ps->p_tail);
+	*hd = rp_load64_acquire(&cs->c_head);
+}
+
+void rp_ring_watch_sample(struct rp_ring_watch *w)
+{
+	uint64_t t, hd;
+
+	if (w->p_page == NULL)
+		return;
+	watch_read(w, &t, &hd);
+	if (!(t & 7) && !(hd & 7) && t - hd <= w->cap && t >= w->tail &&
+	    hd >= w->head) {
+		w->tail = t;
+		w->head = hd;
+	}
+}
+
+int rp_ring_watch_culprits(const struct rp_ring_watch *w)
+{
+	uint64_t t, hd;
+
+	if (w->p_page == NULL)
+		return 0;
+	watch_read(w, &t, &hd);
+	return ((t & 7) || t < w->tail ? RP_SIDE_PRODUCER : 0) |
+	       ((hd & 7) || hd < w->head ? RP_SIDE_CONSUMER : 0);
 }
 
 /* For the supervisor's walks over a ring: map it read-only and take its

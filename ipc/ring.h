@@ -298,6 +298,41 @@ int rp_ring_mark_broken(const struct rp_ring_fds *fds,
  * -EBADMSG if not.  A stage's claim that its peer broke the ring is
  * checked with this before anyone is blamed. */
 int rp_ring_verify(const struct rp_ring_fds *fds, int by_consumer);
+/* A ring's geometry as its creator read it back at once: the header on
+ * the producer's page and the copy on the consumer's.  Each side can
+ * write only its own page, so the creator, keeping this, can tell which
+ * side changed one later (rp_ring_verify alone sees only that they no
+ * longer agree). */
+struct rp_ring_geo {
+	struct rp_ring_hdr hdr;
+	uint32_t c_copy[5]; /* magic, capacity, max_record, flags, nslots */
+};
+/* A side of a ring, as a bit: whose page holds what is found wrong. */
+#define RP_SIDE_PRODUCER 0x1
+#define RP_SIDE_CONSUMER 0x2
+int rp_ring_geometry(const struct rp_ring_fds *fds, struct rp_ring_geo *out);
+/* Which of them differ from made now: a mask of RP_SIDE_*, or -errno. */
+int rp_ring_geometry_changed(const struct rp_ring_fds *fds,
+			     const struct rp_ring_geo *made);
+/*
+ * The creator's own account of a ring's cursors.  p_tail and c_head each
+ * only move forward, in multiples of 8, and each is written by one side
+ * alone: one found behind a value sampled earlier, or out of step, is
+ * that side's doing, whoever complains.  Samples are taken through
+ * read-only mappings of the two pages, and kept only when they are sound
+ * (in step, at most the capacity apart) and neither goes back.
+ */
+struct rp_ring_watch {
+	const void *p_page, *c_page;
+	uint64_t tail, head; /* the last sound sample */
+	uint32_t cap;
+};
+int rp_ring_watch_open(const struct rp_ring_fds *fds,
+		       const struct rp_ring_geo *made, struct rp_ring_watch *w);
+void rp_ring_watch_close(struct rp_ring_watch *w);
+void rp_ring_watch_sample(struct rp_ring_watch *w);
+/* Whose cursor is out of line now: a mask of RP_SIDE_*. */
+int rp_ring_watch_culprits(const struct rp_ring_watch *w);
 /* The input record a consumer numbered seq (counting as the stage
  * library does from its commit point: replays dropped, quarantined
  * records counted), among those published and not yet released.  Up to

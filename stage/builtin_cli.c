@@ -95,5 +95,6 @@ int builtin_open(const int *keep, int nkeep, struct rp_stage **s)
 		return 0;
 	return err == -EPERM    ? RP_EXIT_SANDBOX
 	     : err == -ENOMEM   ? RP_EXIT_ERROR
+	     : err == -EBADMSG  ? RP_EXIT_VIOLATION
 				: RP_EXIT_USAGE;
 }

@@ -20,7 +20,8 @@
 #include "stage_fault.h"
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
-	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD };
+	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD, A_GEOMETRY,
+	      A_HEAD_BACK };
 
 struct fault {
 	int have_at, have_match;
@@ -101,11 +102,35 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		 * the garbage is what the consumer reads next. */
 		rp_stage_flush(s);
 		rp_stage_fault_scribble(s);
+		if (f->value) /* :crash - its restart finds it too */
+			kill(getpid(), SIGSEGV);
 		for (;;)
 			nanosleep(&t, NULL);
 	case A_KEY_AHEAD:
 		rp_stage_fault_key_ahead(s, (uint64_t)1 << 40);
 		break;
+	case A_GEOMETRY:
+		/* Then either claim the input ring is broken (framing its
+		 * producer, if the supervisor took the ring as found) or
+		 * crash, and find it so at the restart's attach. */
+		if (rp_stage_fault_geometry(s) == 0)
+			fprintf(stderr, "fault: changed the geometry of its "
+					"input ring on its own page\n");
+		if (f->value == 1)
+			kill(getpid(), SIGSEGV);
+		if (f->value == 0)
+			_exit(RP_EXIT_VIOLATION);
+		break; /* :stay - for its producer's next attach to find */
+	case A_HEAD_BACK: {
+		/* Long enough for the supervisor to have looked at the
+		 * ring (it does at least once a second). */
+		struct timespec look = {1, 200 * 1000000L};
+		nanosleep(&look, NULL);
+		if (rp_stage_fault_head_back(s) == 0)
+			fprintf(stderr, "fault: stored its input ring's cursor "
+					"back to 0\n");
+		_exit(RP_EXIT_VIOLATION);
+	}
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may
 		 * write, then carry on as if nothing happened. */
@@ -206,6 +231,10 @@ static int parse_action(struct fault *f, const char *text)
 		if (f->value < 0)
 			return builtin_usage(self(), "--do syscall:%s: unknown "
 						     "syscall", arg);
+	} else if (n == 8 && !strncmp(text, "scribble", n) &&
+		   !strcmp(arg, "crash")) {
+		f->act = A_SCRIBBLE;
+		f->value = 1;
 	} else if (n == 8 && !strncmp(text, "scribble", n) && *arg) {
 		char *end;
 		f->act = A_SCRIBBLE_RANDOM;
@@ -215,6 +244,13 @@ static int parse_action(struct fault *f, const char *text)
 						     "a number");
 	} else if (n == 8 && !strncmp(text, "scribble", n)) {
 		f->act = A_SCRIBBLE;
+	} else if (n == 8 && !strncmp(text, "geometry", n)) {
+		f->act = A_GEOMETRY;
+		f->value = !strcmp(arg, "crash") ? 1 : !strcmp(arg, "stay") ? 2 : 0;
+		if (*arg && !f->value)
+			return builtin_usage(self(), "--do geometry[:crash|:stay]");
+	} else if (n == 9 && !strncmp(text, "head-back", n) && !*arg) {
+		f->act = A_HEAD_BACK;
 	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
 		f->act = A_KEY_AHEAD;
 		f->value = !strcmp(arg, "kill");
@@ -230,7 +266,8 @@ static int parse_action(struct fault *f, const char *text)
 	} else {
 		return builtin_usage(self(), "--do %s: expected crash[:SIG], "
 					     "hang, exit:CODE, syscall:NAME, "
-					     "scribble[:SEED], key-ahead[:kill], "
+					     "scribble[:SEED|:crash], key-ahead[:kill], "
+					     "geometry[:crash|:stay], head-back, "
 					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
@@ -352,13 +389,26 @@ const struct builtin builtin_fault = {
 "  --do scribble         write garbage over its output ring's cursor,\n"
 "                        then stop making progress;\n"
 "                        the consumer detects it, and the report blames\n"
-"                        this stage, the only one that can write it\n"
+"                        this stage, the only one that can write it;\n"
+"                        with :crash it crashes instead, and whoever\n"
+"                        finds it first, its consumer or its restart,\n"
+"                        this stage is still the one blamed\n"
 "  --do key-ahead        give this record's output a key (origin)\n"
 "                        2^40 ahead, with a valid header, and go on\n"
 "                        honestly: its consumer sees the next key go\n"
 "                        back and blames this stage; with :kill it\n"
 "                        publishes that record and SIGKILLs itself,\n"
 "                        and its restart's first record is caught\n"
+"  --do geometry[:crash|:stay]\n"
+"                        change the geometry copy on its input ring's\n"
+"                        own page, then say that ring is broken (the\n"
+"                        lie is found against the supervisor's copy);\n"
+"                        with :crash crash, and find it so when\n"
+"                        restarted; with :stay go on, for its\n"
+"                        producer's next attach to find\n"
+"  --do head-back        after 1.2 s, store its input ring's cursor\n"
+"                        back to 0 and say that ring is broken (the lie\n"
+"                        is found against the supervisor's samples)\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

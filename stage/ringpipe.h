@@ -97,7 +97,8 @@ struct rp_stage;
  * (rp_stage_open_env() with getenv).  On failure a message is written to
  * stderr and the process should exit with the returned code's meaning:
  * -EINVAL bad environment (RP_EXIT_USAGE), -EPERM sandbox
- * (RP_EXIT_SANDBOX). */
+ * (RP_EXIT_SANDBOX), -EBADMSG a ring found broken (RP_EXIT_VIOLATION:
+ * the supervisor was told which, and checks it). */
 int rp_stage_open(struct rp_stage **out);
 int rp_stage_open_env(const char *desc, struct rp_stage **out);
 /* Same, keeping nkeep more file descriptors open through the sandbox

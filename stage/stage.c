@@ -223,19 +223,27 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 	    (err = rp_ctl_rx_open(&w->cin, s->own, s->sup, &s->rx)) ||
 	    (err = rp_ctl_tx_open(&w->cout, s->own, s->sup, &s->tx)))
 		return err;
+	/* A ring found broken says which (broken_side); a bell any waker
+	 * may write found so does not name a ring. */
 	if (w->in.p_fd >= 0) {
 		if ((err = rp_bell_open(w->in_bell, w->in_bell_efd,
-					&s->inbell)) ||
-		    (err = rp_consumer_open(&w->in, s->own, s->inbell,
-					    &s->in)))
+					&s->inbell)))
 			return err;
+		if ((err = rp_consumer_open(&w->in, s->own, s->inbell,
+					    &s->in))) {
+			s->broken_side = err == -EBADMSG ? 1 : 0;
+			return err;
+		}
 	}
 	if (w->out.p_fd >= 0) {
 		if ((err = rp_bell_open(w->out_bell, w->out_bell_efd,
-					&s->outbell)) ||
-		    (err = rp_producer_open(&w->out, s->own, s->outbell,
-					    &s->out)))
+					&s->outbell)))
 			return err;
+		if ((err = rp_producer_open(&w->out, s->own, s->outbell,
+					    &s->out))) {
+			s->broken_side = err == -EBADMSG ? 2 : 0;
+			return err;
+		}
 	}
 	/* Once attached (which waits the ring's short default, and a
 	 * replica that gives up is started again), a replica waits for a
@@ -298,13 +306,25 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
  * cursors as they are now.  The supervisor hanging up, or dying (the
  * lifeline), ends it: it was never used.
  */
+/* A ring found broken as the stage attaches (a restart, a neighbour that
+ * changed it meanwhile) is a violation like one found later: said with
+ * its side, for the supervisor to check and pin on whoever can write what
+ * is broken - with the mark that the stage had not read it before. */
+static void attach_violation(struct rp_stage *s, int side, int err)
+{
+	s->broken_side = side;
+	if (s->tx)
+		rp_ctl_send(s->tx, RP_CTL_VIOLATION, RP_REASON_NONE, 0,
+			    (uint64_t)side | RP_CTL_AT_ATTACH, err, NULL, SEC);
+}
+
 static int take_over(struct rp_stage *s, int go, struct rp_wiring *w)
 {
 	char buf[RP_WIRING_TAKEOVER_MAX];
 	struct pollfd p[2] = {{.fd = go, .events = POLLIN},
 			      {.fd = s->lifeline, .events = POLLIN}};
 	ssize_t n;
-	int err;
+	int err = 0, side = 0;
 
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {
@@ -327,10 +347,15 @@ static int take_over(struct rp_stage *s, int go, struct rp_wiring *w)
 		fprintf(stderr, "%s: standby: %s\n", s->name, w->error);
 		return -EINVAL;
 	}
-	if ((s->in && (err = rp_consumer_resync(s->in))) ||
-	    (s->out && (err = rp_producer_resync(s->out)))) {
+	if (s->in && (err = rp_consumer_resync(s->in)))
+		side = 1;
+	else if (s->out && (err = rp_producer_resync(s->out)))
+		side = 2;
+	if (err) {
 		fprintf(stderr, "%s: taking over the rings: %s\n", s->name,
 			strerror(-err));
+		if (err == -EBADMSG)
+			attach_violation(s, side, err);
 		return err;
 	}
 	return begin(s, w);
@@ -384,6 +409,12 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	if (err) {
 		fprintf(stderr, "%s: attaching to the rings: %s\n", s->name,
 			strerror(-err));
+		if (s->broken_side)
+			attach_violation(s, s->broken_side, err);
+		else if (err == -EBADMSG)
+			err = -EPROTO; /* a doorbell or control ring: no ring
+					* to name, nothing for the supervisor
+					* to check */
 		rp_stage_close(s);
 		rp_wiring_close_fds(&w);
 		return err;
@@ -1574,6 +1605,24 @@ int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
 void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n)
 {
 	s->origin += n;
+}
+
+/* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_head_back(struct rp_stage *s)
+{
+	if (s->in == NULL)
+		return -EPIPE;
+	rp_store64_release(&s->in->m.sh_c->c_head, 0);
+	return 0;
+}
+
+/* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_geometry(struct rp_stage *s)
+{
+	if (s->in == NULL)
+		return -EPIPE;
+	s->in->m.sh_c->s_capacity *= 2;
+	return 0;
 }
 
 /* For the fault stage only (stage_fault.h): write garbage over this

@@ -19,5 +19,11 @@ void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n);
  * every reader.  Returns which (0-3), for the message. */
 int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
 				   char *what, size_t len);
+/* Change the geometry copy on its input ring's consumer page (the
+ * capacity it says).  -EPIPE without an input ring. */
+int rp_stage_fault_geometry(struct rp_stage *s);
+/* Store its input ring's cursor (c_head) back to the ring's start: a
+ * release undone.  -EPIPE without an input ring. */
+int rp_stage_fault_head_back(struct rp_stage *s);
 
 #endif /* RP_STAGE_FAULT_H */

@@ -78,6 +78,7 @@ struct stage_run {
 	unsigned layers;          /* sandbox layers from READY */
 	uint64_t records_in;      /* from its final control record */
 	int broken_side;          /* its VIOLATION: 1 input, 2 output */
+	int broken_at_attach;     /* ... found as it attached */
 	int killed_by_us;         /* after a cancel it did not obey */
 	uint64_t soft_denials;    /* calls failed by deny rules with errno */
 	int soft_nr[8], nsoft;
@@ -156,6 +157,11 @@ struct sup {
 	/* By place: ring[p] goes from place p to p + 1; bell[p] is what the
 	 * process(es) at p wait on, shared by replicas. */
 	struct rp_ring_fds ring[RP_CFG_MAX_STAGES];
+	/* Each ring's geometry as made, and its cursors as sampled: which
+	 * side wrote what is found broken. */
+	struct rp_ring_geo geo[RP_CFG_MAX_STAGES];
+	struct rp_ring_watch watch[RP_CFG_MAX_STAGES];
+	int64_t watched_at;
 	struct rp_bell *bell[RP_CFG_MAX_STAGES];
 	/* replicas: the lock of each shared ring side, as last sampled
 	 * ([p][0] the input's consumers, [p][1] the output's producers) */
@@ -403,7 +409,9 @@ static void read_control(struct sup *s, int k)
 							  ? -m.code
 							  : m.code));
 			if (m.kind == RP_CTL_VIOLATION) {
-				r->broken_side = m.arg1 == 2 ? 2 : 1;
+				r->broken_side = (m.arg1 & 3) == 2 ? 2 : 1;
+				r->broken_at_attach =
+					(m.arg1 & RP_CTL_AT_ATTACH) != 0;
 				snprintf(r->why, sizeof(r->why),
 					 "its %s ring's format was broken",
 					 r->broken_side == 2 ? "output"
@@ -766,52 +774,175 @@ static int pos_live(struct sup *s, int p)
 	return 0;
 }
 
-/* Process k found the ring on its side `side` (1 input, 2 output)
- * broken, and the supervisor's own check agrees.  Each side maps the
- * other's pages read-only, so the writer is across that ring - or, for a
- * replica, one of its siblings, which share its page.  One suspect is
- * named; several (replicas) are all stopped, since which one it was
- * cannot be told. */
-static void blame(struct sup *s, int k, int side)
+/* The processes at place p, appended to who[] (n of them so far),
+ * and their names to names. */
+static int group_add(struct sup *s, int p, int skip, int *who, int n,
+		     char *names, size_t cap)
 {
-	struct stage_run *r = at(s, k);
-	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
-	int n = 0;
-	char names[200];
-	size_t len = 0;
-
-	for (int c = s->first[cp]; c < pos_end(s, cp); c++)
+	for (int c = s->first[p]; c < pos_end(s, p); c++) {
+		size_t len = strlen(names);
+		if (c == skip)
+			continue;
+		if (len + 2 < cap)
+			snprintf(names + len, cap - len, "%s%s",
+				 len ? ", " : "", at(s, c)->cfg->name);
 		who[n++] = c;
-	if (r->nrep > 1)
-		for (int c = s->first[P(s, k)]; c < pos_end(s, P(s, k)); c++)
-			if (c != k)
-				who[n++] = c;
-	names[0] = '\0';
-	for (int i = 0; i < n && len + 2 < sizeof(names); i++)
-		len += (size_t)snprintf(names + len, sizeof(names) - len,
-					"%s%s", i ? ", " : "",
-					at(s, who[i])->cfg->name);
-	set_state(s, k, ST_CANCELLED);
-	snprintf(r->why, sizeof(r->why), "stopped: its %s ring was broken "
-		 "by %s%s", side == 2 ? "output" : "input",
-		 n > 1 ? "one of " : "", names);
+	}
+	return n;
+}
+
+/* What the writers of a broken ring did, as far as the supervisor can
+ * tell: broke its format (found broken, whose page unknown), changed its
+ * geometry (against the supervisor's copy), or wrote a cursor that went
+ * back or out of step (against its samples). */
+enum writ { W_BROKE, W_GEOMETRY, W_CURSOR };
+
+/* Fail the processes in who[0..n) (names lists them) as the writers of
+ * what process k found broken on its ring at side `side` (1 input, 2
+ * output).  k itself, if not among them, is stopped, not failed. */
+static void fail_writers(struct sup *s, int k, int side, const int *who,
+			 int n, const char *names, enum writ w)
+{
+	static const char *const did[] = {
+		[W_BROKE] = "broke the format of",
+		[W_GEOMETRY] = "changed the geometry of",
+		[W_CURSOR] = "wrote a cursor that went back or out of step on",
+	};
+	struct stage_run *r = at(s, k);
+	const char *ring = side == 2 ? "output" : "input";
+	const char *how = w == W_GEOMETRY ? ", against the supervisor's copy"
+					  : "";
+
+	if (r->state != ST_FAILED) {
+		set_state(s, k, ST_CANCELLED);
+		snprintf(r->why, sizeof(r->why), "stopped: its %s ring was "
+			 "broken by %s%s", ring, n > 1 ? "one of " : "", names);
+	}
 	for (int i = 0; i < n; i++) {
 		struct stage_run *c = at(s, who[i]);
+		int own = P(s, who[i]) == P(s, k);
+		const char *theirs = own ? ring : side == 2 ? "input" : "output";
+		/* Failed already: both ends of a ring may find what it
+		 * broke (its restart and its neighbour). */
+		if (c->state == ST_FAILED && who[i] != k)
+			continue;
 		if (alive(c->state) && c->proc.pid > 0)
 			rp_spawn_kill(&c->proc);
 		c->killed_by_us = 0;
 		set_state(s, who[i], ST_FAILED);
 		c->why[0] = '\0';
-		if (n == 1)
-			fail(s, who[i], "broke the format of its %s ring "
-			     "(detected by %s); killed",
-			     side == 2 ? "input" : "output", r->cfg->name);
-		else
+		if (n > 1 && w == W_BROKE)
 			fail(s, who[i], "killed: the %s ring %s found broken "
 			     "is written by %s, and which of them broke it "
-			     "cannot be told", side == 2 ? "output" : "input",
-			     r->cfg->name, names);
+			     "cannot be told", ring, r->cfg->name, names);
+		else if (n > 1)
+			fail(s, who[i], "killed: one of %s %s their %s ring%s%s "
+			     "(detected by %s), and which cannot be told",
+			     names, did[w], theirs,
+			     w == W_GEOMETRY ? " where only they can write"
+					     : "",
+			     how, r->cfg->name);
+		else if (who[i] == k)
+			fail(s, who[i], "%s its %s ring%s%s; failed", did[w],
+			     ring,
+			     w == W_GEOMETRY ? " where only it can write" : "",
+			     how);
+		else
+			fail(s, who[i], "%s its %s ring%s%s (detected by %s); "
+			     "killed", did[w], theirs,
+			     w == W_GEOMETRY ? " where only it can write" : "",
+			     how, r->cfg->name);
 	}
+}
+
+/* Process k found the ring on its side `side` broken, and the
+ * supervisor's own check agrees, with nothing to show whose page holds
+ * what is broken.  Each side maps the other's pages read-only, so the
+ * writer is across that ring - or, for a replica, one of its siblings,
+ * which share its page.  Several suspects (replicas) are all stopped,
+ * since which one it was cannot be told. */
+static void blame(struct sup *s, int k, int side)
+{
+	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
+	char names[200] = "";
+	int n = group_add(s, cp, -1, who, 0, names, sizeof(names));
+
+	if (at(s, k)->nrep > 1)
+		n = group_add(s, P(s, k), k, who, n, names, sizeof(names));
+	fail_writers(s, k, side, who, n, names, W_BROKE);
+}
+
+/* The same where the supervisor can show whose page holds it: the
+ * ring's geometry against its copy from the ring's making, a cursor
+ * against its samples (geo, cur: RP_SIDE_* bits).  Each side group is
+ * failed on its own showing, the claimant's own included. */
+static void blame_proven(struct sup *s, int k, int side, int geo, int cur)
+{
+	int mine = side == 2 ? RP_SIDE_PRODUCER : RP_SIDE_CONSUMER;
+	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
+
+	for (int g = 0; g < 2; g++) {
+		int bit = g == 0 ? mine : ~mine & 3;
+		char names[200] = "";
+		int n;
+		if (!((geo | cur) & bit))
+			continue;
+		n = group_add(s, g == 0 ? P(s, k) : cp, -1, who, 0, names,
+			      sizeof(names));
+		fail_writers(s, k, side, who, n, names,
+			     (geo & bit) ? W_GEOMETRY : W_CURSOR);
+	}
+}
+
+/* Process k ended saying its ring on side broken_side is broken
+ * (RP_EXIT_VIOLATION, while it ran, or as it attached: at_attach).  The
+ * supervisor checks the ring itself and fails whoever can write what it
+ * finds broken.  A claim against a ring it finds sound fails the
+ * claimant; so does one made as it attached against a ring found broken
+ * with nothing to show whose page holds it (its own earlier run may
+ * have left it so: the restarted stage never read it before). */
+static void judge_violation(struct sup *s, int k, int code, int at_attach)
+{
+	struct stage_run *r = at(s, k);
+	int side = r->broken_side == 2 ? 2 : 1, c, ring, geo, cur;
+	const char *name = side == 2 ? "output" : "input";
+
+	if (side == 2 ? has_out(s, k) : has_in(s, k)) {
+		ring = side == 2 ? P(s, k) : P(s, k) - 1;
+		geo = rp_ring_geometry_changed(&s->ring[ring], &s->geo[ring]);
+		cur = rp_ring_watch_culprits(&s->watch[ring]);
+		if (geo > 0 || cur > 0) {
+			blame_proven(s, k, side, geo > 0 ? geo : 0, cur);
+			return;
+		}
+		if (rp_ring_verify(&s->ring[ring], side != 2) != 0) {
+			if (!at_attach) {
+				blame(s, k, side);
+				return;
+			}
+			set_state(s, k, ST_FAILED);
+			r->why[0] = '\0'; /* not "its ring's format was..." */
+			fail(s, k, "found its %s ring broken as it attached, "
+				   "with nothing to show which side broke it: "
+				   "failed itself, as its own earlier run may "
+				   "have left it so (exit %d)", name, code);
+			return;
+		}
+	}
+	/* It says a ring is broken, but the ring is sound (or it has no
+	 * neighbour there): its own failure - unless the neighbour rewrote
+	 * a cursor it had scribbled (its next store repairs it), which looks
+	 * the same from here.  Said as such. */
+	c = side == 2 ? P(s, k) + 1 : P(s, k) - 1;
+	set_state(s, k, ST_FAILED);
+	r->why[0] = '\0';
+	if (c >= 0 && c < s->npos)
+		fail(s, k, "said its %s ring was broken, but it is sound now: "
+			   "either %s rewrote it since, or the claim is false "
+			   "(exit %d)", name, pos_name(s, c), code);
+	else
+		fail(s, k, "said its %s ring was broken, but it has none "
+			   "(exit %d)", name, code);
 }
 
 /* An exec --each stage ended as its program did, of its own doing
@@ -908,12 +1039,8 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
-		} else if (code == RP_EXIT_VIOLATION &&
-			   (r->broken_side == 2 ? has_out(s, k) : has_in(s, k)) &&
-			   rp_ring_verify(r->broken_side == 2 ? ring_out(s, k)
-							       : ring_in(s, k),
-					  r->broken_side != 2) != 0) {
-			blame(s, k, r->broken_side);
+		} else if (code == RP_EXIT_VIOLATION) {
+			judge_violation(s, k, code, r->broken_at_attach);
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;
@@ -944,26 +1071,6 @@ static void on_exit_of(struct sup *s, int k)
 					 r->told_deaths);
 			recover(s, k, r->told_rec, why, 1);
 			r->told_rec = 0;
-		} else if (code == RP_EXIT_VIOLATION) {
-			/* It says a ring is broken, but the ring is sound
-			 * (or it has no neighbour there): its own failure -
-			 * unless the neighbour rewrote a cursor it had
-			 * scribbled (its next store repairs it), which looks
-			 * the same from here.  Said as such. */
-			int c = r->broken_side == 2 ? P(s, k) + 1 : P(s, k) - 1;
-			set_state(s, k, ST_FAILED);
-			if (c >= 0 && c < s->npos)
-				fail(s, k, "said its %s ring was broken, but it "
-					   "is sound now: either %s rewrote it "
-					   "since, or the claim is false "
-					   "(exit %d)",
-				     r->broken_side == 2 ? "output" : "input",
-				     pos_name(s, c), code);
-			else
-				fail(s, k, "said its %s ring was broken, but it "
-					   "has none (exit %d)",
-				     r->broken_side == 2 ? "output" : "input",
-				     code);
 		} else {
 			char why[240];
 			snprintf(why, sizeof(why), "%s (exit %d)%s%s%s%s",
@@ -1201,7 +1308,10 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 				rc.nslots = 2 * from->replicas;
 		}
 		s->ring[k].p_fd = s->ring[k].c_fd = -1;
-		if ((err = rp_ring_create(&rc, &s->ring[k])))
+		if ((err = rp_ring_create(&rc, &s->ring[k])) ||
+		    (err = rp_ring_geometry(&s->ring[k], &s->geo[k])) ||
+		    (err = rp_ring_watch_open(&s->ring[k], &s->geo[k],
+					      &s->watch[k])))
 			return err;
 	}
 	ev.data.u64 = EV(EV_SIGNAL, 0);
@@ -1291,6 +1401,7 @@ static void fresh_incarnation(struct stage_run *r)
 	r->worked_ns = r->sampled_at = 0;
 	r->seen_current = r->seen_progress = 0;
 	r->waits_taken = 0;
+	r->broken_side = r->broken_at_attach = 0;
 }
 
 static int start(struct sup *s, int k, const struct rp_run_opts *o)
@@ -1318,6 +1429,18 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		/* Its stderr may say why. */
 		rp_errpipe_pump(&r->err, stderr);
+		/* It found a ring broken as it attached (said on its
+		 * control ring, then ended; the end of its hand-shake may
+		 * have had it killed before its exit): judged as when found
+		 * later, on who can write what is broken. */
+		if (err == -EPIPE)
+			read_control(s, k);
+		if (r->state == ST_FAILED)
+			return err; /* its control ring said enough */
+		if (err == -EPIPE && r->broken_side) {
+			judge_violation(s, k, RP_EXIT_VIOLATION, 1);
+			return err;
+		}
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
 		r->why[0] = '\0';
 		/* Killed while it started (an operator, a fault schedule):
@@ -1775,6 +1898,21 @@ static void watch_lock(struct sup *s, int p, int producers, int64_t now)
 		rp_spawn_kill(&r->proc);
 	}
 	w->since = now;
+}
+
+/* The rings' cursors, sampled now and then (every turn of the loop, at
+ * most every WATCH_NS): what a side is later found to have moved back is
+ * its own doing. */
+#define WATCH_NS (10 * 1000000LL)
+static void watch_cursors(struct sup *s)
+{
+	int64_t now = rp_now_ns();
+
+	if (now - s->watched_at < WATCH_NS)
+		return;
+	s->watched_at = now;
+	for (int p = 0; p + 1 < s->npos; p++)
+		rp_ring_watch_sample(&s->watch[p]);
 }
 
 static void check_locks(struct sup *s)
@@ -2456,6 +2594,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			read_control(s, k);
 		check_record_timeouts(s);
 		check_locks(s);
+		watch_cursors(s);
 		for (int e = 0; e < n; e++) {
 			int kind = (int)(evs[e].data.u64 >> 32);
 			int k = (int)(uint32_t)evs[e].data.u64;
@@ -2518,8 +2657,10 @@ out:
 	}
 	for (int p = 0; p < s->npos; p++)
 		rp_bell_close(s->bell[p]);
-	for (int p = 0; p + 1 < s->npos; p++)
+	for (int p = 0; p + 1 < s->npos; p++) {
+		rp_ring_watch_close(&s->watch[p]);
 		rp_ring_fds_close(&s->ring[p]);
+	}
 	rp_bell_close(s->sup_bell);
 	if (s->ep >= 0)
 		close(s->ep);

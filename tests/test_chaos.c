@@ -195,10 +195,13 @@ RP_TEST(test_scribbling_stage_blamed_alone, 400)
 
 /* The crash-point sweep: every stage killed at its 1st, 2nd and 3rd pass
  * through every commit-path crash point, one run each, and every run's
- * output is the fault-free one. */
+ * output is the fault-free one.  (Under the sanitizers, the 1st pass
+ * only: the same code, a third of the time.) */
 RP_TEST(test_chaos_crashpoint_sweep, 120)
 {
-	char *args[] = {"chaos", "c.yaml", "--crashpoints", "3", NULL};
+	unsigned passes = rp_test_sanitized() ? 1 : 3;
+	char *args[] = {"chaos", "c.yaml", "--crashpoints",
+			passes == 1 ? "1" : "3", NULL};
 	char *text, *q;
 	unsigned runs = 0, crashed = 0, differed = 1;
 
@@ -214,8 +217,8 @@ RP_TEST(test_chaos_crashpoint_sweep, 120)
 			3);
 	/* 4 stages x 6 points x 3 passes; a point a stage never passes
 	 * (a source peeks nothing) does not crash it. */
-	CU_ASSERT_EQUAL(runs, 72);
-	CU_ASSERT(crashed >= 54);
+	CU_ASSERT_EQUAL(runs, 24 * passes);
+	CU_ASSERT(crashed >= 18 * passes);
 	CU_ASSERT_EQUAL(differed, 0);
 	CU_ASSERT(strstr(text, "FAILED") == NULL);
 	free(text);

@@ -628,13 +628,21 @@ RP_TEST(test_fault_stage_reported, 90)
 		{"exit:11", "failed (exit 11)", 1, NULL},
 		/* Garbage in a ring is blamed on the one side that can
 		 * write it. */
-		{"scribble", "stage 2-fault: broke the format of its output "
-			     "ring (detected by 3-count)", 1, NULL},
+		{"scribble", "stage 2-fault: wrote a cursor that went back "
+			     "or out of step on its output ring (detected by "
+			     "3-count)", 1, NULL},
+		/* Crashed right after: whoever finds it first (its
+		 * consumer, or its own restart as it attaches), the cursor
+		 * is its own, and it is the one blamed. */
+		{"scribble:crash", "stage 2-fault: wrote a cursor that went "
+				   "back or out of step on its output ring",
+		 1, NULL},
 		/* Its consumer looks at the cursor again for a moment
 		 * before it says so, without a sleep call its own sandbox
 		 * may deny. */
-		{"scribble", "stage 2-fault: broke the format of its output "
-			     "ring (detected by 3-count)", 1,
+		{"scribble", "stage 2-fault: wrote a cursor that went back "
+			     "or out of step on its output ring (detected by "
+			     "3-count)", 1,
 		 "count @deny=nanosleep,clock_nanosleep"},
 		/* So is a key pushed far ahead: its consumer would drop
 		 * every record after it as a replay. */
@@ -645,6 +653,18 @@ RP_TEST(test_fault_stage_reported, 90)
 		{"exit:4", "stage 2-fault: said its input ring was broken, "
 			   "but it is sound now: either 1-file-source "
 			   "rewrote it since, or the claim is false", 1, NULL},
+		/* Unless it changed the ring's geometry on its own page
+		 * first: found against the supervisor's copy, it is the
+		 * one failed (its producer was blamed before); also when
+		 * it crashes and its restart finds it so (said only as
+		 * exit 2 before). */
+		{"geometry", "stage 2-fault: changed the geometry of its "
+			     "input ring where only it can write, against the "
+			     "supervisor's copy; failed", 1, NULL},
+		{"geometry:crash", "stage 2-fault: changed the geometry of "
+				   "its input ring where only it can write, "
+				   "against the supervisor's copy; failed", 1,
+		 NULL},
 	};
 	char in[256];
 
@@ -703,6 +723,56 @@ RP_TEST(test_fault_stage_reported, 90)
 			}
 			unlink_in_dir("pipeline.dead.rec");
 			unlink_in_dir("pipeline.dead.jsonl");
+		}
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
+/* What the supervisor can show was written on one side's page is pinned
+ * on that side, whoever complains (a stage changing its own copy of a
+ * ring's geometry, or scribbling its own cursor: test_fault_stage_reported).
+ * - A ring's geometry is on both pages, checked against each other at
+ *   every attach: a producer whose restart finds its consumer's copy
+ *   changed gets that consumer blamed, against the supervisor's own copy
+ *   (the producer was failed itself before, exit 2).  A small ring holds
+ *   the source back until the change is made.  (Killed, not crashed:
+ *   the sanitizer's own handler would make a call the policy denies.)
+ * - A cursor only moves forward: a consumer that stores its own back
+ *   and says its input ring is broken is failed itself, against the
+ *   supervisor's samples of the ring (its producer was blamed before).
+ *   It waits 1.2 s first: the supervisor looks at least once a second,
+ *   and every 50 ms while a stage is timed, as this one is. */
+RP_TEST(test_side_pinned, 60)
+{
+	static const struct {
+		const char *line, *expect, *wrong;
+	} cases[] = {
+		{"fault @restart_backoff_ms=0 --make 3000 --at 1500 "
+		 "--do crash:9 ! fault @ring=4K --at 0 --do geometry:stay ! "
+		 "count",
+		 "stage 2-fault: changed the geometry of its input ring where "
+		 "only it can write, against the supervisor's copy (detected "
+		 "by 1-fault); killed",
+		 "1-fault: broke"},
+		{"fault --make 3000 ! fault @ring=4K @record_timeout_ms=5000 "
+		 "--at 700 --do head-back ! count",
+		 "stage 2-fault: wrote a cursor that went back or out of step "
+		 "on its input ring",
+		 "1-fault: broke"},
+	};
+
+	rp_cmd_dir_make("cli");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *text;
+		char *args[] = {"-e", (char *)cases[i].line, NULL};
+
+		CU_ASSERT_EQUAL(run(args, &text), 1);
+		if (strstr(text, cases[i].expect) == NULL ||
+		    strstr(text, cases[i].wrong) != NULL) {
+			fprintf(stderr, "case %zu: want '%s' in:\n%s\n", i,
+				cases[i].expect, text);
+			CU_FAIL("not pinned on the side that wrote it");
 		}
 		free(text);
 	}
@@ -1427,6 +1497,8 @@ void rp_suite_cli(void)
 		  test_fault_stage_reported},
 		 {"a key pushed far ahead is blamed on its writer",
 		  test_key_ahead_blamed},
+		 {"what one side's page shows: pinned on that side",
+		  test_side_pinned},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",

@@ -663,6 +663,7 @@ struct repair {
 	uint64_t value;
 	int64_t after_ns; /* from go; 0: 100 us */
 	int go;           /* the reader is about to read */
+	int64_t store_at; /* just before the value was stored */
 };
 
 static void *repair_later(void *arg)
@@ -676,6 +677,7 @@ static void *repair_later(void *arg)
 	at = rp_now_ns() + (r->after_ns ? r->after_ns : 100000);
 	while (rp_now_ns() < at)
 		;
+	__atomic_store_n(&r->store_at, rp_now_ns(), __ATOMIC_RELEASE);
 	rp_store64_release(r->word, r->value);
 	return NULL;
 }
@@ -1483,44 +1485,53 @@ RP_TEST(hostile_ctl_stream, 30)
  * where a data ring takes it (hostile_cursor_repaired*). */
 RP_TEST(hostile_ctl_no_second_look, 20)
 {
-	for (int attach = 0; attach < 2; attach++) {
+	int it = 0;
+
+	for (int tries = 0; it < 2 && tries < 10; tries++) {
+		int attach = it;
 		struct ctl_hostile x;
 		struct rp_ctl_msg m = {.kind = RP_CTL_PING}, out;
 		struct rp_ctl_rx *rx2 = NULL;
 		struct rp_ring_fds side;
 		struct repair r = {.after_ns = 3000000};
 		pthread_t t;
+		int64_t back;
 		int got;
 
 		ctl_hostile_make(&x);
 		CU_ASSERT_FATAL(raw_send(&x, &m, sizeof(m)) == 0);
 		CU_ASSERT_FATAL(rp_ctl_recv(x.rx, &out) == 0);
 		CU_ASSERT_FATAL(raw_send(&x, &m, sizeof(m)) == 0);
+		CU_ASSERT_FATAL(rp_ring_fds_for_consumer(&x.h.r.fds, &side) ==
+				0);
 		r.word = &x.h.ps->p_tail;
 		r.value = rp_load64_acquire(r.word);
-		r.go = 0;
 		rp_store64_release(r.word, r.value + (4096ull << 4) + 3);
 		CU_ASSERT_FATAL(pthread_create(&t, NULL, repair_later, &r) ==
 				0);
 		__atomic_store_n(&r.go, 1, __ATOMIC_RELEASE);
-		if (attach) {
-			CU_ASSERT_FATAL(rp_ring_fds_for_consumer(&x.h.r.fds,
-								 &side) == 0);
+		if (attach)
 			got = rp_ctl_rx_open(&side, x.h.r.cbell, x.h.r.pbell,
 					     &rx2);
-			rp_ring_fds_close(&side);
-		} else {
+		else
 			got = rp_ctl_recv(x.rx, &out);
-		}
-		CU_ASSERT_EQUAL(got, -EBADMSG);
-		if (got != -EBADMSG)
-			fprintf(stderr, "control, attach %d: %d\n", attach,
-				got);
+		back = rp_now_ns();
+		rp_ring_fds_close(&side);
 		pthread_join(t, NULL);
 		if (rx2 != NULL)
 			rp_ctl_rx_close(rx2);
 		ctl_hostile_free(&x);
+		/* Only a call that returned before the repair proves
+		 * anything: one held up 3 ms by the machine tries again. */
+		if (got != -EBADMSG && back >= r.store_at)
+			continue;
+		CU_ASSERT_EQUAL(got, -EBADMSG);
+		if (got != -EBADMSG)
+			fprintf(stderr, "control, attach %d: %d\n", attach,
+				got);
+		it++;
 	}
+	CU_ASSERT_EQUAL(it, 2); /* ten tries all held up: not a pass */
 }
 
 /* Garbage in the sender's sticky word (cancel bit with a reason that
