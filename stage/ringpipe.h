@@ -98,7 +98,8 @@ struct rp_stage;
  * stderr and the process should exit with the returned code's meaning:
  * -EINVAL bad environment (RP_EXIT_USAGE), -EPERM sandbox
  * (RP_EXIT_SANDBOX), -EBADMSG a ring found broken (RP_EXIT_VIOLATION:
- * the supervisor was told which, and checks it). */
+ * the supervisor was told which, and checks it), -EPROTO a doorbell or
+ * control ring found broken (RP_EXIT_USAGE). */
 int rp_stage_open(struct rp_stage **out);
 int rp_stage_open_env(const char *desc, struct rp_stage **out);
 /* Same, keeping nkeep more file descriptors open through the sandbox

@@ -799,7 +799,8 @@ enum writ { W_BROKE, W_GEOMETRY, W_CURSOR };
 
 /* Fail the processes in who[0..n) (names lists them) as the writers of
  * what process k found broken on its ring at side `side` (1 input, 2
- * output).  k itself, if not among them, is stopped, not failed. */
+ * output).  k is marked stopped (cancelled) first, and failed after if
+ * it is among them. */
 static void fail_writers(struct sup *s, int k, int side, const int *who,
 			 int n, const char *names, enum writ w)
 {
@@ -859,8 +860,8 @@ static void fail_writers(struct sup *s, int k, int side, const int *who,
  * supervisor's own check agrees, with nothing to show whose page holds
  * what is broken.  Each side maps the other's pages read-only, so the
  * writer is across that ring - or, for a replica, one of its siblings,
- * which share its page.  Several suspects (replicas) are all stopped,
- * since which one it was cannot be told. */
+ * which share its page.  Several suspects (replicas) are all killed and
+ * failed, since which one it was cannot be told. */
 static void blame(struct sup *s, int k, int side)
 {
 	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
@@ -916,7 +917,10 @@ static void judge_violation(struct sup *s, int k, int code, int at_attach)
 			return;
 		}
 		if (rp_ring_verify(&s->ring[ring], side != 2) != 0) {
-			if (!at_attach) {
+			/* A first start of a single copy: nothing but the
+			 * supervisor ever wrote its side of the ring. */
+			if (!at_attach || (r->restarts == 0 &&
+					   r->takeovers == 0 && r->nrep == 1)) {
 				blame(s, k, side);
 				return;
 			}
@@ -1039,7 +1043,9 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
-		} else if (code == RP_EXIT_VIOLATION) {
+		} else if (code == RP_EXIT_VIOLATION || r->broken_at_attach) {
+			/* (At an attach, whatever exit code the stage chose
+			 * after saying so.) */
 			judge_violation(s, k, code, r->broken_at_attach);
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
@@ -1438,7 +1444,10 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 		if (r->state == ST_FAILED)
 			return err; /* its control ring said enough */
 		if (err == -EPIPE && r->broken_side) {
-			judge_violation(s, k, RP_EXIT_VIOLATION, 1);
+			/* (Killed at the hand-shake: it was ending with 4.) */
+			judge_violation(s, k,
+					WIFEXITED(st) ? code : RP_EXIT_VIOLATION,
+					1);
 			return err;
 		}
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
@@ -2451,13 +2460,17 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			}
 		}
 	}
+	/* No fd is 0 until it is made (the cleanup closes what is >= 0). */
 	for (int k = 0; k < s->n; k++) {
-		at(s, k)->proc.pid = -1;
-		at(s, k)->proc.pidfd = -1;
-		at(s, k)->proc.go = -1;
+		struct rp_stage_proc *pr = &at(s, k)->proc;
+		pr->pid = -1;
+		pr->pidfd = pr->go = pr->listener = pr->lifeline = -1;
+		pr->cin.p_fd = pr->cin.c_fd = pr->cout.p_fd = pr->cout.c_fd = -1;
 		at(s, k)->err.rfd = -1;
 		spare_reset(at(s, k));
 	}
+	for (int p = 0; p < RP_CFG_MAX_STAGES; p++)
+		s->ring[p].p_fd = s->ring[p].c_fd = -1;
 	s->t0 = rp_now_ns();
 	s->landlock_abi = rp_landlock_abi();
 	{
