@@ -548,6 +548,10 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 	} else if (!strcmp(key, "input")) {
 		if (want_scalar(c, v, "input", &s))
 			return -EINVAL;
+		if (strlen(s) >= sizeof(st->input))
+			return FAIL(c, v, "input: '%.40s...' is longer than a "
+					  "stage name can be (%d bytes)", s,
+				    RP_CFG_NAME - 1);
 		snprintf(st->input, sizeof(st->input), "%s", s);
 	} else if (!strcmp(key, "ring")) {
 		uint64_t b;
@@ -903,11 +907,106 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 	return check_graph(c->cfg);
 }
 
+/* Bounds on a pipeline file: its size, and how deep its collections
+ * nest (libyaml's time grows with the square of the nesting). */
+#define CFG_MAX_BYTES (1u << 20)
+#define CFG_MAX_DEPTH 32
+
+static int yaml_problem(struct rp_cfg *cfg, const yaml_parser_t *p)
+{
+	return fail_at(cfg, (int)p->problem_mark.line + 1,
+		       (int)p->problem_mark.column + 1, "not valid YAML: %s",
+		       p->problem ? p->problem : "?");
+}
+
+/* A first pass over the events, before any document is built: one
+ * document, nested no deeper than CFG_MAX_DEPTH (stopping there bounds
+ * the time). */
+static int yaml_shape(struct rp_cfg *cfg, const unsigned char *text,
+		      size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, docs = 0, err = 0;
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, text, len);
+	for (int done = 0; !done && !err;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			err = yaml_problem(cfg, &p);
+			break;
+		}
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > CFG_MAX_DEPTH)
+				err = fail_at(cfg, (int)ev.start_mark.line + 1,
+					      (int)ev.start_mark.column + 1,
+					      "nested deeper than %d levels",
+					      CFG_MAX_DEPTH);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++docs > 1)
+				err = fail_at(cfg, (int)ev.start_mark.line + 1,
+					      (int)ev.start_mark.column + 1,
+					      "a second YAML document: a pipeline "
+					      "file holds one");
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	return err;
+}
+
+/* What libyaml takes but a pipeline must not have: a NUL byte inside a
+ * value (it would end there), and a key given twice in one mapping (the
+ * last would silently win). */
+static int yaml_values(struct ctx *c)
+{
+	for (yaml_node_t *n = c->doc->nodes.start; n < c->doc->nodes.top;
+	     n++) {
+		if (n->type == YAML_SCALAR_NODE &&
+		    strlen((const char *)n->data.scalar.value) !=
+			    n->data.scalar.length)
+			return FAIL(c, n, "a value with a NUL byte in it");
+		if (n->type != YAML_MAPPING_NODE)
+			continue;
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++)
+			for (yaml_node_pair_t *q = n->data.mapping.pairs.start;
+			     q < p; q++) {
+				yaml_node_t *a = yaml_document_get_node(c->doc,
+									q->key);
+				yaml_node_t *b = yaml_document_get_node(c->doc,
+									p->key);
+				if (scalar(a) && scalar(b) &&
+				    !strcmp(scalar(a), scalar(b)))
+					return FAIL(c, b, "'%.60s' given twice "
+						    "(first at line %d)",
+						    scalar(b),
+						    (int)a->start_mark.line + 1);
+			}
+	}
+	return 0;
+}
+
 int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	struct ctx c = {cfg, &doc};
+	unsigned char *text;
+	size_t len;
 	FILE *f;
 	int err;
 
@@ -915,26 +1014,43 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 	cfg->quarantine_max = 100;
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	f = fopen(path, "rb");
-	if (f == NULL) {
+	text = f ? malloc(CFG_MAX_BYTES + 1) : NULL;
+	if (f == NULL || text == NULL) {
+		err = f ? -ENOMEM : -errno;
 		snprintf(cfg->error, sizeof(cfg->error), "%s: %s", path,
-			 strerror(errno));
-		return -errno;
-	}
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		err = fail_at(cfg, (int)parser.problem_mark.line + 1,
-			      (int)parser.problem_mark.column + 1,
-			      "not valid YAML: %s",
-			      parser.problem ? parser.problem : "?");
-		yaml_parser_delete(&parser);
-		fclose(f);
+			 strerror(-err));
+		if (f)
+			fclose(f);
 		return err;
 	}
-	err = parse_root(&c, yaml_document_get_root_node(&doc));
+	len = fread(text, 1, CFG_MAX_BYTES + 1, f);
+	err = ferror(f) ? -errno : 0;
+	fclose(f);
+	if (err || len > CFG_MAX_BYTES) {
+		snprintf(cfg->error, sizeof(cfg->error), "%s: %s", path,
+			 err ? strerror(-err)
+			     : "larger than 1 MiB: not a pipeline file");
+		free(text);
+		return err ? err : -EINVAL;
+	}
+	if ((err = yaml_shape(cfg, text, len))) {
+		free(text);
+		return err;
+	}
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_string(&parser, text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		err = yaml_problem(cfg, &parser);
+		yaml_parser_delete(&parser);
+		free(text);
+		return err;
+	}
+	err = yaml_values(&c);
+	if (!err)
+		err = parse_root(&c, yaml_document_get_root_node(&doc));
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
-	fclose(f);
+	free(text);
 	if (err)
 		rp_cfg_free(cfg);
 	return err;
@@ -987,7 +1103,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	static const char *const lists[] = {"allow", "deny", "namespaces",
 					    "fs_read", "fs_write"};
 	const char *eq = strchr(word, '='), *v;
-	char key[32], text[4096], msg[sizeof(cfg->error)];
+	char key[32], text[4096], msg[sizeof(cfg->error)], shown[72];
 	int no = cfg->nstages, sandbox, err;
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -999,11 +1115,14 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	if (strlen(word) > SETTING_MAX)
 		return fail_at(cfg, 1, no, "%.40s...: longer than %d bytes",
 			       word, SETTING_MAX);
+	/* Echoed in messages no longer than this, so the reason fits. */
+	snprintf(shown, sizeof(shown), strlen(word) > 64 ? "%.60s..." : "%s",
+		 word);
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - word - 1), word + 1);
 	if (!strcmp(key, "run") || !strcmp(key, "args") ||
 	    !strcmp(key, "program") || !strcmp(key, "input"))
 		return fail_at(cfg, 1, no, "%s: %s is what the line itself "
-					   "says, not a setting", word, key);
+					   "says, not a setting", shown, key);
 	sandbox = in_list(key, sandbox_keys, NKEYS(sandbox_keys));
 	if (!sandbox && !in_list(key, stage_keys, NKEYS(stage_keys))) {
 		const char *best = NULL;
@@ -1021,8 +1140,8 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 		if (bd <= 3)
 			return fail_at(cfg, 1, no, "%s: unknown setting '%s' "
 						   "(did you mean '@%s'?)",
-				       word, key, best);
-		return fail_at(cfg, 1, no, "%s: unknown setting '%s'", word,
+				       shown, key, best);
+		return fail_at(cfg, 1, no, "%s: unknown setting '%s'", shown,
 			       key);
 	}
 	snprintf(text, sizeof(text), "%s%s: ", sandbox ? "sandbox: {" : "",
@@ -1050,14 +1169,14 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	if (!yaml_parser_load(&parser, &doc)) {
 		yaml_parser_delete(&parser);
 		return fail_at(cfg, 1, no, "%s: not a value this setting can "
-					   "take", word);
+					   "take", shown);
 	}
 	root = yaml_document_get_root_node(&doc);
 	err = root == NULL || root->type != YAML_MAPPING_NODE ||
 	      root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1;
 	if (err) {
 		err = fail_at(cfg, 1, no, "%s: not a value this setting can "
-					  "take", word);
+					  "take", shown);
 	} else {
 		yaml_node_pair_t *p = root->data.mapping.pairs.start;
 		err = stage_key(&c, yaml_document_get_node(&doc, p->key),
@@ -1070,7 +1189,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 					       ": ");
 			snprintf(msg, sizeof(msg), "%s",
 				 m ? m + 2 : cfg->error);
-			fail_at(cfg, 1, no, "%s: %s", word, msg);
+			fail_at(cfg, 1, no, "%s: %s", shown, msg);
 		}
 	}
 	yaml_document_delete(&doc);

@@ -91,7 +91,7 @@ struct rp_cfg {
 	struct rp_cfg_stage stages[RP_CFG_MAX_STAGES];
 	int nstages;
 	int order[RP_CFG_MAX_STAGES]; /* source first, then each consumer */
-	char error[512];
+	char error[1024];
 };
 
 /* Parse and validate a YAML file.  0, or -EINVAL with cfg->error set to

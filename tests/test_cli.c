@@ -90,6 +90,27 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "  - name: b\n    run: count\n",
 		 "stage 'b' has no input, but 'a' is already the source"},
 		{"name: p\nstages: [\n", "p.yaml:3:1: not valid YAML"},
+		/* What libyaml takes but a pipeline must not: the last of
+		 * two keys silently winning, a value cut at a NUL byte, a
+		 * second document left unread, nesting whose parse time
+		 * grows with its square, a stage name cut to fit. */
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    ring: 4K\n    ring: 1G\n",
+		 "p.yaml:6:5: 'ring' given twice (first at line 5)"},
+		{"name: p\nstages:\n  - name: a\n"
+		 "    run: \"file-source\\0 --bogus\"\n",
+		 "p.yaml:4:10: a value with a NUL byte in it"},
+		{"name: p\nstages: [{name: a, run: file-source}]\n---\n"
+		 "{ this: is [ not valid\n",
+		 "p.yaml:3:1: a second YAML document: a pipeline file holds "
+		 "one"},
+		{"name: p\nstages: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+		 "p.yaml:2:40: nested deeper than 32 levels"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: count\n    input: "
+		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_no_such\n",
+		 "p.yaml:7:12: input: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "...' is longer than a stage name can be (47 bytes)"},
 	};
 
 	rp_cmd_dir_make("cli");
