@@ -885,10 +885,12 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 					   "the pipeline");
 		}
 	}
-	if (stages == NULL || stages->type != YAML_SEQUENCE_NODE)
+	if (stages != NULL && stages->type != YAML_SEQUENCE_NODE)
+		return FAIL(c, stages, "stages: expected a list of stages");
+	if (stages == NULL)
 		return fail_at(c->cfg, (int)root->start_mark.line + 1,
 			       (int)root->start_mark.column + 1,
-			       "stages: expected a list of stages");
+			       "stages: missing (a list of stages)");
 	for (yaml_node_item_t *it = stages->data.sequence.items.start;
 	     it < stages->data.sequence.items.top; it++) {
 		int err;
@@ -1132,12 +1134,17 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 			const char *k = i < NKEYS(stage_keys)
 						? stage_keys[i]
 						: sandbox_keys[i - NKEYS(stage_keys)];
+			/* Not one the line itself says. */
+			if (!strcmp(k, "run") || !strcmp(k, "args") ||
+			    !strcmp(k, "program") || !strcmp(k, "input"))
+				continue;
 			if (distance(key, k) < bd) {
 				bd = distance(key, k);
 				best = k;
 			}
 		}
-		if (bd <= 3)
+		/* Close, and for a short key closer still. */
+		if (bd <= 3 && bd <= (int)strlen(key) / 2 + 1)
 			return fail_at(cfg, 1, no, "%s: unknown setting '%s' "
 						   "(did you mean '@%s'?)",
 				       shown, key, best);

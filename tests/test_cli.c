@@ -90,6 +90,8 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "  - name: b\n    run: count\n",
 		 "stage 'b' has no input, but 'a' is already the source"},
 		{"name: p\nstages: [\n", "p.yaml:3:1: not valid YAML"},
+		{"name: p\n\nstages: 5\n",
+		 "p.yaml:3:9: stages: expected a list of stages"},
 		/* What libyaml takes but a pipeline must not: the last of
 		 * two keys silently winning, a value cut at a NUL byte, a
 		 * second document left unread, nesting whose parse time
@@ -206,6 +208,19 @@ RP_TEST(test_one_liner_settings, 60)
 					"mnt or pid"},
 		{"@fs_write=tmp", "fs_write: 'tmp' is not an absolute path"},
 		{"@input=x", "@input=x: input is what the line itself says"},
+		/* No "did you mean '@args'" for what the line says itself,
+		 * nor a guess for a key too short to be near anything. */
+		{"@arg=x", "@arg=x: unknown setting 'arg'\n"},
+		{"@=x", "@=x: unknown setting ''\n"},
+		/* A long word is shortened where it is echoed, so the
+		 * reason still fits. */
+		{"@cpu=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		 "xxxxxx...: cpu: expected a number"},
 	};
 	char line[1024], token[64], in[256], *text, *out;
 	char *args[] = {"-e", line, NULL};
