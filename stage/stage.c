@@ -299,13 +299,6 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 	return 0;
 }
 
-/*
- * A standby is attached and sandboxed already; it waits for the word to
- * take over, which says what only a restart knows (where the numbering
- * resumes, what to skip, its incarnation), then takes up the rings'
- * cursors as they are now.  The supervisor hanging up, or dying (the
- * lifeline), ends it: it was never used.
- */
 /* A ring found broken as the stage attaches (a restart, a neighbour that
  * changed it meanwhile) is a violation like one found later: said with
  * its side, for the supervisor to check and pin on whoever can write what
@@ -318,6 +311,13 @@ static void attach_violation(struct rp_stage *s, int side, int err)
 			    (uint64_t)side | RP_CTL_AT_ATTACH, err, NULL, SEC);
 }
 
+/*
+ * A standby is attached and sandboxed already; it waits for the word to
+ * take over, which says what only a restart knows (where the numbering
+ * resumes, what to skip, its incarnation), then takes up the rings'
+ * cursors as they are now.  The supervisor hanging up, or dying (the
+ * lifeline), ends it: it was never used.
+ */
 static int take_over(struct rp_stage *s, int go, struct rp_wiring *w)
 {
 	char buf[RP_WIRING_TAKEOVER_MAX];
