@@ -970,6 +970,10 @@ static int yaml_shape(struct rp_cfg *cfg, const unsigned char *text,
 	return err;
 }
 
+/* Keys in one mapping: a stage has fewer than 32 it may use.  (Bounds
+ * the check for a key given twice, which compares each with each.) */
+#define CFG_MAX_KEYS 64
+
 /* What libyaml takes but a pipeline must not have: a NUL byte inside a
  * value (it would end there), and a key given twice in one mapping (the
  * last would silently win). */
@@ -983,6 +987,10 @@ static int yaml_values(struct ctx *c)
 			return FAIL(c, n, "a value with a NUL byte in it");
 		if (n->type != YAML_MAPPING_NODE)
 			continue;
+		if (n->data.mapping.pairs.top - n->data.mapping.pairs.start >
+		    CFG_MAX_KEYS)
+			return FAIL(c, n, "more than %d keys in one mapping",
+				    CFG_MAX_KEYS);
 		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 		     p < n->data.mapping.pairs.top; p++)
 			for (yaml_node_pair_t *q = n->data.mapping.pairs.start;

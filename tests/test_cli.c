@@ -133,6 +133,24 @@ RP_TEST(test_check_names_line_and_column, 60)
 		free(text);
 	}
 	{
+		/* A mapping of 65 keys: refused before the check for a key
+		 * given twice (which compares each with each) can take
+		 * seconds over a large file. */
+		char p[256], yaml[2048], *text;
+		char *args[] = {"check", p, NULL};
+		size_t at = (size_t)snprintf(yaml, sizeof(yaml),
+					     "name: p\nstages:\n  - name: a\n");
+		for (int i = 0; i < 65; i++)
+			at += (size_t)snprintf(yaml + at, sizeof(yaml) - at,
+					       "    k%d: 1\n", i);
+		write_file("k.yaml", yaml);
+		rp_cmd_path(p, sizeof(p), "k.yaml");
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "k.yaml:3:5: more than 64 keys in one "
+				       "mapping") != NULL);
+		free(text);
+	}
+	{
 		char p[256], *text;
 		char *args[] = {"check", p, NULL};
 		write_file("ok.yaml",
