@@ -46,6 +46,9 @@ HOST_OBJ := $(HOST_SRC:%.c=$(B)/%.o)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+# Stage programs the tests run, written as a user's would be.
+TEST_STAGES := $(patsubst tests/stages/%.c,$(B)/tests/stages/%,\
+		 $(wildcard tests/stages/*.c))
 
 SOVER := 0
 SOFULL := 0.1.0
@@ -86,8 +89,8 @@ $(SOLIB): $(LIB_OBJ)
 	ln -sf libringpipe.so.$(SOFULL) $(B)/libringpipe.so.$(SOVER)
 	ln -sf libringpipe.so.$(SOVER) $(B)/libringpipe.so
 
-$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES) $(RINGPIPE) \
-	$(if $(HOST_SRC),$(HOST))
+$(TESTS): $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(EXAMPLES) $(TEST_STAGES) \
+	$(RINGPIPE) $(if $(HOST_SRC),$(HOST))
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(SUP_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(RINGPIPE): $(B)/supervisor/main.o $(SUP_OBJ) $(LIB)
@@ -106,6 +109,10 @@ $(BENCH): $(BENCH_OBJ) $(LIB)
 
 # Examples build against the public header only, as a user's would.
 $(B)/examples/%: examples/%.c stage/ringpipe.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Istage -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+$(B)/tests/stages/%: tests/stages/%.c stage/ringpipe.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Istage -o $@ $< $(LIB) $(LDLIBS_ALL)
 
@@ -168,7 +175,8 @@ bench: deps
 	./scripts/bench-pipeline
 
 format:
-	clang-format -i shm/*.[ch] ipc/*.[ch] tests/*.[ch] supervisor/*.[ch] \
+	clang-format -i shm/*.[ch] ipc/*.[ch] tests/*.[ch] tests/stages/*.c \
+		supervisor/*.[ch] \
 		stage/*.[ch] bench/*.[ch]
 
 clean:

@@ -42,6 +42,11 @@
 
 /* ---------------------------------------------------------------- create */
 
+uint32_t rp_ring_largest_record(uint32_t capacity)
+{
+	return (capacity / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
+}
+
 static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
 {
 	uint32_t cap = cfg->capacity, limit;
@@ -60,7 +65,7 @@ static int cfg_check(const struct rp_ring_config *cfg, uint32_t *max_record)
 	if (cfg->nproducers > cfg->nslots ||
 	    (cfg->nproducers && !(cfg->flags & RP_RING_F_MP_PRODUCERS)))
 		return -EINVAL;
-	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
+	limit = rp_ring_largest_record(cap);
 	/* Multiples of 8, so a voided claim can always be padded exactly. */
 	*max_record = cfg->max_record == 0 ? limit : cfg->max_record & ~7u;
 	if (*max_record > limit)
@@ -208,7 +213,7 @@ static int hdr_load(const struct rp_ring_fds *fds, struct rp_ring_hdr *h)
 	if (cap < RP_RING_MIN_CAPACITY || cap > RP_RING_MAX_CAPACITY ||
 	    (cap & (cap - 1)) != 0)
 		return -EBADMSG;
-	limit = (cap / 2 - (uint32_t)sizeof(struct rp_rec_hdr)) & ~7u;
+	limit = rp_ring_largest_record(cap);
 	if (h->s_max_record > limit || (h->s_max_record & 7) ||
 	    (h->s_flags & ~RP_RING_F_ALL) ||
 	    h->s_nslots > RP_MP_MAX_SLOTS ||

@@ -407,5 +407,7 @@ void rp_ring_set_lock_timeout(struct rp_producer *p, struct rp_consumer *c,
 			      int64_t ns);
 uint32_t rp_producer_max_record(const struct rp_producer *p);
 uint32_t rp_consumer_max_record(const struct rp_consumer *c);
+/* The largest record a ring of capacity bytes takes by default. */
+uint32_t rp_ring_largest_record(uint32_t capacity);
 
 #endif /* RP_RING_H */

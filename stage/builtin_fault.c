@@ -21,12 +21,13 @@
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
 	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD, A_GEOMETRY,
-	      A_HEAD_BACK };
+	      A_HEAD_BACK, A_HEAD_AHEAD };
 
 struct fault {
 	int have_at, have_match;
 	uint64_t at;           /* the stage's input sequence number (a
 				* replica's: its own count) */
+	int at_start;          /* --at start: as it starts, before any */
 	regex_t re;
 	uint64_t random_at;    /* --random: drawn once per run */
 	int have_random;
@@ -53,7 +54,7 @@ static int chosen(const struct fault *f, struct rp_stage *s, uint64_t seq,
 	 * that chose it then has moved on. */
 	if (seq == UINT64_MAX && !f->have_match)
 		return 0;
-	if (f->have_at && seq == f->at)
+	if (f->have_at && !f->at_start && seq == f->at)
 		return 1;
 	/* Once per run: in the stage's first start only. */
 	if (f->have_random && seq == f->random_at &&
@@ -131,6 +132,13 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 					"back to 0\n");
 		_exit(RP_EXIT_VIOLATION);
 	}
+	case A_HEAD_AHEAD:
+		/* Then go on, for its producer to find (the supervisor's
+		 * samples take only cursors that stay in bounds). */
+		if (rp_stage_fault_head_ahead(s) == 0)
+			fprintf(stderr, "fault: stored its input ring's cursor "
+					"ahead of its producer's\n");
+		break;
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may
 		 * write, then carry on as if nothing happened. */
@@ -251,6 +259,8 @@ static int parse_action(struct fault *f, const char *text)
 			return builtin_usage(self(), "--do geometry[:crash|:stay]");
 	} else if (n == 9 && !strncmp(text, "head-back", n) && !*arg) {
 		f->act = A_HEAD_BACK;
+	} else if (n == 10 && !strncmp(text, "head-ahead", n) && !*arg) {
+		f->act = A_HEAD_AHEAD;
 	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
 		f->act = A_KEY_AHEAD;
 		f->value = !strcmp(arg, "kill");
@@ -268,6 +278,7 @@ static int parse_action(struct fault *f, const char *text)
 					     "hang, exit:CODE, syscall:NAME, "
 					     "scribble[:SEED|:crash], key-ahead[:kill], "
 					     "geometry[:crash|:stay], head-back, "
+					     "head-ahead, "
 					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
@@ -285,7 +296,10 @@ static int fault_main(int argc, char **argv)
 		const char *o = argv[i];
 		if (i + 1 >= argc)
 			return builtin_usage(self(), "%s needs a value", o);
-		if (!strcmp(o, "--at")) {
+		if (!strcmp(o, "--at") && !strcmp(argv[i + 1], "start")) {
+			f.have_at = f.at_start = 1;
+			i++;
+		} else if (!strcmp(o, "--at")) {
 			if ((err = builtin_parse_count(self(), o, argv[++i],
 						       &f.at)))
 				return err;
@@ -350,6 +364,10 @@ static int fault_main(int argc, char **argv)
 		rp_stage_finish(s, -EINVAL, 0);
 		return RP_EXIT_USAGE; /* the same every time: no restart */
 	}
+	/* Attached, its hand-shake done: before its producer's first
+	 * attach, as the supervisor starts the sink first. */
+	if (f.at_start)
+		misbehave(&f, s);
 	if (!f.have_make)
 		return rp_stage_run(s, fault_record, &f);
 	if (rp_stage_in_capacity(s) != 0) {
@@ -373,6 +391,9 @@ const struct builtin builtin_fault = {
 	.help =
 "  --at N          the record with input sequence number N (it keeps\n"
 "                  its number after a restart, so it is a poison record)\n"
+"  --at start      as it starts, attached, before any record (and so,\n"
+"                  the sink being started first, before its producer\n"
+"                  attaches); at each start\n"
 "  --match REGEX   every record matching the extended regex\n"
 "  --random S:MAX  one record in [0, MAX), drawn from seed S, once per\n"
 "                  run (a restart goes on past it)\n"
@@ -410,6 +431,9 @@ const struct builtin builtin_fault = {
 "  --do head-back        after 1.2 s, store its input ring's cursor\n"
 "                        back to 0 and say that ring is broken (the lie\n"
 "                        is found against the supervisor's samples)\n"
+"  --do head-ahead       store its input ring's cursor ahead of all its\n"
+"                        producer published, then go on: its producer\n"
+"                        finds it so (an attach, or its next write)\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

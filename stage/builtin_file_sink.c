@@ -25,14 +25,17 @@ struct sink {
 	uint32_t have;
 	uint64_t at;   /* bytes of the file written */
 	int write_err; /* the write error that ended the stage */
+	int gone;      /* its reader went away: it ends, as head does */
 };
 
 /* Write all of it.  A full non-blocking pipe is waited for, in slices
- * that let a cancel through. */
+ * that let a cancel through.  A pipe whose reader went away (`ringpipe
+ * ... | head -1`) takes nothing more: the stage ends at the next record
+ * as a filter finished early does, and the stages before it stop. */
 static int write_all(struct rp_stage *s, struct sink *k, const char *p,
 		     size_t n)
 {
-	while (n > 0) {
+	while (n > 0 && !k->gone) {
 		ssize_t w = write(k->fd, p, n);
 		if (w >= 0) {
 			k->at += (uint64_t)w;
@@ -42,6 +45,13 @@ static int write_all(struct rp_stage *s, struct sink *k, const char *p,
 		}
 		if (errno == EINTR)
 			continue;
+		if (errno == EPIPE) {
+			k->gone = 1;
+			fprintf(stderr, "file-sink: %s: its reader is gone: "
+					"ending early\n",
+				k->name);
+			break;
+		}
 		if (errno == EAGAIN) {
 			struct pollfd pf = {.fd = k->fd, .events = POLLOUT};
 			if (rp_stage_control(s, NULL) > 0)
@@ -85,6 +95,8 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		 r->type != BUILTIN_T_LINES;
 	int err;
 
+	if (k->gone)
+		return RP_STOP;
 	if (k->have + r->len + (uint32_t)nl > OUT_BUF &&
 	    (err = flush(s, k)))
 		return err;
@@ -99,6 +111,11 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	if (nl)
 		k->buf[k->have++] = '\n';
 	return 0;
+}
+
+static int no_restart(int code)
+{
+	return code == RP_EXIT_ERROR ? RP_EXIT_NO_RESTART : code;
 }
 
 static int file_sink_main(int argc, char **argv)
@@ -132,9 +149,10 @@ static int file_sink_main(int argc, char **argv)
 	if (i < argc)
 		return builtin_usage(b, "one FILE only (%s is extra)", argv[i]);
 
-	/* A reader that went away is a write error (EPIPE) reported like
-	 * any other, not a silent death by SIGPIPE. */
+	/* A reader that went away is EPIPE, not a silent death by SIGPIPE;
+	 * a file_size limit is EFBIG, reported, not a death by SIGXFSZ. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);
 	k.name = strcmp(path, "-") == 0 ? "stdout" : path;
 	k.fd = strcmp(path, "-") == 0
 		       ? STDOUT_FILENO
@@ -146,8 +164,8 @@ static int file_sink_main(int argc, char **argv)
 	code = builtin_open(&k.fd, k.fd > STDERR_FILENO ? 1 : 0, &s);
 	if (code)
 		return code;
-	if (err)
-		return rp_stage_finish(s, err, 0);
+	if (err) /* a restart would fail the same way */
+		return no_restart(rp_stage_finish(s, err, 0));
 	/* A fresh start truncates the file; a restart cuts it back to the
 	 * length its last release vouched for. */
 	rp_stage_restored(s, &k.at, 1);
@@ -168,11 +186,8 @@ static int file_sink_main(int argc, char **argv)
 	}
 	code = builtin_run(s, &loop, &k);
 	free(k.buf);
-	/* The library reads -EPIPE as "the supervisor is gone"; here it is
-	 * the file's reader that is (the error record says EPIPE). */
-	if (k.write_err == -EPIPE && code == RP_EXIT_SUPERVISOR)
-		code = RP_EXIT_ERROR;
-	return code;
+	/* A write error (ENOSPC, EFBIG, EIO) would come again at once. */
+	return k.write_err ? no_restart(code) : code;
 }
 
 const struct builtin builtin_file_sink = {
@@ -187,8 +202,9 @@ const struct builtin builtin_file_sink = {
 	"  entered); after a restart it is cut back to what the sink had\n"
 	"  released, so nothing is written twice.  Writes are gathered up\n"
 	"  to 64k and written when the input pauses or ends, and before\n"
-	"  every release of input.  A write error (EPIPE, ENOSPC, ...)\n"
-	"  fails the stage (exit 1); so does a FILE that cannot be\n"
-	"  created.\n",
+	"  every release of input.  A write error (ENOSPC, EFBIG, ...)\n"
+	"  fails the stage, not restarted (exit 7); so does a FILE that\n"
+	"  cannot be created.  A pipe whose reader went away (| head)\n"
+	"  ends it early, as head ends, and the stages before it stop.\n",
 	.main = file_sink_main,
 };

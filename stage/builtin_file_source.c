@@ -21,16 +21,40 @@ struct source {
 	const char *name; /* for messages */
 	int fd;
 	int regular;      /* a regular file: reads never wait */
+	int resync;       /* restarted on a pipe: drop to a line's start */
+	int fixed;        /* failed in a way a restart would repeat */
 	int eof;
 	char *buf;
 	uint32_t size;    /* bytes per read (raw: the chunk size; --blocks:
 			   * the size aimed at) */
 	uint32_t cap;     /* --blocks: bytes in buf, at most */
-	int cut;          /* --blocks: the last block cut a line short */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
-	uint64_t at;      /* bytes of the file in complete origins */
+	uint64_t at;      /* bytes of the file in complete origins (a
+			   * regular file's: from its start) */
+	uint64_t dropped; /* by resync */
 	struct linebuf *lb; /* --lines */
 };
+
+/* A restart on a pipe goes on wherever the crashed run's reads left
+ * it, most likely inside a line: what comes before the next line's start
+ * is dropped, not sent on as a line of its own (at most once, as the
+ * report says of such a source).  n bytes read into buf: what is left of
+ * them there, or -EAGAIN when that is nothing. */
+static int resync(struct source *src, char *buf, size_t n)
+{
+	const char *nl = memchr(buf, '\n', n);
+	size_t drop = nl ? (size_t)(nl - buf) + 1 : n;
+
+	src->dropped += drop;
+	memmove(buf, buf + drop, n - drop);
+	if (nl != NULL) {
+		src->resync = 0;
+		fprintf(stderr, "file-source: %s: restarted on a pipe: "
+				"dropped %llu bytes, up to the next line\n",
+			src->name, (unsigned long long)src->dropped);
+	}
+	return n - drop > 0 ? (int)(n - drop) : -EAGAIN;
+}
 
 /* Read what is there: > 0 bytes, 0 at the end, -EAGAIN if a pipe or
  * terminal had nothing for a while (the caller checks for a cancel and
@@ -55,6 +79,8 @@ static int read_some(struct source *src, char *buf, uint32_t len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN; /* a non-blocking stdin */
+	if (n > 0 && src->resync)
+		return resync(src, buf, (size_t)n);
 	if (n >= 0)
 		return (int)n;
 fail:
@@ -123,9 +149,11 @@ static const char *block_end(const struct source *src)
 
 /* --blocks: whole lines, about N bytes of them, one record (one origin)
  * each.  A line longer than N makes its block longer, up to the output's
- * largest record; one longer still is cut there (as --lines cuts it),
- * and a newline right after such a cut ends that line, not a new empty
- * one.  What follows the last newline waits for the next block. */
+ * largest record; one longer still is cut one byte short of it, so that
+ * what follows the cut never starts with the line's newline (a block
+ * carries its newlines: that one would be lost to a sink writing blocks
+ * as they are, or seen as an empty line by grep).  What follows the last
+ * newline waits for the next block. */
 static int produce_blocks(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
@@ -133,20 +161,6 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	uint32_t cut;
 	int err;
 
-	if (src->cut && src->have == 0 && !src->eof) {
-		int n = read_more(src, 1);
-		if (n == -EAGAIN)
-			return 1;
-		if (n < 0)
-			return n;
-	}
-	if (src->cut && src->have > 0) {
-		src->cut = 0;
-		if (src->buf[0] == '\n') {
-			memmove(src->buf, src->buf + 1, --src->have);
-			src->at++;
-		}
-	}
 	for (;;) {
 		uint32_t want = src->have < src->size ? src->size
 			      : src->cap - src->have > src->size
@@ -175,20 +189,16 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	else if (src->eof)
 		cut = src->have; /* the rest, a last line without newline */
 	else if (src->have >= src->cap)
-		cut = src->cap; /* a line longer than a record: cut */
+		cut = src->cap - 1; /* a line longer than a record: cut */
 	else
 		return 1; /* a pipe: the rest of the line first */
-	src->cut = cut == src->cap && src->buf[cut - 1] != '\n';
 	err = rp_emit(s, src->buf, cut);
 	if (err == 0)
 		err = rp_emit_type(s, BUILTIN_T_LINES);
 	src->at += cut;
-	/* Where a restart reads on from, and whether it is inside a line
-	 * cut short: saved once published. */
-	if (err == 0) {
-		uint64_t words[2] = {src->at, (uint64_t)src->cut};
-		err = rp_stage_save(s, words, 2);
-	}
+	/* Where a restart reads on from: saved once published. */
+	if (err == 0)
+		err = rp_stage_save(s, &src->at, 1);
 	memmove(src->buf, src->buf + cut, src->have - cut);
 	src->have -= cut;
 	if (err)
@@ -237,6 +247,7 @@ static int produce_frames(struct rp_stage *s, void *arg)
 				"largest record (%u)\n",
 			src->name, len, (unsigned long long)src->at,
 			src->size - 4);
+		src->fixed = 1;
 		return -EMSGSIZE;
 	}
 	r = read_full(src, src->buf, 4 + len, &src->have);
@@ -252,10 +263,12 @@ static int produce_frames(struct rp_stage *s, void *arg)
 end:
 	if (r == 0)
 		return 0;
-	if (r == -EPROTO)
+	if (r == -EPROTO) {
 		fprintf(stderr, "file-source: %s: ends inside a frame (offset "
 				"%llu)\n",
 			src->name, (unsigned long long)src->at);
+		src->fixed = 1;
+	}
 	return r;
 }
 
@@ -293,14 +306,17 @@ static int produce_lines(struct rp_stage *s, void *arg)
 }
 
 /* Open before the sandbox, which cannot.  A failure is reported after
- * attaching, so the supervisor gets it as the stage's error. */
+ * attaching, so the supervisor gets it as the stage's error.  A FIFO is
+ * opened without waiting for its writer (which may come long after the
+ * stage must have started); reads wait for it in poll. */
 static int open_input(struct source *src, const char *path)
 {
 	struct stat st;
 
 	src->fd = strcmp(path, "-") == 0
 			  ? STDIN_FILENO
-			  : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+			  : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+					       O_NONBLOCK);
 	if (src->fd < 0)
 		return -errno;
 	if (fstat(src->fd, &st) < 0)
@@ -308,7 +324,18 @@ static int open_input(struct source *src, const char *path)
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
 	src->regular = S_ISREG(st.st_mode);
+	if (src->fd != STDIN_FILENO && src->regular &&
+	    fcntl(src->fd, F_SETFL, 0) < 0)
+		return -errno;
 	return 0;
+}
+
+/* The stage's end: a failure a restart would only repeat (its FILE
+ * cannot be opened, a frame that cannot be read) is said so. */
+static int finish(const struct source *src, int code)
+{
+	return src->fixed && code == RP_EXIT_ERROR ? RP_EXIT_NO_RESTART
+						   : code;
 }
 
 /* Digits, then k or m if wanted: what builtin_parse_size takes. */
@@ -383,16 +410,33 @@ static int file_source_main(int argc, char **argv)
 	code = builtin_open(&src.fd, src.fd > STDERR_FILENO ? 1 : 0, &s);
 	if (code)
 		return code;
-	if (err)
-		return rp_stage_finish(s, err, 0);
+	if (err) {
+		src.fixed = 1;
+		return finish(&src, rp_stage_finish(s, err, 0));
+	}
 	src.s = s;
 	/* A restart reads on after the last line or chunk it had
-	 * published (numbered as before); a pipe cannot go back. */
+	 * published (numbered as before); a pipe cannot go back.  A first
+	 * start counts from where a regular file is (a stdin given part
+	 * read), so that a restart seeks back to the right place. */
 	{
-		uint64_t words[2] = {0, 0};
-		if (rp_stage_restored(s, words, 2)) {
-			src.at = words[0];
-			src.cut = blocks && words[1] == 1;
+		uint64_t word = 0;
+		off_t here;
+		if (rp_stage_restored(s, &word, 1)) {
+			src.at = word;
+			src.resync = !src.regular && (lines || blocks);
+			if (!src.regular && frames) {
+				fprintf(stderr, "file-source: %s: restarted "
+						"on a pipe: its next frame "
+						"cannot be found\n",
+					src.name);
+				src.fixed = 1;
+				return finish(&src,
+					      rp_stage_finish(s, -EPROTO, 0));
+			}
+		} else if (src.regular &&
+			   (here = lseek(src.fd, 0, SEEK_CUR)) > 0) {
+			src.at = (uint64_t)here;
 		}
 	}
 	if (src.at != 0 && src.regular &&
@@ -426,7 +470,7 @@ static int file_source_main(int argc, char **argv)
 				   &src);
 	linebuf_free(src.lb);
 	free(src.buf);
-	return code;
+	return finish(&src, code);
 }
 
 const struct builtin builtin_file_source = {
@@ -449,7 +493,8 @@ const struct builtin builtin_file_source = {
 	"              write it as it is; head and count count blocks): far\n"
 	"              fewer records than --lines for a line pipeline.  A\n"
 	"              longer line makes its block longer, up to the output's\n"
-	"              largest record, where a line longer still is cut.\n"
+	"              largest record; a line longer still is cut one byte\n"
+	"              short of it, its newline left to the next block.\n"
 	"  --records   frames: a 4-byte little-endian length, then that\n"
 	"              many bytes, one record each (the framing of exec\n"
 	"              --records and of the dead-letter output NAME.dead.rec,\n"

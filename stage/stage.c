@@ -1617,6 +1617,17 @@ int rp_stage_fault_head_back(struct rp_stage *s)
 }
 
 /* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_head_ahead(struct rp_stage *s)
+{
+	if (s->in == NULL)
+		return -EPIPE;
+	rp_store64_release(&s->in->m.sh_c->c_head,
+			   rp_load64_acquire(&s->in->m.sh_p->p_tail) +
+				   2 * (uint64_t)s->in->m.cap);
+	return 0;
+}
+
+/* For the fault stage only (stage_fault.h). */
 int rp_stage_fault_geometry(struct rp_stage *s)
 {
 	if (s->in == NULL)

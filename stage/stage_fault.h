@@ -25,5 +25,9 @@ int rp_stage_fault_geometry(struct rp_stage *s);
 /* Store its input ring's cursor (c_head) back to the ring's start: a
  * release undone.  -EPIPE without an input ring. */
 int rp_stage_fault_head_back(struct rp_stage *s);
+/* Store its input ring's cursor (c_head) ahead of all that was
+ * published, by twice the ring: a release of records never written.
+ * -EPIPE without an input ring. */
+int rp_stage_fault_head_ahead(struct rp_stage *s);
 
 #endif /* RP_STAGE_FAULT_H */

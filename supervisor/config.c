@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 #include "../stage/wiring.h"
 #include "config.h"
+#include "deadletter.h"
 
 #define DEFAULT_RING (1u << 20)
 
@@ -19,6 +21,17 @@ static const char *const builtins[] = {
 	"file-source", "file-sink", "lines", "grep", "head", "count", "exec",
 	"fault",
 };
+
+/* A file a stage can go back in: a regular file, or none yet (a
+ * file-sink makes one).  A FIFO or a device named by path cannot. */
+static int seekable_path(const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return 0;
+	return stat(path, &st) != 0 || S_ISREG(st.st_mode);
+}
 
 int rp_cfg_replays(const struct rp_cfg_stage *c)
 {
@@ -30,10 +43,8 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 		return c->input[0] != '\0';
 	if (strcmp(n, "exec") == 0)
 		return rp_cfg_exec_option(c, "--each");
-	if (strcmp(n, "file-source") == 0)
-		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
-	if (strcmp(n, "file-sink") == 0)
-		return c->argc > 1 && strcmp(c->argv[c->argc - 1], "-") != 0;
+	if (strcmp(n, "file-source") == 0 || strcmp(n, "file-sink") == 0)
+		return c->argc > 1 && seekable_path(c->argv[c->argc - 1]);
 	return 1;
 }
 
@@ -72,9 +83,19 @@ int rp_cfg_is_builtin(const char *name)
 	return 0;
 }
 
+/* Where each item of the root's stages list starts as written, from a
+ * pass over the events: the document a parser builds gives an alias the
+ * place of its anchor, and a stage repeated by an alias must be named
+ * at the alias. */
+struct shape {
+	int n; /* items of the list */
+	yaml_mark_t at[RP_CFG_MAX_STAGES];
+};
+
 struct ctx {
 	struct rp_cfg *cfg;
 	yaml_document_t *doc;
+	const struct shape *shape; /* a file's; NULL for a one-liner */
 };
 
 static int fail_at(struct rp_cfg *cfg, int line, int col, const char *fmt,
@@ -665,6 +686,23 @@ out:
 	return err;
 }
 
+static int builtin_is(const struct rp_cfg_stage *st, const char *name)
+{
+	return st->builtin && strcmp(st->argv[0], name) == 0;
+}
+
+/* Built-ins that only read records: each needs an input. */
+static int reads_records(const struct rp_cfg_stage *st)
+{
+	static const char *const readers[] = {"file-sink", "lines", "grep",
+					      "head", "count"};
+
+	for (size_t i = 0; i < sizeof(readers) / sizeof(*readers); i++)
+		if (builtin_is(st, readers[i]))
+			return 1;
+	return 0;
+}
+
 static int find(const struct rp_cfg *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->nstages; i++)
@@ -675,7 +713,7 @@ static int find(const struct rp_cfg *cfg, const char *name)
 
 static int is_exec(const struct rp_cfg_stage *st)
 {
-	return st->builtin && strcmp(st->argv[0], "exec") == 0;
+	return builtin_is(st, "exec");
 }
 
 /* Replicas share the stage's rings and each sees only some records: the
@@ -741,6 +779,36 @@ static int check_end_timeout(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 		       "stage '%s': end_timeout_ms: %s", st->name, why);
 }
 
+/* A file-sink writing the very file a file-source reads would empty it
+ * as it starts (through another name or a link too): refused.  Only
+ * files there now are compared. */
+static int check_same_file(struct rp_cfg *cfg)
+{
+	for (int i = 0; i < cfg->nstages; i++) {
+		const struct rp_cfg_stage *w = &cfg->stages[i];
+		struct stat ws, rs;
+		if (!builtin_is(w, "file-sink") || w->argc < 2 ||
+		    !strcmp(w->argv[w->argc - 1], "-") ||
+		    stat(w->argv[w->argc - 1], &ws) != 0 ||
+		    !S_ISREG(ws.st_mode))
+			continue;
+		for (int j = 0; j < cfg->nstages; j++) {
+			const struct rp_cfg_stage *r = &cfg->stages[j];
+			if (builtin_is(r, "file-source") && r->argc >= 2 &&
+			    strcmp(r->argv[r->argc - 1], "-") != 0 &&
+			    stat(r->argv[r->argc - 1], &rs) == 0 &&
+			    rs.st_dev == ws.st_dev && rs.st_ino == ws.st_ino)
+				return fail_at(cfg, w->line, w->column,
+					       "stage '%s': file-sink %s is the "
+					       "file stage '%s' reads (it would "
+					       "be emptied as the run starts)",
+					       w->name, w->argv[w->argc - 1],
+					       r->name);
+		}
+	}
+	return 0;
+}
+
 /* Today a pipeline is a chain: one source, each stage read by at most
  * one other, no cycles.  Fills cfg->order from the source. */
 static int check_graph(struct rp_cfg *cfg)
@@ -765,6 +833,12 @@ static int check_graph(struct rp_cfg *cfg)
 				       "program once per input record: it "
 				       "needs an input", st->name);
 		nprocs += (int)st->replicas;
+		if (nprocs > RP_CFG_MAX_PROCS)
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': %d processes with the "
+				       "replicas up to here; a pipeline has at "
+				       "most %d", st->name, nprocs,
+				       RP_CFG_MAX_PROCS);
 		if (find(cfg, st->name) != i)
 			return fail_at(cfg, st->line, st->column,
 				       "stage name '%s' is used twice",
@@ -776,9 +850,20 @@ static int check_graph(struct rp_cfg *cfg)
 					       "'%s' is already the source",
 					       st->name,
 					       cfg->stages[source].name);
+			if (reads_records(st))
+				return fail_at(cfg, st->line, st->column,
+					       "stage '%s': %s reads records: "
+					       "it needs an input (a source such "
+					       "as file-source comes first)",
+					       st->name, st->argv[0]);
 			source = i;
 			continue;
 		}
+		if (builtin_is(st, "file-source"))
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': file-source is a source: "
+				       "it cannot read from '%s'", st->name,
+				       st->input);
 		from = find(cfg, st->input);
 		if (from < 0)
 			return fail_at(cfg, st->line, st->column,
@@ -788,6 +873,12 @@ static int check_graph(struct rp_cfg *cfg)
 			return fail_at(cfg, st->line, st->column,
 				       "stage '%s' reads from itself",
 				       st->name);
+		if (builtin_is(&cfg->stages[from], "file-sink"))
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': input '%s' is a file-sink, "
+				       "which passes no records on (a "
+				       "file-sink ends a pipeline)",
+				       st->name, st->input);
 		if (readers[from]++)
 			return fail_at(cfg, st->line, st->column,
 				       "stage '%s' is read by two stages; "
@@ -795,11 +886,13 @@ static int check_graph(struct rp_cfg *cfg)
 				       st->input);
 	}
 	if (source < 0)
-		return fail_at(cfg, 1, 1, "no source: one stage must have no "
-					  "input");
-	if (nprocs > RP_CFG_MAX_PROCS)
-		return fail_at(cfg, 1, 1, "%d processes with the replicas; at "
-					  "most %d", nprocs, RP_CFG_MAX_PROCS);
+		return fail_at(cfg, cfg->line, cfg->column,
+			       "stages: no source (one stage must have no "
+			       "input)");
+	if (cfg->nstages < 2)
+		return fail_at(cfg, cfg->stages[0].line, cfg->stages[0].column,
+			       "stage '%s': a pipeline needs a second stage "
+			       "to read what it makes", cfg->stages[0].name);
 	cfg->order[0] = source;
 	for (int k = 1; k < cfg->nstages; k++) {
 		int next = -1;
@@ -824,6 +917,8 @@ static int check_graph(struct rp_cfg *cfg)
 		}
 		cfg->order[k] = next;
 	}
+	if ((err = check_same_file(cfg)))
+		return err;
 	/* The last stage's program writes to stdout, where the stage
 	 * cannot see it write: its end cannot be timed. */
 	{
@@ -869,10 +964,10 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 		} else if (key && !strcmp(key, "dead_letter")) {
 			if (want_scalar(c, v, key, &s))
 				return -EINVAL;
-			if (*s == '\0' || strlen(s) >= sizeof(c->cfg->dead_letter))
-				return FAIL(c, v, "dead_letter: a path of 1-%zu "
+			if (*s == '\0' || strlen(s) > RP_DEADLETTER_PREFIX_MAX)
+				return FAIL(c, v, "dead_letter: a path of 1-%d "
 						  "bytes",
-					    sizeof(c->cfg->dead_letter) - 1);
+					    RP_DEADLETTER_PREFIX_MAX);
 			snprintf(c->cfg->dead_letter,
 				 sizeof(c->cfg->dead_letter), "%s", s);
 		} else if (key && !strcmp(key, "quarantine_max")) {
@@ -891,16 +986,25 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 		return fail_at(c->cfg, (int)root->start_mark.line + 1,
 			       (int)root->start_mark.column + 1,
 			       "stages: missing (a list of stages)");
+	c->cfg->line = (int)stages->start_mark.line + 1;
+	c->cfg->column = (int)stages->start_mark.column + 1;
 	for (yaml_node_item_t *it = stages->data.sequence.items.start;
 	     it < stages->data.sequence.items.top; it++) {
 		int err;
 		if (c->cfg->nstages >= RP_CFG_MAX_STAGES)
 			return FAIL(c, stages, "at most %d stages",
 				    RP_CFG_MAX_STAGES);
-		err = parse_stage(c, yaml_document_get_node(c->doc, *it),
-				  &c->cfg->stages[c->cfg->nstages++]);
+		struct rp_cfg_stage *st = &c->cfg->stages[c->cfg->nstages];
+		size_t k = (size_t)(it - stages->data.sequence.items.start);
+		err = parse_stage(c, yaml_document_get_node(c->doc, *it), st);
+		c->cfg->nstages++;
 		if (err)
 			return err;
+		if (c->shape->n == stages->data.sequence.items.top -
+					   stages->data.sequence.items.start) {
+			st->line = (int)c->shape->at[k].line + 1;
+			st->column = (int)c->shape->at[k].column + 1;
+		}
 	}
 	if (c->cfg->nstages == 0)
 		return FAIL(c, stages, "stages: the list is empty");
@@ -923,21 +1027,48 @@ static int yaml_problem(struct rp_cfg *cfg, const yaml_parser_t *p)
 
 /* A first pass over the events, before any document is built: one
  * document, nested no deeper than CFG_MAX_DEPTH (stopping there bounds
- * the time). */
+ * the time); and where the items of the stages list start. */
 static int yaml_shape(struct rp_cfg *cfg, const unsigned char *text,
-		      size_t len)
+		      size_t len, struct shape *sh)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
 	int depth = 0, docs = 0, err = 0;
+	int root_map = 0, nodes1 = 0, key_stages = 0, in_stages = 0;
 
+	sh->n = -1;
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, text, len);
 	for (int done = 0; !done && !err;) {
+		int starts;
 		if (!yaml_parser_parse(&p, &ev)) {
 			err = yaml_problem(cfg, &p);
 			break;
 		}
+		starts = ev.type == YAML_SCALAR_EVENT ||
+			 ev.type == YAML_ALIAS_EVENT ||
+			 ev.type == YAML_SEQUENCE_START_EVENT ||
+			 ev.type == YAML_MAPPING_START_EVENT;
+		if (starts && depth == 0)
+			root_map = ev.type == YAML_MAPPING_START_EVENT;
+		/* The root's keys and values alternate at depth 1. */
+		if (starts && depth == 1 && root_map) {
+			if (nodes1 % 2 == 0)
+				key_stages =
+					ev.type == YAML_SCALAR_EVENT &&
+					!strcmp((const char *)
+							ev.data.scalar.value,
+						"stages");
+			else if (key_stages &&
+				 ev.type == YAML_SEQUENCE_START_EVENT)
+				in_stages = 1, sh->n = 0;
+			nodes1++;
+		}
+		if (starts && depth == 2 && in_stages &&
+		    sh->n++ < RP_CFG_MAX_STAGES)
+			sh->at[sh->n - 1] = ev.start_mark;
+		if (ev.type == YAML_SEQUENCE_END_EVENT && depth == 2)
+			in_stages = 0;
 		switch (ev.type) {
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
@@ -1014,7 +1145,8 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct ctx c = {cfg, &doc};
+	struct shape shape;
+	struct ctx c = {cfg, &doc, &shape};
 	unsigned char *text;
 	size_t len;
 	FILE *f;
@@ -1043,7 +1175,7 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 		free(text);
 		return err ? err : -EINVAL;
 	}
-	if ((err = yaml_shape(cfg, text, len))) {
+	if ((err = yaml_shape(cfg, text, len, &shape))) {
 		free(text);
 		return err;
 	}
@@ -1117,7 +1249,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	int no = cfg->nstages, sandbox, err;
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct ctx c = {cfg, &doc};
+	struct ctx c = {cfg, &doc, NULL};
 	yaml_node_t *root;
 
 	/* Bounded, so that the document below always fits: quoting takes
@@ -1264,6 +1396,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 	cfg->quarantine_max = 100;
 	snprintf(cfg->file, sizeof(cfg->file), "-e");
 	snprintf(cfg->name, sizeof(cfg->name), "pipeline");
+	cfg->line = cfg->column = 1;
 	memset(sn, 0, sizeof(sn));
 	if (buf == NULL)
 		return -ENOMEM;
@@ -1293,6 +1426,17 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 		if (cfg->nstages == 0)
 			cfg->nstages = 1;
 		st = &cfg->stages[cfg->nstages - 1];
+		/* Not a program's path: a setting put before the name. */
+		if (st->argc == 0 && !quoted && word[0] == '@') {
+			err = fail_at(cfg, 1, cfg->nstages,
+				      "'%.60s%s' where stage %d's name is due: "
+				      "@settings come after the name "
+				      "(grep @replicas=2 ERROR); a program "
+				      "whose path starts with @ is ./@...",
+				      word, strlen(word) > 60 ? "..." : "",
+				      cfg->nstages);
+			goto out;
+		}
 		if (st->argc == 0) {
 			rp_cfg_stage_defaults(st);
 			st->builtin = rp_cfg_is_builtin(word);

@@ -91,6 +91,7 @@ struct rp_cfg {
 	struct rp_cfg_stage stages[RP_CFG_MAX_STAGES];
 	int nstages;
 	int order[RP_CFG_MAX_STAGES]; /* source first, then each consumer */
+	int line, column;         /* where its stages are listed */
 	char error[1024];
 };
 

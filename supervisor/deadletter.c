@@ -3,8 +3,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,75 +16,177 @@
 #include "log.h"
 #include "json.h"
 
+/* How long a put waits for another run's put into the same files. */
+#define LOCK_WAIT_MS 2000
+
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
 			  size_t len)
 {
-	snprintf(buf, len, "%.240s%s", setting[0] ? setting : name,
+	snprintf(buf, len, "%s%s", setting[0] ? setting : name,
 		 setting[0] ? "" : ".dead");
 }
 
 void rp_deadletter_init(struct rp_deadletter *d, const char *prefix)
 {
 	memset(d, 0, sizeof(*d));
+	d->rec = d->idx = -1;
 	snprintf(d->prefix, sizeof(d->prefix), "%s", prefix);
 }
 
-static FILE *open_append(const char *prefix, const char *ext)
+/* A regular file of ours, opened to append: not a FIFO (its open would
+ * block the supervisor's loop), not through a symbolic link (put where
+ * the output may go, it could point anywhere), readable by us alone
+ * (quarantined records may hold what nobody else should read). */
+static int open_append(const char *prefix, const char *ext)
 {
 	char path[300];
-	FILE *f;
+	struct stat st;
+	int fd, e;
 
 	snprintf(path, sizeof(path), "%s%s", prefix, ext);
-	f = fopen(path, "ae");
+	fd = open(path,
+		  O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOFOLLOW |
+			  O_NOCTTY | O_CLOEXEC,
+		  0600);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    fcntl(fd, F_SETFL, O_APPEND) == 0)
+		return fd;
+	/* (A FIFO nobody reads fails a non-blocking open with ENXIO.) */
+	e = fd < 0 && errno != ENXIO ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s: %s", path,
+	       e == ELOOP ? "a symbolic link: refused"
+	       : e	  ? strerror(e)
+			  : "not a regular file");
+	return -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -ENOSPC;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The files are shared by every run with the same prefix: one put at a
+ * time (flock on PREFIX.rec), waiting a bounded time for another
+ * run's.  (A reader needs no lock: a line is written after its frame.) */
+static int lock_files(const struct rp_deadletter *d)
+{
+	for (int ms = 0;; ms++) {
+		if (flock(d->rec, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (ms >= LOCK_WAIT_MS)
+			return -ETIMEDOUT;
+		usleep(1000);
+	}
+}
+
+/* The index line for r, whose frame is at offset at: in memory, to be
+ * written in one call.  NULL when out of memory. */
+static char *index_line(const struct rp_dead_record *r, uint64_t at,
+			size_t *len)
+{
+	char when[40], *text = NULL;
+	struct timespec ts;
+	struct tm tm;
+	FILE *f = open_memstream(&text, len);
+
 	if (f == NULL)
-		rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s: %s", path,
-		       strerror(errno));
-	return f;
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fputs("{\"pipeline\":", f);
+	rp_json_str(f, r->pipeline);
+	fputs(",\"stage\":", f);
+	rp_json_str(f, r->stage);
+	fprintf(f, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,\"reason\":",
+		(unsigned long long)r->seq, (unsigned long long)r->origin,
+		r->sub);
+	rp_json_str(f, r->reason);
+	fprintf(f, ",\"attempts\":%u,\"time\":\"%s\",\"offset\":%llu,"
+		   "\"length\":%u}\n",
+		r->attempts, when, (unsigned long long)at, r->len);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* Under the lock: the frame, then its index line, each in one write;
+ * on any failure both files are cut back to where they were, so that
+ * neither holds half of a record or of a line. */
+static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
+{
+	struct stat rs, is;
+	unsigned char *frame;
+	char *line = NULL;
+	size_t n = 0;
+	int err;
+
+	if (fstat(d->rec, &rs) < 0 || fstat(d->idx, &is) < 0)
+		return -errno;
+	frame = malloc((size_t)r->len + 4);
+	if (frame == NULL)
+		return -ENOMEM;
+	frame[0] = (unsigned char)r->len;
+	frame[1] = (unsigned char)(r->len >> 8);
+	frame[2] = (unsigned char)(r->len >> 16);
+	frame[3] = (unsigned char)(r->len >> 24);
+	memcpy(frame + 4, r->data, r->len);
+	err = write_all(d->rec, frame, (size_t)r->len + 4);
+	free(frame);
+	if (err == 0 &&
+	    (line = index_line(r, (uint64_t)rs.st_size, &n)) == NULL)
+		err = -ENOMEM;
+	if (err == 0)
+		err = write_all(d->idx, line, n);
+	free(line);
+	if (err != 0) {
+		/* (Best effort: what cannot be cut back stays as it is.) */
+		if (ftruncate(d->rec, rs.st_size) < 0 ||
+		    ftruncate(d->idx, is.st_size) < 0)
+			rp_log(RP_LOG_ERROR, NULL, "cutting %s back: %s",
+			       d->prefix, strerror(errno));
+	}
+	return err;
 }
 
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 {
-	unsigned char len[4] = {(unsigned char)r->len,
-				(unsigned char)(r->len >> 8),
-				(unsigned char)(r->len >> 16),
-				(unsigned char)(r->len >> 24)};
-	char when[40];
-	struct timespec ts;
-	struct tm tm;
-	long at;
+	int err;
 
-	if (d->rec == NULL && (d->rec = open_append(d->prefix, ".rec")) == NULL)
+	if (d->rec < 0 && (d->rec = open_append(d->prefix, ".rec")) < 0)
 		return -EIO;
-	if (d->idx == NULL &&
-	    (d->idx = open_append(d->prefix, ".jsonl")) == NULL)
+	if (d->idx < 0 && (d->idx = open_append(d->prefix, ".jsonl")) < 0)
 		return -EIO;
-	fseek(d->rec, 0, SEEK_END);
-	at = ftell(d->rec);
-	if (fwrite(len, 1, 4, d->rec) != 4 ||
-	    fwrite(r->data, 1, r->len, d->rec) != r->len ||
-	    fflush(d->rec) != 0) {
-		rp_log(RP_LOG_ERROR, NULL, "writing %s.rec: %s", d->prefix,
-		       strerror(errno));
+	if ((err = lock_files(d)) != 0) {
+		rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s.rec: %s",
+		       d->prefix,
+		       err == -ETIMEDOUT ? "still locked by another run "
+					   "after 2 s"
+					 : strerror(-err));
 		return -EIO;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fputs("{\"pipeline\":", d->idx);
-	rp_json_str(d->idx, r->pipeline);
-	fputs(",\"stage\":", d->idx);
-	rp_json_str(d->idx, r->stage);
-	fprintf(d->idx, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,"
-			"\"reason\":",
-		(unsigned long long)r->seq, (unsigned long long)r->origin,
-		r->sub);
-	rp_json_str(d->idx, r->reason);
-	fprintf(d->idx, ",\"attempts\":%u,\"time\":\"%s\",\"offset\":%ld,"
-			"\"length\":%u}\n",
-		r->attempts, when, at, r->len);
-	if (fflush(d->idx) != 0) {
-		rp_log(RP_LOG_ERROR, NULL, "writing %s.jsonl: %s", d->prefix,
-		       strerror(errno));
+	err = put_locked(d, r);
+	flock(d->rec, LOCK_UN);
+	if (err != 0) {
+		rp_log(RP_LOG_ERROR, NULL, "writing dead-letter output %s: %s",
+		       d->prefix, strerror(-err));
 		return -EIO;
 	}
 	d->count++;
@@ -90,9 +195,9 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 
 void rp_deadletter_close(struct rp_deadletter *d)
 {
-	if (d->rec)
-		fclose(d->rec);
-	if (d->idx)
-		fclose(d->idx);
-	d->rec = d->idx = NULL;
+	if (d->rec >= 0)
+		close(d->rec);
+	if (d->idx >= 0)
+		close(d->idx);
+	d->rec = d->idx = -1;
 }

@@ -9,7 +9,9 @@
  *                 stage's input sequence number, the record's origin and
  *                 sub-index, why (signal, syscall or timeout), attempts,
  *                 time, and where its bytes are in PREFIX.rec.
- * Appended to, never truncated: a second run adds to what is there.
+ * Appended to, never truncated: a second run adds to what is there, and
+ * runs sharing a prefix take turns (flock on PREFIX.rec).  Both are
+ * regular files of mode 0600, never opened through a symbolic link.
  */
 #ifndef RP_DEADLETTER_H
 #define RP_DEADLETTER_H
@@ -18,9 +20,13 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The longest prefix: room for ".replay" (ringpipe replay's output)
+ * and ".jsonl" after it in 256 bytes. */
+#define RP_DEADLETTER_PREFIX_MAX 233
+
 struct rp_deadletter {
 	char prefix[256];
-	FILE *rec, *idx;
+	int rec, idx; /* -1 until the first quarantine */
 	uint64_t count;
 };
 
@@ -32,7 +38,8 @@ struct rp_dead_record {
 	uint32_t len;
 };
 
-/* The prefix for a pipeline: its dead_letter setting, or NAME.dead. */
+/* The prefix for a pipeline: its dead_letter setting, or NAME.dead
+ * (len: at least RP_DEADLETTER_PREFIX_MAX + 1). */
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
 			  size_t len);
 void rp_deadletter_init(struct rp_deadletter *d, const char *prefix);

@@ -142,7 +142,8 @@ static void usage(FILE *f)
 "\n"
 "exit codes: 0 done, 1 a stage failed, 2 bad usage or configuration,\n"
 "            130 interrupted (SIGINT), 143 terminated (SIGTERM),\n"
-"            129 hung up (SIGHUP)\n");
+"            129 hung up (SIGHUP)\n"
+"            131 quit (SIGQUIT, Ctrl-\\)\n");
 }
 
 /* ringpipe-stage lives next to ringpipe, unless RINGPIPE_STAGE_BIN says

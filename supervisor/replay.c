@@ -17,14 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ipc/ring.h"
 #include "deadletter.h"
 #include "replay.h"
 #include "replay_index.h"
 
 #define REPLAY_EXT ".replay"
-/* rp_deadletter_prefix keeps 240 bytes of a prefix: PREFIX.replay must
- * fit in them whole. */
-#define PREFIX_MAX  (240 - (sizeof(REPLAY_EXT) - 1))
+/* Any prefix a pipeline may have (PREFIX.replay still fits). */
+#define PREFIX_MAX  RP_DEADLETTER_PREFIX_MAX
 
 /* ------------------------------------------------------ the stage */
 
@@ -266,8 +266,8 @@ static int dead_prefix(const struct rp_replay_opts *o, const struct rp_cfg *cfg,
 	if (buf[0] == '\0' || strlen(buf) > PREFIX_MAX) {
 		fprintf(stderr,
 			"ringpipe replay: the dead-letter prefix must "
-			"be 1-%zu bytes, to leave room for %s\n",
-			PREFIX_MAX, REPLAY_EXT);
+			"be 1-%d bytes, as a pipeline's may be\n",
+			PREFIX_MAX);
 		return RP_RUN_USAGE;
 	}
 	return 0;
@@ -322,6 +322,27 @@ static int run_replay(const struct rp_cfg *rc, const struct rp_run_opts *run,
 	return code;
 }
 
+/* Each record fits the replayed stage's input ring as configured now
+ * (a smaller ring than the run that quarantined them had): else the
+ * run's source would fail on it, with nothing else replayed. */
+static int records_fit(const struct rp_replay_index *ix, unsigned sel,
+		       const struct rp_cfg_stage *st)
+{
+	uint32_t most = rp_ring_largest_record(st->ring);
+
+	for (size_t i = 0; i < ix->nrec; i++)
+		if (ix->rec[i].stage == sel && ix->rec[i].length > most) {
+			fprintf(stderr,
+				"ringpipe replay: %s:%lu: a record of %u "
+				"bytes; stage %s's input ring (ring: %u) "
+				"takes %u at most\n",
+				ix->idx_path, ix->rec[i].line,
+				ix->rec[i].length, st->name, st->ring, most);
+			return RP_RUN_USAGE;
+		}
+	return 0;
+}
+
 /* Read, check and choose; then copy, build and run. */
 static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 		  struct rp_cfg *cfg, struct rp_cfg *rc,
@@ -358,13 +379,17 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 				ix->idx_path);
 		return RP_RUN_OK;
 	}
-	/* From here SIGINT, SIGTERM, SIGHUP and SIGUSR1 wait for the run,
-	 * which takes them as its own (it blocks the same ones), so that
-	 * the temporary file is always removed. */
+	if ((code = records_fit(ix, (unsigned)sel,
+				&cfg->stages[cfg->order[k]])))
+		return code;
+	/* From here SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 wait for
+	 * the run, which takes them as its own (it blocks the same ones),
+	 * so that the temporary file is always removed. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||

@@ -279,12 +279,20 @@ static uint32_t le32(const unsigned char *b)
 
 /* The frame a line points at lies inside PREFIX.rec and has the length
  * the line says. */
-static int check_frame(const struct rp_replay_index *ix, unsigned long line,
+static int check_frame(struct rp_replay_index *ix, unsigned long line,
 		       const struct rp_dead_ref *r, char *err, size_t len)
 {
 	unsigned char w[4];
 	ssize_t n;
 
+	/* Past the end as it was: a pipeline still running may have added
+	 * the frame since (before its line), so look at the size again. */
+	if (r->offset > ix->rec_size || ix->rec_size - r->offset < 4 ||
+	    ix->rec_size - r->offset - 4 < r->length) {
+		struct stat st;
+		if (fstat(ix->rec_fd, &st) == 0)
+			ix->rec_size = (uint64_t)st.st_size;
+	}
 	if (r->offset > ix->rec_size || ix->rec_size - r->offset < 4 ||
 	    ix->rec_size - r->offset - 4 < r->length)
 		return at_line(err, len, ix, line,
@@ -340,6 +348,7 @@ static int add_rec(struct rp_replay_index *ix, unsigned long line,
 	ix->rec[ix->nrec].offset = r->offset;
 	ix->rec[ix->nrec].length = r->length;
 	ix->rec[ix->nrec].stage = s;
+	ix->rec[ix->nrec].line = line;
 	ix->nrec++;
 	ix->stage[s].count++;
 	return 0;
@@ -413,6 +422,50 @@ static int read_lines(struct rp_replay_index *ix, FILE *f, char *err,
 	return e;
 }
 
+static int by_offset(const void *a, const void *b)
+{
+	const struct rp_replay_rec *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* No two lines point at the same bytes: a line given twice would replay
+ * its record twice, and one pointing inside another record would take
+ * some of its bytes for a record. */
+static int check_overlaps(const struct rp_replay_index *ix, char *err,
+			  size_t len)
+{
+	struct rp_replay_rec *v;
+	int e = 0;
+
+	if (ix->nrec < 2)
+		return 0;
+	if ((v = malloc(ix->nrec * sizeof(*v))) == NULL) {
+		snprintf(err, len, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(v, ix->rec, ix->nrec * sizeof(*v));
+	qsort(v, ix->nrec, sizeof(*v), by_offset);
+	for (size_t i = 1; i < ix->nrec && e == 0; i++) {
+		const struct rp_replay_rec *a = &v[i - 1], *b = &v[i];
+		/* (offset + 4 + length lies inside the file: checked.) */
+		if (b->offset < a->offset + 4 + a->length) {
+			const struct rp_replay_rec *later =
+				a->line > b->line ? a : b;
+			e = at_line(err, len, ix, later->line,
+				    "its record (offset %llu) overlaps the "
+				    "one of line %lu (offset %llu)",
+				    (unsigned long long)later->offset,
+				    later == a ? b->line : a->line,
+				    (unsigned long long)(later == a
+							     ? b->offset
+							     : a->offset));
+		}
+	}
+	free(v);
+	return e;
+}
+
 struct rp_replay_index *rp_replay_index_open(const char *prefix, int *error,
 					     char *err, size_t errlen)
 {
@@ -438,6 +491,8 @@ struct rp_replay_index *rp_replay_index_open(const char *prefix, int *error,
 	} else {
 		if ((*error = open_rec(ix, err, errlen)) == 0)
 			*error = read_lines(ix, f, err, errlen);
+		if (*error == 0)
+			*error = check_overlaps(ix, err, errlen);
 		fclose(f);
 	}
 	if (*error == 0)

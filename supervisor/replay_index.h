@@ -8,7 +8,8 @@
  * decimal) are used, each exactly once; every key must be a string in
  * double quotes and every value a single value (no list or mapping).
  * The record a line points at must lie inside PREFIX.rec, and the length
- * word there must be the one the line says.  A line longer than
+ * word there must be the one the line says; no two lines may point at
+ * the same bytes.  A line longer than
  * RP_REPLAY_MAX_LINE, or one the file ends inside, is refused too.
  */
 #ifndef RP_REPLAY_INDEX_H
@@ -42,6 +43,7 @@ struct rp_replay_rec {
 	uint64_t offset;
 	uint32_t length;
 	uint32_t stage; /* into rp_replay_index.stage */
+	unsigned long line; /* of the index */
 };
 
 struct rp_replay_index {

@@ -186,7 +186,7 @@ struct sup {
 	struct rp_observe obs;    /* ringpipe stat's sockets */
 	/* drain: the signal that asked for it (0: none), and until when */
 	int drain_opt, drain_sig;
-	int hangup;               /* the cancel came from SIGHUP */
+	int end_sig;              /* the cancel came from SIGHUP or SIGQUIT */
 	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
 };
@@ -1265,6 +1265,7 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGTSTP);
 	sigaddset(&mask, SIGCONT);
@@ -2110,14 +2111,16 @@ static void on_signal(struct sup *s)
 			resume_all(s);
 			continue;
 		}
-		/* A hang-up (the terminal closed) shuts down like SIGTERM,
-		 * never drains, and is what the exit code says. */
-		if ((int)si.ssi_signo == SIGHUP && !s->cancel_reason)
-			s->hangup = 1;
+		/* A hang-up (the terminal closed) or Ctrl-\ shuts down like
+		 * SIGTERM, never drains, and is what the exit code says. */
+		if (((int)si.ssi_signo == SIGHUP ||
+		     (int)si.ssi_signo == SIGQUIT) && !s->cancel_reason)
+			s->end_sig = (int)si.ssi_signo;
 		/* With --drain the first Ctrl-C or SIGTERM drains; then
 		 * one cancels, and one more kills. */
 		if (s->drain_opt && s->signals == 0 && s->drain_sig == 0 &&
-		    !s->cancel_reason && (int)si.ssi_signo != SIGHUP) {
+		    !s->cancel_reason && (int)si.ssi_signo != SIGHUP &&
+		    (int)si.ssi_signo != SIGQUIT) {
 			s->signals++;
 			drain(s, (int)si.ssi_signo);
 			continue;
@@ -2167,10 +2170,11 @@ static const char *not_once(const struct rp_cfg_stage *c, int out)
 	if (!strcmp(n, "exec"))
 		return "at-most-once: a restart loses what its program held";
 	if (!strcmp(n, "file-source"))
-		return "at-most-once: a restarted stdin source loses what "
-		       "it had read";
+		return "at-most-once: a restarted source on stdin, a pipe or "
+		       "a device loses what it had read";
 	if (!strcmp(n, "file-sink"))
-		return "at-least-once: stdout cannot be cut back";
+		return "at-least-once: stdout, a pipe or a device cannot be "
+		       "cut back";
 	return "unknown: a source program may not go back";
 }
 
@@ -2485,9 +2489,18 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		code = RP_RUN_FAILED;
 		goto out;
 	}
-	/* Sink first: every stage's consumer exists before it produces. */
-	for (int k = s->n - 1; k >= 0 && !s->failed; k--)
-		start(s, k, o);
+	/* Sink first: every stage's consumer exists before it produces.
+	 * What a failure there keeps from starting is said so, not left
+	 * "starting". */
+	for (int k = s->n - 1; k >= 0; k--) {
+		if (!s->failed) {
+			start(s, k, o);
+			continue;
+		}
+		set_state(s, k, ST_CANCELLED);
+		snprintf(at(s, k)->why, sizeof(at(s, k)->why),
+			 "not started: the pipeline had failed");
+	}
 	/* Then the standbys (forked at the loop's first turn; each one's
 	 * hand-shake is an event like any other). */
 	for (int k = 0; k < s->n; k++)
@@ -2646,7 +2659,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* A drain that finished still tells the shell it was stopped. */
 	code = s->failed ? RP_RUN_FAILED
 	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
-	     : s->hangup			      ? RP_RUN_HANGUP
+	     : s->end_sig == SIGHUP		      ? RP_RUN_HANGUP
+	     : s->end_sig == SIGQUIT		      ? RP_RUN_QUIT
 	     : s->cancel_reason == RP_REASON_SHUTDOWN ? RP_RUN_TERMINATED
 	     : s->drain_sig == SIGINT		      ? RP_RUN_INTERRUPTED
 	     : s->drain_sig == SIGTERM		      ? RP_RUN_TERMINATED

@@ -27,7 +27,8 @@
  * opts.drain so does the first SIGINT or SIGTERM, and the next cancels.
  *
  * Exit codes: 0 every stage finished, 1 a stage failed, 2 a bad
- * configuration, 130 cancelled (or drained) by SIGINT, 143 by SIGTERM.
+ * configuration, 130 cancelled (or drained) by SIGINT, 143 by SIGTERM,
+ * 129 by SIGHUP, 131 by SIGQUIT (Ctrl-\\; neither drains).
  */
 #ifndef RP_RUN_H
 #define RP_RUN_H
@@ -42,6 +43,7 @@
 #define RP_RUN_INTERRUPTED 130
 #define RP_RUN_TERMINATED 143
 #define RP_RUN_HANGUP 129
+#define RP_RUN_QUIT 131
 
 struct rp_run_opts {
 	const char *stage_bin; /* path of ringpipe-stage */

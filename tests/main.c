@@ -20,6 +20,7 @@ void rp_suite_replay(void);
 void rp_suite_standby(void);
 void rp_suite_replicas(void);
 void rp_suite_each(void);
+void rp_suite_file_ends(void);
 
 int main(int argc, char **argv)
 {
@@ -35,7 +36,8 @@ int main(int argc, char **argv)
 				  rp_suite_mp,      rp_suite_mp_edges,
 				  rp_suite_hostile,
 				  rp_suite_ctl,     rp_suite_stage,
-				  rp_suite_builtin, rp_suite_cli,
+				  rp_suite_builtin, rp_suite_file_ends,
+				  rp_suite_cli,
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
 				  rp_suite_replay,  rp_suite_standby,

@@ -113,6 +113,43 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa_no_such\n",
 		 "p.yaml:7:12: input: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		 "...' is longer than a stage name can be (47 bytes)"},
+		/* A stage an alias repeats is named where the alias is,
+		 * not at its anchor. */
+		{"name: p\nstages:\n  - &s\n    name: a\n"
+		 "    run: file-source\n  - name: b\n    run: count\n"
+		 "    input: a\n  - *s\n",
+		 "p.yaml:9:5: stage name 'a' is used twice"},
+		/* What is wrong with the whole list is named at the list. */
+		{"name: p\nstages:\n  - name: a\n    run: count\n"
+		 "    input: b\n  - name: b\n    run: grep\n    args: [x]\n"
+		 "    input: a\n",
+		 "p.yaml:3:3: stages: no source"},
+		{"name: p\nstages:\n"
+		 "  - {name: a, run: file-source}\n"
+		 "  - {name: b, run: grep, args: [x], input: a, replicas: 16}\n"
+		 "  - {name: c, run: grep, args: [x], input: b, replicas: 16}\n"
+		 "  - {name: d, run: grep, args: [x], input: c, replicas: 16}\n"
+		 "  - {name: e, run: grep, args: [x], input: d, replicas: 16}\n",
+		 "p.yaml:7:5: stage 'e': 65 processes with the replicas up to "
+		 "here; a pipeline has at most 64"},
+		/* Built-ins in a place they cannot work: each used to start
+		 * and end with nothing done, or fail only as it ran. */
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n",
+		 "p.yaml:3:5: stage 'a': a pipeline needs a second stage to "
+		 "read what it makes"},
+		{"name: p\nstages:\n  - name: a\n    run: lines\n"
+		 "  - name: b\n    run: count\n    input: a\n",
+		 "p.yaml:3:5: stage 'a': lines reads records: it needs an "
+		 "input"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: file-source\n    input: a\n",
+		 "p.yaml:5:5: stage 'b': file-source is a source: it cannot "
+		 "read from 'a'"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "  - name: b\n    run: file-sink\n    input: a\n"
+		 "  - name: c\n    run: count\n    input: b\n",
+		 "p.yaml:8:5: stage 'c': input 'b' is a file-sink, which "
+		 "passes no records on"},
 	};
 
 	rp_cmd_dir_make("cli");
@@ -296,6 +333,24 @@ RP_TEST(test_one_liner_settings, 60)
 		CU_ASSERT(strstr(text, bad[i].expect) != NULL);
 		free(text);
 	}
+	/* A setting before a stage's name: said, not taken for a
+	 * program's path because it has a '/' in it. */
+	{
+		static const char *const early[] = {"@replicas=2 grep x",
+						    "@fs_read=/etc grep x"};
+		for (size_t i = 0; i < 2; i++) {
+			snprintf(line, sizeof(line),
+				 "file-source --lines %s ! %s ! file-sink -",
+				 in, early[i]);
+			code = run(args, &text);
+			CU_ASSERT_EQUAL(code, 2);
+			CU_ASSERT(strstr(text, "-e:1:2: '") != NULL);
+			CU_ASSERT(strstr(text, "' where stage 2's name is "
+					       "due: @settings come after "
+					       "the name") != NULL);
+			free(text);
+		}
+	}
 	/* Long words: refused past 900 bytes; up to there, the worst
 	 * quoting (all commas) still fits the checker's buffer (the
 	 * sanitizer run would see an overflow). */
@@ -403,14 +458,18 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 
 	rp_cmd_dir_make("cli");
 	pid = rp_cmd_start(args, -1);
-	/* Until the fault stage hangs: the source then waits for room
-	 * (0.1 s of it; 10 s at most). */
+	/* Until the fault stage hangs: it has passed records 0-4 on, and
+	 * the source waits for room (0.1 s of it; 10 s at most).  (A
+	 * source slowed down by a busy machine may wait before.) */
 	for (int i = 0; i < 200; i++) {
 		char json[4096];
-		const char *b;
+		const char *b, *f;
 		if (rp_cmd_stat_json("pipeline", json, sizeof(json)) == 0 &&
 		    (b = strstr(json, "\"blocked_output_s\":")) != NULL &&
-		    strtod(b + 19, NULL) >= 0.1)
+		    strtod(b + 19, NULL) >= 0.1 &&
+		    (f = strstr(json, "\"name\":\"2-fault\"")) != NULL &&
+		    (f = strstr(f, "\"records_out\":")) != NULL &&
+		    strtoull(f + 14, NULL, 10) >= 5)
 			break;
 		usleep(50000);
 	}
@@ -830,6 +889,53 @@ RP_TEST(test_side_pinned, 60)
 		}
 		free(text);
 	}
+	rp_cmd_dir_remove();
+}
+
+/* A consumer that breaks its input ring as it starts, before its
+ * producer's first attach (the sink starts first), in a way nothing
+ * pins on a side (its cursor moved ahead of all that was published):
+ * the producer, starting for the first time, cannot have written its
+ * side, so the consumer is blamed, not the producer.  Whatever exit
+ * code the producer ends with after saying so: a program of one's own
+ * may end with 1 for every error. */
+RP_TEST(test_first_start_blames_peer, 60)
+{
+	char prog[128], line[1024], *text;
+	char *args[] = {"-e", line, NULL};
+	const char *b = getenv("RP_TEST_BUILD");
+
+	rp_cmd_dir_make("cli");
+	/* Run as uid 65534 when we are root: a copy it can reach. */
+	snprintf(prog, sizeof(prog), "/tmp/rp-careless-%d", (int)getpid());
+	snprintf(line, sizeof(line),
+		 "cp '%s/tests/stages/careless' '%s' && chmod 755 '%s'",
+		 b ? b : "build/plain", prog, prog);
+	CU_ASSERT_FATAL(system(line) == 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line),
+			 "fault --make 3000 ! %s%sfault --at start --do "
+			 "head-ahead ! count",
+			 i ? prog : "", i ? " ! " : "");
+		CU_ASSERT_EQUAL(run(args, &text), 1);
+		if (!strstr(text, i ? "stage 3-fault: broke the format of "
+				      "its input ring (detected by "
+				      "2-rp-careless-"
+				    : "stage 2-fault: broke the format of "
+				      "its input ring (detected by 1-fault)") ||
+		    strstr(text, "failed itself") ||
+		    strstr(text, "restarting")) {
+			fprintf(stderr, "case %d:\n%s\n", i, text);
+			CU_FAIL("the producer's first attach: not its doing");
+		}
+		/* Its source was never started: said so. */
+		CU_ASSERT(!i || strstr(text, "1-fault          cancelled in 0 "
+					     "         policy strict layers -  "
+					     "-- not started: the pipeline had "
+					     "failed") != NULL);
+		free(text);
+	}
+	unlink(prog);
 	rp_cmd_dir_remove();
 }
 
@@ -1553,6 +1659,9 @@ void rp_suite_cli(void)
 		  test_key_ahead_blamed},
 		 {"what one side's page shows: pinned on that side",
 		  test_side_pinned},
+		 {"a ring broken before a producer's first attach: its "
+		  "consumer blamed",
+		  test_first_start_blames_peer},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",

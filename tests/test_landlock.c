@@ -373,7 +373,8 @@ RP_TEST(test_landlock_check_names_mistakes, 60)
 	 * made before the run). */
 	snprintf(yaml, sizeof(yaml),
 		 "%s      fs_read: [/usr, /missing-%d]\n      fs_write: []\n"
-		 "      landlock_optional: true\n",
+		 "      landlock_optional: true\n"
+		 "  - {name: b, input: a, run: count}\n",
 		 head, (int)getpid());
 	CU_ASSERT_EQUAL(check_yaml(yaml, &rep), 0);
 	free(rep);

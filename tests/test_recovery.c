@@ -702,7 +702,8 @@ RP_TEST(test_report_says_delivery, 60)
 	CU_ASSERT_STRING_EQUAL(d, "exactly-once");
 	free(d);
 	d = delivery_of(text, "3-file-sink");
-	CU_ASSERT_STRING_EQUAL(d, "at-least-once: stdout cannot be cut back");
+	CU_ASSERT_STRING_EQUAL(d, "at-least-once: stdout, a pipe or a device "
+				  "cannot be cut back");
 	free(d);
 	free(text);
 
@@ -742,8 +743,9 @@ RP_TEST(test_report_says_delivery, 60)
 		 "file-source --lines - ! grep x ! file-sink --lines %s", out);
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
 	d = delivery_of(text, "1-file-source");
-	CU_ASSERT_STRING_EQUAL(d, "at-most-once: a restarted stdin source "
-				  "loses what it had read");
+	CU_ASSERT_STRING_EQUAL(d, "at-most-once: a restarted source on "
+				  "stdin, a pipe or a device loses what it "
+				  "had read");
 	free(d);
 	d = delivery_of(text, "3-file-sink");
 	CU_ASSERT_STRING_EQUAL(d, "no better than 1-file-source's");

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -291,34 +292,45 @@ RP_TEST(test_interrupted_replay_cleans_up, 60)
 	    "args: [--match, \"^line 700$\", --do, hang]}\n"
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
+	/* Ctrl-C, and Ctrl-\ (whose default would end the process with
+	 * the file left). */
+	static const struct {
+		int sig, code;
+		const char *said;
+	} sigs[] = {{SIGINT, 130, "the run failed (exit 130)"},
+		    {SIGQUIT, 131, "the run failed (exit 131)"}};
 	char p[256], e[256], *args[] = {"replay", p, "--quiet", NULL};
-	int fd, seen = 0, st;
+	int fd, st;
 	pid_t pid;
 
 	quarantine_poison();
 	spit_text("hangs.yaml", hangs);
 	rp_cmd_path(p, sizeof(p), "hangs.yaml");
 	rp_cmd_path(e, sizeof(e), "ERR");
-	fd = open(e, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	CU_ASSERT_FATAL(fd >= 0);
-	pid = rp_cmd_start_err(args, -1, fd);
-	close(fd);
-	/* The records are copied before the run starts: 10 s at most. */
-	for (int i = 0; i < 1000 && !seen; i++) {
-		seen = files_in_tmpdir() == 1;
-		usleep(10000);
-	}
-	CU_ASSERT(seen);
-	usleep(300000);
-	kill(pid, SIGINT);
-	st = rp_test_wait(pid, 20);
-	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
-	CU_ASSERT_EQUAL(files_in_tmpdir(), 0);
-	{
-		size_t n;
-		char *err = rp_cmd_slurp("ERR", &n);
-		CU_ASSERT(strstr(err, "the run failed (exit 130)") != NULL);
-		free(err);
+	for (size_t k = 0; k < sizeof(sigs) / sizeof(*sigs); k++) {
+		int seen = 0;
+		fd = open(e, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		CU_ASSERT_FATAL(fd >= 0);
+		pid = rp_cmd_start_err(args, -1, fd);
+		close(fd);
+		/* The records are copied before the run starts: 10 s at
+		 * most. */
+		for (int i = 0; i < 1000 && !seen; i++) {
+			seen = files_in_tmpdir() == 1;
+			usleep(10000);
+		}
+		CU_ASSERT(seen);
+		usleep(300000);
+		kill(pid, sigs[k].sig);
+		st = rp_test_wait(pid, 20);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), sigs[k].code);
+		CU_ASSERT_EQUAL(files_in_tmpdir(), 0);
+		{
+			size_t n;
+			char *err = rp_cmd_slurp("ERR", &n);
+			CU_ASSERT(strstr(err, sigs[k].said) != NULL);
+			free(err);
+		}
 	}
 	rp_cmd_dir_remove();
 }
@@ -455,6 +467,17 @@ RP_TEST(test_hostile_dead_letter_refused, 90)
 	     two_rec, 24,
 	     "hx.jsonl:2: not a JSON object: invalid leading UTF-8 octet "
 	     "(at byte 46: 0xFF)"},
+	    /* Two lines pointing at the same bytes: the record would go
+	     * through twice.  And one pointing inside another's bytes,
+	     * where they look like a frame. */
+	    {"{\"stage\":\"parse\",\"offset\":0,\"length\":8}\n", two_rec,
+	     24,
+	     "hx.jsonl:2: its record (offset 0) overlaps the one of line 1 "
+	     "(offset 0)"},
+	    {"{\"stage\":\"parse\",\"offset\":4,\"length\":4}\n",
+	     "\x08\0\0\0\x04\0\0\0abcd", 12,
+	     "hx.jsonl:2: its record (offset 4) overlaps the one of line 1 "
+	     "(offset 0)"},
 	};
 
 	rp_cmd_dir_make("replay");
@@ -506,13 +529,100 @@ RP_TEST(test_hostile_dead_letter_refused, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A record larger than the replayed stage's input ring takes now (its
+ * ring made smaller since): refused at its line, before anything runs,
+ * instead of a run whose source fails on it. */
+RP_TEST(test_record_larger_than_ring_refused, 30)
+{
+	static const char small_yaml[] =
+	    "name: rp\nstages:\n"
+	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
+	    "  - {name: parse, input: read, run: grep, args: [\"^\"], "
+	    "ring: 4K}\n"
+	    "  - {name: write, input: parse, run: file-sink, "
+	    "args: [--lines, out]}\n";
+	char rec[4 + 3000], *more[] = {"--dead", "hx", NULL}, *out, *err;
+
+	rp_cmd_dir_make("replay");
+	private_tmpdir();
+	spit_text("small.yaml", small_yaml);
+	memset(rec, 'x', sizeof(rec));
+	memcpy(rec, "\xb8\x0b\0\0", 4); /* 3000 */
+	rp_cmd_spit("hx.rec", rec, sizeof(rec));
+	spit_text("hx.jsonl", "{\"stage\":\"parse\",\"offset\":0,"
+			      "\"length\":3000}\n");
+	CU_ASSERT_EQUAL(replay("small.yaml", more, &out, &err), 2);
+	CU_ASSERT(strstr(err, "hx.jsonl:1: a record of 3000 bytes; stage "
+			      "parse's input ring (ring: 4096) takes 2024 at "
+			      "most") != NULL);
+	CU_ASSERT(!exists("out"));
+	CU_ASSERT_EQUAL(files_in_tmpdir(), 0);
+	free(out);
+	free(err);
+	rp_cmd_dir_remove();
+}
+
+/* Where the dead-letter output goes may hold something else: a FIFO
+ * (whose open would block the supervisor for good), a symbolic link
+ * (that would write wherever it points), or files another run is
+ * writing (each put takes its turn, 2 s at most).  Each fails the
+ * quarantine, said by name, and the run ends; what was made is for its
+ * owner alone. */
+RP_TEST(test_dead_letter_files_guarded, 90)
+{
+	char in[256], p[256], t[256], *text;
+	struct stat st;
+	int fd;
+
+	rp_cmd_dir_make("replay");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	rp_cmd_path(p, sizeof(p), "rp.dead.jsonl");
+	CU_ASSERT_FATAL(mkfifo(p, 0600) == 0);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 1);
+	CU_ASSERT(strstr(text, "rp.dead.jsonl: not a regular file") != NULL);
+	CU_ASSERT(strstr(text, "record 700 cannot be quarantined") != NULL);
+	free(text);
+	CU_ASSERT_FATAL(unlink(p) == 0);
+
+	rp_cmd_path(t, sizeof(t), "elsewhere");
+	rp_cmd_spit("elsewhere", "mine\n", 5);
+	CU_ASSERT_FATAL(symlink(t, p) == 0);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 1);
+	CU_ASSERT(strstr(text, "rp.dead.jsonl: a symbolic link: refused") !=
+		  NULL);
+	free(text);
+	CU_ASSERT(has_bytes("elsewhere", "mine\n", 5));
+	CU_ASSERT_FATAL(unlink(p) == 0);
+
+	/* Another run holding the files past the wait. */
+	rp_cmd_path(p, sizeof(p), "rp.dead.rec");
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 1);
+	CU_ASSERT(strstr(text, "rp.dead.rec: still locked by another run "
+			       "after 2 s") != NULL);
+	free(text);
+	close(fd);
+	/* Let go of, the same run quarantines, into files of mode 0600
+	 * holding nothing of the failed tries. */
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 0);
+	free(text);
+	CU_ASSERT(has_bytes("rp.dead.rec", POISON_FRAME, POISON_FRAME_LEN));
+	stat_in_dir("rp.dead.rec", &st);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	stat_in_dir("rp.dead.jsonl", &st);
+	CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+	rp_cmd_dir_remove();
+}
+
 /* Records of several stages and no --stage: refused, naming them; a
  * --stage that is not in the file, or is its source, likewise. */
 RP_TEST(test_stage_choice, 60)
 {
 	static const char idx[] =
 	    "{\"stage\":\"parse\",\"offset\":0,\"length\":8}\n"
-	    "{\"stage\":\"write\",\"offset\":0,\"length\":8}\n";
+	    "{\"stage\":\"write\",\"offset\":12,\"length\":8}\n";
 	char *more_none[] = {"--dead", "hx", NULL};
 	char *more_bad[] = {"--dead", "hx", "--stage", "nope", NULL};
 	char *more_src[] = {"--dead", "hx", "--stage", "read", NULL};
@@ -522,7 +632,7 @@ RP_TEST(test_stage_choice, 60)
 	private_tmpdir();
 	spit_text("fixed.yaml", fixed_yaml);
 	spit_text("hx.jsonl", idx);
-	rp_cmd_spit("hx.rec", POISON_FRAME, POISON_FRAME_LEN);
+	rp_cmd_spit("hx.rec", two_rec, 24);
 	CU_ASSERT_EQUAL(replay("fixed.yaml", more_none, &out, &err), 2);
 	CU_ASSERT(strstr(err, "hx.jsonl holds records of 2 stages: parse (1), "
 			      "write (1); choose one with --stage") != NULL);
@@ -852,10 +962,14 @@ void rp_suite_replay(void)
 		  test_broken_stage_quarantines_again},
 		 {"the pipeline's real output is not touched",
 		  test_real_output_untouched},
-		 {"Ctrl-C mid-replay: exit 130, no temporary file left",
+		 {"Ctrl-C or Ctrl-\\ mid-replay: no temporary file left",
 		  test_interrupted_replay_cleans_up},
 		 {"a cut-short or lying dead-letter output is refused",
 		  test_hostile_dead_letter_refused},
+		 {"a record larger than the stage's ring is refused",
+		  test_record_larger_than_ring_refused},
+		 {"dead-letter files: no FIFO, no link, one writer at a time",
+		  test_dead_letter_files_guarded},
 		 {"several stages need --stage; a bad --stage is refused",
 		  test_stage_choice},
 		 {"index lines parsed strictly, fields found anywhere",

@@ -1,0 +1,345 @@
+/*
+ * test_file_ends.c - file-source and file-sink, the ends of a pipeline,
+ * as a user runs them: blocks of lines come out byte for byte whatever
+ * the line lengths; `ringpipe ... | head -1` ends at once and well; a
+ * write error or a missing input fails at once instead of being retried;
+ * a pipeline writing the file it reads is refused; a stdin given part
+ * read is replayed from the right place after a crash, and one that is
+ * a pipe restarts at a line's start.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "harness.h"
+
+void rp_suite_file_ends(void);
+
+/* A line of n bytes (newline excluded) of ch, then its newline. */
+static size_t put_line(char *at, size_t n, char ch)
+{
+	memset(at, ch, n);
+	at[n] = '\n';
+	return n + 1;
+}
+
+/* --blocks over a 4K ring (largest record 2024): lines around the cut
+ * and across two cuts, each followed by a short one, through both kinds
+ * of sink: the output is the input.  A line of exactly the largest
+ * record used to lose its newline, gluing it to the next. */
+RP_TEST(test_blocks_lines_at_the_cut, 60)
+{
+	static const size_t lens[] = {2022, 2023, 2024, 2025, 4047, 4048,
+				      4049, 0, 1};
+	static const char *const sinks[] = {"", "--lines "};
+	size_t len = 0;
+	char *in = malloc(64 * 1024), line[512], *text, *out;
+	char *args[] = {"-e", line, NULL};
+
+	CU_ASSERT_FATAL(in != NULL);
+	rp_cmd_dir_make("files");
+	len += put_line(in + len, 1, 'a');
+	for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++) {
+		len += put_line(in + len, lens[i], 'x');
+		len += (size_t)sprintf(in + len, "next %zu\n", i);
+	}
+	rp_cmd_spit("in", in, len);
+	for (size_t k = 0; k < 2; k++) {
+		size_t n;
+		snprintf(line, sizeof(line),
+			 "file-source --blocks 100 in ! file-sink @ring=4K %sout",
+			 sinks[k]);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+		free(text);
+		out = rp_cmd_slurp("out", &n);
+		if (n != len || memcmp(out, in, len) != 0) {
+			fprintf(stderr, "file-sink %s: %zu bytes out of %zu\n",
+				sinks[k], n, len);
+			CU_FAIL("blocks did not come out as they went in");
+		}
+		free(out);
+	}
+	free(in);
+	rp_cmd_dir_remove();
+}
+
+/* `ringpipe ... | head -1`: the sink's reader goes; the sink ends as a
+ * filter finished early does, the stages before it stop, the run exits
+ * 0 at once - not a write error retried five times over 3 s. */
+RP_TEST(test_sink_reader_gone, 60)
+{
+	char cmd[1024], bin[600], in[256], *err, *got, *code;
+	size_t n;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_bin(bin, sizeof(bin));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 300000);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && (timeout 30 '%s' -e 'file-source --lines in ! "
+		 "grep line ! file-sink --lines -' 2>ERR; echo $? >CODE) | "
+		 "head -1 >OUT",
+		 rp_cmd_dir(), bin);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+	code = rp_cmd_slurp("CODE", &n);
+	got = rp_cmd_slurp("OUT", &n);
+	err = rp_cmd_slurp("ERR", &n);
+	CU_ASSERT_STRING_EQUAL(got, "line 0\n");
+	CU_ASSERT_STRING_EQUAL(code, "0\n");
+	CU_ASSERT(strstr(err, "file-sink: stdout: its reader is gone: "
+			      "ending early") != NULL);
+	CU_ASSERT(strstr(err, "restarting") == NULL);
+	if (strcmp(code, "0\n") != 0)
+		fprintf(stderr, "exit %s%s\n", code, err);
+	free(code);
+	free(got);
+	free(err);
+	rp_cmd_dir_remove();
+}
+
+/* What a restart would only repeat fails the run at once: a sink over
+ * its file_size limit (a write error, not a death by SIGXFSZ), a source
+ * whose file is missing, a --records input cut inside a frame. */
+RP_TEST(test_fixed_failures_not_restarted, 60)
+{
+	static const struct {
+		const char *line, *said;
+	} cases[] = {
+		{"file-source --lines in ! file-sink @file_size=4K --lines "
+		 "fs.out",
+		 "file-sink: writing fs.out: File too large"},
+		{"file-source --lines missing ! file-sink --lines out",
+		 "file-source: missing: No such file or directory"},
+		{"file-source --records cut ! file-sink --lines out",
+		 "file-source: cut: ends inside a frame (offset 0)"},
+	};
+	char in[256], line[256], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 2000);
+	rp_cmd_spit("cut", "\x10\0\0\0abc", 7);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(line, sizeof(line), "%s", cases[i].line);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
+		if (!strstr(text, cases[i].said) ||
+		    strstr(text, "restarting") || strstr(text, "signal")) {
+			fprintf(stderr, "case %zu:\n%s\n", i, text);
+			CU_FAIL("not failed at once, saying why");
+		}
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
+/* A file-sink writing the file a file-source reads (by its name or
+ * through a link) would empty it as the run starts: refused, and the
+ * file is left as it was. */
+RP_TEST(test_same_file_refused, 30)
+{
+	static const char *const lines[] = {
+		"file-source --lines same ! grep x ! file-sink --lines same",
+		"file-source --lines same ! file-sink --lines link",
+	};
+	char line[256], p[256], *text, *kept;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_spit("same", "x 1\nx 2\n", 8);
+	rp_cmd_path(p, sizeof(p), "link");
+	CU_ASSERT_FATAL(symlink("same", p) == 0);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "%s", lines[i]);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 2);
+		CU_ASSERT(strstr(text, "is the file stage '1-file-source' "
+				       "reads (it would be emptied as the "
+				       "run starts)") != NULL);
+		free(text);
+		kept = rp_cmd_slurp("same", &n);
+		CU_ASSERT(n == 8 && memcmp(kept, "x 1\nx 2\n", 8) == 0);
+		free(kept);
+	}
+	rp_cmd_dir_remove();
+}
+
+/* Run args (pipeline `pipeline`, found by ringpipe stat) with stdin
+ * from in_fd; SIGKILL its stage `victim` once that has sent on `after`
+ * records (the next restart goes on).  The run's
+ * exit code; *killed says whether the kill came before the end. */
+static int run_killing(char *const args[], int in_fd, const char *pipeline,
+		       const char *victim, unsigned long after, int *killed)
+{
+	pid_t pid = rp_cmd_start(args, in_fd);
+	char json[8192], key[96];
+	int st;
+
+	*killed = 0;
+	snprintf(key, sizeof(key), "{\"name\":\"%s\"", victim);
+	for (int i = 0; i < 4000 && !*killed; i++) {
+		const char *at, *r;
+		pid_t v;
+		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
+		    (at = strstr(json, key)) != NULL &&
+		    (r = strstr(at, "\"records_out\":")) != NULL &&
+		    strtoul(r + 14, NULL, 10) >= after &&
+		    (v = rp_cmd_stat_pid(json, victim)) > 0) {
+			*killed = kill(v, SIGKILL) == 0;
+			break;
+		}
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return rp_test_exit_code(st);
+		usleep(2000);
+	}
+	return rp_test_exit_code(rp_test_wait(pid, 60));
+}
+
+/* Lines 0 to 39999 into the pipe fd, in pieces of 997 bytes (most end
+ * inside a line) 1 ms apart: about half a second. */
+static int write_slowly(void *arg)
+{
+	int fd = *(int *)arg;
+	static char text[40000 * 12];
+	size_t len = 0;
+
+	for (int i = 0; i < 40000; i++)
+		len += (size_t)sprintf(text + len, "line %d\n", i);
+	for (size_t at = 0; at < len; at += 997) {
+		size_t n = len - at < 997 ? len - at : 997;
+		if (write(fd, text + at, n) != (ssize_t)n)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* stdin a regular file of which the first 100 lines were read before
+ * ringpipe started: a source killed mid-run seeks back to where its
+ * published lines end in the file, not that far from where it began
+ * (which repeated 100 lines).  Stdin a pipe: the restart drops what is
+ * before the next line's start instead of sending it on as a line. */
+RP_TEST(test_stdin_restarts, 90)
+{
+	char in[256], name[48], yaml[512], p[256], *text, *out, *want;
+	char *args[] = {"run", p, NULL};
+	size_t n, wn;
+	off_t skip;
+	int fd, killed = 0, tries;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(p, sizeof(p), "s.yaml");
+	rp_cmd_write_lines(in, 400000);
+	{
+		/* The lines after the first 100, as the run should give. */
+		char *all = rp_cmd_slurp("in", &n);
+		char *at = all;
+		for (int i = 0; i < 100; i++)
+			at = strchr(at, '\n') + 1;
+		skip = (off_t)(at - all);
+		rp_cmd_spit("want", at, n - (size_t)skip);
+		free(all);
+	}
+	/* Named for this test alone: another run's stages are not ours. */
+	snprintf(name, sizeof(name), "stdin-%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, \"-\"]}\n"
+		 "  - {name: pick, input: read, run: grep, args: [\"[0-9]\"], "
+		 "ring: 4K}\n"
+		 "  - {name: write, input: pick, run: file-sink, "
+		 "args: [--lines, %s], ring: 4K}\n",
+		 name, "out");
+	rp_cmd_spit("s.yaml", yaml, strlen(yaml));
+	for (tries = 0; tries < 3 && !killed; tries++) {
+		fd = open(in, O_RDONLY | O_CLOEXEC);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_FATAL(lseek(fd, skip, SEEK_SET) == skip);
+		CU_ASSERT_EQUAL(run_killing(args, fd, name, "read", 20000,
+					    &killed),
+				0);
+		close(fd);
+	}
+	CU_ASSERT(killed);
+	out = rp_cmd_slurp("out", &n);
+	want = rp_cmd_slurp("want", &wn);
+	if (n != wn || memcmp(out, want, n) != 0) {
+		fprintf(stderr, "%zu bytes out, %zu wanted\n", n, wn);
+		CU_FAIL("a part-read stdin replayed from the wrong place");
+	}
+	free(out);
+	free(want);
+
+	/* A pipe, written in pieces that end inside lines: every line that
+	 * comes out is a whole line of the input (some are lost: at most
+	 * once, as the report says). */
+	{
+		int fds[2], bad = 0;
+		pid_t writer;
+		size_t i = 0;
+		CU_ASSERT_FATAL(pipe(fds) == 0);
+		writer = rp_test_fork(write_slowly, &fds[1]);
+		close(fds[1]);
+		snprintf(yaml, sizeof(yaml),
+			 "name: %s\nstages:\n"
+			 "  - {name: read, run: file-source, args: [--lines, "
+			 "\"-\"]}\n"
+			 "  - {name: pick, input: read, run: grep, args: [\"[0-9]\"], "
+			 "ring: 4K}\n"
+			 "  - {name: write, input: pick, run: file-sink, "
+			 "args: [--lines, pout], ring: 4K}\n",
+			 name);
+		rp_cmd_spit("s.yaml", yaml, strlen(yaml));
+		killed = 0;
+		CU_ASSERT_EQUAL(run_killing(args, fds[0], name, "read", 5000,
+					    &killed),
+				0);
+		close(fds[0]);
+		CU_ASSERT(killed);
+		CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(writer, 30)), 0);
+		text = rp_cmd_slurp("REPORT", &n);
+		CU_ASSERT(strstr(text, "at-most-once: a restarted source on "
+				       "stdin, a pipe or a device") != NULL);
+		CU_ASSERT(strstr(text, "read: file-source: stdin: restarted on a "
+				       "pipe: dropped ") != NULL);
+		free(text);
+		out = rp_cmd_slurp("pout", &n);
+		while (i < n) {
+			char *e = memchr(out + i, '\n', n - i);
+			int num;
+			char tail;
+			if (e == NULL ||
+			    sscanf(out + i, "line %d%c", &num, &tail) != 2 ||
+			    tail != '\n' || num < 0 || num >= 40000)
+				bad++;
+			i = e ? (size_t)(e - out) + 1 : n;
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT(n > 100000);
+		free(out);
+	}
+	rp_cmd_dir_remove();
+}
+
+void rp_suite_file_ends(void)
+{
+	RP_SUITE("files",
+		 {"--blocks: lines at and across the cut, byte for byte",
+		  test_blocks_lines_at_the_cut},
+		 {"| head -1: the sink's reader gone ends the run at once",
+		  test_sink_reader_gone},
+		 {"failures a restart would repeat are not retried",
+		  test_fixed_failures_not_restarted},
+		 {"a file-sink writing the file a file-source reads: refused",
+		  test_same_file_refused},
+		 {"stdin part read, or a pipe: restarts in the right place",
+		  test_stdin_restarts});
+}
