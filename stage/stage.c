@@ -127,6 +127,10 @@ struct rp_stage {
 	int held;
 	struct rp_ckpt hold_ck;
 	uint64_t hold_pos;
+	/* a hold given up (counted once), until the stage lets go of it or
+	 * holds from another mark */
+	int gave_up;
+	uint64_t gave_up_pos;
 
 	/* ringpipe chaos: fault records for this incarnation (0: none) */
 	uint32_t chaos_gen;
@@ -1051,10 +1055,16 @@ int rp_stage_release(struct rp_stage *s)
 	}
 	if (s->held) {
 		/* Given up: a crash now would resume inside what was held.
-		 * Said, so the report does not claim exactly-once. */
-		rp_ctl_status_set(s->tx, RP_CTL_WORD_UNHELD,
-				  rp_ctl_status_get(s->tx, RP_CTL_WORD_UNHELD) +
-					  1);
+		 * Said, so the report does not claim exactly-once - once for
+		 * each thing held (a line the stage goes on holding, record
+		 * after record, is one). */
+		if (!s->gave_up)
+			rp_ctl_status_set(
+				s->tx, RP_CTL_WORD_UNHELD,
+				rp_ctl_status_get(s->tx, RP_CTL_WORD_UNHELD) +
+					1);
+		s->gave_up = 1;
+		s->gave_up_pos = s->hold_pos;
 		s->held = 0;
 	}
 	/* Outputs first (above), then the input with its commit point. */
@@ -1318,6 +1328,7 @@ int rp_stage_hold(struct rp_stage *s)
 void rp_stage_unhold(struct rp_stage *s)
 {
 	s->held = 0;
+	s->gave_up = 0;
 }
 
 void rp_stage_mark(const struct rp_stage *s, struct rp_stage_mark *m)
@@ -1332,6 +1343,8 @@ void rp_stage_hold_at(struct rp_stage *s, const struct rp_stage_mark *m)
 	if (s->in == NULL ||
 	    (rp_consumer_flags(s->in) & RP_RING_F_MP_CONSUMERS))
 		return;
+	if (s->gave_up && m->pos != s->gave_up_pos)
+		s->gave_up = 0;
 	s->held = 1;
 	s->hold_pos = m->pos;
 	s->hold_ck = m->ck;

@@ -523,7 +523,9 @@ static uint64_t working_on(struct stage_run *r, char *where, size_t len)
 	int working = r->proc.rx &&
 		      rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_WORKING) == 1;
 
-	if (rec == 0)
+	if (rec == 0 && r->cfg->input[0] == '\0')
+		snprintf(where, len, "as a source (no input record)");
+	else if (rec == 0)
 		snprintf(where, len, "before its first record");
 	else
 		snprintf(where, len, "%s record %s%llu",

@@ -308,6 +308,10 @@ RP_TEST(test_stdin_restarts, 90)
 		text = rp_cmd_slurp("REPORT", &n);
 		CU_ASSERT(strstr(text, "at-most-once: a restarted source on "
 				       "stdin, a pipe or a device") != NULL);
+		/* A source has no input record to be killed on. */
+		CU_ASSERT(strstr(text, "stage read: killed by signal 9 "
+				       "(Killed) as a source (no input "
+				       "record); restarting") != NULL);
 		CU_ASSERT(strstr(text, "read: file-source: stdin: restarted on a "
 				       "pipe: dropped ") != NULL);
 		free(text);

@@ -280,16 +280,17 @@ RP_TEST(test_real_output_untouched, 90)
 	rp_cmd_dir_remove();
 }
 
-/* Ctrl-C while the stage hangs on the replayed record: the run is
- * cancelled as `run` would be (exit 130), and the temporary file, there
- * while it ran, is gone. */
+/* Ctrl-C or Ctrl-\ while the stage is stuck on the replayed record: the
+ * run is cancelled as `run` would be (exit 130, 131), and the temporary
+ * file, there while it ran, is gone. */
 RP_TEST(test_interrupted_replay_cleans_up, 60)
 {
+	/* A parser that never answers (and obeys the cancel at once). */
 	static const char hangs[] =
 	    "name: rp\nstages:\n"
 	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
-	    "  - {name: parse, input: read, run: fault, "
-	    "args: [--match, \"^line 700$\", --do, hang]}\n"
+	    "  - {name: parse, input: read, run: exec, "
+	    "args: [--, sh, -c, \"exec sleep 30\"]}\n"
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
 	/* Ctrl-C, and Ctrl-\ (whose default would end the process with
