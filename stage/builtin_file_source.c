@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "stage_int.h"
 
 #define READ_BUF (64u * 1024u) /* --lines: bytes per read */
 #define WAIT_MS 200 /* longest wait for a pipe, between cancel checks */
@@ -32,6 +33,9 @@ struct source {
 	uint64_t at;      /* bytes of the file in complete origins (a
 			   * regular file's: from its start) */
 	uint64_t dropped; /* by resync */
+	uint64_t rpos;    /* a regular file: where the next read is (pread:
+			   * a stdin's offset, shared with the run, stays
+			   * where the run began until the end) */
 	struct linebuf *lb; /* --lines */
 };
 
@@ -75,8 +79,11 @@ static int read_some(struct source *src, char *buf, uint32_t len)
 			goto fail;
 	}
 	do
-		n = read(src->fd, buf, len);
+		n = src->regular ? pread(src->fd, buf, len, (off_t)src->rpos)
+				 : read(src->fd, buf, len);
 	while (n < 0 && errno == EINTR);
+	if (n > 0 && src->regular)
+		src->rpos += (uint64_t)n;
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN; /* a non-blocking stdin */
 	if (n > 0 && src->resync)
@@ -416,14 +423,22 @@ static int file_source_main(int argc, char **argv)
 	}
 	src.s = s;
 	/* A restart reads on after the last line or chunk it had
-	 * published (numbered as before); a pipe cannot go back.  A first
-	 * start counts from where a regular file is (a stdin given part
-	 * read), so that a restart seeks back to the right place. */
+	 * published (numbered as before); a pipe cannot go back.  Offsets
+	 * in a regular file count from its start: one given part read (a
+	 * stdin) is read on from where it was when the run began, which
+	 * its shared offset still says (reads do not move it), also for a
+	 * restart that died before it published anything. */
 	{
 		uint64_t word = 0;
 		off_t here;
-		if (rp_stage_restored(s, &word, 1)) {
+		int restored = rp_stage_restored(s, &word, 1);
+		if (restored)
 			src.at = word;
+		else if (src.regular &&
+			 (here = lseek(src.fd, 0, SEEK_CUR)) > 0)
+			src.at = (uint64_t)here;
+		src.rpos = src.at;
+		if (restored || rp_stage_incarnation(s) > 1) {
 			src.resync = !src.regular && (lines || blocks);
 			if (!src.regular && frames) {
 				fprintf(stderr, "file-source: %s: restarted "
@@ -434,17 +449,7 @@ static int file_source_main(int argc, char **argv)
 				return finish(&src,
 					      rp_stage_finish(s, -EPROTO, 0));
 			}
-		} else if (src.regular &&
-			   (here = lseek(src.fd, 0, SEEK_CUR)) > 0) {
-			src.at = (uint64_t)here;
 		}
-	}
-	if (src.at != 0 && src.regular &&
-	    lseek(src.fd, (off_t)src.at, SEEK_SET) < 0) {
-		err = -errno;
-		fprintf(stderr, "file-source: %s: seeking to %llu: %s\n",
-			src.name, (unsigned long long)src.at, strerror(errno));
-		return rp_stage_finish(s, err, 0);
 	}
 	max = rp_stage_max_record(s);
 	if (max == 0) {
@@ -470,6 +475,9 @@ static int file_source_main(int argc, char **argv)
 				   &src);
 	linebuf_free(src.lb);
 	free(src.buf);
+	/* A stdin read to its end is left there, as any reader leaves it. */
+	if (code == RP_EXIT_OK && src.regular && src.fd == STDIN_FILENO)
+		(void)lseek(src.fd, (off_t)src.rpos, SEEK_SET);
 	return finish(&src, code);
 }
 

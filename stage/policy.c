@@ -24,9 +24,8 @@
  * below, per call).  ftruncate acts only on a file already open for
  * writing (a sink cutting its file back after a restart). */
 static const char *const strict_allow[] = {
-	"read", "write", "readv", "writev", "close", "lseek", "ftruncate",
-	"fstat",
-	"newfstatat", "futex", "futex_waitv", "clock_gettime", "clock_getres",
+	"read", "pread64", "write", "readv", "writev", "close", "lseek",
+	"ftruncate", "fstat", "newfstatat", "futex", "futex_waitv", "clock_gettime", "clock_getres",
 	"gettimeofday", "nanosleep", "clock_nanosleep", "sched_yield",
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
 	"getegid", "brk", "munmap", "mremap", "madvise", "getrandom",

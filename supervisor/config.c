@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "../stage/wiring.h"
@@ -23,13 +24,17 @@ static const char *const builtins[] = {
 };
 
 /* A file a stage can go back in: a regular file, or none yet (a
- * file-sink makes one).  A FIFO or a device named by path cannot. */
-static int seekable_path(const char *path)
+ * file-sink makes one).  A FIFO or a device named by path cannot.  For
+ * "-", a source's stdin if it is a regular file (a stdin, shared with
+ * the run, is read without moving its offset); stdout never is (a
+ * restart cannot cut it back). */
+static int seekable_path(const char *path, int source)
 {
 	struct stat st;
 
 	if (strcmp(path, "-") == 0)
-		return 0;
+		return source && fstat(STDIN_FILENO, &st) == 0 &&
+		       S_ISREG(st.st_mode);
 	return stat(path, &st) != 0 || S_ISREG(st.st_mode);
 }
 
@@ -44,7 +49,9 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 	if (strcmp(n, "exec") == 0)
 		return rp_cfg_exec_option(c, "--each");
 	if (strcmp(n, "file-source") == 0 || strcmp(n, "file-sink") == 0)
-		return c->argc > 1 && seekable_path(c->argv[c->argc - 1]);
+		return c->argc > 1 &&
+		       seekable_path(c->argv[c->argc - 1],
+				      strcmp(n, "file-source") == 0);
 	return 1;
 }
 
@@ -779,29 +786,41 @@ static int check_end_timeout(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 		       "stage '%s': end_timeout_ms: %s", st->name, why);
 }
 
+/* The regular file an end stage's last argument names: "-" is the
+ * stdin or stdout the run will hand it (fd).  0, or -1 for none. */
+static int end_file(const struct rp_cfg_stage *st, const char *name, int fd,
+		    struct stat *out)
+{
+	const char *path;
+
+	if (!builtin_is(st, name) || st->argc < 2)
+		return -1;
+	path = st->argv[st->argc - 1];
+	if (strcmp(path, "-") == 0 ? fstat(fd, out) : stat(path, out))
+		return -1;
+	return S_ISREG(out->st_mode) ? 0 : -1;
+}
+
 /* A file-sink writing the very file a file-source reads would empty it
- * as it starts (through another name or a link too): refused.  Only
- * files there now are compared. */
+ * as it starts (through another name, a link, or a shell's redirection
+ * of stdin and stdout too): refused.  Only files there now are
+ * compared. */
 static int check_same_file(struct rp_cfg *cfg)
 {
 	for (int i = 0; i < cfg->nstages; i++) {
 		const struct rp_cfg_stage *w = &cfg->stages[i];
 		struct stat ws, rs;
-		if (!builtin_is(w, "file-sink") || w->argc < 2 ||
-		    !strcmp(w->argv[w->argc - 1], "-") ||
-		    stat(w->argv[w->argc - 1], &ws) != 0 ||
-		    !S_ISREG(ws.st_mode))
+		if (end_file(w, "file-sink", STDOUT_FILENO, &ws) != 0)
 			continue;
 		for (int j = 0; j < cfg->nstages; j++) {
 			const struct rp_cfg_stage *r = &cfg->stages[j];
-			if (builtin_is(r, "file-source") && r->argc >= 2 &&
-			    strcmp(r->argv[r->argc - 1], "-") != 0 &&
-			    stat(r->argv[r->argc - 1], &rs) == 0 &&
+			if (end_file(r, "file-source", STDIN_FILENO, &rs) == 0 &&
 			    rs.st_dev == ws.st_dev && rs.st_ino == ws.st_ino)
 				return fail_at(cfg, w->line, w->column,
 					       "stage '%s': file-sink %s is the "
 					       "file stage '%s' reads (it would "
-					       "be emptied as the run starts)",
+					       "be emptied as the run starts, "
+					       "or read back as it is written)",
 					       w->name, w->argv[w->argc - 1],
 					       r->name);
 		}

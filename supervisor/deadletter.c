@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "deadletter.h"
 #include "log.h"
 #include "json.h"
@@ -33,32 +34,63 @@ void rp_deadletter_init(struct rp_deadletter *d, const char *prefix)
 	snprintf(d->prefix, sizeof(d->prefix), "%s", prefix);
 }
 
+/* Why fd, just opened, is not a file the output may go to, or NULL. */
+static const char *unfit(int fd)
+{
+	static char why[64];
+	struct stat st;
+
+	if (fstat(fd, &st) != 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		return why;
+	}
+	if (!S_ISREG(st.st_mode))
+		return "not a regular file";
+	if (st.st_uid != geteuid())
+		return "owned by another user: refused";
+	if (st.st_nlink != 1)
+		return "it has other names (hard links): refused";
+	/* Made by an older run, or another tool: ours alone from now. */
+	if ((st.st_mode & 077) && fchmod(fd, 0600) != 0) {
+		snprintf(why, sizeof(why), "making it 0600: %s",
+			 strerror(errno));
+		return why;
+	}
+	if (fcntl(fd, F_SETFL, O_APPEND) != 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+		return why;
+	}
+	return NULL;
+}
+
 /* A regular file of ours, opened to append: not a FIFO (its open would
- * block the supervisor's loop), not through a symbolic link (put where
- * the output may go, it could point anywhere), readable by us alone
- * (quarantined records may hold what nobody else should read). */
+ * block the supervisor's loop), not through a symbolic link or another
+ * user's file (put where the output may go, it could be anything),
+ * readable by us alone (quarantined records may hold what nobody else
+ * should read). */
 static int open_append(const char *prefix, const char *ext)
 {
 	char path[300];
-	struct stat st;
-	int fd, e;
+	const char *why;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s%s", prefix, ext);
 	fd = open(path,
 		  O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | O_NOFOLLOW |
 			  O_NOCTTY | O_CLOEXEC,
 		  0600);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    fcntl(fd, F_SETFL, O_APPEND) == 0)
+	if (fd >= 0 && (why = unfit(fd)) == NULL)
 		return fd;
-	/* (A FIFO nobody reads fails a non-blocking open with ENXIO.) */
-	e = fd < 0 && errno != ENXIO ? errno : 0;
-	if (fd >= 0)
+	if (fd < 0) {
+		/* (A FIFO nobody reads fails a non-blocking open with
+		 * ENXIO; a link, O_NOFOLLOW with ELOOP.) */
+		why = errno == ENXIO   ? "not a regular file"
+		      : errno == ELOOP ? "a symbolic link: refused"
+				       : strerror(errno);
+	} else {
 		close(fd);
-	rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s: %s", path,
-	       e == ELOOP ? "a symbolic link: refused"
-	       : e	  ? strerror(e)
-			  : "not a regular file");
+	}
+	rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s: %s", path, why);
 	return -1;
 }
 
@@ -83,12 +115,18 @@ static int write_all(int fd, const void *buf, size_t len)
  * run's.  (A reader needs no lock: a line is written after its frame.) */
 static int lock_files(const struct rp_deadletter *d)
 {
-	for (int ms = 0;; ms++) {
+	int64_t until = rp_now_ns() + (int64_t)LOCK_WAIT_MS * 1000000;
+
+	for (;;) {
 		if (flock(d->rec, LOCK_EX | LOCK_NB) == 0)
 			return 0;
+		/* A file system without locks (some network ones): written
+		 * without, as before locks were taken. */
+		if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+			return 1;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
-		if (ms >= LOCK_WAIT_MS)
+		if (rp_now_ns() >= until)
 			return -ETIMEDOUT;
 		usleep(1000);
 	}
@@ -157,10 +195,13 @@ static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
 		err = write_all(d->idx, line, n);
 	free(line);
 	if (err != 0) {
-		/* (Best effort: what cannot be cut back stays as it is.) */
-		if (ftruncate(d->rec, rs.st_size) < 0 ||
-		    ftruncate(d->idx, is.st_size) < 0)
-			rp_log(RP_LOG_ERROR, NULL, "cutting %s back: %s",
+		/* (Best effort, each file on its own: what cannot be cut
+		 * back stays as it is.) */
+		if (ftruncate(d->rec, rs.st_size) < 0)
+			rp_log(RP_LOG_ERROR, NULL, "cutting %s.rec back: %s",
+			       d->prefix, strerror(errno));
+		if (ftruncate(d->idx, is.st_size) < 0)
+			rp_log(RP_LOG_ERROR, NULL, "cutting %s.jsonl back: %s",
 			       d->prefix, strerror(errno));
 	}
 	return err;
@@ -168,13 +209,13 @@ static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
 
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 {
-	int err;
+	int err, locked;
 
 	if (d->rec < 0 && (d->rec = open_append(d->prefix, ".rec")) < 0)
 		return -EIO;
 	if (d->idx < 0 && (d->idx = open_append(d->prefix, ".jsonl")) < 0)
 		return -EIO;
-	if ((err = lock_files(d)) != 0) {
+	if ((err = lock_files(d)) < 0) {
 		rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s.rec: %s",
 		       d->prefix,
 		       err == -ETIMEDOUT ? "still locked by another run "
@@ -182,8 +223,10 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 					 : strerror(-err));
 		return -EIO;
 	}
+	locked = err == 0;
 	err = put_locked(d, r);
-	flock(d->rec, LOCK_UN);
+	if (locked)
+		flock(d->rec, LOCK_UN);
 	if (err != 0) {
 		rp_log(RP_LOG_ERROR, NULL, "writing dead-letter output %s: %s",
 		       d->prefix, strerror(-err));

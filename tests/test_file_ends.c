@@ -140,9 +140,9 @@ RP_TEST(test_fixed_failures_not_restarted, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A file-sink writing the file a file-source reads (by its name or
- * through a link) would empty it as the run starts: refused, and the
- * file is left as it was. */
+/* A file-sink writing the file a file-source reads (by its name,
+ * through a link, or as the run's stdin) would empty it as the run
+ * starts: refused, and the file is left as it was. */
 RP_TEST(test_same_file_refused, 30)
 {
 	static const char *const lines[] = {
@@ -157,12 +157,28 @@ RP_TEST(test_same_file_refused, 30)
 	rp_cmd_spit("same", "x 1\nx 2\n", 8);
 	rp_cmd_path(p, sizeof(p), "link");
 	CU_ASSERT_FATAL(symlink("same", p) == 0);
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(line, sizeof(line), "%s", lines[i]);
-		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 2);
+	for (size_t i = 0; i < 3; i++) {
+		int fd = -1, code;
+		/* The third: stdin the file the sink writes, as a shell's
+		 * `< same` would make it. */
+		snprintf(line, sizeof(line), "%s",
+			 i < 2 ? lines[i]
+			       : "file-source --lines - ! file-sink --lines "
+				 "same");
+		if (i == 2) {
+			rp_cmd_path(p, sizeof(p), "same");
+			fd = open(p, O_RDONLY | O_CLOEXEC);
+			CU_ASSERT_FATAL(fd >= 0);
+		}
+		code = rp_test_exit_code(rp_test_wait(rp_cmd_start(args, fd),
+						      30));
+		if (fd >= 0)
+			close(fd);
+		text = rp_cmd_slurp("REPORT", &n);
+		CU_ASSERT_EQUAL(code, 2);
 		CU_ASSERT(strstr(text, "is the file stage '1-file-source' "
 				       "reads (it would be emptied as the "
-				       "run starts)") != NULL);
+				       "run starts") != NULL);
 		free(text);
 		kept = rp_cmd_slurp("same", &n);
 		CU_ASSERT(n == 8 && memcmp(kept, "x 1\nx 2\n", 8) == 0);
@@ -269,6 +285,12 @@ RP_TEST(test_stdin_restarts, 90)
 		close(fd);
 	}
 	CU_ASSERT(killed);
+	/* Read back exactly: the report says so of that stdin, and its
+	 * consumer drops what the restart sent again. */
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "at-most-once") == NULL);
+	CU_ASSERT(strstr(text, "delivery exactly-once") != NULL);
+	free(text);
 	out = rp_cmd_slurp("out", &n);
 	want = rp_cmd_slurp("want", &wn);
 	if (n != wn || memcmp(out, want, n) != 0) {

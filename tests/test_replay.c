@@ -605,8 +605,18 @@ RP_TEST(test_dead_letter_files_guarded, 90)
 			       "after 2 s") != NULL);
 	free(text);
 	close(fd);
+	/* A file with another name (a hard link): it could be anyone's. */
+	rp_cmd_path(t, sizeof(t), "other");
+	CU_ASSERT_FATAL(link(p, t) == 0);
+	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 1);
+	CU_ASSERT(strstr(text, "rp.dead.rec: it has other names (hard "
+			       "links): refused") != NULL);
+	free(text);
+	CU_ASSERT_FATAL(unlink(t) == 0);
 	/* Let go of, the same run quarantines, into files of mode 0600
-	 * holding nothing of the failed tries. */
+	 * (one an older run left readable to all made so) holding
+	 * nothing of the failed tries. */
+	CU_ASSERT_FATAL(chmod(p, 0644) == 0);
 	CU_ASSERT_EQUAL(rp_cmd_yaml("run", broken_yaml, &text), 0);
 	free(text);
 	CU_ASSERT(has_bytes("rp.dead.rec", POISON_FRAME, POISON_FRAME_LEN));
