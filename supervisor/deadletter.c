@@ -94,7 +94,7 @@ static int open_append(const char *prefix, const char *ext)
 	return -1;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int rp_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -103,7 +103,7 @@ static int write_all(int fd, const void *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return n < 0 ? -errno : -ENOSPC;
+			return n < 0 ? -errno : -EIO;
 		p += n;
 		len -= (size_t)n;
 	}
@@ -186,13 +186,13 @@ static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
 	frame[2] = (unsigned char)(r->len >> 16);
 	frame[3] = (unsigned char)(r->len >> 24);
 	memcpy(frame + 4, r->data, r->len);
-	err = write_all(d->rec, frame, (size_t)r->len + 4);
+	err = rp_write_all(d->rec, frame, (size_t)r->len + 4);
 	free(frame);
 	if (err == 0 &&
 	    (line = index_line(r, (uint64_t)rs.st_size, &n)) == NULL)
 		err = -ENOMEM;
 	if (err == 0)
-		err = write_all(d->idx, line, n);
+		err = rp_write_all(d->idx, line, n);
 	free(line);
 	if (err != 0) {
 		/* (Best effort, each file on its own: what cannot be cut

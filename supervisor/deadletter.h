@@ -46,5 +46,7 @@ void rp_deadletter_init(struct rp_deadletter *d, const char *prefix);
 /* 0, or -errno with the files' trouble printed. */
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r);
 void rp_deadletter_close(struct rp_deadletter *d);
+/* All of buf to fd, through short writes and EINTR: 0 or -errno. */
+int rp_write_all(int fd, const void *buf, size_t len);
 
 #endif /* RP_DEADLETTER_H */

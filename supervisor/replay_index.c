@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "../stage/wiring.h"
+#include "deadletter.h"
 #include "replay_index.h"
 
 #define COPY_BUF (64u * 1024u)
@@ -513,22 +514,6 @@ void rp_replay_index_free(struct rp_replay_index *ix)
 
 /* ------------------------------------------------ the records, copied */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* One record: the length word from the index (checked against the file
  * already, never read twice), then its bytes. */
 static int copy_record(const struct rp_replay_index *ix,
@@ -539,7 +524,7 @@ static int copy_record(const struct rp_replay_index *ix,
 	    (unsigned char)r->length, (unsigned char)(r->length >> 8),
 	    (unsigned char)(r->length >> 16), (unsigned char)(r->length >> 24)};
 	uint64_t at = r->offset + 4, left = r->length;
-	int e = write_all(fd, w, 4);
+	int e = rp_write_all(fd, w, 4);
 
 	while (e == 0 && left > 0) {
 		size_t want = left < COPY_BUF ? (size_t)left : COPY_BUF;
@@ -554,7 +539,7 @@ static int copy_record(const struct rp_replay_index *ix,
 					 "was checked");
 			return -EPROTO;
 		}
-		e = write_all(fd, buf, (size_t)n);
+		e = rp_write_all(fd, buf, (size_t)n);
 		at += (uint64_t)n;
 		left -= (uint64_t)n;
 	}
