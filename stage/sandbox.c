@@ -436,10 +436,17 @@ int rp_sandbox_recv_listener(int sock, int timeout_ms, int *listener)
 	c = CMSG_FIRSTHDR(&msg);
 	if (byte == 'N' && c == NULL)
 		return -ENOMSG;
-	if (byte != 'L' || c == NULL || c->cmsg_level != SOL_SOCKET ||
+	if (c == NULL || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int)))
 		return -EBADMSG;
 	memcpy(listener, CMSG_DATA(c), sizeof(int));
+	/* An fd sent with the wrong byte is installed all the same: not
+	 * ours to keep. */
+	if (byte != 'L') {
+		close(*listener);
+		*listener = -1;
+		return -EBADMSG;
+	}
 	return 0;
 }
 

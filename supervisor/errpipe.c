@@ -100,6 +100,9 @@ int rp_errpipe_pump(struct rp_errpipe *e, FILE *out)
 
 void rp_errpipe_close(struct rp_errpipe *e)
 {
+	/* A last line without its newline is still shown. */
+	if (e->len)
+		emit(e, stderr);
 	if (e->rfd >= 0)
 		close(e->rfd);
 	e->rfd = -1;

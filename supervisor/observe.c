@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,20 +104,32 @@ void rp_observe_close(struct rp_observe *o)
 
 /* ------------------------------------------------------------ client */
 
+/* Names are "ringpipe/UID/NAME/PID/KIND", abstract: anyone may bind
+ * one, so what a name says is checked against who answers. */
+struct found {
+	char path[108];
+	unsigned uid;
+	int pid;
+};
+
+#define FIND_MAX 64
+
 /* The addresses of running pipelines called name, for kind, from
- * /proc/net/unix: "ringpipe/UID/NAME/PID/KIND".  Returns how many (at
- * most max). */
-static int find(const char *name, int kind, char (*out)[108], int max)
+ * /proc/net/unix: ours only (any uid's for root, ours first).  Returns
+ * how many (at most FIND_MAX). */
+static int find(const char *name, int kind, struct found *out)
 {
 	FILE *f = fopen("/proc/net/unix", "re");
-	char line[512], want[160];
+	char line[512];
+	unsigned me = (unsigned)geteuid();
 	int n = 0;
 
 	if (f == NULL)
 		return 0;
-	snprintf(want, sizeof(want), "/%s/", name);
-	while (n < max && fgets(line, sizeof(line), f) != NULL) {
-		char *p = strchr(line, '@'), *end, *slash;
+	while (n < FIND_MAX && fgets(line, sizeof(line), f) != NULL) {
+		char *p = strchr(line, '@'), *end, nm[64], kd[8];
+		unsigned uid;
+		int pid, used = 0, seen = 0;
 		size_t len;
 		if (p == NULL || strncmp(p, "@ringpipe/", 10) != 0)
 			continue;
@@ -124,44 +137,111 @@ static int find(const char *name, int kind, char (*out)[108], int max)
 		end = p + strcspn(p, "\n");
 		*end = '\0';
 		len = strlen(p);
-		/* ringpipe/UID + /NAME/ + PID/ + KIND */
-		slash = strchr(p + 9, '/');
-		if (slash == NULL || strncmp(slash, want, strlen(want)) != 0 ||
-		    len < 5 || strcmp(end - strlen(kind_name[kind]),
-				      kind_name[kind]) != 0)
+		if (len >= sizeof(out[0].path) ||
+		    sscanf(p, "ringpipe/%u/%63[^/]/%d/%7s%n", &uid, nm, &pid,
+			   kd, &used) != 4 ||
+		    (size_t)used != len || strcmp(nm, name) != 0 ||
+		    strcmp(kd, kind_name[kind]) != 0 || pid <= 0 ||
+		    (uid != me && me != 0))
 			continue;
 		/* Listening sockets appear once; a connection twice. */
-		int seen = 0;
 		for (int i = 0; i < n; i++)
-			seen |= strcmp(out[i], p) == 0;
-		if (!seen && len < sizeof(out[0]))
-			memcpy(out[n++], p, len + 1);
+			seen |= strcmp(out[i].path, p) == 0;
+		if (seen)
+			continue;
+		memcpy(out[n].path, p, len + 1);
+		out[n].uid = uid;
+		out[n].pid = pid;
+		/* Root's own first. */
+		if (uid == me)
+			for (int i = n; i > 0 && out[i - 1].uid != me; i--) {
+				struct found t = out[i];
+				out[i] = out[i - 1];
+				out[i - 1] = t;
+			}
+		n++;
 	}
 	fclose(f);
 	return n;
 }
 
-/* Connect to path and print what it sends (2 s at most): 0, or -1 if
- * nothing came or it refused us. */
-static int fetch(const char *path)
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Connected to f's address, within the deadline (a listener whose queue
+ * is full, or kept full, makes a blocking connect wait for good), and
+ * answered by the process the name says: -1 otherwise. */
+static int reach(const struct found *f, int64_t deadline)
 {
 	struct sockaddr_un a;
-	socklen_t alen = address(&a, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	static char buf[1 << 20];
-	size_t got = 0;
+	socklen_t alen = address(&a, f->path), clen;
+	struct ucred cred;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
 
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, alen) < 0) {
-		if (fd >= 0)
+	if (fd < 0)
+		return -1;
+	while (connect(fd, (struct sockaddr *)&a, alen) < 0) {
+		struct timespec t = {0, 10 * 1000000};
+		if ((errno != EAGAIN && errno != EINTR) ||
+		    now_ms() >= deadline) {
 			close(fd);
+			return -1;
+		}
+		nanosleep(&t, NULL);
+	}
+	clen = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    cred.uid != f->uid || cred.pid != f->pid) {
+		fprintf(stderr, "ringpipe stat: @%s: answered by another "
+				"process (pid %d, uid %u): ignored\n",
+			f->path, (int)cred.pid, (unsigned)cred.uid);
+		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* What came, to stdout: as JSON it is written as it is (the supervisor
+ * escapes its strings); as text, bytes that would steer a terminal
+ * are shown escaped. */
+static void show(const char *buf, size_t len, int json)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (json || c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f))
+			putchar(c);
+		else
+			printf("\\x%02x", c);
+	}
+	fflush(stdout);
+}
+
+/* Connect to f and print what it sends (2 s at most in all): 0, or -1
+ * if nothing came or it refused us. */
+static int fetch(const struct found *f, int json)
+{
+	static char buf[1 << 20];
+	int64_t deadline = now_ms() + 2000;
+	int fd = reach(f, deadline);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
 	while (got < sizeof(buf)) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
 		ssize_t r;
-		if (poll(&p, 1, 2000) <= 0)
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			break;
 		r = read(fd, buf + got, sizeof(buf) - got);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -171,23 +251,22 @@ static int fetch(const char *path)
 		return -1;
 	if (got >= 9 && memcmp(buf, "not yours", 9) == 0) {
 		fprintf(stderr, "ringpipe stat: @%s: not yours to observe\n",
-			path);
+			f->path);
 		return -1;
 	}
-	fwrite(buf, 1, got, stdout);
-	fflush(stdout);
+	show(buf, got, json);
 	return 0;
 }
 
 int rp_stat_main(const char *name, int json, int watch)
 {
-	char found[16][108];
+	static struct found found[FIND_MAX];
 	int shown = 0;
 
 	for (;;) {
-		int n = find(name, json, found, 16), ok = 0;
+		int n = find(name, json, found), ok = 0;
 		for (int i = 0; i < n; i++)
-			ok += fetch(found[i]) == 0;
+			ok += fetch(&found[i], json) == 0;
 		if (ok == 0) {
 			if (!shown)
 				fprintf(stderr, "ringpipe stat: no running "

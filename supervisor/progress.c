@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -45,12 +46,24 @@ static ssize_t cookie_write(void *c, const char *buf, size_t n)
 	return (ssize_t)n;
 }
 
+/* stdout is the terminal stderr is: a stage writing it (file-sink -,
+ * an exec program last) would run into the line, which only the
+ * supervisor's own writes erase. */
+static int stdout_shares_terminal(void)
+{
+	struct stat o, e;
+
+	return isatty(STDOUT_FILENO) && fstat(STDOUT_FILENO, &o) == 0 &&
+	       fstat(STDERR_FILENO, &e) == 0 && o.st_rdev == e.st_rdev;
+}
+
 int rp_progress_begin(void)
 {
 	cookie_io_functions_t io = {.write = cookie_write};
 	FILE *f;
 
-	if (saved != NULL || !isatty(STDERR_FILENO))
+	if (saved != NULL || !isatty(STDERR_FILENO) ||
+	    stdout_shares_terminal())
 		return 0;
 	if ((f = fopencookie(NULL, "w", io)) == NULL)
 		return 0;

@@ -108,6 +108,14 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 			close(nul);
 	}
 	signal(SIGPIPE, SIG_DFL);
+	/* The supervisor blocks the signals it reads through a signalfd;
+	 * a stage starts with none blocked, so that a signal sent to it (an
+	 * operator's kill) acts, and a program's own handlers run. */
+	{
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+	}
 	if (spec->stderr_fd >= 0)
 		dup2(spec->stderr_fd, 2);
 	if (rp_wiring_format(w, env, sizeof(env)) != 0)
@@ -370,6 +378,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	if (out->pidfd < 0) {
 		err = -errno;
 		say(why, whylen, "pidfd_open", err);
+		close(sock[0]);
 		goto fail_child;
 	}
 	if (spec->standby) {

@@ -12,10 +12,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <unistd.h>
@@ -1363,6 +1366,94 @@ static int stat_as_nobody(const char *name, const char *out)
 	return rp_test_exit_code(rp_test_wait(pid, 10));
 }
 
+/* Listen on `path` (abstract) as this process; answer one client with
+ * what a hostile process might send, then end. */
+struct squat {
+	char name[48];
+	char path[108];
+	int fd;
+};
+
+static int squat_open(struct squat *q, int pid)
+{
+	struct sockaddr_un a;
+	size_t n;
+
+	snprintf(q->path, sizeof(q->path), "ringpipe/%u/%s/%d/text",
+		 (unsigned)geteuid(), q->name, pid);
+	n = strlen(q->path);
+	memset(&a, 0, sizeof(a));
+	a.sun_family = AF_UNIX;
+	memcpy(a.sun_path + 1, q->path, n);
+	q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (q->fd < 0 ||
+	    bind(q->fd, (struct sockaddr *)&a,
+		 (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) <
+		    0 ||
+	    listen(q->fd, 4) < 0)
+		return -1;
+	return 0;
+}
+
+static int squat_answer(void *arg)
+{
+	struct squat *q = arg;
+	static const char evil[] = "\x1b]0;owned\x07\x1b[2Jall fine\n";
+	int c;
+
+	/* Bound here, under this child's own pid (the name says it). */
+	if (squat_open(q, (int)getpid()) != 0)
+		return 1;
+	c = accept(q->fd, NULL, NULL);
+	if (c < 0 || write(c, evil, sizeof(evil) - 1) < 0)
+		return 1;
+	close(c);
+	return 0;
+}
+
+/* Anyone may bind an abstract name: a socket claiming a pipeline's name
+ * under another process's pid is ignored, and what a process answers
+ * under its own cannot steer the terminal (escape bytes shown, not
+ * sent). */
+RP_TEST(test_stat_squatters, 30)
+{
+	struct squat q;
+	char *text;
+	char *args[] = {"stat", q.name, NULL};
+	pid_t kid;
+
+	rp_cmd_dir_make("cli");
+	snprintf(q.name, sizeof(q.name), "squat-%d", (int)getpid());
+	CU_ASSERT_FATAL(squat_open(&q, 1) == 0);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "answered by another process") != NULL);
+	CU_ASSERT(strstr(text, "no running pipeline ") != NULL);
+	free(text);
+	close(q.fd);
+
+	kid = rp_test_fork(squat_answer, &q);
+	/* Until it listens (5 s at most), then once. */
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen("/proc/net/unix", "re");
+		char line[512];
+		int up = 0;
+		while (f && fgets(line, sizeof(line), f))
+			up |= strstr(line, q.name) != NULL;
+		if (f)
+			fclose(f);
+		if (up)
+			break;
+		usleep(10000);
+	}
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "\\x1b]0;owned\\x07\\x1b[2Jall fine\n") !=
+		  NULL);
+	CU_ASSERT(strchr(text, '\x1b') == NULL);
+	free(text);
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(kid, 10)), 0);
+	rp_cmd_dir_remove();
+}
+
 /* ringpipe stat, from another shell: a running pipeline's stages, as
  * text and as JSON; refused to another uid; and once the supervisor is
  * SIGKILLed, nothing is left to find (its sockets died with it), nor any
@@ -1413,13 +1504,31 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	CU_ASSERT(strstr(text, "\"exit_code\":null") != NULL);
 	CU_ASSERT(strstr(text, "{\"name\":\"slow\",\"state\":\"running\"") !=
 		  NULL);
+	/* A stage blocks none of the signals the supervisor reads through
+	 * its signalfd: one sent to it acts. */
+	{
+		pid_t tally = rp_cmd_stat_pid(text, "tally");
+		char path[64], status[4096], *at;
+		ssize_t n;
+		int fd;
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)tally);
+		fd = tally > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+		n = fd >= 0 ? read(fd, status, sizeof(status) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		status[n > 0 ? n : 0] = '\0';
+		at = strstr(status, "SigBlk:");
+		CU_ASSERT(at != NULL &&
+			  strtoull(at + 7, NULL, 16) == 0);
+	}
 	free(text);
 	/* Another user may not look (root may, and is who runs this). */
 	if (getuid() == 0) {
 		size_t n;
 		CU_ASSERT_EQUAL(stat_as_nobody(name, "nobody.txt"), 1);
 		text = rp_cmd_slurp("nobody.txt", &n);
-		CU_ASSERT(strstr(text, "not yours to observe") != NULL);
+		CU_ASSERT(strstr(text, "no running pipeline ") != NULL &&
+			  strstr(text, " that you may observe") != NULL);
 		free(text);
 	}
 	/* --watch: a snapshot a second while it runs, and an end (exit 0)
@@ -1689,6 +1798,8 @@ void rp_suite_cli(void)
 		  test_progress_line_on_a_terminal},
 		 {"ringpipe stat: a running pipeline from another shell",
 		  test_stat_observes_a_running_pipeline},
+		 {"ringpipe stat: squatted names ignored, escapes shown",
+		  test_stat_squatters},
 		 {"--drain and SIGUSR1: what was read is delivered",
 		  test_drain_delivers_what_was_read});
 }
