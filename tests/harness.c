@@ -174,6 +174,38 @@ static unsigned shm_leftovers(void)
 	return n;
 }
 
+/* What test process pid left in /tmp: its working directories
+ * (rp-PREFIX-PID-XXXXXX) and copies of programs (rp-NAME-PID), which a
+ * failed assertion's jump out of the test skips removing.  Removed;
+ * how many there were. */
+static unsigned tmp_leftovers(pid_t pid)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	char mid[32], end[32];
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	snprintf(mid, sizeof(mid), "-%d-", (int)pid);
+	snprintf(end, sizeof(end), "-%d", (int)pid);
+	while ((e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name), el = strlen(end);
+		char cmd[400];
+		if (strncmp(e->d_name, "rp-", 3) != 0 ||
+		    (strstr(e->d_name, mid) == NULL &&
+		     (len < el || strcmp(e->d_name + len - el, end) != 0)))
+			continue;
+		snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", e->d_name);
+		if (system(cmd) != 0) {
+			/* said by the count */
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 {
 	int pfd[2], status;
@@ -256,6 +288,12 @@ void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 	}
 	if (shm_leftovers() != 0) {
 		snprintf(msg, sizeof(msg), "%s: left segments in /dev/shm", name);
+		CU_assertImplementation(CU_FALSE, 0, msg, "harness", "",
+					CU_FALSE);
+	}
+	/* After a failure, cleaned up for it; after a pass, a defect. */
+	if (tmp_leftovers(pid) != 0 && status == 0 && failures == 0) {
+		snprintf(msg, sizeof(msg), "%s: left files in /tmp", name);
 		CU_assertImplementation(CU_FALSE, 0, msg, "harness", "",
 					CU_FALSE);
 	}
