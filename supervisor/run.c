@@ -171,6 +171,8 @@ struct sup {
 	} lw[RP_CFG_MAX_STAGES][2];
 	struct rp_bell *sup_bell;
 	int ep, sfd, tfd;
+	int sfd_end;              /* a signalfd of the ending signals alone:
+				   * polled, never read, while a stage starts */
 	int signals, failed, alive;
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
@@ -1275,9 +1277,21 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 		sigaddset(&mask, RP_CHAOS_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* (Readable while one of these is pending: the loop's reads of
+	 * s->sfd take it.  Ctrl-Z, a drain, a chaos fault do not stop a
+	 * start; these do.) */
+	{
+		sigset_t end;
+		sigemptyset(&end);
+		sigaddset(&end, SIGINT);
+		sigaddset(&end, SIGTERM);
+		sigaddset(&end, SIGHUP);
+		sigaddset(&end, SIGQUIT);
+		s->sfd_end = signalfd(-1, &end, SFD_CLOEXEC | SFD_NONBLOCK);
+	}
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->sfd < 0 || s->ep < 0 || s->tfd < 0)
+	if (s->sfd < 0 || s->sfd_end < 0 || s->ep < 0 || s->tfd < 0)
 		return -errno;
 	if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->sup_bell)))
 		return err;
@@ -1388,6 +1402,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 				c->record_timeout_ms;
 	spec->timed = c->record_timeout_ms > 0;
 	spec->lock_ms = r->nrep > 1 ? c->lock_timeout_ms : 0;
+	spec->abort_fd = s->sfd_end;
 	spec->null_stdin = has_in(s, k);
 	spec->null_stdout = has_out(s, k);
 	if (c->builtin)
@@ -1451,6 +1466,15 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 			judge_violation(s, k,
 					WIFEXITED(st) ? code : RP_EXIT_VIOLATION,
 					1);
+			return err;
+		}
+		if (err == -EINTR) {
+			/* Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) while it
+			 * started: not its failure; the loop takes the
+			 * signal next. */
+			set_state(s, k, ST_CANCELLED);
+			snprintf(r->why, sizeof(r->why), "not started: a "
+				 "signal came while it started");
 			return err;
 		}
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
@@ -2445,7 +2469,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* On a terminal, unless asked for the counters or for quiet. */
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->npos = cfg->nstages;
-	s->sfd = s->ep = s->tfd = -1;
+	s->sfd = s->sfd_end = s->ep = s->tfd = -1;
 	s->obs.fd[0] = s->obs.fd[1] = -1;
 	/* One process per stage, a replica each for replicated ones
 	 * (config.c keeps the total within RP_CFG_MAX_PROCS). */
@@ -2494,14 +2518,21 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* Sink first: every stage's consumer exists before it produces.
 	 * What a failure there keeps from starting is said so, not left
 	 * "starting". */
-	for (int k = s->n - 1; k >= 0; k--) {
-		if (!s->failed) {
-			start(s, k, o);
+	for (int k = s->n - 1, stopped = 0; k >= 0; k--) {
+		if (!s->failed && !stopped) {
+			/* (-EINTR: a signal came while it started.) */
+			stopped = start(s, k, o) == -EINTR;
 			continue;
 		}
 		set_state(s, k, ST_CANCELLED);
 		snprintf(at(s, k)->why, sizeof(at(s, k)->why),
-			 "not started: the pipeline had failed");
+			 "not started: %s",
+			 stopped ? "a signal came while the pipeline started"
+				 : "the pipeline had failed");
+		/* Taken now: with nothing alive the loop would not wait
+		 * for it, and the exit code must say it. */
+		if (k == 0 && stopped)
+			on_signal(s);
 	}
 	/* Then the standbys (forked at the loop's first turn; each one's
 	 * hand-shake is an event like any other). */
@@ -2695,6 +2726,8 @@ out:
 		close(s->ep);
 	if (s->sfd >= 0)
 		close(s->sfd);
+	if (s->sfd_end >= 0)
+		close(s->sfd_end);
 	if (s->tfd >= 0)
 		close(s->tfd);
 	rp_deadletter_close(&s->dead);

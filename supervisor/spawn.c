@@ -216,11 +216,33 @@ static void restart_facts(struct rp_wiring *w,
 /* The sandbox hand-shake: the stage sends its seccomp listener once its
  * sandbox is in force.  On failure the stage is killed and reaped (how
  * it ended in start_status). */
-static int handshake(struct rp_stage_proc *out, int sock, int timeout_ms,
-		     char *why, size_t whylen)
+/* Until sock is readable (the hand-shake came, or the stage died),
+ * timeout_ms passed (-ETIMEDOUT), or abort_fd became readable
+ * (-EINTR). */
+static int await(int sock, int abort_fd, int timeout_ms)
 {
-	int err = rp_sandbox_recv_listener(sock, timeout_ms, &out->listener);
+	struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+			      {.fd = abort_fd, .events = POLLIN}};
+	int r;
+
+	do
+		r = poll(p, abort_fd > 0 ? 2 : 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	return p[0].revents ? 0 : -EINTR;
+}
+
+static int handshake(struct rp_stage_proc *out, int sock, int abort_fd,
+		     int timeout_ms, char *why, size_t whylen)
+{
+	int err = timeout_ms > 0 ? await(sock, abort_fd, timeout_ms) : 0;
 	int filter = out->sandbox.policy != RP_POLICY_NONE;
+
+	if (err == 0)
+		err = rp_sandbox_recv_listener(sock, 0, &out->listener);
 
 	if (err == -ENOMSG && !filter)
 		err = 0;
@@ -241,6 +263,7 @@ static int handshake(struct rp_stage_proc *out, int sock, int timeout_ms,
 					 "sandbox (see its stderr)"
 			 : err == -ENOMSG ? "the stage ran without its seccomp "
 					    "filter"
+			 : err == -EINTR  ? "a signal came while it started"
 					  : "no sandbox hand-shake");
 	}
 	if (err) {
@@ -255,7 +278,7 @@ int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen)
 	why[0] = '\0';
 	if (p->go < 0 || p->pid <= 0)
 		return -EINVAL;
-	return handshake(p, p->go, 0, why, whylen);
+	return handshake(p, p->go, -1, 0, why, whylen);
 }
 
 int rp_spawn(const struct rp_stage_spec *spec,
@@ -387,7 +410,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		out->go = sock[0];
 		return 0;
 	}
-	err = handshake(out, sock[0], HANDSHAKE_MS, why, whylen);
+	err = handshake(out, sock[0], spec->abort_fd, HANDSHAKE_MS, why,
+			whylen);
 	close(sock[0]);
 	return err;
 

@@ -446,6 +446,41 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	}
 }
 
+/* Ctrl-C while a stage starts (a program that never gives its sandbox
+ * hand-shake, waited for up to 10 s): the run stops waiting at once,
+ * exits 130, and says which stages never started. */
+RP_TEST(test_ctrl_c_during_a_start, 30)
+{
+	char *args[] = {"run", "s.yaml", NULL};
+	int64_t t0;
+	char *text;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("cli");
+	write_file("s.yaml",
+		   "name: slowstart\nstages:\n"
+		   "  - {name: read, run: file-source, args: [--lines, s.yaml]}\n"
+		   "  - {name: never, input: read, program: [/bin/sleep, "
+		   "\"30\"]}\n");
+	pid = rp_cmd_start(args, -1);
+	usleep(500000);
+	t0 = rp_now_ns();
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 20);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	CU_ASSERT(rp_now_ns() - t0 < 3000000000LL);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "never            cancelled in 0 ") != NULL);
+	CU_ASSERT(strstr(text, "-- not started: a signal came while it "
+			       "started") != NULL);
+	CU_ASSERT(strstr(text, "-- not started: a signal came while the "
+			       "pipeline started") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that ignores the cancel (it hangs in a record) is killed
  * after the grace period (5 s): the run still exits 130, says whom it
  * waited for, and the report says why that stage was killed. */
@@ -1763,6 +1798,8 @@ void rp_suite_cli(void)
 		  test_failing_stage_cancels_siblings},
 		 {"Ctrl-C, SIGTERM and SIGHUP cancel cleanly",
 		  test_ctrl_c_cancels_cleanly},
+		 {"Ctrl-C while a stage starts: exit 130 at once",
+		  test_ctrl_c_during_a_start},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
 		 {"Ctrl-Z stops every stage, fg resumes them",
