@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "log.h"
 #include "observe.h"
 
@@ -34,6 +36,12 @@ static socklen_t address(struct sockaddr_un *a, const char *name)
 
 int rp_observe_open(struct rp_observe *o, const char *name)
 {
+	uint32_t tag = 0;
+
+	/* Anyone may bind an abstract name: one that ends in a random tag
+	 * cannot be taken ahead of us by someone who guesses our pid. */
+	if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) != sizeof(tag))
+		tag = (uint32_t)rp_now_ns() ^ (uint32_t)getpid();
 	o->fd[0] = o->fd[1] = -1;
 	for (int k = 0; k < 2; k++) {
 		struct sockaddr_un a;
@@ -41,8 +49,9 @@ int rp_observe_open(struct rp_observe *o, const char *name)
 		socklen_t len;
 		int fd;
 
-		snprintf(path, sizeof(path), "ringpipe/%u/%s/%d/%s",
-			 (unsigned)getuid(), name, (int)getpid(), kind_name[k]);
+		snprintf(path, sizeof(path), "ringpipe/%u/%s/%d/%s.%08x",
+			 (unsigned)getuid(), name, (int)getpid(), kind_name[k],
+			 (unsigned)tag);
 		len = address(&a, path);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			    0);
@@ -104,8 +113,8 @@ void rp_observe_close(struct rp_observe *o)
 
 /* ------------------------------------------------------------ client */
 
-/* Names are "ringpipe/UID/NAME/PID/KIND", abstract: anyone may bind
- * one, so what a name says is checked against who answers. */
+/* Names are "ringpipe/UID/NAME/PID/KIND.TAG", abstract: anyone may
+ * bind one, so what a name says is checked against who answers. */
 struct found {
 	char path[108];
 	unsigned uid;
@@ -127,7 +136,7 @@ static int find(const char *name, int kind, struct found *out)
 	if (f == NULL)
 		return 0;
 	while (n < FIND_MAX && fgets(line, sizeof(line), f) != NULL) {
-		char *p = strchr(line, '@'), *end, nm[64], kd[8];
+		char *p = strchr(line, '@'), *end, nm[64], kd[8], tag[16];
 		unsigned uid;
 		int pid, used = 0, seen = 0;
 		size_t len;
@@ -138,8 +147,8 @@ static int find(const char *name, int kind, struct found *out)
 		*end = '\0';
 		len = strlen(p);
 		if (len >= sizeof(out[0].path) ||
-		    sscanf(p, "ringpipe/%u/%63[^/]/%d/%7s%n", &uid, nm, &pid,
-			   kd, &used) != 4 ||
+		    sscanf(p, "ringpipe/%u/%63[^/]/%d/%7[a-z].%15[0-9a-f]%n",
+			   &uid, nm, &pid, kd, tag, &used) != 5 ||
 		    (size_t)used != len || strcmp(nm, name) != 0 ||
 		    strcmp(kd, kind_name[kind]) != 0 || pid <= 0 ||
 		    (uid != me && me != 0))

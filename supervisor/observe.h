@@ -3,7 +3,8 @@
  * shell.
  *
  * The supervisor listens on two abstract unix sockets,
- * "@ringpipe/UID/NAME/PID/text" and ".../json": abstract, so they vanish
+ * "@ringpipe/UID/NAME/PID/text.TAG" and ".../json.TAG" (TAG: 8 random
+ * hex digits, so nobody can take the names first): abstract, so they vanish
  * with the process however it dies, and nothing is ever left behind.  A
  * client that connects is checked (its uid must be the supervisor's, or
  * root), gets one snapshot and is disconnected; nothing is read from it.
@@ -11,7 +12,8 @@
  * loses its snapshot, never stalls the run.
  *
  * `ringpipe stat NAME` finds the sockets in /proc/net/unix (the same
- * network namespace), connects and prints what it is sent.
+ * network namespace), connects, checks that the process answering is
+ * the one the name says, and prints what it is sent.
  */
 #ifndef RP_OBSERVE_H
 #define RP_OBSERVE_H

@@ -1414,7 +1414,7 @@ static int squat_open(struct squat *q, int pid)
 	struct sockaddr_un a;
 	size_t n;
 
-	snprintf(q->path, sizeof(q->path), "ringpipe/%u/%s/%d/text",
+	snprintf(q->path, sizeof(q->path), "ringpipe/%u/%s/%d/text.0badf00d",
 		 (unsigned)geteuid(), q->name, pid);
 	n = strlen(q->path);
 	memset(&a, 0, sizeof(a));
