@@ -1379,6 +1379,42 @@ RP_TEST(test_progress_line_on_a_terminal, 60)
 	free(text);
 	rp_cmd_dir_remove();
 }
+
+/* stdout on the same terminal as stderr (`ringpipe ... | ` nothing, a
+ * stage writing stdout): no progress line, which the stage's output
+ * would run into; stdout elsewhere, the line is drawn.  Both on a
+ * terminal that script(1) makes. */
+RP_TEST(test_no_progress_line_over_stdout, 60)
+{
+	static const char *const runs[] = {"", " > out.txt"};
+	char cmd[1400], bin[600], in[256], *text;
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_bin(bin, sizeof(bin));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 100);
+	for (int i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "'%s' -e 'file-source --lines in ! exec -- bash -c "
+			 "\"cat; sleep 1.4\" ! file-sink --lines -'%s\n",
+			 bin, runs[i]);
+		rp_cmd_spit("run.sh", cmd, strlen(cmd));
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && timeout 30 script -qfec 'sh run.sh' "
+			 "/dev/null > tty.out 2>&1",
+			 rp_cmd_dir());
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		text = rp_cmd_slurp("tty.out", &n);
+		CU_ASSERT((strstr(text, "\033[K[1s]") != NULL) == (i == 1));
+		CU_ASSERT(strstr(text, "line 99") != NULL || i == 1);
+		free(text);
+	}
+	text = rp_cmd_slurp("out.txt", &n);
+	CU_ASSERT(strstr(text, "line 99\n") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
 /* `ringpipe stat NAME` as another uid (65534), its output in file out;
  * its exit code. */
 static int stat_as_nobody(const char *name, const char *out)
@@ -1833,6 +1869,8 @@ void rp_suite_cli(void)
 		  test_report_blocked_time},
 		 {"a progress line on a terminal only",
 		  test_progress_line_on_a_terminal},
+		 {"no progress line when stdout is that terminal",
+		  test_no_progress_line_over_stdout},
 		 {"ringpipe stat: a running pipeline from another shell",
 		  test_stat_observes_a_running_pipeline},
 		 {"ringpipe stat: squatted names ignored, escapes shown",
