@@ -509,9 +509,13 @@ const struct builtin builtin_file_source = {
 	"              so quarantined records can be replayed).  A frame\n"
 	"              larger than the output's largest record, or cut short\n"
 	"              by the end of FILE, fails the stage.\n"
-	"  FILE is opened before the sandbox is entered.  A FILE that\n"
-	"  cannot be opened or read fails the stage (exit 1).  After a\n"
-	"  restart a regular FILE is read on from the last line or chunk\n"
-	"  published before the crash (stdin goes on where it is).\n",
+	"  FILE is opened before the sandbox is entered (a FIFO without\n"
+	"  waiting for its writer).  A FILE that cannot be opened, or a\n"
+	"  frame cut short, fails the stage, not restarted (exit 7); a\n"
+	"  read error fails it (exit 1).  After a restart a regular FILE,\n"
+	"  stdin too, is read on from the last line or chunk published\n"
+	"  before the crash (stdin's offsets count from where it was when\n"
+	"  the run began); on a pipe, what comes before the next line's\n"
+	"  start is dropped, and --records fails.\n",
 	.main = file_source_main,
 };

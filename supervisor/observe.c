@@ -189,7 +189,7 @@ static int reach(const struct found *f, int64_t deadline)
 {
 	struct sockaddr_un a;
 	socklen_t alen = address(&a, f->path), clen;
-	struct ucred cred;
+	struct ucred cred = {0, (uid_t)-1, (gid_t)-1};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
 
@@ -197,6 +197,8 @@ static int reach(const struct found *f, int64_t deadline)
 		return -1;
 	while (connect(fd, (struct sockaddr *)&a, alen) < 0) {
 		struct timespec t = {0, 10 * 1000000};
+		if (errno == EISCONN) /* an interrupted try that got there */
+			break;
 		if ((errno != EAGAIN && errno != EINTR) ||
 		    now_ms() >= deadline) {
 			close(fd);
