@@ -16,6 +16,10 @@
 
 #define OUT_BUF (64u * 1024u)
 #define WAIT_MS 1000 /* longest wait for a full pipe, between checks */
+/* How long a FIFO's reader is waited for: within the stage's start, for
+ * which the supervisor waits 10 s. */
+#define FIFO_WAIT_MS 5000
+#define FIFO_NAP_MS 20
 
 struct sink {
 	const char *name; /* for messages */
@@ -113,6 +117,45 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	return 0;
 }
 
+/* Open FILE (before the sandbox, which cannot).  A FIFO is opened
+ * without blocking: a blocking open waits for a reader with no end, and
+ * the supervisor would see only a start without its hand-shake.  Its
+ * reader is given FIFO_WAIT_MS to come, as `cat > FIFO` waits for one;
+ * then the stage fails, saying so.  The fd, or -errno (said). */
+static int open_output(const char *path)
+{
+	struct stat st;
+	int waited = 0, fd, flags;
+
+	for (;;) {
+		fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOCTTY |
+					O_NONBLOCK,
+			  0644);
+		if (fd >= 0 || errno != ENXIO || stat(path, &st) < 0 ||
+		    !S_ISFIFO(st.st_mode))
+			break;
+		if (waited >= FIFO_WAIT_MS) {
+			fprintf(stderr, "file-sink: %s: a FIFO that no "
+					"reader opened within %d s\n",
+				path, FIFO_WAIT_MS / 1000);
+			return -ENXIO;
+		}
+		usleep(FIFO_NAP_MS * 1000);
+		waited += FIFO_NAP_MS;
+	}
+	if (fd < 0) {
+		int err = errno;
+		fprintf(stderr, "file-sink: %s: %s\n", path, strerror(err));
+		return -err;
+	}
+	/* Pipes and devices stay non-blocking: write_all waits for room
+	 * in poll, where a cancel gets through. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (flags = fcntl(fd, F_GETFL)) >= 0)
+		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	return fd;
+}
+
 static int no_restart(int code)
 {
 	return code == RP_EXIT_ERROR ? RP_EXIT_NO_RESTART : code;
@@ -154,12 +197,10 @@ static int file_sink_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
 	k.name = strcmp(path, "-") == 0 ? "stdout" : path;
-	k.fd = strcmp(path, "-") == 0
-		       ? STDOUT_FILENO
-		       : open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	k.fd = strcmp(path, "-") == 0 ? STDOUT_FILENO : open_output(path);
 	if (k.fd < 0) {
-		err = -errno;
-		fprintf(stderr, "file-sink: %s: %s\n", path, strerror(errno));
+		err = k.fd;
+		k.fd = -1;
 	}
 	code = builtin_open(&k.fd, k.fd > STDERR_FILENO ? 1 : 0, &s);
 	if (code)
@@ -205,6 +246,8 @@ const struct builtin builtin_file_sink = {
 	"  every release of input.  A write error (ENOSPC, EFBIG, ...)\n"
 	"  fails the stage, not restarted (exit 7); so does a FILE that\n"
 	"  cannot be created.  A pipe whose reader went away (| head)\n"
-	"  ends it early, as head ends, and the stages before it stop.\n",
+	"  ends it early, as head ends, and the stages before it stop.\n"
+	"  A FIFO's reader is waited for 5 s as the stage starts; with\n"
+	"  none by then the stage fails (exit 7).\n",
 	.main = file_sink_main,
 };

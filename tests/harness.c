@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -211,9 +212,12 @@ void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 	int pfd[2], status;
 	unsigned failures;
 	char msg[256];
+	struct timespec t0, t1;
+	double took;
 	pid_t pid;
 
 	rp_test_shm_prefix();
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		CU_FAIL_FATAL("pipe2");
 	}
@@ -251,6 +255,12 @@ void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 	status = rp_test_wait(pid, secs + 5);
 	/* Whatever the test started dies with it. */
 	kill(-pid, SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) +
+	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* The suite has a time budget: say which tests spend it. */
+	if (took >= 2.0)
+		printf("[%.1f s] ", took);
 	failures = replay_failures(pfd[0]);
 	close(pfd[0]);
 	/* We are a subreaper: the test's orphans are ours to reap.  They

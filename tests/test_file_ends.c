@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -135,6 +136,55 @@ RP_TEST(test_fixed_failures_not_restarted, 60)
 			fprintf(stderr, "case %zu:\n%s\n", i, text);
 			CU_FAIL("not failed at once, saying why");
 		}
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
+/* A file-sink given a FIFO waits for its reader as `cat > FIFO` does:
+ * one that comes half a second later gets every line.  With no reader
+ * the stage fails within the start, naming the FIFO, rather than the
+ * supervisor giving up on a start without its hand-shake after 10 s. */
+RP_TEST(test_sink_fifo_reader, 60)
+{
+	char cmd[1024], bin[600], fifo[256], in[256], line[256], *got, *text;
+	char *args[] = {"-e", line, NULL};
+	struct timespec t0, t1;
+	size_t n;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_bin(bin, sizeof(bin));
+	rp_cmd_path(fifo, sizeof(fifo), "fifo");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 5000);
+	CU_ASSERT_FATAL(mkfifo(fifo, 0600) == 0);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && { (sleep 0.5; exec timeout 30 cat fifo >OUT) & "
+		 "timeout 30 '%s' -e 'file-source --lines in ! file-sink "
+		 "--lines fifo' 2>ERR; echo $? >CODE; wait; }",
+		 rp_cmd_dir(), bin);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+	got = rp_cmd_slurp("CODE", &n);
+	CU_ASSERT_STRING_EQUAL(got, "0\n");
+	free(got);
+	got = rp_cmd_slurp("OUT", &n);
+	text = rp_cmd_slurp("in", &n);
+	CU_ASSERT_STRING_EQUAL(got, text);
+	free(got);
+	free(text);
+
+	/* Nobody reads it: a failure in about 5 s, not a hand-shake lost. */
+	if (!rp_test_sanitized()) {
+		snprintf(line, sizeof(line),
+			 "file-source --lines in ! file-sink --lines fifo");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		CU_ASSERT(t1.tv_sec - t0.tv_sec < 9);
+		CU_ASSERT(strstr(text, "a FIFO that no reader opened within "
+				       "5 s") != NULL);
+		CU_ASSERT(strstr(text, "hand-shake") == NULL);
+		CU_ASSERT(strstr(text, "restarting") == NULL);
 		free(text);
 	}
 	rp_cmd_dir_remove();
@@ -362,6 +412,8 @@ void rp_suite_file_ends(void)
 		  test_blocks_lines_at_the_cut},
 		 {"| head -1: the sink's reader gone ends the run at once",
 		  test_sink_reader_gone},
+		 {"a FIFO sink waits for its reader, fails without one",
+		  test_sink_fifo_reader},
 		 {"failures a restart would repeat are not retried",
 		  test_fixed_failures_not_restarted},
 		 {"a file-sink writing the file a file-source reads: refused",
