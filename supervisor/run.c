@@ -65,7 +65,7 @@ static int alive(enum state st)
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
 enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR,
-       EV_OBSERVE, EV_SPARE_PID, EV_SPARE_STDERR, EV_SPARE_SOCK };
+       EV_OBSERVE, EV_SPARE_PID, EV_SPARE_STDERR, EV_SPARE_SOCK, EV_GO };
 #define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 struct stage_run {
@@ -141,6 +141,10 @@ struct stage_run {
 	int spare_off;            /* could not keep one: restarts go cold */
 	uint32_t spare_fails;     /* in a row */
 	uint32_t takeovers;       /* restarts its standby made */
+	/* a restart whose sandbox hand-shake is awaited as an event (its
+	 * socket in proc.go), given up on at hs_deadline */
+	int hs_pending;
+	int64_t hs_deadline;
 	/* where it sits: its stage's place in the chain; a replica has its
 	 * own copy of the stage's settings, named NAME.i */
 	int pos, nrep;
@@ -326,6 +330,10 @@ static void read_control(struct sup *s, int k)
 	struct rp_ctl_msg m;
 	int err = 0;
 
+	/* Not before its hand-shake is taken: what it says is judged
+	 * once it is known to be in its sandbox (start_done). */
+	if (r->hs_pending)
+		return;
 	/* Bounded: a stage flooding its control ring cannot keep the
 	 * loop from its other events. */
 	for (int budget = 64;
@@ -1428,25 +1436,16 @@ static void fresh_incarnation(struct stage_run *r)
 	r->broken_side = r->broken_at_attach = 0;
 }
 
-static int start(struct sup *s, int k, const struct rp_run_opts *o)
+/* How long a restart's sandbox hand-shake is waited for, as a first
+ * start's is. */
+#define HANDSHAKE_NS (10000 * 1000000LL)
+
+/* The end of a start, its hand-shake taken (err 0) or failed. */
+static int start_done(struct sup *s, int k, int err)
 {
 	struct stage_run *r = at(s, k);
-	const struct rp_cfg_stage *c = r->cfg;
-	struct rp_stage_spec spec;
-	struct rp_stage_links l;
-	char *argv[RP_CFG_MAX_ARGS + 3];
 	struct epoll_event ev = {.events = EPOLLIN};
-	int wfd, err;
 
-	fresh_incarnation(r);
-	fill_spec(s, k, o, &spec, &l, argv);
-	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
-		return err;
-	r->err.stamp = 1;
-	r->err_open = 1;
-	spec.stderr_fd = wfd;
-	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
-	close(wfd);
 	if (err) {
 		char why[sizeof(r->why) + 16];
 		int st = r->proc.start_status;
@@ -1507,6 +1506,106 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 	ev.data.u64 = EV(EV_STDERR, k);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->err.rfd, &ev);
 	return 0;
+}
+
+/*
+ * Start stage k.  A first start waits for the stage's hand-shake here
+ * (the stages start one after the other, sink first, and only an ending
+ * signal cuts the wait short).  A restart (defer) does not hold the
+ * loop: its hand-shake is an event (on_go), so while a restarted stage
+ * is slow to start, the others' stderr, seccomp notices, deaths and
+ * timeouts, `ringpipe stat` and Ctrl-Z are served.
+ */
+static int start(struct sup *s, int k, const struct rp_run_opts *o,
+		 int defer)
+{
+	struct stage_run *r = at(s, k);
+	const struct rp_cfg_stage *c = r->cfg;
+	struct rp_stage_spec spec;
+	struct rp_stage_links l;
+	char *argv[RP_CFG_MAX_ARGS + 3];
+	struct epoll_event ev = {.events = EPOLLIN};
+	int wfd, err;
+
+	fresh_incarnation(r);
+	fill_spec(s, k, o, &spec, &l, argv);
+	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
+		return err;
+	r->err.stamp = 1;
+	r->err_open = 1;
+	spec.stderr_fd = wfd;
+	spec.defer_handshake = defer;
+	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
+	close(wfd);
+	if (err || !defer)
+		return start_done(s, k, err);
+	r->hs_pending = 1;
+	r->hs_deadline = rp_now_ns() + HANDSHAKE_NS;
+	ev.data.u64 = EV(EV_GO, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.go, &ev);
+	/* What it says as it starts is shown as it comes (start_done's
+	 * second add of the pipe is refused, harmlessly). */
+	ev.data.u64 = EV(EV_STDERR, k);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->err.rfd, &ev);
+	return 0;
+}
+
+/* A deferred start's hand-shake is no longer awaited: its socket goes. */
+static void hs_stop(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+
+	r->hs_pending = 0;
+	if (r->proc.go >= 0) {
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.go, NULL);
+		close(r->proc.go);
+		r->proc.go = -1;
+	}
+}
+
+/* A deferred start given up on: the pipeline is ending meanwhile (its
+ * stage was never at work), or its hand-shake is late. */
+static void hs_give_up(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	int late = !(s->cancel_reason || s->failed);
+
+	hs_stop(s, k);
+	if (r->state > ST_RESTARTING) {
+		/* Judged meanwhile (a ring it broke before its restart,
+		 * found by its peer): that stands. */
+		char why[sizeof(r->why)];
+		rp_spawn_abandon(&r->proc, why, sizeof(why));
+		rp_errpipe_pump(&r->err, stderr);
+		return;
+	}
+	rp_spawn_abandon(&r->proc, r->why, sizeof(r->why));
+	rp_errpipe_pump(&r->err, stderr);
+	if (late) {
+		start_done(s, k, -ETIMEDOUT);
+		return;
+	}
+	set_state(s, k, ST_CANCELLED);
+	snprintf(r->why, sizeof(r->why), "not started: the pipeline %s",
+		 s->failed ? "had failed" : "was cancelled");
+}
+
+/* A deferred start's socket is readable: its hand-shake came (or the
+ * stage died before it). */
+static void on_go(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	int err;
+
+	if (!r->hs_pending)
+		return; /* given up on earlier in this turn */
+	if (s->cancel_reason || s->failed) {
+		hs_give_up(s, k);
+		return;
+	}
+	err = rp_spawn_finish(&r->proc, r->why, sizeof(r->why));
+	hs_stop(s, k);
+	start_done(s, k, err);
 }
 
 /*
@@ -1773,6 +1872,28 @@ static uint64_t carried_word(struct stage_run *r, unsigned idx)
 	uint64_t v = r->proc.rx ? rp_ctl_status_read(r->proc.rx, idx) : 0;
 
 	return v > UINT64_MAX / 2 ? 0 : v;
+}
+
+/* Stage k's restart is due: its old pieces go, and its standby takes
+ * over or a new process starts.  It re-attaches to the same rings: what
+ * it had read but not released is delivered to it again. */
+static void restart_now(struct sup *s, int k, const struct rp_run_opts *o)
+{
+	struct stage_run *r = at(s, k);
+
+	rp_errpipe_pump(&r->err, stderr);
+	rp_errpipe_close(&r->err);
+	/* Where its input numbering resumes: what it had released (a hint
+	 * from its memory).  A replica's count is of records it took:
+	 * those of a claim it takes up again, up to the one it was on, are
+	 * counted already. */
+	r->resume_seq = carried_word(r, RP_CTL_WORD_INPUT_SEQ);
+	r->resume_after = carried_word(r, RP_CTL_WORD_CURRENT);
+	r->has_resume = 1;
+	rp_spawn_close(&r->proc);
+	set_state(s, k, ST_STARTING);
+	if (spare_take_over(s, k, o) != 0)
+		start(s, k, o, 1);
 }
 
 /* Per-record timeouts: a stage that keeps working on one record for
@@ -2111,6 +2232,9 @@ static void pause_all(struct sup *s)
 		s->drain_deadline += stopped_ns;
 	if (s->cancel_deadline)
 		s->cancel_deadline += stopped_ns;
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->hs_pending)
+			at(s, k)->hs_deadline += stopped_ns;
 }
 
 static void on_signal(struct sup *s)
@@ -2521,7 +2645,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	for (int k = s->n - 1, stopped = 0; k >= 0; k--) {
 		if (!s->failed && !stopped) {
 			/* (-EINTR: a signal came while it started.) */
-			stopped = start(s, k, o) == -EINTR;
+			stopped = start(s, k, o, 0) == -EINTR;
 			continue;
 		}
 		set_state(s, k, ST_CANCELLED);
@@ -2549,41 +2673,35 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 
 		for (int k = 0; k < s->n; k++) {
 			struct stage_run *r = at(s, k);
-			if (r->state != ST_RESTARTING)
-				continue;
-			if (s->cancel_reason || s->failed) {
-				/* Nothing to come back for. */
-				set_state(s, k, ST_CANCELLED);
-				continue;
-			}
-			if (rp_now_ns() >= r->restart_at) {
-				/* Its old pieces go; it re-attaches to the
-				 * same rings: what it had read but not
-				 * released is delivered to it again. */
-				rp_errpipe_pump(&r->err, stderr);
-				rp_errpipe_close(&r->err);
-				/* Where its input numbering resumes: what it
-				 * had released (a hint from its memory).  A
-				 * replica's count is of records it took:
-				 * those of a claim it takes up again, up to
-				 * the one it was on, are counted already. */
-				r->resume_seq = carried_word(r,
-						RP_CTL_WORD_INPUT_SEQ);
-				r->resume_after = carried_word(r,
-						RP_CTL_WORD_CURRENT);
-				r->has_resume = 1;
-				rp_spawn_close(&r->proc);
-				set_state(s, k, ST_STARTING);
-				if (spare_take_over(s, k, o) != 0)
-					start(s, k, o);
-				/* A start that failed and is to be tried
-				 * again still keeps the run going. */
-				if (r->state != ST_RESTARTING)
+			int64_t due;
+
+			/* A restart awaiting its hand-shake: given up on
+			 * when the run ends meanwhile, or when it is late. */
+			if (r->hs_pending &&
+			    (s->cancel_reason || s->failed ||
+			     rp_now_ns() >= r->hs_deadline))
+				hs_give_up(s, k);
+			if (!r->hs_pending && r->state == ST_RESTARTING) {
+				if (s->cancel_reason || s->failed) {
+					/* Nothing to come back for. */
+					set_state(s, k, ST_CANCELLED);
 					continue;
+				}
+				if (rp_now_ns() >= r->restart_at)
+					restart_now(s, k, o);
 			}
+			/* Awaiting its hand-shake, or its restart (again,
+			 * if a start failed and is to be tried again): the
+			 * run goes on. */
+			if (r->hs_pending)
+				due = r->hs_deadline;
+			else if (r->state == ST_RESTARTING)
+				due = r->restart_at;
+			else
+				continue;
 			restarting++;
-			if (next_restart == 0 || r->restart_at < next_restart)
-				next_restart = r->restart_at;
+			if (next_restart == 0 || due < next_restart)
+				next_restart = due;
 		}
 		next_spare = spares_tend(s, o);
 		if (next_spare && (next_restart == 0 || next_spare < next_restart))
@@ -2597,6 +2715,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		 * Read what comes for a moment, then stop waiting. */
 		if (s->alive == 0 && restarting == 0 && drain_until == 0)
 			drain_until = rp_now_ns() + 2000000000LL;
+		else if (s->alive || restarting)
+			drain_until = 0; /* not the end after all */
 		if (s->drain_deadline && s->alive && !s->cancel_reason &&
 		    rp_now_ns() > s->drain_deadline) {
 			rp_log(RP_LOG_INFO, NULL, "still draining %.0f s on: "
@@ -2626,8 +2746,10 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		/* The bell protocol: announce, re-check, then sleep. */
 		rp_bell_announce(s->sup_bell);
 		rp_bell_park_begin(s->sup_bell);
+		/* (Not one whose hand-shake is awaited: its control ring
+		 * is read once that is taken.) */
 		for (int k = 0; k < s->n; k++)
-			pending |= at(s, k)->proc.rx &&
+			pending |= at(s, k)->proc.rx && !at(s, k)->hs_pending &&
 				   rp_ctl_ready(at(s, k)->proc.rx) > 0;
 		{
 			int ms = pending ? 0 : drain_until ? 100 : 1000;
@@ -2680,6 +2802,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				break;
 			case EV_SPARE_PID: on_spare_exit(s, k); break;
 			case EV_SPARE_SOCK: on_spare_sock(s, k); break;
+			case EV_GO: on_go(s, k); break;
 			case EV_SPARE_STDERR:
 				rp_errpipe_pump(&at(s, k)->spare_err, stderr);
 				break;

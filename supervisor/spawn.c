@@ -281,6 +281,17 @@ int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen)
 	return handshake(p, p->go, -1, 0, why, whylen);
 }
 
+int rp_spawn_abandon(struct rp_stage_proc *p, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "no sandbox hand-shake");
+	rp_spawn_kill(p);
+	p->start_status = rp_spawn_reap(p, 5000);
+	if (p->go >= 0)
+		close(p->go);
+	p->go = -1;
+	return -ETIMEDOUT;
+}
+
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen)
@@ -404,7 +415,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		close(sock[0]);
 		goto fail_child;
 	}
-	if (spec->standby) {
+	if (spec->standby || spec->defer_handshake) {
 		/* Its hand-shake comes when it comes: the caller waits for
 		 * out->go to be readable, then calls rp_spawn_finish. */
 		out->go = sock[0];

@@ -60,6 +60,10 @@ struct rp_stage_spec {
 	 * rp_spawn_take_over (the restart fields above are sent then).
 	 * rp_spawn does not wait for its hand-shake: rp_spawn_finish. */
 	int standby;
+	/* Not a standby, but rp_spawn does not wait for its hand-shake
+	 * either: the caller waits for p->go in its own loop, then calls
+	 * rp_spawn_finish (or rp_spawn_abandon when it gives up). */
+	int defer_handshake;
 	/* exec: deaths of its program alone on one record that quarantine
 	 * it (the stage narrows a crash down to one record; 0: never). */
 	unsigned quarantine;
@@ -118,6 +122,9 @@ int rp_spawn(const struct rp_stage_spec *spec,
  * readable, this takes its sandbox hand-shake (without waiting).  0, or
  * -errno with *why filled; then it is killed and reaped. */
 int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen);
+/* Give up on the hand-shake of a deferred start: it is killed and
+ * reaped, *why says so.  -ETIMEDOUT. */
+int rp_spawn_abandon(struct rp_stage_proc *p, char *why, size_t whylen);
 /* Make standby p the running stage, with what only a restart knows
  * (spec's has_seq, seq, skip, nskip, chaos_gen, incarnation).  0, or
  * -errno (-EPIPE: it died waiting); the socket is closed either way. */

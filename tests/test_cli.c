@@ -446,17 +446,29 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	}
 }
 
+/* Ctrl-C to the run pid: it ends within 3 s, exit 130.  Its report
+ * (to free). */
+static char *ctrl_c_ends_it(pid_t pid)
+{
+	int64_t t0 = rp_now_ns();
+	size_t n;
+	int st;
+
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 20);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
+	CU_ASSERT(rp_now_ns() - t0 < 3000000000LL);
+	return rp_cmd_slurp("REPORT", &n);
+}
+
 /* Ctrl-C while a stage starts (a program that never gives its sandbox
  * hand-shake, waited for up to 10 s): the run stops waiting at once,
  * exits 130, and says which stages never started. */
 RP_TEST(test_ctrl_c_during_a_start, 30)
 {
 	char *args[] = {"run", "s.yaml", NULL};
-	int64_t t0;
 	char *text;
-	size_t n;
 	pid_t pid;
-	int st;
 
 	rp_cmd_dir_make("cli");
 	write_file("s.yaml",
@@ -466,18 +478,109 @@ RP_TEST(test_ctrl_c_during_a_start, 30)
 		   "\"30\"]}\n");
 	pid = rp_cmd_start(args, -1);
 	usleep(500000);
-	t0 = rp_now_ns();
-	kill(pid, SIGINT);
-	st = rp_test_wait(pid, 20);
-	CU_ASSERT_EQUAL(rp_test_exit_code(st), 130);
-	CU_ASSERT(rp_now_ns() - t0 < 3000000000LL);
-	text = rp_cmd_slurp("REPORT", &n);
+	text = ctrl_c_ends_it(pid);
 	CU_ASSERT(strstr(text, "never            cancelled in 0 ") != NULL);
 	CU_ASSERT(strstr(text, "-- not started: a signal came while it "
 			       "started") != NULL);
 	CU_ASSERT(strstr(text, "-- not started: a signal came while the "
 			       "pipeline started") != NULL);
 	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* Is stage "slow" starting again after one restart, as stat --json
+ * shows pipeline name?  (How long stat took to answer in *ns.) */
+static int slow_restarting(const char *name, int64_t *ns)
+{
+	char json[8192], *at;
+	int64_t t0 = rp_now_ns();
+	int ok = rp_cmd_stat_json(name, json, sizeof(json)) == 0;
+
+	*ns = rp_now_ns() - t0;
+	at = ok ? strstr(json, "{\"name\":\"slow\",\"state\":\"starting\"")
+		: NULL;
+	return at != NULL && strstr(at, "\"restarts\":1") != NULL;
+}
+
+/* A restart slow to start (a sink program that sleeps before its
+ * sandbox hand-shake on every run after its first, as one with a heavy
+ * start does) holds up nothing else: meanwhile `ringpipe stat` answers
+ * at once, showing it starting.  The run waits for it, though nothing
+ * else is left running, and ends with every record taken once.  Ctrl-C
+ * while such a restart is awaited ends the run at once (exit 130), the
+ * stage said not started, its process gone. */
+RP_TEST(test_slow_restart_holds_nothing, 60)
+{
+	char prog[128], yaml[1024], name[64], in[256], token[32], *text;
+	char *args[] = {"run", "s.yaml", NULL};
+	const char *b = getenv("RP_TEST_BUILD");
+	int64_t took, slowest = 0;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("cli");
+	/* Run as uid 65534 when we are root: a copy it can reach. */
+	snprintf(prog, sizeof(prog), "/tmp/rp-slowrestart-%d",
+		 (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "cp '%s/tests/stages/slow_restart' '%s' && chmod 755 '%s'",
+		 b ? b : "build/plain", prog, prog);
+	CU_ASSERT_FATAL(system(yaml) == 0);
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 2000);
+	snprintf(token, sizeof(token), "%d", 8000000 + (int)getpid());
+	for (int i = 0; i < 2; i++) {
+		int seen = 0;
+		snprintf(name, sizeof(name), "slowre%d-%d", i, (int)getpid());
+		snprintf(yaml, sizeof(yaml),
+			 "name: %s\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, %s]}\n"
+			 "  - {name: slow, input: read, program: [%s, \"%d\", "
+			 "\"%s\"], restart: on-failure, "
+			 "restart_backoff_ms: 0}\n",
+			 name, in, prog, i ? 30 : 3, token);
+		write_file("s.yaml", yaml);
+		pid = rp_cmd_start(args, -1);
+		/* (The first start holds stat up: not timed.) */
+		for (int t = 0; t < 100 && !seen; t++) {
+			seen = slow_restarting(name, &took);
+			if (!seen)
+				usleep(50000);
+		}
+		CU_ASSERT(seen);
+		/* While it sleeps, stat is answered at once... */
+		for (int t = 0; t < 5 && seen; t++) {
+			CU_ASSERT(slow_restarting(name, &took));
+			if (took > slowest)
+				slowest = took;
+			usleep(100000);
+		}
+		CU_ASSERT(slowest < 1000000000LL);
+		if (i == 0) {
+			/* ... and then it runs, as it would have. */
+			st = rp_test_wait(pid, 30);
+			CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+			text = rp_cmd_slurp("REPORT", &n);
+			CU_ASSERT(strstr(text, "  slow             done      "
+					       "in 2000 ") != NULL);
+			CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+			if (!strstr(text, "slow             done      in 2000"))
+				fprintf(stderr, "%s\n", text);
+			free(text);
+			continue;
+		}
+		/* Ctrl-C while its hand-shake is awaited: the end at once. */
+		text = ctrl_c_ends_it(pid);
+		CU_ASSERT(strstr(text, "-- not started: the pipeline was "
+				       "cancelled") != NULL);
+		if (!strstr(text, "not started: the pipeline was cancelled"))
+			fprintf(stderr, "%s\n", text);
+		free(text);
+		CU_ASSERT(rp_cmd_find_process(token, NULL) <= 0);
+	}
+	unlink(prog);
 	rp_cmd_dir_remove();
 }
 
@@ -1836,6 +1939,8 @@ void rp_suite_cli(void)
 		  test_ctrl_c_cancels_cleanly},
 		 {"Ctrl-C while a stage starts: exit 130 at once",
 		  test_ctrl_c_during_a_start},
+		 {"a restart slow to start holds up nothing else",
+		  test_slow_restart_holds_nothing},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
 		 {"Ctrl-Z stops every stage, fg resumes them",

@@ -1,0 +1,43 @@
+/*
+ * slow_restart.c - a sink program slow to start again, as one with a
+ * heavy start is: its first run waits half a second (its source is done
+ * by then), takes records and ends with exit 1 at its 100th; each later
+ * run sleeps SECONDS (argv[1]) before it opens its
+ * stage, then takes every record.  (The supervisor's report counts what
+ * it took.)
+ */
+#include <ringpipe.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int first_run;
+
+static int take(struct rp_stage *s, const struct rp_record *in, void *arg)
+{
+	static int n;
+
+	(void)s;
+	(void)in;
+	(void)arg;
+	if (first_run && ++n == 100)
+		_exit(1);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *w = getenv("RINGPIPE_STAGE");
+	struct rp_stage *s;
+
+	/* The supervisor's wiring says which start this is (inc=N). */
+	first_run = w == NULL || strstr(w, "inc=") == NULL ||
+		    strstr(w, "inc=1;") != NULL;
+	if (!first_run && argc > 1)
+		sleep((unsigned)atoi(argv[1]));
+	if (rp_stage_open(&s) != 0)
+		return 1;
+	if (first_run)
+		usleep(500000);
+	return rp_stage_run(s, take, NULL);
+}
