@@ -160,7 +160,7 @@ int exec_start(struct ex *x, char **argv, int has_out)
 	if (pidns && x->keeper < 0 &&
 	    (err = x->runs == 1 ? exec_keeper_start(x) : -ESRCH)) {
 		if (err == -ESRCH)
-			fprintf(stderr, "exec: its PID namespace has ended (its "
+			fprintf(stderr, EXEC_SAYS "its PID namespace has ended (its "
 					"init, the keeper, is gone): no more "
 					"runs of %s in it\n", x->cmd);
 		goto out;
@@ -185,7 +185,7 @@ int exec_start(struct ex *x, char **argv, int has_out)
 		note_work(x);
 out:
 	if (err)
-		fprintf(stderr, "exec: starting %s: %s\n", x->cmd,
+		fprintf(stderr, EXEC_SAYS "starting %s: %s\n", x->cmd,
 			strerror(-err));
 	for (int i = 0; i < 2; i++) {
 		if (in[i] >= 0)
@@ -227,6 +227,11 @@ static void ended(struct ex *x)
 	 * job), and the keeper the rest of its namespace. */
 	kill(x->init ? -1 : -x->pid, SIGKILL);
 	x->pid = -1; /* reaped */
+	/* A line it left unterminated on stderr ends with it: the next
+	 * run's (or our own message) starts a line of its own. */
+	if (write(STDERR_FILENO, RP_STDERR_MARK_S, 1) < 0) {
+		/* nobody to tell */
+	}
 	exec_keeper_clean(x);
 	if (x->no_ns)
 		exec_orphans_sweep(x);
@@ -297,7 +302,7 @@ static void kill_cmd(struct ex *x)
 static int verdict(struct ex *x)
 {
 	if (x->exec_errno) {
-		fprintf(stderr, "exec: cannot run %s: %s\n", x->cmd,
+		fprintf(stderr, EXEC_SAYS "cannot run %s: %s\n", x->cmd,
 			strerror(x->exec_errno));
 		return -x->exec_errno;
 	}
@@ -306,17 +311,17 @@ static int verdict(struct ex *x)
 	if (x->alone)
 		return -EIO; /* judged by the caller */
 	if (WIFEXITED(x->status))
-		fprintf(stderr, "exec: %s exited with status %d\n", x->cmd,
+		fprintf(stderr, EXEC_SAYS "%s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));
 	else if (x->timed_out == 2)
-		fprintf(stderr, "exec: %s was killed for going silent past "
+		fprintf(stderr, EXEC_SAYS "%s was killed for going silent past "
 				"end_timeout_ms after its input ended\n",
 			x->cmd);
 	else if (x->timed_out)
-		fprintf(stderr, "exec: %s was killed for working past the "
+		fprintf(stderr, EXEC_SAYS "%s was killed for working past the "
 				"per-record timeout\n", x->cmd);
 	else
-		fprintf(stderr, "exec: %s was killed by signal %d (%s)\n",
+		fprintf(stderr, EXEC_SAYS "%s was killed by signal %d (%s)\n",
 			x->cmd, WTERMSIG(x->status),
 			strsignal(WTERMSIG(x->status)));
 	return -EIO;
@@ -346,7 +351,7 @@ int exec_wbuf_room(struct ex *x, size_t n)
 			cap *= 2;
 		p = realloc(x->wbuf, cap);
 		if (p == NULL) {
-			fprintf(stderr, "exec: out of memory\n");
+			fprintf(stderr, EXEC_SAYS "out of memory\n");
 			return -ENOMEM;
 		}
 		x->wbuf = p;
@@ -478,7 +483,7 @@ static int write_stdin(struct ex *x)
 			x->in_done = 1;
 			break;
 		}
-		fprintf(stderr, "exec: writing to %s: %s\n", x->cmd,
+		fprintf(stderr, EXEC_SAYS "writing to %s: %s\n", x->cmd,
 			strerror(errno));
 		return -errno;
 	}
@@ -523,7 +528,7 @@ static int frames(struct ex *x, const char *p, size_t n)
 				       (uint32_t)x->hdr[3] << 24;
 			x->frame_have = 0;
 			if (x->frame_len > x->max) {
-				fprintf(stderr, "exec: %s wrote a frame of "
+				fprintf(stderr, EXEC_SAYS "%s wrote a frame of "
 						"%u bytes; the output takes "
 						"%u at most\n",
 					x->cmd, x->frame_len, x->max);
@@ -581,7 +586,7 @@ int exec_output_end(struct ex *x)
 		return linebuf_end(x->lb);
 	}
 	if (x->mode == M_RECORDS && x->hdr_have > 0) {
-		fprintf(stderr, "exec: %s ended its output inside a frame "
+		fprintf(stderr, EXEC_SAYS "%s ended its output inside a frame "
 				"(%u of %u bytes)\n", x->cmd,
 			x->hdr_have < 4 ? x->hdr_have : x->frame_have + 4,
 			x->hdr_have < 4 ? 4 : x->frame_len + 4);
@@ -609,7 +614,7 @@ static int keep_output(struct ex *x, const char *p, size_t n)
 		while (cap < x->olen + n)
 			cap *= 2;
 		if ((q = realloc(x->obuf, cap)) == NULL) {
-			fprintf(stderr, "exec: out of memory\n");
+			fprintf(stderr, EXEC_SAYS "out of memory\n");
 			return -ENOMEM;
 		}
 		x->obuf = q;
@@ -634,7 +639,7 @@ static int read_stdout(struct ex *x)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n < 0) {
-			fprintf(stderr, "exec: reading from %s: %s\n", x->cmd,
+			fprintf(stderr, EXEC_SAYS "reading from %s: %s\n", x->cmd,
 				strerror(errno));
 			return -errno;
 		}
@@ -932,7 +937,7 @@ int exec_loop(struct ex *x)
 			if (x->mode == M_RECORDS && x->hdr_have > 0) {
 				/* A frame cut by the stop is not a record:
 				 * said, and dropped. */
-				fprintf(stderr, "exec: drained: an unfinished "
+				fprintf(stderr, EXEC_SAYS "drained: an unfinished "
 						"frame (%u bytes) dropped\n",
 					x->hdr_have < 4
 						? x->hdr_have
@@ -1116,7 +1121,7 @@ static int exec_main(int argc, char **argv)
 	if ((code = builtin_open(NULL, 0, &x.s)))
 		return code;
 	if (policy == RP_POLICY_STRICT) {
-		fprintf(stderr, "exec: the strict sandbox policy forbids "
+		fprintf(stderr, EXEC_SAYS "the strict sandbox policy forbids "
 				"starting a program; run this stage with "
 				"policy exec\n");
 		return rp_stage_finish(x.s, -EPERM, 0);
@@ -1135,7 +1140,7 @@ static int exec_main(int argc, char **argv)
 		     linebuf_new(x.max, emit_line, &x, &x.lb) != 0) ||
 		    (x.mode == M_RECORDS &&
 		     (x.frame = malloc(x.max ? x.max : 1)) == NULL)) {
-			fprintf(stderr, "exec: out of memory\n");
+			fprintf(stderr, EXEC_SAYS "out of memory\n");
 			err = -ENOMEM;
 			goto out;
 		}
@@ -1144,13 +1149,13 @@ static int exec_main(int argc, char **argv)
 	    ((x.q = calloc(UNREAD_MAX, sizeof(*x.q))) == NULL ||
 	     (x.quarantine > 0 &&
 	      (x.h = calloc(HOLD_MAX, sizeof(*x.h))) == NULL))) {
-		fprintf(stderr, "exec: out of memory\n");
+		fprintf(stderr, EXEC_SAYS "out of memory\n");
 		err = -ENOMEM;
 		goto out;
 	}
 	if (x.each) {
 		if (x.source) {
-			fprintf(stderr, "exec: --each runs CMD once per input "
+			fprintf(stderr, EXEC_SAYS "--each runs CMD once per input "
 					"record, and this stage has no input\n");
 			rp_stage_finish(x.s, -EINVAL, 0);
 			x.s = NULL;

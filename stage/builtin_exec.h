@@ -10,7 +10,11 @@
 #include <sys/types.h>
 
 #include "stage_int.h"
+#include "wiring.h"
 
+/* How the adapter's messages start on the stderr it shares with its
+ * program (see RP_STDERR_MARK). */
+#define EXEC_SAYS RP_STDERR_MARK_S "exec: "
 #define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
 #define READ_TURN (256u * 1024u)  /* stdout bytes per loop turn, at most */
 #define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */

@@ -94,7 +94,7 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	if (x->exec_errno)
 		return err ? err : -EIO;
 	if (x->too_much) {
-		fprintf(stderr, "exec: %s wrote over %u MiB for %s %llu: "
+		fprintf(stderr, EXEC_SAYS "%s wrote over %u MiB for %s %llu: "
 				"ended, as if past a file size limit, so that it "
 				"counts against the record\n", x->cmd,
 			EACH_OUT_MAX >> 20, on, (unsigned long long)(rec - 1));
@@ -105,7 +105,7 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 		 * time (waiting for room is waiting). */
 		rp_stage_set_work(s, rec, 0, x->progress);
 		if (x->max > 0 && (err = send_output(x)) == -EPROTO)
-			fprintf(stderr, "exec: %s cut its last frame short on "
+			fprintf(stderr, EXEC_SAYS "%s cut its last frame short on "
 					"%s %llu\n", x->cmd, on,
 				(unsigned long long)(rec - 1));
 		return err;
@@ -113,14 +113,14 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	if (err != -EIO)
 		return err; /* a cancel, or the stage's own failure */
 	if (WIFEXITED(x->status)) {
-		fprintf(stderr, "exec: %s exited with status %d on %s %llu\n",
+		fprintf(stderr, EXEC_SAYS "%s exited with status %d on %s %llu\n",
 			x->cmd, WEXITSTATUS(x->status), on,
 			(unsigned long long)(rec - 1));
 		return -EIO;
 	}
 	if (exec_own_death(x)) {
 		int sig = WTERMSIG(x->status);
-		fprintf(stderr, "exec: %s was killed by signal %d (%s) on %s "
+		fprintf(stderr, EXEC_SAYS "%s was killed by signal %d (%s) on %s "
 				"%llu: the stage ends of it too, so that it "
 				"counts against the record\n", x->cmd, sig,
 			strsignal(sig), on, (unsigned long long)(rec - 1));
@@ -128,7 +128,7 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 		 * what it had not released comes again. */
 		end_on_record(x, sig);
 	}
-	fprintf(stderr, "exec: %s was killed by signal %d (%s) on %s %llu\n",
+	fprintf(stderr, EXEC_SAYS "%s was killed by signal %d (%s) on %s %llu\n",
 		x->cmd, WTERMSIG(x->status), strsignal(WTERMSIG(x->status)), on,
 		(unsigned long long)(rec - 1));
 	return -EIO;

@@ -99,7 +99,7 @@ int exec_hold_push(struct ex *x, uint64_t seq, const char *p, size_t n,
 	e = &x->h[(x->hhead + x->hlen) % HOLD_MAX];
 	e->data = malloc(n ? n : 1);
 	if (e->data == NULL) {
-		fprintf(stderr, "exec: out of memory\n");
+		fprintf(stderr, EXEC_SAYS "out of memory\n");
 		return -ENOMEM;
 	}
 	memcpy(e->data, p, n);
@@ -313,7 +313,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 	 * Narrowing a crash, a run that hangs instead proves nothing about
 	 * the crash: the narrowing ends there, and the crash stands. */
 	x->hang = x->timed_out;
-	fprintf(stderr, "exec: %s died of %s: narrowing the last %zu "
+	fprintf(stderr, EXEC_SAYS "%s died of %s: narrowing the last %zu "
 			"records it had read down to the one it dies on\n",
 		x->cmd, death(x, how, sizeof(how)), n);
 	while (nu > 0) {
@@ -334,7 +334,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		}
 		sig = WTERMSIG(x->status);
 		if (x->timed_out && !x->hang) {
-			fprintf(stderr, "exec: %s worked past the per-record "
+			fprintf(stderr, EXEC_SAYS "%s worked past the per-record "
 					"timeout on records fed again after a "
 					"crash: narrowing ends, the crash "
 					"stands\n", x->cmd);
@@ -345,7 +345,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			continue;
 		}
 		if (recs > 1) {
-			fprintf(stderr, "exec: %s dies of %s on a line of %zu "
+			fprintf(stderr, EXEC_SAYS "%s dies of %s on a line of %zu "
 					"records alone, from record %llu: not "
 					"quarantined (a record at a time can "
 					"be)\n",
@@ -362,7 +362,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			if (err != 1)
 				break;
 			if (x->timed_out && !x->hang) {
-				fprintf(stderr, "exec: %s worked past the "
+				fprintf(stderr, EXEC_SAYS "%s worked past the "
 						"per-record timeout on a record "
 						"fed again after a crash: "
 						"narrowing ends, the crash "
@@ -395,7 +395,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 				return err;
 			runs++;
 			if (err == 1 && x->timed_out) {
-				fprintf(stderr, "exec: %s dies of its "
+				fprintf(stderr, EXEC_SAYS "%s dies of its "
 						"per-record timeout on record "
 						"%llu alone, but %s too: not "
 						"the record's doing, the hang "
@@ -413,7 +413,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			x->denied = 0;
 		}
 		sig = WTERMSIG(x->status);
-		fprintf(stderr, "exec: %s dies of %s on record %llu alone, %u "
+		fprintf(stderr, EXEC_SAYS "%s dies of %s on record %llu alone, %u "
 				"times (%zu runs to find it)\n",
 			x->cmd, death(x, how, sizeof(how)),
 			(unsigned long long)x->h[x->hhead].seq, deaths, runs);
@@ -429,7 +429,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		return 1;
 	}
 	/* What it had not read stays held: a restart feeds it again. */
-	fprintf(stderr, "exec: no record it had read kills %s alone (%zu "
+	fprintf(stderr, EXEC_SAYS "no record it had read kills %s alone (%zu "
 			"runs)\n", x->cmd, runs);
 	return 0;
 }

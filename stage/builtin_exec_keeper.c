@@ -153,7 +153,7 @@ void exec_keeper_clean(struct ex *x)
 	if (write(x->keeper_ask, &c, 1) != 1 ||
 	    poll(&p, 1, KEEPER_WAIT_MS) != 1 ||
 	    read(x->keeper_done, &c, 1) != 1) {
-		fprintf(stderr, "exec: its PID namespace's init (the keeper) "
+		fprintf(stderr, EXEC_SAYS "its PID namespace's init (the keeper) "
 				"is gone or did not answer: the namespace "
 				"ends\n");
 		exec_keeper_stop(x);

@@ -58,6 +58,14 @@
 #include "../ipc/ring.h"
 #include "sandbox.h"
 
+/* An exec stage's program shares the stage's stderr.  The stage starts
+ * each message of its own with this byte; the supervisor ends there a
+ * line the program left unterminated, so the two do not run together
+ * ("partialexec: ... killed").  A program that writes the byte only cuts
+ * its own line in two. */
+#define RP_STDERR_MARK 0x1e
+#define RP_STDERR_MARK_S "\x1e"
+
 #define RP_WIRING_NAME_MAX 48
 /* Room for everything else (2048), and both Landlock lists at their
  * longest, every byte escaped. */

@@ -9,6 +9,7 @@
 
 #include "errpipe.h"
 #include "log.h"
+#include "../stage/wiring.h"
 
 int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd)
 {
@@ -90,7 +91,10 @@ int rp_errpipe_pump(struct rp_errpipe *e, FILE *out)
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n')
 				emit(e, out);
-			else
+			else if (buf[i] == RP_STDERR_MARK && e->len)
+				emit(e, out); /* the stage's own, after a
+					       * program's partial line */
+			else if (buf[i] != RP_STDERR_MARK)
 				put(e, out, buf[i]);
 		}
 	}

@@ -6,7 +6,9 @@
  * "NAME: line" ("12:04:31.208 NAME: line" with stamp set).  A stage is untrusted: bytes that are not printable are
  * shown escaped (\xNN), and a line longer than RP_ERRPIPE_LINE is cut
  * into pieces, so a hostile stage cannot forge another stage's prefix or
- * drive the terminal.
+ * drive the terminal.  RP_STDERR_MARK (wiring.h) is not shown: it ends a
+ * line left unterminated, where an exec stage's own message follows its
+ * program's output.
  */
 #ifndef RP_ERRPIPE_H
 #define RP_ERRPIPE_H

@@ -1529,8 +1529,12 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o,
 
 	fresh_incarnation(r);
 	fill_spec(s, k, o, &spec, &l, argv);
-	if ((err = rp_errpipe_open(&r->err, c->name, &wfd)))
-		return err;
+	if ((err = rp_errpipe_open(&r->err, c->name, &wfd))) {
+		/* Failed, said: not left "starting" with no process. */
+		snprintf(r->why, sizeof(r->why), "no pipe for its stderr: %s",
+			 strerror(-err));
+		return start_done(s, k, err);
+	}
 	r->err.stamp = 1;
 	r->err_open = 1;
 	spec.stderr_fd = wfd;

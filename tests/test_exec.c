@@ -275,7 +275,8 @@ RP_TEST(test_exec_records, 60)
 /* ----------------------------------------------------------- failures */
 
 /* A program that exits non-zero, or cannot be run, fails the run; the
- * report and the stage's message name the stage. */
+ * report and the stage's message name the stage, on a line of its own
+ * after a line the program left unterminated. */
 RP_TEST(test_exec_failure_fails_run, 60)
 {
 	char *rep;
@@ -308,6 +309,17 @@ RP_TEST(test_exec_failure_fails_run, 60)
 				 &rep),
 			1);
 	CU_ASSERT(strstr(rep, "die: exec: sh was killed by signal 15") != NULL);
+	free(rep);
+	/* What it left of a line on stderr keeps to itself: the stage's
+	 * own message after it starts a line of its own. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- sh -c "
+				 "'printf half-a-line >&2; exit 3' ! "
+				 "file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "2-exec: half-a-line\n") != NULL);
+	CU_ASSERT(strstr(rep, "2-exec: exec: sh exited with status 3") !=
+		  NULL);
 	free(rep);
 	/* policy strict, given explicitly: no program can start. */
 	CU_ASSERT_EQUAL(run_yaml("name: strict\nstages:\n"
