@@ -1545,8 +1545,11 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o,
 		return start_done(s, k, err);
 	r->hs_pending = 1;
 	r->hs_deadline = rp_now_ns() + HANDSHAKE_NS;
+	/* Its socket, or its death (a child of its own may hold the
+	 * socket open). */
 	ev.data.u64 = EV(EV_GO, k);
 	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.go, &ev);
+	epoll_ctl(s->ep, EPOLL_CTL_ADD, r->proc.pidfd, &ev);
 	/* What it says as it starts is shown as it comes (start_done's
 	 * second add of the pipe is refused, harmlessly). */
 	ev.data.u64 = EV(EV_STDERR, k);
@@ -1560,6 +1563,9 @@ static void hs_stop(struct sup *s, int k)
 	struct stage_run *r = at(s, k);
 
 	r->hs_pending = 0;
+	/* (start_done watches its pidfd for its death from now on.) */
+	if (r->proc.pidfd >= 0)
+		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.pidfd, NULL);
 	if (r->proc.go >= 0) {
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, r->proc.go, NULL);
 		close(r->proc.go);
@@ -1608,6 +1614,8 @@ static void on_go(struct sup *s, int k)
 		return;
 	}
 	err = rp_spawn_finish(&r->proc, r->why, sizeof(r->why));
+	if (err == -EAGAIN)
+		return; /* a wake-up with nothing to take */
 	hs_stop(s, k);
 	start_done(s, k, err);
 }
@@ -1710,11 +1718,14 @@ static void on_spare_sock(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
 	char why[200], what[sizeof(why) + 24];
+	int err;
 
 	if (r->spare_ready || r->spare.go < 0 || r->spare.pid <= 0)
 		return; /* dropped earlier in this turn */
+	if ((err = rp_spawn_finish(&r->spare, why, sizeof(why))) == -EAGAIN)
+		return; /* a wake-up with nothing to take */
 	epoll_ctl(s->ep, EPOLL_CTL_DEL, r->spare.go, NULL);
-	if (rp_spawn_finish(&r->spare, why, sizeof(why)) != 0) {
+	if (err != 0) {
 		/* Killed and reaped: how it ended says whose doing. */
 		int st = r->spare.start_status;
 		int outside = WIFSIGNALED(st) && !own_signal(WTERMSIG(st));

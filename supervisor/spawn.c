@@ -216,29 +216,32 @@ static void restart_facts(struct rp_wiring *w,
 /* The sandbox hand-shake: the stage sends its seccomp listener once its
  * sandbox is in force.  On failure the stage is killed and reaped (how
  * it ended in start_status). */
-/* Until sock is readable (the hand-shake came, or the stage died),
- * timeout_ms passed (-ETIMEDOUT), or abort_fd became readable
- * (-EINTR). */
-static int await(int sock, int abort_fd, int timeout_ms)
+/* Until sock is readable (the hand-shake came, or the stage died): 0;
+ * the stage died with its socket held open by a child of its own, so
+ * that it never will be (-EPIPE); timeout_ms passed (-ETIMEDOUT, at once
+ * with 0); or abort_fd became readable (-EINTR). */
+static int await(int sock, int pidfd, int abort_fd, int timeout_ms)
 {
-	struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
-			      {.fd = abort_fd, .events = POLLIN}};
+	struct pollfd p[3] = {{.fd = sock, .events = POLLIN},
+			      {.fd = pidfd, .events = POLLIN},
+			      {.fd = abort_fd > 0 ? abort_fd : -1,
+			       .events = POLLIN}};
 	int r;
 
 	do
-		r = poll(p, abort_fd > 0 ? 2 : 1, timeout_ms);
+		r = poll(p, 3, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
 	if (r == 0)
 		return -ETIMEDOUT;
-	return p[0].revents ? 0 : -EINTR;
+	return p[0].revents ? 0 : p[1].revents ? -EPIPE : -EINTR;
 }
 
-static int handshake(struct rp_stage_proc *out, int sock, int abort_fd,
-		     int timeout_ms, char *why, size_t whylen)
+/* err: what await said. */
+static int handshake(struct rp_stage_proc *out, int sock, int err,
+		     char *why, size_t whylen)
 {
-	int err = timeout_ms > 0 ? await(sock, abort_fd, timeout_ms) : 0;
 	int filter = out->sandbox.policy != RP_POLICY_NONE;
 
 	if (err == 0)
@@ -275,10 +278,15 @@ static int handshake(struct rp_stage_proc *out, int sock, int abort_fd,
 
 int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen)
 {
+	int err;
+
 	why[0] = '\0';
 	if (p->go < 0 || p->pid <= 0)
 		return -EINVAL;
-	return handshake(p, p->go, -1, 0, why, whylen);
+	err = await(p->go, p->pidfd, -1, 0);
+	if (err == -ETIMEDOUT)
+		return -EAGAIN; /* nothing to take yet */
+	return handshake(p, p->go, err, why, whylen);
 }
 
 int rp_spawn_abandon(struct rp_stage_proc *p, char *why, size_t whylen)
@@ -421,8 +429,10 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		out->go = sock[0];
 		return 0;
 	}
-	err = handshake(out, sock[0], spec->abort_fd, HANDSHAKE_MS, why,
-			whylen);
+	err = handshake(out, sock[0],
+			await(sock[0], out->pidfd, spec->abort_fd,
+			      HANDSHAKE_MS),
+			why, whylen);
 	close(sock[0]);
 	return err;
 

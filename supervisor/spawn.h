@@ -119,8 +119,10 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen);
 /* A standby's rp_spawn returns once it is forked: when p->go is
- * readable, this takes its sandbox hand-shake (without waiting).  0, or
- * -errno with *why filled; then it is killed and reaped. */
+ * readable, or its pidfd (dead, its socket held open by a child of its
+ * own), this takes its sandbox hand-shake (without waiting).  0;
+ * -EAGAIN: neither yet; or -errno with *why filled, and then it is
+ * killed and reaped. */
 int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen);
 /* Give up on the hand-shake of a deferred start: it is killed and
  * reaped, *why says so.  -ETIMEDOUT. */

@@ -502,6 +502,71 @@ static int slow_restarting(const char *name, int64_t *ns)
 	return at != NULL && strstr(at, "\"restarts\":1") != NULL;
 }
 
+/* tests/stages/slow_restart, copied where uid 65534 can run it (the
+ * stages run as that user when the tests run as root). */
+static void slow_restart_copy(char *prog, size_t len)
+{
+	const char *b = getenv("RP_TEST_BUILD");
+	char cmd[512];
+
+	snprintf(prog, len, "/tmp/rp-slowrestart-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd),
+		 "cp '%s/tests/stages/slow_restart' '%s' && chmod 755 '%s'",
+		 b ? b : "build/plain", prog, prog);
+	CU_ASSERT_FATAL(system(cmd) == 0);
+}
+
+/* A stage that dies before its sandbox hand-shake while a child of its
+ * own keeps the hand-shake socket open: its death is seen at once, at a
+ * first start (waited for in place) as at a restart (an event), not
+ * after the 10 s a hand-shake is given. */
+RP_TEST(test_died_before_hand_shake, 60)
+{
+	static const char *const how[] = {"die", "die-again"};
+	char prog[128], yaml[768], in[256], token[32], *text;
+	char *args[] = {"run", "s.yaml", NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	slow_restart_copy(prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 500);
+	snprintf(token, sizeof(token), "%d", 9000000 + (int)getpid());
+	for (int i = 0; i < 2; i++) {
+		int64_t t0 = rp_now_ns();
+		int st;
+		pid_t pid;
+		snprintf(yaml, sizeof(yaml),
+			 "name: die%d-%d\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, %s]}\n"
+			 "  - {name: slow, input: read, program: [%s, %s, "
+			 "\"%s\"], restart: on-failure, "
+			 "restart_backoff_ms: 0}\n",
+			 i, (int)getpid(), in, prog, how[i], token);
+		write_file("s.yaml", yaml);
+		pid = rp_cmd_start(args, -1);
+		st = rp_test_wait(pid, 30);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), 1);
+		/* (2 s of it: its stderr, held by that child, is read on
+		 * for a moment.) */
+		CU_ASSERT(rp_now_ns() - t0 < 6000000000LL);
+		text = rp_cmd_slurp("REPORT", &n);
+		CU_ASSERT(strstr(text, "could not start: the stage died "
+				       "before entering its sandbox") != NULL);
+		CU_ASSERT(!i || strstr(text, "restarting in 0 ms") != NULL);
+		if (!strstr(text, "died before entering its sandbox"))
+			fprintf(stderr, "%s\n", text);
+		free(text);
+		for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
+			kill(p, SIGKILL);
+			usleep(10000);
+		}
+	}
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A restart slow to start (a sink program that sleeps before its
  * sandbox hand-shake on every run after its first, as one with a heavy
  * start does) holds up nothing else: meanwhile `ringpipe stat` answers
@@ -513,20 +578,13 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 {
 	char prog[128], yaml[1024], name[64], in[256], token[32], *text;
 	char *args[] = {"run", "s.yaml", NULL};
-	const char *b = getenv("RP_TEST_BUILD");
 	int64_t took, slowest = 0;
 	size_t n;
 	pid_t pid;
 	int st;
 
 	rp_cmd_dir_make("cli");
-	/* Run as uid 65534 when we are root: a copy it can reach. */
-	snprintf(prog, sizeof(prog), "/tmp/rp-slowrestart-%d",
-		 (int)getpid());
-	snprintf(yaml, sizeof(yaml),
-		 "cp '%s/tests/stages/slow_restart' '%s' && chmod 755 '%s'",
-		 b ? b : "build/plain", prog, prog);
-	CU_ASSERT_FATAL(system(yaml) == 0);
+	slow_restart_copy(prog, sizeof(prog));
 	rp_cmd_path(in, sizeof(in), "in");
 	rp_cmd_write_lines(in, 2000);
 	snprintf(token, sizeof(token), "%d", 8000000 + (int)getpid());
@@ -1948,6 +2006,8 @@ void rp_suite_cli(void)
 		  test_ctrl_c_during_a_start},
 		 {"a restart slow to start holds up nothing else",
 		  test_slow_restart_holds_nothing},
+		 {"dead before its hand-shake, its socket held: seen at once",
+		  test_died_before_hand_shake},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
 		 {"Ctrl-Z stops every stage, fg resumes them",

@@ -2,9 +2,13 @@
  * slow_restart.c - a sink program slow to start again, as one with a
  * heavy start is: its first run waits half a second (its source is done
  * by then), takes records and ends with exit 1 at its 100th; each later
- * run sleeps SECONDS (argv[1]) before it opens its
- * stage, then takes every record.  (The supervisor's report counts what
- * it took.)
+ * run sleeps SECONDS (argv[1]) before it opens its stage, then takes
+ * every record.  (The supervisor's report counts what it took.)
+ *
+ * With "die" for SECONDS every run, with "die-again" every run after
+ * the first, forks a child that keeps what it inherited (the hand-shake
+ * socket among it) for 30 s, and ends with exit 1 before it opens its
+ * stage.
  */
 #include <ringpipe.h>
 #include <stdlib.h>
@@ -27,14 +31,21 @@ static int take(struct rp_stage *s, const struct rp_record *in, void *arg)
 
 int main(int argc, char **argv)
 {
-	const char *w = getenv("RINGPIPE_STAGE");
+	const char *w = getenv("RINGPIPE_STAGE"), *how = argc > 1 ? argv[1] : "";
 	struct rp_stage *s;
 
 	/* The supervisor's wiring says which start this is (inc=N). */
 	first_run = w == NULL || strstr(w, "inc=") == NULL ||
 		    strstr(w, "inc=1;") != NULL;
-	if (!first_run && argc > 1)
-		sleep((unsigned)atoi(argv[1]));
+	if (!strcmp(how, "die") || (!first_run && !strcmp(how, "die-again"))) {
+		if (fork() == 0) {
+			sleep(30);
+			_exit(0);
+		}
+		_exit(1);
+	}
+	if (!first_run)
+		sleep((unsigned)atoi(how));
 	if (rp_stage_open(&s) != 0)
 		return 1;
 	if (first_run)
