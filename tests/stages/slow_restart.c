@@ -6,9 +6,9 @@
  * every record.  (The supervisor's report counts what it took.)
  *
  * With "die" for SECONDS every run, with "die-again" every run after
- * the first, forks a child that keeps what it inherited (the hand-shake
- * socket among it) for 30 s, and ends with exit 1 before it opens its
- * stage.
+ * the first, forks a child that keeps what it inherited but its stdio
+ * (the hand-shake socket among it) for 30 s, and ends with exit 1 before
+ * it opens its stage.
  */
 #include <ringpipe.h>
 #include <stdlib.h>
@@ -39,6 +39,11 @@ int main(int argc, char **argv)
 		    strstr(w, "inc=1;") != NULL;
 	if (!strcmp(how, "die") || (!first_run && !strcmp(how, "die-again"))) {
 		if (fork() == 0) {
+			/* Not its stdio: the supervisor would read on from
+			 * its stderr for a moment. */
+			close(0);
+			close(1);
+			close(2);
 			sleep(30);
 			_exit(0);
 		}
