@@ -212,8 +212,9 @@ RP_TEST(test_chaos_crashpoint_sweep, 120)
 	unsigned runs = 0, crashed = 0, differed = 1;
 
 	rp_cmd_dir_make("chaos");
-	/* (Sanitized, a quarter of the lines: 49 runs of them, and the
-	 * points are passed within the first thousand.) */
+	/* (Sanitized, a quarter of the lines: 49 runs of them.  Each
+	 * point is still passed as often as the sweep needs: the count
+	 * of runs that crashed at their point below says so.) */
 	write_pipeline_of("c.yaml",
 			  "  - {name: mid, input: read, run: grep, "
 			  "args: [\"[05]$\"], ring: 64k}\n",
