@@ -2,13 +2,13 @@
  * progress.c - the progress line (progress.h).
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "errout.h"
 #include "progress.h"
 
 static FILE *saved;   /* the real stderr while the line is on */
@@ -16,23 +16,10 @@ static int shown;     /* the line is on the screen now */
 
 #define ERASE "\r\033[K"
 
-static void put(const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(STDERR_FILENO, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 static void erase(void)
 {
 	if (shown) {
-		put(ERASE, sizeof(ERASE) - 1);
+		rp_errout_transient(ERASE, sizeof(ERASE) - 1, 1);
 		shown = 0;
 	}
 }
@@ -42,7 +29,7 @@ static ssize_t cookie_write(void *c, const char *buf, size_t n)
 {
 	(void)c;
 	erase();
-	put(buf, n);
+	fwrite(buf, 1, n, saved);
 	return (ssize_t)n;
 }
 
@@ -77,6 +64,7 @@ int rp_progress_begin(void)
 void rp_progress_show(const char *text)
 {
 	struct winsize ws;
+	char line[1024];
 	size_t n = strlen(text), width = 80;
 
 	if (saved == NULL)
@@ -87,9 +75,13 @@ void rp_progress_show(const char *text)
 	 * terminals, and then \r no longer reaches its start. */
 	if (n > width - 1)
 		n = width - 1;
-	put(ERASE, sizeof(ERASE) - 1);
-	put(text, n);
-	shown = 1;
+	if (n > sizeof(line) - sizeof(ERASE))
+		n = sizeof(line) - sizeof(ERASE);
+	memcpy(line, ERASE, sizeof(ERASE) - 1);
+	memcpy(line + sizeof(ERASE) - 1, text, n);
+	/* Left out while stderr's reader lags: shown then or never. */
+	if (rp_errout_transient(line, sizeof(ERASE) - 1 + n, 0))
+		shown = 1;
 }
 
 void rp_progress_end(void)

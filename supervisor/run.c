@@ -19,6 +19,7 @@
 #include "../stage/landlock.h"
 #include "../stage/ringpipe.h"
 #include "../stage/wiring.h"
+#include "errout.h"
 #include "errpipe.h"
 #include "deadletter.h"
 #include "json.h"
@@ -65,7 +66,8 @@ static int alive(enum state st)
  * RP_EXIT_OUTPUT_CLOSED, as a shell pipeline ignores SIGPIPE.) */
 
 enum { EV_SIGNAL = 1, EV_TIMER, EV_BELL, EV_PID, EV_LISTENER, EV_STDERR,
-       EV_OBSERVE, EV_SPARE_PID, EV_SPARE_STDERR, EV_SPARE_SOCK, EV_GO };
+       EV_OBSERVE, EV_SPARE_PID, EV_SPARE_STDERR, EV_SPARE_SOCK, EV_GO,
+       EV_ERROUT };
 #define EV(kind, i) ((uint64_t)(kind) << 32 | (uint32_t)(i))
 
 struct stage_run {
@@ -2605,6 +2607,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	s->grace_ns = o->fast_restart ? FAST_GRACE_NS : CANCEL_GRACE_NS;
 	s->chaos = o->chaos;
 	s->drain_opt = o->drain;
+	/* A stderr nobody reads must not stop the supervision. */
+	rp_errout_begin();
 	/* On a terminal, unless asked for the counters or for quiet. */
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->npos = cfg->nstages;
@@ -2679,6 +2683,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		if (at(s, k)->cfg->standby)
 			at(s, k)->spare_at = rp_now_ns();
 
+	int eo_watch = -1; /* our stderr, while its reader lags behind */
 	for (int64_t drain_until = 0;;) {
 		struct epoll_event evs[16];
 		int n, open_pipes = 0, pending = 0;
@@ -2782,6 +2787,18 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				if (w < ms)
 					ms = w < 0 ? 0 : (int)w;
 			}
+			if (rp_errout_fd() != eo_watch) {
+				struct epoll_event ev = {
+					.events = EPOLLOUT,
+					.data.u64 = EV(EV_ERROUT, 0)};
+				if (eo_watch >= 0)
+					epoll_ctl(s->ep, EPOLL_CTL_DEL,
+						  eo_watch, NULL);
+				eo_watch = rp_errout_fd();
+				if (eo_watch >= 0)
+					epoll_ctl(s->ep, EPOLL_CTL_ADD,
+						  eo_watch, &ev);
+			}
 			n = epoll_wait(s->ep, evs, 16, ms);
 		}
 		rp_bell_park_end(s->sup_bell);
@@ -2818,6 +2835,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			case EV_SPARE_PID: on_spare_exit(s, k); break;
 			case EV_SPARE_SOCK: on_spare_sock(s, k); break;
 			case EV_GO: on_go(s, k); break;
+			case EV_ERROUT: rp_errout_pump(); break;
 			case EV_SPARE_STDERR:
 				rp_errpipe_pump(&at(s, k)->spare_err, stderr);
 				break;
@@ -2825,6 +2843,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		}
 	}
 	rp_progress_end();
+	rp_errout_last();
 	if (!o->quiet)
 		report(s);
 	/* A drain that finished still tells the shell it was stopped. */
@@ -2870,5 +2889,8 @@ out:
 		close(s->tfd);
 	rp_deadletter_close(&s->dead);
 	free(s);
+	/* The report and the last lines: written out, waiting for the
+	 * reader now that nothing else waits for the supervisor. */
+	rp_errout_end();
 	return code;
 }

@@ -19,6 +19,7 @@
 
 #include "../stage/ringpipe.h"
 #include "../stage/wiring.h"
+#include "errout.h"
 #include "spawn.h"
 
 #define SEC 1000000000LL
@@ -70,6 +71,8 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 {
 	char env[RP_WIRING_MAX];
 
+	/* Its stderr is plain fd 2, not the supervisor's queue. */
+	rp_errout_child();
 	/* Created in a user namespace of its own: keep our ids in it
 	 * before anything else (until then it has none).  Its /proc/self
 	 * files are its own to write only while it is dumpable, which the

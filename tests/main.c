@@ -21,6 +21,7 @@ void rp_suite_standby(void);
 void rp_suite_replicas(void);
 void rp_suite_each(void);
 void rp_suite_file_ends(void);
+void rp_suite_errout(void);
 
 int main(int argc, char **argv)
 {
@@ -37,7 +38,7 @@ int main(int argc, char **argv)
 				  rp_suite_hostile,
 				  rp_suite_ctl,     rp_suite_stage,
 				  rp_suite_builtin, rp_suite_file_ends,
-				  rp_suite_cli,
+				  rp_suite_cli,     rp_suite_errout,
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
 				  rp_suite_replay,  rp_suite_standby,
