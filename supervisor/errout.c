@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -191,10 +192,15 @@ static int own_fd(void)
 	struct stat st;
 	int fd = -1;
 
+	int pty;
+
 	if (fstat(STDERR_FILENO, &st) != 0)
 		return -1;
+	/* (Not a terminal's master side: opened again, that would be a
+	 * new terminal.) */
 	if (S_ISFIFO(st.st_mode) ||
-	    (S_ISCHR(st.st_mode) && isatty(STDERR_FILENO)))
+	    (S_ISCHR(st.st_mode) && isatty(STDERR_FILENO) &&
+	     ioctl(STDERR_FILENO, TIOCGPTN, &pty) != 0))
 		fd = open("/proc/self/fd/2",
 			  O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	else if (S_ISSOCK(st.st_mode) &&
@@ -267,27 +273,52 @@ int rp_errout_transient(const char *p, size_t n, int must)
 	return !eo.broken;
 }
 
+/* Ctrl-Z while the rest is waited for: stopped by SIGTSTP's own
+ * default action, as the run's loop does it (its stages are gone). */
+static void stop_here(void)
+{
+	struct sigaction dfl, old;
+	sigset_t tstp;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&tstp);
+	sigaddset(&tstp, SIGTSTP);
+	sigaction(SIGTSTP, &dfl, &old);
+	sigprocmask(SIG_UNBLOCK, &tstp, NULL);
+	raise(SIGTSTP);
+	sigprocmask(SIG_BLOCK, &tstp, NULL);
+	sigaction(SIGTSTP, &old, NULL);
+}
+
 /* The rest, waiting for the reader; a signal that ends a run ends the
- * wait (they are blocked while a run is supervised). */
+ * wait, Ctrl-Z stops it (they are blocked while a run is supervised). */
 static void write_rest(void)
 {
-	sigset_t end;
+	sigset_t sigs;
 	int sfd;
 
-	sigemptyset(&end);
-	sigaddset(&end, SIGINT);
-	sigaddset(&end, SIGTERM);
-	sigaddset(&end, SIGHUP);
-	sigaddset(&end, SIGQUIT);
-	sfd = signalfd(-1, &end, SFD_CLOEXEC | SFD_NONBLOCK);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGQUIT);
+	sigaddset(&sigs, SIGTSTP);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	for (rp_errout_pump(); rp_errout_fd() >= 0; rp_errout_pump()) {
 		struct pollfd p[2] = {{.fd = eo.fd, .events = POLLOUT},
 				      {.fd = sfd, .events = POLLIN}};
+		struct signalfd_siginfo si;
 		int r = poll(p, sfd >= 0 ? 2 : 1, -1);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (r > 0 && sfd >= 0 && p[1].revents)
+		if (r <= 0 || sfd < 0 || !p[1].revents)
+			continue;
+		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo != SIGTSTP)
 			break;
+		stop_here();
 	}
 	if (sfd >= 0)
 		close(sfd);

@@ -19,7 +19,7 @@
  * Once rp_errout_last is called nothing is dropped any more, and at
  * rp_errout_end the rest is written, waiting for the reader as a
  * program writing its last words does; an INT, TERM, HUP or QUIT signal
- * ends that wait.
+ * ends that wait, and Ctrl-Z stops it.
  */
 #ifndef RP_ERROUT_H
 #define RP_ERROUT_H

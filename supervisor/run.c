@@ -143,7 +143,7 @@ struct stage_run {
 	int spare_off;            /* could not keep one: restarts go cold */
 	uint32_t spare_fails;     /* in a row */
 	uint32_t takeovers;       /* restarts its standby made */
-	/* a restart whose sandbox hand-shake is awaited as an event (its
+	/* a start whose sandbox hand-shake is awaited as an event (its
 	 * socket in proc.go), given up on at hs_deadline */
 	int hs_pending;
 	int64_t hs_deadline;
@@ -177,8 +177,6 @@ struct sup {
 	} lw[RP_CFG_MAX_STAGES][2];
 	struct rp_bell *sup_bell;
 	int ep, sfd, tfd;
-	int sfd_end;              /* a signalfd of the ending signals alone:
-				   * polled, never read, while a stage starts */
 	int signals, failed, alive;
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
@@ -197,7 +195,17 @@ struct sup {
 	int end_sig;              /* the cancel came from SIGHUP or SIGQUIT */
 	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
+	const struct rp_run_opts *o;
+	/* first starts: the next stage to start (-1: none left), and the
+	 * one whose hand-shake is awaited (-1: none) */
+	int next_first, first_k;
 };
+
+/* Never started yet: a first start still to come (no process). */
+static int unstarted(const struct stage_run *r)
+{
+	return r->started_at == 0;
+}
 
 static struct stage_run *at(struct sup *s, int k)
 {
@@ -347,8 +355,15 @@ static void read_control(struct sup *s, int k)
 		switch (m.kind) {
 		case RP_CTL_READY:
 			r->layers = (unsigned)m.arg0;
-			if (r->state == ST_STARTING)
-				set_state(s, k, ST_RUNNING);
+			if (r->state != ST_STARTING)
+				break;
+			set_state(s, k, ST_RUNNING);
+			/* Started while the pipeline drains. */
+			if (s->drain_sig && !s->cancel_reason) {
+				if (P(s, k) == 0 && r->proc.tx)
+					rp_ctl_drain(r->proc.tx);
+				set_state(s, k, ST_DRAINING);
+			}
 			break;
 		case RP_CTL_TIMED_OUT:
 			/* The adapter ended its program's run for the
@@ -795,7 +810,8 @@ static int group_add(struct sup *s, int p, int skip, int *who, int n,
 {
 	for (int c = s->first[p]; c < pos_end(s, p); c++) {
 		size_t len = strlen(names);
-		if (c == skip)
+		/* (One never started has written nothing.) */
+		if (c == skip || unstarted(at(s, c)))
 			continue;
 		if (len + 2 < cap)
 			snprintf(names + len, cap - len, "%s%s",
@@ -884,6 +900,14 @@ static void blame(struct sup *s, int k, int side)
 
 	if (at(s, k)->nrep > 1)
 		n = group_add(s, P(s, k), k, who, n, names, sizeof(names));
+	if (n == 0) {
+		/* Nobody else has written it yet: the claim is its own. */
+		set_state(s, k, ST_FAILED);
+		at(s, k)->why[0] = '\0';
+		fail(s, k, "said its %s ring was broken before any other stage "
+			   "had written it", side == 2 ? "output" : "input");
+		return;
+	}
 	fail_writers(s, k, side, who, n, names, W_BROKE);
 }
 
@@ -1287,21 +1311,9 @@ static int setup(struct sup *s, const struct rp_run_opts *o)
 		sigaddset(&mask, RP_CHAOS_SIGNAL);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	s->sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	/* (Readable while one of these is pending: the loop's reads of
-	 * s->sfd take it.  Ctrl-Z, a drain, a chaos fault do not stop a
-	 * start; these do.) */
-	{
-		sigset_t end;
-		sigemptyset(&end);
-		sigaddset(&end, SIGINT);
-		sigaddset(&end, SIGTERM);
-		sigaddset(&end, SIGHUP);
-		sigaddset(&end, SIGQUIT);
-		s->sfd_end = signalfd(-1, &end, SFD_CLOEXEC | SFD_NONBLOCK);
-	}
 	s->ep = epoll_create1(EPOLL_CLOEXEC);
 	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-	if (s->sfd < 0 || s->sfd_end < 0 || s->ep < 0 || s->tfd < 0)
+	if (s->sfd < 0 || s->ep < 0 || s->tfd < 0)
 		return -errno;
 	if ((err = rp_bell_create(RP_BELL_EVENTFD, &s->sup_bell)))
 		return err;
@@ -1412,7 +1424,6 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 				c->record_timeout_ms;
 	spec->timed = c->record_timeout_ms > 0;
 	spec->lock_ms = r->nrep > 1 ? c->lock_timeout_ms : 0;
-	spec->abort_fd = s->sfd_end;
 	spec->null_stdin = has_in(s, k);
 	spec->null_stdout = has_out(s, k);
 	if (c->builtin)
@@ -1469,15 +1480,6 @@ static int start_done(struct sup *s, int k, int err)
 					1);
 			return err;
 		}
-		if (err == -EINTR) {
-			/* Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT) while it
-			 * started: not its failure; the loop takes the
-			 * signal next. */
-			set_state(s, k, ST_CANCELLED);
-			snprintf(r->why, sizeof(r->why), "not started: a "
-				 "signal came while it started");
-			return err;
-		}
 		snprintf(why, sizeof(why), "could not start: %s", r->why);
 		r->why[0] = '\0';
 		/* Killed while it started (an operator, a fault schedule):
@@ -1511,15 +1513,13 @@ static int start_done(struct sup *s, int k, int err)
 }
 
 /*
- * Start stage k.  A first start waits for the stage's hand-shake here
- * (the stages start one after the other, sink first, and only an ending
- * signal cuts the wait short).  A restart (defer) does not hold the
- * loop: its hand-shake is an event (on_go), so while a restarted stage
- * is slow to start, the others' stderr, seccomp notices, deaths and
- * timeouts, `ringpipe stat` and Ctrl-Z are served.
+ * Start stage k.  Its hand-shake does not hold the loop: it is an event
+ * (on_go), so while a stage is slow to start, the others' stderr,
+ * seccomp notices, deaths and timeouts, `ringpipe stat`, Ctrl-Z and
+ * Ctrl-C are served.  0 while its hand-shake is awaited, else
+ * start_done's answer.
  */
-static int start(struct sup *s, int k, const struct rp_run_opts *o,
-		 int defer)
+static int start(struct sup *s, int k, const struct rp_run_opts *o)
 {
 	struct stage_run *r = at(s, k);
 	const struct rp_cfg_stage *c = r->cfg;
@@ -1540,10 +1540,10 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o,
 	r->err.stamp = 1;
 	r->err_open = 1;
 	spec.stderr_fd = wfd;
-	spec.defer_handshake = defer;
+	spec.defer_handshake = 1;
 	err = rp_spawn(&spec, &l, &r->proc, r->why, sizeof(r->why));
 	close(wfd);
-	if (err || !defer)
+	if (err)
 		return start_done(s, k, err);
 	r->hs_pending = 1;
 	r->hs_deadline = rp_now_ns() + HANDSHAKE_NS;
@@ -1575,6 +1575,51 @@ static void hs_stop(struct sup *s, int k)
 	}
 }
 
+/*
+ * The first starts, one after the other, sink first: every stage's
+ * consumer exists before it produces, and blame at a first attach
+ * depends on that order.  Each goes on from where the last one's start
+ * was done or given up on.  What a failure or a cancel keeps from
+ * starting is said so, not left "starting".  Then the standbys (forked
+ * at the loop's next turn; each one's hand-shake is an event too).
+ */
+static void start_firsts(struct sup *s)
+{
+	if (s->first_k >= 0)
+		return; /* one at a time */
+	while (s->next_first >= 0) {
+		int k = s->next_first--;
+		struct stage_run *r = at(s, k);
+		if (r->state != ST_STARTING)
+			continue; /* judged meanwhile (blame) */
+		if (s->failed || s->cancel_reason) {
+			set_state(s, k, ST_CANCELLED);
+			snprintf(r->why, sizeof(r->why),
+				 "not started: the pipeline %s",
+				 s->failed ? "had failed" : "was cancelled");
+			continue;
+		}
+		start(s, k, s->o);
+		if (r->hs_pending) {
+			s->first_k = k;
+			return;
+		}
+	}
+	s->next_first = -2; /* the standbys once: (-1 while starting) */
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->cfg->standby)
+			at(s, k)->spare_at = rp_now_ns();
+}
+
+/* Stage k's start is done or given up on: the first starts go on. */
+static void start_ended(struct sup *s, int k)
+{
+	if (k != s->first_k)
+		return;
+	s->first_k = -1;
+	start_firsts(s);
+}
+
 /* A deferred start given up on: the pipeline is ending meanwhile (its
  * stage was never at work), or its hand-shake is late. */
 static void hs_give_up(struct sup *s, int k)
@@ -1589,17 +1634,19 @@ static void hs_give_up(struct sup *s, int k)
 		char why[sizeof(r->why)];
 		rp_spawn_abandon(&r->proc, why, sizeof(why));
 		rp_errpipe_pump(&r->err, stderr);
-		return;
+	} else {
+		rp_spawn_abandon(&r->proc, r->why, sizeof(r->why));
+		rp_errpipe_pump(&r->err, stderr);
+		if (late) {
+			start_done(s, k, -ETIMEDOUT);
+		} else {
+			set_state(s, k, ST_CANCELLED);
+			snprintf(r->why, sizeof(r->why),
+				 "not started: the pipeline %s",
+				 s->failed ? "had failed" : "was cancelled");
+		}
 	}
-	rp_spawn_abandon(&r->proc, r->why, sizeof(r->why));
-	rp_errpipe_pump(&r->err, stderr);
-	if (late) {
-		start_done(s, k, -ETIMEDOUT);
-		return;
-	}
-	set_state(s, k, ST_CANCELLED);
-	snprintf(r->why, sizeof(r->why), "not started: the pipeline %s",
-		 s->failed ? "had failed" : "was cancelled");
+	start_ended(s, k);
 }
 
 /* A deferred start's socket is readable: its hand-shake came (or the
@@ -1620,6 +1667,7 @@ static void on_go(struct sup *s, int k)
 		return; /* a wake-up with nothing to take */
 	hs_stop(s, k);
 	start_done(s, k, err);
+	start_ended(s, k);
 }
 
 /*
@@ -1910,7 +1958,7 @@ static void restart_now(struct sup *s, int k, const struct rp_run_opts *o)
 	rp_spawn_close(&r->proc);
 	set_state(s, k, ST_STARTING);
 	if (spare_take_over(s, k, o) != 0)
-		start(s, k, o, 1);
+		start(s, k, o);
 }
 
 /* Per-record timeouts: a stage that keeps working on one record for
@@ -2150,7 +2198,7 @@ static void say_waiting(struct sup *s)
 		struct stage_run *r = at(s, k);
 		struct rp_ring_stats ps, cs;
 		uint64_t used = 0;
-		if (!alive(r->state))
+		if (!alive(r->state) || unstarted(r))
 			continue;
 		if (has_in(s, k) && rp_ring_observe(ring_in(s, k), &ps, &cs,
 						    &used) == 0)
@@ -2190,7 +2238,10 @@ static void drain(struct sup *s, int sig)
 			continue;
 		if (P(s, k) == 0 && r->proc.tx)
 			rp_ctl_drain(r->proc.tx);
-		set_state(s, k, ST_DRAINING);
+		/* One still starting (its hand-shake awaited, or a first
+		 * start still to come) drains once it says it is ready. */
+		if (r->state != ST_STARTING)
+			set_state(s, k, ST_DRAINING);
 	}
 }
 
@@ -2612,7 +2663,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	/* On a terminal, unless asked for the counters or for quiet. */
 	s->progress = !o->stats && !o->quiet && rp_progress_begin();
 	s->npos = cfg->nstages;
-	s->sfd = s->sfd_end = s->ep = s->tfd = -1;
+	s->sfd = s->ep = s->tfd = -1;
 	s->obs.fd[0] = s->obs.fd[1] = -1;
 	/* One process per stage, a replica each for replicated ones
 	 * (config.c keeps the total within RP_CFG_MAX_PROCS). */
@@ -2658,30 +2709,10 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		code = RP_RUN_FAILED;
 		goto out;
 	}
-	/* Sink first: every stage's consumer exists before it produces.
-	 * What a failure there keeps from starting is said so, not left
-	 * "starting". */
-	for (int k = s->n - 1, stopped = 0; k >= 0; k--) {
-		if (!s->failed && !stopped) {
-			/* (-EINTR: a signal came while it started.) */
-			stopped = start(s, k, o, 0) == -EINTR;
-			continue;
-		}
-		set_state(s, k, ST_CANCELLED);
-		snprintf(at(s, k)->why, sizeof(at(s, k)->why),
-			 "not started: %s",
-			 stopped ? "a signal came while the pipeline started"
-				 : "the pipeline had failed");
-		/* Taken now: with nothing alive the loop would not wait
-		 * for it, and the exit code must say it. */
-		if (k == 0 && stopped)
-			on_signal(s);
-	}
-	/* Then the standbys (forked at the loop's first turn; each one's
-	 * hand-shake is an event like any other). */
-	for (int k = 0; k < s->n; k++)
-		if (at(s, k)->cfg->standby)
-			at(s, k)->spare_at = rp_now_ns();
+	s->o = o;
+	s->first_k = -1;
+	s->next_first = s->n - 1;
+	start_firsts(s);
 
 	int eo_watch = -1; /* our stderr, while its reader lags behind */
 	for (int64_t drain_until = 0;;) {
@@ -2723,6 +2754,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			if (next_restart == 0 || due < next_restart)
 				next_restart = due;
 		}
+		/* First starts still to come: the run goes on. */
+		if (s->next_first >= 0)
+			restarting++;
 		next_spare = spares_tend(s, o);
 		if (next_spare && (next_restart == 0 || next_spare < next_restart))
 			next_restart = next_spare;
@@ -2737,8 +2771,10 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 			drain_until = rp_now_ns() + 2000000000LL;
 		else if (s->alive || restarting)
 			drain_until = 0; /* not the end after all */
-		if (s->drain_deadline && s->alive && !s->cancel_reason &&
-		    rp_now_ns() > s->drain_deadline) {
+		/* (A restart still awaited counts: the deadline ends the
+		 * wait for it too.) */
+		if (s->drain_deadline && (s->alive || restarting) &&
+		    !s->cancel_reason && rp_now_ns() > s->drain_deadline) {
 			rp_log(RP_LOG_INFO, NULL, "still draining %.0f s on: "
 			       "cancelling", DRAIN_GRACE_NS / 1e9);
 			say_waiting(s);
@@ -2883,8 +2919,6 @@ out:
 		close(s->ep);
 	if (s->sfd >= 0)
 		close(s->sfd);
-	if (s->sfd_end >= 0)
-		close(s->sfd_end);
 	if (s->tfd >= 0)
 		close(s->tfd);
 	rp_deadletter_close(&s->dead);

@@ -461,30 +461,71 @@ static char *ctrl_c_ends_it(pid_t pid)
 	return rp_cmd_slurp("REPORT", &n);
 }
 
-/* Ctrl-C while a stage starts (a program that never gives its sandbox
- * hand-shake, waited for up to 10 s): the run stops waiting at once,
- * exits 130, and says which stages never started. */
-RP_TEST(test_ctrl_c_during_a_start, 30)
+/* A first start that does not come (a program that never gives its
+ * sandbox hand-shake, waited for up to 10 s) holds up nothing: `ringpipe
+ * stat` answers at once, showing both stages starting (the source not
+ * started yet: the sink starts first).  Ctrl-C ends the run at once,
+ * exit 130, the report says which stages never started, and the program
+ * is gone.  The same with --drain, where the first Ctrl-C drains (the
+ * stage would drain once started) and the second one cancels. */
+RP_TEST(test_ctrl_c_during_a_start, 60)
 {
-	char *args[] = {"run", "s.yaml", NULL};
-	char *text;
-	pid_t pid;
+	char json[8192], name[64], yaml[512], token[32], *text;
+	int64_t took = 0;
 
 	rp_cmd_dir_make("cli");
-	write_file("s.yaml",
-		   "name: slowstart\nstages:\n"
-		   "  - {name: read, run: file-source, args: [--lines, s.yaml]}\n"
-		   "  - {name: never, input: read, program: [/bin/sleep, "
-		   "\"30\"]}\n");
-	pid = rp_cmd_start(args, -1);
-	usleep(500000);
-	text = ctrl_c_ends_it(pid);
-	CU_ASSERT(strstr(text, "never            cancelled in 0 ") != NULL);
-	CU_ASSERT(strstr(text, "-- not started: a signal came while it "
-			       "started") != NULL);
-	CU_ASSERT(strstr(text, "-- not started: a signal came while the "
-			       "pipeline started") != NULL);
-	free(text);
+	snprintf(token, sizeof(token), "29.%06d", (int)getpid() % 1000000);
+	for (int i = 0; i < 2; i++) {
+		char *args[] = {"run", "s.yaml", i ? "--drain" : NULL, NULL};
+		int asked = -1;
+		pid_t pid;
+		snprintf(name, sizeof(name), "slowstart%d-%d", i,
+			 (int)getpid());
+		snprintf(yaml, sizeof(yaml),
+			 "name: %s\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, s.yaml]}\n"
+			 "  - {name: never, input: read, program: [/bin/sleep, "
+			 "\"%s\"]}\n",
+			 name, token);
+		write_file("s.yaml", yaml);
+		pid = rp_cmd_start(args, -1);
+		/* (Until its socket is there; then at once.) */
+		for (int t = 0; t < 100 && asked != 0; t++) {
+			int64_t t0;
+			usleep(50000);
+			t0 = rp_now_ns();
+			asked = rp_cmd_stat_json(name, json, sizeof(json));
+			took = rp_now_ns() - t0;
+		}
+		CU_ASSERT_EQUAL(asked, 0);
+		CU_ASSERT(took < 1000000000LL);
+		CU_ASSERT(strstr(json, "{\"name\":\"read\",\"state\":"
+				       "\"starting\"") != NULL);
+		CU_ASSERT(strstr(json, "{\"name\":\"never\",\"state\":"
+				       "\"starting\"") != NULL);
+		CU_ASSERT(rp_cmd_find_process(token, NULL) > 0);
+		if (i) {
+			kill(pid, SIGINT);
+			usleep(200000);
+		}
+		text = ctrl_c_ends_it(pid);
+		CU_ASSERT(strstr(text, "never            cancelled in 0 "
+				       "         policy strict layers -  -- not "
+				       "started: the pipeline was cancelled") !=
+			  NULL);
+		CU_ASSERT(strstr(text, "read             cancelled in 0 "
+				       "         policy strict layers -  -- not "
+				       "started: the pipeline was cancelled") !=
+			  NULL);
+		CU_ASSERT(!i || strstr(text, "Interrupt: draining") != NULL);
+		CU_ASSERT(strstr(text, "is not a transition") == NULL);
+		CU_ASSERT(rp_cmd_find_process(token, NULL) <= 0);
+		if (asked != 0 || !strstr(text, "not started: the pipeline"))
+			fprintf(stderr, "stat (%.2f s): %s\n%s\n",
+				took / 1e9, json, text);
+		free(text);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -518,8 +559,8 @@ static void slow_restart_copy(char *prog, size_t len)
 
 /* A stage that dies before its sandbox hand-shake while a child of its
  * own keeps the hand-shake socket open: its death is seen at once, at a
- * first start (waited for in place) as at a restart (an event), not
- * after the 10 s a hand-shake is given. */
+ * first start as at a restart, not after the 10 s a hand-shake is
+ * given. */
 RP_TEST(test_died_before_hand_shake, 60)
 {
 	static const char *const how[] = {"die", "die-again"};
@@ -571,7 +612,9 @@ RP_TEST(test_died_before_hand_shake, 60)
  * at once, showing it starting.  The run waits for it, though nothing
  * else is left running, and ends with every record taken once.  Ctrl-C
  * while such a restart is awaited ends the run at once (exit 130), the
- * stage said not started, its process gone. */
+ * stage said not started, its process gone.  A drain (SIGUSR1) while it
+ * is awaited: the stage drains once it has started, takes what is
+ * queued for it, and the run ends with exit 0. */
 RP_TEST(test_slow_restart_holds_nothing, 90)
 {
 	char prog[128], yaml[1024], name[64], in[256], token[32], *text;
@@ -586,7 +629,8 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 	rp_cmd_path(in, sizeof(in), "in");
 	rp_cmd_write_lines(in, 2000);
 	snprintf(token, sizeof(token), "%d", 8000000 + (int)getpid());
-	for (int i = 0; i < 2; i++) {
+	/* (The drain, in the plain run only: the same waits again.) */
+	for (int i = 0; i < (rp_test_sanitized() ? 2 : 3); i++) {
 		int seen = 0;
 		snprintf(name, sizeof(name), "slowre%d-%d", i, (int)getpid());
 		snprintf(yaml, sizeof(yaml),
@@ -596,10 +640,9 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 			 "  - {name: slow, input: read, program: [%s, \"%d\", "
 			 "\"%s\"], restart: on-failure, "
 			 "restart_backoff_ms: 0}\n",
-			 name, in, prog, i ? 30 : 3, token);
+			 name, in, prog, i == 1 ? 30 : i == 2 ? 2 : 3, token);
 		write_file("s.yaml", yaml);
 		pid = rp_cmd_start(args, -1);
-		/* (The first start holds stat up: not timed.) */
 		for (int t = 0; t < 100 && !seen; t++) {
 			seen = slow_restarting(name, &took);
 			if (!seen)
@@ -616,7 +659,10 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 				slowest = took;
 		}
 		CU_ASSERT(slowest < 1000000000LL);
-		if (i == 0) {
+		/* A drain meanwhile (SIGUSR1): it drains once started. */
+		if (i == 2)
+			kill(pid, SIGUSR1);
+		if (i != 1) {
 			/* ... and then it runs, as it would have. */
 			st = rp_test_wait(pid, 20);
 			CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
@@ -624,7 +670,12 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 			CU_ASSERT(strstr(text, "  slow             done      "
 					       "in 2000 ") != NULL);
 			CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
-			if (!strstr(text, "slow             done      in 2000"))
+			CU_ASSERT(strstr(text, "is not a transition") == NULL);
+			CU_ASSERT(i != 2 ||
+				  strstr(text, "User defined signal 1: "
+					       "draining") != NULL);
+			if (!strstr(text, "slow             done      in 2000") ||
+			    strstr(text, "is not a transition"))
 				fprintf(stderr, "%s\n", text);
 			free(text);
 			continue;
