@@ -115,12 +115,12 @@ static void put(const char *p, size_t n)
 		size_t w = raw(p, n);
 		if (w > 0)
 			eo.mid = 1; /* its rest is taken, whatever the room */
+		if (w == n && !eo.broken)
+			eo.mid = p[n - 1] != '\n';
 		p += w;
 		n -= w;
-		if (n == 0 || eo.broken) {
-			eo.mid = 0;
+		if (n == 0 || eo.broken)
 			return;
-		}
 	}
 	/* Whole lines are dropped, never a piece of one. */
 	if ((!eo.mid && !eo.last && eo.len + n > RP_ERROUT_QUEUE) ||
@@ -292,7 +292,8 @@ static void stop_here(void)
 }
 
 /* The rest, waiting for the reader; a signal that ends a run ends the
- * wait, Ctrl-Z stops it (they are blocked while a run is supervised). */
+ * wait (and stderr then goes to /dev/null), Ctrl-Z stops it (they are
+ * blocked while a run is supervised). */
 static void write_rest(void)
 {
 	sigset_t sigs;
@@ -316,8 +317,16 @@ static void write_rest(void)
 			continue;
 		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
-		if (si.ssi_signo != SIGTSTP)
+		if (si.ssi_signo != SIGTSTP) {
+			/* Given up on: what the caller still writes goes
+			 * nowhere rather than wait for that reader. */
+			int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+			if (nul >= 0) {
+				dup2(nul, STDERR_FILENO);
+				close(nul);
+			}
 			break;
+		}
 		stop_here();
 	}
 	if (sfd >= 0)

@@ -13,13 +13,16 @@
  * and counted, and a line says how many once the reader has caught up.
  * A reader that went away ends the writing, not the run (SIGPIPE is
  * ignored meanwhile, and after the end if the reader is gone; the
- * stages get it back).  A regular file or another
- * device is written directly, as before: such writes do not wait.
+ * stages get it back).  A regular file or another device is written
+ * directly, as before: such writes do not wait.  So are a terminal or
+ * FIFO that cannot be opened again (another user's, no /proc) and a
+ * terminal's master side, whose writes can wait.
  *
  * Once rp_errout_last is called nothing is dropped any more, and at
  * rp_errout_end the rest is written, waiting for the reader as a
  * program writing its last words does; an INT, TERM, HUP or QUIT signal
- * ends that wait, and Ctrl-Z stops it.
+ * ends that wait (stderr is /dev/null from then on), and Ctrl-Z stops
+ * it.
  */
 #ifndef RP_ERROUT_H
 #define RP_ERROUT_H

@@ -48,6 +48,7 @@ void rp_log(enum rp_log_level l, const char *stage, const char *fmt, ...)
 			 stamp, stage, msg);
 	else
 		snprintf(line, sizeof(line), "%s ringpipe: %s\n", stamp, msg);
-	/* The line in one piece (stderr is unbuffered). */
+	/* The line in one piece (one write of it, whatever stderr's
+	 * buffering). */
 	fputs(line, stderr);
 }

@@ -29,8 +29,9 @@
 #include "run.h"
 #include "spawn.h"
 
-/* A stage's lifecycle (run.h).  The first four have a process; the
- * order matters: state <= ST_CANCELLING is "alive". */
+/* A stage's lifecycle (run.h).  The first four have a process (but a
+ * first start still to come: starting, none yet); the order matters:
+ * state <= ST_CANCELLING is "alive". */
 enum state {
 	ST_STARTING, ST_RUNNING, ST_DRAINING, ST_CANCELLING, ST_RESTARTING,
 	ST_EXITED, ST_CANCELLED, ST_FAILED
@@ -196,8 +197,9 @@ struct sup {
 	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
 	const struct rp_run_opts *o;
-	/* first starts: the next stage to start (-1: none left), and the
-	 * one whose hand-shake is awaited (-1: none) */
+	/* first starts: the next stage to start (-1: none left, the last
+	 * one's start may still be awaited; -2: all done, the standbys
+	 * scheduled), and the one whose hand-shake is awaited (-1: none) */
 	int next_first, first_k;
 };
 
@@ -928,6 +930,8 @@ static void blame_proven(struct sup *s, int k, int side, int geo, int cur)
 			continue;
 		n = group_add(s, g == 0 ? P(s, k) : cp, -1, who, 0, names,
 			      sizeof(names));
+		if (n == 0)
+			continue; /* (a side never started wrote nothing) */
 		fail_writers(s, k, side, who, n, names,
 			     (geo & bit) ? W_GEOMETRY : W_CURSOR);
 	}
@@ -1591,7 +1595,7 @@ static void start_firsts(struct sup *s)
 		int k = s->next_first--;
 		struct stage_run *r = at(s, k);
 		if (r->state != ST_STARTING)
-			continue; /* judged meanwhile (blame) */
+			continue; /* judged meanwhile */
 		if (s->failed || s->cancel_reason) {
 			set_state(s, k, ST_CANCELLED);
 			snprintf(r->why, sizeof(r->why),
@@ -2198,7 +2202,9 @@ static void say_waiting(struct sup *s)
 		struct stage_run *r = at(s, k);
 		struct rp_ring_stats ps, cs;
 		uint64_t used = 0;
-		if (!alive(r->state) || unstarted(r))
+		/* (One restarting is waited for too.) */
+		if ((!alive(r->state) && r->state != ST_RESTARTING) ||
+		    unstarted(r))
 			continue;
 		if (has_in(s, k) && rp_ring_observe(ring_in(s, k), &ps, &cs,
 						    &used) == 0)
@@ -2220,7 +2226,8 @@ static void say_waiting(struct sup *s)
 /* Drain: the source stops taking input and ends its output; every other
  * stage finishes what is in its input ring and ends with it, so what
  * was read is delivered whole.  Bounded: after DRAIN_GRACE_NS whatever
- * still runs is cancelled.  No restarts meanwhile. */
+ * still runs is cancelled.  No new restarts meanwhile (one under way
+ * goes ahead, and drains once ready). */
 #define DRAIN_GRACE_NS (10 * 1000000000LL)
 
 static void drain(struct sup *s, int sig)

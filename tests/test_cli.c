@@ -698,6 +698,57 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A drain (SIGUSR1) while the first starts are under way (a sink that
+ * takes 1.5 s to start, an endless source not started yet): each stage
+ * drains once it says it is ready, so the source stops as soon as it
+ * has started and the run ends well (exit 0), long before the drain's
+ * 10 s deadline, every record read delivered. */
+RP_TEST(test_drain_during_first_starts, 60)
+{
+	char prog[128], yaml[768], name[64], *text;
+	char *args[] = {"run", "s.yaml", NULL};
+	unsigned long long out = 0, in = 1;
+	int64_t t0 = rp_now_ns();
+	size_t n;
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("cli");
+	slow_restart_copy(prog, sizeof(prog));
+	snprintf(name, sizeof(name), "drfirst-%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, "
+		 "args: [--chunks, 4k, /dev/zero]}\n"
+		 "  - {name: slow, input: read, program: [%s, "
+		 "\"first:1.5\"]}\n",
+		 name, prog);
+	write_file("s.yaml", yaml);
+	pid = rp_cmd_start(args, -1);
+	usleep(500000);
+	kill(pid, SIGUSR1);
+	st = rp_test_wait(pid, 20);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	CU_ASSERT(rp_now_ns() - t0 < 6000000000LL);
+	text = rp_cmd_slurp("REPORT", &n);
+	{
+		const char *o = strstr(text, "  read ");
+		const char *i = strstr(text, "  slow ");
+		CU_ASSERT(o && sscanf(strstr(o, "out ") ? strstr(o, "out ")
+							: "",
+				      "out %llu", &out) == 1);
+		CU_ASSERT(i && sscanf(i, "  slow             done      in "
+					 "%llu", &in) == 1);
+	}
+	CU_ASSERT(out > 0 && in == out);
+	CU_ASSERT(strstr(text, "is not a transition") == NULL);
+	if (rp_test_exit_code(st) != 0 || in != out)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that ignores the cancel (it hangs in a record) is killed
  * after the grace period (5 s): the run still exits 130, says whom it
  * waited for, and the report says why that stage was killed. */
@@ -2061,6 +2112,8 @@ void rp_suite_cli(void)
 		  test_slow_restart_holds_nothing},
 		 {"dead before its hand-shake, its socket held: seen at once",
 		  test_died_before_hand_shake},
+		 {"a drain while the first starts are under way",
+		  test_drain_during_first_starts},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
 		 {"Ctrl-Z stops every stage, fg resumes them",

@@ -8,7 +8,8 @@
  * With "die" for SECONDS every run, with "die-again" every run after
  * the first, forks a child that keeps what it inherited but its stdio
  * (the hand-shake socket among it) for 30 s, and ends with exit 1 before
- * it opens its stage.
+ * it opens its stage.  With "first:SECONDS", its first run sleeps that
+ * long before it opens its stage, then takes every record.
  */
 #include <ringpipe.h>
 #include <stdlib.h>
@@ -49,8 +50,12 @@ int main(int argc, char **argv)
 		}
 		_exit(1);
 	}
-	if (!first_run)
+	if (!strncmp(how, "first:", 6)) {
+		usleep((useconds_t)(atof(how + 6) * 1e6));
+		first_run = 0; /* (no end at its 100th record) */
+	} else if (!first_run) {
 		sleep((unsigned)atoi(how));
+	}
 	if (rp_stage_open(&s) != 0)
 		return 1;
 	if (first_run)
