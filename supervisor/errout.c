@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "errout.h"
+#include "jobctl.h"
 #include "log.h"
 
 static struct {
@@ -273,24 +274,6 @@ int rp_errout_transient(const char *p, size_t n, int must)
 	return !eo.broken;
 }
 
-/* Ctrl-Z while the rest is waited for: stopped by SIGTSTP's own
- * default action, as the run's loop does it (its stages are gone). */
-static void stop_here(void)
-{
-	struct sigaction dfl, old;
-	sigset_t tstp;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&tstp);
-	sigaddset(&tstp, SIGTSTP);
-	sigaction(SIGTSTP, &dfl, &old);
-	sigprocmask(SIG_UNBLOCK, &tstp, NULL);
-	raise(SIGTSTP);
-	sigprocmask(SIG_BLOCK, &tstp, NULL);
-	sigaction(SIGTSTP, &old, NULL);
-}
-
 /* The rest, waiting for the reader; a signal that ends a run ends the
  * wait (and stderr then goes to /dev/null), Ctrl-Z stops it (they are
  * blocked while a run is supervised). */
@@ -327,7 +310,7 @@ static void write_rest(void)
 			}
 			break;
 		}
-		stop_here();
+		rp_stop_self(); /* Ctrl-Z: its stages are gone */
 	}
 	if (sfd >= 0)
 		close(sfd);

@@ -21,6 +21,7 @@
 #include "../stage/wiring.h"
 #include "errout.h"
 #include "errpipe.h"
+#include "jobctl.h"
 #include "deadletter.h"
 #include "json.h"
 #include "log.h"
@@ -2277,8 +2278,6 @@ static void resume_all(struct sup *s)
 static void pause_all(struct sup *s)
 {
 	int64_t t0 = rp_now_ns(), stopped_ns;
-	struct sigaction dfl, old;
-	sigset_t tstp;
 
 	rp_log(RP_LOG_INFO, NULL, "stopped, with every stage (fg or "
 	       "kill -CONT %d resumes)", (int)getpid());
@@ -2288,18 +2287,9 @@ static void pause_all(struct sup *s)
 		if (at(s, k)->spare.pid > 0)
 			kill(-at(s, k)->spare.pid, SIGSTOP);
 	}
-	/* Stop by SIGTSTP's own default action, not SIGSTOP: the kernel
-	 * then refuses to stop a process group nobody could continue (an
-	 * orphaned one), and we go straight on. */
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&tstp);
-	sigaddset(&tstp, SIGTSTP);
-	sigaction(SIGTSTP, &dfl, &old);
-	sigprocmask(SIG_UNBLOCK, &tstp, NULL);
-	raise(SIGTSTP);
-	sigprocmask(SIG_BLOCK, &tstp, NULL);
-	sigaction(SIGTSTP, &old, NULL);
+	/* (Not stopped at all in an orphaned process group: we go
+	 * straight on.) */
+	rp_stop_self();
 	/* Continued, or never stopped: the stages go on either way. */
 	resume_all(s);
 	stopped_ns = rp_now_ns() - t0;
