@@ -221,24 +221,22 @@ static void restart_facts(struct rp_wiring *w,
  * it ended in start_status). */
 /* Until sock is readable (the hand-shake came, or the stage died): 0;
  * the stage died with its socket held open by a child of its own, so
- * that it never will be (-EPIPE); timeout_ms passed (-ETIMEDOUT, at once
- * with 0); or abort_fd became readable (-EINTR). */
-static int await(int sock, int pidfd, int abort_fd, int timeout_ms)
+ * that it never will be (-EPIPE); or timeout_ms passed (-ETIMEDOUT, at
+ * once with 0). */
+static int await(int sock, int pidfd, int timeout_ms)
 {
-	struct pollfd p[3] = {{.fd = sock, .events = POLLIN},
-			      {.fd = pidfd, .events = POLLIN},
-			      {.fd = abort_fd > 0 ? abort_fd : -1,
-			       .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = sock, .events = POLLIN},
+			      {.fd = pidfd, .events = POLLIN}};
 	int r;
 
 	do
-		r = poll(p, 3, timeout_ms);
+		r = poll(p, 2, timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
 	if (r == 0)
 		return -ETIMEDOUT;
-	return p[0].revents ? 0 : p[1].revents ? -EPIPE : -EINTR;
+	return p[0].revents ? 0 : -EPIPE;
 }
 
 /* err: what await said. */
@@ -269,7 +267,6 @@ static int handshake(struct rp_stage_proc *out, int sock, int err,
 					 "sandbox (see its stderr)"
 			 : err == -ENOMSG ? "the stage ran without its seccomp "
 					    "filter"
-			 : err == -EINTR  ? "a signal came while it started"
 					  : "no sandbox hand-shake");
 	}
 	if (err) {
@@ -286,7 +283,7 @@ int rp_spawn_finish(struct rp_stage_proc *p, char *why, size_t whylen)
 	why[0] = '\0';
 	if (p->go < 0 || p->pid <= 0)
 		return -EINVAL;
-	err = await(p->go, p->pidfd, -1, 0);
+	err = await(p->go, p->pidfd, 0);
 	if (err == -ETIMEDOUT)
 		return -EAGAIN; /* nothing to take yet */
 	return handshake(p, p->go, err, why, whylen);
@@ -433,8 +430,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 		return 0;
 	}
 	err = handshake(out, sock[0],
-			await(sock[0], out->pidfd, spec->abort_fd,
-			      HANDSHAKE_MS),
+			await(sock[0], out->pidfd, HANDSHAKE_MS),
 			why, whylen);
 	close(sock[0]);
 	return err;

@@ -73,10 +73,6 @@ struct rp_stage_spec {
 	/* Replicas: how long the supervisor lets one hold a shared ring
 	 * lock (its own waits for one are longer); 0: not a replica. */
 	unsigned lock_ms;
-	/* Readable: stop waiting for the hand-shake (not deferred), the
-	 * stage killed, and rp_spawn fails with -EINTR (a signalfd, say).
-	 * 0 (a zeroed spec's): none. */
-	int abort_fd;
 };
 
 struct rp_stage_proc {
