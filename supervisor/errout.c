@@ -249,21 +249,14 @@ int rp_errout_transient(const char *p, size_t n, int must)
 {
 	size_t w;
 
+	if (eo.on)
+		fflush(eo.cookie); /* after what the stream holds */
 	if (!eo.on || eo.fd < 0) {
-		while (n > 0 && !eo.broken) {
-			ssize_t d = write(STDERR_FILENO, p, n);
-			if (d < 0 && errno == EINTR)
-				continue;
-			if (d <= 0)
-				return 0;
-			p += d;
-			n -= (size_t)d;
-		}
+		direct(p, n);
 		return !eo.broken;
 	}
 	if (eo.broken)
 		return 0;
-	fflush(eo.cookie); /* after what the stream holds */
 	if (eo.len > 0 && !must)
 		return 0; /* the reader lags: not worth its room */
 	w = eo.len == 0 ? raw(p, n) : 0;
