@@ -1492,6 +1492,16 @@ void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck)
 	rp_ckpt_pick(&p->m.sh_p->p_ckpt, 0, 0, ck);
 }
 
+void rp_producer_set_note(struct rp_producer *p, uint64_t v)
+{
+	rp_store64_release(&p->m.sh_p->p_user[0], v);
+}
+
+uint64_t rp_producer_note(const struct rp_producer *p)
+{
+	return rp_load64_acquire(&p->m.sh_p->p_user[0]);
+}
+
 /* The bound the newest attach before this one said (0: none), of the
  * entries below the tail. */
 static uint64_t last_restart_bound(const struct rp_producer *p)

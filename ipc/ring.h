@@ -268,6 +268,13 @@ void rp_consumer_ckpt(const struct rp_consumer *c, struct rp_ckpt *ck);
 void rp_producer_set_ckpt(struct rp_producer *p, const struct rp_ckpt *ck);
 /* The last saved source commit point (flags 0 if none). */
 void rp_producer_ckpt(const struct rp_producer *p, struct rp_ckpt *ck);
+/* A word the producer keeps on its own page for its next incarnation,
+ * stored at once (not with a publication): where a source left its
+ * input, say.  Its consumer and the supervisor never read it, so a
+ * restart reads only what its own earlier runs wrote.  0 until set.
+ * Not on a control ring (whose words these are, ipc/ctl.h). */
+void rp_producer_set_note(struct rp_producer *p, uint64_t v);
+uint64_t rp_producer_note(const struct rp_producer *p);
 /* A restarted source, before it commits anything: the origins earlier
  * attaches published are below the commit point's count plus the
  * records that fit past its position (from origin first, at the ring's

@@ -237,7 +237,9 @@ struct rp_ring_pside {
 	rp_atomic32 p_closed;  /* 0x008 1: end of stream after p_tail */
 	uint32_t p_pad0[13];   /* 0x00c */
 	struct rp_stats_shm p_stats;      /* 0x040 */
-	rp_atomic64 p_user[RP_USER_WORDS]; /* 0x080 for upper layers (ctl) */
+	rp_atomic64 p_user[RP_USER_WORDS]; /* 0x080 for upper layers: a
+					    *      control ring's words, a
+					    *      data ring's producer note */
 	struct rp_restart_shm p_restart[RP_RESTARTS]; /* 0x0c0 */
 	struct rp_mp_side p_mp;           /* 0x100 MP producers only */
 	struct rp_ckpt_area p_ckpt;       /* 0x980 a source's commit point */

@@ -17,12 +17,19 @@
 #define READ_BUF (64u * 1024u) /* --lines: bytes per read */
 #define WAIT_MS 200 /* longest wait for a pipe, between cancel checks */
 
+/* Where a pipe was left, noted for a restart (rp_stage_set_note): 0
+ * nothing read yet, or: */
+#define PIPE_READING 1 /* a read under way: not known */
+#define PIPE_AT_LINE 2 /* the last byte read ended a line */
+#define PIPE_IN_LINE 3 /* it did not */
+
 struct source {
 	struct rp_stage *s;
 	const char *name; /* for messages */
 	int fd;
 	int regular;      /* a regular file: reads never wait */
 	int resync;       /* restarted on a pipe: drop to a line's start */
+	uint64_t left;    /* a pipe: PIPE_* (what the note says) */
 	int fixed;        /* failed in a way a restart would repeat */
 	int eof;
 	char *buf;
@@ -40,10 +47,11 @@ struct source {
 };
 
 /* A restart on a pipe goes on wherever the crashed run's reads left
- * it, most likely inside a line: what comes before the next line's start
- * is dropped, not sent on as a line of its own (at most once, as the
- * report says of such a source).  n bytes read into buf: what is left of
- * them there, or -EAGAIN when that is nothing. */
+ * it.  Inside a line (or not known: it died in a read), what comes
+ * before the next line's start is dropped, not sent on as a line of its
+ * own (at most once, as the report says of such a source).  n bytes
+ * read into buf: what is left of them there, or -EAGAIN when that is
+ * nothing. */
 static int resync(struct source *src, char *buf, size_t n)
 {
 	const char *nl = memchr(buf, '\n', n);
@@ -78,12 +86,25 @@ static int read_some(struct source *src, char *buf, uint32_t len)
 		if (r < 0)
 			goto fail;
 	}
+	/* A pipe's bytes are gone from it once read: a restart must know
+	 * whether they ended a line (then nothing of the next one is lost
+	 * and none is dropped); it will not while a read is under way. */
+	if (!src->regular)
+		rp_stage_set_note(src->s, PIPE_READING);
 	do
 		n = src->regular ? pread(src->fd, buf, len, (off_t)src->rpos)
 				 : read(src->fd, buf, len);
 	while (n < 0 && errno == EINTR);
 	if (n > 0 && src->regular)
 		src->rpos += (uint64_t)n;
+	if (!src->regular) {
+		int e = errno;
+		if (n > 0)
+			src->left = buf[n - 1] == '\n' ? PIPE_AT_LINE
+						       : PIPE_IN_LINE;
+		rp_stage_set_note(src->s, src->left); /* (as it was if none) */
+		errno = e;
+	}
 	if (n < 0 && errno == EAGAIN)
 		return -EAGAIN; /* a non-blocking stdin */
 	if (n > 0 && src->resync)
@@ -438,8 +459,17 @@ static int file_source_main(int argc, char **argv)
 			 (here = lseek(src.fd, 0, SEEK_CUR)) > 0)
 			src.at = (uint64_t)here;
 		src.rpos = src.at;
+		src.left = rp_stage_note(s);
 		if (restored || rp_stage_incarnation(s) > 1) {
-			src.resync = !src.regular && (lines || blocks);
+			/* (Nothing read before, or all read ending a line:
+			 * the pipe is at a line's start.) */
+			src.resync = !src.regular && (lines || blocks) &&
+				     src.left != 0 && src.left != PIPE_AT_LINE;
+			if (!src.regular && (lines || blocks) && !src.resync)
+				fprintf(stderr, "file-source: %s: restarted on "
+						"a pipe at a line's start: "
+						"nothing dropped\n",
+					src.name);
 			if (!src.regular && frames) {
 				fprintf(stderr, "file-source: %s: restarted "
 						"on a pipe: its next frame "
@@ -515,7 +545,10 @@ const struct builtin builtin_file_source = {
 	"  read error fails it (exit 1).  After a restart a regular FILE,\n"
 	"  stdin too, is read on from the last line or chunk published\n"
 	"  before the crash (stdin's offsets count from where it was when\n"
-	"  the run began); on a pipe, what comes before the next line's\n"
-	"  start is dropped, and --records fails.\n",
+	"  the run began); a pipe goes on where the crash left it: what\n"
+	"  the crashed run had read and not published is lost, the rest\n"
+	"  of a line it had read part of is dropped (all up to the next\n"
+	"  line's start if it died inside a read, which may be a whole\n"
+	"  line), and --records fails.\n",
 	.main = file_source_main,
 };

@@ -1305,6 +1305,18 @@ uint32_t rp_stage_incarnation(const struct rp_stage *s)
 	return s->incarnation;
 }
 
+void rp_stage_set_note(struct rp_stage *s, uint64_t v)
+{
+	/* (Not where copies share the page: it would not be its own.) */
+	if (s->out && !(s->out->m.flags & RP_RING_F_MP_PRODUCERS))
+		rp_producer_set_note(s->out, v);
+}
+
+uint64_t rp_stage_note(const struct rp_stage *s)
+{
+	return s->out ? rp_producer_note(s->out) : 0;
+}
+
 void rp_stage_record_done(struct rp_stage *s)
 {
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);

@@ -52,6 +52,12 @@ void rp_stage_claim_one(struct rp_stage *s);
 /* 1 at the stage's first start, + 1 at each restart; 0 if the
  * supervisor did not say. */
 uint32_t rp_stage_incarnation(const struct rp_stage *s);
+/* A word of the stage's own kept across its restarts, on its output
+ * ring's page (rp_producer_set_note): 0 until set, or without an output
+ * ring.  A stage alone on that side only (a source): where copies share
+ * the page, it is not set. */
+void rp_stage_set_note(struct rp_stage *s, uint64_t v);
+uint64_t rp_stage_note(const struct rp_stage *s);
 /* The sandbox layers in force (RP_SB_* of sandbox.h). */
 unsigned rp_stage_layers(const struct rp_stage *s);
 

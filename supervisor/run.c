@@ -833,9 +833,10 @@ enum writ { W_BROKE, W_GEOMETRY, W_CURSOR };
 /* Fail the processes in who[0..n) (names lists them) as the writers of
  * what process k found broken on its ring at side `side` (1 input, 2
  * output).  k is marked stopped (cancelled) first, and failed after if
- * it is among them. */
+ * it is among them; not when k's standby found it (spare): k runs on
+ * until the failure cancels it. */
 static void fail_writers(struct sup *s, int k, int side, const int *who,
-			 int n, const char *names, enum writ w)
+			 int n, const char *names, enum writ w, int spare)
 {
 	static const char *const did[] = {
 		[W_BROKE] = "broke the format of",
@@ -846,8 +847,11 @@ static void fail_writers(struct sup *s, int k, int side, const int *who,
 	const char *ring = side == 2 ? "output" : "input";
 	const char *how = w == W_GEOMETRY ? ", against the supervisor's copy"
 					  : "";
+	char by[RP_CFG_NAME + 16];
 
-	if (r->state != ST_FAILED) {
+	snprintf(by, sizeof(by), "%s%s", r->cfg->name,
+		 spare ? "'s standby" : "");
+	if (r->state != ST_FAILED && !spare) {
 		set_state(s, k, ST_CANCELLED);
 		snprintf(r->why, sizeof(r->why), "stopped: its %s ring was "
 			 "broken by %s%s", ring, n > 1 ? "one of " : "", names);
@@ -858,7 +862,7 @@ static void fail_writers(struct sup *s, int k, int side, const int *who,
 		const char *theirs = own ? ring : side == 2 ? "input" : "output";
 		/* Failed already: both ends of a ring may find what it
 		 * broke (its restart and its neighbour). */
-		if (c->state == ST_FAILED && who[i] != k)
+		if (c->state == ST_FAILED && (who[i] != k || spare))
 			continue;
 		if (alive(c->state) && c->proc.pid > 0)
 			rp_spawn_kill(&c->proc);
@@ -868,15 +872,15 @@ static void fail_writers(struct sup *s, int k, int side, const int *who,
 		if (n > 1 && w == W_BROKE)
 			fail(s, who[i], "killed: the %s ring %s found broken "
 			     "is written by %s, and which of them broke it "
-			     "cannot be told", ring, r->cfg->name, names);
+			     "cannot be told", ring, by, names);
 		else if (n > 1)
 			fail(s, who[i], "killed: one of %s %s their %s ring%s%s "
 			     "(detected by %s), and which cannot be told",
 			     names, did[w], theirs,
 			     w == W_GEOMETRY ? " where only they can write"
 					     : "",
-			     how, r->cfg->name);
-		else if (who[i] == k)
+			     how, by);
+		else if (who[i] == k && !spare)
 			fail(s, who[i], "%s its %s ring%s%s; failed", did[w],
 			     ring,
 			     w == W_GEOMETRY ? " where only it can write" : "",
@@ -885,7 +889,7 @@ static void fail_writers(struct sup *s, int k, int side, const int *who,
 			fail(s, who[i], "%s its %s ring%s%s (detected by %s); "
 			     "killed", did[w], theirs,
 			     w == W_GEOMETRY ? " where only it can write" : "",
-			     how, r->cfg->name);
+			     how, by);
 	}
 }
 
@@ -911,17 +915,20 @@ static void blame(struct sup *s, int k, int side)
 			   "had written it", side == 2 ? "output" : "input");
 		return;
 	}
-	fail_writers(s, k, side, who, n, names, W_BROKE);
+	fail_writers(s, k, side, who, n, names, W_BROKE, 0);
 }
 
 /* The same where the supervisor can show whose page holds it: the
  * ring's geometry against its copy from the ring's making, a cursor
  * against its samples (geo, cur: RP_SIDE_* bits).  Each side group is
- * failed on its own showing, the claimant's own included. */
-static void blame_proven(struct sup *s, int k, int side, int geo, int cur)
+ * failed on its own showing, the claimant's own included (spare: the
+ * claimant is k's standby, see fail_writers).  How many were named. */
+static int blame_proven(struct sup *s, int k, int side, int geo, int cur,
+			int spare)
 {
 	int mine = side == 2 ? RP_SIDE_PRODUCER : RP_SIDE_CONSUMER;
 	int cp = side == 2 ? P(s, k) + 1 : P(s, k) - 1, who[RP_CFG_MAX_PROCS];
+	int failed = 0;
 
 	for (int g = 0; g < 2; g++) {
 		int bit = g == 0 ? mine : ~mine & 3;
@@ -934,8 +941,10 @@ static void blame_proven(struct sup *s, int k, int side, int geo, int cur)
 		if (n == 0)
 			continue; /* (a side never started wrote nothing) */
 		fail_writers(s, k, side, who, n, names,
-			     (geo & bit) ? W_GEOMETRY : W_CURSOR);
+			     (geo & bit) ? W_GEOMETRY : W_CURSOR, spare);
+		failed += n;
 	}
+	return failed;
 }
 
 /* Process k ended saying its ring on side broken_side is broken
@@ -956,7 +965,7 @@ static void judge_violation(struct sup *s, int k, int code, int at_attach)
 		geo = rp_ring_geometry_changed(&s->ring[ring], &s->geo[ring]);
 		cur = rp_ring_watch_culprits(&s->watch[ring]);
 		if (geo > 0 || cur > 0) {
-			blame_proven(s, k, side, geo > 0 ? geo : 0, cur);
+			blame_proven(s, k, side, geo > 0 ? geo : 0, cur, 0);
 			return;
 		}
 		if (rp_ring_verify(&s->ring[ring], side != 2) != 0) {
@@ -1768,6 +1777,40 @@ static void spare_start(struct sup *s, int k, const struct rp_run_opts *o)
 
 static void spare_drop(struct sup *s, int k);
 
+/* A standby attaches to its stage's rings as it starts, before its
+ * hand-shake, while the stage runs.  One that ended saying (on its own
+ * control ring) that it found a ring broken there is a claim like any
+ * stage's: what the supervisor can pin on a page (a geometry changed, a
+ * cursor out of step) fails whoever writes that page, as it would at a
+ * restart's attach.  Else the ring is broken with nothing to show whose
+ * doing (the stage's own side may be: its running copy writes it), or
+ * sound: the standby's own failure, however it ended.  1: writers
+ * failed; -1: a claim with nothing to show (said); 0: no claim. */
+static int spare_claim(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_ctl_msg m;
+	int side = 0, ring, geo, cur;
+
+	for (int budget = 64; budget-- > 0 && r->spare.rx &&
+			      rp_ctl_recv(r->spare.rx, &m) == 0;)
+		if (m.kind == RP_CTL_VIOLATION &&
+		    (m.arg1 & RP_CTL_AT_ATTACH))
+			side = (m.arg1 & 3) == 2 ? 2 : 1;
+	if (side == 0 || !(side == 2 ? has_out(s, k) : has_in(s, k)))
+		return 0;
+	ring = side == 2 ? P(s, k) : P(s, k) - 1;
+	geo = rp_ring_geometry_changed(&s->ring[ring], &s->geo[ring]);
+	cur = rp_ring_watch_culprits(&s->watch[ring]);
+	if ((geo > 0 || cur > 0) &&
+	    blame_proven(s, k, side, geo > 0 ? geo : 0, cur, 1) > 0)
+		return 1;
+	rp_log(RP_LOG_INFO, r->cfg->name, "standby: said its %s ring was "
+	       "broken as it attached, with nothing there to show whose "
+	       "doing", side == 2 ? "output" : "input");
+	return -1;
+}
+
 /* Its socket is readable: the sandbox hand-shake came (or it died). */
 static void on_spare_sock(struct sup *s, int k)
 {
@@ -1784,9 +1827,14 @@ static void on_spare_sock(struct sup *s, int k)
 		/* Killed and reaped: how it ended says whose doing. */
 		int st = r->spare.start_status;
 		int outside = WIFSIGNALED(st) && !own_signal(WTERMSIG(st));
+		int claim = spare_claim(s, k);
 		snprintf(what, sizeof(what), "could not start: %s", why);
 		spare_drop(s, k);
-		if (outside) {
+		if (claim > 0)
+			return; /* the run fails: no other standby */
+		/* (A claim is its own doing, whatever ended it: the end
+		 * of its hand-shake may have had it killed.) */
+		if (outside && claim == 0) {
 			r->spare_at = rp_now_ns() + SPARE_AFTER_NS;
 			return;
 		}
@@ -1825,6 +1873,7 @@ static void on_spare_exit(struct sup *s, int k)
 	struct stage_run *r = at(s, k);
 	siginfo_t si;
 	char what[96];
+	int claim;
 
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)r->spare.pidfd, &si, WEXITED | WNOHANG) < 0 ||
@@ -1837,8 +1886,12 @@ static void on_spare_exit(struct sup *s, int k)
 	else
 		snprintf(what, sizeof(what), "died while waiting (signal "
 			 "%d, %s)", si.si_status, strsignal(si.si_status));
+	claim = spare_claim(s, k);
 	spare_drop(s, k);
-	if (si.si_code != CLD_EXITED && !own_signal(si.si_status)) {
+	if (claim > 0)
+		return; /* the run fails: no other standby */
+	if (claim == 0 && si.si_code != CLD_EXITED &&
+	    !own_signal(si.si_status)) {
 		/* Killed from outside: not its failure. */
 		rp_log(RP_LOG_INFO, r->cfg->name, "standby: %s; another "
 		       "now", what);
@@ -1922,7 +1975,10 @@ static int64_t spares_tend(struct sup *s, const struct rp_run_opts *o)
 			r->spare_fails = 0;
 		if (r->spare.pid > 0 && !r->spare_ready &&
 		    rp_now_ns() - r->spare_since > SPARE_HANDSHAKE_NS) {
+			int claim = spare_claim(s, k);
 			spare_drop(s, k);
+			if (claim > 0)
+				continue; /* the run fails */
 			spare_failed(s, k, "no sandbox hand-shake in 10 s");
 		}
 		if (r->spare.pid > 0 || r->spare_at == 0)

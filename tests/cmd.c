@@ -150,6 +150,11 @@ pid_t rp_cmd_start_job(char *const args[], int in_fd)
 	return start(args, in_fd, -1, 1);
 }
 
+pid_t rp_cmd_start_job_err(char *const args[], int in_fd, int err_fd)
+{
+	return start(args, in_fd, err_fd, 1);
+}
+
 /* Run ringpipe to its end (bounded); its exit code, and in *report (to
  * free) what it printed. */
 int rp_cmd_run(char *const args[], char **report)
@@ -362,4 +367,47 @@ int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 
 	*report = rp_cmd_slurp("REPORT", &n);
 	return rp_test_exit_code(st);
+}
+
+/* /proc/PID/stat's state letter, and the ppid; '?' if it is gone. */
+char rp_cmd_proc_state(pid_t pid, pid_t *ppid)
+{
+	char path[64], buf[512], *rp;
+	int n = -1, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	rp = strrchr(buf, ')');
+	if (rp == NULL || rp[1] != ' ')
+		return '?';
+	if (ppid)
+		*ppid = (pid_t)strtol(rp + 4, NULL, 10);
+	return rp[2];
+}
+
+/* The states of pid's children, as a string of letters. */
+void rp_cmd_child_states(pid_t pid, char *out, size_t len)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)) != NULL && n + 1 < len) {
+		pid_t c = (pid_t)atoi(e->d_name), pp = 0;
+		char st;
+		if (c <= 0)
+			continue;
+		st = rp_cmd_proc_state(c, &pp);
+		if (st != '?' && pp == pid)
+			out[n++] = st;
+	}
+	out[n] = '\0';
+	if (d)
+		closedir(d);
 }

@@ -36,6 +36,8 @@ int rp_cmd_signal_slow(char *const args[], int sig);
 pid_t rp_cmd_start_job(char *const args[], int in_fd);
 /* The same with stderr on err_fd (a terminal, say) instead. */
 pid_t rp_cmd_start_err(char *const args[], int in_fd, int err_fd);
+/* Both: a job of its own, stderr on err_fd. */
+pid_t rp_cmd_start_job_err(char *const args[], int in_fd, int err_fd);
 /* Run it to its end (bounded: a hang fails); its exit code, and in
  * *report (to free) what it printed. */
 int rp_cmd_run(char *const args[], char **report);
@@ -62,6 +64,11 @@ pid_t rp_cmd_stat_pid(const char *text, const char *stage);
 /* A process (other than us) whose command line holds token, and also
  * `also` when it is not NULL: its pid, or 0. */
 pid_t rp_cmd_find_process(const char *token, const char *also);
+/* The state letter of pid in /proc (R, S, T, Z, ...; '?': gone), and
+ * its parent in *ppid when that is not NULL. */
+char rp_cmd_proc_state(pid_t pid, pid_t *ppid);
+/* The states of pid's children, a letter each, into out. */
+void rp_cmd_child_states(pid_t pid, char *out, size_t len);
 /* Write n lines "line 0\n" ... to path (an absolute path). */
 void rp_cmd_write_lines(const char *path, int n);
 /* Write name in the directory: n lines "KIND i", KIND being kind(i, n)

@@ -800,49 +800,6 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 	rp_cmd_dir_remove();
 }
 
-/* /proc/PID/stat's state letter, and the ppid; '?' if it is gone. */
-static char proc_state(pid_t pid, pid_t *ppid)
-{
-	char path[64], buf[512], *rp;
-	int n = -1, fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-		n = (int)read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-	}
-	if (n <= 0)
-		return '?';
-	buf[n] = '\0';
-	rp = strrchr(buf, ')');
-	if (rp == NULL || rp[1] != ' ')
-		return '?';
-	if (ppid)
-		*ppid = (pid_t)strtol(rp + 4, NULL, 10);
-	return rp[2];
-}
-
-/* The states of pid's children, as a string of letters. */
-static void child_states(pid_t pid, char *out, size_t len)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	size_t n = 0;
-
-	while (d && (e = readdir(d)) != NULL && n + 1 < len) {
-		pid_t c = (pid_t)atoi(e->d_name), pp = 0;
-		char st;
-		if (c <= 0)
-			continue;
-		st = proc_state(c, &pp);
-		if (st != '?' && pp == pid)
-			out[n++] = st;
-	}
-	out[n] = '\0';
-	if (d)
-		closedir(d);
-}
-
 static int lines_in(const char *name)
 {
 	size_t n;
@@ -880,8 +837,8 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
 	usleep(700000);
 	kill(pid, SIGTSTP);
 	usleep(400000);
-	CU_ASSERT_EQUAL(proc_state(pid, NULL), 'T');
-	child_states(pid, states, sizeof(states));
+	CU_ASSERT_EQUAL(rp_cmd_proc_state(pid, NULL), 'T');
+	rp_cmd_child_states(pid, states, sizeof(states));
 	CU_ASSERT_STRING_EQUAL(states, "TTT");
 	a = lines_in("OUT");
 	usleep(800000);
@@ -892,7 +849,7 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
 	usleep(600000);
 	c = lines_in("OUT");
 	CU_ASSERT(c > b);
-	child_states(pid, states, sizeof(states));
+	rp_cmd_child_states(pid, states, sizeof(states));
 	CU_ASSERT(strlen(states) == 3 && strchr(states, 'T') == NULL);
 	if (a == 0 || a != b || c <= b)
 		fprintf(stderr, "lines %d %d %d, states %s\n", a, b, c,

@@ -312,6 +312,98 @@ RP_TEST(test_queue_lines_whole, 60)
 	rp_cmd_dir_remove();
 }
 
+/* stderr a terminal's master side (a program that runs ringpipe on a
+ * terminal of its own and reads what it writes through the slave): it
+ * is written as it is, not opened again through /proc, which would make
+ * a new terminal whose lines nobody sees. */
+RP_TEST(test_terminal_master_side, 30)
+{
+	static const char want[] = "one\ntwo\nthree\n";
+	char got[256];
+	size_t n = 0;
+	int m, sl, saved;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	CU_ASSERT_FATAL(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+	sl = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	CU_ASSERT_FATAL(sl >= 0);
+	saved = dup(STDERR_FILENO);
+	CU_ASSERT_FATAL(saved >= 0 && dup2(m, STDERR_FILENO) == 2);
+	rp_errout_begin();
+	fputs("one\n", stderr);
+	fputs("two\nthree\n", stderr);
+	rp_errout_last();
+	rp_errout_end();
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	/* What the slave reads, a line at a time (bounded). */
+	for (int64_t end = rp_now_ns() + 2000000000LL;
+	     n < strlen(want) && rp_now_ns() < end;) {
+		struct pollfd p = {.fd = sl, .events = POLLIN};
+		ssize_t r;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		r = read(sl, got + n, sizeof(got) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	got[n] = '\0';
+	CU_ASSERT_STRING_EQUAL(got, want);
+	close(sl);
+	close(m);
+}
+
+/* After the run, the supervisor waits for a reader of stderr that is
+ * not reading, to give it the report: Ctrl-Z stops it there as it would
+ * any job (its stages are gone), fg goes on with the wait, and once read
+ * the report is whole and the exit 0. */
+RP_TEST(test_ctrl_z_while_stderr_waits, 60)
+{
+	char in[256], line[700], kids[16];
+	char *args[] = {"-e", line, NULL};
+	char *rest;
+	int p[2], st;
+	char state = '?';
+	pid_t pid;
+
+	rp_cmd_dir_make("errout");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 10);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec -- sh -c 'seq 1 100000 >&2; "
+		 "cat' ! count",
+		 in);
+	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0);
+	pid = rp_cmd_start_job_err(args, -1, p[1]);
+	close(p[1]);
+	/* The run is over once no stage is left; then it waits. */
+	for (int64_t end = rp_now_ns() + 20000000000LL; rp_now_ns() < end;) {
+		usleep(50000);
+		rp_cmd_child_states(pid, kids, sizeof(kids));
+		if (kids[0] == '\0')
+			break;
+	}
+	CU_ASSERT_STRING_EQUAL(kids, "");
+	usleep(300000);
+	CU_ASSERT_EQUAL(rp_cmd_proc_state(pid, NULL), 'S');
+	kill(pid, SIGTSTP);
+	for (int64_t end = rp_now_ns() + 2000000000LL;
+	     (state = rp_cmd_proc_state(pid, NULL)) != 'T' &&
+	     rp_now_ns() < end;)
+		usleep(20000);
+	CU_ASSERT_EQUAL(state, 'T');
+	kill(pid, SIGCONT);
+	rest = read_until(p[0], NULL, 20);
+	close(p[0]);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	CU_ASSERT(strstr(rest, "of messages were dropped") != NULL);
+	CU_ASSERT(strstr(rest, "ringpipe: pipeline pipeline: ") != NULL);
+	free(rest);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_errout(void)
 {
 	RP_SUITE("errout",
@@ -322,5 +414,9 @@ void rp_suite_errout(void)
 		 {"stderr not read: stat and Ctrl-C work, drops are counted",
 		  test_stderr_not_read},
 		 {"the same on a terminal, with its progress line",
-		  test_stderr_terminal_stopped});
+		  test_stderr_terminal_stopped},
+		 {"stderr a terminal's master side is written as it is",
+		  test_terminal_master_side},
+		 {"Ctrl-Z while the report waits for its reader",
+		  test_ctrl_z_while_stderr_waits});
 }

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "../supervisor/replay_index.h"
 #include "cmd.h"
 #include "harness.h"
@@ -333,6 +334,57 @@ RP_TEST(test_interrupted_replay_cleans_up, 60)
 			free(err);
 		}
 	}
+	rp_cmd_dir_remove();
+}
+
+/* The replay's run is over and its messages wait for a reader of
+ * stderr that is not reading (a pager left waiting): Ctrl-C gives up on
+ * that reader.  The summary line that comes after must not wait for it
+ * in turn: the replay ends at once, its record passed. */
+RP_TEST(test_ctrl_c_while_stderr_waits, 60)
+{
+	/* A parser that passes the record and writes 100 000 lines to its
+	 * stderr, more than a pipe holds. */
+	static const char noisy[] =
+	    "name: rp\nstages:\n"
+	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
+	    "  - {name: parse, input: read, run: exec, "
+	    "args: [--, sh, -c, \"seq 1 100000 >&2; cat\"]}\n"
+	    "  - {name: write, input: parse, run: file-sink, "
+	    "args: [--lines, out]}\n";
+	char p[256], kids[16] = "";
+	char *args[] = {"replay", p, "--to", "replayed", NULL};
+	int e[2], st, seen = 0;
+	pid_t pid;
+
+	quarantine_poison();
+	spit_text("noisy.yaml", noisy);
+	rp_cmd_path(p, sizeof(p), "noisy.yaml");
+	CU_ASSERT_FATAL(pipe2(e, O_CLOEXEC) == 0);
+	pid = rp_cmd_start_err(args, -1, e[1]);
+	close(e[1]);
+	/* Its run starts once the records are copied; it is over once no
+	 * stage is left. */
+	for (int i = 0; i < 1000 && !seen; i++) {
+		seen = files_in_tmpdir() == 1;
+		usleep(10000);
+	}
+	CU_ASSERT(seen);
+	for (int64_t end = rp_now_ns() + 20000000000LL; rp_now_ns() < end;) {
+		usleep(50000);
+		rp_cmd_child_states(pid, kids, sizeof(kids));
+		if (kids[0] == '\0')
+			break;
+	}
+	CU_ASSERT_STRING_EQUAL(kids, "");
+	usleep(300000);
+	kill(pid, SIGINT);
+	st = rp_test_wait(pid, 5);
+	close(e[0]);
+	CU_ASSERT(st != -1);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	CU_ASSERT(has_bytes("replayed", POISON "\n", 9));
+	CU_ASSERT_EQUAL(files_in_tmpdir(), 0);
 	rp_cmd_dir_remove();
 }
 
@@ -975,6 +1027,8 @@ void rp_suite_replay(void)
 		  test_real_output_untouched},
 		 {"Ctrl-C or Ctrl-\\ mid-replay: no temporary file left",
 		  test_interrupted_replay_cleans_up},
+		 {"Ctrl-C while stderr is not read ends the replay at once",
+		  test_ctrl_c_while_stderr_waits},
 		 {"a cut-short or lying dead-letter output is refused",
 		  test_hostile_dead_letter_refused},
 		 {"a record larger than the stage's ring is refused",

@@ -210,6 +210,69 @@ RP_TEST(test_standby_goes_with_the_run, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A standby attaches to its stage's rings as it starts, while the stage
+ * runs.  One that finds a ring changed there by the stage across it (the
+ * consumer's copy of its input ring's geometry, on the consumer's own
+ * page) says so as it dies: the supervisor pins it on that consumer,
+ * as it would at a restart, and the run fails (exit 1).  Before, the
+ * claim was taken for the standby's own failure to start, standbys
+ * were retried, then given up, and the run went on. */
+RP_TEST(test_standby_claim_judged, 60)
+{
+	char name[64], p[256], yaml[1024], *text;
+	char *args[] = {"run", p, NULL};
+	int fds[2], n, code, changed = 0;
+	pid_t sup, pid = 0, sb = 0;
+	size_t len;
+
+	snprintf(name, sizeof(name), "standby-claim-%d", (int)getpid());
+	rp_cmd_dir_make("standby");
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	n = snprintf(yaml, sizeof(yaml),
+		     "name: %s\n"
+		     "stages:\n"
+		     "  - {name: read, run: file-source, args: [--lines, "
+		     "\"-\"]}\n"
+		     "  - {name: pick, input: read, run: grep, args: [line], "
+		     "standby: true, restart_backoff_ms: 0}\n"
+		     "  - {name: bend, input: pick, run: fault, ring: 4K, "
+		     "args: [--at, \"5\", --do, \"geometry:stay\"]}\n"
+		     "  - {name: tally, input: bend, run: count}\n",
+		     name);
+	rp_cmd_spit("p.yaml", yaml, (size_t)n);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	sup = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	CU_ASSERT_FATAL(await_pids(name, "pick", 0, NULL, 0, &pid, &sb) == 0);
+	write_lines(fds[1], 0, 20);
+	for (int i = 0; i < 500 && !changed; i++) {
+		text = rp_cmd_slurp("REPORT", &len);
+		changed = strstr(text, "changed the geometry of its input "
+				       "ring on its own page") != NULL;
+		free(text);
+		nap_ms(20);
+	}
+	CU_ASSERT(changed);
+	/* Its standby takes over (attached before the change: it runs
+	 * on); the next standby finds the change as it attaches. */
+	CU_ASSERT_EQUAL(kill(pid, SIGKILL), 0);
+	code = rp_test_exit_code(rp_test_wait(sup, 20));
+	close(fds[1]);
+	text = rp_cmd_slurp("REPORT", &len);
+	CU_ASSERT_EQUAL(code, 1);
+	if (strstr(text, "stage bend: changed the geometry of its input ring "
+			 "where only it can write, against the supervisor's "
+			 "copy (detected by pick's standby); killed") == NULL ||
+	    strstr(text, "could not start") != NULL) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a standby's claim was not judged");
+	}
+	free(text);
+	CU_ASSERT(gone(pid));
+	CU_ASSERT(gone(sb));
+	rp_cmd_dir_remove();
+}
+
 /* A standby for a stage that is never restarted would never be used:
  * refused, naming the stage and the place.  In a one-liner it is an
  * @standby setting, and the JSON report counts take-overs. */
@@ -307,6 +370,8 @@ void rp_suite_standby(void)
 		  test_standby_takes_over},
 		 {"standbys go with the run at Ctrl-C",
 		  test_standby_goes_with_the_run},
+		 {"a standby's claim of a ring broken is judged",
+		  test_standby_claim_judged},
 		 {"standby: where it is refused, and as a one-liner setting",
 		  test_standby_configuration},
 		 {"the word to take over carries only restart facts",
