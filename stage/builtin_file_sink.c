@@ -248,6 +248,8 @@ const struct builtin builtin_file_sink = {
 	"  cannot be created.  A pipe whose reader went away (| head)\n"
 	"  ends it early, as head ends, and the stages before it stop.\n"
 	"  A FIFO's reader is waited for 5 s as the stage starts; with\n"
-	"  none by then the stage fails (exit 7).\n",
+	"  none by then the stage fails (exit 7).  Under ringpipe, a\n"
+	"  restart writes on to the same reader (the supervisor holds\n"
+	"  the FIFO open for writing until the stage has ended).\n",
 	.main = file_sink_main,
 };

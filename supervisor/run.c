@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +144,8 @@ struct stage_run {
 	int64_t spare_since;      /* started (ready: when it was) */
 	int spare_ready;          /* its sandbox hand-shake came */
 	int spare_off;            /* could not keep one: restarts go cold */
+	int fifo_fd;              /* a file-sink's FIFO, held open for
+				   * writing while the sink lives on */
 	uint32_t spare_fails;     /* in a row */
 	uint32_t takeovers;       /* restarts its standby made */
 	/* a start whose sandbox hand-shake is awaited as an event (its
@@ -267,12 +270,16 @@ static double waited(struct stage_run *r, int out)
 
 /* Every change of a stage's state goes through here, checked against
  * the table: a move it does not list is a bug of ours, said loudly. */
+static void fifo_release(struct stage_run *r);
+
 static void set_state(struct sup *s, int k, enum state to)
 {
 	struct stage_run *r = at(s, k);
 
 	if (r->state == to)
 		return;
+	if (to == ST_EXITED || to == ST_CANCELLED || to == ST_FAILED)
+		fifo_release(r); /* ended for good */
 	if (!(next_states[r->state] & (1u << to)))
 		rp_log(RP_LOG_ERROR, r->cfg->name, "%s -> %s is not a "
 		       "transition (internal error)", state_name[r->state],
@@ -281,6 +288,46 @@ static void set_state(struct sup *s, int k, enum state to)
 		rp_log(RP_LOG_DEBUG, r->cfg->name, "%s -> %s",
 		       state_name[r->state], state_name[to]);
 	r->state = to;
+}
+
+/* A file-sink writing a FIFO: from the time it has opened it (its
+ * reader came), the supervisor holds the FIFO open for writing too, and
+ * never writes.  A sink that dies is then not the FIFO's last writer:
+ * its reader does not see the end of the stream, and the sink's restart
+ * opens it again to the same reader and writes on (at least once: what
+ * the dead one wrote stays written).  Let go once the sink has ended
+ * for good, so that the reader then sees the end. */
+static void fifo_hold(struct stage_run *r)
+{
+	const struct rp_cfg_stage *c = r->cfg;
+	const char *path;
+	struct stat st;
+	int fd;
+
+	if (r->fifo_fd >= 0 || !c->builtin || c->argc < 2 ||
+	    strcmp(c->argv[0], "file-sink") != 0)
+		return;
+	path = c->argv[c->argc - 1];
+	/* (stdout is ours already; nothing else is opened: a device's
+	 * open may do something.) */
+	if (strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
+	    !S_ISFIFO(st.st_mode))
+		return;
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return; /* its reader gone already (ENXIO) */
+	if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	r->fifo_fd = fd;
+}
+
+static void fifo_release(struct stage_run *r)
+{
+	if (r->fifo_fd >= 0)
+		close(r->fifo_fd);
+	r->fifo_fd = -1;
 }
 
 /* Stages have this long to obey a cancel before they are killed. */
@@ -361,6 +408,7 @@ static void read_control(struct sup *s, int k)
 			if (r->state != ST_STARTING)
 				break;
 			set_state(s, k, ST_RUNNING);
+			fifo_hold(r);
 			/* Started while the pipeline drains. */
 			if (s->drain_sig && !s->cancel_reason) {
 				if (P(s, k) == 0 && r->proc.tx)
@@ -2744,6 +2792,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		pr->pidfd = pr->go = pr->listener = pr->lifeline = -1;
 		pr->cin.p_fd = pr->cin.c_fd = pr->cout.p_fd = pr->cout.c_fd = -1;
 		at(s, k)->err.rfd = -1;
+		at(s, k)->fifo_fd = -1;
 		spare_reset(at(s, k));
 	}
 	for (int p = 0; p < RP_CFG_MAX_STAGES; p++)
@@ -2960,6 +3009,7 @@ out:
 		}
 		rp_spawn_close(&r->proc);
 		rp_errpipe_close(&r->err);
+		fifo_release(r);
 	}
 	for (int p = 0; p < s->npos; p++)
 		rp_bell_close(s->bell[p]);

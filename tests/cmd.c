@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "cmd.h"
 #include "harness.h"
 
@@ -410,4 +411,18 @@ void rp_cmd_child_states(pid_t pid, char *out, size_t len)
 	out[n] = '\0';
 	if (d)
 		closedir(d);
+}
+
+int rp_cmd_await_childless(pid_t pid, int secs)
+{
+	char kids[16] = "?";
+
+	for (int64_t end = rp_now_ns() + secs * 1000000000LL;
+	     rp_now_ns() < end;) {
+		usleep(50000);
+		rp_cmd_child_states(pid, kids, sizeof(kids));
+		if (kids[0] == '\0')
+			return 1;
+	}
+	return 0;
 }

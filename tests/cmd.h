@@ -69,6 +69,9 @@ pid_t rp_cmd_find_process(const char *token, const char *also);
 char rp_cmd_proc_state(pid_t pid, pid_t *ppid);
 /* The states of pid's children, a letter each, into out. */
 void rp_cmd_child_states(pid_t pid, char *out, size_t len);
+/* Wait (secs at most) until pid has no child left: 1, or 0 if it
+ * still had one. */
+int rp_cmd_await_childless(pid_t pid, int secs);
 /* Write n lines "line 0\n" ... to path (an absolute path). */
 void rp_cmd_write_lines(const char *path, int n);
 /* Write name in the directory: n lines "KIND i", KIND being kind(i, n)

@@ -360,7 +360,7 @@ RP_TEST(test_terminal_master_side, 30)
  * the report is whole and the exit 0. */
 RP_TEST(test_ctrl_z_while_stderr_waits, 60)
 {
-	char in[256], line[700], kids[16];
+	char in[256], line[700];
 	char *args[] = {"-e", line, NULL};
 	char *rest;
 	int p[2], st;
@@ -378,13 +378,7 @@ RP_TEST(test_ctrl_z_while_stderr_waits, 60)
 	pid = rp_cmd_start_job_err(args, -1, p[1]);
 	close(p[1]);
 	/* The run is over once no stage is left; then it waits. */
-	for (int64_t end = rp_now_ns() + 20000000000LL; rp_now_ns() < end;) {
-		usleep(50000);
-		rp_cmd_child_states(pid, kids, sizeof(kids));
-		if (kids[0] == '\0')
-			break;
-	}
-	CU_ASSERT_STRING_EQUAL(kids, "");
+	CU_ASSERT(rp_cmd_await_childless(pid, 20));
 	usleep(300000);
 	CU_ASSERT_EQUAL(rp_cmd_proc_state(pid, NULL), 'S');
 	kill(pid, SIGTSTP);

@@ -276,6 +276,138 @@ RP_TEST(test_sink_fifo_reader, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A reader of the FIFO paths[0] into the file paths[1] as it reads,
+ * until the end. */
+static int fifo_reader(void *arg)
+{
+	char (*paths)[256] = arg;
+	char buf[4096];
+	int in = open(paths[0], O_RDONLY | O_CLOEXEC);
+	int out = open(paths[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		       0644);
+	ssize_t n;
+
+	if (in < 0 || out < 0)
+		return 1;
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			return 1;
+	return n == 0 ? 0 : 1;
+}
+
+/* Lines "line 0" ... in got (a file of the directory), as read. */
+static int lines_got(void)
+{
+	size_t n;
+	char *t = rp_cmd_slurp("got", &n);
+	int lines = 0;
+
+	for (size_t i = 0; i < n; i++)
+		lines += t[i] == '\n';
+	free(t);
+	return lines;
+}
+
+/* A file-sink on a FIFO, SIGKILLed mid-stream: its reader does not see
+ * the end of the stream there (the supervisor holds the FIFO open), and
+ * the restart writes on to it.  Every line reaches the reader, in order
+ * after the restart's repeats (at least once), the reader sees the end
+ * once the run is over, exit 0.  (The restart used to find no reader:
+ * it had seen the first writer's end and gone, and the run failed.) */
+RP_TEST(test_sink_fifo_restarted, 60)
+{
+	char name[48], yaml[512], p[256], fifo[2][256], json[8192], *got;
+	char *args[] = {"run", p, NULL};
+	int fds[2], killed = 0, back = 0, code;
+	pid_t pid, reader, first = 0, again = 0;
+	size_t n;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(p, sizeof(p), "s.yaml");
+	rp_cmd_path(fifo[0], sizeof(fifo[0]), "fifo");
+	rp_cmd_path(fifo[1], sizeof(fifo[1]), "got");
+	CU_ASSERT_FATAL(mkfifo(fifo[0], 0600) == 0);
+	snprintf(name, sizeof(name), "fifo-%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, \"-\"]}\n"
+		 "  - {name: write, input: read, run: file-sink, "
+		 "args: [--lines, fifo], restart_backoff_ms: 0}\n",
+		 name);
+	rp_cmd_spit("s.yaml", yaml, strlen(yaml));
+	reader = rp_test_fork(fifo_reader, fifo);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	pid = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	{
+		char buf[100 * 12];
+		size_t len = 0;
+		for (int i = 0; i < 100; i++)
+			len += (size_t)sprintf(buf + len, "line %d\n", i);
+		CU_ASSERT_EQUAL_FATAL(write(fds[1], buf, len), (ssize_t)len);
+	}
+	for (int i = 0; i < 2000 && lines_got() < 100; i++)
+		usleep(5000);
+	CU_ASSERT_EQUAL(lines_got(), 100);
+	for (int i = 0; i < 2000 && !killed; i++) {
+		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
+		    (first = rp_cmd_stat_pid(json, "write")) > 0)
+			killed = kill(first, SIGKILL) == 0;
+		else
+			usleep(5000);
+	}
+	CU_ASSERT(killed);
+	for (int i = 0; i < 2000 && killed && !back; i++) {
+		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
+		    (again = rp_cmd_stat_pid(json, "write")) > 0 &&
+		    again != first)
+			back = 1;
+		else
+			usleep(5000);
+	}
+	CU_ASSERT(back);
+	/* The reader is still there, not at the end of its stream. */
+	CU_ASSERT_EQUAL(waitpid(reader, NULL, WNOHANG), 0);
+	{
+		char buf[100 * 12];
+		size_t len = 0;
+		for (int i = 100; i < 200; i++)
+			len += (size_t)sprintf(buf + len, "line %d\n", i);
+		CU_ASSERT_EQUAL(write(fds[1], buf, len), (ssize_t)len);
+	}
+	close(fds[1]);
+	code = rp_test_exit_code(rp_test_wait(pid, 30));
+	CU_ASSERT_EQUAL(code, 0);
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(reader, 10)), 0);
+	got = rp_cmd_slurp("got", &n);
+	{
+		/* Each line there, in order once repeats are set aside: a
+		 * line is either the next one wanted or one seen before. */
+		int next = 0, bad = 0;
+		for (size_t i = 0; i < n;) {
+			char *e = memchr(got + i, '\n', n - i);
+			int num;
+			if (e == NULL || sscanf(got + i, "line %d", &num) != 1)
+				bad++;
+			else if (num == next)
+				next++;
+			else if (num > next)
+				bad++;
+			i = e ? (size_t)(e - got) + 1 : n;
+		}
+		CU_ASSERT_EQUAL(bad, 0);
+		CU_ASSERT_EQUAL(next, 200);
+		if (bad || next != 200 || code != 0) {
+			char *text = rp_cmd_slurp("REPORT", &n);
+			fprintf(stderr, "%s\nlines to %d, %d out of place\n",
+				text, next, bad);
+			free(text);
+		}
+	}
+	free(got);
+	rp_cmd_dir_remove();
+}
+
 /* A file-sink writing the file a file-source reads (by its name,
  * through a link, or as the run's stdin) would empty it as the run
  * starts: refused, and the file is left as it was. */
@@ -507,6 +639,8 @@ void rp_suite_file_ends(void)
 		  test_sink_reader_gone},
 		 {"a FIFO sink waits for its reader, fails without one",
 		  test_sink_fifo_reader},
+		 {"a FIFO sink restarted writes on to the same reader",
+		  test_sink_fifo_restarted},
 		 {"a pipe source restarted where it had ended a line",
 		  test_pipe_restart_at_line_start},
 		 {"failures a restart would repeat are not retried",

@@ -352,7 +352,7 @@ RP_TEST(test_ctrl_c_while_stderr_waits, 60)
 	    "args: [--, sh, -c, \"seq 1 100000 >&2; cat\"]}\n"
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
-	char p[256], kids[16] = "";
+	char p[256];
 	char *args[] = {"replay", p, "--to", "replayed", NULL};
 	int e[2], st, seen = 0;
 	pid_t pid;
@@ -370,13 +370,7 @@ RP_TEST(test_ctrl_c_while_stderr_waits, 60)
 		usleep(10000);
 	}
 	CU_ASSERT(seen);
-	for (int64_t end = rp_now_ns() + 20000000000LL; rp_now_ns() < end;) {
-		usleep(50000);
-		rp_cmd_child_states(pid, kids, sizeof(kids));
-		if (kids[0] == '\0')
-			break;
-	}
-	CU_ASSERT_STRING_EQUAL(kids, "");
+	CU_ASSERT(rp_cmd_await_childless(pid, 20));
 	usleep(300000);
 	kill(pid, SIGINT);
 	st = rp_test_wait(pid, 5);
