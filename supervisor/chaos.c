@@ -29,16 +29,36 @@
 #define MAX_KIDS 64
 #define MS 1000000LL
 
+/* One fault as the seed draws it, all of it before the run: the same
+ * seed, the same schedule, whatever happens on the way. */
+struct plan {
+	unsigned kind;    /* RP_CHAOS_* */
+	int64_t delay_ns; /* after the fault before */
+	uint64_t target;  /* which stage (and copy) */
+	uint64_t extra;   /* a stop's pause, a relayed fault's value */
+};
+
 struct fault {
 	unsigned kind;    /* RP_CHAOS_* */
 	int64_t at_ns;    /* since the start of the run */
 	int64_t recovery_ns; /* -1: none measured */
-	char victim[48];  /* its command line, shortened */
+	int missed;       /* nobody was there to hit */
+	char stage[48];   /* the stage drawn */
+	char victim[48];  /* the command line hit, shortened */
+};
+
+/* What a run whose supervisor was killed wrote: bad -1 the reference's
+ * first lines (and maybe part of the next), -2 not judged, else the
+ * first line that differs. */
+struct cut {
+	uint64_t lines;
+	int partial, bad;
 };
 
 struct outcome {
 	uint64_t ref_lines, lines, lost, dup, quarantined;
 	int reordered, finished, code, orphans_left, rerun_ok;
+	int unjudged;             /* out of memory: nothing could be */
 	double ref_s, run_s;
 	/* corruptions: failed stages that were, and were not, corrupted */
 	int blamed_corrupted, blamed_other;
@@ -121,26 +141,60 @@ static int kids(pid_t sup, pid_t *out, int max)
 	return n;
 }
 
+/* pid's command line, its words joined by spaces, the stage host's
+ * path left out; cut to fit buf. */
 static void cmdline(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
+	char path[64], all[4096], *from = all, *host;
 	FILE *f;
 	size_t n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	buf[0] = '\0';
 	if ((f = fopen(path, "re")) != NULL) {
-		n = fread(buf, 1, len - 1, f);
+		n = fread(all, 1, sizeof(all) - 1, f);
 		fclose(f);
 	}
+	if (n > 0 && all[n - 1] == '\0')
+		n--; /* the last word's end */
 	for (size_t i = 0; i < n; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	buf[n] = '\0';
+		if (all[i] == '\0')
+			all[i] = ' ';
+	all[n] = '\0';
 	/* The stage host's path says nothing: keep the stage and args. */
-	char *host = strstr(buf, "ringpipe-stage ");
-	if (host)
-		memmove(buf, host + 15, strlen(host + 15) + 1);
+	if ((host = strstr(all, "ringpipe-stage ")) != NULL)
+		from = host + 15;
+	n = strlen(from);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, from, n);
+	buf[n] = '\0';
+}
+
+/* Does pid run stage st: its words the stage's own (a program), or the
+ * stage host's path then them (a built-in)?  Compared word for word. */
+static int runs_stage(pid_t pid, const struct rp_cfg_stage *st)
+{
+	char path[64], all[4096], *w[RP_CFG_MAX_ARGS + 2];
+	FILE *f;
+	size_t n = 0;
+	int nw = 0, skip;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	if ((f = fopen(path, "re")) != NULL) {
+		n = fread(all, 1, sizeof(all) - 1, f);
+		fclose(f);
+	}
+	all[n] = '\0';
+	for (size_t i = 0; i < n && nw < RP_CFG_MAX_ARGS + 2;
+	     i += strlen(all + i) + 1)
+		w[nw++] = all + i;
+	skip = st->builtin ? 1 : 0;
+	if (nw != st->argc + skip)
+		return 0;
+	for (int i = 0; i < st->argc; i++)
+		if (strcmp(w[skip + i], st->argv[i]) != 0)
+			return 0;
+	return 1;
 }
 
 /* Run the pipeline in a child with stderr to log; returns its pid. */
@@ -252,84 +306,135 @@ static uint64_t count_lines(const char *p, size_t n)
 	return c;
 }
 
-/* Split into lines (the newlines become NULs). */
-static char **lines_of(char *p, size_t n, size_t *count)
+/* A line: its bytes, and whether a newline ended it (a last line may
+ * have none, which tells it from the same line with one). */
+struct line {
+	const char *p;
+	size_t len;
+	int nl;
+};
+
+/* The lines of p[0, n); NULL when out of memory. */
+static struct line *lines_of(const char *p, size_t n, size_t *count)
 {
-	size_t k = 0, cap = count_lines(p, n) + 2;
-	char **v = malloc(cap * sizeof(*v));
+	size_t k = 0, start = 0;
+	struct line *v = malloc((count_lines(p, n) + 1) * sizeof(*v));
 
-	size_t start = 0;
-
-	for (size_t i = 0; v && i < n; i++)
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
 		if (p[i] == '\n') {
-			p[i] = '\0';
-			v[k++] = p + start;
+			v[k++] = (struct line){p + start, i - start, 1};
 			start = i + 1;
 		}
-	/* A last line without a newline is a line too (the buffer has a
-	 * spare byte for its terminator). */
-	if (v && start < n) {
-		p[n] = '\0';
-		v[k++] = p + start;
-	}
+	if (start < n)
+		v[k++] = (struct line){p + start, n - start, 0};
 	*count = k;
 	return v;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Byte for byte, NULs included, then the newline. */
+static int line_cmp(const struct line *a, const struct line *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->p, b->p, n);
+
+	if (c != 0)
+		return c;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	return a->nl - b->nl;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return line_cmp(a, b);
 }
 
 /* The oracle: the multiset difference both ways, and whether the common
- * lines kept their order. */
-static void judge(char *ref, size_t rn, char *out, size_t on,
+ * lines kept their order.  Out of memory, nothing is judged
+ * (res->unjudged), never "all well". */
+static void judge(const char *ref, size_t rn, const char *out, size_t on,
 		  struct outcome *res)
 {
-	size_t a, b;
-	char **r = lines_of(ref, rn, &a), **o = lines_of(out, on, &b);
-	char **rs, **os;
-	size_t i = 0, j = 0;
+	size_t a = 0, b = 0, i = 0, j = 0;
+	struct line *r = lines_of(ref, rn, &a), *o = lines_of(out, on, &b);
+	struct line *rs = NULL, *os = NULL;
 
 	res->ref_lines = a;
 	res->lines = b;
-	if (r == NULL || o == NULL) {
-		free(r);
-		free(o);
-		return;
+	if (r && o) {
+		rs = malloc((a + 1) * sizeof(*rs));
+		os = malloc((b + 1) * sizeof(*os));
 	}
-	rs = malloc((a + 1) * sizeof(*rs));
-	os = malloc((b + 1) * sizeof(*os));
-	if (rs && os) {
-		memcpy(rs, r, a * sizeof(*r));
-		memcpy(os, o, b * sizeof(*o));
-		qsort(rs, a, sizeof(*rs), cmp_str);
-		qsort(os, b, sizeof(*os), cmp_str);
-		while (i < a || j < b) {
-			int c = i == a ? 1 : j == b ? -1 : strcmp(rs[i], os[j]);
-			if (c == 0) {
-				i++;
-				j++;
-			} else if (c < 0) {
-				res->lost++;
-				i++;
-			} else {
-				res->dup++;
-				j++;
-			}
+	if (rs == NULL || os == NULL) {
+		res->unjudged = 1;
+		goto out;
+	}
+	memcpy(rs, r, a * sizeof(*r));
+	memcpy(os, o, b * sizeof(*o));
+	qsort(rs, a, sizeof(*rs), cmp_line);
+	qsort(os, b, sizeof(*os), cmp_line);
+	while (i < a || j < b) {
+		int c = i == a	 ? 1
+			: j == b ? -1
+				 : line_cmp(&rs[i], &os[j]);
+		if (c == 0) {
+			i++;
+			j++;
+		} else if (c < 0) {
+			res->lost++;
+			i++;
+		} else {
+			res->dup++;
+			j++;
 		}
-		/* Same lines, another sequence: reordered. */
-		if (res->lost == 0 && res->dup == 0)
-			for (size_t k = 0; k < a; k++)
-				if (strcmp(r[k], o[k]) != 0) {
-					res->reordered = 1;
-					break;
-				}
 	}
+	/* Same lines, another sequence: reordered. */
+	if (res->lost == 0 && res->dup == 0)
+		for (size_t m = 0; m < b; m++)
+			if (line_cmp(&r[m], &o[m]) != 0) {
+				res->reordered = 1;
+				break;
+			}
+out:
 	free(rs);
 	free(os);
 	free(r);
 	free(o);
+}
+
+int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
+		       size_t cn, uint64_t *lines, int *partial)
+{
+	size_t a = 0, b = 0;
+	struct line *r = lines_of(ref, rn, &a), *o = lines_of(cut, cn, &b);
+	int bad = -1;
+
+	*lines = 0;
+	*partial = 0;
+	if (r == NULL || o == NULL) {
+		free(r);
+		free(o);
+		return -2;
+	}
+	for (size_t m = 0; m < b && bad < 0; m++) {
+		if (m < a && line_cmp(&r[m], &o[m]) == 0) {
+			(*lines)++;
+			continue;
+		}
+		/* A last line cut inside: the start of the reference's. */
+		if (m + 1 == b && m < a && !o[m].nl &&
+		    o[m].len <= r[m].len &&
+		    memcmp(o[m].p, r[m].p, o[m].len) == 0) {
+			*partial = 1;
+			continue;
+		}
+		bad = m < (size_t)INT32_MAX ? (int)m : INT32_MAX;
+	}
+	free(r);
+	free(o);
+	return bad;
 }
 
 static uint64_t file_lines(const char *path)
@@ -387,32 +492,61 @@ static pid_t getppid_of(pid_t pid)
 	return (pid_t)pp;
 }
 
-/* Hit one stage (or the supervisor); fills f. */
-static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
+/* The stage a planned fault is for: a stage-library one able to take
+ * it for the kinds a stage does itself (elig), any for kill and stop. */
+static const char *plan_stage(const struct rp_cfg *cfg, const struct plan *pl,
+			      const int *elig, int nelig)
 {
-	pid_t k[MAX_KIDS], victim;
-	int n = 0, pfd;
+	if (pl->kind == RP_CHAOS_SUPERVISOR)
+		return "(supervisor)";
+	if (pl->kind & (RP_CHAOS_HANG | RP_CHAOS_DENY | RP_CHAOS_CORRUPT))
+		return nelig ? cfg->stages[cfg->order[elig[pl->target %
+							   (uint64_t)nelig]]]
+				   .name
+			     : "(none)";
+	return cfg->stages[cfg->order[pl->target % (uint64_t)cfg->nstages]]
+	    .name;
+}
+
+/* Hit one stage (or the supervisor); fills f.  The stage is the one
+ * the plan draws, in pipeline order; of the processes running its
+ * command line (copies, its standby), the one the plan draws too. */
+static void strike(pid_t sup, struct fault *f, const struct plan *pl,
+		   const struct rp_cfg *cfg, int64_t t0)
+{
+	const struct rp_cfg_stage *st =
+	    &cfg->stages[cfg->order[pl->target % (uint64_t)cfg->nstages]];
+	pid_t k[MAX_KIDS], match[MAX_KIDS], victim;
+	int n = 0, nm = 0, pfd;
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
 	if (f->kind == RP_CHAOS_SUPERVISOR) {
+		snprintf(f->stage, sizeof(f->stage), "(supervisor)");
 		snprintf(f->victim, sizeof(f->victim), "the supervisor");
 		kill(sup, SIGKILL);
 		return;
 	}
-	/* Between a death and its restart there may be nobody to hit. */
-	for (int tries = 0;
-	     tries < 200 && !ended(sup) && (n = kids(sup, k, MAX_KIDS)) == 0;
-	     tries++)
-		nap_ns(2 * MS);
-	if (n == 0) {
-		snprintf(f->victim, sizeof(f->victim), "(no stage running)");
+	snprintf(f->stage, sizeof(f->stage), "%s", st->name);
+	/* Between a death and its restart it may not be there. */
+	for (int tries = 0; tries < 200 && !ended(sup) && nm == 0; tries++) {
+		n = kids(sup, k, MAX_KIDS);
+		for (int i = 0; i < n; i++)
+			if (runs_stage(k[i], st))
+				match[nm++] = k[i];
+		if (nm == 0)
+			nap_ns(2 * MS);
+	}
+	if (nm == 0) {
+		f->missed = 1;
+		snprintf(f->victim, sizeof(f->victim), "(not running)");
 		return;
 	}
-	victim = k[next(rng) % (uint64_t)n];
+	victim = match[(pl->target >> 32) % (uint64_t)nm];
 	/* Still the supervisor's child once we hold it: the same process. */
 	pfd = pidfd_of(victim);
 	if (pfd < 0 || getppid_of(victim) != sup) {
+		f->missed = 1;
 		snprintf(f->victim, sizeof(f->victim), "(gone before the hit)");
 		if (pfd >= 0)
 			close(pfd);
@@ -420,7 +554,7 @@ static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
 	}
 	cmdline(victim, f->victim, sizeof(f->victim));
 	if (f->kind == RP_CHAOS_STOP) {
-		int64_t pause = (50 + (int64_t)(next(rng) % 251)) * MS;
+		int64_t pause = (50 + (int64_t)(pl->extra % 251)) * MS;
 		signal_fd(pfd, SIGSTOP);
 		nap_ns(pause);
 		signal_fd(pfd, SIGCONT);
@@ -450,25 +584,29 @@ static void strike(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0)
  * stages that can take it (elig: places in the order); fills f.  A hang
  * or a denial is recovered from when a stage has died and the supervisor
  * has as many again. */
-static void relay(pid_t sup, struct fault *f, uint64_t *rng, int64_t t0,
-		  const struct rp_cfg *cfg, const int *elig, int nelig,
-		  int64_t wait_ns)
+static void relay(pid_t sup, struct fault *f, const struct plan *pl,
+		  int64_t t0, const struct rp_cfg *cfg, const int *elig,
+		  int nelig, int64_t wait_ns)
 {
 	unsigned fault = f->kind == RP_CHAOS_HANG   ? RP_FAULT_HANG
 			 : f->kind == RP_CHAOS_DENY ? RP_FAULT_DENY
 						    : RP_FAULT_CORRUPT;
-	int k = elig[next(rng) % (uint64_t)nelig];
+	int k = elig[pl->target % (uint64_t)nelig];
 	union sigval v = {.sival_int = rp_run_chaos_value(
-				  fault, k, (uint32_t)next(rng))};
+				  fault, k, (uint32_t)pl->extra)};
 	pid_t before[MAX_KIDS];
 	int n = kids(sup, before, MAX_KIDS);
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
-	snprintf(f->victim, sizeof(f->victim), "%s",
+	snprintf(f->stage, sizeof(f->stage), "%s",
 		 cfg->stages[cfg->order[k]].name);
-	if (sigqueue(sup, RP_CHAOS_SIGNAL, v) < 0 ||
-	    f->kind == RP_CHAOS_CORRUPT)
+	snprintf(f->victim, sizeof(f->victim), "%s", f->stage);
+	if (sigqueue(sup, RP_CHAOS_SIGNAL, v) < 0) {
+		f->missed = 1;
+		return;
+	}
+	if (f->kind == RP_CHAOS_CORRUPT)
 		return;
 	for (int64_t t = rp_now_ns(), end = t + wait_ns; rp_now_ns() < end;
 	     nap_ns(MS)) {
@@ -518,24 +656,51 @@ static void blame(const char *log, const struct fault *fs, unsigned nf,
 	free(p);
 }
 
+/* contained: -1 without corruptions (not judged on containment). */
 static void print_json(FILE *j, const struct rp_cfg *cfg,
 		       const struct rp_chaos_opts *o, const struct fault *fs,
-		       unsigned nf, const struct outcome *res, int64_t med,
-		       int64_t worst, unsigned recs)
+		       unsigned nf, const struct outcome *res,
+		       const struct cut *cut, int sup_kill, int contained,
+		       const char *schedule, int64_t med, int64_t worst,
+		       unsigned recs)
 {
+	unsigned missed = 0;
+	int safe = res->lost == 0 && res->dup == 0 && !res->reordered &&
+		   cut->bad == -1;
+
 	fprintf(j, "{\"pipeline\":");
 	rp_json_str(j, cfg->name);
-	fprintf(j, ",\"seed\":%llu,\"faults\":[", (unsigned long long)o->seed);
+	fprintf(j, ",\"seed\":%llu,\"schedule\":", (unsigned long long)o->seed);
+	rp_json_str(j, schedule);
+	fprintf(j, ",\"faults\":[");
 	for (unsigned i = 0; i < nf; i++) {
-		fprintf(j, "%s{\"kind\":\"%s\",\"at_ms\":%.1f,\"victim\":",
+		missed += fs[i].missed;
+		fprintf(j, "%s{\"kind\":\"%s\",\"at_ms\":%.1f,\"stage\":",
 			i ? "," : "", kind_name(fs[i].kind),
 			(double)fs[i].at_ns / 1e6);
+		rp_json_str(j, fs[i].stage);
+		fprintf(j, ",\"victim\":");
 		rp_json_str(j, fs[i].victim);
-		fprintf(j, ",\"recovery_ms\":%.1f}",
+		fprintf(j, ",\"missed\":%s,\"recovery_ms\":%.1f}",
+			fs[i].missed ? "true" : "false",
 			fs[i].recovery_ns < 0 ? -1.0
 					      : (double)fs[i].recovery_ns / 1e6);
 	}
-	fprintf(j, "],\"reference_records\":%llu,\"records\":%llu,"
+	fprintf(j, "],\"missed\":%u,\"judged\":%s,\"contained\":%s", missed,
+		res->unjudged || cut->bad == -2 || contained >= 0 ? "false"
+							    : "true",
+		contained < 0 ? "null" : contained ? "true" : "false");
+	if (sup_kill)
+		fprintf(j, ",\"cut_records\":%llu,\"cut_partial\":%s,"
+			   "\"cut_differs_at\":%d,\"orphans_left\":%s,"
+			   "\"rerun_ok\":%s",
+			(unsigned long long)cut->lines,
+			cut->partial ? "true" : "false",
+			cut->bad >= 0 ? cut->bad + 1 : 0,
+			res->orphans_left ? "true" : "false",
+			res->rerun_ok ? "true" : "false");
+	fprintf(j, ",");
+	fprintf(j, "\"reference_records\":%llu,\"records\":%llu,"
 		   "\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%s,"
 		   "\"quarantined\":%llu,\"safe\":%s,\"finished\":%s,"
 		   "\"exit_code\":%d,\"recoveries\":%u,"
@@ -547,8 +712,9 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		(unsigned long long)res->dup,
 		res->reordered ? "true" : "false",
 		(unsigned long long)res->quarantined,
-		res->lost == 0 && res->dup == 0 && !res->reordered ? "true"
-								    : "false",
+		contained >= 0 || res->unjudged || cut->bad == -2 ? "null"
+		: safe					      ? "true"
+							      : "false",
 		res->finished ? "true" : "false", res->code, recs,
 		(double)med / 1e6, (double)worst / 1e6, res->blamed_corrupted,
 		res->blamed_other, res->ref_s, res->run_s);
@@ -581,7 +747,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			for (unsigned n = 1; n <= o->crashpoints; n++) {
 				struct outcome res;
 				size_t on = 0, ln = 0;
-				char *ob, *lb, *copy;
+				char *ob, *lb;
 				memset(&res, 0, sizeof(res));
 				ro.crash_stage = k;
 				ro.crash_point = (int)rp_crashpoint_parse(points[p]);
@@ -591,13 +757,10 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				reap_orphans(5000 * MS);
 				ob = slurp(out, &on);
 				lb = slurp(log, &ln);
-				copy = malloc(rn + 1);
-				if (ob && copy) {
-					memcpy(copy, rb, rn);
-					judge(copy, rn, ob, on, &res);
-				} else {
+				if (ob)
+					judge(rb, rn, ob, on, &res);
+				else
 					res.lost = 1;
-				}
 				runs++;
 				if (lb && ln && memmem(lb, ln, "killed by signal 9",
 						       18)) {
@@ -605,7 +768,8 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					fired++;
 				}
 				if (res.code == 0 && res.lost == 0 &&
-				    res.dup == 0 && !res.reordered) {
+				    res.dup == 0 && !res.reordered &&
+				    !res.unjudged) {
 					ok++;
 				} else {
 					/* Kept apart: the next run reuses the
@@ -617,17 +781,19 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					rename(log, keep);
 					bad++;
 					printf("  FAILED      %s at %s, pass %u: exit "
-					       "%d, lost %llu, duplicated %llu%s "
+					       "%d, lost %llu, duplicated %llu%s%s "
 					       "(log %s)\n",
 					       st->name, points[p], n, res.code,
 					       (unsigned long long)res.lost,
 					       (unsigned long long)res.dup,
 					       res.reordered ? ", reordered" : "",
+					       res.unjudged ? ", not judged (out "
+							      "of memory)"
+							    : "",
 					       keep);
 				}
 				free(ob);
 				free(lb);
-				free(copy);
 			}
 			printf("  %-16s %-15s %u/%u runs match (%u crashed "
 			       "there)\n",
@@ -648,12 +814,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	char out[300], ref[320], log[320], dead_idx[300];
 	struct rp_run_opts ro = *run;
 	struct outcome res;
+	struct cut cut = {0, 0, -1};
 	struct fault *fs;
+	struct plan *plan;
+	struct stat sst;
+	char *schedule = NULL;
 	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0, hang_ns = 0;
-	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0;
+	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0, missed = 0;
 	int elig[RP_CFG_MAX_STAGES], nelig = 0;
 	uint64_t rng = o->seed, dead_before;
-	char *orig, *rb, *ob;
+	char *orig, *rb, *ob, cut_path[330] = "";
 	size_t rn = 0, on = 0;
 	pid_t sup;
 
@@ -666,11 +836,32 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			cfg->file);
 		return 2;
 	}
+	/* (A FIFO or a device would be read back as the output: it would
+	 * wait for a writer, or read something else.) */
+	if (stat(sink->argv[sink->argc - 1], &sst) == 0 &&
+	    !S_ISREG(sst.st_mode)) {
+		fprintf(stderr, "ringpipe chaos: %s: file-sink %s is not a "
+				"regular file (its output is read back to be "
+				"judged)\n",
+			cfg->file, sink->argv[sink->argc - 1]);
+		return 2;
+	}
+	if ((o->kinds & RP_CHAOS_CORRUPT) && (o->kinds & RP_CHAOS_SUPERVISOR)) {
+		fprintf(stderr, "ringpipe chaos: corrupt and supervisor-kill "
+				"cannot be judged in one run (a corruption on "
+				"its containment, a supervisor's death on its "
+				"cleanup): run them apart\n");
+		return 2;
+	}
 	if (o->faults > MAX_FAULTS)
 		return 2;
 	fs = calloc(o->faults + 1, sizeof(*fs));
-	if (fs == NULL)
+	plan = calloc(o->faults + 1, sizeof(*plan));
+	if (fs == NULL || plan == NULL) {
+		free(fs);
+		free(plan);
 		return 2;
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	orig = sink->argv[sink->argc - 1];
 	snprintf(out, sizeof(out), "%s", orig);
@@ -692,7 +883,9 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		if (!rp_run_injectable(cfg, k))
 			continue;
 		elig[nelig++] = k;
-		if (st->record_timeout_ms == 0)
+		/* (Only for hangs: elsewhere it would change what the runs
+		 * do, a slow record quarantined in one and not the other.) */
+		if (st->record_timeout_ms == 0 && (o->kinds & RP_CHAOS_HANG))
 			st->record_timeout_ms = 500;
 		if ((int64_t)st->record_timeout_ms * MS > hang_ns)
 			hang_ns = (int64_t)st->record_timeout_ms * MS;
@@ -706,6 +899,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				"seccomp policy (not exec)\n",
 			cfg->file);
 		free(fs);
+		free(plan);
 		return 2;
 	}
 
@@ -721,6 +915,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				"(exit %d); see %s\n",
 			res.code, log);
 		free(fs);
+		free(plan);
 		return 2;
 	}
 	reap_orphans(0);
@@ -731,11 +926,48 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       "passes 1..%u\n",
 		       cfg->name, o->crashpoints);
 		bad = sweep(cfg, run, o, out, ref);
+		printf("  replay      ringpipe chaos %s --crashpoints %u%s\n",
+		       o->file, o->crashpoints,
+		       run->fast_restart ? " --fast-restart" : "");
 		free(fs);
+		free(plan);
 		return bad;
 	}
 
-	/* 2. The same under the schedule. */
+	/* 2. The same under the schedule, drawn whole first: a fault that
+	 * finds nobody to hit, or a run that ends early, shifts nothing. */
+	for (unsigned i = 0; i < o->faults; i++) {
+		unsigned kinds[NKINDS], nk = 0;
+		int64_t mean = (int64_t)o->every_ms * MS;
+		for (size_t b = 0; b < NKINDS; b++)
+			if ((o->kinds & kind_names[b].bit) &&
+			    kind_names[b].bit != RP_CHAOS_SUPERVISOR)
+				kinds[nk++] = kind_names[b].bit;
+		/* A dead supervisor ends the run: its fault comes last. */
+		if ((o->kinds & RP_CHAOS_SUPERVISOR) &&
+		    (nk == 0 || i + 1 == o->faults)) {
+			kinds[0] = RP_CHAOS_SUPERVISOR;
+			nk = 1;
+		}
+		plan[i].kind = nk ? kinds[next(&rng) % nk] : 0;
+		plan[i].delay_ns =
+		    mean / 2 + (int64_t)(next(&rng) % (uint64_t)(mean + 1));
+		plan[i].target = next(&rng);
+		plan[i].extra = next(&rng);
+	}
+	/* The whole of it, as drawn, for the JSON: "kind@stage ...". */
+	if ((schedule = malloc((size_t)o->faults * 80 + 1)) != NULL) {
+		size_t at = 0;
+		schedule[0] = '\0';
+		for (unsigned i = 0; i < o->faults && plan[i].kind; i++)
+			at += (size_t)sprintf(
+			    schedule + at, "%s%s@%.60s", i ? " " : "",
+			    kind_name(plan[i].kind),
+			    plan_stage(cfg, &plan[i], elig, nelig));
+	}
+	/* The output starts empty: what a run that never opened it leaves
+	 * is not judged. */
+	unlink(out);
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
 	ro.chaos = 1;
@@ -750,32 +982,21 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			break;
 	}
 	for (unsigned i = 0; i < o->faults; i++) {
-		unsigned kinds[NKINDS], nk = 0;
-		int64_t mean = (int64_t)o->every_ms * MS;
-		for (size_t b = 0; b < NKINDS; b++)
-			if ((o->kinds & kind_names[b].bit) &&
-			    kind_names[b].bit != RP_CHAOS_SUPERVISOR)
-				kinds[nk++] = kind_names[b].bit;
-		/* A dead supervisor ends the run: its fault comes last. */
-		if ((o->kinds & RP_CHAOS_SUPERVISOR) &&
-		    (nk == 0 || i + 1 == o->faults)) {
-			kinds[0] = RP_CHAOS_SUPERVISOR;
-			nk = 1;
-		}
-		if (nk == 0)
+		if (plan[i].kind == 0)
 			break;
-		fs[nf].kind = kinds[next(&rng) % nk];
-		nap_ns(mean / 2 + (int64_t)(next(&rng) % (uint64_t)(mean + 1)));
+		fs[nf].kind = plan[i].kind;
+		nap_ns(plan[i].delay_ns);
 		if (ended(sup))
 			break; /* finished before the schedule did */
 		if (fs[nf].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
 				   RP_CHAOS_CORRUPT))
-			relay(sup, &fs[nf], &rng, t0, cfg, elig, nelig,
+			relay(sup, &fs[nf], &plan[i], t0, cfg, elig, nelig,
 			      (fs[nf].kind == RP_CHAOS_HANG ? hang_ns : 0) +
 				      1000 * MS);
 		else
-			strike(sup, &fs[nf], &rng, t0);
-		ncorrupt += fs[nf].kind == RP_CHAOS_CORRUPT;
+			strike(sup, &fs[nf], &plan[i], cfg, t0);
+		missed += fs[nf].missed;
+		ncorrupt += fs[nf].kind == RP_CHAOS_CORRUPT && !fs[nf].missed;
 		if (fs[nf].kind != RP_CHAOS_STOP && fs[nf].recovery_ns >= 0)
 			rec[nrec++] = fs[nf].recovery_ns;
 		sup_kill |= fs[nf].kind == RP_CHAOS_SUPERVISOR;
@@ -794,6 +1015,29 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	/* A killed supervisor is judged on its cleanup and on the next run
 	 * starting cleanly and getting it right. */
 	if (sup_kill) {
+		/* What the killed run wrote before it died, kept apart (the
+		 * rerun starts the file over): cut short by design, but
+		 * nothing in it twice, nothing not in the reference, in the
+		 * reference's order.  The faults before the supervisor's
+		 * are judged on it. */
+		char *cb;
+		size_t cn = 0;
+		int none;
+		snprintf(cut_path, sizeof(cut_path), "%s.chaos-cut", out);
+		rb = slurp(ref, &rn);
+		errno = 0;
+		cb = slurp(out, &cn);
+		none = cb == NULL && errno == ENOENT;
+		if (rb && cb)
+			cut.bad = rp_chaos_cut_check(rb, rn, cb, cn, &cut.lines,
+						     &cut.partial);
+		else if (!(rb && none)) /* (none: nothing written, no harm) */
+			cut.bad = -2;
+		free(rb);
+		free(cb);
+		unlink(cut_path);
+		if (rename(out, cut_path) != 0)
+			cut_path[0] = '\0';
 		snprintf(log, sizeof(log), "%s.chaos-rerun.log", out);
 		res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);
 		res.rerun_ok = res.code == 0;
@@ -801,9 +1045,12 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		reap_orphans(5000 * MS);
 	}
 	rb = slurp(ref, &rn);
+	errno = 0;
 	ob = slurp(out, &on);
 	if (rb && ob) {
 		judge(rb, rn, ob, on, &res);
+	} else if (errno == ENOMEM) {
+		res.unjudged = 1;
 	} else {
 		fprintf(stderr, "ringpipe chaos: cannot read %s\n",
 			rb ? out : ref);
@@ -818,7 +1065,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		worst = rec[nrec - 1];
 	}
 	{
-		int safe = res.lost == 0 && res.dup == 0 && !res.reordered;
+		int safe = res.lost == 0 && res.dup == 0 && !res.reordered &&
+			   !res.unjudged && cut.bad == -1;
 		/* A corrupted stage owns its output: what it wrote over its
 		 * own records may pass unseen, as any output of a compromised
 		 * stage would.  So corruptions are judged on containment:
@@ -841,13 +1089,23 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 						       c, kind_names[b].name);
 		}
 		printf("ringpipe chaos: pipeline %s, seed %llu: %u faults "
-		       "(%s%s)\n",
+		       "(%s%s)",
 		       cfg->name, (unsigned long long)o->seed, nf, counts,
 		       sup_kill ? ", supervisor killed" : "");
+		if (missed)
+			printf(", %u of them missed (nobody there to hit)",
+			       missed);
+		printf("\n");
 		printf("  reference   %.2f s, %llu records in %s\n", res.ref_s,
 		       (unsigned long long)res.ref_lines, ref);
-		printf("  chaos run   %.2f s, exit %d (log %s.chaos.log)\n",
-		       res.run_s, res.code, out);
+		if (sup_kill)
+			printf("  chaos run   %.2f s, its supervisor killed (log "
+			       "%s.chaos.log); the next run exit %d (log "
+			       "%s.chaos-rerun.log)\n",
+			       res.run_s, out, res.code, out);
+		else
+			printf("  chaos run   %.2f s, exit %d (log %s.chaos.log)\n",
+			       res.run_s, res.code, out);
 		if (ncorrupt)
 			printf("  containment %s: %s; %d failed stage(s) that "
 			       "were corrupted, %d that were not\n",
@@ -856,12 +1114,30 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       : res.code == 1 ? "failed"
 					       : "did not end",
 			       res.blamed_corrupted, res.blamed_other);
+		if (sup_kill) {
+			char verdict[80];
+			if (cut.bad >= 0)
+				snprintf(verdict, sizeof(verdict),
+					 "DIFFERS from the reference at line "
+					 "%d", cut.bad + 1);
+			printf("  cut run     %llu records%s before the "
+			       "supervisor died (in %s): %s\n",
+			       (unsigned long long)cut.lines,
+			       cut.partial ? " and part of the next" : "",
+			       cut_path[0] ? cut_path : "no file",
+			       cut.bad == -1 ? "the reference's first ones, "
+					       "as they should be"
+			       : cut.bad == -2 ? "NOT JUDGED (out of memory)"
+					       : verdict);
+		}
 		printf("  safety      %s: lost %llu, duplicated %llu, order %s, "
 		       "quarantined %llu\n",
 		       ncorrupt ? "not judged (a corrupted stage owns its "
 				  "output)"
-		       : safe	 ? "ok"
-				 : "VIOLATED",
+		       : res.unjudged || cut.bad == -2
+			   ? "NOT JUDGED (out of memory)"
+		       : safe ? "ok"
+			      : "VIOLATED",
 		       (unsigned long long)res.lost,
 		       (unsigned long long)res.dup,
 		       res.reordered ? "CHANGED" : "kept",
@@ -890,14 +1166,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				strcat(kinds, kind_names[b].name);
 			}
 		printf("  replay      ringpipe chaos %s --seed %llu --faults %u "
-		       "--every %u --kinds %s\n",
+		       "--every %u --kinds %s%s\n",
 		       o->file, (unsigned long long)o->seed, o->faults,
-		       o->every_ms, kinds + 1);
+		       o->every_ms, kinds + 1,
+		       run->fast_restart ? " --fast-restart" : "");
 		if (o->json) {
 			FILE *j = fopen(o->json, "we");
 			if (j) {
-				print_json(j, cfg, o, fs, nf, &res, med, worst,
-					   nrec);
+				print_json(j, cfg, o, fs, nf, &res, &cut,
+					   sup_kill, ncorrupt ? contained : -1,
+					   schedule, med, worst, nrec);
 				fclose(j);
 			} else {
 				fprintf(stderr, "ringpipe chaos: %s: %s\n",
@@ -905,6 +1183,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			}
 		}
 		free(fs);
+		free(plan);
+		free(schedule);
 		return ncorrupt ? !contained : !(safe && res.finished);
 	}
 }

@@ -58,6 +58,13 @@ struct rp_chaos_opts {
 
 /* Parse "kill,stop,supervisor-kill" into RP_CHAOS_* bits; 0 if bad. */
 unsigned rp_chaos_kinds(const char *text);
+/* What a run cut short (its supervisor killed) wrote, cut[0, cn), held
+ * to the reference ref[0, rn): it must be the reference's first lines,
+ * byte for byte, but for a last line cut inside (the start of the
+ * reference's next: *partial).  -1 if so (*lines: how many whole), -2
+ * out of memory, else the index of the first line that differs. */
+int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
+		       size_t cn, uint64_t *lines, int *partial);
 /* 0 safe and live, 1 not, 2 a pipeline chaos cannot judge. */
 int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	     const struct rp_chaos_opts *o);

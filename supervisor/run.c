@@ -302,24 +302,26 @@ static void fifo_hold(struct stage_run *r)
 	const struct rp_cfg_stage *c = r->cfg;
 	const char *path;
 	struct stat st;
-	int fd;
+	int pfd, fd = -1;
 
 	if (r->fifo_fd >= 0 || !c->builtin || c->argc < 2 ||
 	    strcmp(c->argv[0], "file-sink") != 0)
 		return;
 	path = c->argv[c->argc - 1];
-	/* (stdout is ours already; nothing else is opened: a device's
-	 * open may do something.) */
-	if (strcmp(path, "-") == 0 || stat(path, &st) != 0 ||
-	    !S_ISFIFO(st.st_mode))
+	if (strcmp(path, "-") == 0)
+		return; /* stdout: ours already */
+	/* Nothing but a FIFO is opened (a device's open may do
+	 * something): the name is looked up once, without opening what it
+	 * names, and what was found is opened if it is one. */
+	if ((pfd = open(path, O_PATH | O_CLOEXEC)) < 0)
 		return;
-	fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return; /* its reader gone already (ENXIO) */
-	if (fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
-		close(fd);
-		return;
+	if (fstat(pfd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		char self[40];
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+		/* (-1 if its reader is gone already: ENXIO.) */
+		fd = open(self, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	}
+	close(pfd);
 	r->fifo_fd = fd;
 }
 

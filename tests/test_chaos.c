@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../supervisor/chaos.h"
 #include "cmd.h"
 #include "harness.h"
 
@@ -37,6 +39,34 @@ static void write_pipeline_of(const char *yaml_name, const char *middle,
 static void write_pipeline(const char *yaml_name, const char *middle)
 {
 	write_pipeline_of(yaml_name, middle, 200000);
+}
+
+/* A chaos JSON file's "schedule" (every fault drawn, "kind@stage ...")
+ * into sched, and the faults that came, as the same words, into done.
+ * The number of those. */
+static int schedule_of(const char *json_name, char *sched, char *done,
+		       size_t len)
+{
+	size_t n, at = 0;
+	char *json = rp_cmd_slurp(json_name, &n), *p = json, *s;
+	int count = 0;
+
+	sched[0] = done[0] = '\0';
+	if ((s = strstr(json, "\"schedule\":\"")) != NULL)
+		sscanf(s, "\"schedule\":\"%2000[^\"]", sched);
+	while ((p = strstr(p, "{\"kind\":\"")) != NULL && at + 1 < len) {
+		char kind[32] = "", stage[64] = "";
+		s = strstr(p, "\"stage\":\"");
+		if (sscanf(p, "{\"kind\":\"%31[^\"]", kind) != 1 || s == NULL ||
+		    sscanf(s, "\"stage\":\"%63[^\"]", stage) != 1)
+			break;
+		at += (size_t)snprintf(done + at, len - at, "%s%s@%s",
+				       count ? " " : "", kind, stage);
+		count++;
+		p = s;
+	}
+	free(json);
+	return count;
 }
 
 /* Kills and stops at random points of a library pipeline: the judge
@@ -70,6 +100,34 @@ RP_TEST(test_chaos_kill_stop_is_safe, 120)
 		  strstr(json, "\"kind\":\"stop\"") != NULL);
 	free(json);
 	free(text);
+	{
+		/* The same seed again: the same faults at the same stages
+		 * (as far as both runs went: one may finish first). */
+		char *again[] = {"chaos",   "c.yaml",   "--seed",  "11",
+				 "--faults", "12",      "--every", "25",
+				 "--kinds", "kill,stop", "--json", "d.json",
+				 NULL};
+		char s1[2048], s2[2048], d1[2048], d2[2048];
+		int n1, n2, words = 0;
+		CU_ASSERT_EQUAL(rp_cmd_run(again, &text), 0);
+		free(text);
+		n1 = schedule_of("c.json", s1, d1, sizeof(d1));
+		n2 = schedule_of("d.json", s2, d2, sizeof(d2));
+		for (const char *c = s1; *c; c++)
+			words += *c == '@';
+		/* The whole schedule, drawn before the run: the same. */
+		CU_ASSERT_EQUAL(words, 12);
+		CU_ASSERT_STRING_EQUAL(s1, s2);
+		/* What came is the schedule's start, fault by fault (a
+		 * run may end before the rest). */
+		CU_ASSERT(n1 > 0 && n2 > 0);
+		CU_ASSERT(strncmp(s1, d1, strlen(d1)) == 0);
+		CU_ASSERT(strncmp(s2, d2, strlen(d2)) == 0);
+		if (strcmp(s1, s2) != 0 || strncmp(s1, d1, strlen(d1)) != 0)
+			fprintf(stderr, "seed 11: %s\n  came: %s\nagain: "
+					"%s\n  came: %s\n",
+				s1, d1, s2, d2);
+	}
 
 	/* Lines cut by lines out of 1000-byte chunks: a line spans two
 	 * records, and a restart must cut it again from its start. */
@@ -91,7 +149,14 @@ RP_TEST(test_chaos_kill_stop_is_safe, 120)
 			fprintf(stderr, "%s\n", text);
 		CU_ASSERT(strstr(text, "safety      ok: lost 0, duplicated 0, "
 				       "order kept") != NULL);
-		CU_ASSERT(strstr(text, " kill") != NULL);
+		/* Kills there were, among the faults the first line
+		 * counts. */
+		{
+			char *eol = strchr(text, '\n');
+			if (eol)
+				*eol = '\0';
+			CU_ASSERT(strstr(text, " kill") != NULL);
+		}
 		free(text);
 	}
 	rp_cmd_dir_remove();
@@ -118,8 +183,51 @@ RP_TEST(test_chaos_supervisor_kill, 120)
 			       "the next run finished") != NULL);
 	CU_ASSERT(strstr(text, "safety      ok: lost 0, duplicated 0") !=
 		  NULL);
+	/* What the killed run wrote is judged too (it may have written
+	 * nothing yet). */
+	CU_ASSERT(strstr(text, "before the supervisor died (in ") != NULL &&
+		  strstr(text, "the reference's first ones, as they should "
+			       "be") != NULL);
 	free(text);
 	rp_cmd_dir_remove();
+}
+
+/* What a run whose supervisor was killed wrote must be the reference's
+ * first lines, byte for byte, but for a last line cut inside: not just
+ * lines of the reference in its order (a gap is a loss). */
+RP_TEST(test_chaos_cut_check, 10)
+{
+	static const char ref[] = "a\nb\na\nc\0x\nlast\n";
+	static const struct {
+		const char *cut;
+		size_t len;
+		int bad, partial;
+		uint64_t lines;
+	} cases[] = {
+		{"", 0, -1, 0, 0},
+		{"a\nb\n", 4, -1, 0, 2},
+		{"a\nb\na\nc\0x\n", 10, -1, 0, 4},
+		{"a\nb\na\nc\0", 8, -1, 1, 3},   /* cut inside line 4 */
+		{"a\nb\na\nc\0y\n", 10, 3, 0, 3}, /* after the NUL */
+		{"a\na\n", 4, 1, 0, 1},           /* b lost: a gap */
+		{"a\nb\nq", 5, 2, 0, 2},          /* not the next's start */
+		{"a\nb\na\nc\0x\nlast\nmore\n", 20, 5, 0, 5},
+		{"b\n", 2, 0, 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		uint64_t lines = 99;
+		int partial = 9;
+		int bad = rp_chaos_cut_check(ref, sizeof(ref) - 1, cases[i].cut,
+					     cases[i].len, &lines, &partial);
+		if (bad != cases[i].bad || partial != cases[i].partial ||
+		    lines != cases[i].lines) {
+			fprintf(stderr, "case %zu: bad %d partial %d lines "
+					"%llu\n",
+				i, bad, partial, (unsigned long long)lines);
+			CU_FAIL("a cut output misjudged");
+		}
+	}
 }
 
 /* The judge itself: a stage whose output differs from run to run is
@@ -137,6 +245,17 @@ RP_TEST(test_chaos_catches_a_difference, 120)
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
 	CU_ASSERT(strstr(text, "safety      VIOLATED: lost 1, duplicated 1")
 		  != NULL);
+	free(text);
+	/* A difference after a NUL byte in a line is a difference. */
+	write_pipeline("c.yaml",
+		       "  - {name: mid, input: read, run: exec, ring: 64k,"
+		       " args: [--, sh, -c, \"cat; printf 'z\\\\000%s\\\\n' $(date +%s%N)\"]}\n");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
+	if (strstr(text, "safety      VIOLATED: lost 1, duplicated 1") ==
+	    NULL) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a line differing after a NUL passed");
+	}
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -244,8 +363,8 @@ RP_TEST(test_chaos_crashpoint_sweep, 120)
  * quarantine it at once. */
 RP_TEST(test_chaos_hang_deny_recover, 180)
 {
-	/* Seed 2 draws a hang first, then a denial: the hang keeps the
-	 * run going for the rest. */
+	/* Seed 2 draws hangs and denials, both within the run (the
+	 * hangs keep it going: asserted below). */
 	char *args[] = {"chaos",   "c.yaml",   "--seed",  "2",
 			"--faults", "4",       "--every", "10",
 			"--kinds", "hang,deny", "--json", "c.json", NULL};
@@ -353,6 +472,36 @@ RP_TEST(test_chaos_usage, 60)
 	CU_ASSERT(strstr(text, "--kinds: bad value 'melt'") != NULL);
 	free(text);
 	{
+		/* Output read back to be judged: a FIFO would wait. */
+		char *fifo[] = {"chaos", "f.yaml", NULL};
+		char path[256];
+		const char *f =
+			"name: f\nstages:\n"
+			"  - {name: read, run: file-source, args: [--lines, in]}\n"
+			"  - {name: out, input: read, run: file-sink, "
+			"args: [ff]}\n";
+		rp_cmd_path(path, sizeof(path), "ff");
+		CU_ASSERT_FATAL(mkfifo(path, 0600) == 0);
+		rp_cmd_spit("f.yaml", f, strlen(f));
+		CU_ASSERT_EQUAL(rp_cmd_run(fifo, &text), 2);
+		CU_ASSERT(strstr(text, "file-sink ff is not a regular "
+				       "file") != NULL);
+		free(text);
+	}
+	{
+		char *both[] = {"chaos", "b.yaml", "--kinds",
+				"corrupt,supervisor-kill", NULL};
+		const char *b =
+			"name: b\nstages:\n"
+			"  - {name: read, run: file-source, args: [--lines, in]}\n"
+			"  - {name: out, input: read, run: file-sink, "
+			"args: [bo]}\n";
+		rp_cmd_spit("b.yaml", b, strlen(b));
+		CU_ASSERT_EQUAL(rp_cmd_run(both, &text), 2);
+		CU_ASSERT(strstr(text, "cannot be judged in one run") != NULL);
+		free(text);
+	}
+	{
 		/* Nothing there can hang on a record: an exec stage and a
 		 * sink that never restarts. */
 		char *hang[] = {"chaos", "h.yaml", "--kinds", "hang", NULL};
@@ -380,6 +529,8 @@ void rp_suite_chaos(void)
 		  test_chaos_supervisor_kill},
 		 {"a run that differs is caught",
 		  test_chaos_catches_a_difference},
+		 {"a killed run's output: the reference's first lines",
+		  test_chaos_cut_check},
 		 {"a scribbling stage is blamed alone",
 		  test_scribbling_stage_blamed_alone},
 		 {"the crash-point sweep: every step, every stage",

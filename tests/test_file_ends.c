@@ -308,7 +308,8 @@ static int lines_got(void)
 	return lines;
 }
 
-/* A file-sink on a FIFO, SIGKILLed mid-stream: its reader does not see
+/* A file-sink on a FIFO, SIGKILLed between batches of lines (a record
+ * it dies writing may arrive cut: not tested): its reader does not see
  * the end of the stream there (the supervisor holds the FIFO open), and
  * the restart writes on to it.  Every line reaches the reader, in order
  * after the restart's repeats (at least once), the reader sees the end
