@@ -170,8 +170,9 @@ static void cmdline(pid_t pid, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-/* Does pid run stage st: its words the stage's own (a program), or the
- * stage host's path then them (a built-in)?  Compared word for word. */
+/* Does pid run stage st: the stage host's path then the stage's words
+ * (a built-in), or a program's words, after those an interpreter puts
+ * before a `#!` script?  Compared word for word. */
 static int runs_stage(pid_t pid, const struct rp_cfg_stage *st)
 {
 	char path[64], all[4096], *w[RP_CFG_MAX_ARGS + 2];
@@ -188,9 +189,9 @@ static int runs_stage(pid_t pid, const struct rp_cfg_stage *st)
 	for (size_t i = 0; i < n && nw < RP_CFG_MAX_ARGS + 2;
 	     i += strlen(all + i) + 1)
 		w[nw++] = all + i;
-	skip = st->builtin ? 1 : 0;
-	if (nw != st->argc + skip)
+	if (st->builtin ? nw != st->argc + 1 : nw < st->argc)
 		return 0;
+	skip = nw - st->argc;
 	for (int i = 0; i < st->argc; i++)
 		if (strcmp(w[skip + i], st->argv[i]) != 0)
 			return 0;
@@ -671,7 +672,7 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 	fprintf(j, "{\"pipeline\":");
 	rp_json_str(j, cfg->name);
 	fprintf(j, ",\"seed\":%llu,\"schedule\":", (unsigned long long)o->seed);
-	rp_json_str(j, schedule);
+	rp_json_str(j, schedule ? schedule : "");
 	fprintf(j, ",\"faults\":[");
 	for (unsigned i = 0; i < nf; i++) {
 		missed += fs[i].missed;
@@ -692,11 +693,11 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		contained < 0 ? "null" : contained ? "true" : "false");
 	if (sup_kill)
 		fprintf(j, ",\"cut_records\":%llu,\"cut_partial\":%s,"
-			   "\"cut_differs_at\":%d,\"orphans_left\":%s,"
+			   "\"cut_differs_at\":%lld,\"orphans_left\":%s,"
 			   "\"rerun_ok\":%s",
 			(unsigned long long)cut->lines,
 			cut->partial ? "true" : "false",
-			cut->bad >= 0 ? cut->bad + 1 : 0,
+			cut->bad >= 0 ? (long long)cut->bad + 1 : 0,
 			res->orphans_left ? "true" : "false",
 			res->rerun_ok ? "true" : "false");
 	fprintf(j, ",");
@@ -819,6 +820,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	struct plan *plan;
 	struct stat sst;
 	char *schedule = NULL;
+	int oom;
 	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0, hang_ns = 0;
 	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0, missed = 0;
 	int elig[RP_CFG_MAX_STAGES], nelig = 0;
@@ -1044,12 +1046,15 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		res.finished = res.rerun_ok && !res.orphans_left;
 		reap_orphans(5000 * MS);
 	}
+	errno = 0;
 	rb = slurp(ref, &rn);
+	oom = rb == NULL && errno == ENOMEM;
 	errno = 0;
 	ob = slurp(out, &on);
+	oom |= ob == NULL && errno == ENOMEM;
 	if (rb && ob) {
 		judge(rb, rn, ob, on, &res);
-	} else if (errno == ENOMEM) {
+	} else if (oom) {
 		res.unjudged = 1;
 	} else {
 		fprintf(stderr, "ringpipe chaos: cannot read %s\n",
@@ -1119,7 +1124,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			if (cut.bad >= 0)
 				snprintf(verdict, sizeof(verdict),
 					 "DIFFERS from the reference at line "
-					 "%d", cut.bad + 1);
+					 "%lld", (long long)cut.bad + 1);
 			printf("  cut run     %llu records%s before the "
 			       "supervisor died (in %s): %s\n",
 			       (unsigned long long)cut.lines,
