@@ -438,6 +438,29 @@ int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
 	return bad;
 }
 
+void rp_chaos_relays_done(const char *log, unsigned n, int *done)
+{
+	const char *p = log;
+	unsigned i = 0;
+
+	for (; i < n; i++) {
+		const char *sent = strstr(p, " fault sent to stage ");
+		const char *dropped = strstr(p, " fault for stage ");
+		/* (The next of the two, if any is left.) */
+		if (sent == NULL && dropped == NULL)
+			break;
+		if (dropped == NULL || (sent != NULL && sent < dropped)) {
+			done[i] = 1;
+			p = sent + 1;
+		} else {
+			done[i] = 0;
+			p = dropped + 1;
+		}
+	}
+	for (; i < n; i++)
+		done[i] = 0; /* never handled: the run ended first */
+}
+
 static uint64_t file_lines(const char *path)
 {
 	size_t n = 0;
@@ -997,8 +1020,6 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				      1000 * MS);
 		else
 			strike(sup, &fs[nf], &plan[i], cfg, t0);
-		missed += fs[nf].missed;
-		ncorrupt += fs[nf].kind == RP_CHAOS_CORRUPT && !fs[nf].missed;
 		if (fs[nf].kind != RP_CHAOS_STOP && fs[nf].recovery_ns >= 0)
 			rec[nrec++] = fs[nf].recovery_ns;
 		sup_kill |= fs[nf].kind == RP_CHAOS_SUPERVISOR;
@@ -1011,6 +1032,34 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	res.finished = res.code == 0;
 	res.orphans_left = reap_orphans(5000 * MS);
 	res.quarantined = file_lines(dead_idx) - dead_before;
+	/* The supervisor drops a relayed fault whose stage is not running
+	 * (its log says which, in order): that one missed too. */
+	{
+		size_t ln = 0;
+		char *lt = slurp(log, &ln);
+		unsigned nrel = 0;
+		int got[MAX_FAULTS];
+		for (unsigned i = 0; i < nf; i++)
+			nrel += (fs[i].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
+					       RP_CHAOS_CORRUPT)) &&
+				!fs[i].missed;
+		if (lt)
+			lt[ln] = '\0';
+		rp_chaos_relays_done(lt ? lt : "", nrel, got);
+		for (unsigned i = 0, r = 0; i < nf; i++) {
+			if (!(fs[i].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
+					    RP_CHAOS_CORRUPT)) ||
+			    fs[i].missed)
+				continue;
+			if (!got[r++])
+				fs[i].missed = 1;
+		}
+		free(lt);
+	}
+	for (unsigned i = 0; i < nf; i++) {
+		missed += fs[i].missed;
+		ncorrupt += fs[i].kind == RP_CHAOS_CORRUPT && !fs[i].missed;
+	}
 	if (ncorrupt)
 		blame(log, fs, nf, &res);
 

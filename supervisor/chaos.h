@@ -65,6 +65,11 @@ unsigned rp_chaos_kinds(const char *text);
  * out of memory, else the index of the first line that differs. */
 int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
 		       size_t cn, uint64_t *lines, int *partial);
+/* Of the n faults relayed to the supervisor, in order, which it sent
+ * on (done[i] 1) and which it dropped or never handled (0), as its log
+ * says ("... fault sent to stage ..." or "... fault for stage ...
+ * dropped: ..." lines, in the order it handled them). */
+void rp_chaos_relays_done(const char *log, unsigned n, int *done);
 /* 0 safe and live, 1 not, 2 a pipeline chaos cannot judge. */
 int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	     const struct rp_chaos_opts *o);
