@@ -21,16 +21,60 @@
 #include "cmd.h"
 #include "harness.h"
 
+/* Lines "line from" ... "line to-1" into fd, in one write. */
+static void write_numbered(int fd, int from, int to)
+{
+	char buf[100 * 12];
+	size_t len = 0;
+
+	for (int i = from; i < to && len + 12 < sizeof(buf); i++)
+		len += (size_t)sprintf(buf + len, "line %d\n", i);
+	CU_ASSERT_EQUAL(write(fd, buf, len), (ssize_t)len);
+}
+
+/* SIGKILL stage of the running pipeline once it has sent on `after`
+ * records (0: at once; a sink sends none), then wait for its restart
+ * (another pid): 1 if both came (10 s each at most). */
+static int kill_and_await_restart(const char *pipeline, const char *stage,
+				  unsigned long after)
+{
+	char json[8192], key[96];
+	pid_t first = 0, again = 0;
+	int killed = 0;
+
+	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
+	for (int i = 0; i < 2000 && !killed; i++) {
+		const char *at, *r;
+		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
+		    (at = strstr(json, key)) != NULL &&
+		    (after == 0 ||
+		     ((r = strstr(at, "\"records_out\":")) != NULL &&
+		      strtoul(r + 14, NULL, 10) >= after)) &&
+		    (first = rp_cmd_stat_pid(json, stage)) > 0)
+			killed = kill(first, SIGKILL) == 0;
+		else
+			usleep(5000);
+	}
+	for (int i = 0; i < 2000 && killed; i++) {
+		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
+		    (again = rp_cmd_stat_pid(json, stage)) > 0 &&
+		    again != first)
+			return 1;
+		usleep(5000);
+	}
+	return 0;
+}
+
 /* A source on a pipe killed where its reads had ended a line (it had
  * read and published lines 0-99, all the pipe then held): its restart
  * drops nothing, and every line comes out once.  (It used to drop up
  * to the next line's start all the same: line 100, whole.) */
 RP_TEST(test_pipe_restart_at_line_start, 60)
 {
-	char name[48], yaml[512], p[256], json[8192], key[96], *text, *out;
+	char name[48], yaml[512], p[256], *text, *out;
 	char *args[] = {"run", p, NULL};
-	int fds[2], killed = 0, back = 0;
-	pid_t pid, first = 0, again = 0;
+	int fds[2];
+	pid_t pid;
 	size_t n;
 
 	rp_cmd_dir_make("files");
@@ -47,43 +91,11 @@ RP_TEST(test_pipe_restart_at_line_start, 60)
 	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
 	pid = rp_cmd_start(args, fds[0]);
 	close(fds[0]);
-	{
-		char buf[100 * 12];
-		size_t len = 0;
-		for (int i = 0; i < 100; i++)
-			len += (size_t)sprintf(buf + len, "line %d\n", i);
-		CU_ASSERT_EQUAL_FATAL(write(fds[1], buf, len), (ssize_t)len);
-	}
-	snprintf(key, sizeof(key), "{\"name\":\"read\"");
-	for (int i = 0; i < 2000 && !killed; i++) {
-		const char *at, *r;
-		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
-		    (at = strstr(json, key)) != NULL &&
-		    (r = strstr(at, "\"records_out\":")) != NULL &&
-		    strtoul(r + 14, NULL, 10) >= 100 &&
-		    (first = rp_cmd_stat_pid(json, "read")) > 0)
-			killed = kill(first, SIGKILL) == 0;
-		else
-			usleep(5000);
-	}
-	CU_ASSERT(killed);
-	/* Restarted: another pid is the stage. */
-	for (int i = 0; i < 2000 && killed && !back; i++) {
-		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
-		    (again = rp_cmd_stat_pid(json, "read")) > 0 &&
-		    again != first)
-			back = 1;
-		else
-			usleep(5000);
-	}
-	CU_ASSERT(back);
-	{
-		char buf[100 * 12];
-		size_t len = 0;
-		for (int i = 100; i < 200; i++)
-			len += (size_t)sprintf(buf + len, "line %d\n", i);
-		CU_ASSERT_EQUAL(write(fds[1], buf, len), (ssize_t)len);
-	}
+	write_numbered(fds[1], 0, 100);
+	/* Killed once all it read is published: it was left where its
+	 * reads had ended a line. */
+	CU_ASSERT(kill_and_await_restart(name, "read", 100));
+	write_numbered(fds[1], 100, 200);
 	close(fds[1]);
 	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 30)), 0);
 	text = rp_cmd_slurp("REPORT", &n);
@@ -317,10 +329,10 @@ static int lines_got(void)
  * it had seen the first writer's end and gone, and the run failed.) */
 RP_TEST(test_sink_fifo_restarted, 60)
 {
-	char name[48], yaml[512], p[256], fifo[2][256], json[8192], *got;
+	char name[48], yaml[512], p[256], fifo[2][256], *got;
 	char *args[] = {"run", p, NULL};
-	int fds[2], killed = 0, back = 0, code;
-	pid_t pid, reader, first = 0, again = 0;
+	int fds[2], code;
+	pid_t pid, reader;
 	size_t n;
 
 	rp_cmd_dir_make("files");
@@ -340,42 +352,14 @@ RP_TEST(test_sink_fifo_restarted, 60)
 	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
 	pid = rp_cmd_start(args, fds[0]);
 	close(fds[0]);
-	{
-		char buf[100 * 12];
-		size_t len = 0;
-		for (int i = 0; i < 100; i++)
-			len += (size_t)sprintf(buf + len, "line %d\n", i);
-		CU_ASSERT_EQUAL_FATAL(write(fds[1], buf, len), (ssize_t)len);
-	}
+	write_numbered(fds[1], 0, 100);
 	for (int i = 0; i < 2000 && lines_got() < 100; i++)
 		usleep(5000);
 	CU_ASSERT_EQUAL(lines_got(), 100);
-	for (int i = 0; i < 2000 && !killed; i++) {
-		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
-		    (first = rp_cmd_stat_pid(json, "write")) > 0)
-			killed = kill(first, SIGKILL) == 0;
-		else
-			usleep(5000);
-	}
-	CU_ASSERT(killed);
-	for (int i = 0; i < 2000 && killed && !back; i++) {
-		if (rp_cmd_stat_json(name, json, sizeof(json)) == 0 &&
-		    (again = rp_cmd_stat_pid(json, "write")) > 0 &&
-		    again != first)
-			back = 1;
-		else
-			usleep(5000);
-	}
-	CU_ASSERT(back);
+	CU_ASSERT(kill_and_await_restart(name, "write", 0));
 	/* The reader is still there, not at the end of its stream. */
 	CU_ASSERT_EQUAL(waitpid(reader, NULL, WNOHANG), 0);
-	{
-		char buf[100 * 12];
-		size_t len = 0;
-		for (int i = 100; i < 200; i++)
-			len += (size_t)sprintf(buf + len, "line %d\n", i);
-		CU_ASSERT_EQUAL(write(fds[1], buf, len), (ssize_t)len);
-	}
+	write_numbered(fds[1], 100, 200);
 	close(fds[1]);
 	code = rp_test_exit_code(rp_test_wait(pid, 30));
 	CU_ASSERT_EQUAL(code, 0);
