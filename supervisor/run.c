@@ -268,10 +268,10 @@ static double waited(struct stage_run *r, int out)
 	return (double)(r->wait_us[out] + wait_word(r, out)) / 1e6;
 }
 
-/* Every change of a stage's state goes through here, checked against
- * the table: a move it does not list is a bug of ours, said loudly. */
 static void fifo_release(struct stage_run *r);
 
+/* Every change of a stage's state goes through here, checked against
+ * the table: a move it does not list is a bug of ours, said loudly. */
 static void set_state(struct sup *s, int k, enum state to)
 {
 	struct stage_run *r = at(s, k);
