@@ -426,3 +426,15 @@ int rp_cmd_await_childless(pid_t pid, int secs)
 	}
 	return 0;
 }
+
+int rp_cmd_lines(const char *name)
+{
+	size_t n;
+	char *t = rp_cmd_slurp(name, &n);
+	int lines = 0;
+
+	for (size_t i = 0; i < n; i++)
+		lines += t[i] == '\n';
+	free(t);
+	return lines;
+}

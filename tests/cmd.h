@@ -17,6 +17,8 @@ const char *rp_cmd_dir(void);
 /* dir/name */
 void rp_cmd_path(char *buf, size_t len, const char *name);
 void rp_cmd_spit(const char *name, const void *data, size_t len);
+/* The newlines in a file of the directory (0 if missing). */
+int rp_cmd_lines(const char *name);
 /* A whole file of the directory (binary safe); "" if missing; to free. */
 char *rp_cmd_slurp(const char *name, size_t *len);
 /* Start ringpipe with args in the directory, stdin from in_fd (-1:

@@ -800,18 +800,6 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 	rp_cmd_dir_remove();
 }
 
-static int lines_in(const char *name)
-{
-	size_t n;
-	char *t = rp_cmd_slurp(name, &n);
-	int lines = 0;
-
-	for (size_t i = 0; i < n; i++)
-		lines += t[i] == '\n';
-	free(t);
-	return lines;
-}
-
 /* Ctrl-Z (SIGTSTP) stops the whole pipeline, as it would a shell
  * pipeline: the supervisor and every stage, and nothing flows; SIGCONT
  * (fg) resumes them all, and the stop is not working time for the
@@ -840,14 +828,14 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
 	CU_ASSERT_EQUAL(rp_cmd_proc_state(pid, NULL), 'T');
 	rp_cmd_child_states(pid, states, sizeof(states));
 	CU_ASSERT_STRING_EQUAL(states, "TTT");
-	a = lines_in("OUT");
+	a = rp_cmd_lines("OUT");
 	usleep(800000);
-	b = lines_in("OUT");
+	b = rp_cmd_lines("OUT");
 	CU_ASSERT(a > 0);
 	CU_ASSERT_EQUAL(a, b);
 	kill(pid, SIGCONT);
 	usleep(600000);
-	c = lines_in("OUT");
+	c = rp_cmd_lines("OUT");
 	CU_ASSERT(c > b);
 	rp_cmd_child_states(pid, states, sizeof(states));
 	CU_ASSERT(strlen(states) == 3 && strchr(states, 'T') == NULL);

@@ -307,19 +307,6 @@ static int fifo_reader(void *arg)
 	return n == 0 ? 0 : 1;
 }
 
-/* Lines "line 0" ... in got (a file of the directory), as read. */
-static int lines_got(void)
-{
-	size_t n;
-	char *t = rp_cmd_slurp("got", &n);
-	int lines = 0;
-
-	for (size_t i = 0; i < n; i++)
-		lines += t[i] == '\n';
-	free(t);
-	return lines;
-}
-
 /* A file-sink on a FIFO, SIGKILLed between batches of lines (a record
  * it dies writing may arrive cut: not tested): its reader does not see
  * the end of the stream there (the supervisor holds the FIFO open), and
@@ -353,9 +340,9 @@ RP_TEST(test_sink_fifo_restarted, 60)
 	pid = rp_cmd_start(args, fds[0]);
 	close(fds[0]);
 	write_numbered(fds[1], 0, 100);
-	for (int i = 0; i < 2000 && lines_got() < 100; i++)
+	for (int i = 0; i < 2000 && rp_cmd_lines("got") < 100; i++)
 		usleep(5000);
-	CU_ASSERT_EQUAL(lines_got(), 100);
+	CU_ASSERT_EQUAL(rp_cmd_lines("got"), 100);
 	CU_ASSERT(kill_and_await_restart(name, "write", 0));
 	/* The reader is still there, not at the end of its stream. */
 	CU_ASSERT_EQUAL(waitpid(reader, NULL, WNOHANG), 0);
