@@ -93,6 +93,13 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		syscall(f->value, 0, 0, 0, 0, 0, 0);
 		break;
 	case A_CRASHPOINT:
+		/* Peeked is reached at the next record's peek, and a stage
+		 * that has caught up with its producer releases what it read
+		 * before it waits for more: held, this record is not among
+		 * them, so a restart reads it again and dies again (it is a
+		 * poison record for every point, as for the others). */
+		if (f->point == RP_CP_PEEKED)
+			(void)rp_stage_hold(s);
 		rp_crashpoint_arm(f->point, 1);
 		break;
 	case A_STALL:

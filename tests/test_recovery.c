@@ -532,6 +532,78 @@ static int line_prefix(const char *got, size_t n, const char *in, size_t inlen,
 	return 1;
 }
 
+/* What a paused writer gives its pipe: the first `first` of the input's
+ * bytes, 300 ms of nothing, then the rest. */
+struct paused {
+	int fd;
+	const char *input;
+	size_t first, len;
+};
+
+static int write_paused(void *arg)
+{
+	const struct paused *w = arg;
+
+	if (write(w->fd, w->input, w->first) != (ssize_t)w->first)
+		return 1;
+	sleep_us(300 * 1000);
+	return write(w->fd, w->input + w->first, w->len - w->first) ==
+			       (ssize_t)(w->len - w->first)
+		       ? 0
+		       : 1;
+}
+
+/* One crash point on record `at` of the stage `hit` (see below): the
+ * run's report, its exit code in *code.  Paused: the input comes on
+ * stdin, from a pipe that pauses right after record `at`, so the stage
+ * has caught up with its source there and releases what it read before
+ * it waits for more. */
+static char *crash_point_run(const char *point, int at, const char *input,
+			     size_t inlen, int paused, int *code)
+{
+	char p[256], yaml[1024], *text;
+	char *args[] = {"run", p, NULL};
+
+	rp_cmd_path(p, sizeof(p), "cp.yaml");
+	snprintf(yaml, sizeof(yaml),
+		 "name: cp\nstages:\n"
+		 "  - {name: read, run: file-source, "
+		 "args: [--lines, \"%s\"]}\n"
+		 "  - name: hit\n    input: read\n    run: fault\n"
+		 "    args: [--at, \"%d\", --do, \"crashpoint:%s\"]\n"
+		 "    restart: on-failure\n    restart_max: 3\n"
+		 "    restart_backoff_ms: 0\n"
+		 "  - {name: write, input: hit, run: file-sink, "
+		 "args: [--lines, out]}\n",
+		 paused ? "-" : "in", at, point);
+	rp_cmd_spit("cp.yaml", yaml, strlen(yaml));
+	if (!paused) {
+		*code = rp_cmd_run(args, &text);
+		return text;
+	}
+	{
+		/* --at counts from 0: record `at` is line at + 1. */
+		struct paused w = {.input = input, .len = inlen};
+		int fds[2], k = 0;
+		pid_t pid, writer;
+		size_t n;
+
+		while (w.first < inlen && k <= at)
+			k += input[w.first++] == '\n';
+		CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+		w.fd = fds[1];
+		writer = rp_test_fork(write_paused, &w);
+		close(fds[1]);
+		pid = rp_cmd_start(args, fds[0]);
+		close(fds[0]);
+		*code = rp_test_exit_code(rp_test_wait(pid, 60));
+		/* Given up early, the run leaves the writer on a full pipe:
+		 * its read end is closed now, so it ends either way. */
+		rp_test_wait(writer, 10);
+		return rp_cmd_slurp("REPORT", &n);
+	}
+}
+
 /* A crash at each of the library's named steps of an SPSC commit, on one
  * record of a stage between a file source and a file sink.  The fault
  * stage arms the point on its input record N and dies the next time it
@@ -541,44 +613,36 @@ static int line_prefix(const char *got, size_t n, const char *in, size_t inlen,
  * quarantine the supervisor restarts it restart_max times and gives up.
  * What a user relies on meanwhile: every death is on N's way through,
  * and the sink's file is the input's first lines exactly, however many
- * times the stage before it replayed what it had already published. */
+ * times the stage before it replayed what it had already published.
+ * Peeked once more with its source paused right after N: the stage
+ * releases what it read before it waits, and N must not be among it (it
+ * was, and the restart went on past N: one death, every line out). */
 RP_TEST(test_crash_points_replay_nothing_twice, 120)
 {
-	static const char *const points[] = {"reserved",       "commit-half",
-					     "before-publish", "peeked",
-					     "before-release", "ckpt-written"};
+	static const char *const points[] = {
+		"reserved",       "commit-half",  "before-publish", "peeked",
+		"before-release", "ckpt-written", "peeked"};
 	const int at = 500, lines = 2000;
-	char p[256], in[256], yaml[1024];
-	char *args[] = {"run", p, NULL};
+	const size_t npoints = sizeof(points) / sizeof(*points);
+	char in[256];
 	size_t inlen;
 	char *input;
 
 	rp_cmd_dir_make("rec");
 	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_path(p, sizeof(p), "cp.yaml");
 	rp_cmd_write_lines(in, lines);
 	input = rp_cmd_slurp("in", &inlen);
-	for (size_t i = 0; i < sizeof(points) / sizeof(*points); i++) {
+	for (size_t i = 0; i < npoints; i++) {
 		char *text, *got, *q, out[256];
 		long rec = -1;
-		int k, deaths = 0, near = 1;
+		int k, deaths = 0, near = 1, code, paused = i == npoints - 1;
 		size_t n;
 
-		snprintf(yaml, sizeof(yaml),
-			 "name: cp\nstages:\n"
-			 "  - {name: read, run: file-source, "
-			 "args: [--lines, in]}\n"
-			 "  - name: hit\n    input: read\n    run: fault\n"
-			 "    args: [--at, \"%d\", --do, \"crashpoint:%s\"]\n"
-			 "    restart: on-failure\n    restart_max: 3\n"
-			 "    restart_backoff_ms: 0\n"
-			 "  - {name: write, input: hit, run: file-sink, "
-			 "args: [--lines, out]}\n",
-			 at, points[i]);
-		rp_cmd_spit("cp.yaml", yaml, strlen(yaml));
 		rp_cmd_path(out, sizeof(out), "out");
 		unlink(out);
-		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 1);
+		text = crash_point_run(points[i], at, input, inlen, paused,
+				       &code);
+		CU_ASSERT_EQUAL(code, 1);
 		/* Restarted, each time dying on N's way through, then
 		 * given up. */
 		/* "on record N" inside the record's processing, "after
@@ -609,16 +673,19 @@ RP_TEST(test_crash_points_replay_nothing_twice, 120)
 				       "10 s: giving up") != NULL);
 		CU_ASSERT_EQUAL(restarts_of(text, "hit"), 3);
 		got = rp_cmd_slurp("out", &n);
-		fprintf(stderr, "  crashpoint:%s: died on %ld, out has the "
+		fprintf(stderr, "  crashpoint:%s%s: died on %ld, out has the "
 				"first %d lines\n",
-			points[i], rec,
+			points[i], paused ? " (source paused)" : "", rec,
 			line_prefix(got, n, input, inlen, &k) ? k : -1);
 		if (!line_prefix(got, n, input, inlen, &k) || k == 0 ||
-		    k > rec + 1) {
-			fprintf(stderr, "crashpoint:%s: died on %ld; out is "
-					"not the input's first lines (%d):\n"
-					"%s\n",
-				points[i], rec, k, text);
+		    k > rec + 1 || deaths != 4) {
+			fprintf(stderr, "crashpoint:%s: %d deaths, the last "
+					"on %ld; out is %d of the input's "
+					"first lines (-1: not its first "
+					"lines):\n%s\n",
+				points[i], deaths, rec,
+				line_prefix(got, n, input, inlen, &k) ? k : -1,
+				text);
 			CU_FAIL("a crash point lost or repeated a record");
 		}
 		free(got);
