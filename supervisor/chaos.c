@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -168,34 +169,6 @@ static void cmdline(pid_t pid, char *buf, size_t len)
 		n = len - 1;
 	memcpy(buf, from, n);
 	buf[n] = '\0';
-}
-
-/* Does pid run stage st: the stage host's path then the stage's words
- * (a built-in), or a program's words, after those an interpreter puts
- * before a `#!` script?  Compared word for word. */
-static int runs_stage(pid_t pid, const struct rp_cfg_stage *st)
-{
-	char path[64], all[4096], *w[RP_CFG_MAX_ARGS + 2];
-	FILE *f;
-	size_t n = 0;
-	int nw = 0, skip;
-
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	if ((f = fopen(path, "re")) != NULL) {
-		n = fread(all, 1, sizeof(all) - 1, f);
-		fclose(f);
-	}
-	all[n] = '\0';
-	for (size_t i = 0; i < n && nw < RP_CFG_MAX_ARGS + 2;
-	     i += strlen(all + i) + 1)
-		w[nw++] = all + i;
-	if (st->builtin ? nw != st->argc + 1 : nw < st->argc)
-		return 0;
-	skip = nw - st->argc;
-	for (int i = 0; i < st->argc; i++)
-		if (strcmp(w[skip + i], st->argv[i]) != 0)
-			return 0;
-	return 1;
 }
 
 /* Run the pipeline in a child with stderr to log; returns its pid. */
@@ -501,9 +474,11 @@ static int ended(pid_t pid)
 	       si.si_pid == pid;
 }
 
+/* pid's parent, 0 if it is gone or has ended (a zombie not reaped yet:
+ * a signal would do nothing). */
 static pid_t getppid_of(pid_t pid)
 {
-	char path[64], buf[256], *rp;
+	char path[64], buf[256], *rp, state = 0;
 	FILE *f;
 	int pp = 0;
 
@@ -511,9 +486,9 @@ static pid_t getppid_of(pid_t pid)
 	if ((f = fopen(path, "re")) == NULL)
 		return 0;
 	if (fgets(buf, sizeof(buf), f) != NULL && (rp = strrchr(buf, ')')))
-		sscanf(rp + 1, " %*c %d", &pp);
+		sscanf(rp + 1, " %c %d", &state, &pp);
 	fclose(f);
-	return (pid_t)pp;
+	return state == 'Z' || state == 'X' ? 0 : (pid_t)pp;
 }
 
 /* The stage a planned fault is for: a stage-library one able to take
@@ -533,15 +508,16 @@ static const char *plan_stage(const struct rp_cfg *cfg, const struct plan *pl,
 }
 
 /* Hit one stage (or the supervisor); fills f.  The stage is the one
- * the plan draws, in pipeline order; of the processes running its
- * command line (copies, its standby), the one the plan draws too. */
-static void strike(pid_t sup, struct fault *f, const struct plan *pl,
-		   const struct rp_cfg *cfg, int64_t t0)
+ * the plan draws, in pipeline order; of the processes the supervisor
+ * says run it (copies, then their standbys), the one the plan draws
+ * too. */
+static void strike(pid_t sup, const struct rp_run_pids *who, struct fault *f,
+		   const struct plan *pl, const struct rp_cfg *cfg, int64_t t0)
 {
-	const struct rp_cfg_stage *st =
-	    &cfg->stages[cfg->order[pl->target % (uint64_t)cfg->nstages]];
-	pid_t k[MAX_KIDS], match[MAX_KIDS], victim;
-	int n = 0, nm = 0, pfd;
+	int place = (int)(pl->target % (uint64_t)cfg->nstages);
+	const struct rp_cfg_stage *st = &cfg->stages[cfg->order[place]];
+	pid_t match[MAX_KIDS], victim;
+	int nm = 0, pfd;
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
@@ -552,16 +528,19 @@ static void strike(pid_t sup, struct fault *f, const struct plan *pl,
 		return;
 	}
 	snprintf(f->stage, sizeof(f->stage), "%s", st->name);
-	/* Between a death and its restart it may not be there. */
-	for (int tries = 0; tries < 200 && !ended(sup) && nm == 0; tries++) {
-		n = kids(sup, k, MAX_KIDS);
-		for (int i = 0; i < n; i++)
-			if (runs_stage(k[i], st))
-				match[nm++] = k[i];
-		if (nm == 0)
+	/* Between a death and its restart it may not be there; what the
+	 * table says of one just ended (a zombie, or gone) is not yet
+	 * rewritten. */
+	for (int tries = 0; tries < 200 && !ended(sup) && nm <= 0; tries++) {
+		int got = rp_pids_at(who, place, match, MAX_KIDS);
+		nm = 0;
+		for (int i = 0; i < got; i++)
+			if (getppid_of(match[i]) == sup)
+				match[nm++] = match[i];
+		if (nm <= 0)
 			nap_ns(2 * MS);
 	}
-	if (nm == 0) {
+	if (nm <= 0) {
 		f->missed = 1;
 		snprintf(f->victim, sizeof(f->victim), "(not running)");
 		return;
@@ -588,14 +567,15 @@ static void strike(pid_t sup, struct fault *f, const struct plan *pl,
 	}
 	signal_fd(pfd, SIGKILL);
 	close(pfd);
-	/* Recovered when the supervisor has as many stages again. */
+	/* Recovered when the stage has as many processes at work again
+	 * (past their hand-shakes), the victim not among them. */
 	for (int64_t t = rp_now_ns(), end = t + 10000 * MS;
 	     rp_now_ns() < end; nap_ns(MS)) {
 		pid_t now[MAX_KIDS];
-		int m = kids(sup, now, MAX_KIDS), gone = 1;
+		int m = rp_pids_at(who, place, now, MAX_KIDS), back = 0;
 		for (int i = 0; i < m; i++)
-			gone &= now[i] != victim;
-		if (m >= n && gone) {
+			back += now[i] != victim && getppid_of(now[i]) == sup;
+		if (back >= nm) {
 			f->recovery_ns = rp_now_ns() - t;
 			break;
 		}
@@ -606,11 +586,11 @@ static void strike(pid_t sup, struct fault *f, const struct plan *pl,
 
 /* Have the supervisor relay a hang, deny or corrupt fault to one of the
  * stages that can take it (elig: places in the order); fills f.  A hang
- * or a denial is recovered from when a stage has died and the supervisor
- * has as many again. */
-static void relay(pid_t sup, struct fault *f, const struct plan *pl,
-		  int64_t t0, const struct rp_cfg *cfg, const int *elig,
-		  int nelig, int64_t wait_ns)
+ * or a denial is recovered from when one of the stage's processes at
+ * work has died and it has as many at work again. */
+static void relay(pid_t sup, const struct rp_run_pids *who, struct fault *f,
+		  const struct plan *pl, int64_t t0, const struct rp_cfg *cfg,
+		  const int *elig, int nelig, int64_t wait_ns)
 {
 	unsigned fault = f->kind == RP_CHAOS_HANG   ? RP_FAULT_HANG
 			 : f->kind == RP_CHAOS_DENY ? RP_FAULT_DENY
@@ -619,7 +599,7 @@ static void relay(pid_t sup, struct fault *f, const struct plan *pl,
 	union sigval v = {.sival_int = rp_run_chaos_value(
 				  fault, k, (uint32_t)pl->extra)};
 	pid_t before[MAX_KIDS];
-	int n = kids(sup, before, MAX_KIDS);
+	int n = rp_pids_at(who, k, before, MAX_KIDS);
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
@@ -635,14 +615,16 @@ static void relay(pid_t sup, struct fault *f, const struct plan *pl,
 	for (int64_t t = rp_now_ns(), end = t + wait_ns; rp_now_ns() < end;
 	     nap_ns(MS)) {
 		pid_t now[MAX_KIDS];
-		int m = kids(sup, now, MAX_KIDS), gone = 0;
+		int m = rp_pids_at(who, k, now, MAX_KIDS), gone = 0, back = 0;
 		for (int i = 0; i < n; i++) {
 			int here = 0;
 			for (int j = 0; j < m; j++)
 				here |= now[j] == before[i];
 			gone |= !here;
 		}
-		if (gone && m >= n) {
+		for (int j = 0; j < m; j++)
+			back += getppid_of(now[j]) == sup;
+		if (gone && back >= n) {
 			f->recovery_ns = rp_now_ns() - t;
 			break;
 		}
@@ -850,6 +832,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	uint64_t rng = o->seed, dead_before;
 	char *orig, *rb, *ob, cut_path[330] = "";
 	size_t rn = 0, on = 0;
+	struct rp_run_pids *who;
 	pid_t sup;
 
 	memset(&res, 0, sizeof(res));
@@ -996,6 +979,20 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
 	ro.chaos = 1;
+	/* Where the supervisor says who runs each stage: a fault hits the
+	 * stage drawn, whatever else runs the same command line. */
+	who = mmap(NULL, sizeof(*who), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (who == MAP_FAILED) {
+		fprintf(stderr, "ringpipe chaos: a table of its stages' "
+				"processes: %s\n",
+			strerror(errno));
+		free(fs);
+		free(plan);
+		free(schedule);
+		return 2;
+	}
+	ro.pids = who;
 	t0 = rp_now_ns();
 	sup = spawn_run(cfg, &ro, log);
 	/* The schedule starts once every stage is up (5 s at most): a
@@ -1015,11 +1012,11 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			break; /* finished before the schedule did */
 		if (fs[nf].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
 				   RP_CHAOS_CORRUPT))
-			relay(sup, &fs[nf], &plan[i], t0, cfg, elig, nelig,
+			relay(sup, who, &fs[nf], &plan[i], t0, cfg, elig, nelig,
 			      (fs[nf].kind == RP_CHAOS_HANG ? hang_ns : 0) +
 				      1000 * MS);
 		else
-			strike(sup, &fs[nf], &plan[i], cfg, t0);
+			strike(sup, who, &fs[nf], &plan[i], cfg, t0);
 		if (fs[nf].kind != RP_CHAOS_STOP && fs[nf].recovery_ns >= 0)
 			rec[nrec++] = fs[nf].recovery_ns;
 		sup_kill |= fs[nf].kind == RP_CHAOS_SUPERVISOR;
@@ -1028,6 +1025,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			break;
 	}
 	res.code = wait_code(sup, sup_kill ? 10000 * MS : 600000 * MS);
+	munmap(who, sizeof(*who));
+	ro.pids = NULL;
 	res.run_s = (double)(rp_now_ns() - t0) / 1e9;
 	res.finished = res.code == 0;
 	res.orphans_left = reap_orphans(5000 * MS);

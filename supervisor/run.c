@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -272,6 +273,27 @@ static void fifo_release(struct stage_run *r);
 
 /* Every change of a stage's state goes through here, checked against
  * the table: a move it does not list is a bug of ours, said loudly. */
+/* Who runs each place now, for ringpipe chaos (opts.pids): a stage's
+ * process once it is past its sandbox hand-shake and at work (not
+ * while it starts, ends or is gone), its standby once that is ready. */
+static void pids_say(struct sup *s)
+{
+	struct rp_run_pids *t = s->o ? s->o->pids : NULL;
+
+	if (t == NULL)
+		return;
+	rp_pids_begin(t);
+	for (int k = 0; k < s->n; k++) {
+		const struct stage_run *r = at(s, k);
+		int working = r->state == ST_RUNNING ||
+			      r->state == ST_DRAINING;
+		rp_pids_set(t, k, P(s, k), working ? r->proc.pid : 0,
+			    r->cfg->standby && r->spare_ready ? r->spare.pid
+							      : 0);
+	}
+	rp_pids_end(t, s->n);
+}
+
 static void set_state(struct sup *s, int k, enum state to)
 {
 	struct stage_run *r = at(s, k);
@@ -288,6 +310,7 @@ static void set_state(struct sup *s, int k, enum state to)
 		rp_log(RP_LOG_DEBUG, r->cfg->name, "%s -> %s",
 		       state_name[r->state], state_name[to]);
 	r->state = to;
+	pids_say(s);
 }
 
 /* A file-sink writing a FIFO: from the time it has opened it (its
@@ -2761,6 +2784,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	s->grace_ns = o->fast_restart ? FAST_GRACE_NS : CANCEL_GRACE_NS;
 	s->chaos = o->chaos;
 	s->drain_opt = o->drain;
+	/* What the caller reads: not for the stages to inherit. */
+	if (o->pids)
+		(void)madvise(o->pids, sizeof(*o->pids), MADV_DONTFORK);
 	/* A stderr nobody reads must not stop the supervision. */
 	rp_errout_begin();
 	/* On a terminal, unless asked for the counters or for quiet. */
@@ -2939,6 +2965,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 					epoll_ctl(s->ep, EPOLL_CTL_ADD,
 						  eo_watch, &ev);
 			}
+			pids_say(s);
 			n = epoll_wait(s->ep, evs, 16, ms);
 		}
 		rp_bell_park_end(s->sup_bell);

@@ -36,6 +36,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "pids.h"
 
 #define RP_RUN_OK 0
 #define RP_RUN_FAILED 1
@@ -66,7 +67,12 @@ struct rp_run_opts {
 	 * or scribble, on its next record.  Deaths it causes are never
 	 * counted against a record. */
 	int chaos;
+	/* ringpipe chaos: where the supervisor says who runs each place
+	 * (NULL: nowhere).  Memory the caller shares with it (MAP_SHARED,
+	 * page-aligned; no stage inherits it). */
+	struct rp_run_pids *pids;
 };
+
 
 #define RP_CHAOS_SIGNAL (SIGRTMIN + 1)
 /* The value to queue: RP_FAULT_* for the stage at place k of the order,

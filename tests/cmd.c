@@ -427,6 +427,34 @@ int rp_cmd_await_childless(pid_t pid, int secs)
 	return 0;
 }
 
+char *rp_cmd_stage_block(const char *report, const char *name)
+{
+	char head[64];
+	const char *p, *end;
+
+	snprintf(head, sizeof(head), "\n  %s ", name);
+	p = strstr(report, head);
+	if (p == NULL)
+		return strdup("");
+	p++;
+	/* Lines under it are indented past the name column. */
+	for (end = strchr(p, '\n'); end && !strncmp(end, "\n   ", 4);
+	     end = strchr(end + 1, '\n'))
+		;
+	return strndup(p, end ? (size_t)(end - p) : strlen(p));
+}
+
+unsigned rp_cmd_restarts_of(const char *report, const char *name)
+{
+	char *b = rp_cmd_stage_block(report, name), *r = strstr(b, "restarted ");
+	unsigned n = 0;
+
+	if (r)
+		n = (unsigned)strtoul(r + 10, NULL, 10);
+	free(b);
+	return n;
+}
+
 int rp_cmd_lines(const char *name)
 {
 	size_t n;

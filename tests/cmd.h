@@ -19,6 +19,11 @@ void rp_cmd_path(char *buf, size_t len, const char *name);
 void rp_cmd_spit(const char *name, const void *data, size_t len);
 /* The newlines in a file of the directory (0 if missing). */
 int rp_cmd_lines(const char *name);
+/* The part of a run report about stage name: its line and the lines
+ * under it, up to the next stage's; "" if there is none.  To free. */
+char *rp_cmd_stage_block(const char *report, const char *name);
+/* "restarted N times" of stage name in a run report; 0 if it was not. */
+unsigned rp_cmd_restarts_of(const char *report, const char *name);
 /* A whole file of the directory (binary safe); "" if missing; to free. */
 char *rp_cmd_slurp(const char *name, size_t *len);
 /* Start ringpipe with args in the directory, stdin from in_fd (-1:
