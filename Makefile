@@ -8,7 +8,7 @@
 #   make bench      benchmarks against pipes (never part of the tests)
 
 CC      ?= cc
-PKGS    := libseccomp cunit yaml-0.1
+PKGS    := libseccomp cunit yaml-0.1 libxxhash
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SECCOMP_LIBS = $(shell pkg-config --libs libseccomp 2>/dev/null)
@@ -36,7 +36,7 @@ SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c supervisor/config.c \
 	supervisor/deadletter.c supervisor/run.c supervisor/chaos.c \
 	supervisor/json.c supervisor/progress.c supervisor/observe.c \
 	supervisor/log.c supervisor/errout.c supervisor/jobctl.c supervisor/replay.c supervisor/replay_index.c \
-	supervisor/pids.c
+	supervisor/pids.c supervisor/chaos_judge.c
 SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)

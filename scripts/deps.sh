@@ -4,7 +4,7 @@
 # through sudo when that is available without a password).
 set -eu
 
-need_pc="libseccomp cunit yaml-0.1"
+need_pc="libseccomp cunit yaml-0.1 libxxhash"
 need_cmd="gcc make pkg-config"
 pkgs=""
 
@@ -21,10 +21,11 @@ if command -v pkg-config >/dev/null 2>&1; then
 			libseccomp) pkgs="$pkgs libseccomp-dev" ;;
 			cunit) pkgs="$pkgs libcunit1-dev" ;;
 			yaml-0.1) pkgs="$pkgs libyaml-dev" ;;
+			libxxhash) pkgs="$pkgs libxxhash-dev" ;;
 		esac
 	done
 else
-	pkgs="$pkgs libseccomp-dev libcunit1-dev libyaml-dev"
+	pkgs="$pkgs libseccomp-dev libcunit1-dev libyaml-dev libxxhash-dev"
 fi
 # Optional extras named on the command line (for example: gnuplot-nox for
 # `make bench`'s plot), installed only when their command is missing.

@@ -22,15 +22,16 @@
  * zombies aside (one whose main thread alone ended is not judged: its fd
  * list shows nothing then).  Each must sleep where no input can wake it
  * (a timer, a futex, a wait for a child, pause, a lock, a select or poll
- * given no descriptor), as its wchan names the kernel function (and its
- * syscall file the call), and the next sample must find the same
- * threads, none of them woken since (their context switches counted by
- * /proc).  A thread in a read of any pipe, in poll or select on some
- * descriptor, in epoll, in the disk, running, or one whose wchan cannot
- * be read may be waiting for input; one that woke may have looked for
- * input (a poll without blocking, then a sleep); a pipe set O_ASYNC
- * raises a signal on input, which ends any sleep, and an io_uring's
- * completion can wake a futex.  Listing /proc directories needs
+ * given no descriptor, an epoll that watches only timers, eventfds and
+ * signalfds), as its wchan names the kernel function (and its syscall
+ * file the call), and the next sample must find the same threads, none
+ * of them woken since (their context switches counted by /proc).  A
+ * thread in a read of any pipe, in poll or select on some descriptor, in
+ * an epoll watching anything else, in the disk, running, or one whose
+ * wchan cannot be read may be waiting for input; one that woke may have
+ * looked for input (a poll without blocking, then a sleep); a pipe set
+ * O_ASYNC raises a signal on input, which ends any sleep, and an
+ * io_uring's completion can wake a futex.  Listing /proc directories needs
  * getdents64: where the sandbox denies it, no sleep is judged and
  * children are found by main thread.
  */
@@ -200,6 +201,74 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 	return 0;
 }
 
+/* A thread in epoll_wait on a set that watches nothing input can wake:
+ * no descriptor at all, or only timerfds, eventfds and signalfds (a
+ * runtime's idle loop: its timers, its wakeups from threads and child
+ * processes, which the walk looks at too, and signals, which input
+ * raises only with O_ASYNC, ruled out).  Its wchan is epoll's wait, /proc
+ * says the call and the epoll descriptor (its first argument), and that
+ * descriptor's fdinfo lists the descriptors it watches ("tfd: N"),
+ * looked up in the same process's table.  Anything else watched, a list
+ * too long to read whole or a link that cannot be read: it may be
+ * waiting for input. */
+static int epoll_on_nothing(long pid, long tid, const char *w)
+{
+	static const char *const quiet[] = {"anon_inode:[timerfd]",
+					    "anon_inode:[eventfd]",
+					    "anon_inode:[signalfd]"};
+	char path[96], buf[256], info[4096], link[64], *e;
+	size_t n = strcspn(w, ".\n");
+	unsigned long long epfd;
+	ssize_t got;
+	long nr;
+
+	/* (The wait is inlined into the call on some kernels.) */
+	if (!(n == 7 && strncmp(w, "ep_poll", 7) == 0) &&
+	    !(n == 13 && strncmp(w, "do_epoll_wait", 13) == 0))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/syscall", pid, tid);
+	if (slurp(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	nr = strtol(buf, &e, 10);
+	if (e == buf || !(0
+#ifdef SYS_epoll_wait
+			  || nr == SYS_epoll_wait
+#endif
+#ifdef SYS_epoll_pwait
+			  || nr == SYS_epoll_pwait
+#endif
+#ifdef SYS_epoll_pwait2
+			  || nr == SYS_epoll_pwait2
+#endif
+			  ))
+		return 0;
+	epfd = strtoull(e, &e, 16);
+	if (epfd > 1u << 20)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%llu", pid, epfd);
+	got = slurp(path, info, sizeof(info));
+	if (got <= 0 || (size_t)got >= sizeof(info) - 1 ||
+	    strstr(info, "flags:") == NULL)
+		return 0;
+	for (char *p = info; (p = strstr(p, "\ntfd:")) != NULL; p++) {
+		long fd = strtol(p + 5, &e, 10);
+		ssize_t len;
+		int ok = 0;
+		if (e == p + 5 || fd < 0)
+			return 0;
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			return 0;
+		link[len] = '\0';
+		for (size_t i = 0; i < sizeof(quiet) / sizeof(*quiet); i++)
+			ok |= strcmp(link, quiet[i]) == 0;
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
 /* A thread's state letter (field 3 of its stat file), or 0. */
 static char thread_state(const char *stat_path)
 {
@@ -249,7 +318,8 @@ static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
 	/* "0": running, or not ours to read. */
 	if (st != 'S' || slurp(path, w, sizeof(w)) <= 0 ||
 	    strcmp(w, "0") == 0 || sl->n == EXEC_THREADS_MAX ||
-	    (!sleep_no_input_ends(w) && !poll_on_nothing(pid, tid, w)))
+	    (!sleep_no_input_ends(w) && !poll_on_nothing(pid, tid, w) &&
+	     !epoll_on_nothing(pid, tid, w)))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
 	if (thread_switches(path, &sl->t[sl->n].switches) != 0)

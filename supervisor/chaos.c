@@ -23,6 +23,7 @@
 #include "../shm/crashpoint.h"
 #include "../shm/futex.h"
 #include "chaos.h"
+#include "chaos_judge.h"
 #include "deadletter.h"
 #include "json.h"
 
@@ -243,34 +244,6 @@ static int reap_orphans(int64_t grace_ns)
 	}
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t cap = 0, n = 0;
-
-	if (f == NULL)
-		return NULL;
-	for (;;) {
-		if (n + 65537 > cap) {
-			char *nb = realloc(buf, cap = cap * 2 + 65536);
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
 static uint64_t count_lines(const char *p, size_t n)
 {
 	uint64_t c = 0;
@@ -280,135 +253,19 @@ static uint64_t count_lines(const char *p, size_t n)
 	return c;
 }
 
-/* A line: its bytes, and whether a newline ended it (a last line may
- * have none, which tells it from the same line with one). */
-struct line {
-	const char *p;
-	size_t len;
-	int nl;
-};
-
-/* The lines of p[0, n); NULL when out of memory. */
-static struct line *lines_of(const char *p, size_t n, size_t *count)
-{
-	size_t k = 0, start = 0;
-	struct line *v = malloc((count_lines(p, n) + 1) * sizeof(*v));
-
-	if (v == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] == '\n') {
-			v[k++] = (struct line){p + start, i - start, 1};
-			start = i + 1;
-		}
-	if (start < n)
-		v[k++] = (struct line){p + start, n - start, 0};
-	*count = k;
-	return v;
-}
-
-/* Byte for byte, NULs included, then the newline. */
-static int line_cmp(const struct line *a, const struct line *b)
-{
-	size_t n = a->len < b->len ? a->len : b->len;
-	int c = memcmp(a->p, b->p, n);
-
-	if (c != 0)
-		return c;
-	if (a->len != b->len)
-		return a->len < b->len ? -1 : 1;
-	return a->nl - b->nl;
-}
-
-static int cmp_line(const void *a, const void *b)
-{
-	return line_cmp(a, b);
-}
-
-/* The oracle: the multiset difference both ways, and whether the common
- * lines kept their order.  Out of memory, nothing is judged
- * (res->unjudged), never "all well". */
-static void judge(const char *ref, size_t rn, const char *out, size_t on,
+/* The verdict on an output, into the outcome. */
+static void judge(const struct rp_chaos_expect *e, const char *out, size_t on,
 		  struct outcome *res)
 {
-	size_t a = 0, b = 0, i = 0, j = 0;
-	struct line *r = lines_of(ref, rn, &a), *o = lines_of(out, on, &b);
-	struct line *rs = NULL, *os = NULL;
+	struct rp_chaos_verdict v;
 
-	res->ref_lines = a;
-	res->lines = b;
-	if (r && o) {
-		rs = malloc((a + 1) * sizeof(*rs));
-		os = malloc((b + 1) * sizeof(*os));
-	}
-	if (rs == NULL || os == NULL) {
-		res->unjudged = 1;
-		goto out;
-	}
-	memcpy(rs, r, a * sizeof(*r));
-	memcpy(os, o, b * sizeof(*o));
-	qsort(rs, a, sizeof(*rs), cmp_line);
-	qsort(os, b, sizeof(*os), cmp_line);
-	while (i < a || j < b) {
-		int c = i == a	 ? 1
-			: j == b ? -1
-				 : line_cmp(&rs[i], &os[j]);
-		if (c == 0) {
-			i++;
-			j++;
-		} else if (c < 0) {
-			res->lost++;
-			i++;
-		} else {
-			res->dup++;
-			j++;
-		}
-	}
-	/* Same lines, another sequence: reordered. */
-	if (res->lost == 0 && res->dup == 0)
-		for (size_t m = 0; m < b; m++)
-			if (line_cmp(&r[m], &o[m]) != 0) {
-				res->reordered = 1;
-				break;
-			}
-out:
-	free(rs);
-	free(os);
-	free(r);
-	free(o);
-}
-
-int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
-		       size_t cn, uint64_t *lines, int *partial)
-{
-	size_t a = 0, b = 0;
-	struct line *r = lines_of(ref, rn, &a), *o = lines_of(cut, cn, &b);
-	int bad = -1;
-
-	*lines = 0;
-	*partial = 0;
-	if (r == NULL || o == NULL) {
-		free(r);
-		free(o);
-		return -2;
-	}
-	for (size_t m = 0; m < b && bad < 0; m++) {
-		if (m < a && line_cmp(&r[m], &o[m]) == 0) {
-			(*lines)++;
-			continue;
-		}
-		/* A last line cut inside: the start of the reference's. */
-		if (m + 1 == b && m < a && !o[m].nl &&
-		    o[m].len <= r[m].len &&
-		    memcmp(o[m].p, r[m].p, o[m].len) == 0) {
-			*partial = 1;
-			continue;
-		}
-		bad = m < (size_t)INT32_MAX ? (int)m : INT32_MAX;
-	}
-	free(r);
-	free(o);
-	return bad;
+	rp_chaos_judge(e, out, on, &v);
+	res->ref_lines = e->count;
+	res->lines = v.lines;
+	res->lost = v.lost;
+	res->dup = v.dup;
+	res->reordered = v.reordered;
+	res->unjudged = v.unjudged;
 }
 
 void rp_chaos_relays_done(const char *log, unsigned n, int *done)
@@ -437,7 +294,7 @@ void rp_chaos_relays_done(const char *log, unsigned n, int *done)
 static uint64_t file_lines(const char *path)
 {
 	size_t n = 0;
-	char *p = slurp(path, &n);
+	char *p = rp_chaos_slurp(path, &n);
 	uint64_t c = p ? count_lines(p, n) : 0;
 
 	free(p);
@@ -639,7 +496,7 @@ static void blame(const char *log, const struct fault *fs, unsigned nf,
 		  struct outcome *res)
 {
 	size_t n = 0;
-	char *p = slurp(log, &n), *line, *save = NULL;
+	char *p = rp_chaos_slurp(log, &n), *line, *save = NULL;
 
 	if (p == NULL)
 		return;
@@ -729,7 +586,7 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 /* The crash-point sweep (chaos.h): 0 if every run matched. */
 static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		 const struct rp_chaos_opts *o, const char *out,
-		 const char *ref)
+		 const struct rp_chaos_expect *e)
 {
 	static const char *const points[] = {
 		"reserved",	  "commit-half",    "before-publish",
@@ -737,11 +594,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	struct rp_run_opts ro = *run;
 	unsigned runs = 0, fired = 0, bad = 0;
 	char log[320];
-	size_t rn = 0;
-	char *rb = slurp(ref, &rn);
 
-	if (rb == NULL)
-		return 1;
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
 	ro.quiet = 0;
 	for (int k = 0; k < cfg->nstages; k++) {
@@ -761,10 +614,10 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				res.code = wait_code(spawn_run(cfg, &ro, log),
 						     600000 * MS);
 				reap_orphans(5000 * MS);
-				ob = slurp(out, &on);
-				lb = slurp(log, &ln);
+				ob = rp_chaos_slurp(out, &on);
+				lb = rp_chaos_slurp(log, &ln);
 				if (ob)
-					judge(rb, rn, ob, on, &res);
+					judge(e, ob, on, &res);
 				else
 					res.lost = 1;
 				runs++;
@@ -806,7 +659,6 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       st->name, points[p], ok, o->crashpoints, hit);
 		}
 	}
-	free(rb);
 	printf("  sweep       %u runs, %u crashed at their point, %u "
 	       "differed from the reference\n",
 	       runs, fired, bad);
@@ -825,17 +677,18 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	struct plan *plan;
 	struct stat sst;
 	char *schedule = NULL;
-	int oom;
 	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0, hang_ns = 0;
 	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0, missed = 0;
 	int elig[RP_CFG_MAX_STAGES], nelig = 0;
 	uint64_t rng = o->seed, dead_before;
-	char *orig, *rb, *ob, cut_path[330] = "";
-	size_t rn = 0, on = 0;
+	char *orig, *ob, cut_path[330] = "";
+	size_t on = 0;
 	struct rp_run_pids *who;
+	struct rp_chaos_expect exp;
 	pid_t sup;
 
 	memset(&res, 0, sizeof(res));
+	memset(&exp, 0, sizeof(exp));
 	if (!sink->builtin || strcmp(sink->argv[0], "file-sink") != 0 ||
 	    sink->argc < 2 || !strcmp(sink->argv[sink->argc - 1], "-")) {
 		fprintf(stderr, "ringpipe chaos: %s: the pipeline must end in "
@@ -911,32 +764,61 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		return 2;
 	}
 
-	/* 1. The reference: the same pipeline, no faults. */
-	sink->argv[sink->argc - 1] = ref;
-	snprintf(log, sizeof(log), "%s.chaos-ref.log", out);
-	t0 = rp_now_ns();
-	res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);
-	res.ref_s = (double)(rp_now_ns() - t0) / 1e9;
-	sink->argv[sink->argc - 1] = orig;
-	if (res.code != 0) {
-		fprintf(stderr, "ringpipe chaos: the reference run failed "
-				"(exit %d); see %s\n",
-			res.code, log);
-		free(fs);
-		free(plan);
-		return 2;
+	/* 1. What is expected: a sums file given, or the reference, the
+	 * same pipeline without faults (its sums kept for later runs). */
+	if (o->expect) {
+		char why[400];
+		int err = rp_chaos_expect_sums(&exp, o->expect, why,
+					       sizeof(why));
+		if (err) {
+			fprintf(stderr, "ringpipe chaos: %s\n", why);
+			free(fs);
+			free(plan);
+			return 2;
+		}
+		snprintf(ref, sizeof(ref), "%s", o->expect);
+	} else {
+		char sums[340];
+		int err;
+		sink->argv[sink->argc - 1] = ref;
+		snprintf(log, sizeof(log), "%s.chaos-ref.log", out);
+		t0 = rp_now_ns();
+		res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);
+		res.ref_s = (double)(rp_now_ns() - t0) / 1e9;
+		sink->argv[sink->argc - 1] = orig;
+		if (res.code != 0) {
+			fprintf(stderr, "ringpipe chaos: the reference run "
+					"failed (exit %d); see %s\n",
+				res.code, log);
+			free(fs);
+			free(plan);
+			return 2;
+		}
+		reap_orphans(0);
+		if ((err = rp_chaos_expect_file(&exp, ref)) != 0) {
+			fprintf(stderr, "ringpipe chaos: %s: %s\n", ref,
+				strerror(-err));
+			free(fs);
+			free(plan);
+			return err == -ENOMEM ? 1 : 2;
+		}
+		snprintf(sums, sizeof(sums), "%s.sums", ref);
+		if ((err = rp_chaos_sums_write(&exp, sums)) != 0)
+			fprintf(stderr, "ringpipe chaos: %s: %s\n", sums,
+				strerror(-err));
 	}
-	reap_orphans(0);
 
 	if (o->crashpoints) {
 		int bad;
 		printf("ringpipe chaos: pipeline %s: crash-point sweep, "
 		       "passes 1..%u\n",
 		       cfg->name, o->crashpoints);
-		bad = sweep(cfg, run, o, out, ref);
-		printf("  replay      ringpipe chaos %s --crashpoints %u%s\n",
+		bad = sweep(cfg, run, o, out, &exp);
+		printf("  replay      ringpipe chaos %s --crashpoints %u%s%s%s\n",
 		       o->file, o->crashpoints,
-		       run->fast_restart ? " --fast-restart" : "");
+		       run->fast_restart ? " --fast-restart" : "",
+		       o->expect ? " --expect " : "", o->expect ? o->expect : "");
+		rp_chaos_expect_free(&exp);
 		free(fs);
 		free(plan);
 		return bad;
@@ -987,6 +869,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		fprintf(stderr, "ringpipe chaos: a table of its stages' "
 				"processes: %s\n",
 			strerror(errno));
+		rp_chaos_expect_free(&exp);
 		free(fs);
 		free(plan);
 		free(schedule);
@@ -1035,7 +918,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	 * (its log says which, in order): that one missed too. */
 	{
 		size_t ln = 0;
-		char *lt = slurp(log, &ln);
+		char *lt = rp_chaos_slurp(log, &ln);
 		unsigned nrel = 0;
 		int got[MAX_FAULTS];
 		for (unsigned i = 0; i < nf; i++)
@@ -1074,16 +957,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		size_t cn = 0;
 		int none;
 		snprintf(cut_path, sizeof(cut_path), "%s.chaos-cut", out);
-		rb = slurp(ref, &rn);
 		errno = 0;
-		cb = slurp(out, &cn);
+		cb = rp_chaos_slurp(out, &cn);
 		none = cb == NULL && errno == ENOENT;
-		if (rb && cb)
-			cut.bad = rp_chaos_cut_check(rb, rn, cb, cn, &cut.lines,
+		if (cb)
+			cut.bad = rp_chaos_cut_judge(&exp, cb, cn, &cut.lines,
 						     &cut.partial);
-		else if (!(rb && none)) /* (none: nothing written, no harm) */
+		else if (!none) /* (none: nothing written, no harm) */
 			cut.bad = -2;
-		free(rb);
 		free(cb);
 		unlink(cut_path);
 		if (rename(out, cut_path) != 0)
@@ -1095,21 +976,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		reap_orphans(5000 * MS);
 	}
 	errno = 0;
-	rb = slurp(ref, &rn);
-	oom = rb == NULL && errno == ENOMEM;
-	errno = 0;
-	ob = slurp(out, &on);
-	oom |= ob == NULL && errno == ENOMEM;
-	if (rb && ob) {
-		judge(rb, rn, ob, on, &res);
-	} else if (oom) {
+	ob = rp_chaos_slurp(out, &on);
+	if (ob) {
+		judge(&exp, ob, on, &res);
+	} else if (errno == ENOMEM) {
 		res.unjudged = 1;
 	} else {
-		fprintf(stderr, "ringpipe chaos: cannot read %s\n",
-			rb ? out : ref);
-		res.lost = rb ? count_lines(rb, rn) : 1;
+		fprintf(stderr, "ringpipe chaos: cannot read %s\n", out);
+		res.ref_lines = exp.count;
+		res.lost = exp.count;
 	}
-	free(rb);
 	free(ob);
 
 	if (nrec) {
@@ -1149,8 +1025,15 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			printf(", %u of them missed (nobody there to hit)",
 			       missed);
 		printf("\n");
-		printf("  reference   %.2f s, %llu records in %s\n", res.ref_s,
-		       (unsigned long long)res.ref_lines, ref);
+		if (o->expect)
+			printf("  reference   none run: %llu records expected "
+			       "by %s\n",
+			       (unsigned long long)exp.count, ref);
+		else
+			printf("  reference   %.2f s, %llu records in %s (sums "
+			       "in %s.sums)\n",
+			       res.ref_s, (unsigned long long)exp.count, ref,
+			       ref);
 		if (sup_kill)
 			printf("  chaos run   %.2f s, its supervisor killed (log "
 			       "%s.chaos.log); the next run exit %d (log "
@@ -1219,10 +1102,11 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				strcat(kinds, kind_names[b].name);
 			}
 		printf("  replay      ringpipe chaos %s --seed %llu --faults %u "
-		       "--every %u --kinds %s%s\n",
+		       "--every %u --kinds %s%s%s%s\n",
 		       o->file, (unsigned long long)o->seed, o->faults,
 		       o->every_ms, kinds + 1,
-		       run->fast_restart ? " --fast-restart" : "");
+		       run->fast_restart ? " --fast-restart" : "",
+		       o->expect ? " --expect " : "", o->expect ? o->expect : "");
 		if (o->json) {
 			FILE *j = fopen(o->json, "we");
 			if (j) {
@@ -1235,6 +1119,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					o->json, strerror(errno));
 			}
 		}
+		rp_chaos_expect_free(&exp);
 		free(fs);
 		free(plan);
 		free(schedule);

@@ -3,12 +3,15 @@
  * judged against a fault-free run of itself.
  *
  * The pipeline must end in `file-sink FILE`: its output is what the
- * oracle compares.  A reference run writes FILE.chaos-ref; then the
- * pipeline runs again, as configured, while faults drawn from the seed
- * hit its stages; then FILE is compared with the reference, line by
- * line: records lost, duplicated, out of order, and the ones quarantined
- * (counted in the dead-letter index).  Safety (nothing lost or
- * duplicated) and liveness (it finished) are reported apart.
+ * oracle compares (chaos_judge.h).  A reference run writes
+ * FILE.chaos-ref, and the digest of each of its lines to
+ * FILE.chaos-ref.sums; given such a sums file (--expect), no reference
+ * is run.  Then the pipeline runs again, as configured, while faults
+ * drawn from the seed hit its stages; then FILE is compared with what
+ * is expected, line by line: records lost, duplicated, out of order, and
+ * the ones quarantined (counted in the dead-letter index).  Safety
+ * (nothing lost or duplicated) and liveness (it finished) are reported
+ * apart.
  *
  * --crashpoints N replaces the schedule with a sweep, as SQLite's crash
  * tests do: for every stage that restarts, every commit-path crash point
@@ -54,6 +57,7 @@ struct rp_chaos_opts {
 	const char *json;      /* write the result there too, or NULL */
 	unsigned crashpoints;  /* > 0: the crash-point sweep, 1..N passes */
 	const char *file;      /* the pipeline file, for the replay line */
+	const char *expect;    /* a sums file instead of a reference run */
 };
 
 /* Parse "kill,stop,supervisor-kill" into RP_CHAOS_* bits; 0 if bad. */

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 "       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT] [--fast-restart]\n"
-"       ringpipe chaos FILE --crashpoints N\n"
+"                      [--expect SUMS]\n"
+"       ringpipe chaos FILE --crashpoints N [--expect SUMS]\n"
 "       ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]\n"
 "                       [--quiet] [--report-json OUT]\n"
 "\n"
@@ -138,7 +139,9 @@ static void usage(FILE *f)
 "memory; a run with corruptions is judged on containment: only\n"
 "corrupted stages blamed).  Faults chaos causes never quarantine a\n"
 "record.  --crashpoints N instead kills each stage at its 1st..Nth\n"
-"pass through each library crash point, one run each.\n"
+"pass through each library crash point, one run each.  The reference\n"
+"run's line digests are kept in FILE.chaos-ref.sums; --expect SUMS\n"
+"judges against such a file instead of making a reference run.\n"
 "\n"
 "exit codes: 0 done, 1 a stage failed, 2 bad usage or configuration,\n"
 "            130 interrupted (SIGINT), 143 terminated (SIGTERM),\n"
@@ -294,6 +297,9 @@ int main(int argc, char **argv)
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--json")) {
 			co.json = argv[++i];
+			end = argv[i] + strlen(argv[i]);
+		} else if (chaos && !strcmp(argv[i], "--expect")) {
+			co.expect = argv[++i];
 			end = argv[i] + strlen(argv[i]);
 		} else if (!strcmp(argv[i], "--report-json") &&
 			   i + 1 < argc && strcmp(cmd, "chaos") != 0) {

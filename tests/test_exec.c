@@ -1807,8 +1807,9 @@ static int wchan_readable(void)
  * last of it is timed (its reader uses the CPU: it is not waiting for
  * more), narrowed down and quarantined while its input is still quiet
  * (4 s); so is one asleep on it (a sleep no input ends), a zombie of its
- * own below it, and one asleep in a select given no descriptor (perl's
- * way to sleep a fraction of a second).
+ * own below it, one asleep in a select given no descriptor (perl's
+ * way to sleep a fraction of a second), and one asleep in an epoll that
+ * watches a timerfd never armed and an eventfd nobody writes.
  * One that waits in a read for 1.2 s is left alone, also after a burst
  * of work that it writes out as it goes (a line every 200 000 turns of a
  * loop, some 10 ms) on a line that came after a quiet spell (which was
@@ -1821,8 +1822,9 @@ static int wchan_readable(void)
  * between, a perl that forks a sleeping watchdog (its stdin the input)
  * and then reads the input on another descriptor, one that waits in
  * sigsuspend for the SIGIO its input raises (O_ASYNC), a shell waiting
- * for a program whose main thread has ended while another one reads, and
- * one waiting in a select on its stdin. */
+ * for a program whose main thread has ended while another one reads,
+ * one waiting in a select on its stdin, and one waiting in an epoll on
+ * its stdin. */
 RP_TEST(test_exec_idle_hang, 120)
 {
 	static const char *const prog[] = {
@@ -1853,7 +1855,7 @@ RP_TEST(test_exec_idle_hang, 120)
 		"sub {}; my $e = POSIX::SigSet->new; while (1) { while "
 		"(defined(my $n = sysread(STDIN, my $b, 4096))) { exit if $n == "
 		"0; print $b } sigsuspend($e) }'",
-		NULL, /* 8: mxprog, below */
+		NULL, /* 8: mxprog, below (and 11, 12: epprog) */
 		"perl, -ne, 'BEGIN { $| = 1 } if (/^hang/) { select(undef, "
 		"undef, undef, 1000) } print'",
 		"perl, -e, '$| = 1; while (1) { my $r = q(); vec($r, 0, 1) = 1; "
@@ -1871,8 +1873,29 @@ RP_TEST(test_exec_idle_hang, 120)
 		"} exit(0); }\n"
 		"int main(void) { pthread_t t; pthread_create(&t, 0, rd, 0); "
 		"pthread_exit(0); }\n";
-	char mx[64], mxprog[128], cc[640];
-	int wchan = wchan_readable(), mxok;
+	/* In epoll: on a line "hang", on a timerfd never armed and an
+	 * eventfd nobody writes (asleep where no input wakes it); with
+	 * "stdin", every read after a wait in epoll on its stdin (waiting
+	 * for input, not stuck). */
+	static const char epoller[] =
+		"#include <string.h>\n#include <stdio.h>\n"
+		"#include <sys/epoll.h>\n#include <sys/eventfd.h>\n"
+		"#include <sys/timerfd.h>\n#include <time.h>\n"
+		"#include <unistd.h>\n"
+		"int main(int argc, char **argv) { char b[4096]; "
+		"int ep = epoll_create1(0); struct epoll_event ev = {.events = "
+		"EPOLLIN}, out; if (argc > 1 && !strcmp(argv[1], \"stdin\")) "
+		"{ ev.data.fd = 0; epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev); for "
+		"(;;) { ssize_t n; epoll_wait(ep, &out, 1, -1); n = read(0, b, "
+		"sizeof(b)); if (n <= 0) return 0; if (write(1, b, (size_t)n) "
+		"!= n) return 1; } } while (fgets(b, sizeof(b), stdin)) { if "
+		"(!strncmp(b, \"hang\", 4)) { int t = timerfd_create("
+		"CLOCK_MONOTONIC, 0), e = eventfd(0, 0); ev.data.fd = t; "
+		"epoll_ctl(ep, EPOLL_CTL_ADD, t, &ev); ev.data.fd = e; "
+		"epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev); epoll_wait(ep, &out, 1, "
+		"-1); } fputs(b, stdout); fflush(stdout); } return 0; }\n";
+	char mx[64], mxprog[128], cc[640], ep[64], epprog[2][128];
+	int wchan = wchan_readable(), mxok, epok;
 
 	rp_cmd_dir_make("exec");
 	if (!wchan)
@@ -1887,9 +1910,21 @@ RP_TEST(test_exec_idle_hang, 120)
 	mxok = system(cc) == 0;
 	CU_ASSERT(mxok);
 	snprintf(mxprog, sizeof(mxprog), "sh, -c, '%s; true'", mx);
-	for (int v = 0; v < 11; v++) {
-		int stuck = v < 2 || v == 9;
-		if (((v == 1 || v == 9) && !wchan) || (v == 8 && !mxok))
+	snprintf(ep, sizeof(ep), "/tmp/rp-epoll-%d", (int)getpid());
+	rp_cmd_spit("epoller.c", epoller, sizeof(epoller) - 1);
+	snprintf(cc, sizeof(cc), "cc -o %s '%s/epoller.c'", ep, rp_cmd_dir());
+	epok = system(cc) == 0;
+	CU_ASSERT(epok);
+	snprintf(epprog[0], sizeof(epprog[0]), "%s", ep);
+	snprintf(epprog[1], sizeof(epprog[1]), "%s, stdin", ep);
+	for (int v = 0; v < 13; v++) {
+		int stuck = v < 2 || v == 9 || v == 11;
+		const char *cmd = v == 8    ? mxprog
+				  : v == 11 ? epprog[0]
+				  : v == 12 ? epprog[1]
+					    : prog[v];
+		if (((v == 1 || v == 9 || v == 11) && !wchan) ||
+		    (v == 8 && !mxok) || (v >= 11 && !epok))
 			continue;
 		/* Under the sanitizers, the stuck ones and three that are
 		 * not, each a different way through what the adapter reads
@@ -1913,7 +1948,7 @@ RP_TEST(test_exec_idle_hang, 120)
 			 stuck ? "0" : "0.5", stuck ? "hang\\\\n" : "",
 			 stuck ? "4" : "1.2",
 			 v == 2 ? "sandbox: {deny: [getdents64]}, " : "",
-			 v == 8 ? mxprog : prog[v]);
+			 cmd);
 		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
 		q = strstr(rep, "stage parse: record 2 quarantined");
 		w = strstr(rep, "src: waking");
@@ -1955,6 +1990,7 @@ RP_TEST(test_exec_idle_hang, 120)
 		}
 	}
 	unlink(mx);
+	unlink(ep);
 	rp_cmd_dir_remove();
 }
 
