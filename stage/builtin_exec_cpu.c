@@ -245,6 +245,15 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 	epfd = strtoull(e, &e, 16);
 	if (epfd > 1u << 20)
 		return 0;
+	/* Still an epoll there (not a number reused since the wait began:
+	 * then its fdinfo would say nothing of what the wait watches). */
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%llu", pid, epfd);
+	got = readlink(path, link, sizeof(link) - 1);
+	if (got <= 0)
+		return 0;
+	link[got] = '\0';
+	if (strcmp(link, "anon_inode:[eventpoll]") != 0)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%llu", pid, epfd);
 	got = slurp(path, info, sizeof(info));
 	if (got <= 0 || (size_t)got >= sizeof(info) - 1 ||
@@ -252,13 +261,22 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 		return 0;
 	for (char *p = info; (p = strstr(p, "\ntfd:")) != NULL; p++) {
 		long fd = strtol(p + 5, &e, 10);
+		char *ino = strstr(p, " ino:"), *eol = strchr(p + 1, '\n');
+		struct stat st;
 		ssize_t len;
 		int ok = 0;
-		if (e == p + 5 || fd < 0)
+		if (e == p + 5 || fd < 0 || ino == NULL ||
+		    (eol != NULL && ino > eol))
 			return 0;
+		/* The number is the one it was added under, maybe by another
+		 * process (an epoll shared across a fork) or since closed and
+		 * reused: what is there now must be the file watched, by its
+		 * inode (all anonymous ones share theirs, a pipe has its
+		 * own). */
 		snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
 		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
+		if (len <= 0 || stat(path, &st) != 0 ||
+		    (unsigned long long)st.st_ino != strtoull(ino + 5, NULL, 16))
 			return 0;
 		link[len] = '\0';
 		for (size_t i = 0; i < sizeof(quiet) / sizeof(*quiet); i++)

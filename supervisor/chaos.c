@@ -60,7 +60,8 @@ struct cut {
 struct outcome {
 	uint64_t ref_lines, lines, lost, dup, quarantined;
 	int reordered, finished, code, orphans_left, rerun_ok;
-	int unjudged;             /* out of memory: nothing could be */
+	int unjudged;             /* out of memory, or the output
+				   * unreadable: nothing could be */
 	double ref_s, run_s;
 	/* corruptions: failed stages that were, and were not, corrupted */
 	int blamed_corrupted, blamed_other;
@@ -685,6 +686,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	size_t on = 0;
 	struct rp_run_pids *who;
 	struct rp_chaos_expect exp;
+	int sums_kept = 0;
 	pid_t sup;
 
 	memset(&res, 0, sizeof(res));
@@ -771,10 +773,11 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		int err = rp_chaos_expect_sums(&exp, o->expect, why,
 					       sizeof(why));
 		if (err) {
-			fprintf(stderr, "ringpipe chaos: %s\n", why);
+			fprintf(stderr, "ringpipe chaos: %s%s\n", why,
+				err == -ENOMEM ? ": NOT JUDGED" : "");
 			free(fs);
 			free(plan);
-			return 2;
+			return err == -ENOMEM ? 1 : 2;
 		}
 		snprintf(ref, sizeof(ref), "%s", o->expect);
 	} else {
@@ -796,16 +799,23 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		}
 		reap_orphans(0);
 		if ((err = rp_chaos_expect_file(&exp, ref)) != 0) {
-			fprintf(stderr, "ringpipe chaos: %s: %s\n", ref,
-				strerror(-err));
+			fprintf(stderr, "ringpipe chaos: the reference %s: "
+					"%s%s\n",
+				ref, strerror(-err),
+				err == -ENOMEM ? ": NOT JUDGED" : "");
 			free(fs);
 			free(plan);
 			return err == -ENOMEM ? 1 : 2;
 		}
 		snprintf(sums, sizeof(sums), "%s.sums", ref);
-		if ((err = rp_chaos_sums_write(&exp, sums)) != 0)
+		unlink(sums);
+		if ((err = rp_chaos_sums_write(&exp, sums)) != 0) {
 			fprintf(stderr, "ringpipe chaos: %s: %s\n", sums,
 				strerror(-err));
+			unlink(sums);
+		} else {
+			sums_kept = 1;
+		}
 	}
 
 	if (o->crashpoints) {
@@ -979,12 +989,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	ob = rp_chaos_slurp(out, &on);
 	if (ob) {
 		judge(&exp, ob, on, &res);
-	} else if (errno == ENOMEM) {
-		res.unjudged = 1;
+	} else if (errno == ENOENT) {
+		/* Never written: every record expected is lost. */
+		judge(&exp, "", 0, &res);
 	} else {
-		fprintf(stderr, "ringpipe chaos: cannot read %s\n", out);
+		fprintf(stderr, "ringpipe chaos: cannot read %s: %s\n", out,
+			strerror(errno));
 		res.ref_lines = exp.count;
-		res.lost = exp.count;
+		res.unjudged = 1;
 	}
 	free(ob);
 
@@ -1030,10 +1042,10 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       "by %s\n",
 			       (unsigned long long)exp.count, ref);
 		else
-			printf("  reference   %.2f s, %llu records in %s (sums "
-			       "in %s.sums)\n",
+			printf("  reference   %.2f s, %llu records in %s%s%s%s\n",
 			       res.ref_s, (unsigned long long)exp.count, ref,
-			       ref);
+			       sums_kept ? " (sums in " : "",
+			       sums_kept ? ref : "", sums_kept ? ".sums)" : "");
 		if (sup_kill)
 			printf("  chaos run   %.2f s, its supervisor killed (log "
 			       "%s.chaos.log); the next run exit %d (log "
@@ -1059,7 +1071,10 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			printf("  cut run     %llu records%s before the "
 			       "supervisor died (in %s): %s\n",
 			       (unsigned long long)cut.lines,
-			       cut.partial ? " and part of the next" : "",
+			       cut.partial == 2 ? " and part of the next (not "
+						  "checked: digests alone)"
+			       : cut.partial   ? " and part of the next"
+					       : "",
 			       cut_path[0] ? cut_path : "no file",
 			       cut.bad == -1 ? "the reference's first ones, "
 					       "as they should be"
@@ -1071,7 +1086,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       ncorrupt ? "not judged (a corrupted stage owns its "
 				  "output)"
 		       : res.unjudged || cut.bad == -2
-			   ? "NOT JUDGED (out of memory)"
+			   ? "NOT JUDGED (out of memory, or its output "
+			     "unreadable)"
 		       : safe ? "ok"
 			      : "VIOLATED",
 		       (unsigned long long)res.lost,

@@ -59,10 +59,10 @@ void rp_chaos_judge(const struct rp_chaos_expect *e, const char *out,
 		    size_t on, struct rp_chaos_verdict *v);
 
 /* What a run cut short (its supervisor killed) wrote, cut[0, cn): it
- * must be e's first lines, but for a last line cut inside (the start of
- * e's next, when e has its bytes; unchecked against digests alone:
- * *partial).  -1 if so (*lines: how many whole), -2 out of memory, else
- * the index of the first line that differs. */
+ * must be e's first lines, but for a last line cut inside (*partial 1:
+ * the start of e's next; 2: not checked, e having digests alone).  -1 if
+ * so (*lines: how many whole), -2 out of memory, else the index of the
+ * first line that differs. */
 int rp_chaos_cut_judge(const struct rp_chaos_expect *e, const char *cut,
 		       size_t cn, uint64_t *lines, int *partial);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../supervisor/chaos.h"
+#include "../supervisor/chaos_judge.h"
 #include "cmd.h"
 #include "harness.h"
 
@@ -270,6 +271,7 @@ RP_TEST(test_chaos_expect_sums, 120)
 		lines += sums[i] == '\n';
 	CU_ASSERT(strncmp(sums, "ringpipe chaos sums 1 xxh3-64\n", 30) == 0);
 	CU_ASSERT_EQUAL(lines, 40001);
+	CU_ASSERT_FATAL(n == 30 + 40000 * 17);
 	rp_cmd_spit("kept.sums", sums, n);
 	rp_cmd_path(path, sizeof(path), "out.chaos-ref.sums");
 	unlink(path);
@@ -386,6 +388,56 @@ RP_TEST(test_chaos_cut_check, 10)
 			CU_FAIL("a cut output misjudged");
 		}
 	}
+}
+
+/* The same judgment against digests alone (a sums file written from
+ * the reference and read back): whole lines by their digests, a last
+ * line cut inside allowed but said unchecked (partial 2). */
+RP_TEST(test_chaos_cut_by_sums, 10)
+{
+	static const char ref[] = "a\nb\na\nc\0x\nlast\n";
+	struct rp_chaos_expect bytes, sums;
+	char path[256], why[300] = "";
+	uint64_t lines = 99;
+	int partial = 9;
+
+	rp_cmd_dir_make("chaos");
+	rp_cmd_spit("ref", ref, sizeof(ref) - 1);
+	rp_cmd_path(path, sizeof(path), "ref");
+	CU_ASSERT_FATAL(rp_chaos_expect_file(&bytes, path) == 0);
+	CU_ASSERT_EQUAL(bytes.count, 5);
+	rp_cmd_path(path, sizeof(path), "ref.sums");
+	CU_ASSERT_FATAL(rp_chaos_sums_write(&bytes, path) == 0);
+	CU_ASSERT_FATAL(rp_chaos_expect_sums(&sums, path, why, sizeof(why)) ==
+			0);
+	CU_ASSERT_EQUAL(sums.count, 5);
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums, "a\nb\na\nc\0x\n", 10,
+					   &lines, &partial),
+			-1);
+	CU_ASSERT(lines == 4 && partial == 0);
+	/* Cut inside line 5 with bytes it never had: unchecked. */
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums, "a\nb\nzz", 6, &lines,
+					   &partial),
+			-1);
+	CU_ASSERT(lines == 2 && partial == 2);
+	/* After the NUL, a gap, an extra line: caught as with bytes. */
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums, "a\nb\na\nc\0y\n", 10,
+					   &lines, &partial),
+			3);
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums, "a\na\n", 4, &lines,
+					   &partial),
+			1);
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums,
+					   "a\nb\na\nc\0x\nlast\nmore\n", 20,
+					   &lines, &partial),
+			5);
+	/* With the bytes, the same cut inside line 5 is checked. */
+	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&bytes, "a\nb\nzz", 6, &lines,
+					   &partial),
+			2);
+	rp_chaos_expect_free(&bytes);
+	rp_chaos_expect_free(&sums);
+	rp_cmd_dir_remove();
 }
 
 /* Relayed faults the supervisor dropped (their stage restarting) or
@@ -718,6 +770,8 @@ void rp_suite_chaos(void)
 		  test_chaos_relays_done},
 		 {"a scribbling stage is blamed alone",
 		  test_scribbling_stage_blamed_alone},
+		 {"a cut output judged by digests alone",
+		  test_chaos_cut_by_sums},
 		 {"a sums file instead of a reference run",
 		  test_chaos_expect_sums},
 		 {"two stages with one command line: each hit as drawn",
