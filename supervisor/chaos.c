@@ -457,7 +457,12 @@ static void relay(pid_t sup, const struct rp_run_pids *who, struct fault *f,
 	union sigval v = {.sival_int = rp_run_chaos_value(
 				  fault, k, (uint32_t)pl->extra)};
 	pid_t before[MAX_KIDS];
-	int n = rp_pids_at(who, k, before, MAX_KIDS);
+	int got = rp_pids_at(who, k, before, MAX_KIDS), n = 0;
+
+	/* At work now, not one the table has yet to forget. */
+	for (int i = 0; i < got; i++)
+		if (getppid_of(before[i]) == sup)
+			before[n++] = before[i];
 
 	f->recovery_ns = -1;
 	f->at_ns = rp_now_ns() - t0;
@@ -536,6 +541,12 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 	rp_json_str(j, cfg->name);
 	fprintf(j, ",\"seed\":%llu,\"schedule\":", (unsigned long long)o->seed);
 	rp_json_str(j, schedule ? schedule : "");
+	/* What was expected: a sums file given, or (null) a reference run. */
+	fprintf(j, ",\"expect\":");
+	if (o->expect)
+		rp_json_str(j, o->expect);
+	else
+		fputs("null", j);
 	fprintf(j, ",\"faults\":[");
 	for (unsigned i = 0; i < nf; i++) {
 		missed += fs[i].missed;
@@ -556,10 +567,14 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		contained < 0 ? "null" : contained ? "true" : "false");
 	if (sup_kill)
 		fprintf(j, ",\"cut_records\":%llu,\"cut_partial\":%s,"
+			   "\"cut_partial_checked\":%s,"
 			   "\"cut_differs_at\":%lld,\"orphans_left\":%s,"
 			   "\"rerun_ok\":%s",
 			(unsigned long long)cut->lines,
 			cut->partial ? "true" : "false",
+			cut->partial == 2 ? "false"
+			: cut->partial	  ? "true"
+					  : "null",
 			cut->bad >= 0 ? (long long)cut->bad + 1 : 0,
 			res->orphans_left ? "true" : "false",
 			res->rerun_ok ? "true" : "false");
@@ -1032,7 +1047,9 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		printf("ringpipe chaos: pipeline %s, seed %llu: %u faults "
 		       "(%s%s)",
 		       cfg->name, (unsigned long long)o->seed, nf, counts,
-		       sup_kill ? ", supervisor killed" : "");
+		       !sup_kill    ? ""
+		       : counts[0] ? ", supervisor killed"
+				   : "supervisor killed");
 		if (missed)
 			printf(", %u of them missed (nobody there to hit)",
 			       missed);
@@ -1078,7 +1095,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       cut_path[0] ? cut_path : "no file",
 			       cut.bad == -1 ? "the reference's first ones, "
 					       "as they should be"
-			       : cut.bad == -2 ? "NOT JUDGED (out of memory)"
+			       : cut.bad == -2 ? "NOT JUDGED (out of memory, "
+						 "or unreadable)"
 					       : verdict);
 		}
 		printf("  safety      %s: lost %llu, duplicated %llu, order %s, "

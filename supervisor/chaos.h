@@ -1,6 +1,6 @@
 /*
  * chaos.h - ringpipe chaos: a pipeline under a seeded fault schedule,
- * judged against a fault-free run of itself.
+ * judged against a fault-free run of itself (or the digests of one).
  *
  * The pipeline must end in `file-sink FILE`: its output is what the
  * oracle compares (chaos_judge.h).  A reference run writes
@@ -16,13 +16,13 @@
  * --crashpoints N replaces the schedule with a sweep, as SQLite's crash
  * tests do: for every stage that restarts, every commit-path crash point
  * of the library and n = 1..N, a run where that stage dies at the n-th
- * pass through that point (its first run only), each judged against the
- * reference.
+ * pass through that point (its first run only), each judged against
+ * what is expected.
  *
  * Faults: kill (SIGKILL a stage), stop (SIGSTOP a stage for 50-300 ms,
  * then SIGCONT), supervisor-kill (SIGKILL the supervisor, last: judged on
  * every stage exiting within 5 s and a second, fault-free run matching
- * the reference).  Restart budgets are raised for the run (restart_max
+ * what is expected).  Restart budgets are raised for the run (restart_max
  * at least the number of faults, restart_window 1 s) so the schedule
  * does not exhaust them.
  *

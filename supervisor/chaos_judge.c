@@ -140,9 +140,9 @@ int rp_chaos_expect_sums(struct rp_chaos_expect *e, const char *path,
 	memset(e, 0, sizeof(*e));
 	errno = 0;
 	if ((t = rp_chaos_slurp(path, &n)) == NULL) {
-		snprintf(why, whylen, "%s: %s", path,
-			 strerror(errno ? errno : EIO));
-		return errno ? -errno : -EIO;
+		int err = errno ? errno : EIO;
+		snprintf(why, whylen, "%s: %s", path, strerror(err));
+		return -err;
 	}
 	if (n < hl || memcmp(t, SUMS_HEAD, hl) != 0) {
 		snprintf(why, whylen, "%s:1: not a sums file (its first line "

@@ -271,8 +271,6 @@ static double waited(struct stage_run *r, int out)
 
 static void fifo_release(struct stage_run *r);
 
-/* Every change of a stage's state goes through here, checked against
- * the table: a move it does not list is a bug of ours, said loudly. */
 /* Who runs each place now, for ringpipe chaos (opts.pids): a stage's
  * process once it is past its sandbox hand-shake and at work (not
  * while it starts, ends or is gone), its standby once that is ready. */
@@ -294,6 +292,8 @@ static void pids_say(struct sup *s)
 	rp_pids_end(t, s->n);
 }
 
+/* Every change of a stage's state goes through here, checked against
+ * the table: a move it does not list is a bug of ours, said loudly. */
 static void set_state(struct sup *s, int k, enum state to)
 {
 	struct stage_run *r = at(s, k);

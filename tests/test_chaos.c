@@ -252,7 +252,7 @@ RP_TEST(test_chaos_expect_sums, 120)
 	char *again[] = {"chaos",	"c.yaml",   "--seed",	 "3",
 			 "--faults",	"6",	    "--every",	 "20",
 			 "--kinds",	"kill,stop", "--expect", "kept.sums",
-			 NULL};
+			 "--json",	"c.json",    NULL};
 	char *bad[] = {"chaos",	   "c.yaml", "--faults", "1",
 		       "--expect", "x.sums", NULL};
 	char *text, *sums, path[256];
@@ -289,6 +289,12 @@ RP_TEST(test_chaos_expect_sums, 120)
 	CU_ASSERT(access(path, F_OK) != 0);
 	CU_ASSERT_EQUAL(rp_cmd_lines("out.chaos-ref.sums"), 0);
 	free(text);
+	text = rp_cmd_slurp("c.json", &n);
+	CU_ASSERT(strstr(text, "\"expect\":\"kept.sums\"") != NULL);
+	CU_ASSERT(strstr(text, "\"reference_records\":40000,") != NULL);
+	free(text);
+	free(sums);
+	sums = rp_cmd_slurp("kept.sums", &n);
 
 	/* The 100th record's digest changed: that record lost, and one
 	 * the sums do not hold came. */
@@ -415,7 +421,7 @@ RP_TEST(test_chaos_cut_by_sums, 10)
 					   &lines, &partial),
 			-1);
 	CU_ASSERT(lines == 4 && partial == 0);
-	/* Cut inside line 5 with bytes it never had: unchecked. */
+	/* Cut inside line 3 with bytes it never had: unchecked. */
 	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&sums, "a\nb\nzz", 6, &lines,
 					   &partial),
 			-1);
@@ -431,7 +437,7 @@ RP_TEST(test_chaos_cut_by_sums, 10)
 					   "a\nb\na\nc\0x\nlast\nmore\n", 20,
 					   &lines, &partial),
 			5);
-	/* With the bytes, the same cut inside line 5 is checked. */
+	/* With the bytes, the same cut inside line 3 is checked. */
 	CU_ASSERT_EQUAL(rp_chaos_cut_judge(&bytes, "a\nb\nzz", 6, &lines,
 					   &partial),
 			2);

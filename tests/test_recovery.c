@@ -673,7 +673,8 @@ RP_TEST(test_crash_points_replay_nothing_twice, 120)
 				points[i], deaths, rec,
 				line_prefix(got, n, input, inlen, &k) ? k : -1,
 				text);
-			CU_FAIL("a crash point lost or repeated a record");
+			CU_FAIL("a crash point lost or repeated a record, or "
+				"its record was not a poison record");
 		}
 		free(got);
 		free(text);
