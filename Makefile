@@ -6,6 +6,8 @@
 #                   build, then again under ASan + UBSan
 #   make asan-test  only the sanitizer run
 #   make bench      benchmarks against pipes (never part of the tests)
+#   make fuzz       libFuzzer on every parser of hostile input
+#                   (FUZZ_TIME seconds each, default 60; never a test)
 
 CC      ?= cc
 PKGS    := libseccomp cunit yaml-0.1 libxxhash
@@ -26,6 +28,16 @@ B := build/$(VARIANT)
 ifeq ($(VARIANT),asan)
 OPT := -O1 -fno-omit-frame-pointer
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDLIBS_ALL += -fsanitize=address,undefined
+endif
+# libFuzzer's build: clang, every object instrumented for coverage (and
+# not warned of the fields libseccomp's SCMP_A* initializers leave out).
+ifeq ($(VARIANT),fuzz)
+CC := clang
+OPT := -O1 -fno-omit-frame-pointer
+CFLAGS_BASE += -Wno-missing-field-initializers \
+	-fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=undefined
 LDLIBS_ALL += -fsanitize=address,undefined
 endif
 
@@ -50,6 +62,15 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 # Stage programs the tests run, written as a user's would be.
 TEST_STAGES := $(patsubst tests/stages/%.c,$(B)/tests/stages/%,\
 		 $(wildcard tests/stages/*.c))
+# Fuzz targets (tests/fuzz/fuzz_NAME.c): linked with driver.c, the tests
+# feed each its kept corpus (tests/fuzz/corpus/NAME); `make fuzz` links
+# them with libFuzzer instead.
+FUZZ_TARGETS := config oneliner index sums ring linebuf ctl
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz-%)
+FUZZ_COMMON := $(B)/tests/fuzz/common.o $(B)/tests/fuzz/cfg_check.o \
+	$(B)/stage/builtin_linebuf.o
+FUZZ_MAIN := $(if $(filter fuzz,$(VARIANT)),-fsanitize=fuzzer,\
+	$(B)/tests/fuzz/driver.o)
 
 SOVER := 0
 SOFULL := 0.1.0
@@ -64,13 +85,14 @@ BENCH := $(B)/bench-ring
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all build deps test check test-build asan-test demo bench clean format install
+.PHONY: all build deps test check test-build asan-test demo bench clean format install \
+	fuzz fuzz-build
 
 all: deps
 	@$(MAKE) --no-print-directory build
 
 build: $(LIB) $(SOLIB) $(TESTS) $(DEMO) $(RINGPIPE) $(EXAMPLES) \
-	$(if $(HOST_SRC),$(HOST)) $(if $(BENCH_SRC),$(BENCH))
+	$(if $(HOST_SRC),$(HOST)) $(if $(BENCH_SRC),$(BENCH)) $(FUZZ_BINS)
 
 deps:
 	@./scripts/deps.sh
@@ -117,6 +139,22 @@ $(B)/tests/stages/%: tests/stages/%.c stage/ringpipe.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Istage -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+$(FUZZ_BINS): $(B)/fuzz/fuzz-%: $(B)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON) \
+	$(if $(filter fuzz,$(VARIANT)),,$(B)/tests/fuzz/driver.o) $(SUP_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(FUZZ_COMMON) $(FUZZ_MAIN) $(SUP_OBJ) \
+		$(LIB) $(LDLIBS_ALL)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target for FUZZ_TIME seconds from its kept corpus; what it finds
+# is left in build/fuzz/findings (scripts/fuzz).
+FUZZ_TIME ?= 60
+fuzz:
+	@./scripts/deps.sh clang libclang-rt-14-dev
+	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=fuzz fuzz-build
+	@./scripts/fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
+
 ringpipe.pc: ringpipe.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOFULL)|' $< > $@
 
@@ -141,9 +179,9 @@ asan-test: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=asan test-build
 	@$(MAKE) --no-print-directory VARIANT=asan check
 
-test-build: $(TESTS) $(SOLIB)
+test-build: $(TESTS) $(SOLIB) $(FUZZ_BINS)
 
-check: $(TESTS) $(SOLIB)
+check: $(TESTS) $(SOLIB) $(FUZZ_BINS)
 	@echo "== ringpipe tests ($(VARIANT) build) =="
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -185,4 +223,5 @@ clean:
 
 -include $(LIB_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) \
 	$(B)/supervisor/main.d \
-	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(HOST_OBJ:.o=.d)
+	$(DEMO_OBJ:.o=.d) $(BENCH_OBJ:.o=.d) $(HOST_OBJ:.o=.d) \
+	$(wildcard $(B)/tests/fuzz/*.d)

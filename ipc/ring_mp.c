@@ -286,6 +286,20 @@ static void mp_unlock(struct mp_ctx *x)
 	rp_mutex_unlock(x->side->m_mutex);
 }
 
+/* mp_lock for a participant whose handle remembers a broken side: a side
+ * found broken, now or before, stays so (-EBADMSG from then on). */
+static int mp_lock_handle(struct mp_ctx *x, int slot, int *poisoned)
+{
+	int r;
+
+	if (*poisoned)
+		return -EBADMSG;
+	r = mp_lock(x, slot);
+	if (r == -EBADMSG)
+		*poisoned = 1;
+	return r;
+}
+
 /* Is slot s still ours, in the state we left it? */
 static int mp_mine(struct rp_mp_slot *s, uint32_t state)
 {
@@ -378,7 +392,8 @@ static int mp_reserve_once(struct rp_producer *p, uint64_t need)
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
 	uint64_t hd, cur;
-	int err = mp_lock(&x, p->slot), moved = err == 1;
+	int err = mp_lock_handle(&x, p->slot, &p->poisoned);
+	int moved = err == 1;
 
 	if (err < 0)
 		return err;
@@ -446,7 +461,7 @@ int rp_mp_commit(struct rp_producer *p, uint64_t used)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
-	int err = mp_lock(&x, p->slot);
+	int err = mp_lock_handle(&x, p->slot, &p->poisoned);
 
 	if (err < 0)
 		return err; /* the reservation stays: commit again or abandon */
@@ -471,7 +486,7 @@ int rp_mp_abandon(struct rp_producer *p)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
-	int err = mp_lock(&x, p->slot);
+	int err = mp_lock_handle(&x, p->slot, &p->poisoned);
 
 	if (err < 0)
 		return err;
@@ -492,7 +507,7 @@ int rp_mp_end(struct rp_producer *p)
 {
 	struct mp_ctx x = {&p->m, &p->m.sh_p->p_mp, 1};
 	struct rp_mp_slot *s = slot_at(&x, p->slot);
-	int err = mp_lock(&x, p->slot);
+	int err = mp_lock_handle(&x, p->slot, &p->poisoned);
 
 	if (err < 0)
 		return err;
@@ -639,7 +654,8 @@ static int mp_claim_once(struct rp_consumer *c)
 	int max = ordered ? (int)MP_CLAIM_ORDERED : (int)MP_CLAIM_RECORDS;
 	if (c->claim_max > 0 && c->claim_max < (unsigned)max)
 		max = (int)c->claim_max;
-	int err = mp_lock(&x, c->slot), n = 0, replay = -1;
+	int err = mp_lock_handle(&x, c->slot, &c->poisoned);
+	int n = 0, replay = -1;
 	struct mp_key last;
 
 	if (err < 0)
@@ -739,7 +755,7 @@ int rp_mp_release(struct rp_consumer *c)
 {
 	struct mp_ctx x = {&c->m, &c->m.sh_c->c_mp, 0};
 	struct rp_mp_slot *s = slot_at(&x, c->slot);
-	int err = mp_lock(&x, c->slot);
+	int err = mp_lock_handle(&x, c->slot, &c->poisoned);
 
 	if (err < 0)
 		return err;

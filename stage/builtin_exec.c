@@ -687,13 +687,15 @@ static int unread_input(struct ex *x)
 	return !(poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP)));
 }
 
-/* Does the stage's sandbox deny listing a directory?  The adapter's own
- * getdents64 would then be denied (killed, or reported as the
- * program's), so the program's threads are not looked at. */
+/* Does the stage's sandbox deny listing a directory, or reading at an
+ * offset (a poll's descriptors, in its program's memory)?  The adapter's
+ * own call would then be denied (killed, or reported as the program's),
+ * so the program's threads are not looked at. */
 static int denies_dirs(const struct rp_sandbox *sb)
 {
 	for (int i = 0; i < sb->ndeny; i++)
-		if (sb->deny[i].nr == SYS_getdents64)
+		if (sb->deny[i].nr == SYS_getdents64 ||
+		    sb->deny[i].nr == SYS_pread64)
 			return 1;
 	return 0;
 }

@@ -176,8 +176,9 @@ struct ex {
 	struct exec_cpu cpu[EXEC_CPU_MAX];
 	int ncpu;              /* -1: no sample */
 	struct exec_sleep sleep;
-	int no_dirs;           /* its sandbox denies getdents64: no sleep
-				* is judged, only the CPU time */
+	int no_dirs;           /* its sandbox denies getdents64 or
+				* pread64: no sleep is judged, only the
+				* CPU time */
 	int64_t cpu_at;
 	uint64_t idle_word;
 	/* Narrowing a hang: a record that went through alone or with

@@ -21,19 +21,21 @@
  * moved it off its stdin) and of every process below them is looked at,
  * zombies aside (one whose main thread alone ended is not judged: its fd
  * list shows nothing then).  Each must sleep where no input can wake it
- * (a timer, a futex, a wait for a child, pause, a lock, a select or poll
- * given no descriptor, an epoll that watches only timers, eventfds and
- * signalfds), as its wchan names the kernel function (and its syscall
- * file the call), and the next sample must find the same threads, none
- * of them woken since (their context switches counted by /proc).  A
- * thread in a read of any pipe, in poll or select on some descriptor, in
- * an epoll watching anything else, in the disk, running, or one whose
- * wchan cannot be read may be waiting for input; one that woke may have
+ * (a timer, a futex, a wait for a child, pause, a lock, a select, poll
+ * or epoll that watches nothing but timerfds, eventfds and signalfds, or
+ * nothing at all), as its wchan names the kernel function (and its
+ * syscall file the call), and the next sample must find the same
+ * threads, none of them woken since (their context switches counted by
+ * /proc).  A thread in a read of any pipe, in a select, poll or epoll
+ * watching anything else (or a set it cannot read), in the disk,
+ * running, or one whose wchan cannot be read may be waiting for input; one that woke may have
  * looked for input (a poll without blocking, then a sleep); a pipe set
  * O_ASYNC raises a signal on input, which ends any sleep, and an
- * io_uring's completion can wake a futex.  Listing /proc directories needs
- * getdents64: where the sandbox denies it, no sleep is judged and
- * children are found by main thread.
+ * io_uring's completion can wake a futex.  What a select or poll
+ * watches is read from the program's memory (/proc/PID/mem: pread64),
+ * what an epoll watches from its fdinfo.  Listing /proc directories
+ * needs getdents64: where the sandbox denies it or pread64, no sleep is
+ * judged and children are found by main thread.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -139,11 +141,80 @@ static int sleep_no_input_ends(const char *w)
 	return 0;
 }
 
-/* A thread in select or poll given no descriptor at all: a sleep (perl's
- * four-argument select, an old Python's time.sleep).  Its wchan is the
- * wait of select or poll, and /proc says the call and its arguments
- * (readable by an ancestor of the same user): nfds is the first of
- * select's and pselect6's, the second of poll's and ppoll's. */
+/* Descriptors no input can wake, as /proc/PID/fd links name them. */
+static const char *const quiet_fds[] = {"anon_inode:[timerfd]",
+					"anon_inode:[eventfd]",
+					"anon_inode:[signalfd]"};
+
+static int quiet_link(const char *link)
+{
+	for (size_t i = 0; i < sizeof(quiet_fds) / sizeof(*quiet_fds); i++)
+		if (strcmp(link, quiet_fds[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* What descriptor fd of thread tid of process pid is now, as its table
+ * (a thread may have one of its own) links it: 0, or -1 if none. */
+static int fd_link(long pid, long tid, unsigned long long fd, char *link,
+		   size_t size)
+{
+	char path[128];
+	ssize_t len;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/fd/%llu", pid, tid,
+		 fd);
+	len = readlink(path, link, size - 1);
+	if (len <= 0)
+		return -1;
+	link[len] = '\0';
+	return 0;
+}
+
+/* Is it one no input wakes? */
+static int fd_quiet(long pid, long tid, unsigned long long fd)
+{
+	char link[64];
+
+	return fd_link(pid, tid, fd, link, sizeof(link)) == 0 &&
+	       quiet_link(link);
+}
+
+/* n bytes of process pid's memory at addr, whole, or -1 (no access: a
+ * process that is not dumpable, a sandbox without /proc). */
+static int mem_read(long pid, unsigned long long addr, void *buf, size_t n)
+{
+	char path[64];
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/mem", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	got = pread(fd, buf, n, (off_t)addr);
+	close(fd);
+	return got == (ssize_t)n ? 0 : -1;
+}
+
+#define POLL_FDS_MAX 64   /* a poll watching more is taken as input */
+#define SELECT_FDS_MAX 1024
+
+/* A thread in select or poll on nothing input can wake: no descriptor
+ * at all (perl's four-argument select and an old Python's time.sleep
+ * sleep so), or only timerfds, eventfds and signalfds (an event loop
+ * waiting for its own timers and wake-ups, as an epoll is judged).  Its
+ * wchan is the wait of select or poll, and /proc says the call and its
+ * arguments (readable by an ancestor of the same user): select's and
+ * pselect6's nfds and three fd_set pointers, poll's and ppoll's pollfd
+ * pointer and count.  The sets are read from the program's memory, each
+ * descriptor in them looked up in the thread's table; any other, a set
+ * that cannot be read, or more than POLL_FDS_MAX pollfds: it may be
+ * waiting for input.  The kernel waits on its own copy of the sets: one
+ * the program rewrites meanwhile (another thread) can mislead this, as
+ * a descriptor closed and reused since can; a thread that woke since is
+ * seen by the next sample.  (Reading the memory takes the program's
+ * memory-map lock, which a fault stuck in a hung file system would hold
+ * up; select and poll are judged so only while in that wait.) */
 static int poll_on_nothing(long pid, long tid, const char *w)
 {
 	static const char *const waits[] = {
@@ -151,8 +222,9 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 		"do_poll"};
 	char path[96], buf[256], *p, *e;
 	size_t n = strcspn(w, ".\n");
+	unsigned long long a[4];
 	long nr;
-	int which = -1, arg;
+	int which = -1, is_select;
 
 	for (size_t i = 0; i < sizeof(waits) / sizeof(*waits); i++)
 		if (strlen(waits[i]) == n && strncmp(w, waits[i], n) == 0)
@@ -174,7 +246,7 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 	    || nr == SYS_pselect6_time64
 #endif
 	)
-		arg = 0;
+		is_select = 1;
 	else if (0
 #ifdef SYS_poll
 		 || nr == SYS_poll
@@ -186,19 +258,54 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 		 || nr == SYS_ppoll_time64
 #endif
 	)
-		arg = 1;
+		is_select = 0;
 	else
 		return 0;
 	p = e;
-	for (int i = 0; i <= arg; i++) {
-		unsigned long long v = strtoull(p, &e, 16);
+	for (int i = 0; i < 4; i++) {
+		a[i] = strtoull(p, &e, 16);
 		if (e == p)
 			return 0;
-		if (i == arg)
-			return v == 0;
 		p = e;
 	}
-	return 0;
+	if (is_select) {
+		/* select(nfds, readfds, writefds, exceptfds, ...): sets of
+		 * unsigned longs, bit fd % bits of word fd / bits. */
+		const unsigned bits = 8 * sizeof(unsigned long);
+		unsigned long set[SELECT_FDS_MAX / (8 * sizeof(unsigned long))];
+		size_t words;
+		if (a[0] > SELECT_FDS_MAX)
+			return 0;
+		words = ((size_t)a[0] + bits - 1) / bits;
+		for (int k = 1; k <= 3 && a[0] > 0; k++) {
+			if (a[k] == 0)
+				continue;
+			if (mem_read(pid, a[k], set, words * sizeof(*set)) != 0)
+				return 0;
+			for (unsigned long long fd = 0; fd < a[0]; fd++)
+				if ((set[fd / bits] >> (fd % bits) & 1) &&
+				    !fd_quiet(pid, tid, fd))
+					return 0;
+		}
+		return 1;
+	}
+	/* poll(fds, nfds, ...): a negative fd is not watched. */
+	{
+		struct {
+			int fd;
+			short events, revents;
+		} pfd[POLL_FDS_MAX];
+		if (a[1] > POLL_FDS_MAX)
+			return 0;
+		if (a[1] > 0 &&
+		    mem_read(pid, a[0], pfd, (size_t)a[1] * sizeof(*pfd)) != 0)
+			return 0;
+		for (unsigned long long i = 0; i < a[1]; i++)
+			if (pfd[i].fd >= 0 &&
+			    !fd_quiet(pid, tid, (unsigned long long)pfd[i].fd))
+				return 0;
+		return 1;
+	}
 }
 
 /* A thread in epoll_wait on a set that watches nothing input can wake:
@@ -213,9 +320,6 @@ static int poll_on_nothing(long pid, long tid, const char *w)
  * waiting for input. */
 static int epoll_on_nothing(long pid, long tid, const char *w)
 {
-	static const char *const quiet[] = {"anon_inode:[timerfd]",
-					    "anon_inode:[eventfd]",
-					    "anon_inode:[signalfd]"};
 	char path[96], buf[256], info[4096], link[64], *e;
 	size_t n = strcspn(w, ".\n");
 	unsigned long long epfd;
@@ -247,14 +351,11 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 		return 0;
 	/* Still an epoll there (not a number reused since the wait began:
 	 * then its fdinfo would say nothing of what the wait watches). */
-	snprintf(path, sizeof(path), "/proc/%ld/fd/%llu", pid, epfd);
-	got = readlink(path, link, sizeof(link) - 1);
-	if (got <= 0)
+	if (fd_link(pid, tid, epfd, link, sizeof(link)) != 0 ||
+	    strcmp(link, "anon_inode:[eventpoll]") != 0)
 		return 0;
-	link[got] = '\0';
-	if (strcmp(link, "anon_inode:[eventpoll]") != 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%llu", pid, epfd);
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/fdinfo/%llu", pid,
+		 tid, epfd);
 	got = slurp(path, info, sizeof(info));
 	if (got <= 0 || (size_t)got >= sizeof(info) - 1 ||
 	    strstr(info, "flags:") == NULL)
@@ -264,7 +365,6 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 		char *ino = strstr(p, " ino:"), *eol = strchr(p + 1, '\n');
 		struct stat st;
 		ssize_t len;
-		int ok = 0;
 		if (e == p + 5 || fd < 0 || ino == NULL ||
 		    (eol != NULL && ino > eol))
 			return 0;
@@ -273,15 +373,14 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 		 * reused: what is there now must be the file watched, by its
 		 * inode (all anonymous ones share theirs, a pipe has its
 		 * own). */
-		snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
+		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/fd/%ld",
+			 pid, tid, fd);
 		len = readlink(path, link, sizeof(link) - 1);
 		if (len <= 0 || stat(path, &st) != 0 ||
 		    (unsigned long long)st.st_ino != strtoull(ino + 5, NULL, 16))
 			return 0;
 		link[len] = '\0';
-		for (size_t i = 0; i < sizeof(quiet) / sizeof(*quiet); i++)
-			ok |= strcmp(link, quiet[i]) == 0;
-		if (!ok)
+		if (!quiet_link(link))
 			return 0;
 	}
 	return 1;

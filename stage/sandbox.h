@@ -43,6 +43,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 

@@ -22,6 +22,7 @@ void rp_suite_replicas(void);
 void rp_suite_each(void);
 void rp_suite_file_ends(void);
 void rp_suite_errout(void);
+void rp_suite_fuzz(void);
 
 int main(int argc, char **argv)
 {
@@ -42,7 +43,8 @@ int main(int argc, char **argv)
 				  rp_suite_exec,    rp_suite_landlock,
 				  rp_suite_recovery, rp_suite_chaos,
 				  rp_suite_replay,  rp_suite_standby,
-				  rp_suite_replicas, rp_suite_each};
+				  rp_suite_replicas, rp_suite_each,
+				  rp_suite_fuzz};
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		suites[i]();
 

@@ -241,13 +241,17 @@ static int late_reader(void *arg)
 	return 0;
 }
 
-RP_TEST(test_queue_lines_whole, 60)
-{
-	size_t got = 0, want = 0;
-	char *buf, *say;
-	int p[2], g[2], fds[4], saved;
-	unsigned long long lines = 0, bytes = 0;
+/* stderr into a pipe whose reader (late_reader) starts reading only
+ * when told, and the queue begun. */
+struct late {
 	pid_t reader;
+	int go;    /* written to: the reader starts */
+	int saved; /* our stderr before */
+};
+
+static void late_begin(struct late *l)
+{
+	int p[2], g[2], fds[4];
 
 	rp_cmd_dir_make("errout");
 	CU_ASSERT_FATAL(pipe2(p, O_CLOEXEC) == 0 && pipe2(g, O_CLOEXEC) == 0);
@@ -255,13 +259,37 @@ RP_TEST(test_queue_lines_whole, 60)
 	fds[1] = g[0];
 	fds[2] = p[1];
 	fds[3] = g[1];
-	reader = rp_test_fork(late_reader, fds);
+	l->reader = rp_test_fork(late_reader, fds);
 	close(p[0]);
 	close(g[0]);
-	saved = dup(STDERR_FILENO);
-	CU_ASSERT_FATAL(saved >= 0 && dup2(p[1], STDERR_FILENO) == 2);
+	l->go = g[1];
+	l->saved = dup(STDERR_FILENO);
+	CU_ASSERT_FATAL(l->saved >= 0 && dup2(p[1], STDERR_FILENO) == 2);
 	close(p[1]);
 	rp_errout_begin();
+}
+
+/* The reader comes: the rest is written, stderr is ours again, and what
+ * the reader got is returned (to free), *got bytes. */
+static char *late_end(struct late *l, size_t *got)
+{
+	CU_ASSERT(write(l->go, "g", 1) == 1);
+	close(l->go);
+	rp_errout_end();
+	dup2(l->saved, STDERR_FILENO);
+	close(l->saved);
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(l->reader, 20)), 0);
+	return rp_cmd_slurp("got", got);
+}
+
+RP_TEST(test_queue_lines_whole, 60)
+{
+	size_t got = 0, want = 0;
+	char *buf, *say;
+	unsigned long long lines = 0, bytes = 0;
+	struct late lt;
+
+	late_begin(&lt);
 	CU_ASSERT(rp_errout_fd() < 0);
 	for (int i = 0; i < 100000; i++)
 		fprintf(stderr, "L%06d %s\n", i, "....................");
@@ -273,13 +301,7 @@ RP_TEST(test_queue_lines_whole, 60)
 	rp_errout_last();
 	fprintf(stderr, "REPORT first\nREPORT last\n");
 	/* The reader comes: the rest is written, then stderr is ours. */
-	CU_ASSERT(write(g[1], "g", 1) == 1);
-	close(g[1]);
-	rp_errout_end();
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(reader, 20)), 0);
-	buf = rp_cmd_slurp("got", &got);
+	buf = late_end(&lt, &got);
 	/* Whole lines from the first on, in order (what the pipe took,
 	 * then the queue), then the erasure, then the count. */
 	say = strstr(buf, " ringpipe: stderr was not read for a while: ");
@@ -309,6 +331,49 @@ RP_TEST(test_queue_lines_whole, 60)
 	CU_ASSERT(strstr(say, "dropped\nREPORT first\nREPORT last\n") !=
 		  NULL);
 	free(buf);
+	rp_cmd_dir_remove();
+}
+
+/* One line longer than the whole queue (a stage's message of 2.5 MiB)
+ * while the reader lags: the pipe takes its start, and then its rest is
+ * queued whatever the room, so it arrives whole, never cut where the
+ * pipe was full.  The line after it, with the queue over its limit, is
+ * dropped whole and counted. */
+RP_TEST(test_queue_long_line_whole, 60)
+{
+	const size_t len = (5u << 20) / 2;
+	size_t got = 0;
+	char *line = malloc(len + 1), *buf, *say;
+	unsigned long long lines = 0;
+	struct late lt;
+
+	CU_ASSERT_FATAL(line != NULL);
+	for (size_t i = 0; i < len; i++)
+		line[i] = (char)('a' + i % 23);
+	line[len] = '\n';
+	late_begin(&lt);
+	CU_ASSERT(fwrite(line, 1, len + 1, stderr) == len + 1);
+	fflush(stderr);
+	CU_ASSERT(rp_errout_fd() > 2); /* the pipe did not take it all */
+	fprintf(stderr, "the next line\n");
+	rp_errout_last();
+	fprintf(stderr, "REPORT\n");
+	buf = late_end(&lt, &got);
+	CU_ASSERT_FATAL(buf != NULL);
+	CU_ASSERT(got > len && memcmp(buf, line, len + 1) == 0);
+	say = got > len ? strstr(buf + len + 1, " ringpipe: stderr was not "
+						"read for a while: ")
+			: NULL;
+	CU_ASSERT_FATAL(say != NULL);
+	CU_ASSERT_EQUAL(sscanf(say, " ringpipe: stderr was not read for a "
+				    "while: %llu lines",
+			       &lines),
+			1);
+	CU_ASSERT_EQUAL(lines, 1);
+	CU_ASSERT(strstr(buf + len + 1, "the next line") == NULL);
+	CU_ASSERT(strstr(say, "dropped\nREPORT\n") != NULL);
+	free(buf);
+	free(line);
 	rp_cmd_dir_remove();
 }
 
@@ -403,6 +468,8 @@ void rp_suite_errout(void)
 	RP_SUITE("errout",
 		 {"the queue: whole lines, counted drops, the report whole",
 		  test_queue_lines_whole},
+		 {"a line longer than the queue arrives whole",
+		  test_queue_long_line_whole},
 		 {"the reader of stderr gone: the run ends as it would have",
 		  test_stderr_reader_gone},
 		 {"stderr not read: stat and Ctrl-C work, drops are counted",

@@ -1808,8 +1808,9 @@ static int wchan_readable(void)
  * more), narrowed down and quarantined while its input is still quiet
  * (until then, 4 s at most); so is one asleep on it (a sleep no input ends), a zombie of its
  * own below it, one asleep in a select given no descriptor (perl's
- * way to sleep a fraction of a second), and one asleep in an epoll that
- * watches a timerfd never armed and an eventfd nobody writes.
+ * way to sleep a fraction of a second), and one asleep in an epoll, a
+ * poll or a select that watches a timerfd never armed and an eventfd
+ * nobody writes.
  * One that waits in a read for 1.2 s is left alone, also after a burst
  * of work that it writes out as it goes (a line every 200 000 turns of a
  * loop, some 10 ms) on a line that came after a quiet spell (which was
@@ -1823,8 +1824,8 @@ static int wchan_readable(void)
  * and then reads the input on another descriptor, one that waits in
  * sigsuspend for the SIGIO its input raises (O_ASYNC), a shell waiting
  * for a program whose main thread has ended while another one reads,
- * one waiting in a select on its stdin, and one waiting in an epoll on
- * its stdin. */
+ * one waiting in a select on its stdin, one waiting in an epoll on its
+ * stdin, and one waiting in a poll on its stdin and an eventfd. */
 RP_TEST(test_exec_idle_hang, 120)
 {
 	static const char *const prog[] = {
@@ -1873,28 +1874,41 @@ RP_TEST(test_exec_idle_hang, 120)
 		"} exit(0); }\n"
 		"int main(void) { pthread_t t; pthread_create(&t, 0, rd, 0); "
 		"pthread_exit(0); }\n";
-	/* In epoll: on a line "hang", on a timerfd never armed and an
-	 * eventfd nobody writes (asleep where no input wakes it); with
-	 * "stdin", every read after a wait in epoll on its stdin (waiting
-	 * for input, not stuck). */
+	/* On a line "hang", waiting on a timerfd never armed and an
+	 * eventfd nobody writes (asleep where no input wakes it): in epoll,
+	 * or with "poll" in poll, or with "select" in select.  With
+	 * "stdin", every read after a wait in epoll on its stdin, and with
+	 * "pollin" in poll on its stdin and the eventfd (waiting for input,
+	 * not stuck). */
 	static const char epoller[] =
-		"#include <string.h>\n#include <stdio.h>\n"
+		"#include <poll.h>\n#include <string.h>\n#include <stdio.h>\n"
 		"#include <sys/epoll.h>\n#include <sys/eventfd.h>\n"
+		"#include <sys/select.h>\n"
 		"#include <sys/timerfd.h>\n#include <time.h>\n"
 		"#include <unistd.h>\n"
 		"int main(int argc, char **argv) { char b[4096]; "
+		"const char *m = argc > 1 ? argv[1] : \"epoll\"; "
 		"int ep = epoll_create1(0); struct epoll_event ev = {.events = "
-		"EPOLLIN}, out; if (argc > 1 && !strcmp(argv[1], \"stdin\")) "
-		"{ ev.data.fd = 0; epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev); for "
-		"(;;) { ssize_t n; epoll_wait(ep, &out, 1, -1); n = read(0, b, "
+		"EPOLLIN}, out; int t = timerfd_create(CLOCK_MONOTONIC, 0), "
+		"e = eventfd(0, 0); struct pollfd pf[2] = {{.fd = t, .events "
+		"= POLLIN}, {.fd = e, .events = POLLIN}}; "
+		"if (!strcmp(m, \"stdin\") || !strcmp(m, \"pollin\")) "
+		"{ ev.data.fd = 0; epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev); "
+		"pf[0].fd = 0; for "
+		"(;;) { ssize_t n; if (*m == 's') epoll_wait(ep, &out, 1, -1); "
+		"else poll(pf, 2, -1); n = read(0, b, "
 		"sizeof(b)); if (n <= 0) return 0; if (write(1, b, (size_t)n) "
 		"!= n) return 1; } } while (fgets(b, sizeof(b), stdin)) { if "
-		"(!strncmp(b, \"hang\", 4)) { int t = timerfd_create("
-		"CLOCK_MONOTONIC, 0), e = eventfd(0, 0); ev.data.fd = t; "
+		"(!strncmp(b, \"hang\", 4) && !strcmp(m, \"poll\")) "
+		"poll(pf, 2, -1); else if (!strncmp(b, \"hang\", 4) && "
+		"!strcmp(m, \"select\")) { fd_set r; FD_ZERO(&r); FD_SET(t, "
+		"&r); FD_SET(e, &r); select(e > t ? e + 1 : t + 1, &r, 0, 0, "
+		"0); } else if "
+		"(!strncmp(b, \"hang\", 4)) { ev.data.fd = t; "
 		"epoll_ctl(ep, EPOLL_CTL_ADD, t, &ev); ev.data.fd = e; "
 		"epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev); epoll_wait(ep, &out, 1, "
 		"-1); } fputs(b, stdout); fflush(stdout); } return 0; }\n";
-	char mx[64], mxprog[128], cc[640], ep[64], epprog[2][128], dead[64];
+	char mx[64], mxprog[128], cc[640], ep[64], epprog[5][128], dead[64];
 	int wchan = wchan_readable(), mxok, epok;
 
 	rp_cmd_dir_make("exec");
@@ -1918,23 +1932,26 @@ RP_TEST(test_exec_idle_hang, 120)
 	CU_ASSERT(epok);
 	snprintf(epprog[0], sizeof(epprog[0]), "%s", ep);
 	snprintf(epprog[1], sizeof(epprog[1]), "%s, stdin", ep);
-	for (int v = 0; v < 13; v++) {
-		int stuck = v < 2 || v == 9 || v == 11;
+	snprintf(epprog[2], sizeof(epprog[2]), "%s, poll", ep);
+	snprintf(epprog[3], sizeof(epprog[3]), "%s, select", ep);
+	snprintf(epprog[4], sizeof(epprog[4]), "%s, pollin", ep);
+	for (int v = 0; v < 16; v++) {
+		int stuck = v < 2 || v == 9 || v == 11 || v == 13 || v == 14;
 		const char *cmd = v == 8    ? mxprog
-				  : v == 11 ? epprog[0]
-				  : v == 12 ? epprog[1]
+				  : v >= 11 ? epprog[v - 11]
 					    : prog[v];
-		if (((v == 1 || v == 9 || v == 11) && !wchan) ||
+		if (((v == 1 || v == 9 || v == 11 || v == 13 || v == 14) &&
+		     !wchan) ||
 		    (v == 8 && !mxok) || (v >= 11 && !epok))
 			continue;
-		/* Under the sanitizers, the stuck ones but the one asleep
-		 * with a zombie below it, and two that are not, each a
-		 * different way through what the adapter reads of the
-		 * program in /proc (its CPU time beside a spinning helper,
-		 * a main thread that ended); each case is seconds of
-		 * waiting, and the plain run has them all. */
+		/* Under the sanitizers, three stuck ones (spinning, in a
+		 * select on nothing, in an epoll on timers), and two that
+		 * are not, each a different way through what the adapter
+		 * reads of the program in /proc (its CPU time beside a
+		 * spinning helper, a main thread that ended); each case is
+		 * seconds of waiting, and the plain run has them all. */
 		if (rp_test_sanitized() &&
-		    (stuck ? v == 1 : v != 2 && v != 8))
+		    (stuck ? v == 1 || v >= 13 : v != 2 && v != 8))
 			continue;
 		/* The quiet spell: 1.2 s, or for a stuck one until its
 		 * record is quarantined (the dead-letter index is there;
