@@ -715,7 +715,7 @@ static void idle_sample(struct ex *x)
  * still do, not woken once (a sleep, a deadlock). */
 static int idle_stuck(struct ex *x)
 {
-	static struct exec_sleep sl; /* 4 KiB: off the stack */
+	static struct exec_sleep sl; /* 6 KiB: off the stack */
 	struct exec_cpu now[EXEC_CPU_MAX];
 	int64_t wall = rp_now_ns() - x->cpu_at;
 	long hz = sysconf(_SC_CLK_TCK);

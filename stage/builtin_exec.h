@@ -57,8 +57,12 @@ struct exec_cpu {
 
 /* The threads of those processes and of the processes below them, when
  * each sleeps where no input wakes it (asleep), with their context
- * switches (builtin_exec_cpu.c). */
+ * switches (builtin_exec_cpu.c).  A thread reading a pipe of the
+ * program's own (not its input) counts when every process that holds
+ * the pipe's write end is one of those judged: the pipes read, and the
+ * write ends found, are noted for that. */
 #define EXEC_THREADS_MAX 256
+#define EXEC_PIPES_MAX 64
 struct exec_sleep {
 	int asleep;
 	int n;
@@ -66,6 +70,13 @@ struct exec_sleep {
 		long tid;
 		uint64_t switches;
 	} t[EXEC_THREADS_MAX];
+	uint64_t input;  /* the input pipe's inode */
+	int nreads, nwriters;
+	uint64_t reads[EXEC_PIPES_MAX];
+	struct {
+		uint64_t ino;
+		int judged; /* its holder's threads are judged */
+	} writers[EXEC_PIPES_MAX];
 };
 
 struct ex {

@@ -23,12 +23,14 @@
  * list shows nothing then).  Each must sleep where no input can wake it
  * (a timer, a futex, a wait for a child, pause, a lock, a select, poll
  * or epoll that watches nothing but timerfds, eventfds and signalfds, or
- * nothing at all), as its wchan names the kernel function (and its
+ * nothing at all, a read of a pipe whose every writer is among the
+ * processes judged), as its wchan names the kernel function (and its
  * syscall file the call), and the next sample must find the same
  * threads, none of them woken since (their context switches counted by
- * /proc).  A thread in a read of any pipe, in a select, poll or epoll
- * watching anything else (or a set it cannot read), in the disk,
- * running, or one whose wchan cannot be read may be waiting for input; one that woke may have
+ * /proc).  A thread in a read of the input pipe, of a FIFO or of a pipe
+ * a process not judged may write, in a select, poll or epoll watching
+ * anything else (or a set it cannot read), in the disk, running, or one
+ * whose wchan cannot be read may be waiting for input; one that woke may have
  * looked for input (a poll without blocking, then a sleep); a pipe set
  * O_ASYNC raises a signal on input, which ends any sleep, and an
  * io_uring's completion can wake a futex.  What a select or poll
@@ -39,6 +41,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +144,28 @@ static int sleep_no_input_ends(const char *w)
 	return 0;
 }
 
+/* Is wchan w (without a compiler's suffix) one of the nw names in waits?
+ * Then the thread's syscall file is read: the call's number in *nr and
+ * where its arguments start (hexadecimal words) in *args, inside buf.
+ * 0 if not, or if it cannot be read. */
+static int in_wait(long pid, long tid, const char *w,
+		   const char *const *waits, size_t nw, char *buf,
+		   size_t len, long *nr, char **args)
+{
+	char path[96];
+	size_t n = strcspn(w, ".\n");
+	int which = -1;
+
+	for (size_t i = 0; i < nw; i++)
+		if (strlen(waits[i]) == n && strncmp(w, waits[i], n) == 0)
+			which = (int)i;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/syscall", pid, tid);
+	if (which < 0 || slurp(path, buf, len) <= 0)
+		return 0;
+	*nr = strtol(buf, args, 10);
+	return *args != buf;
+}
+
 /* Descriptors no input can wake, as /proc/PID/fd links name them. */
 static const char *const quiet_fds[] = {"anon_inode:[timerfd]",
 					"anon_inode:[eventfd]",
@@ -220,20 +245,13 @@ static int poll_on_nothing(long pid, long tid, const char *w)
 	static const char *const waits[] = {
 		"poll_schedule_timeout", "do_select", "do_sys_poll",
 		"do_poll"};
-	char path[96], buf[256], *p, *e;
-	size_t n = strcspn(w, ".\n");
+	char buf[256], *p, *e;
 	unsigned long long a[4];
 	long nr;
-	int which = -1, is_select;
+	int is_select;
 
-	for (size_t i = 0; i < sizeof(waits) / sizeof(*waits); i++)
-		if (strlen(waits[i]) == n && strncmp(w, waits[i], n) == 0)
-			which = (int)i;
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/syscall", pid, tid);
-	if (which < 0 || slurp(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	nr = strtol(buf, &e, 10);
-	if (e == buf)
+	if (!in_wait(pid, tid, w, waits, sizeof(waits) / sizeof(*waits), buf,
+		     sizeof(buf), &nr, &e))
 		return 0;
 	if (0
 #ifdef SYS_select
@@ -320,21 +338,16 @@ static int poll_on_nothing(long pid, long tid, const char *w)
  * waiting for input. */
 static int epoll_on_nothing(long pid, long tid, const char *w)
 {
+	/* (The wait is inlined into the call on some kernels.) */
+	static const char *const waits[] = {"ep_poll", "do_epoll_wait"};
 	char path[96], buf[256], info[4096], link[64], *e;
-	size_t n = strcspn(w, ".\n");
 	unsigned long long epfd;
 	ssize_t got;
 	long nr;
 
-	/* (The wait is inlined into the call on some kernels.) */
-	if (!(n == 7 && strncmp(w, "ep_poll", 7) == 0) &&
-	    !(n == 13 && strncmp(w, "do_epoll_wait", 13) == 0))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/syscall", pid, tid);
-	if (slurp(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	nr = strtol(buf, &e, 10);
-	if (e == buf || !(0
+	if (!in_wait(pid, tid, w, waits, sizeof(waits) / sizeof(*waits), buf,
+		     sizeof(buf), &nr, &e) ||
+	    !(0
 #ifdef SYS_epoll_wait
 			  || nr == SYS_epoll_wait
 #endif
@@ -381,6 +394,70 @@ static int epoll_on_nothing(long pid, long tid, const char *w)
 			return 0;
 		link[len] = '\0';
 		if (!quiet_link(link))
+			return 0;
+	}
+	return 1;
+}
+
+/* A thread in a read of a pipe of the program's own, not its input (a
+ * parser waiting for what a child of its own writes: perl's backticks, a
+ * shell's $(...)): the pipe is noted, and the wait counts as a sleep no
+ * input ends once every holder of its write end found is among the
+ * processes judged (pipes_closed_in), all of them asleep so, and this
+ * stage holds none.  Its wchan is a pipe's wait, /proc says the call
+ * (read or readv) and the descriptor, whose link names the pipe (a
+ * FIFO's names a path: it may be fed from outside).  Not seen: a write
+ * end passed outside the program's processes (over a socket, or opened
+ * through /proc by another process of its user where it has no PID
+ * namespace), one held by a thread with a descriptor table of its own,
+ * and a descriptor closed and reused for another pipe while the read
+ * waits. */
+static int pipe_read_inside(long pid, long tid, const char *w,
+			    struct exec_sleep *sl)
+{
+	static const char *const waits[] = {"anon_pipe_read", "pipe_read",
+					    "pipe_wait",
+					    "pipe_wait_readable"};
+	char buf[256], link[64], *e;
+	unsigned long long fd, ino;
+	long nr;
+
+	if (!in_wait(pid, tid, w, waits, sizeof(waits) / sizeof(*waits), buf,
+		     sizeof(buf), &nr, &e) ||
+	    (nr != SYS_read && nr != SYS_readv))
+		return 0;
+	fd = strtoull(e, &e, 16);
+	if (fd > 1u << 20 || fd_link(pid, tid, fd, link, sizeof(link)) != 0 ||
+	    strncmp(link, "pipe:[", 6) != 0)
+		return 0;
+	ino = strtoull(link + 6, &e, 10);
+	if (*e != ']' || ino == sl->input)
+		return 0; /* its input: waiting for more */
+	for (int i = 0; i < sl->nreads; i++)
+		if (sl->reads[i] == ino)
+			return 1;
+	if (sl->nreads == EXEC_PIPES_MAX)
+		return 0;
+	sl->reads[sl->nreads++] = ino;
+	return 1;
+}
+
+/* Can each pipe a thread judged asleep waits to read be written only by
+ * processes judged (every one of their threads asleep where no input
+ * wakes it)?  A pipe with no writer found may have one the walk does not
+ * see: it may be fed. */
+static int pipes_closed_in(const struct exec_sleep *sl)
+{
+	for (int i = 0; i < sl->nreads; i++) {
+		int found = 0;
+		for (int j = 0; j < sl->nwriters; j++) {
+			if (sl->writers[j].ino != sl->reads[i])
+				continue;
+			if (!sl->writers[j].judged)
+				return 0;
+			found = 1;
+		}
+		if (!found)
 			return 0;
 	}
 	return 1;
@@ -436,7 +513,8 @@ static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
 	if (st != 'S' || slurp(path, w, sizeof(w)) <= 0 ||
 	    strcmp(w, "0") == 0 || sl->n == EXEC_THREADS_MAX ||
 	    (!sleep_no_input_ends(w) && !poll_on_nothing(pid, tid, w) &&
-	     !epoll_on_nothing(pid, tid, w)))
+	     !epoll_on_nothing(pid, tid, w) &&
+	     !pipe_read_inside(pid, tid, w, sl)))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/status", pid, tid);
 	if (thread_switches(path, &sl->t[sl->n].switches) != 0)
@@ -447,16 +525,19 @@ static int thread_asleep(long pid, long tid, struct exec_sleep *sl)
 
 /* Does pid hold the pipe (want, as its fd links read) on any descriptor?
  * 1 yes, 0 no, -1 yes with O_ASYNC (input raises a signal), or it has an
- * io_uring (whose completions wake a futex without a signal), or the list
- * cannot be read. */
-static int holds_pipe(long pid, const char *want)
+ * io_uring (whose completions wake a futex without a signal), or its
+ * list, a link in it or a pipe's fdinfo cannot be read, or it holds more
+ * write ends of pipes than can be noted.  The pipes it can write are
+ * added to wr (*nwr of them). */
+static int holds_pipe(const char *proc, const char *want, uint64_t *wr,
+		      int *nwr)
 {
 	char path[96], link[64], info[512];
 	struct dirent *d;
 	DIR *dir;
 	int held = 0;
 
-	snprintf(path, sizeof(path), "/proc/%ld/fd", pid);
+	snprintf(path, sizeof(path), "%s/fd", proc);
 	if ((dir = opendir(path)) == NULL)
 		return -1;
 	while (held >= 0 && (d = readdir(dir)) != NULL) {
@@ -465,20 +546,35 @@ static int holds_pipe(long pid, const char *want)
 		ssize_t len;
 		if (e == d->d_name || *e != '\0' || fd < 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%ld/fd/%ld", pid, fd);
+		snprintf(path, sizeof(path), "%s/fd/%ld", proc, fd);
 		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
+		if (len <= 0) {
+			if (errno != ENOENT) /* (ENOENT: closed since) */
+				held = -1;
 			continue;
+		}
 		link[len] = '\0';
 		if (strcmp(link, "anon_inode:[io_uring]") == 0)
 			held = -1;
+		if (strncmp(link, "pipe:[", 6) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/fdinfo/%ld", proc, fd);
+		if (slurp(path, info, sizeof(info)) <= 0 ||
+		    (f = strstr(info, "flags:")) == NULL) {
+			held = -1;
+			continue;
+		}
+		if ((strtoul(f + 6, NULL, 8) & O_ACCMODE) != O_RDONLY) {
+			if (*nwr == EXEC_PIPES_MAX)
+				held = -1;
+			else
+				wr[(*nwr)++] = strtoull(link + 6, NULL, 10);
+		}
 		if (strcmp(link, want) != 0)
 			continue;
-		held = 1;
-		snprintf(path, sizeof(path), "/proc/%ld/fdinfo/%ld", pid, fd);
-		if (slurp(path, info, sizeof(info)) <= 0 ||
-		    (f = strstr(info, "flags:")) == NULL ||
-		    (strtoul(f + 6, NULL, 8) & O_ASYNC))
+		if (held == 0)
+			held = 1;
+		if (strtoul(f + 6, NULL, 8) & O_ASYNC)
 			held = -1;
 	}
 	closedir(dir);
@@ -542,6 +638,26 @@ static void walk_threads(long pid, int look, long *q, unsigned char *under,
 	closedir(dir);
 }
 
+/* A write end of pipe ino, held by a process judged or not: one entry
+ * per pipe, judged only if every holder found is.  The input pipe is
+ * not noted (a read of it is never taken for a sleep). */
+static void note_writer(struct exec_sleep *sl, uint64_t ino, int judged)
+{
+	if (ino == sl->input)
+		return;
+	for (int i = 0; i < sl->nwriters; i++)
+		if (sl->writers[i].ino == ino) {
+			sl->writers[i].judged &= judged;
+			return;
+		}
+	if (sl->nwriters == EXEC_PIPES_MAX) {
+		sl->asleep = 0;
+		return;
+	}
+	sl->writers[sl->nwriters].ino = ino;
+	sl->writers[sl->nwriters++].judged = judged;
+}
+
 int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
 		    struct exec_sleep *sl)
 {
@@ -554,9 +670,22 @@ int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
 	if (sl != NULL) {
 		sl->n = 0;
 		sl->asleep = 0;
+		sl->nreads = sl->nwriters = 0;
 	}
 	if (fstat(pipe_fd, &st) != 0)
 		return -1;
+	if (sl != NULL) {
+		/* This stage's own write ends (its stderr's, say) are a
+		 * writer not judged. */
+		uint64_t wr[EXEC_PIPES_MAX];
+		int nwr = 0;
+		sl->input = (uint64_t)st.st_ino;
+		sl->asleep = holds_pipe("/proc/self", "", wr, &nwr) >= 0;
+		for (int j = 0; j < nwr; j++)
+			note_writer(sl, wr[j], 0);
+		if (!sl->asleep)
+			sl = NULL; /* nothing can be judged asleep */
+	}
 	snprintf(want, sizeof(want), "pipe:[%lu]", (unsigned long)st.st_ino);
 	children_of("/proc/thread-self/children", q, under, &n, 0);
 	if (sl != NULL)
@@ -594,16 +723,23 @@ int exec_cpu_sample(int pipe_fd, struct exec_cpu *out, int max,
 		}
 		/* Whoever holds the pipe may read it, on any descriptor. */
 		if (sl->asleep) {
-			int held = holds_pipe(q[i], want);
+			uint64_t wr[EXEC_PIPES_MAX];
+			char proc[32];
+			int nwr = 0, held;
+			snprintf(proc, sizeof(proc), "/proc/%ld", q[i]);
+			held = holds_pipe(proc, want, wr, &nwr);
 			if (held < 0)
 				sl->asleep = 0;
 			look |= held != 0;
+			for (int j = 0; j < nwr && sl->asleep; j++)
+				note_writer(sl, wr[j], look);
 		}
 		looked += look;
 		walk_threads(q[i], look, q, under, &n, sl);
 	}
-	/* The walk cut short may have missed a reader. */
-	if (sl != NULL && (looked == 0 || n == CPU_WALK))
+	/* The walk cut short may have missed a reader (or a writer). */
+	if (sl != NULL && (looked == 0 || n == CPU_WALK ||
+			   !pipes_closed_in(sl)))
 		sl->asleep = 0;
 	return got > 0 ? got : -1;
 }

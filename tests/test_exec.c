@@ -1810,7 +1810,8 @@ static int wchan_readable(void)
  * own below it, one asleep in a select given no descriptor (perl's
  * way to sleep a fraction of a second), and one asleep in an epoll, a
  * poll or a select that watches a timerfd never armed and an eventfd
- * nobody writes.
+ * nobody writes, and one waiting for what a child of its own that sleeps
+ * writes to it on a pipe.
  * One that waits in a read for 1.2 s is left alone, also after a burst
  * of work that it writes out as it goes (a line every 200 000 turns of a
  * loop, some 10 ms) on a line that came after a quiet spell (which was
@@ -1825,7 +1826,9 @@ static int wchan_readable(void)
  * sigsuspend for the SIGIO its input raises (O_ASYNC), a shell waiting
  * for a program whose main thread has ended while another one reads,
  * one waiting in a select on its stdin, one waiting in an epoll on its
- * stdin, and one waiting in a poll on its stdin and an eventfd. */
+ * stdin, one waiting in a poll on its stdin and an eventfd, and perl
+ * reading for 1 s what an orphan of its own (not holding the input)
+ * writes. */
 RP_TEST(test_exec_idle_hang, 120)
 {
 	static const char *const prog[] = {
@@ -1862,6 +1865,19 @@ RP_TEST(test_exec_idle_hang, 120)
 		"perl, -e, '$| = 1; while (1) { my $r = q(); vec($r, 0, 1) = 1; "
 		"select($r, undef, undef, undef); sysread(STDIN, my $b, 4096) "
 		"or exit; print $b }'"};
+	/* On a line "hang", perl waits to read what a child of its own
+	 * writes (qx), and the child sleeps: every writer of that pipe
+	 * judged asleep.  On "l1", perl waits 1 s to read what an orphan of
+	 * its own writes, which does not hold the input (so is not judged):
+	 * not stuck. */
+	static const char *const pipes[] = {
+		"perl, -ne, 'BEGIN { $| = 1 } if (/^hang/) { my $x = "
+		"qx(sleep 1000) } print'",
+		"perl, -e, 'BEGIN { $| = 1; pipe(R, W) or die; if (!fork) { if "
+		"(!fork) { open(STDIN, q(<), q(/dev/null)); close R; "
+		"select(undef, undef, undef, 1.5); print W qq(x\\n); exit } "
+		"exit } wait; close W } while (<STDIN>) { print; if (/^l1/) { "
+		"my $x = <R> } }'"};
 	char yaml[2048], *rep, *out, *q, *w;
 	size_t n;
 	/* Its main thread ends (pthread_exit) while another one reads: the
@@ -1935,14 +1951,15 @@ RP_TEST(test_exec_idle_hang, 120)
 	snprintf(epprog[2], sizeof(epprog[2]), "%s, poll", ep);
 	snprintf(epprog[3], sizeof(epprog[3]), "%s, select", ep);
 	snprintf(epprog[4], sizeof(epprog[4]), "%s, pollin", ep);
-	for (int v = 0; v < 16; v++) {
-		int stuck = v < 2 || v == 9 || v == 11 || v == 13 || v == 14;
+	for (int v = 0; v < 18; v++) {
+		int stuck = v < 2 || v == 9 || v == 11 || v == 13 || v == 14 ||
+			    v == 16;
 		const char *cmd = v == 8    ? mxprog
+				  : v >= 16 ? pipes[v - 16]
 				  : v >= 11 ? epprog[v - 11]
 					    : prog[v];
-		if (((v == 1 || v == 9 || v == 11 || v == 13 || v == 14) &&
-		     !wchan) ||
-		    (v == 8 && !mxok) || (v >= 11 && !epok))
+		if ((stuck && v != 0 && !wchan) || (v == 8 && !mxok) ||
+		    (v >= 11 && v < 16 && !epok))
 			continue;
 		/* Under the sanitizers, three stuck ones (spinning, in a
 		 * select on nothing, in an epoll on timers), and two that
