@@ -130,10 +130,14 @@ int rp_bell_ring(struct rp_bell *b)
 	 * would otherwise make a system call per record while its
 	 * consumer gets going).  The arm is part of the waiter's snapshot,
 	 * so a waiter that parks again after an earlier wake arms again,
-	 * and is woken by the next ring. */
-	old = rp_load32_relaxed(&sh->seq);
-	while (!rp_cas32(&sh->seq, &old, (old + 2) & ~1u))
-		;
+	 * and is woken by the next ring.  Two steps, no retry loop: a
+	 * peer that keeps storing to seq (it is in memory every waker may
+	 * write) cannot keep us here.  A waiter arming between the two
+	 * takes its snapshot before the add moves seq past it, so its
+	 * wait fails and it looks again (and the next ring makes one
+	 * system call for nobody). */
+	old = rp_and32(&sh->seq, ~1u);
+	rp_add32(&sh->seq, 2);
 	if ((old & 1) == 0)
 		return 0;
 	if (b->efd >= 0) {

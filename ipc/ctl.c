@@ -237,6 +237,13 @@ int rp_ctl_recv(struct rp_ctl_rx *rx, struct rp_ctl_msg *out)
 		return 0;
 	}
 	err = rp_peek(rx->c, &v);
+	/* Nobody ends a control ring: one marked ended was written so by
+	 * its sender's peer or by hand, and would otherwise stay "ready"
+	 * with nothing to read, for ever. */
+	if (err == -ENODATA) {
+		rx->c->poisoned = 1;
+		return -EBADMSG;
+	}
 	if (err)
 		return err;
 	if (v.len != sizeof(*out)) {

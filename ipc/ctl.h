@@ -106,7 +106,8 @@ int rp_ctl_cancel(struct rp_ctl_tx *tx, uint32_t reason);
 int rp_ctl_drain(struct rp_ctl_tx *tx);
 
 /* Receive: a pending cancel or drain first (once each), then records in
- * order.  0, -EAGAIN, -EBADMSG (the sender broke the format). */
+ * order.  0, -EAGAIN, -EBADMSG (the sender broke the format, or its ring
+ * was marked ended: nobody ends a control ring). */
 int rp_ctl_recv(struct rp_ctl_rx *rx, struct rp_ctl_msg *out);
 /* The cancel reason if a cancel was sent, else 0.  One load; for the
  * check points of a stage's loop. */

@@ -51,6 +51,10 @@ static inline uint32_t rp_or32(rp_atomic32 *p, uint32_t v)
 {
 	return atomic_fetch_or_explicit(p, v, memory_order_seq_cst);
 }
+static inline uint32_t rp_and32(rp_atomic32 *p, uint32_t v)
+{
+	return atomic_fetch_and_explicit(p, v, memory_order_seq_cst);
+}
 static inline int rp_cas32(rp_atomic32 *p, uint32_t *expect, uint32_t v)
 {
 	return atomic_compare_exchange_strong_explicit(

@@ -21,7 +21,7 @@
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
 	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD, A_GEOMETRY,
-	      A_HEAD_BACK, A_HEAD_AHEAD };
+	      A_HEAD_BACK, A_HEAD_AHEAD, A_CTL_END };
 
 struct fault {
 	int have_at, have_match;
@@ -146,6 +146,13 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 			fprintf(stderr, "fault: stored its input ring's cursor "
 					"ahead of its producer's\n");
 		break;
+	case A_CTL_END:
+		/* Then go on: the supervisor must not take the mark for
+		 * something to read at every turn of its loop. */
+		if (rp_stage_fault_ctl_end(s) == 0)
+			fprintf(stderr, "fault: marked its control ring "
+					"ended\n");
+		break;
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may
 		 * write, then carry on as if nothing happened. */
@@ -268,6 +275,8 @@ static int parse_action(struct fault *f, const char *text)
 		f->act = A_HEAD_BACK;
 	} else if (n == 10 && !strncmp(text, "head-ahead", n) && !*arg) {
 		f->act = A_HEAD_AHEAD;
+	} else if (n == 7 && !strncmp(text, "ctl-end", n) && !*arg) {
+		f->act = A_CTL_END;
 	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
 		f->act = A_KEY_AHEAD;
 		f->value = !strcmp(arg, "kill");
@@ -285,7 +294,7 @@ static int parse_action(struct fault *f, const char *text)
 					     "hang, exit:CODE, syscall:NAME, "
 					     "scribble[:SEED|:crash], key-ahead[:kill], "
 					     "geometry[:crash|:stay], head-back, "
-					     "head-ahead, "
+					     "head-ahead, ctl-end, "
 					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
@@ -441,6 +450,9 @@ const struct builtin builtin_fault = {
 "  --do head-ahead       store its input ring's cursor ahead of all its\n"
 "                        producer published, then go on: its producer\n"
 "                        finds it so (an attach, or its next write)\n"
+"  --do ctl-end          mark its control ring to the supervisor ended\n"
+"                        (nobody ends one), then go on: the supervisor\n"
+"                        calls its format broken and kills it\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

@@ -1653,6 +1653,18 @@ int rp_stage_fault_head_ahead(struct rp_stage *s)
 }
 
 /* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_ctl_end(struct rp_stage *s)
+{
+	struct rp_producer *ctl = rp_ctl_tx_producer(s->tx);
+
+	if (ctl == NULL)
+		return -EPIPE;
+	rp_store32_release(&ctl->m.sh_p->p_closed, 1);
+	rp_bell_ring(s->sup);
+	return 0;
+}
+
+/* For the fault stage only (stage_fault.h). */
 int rp_stage_fault_geometry(struct rp_stage *s)
 {
 	if (s->in == NULL)

@@ -30,4 +30,8 @@ int rp_stage_fault_head_back(struct rp_stage *s);
  * -EPIPE without an input ring. */
 int rp_stage_fault_head_ahead(struct rp_stage *s);
 
+/* Mark its control ring to the supervisor ended (nobody ends one), and
+ * ring the supervisor's bell.  -EPIPE without a control ring. */
+int rp_stage_fault_ctl_end(struct rp_stage *s);
+
 #endif /* RP_STAGE_FAULT_H */

@@ -429,9 +429,11 @@ static void read_control(struct sup *s, int k)
 			       (long long)m.arg0, (long long)m.arg1, (int)m.code);
 		switch (m.kind) {
 		case RP_CTL_READY:
-			r->layers = (unsigned)m.arg0;
+			/* Once, as it starts: a stage taken over later
+			 * cannot say it has layers it lacks. */
 			if (r->state != ST_STARTING)
 				break;
+			r->layers = (unsigned)m.arg0 & RP_SB_ALL;
 			set_state(s, k, ST_RUNNING);
 			fifo_hold(r);
 			/* Started while the pipeline drains. */
@@ -1149,7 +1151,12 @@ static void on_exit_of(struct sup *s, int k)
 	} else if (si.si_code == CLD_EXITED) {
 		int code = si.si_status;
 		r->status = code;
-		if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
+		if (code == RP_EXIT_VIOLATION || r->broken_side) {
+			/* It said a ring was broken: judged, whatever exit
+			 * code it chose after saying so (a program of one's
+			 * own may end with 0 or 1 whatever went wrong). */
+			judge_violation(s, k, code, r->broken_at_attach);
+		} else if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
 			set_state(s, k, ST_EXITED);
 			/* It says it is done (and its replicas with it):
 			 * whatever it did not end, end for it, or its
@@ -1168,10 +1175,6 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
-		} else if (code == RP_EXIT_VIOLATION || r->broken_at_attach) {
-			/* (At an attach, whatever exit code the stage chose
-			 * after saying so.) */
-			judge_violation(s, k, code, r->broken_at_attach);
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;

@@ -1199,6 +1199,60 @@ RP_TEST(test_first_start_blames_peer, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A program of one's own that ends with exit 0 whatever happened, after
+ * its run found its input ring scribbled by its producer: what it said
+ * is judged all the same, and the producer blamed, instead of the stage
+ * taken as done (and its stuck producer waited for). */
+RP_TEST(test_claim_then_exit_zero_judged, 60)
+{
+	char prog[128], line[1024], *text;
+	char *args[] = {"-e", line, NULL};
+	const char *b = getenv("RP_TEST_BUILD");
+
+	rp_cmd_dir_make("cli");
+	snprintf(prog, sizeof(prog), "/tmp/rp-careless-%d", (int)getpid());
+	snprintf(line, sizeof(line),
+		 "cp '%s/tests/stages/careless' '%s' && chmod 755 '%s'",
+		 b ? b : "build/plain", prog, prog);
+	CU_ASSERT_FATAL(system(line) == 0);
+	snprintf(line, sizeof(line),
+		 "fault --make 5000 ! fault --at 100 --do scribble ! %s 0 ! "
+		 "count", prog);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (!strstr(text, "ringpipe: stage 2-fault: wrote a cursor that "
+			  "went back or out of step on its output ring "
+			  "(detected by 3-rp-careless-") ||
+	    strstr(text, "restarting")) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a claim followed by exit 0 was not judged");
+	}
+	free(text);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
+/* A stage that marks its control ring ended (nobody ends one) and goes
+ * on is failed for breaking its format, not left running while the
+ * supervisor finds the mark "something to read" at every turn. */
+RP_TEST(test_control_ring_marked_ended, 60)
+{
+	char line[256], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	snprintf(line, sizeof(line),
+		 "fault --make 400000 ! fault --at 100 --do ctl-end ! count");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (!strstr(text, "fault: marked its control ring ended") ||
+	    !strstr(text, "stage 2-fault: broke the control-ring format; "
+			  "killed")) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a control ring marked ended was not judged");
+	}
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that exits 0 ("done") without ending its output must not leave
  * its consumer waiting: the supervisor ends the stream for it. */
 RP_TEST(test_done_without_end_does_not_hang, 60)
@@ -2072,6 +2126,10 @@ void rp_suite_cli(void)
 		 {"a ring broken before a producer's first attach: its "
 		  "consumer blamed",
 		  test_first_start_blames_peer},
+		 {"a broken ring said, then exit 0: judged",
+		  test_claim_then_exit_zero_judged},
+		 {"a control ring marked ended: its stage failed",
+		  test_control_ring_marked_ended},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",

@@ -1578,6 +1578,33 @@ RP_TEST(hostile_ctl_sticky_word, 20)
 	}
 }
 
+/* A control ring marked ended by its sender (nobody ends one): the
+ * receiver calls the format broken, once the records before the mark
+ * are read, and stops saying there is something to read.  Else the
+ * supervisor would find it "ready" with nothing in it at every turn of
+ * its loop, and spin. */
+RP_TEST(hostile_ctl_marked_ended, 20)
+{
+	for (int before = 0; before < 2; before++) {
+		struct ctl_hostile x;
+		struct rp_ctl_msg m = {.kind = RP_CTL_PING}, out;
+
+		ctl_hostile_make(&x);
+		if (before)
+			CU_ASSERT_FATAL(raw_send(&x, &m, sizeof(m)) == 0);
+		rp_store32_release(&x.h.ps->p_closed, 1);
+		CU_ASSERT(rp_ctl_ready(x.rx) > 0);
+		if (before) {
+			CU_ASSERT_EQUAL(rp_ctl_recv(x.rx, &out), 0);
+			CU_ASSERT_EQUAL(out.kind, RP_CTL_PING);
+		}
+		CU_ASSERT_EQUAL(rp_ctl_recv(x.rx, &out), -EBADMSG);
+		CU_ASSERT(rp_ctl_ready(x.rx) < 0);
+		CU_ASSERT_EQUAL(rp_ctl_recv(x.rx, &out), -EBADMSG);
+		ctl_hostile_free(&x);
+	}
+}
+
 /* ----------------------------------------------------------- protection */
 
 /* A consumer holds the producer's segment only through a read-only
@@ -1674,6 +1701,7 @@ void rp_suite_hostile(void)
 		 {"stats_seqlock", hostile_stats_seqlock},
 		 {"ctl_stream", hostile_ctl_stream},
 		 {"ctl_sticky_word", hostile_ctl_sticky_word},
+		 {"ctl_marked_ended", hostile_ctl_marked_ended},
 		 {"ctl_no_second_look", hostile_ctl_no_second_look},
 		 {"consumer_cannot_write_producer",
 		  hostile_consumer_cannot_write_producer});
