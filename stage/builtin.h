@@ -40,6 +40,19 @@ extern const struct builtin builtin_fault;
  * but for a last line without one, or a line longer than a record, cut
  * where the record is full.  grep takes its lines one by one. */
 #define BUILTIN_T_LINES 18
+/* A piece of a line longer than a record, not its last: the line goes on
+ * in the next record of its origin.  file-sink --lines and exec --lines
+ * write no newline after it, so the line comes out whole; grep, head and
+ * count take each piece as a record. */
+#define BUILTIN_T_PIECE 19
+
+/* Does a newline follow a record of this type where lines are written
+ * out (file-sink --lines, exec --lines)? */
+static inline int builtin_line_ends(uint16_t type)
+{
+	return type != BUILTIN_T_UNTERMINATED && type != BUILTIN_T_LINES &&
+	       type != BUILTIN_T_PIECE;
+}
 
 /* Default size of a raw chunk read by file-source. */
 #define BUILTIN_CHUNK_DEFAULT (64u * 1024u)

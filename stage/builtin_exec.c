@@ -298,6 +298,14 @@ static void kill_cmd(struct ex *x)
 	}
 }
 
+/* Is stdout a pipe or socket nobody reads any more? */
+static int stdout_unread(void)
+{
+	struct pollfd p = {.fd = STDOUT_FILENO, .events = POLLOUT};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
 /* How the program ended: 0 if it exited 0, else said and -errno. */
 static int verdict(struct ex *x)
 {
@@ -308,6 +316,15 @@ static int verdict(struct ex *x)
 	}
 	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
 		return 0;
+	if (x->max == 0 && WIFSIGNALED(x->status) &&
+	    WTERMSIG(x->status) == SIGPIPE && stdout_unread()) {
+		/* The last stage, writing to stdout, whose reader went away
+		 * (`ringpipe ... | head -1`): it ends early, as file-sink
+		 * does there, and as the shell's pipeline would. */
+		fprintf(stderr, EXEC_SAYS "%s: its reader is gone: ending "
+					  "early\n", x->cmd);
+		return 0;
+	}
 	if (x->alone)
 		return -EIO; /* judged by the caller */
 	if (WIFEXITED(x->status))
@@ -364,9 +381,9 @@ int exec_wbuf_room(struct ex *x, size_t n)
  * length + 5 bytes made): where it ends. */
 char *exec_put_record(struct ex *x, const struct rp_record *r)
 {
-	/* A block of lines (type 18) carries its newlines. */
-	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED &&
-		 r->type != BUILTIN_T_LINES;
+	/* A block of lines carries its newlines; a piece of a line is
+	 * followed by the rest of it. */
+	int nl = x->mode == M_LINES && builtin_line_ends(r->type);
 	char *p = x->wbuf + x->wlen;
 
 	if (x->mode == M_RECORDS) {
@@ -383,8 +400,7 @@ char *exec_put_record(struct ex *x, const struct rp_record *r)
 /* One input record as the program reads it. */
 static int append(struct ex *x, const struct rp_record *r)
 {
-	int nl = x->mode == M_LINES && r->type != BUILTIN_T_UNTERMINATED &&
-		 r->type != BUILTIN_T_LINES;
+	int nl = x->mode == M_LINES && builtin_line_ends(r->type);
 	char *p;
 	int err;
 
@@ -507,6 +523,8 @@ static int emit_line(void *arg, const void *buf, uint32_t len, int first,
 	err = rp_emit(x->s, buf, len);
 	if (err == 0 && unterminated)
 		err = rp_emit_type(x->s, BUILTIN_T_UNTERMINATED);
+	if (err == 0 && !last)
+		err = rp_emit_type(x->s, BUILTIN_T_PIECE);
 	if (err == 0 && x->source && last)
 		err = rp_emit_end_origin(x->s);
 	return err;

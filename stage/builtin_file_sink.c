@@ -94,9 +94,9 @@ static int save(struct rp_stage *s, void *arg)
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct sink *k = arg;
-	/* A block of lines (type 18) carries its newlines. */
-	int nl = k->lines && r->type != BUILTIN_T_UNTERMINATED &&
-		 r->type != BUILTIN_T_LINES;
+	/* A block of lines carries its newlines; a piece of a line is
+	 * followed by the rest of it. */
+	int nl = k->lines && builtin_line_ends(r->type);
 	int err;
 
 	if (k->gone)

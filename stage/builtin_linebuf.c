@@ -147,6 +147,10 @@ int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
 	 * the missing newline). */
 	(void)unterminated;
 	err = rp_emit(s, buf, len);
+	/* A piece the rest of its line follows: written out, the line is
+	 * whole again. */
+	if (err == 0 && !last)
+		err = rp_emit_type(s, BUILTIN_T_PIECE);
 	/* A source's line is complete: it goes out now, marked last,
 	 * instead of waiting for the next line to begin. */
 	if (err == 0 && source && last)

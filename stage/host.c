@@ -42,7 +42,10 @@ static void help_all(FILE *f)
 	}
 	fprintf(f,
 		"Record types: 1 data; %d a line that ended its input without\n"
-		"a newline (file-sink --lines writes no newline after it).\n"
+		"a newline; %d a block of whole lines; %d a piece of a line\n"
+		"longer than a record, the rest of it in the next record\n"
+		"(file-sink --lines and exec --lines write no newline after\n"
+		"these three).\n"
 		"\nExit codes: 0 the input ended and all was written; 1 the\n"
 		"stage failed (its message says why); 2 bad usage or no\n"
 		"RINGPIPE_STAGE; 4 a peer broke the ring format; 5 the\n"
@@ -51,7 +54,7 @@ static void help_all(FILE *f)
 		"reason cancelled (11 user, 12 deadline, 13 sibling failed,\n"
 		"14 shutdown).  exec fails (1) when its program exits\n"
 		"non-zero, is killed or cannot be run.\n",
-		BUILTIN_T_UNTERMINATED);
+		BUILTIN_T_UNTERMINATED, BUILTIN_T_LINES, BUILTIN_T_PIECE);
 }
 
 static const struct builtin *find(const char *name)

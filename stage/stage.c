@@ -587,7 +587,9 @@ static int stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
 
 /* Time blocked since t0 on input (what has RP_WAIT_INPUT) or on room
  * in the output ring (RP_WAIT_OUTPUT), in the status words the report
- * reads. */
+ * reads; and, if it took any time, one wait more in that ring's
+ * counters (its next publication or release flushes them), as the
+ * ring's own waits count theirs. */
 static void blocked(struct rp_stage *s, unsigned what, int64_t t0)
 {
 	uint64_t us = (uint64_t)(rp_now_ns() - t0) / 1000;
@@ -596,9 +598,13 @@ static void blocked(struct rp_stage *s, unsigned what, int64_t t0)
 		s->wait_out_us += us;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_WAIT_OUT_US,
 				  s->wait_out_us);
+		if (s->out && (what & RP_WAIT_OUTPUT) && us > 0)
+			s->out->st.waits++;
 	} else if (what & RP_WAIT_INPUT) {
 		s->wait_in_us += us;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_WAIT_IN_US, s->wait_in_us);
+		if (s->in && us > 0)
+			s->in->st.waits++;
 	}
 }
 

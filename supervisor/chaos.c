@@ -269,24 +269,55 @@ static void judge(const struct rp_chaos_expect *e, const char *out, size_t on,
 	res->unjudged = v.unjudged;
 }
 
+/* Where needle is in the first of the supervisor's own lines from p on
+ * (before end) that holds it: a line whose time stamp is followed by
+ * "ringpipe: ".  A stage's stderr comes as "STAMP NAME: ..." (escaped,
+ * one line each, and no stage is named ringpipe), so nothing a stage
+ * prints is taken for the supervisor's word.  NULL if none. */
+static const char *own_line_with(const char *p, const char *end,
+				 const char *needle)
+{
+	size_t nl = strlen(needle);
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = eol ? eol : end;
+		const char *sp = memchr(p, ' ', (size_t)(stop - p));
+		if (sp && (size_t)(stop - sp) > 10 &&
+		    memcmp(sp + 1, "ringpipe: ", 10) == 0) {
+			const char *hit = memmem(sp, (size_t)(stop - sp), needle,
+						 nl);
+			if (hit)
+				return hit;
+		}
+		p = stop + 1;
+	}
+	return NULL;
+}
+
 void rp_chaos_relays_done(const char *log, unsigned n, int *done)
 {
-	const char *p = log;
+	const char *p = log, *end = log + strlen(log);
 	unsigned i = 0;
 
 	for (; i < n; i++) {
-		const char *sent = strstr(p, " fault sent to stage ");
-		const char *dropped = strstr(p, " fault for stage ");
+		const char *sent = own_line_with(p, end,
+						 " fault sent to stage ");
+		const char *dropped = own_line_with(p, end, " fault for stage ");
+		const char *at;
 		/* (The next of the two, if any is left.) */
 		if (sent == NULL && dropped == NULL)
 			break;
 		if (dropped == NULL || (sent != NULL && sent < dropped)) {
 			done[i] = 1;
-			p = sent + 1;
+			at = sent;
 		} else {
 			done[i] = 0;
-			p = dropped + 1;
+			at = dropped;
 		}
+		/* On from the next line. */
+		p = memchr(at, '\n', (size_t)(end - at));
+		p = p ? p + 1 : end;
 	}
 	for (; i < n; i++)
 		done[i] = 0; /* never handled: the run ended first */
@@ -561,7 +592,9 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 			fs[i].recovery_ns < 0 ? -1.0
 					      : (double)fs[i].recovery_ns / 1e6);
 	}
-	fprintf(j, "],\"missed\":%u,\"judged\":%s,\"contained\":%s", missed,
+	fprintf(j, "],\"missed\":%u,\"injected\":%u,\"judged\":%s,"
+		   "\"contained\":%s",
+		missed, nf - missed,
 		res->unjudged || cut->bad == -2 || contained >= 0 ? "false"
 							    : "true",
 		contained < 0 ? "null" : contained ? "true" : "false");
@@ -597,6 +630,20 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		res->finished ? "true" : "false", res->code, recs,
 		(double)med / 1e6, (double)worst / 1e6, res->blamed_corrupted,
 		res->blamed_other, res->ref_s, res->run_s);
+}
+
+/* Does a source read the run's stdin by name: file-source -, or exec
+ * with - among its words (cat -)?  (A program's own reading of stdin
+ * cannot be seen from here.) */
+static int reads_stdin(const struct rp_cfg_stage *st)
+{
+	if (!st->builtin || (strcmp(st->argv[0], "file-source") != 0 &&
+			     strcmp(st->argv[0], "exec") != 0))
+		return 0;
+	for (int i = 1; i < st->argc; i++)
+		if (!strcmp(st->argv[i], "-"))
+			return 1;
+	return 0;
 }
 
 /* The crash-point sweep (chaos.h): 0 if every run matched. */
@@ -637,8 +684,9 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				else
 					res.lost = 1;
 				runs++;
-				if (lb && ln && memmem(lb, ln, "killed by signal 9",
-						       18)) {
+				if (lb && ln &&
+				    own_line_with(lb, lb + ln,
+						  "killed by signal 9")) {
 					hit++;
 					fired++;
 				}
@@ -685,6 +733,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	     const struct rp_chaos_opts *o)
 {
 	struct rp_cfg_stage *sink = &cfg->stages[cfg->order[cfg->nstages - 1]];
+	const struct rp_cfg_stage *src = &cfg->stages[cfg->order[0]];
 	char out[300], ref[320], log[320], dead_idx[300];
 	struct rp_run_opts ro = *run;
 	struct outcome res;
@@ -702,6 +751,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	struct rp_run_pids *who;
 	struct rp_chaos_expect exp;
 	int sums_kept = 0;
+	FILE *json = NULL;
 	pid_t sup;
 
 	memset(&res, 0, sizeof(res));
@@ -722,6 +772,17 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				"regular file (its output is read back to be "
 				"judged)\n",
 			cfg->file, sink->argv[sink->argc - 1]);
+		return 2;
+	}
+	/* Every run reads the input anew (the reference, the chaos run, a
+	 * rerun, each of a sweep), and stdin is used up by the first: a
+	 * pipe cannot go back, a file is left at its end. */
+	if (reads_stdin(src)) {
+		fprintf(stderr, "ringpipe chaos: %s: stage %s reads stdin: "
+				"each run reads its input again, and the "
+				"first would use stdin up (name the file "
+				"instead of -)\n",
+			cfg->file, src->name);
 		return 2;
 	}
 	if ((o->kinds & RP_CHAOS_CORRUPT) && (o->kinds & RP_CHAOS_SUPERVISOR)) {
@@ -781,6 +842,20 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		return 2;
 	}
 
+	/* Where the verdict goes is known before anything runs: a path
+	 * that cannot be written fails now, not after the runs.  (A run
+	 * that fails before its verdict leaves it empty: no earlier verdict
+	 * is taken for this one's.) */
+	if (o->json && !o->crashpoints &&
+	    (json = fopen(o->json, "we")) == NULL) {
+		fprintf(stderr, "ringpipe chaos: cannot write %s (--json): "
+				"%s\n",
+			o->json, strerror(errno));
+		free(fs);
+		free(plan);
+		return 2;
+	}
+
 	/* 1. What is expected: a sums file given, or the reference, the
 	 * same pipeline without faults (its sums kept for later runs). */
 	if (o->expect) {
@@ -790,6 +865,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		if (err) {
 			fprintf(stderr, "ringpipe chaos: %s%s\n", why,
 				err == -ENOMEM ? ": NOT JUDGED" : "");
+			if (json)
+				fclose(json);
 			free(fs);
 			free(plan);
 			return err == -ENOMEM ? 1 : 2;
@@ -808,6 +885,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			fprintf(stderr, "ringpipe chaos: the reference run "
 					"failed (exit %d); see %s\n",
 				res.code, log);
+			if (json)
+				fclose(json);
 			free(fs);
 			free(plan);
 			return 2;
@@ -818,6 +897,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					"%s%s\n",
 				ref, strerror(-err),
 				err == -ENOMEM ? ": NOT JUDGED" : "");
+			if (json)
+				fclose(json);
 			free(fs);
 			free(plan);
 			return err == -ENOMEM ? 1 : 2;
@@ -894,6 +975,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		fprintf(stderr, "ringpipe chaos: a table of its stages' "
 				"processes: %s\n",
 			strerror(errno));
+		if (json)
+			fclose(json);
 		rp_chaos_expect_free(&exp);
 		free(fs);
 		free(plan);
@@ -1044,16 +1127,30 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 						       "%s%u %s", at ? ", " : "",
 						       c, kind_names[b].name);
 		}
-		printf("ringpipe chaos: pipeline %s, seed %llu: %u faults "
-		       "(%s%s)",
-		       cfg->name, (unsigned long long)o->seed, nf, counts,
-		       !sup_kill    ? ""
-		       : counts[0] ? ", supervisor killed"
-				   : "supervisor killed");
+		printf("ringpipe chaos: pipeline %s, seed %llu: %u faults",
+		       cfg->name, (unsigned long long)o->seed, nf);
+		if (counts[0] || sup_kill)
+			printf(" (%s%s)", counts,
+			       !sup_kill    ? ""
+			       : counts[0] ? ", supervisor killed"
+					   : "supervisor killed");
 		if (missed)
 			printf(", %u of them missed (nobody there to hit)",
 			       missed);
 		printf("\n");
+		/* A verdict with nothing to recover from says nothing of
+		 * recovery: plainly so, lest an ok be read as a proof. */
+		if (nf == missed)
+			printf("  faults      NONE INJECTED: %s, so it proved "
+			       "nothing about recovery%s\n",
+			       o->faults == 0 ? "none were asked for"
+			       : nf	      ? "every one missed"
+					      : "the run ended before the "
+						"first was due",
+			       o->faults && !nf ? " (a longer input or a "
+						  "shorter --every gives "
+						  "them time)"
+						: "");
 		if (o->expect)
 			printf("  reference   none run: %llu records expected "
 			       "by %s\n",
@@ -1141,17 +1238,13 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       o->every_ms, kinds + 1,
 		       run->fast_restart ? " --fast-restart" : "",
 		       o->expect ? " --expect " : "", o->expect ? o->expect : "");
-		if (o->json) {
-			FILE *j = fopen(o->json, "we");
-			if (j) {
-				print_json(j, cfg, o, fs, nf, &res, &cut,
-					   sup_kill, ncorrupt ? contained : -1,
-					   schedule, med, worst, nrec);
-				fclose(j);
-			} else {
+		if (json) {
+			print_json(json, cfg, o, fs, nf, &res, &cut, sup_kill,
+				   ncorrupt ? contained : -1, schedule, med,
+				   worst, nrec);
+			if (fclose(json) != 0)
 				fprintf(stderr, "ringpipe chaos: %s: %s\n",
 					o->json, strerror(errno));
-			}
 		}
 		rp_chaos_expect_free(&exp);
 		free(fs);

@@ -3,7 +3,8 @@
  * judged against a fault-free run of itself (or the digests of one).
  *
  * The pipeline must end in `file-sink FILE`: its output is what the
- * oracle compares (chaos_judge.h).  A reference run writes
+ * oracle compares (chaos_judge.h); and its source must not read stdin,
+ * which the first run would use up.  A reference run writes
  * FILE.chaos-ref, and the digest of each of its lines to
  * FILE.chaos-ref.sums; given such a sums file (--expect), no reference
  * is run.  Then the pipeline runs again, as configured, while faults

@@ -392,12 +392,6 @@ void rp_cfg_exec_pidns(struct rp_sandbox *sb)
 	sb->ns_optional = 1;
 }
 
-/* What a stage's keys said, for the defaults that depend on it. */
-struct seen {
-	int run, program, nargs, policy, ns, restart;
-	char *args[RP_CFG_MAX_ARGS];
-};
-
 static const char *const stage_keys[] = {
 	"name",        "run",          "args",
 	"program",     "input",        "ring",
@@ -410,6 +404,16 @@ static const char *const sandbox_keys[] = {
 	"file_size", "namespaces", "namespaces_optional", "fs_read",
 	"fs_write", "landlock_optional"};
 #define NKEYS(a) ((int)(sizeof(a) / sizeof(*(a))))
+
+/* What a stage's keys said, for the defaults that depend on it. */
+struct seen {
+	int run, program, nargs, policy, ns, restart;
+	char *args[RP_CFG_MAX_ARGS];
+	/* A one-liner's: the column each key was set at (stage_keys, then
+	 * sandbox_keys), 0 if not yet; a YAML mapping's keys are checked
+	 * in yaml_values. */
+	int at[NKEYS(stage_keys) + NKEYS(sandbox_keys)];
+};
 
 static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 			 struct rp_sandbox *sb)
@@ -710,6 +714,20 @@ static int reads_records(const struct rp_cfg_stage *st)
 	return 0;
 }
 
+/* Built-ins that pass records on and have no other end: each needs a
+ * stage reading them (without an output ring lines and fault fail as
+ * they start, grep and head at their first record). */
+static int passes_records(const struct rp_cfg_stage *st)
+{
+	static const char *const passers[] = {"lines", "grep", "head",
+					      "fault"};
+
+	for (size_t i = 0; i < sizeof(passers) / sizeof(*passers); i++)
+		if (builtin_is(st, passers[i]))
+			return 1;
+	return 0;
+}
+
 static int find(const struct rp_cfg *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->nstages; i++)
@@ -862,6 +880,13 @@ static int check_graph(struct rp_cfg *cfg)
 			return fail_at(cfg, st->line, st->column,
 				       "stage name '%s' is used twice",
 				       st->name);
+		/* The log tells the supervisor's lines from a stage's by
+		 * the name after the time stamp. */
+		if (strcmp(st->name, "ringpipe") == 0)
+			return fail_at(cfg, st->line, st->column,
+				       "stage name 'ringpipe' is the "
+				       "supervisor's own in the log: choose "
+				       "another");
 		if (st->input[0] == '\0') {
 			if (source >= 0)
 				return fail_at(cfg, st->line, st->column,
@@ -935,6 +960,19 @@ static int check_graph(struct rp_cfg *cfg)
 				       "source (a cycle?)", st->name);
 		}
 		cfg->order[k] = next;
+	}
+	/* Nothing reads the last stage: one that passes records on would
+	 * fail at its first record, and again at every restart. */
+	{
+		struct rp_cfg_stage *last =
+			&cfg->stages[cfg->order[cfg->nstages - 1]];
+		if (passes_records(last))
+			return fail_at(cfg, last->line, last->column,
+				       "stage '%s': %s passes records on, but "
+				       "nothing reads them: end the pipeline "
+				       "with a sink (file-sink --lines - for "
+				       "stdout, or count)",
+				       last->name, last->argv[0]);
 	}
 	if ((err = check_same_file(cfg)))
 		return err;
@@ -1251,21 +1289,30 @@ static void yaml_quoted(char *buf, size_t len, const char *v, size_t n)
 	buf[at] = '\0';
 }
 
+/* The i-th key a one-liner's stage may be given: stage_keys, then
+ * sandbox_keys. */
+static const char *line_key(int i)
+{
+	return i < NKEYS(stage_keys) ? stage_keys[i]
+				     : sandbox_keys[i - NKEYS(stage_keys)];
+}
+
 /*
- * One "@KEY=VALUE" word of a one-liner: the YAML file's KEY for this
- * stage (a sandbox key goes under sandbox:), checked by the same code.
- * Lists are comma-separated.  Errors name the stage's place and the word.
+ * One "@KEY=VALUE" word of a one-liner, at column col: the YAML file's
+ * KEY for this stage (a sandbox key goes under sandbox:), checked by the
+ * same code.  Lists are comma-separated.  Errors name the word's column
+ * and the word.
  */
 #define SETTING_MAX 900
 
 static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
-			struct seen *sn, const char *word)
+			struct seen *sn, const char *word, int col)
 {
 	static const char *const lists[] = {"allow", "deny", "namespaces",
 					    "fs_read", "fs_write"};
 	const char *eq = strchr(word, '='), *v;
 	char key[32], text[4096], msg[sizeof(cfg->error)], shown[72];
-	int no = cfg->nstages, sandbox, err;
+	int sandbox, err, slot;
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	struct ctx c = {cfg, &doc, NULL};
@@ -1274,7 +1321,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	/* Bounded, so that the document below always fits: quoting takes
 	 * at most 4 bytes a byte (\xNN), and a list 4 more an element. */
 	if (strlen(word) > SETTING_MAX)
-		return fail_at(cfg, 1, no, "%.40s...: longer than %d bytes",
+		return fail_at(cfg, 1, col, "%.40s...: longer than %d bytes",
 			       word, SETTING_MAX);
 	/* Echoed in messages no longer than this, so the reason fits. */
 	snprintf(shown, sizeof(shown), strlen(word) > 64 ? "%.60s..." : "%s",
@@ -1282,17 +1329,14 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 	snprintf(key, sizeof(key), "%.*s", (int)(eq - word - 1), word + 1);
 	if (!strcmp(key, "run") || !strcmp(key, "args") ||
 	    !strcmp(key, "program") || !strcmp(key, "input"))
-		return fail_at(cfg, 1, no, "%s: %s is what the line itself "
+		return fail_at(cfg, 1, col, "%s: %s is what the line itself "
 					   "says, not a setting", shown, key);
 	sandbox = in_list(key, sandbox_keys, NKEYS(sandbox_keys));
 	if (!sandbox && !in_list(key, stage_keys, NKEYS(stage_keys))) {
 		const char *best = NULL;
 		int bd = 99;
-		for (int i = 0; i < NKEYS(stage_keys) + NKEYS(sandbox_keys);
-		     i++) {
-			const char *k = i < NKEYS(stage_keys)
-						? stage_keys[i]
-						: sandbox_keys[i - NKEYS(stage_keys)];
+		for (int i = 0; i < NKEYS(sn->at); i++) {
+			const char *k = line_key(i);
 			/* Not one the line itself says. */
 			if (!strcmp(k, "run") || !strcmp(k, "args") ||
 			    !strcmp(k, "program") || !strcmp(k, "input"))
@@ -1304,12 +1348,23 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 		}
 		/* Close, and for a short key closer still. */
 		if (bd <= 3 && bd <= (int)strlen(key) / 2 + 1)
-			return fail_at(cfg, 1, no, "%s: unknown setting '%s' "
-						   "(did you mean '@%s'?)",
+			return fail_at(cfg, 1, col, "%s: unknown setting '%s' "
+						    "(did you mean '@%s'?)",
 				       shown, key, best);
-		return fail_at(cfg, 1, no, "%s: unknown setting '%s'", shown,
+		return fail_at(cfg, 1, col, "%s: unknown setting '%s'", shown,
 			       key);
 	}
+	/* As a YAML mapping refuses a key given twice: the last would
+	 * silently win (or a list be added to). */
+	for (slot = 0; slot < NKEYS(sn->at) - 1 &&
+		       strcmp(line_key(slot), key) != 0;
+	     slot++)
+		;
+	if (sn->at[slot])
+		return fail_at(cfg, 1, col, "%s: '%s' given twice (first at "
+					    "column %d)", shown, key,
+			       sn->at[slot]);
+	sn->at[slot] = col;
 	snprintf(text, sizeof(text), "%s%s: ", sandbox ? "sandbox: {" : "",
 		 key);
 	v = eq + 1;
@@ -1334,15 +1389,15 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 				     strlen(text));
 	if (!yaml_parser_load(&parser, &doc)) {
 		yaml_parser_delete(&parser);
-		return fail_at(cfg, 1, no, "%s: not a value this setting can "
-					   "take", shown);
+		return fail_at(cfg, 1, col, "%s: not a value this setting can "
+					    "take", shown);
 	}
 	root = yaml_document_get_root_node(&doc);
 	err = root == NULL || root->type != YAML_MAPPING_NODE ||
 	      root->data.mapping.pairs.top - root->data.mapping.pairs.start != 1;
 	if (err) {
-		err = fail_at(cfg, 1, no, "%s: not a value this setting can "
-					  "take", shown);
+		err = fail_at(cfg, 1, col, "%s: not a value this setting can "
+					   "take", shown);
 	} else {
 		yaml_node_pair_t *p = root->data.mapping.pairs.start;
 		err = stage_key(&c, yaml_document_get_node(&doc, p->key),
@@ -1355,7 +1410,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 					       ": ");
 			snprintf(msg, sizeof(msg), "%s",
 				 m ? m + 2 : cfg->error);
-			fail_at(cfg, 1, no, "%s: %s", shown, msg);
+			fail_at(cfg, 1, col, "%s: %s", shown, msg);
 		}
 	}
 	yaml_document_delete(&doc);
@@ -1366,10 +1421,12 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 /* The next word of a one-liner, in place: blanks separate words; '...'
  * and "..." quote (so a word may hold blanks or a '!'), and a backslash
  * escapes the next character outside single quotes.  *quoted is set when
- * any part was quoted.  NULL at the end; *bad on an unclosed quote. */
-static char *next_word(char **p, int *quoted, int *bad)
+ * any part was quoted.  NULL at the end; *open at a quote left open.
+ * Only what was read is written over, so a word starts, and a quote
+ * stands, where it does in the line. */
+static char *next_word(char **p, int *quoted, char **open)
 {
-	char *r = *p, *w, *start;
+	char *r = *p, *w, *start, *at = NULL;
 	char q = 0;
 
 	*quoted = 0;
@@ -1388,6 +1445,7 @@ static char *next_word(char **p, int *quoted, int *bad)
 				*w++ = *r;
 		} else if (*r == '\'' || *r == '"') {
 			q = *r;
+			at = r;
 			*quoted = 1;
 		} else if (*r == '\\' && r[1]) {
 			*w++ = *++r;
@@ -1399,16 +1457,18 @@ static char *next_word(char **p, int *quoted, int *bad)
 		}
 	}
 	if (q)
-		*bad = 1;
+		*open = at;
 	*w = '\0';
 	*p = r;
 	return start;
 }
 
+/* Errors name the line's byte, from 1: the word at fault, or the quote
+ * or '!'; a stage's own place is its name's. */
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 {
-	char *buf = strdup(line), *cur;
-	int err = 0, quoted = 0, bad = 0, settings = 0;
+	char *buf = strdup(line), *cur, *open = NULL;
+	int err = 0, quoted = 0, settings = 0, bang = 1;
 	struct seen sn[RP_CFG_MAX_STAGES];
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -1422,24 +1482,30 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 	/* Stages are separated by a lone, unquoted '!' word (as gst-launch
 	 * does). */
 	cur = buf;
-	for (char *word; (word = next_word(&cur, &quoted, &bad)) != NULL;) {
+	for (char *word; (word = next_word(&cur, &quoted, &open)) != NULL;) {
 		struct rp_cfg_stage *st;
-		if (bad) {
-			err = fail_at(cfg, 1, 1, "a quote is not closed");
+		int col = (int)(word - buf) + 1;
+		if (open) {
+			err = fail_at(cfg, 1, (int)(open - buf) + 1,
+				      "a quote is not closed (the %c here)",
+				      line[open - buf]);
 			goto out;
 		}
 		if (!quoted && !strcmp(word, "!")) {
 			if (cfg->nstages == 0 ||
 			    cfg->stages[cfg->nstages - 1].argc == 0) {
-				err = fail_at(cfg, 1, 1, "'!' with no stage "
-							 "before it");
+				err = fail_at(cfg, 1, col, "'!' with no stage "
+							   "before it");
 				goto out;
 			}
 			if (cfg->nstages >= RP_CFG_MAX_STAGES) {
-				err = fail_at(cfg, 1, 1, "too many stages");
+				err = fail_at(cfg, 1, col, "too many stages "
+							   "(at most %d)",
+					      RP_CFG_MAX_STAGES);
 				goto out;
 			}
 			cfg->nstages++;
+			bang = col;
 			continue;
 		}
 		if (cfg->nstages == 0)
@@ -1447,7 +1513,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 		st = &cfg->stages[cfg->nstages - 1];
 		/* Not a program's path: a setting put before the name. */
 		if (st->argc == 0 && !quoted && word[0] == '@') {
-			err = fail_at(cfg, 1, cfg->nstages,
+			err = fail_at(cfg, 1, col,
 				      "'%.60s%s' where stage %d's name is due: "
 				      "@settings come after the name "
 				      "(grep @replicas=2 ERROR); a program "
@@ -1461,7 +1527,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 			st->builtin = rp_cfg_is_builtin(word);
 			settings = 1;
 			st->line = 1;
-			st->column = cfg->nstages;
+			st->column = col;
 			snprintf(st->name, sizeof(st->name), "%d-%.40s",
 				 cfg->nstages, strrchr(word, '/')
 						       ? strrchr(word, '/') + 1
@@ -1481,21 +1547,27 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 		if (settings && st->argc > 0 && word[0] == '@' &&
 		    strchr(word, '=') != NULL) {
 			if ((err = line_setting(cfg, st,
-						&sn[cfg->nstages - 1], word)))
+						&sn[cfg->nstages - 1], word,
+						col)))
 				goto out;
 			continue;
 		}
 		if (st->argc > 0)
 			settings = 0;
 		if (st->argc >= RP_CFG_MAX_ARGS) {
-			err = fail_at(cfg, 1, st->column, "too many arguments");
+			err = fail_at(cfg, 1, col, "too many arguments (a "
+						   "stage takes at most %d)",
+				      RP_CFG_MAX_ARGS - 1);
 			goto out;
 		}
 		st->argv[st->argc++] = strdup(word);
 	}
-	if (cfg->nstages == 0 || cfg->stages[cfg->nstages - 1].argc == 0) {
-		err = fail_at(cfg, 1, 1, "a pipeline needs at least one stage "
-					 "(and nothing after a trailing '!')");
+	if (cfg->nstages == 0) {
+		err = fail_at(cfg, 1, 1, "a pipeline needs at least one stage");
+		goto out;
+	}
+	if (cfg->stages[cfg->nstages - 1].argc == 0) {
+		err = fail_at(cfg, 1, bang, "'!' with no stage after it");
 		goto out;
 	}
 	/* A program named by path runs as a stage program; anything else
@@ -1504,7 +1576,7 @@ int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg)
 		struct rp_cfg_stage *st = &cfg->stages[i];
 		exec_defaults(st, &sn[i]);
 		if (!st->builtin && strchr(st->argv[0], '/') == NULL) {
-			err = fail_at(cfg, 1, i + 1,
+			err = fail_at(cfg, 1, st->column,
 				      "'%s' is not a built-in stage; name a "
 				      "stage program by its path (./prog)",
 				      st->argv[0]);

@@ -99,7 +99,9 @@ struct rp_cfg {
  * "FILE:LINE:COL: message". */
 int rp_cfg_load(const char *path, struct rp_cfg *cfg);
 /* Parse a one-liner: "stage [@KEY=VALUE ...] args ! stage args ! ...";
- * the settings are a YAML stage's keys, checked by the same code. */
+ * the settings are a YAML stage's keys, checked by the same code.
+ * Errors are "-e:1:COL: message", COL the line's byte (from 1) where
+ * the mistake is; a stage's line and column are its name's. */
 int rp_cfg_parse_line(const char *line, struct rp_cfg *cfg);
 void rp_cfg_free(struct rp_cfg *cfg);
 

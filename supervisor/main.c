@@ -7,6 +7,8 @@
  *   ringpipe stat NAME [--json]      a running pipeline's counters
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
  *   ringpipe replay FILE [...]       quarantined records through a stage
+ *
+ * Options may come before or after the FILE (NAME, the one-liner).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +41,10 @@ static void usage(FILE *f)
 "       ringpipe chaos FILE --crashpoints N [--expect SUMS]\n"
 "       ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]\n"
 "                       [--quiet] [--report-json OUT]\n"
+"       ringpipe [COMMAND] --help\n"
+"\n"
+"Options may come before FILE or NAME as well as after it (after --, a\n"
+"word is FILE or NAME even if it starts with -).\n"
 "\n"
 "Runs a pipeline of isolated stage processes joined by shared-memory\n"
 "rings, supervised from one event loop.  Stages are built-ins of\n"
@@ -141,7 +147,12 @@ static void usage(FILE *f)
 "record.  --crashpoints N instead kills each stage at its 1st..Nth\n"
 "pass through each library crash point, one run each.  The reference\n"
 "run's line digests are kept in FILE.chaos-ref.sums; --expect SUMS\n"
-"judges against such a file instead of making a reference run.\n"
+"judges against such a file instead of making a reference run.  Each\n"
+"run reads the input again, so a source on stdin (file-source -) is\n"
+"refused; --json OUT is opened before anything runs.\n"
+"A run that no fault reached (it ended before the first, or each one\n"
+"missed) says so: it proved nothing about recovery (still exit 0 if\n"
+"nothing was lost).\n"
 "\n"
 "exit codes: 0 done, 1 a stage failed, 2 bad usage or configuration,\n"
 "            130 interrupted (SIGINT), 143 terminated (SIGTERM),\n"
@@ -169,6 +180,82 @@ static void stage_bin(char *buf, size_t len)
 	buf[n] = '\0';
 	slash = strrchr(buf, '/');
 	snprintf(slash ? slash + 1 : buf, 32, "ringpipe-stage");
+}
+
+/* Each command, what its one operand is, and its options that take a
+ * value (the word after them). */
+static const char *const run_valued[] = {"--report-json", NULL};
+static const char *const chaos_valued[] = {
+	"--seed", "--faults", "--every", "--kinds", "--crashpoints", "--json",
+	"--expect", NULL};
+static const char *const replay_valued[] = {"--dead", "--stage", "--to",
+					    "--report-json", NULL};
+static const char *const stat_valued[] = {NULL};
+
+static const struct {
+	const char *name, *operand;
+	const char *const *valued;
+} commands[] = {
+	{"run", "FILE", run_valued},	 {"-e", "pipeline", run_valued},
+	{"check", "FILE", run_valued},	 {"stat", "NAME", stat_valued},
+	{"chaos", "FILE", chaos_valued}, {"replay", "FILE", replay_valued},
+};
+
+static int takes_value(const char *const *valued, const char *a)
+{
+	for (; *valued != NULL; valued++)
+		if (!strcmp(*valued, a))
+			return 1;
+	return 0;
+}
+
+/* Options may come before the operand (FILE, NAME, the one-liner) as
+ * well as after it: move the first word that is neither an option nor
+ * an option's value to argv[2], where the commands look for it, the
+ * options keeping their order.  After "--" the next word is the
+ * operand whatever it looks like (a FILE named -x); the "--" goes.
+ * 1 if -h or --help is among the options, -1 if there is no operand,
+ * else 0. */
+static int operand_first(int *argc, char **argv, const char *const *valued)
+{
+	int at = -1;
+	char *op;
+
+	for (int i = 2; i < *argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help"))
+			return 1;
+		if (at < 0 && !strcmp(a, "--") && i + 1 < *argc) {
+			/* (argv[argc] is NULL: it moves too.) */
+			memmove(&argv[i], &argv[i + 1],
+				(size_t)(*argc - i) * sizeof(*argv));
+			(*argc)--;
+			at = i;
+		} else if (at < 0 && (a[0] != '-' || a[1] == '\0')) {
+			at = i; /* (a lone "-" is no option) */
+		} else if (takes_value(valued, a)) {
+			i++;
+		}
+	}
+	if (at < 0)
+		return -1;
+	op = argv[at];
+	memmove(&argv[3], &argv[2], (size_t)(at - 2) * sizeof(*argv));
+	argv[2] = op;
+	return 0;
+}
+
+/* A word a command does not take: an option it does not know, or a
+ * second operand. */
+static int unexpected(const char *who, const char *word, const char *what,
+		      const char *first)
+{
+	if (word[0] == '-' && word[1] != '\0')
+		fprintf(stderr, "%s: unknown option %s\n", who, word);
+	else
+		fprintf(stderr, "%s: %s: a second %s (%s is the first)\n", who,
+			word, what, first);
+	return RP_RUN_USAGE;
 }
 
 /* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
@@ -200,9 +287,8 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			rp_log_set_level(RP_LOG_DEBUG);
 		} else {
-			fprintf(stderr, "ringpipe replay: unknown option %s\n",
-				a);
-			return RP_RUN_USAGE;
+			return unexpected("ringpipe replay", a, "FILE",
+					  argv[2]);
 		}
 	}
 	stage_bin(bin, sizeof(bin));
@@ -217,8 +303,9 @@ int main(int argc, char **argv)
 				   .kinds = RP_CHAOS_KILL};
 	struct rp_cfg *cfg = calloc(1, sizeof(*cfg));
 	char bin[PATH_MAX];
-	const char *cmd, *arg = NULL;
-	int err, code;
+	const char *cmd, *arg = NULL, *what = NULL;
+	const char *const *valued = NULL;
+	int err, code, chaos;
 
 	if (cfg == NULL)
 		return RP_RUN_FAILED;
@@ -242,15 +329,35 @@ int main(int argc, char **argv)
 	}
 	if (argc < 2) {
 		usage(stderr);
+		free(cfg);
 		return RP_RUN_USAGE;
 	}
 	cmd = argv[1];
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage(stdout);
+		free(cfg);
 		return 0;
 	}
-	if (argc < 3) {
+	for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
+		if (!strcmp(cmd, commands[c].name)) {
+			what = commands[c].operand;
+			valued = commands[c].valued;
+		}
+	if (valued == NULL) {
+		fprintf(stderr, "ringpipe: unknown command %s\n", cmd);
 		usage(stderr);
+		free(cfg);
+		return RP_RUN_USAGE;
+	}
+	switch (operand_first(&argc, argv, valued)) {
+	case 1:
+		usage(stdout);
+		free(cfg);
+		return 0;
+	case -1:
+		fprintf(stderr, "ringpipe %s: no %s given\n", cmd, what);
+		usage(stderr);
+		free(cfg);
 		return RP_RUN_USAGE;
 	}
 	arg = argv[2];
@@ -262,11 +369,9 @@ int main(int argc, char **argv)
 				json = 1;
 			else if (!strcmp(argv[i], "--watch"))
 				watch = 1;
-			else {
-				fprintf(stderr, "ringpipe stat: unknown option "
-						"%s\n", argv[i]);
-				return RP_RUN_USAGE;
-			}
+			else
+				return unexpected("ringpipe stat", argv[i],
+						  what, arg);
 		}
 		return rp_stat_main(arg, json, watch);
 	}
@@ -274,9 +379,14 @@ int main(int argc, char **argv)
 		free(cfg);
 		return replay_main(argc, argv, &o);
 	}
+	chaos = !strcmp(cmd, "chaos");
 	for (int i = 3; i < argc; i++) {
-		int chaos = !strcmp(cmd, "chaos") && i + 1 < argc;
 		char *end = (char *)"";
+		if (takes_value(valued, argv[i]) && i + 1 >= argc) {
+			fprintf(stderr, "ringpipe: %s needs a value\n",
+				argv[i]);
+			return RP_RUN_USAGE;
+		}
 		errno = 0;
 		if (chaos && !strcmp(argv[i], "--seed")) {
 			co.seed = strtoull(argv[++i], &end, 10);
@@ -301,11 +411,9 @@ int main(int argc, char **argv)
 		} else if (chaos && !strcmp(argv[i], "--expect")) {
 			co.expect = argv[++i];
 			end = argv[i] + strlen(argv[i]);
-		} else if (!strcmp(argv[i], "--report-json") &&
-			   i + 1 < argc && strcmp(cmd, "chaos") != 0) {
+		} else if (!chaos && !strcmp(argv[i], "--report-json")) {
 			o.report_json = argv[++i];
-		} else if (!strcmp(argv[i], "--drain") &&
-			   strcmp(cmd, "chaos") != 0) {
+		} else if (!chaos && !strcmp(argv[i], "--drain")) {
 			o.drain = 1;
 		} else if (!strcmp(argv[i], "--fast-restart")) {
 			o.fast_restart = 1;
@@ -318,9 +426,7 @@ int main(int argc, char **argv)
 			   !strcmp(argv[i], "-v")) {
 			rp_log_set_level(RP_LOG_DEBUG);
 		} else {
-			fprintf(stderr, "ringpipe: unknown option %s\n",
-				argv[i]);
-			return RP_RUN_USAGE;
+			return unexpected("ringpipe", argv[i], what, arg);
 		}
 		if (end == NULL || *end != '\0' || errno == ERANGE) {
 			fprintf(stderr, "ringpipe chaos: %s: bad value '%s'\n",
@@ -330,14 +436,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "-e"))
 		err = rp_cfg_parse_line(arg, cfg);
-	else if (!strcmp(cmd, "run") || !strcmp(cmd, "check") ||
-		 !strcmp(cmd, "chaos"))
+	else
 		err = rp_cfg_load(arg, cfg);
-	else {
-		fprintf(stderr, "ringpipe: unknown command %s\n", cmd);
-		usage(stderr);
-		return RP_RUN_USAGE;
-	}
 	if (err) {
 		fprintf(stderr, "ringpipe: %s\n", cfg->error);
 		free(cfg);
@@ -355,7 +455,7 @@ int main(int argc, char **argv)
 	stage_bin(bin, sizeof(bin));
 	o.stage_bin = bin;
 	co.file = arg;
-	code = !strcmp(cmd, "chaos") ? rp_chaos(cfg, &o, &co) : rp_run(cfg, &o);
+	code = chaos ? rp_chaos(cfg, &o, &co) : rp_run(cfg, &o);
 	rp_cfg_free(cfg);
 	free(cfg);
 	return code;

@@ -209,9 +209,24 @@ static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given)
 	return builtin_stage(last, name, input, argv);
 }
 
-/* From the pipeline's stage k on, fed by `file-source --records tmp`;
- * the stages move from cfg to rc.  0, or an exit code. */
-static int build(struct rp_cfg *cfg, int k, const char *tmp,
+/* Every record replayed was a poison record once: the replayed stage
+ * may well die on each of them again, one after the other.  Its restart
+ * limits are made to let it (at once, and as many times in a row as
+ * quarantining every record again takes, and its own limit more), so
+ * that each record ends passed or quarantined again, not the run given
+ * up halfway with the rest untried.  Its restart policy stays. */
+static void allow_poison_run(struct rp_cfg_stage *st, uint64_t n)
+{
+	uint64_t most = n * (st->quarantine_after ? st->quarantine_after : 1) +
+			st->restart_max;
+
+	st->restart_backoff_ms = 0;
+	st->restart_max = most > 100000 ? 100000 : (uint32_t)most;
+}
+
+/* From the pipeline's stage k on, fed by `file-source --records tmp`,
+ * n records; the stages move from cfg to rc.  0, or an exit code. */
+static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 		 const struct rp_replay_opts *o, const char *prefix,
 		 struct rp_cfg *rc)
 {
@@ -244,6 +259,7 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp,
 	}
 	for (int j = 0; j < rc->nstages; j++)
 		rc->order[j] = j;
+	allow_poison_run(&rc->stages[1], n);
 	source_name(rc, src, sizeof(src));
 	memcpy(rc->stages[1].input, src, sizeof(src));
 	err = builtin_stage(&rc->stages[0], src, "", argv);
@@ -393,7 +409,7 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||
-	    (code = build(cfg, k, tmp, o, prefix, rc)))
+	    (code = build(cfg, k, tmp, ix->stage[sel].count, o, prefix, rc)))
 		return code;
 	return run_replay(rc, run, ix->rec_path, ix->stage[sel].name,
 			  ix->stage[sel].count);

@@ -565,7 +565,7 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 					     1000000000LL;
 	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
 	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
-
+	int64_t delay;
 	uint64_t done = released(s, k), died_on = r->death_rec;
 	uint64_t cleared = r->cleared;
 
@@ -609,10 +609,18 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	}
 	r->in_a_row++;
 	r->restarts++;
-	r->restart_at = now + r->backoff_ns;
+	/* A ready standby takes the first failure of a series over at
+	 * once: the start the backoff spaces out is paid already.  Failures
+	 * in a row still wait theirs, so a crash loop does not burn one
+	 * standby after another. */
+	delay = c->standby && r->spare.pid > 0 && r->spare_ready &&
+			r->in_a_row == 1
+		? 0
+		: r->backoff_ns;
+	r->restart_at = now + delay;
 	set_state(s, k, ST_RESTARTING);
 	rp_log(RP_LOG_INFO, c->name, "%s; restarting in %lld ms (%u of at "
-	       "most %u in a row)", why, (long long)(r->backoff_ns / 1000000),
+	       "most %u in a row)", why, (long long)(delay / 1000000),
 	       r->in_a_row, c->restart_max);
 	r->why[0] = '\0';
 	return 1;
@@ -1550,7 +1558,7 @@ static int start_done(struct sup *s, int k, int err)
 	struct epoll_event ev = {.events = EPOLLIN};
 
 	if (err) {
-		char why[sizeof(r->why) + 16];
+		char why[sizeof(r->why)];
 		int st = r->proc.start_status;
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 		/* Its stderr may say why. */
@@ -1570,7 +1578,16 @@ static int start_done(struct sup *s, int k, int err)
 					1);
 			return err;
 		}
-		snprintf(why, sizeof(why), "could not start: %s", r->why);
+		/* A program that never speaks the hand-shake is most
+		 * likely an ordinary command put where a stage program
+		 * goes: said so, with what to write instead. */
+		snprintf(why, sizeof(why), "could not start: %.150s%s", r->why,
+			 !r->cfg->builtin && !r->broken_side &&
+				 ((err == -EPIPE && WIFEXITED(st)) ||
+				  err == -ETIMEDOUT)
+			 ? " - is it a ringpipe stage program? (an ordinary "
+			   "command runs as exec -- CMD)"
+			 : "");
 		r->why[0] = '\0';
 		/* Killed while it started (an operator, a fault schedule):
 		 * one more failure for its restart policy to judge; an exit
@@ -2621,9 +2638,22 @@ static void report(struct sup *s)
 	}
 }
 
+/* Records a stage has taken in: what its final control record said,
+ * or, while it runs (ringpipe stat), its input count as it stands
+ * (a status word: a hint, bounded, never taken lower). */
+static uint64_t records_in_now(const struct stage_run *r)
+{
+	uint64_t v;
+
+	if (r->proc.rx == NULL)
+		return r->records_in;
+	v = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_INPUT_SEQ);
+	return v > r->records_in && v < UINT64_MAX / 2 ? v : r->records_in;
+}
+
 /* The report as one JSON object, for scripts (--report-json FILE):
  * the pipeline's time and exit code, and per stage its state, records
- * in (from its last control record; a source's: what it read), records
+ * in (records_in_now; a source's: what it read), records
  * and bytes out and the times it waited for input or for room (from its
  * rings' counters: the stages' own counts, so hints; "out" counts every
  * publication, a restarted stage's replays too), restarts, quarantined
@@ -2667,7 +2697,7 @@ static void write_json(struct sup *s, FILE *f, int code)
 		rp_json_str(f, r->cfg->name);
 		fprintf(f, ",\"state\":\"%s\",\"records_in\":%llu",
 			state_name[r->state],
-			(unsigned long long)r->records_in);
+			(unsigned long long)records_in_now(r));
 		if (have_out)
 			fprintf(f, ",\"records_out\":%llu,\"bytes_out\":%llu,"
 				   "\"waits_for_room\":%llu",

@@ -5,6 +5,7 @@
  * one whose output is not the reference's.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,12 +449,16 @@ RP_TEST(test_chaos_cut_by_sums, 10)
 
 /* Relayed faults the supervisor dropped (their stage restarting) or
  * never handled (the run ended) are told from those it sent on, in
- * order, from its log. */
+ * order, from its own lines of the log (not a stage's). */
 RP_TEST(test_chaos_relays_done, 10)
 {
 	static const char log[] =
 	    "12:00:00.001 ringpipe: chaos: hang fault sent to stage mid\n"
 	    "12:00:00.002 mid: chaos: hanging on record 7\n"
+	    /* A stage's stderr saying what the supervisor says: not its
+	     * word. */
+	    "12:00:00.002 mid: ringpipe: chaos: deny fault sent to stage "
+	    "mid\n"
 	    "12:00:00.003 ringpipe: chaos: deny fault for stage mid "
 	    "dropped: it is restarting\n"
 	    "12:00:00.004 ringpipe: chaos: corrupt fault sent to stage mid\n";
@@ -761,6 +766,119 @@ RP_TEST(test_chaos_usage, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A source on stdin: every run reads its input again, and the first
+ * uses stdin up (a pipe; a file is left at its end), the chaos run then
+ * judged on nothing.  Refused before anything runs, naming the stage,
+ * as is an exec source given -. */
+RP_TEST(test_chaos_stdin_source, 60)
+{
+	char *args[] = {"chaos",   "s.yaml", "--faults", "3",
+			"--every", "20",     NULL};
+	char *cat[] = {"chaos", "e.yaml", NULL};
+	const char *s =
+		"name: s\nstages:\n"
+		"  - {name: read, run: file-source, args: [--lines, \"-\"]}\n"
+		"  - {name: write, input: read, run: file-sink,"
+		" args: [--lines, out]}\n";
+	const char *e =
+		"name: e\nstages:\n"
+		"  - {name: cat, run: exec, args: [--lines, --, cat, \"-\"]}\n"
+		"  - {name: write, input: cat, run: file-sink,"
+		" args: [--lines, out]}\n";
+	char *text, path[256];
+	int p[2], fd;
+	size_t n;
+
+	rp_cmd_dir_make("chaos");
+	rp_cmd_spit("s.yaml", s, strlen(s));
+	rp_cmd_spit("e.yaml", e, strlen(e));
+	rp_cmd_path(path, sizeof(path), "in");
+	rp_cmd_write_lines(path, 20000);
+	for (int file = 0; file < 2; file++) {
+		/* A pipe, then a regular file. */
+		if (file) {
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			CU_ASSERT_FATAL(fd >= 0);
+		} else {
+			CU_ASSERT_FATAL(pipe(p) == 0);
+			CU_ASSERT(write(p[1], "a\nb\nc\n", 6) == 6);
+			close(p[1]);
+			fd = p[0];
+		}
+		CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(
+					rp_cmd_start(args, fd), 60)),
+				2);
+		close(fd);
+		text = rp_cmd_slurp("REPORT", &n);
+		if (strstr(text, "s.yaml: stage read reads stdin: each run "
+				 "reads its input again") == NULL) {
+			fprintf(stderr, "%s\n", text);
+			CU_FAIL("a source on stdin not refused");
+		}
+		free(text);
+		/* Refused before the reference run. */
+		CU_ASSERT_EQUAL(rp_cmd_lines("out.chaos-ref"), 0);
+	}
+	CU_ASSERT_EQUAL(rp_cmd_run(cat, &text), 2);
+	CU_ASSERT(strstr(text, "e.yaml: stage cat reads stdin") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* A run that ends before its first fault is due proves nothing about
+ * recovery: the report says so in words, the JSON with "injected": 0;
+ * its output matched, so the exit code is still 0. */
+RP_TEST(test_chaos_no_fault_said, 60)
+{
+	char *args[] = {"chaos",   "c.yaml", "--faults", "3",
+			"--every", "2000",   "--json",	 "c.json", NULL};
+	char *text, *json;
+	size_t n;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline_of("c.yaml", "  - {name: mid, input: read, run: grep, "
+				    "args: [\"[05]$\"], ring: 64k}\n",
+			  10);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	if (strstr(text, ": 0 faults\n  faults      NONE INJECTED: the run "
+			 "ended before the first was due, so it proved "
+			 "nothing about recovery") == NULL) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a run without faults not said to be one");
+	}
+	CU_ASSERT(strstr(text, "safety      ok: lost 0") != NULL);
+	json = rp_cmd_slurp("c.json", &n);
+	CU_ASSERT(strstr(json, "\"faults\":[],\"missed\":0,"
+			       "\"injected\":0,") != NULL);
+	free(json);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* --json to a path that cannot be written fails before anything runs
+ * (exit 2), not after the runs with their verdict lost. */
+RP_TEST(test_chaos_json_checked_first, 60)
+{
+	char *args[] = {"chaos", "c.yaml", "--json", "no/such/dir/c.json",
+			NULL};
+	char *text;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline_of("c.yaml", "  - {name: mid, input: read, run: grep, "
+				    "args: [\"[05]$\"], ring: 64k}\n",
+			  1000);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 2);
+	CU_ASSERT(strstr(text, "ringpipe chaos: cannot write "
+			       "no/such/dir/c.json (--json): No such file or "
+			       "directory") != NULL);
+	/* Nothing ran: no reference, no output. */
+	CU_ASSERT(strstr(text, "reference   ") == NULL);
+	CU_ASSERT_EQUAL(rp_cmd_lines("out.chaos-ref"), 0);
+	CU_ASSERT_EQUAL(rp_cmd_lines("out"), 0);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_chaos(void)
 {
 	RP_SUITE("chaos",
@@ -788,5 +906,11 @@ void rp_suite_chaos(void)
 		  test_chaos_hang_deny_recover},
 		 {"corruptions: contained, only the corrupted blamed",
 		  test_chaos_corrupt_contained},
-		 {"what chaos cannot judge, bad options", test_chaos_usage});
+		 {"what chaos cannot judge, bad options", test_chaos_usage},
+		 {"a source on stdin: refused before any run",
+		  test_chaos_stdin_source},
+		 {"a run no fault reached says it proved nothing",
+		  test_chaos_no_fault_said},
+		 {"--json that cannot be written: refused before any run",
+		  test_chaos_json_checked_first});
 }

@@ -153,6 +153,27 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "  - name: c\n    run: count\n    input: b\n",
 		 "p.yaml:8:5: stage 'c': input 'b' is a file-sink, which "
 		 "passes no records on"},
+		/* A built-in that passes records on cannot end a pipeline:
+		 * it used to fail at its first record, restarted five
+		 * times.  The last in the chain, not in the file. */
+		{"name: p\nstages:\n  - name: read\n    run: file-source\n"
+		 "    args: [x]\n  - name: pick\n    input: read\n"
+		 "    run: grep\n    args: [x]\n",
+		 "p.yaml:6:5: stage 'pick': grep passes records on, but "
+		 "nothing reads them: end the pipeline with a sink (file-sink "
+		 "--lines - for stdout, or count)"},
+		{"name: p\nstages:\n"
+		 "  - {name: c, input: b, run: head, args: ['3']}\n"
+		 "  - {name: a, run: file-source, args: [x]}\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "p.yaml:3:5: stage 'c': head passes records on, but nothing "
+		 "reads them"},
+		{"name: p\nstages:\n  - {name: a, run: file-source, args: [x]}\n"
+		 "  - {name: b, input: a, run: lines}\n",
+		 "p.yaml:4:5: stage 'b': lines passes records on"},
+		{"name: p\nstages:\n  - {name: a, run: fault, args: [--make, "
+		 "'9']}\n  - {name: b, input: a, run: fault}\n",
+		 "p.yaml:4:5: stage 'b': fault passes records on"},
 	};
 
 	rp_cmd_dir_make("cli");
@@ -199,12 +220,115 @@ RP_TEST(test_check_names_line_and_column, 60)
 			   "  - name: pick\n    input: read\n    run: grep\n"
 			   "    args: [x]\n    ring: 64K\n"
 			   "    sandbox:\n      policy: strict\n"
-			   "      memory: 256M\n      deny: [\"openat:EACCES\"]\n");
+			   "      memory: 256M\n      deny: [\"openat:EACCES\"]\n"
+			   "  - name: tally\n    input: pick\n    run: count\n");
 		rp_cmd_path(p, sizeof(p), "ok.yaml");
 		CU_ASSERT_EQUAL(run(args, &text), 0);
-		CU_ASSERT(strstr(text, "pipeline ok: 2 stages, ok") != NULL);
+		CU_ASSERT(strstr(text, "pipeline ok: 3 stages, ok") != NULL);
 		free(text);
 	}
+	{
+		/* A program of one's own may end a pipeline (nothing says
+		 * it passes records on), and so may exec. */
+		static const char *const ends[] = {"program: [./mine]",
+						   "run: exec\n    args: [cat]"};
+		for (size_t i = 0; i < 2; i++) {
+			char p[256], yaml[512], *text;
+			char *args[] = {"check", p, NULL};
+			snprintf(yaml, sizeof(yaml),
+				 "name: ok\nstages:\n  - name: read\n"
+				 "    run: file-source\n    args: [x]\n"
+				 "  - name: pick\n    input: read\n"
+				 "    run: grep\n    args: [x]\n"
+				 "  - name: end\n    input: pick\n    %s\n",
+				 ends[i]);
+			write_file("end.yaml", yaml);
+			rp_cmd_path(p, sizeof(p), "end.yaml");
+			CU_ASSERT_EQUAL(run(args, &text), 0);
+			CU_ASSERT(strstr(text, "pipeline ok: 3 stages, ok") !=
+				  NULL);
+			free(text);
+		}
+	}
+	rp_cmd_dir_remove();
+}
+
+/* A one-liner's mistakes are named at their column in the line (its
+ * byte, from 1): the quote left open, the '!' out of place, the word at
+ * fault, a stage's name; a setting given twice is refused as a YAML key
+ * given twice is.  And a pipeline ending in a built-in that passes
+ * records on is refused by run as by check, before anything starts. */
+RP_TEST(test_one_liner_places, 60)
+{
+	static const struct bad_case cases[] = {
+		{"file-source --lines x ! grep x ! exec -- sh -c 'echo",
+		 "-e:1:48: a quote is not closed (the ' here)"},
+		{"file-source \"x ! count", "-e:1:13: a quote is not closed"},
+		{"file-source x ! ! count", "-e:1:17: '!' with no stage before "
+					    "it"},
+		{"! count", "-e:1:1: '!' with no stage before it"},
+		{"file-source x ! count !", "-e:1:23: '!' with no stage after "
+					    "it"},
+		{"file-source x ! exec @name=p @name=q -- cat",
+		 "-e:1:30: @name=q: 'name' given twice (first at column 22)"},
+		{"file-source x ! exec @policy=exec @fs_read=/usr "
+		 "@policy=none -- cat",
+		 "-e:1:49: @policy=none: 'policy' given twice (first at "
+		 "column 22)"},
+		{"file-source x ! exec @nmae=p -- cat",
+		 "-e:1:22: @nmae=p: unknown setting 'nmae' (did you mean "
+		 "'@name'?)"},
+		{"file-source x ! exec @record_timeout_ms=soon -- cat",
+		 "-e:1:22: @record_timeout_ms=soon: record_timeout_ms: "
+		 "expected a number"},
+		{"file-source x ! @replicas=2 grep x ! count",
+		 "-e:1:17: '@replicas=2' where stage 2's name is due"},
+		{"file-source x ! nosuch y ! count",
+		 "-e:1:17: 'nosuch' is not a built-in stage"},
+		{"file-source x ! exec @name=p -- cat ! exec @name=p -- cat ! "
+		 "count",
+		 "-e:1:39: stage name 'p' is used twice"},
+		{"file-source x ! exec @name=ringpipe -- cat ! count",
+		 "-e:1:17: stage name 'ringpipe' is the supervisor's own in "
+		 "the log: choose another"},
+		{"file-source x ! grep x",
+		 "-e:1:17: stage '2-grep': grep passes records on, but nothing "
+		 "reads them: end the pipeline with a sink (file-sink --lines "
+		 "- for stdout, or count)"},
+		{"file-source x ! head 3 ! count ! lines",
+		 "-e:1:34: stage '4-lines': lines passes records on"},
+		{"fault --make 9 ! fault", "-e:1:18: stage '2-fault': fault "
+					   "passes records on"},
+	};
+	char p[256], *text;
+	char *args[] = {"run", p, NULL};
+
+	rp_cmd_dir_make("cli");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *eargs[] = {"-e", (char *)cases[i].yaml, NULL};
+		int code = run(eargs, &text);
+
+		CU_ASSERT_EQUAL(code, 2);
+		if (code != 2 || strstr(text, cases[i].expect) == NULL) {
+			fprintf(stderr, "case %zu: want '%s', exit %d, got "
+					"'%s'\n", i, cases[i].expect, code,
+				text);
+			CU_FAIL("the one-liner's mistake was not placed");
+		}
+		free(text);
+	}
+	/* run: refused with the place, nothing started (no restart). */
+	write_file("in", "x\n");
+	write_file("g.yaml", "name: g\nstages:\n"
+			     "  - {name: read, run: file-source, args: [in]}\n"
+			     "  - {name: pick, input: read, run: grep, "
+			     "args: [x]}\n");
+	rp_cmd_path(p, sizeof(p), "g.yaml");
+	CU_ASSERT_EQUAL(run(args, &text), 2);
+	CU_ASSERT(strstr(text, "g.yaml:4:5: stage 'pick': grep passes "
+			       "records on") != NULL);
+	CU_ASSERT(strstr(text, "restarting") == NULL);
+	free(text);
 	rp_cmd_dir_remove();
 }
 
@@ -251,15 +375,15 @@ RP_TEST(test_one_liner_matches_shell, 60)
 /* A one-liner sets what a YAML file would with @KEY=VALUE words right
  * after a stage's name, checked by the same code: a name and a
  * per-record timeout (the report uses both), sandbox keys (no PID
- * namespace for the second exec), and mistakes named with the stage's
- * place and the word.  An @ word among a program's own arguments is
+ * namespace for the second exec), and mistakes named at the word's
+ * column, with the word.  An @ word among a program's own arguments is
  * just an argument. */
 RP_TEST(test_one_liner_settings, 60)
 {
 	static const struct bad_case bad[] = {
-		{"@fs_wrte=/tmp", "-e:1:2: @fs_wrte=/tmp: unknown setting "
-				  "'fs_wrte' (did you mean '@fs_write'?)"},
-		{"@record_timeout_ms=soon", "-e:1:2: @record_timeout_ms=soon: "
+		{"@fs_wrte=/tmp", "@fs_wrte=/tmp: unknown setting 'fs_wrte' "
+				  "(did you mean '@fs_write'?)"},
+		{"@record_timeout_ms=soon", "@record_timeout_ms=soon: "
 					    "record_timeout_ms: expected a "
 					    "number"},
 		{"@namespaces=pid,usr", "namespaces: 'usr' is not net, ipc, "
@@ -325,15 +449,22 @@ RP_TEST(test_one_liner_settings, 60)
 	free(text);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char at[64];
+		/* Named at the word's column in the line. */
 		snprintf(line, sizeof(line),
 			 "file-source --lines %s ! exec %s -- cat ! file-sink -",
 			 in, bad[i].yaml);
+		snprintf(at, sizeof(at), "-e:1:%d: %.8s",
+			 (int)(strstr(line, " ! exec ") - line) + 9,
+			 bad[i].yaml);
 		code = run(args, &text);
-		if (code != 2 || !strstr(text, bad[i].expect))
+		if (code != 2 || !strstr(text, bad[i].expect) ||
+		    !strstr(text, at))
 			fprintf(stderr, "%s: exit %d:\n%s\n", bad[i].yaml,
 				code, text);
 		CU_ASSERT_EQUAL(code, 2);
 		CU_ASSERT(strstr(text, bad[i].expect) != NULL);
+		CU_ASSERT(strstr(text, at) != NULL);
 		free(text);
 	}
 	/* A setting before a stage's name: said, not taken for a
@@ -342,12 +473,15 @@ RP_TEST(test_one_liner_settings, 60)
 		static const char *const early[] = {"@replicas=2 grep x",
 						    "@fs_read=/etc grep x"};
 		for (size_t i = 0; i < 2; i++) {
+			char at[32];
 			snprintf(line, sizeof(line),
 				 "file-source --lines %s ! %s ! file-sink -",
 				 in, early[i]);
+			snprintf(at, sizeof(at), "-e:1:%d: '@",
+				 (int)(strchr(line, '@') - line) + 1);
 			code = run(args, &text);
 			CU_ASSERT_EQUAL(code, 2);
-			CU_ASSERT(strstr(text, "-e:1:2: '") != NULL);
+			CU_ASSERT(strstr(text, at) != NULL);
 			CU_ASSERT(strstr(text, "' where stage 2's name is "
 					       "due: @settings come after "
 					       "the name") != NULL);
@@ -740,7 +874,10 @@ RP_TEST(test_drain_during_first_starts, 60)
 		CU_ASSERT(i && sscanf(i, "  slow             done      in "
 					 "%llu", &in) == 1);
 	}
-	CU_ASSERT(out > 0 && in == out);
+	/* The source started, and stopped at once: it may have read
+	 * nothing yet (a drain that reaches it before its first read). */
+	CU_ASSERT(strstr(text, "  read             done      in ") != NULL);
+	CU_ASSERT(in == out);
 	CU_ASSERT(strstr(text, "is not a transition") == NULL);
 	if (rp_test_exit_code(st) != 0 || in != out)
 		fprintf(stderr, "%s\n", text);
@@ -1253,6 +1390,27 @@ RP_TEST(test_control_ring_marked_ended, 60)
 	rp_cmd_dir_remove();
 }
 
+/* An ordinary command put where a stage program goes never gives the
+ * hand-shake: the error says what to write instead. */
+RP_TEST(test_plain_command_as_program, 60)
+{
+	char line[256], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	snprintf(line, sizeof(line), "fault --make 10 ! /bin/true ! count");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	if (!strstr(text, "stage 2-true: could not start: the stage died "
+			  "before entering its sandbox (see its stderr) - is "
+			  "it a ringpipe stage program? (an ordinary command "
+			  "runs as exec -- CMD)")) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("no hint for a plain command as a program stage");
+	}
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that exits 0 ("done") without ending its output must not leave
  * its consumer waiting: the supervisor ends the stream for it. */
 RP_TEST(test_done_without_end_does_not_hang, 60)
@@ -1590,6 +1748,103 @@ RP_TEST(test_report_json, 60)
 	unlink_in_dir("rj.dead.jsonl");
 	rp_cmd_dir_remove();
 }
+/* -h and --help after any command print the usage on stdout, exit 0,
+ * instead of being taken for its FILE or NAME; options come before FILE
+ * as well as after it; an option missing its value, and a second FILE,
+ * are said for what they are, not as unknown options. */
+RP_TEST(test_help_and_option_order, 60)
+{
+	static const char *const cmds[] = {"run",    "check", "chaos",
+					   "replay", "stat",  "-e"};
+	char in[256], yaml[512], *text, *json;
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	size_t n;
+
+	CU_ASSERT_FATAL(nul >= 0);
+	rp_cmd_dir_make("cli");
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(*cmds); c++)
+		for (int h = 0; h < 2; h++) {
+			char *args[] = {(char *)cmds[c], h ? "-h" : "--help",
+					NULL};
+			/* stderr to /dev/null: REPORT is stdout alone. */
+			int code = rp_test_exit_code(
+			    rp_test_wait(rp_cmd_start_err(args, -1, nul), 10));
+			text = rp_cmd_slurp("REPORT", &n);
+			CU_ASSERT_EQUAL(code, 0);
+			CU_ASSERT(strstr(text, "usage: ringpipe run FILE") !=
+				  NULL);
+			if (code != 0)
+				fprintf(stderr, "ringpipe %s %s: exit %d\n",
+					cmds[c], args[1], code);
+			free(text);
+		}
+	close(nul);
+
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 100);
+	snprintf(yaml, sizeof(yaml),
+		 "name: order\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - {name: write, input: read, run: file-sink,"
+		 " args: [--lines, out]}\n",
+		 in);
+	write_file("p.yaml", yaml);
+	{
+		char *args[] = {"run", "-q", "--report-json", "r.json",
+				"p.yaml", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		CU_ASSERT_EQUAL(rp_cmd_lines("out"), 100);
+		json = rp_cmd_slurp("r.json", &n);
+		CU_ASSERT(strstr(json, "\"exit_code\":0") != NULL);
+		free(json);
+	}
+	{
+		char *args[] = {"check", "--fast-restart", "p.yaml", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "p.yaml: pipeline order: 2 stages, "
+				       "ok") != NULL);
+		free(text);
+	}
+	{
+		/* After --, a FILE that starts with -. */
+		char *args[] = {"run", "-q", "--", "-p.yaml", NULL};
+		write_file("-p.yaml", yaml);
+		unlink_in_dir("out");
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		CU_ASSERT_EQUAL(rp_cmd_lines("out"), 100);
+	}
+	{
+		char *args[] = {"stat", "--json", "no-such-pipeline", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 1);
+		CU_ASSERT(strstr(text, "no running pipeline no-such-pipeline ")
+			  != NULL);
+		free(text);
+	}
+	{
+		char *args[] = {"run", "p.yaml", "--report-json", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "--report-json needs a value") != NULL);
+		CU_ASSERT(strstr(text, "unknown option") == NULL);
+		free(text);
+	}
+	{
+		char *args[] = {"chaos", "p.yaml", "--seed", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "--seed needs a value") != NULL);
+		free(text);
+	}
+	{
+		char *args[] = {"run", "p.yaml", "q.yaml", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "q.yaml: a second FILE (p.yaml is the "
+				       "first)") != NULL);
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* On a terminal, a run longer than a second keeps a progress line on
  * stderr (records/s and fill per ring), erased before anything else is
  * written and before the report; off the terminal there is none. */
@@ -1846,6 +2101,18 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	CU_ASSERT(strstr(text, "\"exit_code\":null") != NULL);
 	CU_ASSERT(strstr(text, "{\"name\":\"slow\",\"state\":\"running\"") !=
 		  NULL);
+	/* What a running stage has taken in so far, and how often it
+	 * waited for input (count waited for its first records at least;
+	 * each wait is counted once it ends, flushed at its release). */
+	{
+		const char *t = strstr(text, "{\"name\":\"tally\",\"state\":"
+					     "\"running\",\"records_in\":1000,");
+		const char *w = t ? strstr(t, "\"waits_for_input\":") : NULL;
+		CU_ASSERT(t != NULL);
+		CU_ASSERT(w != NULL && strtoull(w + 18, NULL, 10) > 0);
+		if (t == NULL || w == NULL || strtoull(w + 18, NULL, 10) == 0)
+			fprintf(stderr, "%s\n", text);
+	}
 	/* A stage blocks none of the signals the supervisor reads through
 	 * its signalfd: one sent to it acts. */
 	{
@@ -2099,6 +2366,8 @@ void rp_suite_cli(void)
 		 {"a one-liner gives the shell pipeline's bytes",
 		  test_one_liner_matches_shell},
 		 {"a one-liner's @settings", test_one_liner_settings},
+		 {"a one-liner's mistakes at their column",
+		  test_one_liner_places},
 		 {"a denied syscall is reported by name",
 		  test_violation_reported_by_name},
 		 {"a failing stage cancels its siblings",
@@ -2128,6 +2397,8 @@ void rp_suite_cli(void)
 		  test_first_start_blames_peer},
 		 {"a broken ring said, then exit 0: judged",
 		  test_claim_then_exit_zero_judged},
+		 {"a plain command as a program stage: told what to write",
+		  test_plain_command_as_program},
 		 {"a control ring marked ended: its stage failed",
 		  test_control_ring_marked_ended},
 		 {"done without ending its output does not hang",
@@ -2146,6 +2417,8 @@ void rp_suite_cli(void)
 		  test_restart_after_kill_completes},
 		 {"per-record timeout: working time only", test_record_timeout},
 		 {"--report-json: the report for scripts", test_report_json},
+		 {"--help after a command; options before or after FILE",
+		  test_help_and_option_order},
 		 {"time blocked on input and on output",
 		  test_report_blocked_time},
 		 {"a progress line on a terminal only",

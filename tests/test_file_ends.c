@@ -169,11 +169,20 @@ RP_TEST(test_blocks_lines_at_the_cut, 60)
 	rp_cmd_dir_remove();
 }
 
-/* `ringpipe ... | head -1`: the sink's reader goes; the sink ends as a
- * filter finished early does, the stages before it stop, the run exits
- * 0 at once - not a write error retried five times over 3 s. */
+/* `ringpipe ... | head -1`: the last stage's reader goes; the stage
+ * ends as a filter finished early does, the stages before it stop, the
+ * run exits 0 at once - not a write error retried five times over 3 s.
+ * A file-sink sees EPIPE; an exec stage's program writing stdout is
+ * killed by SIGPIPE, as in the shell's pipeline. */
 RP_TEST(test_sink_reader_gone, 60)
 {
+	static const struct {
+		const char *last, *said;
+	} cases[] = {
+		{"file-sink --lines -",
+		 "file-sink: stdout: its reader is gone: ending early"},
+		{"exec -- cat", "exec: cat: its reader is gone: ending early"},
+	};
 	char cmd[1024], bin[600], in[256], *err, *got, *code;
 	size_t n;
 
@@ -181,25 +190,27 @@ RP_TEST(test_sink_reader_gone, 60)
 	rp_cmd_bin(bin, sizeof(bin));
 	rp_cmd_path(in, sizeof(in), "in");
 	rp_cmd_write_lines(in, 300000);
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && (timeout 30 '%s' -e 'file-source --lines in ! "
-		 "grep line ! file-sink --lines -' 2>ERR; echo $? >CODE) | "
-		 "head -1 >OUT",
-		 rp_cmd_dir(), bin);
-	CU_ASSERT_FATAL(system(cmd) == 0);
-	code = rp_cmd_slurp("CODE", &n);
-	got = rp_cmd_slurp("OUT", &n);
-	err = rp_cmd_slurp("ERR", &n);
-	CU_ASSERT_STRING_EQUAL(got, "line 0\n");
-	CU_ASSERT_STRING_EQUAL(code, "0\n");
-	CU_ASSERT(strstr(err, "file-sink: stdout: its reader is gone: "
-			      "ending early") != NULL);
-	CU_ASSERT(strstr(err, "restarting") == NULL);
-	if (strcmp(code, "0\n") != 0)
-		fprintf(stderr, "exit %s%s\n", code, err);
-	free(code);
-	free(got);
-	free(err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && (timeout 30 '%s' -e 'file-source --lines "
+			 "in ! grep line ! %s' 2>ERR; echo $? >CODE) | "
+			 "head -1 >OUT",
+			 rp_cmd_dir(), bin, cases[i].last);
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		code = rp_cmd_slurp("CODE", &n);
+		got = rp_cmd_slurp("OUT", &n);
+		err = rp_cmd_slurp("ERR", &n);
+		CU_ASSERT_STRING_EQUAL(got, "line 0\n");
+		CU_ASSERT_STRING_EQUAL(code, "0\n");
+		CU_ASSERT(strstr(err, cases[i].said) != NULL);
+		CU_ASSERT(strstr(err, "restarting") == NULL);
+		if (strcmp(code, "0\n") != 0 || !strstr(err, cases[i].said))
+			fprintf(stderr, "%s: exit %s%s\n", cases[i].last, code,
+				err);
+		free(code);
+		free(got);
+		free(err);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -607,7 +618,7 @@ void rp_suite_file_ends(void)
 	RP_SUITE("files",
 		 {"--blocks: lines at and across the cut, byte for byte",
 		  test_blocks_lines_at_the_cut},
-		 {"| head -1: the sink's reader gone ends the run at once",
+		 {"| head -1: the last stage's reader gone ends the run at once",
 		  test_sink_reader_gone},
 		 {"a FIFO sink waits for its reader, fails without one",
 		  test_sink_fifo_reader},

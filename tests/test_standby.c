@@ -100,7 +100,7 @@ static void write_pipeline(const char *name, const char *out)
 			 "  - {name: read, run: file-source, args: [--lines, "
 			 "\"-\"]}\n"
 			 "  - {name: pick, input: read, run: grep, args: "
-			 "[line], standby: true, restart_backoff_ms: 0}\n"
+			 "[line], standby: true}\n"
 			 "  - {name: write, input: pick, run: file-sink, "
 			 "args: [--lines, \"%s\"]}\n",
 			 name, out);
@@ -128,8 +128,9 @@ static pid_t start_pipeline(const char *name, int *feed)
 	return sup;
 }
 
-/* The running stage is killed: its standby takes over (the pid stat
- * shows is the standby's), and a new standby follows.  The standby
+/* The running stage is killed: its standby takes over at once, not
+ * after the restart backoff (the pid stat shows is the standby's), and
+ * a new standby follows.  The standby
  * killed while it waits: another replaces it, the stage runs on.  No
  * line is lost or written twice, the report says who restarted it, and
  * every process is gone at the end. */
@@ -167,6 +168,8 @@ RP_TEST(test_standby_takes_over, 60)
 	text = rp_cmd_slurp("REPORT", &n);
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(strstr(text, "restarted 1 times (1 by its standby)") != NULL);
+	/* At once, not after restart_backoff_ms (100 ms by default). */
+	CU_ASSERT(strstr(text, "restarting in 0 ms (1 of at most") != NULL);
 	CU_ASSERT(strstr(text, "standby: died while waiting (signal 9") !=
 		  NULL);
 	if (code != 0)

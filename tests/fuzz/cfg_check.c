@@ -53,5 +53,16 @@ void fz_cfg_check(const struct rp_cfg *cfg, int err, const char *file)
 					 st->input);
 		FZ_CHECK(found);
 	}
+	/* The last stage, read by none, is not a built-in that only
+	 * passes records on. */
+	{
+		const struct rp_cfg_stage *st =
+			&cfg->stages[cfg->order[cfg->nstages - 1]];
+		static const char *const passers[] = {"lines", "grep", "head",
+						      "fault"};
+		for (size_t i = 0; i < sizeof(passers) / sizeof(*passers); i++)
+			FZ_CHECK(!st->builtin ||
+				 strcmp(st->argv[0], passers[i]) != 0);
+	}
 }
 
