@@ -37,6 +37,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +46,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -306,12 +308,42 @@ static int stdout_unread(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
+/* execvp's EACCES for a name looked up in PATH may only mean that a
+ * directory on it could not be searched (root's own, for a stage that
+ * runs as nobody) while the program is nowhere: said so, naming it. */
+static void path_hint(const char *cmd, char *buf, size_t len)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char dir[PATH_MAX], file[PATH_MAX + 256];
+	struct stat st;
+	int found = 0;
+
+	buf[0] = '\0';
+	if (strchr(cmd, '/') != NULL || path == NULL)
+		return;
+	for (p = path; !found && *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		snprintf(dir, sizeof(dir), "%.*s", (int)(end - p), p);
+		snprintf(file, sizeof(file), "%s/%s", dir[0] ? dir : ".", cmd);
+		if (stat(file, &st) == 0)
+			found = 1;
+		else if (errno == EACCES && buf[0] == '\0')
+			snprintf(buf, len, " (not found where it could look: "
+				 "%.200s cannot be searched)", dir);
+	}
+	if (found)
+		buf[0] = '\0';
+}
+
 /* How the program ended: 0 if it exited 0, else said and -errno. */
 static int verdict(struct ex *x)
 {
 	if (x->exec_errno) {
-		fprintf(stderr, EXEC_SAYS "cannot run %s: %s\n", x->cmd,
-			strerror(x->exec_errno));
+		char hint[300] = "";
+		if (x->exec_errno == EACCES)
+			path_hint(x->cmd, hint, sizeof(hint));
+		fprintf(stderr, EXEC_SAYS "cannot run %s: %s%s\n", x->cmd,
+			strerror(x->exec_errno), hint);
 		return -x->exec_errno;
 	}
 	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)

@@ -12,13 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../shm/futex.h"
 #include "deadletter.h"
 #include "log.h"
 #include "json.h"
-
-/* How long a put waits for another run's put into the same files. */
-#define LOCK_WAIT_MS 2000
 
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
 			  size_t len)
@@ -110,26 +106,48 @@ int rp_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* The files are shared by every run with the same prefix: one put at a
- * time (flock on PREFIX.rec), waiting a bounded time for another
- * run's.  (A reader needs no lock: a line is written after its frame.) */
+/* The files are shared by every run with the same prefix: a put takes
+ * a lock on PREFIX.rec (flock) if it can at once, so that a failed one
+ * can be cut back.  0: locked.  1: not, but the put may go on without
+ * it: another holds it (another run's put, or anyone who can open the
+ * file, which the supervisor's loop must not wait for), or the file
+ * system has no locks.  Each write appends whole (O_APPEND, one call),
+ * at an offset read back after it, so puts side by side never mix.
+ * (A reader needs no lock: a line is written after its frame.) */
 static int lock_files(const struct rp_deadletter *d)
 {
-	int64_t until = rp_now_ns() + (int64_t)LOCK_WAIT_MS * 1000000;
+	int r;
 
-	for (;;) {
-		if (flock(d->rec, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		/* A file system without locks (some network ones): written
-		 * without, as before locks were taken. */
-		if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
-			return 1;
-		if (errno != EWOULDBLOCK && errno != EINTR)
-			return -errno;
-		if (rp_now_ns() >= until)
-			return -ETIMEDOUT;
-		usleep(1000);
-	}
+	do
+		r = flock(d->rec, LOCK_EX | LOCK_NB);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return 0;
+	if (errno == EWOULDBLOCK || errno == ENOLCK || errno == EOPNOTSUPP ||
+	    errno == EINVAL)
+		return 1;
+	return -errno;
+}
+
+/* One append of all of buf, in one call: its offset in the file, or
+ * -errno (-EIO for a short write, whose rest could not follow it
+ * unmixed without the lock). */
+static int64_t append_whole(int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+	off_t end;
+
+	do
+		n = write(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EIO;
+	/* With O_APPEND, the offset is left at the end of this write. */
+	if ((end = lseek(fd, 0, SEEK_CUR)) < 0)
+		return -errno;
+	return (int64_t)end - (int64_t)len;
 }
 
 /* The index line for r, whose frame is at offset at: in memory, to be
@@ -165,16 +183,20 @@ static char *index_line(const struct rp_dead_record *r, uint64_t at,
 	return text;
 }
 
-/* Under the lock: the frame, then its index line, each in one write;
- * on any failure both files are cut back to where they were, so that
- * neither holds half of a record or of a line. */
-static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
+/* The frame, then its index line, each in one write.  Locked, on any
+ * failure both files are cut back to where they were, so that neither
+ * holds half of a record or of a line.  Not locked, nothing is cut back
+ * (another run may have appended since): a frame whose line failed is
+ * bytes no line points at, which readers never reach. */
+static int put(struct rp_deadletter *d, const struct rp_dead_record *r,
+	       int locked)
 {
 	struct stat rs, is;
 	unsigned char *frame;
 	char *line = NULL;
 	size_t n = 0;
-	int err;
+	int64_t at;
+	int err = 0;
 
 	if (fstat(d->rec, &rs) < 0 || fstat(d->idx, &is) < 0)
 		return -errno;
@@ -186,15 +208,16 @@ static int put_locked(struct rp_deadletter *d, const struct rp_dead_record *r)
 	frame[2] = (unsigned char)(r->len >> 16);
 	frame[3] = (unsigned char)(r->len >> 24);
 	memcpy(frame + 4, r->data, r->len);
-	err = rp_write_all(d->rec, frame, (size_t)r->len + 4);
+	at = append_whole(d->rec, frame, (size_t)r->len + 4);
 	free(frame);
-	if (err == 0 &&
-	    (line = index_line(r, (uint64_t)rs.st_size, &n)) == NULL)
+	if (at < 0)
+		err = (int)at;
+	if (err == 0 && (line = index_line(r, (uint64_t)at, &n)) == NULL)
 		err = -ENOMEM;
-	if (err == 0)
-		err = rp_write_all(d->idx, line, n);
+	if (err == 0 && (at = append_whole(d->idx, line, n)) < 0)
+		err = (int)at;
 	free(line);
-	if (err != 0) {
+	if (err != 0 && locked) {
 		/* (Best effort, each file on its own: what cannot be cut
 		 * back stays as it is.) */
 		if (ftruncate(d->rec, rs.st_size) < 0)
@@ -217,14 +240,11 @@ int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r)
 		return -EIO;
 	if ((err = lock_files(d)) < 0) {
 		rp_log(RP_LOG_ERROR, NULL, "dead-letter output %s.rec: %s",
-		       d->prefix,
-		       err == -ETIMEDOUT ? "still locked by another run "
-					   "after 2 s"
-					 : strerror(-err));
+		       d->prefix, strerror(-err));
 		return -EIO;
 	}
 	locked = err == 0;
-	err = put_locked(d, r);
+	err = put(d, r, locked);
 	if (locked)
 		flock(d->rec, LOCK_UN);
 	if (err != 0) {

@@ -184,6 +184,7 @@ struct sup {
 	struct rp_bell *sup_bell;
 	int ep, sfd, tfd;
 	int signals, failed, alive;
+	int misused;              /* the first failure: a built-in's usage */
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
 	int64_t t0;
@@ -508,7 +509,15 @@ static void read_control(struct sup *s, int k)
 		case RP_CTL_ERROR:
 		case RP_CTL_VIOLATION:
 			r->records_in = m.arg0;
-			if (m.kind == RP_CTL_ERROR && m.code)
+			if (m.kind == RP_CTL_ERROR &&
+			    (m.code == -EIO || m.code == EIO) &&
+			    r->cfg->builtin &&
+			    strcmp(r->cfg->argv[0], "exec") == 0)
+				/* (The adapter's word for its program's
+				 * failure, which its own line tells.) */
+				snprintf(r->why, sizeof(r->why), "its program "
+					 "failed (its message above says how)");
+			else if (m.kind == RP_CTL_ERROR && m.code)
 				snprintf(r->why, sizeof(r->why), "error: %s",
 					 strerror(m.code < 0 && m.code > -4096
 							  ? -m.code
@@ -1581,13 +1590,20 @@ static int start_done(struct sup *s, int k, int err)
 		/* A program that never speaks the hand-shake is most
 		 * likely an ordinary command put where a stage program
 		 * goes: said so, with what to write instead. */
-		snprintf(why, sizeof(why), "could not start: %.150s%s", r->why,
-			 !r->cfg->builtin && !r->broken_side &&
-				 ((err == -EPIPE && WIFEXITED(st)) ||
-				  err == -ETIMEDOUT)
-			 ? " - is it a ringpipe stage program? (an ordinary "
-			   "command runs as exec -- CMD)"
-			 : "");
+		if (r->cfg->builtin && err == -EPIPE && WIFEXITED(st) &&
+		    code == RP_EXIT_USAGE)
+			snprintf(why, sizeof(why), "could not start: its "
+				 "arguments were refused (exit 2; its message "
+				 "above says why)");
+		else
+			snprintf(why, sizeof(why), "could not start: %.150s%s",
+				 r->why,
+				 !r->cfg->builtin && !r->broken_side &&
+					 ((err == -EPIPE && WIFEXITED(st)) ||
+					  err == -ETIMEDOUT)
+				 ? " - is it a ringpipe stage program? (an "
+				   "ordinary command runs as exec -- CMD)"
+				 : "");
 		r->why[0] = '\0';
 		/* Killed while it started (an operator, a fault schedule):
 		 * one more failure for its restart policy to judge; an exit
@@ -1602,6 +1618,11 @@ static int start_done(struct sup *s, int k, int err)
 		    maybe_restart(s, k, why, 0))
 			return 0;
 		set_state(s, k, ST_FAILED);
+		/* A built-in refusing its arguments (exit 2) fails the run
+		 * as bad usage does, not as a stage that failed at work. */
+		if (!s->failed && r->cfg->builtin && WIFEXITED(st) &&
+		    code == RP_EXIT_USAGE)
+			s->misused = 1;
 		fail(s, k, "%s", r->why[0] ? r->why : why);
 		return err;
 	}
@@ -3047,7 +3068,8 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	if (!o->quiet)
 		report(s);
 	/* A drain that finished still tells the shell it was stopped. */
-	code = s->failed ? RP_RUN_FAILED
+	code = s->failed && s->misused ? RP_RUN_USAGE
+	     : s->failed ? RP_RUN_FAILED
 	     : s->cancel_reason == RP_REASON_USER     ? RP_RUN_INTERRUPTED
 	     : s->end_sig == SIGHUP		      ? RP_RUN_HANGUP
 	     : s->end_sig == SIGQUIT		      ? RP_RUN_QUIT

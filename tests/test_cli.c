@@ -1411,6 +1411,31 @@ RP_TEST(test_plain_command_as_program, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A built-in refusing its arguments as it starts (they are its own to
+ * judge: check does not run it): the run fails as bad usage does, exit
+ * 2, saying so, and nothing is restarted. */
+RP_TEST(test_builtin_arguments_refused, 60)
+{
+	char in[256], line[512], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 100);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! grep '(' ! count", in);
+	CU_ASSERT_EQUAL(run(args, &text), 2);
+	if (!strstr(text, "grep: bad REGEX '('") ||
+	    !strstr(text, "stage 2-grep: could not start: its arguments were "
+			  "refused (exit 2; its message above says why)") ||
+	    strstr(text, "restarting")) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a built-in's bad arguments not said as such");
+	}
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that exits 0 ("done") without ending its output must not leave
  * its consumer waiting: the supervisor ends the stream for it. */
 RP_TEST(test_done_without_end_does_not_hang, 60)
@@ -2397,6 +2422,8 @@ void rp_suite_cli(void)
 		  test_first_start_blames_peer},
 		 {"a broken ring said, then exit 0: judged",
 		  test_claim_then_exit_zero_judged},
+		 {"a built-in's arguments refused: exit 2, said",
+		  test_builtin_arguments_refused},
 		 {"a plain command as a program stage: told what to write",
 		  test_plain_command_as_program},
 		 {"a control ring marked ended: its stage failed",

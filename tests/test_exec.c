@@ -296,6 +296,10 @@ RP_TEST(test_exec_failure_fails_run, 60)
 	CU_ASSERT(strstr(rep, "2-exec: exec: false exited with status 1") !=
 		  NULL);
 	CU_ASSERT(strstr(rep, "2-exec           failed") != NULL);
+	/* The supervisor's line points there, not at an errno. */
+	CU_ASSERT(strstr(rep, "ringpipe: stage 2-exec: its program failed "
+			      "(its message above says how) (exit 1)") !=
+		  NULL);
 	free(rep);
 	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- "
 				 "/nonexistent/program ! file-sink OUT",
@@ -304,6 +308,32 @@ RP_TEST(test_exec_failure_fails_run, 60)
 	CU_ASSERT(strstr(rep, "2-exec: exec: cannot run /nonexistent/program: "
 			      "No such file or directory") != NULL);
 	free(rep);
+	/* Run by root, stages are uid 65534: a PATH directory it cannot
+	 * search (root's own) makes execvp say EACCES for a program that
+	 * is nowhere; said so, naming the directory. */
+	if (getuid() == 0) {
+		char dir[300], path[700], *old = getenv("PATH");
+		char *keep = old ? strdup(old) : NULL;
+		rp_cmd_path(dir, sizeof(dir), "private");
+		CU_ASSERT_FATAL(mkdir(dir, 0700) == 0);
+		snprintf(path, sizeof(path), "%s/bin:%s", dir,
+			 keep ? keep : "/usr/bin:/bin");
+		setenv("PATH", path, 1);
+		CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- "
+					 "no-such-program-x ! file-sink OUT",
+					 &rep),
+				1);
+		if (keep)
+			setenv("PATH", keep, 1);
+		free(keep);
+		snprintf(path, sizeof(path), "cannot run no-such-program-x: "
+			 "Permission denied (not found where it could look: "
+			 "%s/bin cannot be searched)", dir);
+		CU_ASSERT(strstr(rep, path) != NULL);
+		if (!strstr(rep, path))
+			fprintf(stderr, "%s\n", rep);
+		free(rep);
+	}
 	/* Killed by a signal: said so. */
 	CU_ASSERT_EQUAL(run_yaml("name: sig\nstages:\n"
 				 "  - {name: read, run: file-source, "
