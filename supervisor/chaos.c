@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +183,11 @@ static pid_t spawn_run(const struct rp_cfg *cfg, const struct rp_run_opts *o,
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		int code;
+		int code, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		/* No run reads chaos's own stdin: each must read the same. */
+		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0)
+			_exit(RP_RUN_FAILED);
+		close(nul);
 		/* freopen leaves stderr buffered, and _exit flushes nothing:
 		 * the report would be lost. */
 		if (freopen(log, "we", stderr) != NULL)
@@ -632,18 +637,33 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		res->blamed_other, res->ref_s, res->run_s);
 }
 
-/* Does a source read the run's stdin by name: file-source -, or exec
- * with - among its words (cat -)?  (A program's own reading of stdin
- * cannot be seen from here.) */
+/* Does a source read the run's stdin by name (file-source -)? */
 static int reads_stdin(const struct rp_cfg_stage *st)
 {
-	if (!st->builtin || (strcmp(st->argv[0], "file-source") != 0 &&
-			     strcmp(st->argv[0], "exec") != 0))
+	if (!st->builtin || strcmp(st->argv[0], "file-source") != 0)
 		return 0;
 	for (int i = 1; i < st->argc; i++)
 		if (!strcmp(st->argv[i], "-"))
 			return 1;
 	return 0;
+}
+
+/* A source whose command is not ours to read: an exec one, or a stage
+ * program.  It may read stdin without saying so. */
+static int may_read_stdin(const struct rp_cfg_stage *st)
+{
+	return !st->builtin || strcmp(st->argv[0], "exec") == 0;
+}
+
+/* Was chaos given something on stdin (a pipe, a file, a socket), which
+ * the user may mean its runs to read? */
+static int stdin_given(void)
+{
+	struct stat st;
+
+	return fstat(STDIN_FILENO, &st) == 0 &&
+	       (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
+		S_ISSOCK(st.st_mode));
 }
 
 /* The crash-point sweep (chaos.h): 0 if every run matched. */
@@ -776,12 +796,23 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	}
 	/* Every run reads the input anew (the reference, the chaos run, a
 	 * rerun, each of a sweep), and stdin is used up by the first: a
-	 * pipe cannot go back, a file is left at its end. */
+	 * pipe cannot go back, a file is left at its end.  So every run
+	 * gets /dev/null for stdin (spawn_run), and a source meant to
+	 * read it is refused. */
 	if (reads_stdin(src)) {
 		fprintf(stderr, "ringpipe chaos: %s: stage %s reads stdin: "
 				"each run reads its input again, and the "
 				"first would use stdin up (name the file "
 				"instead of -)\n",
+			cfg->file, src->name);
+		return 2;
+	}
+	if (may_read_stdin(src) && stdin_given()) {
+		fprintf(stderr, "ringpipe chaos: %s: stage %s's command may "
+				"read stdin, which each run would read "
+				"again: its runs get /dev/null for stdin; "
+				"name a file for it, or give chaos no stdin "
+				"(< /dev/null)\n",
 			cfg->file, src->name);
 		return 2;
 	}

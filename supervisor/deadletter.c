@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../shm/futex.h"
 #include "deadletter.h"
 #include "log.h"
 #include "json.h"
@@ -106,27 +107,33 @@ int rp_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* How long a put tries for the lock: another run's put holds it for
+ * two appends, far less than this; a holder for longer is not a put. */
+#define LOCK_TRY_NS (5 * 1000000LL)
+
 /* The files are shared by every run with the same prefix: a put takes
- * a lock on PREFIX.rec (flock) if it can at once, so that a failed one
- * can be cut back.  0: locked.  1: not, but the put may go on without
- * it: another holds it (another run's put, or anyone who can open the
- * file, which the supervisor's loop must not wait for), or the file
- * system has no locks.  Each write appends whole (O_APPEND, one call),
- * at an offset read back after it, so puts side by side never mix.
- * (A reader needs no lock: a line is written after its frame.) */
+ * a lock on PREFIX.rec (flock), so that a failed one can be cut back
+ * without cutting anyone else's.  0: locked.  1: not, and the put goes
+ * on without it: the lock is held past LOCK_TRY_NS (by anyone who can
+ * open the file: the supervisor's loop does not wait for them), or the
+ * file system has no locks.  Each write appends whole (O_APPEND, one
+ * call), at an offset read back after it, so puts side by side never
+ * mix.  (A reader needs no lock: a line is written after its frame.) */
 static int lock_files(const struct rp_deadletter *d)
 {
-	int r;
+	int64_t until = rp_now_ns() + LOCK_TRY_NS;
 
-	do
-		r = flock(d->rec, LOCK_EX | LOCK_NB);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return 0;
-	if (errno == EWOULDBLOCK || errno == ENOLCK || errno == EOPNOTSUPP ||
-	    errno == EINVAL)
-		return 1;
-	return -errno;
+	for (;;) {
+		if (flock(d->rec, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EINVAL)
+			return 1;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (rp_now_ns() >= until)
+			return 1;
+		usleep(100);
+	}
 }
 
 /* One append of all of buf, in one call: its offset in the file, or
@@ -187,7 +194,8 @@ static char *index_line(const struct rp_dead_record *r, uint64_t at,
  * failure both files are cut back to where they were, so that neither
  * holds half of a record or of a line.  Not locked, nothing is cut back
  * (another run may have appended since): a frame whose line failed is
- * bytes no line points at, which readers never reach. */
+ * bytes no line points at, which readers never reach, and a line cut
+ * short is ended, which a reader refuses by its number. */
 static int put(struct rp_deadletter *d, const struct rp_dead_record *r,
 	       int locked)
 {
@@ -214,8 +222,14 @@ static int put(struct rp_deadletter *d, const struct rp_dead_record *r,
 		err = (int)at;
 	if (err == 0 && (line = index_line(r, (uint64_t)at, &n)) == NULL)
 		err = -ENOMEM;
-	if (err == 0 && (at = append_whole(d->idx, line, n)) < 0)
+	if (err == 0 && (at = append_whole(d->idx, line, n)) < 0) {
 		err = (int)at;
+		/* Unlocked, a line cut short stays: ended here, so that the
+		 * next put's line is a line of its own. */
+		if (!locked && write(d->idx, "\n", 1) < 0)
+			rp_log(RP_LOG_ERROR, NULL, "ending a cut line of "
+			       "%s.jsonl: %s", d->prefix, strerror(errno));
+	}
 	free(line);
 	if (err != 0 && locked) {
 		/* (Best effort, each file on its own: what cannot be cut

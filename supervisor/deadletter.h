@@ -12,8 +12,8 @@
  * Appended to, never truncated: a second run adds to what is there.
  * Runs sharing a prefix never mix their writes (each is one append, at
  * the offset it got), and one that holds a lock on PREFIX.rec (flock)
- * can cut a failed put back; without it (another holds it: never
- * waited for) a put goes on unlocked.  Both are
+ * can cut a failed put back; without it (another holds it past 5 ms:
+ * not waited for) a put goes on unlocked.  Both are
  * regular files of mode 0600, never opened through a symbolic link.
  */
 #ifndef RP_DEADLETTER_H

@@ -248,7 +248,11 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 	_Static_assert(PREFIX_MAX == 233, "the precision below");
 	snprintf(rc->dead_letter, sizeof(rc->dead_letter), "%.233s%s", prefix,
 		 REPLAY_EXT);
-	rc->quarantine_max = cfg->quarantine_max;
+	/* Every record may be quarantined again: none left untried for
+	 * the pipeline's cap (which counts one run's new poison). */
+	rc->quarantine_max = cfg->quarantine_max >= n ? cfg->quarantine_max
+			     : n > UINT32_MAX			? UINT32_MAX
+								: (uint32_t)n;
 	rc->nstages = 1 + cfg->nstages - k;
 	for (int j = 1; j < rc->nstages; j++) {
 		struct rp_cfg_stage *st = &cfg->stages[cfg->order[k + j - 1]];

@@ -536,9 +536,9 @@ static void read_control(struct sup *s, int k)
 			break;
 		}
 	}
-	if (r->proc.rx && err == -EBADMSG && alive(r->state) &&
-	    r->why[0] == '\0') {
-		/* Judged now: however it exits, it failed. */
+	if (r->proc.rx && err == -EBADMSG && alive(r->state)) {
+		/* Judged now: however it exits, it failed (what it said
+		 * before, a claim included, stands unjudged). */
 		set_state(s, k, ST_FAILED);
 		rp_spawn_kill(&r->proc);
 		fail(s, k, "broke the control-ring format; killed");
@@ -575,6 +575,7 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	int64_t first = (int64_t)c->restart_backoff_ms * 1000000;
 	int64_t cap = first > BACKOFF_CAP_NS ? first : BACKOFF_CAP_NS;
 	int64_t delay;
+	int fresh = 0; /* the first failure of a series */
 	uint64_t done = released(s, k), died_on = r->death_rec;
 	uint64_t cleared = r->cleared;
 
@@ -598,6 +599,7 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	      (died_on > cleared + 1)))) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
+		fresh = 1;
 	} else if (quarantined) {
 		/* Its death took the record that caused it out of the way:
 		 * one death of the series is the record's, not the copy's
@@ -622,10 +624,9 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	 * once: the start the backoff spaces out is paid already.  Failures
 	 * in a row still wait theirs, so a crash loop does not burn one
 	 * standby after another. */
-	delay = c->standby && r->spare.pid > 0 && r->spare_ready &&
-			r->in_a_row == 1
-		? 0
-		: r->backoff_ns;
+	delay = c->standby && r->spare.pid > 0 && r->spare_ready && fresh
+			? 0
+			: r->backoff_ns;
 	r->restart_at = now + delay;
 	set_state(s, k, ST_RESTARTING);
 	rp_log(RP_LOG_INFO, c->name, "%s; restarting in %lld ms (%u of at "
@@ -1587,9 +1588,11 @@ static int start_done(struct sup *s, int k, int err)
 					1);
 			return err;
 		}
-		/* A program that never speaks the hand-shake is most
-		 * likely an ordinary command put where a stage program
-		 * goes: said so, with what to write instead. */
+		/* A program that ends well (exit 0) or stays silent
+		 * without ever giving the hand-shake is most likely an
+		 * ordinary command put where a stage program goes: said
+		 * so, with what to write instead.  (A stage program that
+		 * fails as it opens ends with an error of its own.) */
 		if (r->cfg->builtin && err == -EPIPE && WIFEXITED(st) &&
 		    code == RP_EXIT_USAGE)
 			snprintf(why, sizeof(why), "could not start: its "
@@ -1599,7 +1602,8 @@ static int start_done(struct sup *s, int k, int err)
 			snprintf(why, sizeof(why), "could not start: %.150s%s",
 				 r->why,
 				 !r->cfg->builtin && !r->broken_side &&
-					 ((err == -EPIPE && WIFEXITED(st)) ||
+					 ((err == -EPIPE && WIFEXITED(st) &&
+					   code == 0) ||
 					  err == -ETIMEDOUT)
 				 ? " - is it a ringpipe stage program? (an "
 				   "ordinary command runs as exec -- CMD)"

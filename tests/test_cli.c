@@ -2122,13 +2122,24 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	if (strstr(text, "  slow             running            1000 ") == NULL)
 		fprintf(stderr, "%s\n", text);
 	free(text);
-	CU_ASSERT_EQUAL(run(stat_json, &text), 0);
+	/* What a running stage has taken in so far, and how often it
+	 * waited for input (count waited for its first records at least;
+	 * each wait is counted once it ends, flushed at its release): the
+	 * lines reach count some time after slow has read them, so the
+	 * snapshot is taken again until they have (5 s at most). */
+	text = NULL;
+	for (int i = 0; i < 50; i++) {
+		free(text);
+		code = run(stat_json, &text);
+		if (code == 0 && strstr(text, "{\"name\":\"tally\",\"state\":"
+					      "\"running\",\"records_in\":1000,"))
+			break;
+		usleep(100000);
+	}
+	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(strstr(text, "\"exit_code\":null") != NULL);
 	CU_ASSERT(strstr(text, "{\"name\":\"slow\",\"state\":\"running\"") !=
 		  NULL);
-	/* What a running stage has taken in so far, and how often it
-	 * waited for input (count waited for its first records at least;
-	 * each wait is counted once it ends, flushed at its release). */
 	{
 		const char *t = strstr(text, "{\"name\":\"tally\",\"state\":"
 					     "\"running\",\"records_in\":1000,");

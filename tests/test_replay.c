@@ -256,8 +256,8 @@ RP_TEST(test_broken_stage_quarantines_again, 90)
 /* Eight neighbouring poison records, quarantined by a run with room for
  * that many restarts, replayed through the still-broken stage under its
  * default restart limits (which a run of neighbouring poison records
- * would use up after five): every one of them quarantined again, none
- * left untried, none passed. */
+ * would use up after five) and a quarantine_max of 4: every one of them
+ * quarantined again, none left untried, none passed. */
 RP_TEST(test_broken_stage_every_record_again, 90)
 {
 	static const char roomy[] =
@@ -269,7 +269,7 @@ RP_TEST(test_broken_stage_every_record_again, 90)
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
 	static const char plain[] =
-	    "name: rp\nstages:\n"
+	    "name: rp\nquarantine_max: 4\nstages:\n"
 	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
 	    "  - name: parse\n    input: read\n    run: fault\n"
 	    "    args: [--match, \"^line 70[0-7]$\", --do, crash]\n"

@@ -276,6 +276,56 @@ RP_TEST(test_standby_claim_judged, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A poison record kills the stage twice in a row: its standby takes the
+ * first death over at once, the second (which quarantines the record)
+ * waits its backoff as a cold restart would, so that a crash loop does
+ * not use up one standby after another. */
+RP_TEST(test_standby_series_backs_off, 60)
+{
+	char name[64], p[256], yaml[768], *text, *out;
+	char *args[] = {"run", p, NULL};
+	int fds[2], code, len;
+	pid_t sup, pid = 0, sb = 0;
+	size_t n;
+
+	snprintf(name, sizeof(name), "sbseries-%d", (int)getpid());
+	rp_cmd_dir_make("standby");
+	rp_cmd_path(p, sizeof(p), "p.yaml");
+	len = snprintf(yaml, sizeof(yaml),
+		       "name: %s\nstages:\n"
+		       "  - {name: read, run: file-source, args: [--lines, "
+		       "\"-\"]}\n"
+		       "  - {name: pick, input: read, run: fault, standby: "
+		       "true,\n"
+		       "     args: [--match, \"^line 500$\", --do, crash]}\n"
+		       "  - {name: write, input: pick, run: file-sink, "
+		       "args: [--lines, out]}\n",
+		       name);
+	rp_cmd_spit("p.yaml", yaml, (size_t)len);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	sup = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	/* Its standby ready before the poison record comes. */
+	CU_ASSERT_FATAL(await_pids(name, "pick", 0, NULL, 0, &pid, &sb) == 0);
+	write_lines(fds[1], 0, 1000);
+	close(fds[1]);
+	code = rp_test_exit_code(rp_test_wait(sup, 30));
+	CU_ASSERT_EQUAL(code, 0);
+	text = rp_cmd_slurp("REPORT", &n);
+	if (!strstr(text, "on record 500; restarting in 0 ms (1 of at most "
+			  "5 in a row)") ||
+	    !strstr(text, "on record 500; restarting in 200 ms") ||
+	    !strstr(text, "record 500 quarantined")) {
+		fprintf(stderr, "%s\n", text);
+		CU_FAIL("a standby's series not backed off");
+	}
+	free(text);
+	out = rp_cmd_slurp("out", &n);
+	CU_ASSERT(n == 8890 - 9 && strstr(out, "line 500\n") == NULL);
+	free(out);
+	rp_cmd_dir_remove();
+}
+
 /* A standby for a stage that is never restarted would never be used:
  * refused, naming the stage and the place.  In a one-liner it is an
  * @standby setting, and the JSON report counts take-overs. */
@@ -371,6 +421,8 @@ void rp_suite_standby(void)
 	RP_SUITE("standby",
 		 {"the standby takes over at a crash and is replaced",
 		  test_standby_takes_over},
+		 {"a series of failures: only the first taken over at once",
+		  test_standby_series_backs_off},
 		 {"standbys go with the run at Ctrl-C",
 		  test_standby_goes_with_the_run},
 		 {"a standby's claim of a ring broken is judged",
