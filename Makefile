@@ -155,17 +155,18 @@ fuzz:
 	@$(MAKE) --no-print-directory -j$$(nproc) VARIANT=fuzz fuzz-build
 	@./scripts/fuzz $(FUZZ_TIME) $(FUZZ_TARGETS)
 
-ringpipe.pc: ringpipe.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOFULL)|' $< > $@
-
-install: $(SOLIB) $(LIB) ringpipe.pc
+# The .pc is written where it goes, from this install's PREFIX: one
+# kept in the tree would keep the PREFIX of the install that made it.
+install: $(SOLIB) $(LIB) ringpipe.pc.in
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
 	install -m 644 stage/ringpipe.h $(DESTDIR)$(PREFIX)/include/ringpipe.h
 	install -m 755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libringpipe.so.$(SOFULL) $(DESTDIR)$(PREFIX)/lib/libringpipe.so.$(SOVER)
 	ln -sf libringpipe.so.$(SOVER) $(DESTDIR)$(PREFIX)/lib/libringpipe.so
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 ringpipe.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOFULL)|' \
+		ringpipe.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringpipe.pc
+	chmod 644 $(DESTDIR)$(PREFIX)/lib/pkgconfig/ringpipe.pc
 
 # The README's test command: the whole suite, plain then sanitized.
 # Each build runs on every CPU; the tests, some of them timed, alone.
@@ -219,7 +220,7 @@ format:
 		stage/*.[ch] bench/*.[ch]
 
 clean:
-	rm -rf build ringpipe.pc
+	rm -rf build
 
 -include $(LIB_OBJ:.o=.d) $(SUP_OBJ:.o=.d) $(TEST_OBJ:.o=.d) \
 	$(B)/supervisor/main.d \

@@ -308,6 +308,16 @@ static int stdout_unread(void)
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
+int exec_reader_gone(struct ex *x)
+{
+	if (x->max != 0 || !WIFSIGNALED(x->status) ||
+	    WTERMSIG(x->status) != SIGPIPE || !stdout_unread())
+		return 0;
+	fprintf(stderr, EXEC_SAYS "%s: its reader is gone: ending early\n",
+		x->cmd);
+	return 1;
+}
+
 /* execvp's EACCES for a name looked up in PATH may only mean that a
  * directory on it could not be searched (root's own, for a stage that
  * runs as nobody) while the program is nowhere: said so, naming it. */
@@ -348,17 +358,13 @@ static int verdict(struct ex *x)
 	}
 	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
 		return 0;
-	if (x->max == 0 && WIFSIGNALED(x->status) &&
-	    WTERMSIG(x->status) == SIGPIPE && stdout_unread()) {
-		/* The last stage, writing to stdout, whose reader went away
-		 * (`ringpipe ... | head -1`): it ends early, as file-sink
-		 * does there, and as the shell's pipeline would. */
-		fprintf(stderr, EXEC_SAYS "%s: its reader is gone: ending "
-					  "early\n", x->cmd);
-		return 0;
-	}
 	if (x->alone)
 		return -EIO; /* judged by the caller */
+	/* The last stage, writing to stdout, whose reader went away
+	 * (`ringpipe ... | head -1`): it ends early, as file-sink does
+	 * there, and as the shell's pipeline would. */
+	if (exec_reader_gone(x))
+		return 0;
 	if (WIFEXITED(x->status))
 		fprintf(stderr, EXEC_SAYS "%s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));

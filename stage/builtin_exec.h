@@ -259,6 +259,10 @@ void exec_keeper_stop(struct ex *x);
 int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 		     void *arg);
 
+/* The last stage's program killed by SIGPIPE with nobody reading
+ * stdout any more: said, 1 (the stage ends early and well); else 0. */
+int exec_reader_gone(struct ex *x);
+
 /* builtin_exec_hold.c */
 void exec_reset_cmd(struct ex *x);
 void exec_hold_pop(struct ex *x);

@@ -112,6 +112,9 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	}
 	if (err != -EIO)
 		return err; /* a cancel, or the stage's own failure */
+	/* The last stage, its reader gone: done, as head is. */
+	if (exec_reader_gone(x))
+		return RP_STOP;
 	if (WIFEXITED(x->status)) {
 		fprintf(stderr, EXEC_SAYS "%s exited with status %d on %s %llu\n",
 			x->cmd, WEXITSTATUS(x->status), on,

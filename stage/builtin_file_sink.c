@@ -237,8 +237,9 @@ const struct builtin builtin_file_sink = {
 	.summary = "write every record's bytes to a file (- for stdout)",
 	.help =
 	"  --lines     end each record with a newline, except a record of\n"
-	"              type 17 (unterminated).  A line that arrives as\n"
-	"              several records is written as several lines.\n"
+	"              type 17 (unterminated), 18 (a block of lines) or 19\n"
+	"              (a piece of a line longer than a record, the rest\n"
+	"              in the next): such a line is written whole.\n"
 	"  FILE is created or truncated (mode 0644, before the sandbox is\n"
 	"  entered); after a restart it is cut back to what the sink had\n"
 	"  released, so nothing is written twice.  Writes are gathered up\n"

@@ -15,8 +15,16 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	struct head *h = arg;
 	int err = rp_emit(s, r->data, r->len);
 
+	/* Passed as it came: a piece of a long line, a line without its
+	 * newline or a block of lines is written out as such. */
+	if (err == 0 && r->type >= 16)
+		err = rp_emit_type(s, r->type);
 	if (err)
 		return err;
+	/* A piece the rest of its line follows is not a line yet: the
+	 * line is counted, and stopped at, with its last piece. */
+	if (r->type == BUILTIN_T_PIECE)
+		return 0;
 	/* Saved with the next release: a restarted head goes on counting
 	 * from what it had released. */
 	h->seen++;
@@ -56,7 +64,9 @@ const struct builtin builtin_head = {
 	.synopsis = "N",
 	.summary = "pass the first N records, then end the output",
 	.help =
-	"  N           records to pass (decimal, 0 ends the output at once)\n"
+	"  N           records to pass (decimal, 0 ends the output at once);\n"
+	"              the pieces of a line longer than a record pass\n"
+	"              together and count as one, and keep their type\n"
 	"  After the N-th record the stage ends successfully; the rest of\n"
 	"  its input is left unread (the supervisor tells its producer).\n",
 	.main = head_main,

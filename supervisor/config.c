@@ -848,6 +848,49 @@ static int check_same_file(struct rp_cfg *cfg)
 
 /* Today a pipeline is a chain: one source, each stage read by at most
  * one other, no cycles.  Fills cfg->order from the source. */
+/* The most descriptors an exec stage's adapter holds itself (its rings,
+ * bells, control, lifeline, the program's pipes, signalfd, pidfd and
+ * the like), so that a `files:` limit leaves its program room: below
+ * it the adapter cannot even start the program. */
+#define EXEC_FILES_MIN 32
+
+/* What a stage's sandbox says, as its policy lets it be said (the policy
+ * is final here, exec's default taken). */
+static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
+{
+	/* Allowed only in a narrow form (no executable memory, signals
+	 * to itself, its own limits): a rule cannot take that form's
+	 * place. */
+	static const char *const narrow[] = {"mmap", "mprotect", "kill",
+					     "tgkill", "prlimit64"};
+	const struct rp_sandbox *sb = &st->sandbox;
+
+	if (sb->policy == RP_POLICY_NONE && (sb->nallow || sb->ndeny))
+		return fail_at(cfg, st->line, st->column,
+			       "stage '%s': sandbox: allow and deny need a "
+			       "seccomp filter, and policy none has none: "
+			       "use strict or exec", st->name);
+	for (int i = 0; sb->policy == RP_POLICY_STRICT && i < sb->ndeny; i++)
+		for (size_t j = 0; j < sizeof(narrow) / sizeof(*narrow); j++)
+			if (sb->deny[i].nr == rp_syscall_number(narrow[j]))
+				return fail_at(cfg, st->line, st->column,
+					       "stage '%s': sandbox: deny: "
+					       "'%s' cannot be denied under "
+					       "policy strict, which allows it "
+					       "only in a narrow form of its "
+					       "own (no executable memory, "
+					       "signals to itself, its own "
+					       "limits)", st->name, narrow[j]);
+	if (builtin_is(st, "exec") && sb->limit_nofile &&
+	    sb->limit_nofile < EXEC_FILES_MIN)
+		return fail_at(cfg, st->line, st->column,
+			       "stage '%s': sandbox: files: an exec stage "
+			       "needs at least %d (its adapter holds some %d "
+			       "descriptors before its program opens any)",
+			       st->name, EXEC_FILES_MIN, EXEC_FILES_MIN / 2);
+	return 0;
+}
+
 static int check_graph(struct rp_cfg *cfg)
 {
 	int source = -1, readers[RP_CFG_MAX_STAGES] = {0}, nprocs = 0, err;
@@ -863,6 +906,8 @@ static int check_graph(struct rp_cfg *cfg)
 		if (st->replicas > 1 && (err = check_replicas(cfg, st)))
 			return err;
 		if ((err = check_end_timeout(cfg, st)))
+			return err;
+		if ((err = check_rules(cfg, st)))
 			return err;
 		if (st->input[0] == '\0' && rp_cfg_exec_option(st, "--each"))
 			return fail_at(cfg, st->line, st->column,

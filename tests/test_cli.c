@@ -80,6 +80,24 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "    sandbox:\n      deny: [socket, \"futex:EPERM\"]\n",
 		 "p.yaml:6:22: deny: 'futex' cannot be denied: every stage "
 		 "makes it itself"},
+		/* Rules the policy cannot carry: none has no filter at all,
+		 * and strict allows a few calls in a narrow form only. */
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    args: [x]\n    sandbox: {policy: none, deny: [uname]}\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "p.yaml:3:5: stage 'a': sandbox: allow and deny need a seccomp "
+		 "filter, and policy none has none: use strict or exec"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    args: [x]\n    sandbox: {deny: [mmap]}\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "p.yaml:3:5: stage 'a': sandbox: deny: 'mmap' cannot be denied "
+		 "under policy strict"},
+		/* exec's adapter holds some descriptors of its own. */
+		{"name: p\nstages:\n  - {name: a, run: file-source, args: [x]}\n"
+		 "  - name: b\n    input: a\n    run: exec\n    args: [--, cat]\n"
+		 "    sandbox: {files: 16}\n",
+		 "p.yaml:4:5: stage 'b': sandbox: files: an exec stage needs at "
+		 "least 32"},
 		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
 		 "  - name: b\n    run: count\n    input: b\n",
 		 "p.yaml:5:5: stage 'b' reads from itself"},

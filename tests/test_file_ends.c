@@ -169,11 +169,45 @@ RP_TEST(test_blocks_lines_at_the_cut, 60)
 	rp_cmd_dir_remove();
 }
 
+/* Lines longer than a 4K ring's largest record (2024 bytes) travel as
+ * pieces: `head 4` passes the first four lines whole, each counted once,
+ * and file-sink --lines writes them whole: what head -4 gives. */
+RP_TEST(test_head_counts_long_lines, 60)
+{
+	static const size_t lens[] = {5000, 1, 2024, 9000, 3, 4};
+	size_t len = 0, want = 0, n;
+	char *in = malloc(32 * 1024), line[256], *text, *out;
+	char *args[] = {"-e", line, NULL};
+
+	CU_ASSERT_FATAL(in != NULL);
+	rp_cmd_dir_make("files");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(*lens); i++) {
+		len += put_line(in + len, lens[i], (char)('a' + i));
+		if (i == 3)
+			want = len;
+	}
+	rp_cmd_spit("in", in, len);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! head @ring=4K 4 ! file-sink "
+		 "--lines out");
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	free(text);
+	out = rp_cmd_slurp("out", &n);
+	if (n != want || memcmp(out, in, want) != 0) {
+		fprintf(stderr, "head 4: %zu bytes out, want %zu\n", n, want);
+		CU_FAIL("head did not pass four whole lines");
+	}
+	free(out);
+	free(in);
+	rp_cmd_dir_remove();
+}
+
 /* `ringpipe ... | head -1`: the last stage's reader goes; the stage
  * ends as a filter finished early does, the stages before it stop, the
  * run exits 0 at once - not a write error retried five times over 3 s.
  * A file-sink sees EPIPE; an exec stage's program writing stdout is
- * killed by SIGPIPE, as in the shell's pipeline. */
+ * killed by SIGPIPE, as in the shell's pipeline (with --each, the run
+ * of the record after: the stage ends there, not one run a record). */
 RP_TEST(test_sink_reader_gone, 60)
 {
 	static const struct {
@@ -182,6 +216,8 @@ RP_TEST(test_sink_reader_gone, 60)
 		{"file-sink --lines -",
 		 "file-sink: stdout: its reader is gone: ending early"},
 		{"exec -- cat", "exec: cat: its reader is gone: ending early"},
+		{"exec --each -- cat",
+		 "exec: cat: its reader is gone: ending early"},
 	};
 	char cmd[1024], bin[600], in[256], *err, *got, *code;
 	size_t n;
@@ -618,6 +654,8 @@ void rp_suite_file_ends(void)
 	RP_SUITE("files",
 		 {"--blocks: lines at and across the cut, byte for byte",
 		  test_blocks_lines_at_the_cut},
+		 {"head counts a long line's pieces as one line",
+		  test_head_counts_long_lines},
 		 {"| head -1: the last stage's reader gone ends the run at once",
 		  test_sink_reader_gone},
 		 {"a FIFO sink waits for its reader, fails without one",
