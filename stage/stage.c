@@ -1546,10 +1546,12 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 			return rp_stage_finish(s, 0, (int)s->cancel);
 		if (r < 0)
 			return rp_stage_finish(s, r, 0);
+		/* A source's input position is its own record count (also
+		 * after a last call that made records and said it is done:
+		 * its final count has them). */
+		s->in_seq = s->origin + (s->pending || s->sub ? 1 : 0);
 		if (r == 0)
 			return rp_stage_finish(s, 0, 0);
-		/* A source's input position is its own record count. */
-		s->in_seq = s->origin + (s->pending || s->sub ? 1 : 0);
 	}
 }
 

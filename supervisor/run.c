@@ -2706,7 +2706,7 @@ static void write_json(struct sup *s, FILE *f, int code)
 		else
 			fputs("null", f);
 	}
-	fprintf(f, ",\"stages\":[");
+	fprintf(f, ",\"supervisor_pid\":%d,\"stages\":[", (int)getpid());
 	for (int k = 0; k < s->n; k++) {
 		struct stage_run *r = at(s, k);
 		struct rp_ring_stats in_p, in_c, out_p, out_c;

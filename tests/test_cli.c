@@ -2156,6 +2156,11 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	}
 	CU_ASSERT_EQUAL(code, 0);
 	CU_ASSERT(strstr(text, "\"exit_code\":null") != NULL);
+	{
+		char sp[48];
+		snprintf(sp, sizeof(sp), "\"supervisor_pid\":%d,", (int)pid);
+		CU_ASSERT(strstr(text, sp) != NULL);
+	}
 	CU_ASSERT(strstr(text, "{\"name\":\"slow\",\"state\":\"running\"") !=
 		  NULL);
 	{

@@ -202,6 +202,37 @@ RP_TEST(test_head_counts_long_lines, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A source's "in" in the report is what it made: four chunks of 4 KiB,
+ * ten lines of an exec source (its last records made in the call that
+ * also said it was done were once left out). */
+RP_TEST(test_source_counts, 60)
+{
+	static const struct {
+		const char *line, *want;
+	} cases[] = {
+		{"file-source --chunks 4k in ! count",
+		 "  1-file-source    done      in 4 "},
+		{"exec -- seq 1 10 ! count", "  1-exec           done      in 10 "},
+	};
+	char *buf = calloc(1, 16384), line[256], *text;
+	char *args[] = {"-e", line, NULL};
+
+	CU_ASSERT_FATAL(buf != NULL);
+	rp_cmd_dir_make("files");
+	rp_cmd_spit("in", buf, 16384);
+	free(buf);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		snprintf(line, sizeof(line), "%s", cases[i].line);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+		if (!strstr(text, cases[i].want)) {
+			fprintf(stderr, "%s\n", text);
+			CU_FAIL("a source's count is not what it made");
+		}
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* `ringpipe ... | head -1`: the last stage's reader goes; the stage
  * ends as a filter finished early does, the stages before it stop, the
  * run exits 0 at once - not a write error retried five times over 3 s.
@@ -654,6 +685,8 @@ void rp_suite_file_ends(void)
 	RP_SUITE("files",
 		 {"--blocks: lines at and across the cut, byte for byte",
 		  test_blocks_lines_at_the_cut},
+		 {"a source's count is what it made",
+		  test_source_counts},
 		 {"head counts a long line's pieces as one line",
 		  test_head_counts_long_lines},
 		 {"| head -1: the last stage's reader gone ends the run at once",
