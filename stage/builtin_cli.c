@@ -75,12 +75,16 @@ bad:
 int builtin_parse_count(const struct builtin *b, const char *opt,
 			const char *text, uint64_t *out)
 {
-	const char *end;
+	const char *end = text;
 	uint64_t v;
+	int err;
 
 	if (text == NULL)
 		return builtin_usage(b, "%s is missing", opt);
-	if (parse_digits(text, &end, &v) != 0 || *end != '\0')
+	if ((err = parse_digits(text, &end, &v)) == -ERANGE)
+		return builtin_usage(b, "%s '%s': more than %llu", opt, text,
+				     (unsigned long long)UINT64_MAX);
+	if (err != 0 || *end != '\0')
 		return builtin_usage(b, "%s '%s': not a count (decimal digits)",
 				     opt, text);
 	*out = v;

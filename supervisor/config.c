@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <seccomp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,9 +218,13 @@ static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
 		mult = 1024 * 1024, end++;
 	else if (*end == 'G' || *end == 'g')
 		mult = 1024ull * 1024 * 1024, end++;
-	if (*end != '\0' || v > max / mult)
-		return FAIL(c, n, "%s: '%s' is not a size up to %llu bytes",
-			    what, s, (unsigned long long)max);
+	if (*end != '\0')
+		return FAIL(c, n, "%s: '%s' is not a size: a whole number, then "
+				  "K, M or G or nothing (like 512K, 1M or 2G)",
+			    what, s);
+	if (v > max / mult)
+		return FAIL(c, n, "%s: '%s' is more than %llu bytes", what, s,
+			    (unsigned long long)max);
 	*out = v * mult;
 	return 0;
 }
@@ -499,9 +504,15 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 	}
 	for (int i = 0; i < sb->nallow; i++)
 		for (int j = 0; j < sb->ndeny; j++)
-			if (sb->allow[i].nr == sb->deny[j].nr)
-				return FAIL(c, n, "sandbox: a syscall is both "
-						  "allowed and denied");
+			if (sb->allow[i].nr == sb->deny[j].nr) {
+				char *name = seccomp_syscall_resolve_num_arch(
+					SCMP_ARCH_NATIVE, sb->allow[i].nr);
+				int err = FAIL(c, n, "sandbox: '%s' is both "
+						     "allowed and denied",
+					       name ? name : "?");
+				free(name);
+				return err;
+			}
 	return 0;
 }
 

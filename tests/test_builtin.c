@@ -642,6 +642,9 @@ RP_TEST(test_help_and_usage_errors, 30)
 		{{"head"}, "head: no N"},
 		{{"head", "ten"}, "head: N 'ten': not a count"},
 		{{"head", "-3"}, "head: N '-3': not a count"},
+		{{"head", "99999999999999999999"},
+		 "head: N '99999999999999999999': more than "
+		 "18446744073709551615"},
 		{{"file-source"}, "file-source: no FILE"},
 		{{"file-source", "--lines", "--chunks", "8", "f"},
 		 "file-source: --lines, --chunks, --blocks and --records exclude"},

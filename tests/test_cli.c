@@ -80,6 +80,15 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "    sandbox:\n      deny: [socket, \"futex:EPERM\"]\n",
 		 "p.yaml:6:22: deny: 'futex' cannot be denied: every stage "
 		 "makes it itself"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    args: [x]\n    ring: 1.5M\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "p.yaml:6:11: ring: '1.5M' is not a size: a whole number, then "
+		 "K, M or G or nothing"},
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    args: [x]\n    sandbox: {allow: [uname], deny: [uname]}\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "sandbox: 'uname' is both allowed and denied"},
 		/* Rules the policy cannot carry: none has no filter at all,
 		 * and strict allows a few calls in a narrow form only. */
 		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
