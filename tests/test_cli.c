@@ -1395,71 +1395,56 @@ RP_TEST(test_claim_then_exit_zero_judged, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A stage that marks its control ring ended (nobody ends one) and goes
- * on is failed for breaking its format, not left running while the
- * supervisor finds the mark "something to read" at every turn. */
-RP_TEST(test_control_ring_marked_ended, 60)
+/*
+ * Failures a stage's own words or exit make plain, each said as such and
+ * none restarted:
+ * - a stage that marks its control ring ended (nobody ends one) and goes
+ *   on is failed for breaking its format, not left running while the
+ *   supervisor finds the mark "something to read" at every turn;
+ * - an ordinary command put where a stage program goes never gives the
+ *   hand-shake: the error says what to write instead;
+ * - a built-in refusing its arguments as it starts (they are its own to
+ *   judge: check does not run it) fails the run as bad usage does,
+ *   exit 2.
+ */
+RP_TEST(test_start_and_control_failures_said, 60)
 {
+	static const struct {
+		const char *line;
+		int code;
+		const char *said[2];
+	} cases[] = {
+		{"fault --make 400000 ! fault --at 100 --do ctl-end ! count", 1,
+		 {"fault: marked its control ring ended",
+		  "stage 2-fault: broke the control-ring format; killed"}},
+		{"fault --make 10 ! /bin/true ! count", 1,
+		 {"stage 2-true: could not start: the stage died before "
+		  "entering its sandbox (see its stderr) - is it a ringpipe "
+		  "stage program? (an ordinary command runs as exec -- CMD)",
+		  NULL}},
+		{"fault --make 100 ! grep '(' ! count", 2,
+		 {"grep: bad REGEX '('",
+		  "stage 2-grep: could not start: its arguments were refused "
+		  "(exit 2; its message above says why)"}},
+	};
 	char line[256], *text;
 	char *args[] = {"-e", line, NULL};
 
 	rp_cmd_dir_make("cli");
-	snprintf(line, sizeof(line),
-		 "fault --make 400000 ! fault --at 100 --do ctl-end ! count");
-	CU_ASSERT_EQUAL(run(args, &text), 1);
-	if (!strstr(text, "fault: marked its control ring ended") ||
-	    !strstr(text, "stage 2-fault: broke the control-ring format; "
-			  "killed")) {
-		fprintf(stderr, "%s\n", text);
-		CU_FAIL("a control ring marked ended was not judged");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int code, ok;
+		snprintf(line, sizeof(line), "%s", cases[i].line);
+		code = run(args, &text);
+		ok = code == cases[i].code && !strstr(text, "restarting");
+		for (int j = 0; j < 2 && cases[i].said[j]; j++)
+			ok = ok && strstr(text, cases[i].said[j]) != NULL;
+		if (!ok) {
+			fprintf(stderr, "%s: exit %d\n%s\n", cases[i].line,
+				code, text);
+			CU_FAIL("a failure not said as such");
+		}
+		free(text);
 	}
-	free(text);
-	rp_cmd_dir_remove();
-}
-
-/* An ordinary command put where a stage program goes never gives the
- * hand-shake: the error says what to write instead. */
-RP_TEST(test_plain_command_as_program, 60)
-{
-	char line[256], *text;
-	char *args[] = {"-e", line, NULL};
-
-	rp_cmd_dir_make("cli");
-	snprintf(line, sizeof(line), "fault --make 10 ! /bin/true ! count");
-	CU_ASSERT_EQUAL(run(args, &text), 1);
-	if (!strstr(text, "stage 2-true: could not start: the stage died "
-			  "before entering its sandbox (see its stderr) - is "
-			  "it a ringpipe stage program? (an ordinary command "
-			  "runs as exec -- CMD)")) {
-		fprintf(stderr, "%s\n", text);
-		CU_FAIL("no hint for a plain command as a program stage");
-	}
-	free(text);
-	rp_cmd_dir_remove();
-}
-
-/* A built-in refusing its arguments as it starts (they are its own to
- * judge: check does not run it): the run fails as bad usage does, exit
- * 2, saying so, and nothing is restarted. */
-RP_TEST(test_builtin_arguments_refused, 60)
-{
-	char in[256], line[512], *text;
-	char *args[] = {"-e", line, NULL};
-
-	rp_cmd_dir_make("cli");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_write_lines(in, 100);
-	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! grep '(' ! count", in);
-	CU_ASSERT_EQUAL(run(args, &text), 2);
-	if (!strstr(text, "grep: bad REGEX '('") ||
-	    !strstr(text, "stage 2-grep: could not start: its arguments were "
-			  "refused (exit 2; its message above says why)") ||
-	    strstr(text, "restarting")) {
-		fprintf(stderr, "%s\n", text);
-		CU_FAIL("a built-in's bad arguments not said as such");
-	}
-	free(text);
 	rp_cmd_dir_remove();
 }
 
@@ -2465,12 +2450,9 @@ void rp_suite_cli(void)
 		  test_first_start_blames_peer},
 		 {"a broken ring said, then exit 0: judged",
 		  test_claim_then_exit_zero_judged},
-		 {"a built-in's arguments refused: exit 2, said",
-		  test_builtin_arguments_refused},
-		 {"a plain command as a program stage: told what to write",
-		  test_plain_command_as_program},
-		 {"a control ring marked ended: its stage failed",
-		  test_control_ring_marked_ended},
+		 {"a broken control ring, a plain command as a program, a "
+		  "built-in's bad arguments: each said",
+		  test_start_and_control_failures_said},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
 		 {"a deny rule with an errno: reported, not fatal",
