@@ -704,18 +704,25 @@ static int slow_restarting(const char *name, int64_t *ns)
 	return at != NULL && strstr(at, "\"restarts\":1") != NULL;
 }
 
-/* tests/stages/slow_restart, copied where uid 65534 can run it (the
- * stages run as that user when the tests run as root). */
-static void slow_restart_copy(char *prog, size_t len)
+/* tests/stages/NAME, copied to /tmp/rp-AS-PID where uid 65534 can run
+ * it (the stages run as that user when the tests run as root); the
+ * stage is then named after AS in the report. */
+static void stage_prog_copy(const char *name, const char *as, char *prog,
+			    size_t len)
 {
 	const char *b = getenv("RP_TEST_BUILD");
 	char cmd[512];
 
-	snprintf(prog, len, "/tmp/rp-slowrestart-%d", (int)getpid());
+	snprintf(prog, len, "/tmp/rp-%s-%d", as, (int)getpid());
 	snprintf(cmd, sizeof(cmd),
-		 "cp '%s/tests/stages/slow_restart' '%s' && chmod 755 '%s'",
-		 b ? b : "build/plain", prog, prog);
+		 "cp '%s/tests/stages/%s' '%s' && chmod 755 '%s'",
+		 b ? b : "build/plain", name, prog, prog);
 	CU_ASSERT_FATAL(system(cmd) == 0);
+}
+
+static void slow_restart_copy(char *prog, size_t len)
+{
+	stage_prog_copy("slow_restart", "slowrestart", prog, len);
 }
 
 /* A stage that dies before its sandbox hand-shake while a child of its
@@ -1322,15 +1329,10 @@ RP_TEST(test_first_start_blames_peer, 60)
 {
 	char prog[128], line[1024], *text;
 	char *args[] = {"-e", line, NULL};
-	const char *b = getenv("RP_TEST_BUILD");
 
 	rp_cmd_dir_make("cli");
 	/* Run as uid 65534 when we are root: a copy it can reach. */
-	snprintf(prog, sizeof(prog), "/tmp/rp-careless-%d", (int)getpid());
-	snprintf(line, sizeof(line),
-		 "cp '%s/tests/stages/careless' '%s' && chmod 755 '%s'",
-		 b ? b : "build/plain", prog, prog);
-	CU_ASSERT_FATAL(system(line) == 0);
+	stage_prog_copy("careless", "careless", prog, sizeof(prog));
 	for (int i = 0; i < 2; i++) {
 		snprintf(line, sizeof(line),
 			 "fault --make 3000 ! %s%sfault --at start --do "
@@ -1371,14 +1373,9 @@ RP_TEST(test_claim_then_exit_zero_judged, 60)
 {
 	char prog[128], line[1024], *text;
 	char *args[] = {"-e", line, NULL};
-	const char *b = getenv("RP_TEST_BUILD");
 
 	rp_cmd_dir_make("cli");
-	snprintf(prog, sizeof(prog), "/tmp/rp-careless-%d", (int)getpid());
-	snprintf(line, sizeof(line),
-		 "cp '%s/tests/stages/careless' '%s' && chmod 755 '%s'",
-		 b ? b : "build/plain", prog, prog);
-	CU_ASSERT_FATAL(system(line) == 0);
+	stage_prog_copy("careless", "careless", prog, sizeof(prog));
 	snprintf(line, sizeof(line),
 		 "fault --make 5000 ! fault --at 100 --do scribble ! %s 0 ! "
 		 "count", prog);
