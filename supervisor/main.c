@@ -4,6 +4,7 @@
  *   ringpipe run FILE [--stats]      run the pipeline in a YAML file
  *   ringpipe -e 'STAGE ARGS ! ...'   run a pipeline given on the line
  *   ringpipe check FILE              validate a file without running it
+ *   ringpipe check -e '...'          ... or a one-liner
  *   ringpipe stat NAME [--json]      a running pipeline's counters
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
  *   ringpipe replay FILE [...]       quarantined records through a stage
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 "       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
 "                [-q|-v] [--drain] [--fast-restart] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
+"       ringpipe check -e 'STAGE [ARGS] ! ...'\n"
 "       ringpipe stat NAME [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT] [--fast-restart]\n"
@@ -307,7 +309,7 @@ int main(int argc, char **argv)
 	char bin[PATH_MAX];
 	const char *cmd, *arg = NULL, *what = NULL;
 	const char *const *valued = NULL;
-	int err, code, chaos;
+	int err, code, chaos, check_only = 0;
 
 	if (cfg == NULL)
 		return RP_RUN_FAILED;
@@ -335,6 +337,13 @@ int main(int argc, char **argv)
 		return RP_RUN_USAGE;
 	}
 	cmd = argv[1];
+	/* ringpipe check -e 'PIPELINE': a one-liner checked, not run. */
+	if (!strcmp(cmd, "check") && argc > 2 && !strcmp(argv[2], "-e")) {
+		memmove(&argv[1], &argv[2], (size_t)argc * sizeof(*argv));
+		argc--;
+		cmd = argv[1];
+		check_only = 1;
+	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage(stdout);
 		free(cfg);
@@ -357,7 +366,8 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 0;
 	case -1:
-		fprintf(stderr, "ringpipe %s: no %s given\n", cmd, what);
+		fprintf(stderr, "ringpipe %s%s: no %s given\n",
+			check_only ? "check " : "", cmd, what);
 		usage(stderr);
 		free(cfg);
 		return RP_RUN_USAGE;
@@ -447,8 +457,9 @@ int main(int argc, char **argv)
 	}
 	if (o.fast_restart)
 		rp_cfg_fast_restart(cfg);
-	if (!strcmp(cmd, "check")) {
-		printf("%s: pipeline %s: %d stages, ok\n", arg, cfg->name,
+	if (check_only || !strcmp(cmd, "check")) {
+		printf("%s: pipeline %s: %d stages, ok\n",
+		       check_only ? "one-liner" : arg, cfg->name,
 		       cfg->nstages);
 		rp_cfg_free(cfg);
 		free(cfg);

@@ -133,6 +133,7 @@ struct stage_run {
 	uint64_t told_rec;
 	int told_sig;
 	int told_hang;            /* it says: killed for its timeout */
+	int said_done;            /* this incarnation sent its RP_CTL_DONE */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
@@ -508,6 +509,7 @@ static void read_control(struct sup *s, int k)
 		case RP_CTL_DONE:
 		case RP_CTL_ERROR:
 		case RP_CTL_VIOLATION:
+			r->said_done = m.kind == RP_CTL_DONE;
 			r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR &&
 			    (m.code == -EIO || m.code == EIO) &&
@@ -1174,7 +1176,8 @@ static void on_exit_of(struct sup *s, int k)
 			 * code it chose after saying so (a program of one's
 			 * own may end with 0 or 1 whatever went wrong). */
 			judge_violation(s, k, code, r->broken_at_attach);
-		} else if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED) {
+		} else if ((code == RP_EXIT_OK ||
+			    code == RP_EXIT_OUTPUT_CLOSED) && r->said_done) {
 			set_state(s, k, ST_EXITED);
 			/* It says it is done (and its replicas with it):
 			 * whatever it did not end, end for it, or its
@@ -1225,6 +1228,15 @@ static void on_exit_of(struct sup *s, int k)
 			r->told_rec = 0;
 		} else {
 			char why[240];
+			/* A stage is done when it says so: an exit 0 without
+			 * its final control record (or after an error it
+			 * sent) left its input unfinished, and is a failure
+			 * like any other, or its output would end short. */
+			if (code == RP_EXIT_OK || code == RP_EXIT_OUTPUT_CLOSED)
+				if (r->why[0] == '\0')
+					snprintf(r->why, sizeof(r->why),
+						 "exited before saying it "
+						 "was done");
 			snprintf(why, sizeof(why), "%s (exit %d)%s%s%s%s",
 				 r->why[0] ? r->why : "failed", code,
 				 r->spared_call[0] ? "; its program had made "
@@ -1555,6 +1567,7 @@ static void fresh_incarnation(struct stage_run *r)
 	r->seen_current = r->seen_progress = 0;
 	r->waits_taken = 0;
 	r->broken_side = r->broken_at_attach = 0;
+	r->said_done = 0;
 }
 
 /* How long a restart's sandbox hand-shake is waited for, as a first
@@ -1757,24 +1770,41 @@ static void start_ended(struct sup *s, int k)
 static void hs_give_up(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
-	int late = !(s->cancel_reason || s->failed);
+	int late = !(s->cancel_reason || s->failed), err = -EAGAIN;
 
+	/* Its hand-shake may have come in this very turn: then it did
+	 * start (and may have read records), and it ends as the started
+	 * ones do, told to stop, not said to be "not started". */
+	if (!late && r->state <= ST_RESTARTING)
+		err = rp_spawn_finish(&r->proc, r->why, sizeof(r->why));
 	hs_stop(s, k);
-	if (r->state > ST_RESTARTING) {
+	if (err == 0) {
+		start_done(s, k, 0);
+		if (alive(r->state) && r->state != ST_CANCELLING &&
+		    r->proc.tx) {
+			rp_ctl_cancel(r->proc.tx, s->cancel_reason
+							  ? s->cancel_reason
+							  : RP_REASON_SIBLING);
+			set_state(s, k, ST_CANCELLING);
+		}
+	} else if (r->state > ST_RESTARTING) {
 		/* Judged meanwhile (a ring it broke before its restart,
 		 * found by its peer): that stands. */
 		char why[sizeof(r->why)];
 		rp_spawn_abandon(&r->proc, why, sizeof(why));
 		rp_errpipe_pump(&r->err, stderr);
 	} else {
-		rp_spawn_abandon(&r->proc, r->why, sizeof(r->why));
+		/* (A death before it is already reaped.) */
+		if (err == -EAGAIN)
+			rp_spawn_abandon(&r->proc, r->why, sizeof(r->why));
 		rp_errpipe_pump(&r->err, stderr);
 		if (late) {
 			start_done(s, k, -ETIMEDOUT);
 		} else {
 			set_state(s, k, ST_CANCELLED);
 			snprintf(r->why, sizeof(r->why),
-				 "not started: the pipeline %s",
+				 "not %s: the pipeline %s",
+				 r->restarts ? "restarted" : "started",
 				 s->failed ? "had failed" : "was cancelled");
 		}
 	}

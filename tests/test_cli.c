@@ -331,17 +331,32 @@ RP_TEST(test_one_liner_places, 60)
 	char *args[] = {"run", p, NULL};
 
 	rp_cmd_dir_make("cli");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
-		char *eargs[] = {"-e", (char *)cases[i].yaml, NULL};
-		int code = run(eargs, &text);
+	/* Each through run (-e) and through check -e alike. */
+	for (size_t i = 0; i < 2 * sizeof(cases) / sizeof(*cases); i++) {
+		char *line = (char *)cases[i / 2].yaml;
+		char *eargs[] = {"-e", line, NULL};
+		char *cargs[] = {"check", "-e", line, NULL};
+		int code = run(i % 2 ? cargs : eargs, &text);
 
 		CU_ASSERT_EQUAL(code, 2);
-		if (code != 2 || strstr(text, cases[i].expect) == NULL) {
-			fprintf(stderr, "case %zu: want '%s', exit %d, got "
-					"'%s'\n", i, cases[i].expect, code,
-				text);
+		if (code != 2 || strstr(text, cases[i / 2].expect) == NULL) {
+			fprintf(stderr, "case %zu (%s): want '%s', exit %d, "
+					"got '%s'\n", i / 2,
+				i % 2 ? "check -e" : "-e",
+				cases[i / 2].expect, code, text);
 			CU_FAIL("the one-liner's mistake was not placed");
 		}
+		free(text);
+	}
+	/* check -e: a sound one-liner is said so, and nothing runs (its
+	 * input does not exist). */
+	{
+		char *cargs[] = {"check", "-e", "file-source --lines nosuch ! "
+						"count", NULL};
+		CU_ASSERT_EQUAL(run(cargs, &text), 0);
+		CU_ASSERT(strstr(text, "one-liner: pipeline pipeline: 2 "
+				       "stages, ok") != NULL);
+		CU_ASSERT(strstr(text, "nosuch") == NULL);
 		free(text);
 	}
 	/* run: refused with the place, nothing started (no restart). */
@@ -780,7 +795,7 @@ RP_TEST(test_died_before_hand_shake, 60)
  * at once, showing it starting.  The run waits for it, though nothing
  * else is left running, and ends with every record taken once.  Ctrl-C
  * while such a restart is awaited ends the run at once (exit 130), the
- * stage said not started, its process gone.  A drain (SIGUSR1) while it
+ * stage said not restarted, its process gone.  A drain (SIGUSR1) while it
  * is awaited: the stage drains once it has started, takes what is
  * queued for it, and the run ends with exit 0. */
 RP_TEST(test_slow_restart_holds_nothing, 90)
@@ -850,9 +865,9 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 		}
 		/* Ctrl-C while its hand-shake is awaited: the end at once. */
 		text = ctrl_c_ends_it(pid);
-		CU_ASSERT(strstr(text, "-- not started: the pipeline was "
+		CU_ASSERT(strstr(text, "-- not restarted: the pipeline was "
 				       "cancelled") != NULL);
-		if (!strstr(text, "not started: the pipeline was cancelled"))
+		if (!strstr(text, "not restarted: the pipeline was cancelled"))
 			fprintf(stderr, "%s\n", text);
 		free(text);
 		CU_ASSERT(rp_cmd_find_process(token, NULL) <= 0);
@@ -1445,8 +1460,10 @@ RP_TEST(test_start_and_control_failures_said, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A stage that exits 0 ("done") without ending its output must not leave
- * its consumer waiting: the supervisor ends the stream for it. */
+/* A stage that exits 0 in mid-stream, without saying it is done, has
+ * not finished its input: it is a failure (restarted, then given up on),
+ * never a short output passed off as the whole, and its consumer is not
+ * left waiting. */
 RP_TEST(test_done_without_end_does_not_hang, 60)
 {
 	char in[256], line[512], *text;
@@ -1456,10 +1473,14 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 	rp_cmd_path(in, sizeof(in), "in");
 	rp_cmd_write_lines(in, 5000);
 	snprintf(line, sizeof(line),
-		 "file-source --lines %s ! fault --at 700 --do exit:0 ! count",
+		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
+		 "--at 700 --do exit:0 ! count",
 		 in);
-	CU_ASSERT_EQUAL(run(args, &text), 0);
-	CU_ASSERT(strstr(text, "3-count: count: records=") != NULL);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "2-fault: exited before saying it was done "
+			       "(exit 0); restarting") != NULL);
+	CU_ASSERT(strstr(text, "giving up") != NULL);
+	CU_ASSERT(strstr(text, "3-count: count: records=") == NULL);
 	free(text);
 	rp_cmd_dir_remove();
 }
