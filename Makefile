@@ -157,8 +157,10 @@ fuzz:
 
 # The .pc is written where it goes, from this install's PREFIX: one
 # kept in the tree would keep the PREFIX of the install that made it.
-install: $(SOLIB) $(LIB) ringpipe.pc.in
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+install: $(SOLIB) $(LIB) $(RINGPIPE) $(HOST) ringpipe.pc.in
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(RINGPIPE) $(HOST) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 stage/ringpipe.h $(DESTDIR)$(PREFIX)/include/ringpipe.h
 	install -m 755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libringpipe.so.$(SOFULL) $(DESTDIR)$(PREFIX)/lib/libringpipe.so.$(SOVER)

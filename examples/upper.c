@@ -27,7 +27,11 @@ static int upper(struct rp_stage *s, const struct rp_record *in, void *arg)
 		unsigned char c = src[i];
 		dst[i] = (unsigned char)(c >= 'a' && c <= 'z' ? c - 32 : c);
 	}
-	return rp_emit_commit(s, in->len);
+	err = rp_emit_commit(s, in->len);
+	/* Keep the record's type: a line longer than a record comes as
+	 * pieces (type 19, all but its last) that file-sink --lines joins
+	 * again, and a last line without its newline is type 17. */
+	return err ? err : rp_emit_type(s, in->type);
 }
 
 int main(void)

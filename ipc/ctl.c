@@ -47,6 +47,7 @@ static const char *const kind_names[] = {
 	[RP_CTL_PONG] = "pong",
 	[RP_CTL_POISON] = "poison",
 	[RP_CTL_TIMED_OUT] = "timed-out",
+	[RP_CTL_REFUSED] = "refused",
 };
 
 static const char *const reason_names[] = {

@@ -62,7 +62,11 @@
 			      * records again, 2 for one silent past its
 			      * end timeout after its input ended, arg0
 			      * then its last record), told when done */
-#define RP_CTL_KIND_MAX 23u
+#define RP_CTL_REFUSED 24u   /* the stage refuses input record arg0 (for
+			      * a replica, its place in the ring; text:
+			      * why, short), then ends with
+			      * RP_EXIT_REFUSED */
+#define RP_CTL_KIND_MAX 24u
 
 /* RP_CTL_FAULT kinds. */
 #define RP_FAULT_HANG 1u    /* never finish the record */

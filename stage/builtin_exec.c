@@ -1011,9 +1011,13 @@ int exec_loop(struct ex *x)
 		if ((err = write_stdin(x)))
 			break;
 		/* The program sees its end once it has read all it was
-		 * given (see unread_input). */
+		 * given (see unread_input); a run of --each, timed whole
+		 * whatever it has read, sees it at once (a program that
+		 * writes only at the end of its input, as stdio does into
+		 * a pipe, waited a re-check for each record). */
 		lingering = x->in_done && x->woff == x->wlen &&
-			    x->to_fd >= 0 && x->pid > 0 && unread_input(x);
+			    x->to_fd >= 0 && x->pid > 0 &&
+			    x->alone != EACH_RUN && unread_input(x);
 		if (x->in_done && x->woff == x->wlen && !lingering)
 			close_stdin(x);
 		if (out_ready && (err = read_stdout(x)))

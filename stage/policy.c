@@ -15,6 +15,7 @@
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,10 @@ static const char *const strict_allow[] = {
 	"restart_syscall", "poll", "ppoll", "exit", "exit_group",
 	"set_robust_list", "get_robust_list", "membarrier", "getrlimit",
 	"times", "getrusage",
+	/* A thread's restartable sequences: glibc registered the main
+	 * thread's before the filter, and a thread it cannot register for
+	 * (clone allowed by the stage's rules) aborts. */
+	"rseq",
 };
 
 /* What an ordinary dynamically linked program needs. */
@@ -53,7 +58,7 @@ static const char *const exec_allow[] = {
 	"epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2",
 	"sendfile", "splice", "tee", "copy_file_range", "memfd_create",
 	"mmap", "mprotect", "munmap", "mremap", "madvise", "mlock",
-	"munlock", "brk", "msync", "mincore", "futex", "futex_waitv",
+	"munlock", "brk", "msync", "mincore", "futex", "futex_waitv", "rseq",
 	"set_robust_list", "get_robust_list", "set_tid_address",
 	"arch_prctl", "prctl", "rt_sigaction", "rt_sigprocmask",
 	"rt_sigreturn", "rt_sigsuspend", "rt_sigpending",
@@ -80,8 +85,9 @@ static const char *const exec_allow[] = {
 	"getpeername", "getsockname",
 };
 
-/* glibc probes these and falls back when it sees ENOSYS. */
-static const char *const probe_enosys[] = {"clone3", "rseq"};
+/* glibc probes this and falls back to clone when it sees ENOSYS (a
+ * stage's own allow or deny rule for it wins). */
+static const char *const probe_enosys[] = {"clone3"};
 
 static int denied(const struct rp_sandbox *sb, int nr)
 {
@@ -132,8 +138,10 @@ static int add_names(scmp_filter_ctx ctx, const struct rp_sandbox *sb,
 	for (int i = 0; i < n; i++) {
 		int nr = seccomp_syscall_resolve_name(names[i]);
 		int err;
-		if (nr == __NR_SCMP_ERROR || denied(sb, nr))
-			continue; /* not on this architecture, or denied */
+		if (nr == __NR_SCMP_ERROR || denied(sb, nr) ||
+		    (action != SCMP_ACT_ALLOW && allowed(sb, nr)))
+			continue; /* not on this architecture, or the
+				   * stage's own rule says otherwise */
 		err = seccomp_rule_add(ctx, action, nr, 0);
 		if (err && err != -EEXIST)
 			return err;
@@ -142,7 +150,11 @@ static int add_names(scmp_filter_ctx ctx, const struct rp_sandbox *sb,
 }
 
 /* strict: memory mappings and protections never executable, no file
- * mappings of new files (there are none to open), signals only to self. */
+ * mappings of new files (there are none to open), signals only to self.
+ * stdio asks whether stdout is a terminal (TCGETS) before its first
+ * printf: told it is not, quietly, rather than the stage killed for a
+ * debugging line (any other ioctl is still denied, and a rule of the
+ * stage's own for ioctl replaces this one). */
 static int add_strict_conditional(scmp_filter_ctx ctx,
 				  const struct rp_sandbox *sb)
 {
@@ -156,6 +168,11 @@ static int add_strict_conditional(scmp_filter_ctx ctx,
 
 	err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
 			       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	if (!err && !denied(sb, SCMP_SYS(ioctl)) &&
+	    !allowed(sb, SCMP_SYS(ioctl)))
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY),
+				       SCMP_SYS(ioctl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)TCGETS));
 	if (!err)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
 				       1,

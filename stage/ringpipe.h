@@ -57,6 +57,7 @@ extern "C" {
 #define RP_EXIT_OK 0          /* input ended and everything was processed */
 #define RP_EXIT_ERROR 1       /* the stage failed (its own error) */
 #define RP_EXIT_USAGE 2       /* bad options or a bad environment */
+#define RP_EXIT_REFUSED 3     /* it refused its input record (rp_stage_refuse) */
 #define RP_EXIT_VIOLATION 4   /* a peer broke the ring format */
 #define RP_EXIT_SANDBOX 5     /* the sandbox could not be entered */
 #define RP_EXIT_SUPERVISOR 6  /* the supervisor is gone */
@@ -126,8 +127,19 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
  * (like head after N records: the output ends, remaining input is
  * left). */
 #define RP_STOP 1
+#define RP_REFUSE 2 /* returned by rp_stage_refuse: pass it on */
 typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,
 			     void *arg);
+/* Refuse the input record the callback is working on (a parser that
+ * finds it malformed): return what this returns from the callback.  The
+ * record goes to the dead-letter output at once, with why (its first 23
+ * bytes; all of it goes to stderr), as a record the stage died on would,
+ * and the stage goes on after it: what it emitted for the record is
+ * dropped, and it ends and is restarted at once past it (a refusal costs
+ * a restart: about 2 ms, less with a standby; it never counts towards
+ * the restart limit, and quarantine_max bounds how many).  For
+ * rp_stage_run's callback only. */
+int rp_stage_refuse(struct rp_stage *s, const char *why);
 /* Produce records: return 1 to be called again, 0 when done, < 0 on
  * error. */
 typedef int (*rp_produce_fn)(struct rp_stage *s, void *arg);
@@ -141,7 +153,11 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
 /* Emit one output record derived from the current input (or, for a
  * source, a new origin per call of rp_emit unless rp_emit_same_origin()
  * was called).  Blocks while the output ring is full, checking for
- * cancellation (-ECANCELED) and a dead consumer (-EPIPE). */
+ * cancellation (-ECANCELED) and a dead consumer (-EPIPE).  -EMSGSIZE: len
+ * is more than the output ring's largest record; -EDESTADDRREQ: the stage
+ * is the pipeline's last and has no output ring (a sink writes its
+ * results itself, to its stdout or a file; returned from the callback,
+ * the stage fails, said so, and is not restarted). */
 int rp_emit(struct rp_stage *s, const void *buf, uint32_t len);
 /* Zero copy: reserve len bytes in the output ring, write them, commit
  * with the final length (<= len).  One reservation at a time.  (A
@@ -158,7 +174,10 @@ void rp_emit_same_origin(struct rp_stage *s);
  * not held back; the next emit starts a new origin. */
 int rp_emit_end_origin(struct rp_stage *s);
 /* Set the type of the record just emitted (default 1, data; >= 16 is
- * the application's, e.g. 17 for a line without its newline). */
+ * the application's, e.g. 17 for a line without its newline).  A stage
+ * that passes lines on passes in->type on: a line longer than the ring's
+ * largest record arrives as pieces of type 19 (all but its last), and
+ * file-sink --lines writes a newline after every record but those. */
 int rp_emit_type(struct rp_stage *s, uint16_t type);
 
 /* ---------------------------------------------------------- low level */

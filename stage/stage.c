@@ -88,6 +88,8 @@ struct rp_stage {
 	int draining;
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
+	int refused;           /* the callback refused its record */
+	char refusal[24];      /* why, as the control record carries it */
 	int work_external;     /* rp_stage_set_work: polls are working time */
 	uint64_t wait_in_us, wait_out_us; /* time blocked, for the report */
 
@@ -1186,7 +1188,7 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 
 	*buf = NULL;
 	if (s->out == NULL)
-		return -EPIPE;
+		return -EDESTADDRREQ; /* the last stage: nothing reads it */
 	if (s->user_resv)
 		return -EBUSY;
 	if (s->source && !s->same_origin) {
@@ -1430,6 +1432,9 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
 		reason = RP_REASON_NONE;
 		code = error == -EBADMSG ? RP_EXIT_VIOLATION : RP_EXIT_ERROR;
+		/* An emit with no output ring: it would do so again. */
+		if (error == -EDESTADDRREQ)
+			code = RP_EXIT_NO_RESTART;
 		if (error == -EPIPE && supervisor_gone(s)) {
 			code = RP_EXIT_SUPERVISOR;
 		} else if (error == -EPIPE && s->out &&
@@ -1466,6 +1471,37 @@ static int finish_err(struct rp_stage *s, int err)
 	return rp_stage_finish(s, err, 0);
 }
 
+int rp_stage_refuse(struct rp_stage *s, const char *why)
+{
+	if (why == NULL)
+		why = "";
+	/* All of why here, its start in the control record. */
+	fprintf(stderr, "refused %s %llu: %s\n",
+		s->replica ? "the record at input byte" : "record",
+		(unsigned long long)s->origin, why);
+	snprintf(s->refusal, sizeof(s->refusal), "%s", why);
+	s->refused = 1;
+	return RP_REFUSE;
+}
+
+/* The callback refused its record: what it emitted for it goes, what
+ * came before is published, and the supervisor is told which record
+ * (its quarantine) before the stage ends.  Its restart goes on past it;
+ * the records before it not yet released come again, and their outputs
+ * are dropped downstream as replays, as after a crash. */
+static int refuse(struct rp_stage *s)
+{
+	uint64_t rec = s->origin;
+
+	drop_unpublished(s);
+	rp_stage_flush(s);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);
+	rp_ctl_send(s->tx, RP_CTL_REFUSED, RP_REASON_NONE, rec, 0, 0,
+		    s->refusal, SEC);
+	rp_stage_close(s);
+	return RP_EXIT_REFUSED;
+}
+
 int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 {
 	struct rp_record r;
@@ -1483,6 +1519,8 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 		if (err == 0) {
 			int ret = fn(s, &r, arg);
 			rp_stage_record_done(s);
+			if (ret == RP_REFUSE && s->refused)
+				return refuse(s);
 			if (ret == -ECANCELED && s->cancel)
 				return rp_stage_finish(s, 0, (int)s->cancel);
 			if (ret < 0)

@@ -328,6 +328,21 @@ void rp_chaos_relays_done(const char *log, unsigned n, int *done)
 		done[i] = 0; /* never handled: the run ended first */
 }
 
+/* A run's dead-letter output: FILE + suffix, its files started over.
+ * (The caller checked that it fits.) */
+static void dead_letter_for(struct rp_cfg *cfg, const char *out,
+			    const char *suffix)
+{
+	char p[sizeof(cfg->dead_letter) + 8];
+
+	snprintf(cfg->dead_letter, sizeof(cfg->dead_letter), "%s%s", out,
+		 suffix);
+	snprintf(p, sizeof(p), "%s.rec", cfg->dead_letter);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s.jsonl", cfg->dead_letter);
+	unlink(p);
+}
+
 static uint64_t file_lines(const char *path)
 {
 	size_t n = 0;
@@ -754,7 +769,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 {
 	struct rp_cfg_stage *sink = &cfg->stages[cfg->order[cfg->nstages - 1]];
 	const struct rp_cfg_stage *src = &cfg->stages[cfg->order[0]];
-	char out[300], ref[320], log[320], dead_idx[300];
+	char out[300], ref[320], log[320], dead_idx[320];
 	struct rp_run_opts ro = *run;
 	struct outcome res;
 	struct cut cut = {0, 0, -1};
@@ -836,9 +851,18 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	orig = sink->argv[sink->argc - 1];
 	snprintf(out, sizeof(out), "%s", orig);
 	snprintf(ref, sizeof(ref), "%s.chaos-ref", out);
-	rp_deadletter_prefix(cfg->dead_letter, cfg->name, dead_idx,
-			     sizeof(dead_idx) - 8);
-	strcat(dead_idx, ".jsonl");
+	/* What its runs quarantine goes beside FILE, a file per run,
+	 * started over: never into the pipeline's own dead-letter output
+	 * (a replay of that would feed the records of every chaos run). */
+	if (strlen(out) + sizeof(".chaos-rerun.dead") > sizeof(cfg->dead_letter)) {
+		fprintf(stderr, "ringpipe chaos: %s: a path too long for the "
+				"files beside it\n", out);
+		free(fs);
+		free(plan);
+		return 2;
+	}
+	dead_letter_for(cfg, out, ".chaos-ref.dead");
+	snprintf(dead_idx, sizeof(dead_idx), "%s.chaos.dead.jsonl", out);
 	ro.quiet = 0;
 	for (int i = 0; i < cfg->nstages; i++) {
 		struct rp_cfg_stage *st = &cfg->stages[i];
@@ -995,6 +1019,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	/* The output starts empty: what a run that never opened it leaves
 	 * is not judged. */
 	unlink(out);
+	dead_letter_for(cfg, out, ".chaos.dead");
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
 	ro.chaos = 1;
@@ -1109,6 +1134,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		if (rename(out, cut_path) != 0)
 			cut_path[0] = '\0';
 		snprintf(log, sizeof(log), "%s.chaos-rerun.log", out);
+		dead_letter_for(cfg, out, ".chaos-rerun.dead");
 		res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);
 		res.rerun_ok = res.code == 0;
 		res.finished = res.rerun_ok && !res.orphans_left;

@@ -892,6 +892,17 @@ static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 					       "own (no executable memory, "
 					       "signals to itself, its own "
 					       "limits)", st->name, narrow[j]);
+	/* A program named by path must be there to run (one named
+	 * without a '/' is looked for in PATH as it starts). */
+	if (!st->builtin && strchr(st->argv[0], '/') &&
+	    access(st->argv[0], X_OK) != 0)
+		return fail_at(cfg, st->line, st->column,
+			       "stage '%s': program %s: %s%s", st->name,
+			       st->argv[0], strerror(errno),
+			       st->argv[0][0] == '/'
+				       ? ""
+				       : " (a relative path is taken from the "
+					 "directory ringpipe runs in)");
 	if (builtin_is(st, "exec") && sb->limit_nofile &&
 	    sb->limit_nofile < EXEC_FILES_MIN)
 		return fail_at(cfg, st->line, st->column,

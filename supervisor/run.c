@@ -134,6 +134,8 @@ struct stage_run {
 	int told_sig;
 	int told_hang;            /* it says: killed for its timeout */
 	int said_done;            /* this incarnation sent its RP_CTL_DONE */
+	uint64_t refused_rec;     /* the record it refused (+ 1; 0: none) */
+	char refusal[24];         /* why, as it said (untrusted, shown) */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
@@ -499,6 +501,19 @@ static void read_control(struct sup *s, int k)
 			       r->cfg->record_timeout_ms,
 			       (unsigned long long)m.arg0);
 			break;
+		case RP_CTL_REFUSED:
+			/* A claim, checked against its ring when judged. */
+			r->refused_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
+			for (size_t i = 0; i < sizeof(r->refusal); i++) {
+				char c = i + 1 < sizeof(r->refusal) ? m.text[i]
+								     : '\0';
+				r->refusal[i] = c == '\0' || (c >= ' ' && c < 127)
+							? c
+							: '?';
+				if (c == '\0')
+					break;
+			}
+			break;
 		case RP_CTL_POISON:
 			/* Hints, bounded where they are used. */
 			r->told_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
@@ -519,6 +534,13 @@ static void read_control(struct sup *s, int k)
 				 * failure, which its own line tells.) */
 				snprintf(r->why, sizeof(r->why), "its program "
 					 "failed (its message above says how)");
+			else if (m.kind == RP_CTL_ERROR &&
+				 m.code == -EDESTADDRREQ)
+				snprintf(r->why, sizeof(r->why), "it emitted a "
+					 "record, but it is the last stage: "
+					 "nothing reads what it emits (a sink "
+					 "writes its results itself, to its "
+					 "stdout or a file)");
 			else if (m.kind == RP_CTL_ERROR && m.code)
 				snprintf(r->why, sizeof(r->why), "error: %s",
 					 strerror(m.code < 0 && m.code > -4096
@@ -585,6 +607,18 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
 	    s->drain_sig)
 		return 0;
+	if (quarantined == 2) {
+		/* It refused a record, now quarantined: its word on the
+		 * record, not a failure of its own.  Back at once, and not
+		 * one in a row (quarantine_max bounds how often). */
+		r->death_rec = 0;
+		r->restarts++;
+		r->restart_at = now;
+		set_state(s, k, ST_RESTARTING);
+		rp_log(RP_LOG_DEBUG, c->name, "%s; restarting at once", why);
+		r->why[0] = '\0';
+		return 1;
+	}
 	/* Up for a whole window, or, restarted after a death that
 	 * quarantined its record, past records since: it released, or it
 	 * died on a record (a hint from its words), beyond the one after
@@ -797,7 +831,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	d.seq = seq;
 	d.origin = f.origin;
 	d.sub = f.sub;
-	d.attempts = r->cfg->quarantine_after;
+	d.attempts = told == 2 ? 1 : r->cfg->quarantine_after;
 	d.data = buf;
 	d.len = f.len < cap ? f.len : cap;
 	err = rp_deadletter_put(&s->dead, &d);
@@ -816,17 +850,24 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	}
 	r->quarantined++;
 	s->quarantined++;
-	rp_log(RP_LOG_INFO, r->cfg->name, "record %s%llu quarantined to "
-	       "%s.rec after %u deaths on it (%s)",
-	       r->nrep > 1 ? "at input byte " : "", (unsigned long long)seq,
-	       s->dead.prefix, r->cfg->quarantine_after, why);
+	if (told == 2)
+		rp_log(RP_LOG_INFO, r->cfg->name, "record %s%llu quarantined "
+		       "to %s.rec (%s)", r->nrep > 1 ? "at input byte " : "",
+		       (unsigned long long)seq, s->dead.prefix, why);
+	else
+		rp_log(RP_LOG_INFO, r->cfg->name, "record %s%llu quarantined "
+		       "to %s.rec after %u death%s on it (%s)",
+		       r->nrep > 1 ? "at input byte " : "",
+		       (unsigned long long)seq, s->dead.prefix,
+		       r->cfg->quarantine_after,
+		       r->cfg->quarantine_after == 1 ? "" : "s", why);
 	return 1;
 }
 
 /* Stage k died of its own doing on input record rec (+ 1; 0: none or
- * not its fault; told: its adapter found it, see poison): the record is
- * quarantined if that was its last chance, and the stage restarted under
- * its policy; else the stage fails. */
+ * not its fault; told: its adapter found it, see poison; 2: the stage
+ * refused it): the record is quarantined if that was its last chance,
+ * and the stage restarted under its policy; else the stage fails. */
 static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 		    int told)
 {
@@ -842,7 +883,9 @@ static void recover(struct sup *s, int k, uint64_t rec, const char *why,
 		snprintf(fwhy, sizeof(fwhy), "%s", r->why);
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", fwhy);
-	} else if (!maybe_restart(s, k, why, q == 1 && r->nrep > 1)) {
+	} else if (!maybe_restart(s, k, why,
+				  q == 1 && told == 2 ? 2
+						      : q == 1 && r->nrep > 1)) {
 		set_state(s, k, ST_FAILED);
 		fail(s, k, "%s", strstr(r->why, "giving up") ? r->why : why);
 	}
@@ -861,6 +904,22 @@ static int told_ok(struct sup *s, int k)
 	       strcmp(r->cfg->argv[0], "exec") == 0 &&
 	       rp_ring_commit_seq(ring_in(s, k), &done) == 0 &&
 	       done == r->told_rec - 1;
+}
+
+/* A stage says it refused input record refused_rec - 1: one it has not
+ * released (a replica's is a place in the ring, which the quarantine's
+ * read of it checks).  exec reads ahead of its program: never. */
+static int refused_ok(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	uint64_t done;
+
+	if (r->refused_rec == 0 || !has_in(s, k) ||
+	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
+		return 0;
+	return r->nrep > 1 ||
+	       (rp_ring_commit_seq(ring_in(s, k), &done) == 0 &&
+		r->refused_rec - 1 >= done);
 }
 
 /* A replica died: its claims on the rings it shares are marked, so the
@@ -1196,6 +1255,18 @@ static void on_exit_of(struct sup *s, int k)
 			   s->cancel_reason != 0) {
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
+		} else if (code == RP_EXIT_REFUSED && refused_ok(s, k)) {
+			char why[240];
+			snprintf(why, sizeof(why), "it refused %s%llu: %s%s",
+				 r->nrep > 1 ? "the record at input byte "
+					     : "record ",
+				 (unsigned long long)(r->refused_rec - 1),
+				 r->refusal,
+				 strlen(r->refusal) + 1 == sizeof(r->refusal)
+					 ? "..."
+					 : "");
+			recover(s, k, r->refused_rec, why, 2);
+			r->refused_rec = 0;
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];
 			int sig = r->told_sig;
@@ -1568,6 +1639,7 @@ static void fresh_incarnation(struct stage_run *r)
 	r->waits_taken = 0;
 	r->broken_side = r->broken_at_attach = 0;
 	r->said_done = 0;
+	r->refused_rec = 0;
 }
 
 /* How long a restart's sandbox hand-shake is waited for, as a first

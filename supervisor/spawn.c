@@ -137,7 +137,8 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 		}
 	}
 	execvp(spec->argv[0], spec->argv);
-	fprintf(stderr, "%s: cannot run %s: %s\n", w->name, spec->argv[0],
+	/* (Its stderr's lines are stamped with its name.) */
+	fprintf(stderr, "cannot run %s: %s\n", spec->argv[0],
 		strerror(errno));
 	_exit(127);
 }

@@ -8,6 +8,7 @@
 #include <CUnit/Basic.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
@@ -52,11 +53,18 @@ int main(int argc, char **argv)
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++) {
 			CU_pSuite s = CU_get_suite(argv[i]);
+			const char *only = getenv("RP_TEST_ONLY");
 			if (s == NULL) {
 				fprintf(stderr, "no suite named %s\n", argv[i]);
 				CU_cleanup_registry();
 				return 2;
 			}
+			/* RP_TEST_ONLY=TEXT: only the suite's tests whose
+			 * names hold TEXT (while working on one). */
+			for (CU_pTest t = s->pTest; only && t; t = t->pNext)
+				CU_set_test_active(t, strstr(t->pName, only)
+							      ? CU_TRUE
+							      : CU_FALSE);
 			CU_basic_run_suite(s);
 			/* Each run resets CUnit's counts: add them up. */
 			failed += CU_get_number_of_failures() +

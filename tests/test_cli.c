@@ -259,6 +259,11 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 * it passes records on), and so may exec. */
 		static const char *const ends[] = {"program: [./mine]",
 						   "run: exec\n    args: [cat]"};
+		char mine[256];
+		/* (check looks for a program named by path.) */
+		write_file("mine", "#!/bin/sh\n");
+		rp_cmd_path(mine, sizeof(mine), "mine");
+		CU_ASSERT(chmod(mine, 0755) == 0);
 		for (size_t i = 0; i < 2; i++) {
 			char p[256], yaml[512], *text;
 			char *args[] = {"check", p, NULL};
@@ -326,6 +331,10 @@ RP_TEST(test_one_liner_places, 60)
 		 "-e:1:34: stage '4-lines': lines passes records on"},
 		{"fault --make 9 ! fault", "-e:1:18: stage '2-fault': fault "
 					   "passes records on"},
+		{"file-source x ! ./no-such-parser ! count",
+		 "-e:1:17: stage '2-no-such-parser': program ./no-such-parser: "
+		 "No such file or directory (a relative path is taken from "
+		 "the directory ringpipe runs in)"},
 	};
 	char p[256], *text;
 	char *args[] = {"run", p, NULL};
@@ -1417,7 +1426,9 @@ RP_TEST(test_claim_then_exit_zero_judged, 60)
  *   hand-shake: the error says what to write instead;
  * - a built-in refusing its arguments as it starts (they are its own to
  *   judge: check does not run it) fails the run as bad usage does,
- *   exit 2.
+ *   exit 2;
+ * - a program of one's own that emits records as the last stage, where
+ *   nothing reads them (it was "Broken pipe", restarted five times).
  */
 RP_TEST(test_start_and_control_failures_said, 60)
 {
@@ -1438,14 +1449,23 @@ RP_TEST(test_start_and_control_failures_said, 60)
 		 {"grep: bad REGEX '('",
 		  "stage 2-grep: could not start: its arguments were refused "
 		  "(exit 2; its message above says why)"}},
+		{"fault --make 10 ! PROG", 1,
+		 {"it emitted a record, but it is the last stage: nothing "
+		  "reads what it emits", NULL}},
 	};
-	char line[256], *text;
+	char line[256], prog[128], *text;
 	char *args[] = {"-e", line, NULL};
 
 	rp_cmd_dir_make("cli");
+	stage_prog_copy("careless", "careless", prog, sizeof(prog));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		int code, ok;
-		snprintf(line, sizeof(line), "%s", cases[i].line);
+		const char *p = strstr(cases[i].line, "PROG");
+		if (p)
+			snprintf(line, sizeof(line), "%.*s%s",
+				 (int)(p - cases[i].line), cases[i].line, prog);
+		else
+			snprintf(line, sizeof(line), "%s", cases[i].line);
 		code = run(args, &text);
 		ok = code == cases[i].code && !strstr(text, "restarting");
 		for (int j = 0; j < 2 && cases[i].said[j]; j++)
@@ -1457,6 +1477,7 @@ RP_TEST(test_start_and_control_failures_said, 60)
 		}
 		free(text);
 	}
+	unlink(prog);
 	rp_cmd_dir_remove();
 }
 
@@ -1482,6 +1503,122 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 	CU_ASSERT(strstr(text, "giving up") != NULL);
 	CU_ASSERT(strstr(text, "3-count: count: records=") == NULL);
 	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* A stage program of one's own that printf()s to stdout, as parsers
+ * often do, and does a record's work in a thread: under strict (clone
+ * allowed for the thread) and under exec, every record passes once and
+ * nothing is denied.  (stdio's question whether stdout is a terminal
+ * used to be a denied ioctl, and a thread could not register its rseq
+ * area: each record it touched was quarantined as poison.) */
+RP_TEST(test_program_prints_and_threads, 60)
+{
+	/* (The sanitizer's thread start asks for the CPU mask too.) */
+	static const char *const how[] = {"@allow=clone", "@policy=exec"};
+	const char *san = rp_test_sanitized() ? ",sched_getaffinity" : "";
+	char prog[128], line[1024], in[256], out[256], *text, *got;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("chatty", "chatty", prog, sizeof(prog));
+	write_file("in", "one two\nthread\nthree\n");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++) {
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s %s%s ! file-sink --lines "
+			 "%s", in, prog, how[i], i == 0 ? san : "", out);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "denied") == NULL);
+		CU_ASSERT(strstr(text, "quarantined") == NULL);
+		CU_ASSERT(strstr(text, "restart") == NULL);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, "one two\nthread\nthree\n");
+		if (strstr(text, "denied") || strcmp(got, "one two\nthread\n"
+							  "three\n"))
+			fprintf(stderr, "%s:\n%s\n", how[i], text);
+		free(got);
+		free(text);
+	}
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
+/* A parser that refuses what it cannot parse (rp_stage_refuse): each
+ * refused record is quarantined at once with the parser's reason, what
+ * the parser emitted for it goes nowhere, and every other record comes
+ * out once, in order - also for refused records one after the other,
+ * which never count as failures in a row, and for two copies. */
+RP_TEST(test_program_refuses_records, 60)
+{
+	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
+	char *args[] = {"-e", line, NULL};
+	FILE *f;
+	size_t n, wn = 0;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	want = calloc(1, 20000);
+	CU_ASSERT_FATAL(f != NULL && want != NULL);
+	for (int i = 0; i < 1000; i++) {
+		int bad = i == 100 || i == 101 || i == 102 || i == 500;
+		fprintf(f, "%sline %d\n", bad ? "BAD " : "", i);
+		if (!bad)
+			wn += (size_t)sprintf(want + wn, "line %d\n", i);
+	}
+	fclose(f);
+	for (int copies = 1; copies <= 2; copies++) {
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s @replicas=%d ! file-sink "
+			 "--lines out", in, prog, copies);
+		rp_cmd_spit("pipeline.dead.jsonl", "", 0);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		/* (Two copies count their own quarantines.) */
+		CU_ASSERT(copies == 2 ||
+			  strstr(text, "quarantined 4 records") != NULL);
+		CU_ASSERT(strstr(text, "giving up") == NULL);
+		got = rp_cmd_slurp("out", &n);
+		if (copies == 1) {
+			CU_ASSERT_STRING_EQUAL(got, want);
+		} else {
+			/* Copies interleave: the same lines, each once. */
+			int ok = n == wn;
+			for (char *p = want, *e; ok && *p; p = e + 1) {
+				char l[64];
+				e = strchr(p, '\n');
+				snprintf(l, sizeof(l), "%.*s", (int)(e - p + 1), p);
+				char *at = strstr(got, l);
+				ok = at != NULL && (at == got || at[-1] == '\n');
+			}
+			CU_ASSERT(ok);
+		}
+		CU_ASSERT(strstr(got, "a part of it") == NULL);
+		free(got);
+		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 4);
+		CU_ASSERT(strstr(dead, "\"attempts\":1,") != NULL);
+		CU_ASSERT(copies == 2 ||
+			  strstr(dead, "\"seq\":100,\"origin\":100,\"sub\":0,"
+				       "\"reason\":\"it refused record 100: "
+				       "it starts with BAD, whi...\"") != NULL);
+		for (int o = 0; o < 4; o++) {
+			char want_o[32];
+			snprintf(want_o, sizeof(want_o), "\"origin\":%d,",
+				 o < 3 ? 100 + o : 500);
+			CU_ASSERT(strstr(dead, want_o) != NULL);
+		}
+		if (rp_cmd_lines("pipeline.dead.jsonl") != 4)
+			fprintf(stderr, "%d copies:\n%s\n%s\n", copies, text,
+				dead);
+		free(dead);
+		free(text);
+	}
+	free(want);
+	unlink(prog);
 	rp_cmd_dir_remove();
 }
 
@@ -2473,6 +2610,10 @@ void rp_suite_cli(void)
 		  test_start_and_control_failures_said},
 		 {"done without ending its output does not hang",
 		  test_done_without_end_does_not_hang},
+		 {"a program that prints and runs a thread: nothing denied",
+		  test_program_prints_and_threads},
+		 {"a program that refuses records: each quarantined at once",
+		  test_program_refuses_records},
 		 {"a deny rule with an errno: reported, not fatal",
 		  test_soft_deny_reported},
 		 {"poison records far apart: each quarantined, the run goes on",

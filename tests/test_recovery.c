@@ -385,15 +385,15 @@ static void write_chaos_yaml(const char *file, const char *in,
 /* SIGKILLs at random points of all four stages: the run still succeeds,
  * the output file has the bytes a fault-free run gives, count reports the
  * same totals, and every stage says it was restarted.  Under the
- * sanitizers, which look for memory errors along the same paths, 300
- * kills into a third of the lines (the plain run makes the 1000). */
+ * sanitizers, which look for memory errors along the same paths, 100
+ * kills into a ninth of the lines (the plain run makes the 1000). */
 RP_TEST(test_random_kills_exactly_once, 120)
 {
 	char p[256], *text, *want, count_line[160], records[32];
 	char *args[] = {"run", p, NULL};
 	int kills[NSTAGES], total = 0, code;
-	int nkills = rp_test_sanitized() ? 300 : CHAOS_KILLS;
-	int lines = rp_test_sanitized() ? KILLS_LINES / 3 : KILLS_LINES;
+	int nkills = rp_test_sanitized() ? 100 : CHAOS_KILLS;
+	int lines = rp_test_sanitized() ? KILLS_LINES / 9 : KILLS_LINES;
 	unsigned restarted = 0;
 	size_t wlen;
 	const char *c;
@@ -456,8 +456,8 @@ RP_TEST(test_random_kills_with_standbys, 120)
 	char p[256], *text, *want;
 	char *args[] = {"run", p, NULL};
 	int kills[NSTAGES], total = 0, code;
-	/* (150 under the sanitizers: the same paths.) */
-	int nkills = rp_test_sanitized() ? STANDBY_KILLS / 2 : STANDBY_KILLS;
+	/* (A quarter under the sanitizers: the same paths.) */
+	int nkills = rp_test_sanitized() ? STANDBY_KILLS / 4 : STANDBY_KILLS;
 	unsigned taken = 0;
 	size_t wlen;
 
@@ -702,9 +702,9 @@ RP_TEST(test_sink_and_source_restarts, 120)
 	rp_cmd_path(p, sizeof(p), "p.yaml");
 	write_chaos_yaml("p.yaml", "in.log", "out.log", "4K", " request ");
 	/* The sink first (index 3), then the source (index 0); 60 kills
-	 * each, 30 under the sanitizers (the paths are the same). */
+	 * each, 12 under the sanitizers (the paths are the same). */
 	for (int i = 3; i >= 0; i -= 3) {
-		int kills[NSTAGES], code, nk = rp_test_sanitized() ? 30 : 60;
+		int kills[NSTAGES], code, nk = rp_test_sanitized() ? 12 : 60;
 		unsigned r;
 
 		code = run_with_kills(args, st_run, NSTAGES, 1u << i,
