@@ -49,6 +49,8 @@ double bench_cpu_round_trip(void)
 	pid_t pid;
 
 	bench_placement(&pc, &cc);
+	if (pc < 0)
+		return -1; /* one CPU: there is no other to go round to */
 	w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		 -1, 0);
 	if (w == MAP_FAILED)
@@ -73,10 +75,13 @@ double bench_cpu_round_trip(void)
 	t0 = bench_now_ns();
 	limit = t0 + 2 * 1000000000LL;
 	for (i = 1; i <= rounds; i++) {
+		uint64_t spins = 0;
 		atomic_store_explicit(&w[0], i, memory_order_release);
+		/* Bounded: an echo that stops (its process gone, or sharing
+		 * our CPU after all) ends the probe, not the benchmark. */
 		while (atomic_load_explicit(&w[8], memory_order_acquire) != i) {
 			rp_cpu_relax();
-			if ((i & 1023) == 0 && bench_now_ns() > limit)
+			if ((++spins & 1023) == 0 && bench_now_ns() > limit)
 				goto out;
 		}
 	}

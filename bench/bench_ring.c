@@ -217,8 +217,9 @@ static int alternate(const struct contender *c, int nc, int runs,
 		     struct tp *out)
 {
 	for (int r = 0; r < runs; r++) {
-		if (rtt != NULL)
-			series_add(rtt, bench_cpu_round_trip());
+		double t = rtt != NULL ? bench_cpu_round_trip() : -1;
+		if (t >= 0) /* (none on one CPU) */
+			series_add(rtt, t);
 		for (int i = 0; i < nc; i++)
 			if (run_one(&c[i], seconds, warm, &out[i]) != 0)
 				return -1;
