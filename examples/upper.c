@@ -30,8 +30,11 @@ static int upper(struct rp_stage *s, const struct rp_record *in, void *arg)
 	err = rp_emit_commit(s, in->len);
 	/* Keep the record's type: a line longer than a record comes as
 	 * pieces (type 19, all but its last) that file-sink --lines joins
-	 * again, and a last line without its newline is type 17. */
-	return err ? err : rp_emit_type(s, in->type);
+	 * again, and a last line without its newline is type 17.  (Types
+	 * below 16 but 1 are not ours to pass on.) */
+	if (err == 0 && in->type >= 16)
+		err = rp_emit_type(s, in->type);
+	return err;
 }
 
 int main(void)

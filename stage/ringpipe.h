@@ -131,13 +131,15 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
 typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,
 			     void *arg);
 /* Refuse the input record the callback is working on (a parser that
- * finds it malformed): return what this returns from the callback.  The
- * record goes to the dead-letter output at once, with why (its first 23
- * bytes; all of it goes to stderr), as a record the stage died on would,
- * and the stage goes on after it: what it emitted for the record is
- * dropped, and it ends and is restarted at once past it (a refusal costs
- * a restart: about 2 ms, less with a standby; it never counts towards
- * the restart limit, and quarantine_max bounds how many).  For
+ * finds it malformed): return what this returns from the callback, best
+ * before emitting anything for the record (the last emit is dropped, an
+ * earlier one may have gone on).  The record goes to the dead-letter
+ * output at once, with why (its first 23 bytes; all of it goes to
+ * stderr), as a record the stage died on would, and the stage goes on
+ * after it: it ends and is restarted at once past it (a refusal costs a
+ * restart: about 2 ms, less with a standby; it never counts towards the
+ * restart limit, and quarantine_max bounds how many).  Under restart:
+ * never or quarantine_after: 0 the run fails instead.  For
  * rp_stage_run's callback only. */
 int rp_stage_refuse(struct rp_stage *s, const char *why);
 /* Produce records: return 1 to be called again, 0 when done, < 0 on

@@ -1519,8 +1519,12 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 		if (err == 0) {
 			int ret = fn(s, &r, arg);
 			rp_stage_record_done(s);
+			/* (A cancel that came meanwhile wins: what it
+			 * emitted for the record is dropped either way.) */
 			if (ret == RP_REFUSE && s->refused)
-				return refuse(s);
+				return s->cancel ? rp_stage_finish(s, 0,
+								   (int)s->cancel)
+						 : refuse(s);
 			if (ret == -ECANCELED && s->cancel)
 				return rp_stage_finish(s, 0, (int)s->cancel);
 			if (ret < 0)

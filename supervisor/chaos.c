@@ -974,6 +974,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		printf("ringpipe chaos: pipeline %s: crash-point sweep, "
 		       "passes 1..%u\n",
 		       cfg->name, o->crashpoints);
+		/* (Its runs' quarantines, all of them, apart too.) */
+		dead_letter_for(cfg, out, ".chaos.dead");
 		bad = sweep(cfg, run, o, out, &exp);
 		printf("  replay      ringpipe chaos %s --crashpoints %u%s%s%s\n",
 		       o->file, o->crashpoints,

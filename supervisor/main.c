@@ -339,7 +339,8 @@ int main(int argc, char **argv)
 	cmd = argv[1];
 	/* ringpipe check -e 'PIPELINE': a one-liner checked, not run. */
 	if (!strcmp(cmd, "check") && argc > 2 && !strcmp(argv[2], "-e")) {
-		memmove(&argv[1], &argv[2], (size_t)argc * sizeof(*argv));
+		/* (argv[argc], the NULL, moves too.) */
+		memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof(*argv));
 		argc--;
 		cmd = argv[1];
 		check_only = 1;

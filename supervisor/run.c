@@ -135,6 +135,9 @@ struct stage_run {
 	int told_hang;            /* it says: killed for its timeout */
 	int said_done;            /* this incarnation sent its RP_CTL_DONE */
 	uint64_t refused_rec;     /* the record it refused (+ 1; 0: none) */
+	unsigned refuse_again;    /* replicas (on the first): refusals of a
+				   * record already quarantined that are
+				   * still its siblings' due */
 	char refusal[24];         /* why, as it said (untrusted, shown) */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
@@ -524,7 +527,11 @@ static void read_control(struct sup *s, int k)
 		case RP_CTL_DONE:
 		case RP_CTL_ERROR:
 		case RP_CTL_VIOLATION:
-			r->said_done = m.kind == RP_CTL_DONE;
+			/* (A cancelled stage's final record is a DONE with
+			 * the cancel's reason: not done.) */
+			r->said_done = m.kind == RP_CTL_DONE &&
+				       (m.reason == RP_REASON_EOF ||
+					m.reason == RP_REASON_NONE);
 			r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR &&
 			    (m.code == -EIO || m.code == EIO) &&
@@ -605,12 +612,13 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 
 	r->cleared = 0; /* (recover says so again of this death) */
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
-	    s->drain_sig)
+	    (s->drain_sig && quarantined != 2))
 		return 0;
 	if (quarantined == 2) {
 		/* It refused a record, now quarantined: its word on the
-		 * record, not a failure of its own.  Back at once, and not
-		 * one in a row (quarantine_max bounds how often). */
+		 * record, not a failure of its own.  Back at once (also
+		 * while draining: what is queued is still to be done), and
+		 * not one in a row (quarantine_max bounds how often). */
 		r->death_rec = 0;
 		r->restarts++;
 		r->restart_at = now;
@@ -851,6 +859,8 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	r->quarantined++;
 	s->quarantined++;
 	if (told == 2)
+		g->refuse_again += (unsigned)(r->nrep - 1);
+	if (told == 2)
 		rp_log(RP_LOG_INFO, r->cfg->name, "record %s%llu quarantined "
 		       "to %s.rec (%s)", r->nrep > 1 ? "at input byte " : "",
 		       (unsigned long long)seq, s->dead.prefix, why);
@@ -906,6 +916,19 @@ static int told_ok(struct sup *s, int k)
 	       done == r->told_rec - 1;
 }
 
+/* Replicas: is place pos behind what the group has released (a record a
+ * sibling refused and the quarantine has put behind it)? */
+static int released_place(struct sup *s, int k, uint64_t pos)
+{
+	unsigned char b[8];
+	struct rp_found f;
+	uint64_t head = 0;
+
+	return rp_ring_read_at(ring_in(s, k), pos, b, sizeof(b), &f,
+			       &head) == -ENOENT &&
+	       pos < head;
+}
+
 /* A stage says it refused input record refused_rec - 1: one it has not
  * released (a replica's is a place in the ring, which the quarantine's
  * read of it checks).  exec reads ahead of its program: never. */
@@ -917,9 +940,19 @@ static int refused_ok(struct sup *s, int k)
 	if (r->refused_rec == 0 || !has_in(s, k) ||
 	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
 		return 0;
-	return r->nrep > 1 ||
-	       (rp_ring_commit_seq(ring_in(s, k), &done) == 0 &&
-		r->refused_rec - 1 >= done);
+	if (r->nrep > 1)
+		return 1;
+	/* (Nothing released yet: its commit point is the start.) */
+	switch (rp_ring_commit_seq(ring_in(s, k), &done)) {
+	case 0:
+		break;
+	case -ENOENT:
+		done = 0;
+		break;
+	default:
+		return 0;
+	}
+	return r->refused_rec - 1 >= done;
 }
 
 /* A replica died: its claims on the rings it shares are marked, so the
@@ -1256,6 +1289,7 @@ static void on_exit_of(struct sup *s, int k)
 			/* Only a cancel we sent makes a cancelled stage. */
 			set_state(s, k, ST_CANCELLED);
 		} else if (code == RP_EXIT_REFUSED && refused_ok(s, k)) {
+			struct stage_run *g = at(s, s->first[P(s, k)]);
 			char why[240];
 			snprintf(why, sizeof(why), "it refused %s%llu: %s%s",
 				 r->nrep > 1 ? "the record at input byte "
@@ -1265,7 +1299,34 @@ static void on_exit_of(struct sup *s, int k)
 				 strlen(r->refusal) + 1 == sizeof(r->refusal)
 					 ? "..."
 					 : "");
-			recover(s, k, r->refused_rec, why, 2);
+			if (s->cancel_reason) {
+				/* Ending anyway: no quarantine, no blame. */
+				set_state(s, k, ST_CANCELLED);
+			} else if (r->cfg->restart == RP_RESTART_NEVER ||
+				   r->cfg->quarantine_after == 0) {
+				/* It cannot go on past the record: said, and
+				 * the record left where it is. */
+				set_state(s, k, ST_FAILED);
+				fail(s, k, "%s; with %s, the run ends there",
+				     why,
+				     r->cfg->quarantine_after == 0
+					     ? "quarantine_after: 0"
+					     : "restart: never");
+			} else if (r->nrep > 1 && g->refuse_again > 0 &&
+				   (group_skips(s, k, r->refused_rec - 1) ||
+				    released_place(s, k, r->refused_rec - 1))) {
+				/* A copy took up a record a sibling refused,
+				 * before the quarantine reached it, and
+				 * refused it too, as it must: once per copy
+				 * and quarantine, no more. */
+				g->refuse_again--;
+				if (!maybe_restart(s, k, why, 2)) {
+					set_state(s, k, ST_FAILED);
+					fail(s, k, "%s", why);
+				}
+			} else {
+				recover(s, k, r->refused_rec, why, 2);
+			}
 			r->refused_rec = 0;
 		} else if (code == RP_EXIT_POISON && told_ok(s, k)) {
 			char why[240];

@@ -1550,7 +1550,9 @@ RP_TEST(test_program_prints_and_threads, 60)
  * refused record is quarantined at once with the parser's reason, what
  * the parser emitted for it goes nowhere, and every other record comes
  * out once, in order - also for refused records one after the other,
- * which never count as failures in a row, and for two copies. */
+ * which never count as failures in a row, for one refused before the
+ * stage has released anything, and for two copies.  Under restart:
+ * never the run fails at the first, naming it, nothing quarantined. */
 RP_TEST(test_program_refuses_records, 60)
 {
 	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
@@ -1565,7 +1567,9 @@ RP_TEST(test_program_refuses_records, 60)
 	want = calloc(1, 20000);
 	CU_ASSERT_FATAL(f != NULL && want != NULL);
 	for (int i = 0; i < 1000; i++) {
-		int bad = i == 100 || i == 101 || i == 102 || i == 500;
+		/* (Record 1 before the stage has released anything.) */
+		int bad = i == 1 || i == 100 || i == 101 || i == 102 ||
+			  i == 500;
 		fprintf(f, "%sline %d\n", bad ? "BAD " : "", i);
 		if (!bad)
 			wn += (size_t)sprintf(want + wn, "line %d\n", i);
@@ -1579,7 +1583,7 @@ RP_TEST(test_program_refuses_records, 60)
 		CU_ASSERT_EQUAL(run(args, &text), 0);
 		/* (Two copies count their own quarantines.) */
 		CU_ASSERT(copies == 2 ||
-			  strstr(text, "quarantined 4 records") != NULL);
+			  strstr(text, "quarantined 5 records") != NULL);
 		CU_ASSERT(strstr(text, "giving up") == NULL);
 		got = rp_cmd_slurp("out", &n);
 		if (copies == 1) {
@@ -1599,24 +1603,35 @@ RP_TEST(test_program_refuses_records, 60)
 		CU_ASSERT(strstr(got, "a part of it") == NULL);
 		free(got);
 		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
-		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 4);
+		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 5);
 		CU_ASSERT(strstr(dead, "\"attempts\":1,") != NULL);
 		CU_ASSERT(copies == 2 ||
 			  strstr(dead, "\"seq\":100,\"origin\":100,\"sub\":0,"
 				       "\"reason\":\"it refused record 100: "
 				       "it starts with BAD, whi...\"") != NULL);
-		for (int o = 0; o < 4; o++) {
+		for (int o = 0; o < 5; o++) {
+			static const int bad[] = {1, 100, 101, 102, 500};
 			char want_o[32];
 			snprintf(want_o, sizeof(want_o), "\"origin\":%d,",
-				 o < 3 ? 100 + o : 500);
+				 bad[o]);
 			CU_ASSERT(strstr(dead, want_o) != NULL);
 		}
-		if (rp_cmd_lines("pipeline.dead.jsonl") != 4)
+		if (rp_cmd_lines("pipeline.dead.jsonl") != 5)
 			fprintf(stderr, "%d copies:\n%s\n%s\n", copies, text,
 				dead);
 		free(dead);
 		free(text);
 	}
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! %s @restart=never ! file-sink "
+		 "--lines out", in, prog);
+	rp_cmd_spit("pipeline.dead.jsonl", "", 0);
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "it refused record 1: it starts with BAD, "
+			       "whi...; with restart: never, the run ends "
+			       "there") != NULL);
+	CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 0);
+	free(text);
 	free(want);
 	unlink(prog);
 	rp_cmd_dir_remove();

@@ -20,7 +20,7 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 	}
 	if ((err = rp_emit(s, in->data, in->len)))
 		return err;
-	return rp_emit_type(s, in->type);
+	return in->type >= 16 ? rp_emit_type(s, in->type) : 0;
 }
 
 int main(void)
