@@ -1484,11 +1484,12 @@ int rp_stage_refuse(struct rp_stage *s, const char *why)
 	return RP_REFUSE;
 }
 
-/* The callback refused its record: what it emitted for it goes, what
- * came before is published, and the supervisor is told which record
- * (its quarantine) before the stage ends.  Its restart goes on past it;
- * the records before it not yet released come again, and their outputs
- * are dropped downstream as replays, as after a crash. */
+/* The callback refused its record: its last emit, still held, goes
+ * (an earlier one for the record may have been published at its
+ * commit), what is committed is published, and the supervisor is told
+ * which record (its quarantine) before the stage ends.  Its restart goes
+ * on past it; the records before it not yet released come again, and
+ * their outputs are dropped downstream as replays, as after a crash. */
 static int refuse(struct rp_stage *s)
 {
 	uint64_t rec = s->origin;
