@@ -148,10 +148,12 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		break;
 	case A_CTL_END:
 		/* Then go on: the supervisor must not take the mark for
-		 * something to read at every turn of its loop. */
-		if (rp_stage_fault_ctl_end(s) == 0)
-			fprintf(stderr, "fault: marked its control ring "
-					"ended\n");
+		 * something to read at every turn of its loop.  Said first:
+		 * it may be killed as soon as the mark is down. */
+		fprintf(stderr, "fault: marking its control ring ended\n");
+		if (rp_stage_fault_ctl_end(s) != 0)
+			fprintf(stderr, "fault: its control ring could not "
+					"be marked\n");
 		break;
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may

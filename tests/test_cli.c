@@ -1438,7 +1438,7 @@ RP_TEST(test_start_and_control_failures_said, 60)
 		const char *said[2];
 	} cases[] = {
 		{"fault --make 400000 ! fault --at 100 --do ctl-end ! count", 1,
-		 {"fault: marked its control ring ended",
+		 {"fault: marking its control ring ended",
 		  "stage 2-fault: broke the control-ring format; killed"}},
 		{"fault --make 10 ! /bin/true ! count", 1,
 		 {"stage 2-true: could not start: the stage died before "
