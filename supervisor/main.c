@@ -9,7 +9,8 @@
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
  *   ringpipe replay FILE [...]       quarantined records through a stage
  *
- * Options may come before or after the FILE (NAME, the one-liner).
+ * Options may come before the command, and before or after the FILE
+ * (NAME, the one-liner).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,8 +46,8 @@ static void usage(FILE *f)
 "                       [--quiet] [--report-json OUT]\n"
 "       ringpipe [COMMAND] --help\n"
 "\n"
-"Options may come before FILE or NAME as well as after it (after --, a\n"
-"word is FILE or NAME even if it starts with -).\n"
+"Options may come before the command, and before FILE or NAME as well as\n"
+"after it (after --, a word is FILE or NAME even if it starts with -).\n"
 "\n"
 "Runs a pipeline of isolated stage processes joined by shared-memory\n"
 "rings, supervised from one event loop.  Stages are built-ins of\n"
@@ -262,6 +263,40 @@ static int unexpected(const char *who, const char *word, const char *what,
 	return RP_RUN_USAGE;
 }
 
+/* Options given before the command move behind it (after its operand
+ * would do as well: operand_first takes the first plain word), so
+ * "ringpipe -q --report-json r.json -e '...'" means what it says.  The
+ * command is the first word that names one and is no option's value;
+ * the command checks the options as its own.  Without one, nothing
+ * moves and the first word is reported as an unknown command. */
+static void command_first(int argc, char **argv)
+{
+	int at = -1;
+
+	for (int i = 1; i < argc && at < 0; i++) {
+		const char *a = argv[i];
+		for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
+			if (!strcmp(a, commands[c].name))
+				at = i;
+		if (at >= 0 || a[0] != '-' || !strcmp(a, "-h") ||
+		    !strcmp(a, "--help"))
+			break;
+		for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
+			if (takes_value(commands[c].valued, a)) {
+				i++;
+				break;
+			}
+	}
+	if (at <= 1)
+		return;
+	/* Rotate argv[1..argc-1] left by at-1 places. */
+	for (int n = at - 1; n > 0; n--) {
+		char *first = argv[1];
+		memmove(&argv[1], &argv[2], (size_t)(argc - 2) * sizeof(*argv));
+		argv[argc - 1] = first;
+	}
+}
+
 /* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
  * [--quiet] [--report-json OUT] */
 static int replay_main(int argc, char **argv, struct rp_run_opts *o)
@@ -316,21 +351,9 @@ int main(int argc, char **argv)
 	/* Stages may run under our uid: none may attach to us through
 	 * /proc (ptrace, /proc/PID/mem, our fds). */
 	prctl(PR_SET_DUMPABLE, 0);
-	/* -q and -v may also come first: ringpipe -v run FILE. */
-	while (argc > 1 && (!strcmp(argv[1], "-q") ||
-			    !strcmp(argv[1], "--quiet") ||
-			    !strcmp(argv[1], "-v") ||
-			    !strcmp(argv[1], "--verbose"))) {
-		if (argv[1][1] == 'q' || argv[1][2] == 'q') {
-			o.quiet = 1;
-			rp_log_set_level(RP_LOG_ERROR);
-		} else {
-			rp_log_set_level(RP_LOG_DEBUG);
-		}
-		argv[1] = argv[0];
-		argv++;
-		argc--;
-	}
+	/* Options may also come before the command: ringpipe -q run FILE,
+	 * ringpipe --report-json r.json -e '...'. */
+	command_first(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		free(cfg);
@@ -356,7 +379,12 @@ int main(int argc, char **argv)
 			valued = commands[c].valued;
 		}
 	if (valued == NULL) {
-		fprintf(stderr, "ringpipe: unknown command %s\n", cmd);
+		if (cmd[0] == '-')
+			fprintf(stderr, "ringpipe: no command given (%s is "
+				"an option)\n", cmd);
+		else
+			fprintf(stderr, "ringpipe: unknown command %s\n",
+				cmd);
 		usage(stderr);
 		free(cfg);
 		return RP_RUN_USAGE;

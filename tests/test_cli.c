@@ -1957,8 +1957,9 @@ RP_TEST(test_report_json, 60)
 }
 /* -h and --help after any command print the usage on stdout, exit 0,
  * instead of being taken for its FILE or NAME; options come before FILE
- * as well as after it; an option missing its value, and a second FILE,
- * are said for what they are, not as unknown options. */
+ * as well as after it, and before the command; an option missing its
+ * value, and a second FILE, are said for what they are, not as unknown
+ * options. */
 RP_TEST(test_help_and_option_order, 60)
 {
 	static const char *const cmds[] = {"run",    "check", "chaos",
@@ -1997,7 +1998,9 @@ RP_TEST(test_help_and_option_order, 60)
 		 in);
 	write_file("p.yaml", yaml);
 	{
-		char *args[] = {"run", "-q", "--report-json", "r.json",
+		/* Options before the command, one of them taking a
+		 * value. */
+		char *args[] = {"--report-json", "r.json", "-q", "run",
 				"p.yaml", NULL};
 		CU_ASSERT_EQUAL(run(args, &text), 0);
 		free(text);
@@ -2047,6 +2050,13 @@ RP_TEST(test_help_and_option_order, 60)
 		CU_ASSERT_EQUAL(run(args, &text), 2);
 		CU_ASSERT(strstr(text, "q.yaml: a second FILE (p.yaml is the "
 				       "first)") != NULL);
+		free(text);
+	}
+	{
+		char *args[] = {"-q", "--stats", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "no command given (-q is an option)")
+			  != NULL);
 		free(text);
 	}
 	rp_cmd_dir_remove();
@@ -2643,7 +2653,7 @@ void rp_suite_cli(void)
 		  test_restart_after_kill_completes},
 		 {"per-record timeout: working time only", test_record_timeout},
 		 {"--report-json: the report for scripts", test_report_json},
-		 {"--help after a command; options before or after FILE",
+		 {"--help after a command; options before the command, before or after FILE",
 		  test_help_and_option_order},
 		 {"time blocked on input and on output",
 		  test_report_blocked_time},
