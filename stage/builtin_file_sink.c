@@ -30,7 +30,28 @@ struct sink {
 	uint64_t at;   /* bytes of the file written */
 	int write_err; /* the write error that ended the stage */
 	int gone;      /* its reader went away: it ends, as head does */
+	int cut;       /* a regular file, not yet cut back to at */
 };
+
+/* A regular file is cut back to what the last release vouched for (to
+ * nothing at a fresh start) only when there is something to write or
+ * the input has ended: a run that fails or is cancelled before its
+ * first record leaves the file as it was. */
+static int cut_back(struct sink *k)
+{
+	if (!k->cut)
+		return 0;
+	k->cut = 0;
+	if (ftruncate(k->fd, (off_t)k->at) < 0 ||
+	    lseek(k->fd, (off_t)k->at, SEEK_SET) < 0) {
+		k->write_err = -errno;
+		fprintf(stderr, "file-sink: %s: cutting back to %llu bytes: "
+				"%s\n",
+			k->name, (unsigned long long)k->at, strerror(errno));
+		return k->write_err;
+	}
+	return 0;
+}
 
 /* Write all of it.  A full non-blocking pipe is waited for, in slices
  * that let a cancel through.  A pipe whose reader went away (`ringpipe
@@ -39,6 +60,10 @@ struct sink {
 static int write_all(struct rp_stage *s, struct sink *k, const char *p,
 		     size_t n)
 {
+	int err;
+
+	if (n > 0 && (err = cut_back(k)))
+		return err;
 	while (n > 0 && !k->gone) {
 		ssize_t w = write(k->fd, p, n);
 		if (w >= 0) {
@@ -78,6 +103,16 @@ static int flush(struct rp_stage *s, void *arg)
 
 	k->have = 0;
 	return err;
+}
+
+/* The input ended (or the stage stops early): an empty output is the
+ * output too. */
+static int end(struct rp_stage *s, void *arg)
+{
+	struct sink *k = arg;
+	int err = flush(s, k);
+
+	return err ? err : cut_back(k);
 }
 
 /* Everything taken is in the file before the input is released, and the
@@ -165,7 +200,7 @@ static int file_sink_main(int argc, char **argv)
 {
 	const struct builtin *b = &builtin_file_sink;
 	static const struct builtin_loop loop = {
-		.record = record, .save = save, .idle = flush, .end = flush};
+		.record = record, .save = save, .idle = flush, .end = end};
 	struct sink k = {.fd = -1};
 	const char *path = NULL;
 	struct stat st;
@@ -207,19 +242,12 @@ static int file_sink_main(int argc, char **argv)
 		return code;
 	if (err) /* a restart would fail the same way */
 		return no_restart(rp_stage_finish(s, err, 0));
-	/* A fresh start truncates the file; a restart cuts it back to the
-	 * length its last release vouched for. */
+	/* A fresh start truncates the file, a restart cuts it back to the
+	 * length its last release vouched for: both at the first write or
+	 * the end of input (cut_back). */
 	rp_stage_restored(s, &k.at, 1);
-	if (k.fd != STDOUT_FILENO && fstat(k.fd, &st) == 0 &&
-	    S_ISREG(st.st_mode) &&
-	    (ftruncate(k.fd, (off_t)k.at) < 0 ||
-	     lseek(k.fd, (off_t)k.at, SEEK_SET) < 0)) {
-		err = -errno;
-		fprintf(stderr, "file-sink: %s: cutting back to %llu bytes: "
-				"%s\n",
-			path, (unsigned long long)k.at, strerror(errno));
-		return rp_stage_finish(s, err, 0);
-	}
+	k.cut = k.fd != STDOUT_FILENO && fstat(k.fd, &st) == 0 &&
+		S_ISREG(st.st_mode);
 	k.buf = malloc(OUT_BUF);
 	if (k.buf == NULL) {
 		fprintf(stderr, "file-sink: out of memory\n");
@@ -240,8 +268,10 @@ const struct builtin builtin_file_sink = {
 	"              type 17 (unterminated), 18 (a block of lines) or 19\n"
 	"              (a piece of a line longer than a record, the rest\n"
 	"              in the next): such a line is written whole.\n"
-	"  FILE is created or truncated (mode 0644, before the sandbox is\n"
-	"  entered); after a restart it is cut back to what the sink had\n"
+	"  FILE is created (mode 0644) before the sandbox is entered, and\n"
+	"  truncated when the first record comes or the input ends, so a\n"
+	"  run that fails or is cancelled before then leaves it as it\n"
+	"  was.  After a restart it is cut back to what the sink had\n"
 	"  released, so nothing is written twice.  Writes are gathered up\n"
 	"  to 64k and written when the input pauses or ends, and before\n"
 	"  every release of input.  A write error (ENOSPC, EFBIG, ...)\n"

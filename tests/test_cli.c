@@ -1429,6 +1429,8 @@ RP_TEST(test_claim_then_exit_zero_judged, 60)
  *   exit 2;
  * - a program of one's own that emits records as the last stage, where
  *   nothing reads them (it was "Broken pipe", restarted five times).
+ * A file-sink's FILE is left as it was by a run that fails to start (it
+ * was truncated), and emptied by a run that ends with nothing for it.
  */
 RP_TEST(test_start_and_control_failures_said, 60)
 {
@@ -1478,6 +1480,19 @@ RP_TEST(test_start_and_control_failures_said, 60)
 		free(text);
 	}
 	unlink(prog);
+	write_file("out", "kept\n");
+	rp_cmd_path(prog, sizeof(prog), "out");
+	for (int clean = 0; clean < 2; clean++) {
+		size_t n;
+		snprintf(line, sizeof(line),
+			 "fault --make 100 ! grep %s ! file-sink %s",
+			 clean ? "no-such-word" : "'('", prog);
+		CU_ASSERT_EQUAL(run(args, &text), clean ? 0 : 2);
+		free(text);
+		text = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(text, clean ? "" : "kept\n");
+		free(text);
+	}
 	rp_cmd_dir_remove();
 }
 
