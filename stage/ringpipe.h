@@ -159,7 +159,9 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
  * is more than the output ring's largest record; -EDESTADDRREQ: the stage
  * is the pipeline's last and has no output ring (a sink writes its
  * results itself, to its stdout or a file; returned from the callback,
- * the stage fails, said so, and is not restarted). */
+ * the stage fails, said so, and is not restarted); -ENOTSUP: an emit
+ * after the input ended in one of ordered replicas, where it would have
+ * no place in the order (the stage fails likewise). */
 int rp_emit(struct rp_stage *s, const void *buf, uint32_t len);
 /* Zero copy: reserve len bytes in the output ring, write them, commit
  * with the final length (<= len).  One reservation at a time.  (A

@@ -89,6 +89,8 @@ struct rp_stage {
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
 	int refused;           /* the callback refused its record */
+	int in_ended;          /* a peek found the end of input */
+	int no_restart;        /* it failed as it would again (RP_EXIT_NO_RESTART) */
 	char refusal[24];      /* why, as the control record carries it */
 	int work_external;     /* rp_stage_set_work: polls are working time */
 	uint64_t wait_in_us, wait_out_us; /* time blocked, for the report */
@@ -841,6 +843,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		}
 		if (err == -EBADMSG)
 			s->broken_side = 1;
+		if (err == -ENODATA)
+			s->in_ended = 1;
 		if (err)
 			return err;
 		s->unreleased++;
@@ -1191,6 +1195,18 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 		return -EDESTADDRREQ; /* the last stage: nothing reads it */
 	if (s->user_resv)
 		return -EBUSY;
+	if (s->replica && s->ordered && s->in_ended) {
+		/* Its key would be the last record it took: behind what its
+		 * siblings published since, so dropped downstream as a
+		 * replay.  Said, rather than lost without a word. */
+		fprintf(stderr, "it emitted a record after its input ended: "
+			"as one of several ordered copies (replicas) it has "
+			"no place in the order (a stage that keeps state "
+			"across records runs as one copy, or with ordered: "
+			"false)\n");
+		s->no_restart = 1;
+		return -ENOTSUP;
+	}
 	if (s->source && !s->same_origin) {
 		/* A new origin: the previous one is complete. */
 		err = commit_pending(s, 1);
@@ -1432,8 +1448,9 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
 		reason = RP_REASON_NONE;
 		code = error == -EBADMSG ? RP_EXIT_VIOLATION : RP_EXIT_ERROR;
-		/* An emit with no output ring: it would do so again. */
-		if (error == -EDESTADDRREQ)
+		/* An emit with no output ring, or one after the input of
+		 * ordered copies ended: it would do so again. */
+		if (error == -EDESTADDRREQ || s->no_restart)
 			code = RP_EXIT_NO_RESTART;
 		if (error == -EPIPE && supervisor_gone(s)) {
 			code = RP_EXIT_SUPERVISOR;

@@ -548,6 +548,12 @@ static void read_control(struct sup *s, int k)
 					 "nothing reads what it emits (a sink "
 					 "writes its results itself, to its "
 					 "stdout or a file)");
+			else if (m.kind == RP_CTL_ERROR &&
+				 m.code == -ENOTSUP && r->cfg->replicas > 1)
+				snprintf(r->why, sizeof(r->why), "it emitted a "
+					 "record after its input ended, which "
+					 "ordered copies cannot place (its "
+					 "message above says more)");
 			else if (m.kind == RP_CTL_ERROR && m.code)
 				snprintf(r->why, sizeof(r->why), "error: %s",
 					 strerror(m.code < 0 && m.code > -4096

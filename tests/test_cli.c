@@ -1561,6 +1561,56 @@ RP_TEST(test_program_prints_and_threads, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A stage that keeps a count and emits it when its input ends: as one
+ * copy, its total; as two unordered copies, a total each, adding up;
+ * as two ordered copies (the default), whose end records have no place
+ * in the order, the run fails saying why and is not restarted (one
+ * copy's total was dropped downstream as a replay, without a word). */
+RP_TEST(test_program_total_at_end, 60)
+{
+	static const char *const how[] = {"", "@replicas=2 @ordered=false",
+					  "@replicas=2"};
+	char prog[128], line[1024], in[256], out[256], *text, *got;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("totaler", "totaler", prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_path(out, sizeof(out), "out");
+	rp_cmd_write_lines(in, 20000);
+	for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++) {
+		unsigned long a = 0, b = 0;
+		int code, k;
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s %s ! file-sink --lines "
+			 "%s", in, prog, how[i], out);
+		code = run(args, &text);
+		got = rp_cmd_slurp("out", &n);
+		k = sscanf(got, "total %lu\ntotal %lu\n", &a, &b);
+		if (i == 0) {
+			CU_ASSERT_EQUAL(code, 0);
+			CU_ASSERT(k == 1 && a == 20000);
+		} else if (i == 1) {
+			CU_ASSERT_EQUAL(code, 0);
+			CU_ASSERT(k == 2 && a + b == 20000);
+		} else {
+			CU_ASSERT_EQUAL(code, 1);
+			CU_ASSERT(strstr(text, "it emitted a record after its "
+					       "input ended, which ordered "
+					       "copies cannot place") != NULL);
+			CU_ASSERT(strstr(text, "restarting") == NULL);
+		}
+		if (code != (i == 2))
+			fprintf(stderr, "%s: exit %d\n%s\n", how[i], code,
+				text);
+		free(got);
+		free(text);
+	}
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A parser that refuses what it cannot parse (rp_stage_refuse): each
  * refused record is quarantined at once with the parser's reason, what
  * the parser emitted for it goes nowhere, and every other record comes
@@ -2654,6 +2704,8 @@ void rp_suite_cli(void)
 		  test_program_prints_and_threads},
 		 {"a program that refuses records: each quarantined at once",
 		  test_program_refuses_records},
+		 {"a program's total at its end, as one copy and as replicas",
+		  test_program_total_at_end},
 		 {"a deny rule with an errno: reported, not fatal",
 		  test_soft_deny_reported},
 		 {"poison records far apart: each quarantined, the run goes on",
