@@ -180,6 +180,10 @@ static char *index_line(const struct rp_dead_record *r, uint64_t at,
 		(unsigned long long)r->seq, (unsigned long long)r->origin,
 		r->sub);
 	rp_json_str(f, r->reason);
+	if (r->replayed)
+		fprintf(f, ",\"first_seq\":%llu,\"first_origin\":%llu",
+			(unsigned long long)r->first_seq,
+			(unsigned long long)r->first_origin);
 	fprintf(f, ",\"attempts\":%u,\"time\":\"%s\",\"offset\":%llu,"
 		   "\"length\":%u}\n",
 		r->attempts, when, (unsigned long long)at, r->len);

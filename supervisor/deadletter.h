@@ -39,6 +39,10 @@ struct rp_dead_record {
 	uint32_t sub, attempts;
 	const void *data;
 	uint32_t len;
+	/* A record quarantined again by ringpipe replay: its numbers in
+	 * the run that quarantined it first. */
+	int replayed;
+	uint64_t first_seq, first_origin;
 };
 
 /* The prefix for a pipeline: its dead_letter setting, or NAME.dead

@@ -363,6 +363,33 @@ static int records_fit(const struct rp_replay_index *ix, unsigned sel,
 	return 0;
 }
 
+/* Run rc with each record's numbers from the index, in the order they
+ * were copied (a record quarantined again names its first number). */
+static int run_numbered(const struct rp_cfg *rc,
+			const struct rp_run_opts *run,
+			const struct rp_replay_index *ix, unsigned sel)
+{
+	struct rp_run_opts o = *run;
+	struct rp_replay_of *of = calloc(ix->nrec ? ix->nrec : 1, sizeof(*of));
+	size_t n = 0;
+	int code;
+
+	if (of == NULL) {
+		fprintf(stderr, "ringpipe replay: out of memory\n");
+		return RP_RUN_FAILED;
+	}
+	for (size_t i = 0; i < ix->nrec; i++)
+		if (ix->rec[i].stage == sel)
+			of[n++] = (struct rp_replay_of){ix->rec[i].seq,
+							ix->rec[i].origin,
+							ix->rec[i].numbered};
+	o.replay_of = of;
+	o.nreplay_of = n;
+	code = run_replay(rc, &o, ix->rec_path, ix->stage[sel].name, n);
+	free(of);
+	return code;
+}
+
 /* Read, check and choose; then copy, build and run. */
 static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 		  struct rp_cfg *cfg, struct rp_cfg *rc,
@@ -415,8 +442,7 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||
 	    (code = build(cfg, k, tmp, ix->stage[sel].count, o, prefix, rc)))
 		return code;
-	return run_replay(rc, run, ix->rec_path, ix->stage[sel].name,
-			  ix->stage[sel].count);
+	return run_numbered(rc, run, ix, (unsigned)sel);
 }
 
 int rp_replay(const struct rp_replay_opts *o, const struct rp_run_opts *run)

@@ -4,7 +4,7 @@
  * libyaml does the parsing: a line of the index, one JSON object, is a
  * YAML flow mapping.  What JSON forbids and YAML allows (a comment, a
  * trailing comma, an anchor) is let through where it cannot change what
- * the three fields say; everything replay relies on is checked here.
+ * the fields say; everything replay relies on is checked here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,7 +38,14 @@ static int bad(char *err, size_t len, const char *fmt, ...)
 
 /* ------------------------------------------------------ one index line */
 
-static const char *const fields[] = {"stage", "offset", "length"};
+/* The first three are needed; "seq" and "origin", the record's number
+ * in the run that quarantined it, are taken when there, and so are
+ * "first_seq" and "first_origin" (a replay's: its number in the run that
+ * first quarantined it), which win. */
+static const char *const fields[] = {"stage",	 "offset",    "length",
+				     "seq",	 "origin",    "first_seq",
+				     "first_origin"};
+#define NEEDED 3
 #define NFIELDS (int)(sizeof(fields) / sizeof(*fields))
 
 static int field_of(const yaml_node_t *k)
@@ -118,13 +125,13 @@ static int stage_value(const yaml_node_t *v, char *out, size_t len, char *err,
 	return 0;
 }
 
-/* The line's one document, a flat mapping with the three fields. */
+/* The line's one document, a flat mapping with the fields. */
 static int read_mapping(yaml_document_t *doc, struct rp_dead_ref *ref,
 			char *err, size_t errlen)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	unsigned have = 0;
-	uint64_t len = 0;
+	uint64_t len = 0, first[2] = {0, 0};
 	char name[40];
 	int f, r;
 
@@ -157,14 +164,27 @@ static int read_mapping(yaml_document_t *doc, struct rp_dead_ref *ref,
 		else if (f == 1)
 			r = number_value(v, "offset", INT64_MAX, &ref->offset,
 					 err, errlen);
-		else
+		else if (f == 2)
 			r = number_value(v, "length", UINT32_MAX, &len, err,
 					 errlen);
+		else
+			r = number_value(v, fields[f], UINT64_MAX,
+					 f == 3 ? &ref->seq
+					 : f == 4 ? &ref->origin
+					 : f == 5 ? &first[0]
+						  : &first[1],
+					 err, errlen);
 		if (r != 0)
 			return r;
 	}
 	ref->length = (uint32_t)len;
-	for (f = 0; f < NFIELDS; f++)
+	ref->numbered = (have & 3u << 3) == 3u << 3;
+	if ((have & 3u << 5) == 3u << 5) {
+		ref->seq = first[0];
+		ref->origin = first[1];
+		ref->numbered = 1;
+	}
+	for (f = 0; f < NEEDED; f++)
 		if (!(have & 1u << f))
 			return bad(err, errlen, "no \"%s\"", fields[f]);
 	return 0;
@@ -349,6 +369,9 @@ static int add_rec(struct rp_replay_index *ix, unsigned long line,
 	ix->rec[ix->nrec].offset = r->offset;
 	ix->rec[ix->nrec].length = r->length;
 	ix->rec[ix->nrec].stage = s;
+	ix->rec[ix->nrec].seq = r->seq;
+	ix->rec[ix->nrec].origin = r->origin;
+	ix->rec[ix->nrec].numbered = r->numbered;
 	ix->rec[ix->nrec].line = line;
 	ix->nrec++;
 	ix->stage[s].count++;

@@ -5,7 +5,11 @@
  * Each line of PREFIX.jsonl is one JSON object, which is a YAML flow
  * mapping: libyaml parses it.  Of its keys only "stage" (a stage name in
  * double quotes), "offset" and "length" (unquoted whole numbers in plain
- * decimal) are used, each exactly once; every key must be a string in
+ * decimal) are needed, each exactly once, and "seq" and "origin" (the
+ * record's numbers in the run that quarantined it; numbers likewise)
+ * are taken when both are there, and "first_seq" and "first_origin" (a
+ * replay's: those of the run that first quarantined it) instead when
+ * both of those are; every key must be a string in
  * double quotes and every value a single value (no list or mapping).
  * The record a line points at must lie inside PREFIX.rec, and the length
  * word there must be the one the line says; no two lines may point at
@@ -29,6 +33,8 @@ struct rp_dead_ref {
 	char stage[RP_CFG_NAME];
 	uint64_t offset; /* of the frame (its length word) in PREFIX.rec */
 	uint32_t length; /* of the record, the length word excluded */
+	uint64_t seq, origin; /* in the run that quarantined it */
+	int numbered;         /* both were given */
 };
 
 /* A stage the index names, in order of first appearance. */
@@ -44,6 +50,8 @@ struct rp_replay_rec {
 	uint32_t length;
 	uint32_t stage; /* into rp_replay_index.stage */
 	unsigned long line; /* of the index */
+	uint64_t seq, origin; /* as in rp_dead_ref */
+	int numbered;
 };
 
 struct rp_replay_index {

@@ -773,6 +773,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	uint32_t cap = r->cfg->ring / 2;
 	uint64_t seq = rec - 1, done;
 	struct rp_dead_record d;
+	char said[256];
 	struct rp_found f;
 	struct suspect *sp;
 	unsigned char *buf;
@@ -839,6 +840,18 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return -1;
 	}
 	memset(&d, 0, sizeof(d));
+	/* Replayed: which record it was in the run that quarantined it. */
+	if (P(s, k) == 1 && f.origin < s->o->nreplay_of &&
+	    s->o->replay_of[f.origin].numbered) {
+		d.replayed = 1;
+		d.first_seq = s->o->replay_of[f.origin].seq;
+		d.first_origin = s->o->replay_of[f.origin].origin;
+		snprintf(said, sizeof(said), "%.160s (first quarantined: "
+			 "seq %llu, origin %llu)", why,
+			 (unsigned long long)d.first_seq,
+			 (unsigned long long)d.first_origin);
+		why = said;
+	}
 	d.pipeline = s->cfg->name;
 	d.stage = pos_name(s, P(s, k)); /* a replica: its stage's name */
 	d.reason = why;

@@ -71,6 +71,16 @@ struct rp_run_opts {
 	 * (NULL: nowhere).  Memory the caller shares with it (MAP_SHARED,
 	 * page-aligned; no stage inherits it). */
 	struct rp_run_pids *pids;
+	/* ringpipe replay: the records fed to the stage at place 1 of the
+	 * order, by their origin there (0, 1, ...), with their numbers in
+	 * the run that quarantined them: one quarantined again says so. */
+	const struct rp_replay_of *replay_of;
+	size_t nreplay_of;
+};
+
+struct rp_replay_of {
+	uint64_t seq, origin;
+	int numbered; /* the index gave them */
 };
 
 

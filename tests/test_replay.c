@@ -217,7 +217,9 @@ RP_TEST(test_other_sink_replaced_by_file_sink, 90)
 }
 
 /* Through the still-broken stage the record dies again: quarantined into
- * rp.dead.replay.*, exit 1, the original dead-letter files unchanged. */
+ * rp.dead.replay.*, naming its number in the run that quarantined it
+ * (also when that output is replayed in turn), exit 1, the original
+ * dead-letter files unchanged. */
 RP_TEST(test_broken_stage_quarantines_again, 90)
 {
 	char *more[] = {"--to", "replayed", NULL};
@@ -242,6 +244,22 @@ RP_TEST(test_broken_stage_quarantines_again, 90)
 	out = rp_cmd_slurp("rp.dead.replay.jsonl", &n);
 	CU_ASSERT(strstr(out, "\"stage\":\"parse\",\"seq\":0,") != NULL);
 	CU_ASSERT(strstr(out, "\"offset\":0,\"length\":8}\n") != NULL);
+	/* Its number in the run that quarantined it, kept through a
+	 * replay of the replay's own output. */
+	CU_ASSERT(strstr(out, "(first quarantined: seq 700, origin 700)\","
+			      "\"first_seq\":700,\"first_origin\":700,") !=
+		  NULL);
+	free(out);
+	free(err);
+	{
+		char *again[] = {"--to", "replayed", "--dead", "rp.dead.replay",
+				 NULL};
+		CU_ASSERT_EQUAL(replay("broken.yaml", again, &out, &err), 1);
+		free(out);
+		out = rp_cmd_slurp("rp.dead.replay.replay.jsonl", &n);
+		CU_ASSERT(strstr(out, "\"first_seq\":700,\"first_origin\":"
+				      "700,") != NULL);
+	}
 	/* The original output: only read. */
 	CU_ASSERT(has_bytes("rp.dead.rec", POISON_FRAME, POISON_FRAME_LEN));
 	CU_ASSERT(has_bytes("rp.dead.jsonl", idx, idxlen));
