@@ -352,7 +352,7 @@ static int producer_sync(struct rp_producer *p)
 		if (rp_cursor_settle(p->no_settle, &until))
 			return -EBADMSG;
 	}
-	p->tail = p->pub_tail = t;
+	p->tail = p->pub_tail = p->whole_tail = t;
 	p->head_cache = hd;
 	p->ck_set = 0;
 	return 0;
@@ -701,8 +701,8 @@ static void producer_publish(struct rp_producer *p)
 	RP_CRASHPOINT(RP_CP_BEFORE_PUBLISH);
 	/* Pairs with the consumer's acquire load of p_tail: the records
 	 * below the new tail are fully written before it can see them. */
-	rp_store64_release(&p->m.sh_p->p_tail, p->tail);
-	p->pub_tail = p->tail;
+	rp_store64_release(&p->m.sh_p->p_tail, p->whole_tail);
+	p->pub_tail = p->whole_tail;
 	/* After the records it covers, never before: a crash in between
 	 * leaves the older point, and a replay from there is deduplicated. */
 	if (p->ck_set) {
@@ -724,9 +724,36 @@ int rp_flush(struct rp_producer *p)
 {
 	if (p->slot >= 0)
 		return 0; /* MP commits publish at once */
-	if (p->tail != p->pub_tail)
+	if (p->whole_tail != p->pub_tail)
 		producer_publish(p);
 	return 0;
+}
+
+void rp_producer_set_whole(struct rp_producer *p, int on)
+{
+	if (p->slot >= 0)
+		return;
+	p->whole = on != 0;
+	if (!p->whole)
+		p->whole_tail = p->tail;
+}
+
+int rp_producer_gave_up_whole(const struct rp_producer *p)
+{
+	return p->gave_up_whole;
+}
+
+/* Whole origins only, and the ring is full with the unpublished part of
+ * one: it goes out as it is.  The consumer may hold on to what it has
+ * taken until more comes (a line begun, a program's read ahead), so a
+ * producer that waited for room with commits unpublished could wait for
+ * ever. */
+static void whole_stuck(struct rp_producer *p)
+{
+	if (p->whole && p->tail != p->whole_tail) {
+		p->whole_tail = p->tail;
+		p->gave_up_whole = 1;
+	}
 }
 
 /* How long a peer's cursor that fails its check is watched for its
@@ -817,6 +844,7 @@ int rp_reserve(struct rp_producer *p, uint32_t len, void **payload)
 			if (p->m.cap - (p->tail - p->head_cache) < need) {
 				/* Never sit on commits while full: the
 				 * consumer must see them to make room. */
+				whole_stuck(p);
 				rp_flush(p);
 				p->st.stalls++;
 				return -EAGAIN;
@@ -958,7 +986,11 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 	p->st.records++;
 	p->st.bytes += len;
 	p->tail = p->resv_pos + rp_rec_size(len);
-	if (p->tail - p->pub_tail >= p->batch_bytes || rp_bell_hungry(p->peer))
+	if (!p->whole || (m->flags & RP_REC_F_LAST))
+		p->whole_tail = p->tail;
+	if (p->whole_tail != p->pub_tail &&
+	    (p->whole_tail - p->pub_tail >= p->batch_bytes ||
+	     rp_bell_hungry(p->peer)))
 		producer_publish(p);
 	return 0;
 }
@@ -1047,6 +1079,7 @@ int rp_producer_end(struct rp_producer *p)
 		rp_abandon(p);
 	if (p->slot >= 0)
 		return rp_mp_end(p);
+	p->whole_tail = p->tail; /* (every origin is complete) */
 	rp_flush(p);
 	/* Pairs with the consumer's acquire load of p_closed, after which it
 	 * re-reads p_tail: the final tail was stored before this. */

@@ -136,8 +136,16 @@ int rp_reserve_batch(struct rp_producer *p, uint64_t size);
 int rp_batch_put(struct rp_producer *p, const void *data, uint32_t len,
 		 const struct rp_meta *m);
 int rp_batch_commit(struct rp_producer *p);
-/* Publish all commits now. */
+/* Publish all commits now (with rp_producer_set_whole: those up to the
+ * last one marked RP_REC_F_LAST). */
 int rp_flush(struct rp_producer *p);
+/* on: publish whole origins only - the records after the last one marked
+ * RP_REC_F_LAST wait for it, so a producer that dies amid an origin's
+ * records has published none of them.  Records of an origin that find
+ * the ring full go out as they are (rp_producer_gave_up_whole says so),
+ * and rp_producer_end publishes everything.  SPSC only. */
+void rp_producer_set_whole(struct rp_producer *p, int on);
+int rp_producer_gave_up_whole(const struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see
  * -ENODATA.  With several producers, the stream ends when nproducers of
  * them have ended. */

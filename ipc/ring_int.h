@@ -31,6 +31,12 @@ struct rp_producer {
 	struct rp_bell *own, *peer;
 	uint64_t tail;       /* committed, maybe unpublished */
 	uint64_t pub_tail;   /* last published */
+	/* rp_producer_set_whole: only records up to whole_tail, the end of
+	 * the last one marked RP_REC_F_LAST, are published (without it,
+	 * whole_tail is the tail) */
+	uint64_t whole_tail;
+	int whole;
+	int gave_up_whole;   /* whole: an origin that did not fit, published */
 	uint64_t head_cache; /* last validated consumer head */
 	uint64_t resv_pos;   /* outstanding reservation [pos, pos+size) */
 	uint32_t resv_len;

@@ -37,6 +37,7 @@ struct fault {
 	enum rp_crash_point point;
 	int have_do;
 	uint64_t copies;       /* --copies: outputs per record (0: 1) */
+	int midway;            /* --midway: misbehave after its first copy */
 	int have_make;
 	uint64_t make;         /* --make: records it makes, as a source */
 	uint64_t next;         /* the next of them (saved and restored) */
@@ -174,10 +175,14 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 	struct fault *f = arg;
 	int bad = f->have_do && chosen(f, s, rp_stage_taken(s), r), err = 0;
 
-	if (bad)
+	if (bad && !f->midway)
 		misbehave(f, s);
-	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++)
+	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++) {
 		err = rp_emit(s, r->data, r->len);
+		/* (The second emit commits the first: the ring has it.) */
+		if (bad && f->midway && i == 1)
+			misbehave(f, s);
+	}
 	if (bad && f->act == A_KEY_AHEAD && f->value) {
 		/* Published, then killed as if from outside: restarted,
 		 * the record not blamed. */
@@ -355,6 +360,8 @@ static int fault_main(int argc, char **argv)
 						       &f.make)))
 				return err;
 			f.have_make = 1;
+		} else if (!strcmp(o, "--midway")) {
+			f.midway = 1;
 		} else if (!strcmp(o, "--copies")) {
 			if ((err = builtin_parse_count(self(), o, argv[++i],
 						       &f.copies)))
@@ -370,6 +377,9 @@ static int fault_main(int argc, char **argv)
 	    (f.have_at || f.have_match || f.have_random || f.every != 0))
 		return builtin_usage(self(), "--do and one of --at, --match, "
 					     "--random, --every go together");
+	if (f.midway && (f.copies < 2 || f.have_make))
+		return builtin_usage(self(), "--midway needs --copies 2 or "
+					     "more, and an input");
 	if (!f.have_do && !f.copies && !f.have_make)
 		return builtin_usage(self(), "needs --do and one of --at, "
 					     "--match, --random, --every, or "
@@ -403,7 +413,7 @@ static int fault_main(int argc, char **argv)
 const struct builtin builtin_fault = {
 	.name = "fault",
 	.synopsis = "[(--at N | --match REGEX | --random SEED:MAX | --every N) "
-		    "--do ACTION] [--copies N] [--make N]",
+		    "--do ACTION] [--copies N [--midway]] [--make N]",
 	.summary = "pass records through (or make them); misbehave on a "
 		   "chosen one",
 	.help =
@@ -464,6 +474,8 @@ const struct builtin builtin_fault = {
 "  --copies N      emit each record N times (1-1000), as outputs of\n"
 "                  its one origin: a stage whose output outgrows its\n"
 "                  input\n"
+"  --midway        misbehave amid the chosen record's copies, after\n"
+"                  the second is emitted (the first committed)\n"
 "  --make N        as a source (no input): make records 0 to N-1 (the\n"
 "                  number in decimal, each its own origin), saving its\n"
 "                  place every 16 so a restart goes on from there;\n"

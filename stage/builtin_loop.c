@@ -51,6 +51,7 @@ int builtin_run(struct rp_stage *s, const struct builtin_loop *loop,
 	struct rp_record r;
 	int err, c, draining = 0;
 
+	rp_stage_whole_outputs(s);
 	for (;;) {
 		/* The cancel check point before every record. */
 		if ((c = rp_stage_control(s, &draining)) > 0)

@@ -131,9 +131,10 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
 typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,
 			     void *arg);
 /* Refuse the input record the callback is working on (a parser that
- * finds it malformed): return what this returns from the callback, best
- * before emitting anything for the record (the last emit is dropped, an
- * earlier one may have gone on).  The record goes to the dead-letter
+ * finds it malformed): return what this returns from the callback.
+ * What was emitted for the record is dropped (under rp_stage_run, a
+ * record's outputs are published together once all are made, unless
+ * they find the output ring full).  The record goes to the dead-letter
  * output at once, with why (its first 23 bytes; all of it goes to
  * stderr), as a record the stage died on would, and the stage goes on
  * after it: it ends and is restarted at once past it (a refusal costs a
@@ -213,7 +214,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 int rp_stage_release(struct rp_stage *s);
 /* Publish committed output now.  The record emitted last stays held
  * until its origin is known complete (rp_emit_end_origin, the next emit
- * or record, or the end). */
+ * or record, or the end); under rp_stage_run, so do all the outputs of
+ * the input record being worked on. */
 int rp_stage_flush(struct rp_stage *s);
 /* Handle pending control records; returns the cancel reason (> 0) if a
  * cancel arrived, 0 otherwise.  *draining is set when a drain arrived. */

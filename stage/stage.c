@@ -1501,9 +1501,10 @@ int rp_stage_refuse(struct rp_stage *s, const char *why)
 	return RP_REFUSE;
 }
 
-/* The callback refused its record: its last emit, still held, goes
- * (an earlier one for the record may have been published at its
- * commit), what is committed is published, and the supervisor is told
+/* The callback refused its record: what it emitted for it goes (none of
+ * it was published, rp_stage_whole_outputs: but for the outputs of a
+ * record that filled the output ring), what is committed before it is
+ * published, and the supervisor is told
  * which record (its quarantine) before the stage ends.  Its restart goes
  * on past it; the records before it not yet released come again, and
  * their outputs are dropped downstream as replays, as after a crash. */
@@ -1520,6 +1521,12 @@ static int refuse(struct rp_stage *s)
 	return RP_EXIT_REFUSED;
 }
 
+void rp_stage_whole_outputs(struct rp_stage *s)
+{
+	if (s->out != NULL && s->in != NULL)
+		rp_producer_set_whole(s->out, 1);
+}
+
 int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 {
 	struct rp_record r;
@@ -1530,6 +1537,7 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 				"rp_stage_run_source\n", s->name);
 		return rp_stage_finish(s, -EINVAL, 0);
 	}
+	rp_stage_whole_outputs(s);
 	for (;;) {
 		if ((c = cancel_point(s)))
 			return rp_stage_finish(s, 0, c);

@@ -12,6 +12,12 @@
  * between records (a death now is no record's fault, and per-record time
  * does not run). */
 void rp_stage_record_done(struct rp_stage *s);
+/* A record's outputs are published only once they are all made (its
+ * last is marked): a stage that dies or refuses amid them has published
+ * none, so none reaches its consumer as well as the dead-letter output.
+ * The callback loops (rp_stage_run, builtin_run) ask for it; an exec
+ * stage, whose outputs follow no input record, does not. */
+void rp_stage_whole_outputs(struct rp_stage *s);
 /* For a stage whose work is done by another process (exec): it says
  * itself what is being worked on.  current is the record's number + 1
  * (0: none), working 1 while that process holds input it has not taken

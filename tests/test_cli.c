@@ -1617,7 +1617,10 @@ RP_TEST(test_program_total_at_end, 60)
  * out once, in order - also for refused records one after the other,
  * which never count as failures in a row, for one refused before the
  * stage has released anything, and for two copies.  Under restart:
- * never the run fails at the first, naming it, nothing quarantined. */
+ * never the run fails at the first, naming it, nothing quarantined.
+ * Likewise, a stage that crashes amid a record's outputs (the first
+ * already committed) has none of them reach the sink once the record is
+ * quarantined. */
 RP_TEST(test_program_refuses_records, 60)
 {
 	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
@@ -1629,7 +1632,7 @@ RP_TEST(test_program_refuses_records, 60)
 	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
 	rp_cmd_path(in, sizeof(in), "in");
 	f = fopen(in, "w");
-	want = calloc(1, 20000);
+	want = calloc(1, 40000);
 	CU_ASSERT_FATAL(f != NULL && want != NULL);
 	for (int i = 0; i < 1000; i++) {
 		/* (Record 1 before the stage has released anything.) */
@@ -1697,6 +1700,28 @@ RP_TEST(test_program_refuses_records, 60)
 			       "there") != NULL);
 	CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 0);
 	free(text);
+	/* A crash amid a record's outputs, the first committed: twice,
+	 * then quarantined, and none of its outputs out. */
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
+		 "--copies 3 --midway --match '^BAD line 500$' --do crash ! "
+		 "file-sink --lines out", in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "quarantined 1 record") != NULL);
+	free(text);
+	got = rp_cmd_slurp("out", &n);
+	wn = 0;
+	for (int i = 0; i < 1000; i++) {
+		int bad = i == 1 || i == 100 || i == 101 || i == 102 ||
+			  i == 500;
+		for (int c = 0; c < 3 && i != 500; c++)
+			wn += (size_t)sprintf(want + wn, "%sline %d\n",
+					      bad ? "BAD " : "", i);
+	}
+	CU_ASSERT_FATAL(wn < 40000);
+	CU_ASSERT_STRING_EQUAL(got, want);
+	free(got);
+	CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 1);
 	free(want);
 	unlink(prog);
 	rp_cmd_dir_remove();

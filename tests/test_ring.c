@@ -733,6 +733,78 @@ RP_TEST(test_batching, 20)
 	rp_test_ring_free(&r);
 }
 
+/* Whole origins: an origin's records wait for its last (a flush, a
+ * waiting consumer, a full batch publish none of them), then go out
+ * together; close publishes no part of one; and one that fills the ring
+ * goes out as it is, said, rather than waiting for room its consumer
+ * may never make. */
+static int send_part(struct rp_producer *p, uint32_t len, uint64_t origin,
+		     uint32_t sub, int last)
+{
+	struct rp_meta m = {.origin = origin, .sub = sub,
+			    .type = RP_REC_T_DATA,
+			    .flags = last ? RP_REC_F_LAST : 0};
+	void *dst;
+	int err = rp_reserve(p, len, &dst);
+
+	if (err)
+		return err;
+	rp_test_fill(dst, len, origin);
+	return rp_commit(p, len, &m);
+}
+
+RP_TEST(test_whole_origins, 20)
+{
+	struct rp_test_ring r;
+	rp_test_ring_make(&r, 4096, 0, 0);
+	struct rp_producer *p = rp_test_producer(&r);
+	struct rp_consumer *c = rp_test_consumer(&r);
+	struct rp_view v;
+	uint32_t sub = 0;
+	int n = 0;
+	void *dst;
+
+	rp_producer_set_whole(p, 1);
+	rp_bell_announce(r.cbell); /* a waiting consumer */
+	CU_ASSERT_FATAL(send_part(p, 40, 0, 0, 0) == 0);
+	CU_ASSERT_FATAL(send_part(p, 40, 0, 1, 0) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	CU_ASSERT_FATAL(send_part(p, 40, 0, 2, 1) == 0);
+	for (uint32_t i = 0; i < 3; i++) {
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
+		CU_ASSERT(v.origin == 0 && v.sub == i);
+	}
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	rp_bell_retire(r.cbell);
+
+	/* Origin 1 outgrows the ring: 64 records of 64 bytes fill it,
+	 * and go out as they are; the rest of it follows as room is
+	 * made. */
+	CU_ASSERT_EQUAL(rp_producer_gave_up_whole(p), 0);
+	while (send_part(p, 40, 1, sub, 0) == 0)
+		sub++;
+	CU_ASSERT_EQUAL(sub, 64);
+	CU_ASSERT_EQUAL(rp_producer_gave_up_whole(p), 1);
+	while (rp_peek(c, &v) == 0)
+		n++;
+	CU_ASSERT_EQUAL(n, 64);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+	CU_ASSERT_EQUAL(rp_producer_ready(p, 40), 1);
+	CU_ASSERT_FATAL(send_part(p, 40, 1, sub, 1) == 0);
+	CU_ASSERT_FATAL(rp_flush(p) == 0);
+	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.sub == 64);
+	CU_ASSERT_FATAL(rp_release(c) == 0);
+
+	/* A part of origin 2, then the producer goes: none of it. */
+	CU_ASSERT_FATAL(send_part(p, 40, 2, 0, 0) == 0);
+	CU_ASSERT_FATAL(rp_reserve(p, 8, &dst) == 0);
+	rp_producer_close(p);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	rp_consumer_close(c);
+	rp_test_ring_free(&r);
+}
+
 RP_TEST(test_counters_observed, 20)
 {
 	struct rp_test_ring r;
@@ -868,6 +940,8 @@ void rp_suite_ring(void)
 		 {"an early side takes up the cursors",
 		  test_resync_takes_up_cursors},
 		 {"batched publication", test_batching},
+		 {"whole origins: published together, or as they are when one fills the ring",
+		  test_whole_origins},
 		 {"counters for an observer", test_counters_observed},
 		 {"bad configurations rejected", test_config_rejected},
 		 {"broken ring fails at once", test_broken_ring},

@@ -1,7 +1,7 @@
 /*
  * refuser.c - a parser that refuses what it cannot parse: a record that
- * starts with "BAD" is refused (after it has already emitted a part of
- * its output, which must not reach anyone), every other record passes
+ * starts with "BAD" is refused (after it has already emitted three parts
+ * of its output, none of which may reach anyone), every other record passes
  * through with its type.
  */
 #include <ringpipe.h>
@@ -13,8 +13,11 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 
 	(void)arg;
 	if (in->len >= 3 && memcmp(in->data, "BAD", 3) == 0) {
-		if ((err = rp_emit(s, "a part of it", 12)))
-			return err;
+		/* Three parts: the first two are committed (the ring takes
+		 * them) before the refusal, the last is still held. */
+		for (int i = 0; i < 3; i++)
+			if ((err = rp_emit(s, "a part of it", 12)))
+				return err;
 		return rp_stage_refuse(s, "it starts with BAD, which no "
 					  "record may");
 	}
