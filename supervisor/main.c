@@ -8,6 +8,7 @@
  *   ringpipe stat NAME [--json]      a running pipeline's counters
  *   ringpipe chaos FILE [...]        run it under seeded faults, judged
  *   ringpipe replay FILE [...]       quarantined records through a stage
+ *   ringpipe replay -e '...' [...]   ... of a one-liner
  *
  * Options may come before the command, and before or after the FILE
  * (NAME, the one-liner).
@@ -42,8 +43,8 @@ static void usage(FILE *f)
 "                      [--kinds KIND,...] [--json OUT] [--fast-restart]\n"
 "                      [--expect SUMS]\n"
 "       ringpipe chaos FILE --crashpoints N [--expect SUMS]\n"
-"       ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]\n"
-"                       [--quiet] [--report-json OUT]\n"
+"       ringpipe replay FILE|-e 'STAGE ...' [--dead PREFIX] [--stage NAME]\n"
+"                       [--to PATH] [--quiet] [--report-json OUT]\n"
 "       ringpipe [COMMAND] --help\n"
 "\n"
 "Options may come before the command, and before FILE or NAME as well as\n"
@@ -131,7 +132,10 @@ static void usage(FILE *f)
 "output is never touched.  PREFIX (--dead) defaults to the pipeline's\n"
 "dead-letter prefix; PREFIX.jsonl and PREFIX.rec are checked line by line\n"
 "before anything runs.  Records quarantined again go to\n"
-"PREFIX.replay.rec and .jsonl.  It ends with a line on stderr:\n"
+"PREFIX.replay.rec and .jsonl (first_seq and first_origin: their\n"
+"numbers in the run that first quarantined them).  With -e the pipeline\n"
+"is a one-liner, as the run that quarantined them had it.  It ends with\n"
+"a line on stderr:\n"
 "  replay: N records from PREFIX.rec through NAME: P passed, Q\n"
 "  quarantined again (PREFIX.replay.rec)\n"
 "and exits 0 when all passed, 1 when any was quarantined again or the\n"
@@ -298,7 +302,7 @@ static void command_first(int argc, char **argv)
 }
 
 /* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
- * [--quiet] [--report-json OUT] */
+ * [--quiet] [--report-json OUT], or -e PIPELINE for FILE */
 static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 {
 	struct rp_replay_opts ro = {.file = argv[2]};
@@ -325,6 +329,8 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 			rp_log_set_level(RP_LOG_ERROR);
 		} else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
 			rp_log_set_level(RP_LOG_DEBUG);
+		} else if (!strcmp(a, "-e")) {
+			ro.line = 1; /* FILE is a one-liner */
 		} else {
 			return unexpected("ringpipe replay", a, "FILE",
 					  argv[2]);

@@ -37,6 +37,12 @@ static int place_of(const struct rp_cfg *cfg, const char *name)
 	return -1;
 }
 
+/* The pipeline, for a message: its file, or the one-liner. */
+static const char *pipeline_of(const struct rp_cfg *cfg)
+{
+	return strcmp(cfg->file, "-e") == 0 ? "the one-liner" : cfg->file;
+}
+
 /* Which of the index's stages (*sel, -1: none has records) and where in
  * the pipeline (*k).  0, or an exit code. */
 static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
@@ -65,7 +71,7 @@ static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
 				"ringpipe replay: %s:%lu: stage %s is not a "
 				"stage of %s (name one with --stage)\n",
 				ix->idx_path, ix->stage[0].first_line,
-				ix->stage[0].name, cfg->file);
+				ix->stage[0].name, pipeline_of(cfg));
 			return RP_RUN_USAGE;
 		}
 	} else {
@@ -74,7 +80,7 @@ static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
 			fprintf(stderr,
 				"ringpipe replay: --stage %s: %s has "
 				"no such stage\n",
-				want, cfg->file);
+				want, pipeline_of(cfg));
 			return RP_RUN_USAGE;
 		}
 		for (unsigned s = 0; s < ix->nstages; s++)
@@ -85,7 +91,7 @@ static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
 		fprintf(stderr,
 			"ringpipe replay: stage %s is the source of "
 			"%s: it reads no records to replay\n",
-			cfg->stages[cfg->order[0]].name, cfg->file);
+			cfg->stages[cfg->order[0]].name, pipeline_of(cfg));
 		return RP_RUN_USAGE;
 	}
 	return 0;
@@ -400,7 +406,8 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 	sigset_t mask;
 	int code, sel, k, e;
 
-	if (rp_cfg_load(o->file, cfg) != 0) {
+	if ((o->line ? rp_cfg_parse_line(o->file, cfg)
+		     : rp_cfg_load(o->file, cfg)) != 0) {
 		fprintf(stderr, "ringpipe: %s\n", cfg->error);
 		return RP_RUN_USAGE;
 	}

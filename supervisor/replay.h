@@ -34,6 +34,9 @@
  * When the run fails, P is not known: "the run failed (exit C)" stands
  * in its place.
  *
+ * The pipeline may be given as a one-liner (replay -e '...'), as the run
+ * that quarantined the records was.
+ *
  * Exit codes: 0 every record passed, 1 some were quarantined again or the
  * run failed, 2 bad usage or a bad dead-letter output, 130/143 as `run`.
  */
@@ -43,7 +46,8 @@
 #include "run.h"
 
 struct rp_replay_opts {
-	const char *file;  /* the pipeline's YAML file */
+	const char *file;  /* the pipeline's YAML file, or with line: */
+	int line;          /* the pipeline, as ringpipe -e takes it */
 	const char *dead;  /* dead-letter prefix; NULL: the file's */
 	const char *stage; /* the stage to replay through; NULL: the index's */
 	const char *to;	   /* the sink's file; NULL: "-" */

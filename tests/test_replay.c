@@ -794,6 +794,43 @@ RP_TEST(test_stage_choice, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A one-liner's quarantine replayed through the one-liner fixed
+ * (replay -e), its stage named alike in both: the record passes to
+ * --to, and a --stage it lacks is said of "the one-liner". */
+RP_TEST(test_one_liner_replayed, 60)
+{
+	char in[256], broken[512], fixed[512], *text;
+	char *run_args[] = {"-e", broken, NULL};
+	char *replay_args[] = {"replay", "-q", "-e", fixed, "--to", "replayed",
+			       NULL};
+	char *bad_args[] = {"replay", "-e", fixed, "--stage", "nope", NULL};
+
+	rp_cmd_dir_make("replay");
+	private_tmpdir();
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(broken, sizeof(broken),
+		 "file-source --lines %s ! fault @name=parse "
+		 "@restart_backoff_ms=0 --match '^line 700$' --do crash ! "
+		 "file-sink --lines out", in);
+	snprintf(fixed, sizeof(fixed),
+		 "file-source --lines %s ! grep @name=parse '^line ' ! "
+		 "file-sink --lines out", in);
+	CU_ASSERT_EQUAL_FATAL(rp_cmd_run(run_args, &text), 0);
+	free(text);
+	CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 1);
+	CU_ASSERT_EQUAL(rp_cmd_run(replay_args, &text), 0);
+	free(text);
+	CU_ASSERT(has_bytes("replayed", POISON "\n", 9));
+	CU_ASSERT(!exists("pipeline.dead.replay.jsonl"));
+	CU_ASSERT_EQUAL(rp_cmd_run(bad_args, &text), 2);
+	CU_ASSERT(strstr(text, "--stage nope: the one-liner has no such "
+			       "stage") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(files_in_tmpdir(), 0);
+	rp_cmd_dir_remove();
+}
+
 /* ------------------------------------------------------- the index */
 
 /* The index's lines as the supervisor writes them parse; the fields are
@@ -1119,6 +1156,8 @@ void rp_suite_replay(void)
 		  test_record_larger_than_ring_refused},
 		 {"dead-letter files: no FIFO, no link, one writer at a time",
 		  test_dead_letter_files_guarded},
+		 {"a one-liner's quarantine replayed through it fixed (-e)",
+		  test_one_liner_replayed},
 		 {"several stages need --stage; a bad --stage is refused",
 		  test_stage_choice},
 		 {"index lines parsed strictly, fields found anywhere",
