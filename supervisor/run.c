@@ -1287,6 +1287,12 @@ static void on_exit_of(struct sup *s, int k)
 			 * code it chose after saying so (a program of one's
 			 * own may end with 0 or 1 whatever went wrong). */
 			judge_violation(s, k, code, r->broken_at_attach);
+		} else if (code == RP_EXIT_OUTPUT_CLOSED && r->said_done &&
+			   s->cancel_reason != 0 && has_out(s, k) &&
+			   !pos_done(s, P(s, k) + 1)) {
+			/* Its consumer did not finish early: it failed, or
+			 * was cancelled, and the stream was cut for it. */
+			set_state(s, k, ST_CANCELLED);
 		} else if ((code == RP_EXIT_OK ||
 			    code == RP_EXIT_OUTPUT_CLOSED) && r->said_done) {
 			set_state(s, k, ST_EXITED);
