@@ -86,6 +86,12 @@ static const char *kind_name(unsigned bit)
 	return "?";
 }
 
+void rp_chaos_kinds_list(FILE *f)
+{
+	for (size_t i = 0; i < NKINDS; i++)
+		fprintf(f, "%s%s", i ? ", " : "", kind_names[i].name);
+}
+
 unsigned rp_chaos_kinds(const char *text)
 {
 	char buf[128], *save = NULL;

@@ -40,6 +40,8 @@
 #ifndef RP_CHAOS_H
 #define RP_CHAOS_H
 
+#include <stdio.h>
+
 #include "config.h"
 #include "run.h"
 
@@ -63,6 +65,8 @@ struct rp_chaos_opts {
 
 /* Parse "kill,stop,supervisor-kill" into RP_CHAOS_* bits; 0 if bad. */
 unsigned rp_chaos_kinds(const char *text);
+/* The kinds' names, comma-separated, to f. */
+void rp_chaos_kinds_list(FILE *f);
 /* What a run cut short (its supervisor killed) wrote, cut[0, cn), held
  * to the reference ref[0, rn): it must be the reference's first lines,
  * byte for byte, but for a last line cut inside (the start of the

@@ -31,6 +31,34 @@ void rp_deadletter_init(struct rp_deadletter *d, const char *prefix)
 	snprintf(d->prefix, sizeof(d->prefix), "%s", prefix);
 }
 
+int rp_deadletter_writable(const struct rp_deadletter *d, char *why,
+			   size_t len)
+{
+	static const char *const ext[] = {".rec", ".jsonl"};
+	const char *slash = strrchr(d->prefix, '/');
+	char path[300];
+
+	if (slash == NULL)
+		snprintf(path, sizeof(path), ".");
+	else if (slash == d->prefix)
+		snprintf(path, sizeof(path), "/");
+	else
+		snprintf(path, sizeof(path), "%.*s",
+			 (int)(slash - d->prefix), d->prefix);
+	if (access(path, W_OK | X_OK) != 0) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s%s", d->prefix, ext[i]);
+		if (access(path, W_OK) != 0 && errno != ENOENT) {
+			snprintf(why, len, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Why fd, just opened, is not a file the output may go to, or NULL. */
 static const char *unfit(int fd)
 {

@@ -50,6 +50,11 @@ struct rp_dead_record {
 void rp_deadletter_prefix(const char *setting, const char *name, char *buf,
 			  size_t len);
 void rp_deadletter_init(struct rp_deadletter *d, const char *prefix);
+/* Could the output be written (its directory, and its files if they are
+ * there)?  0, or -1 with what stands in the way in why.  A hint, said
+ * before a run: the files are opened at the first quarantine. */
+int rp_deadletter_writable(const struct rp_deadletter *d, char *why,
+			   size_t len);
 /* 0, or -errno with the files' trouble printed. */
 int rp_deadletter_put(struct rp_deadletter *d, const struct rp_dead_record *r);
 void rp_deadletter_close(struct rp_deadletter *d);

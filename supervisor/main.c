@@ -81,6 +81,7 @@ static void usage(FILE *f)
 "  --report-json OUT  the report as JSON in OUT too: per stage its\n"
 "            state, records in and out, bytes out, waits for input and\n"
 "            for room, restarts, quarantined, sandbox, delivery, why\n"
+"            (OUT - is stdout, after anything a stage wrote there)\n"
 "\n"
 "Sandbox (per stage, in the YAML file under sandbox:): policy strict\n"
 "(default), exec or none; allow/deny syscall lists; memory, cpu, files,\n"
@@ -476,8 +477,14 @@ int main(int argc, char **argv)
 			return unexpected("ringpipe", argv[i], what, arg);
 		}
 		if (end == NULL || *end != '\0' || errno == ERANGE) {
-			fprintf(stderr, "ringpipe chaos: %s: bad value '%s'\n",
+			fprintf(stderr, "ringpipe chaos: %s: bad value '%s'",
 				argv[i - 1], argv[i]);
+			if (!strcmp(argv[i - 1], "--kinds")) {
+				fprintf(stderr, " (kinds: ");
+				rp_chaos_kinds_list(stderr);
+				fprintf(stderr, ")");
+			}
+			fprintf(stderr, "\n");
 			return RP_RUN_USAGE;
 		}
 	}

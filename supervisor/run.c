@@ -2833,17 +2833,17 @@ static void report(struct sup *s)
 				"output\n", "", flow(s, k, out, sizeof(out)),
 			waited(r, 0), waited(r, 1));
 		if (r->restarts && r->cfg->standby)
-			fprintf(stderr, "  %-16s restarted %u times (%u by its "
-					"standby)\n", "", r->restarts,
-				r->takeovers);
+			fprintf(stderr, "  %-16s restarted %u time%s (%u by "
+					"its standby)\n", "", r->restarts,
+				r->restarts == 1 ? "" : "s", r->takeovers);
 		else if (r->restarts)
-			fprintf(stderr, "  %-16s restarted %u times\n", "",
-				r->restarts);
+			fprintf(stderr, "  %-16s restarted %u time%s\n", "",
+				r->restarts, r->restarts == 1 ? "" : "s");
 		if (r->quarantined)
-			fprintf(stderr, "  %-16s quarantined %llu records to "
+			fprintf(stderr, "  %-16s quarantined %llu record%s to "
 					"%s.rec\n",
 				"", (unsigned long long)r->quarantined,
-				s->dead.prefix);
+				r->quarantined == 1 ? "" : "s", s->dead.prefix);
 		if (r->soft_denials)
 			fprintf(stderr, "  %-16s %llu calls failed by its deny "
 					"rules\n",
@@ -2951,7 +2951,8 @@ static void write_json(struct sup *s, FILE *f, int code)
 
 static void report_json(struct sup *s, const char *path, int code)
 {
-	FILE *f = fopen(path, "we");
+	FILE *f = strcmp(path, "-") == 0 ? fdopen(dup(STDOUT_FILENO), "w")
+					 : fopen(path, "we");
 
 	if (f == NULL) {
 		rp_log(RP_LOG_ERROR, NULL, "--report-json %s: %s", path,
@@ -3078,6 +3079,22 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		rp_deadletter_prefix(cfg->dead_letter, cfg->name, prefix,
 				     sizeof(prefix));
 		rp_deadletter_init(&s->dead, prefix);
+	}
+	{
+		/* Said now, not at the first record to quarantine, which
+		 * would then fail the run. */
+		char why[400];
+		int may = 0;
+		for (int i = 0; i < cfg->nstages; i++)
+			may |= cfg->stages[i].input[0] != '\0' &&
+			       cfg->stages[i].quarantine_after > 0;
+		if (may && rp_deadletter_writable(&s->dead, why,
+						  sizeof(why)) != 0)
+			rp_log(RP_LOG_INFO, NULL, "the dead-letter output "
+			       "%s.rec cannot be written (%s): a record to "
+			       "quarantine would fail the run (dead_letter: "
+			       "PREFIX puts it elsewhere)", s->dead.prefix,
+			       why);
 	}
 	err = setup(s, o);
 	if (err) {

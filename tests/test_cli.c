@@ -886,7 +886,7 @@ RP_TEST(test_slow_restart_holds_nothing, 90)
 			text = rp_cmd_slurp("REPORT", &n);
 			CU_ASSERT(strstr(text, "  slow             done      "
 					       "in 2000 ") != NULL);
-			CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+			CU_ASSERT(strstr(text, "restarted 1 time") != NULL);
 			CU_ASSERT(strstr(text, "is not a transition") == NULL);
 			CU_ASSERT(i != 2 ||
 				  strstr(text, "User defined signal 1: "
@@ -1914,7 +1914,7 @@ RP_TEST(test_crash_every_1000th_record, 60)
 		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
 		 "--random 7:10000 --do crash ! file-sink --lines OUT", in);
 	CU_ASSERT_EQUAL(run(args, &text), 0);
-	CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+	CU_ASSERT(strstr(text, "restarted 1 time") != NULL);
 	CU_ASSERT(strstr(text, "quarantined") == NULL);
 	a = rp_cmd_slurp("in", &na);
 	b = rp_cmd_slurp("OUT", &nb);
@@ -2642,7 +2642,7 @@ RP_TEST(test_restart_after_kill_completes, 60)
 	CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
 	text = rp_cmd_slurp("REPORT", &n);
 	CU_ASSERT(strstr(text, "pick: killed by signal 9") != NULL);
-	CU_ASSERT(strstr(text, "restarted 1 times") != NULL);
+	CU_ASSERT(strstr(text, "restarted 1 time") != NULL);
 	got = rp_cmd_slurp("out", &n);
 	/* Every line, in order, some perhaps twice: at least once. */
 	for (char *q = got; (q = strstr(q, "line ")) != NULL; q++)

@@ -1337,7 +1337,7 @@ RP_TEST(test_exec_poison_narrowed, 90)
 			1);
 	snprintf(line, sizeof(line), "on record 1000, fed to it alone");
 	CU_ASSERT(strstr(rep, line) != NULL);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to pf.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to pf.dead.rec") != NULL);
 	free(rep);
 	rp_cmd_dir_remove();
 }
@@ -1394,7 +1394,7 @@ RP_TEST(test_exec_denied_narrowed, 90)
 				 "run: file-sink, args: [--lines, OUT]}\n",
 				 &rep),
 			0);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to pk.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to pk.dead.rec") != NULL);
 	free(rep);
 	dead = rp_cmd_slurp("pk.dead.jsonl", &n);
 	CU_ASSERT(strstr(dead, "its program made denied syscall socket (41) "
@@ -1473,7 +1473,7 @@ RP_TEST(test_exec_hang_narrowed, 120)
 	CU_ASSERT(strstr(rep, "its program exceeded its per-record timeout "
 			      "of 300 ms on record 1000, fed to it alone 2 "
 			      "times") != NULL);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to ps.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to ps.dead.rec") != NULL);
 	CU_ASSERT(!process_left(token));
 	free(rep);
 
@@ -1492,7 +1492,7 @@ RP_TEST(test_exec_hang_narrowed, 120)
 		 "args: [--lines, OUT]}\n",
 		 token);
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to pg.dead.rec") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to pg.dead.rec") != NULL);
 	free(rep);
 	/* (The stage, a child subreaper, killed each run's setsid sleep.) */
 	CU_ASSERT(!process_left(token));
@@ -1640,8 +1640,8 @@ RP_TEST(test_exec_end_timeout, 120)
 	CU_ASSERT(strstr(rep, "stage parse: its program went silent past its "
 			      "end_timeout_ms of 1000 ms after its input "
 			      "ended (last record 9)") != NULL);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to el.dead.rec") != NULL);
-	if (!strstr(rep, "quarantined 1 records"))
+	CU_ASSERT(strstr(rep, "quarantined 1 record to el.dead.rec") != NULL);
+	if (!strstr(rep, "quarantined 1 record"))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 	dead = rp_cmd_slurp("el.dead.jsonl", &n);
@@ -1690,8 +1690,8 @@ RP_TEST(test_exec_end_timeout, 120)
 		 "args: [--lines, OUT]}\n",
 		 token);
 	CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
-	CU_ASSERT(strstr(rep, "quarantined 1 records to ew.dead.rec") != NULL);
-	if (!strstr(rep, "quarantined 1 records"))
+	CU_ASSERT(strstr(rep, "quarantined 1 record to ew.dead.rec") != NULL);
+	if (!strstr(rep, "quarantined 1 record"))
 		fprintf(stderr, "%s\n", rep);
 	free(rep);
 	CU_ASSERT(!process_left(token));

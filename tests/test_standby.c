@@ -167,7 +167,7 @@ RP_TEST(test_standby_takes_over, 60)
 	code = rp_test_exit_code(rp_test_wait(sup, 30));
 	text = rp_cmd_slurp("REPORT", &n);
 	CU_ASSERT_EQUAL(code, 0);
-	CU_ASSERT(strstr(text, "restarted 1 times (1 by its standby)") != NULL);
+	CU_ASSERT(strstr(text, "restarted 1 time (1 by its standby)") != NULL);
 	/* At once, not after restart_backoff_ms (100 ms by default). */
 	CU_ASSERT(strstr(text, "restarting in 0 ms (1 of at most") != NULL);
 	CU_ASSERT(strstr(text, "standby: died while waiting (signal 9") !=
