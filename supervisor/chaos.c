@@ -687,6 +687,32 @@ static int stdin_given(void)
 		S_ISSOCK(st.st_mode));
 }
 
+/* What a kill will show of stages that do not promise to recover from
+ * one: said before, so a verdict of loss or duplicates is not taken for
+ * a fault of ringpipe's. */
+static void kill_notes(const struct rp_cfg *cfg)
+{
+	for (int k = 0; k < cfg->nstages; k++) {
+		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		int stream_exec = st->builtin && !strcmp(st->argv[0], "exec") &&
+				  !rp_cfg_exec_option(st, "--each");
+		if (st->restart == RP_RESTART_NEVER)
+			fprintf(stderr, "ringpipe chaos: note: stage %s has "
+					"restart: never%s: a kill there ends "
+					"the run, judged a loss (give it "
+					"restart: on-failure to test its "
+					"recovery)\n",
+				st->name,
+				stream_exec ? " (exec's default)" : "");
+		else if (stream_exec)
+			fprintf(stderr, "ringpipe chaos: note: stage %s, an "
+					"exec stage, delivers at-least-once: "
+					"a kill there may repeat records, "
+					"judged duplicates\n",
+				st->name);
+	}
+}
+
 /* The crash-point sweep (chaos.h): 0 if every run matched. */
 static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		 const struct rp_chaos_opts *o, const char *out,
@@ -846,6 +872,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	}
 	if (o->faults > MAX_FAULTS)
 		return 2;
+	if (o->kinds & RP_CHAOS_KILL)
+		kill_notes(cfg);
 	fs = calloc(o->faults + 1, sizeof(*fs));
 	plan = calloc(o->faults + 1, sizeof(*plan));
 	if (fs == NULL || plan == NULL) {

@@ -28,6 +28,7 @@
 #include "json.h"
 #include "log.h"
 #include "observe.h"
+#include "orphans.h"
 #include "progress.h"
 #include "run.h"
 #include "spawn.h"
@@ -209,6 +210,7 @@ struct sup {
 	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
 	const struct rp_run_opts *o;
+	struct rp_orphans orphans; /* what dead stages leave behind */
 	/* first starts: the next stage to start (-1: none left, the last
 	 * one's start may still be awaited; -2: all done, the standbys
 	 * scheduled), and the one whose hand-shake is awaited (-1: none) */
@@ -1218,6 +1220,17 @@ static int program_died(const struct stage_run *r, int code)
 	       rp_cfg_exec_option(r->cfg, "--each");
 }
 
+/* Is pid a process of the run's: a stage, a copy or a standby? */
+static int is_stage(void *arg, pid_t pid)
+{
+	struct sup *s = arg;
+
+	for (int k = 0; k < s->n; k++)
+		if (at(s, k)->proc.pid == pid || at(s, k)->spare.pid == pid)
+			return 1;
+	return 0;
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -1233,6 +1246,8 @@ static void on_exit_of(struct sup *s, int k)
 	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
 		return;
+	/* What it left behind came to us as it died. */
+	rp_orphans_sweep(&s->orphans, is_stage, s);
 	read_control(s, k);
 	/* A stage that sent no final count (killed) still had released
 	 * this much (a display figure only: bounded, not trusted); and
@@ -2186,6 +2201,7 @@ static void on_spare_exit(struct sup *s, int k)
 	    si.si_pid == 0)
 		return;
 	r->spare.pid = -1;
+	rp_orphans_sweep(&s->orphans, is_stage, s);
 	if (si.si_code == CLD_EXITED)
 		snprintf(what, sizeof(what), "died while waiting (exit %d)",
 			 si.si_status);
@@ -3080,6 +3096,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 				     sizeof(prefix));
 		rp_deadletter_init(&s->dead, prefix);
 	}
+	rp_orphans_init(&s->orphans);
 	{
 		/* Said now, not at the first record to quarantine, which
 		 * would then fail the run. */
@@ -3304,6 +3321,8 @@ out:
 		rp_errpipe_close(&r->err);
 		fifo_release(r);
 	}
+	/* Every stage is gone: so is what they left. */
+	rp_orphans_end(&s->orphans, is_stage, s, 1000);
 	for (int p = 0; p < s->npos; p++)
 		rp_bell_close(s->bell[p]);
 	for (int p = 0; p + 1 < s->npos; p++) {

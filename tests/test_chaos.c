@@ -784,8 +784,10 @@ RP_TEST(test_chaos_usage, 60)
 	}
 	{
 		/* Nothing there can hang on a record: an exec stage and a
-		 * sink that never restarts. */
-		char *hang[] = {"chaos", "h.yaml", "--kinds", "hang", NULL};
+		 * sink that never restarts; and what a kill of either
+		 * would show is said first. */
+		char *hang[] = {"chaos", "h.yaml", "--kinds", "hang,kill",
+				NULL};
 		const char *h =
 			"name: h\nstages:\n"
 			"  - {name: read, run: file-source, args: [--lines, in]}\n"
@@ -796,6 +798,11 @@ RP_TEST(test_chaos_usage, 60)
 		CU_ASSERT_EQUAL(rp_cmd_run(hang, &text), 2);
 		CU_ASSERT(strstr(text, "no stage can take hang, deny or "
 				       "corrupt faults") != NULL);
+		CU_ASSERT(strstr(text, "note: stage cat has restart: never "
+				       "(exec's default): a kill there ends "
+				       "the run") != NULL);
+		CU_ASSERT(strstr(text, "note: stage out has restart: never")
+			  != NULL);
 		free(text);
 	}
 	rp_cmd_dir_remove();

@@ -67,6 +67,35 @@ static void same_bytes(const char *what, size_t at_least)
 
 /* Is any process's command line mentioning token still there?  Waits a
  * little for the last ones to be reaped. */
+/* The process whose command line is exactly a0 a1, or 0. */
+static pid_t find_argv(const char *a0, const char *a1)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
+		char path[300], buf[512];
+		ssize_t n;
+		size_t l0 = strlen(a0);
+		int fd;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (n > 0 && strcmp(buf, a0) == 0 && (size_t)n > l0 + 1 &&
+		    strcmp(buf + l0 + 1, a1) == 0)
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
 static int process_left(const char *token)
 {
 	for (int tries = 0; tries < 50; tries++) {
@@ -1009,7 +1038,8 @@ static int zombie_children(pid_t pid)
 
 /* A command that leaves a background job running: the job dies with
  * the command's process group instead of outliving the pipeline (or
- * holding its stderr open), and the run ends at once. */
+ * holding its stderr open), and the run ends at once; without a PID
+ * namespace, also when the stage itself is SIGKILLed. */
 RP_TEST(test_exec_background_job_cleaned_up, 60)
 {
 	char line[512], in[256], *report;
@@ -1101,6 +1131,40 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 		CU_ASSERT_EQUAL(zombies, 0);
 		st = rp_test_wait(pid, 20);
 		CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+	}
+
+	/* The stage itself SIGKILLed while such a job runs: the job
+	 * comes to the supervisor, a subreaper too, which kills it at
+	 * once (it outlived the run before), and the restart goes on. */
+	{
+		char *args[] = {"-e", line, NULL};
+		pid_t pid, stage = 0, job = 0;
+		int st;
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! exec @namespaces= "
+			 "@restart=on-failure @restart_backoff_ms=0 -- sh -c "
+			 "'sleep 3%s & sleep 0.5; exec cat' ! count", in, token);
+		pid = rp_cmd_start(args, -1);
+		char arg[80];
+		snprintf(arg, sizeof(arg), "3%s", token);
+		for (int i = 0; i < 200 && job <= 0; i++) {
+			usleep(10000);
+			job = find_argv("sleep", arg);
+		}
+		stage = rp_cmd_find_process("ringpipe-stage exec", token);
+		CU_ASSERT_FATAL(job > 0 && stage > 0);
+		kill(stage, SIGKILL);
+		for (int i = 0; i < 100 && rp_cmd_proc_state(job, NULL) != '?';
+		     i++)
+			usleep(10000);
+		CU_ASSERT_EQUAL(rp_cmd_proc_state(job, NULL), '?');
+		st = rp_test_wait(pid, 20);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), 0);
+		CU_ASSERT_FALSE(process_left(token));
+		for (pid_t p; (p = rp_cmd_find_process(token, NULL)) > 0;) {
+			kill(p, SIGKILL);
+			usleep(10000);
+		}
 	}
 	rp_cmd_dir_remove();
 }
