@@ -345,6 +345,14 @@ static void path_hint(const char *cmd, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* An exec of CMD that failed so (not found, not executable, not a
+ * program), not for want of memory or descriptors, fails again. */
+static int exec_fails_for_good(int e)
+{
+	return e != 0 && e != ENOMEM && e != EAGAIN && e != EMFILE &&
+	       e != ENFILE && e != ETXTBSY && e != EINTR;
+}
+
 /* How the program ended: 0 if it exited 0, else said and -errno. */
 static int verdict(struct ex *x)
 {
@@ -1231,7 +1239,7 @@ static int exec_main(int argc, char **argv)
 		x.s = NULL;
 		kill_cmd(&x);
 		/* CMD cannot be run: a restart would not help. */
-		if (code == RP_EXIT_ERROR && x.exec_errno)
+		if (code == RP_EXIT_ERROR && exec_fails_for_good(x.exec_errno))
 			code = RP_EXIT_NO_RESTART;
 		goto out;
 	}
@@ -1256,6 +1264,10 @@ static int exec_main(int argc, char **argv)
 out:
 	if (x.s != NULL)
 		code = finish(&x, err);
+	/* CMD cannot be run (not found, not executable): a restart would
+	 * fail the same way. */
+	if (code == RP_EXIT_ERROR && exec_fails_for_good(x.exec_errno))
+		code = RP_EXIT_NO_RESTART;
 	/* The program first, while its fds are still open for the reap:
 	 * a namespace's init ends only once every process in it is gone,
 	 * the stage's own unreaped child too. */

@@ -330,12 +330,16 @@ RP_TEST(test_exec_failure_fails_run, 60)
 			      "(its message above says how) (exit 1)") !=
 		  NULL);
 	free(rep);
-	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- "
+	/* A program that cannot be run is not restarted, even under
+	 * restart: on-failure: it would fail the same way. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec "
+				 "@restart=on-failure -- "
 				 "/nonexistent/program ! file-sink OUT",
 				 &rep),
 			1);
 	CU_ASSERT(strstr(rep, "2-exec: exec: cannot run /nonexistent/program: "
 			      "No such file or directory") != NULL);
+	CU_ASSERT(strstr(rep, "restarting") == NULL);
 	free(rep);
 	/* Run by root, stages are uid 65534: a PATH directory it cannot
 	 * search (root's own) makes execvp say EACCES for a program that
