@@ -74,6 +74,7 @@ FUZZ_MAIN := $(if $(filter fuzz,$(VARIANT)),-fsanitize=fuzzer,\
 
 SOVER := 0
 SOFULL := 0.1.0
+CFLAGS_BASE += -DRP_VERSION='"$(SOFULL)"'
 LIB   := $(B)/libringpipe.a
 SOLIB := $(B)/libringpipe.so.$(SOFULL)
 TESTS := $(B)/ringpipe-tests

@@ -19,7 +19,15 @@ struct grep {
 	int invert;
 	char *copy; /* the record, out of shared memory, NUL-terminated */
 	size_t cap;
+	/* A line longer than a record comes as pieces (type 19, then a
+	 * last one of another type): joined here, and matched whole. */
+	char *line;
+	size_t llen, lcap;
+	int joining;
 };
+
+/* The longest line whose pieces are joined. */
+#define LINE_MAX_JOINED (256u << 20)
 
 /* Does line [p, p + n) of the private copy match?  1, 0, or -errno.
  * The line is the string regexec sees: ^ and $ are its ends. */
@@ -83,10 +91,80 @@ static int block(struct rp_stage *s, struct grep *g, size_t len)
 	return err;
 }
 
+/* The joined line goes out as it came: pieces of the output's largest
+ * record, all but the last of type 19. */
+static int emit_pieces(struct rp_stage *s, const char *p, size_t n)
+{
+	uint32_t max = rp_stage_max_record(s);
+	int err = 0;
+
+	if (max == 0)
+		return rp_emit(s, p, 0); /* (said: the last stage) */
+	while (err == 0) {
+		uint32_t take = n > max ? max : (uint32_t)n;
+		err = rp_emit(s, p, take);
+		p += take;
+		n -= take;
+		if (n == 0)
+			break;
+		if (err == 0)
+			err = rp_emit_type(s, BUILTIN_T_PIECE);
+	}
+	return err;
+}
+
+/* A piece of a long line: kept until its last piece, the record it began
+ * in held (a restart cuts the line again from its start); then the line
+ * is matched whole, as grep(1) matches it. */
+static int piece(struct rp_stage *s, struct grep *g, const struct rp_record *r)
+{
+	int m, err;
+
+	if (g->llen + r->len + 1 > g->lcap) {
+		size_t cap = g->lcap ? g->lcap : 1u << 20;
+		char *p;
+		if (g->llen + r->len >= LINE_MAX_JOINED) {
+			fprintf(stderr, "grep: a line longer than %u MiB: "
+					"too long to match whole\n",
+				LINE_MAX_JOINED >> 20);
+			return -EFBIG;
+		}
+		while (cap < g->llen + r->len + 1)
+			cap *= 2;
+		if ((p = realloc(g->line, cap)) == NULL) {
+			fprintf(stderr, "grep: a line of over %zu bytes: out "
+					"of memory\n",
+				g->llen + r->len);
+			return -ENOMEM;
+		}
+		g->line = p;
+		g->lcap = cap;
+	}
+	if (!g->joining) {
+		g->joining = 1;
+		if ((err = rp_stage_hold(s)) < 0)
+			return err;
+	}
+	memcpy(g->line + g->llen, r->data, r->len);
+	g->llen += r->len;
+	if (r->type == BUILTIN_T_PIECE)
+		return 0;
+	g->joining = 0;
+	rp_stage_unhold(s);
+	g->line[g->llen] = '\0';
+	m = match(g, g->line, g->llen);
+	err = m < 0 ? m : m != g->invert ? emit_pieces(s, g->line, g->llen) : 0;
+	g->llen = 0;
+	return err;
+}
+
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct grep *g = arg;
 	int rc;
+
+	if (r->type == BUILTIN_T_PIECE || g->joining)
+		return piece(s, g, r);
 
 	/* The producer can change shared bytes while they are read: match
 	 * and emit one private copy.  REG_STARTEND bounds the match, so
@@ -175,6 +253,7 @@ static int grep_main(int argc, char **argv)
 		code = rp_stage_run(s, record, &g);
 	regfree(&g.re);
 	free(g.copy);
+	free(g.line);
 	return code;
 }
 
@@ -189,6 +268,9 @@ const struct builtin builtin_grep = {
 	"  (LC_CTYPE, LC_COLLATE); ^ and $ are the record's ends, and a NUL\n"
 	"  byte is an ordinary byte.  A bad REGEX is a usage error.\n"
 	"  A block of lines (file-source --blocks) is taken line by line: each\n"
-	"  line that passes is a record of its own, without its newline.\n",
+	"  line that passes is a record of its own, without its newline.\n"
+	"  A line longer than a record, which comes as pieces (type 19), is\n"
+	"  joined and matched whole (up to 256 MiB), and passes as the same\n"
+	"  pieces; after a restart it is taken again from its first piece.\n",
 	.main = grep_main,
 };

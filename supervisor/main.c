@@ -46,6 +46,7 @@ static void usage(FILE *f)
 "       ringpipe replay FILE|-e 'STAGE ...' [--dead PREFIX] [--stage NAME]\n"
 "                       [--to PATH] [--quiet] [--report-json OUT]\n"
 "       ringpipe [COMMAND] --help\n"
+"       ringpipe --version\n"
 "\n"
 "Options may come before the command, and before FILE or NAME as well as\n"
 "after it (after --, a word is FILE or NAME even if it starts with -).\n"
@@ -377,6 +378,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage(stdout);
+		free(cfg);
+		return 0;
+	}
+	if (!strcmp(cmd, "--version")) {
+		printf("ringpipe %s\n", RP_VERSION);
 		free(cfg);
 		return 0;
 	}

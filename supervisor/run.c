@@ -2828,8 +2828,14 @@ static void report(struct sup *s)
 {
 	char layers[128], how[160], out[96];
 
-	fprintf(stderr, "ringpipe: pipeline %s: %.2f s\n", s->cfg->name,
+	fprintf(stderr, "ringpipe: pipeline %s: %.2f s", s->cfg->name,
 		(double)(rp_now_ns() - s->t0) / 1e9);
+	/* (What a glance at the end must not miss.) */
+	if (s->quarantined)
+		fprintf(stderr, ", %llu record%s quarantined to %s.rec",
+			(unsigned long long)s->quarantined,
+			s->quarantined == 1 ? "" : "s", s->dead.prefix);
+	fprintf(stderr, "\n");
 	if (landlock_used(s) && rp_landlock_gaps(s->landlock_abi))
 		fprintf(stderr, "  landlock: this kernel has ABI %d: %s\n",
 			s->landlock_abi, rp_landlock_gaps(s->landlock_abi));

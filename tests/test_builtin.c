@@ -1541,8 +1541,8 @@ static char *system_grep(const char *opt, const char *re, const char *file,
 /* From a file to a file with no test code in the data path:
  *   file-source --lines F ! grep RE ! file-sink --lines OUT
  * gives exactly grep -E RE F; and the same through raw chunks cut into
- * lines, with grep -v and a count in the middle, and through blocks of
- * whole lines (--blocks). */
+ * lines, with grep -v and a count in the middle, through blocks of
+ * whole lines (--blocks), and for lines longer than a record. */
 RP_TEST(test_pipeline_matches_grep, 60)
 {
 	const char *re = "^(alpha|error).*[0-9]$|gamma delta";
@@ -1661,6 +1661,50 @@ RP_TEST(test_pipeline_matches_grep, 60)
 		got = slurp(t.path[2], &ol);
 		CU_ASSERT(got && ol == tl && memcmp(got, text, tl) == 0);
 		free(got);
+	}
+	{
+		/* Lines of up to 10 000 bytes through a 4k ring, which come
+		 * as pieces: grep matches each line whole, as grep(1) does
+		 * (a match in a later piece, ^ on a line's first piece and $
+		 * on its last, -v), and writes it back whole. */
+		static const char *const pats[][2] = {
+			{"NEEDLE", NULL}, {"^a+$", NULL}, {"NEEDLE", "-v"},
+			{"b$", NULL}};
+		FILE *f = fopen(t.path[3], "w");
+		CU_ASSERT_FATAL(f != NULL);
+		for (int i = 0; i < 40; i++) {
+			int len = (i * 797) % 10000 + 1;
+			for (int j = 0; j < len; j++)
+				fputc(i % 3 == 0 && j == len - 1 ? 'b' : 'a',
+				      f);
+			if (i % 4 == 1)
+				fputs("NEEDLE", f);
+			fputc('\n', f);
+		}
+		CU_ASSERT_FATAL(fclose(f) == 0);
+		for (size_t c = 0; c < sizeof(pats) / sizeof(*pats); c++) {
+			char *a1[] = {"file-source", "--lines", t.path[3],
+				      NULL};
+			char *a2v[] = {"grep", "-v", (char *)pats[c][0], NULL};
+			char *a2[] = {"grep", (char *)pats[c][0], NULL};
+			char *a3[] = {"file-sink", "--lines", t.path[2], NULL};
+			char **avs[3] = {a1, pats[c][1] ? a2v : a2, a3};
+
+			pl_through(&p, 3, avs, 4096);
+			pl_free(&p);
+			want = system_grep(pats[c][1], pats[c][0], t.path[3],
+					   &gl);
+			got = slurp(t.path[2], &ol);
+			CU_ASSERT(gl > 1000);
+			if (!(want && got && gl == ol &&
+			      memcmp(want, got, gl) == 0))
+				fprintf(stderr, "long lines, %s: %zu bytes, "
+					"grep %zu\n", pats[c][0], ol, gl);
+			CU_ASSERT(want && got && gl == ol &&
+				  memcmp(want, got, gl) == 0);
+			free(want);
+			free(got);
+		}
 	}
 	{
 		/* A file through lines and back, counted on the way: the

@@ -1677,6 +1677,9 @@ RP_TEST(test_program_refuses_records, 60)
 		/* (Two copies count their own quarantines.) */
 		CU_ASSERT(copies == 2 ||
 			  strstr(text, "quarantined 5 records") != NULL);
+		/* The report's first line says it too. */
+		CU_ASSERT(strstr(text, ", 5 records quarantined to "
+				       "pipeline.dead.rec\n") != NULL);
 		CU_ASSERT(strstr(text, "giving up") == NULL);
 		got = rp_cmd_slurp("out", &n);
 		if (copies == 1) {
@@ -2165,6 +2168,12 @@ RP_TEST(test_help_and_option_order, 60)
 		CU_ASSERT_EQUAL(run(args, &text), 2);
 		CU_ASSERT(strstr(text, "q.yaml: a second FILE (p.yaml is the "
 				       "first)") != NULL);
+		free(text);
+	}
+	{
+		char *args[] = {"--version", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strncmp(text, "ringpipe 0.", 11) == 0);
 		free(text);
 	}
 	{
