@@ -48,7 +48,8 @@ SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c supervisor/config.c \
 	supervisor/deadletter.c supervisor/run.c supervisor/chaos.c \
 	supervisor/json.c supervisor/progress.c supervisor/observe.c \
 	supervisor/log.c supervisor/errout.c supervisor/jobctl.c supervisor/replay.c supervisor/replay_index.c \
-	supervisor/pids.c supervisor/chaos_judge.c supervisor/orphans.c
+	supervisor/pids.c supervisor/chaos_judge.c supervisor/orphans.c \
+	supervisor/argcheck.c
 SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)

@@ -76,6 +76,10 @@ int builtin_parse_count(const struct builtin *b, const char *opt,
  * 0, or the exit code the process should end with (the library has
  * printed why). */
 int builtin_open(const int *keep, int nkeep, struct rp_stage **s);
+/* ringpipe check runs a built-in with RINGPIPE_CHECK_ARGS set, to judge
+ * its arguments only: it opens and creates nothing (a file-source looks
+ * for its FILE, an exec for its CMD), and builtin_open exits 0 there. */
+int builtin_checking(void);
 
 /* ------------------------------------------ a loop with an end of input */
 

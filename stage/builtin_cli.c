@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "builtin.h"
@@ -91,9 +92,19 @@ int builtin_parse_count(const struct builtin *b, const char *opt,
 	return 0;
 }
 
+int builtin_checking(void)
+{
+	return getenv("RINGPIPE_CHECK_ARGS") != NULL;
+}
+
 int builtin_open(const int *keep, int nkeep, struct rp_stage **s)
 {
-	int err = rp_stage_open_fds(keep, nkeep, s);
+	int err;
+
+	/* The arguments were taken: that is all a check asks. */
+	if (builtin_checking())
+		exit(RP_EXIT_OK);
+	err = rp_stage_open_fds(keep, nkeep, s);
 
 	if (err == 0)
 		return 0;

@@ -345,6 +345,34 @@ static void path_hint(const char *cmd, char *buf, size_t len)
 		buf[0] = '\0';
 }
 
+/* For a check: can CMD be run, as execvp would look for it?  Said when
+ * not. */
+static int exec_findable(const char *cmd)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char file[4096];
+
+	if (strchr(cmd, '/') != NULL) {
+		if (access(cmd, X_OK) == 0)
+			return 1;
+		fprintf(stderr, EXEC_SAYS "%s: %s\n", cmd, strerror(errno));
+		return 0;
+	}
+	if (path == NULL || *path == '\0')
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p = end + 1) {
+		end = strchrnul(p, ':');
+		snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
+			 end > p ? p : ".", cmd);
+		if (access(file, X_OK) == 0)
+			return 1;
+		if (*end == '\0')
+			break;
+	}
+	fprintf(stderr, EXEC_SAYS "%s: not found in PATH\n", cmd);
+	return 0;
+}
+
 /* An exec of CMD that failed so (not found, not executable, not a
  * program), not for want of memory or descriptors, fails again. */
 static int exec_fails_for_good(int e)
@@ -1188,6 +1216,8 @@ static int exec_main(int argc, char **argv)
 			x.quarantine = x.end_n = 0;
 	}
 	x.argv = argv + i;
+	if (builtin_checking() && !exec_findable(x.cmd))
+		return RP_EXIT_NO_RESTART;
 	if ((code = builtin_open(NULL, 0, &x.s)))
 		return code;
 	if (policy == RP_POLICY_STRICT) {

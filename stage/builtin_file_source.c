@@ -431,6 +431,15 @@ static int file_source_main(int argc, char **argv)
 					"--records exclude each other");
 
 	src.name = strcmp(path, "-") == 0 ? "stdin" : path;
+	/* Checked, not opened (a FIFO would wait for its writer). */
+	if (builtin_checking() && strcmp(path, "-") != 0 &&
+	    access(path, R_OK) != 0) {
+		fprintf(stderr, "file-source: %s: %s\n", path,
+			strerror(errno));
+		return RP_EXIT_NO_RESTART;
+	}
+	if (builtin_checking())
+		return builtin_open(NULL, 0, &s);
 	err = open_input(&src, path);
 	if (err)
 		fprintf(stderr, "file-source: %s: %s\n", src.name,

@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "argcheck.h"
 #include "chaos.h"
 #include "observe.h"
 #include "config.h"
@@ -506,6 +507,14 @@ int main(int argc, char **argv)
 	if (o.fast_restart)
 		rp_cfg_fast_restart(cfg);
 	if (check_only || !strcmp(cmd, "check")) {
+		/* Each built-in judges its own arguments. */
+		stage_bin(bin, sizeof(bin));
+		if (rp_argcheck(cfg, bin) != 0) {
+			fprintf(stderr, "ringpipe: %s\n", cfg->error);
+			rp_cfg_free(cfg);
+			free(cfg);
+			return RP_RUN_USAGE;
+		}
 		printf("%s: pipeline %s: %d stages, ok\n",
 		       check_only ? "one-liner" : arg, cfg->name,
 		       cfg->nstages);

@@ -335,6 +335,11 @@ RP_TEST(test_one_liner_places, 60)
 		 "-e:1:17: stage '2-no-such-parser': program ./no-such-parser: "
 		 "No such file or directory (a relative path is taken from "
 		 "the directory ringpipe runs in)"},
+		/* A built-in's own arguments: judged by it, as it starts
+		 * or when check asks it. */
+		{"file-source --line x ! count", "unknown option --line"},
+		{"fault --make 5 ! fault --at x --do crash ! count",
+		 "--at 'x': not a count (decimal digits)"},
 	};
 	char p[256], *text;
 	char *args[] = {"run", p, NULL};
@@ -357,15 +362,31 @@ RP_TEST(test_one_liner_places, 60)
 		}
 		free(text);
 	}
-	/* check -e: a sound one-liner is said so, and nothing runs (its
-	 * input does not exist). */
+	/* check -e: a sound one-liner is said so, and nothing runs (the
+	 * file-sink's FILE is not made); an input that is not there, or a
+	 * command not in PATH, is named at its stage. */
 	{
-		char *cargs[] = {"check", "-e", "file-source --lines nosuch ! "
-						"count", NULL};
+		char *cargs[] = {"check", "-e", "file-source --lines in ! "
+						"exec -- cat ! file-sink made",
+				 NULL};
+		char *nosuch[] = {"check", "-e", "file-source --lines nosuch ! "
+						 "count", NULL};
+		char *nocmd[] = {"check", "-e", "file-source in ! exec -- "
+						"no-such-cmd-x ! count", NULL};
+		write_file("in", "x\n");
 		CU_ASSERT_EQUAL(run(cargs, &text), 0);
-		CU_ASSERT(strstr(text, "one-liner: pipeline pipeline: 2 "
+		CU_ASSERT(strstr(text, "one-liner: pipeline pipeline: 3 "
 				       "stages, ok") != NULL);
-		CU_ASSERT(strstr(text, "nosuch") == NULL);
+		rp_cmd_path(p, sizeof(p), "made");
+		CU_ASSERT(access(p, F_OK) != 0);
+		free(text);
+		CU_ASSERT_EQUAL(run(nosuch, &text), 2);
+		CU_ASSERT(strstr(text, "-e:1:1: stage '1-file-source': nosuch: "
+				       "No such file or directory") != NULL);
+		free(text);
+		CU_ASSERT_EQUAL(run(nocmd, &text), 2);
+		CU_ASSERT(strstr(text, "-e:1:18: stage '2-exec': no-such-cmd-x: "
+				       "not found in PATH") != NULL);
 		free(text);
 	}
 	/* run: refused with the place, nothing started (no restart). */

@@ -1,0 +1,167 @@
+/*
+ * argcheck.c - ringpipe check asks each built-in stage whether it takes
+ * its arguments (argcheck.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../stage/wiring.h"
+#include "argcheck.h"
+
+extern char **environ;
+
+#define ANSWER_MS 5000 /* a stage that has not answered by then fails */
+
+/* The environment with RINGPIPE_CHECK_ARGS set and no RINGPIPE_STAGE (to
+ * free; NULL when out of memory). */
+static char **check_env(void)
+{
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "RINGPIPE_STAGE=", 15) != 0 &&
+		    strncmp(environ[i], "RINGPIPE_CHECK_ARGS=", 20) != 0)
+			env[k++] = environ[i];
+	env[k++] = "RINGPIPE_CHECK_ARGS=1";
+	env[k] = NULL;
+	return env;
+}
+
+/* Its first line, printable, without the mark an exec stage's own
+ * lines carry (RP_STDERR_MARK) and the "ringpipe-stage NAME: " or
+ * "NAME: " it starts with. */
+static void first_line(const char *text, const char *name, char *out,
+		       size_t len)
+{
+	char prefix[64];
+	size_t n = 0;
+
+	if (*text == RP_STDERR_MARK)
+		text++;
+	snprintf(prefix, sizeof(prefix), "ringpipe-stage %s: ", name);
+	if (strncmp(text, prefix, strlen(prefix)) == 0)
+		text += strlen(prefix);
+	snprintf(prefix, sizeof(prefix), "%s: ", name);
+	if (strncmp(text, prefix, strlen(prefix)) == 0)
+		text += strlen(prefix);
+	for (; *text && *text != '\n' && n + 1 < len; text++)
+		out[n++] = (*text >= 0x20 && *text < 0x7f) ? *text : '?';
+	out[n] = '\0';
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run the stage's check: 0 if it took its arguments, else 1 with why. */
+static int ask(const char *bin, const struct rp_cfg_stage *st, char **env,
+	       char *why, size_t len)
+{
+	char *argv[RP_CFG_MAX_ARGS + 3], err[4096];
+	posix_spawn_file_actions_t fa;
+	int fd[2], status = 0, code;
+	int64_t until = now_ms() + ANSWER_MS;
+	size_t got = 0;
+	pid_t pid;
+
+	int n = st->argc < RP_CFG_MAX_ARGS + 1 ? st->argc : RP_CFG_MAX_ARGS + 1;
+
+	argv[0] = (char *)bin;
+	for (int i = 0; i < n; i++)
+		argv[i + 1] = st->argv[i];
+	argv[n + 1] = NULL;
+	if (pipe2(fd, O_CLOEXEC) < 0) {
+		snprintf(why, len, "checking its arguments: %s",
+			 strerror(errno));
+		return 1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
+	code = posix_spawn(&pid, bin, &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	close(fd[1]);
+	if (code != 0) {
+		close(fd[0]);
+		snprintf(why, len, "checking its arguments: cannot run %s: %s",
+			 bin, strerror(code));
+		return 1;
+	}
+	/* What it says, until it closes stderr or its time is up. */
+	for (;;) {
+		struct pollfd pf = {.fd = fd[0], .events = POLLIN};
+		int64_t left = until - now_ms();
+		ssize_t r;
+		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+			break;
+		r = read(fd[0], err + got, sizeof(err) - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		if (got == sizeof(err) - 1)
+			break;
+	}
+	err[got] = '\0';
+	close(fd[0]);
+	if (now_ms() >= until && waitpid(pid, &status, WNOHANG) == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		snprintf(why, len, "checking its arguments: no answer in %d s",
+			 ANSWER_MS / 1000);
+		return 1;
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	first_line(err, st->argv[0], why, len);
+	if (why[0] == '\0')
+		snprintf(why, len, "its arguments were refused (status %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 1;
+}
+
+int rp_argcheck(struct rp_cfg *cfg, const char *stage_bin)
+{
+	char **env = check_env();
+
+	if (env == NULL) {
+		snprintf(cfg->error, sizeof(cfg->error), "out of memory");
+		return -ENOMEM;
+	}
+	for (int k = 0; k < cfg->nstages; k++) {
+		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		char why[400];
+		if (!st->builtin || st->argc < 1)
+			continue;
+		if (ask(stage_bin, st, env, why, sizeof(why)) != 0) {
+			snprintf(cfg->error, sizeof(cfg->error),
+				 "%s:%d:%d: stage '%s': %s", cfg->file,
+				 st->line, st->column, st->name, why);
+			free(env);
+			return -EINVAL;
+		}
+	}
+	free(env);
+	return 0;
+}
