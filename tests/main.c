@@ -2,7 +2,9 @@
  * main.c - the ringpipe test runner (CUnit, basic interface).
  *
  *   ringpipe-tests            every suite
- *   ringpipe-tests SUITE...   only those suites
+ *   ringpipe-tests SUITE...   only those suites (in the runner's order)
+ *
+ * Each suite's time is printed after it, and the sum at the end.
  */
 #define _GNU_SOURCE
 #include <CUnit/Basic.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -25,9 +28,18 @@ void rp_suite_file_ends(void);
 void rp_suite_errout(void);
 void rp_suite_fuzz(void);
 
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned failed = 0;
+	double total = 0;
 
 	/* Tests' orphaned grandchildren are re-parented to us and reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -50,31 +62,38 @@ int main(int argc, char **argv)
 		suites[i]();
 
 	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (argc > 1) {
-		for (int i = 1; i < argc; i++) {
-			CU_pSuite s = CU_get_suite(argv[i]);
-			const char *only = getenv("RP_TEST_ONLY");
-			if (s == NULL) {
-				fprintf(stderr, "no suite named %s\n", argv[i]);
-				CU_cleanup_registry();
-				return 2;
-			}
-			/* RP_TEST_ONLY=TEXT: only the suite's tests whose
-			 * names hold TEXT (while working on one). */
-			for (CU_pTest t = s->pTest; only && t; t = t->pNext)
-				CU_set_test_active(t, strstr(t->pName, only)
-							      ? CU_TRUE
-							      : CU_FALSE);
-			CU_basic_run_suite(s);
-			/* Each run resets CUnit's counts: add them up. */
-			failed += CU_get_number_of_failures() +
-				  CU_get_number_of_tests_failed();
+	for (int i = 1; i < argc; i++)
+		if (CU_get_suite(argv[i]) == NULL) {
+			fprintf(stderr, "no suite named %s\n", argv[i]);
+			CU_cleanup_registry();
+			return 2;
 		}
-	} else {
-		CU_basic_run_tests();
-		failed = CU_get_number_of_failures() +
-			 CU_get_number_of_tests_failed();
+	/* The suites named, or all of them, one at a time, each timed: the
+	 * whole run must stay within its budget. */
+	for (CU_pSuite s = CU_get_registry()->pSuite; s; s = s->pNext) {
+		const char *only = getenv("RP_TEST_ONLY");
+		int chosen = argc == 1;
+		double t0;
+		for (int i = 1; i < argc; i++)
+			chosen |= strcmp(argv[i], s->pName) == 0;
+		if (!chosen)
+			continue;
+		/* RP_TEST_ONLY=TEXT: only the suite's tests whose names
+		 * hold TEXT (while working on one). */
+		for (CU_pTest t = s->pTest; only && t; t = t->pNext)
+			CU_set_test_active(t, strstr(t->pName, only)
+						      ? CU_TRUE
+						      : CU_FALSE);
+		t0 = now_s();
+		CU_basic_run_suite(s);
+		printf("[suite %s: %.1f s]\n", s->pName, now_s() - t0);
+		total += now_s() - t0;
+		/* Each run resets CUnit's counts: add them up. */
+		failed += CU_get_number_of_failures() +
+			  CU_get_number_of_tests_failed();
 	}
+	printf("[all suites: %.1f s, %u failure%s]\n", total, failed,
+	       failed == 1 ? "" : "s");
 	CU_cleanup_registry();
 	return failed ? 1 : 0;
 }
