@@ -241,6 +241,9 @@ RP_TEST(test_check_names_line_and_column, 60)
 	{
 		char p[256], *text;
 		char *args[] = {"check", p, NULL};
+		/* (check looks for a file-source's input.) */
+		write_file("in", "x\n");
+		write_file("x", "x\n");
 		write_file("ok.yaml",
 			   "name: ok\nstages:\n  - name: read\n"
 			   "    run: file-source\n    args: [--lines, in]\n"
