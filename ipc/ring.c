@@ -888,7 +888,13 @@ int rp_producer_ready(struct rp_producer *p, uint32_t len)
 	err = refresh_head(p);
 	if (err)
 		return err;
-	return p->m.cap - (p->tail - p->head_cache) >= rp_rec_size(len);
+	if (p->m.cap - (p->tail - p->head_cache) >= rp_rec_size(len))
+		return 1;
+	/* A stage that waits for room before it reserves: what it holds
+	 * back of an origin must go out, or the room never comes. */
+	whole_stuck(p);
+	rp_flush(p);
+	return 0;
 }
 
 struct reserve_wait_arg {
@@ -988,6 +994,8 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 	p->tail = p->resv_pos + rp_rec_size(len);
 	if (!p->whole || (m->flags & RP_REC_F_LAST))
 		p->whole_tail = p->tail;
+	if (m->flags & RP_REC_F_LAST)
+		p->gave_up_whole = 0; /* the next origin is whole so far */
 	if (p->whole_tail != p->pub_tail &&
 	    (p->whole_tail - p->pub_tail >= p->batch_bytes ||
 	     rp_bell_hungry(p->peer)))

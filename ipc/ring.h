@@ -142,8 +142,9 @@ int rp_flush(struct rp_producer *p);
 /* on: publish whole origins only - the records after the last one marked
  * RP_REC_F_LAST wait for it, so a producer that dies amid an origin's
  * records has published none of them.  Records of an origin that find
- * the ring full go out as they are (rp_producer_gave_up_whole says so),
- * and rp_producer_end publishes everything.  SPSC only. */
+ * the ring full (at a reservation, or a wait for room) go out as they
+ * are: rp_producer_gave_up_whole says so of the origin being made, until
+ * its last record.  rp_producer_end publishes everything.  SPSC only. */
 void rp_producer_set_whole(struct rp_producer *p, int on);
 int rp_producer_gave_up_whole(const struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "builtin.h"
+#include "stage_int.h"
 
 struct grep {
 	regex_t re;
@@ -24,6 +25,8 @@ struct grep {
 	char *line;
 	size_t llen, lcap;
 	int joining;
+	int skipping; /* the rest of a line a restart cut: dropped */
+	int replica;  /* copies share a line's pieces out: each alone */
 };
 
 /* The longest line whose pieces are joined. */
@@ -141,8 +144,13 @@ static int piece(struct rp_stage *s, struct grep *g, const struct rp_record *r)
 		g->lcap = cap;
 	}
 	if (!g->joining) {
+		uint64_t mid = 1;
 		g->joining = 1;
-		if ((err = rp_stage_hold(s)) < 0)
+		/* Saved for a restart past the hold (given up for a line
+		 * over half the input ring): it must not take the rest of
+		 * the line for a line. */
+		if ((err = rp_stage_hold(s)) < 0 ||
+		    (err = rp_stage_save(s, &mid, 1)) < 0)
 			return err;
 	}
 	memcpy(g->line + g->llen, r->data, r->len);
@@ -151,6 +159,8 @@ static int piece(struct rp_stage *s, struct grep *g, const struct rp_record *r)
 		return 0;
 	g->joining = 0;
 	rp_stage_unhold(s);
+	if ((err = rp_stage_save(s, &(uint64_t){0}, 1)) < 0)
+		return err;
 	g->line[g->llen] = '\0';
 	m = match(g, g->line, g->llen);
 	err = m < 0 ? m : m != g->invert ? emit_pieces(s, g->line, g->llen) : 0;
@@ -163,7 +173,16 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	struct grep *g = arg;
 	int rc;
 
-	if (r->type == BUILTIN_T_PIECE || g->joining)
+	if (g->skipping) {
+		/* Up to the end of the line the restart came in the middle
+		 * of: what is left of it is no line. */
+		if (r->type != BUILTIN_T_PIECE) {
+			g->skipping = 0;
+			return rp_stage_save(s, &(uint64_t){0}, 1);
+		}
+		return 0;
+	}
+	if (!g->replica && (r->type == BUILTIN_T_PIECE || g->joining))
 		return piece(s, g, r);
 
 	/* The producer can change shared bytes while they are read: match
@@ -249,8 +268,17 @@ static int grep_main(int argc, char **argv)
 		g.literal_len = strlen(pattern);
 	}
 	code = builtin_open(NULL, 0, &s);
-	if (code == 0)
+	if (code == 0) {
+		uint64_t mid = 0;
+		rp_stage_current(s, &g.replica);
+		if (!g.replica && rp_stage_restored(s, &mid, 1) && mid == 1) {
+			fprintf(stderr, "grep: restarted inside a line longer "
+					"than half its input ring (not held): "
+					"the rest of that line is dropped\n");
+			g.skipping = 1;
+		}
 		code = rp_stage_run(s, record, &g);
+	}
 	regfree(&g.re);
 	free(g.copy);
 	free(g.line);
@@ -271,6 +299,9 @@ const struct builtin builtin_grep = {
 	"  line that passes is a record of its own, without its newline.\n"
 	"  A line longer than a record, which comes as pieces (type 19), is\n"
 	"  joined and matched whole (up to 256 MiB), and passes as the same\n"
-	"  pieces; after a restart it is taken again from its first piece.\n",
+	"  pieces; after a restart it is taken again from its first piece,\n"
+	"  unless it is longer than half the input ring (not held): then\n"
+	"  the rest of it is dropped, said.  Replicas share a line's pieces\n"
+	"  out: each copy matches the pieces it takes on their own.\n",
 	.main = grep_main,
 };

@@ -1435,6 +1435,10 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 			rp_abandon(s->out);
 		s->user_resv = s->resv_held = 0;
 	}
+	/* An emit refused for good (after the input of ordered copies
+	 * ended), which the program let pass: its record went nowhere. */
+	if (!error && cancel_reason <= 0 && s->no_restart)
+		error = -ENOTSUP;
 	if (cancel_reason > 0) {
 		/* Cancelled: what was produced is not a complete stream, so
 		 * the output is not ended (downstream is cancelled too). */
@@ -1512,6 +1516,11 @@ static int refuse(struct rp_stage *s)
 {
 	uint64_t rec = s->origin;
 
+	if (s->out && !s->replica && rp_producer_gave_up_whole(s->out))
+		fprintf(stderr, "refused record %llu: some of what it had "
+				"emitted for it has gone on (it filled the "
+				"output ring)\n",
+			(unsigned long long)rec);
 	drop_unpublished(s);
 	rp_stage_flush(s);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);

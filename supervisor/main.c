@@ -16,6 +16,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,23 +277,33 @@ static int unexpected(const char *who, const char *word, const char *what,
  * command is the first word that names one and is no option's value;
  * the command checks the options as its own.  Without one, nothing
  * moves and the first word is reported as an unknown command. */
+static int command_of(const char *word)
+{
+	for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
+		if (!strcmp(word, commands[c].name))
+			return (int)c;
+	return -1;
+}
+
 static void command_first(int argc, char **argv)
 {
 	int at = -1;
 
-	for (int i = 1; i < argc && at < 0; i++) {
-		const char *a = argv[i];
-		for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
-			if (!strcmp(a, commands[c].name))
-				at = i;
-		if (at >= 0 || a[0] != '-' || !strcmp(a, "-h") ||
-		    !strcmp(a, "--help"))
-			break;
-		for (size_t c = 0; c < sizeof(commands) / sizeof(*commands); c++)
-			if (takes_value(commands[c].valued, a)) {
-				i++;
-				break;
-			}
+	/* Each word that names a command, in turn: it is the command if
+	 * the words before it are options of that command, each with its
+	 * value (so --json, chaos's option with a value, is stat's
+	 * without one: ringpipe --json stat NAME). */
+	for (int c = 1; c < argc && at < 0; c++) {
+		int cmd = command_of(argv[c]), i = 1;
+		if (cmd < 0)
+			continue;
+		while (i < c && argv[i][0] == '-' && strcmp(argv[i], "-h") &&
+		       strcmp(argv[i], "--help"))
+			i += takes_value(commands[cmd].valued, argv[i]) ? 2 : 1;
+		if (i == c)
+			at = c;
+		else if (i < c)
+			break; /* a plain word or a help before it */
 	}
 	if (at <= 1)
 		return;
@@ -360,6 +371,9 @@ int main(int argc, char **argv)
 	/* Stages may run under our uid: none may attach to us through
 	 * /proc (ptrace, /proc/PID/mem, our fds). */
 	prctl(PR_SET_DUMPABLE, 0);
+	/* An ignored SIGCHLD, inherited, would reap the stages before the
+	 * supervisor could learn how they ended. */
+	signal(SIGCHLD, SIG_DFL);
 	/* Options may also come before the command: ringpipe -q run FILE,
 	 * ringpipe --report-json r.json -e '...'. */
 	command_first(argc, argv);

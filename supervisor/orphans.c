@@ -51,8 +51,13 @@ static int listed(const pid_t *set, int n, pid_t pid)
 void rp_orphans_init(struct rp_orphans *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->adopting = prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+	/* Children from before the run (a shell's jobs, which ringpipe
+	 * exec'ed into) have descendants of their own, whose orphans would
+	 * come to a subreaper too: then what comes cannot be told to be a
+	 * stage's, and nothing is adopted. */
 	o->nbefore = children(o->before, RP_ORPHANS_MAX);
+	o->adopting = o->nbefore == 0 &&
+		      prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
 }
 
 /* Reap those killed that have died. */

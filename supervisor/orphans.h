@@ -5,9 +5,9 @@
  * may leave processes of its program's behind when it is killed: a
  * background job, a child that outlived the program.  The supervisor is
  * a child subreaper, so they come to it as it reaps the stage; it kills
- * and reaps every child that is neither a stage of its run nor one it
- * had before the run began (ringpipe exec'ed by a shell keeps that
- * shell's children).
+ * and reaps every child that is not a stage of its run.  Only when it
+ * had no child as the run began: ringpipe exec'ed by a shell keeps that
+ * shell's children, whose own orphans it could not tell from a stage's.
  */
 #ifndef RP_ORPHANS_H
 #define RP_ORPHANS_H

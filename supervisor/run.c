@@ -551,7 +551,8 @@ static void read_control(struct sup *s, int k)
 					 "writes its results itself, to its "
 					 "stdout or a file)");
 			else if (m.kind == RP_CTL_ERROR &&
-				 m.code == -ENOTSUP && r->cfg->replicas > 1)
+				 m.code == -ENOTSUP && r->cfg->replicas > 1 &&
+				 r->cfg->ordered)
 				snprintf(r->why, sizeof(r->why), "it emitted a "
 					 "record after its input ended, which "
 					 "ordered copies cannot place (its "
@@ -2808,8 +2809,9 @@ static const char *flow(struct sup *s, int k, char *buf, size_t len)
 	buf[0] = '\0';
 	if (has_out(s, k) &&
 	    rp_ring_observe(ring_out(s, k), &ps, &cs, &used) == 0)
-		snprintf(buf, len, "out %llu records, %llu bytes%s; ",
+		snprintf(buf, len, "out %llu record%s, %llu bytes%s; ",
 			 (unsigned long long)ps.records,
+			 ps.records == 1 ? "" : "s",
 			 (unsigned long long)ps.bytes,
 			 at(s, k)->nrep > 1 ? " (all replicas)" : "");
 	return buf;

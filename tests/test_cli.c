@@ -1610,6 +1610,98 @@ RP_TEST(test_program_prints_and_threads, 60)
 	rp_cmd_dir_remove();
 }
 
+/* grep over lines longer than half its input ring, which come as
+ * pieces it cannot hold, SIGKILLed again and again while they stream:
+ * a restart in the middle of such a line drops the rest of it, said,
+ * rather than match that rest as a line of its own and pass it on. */
+RP_TEST(test_grep_killed_amid_long_lines, 60)
+{
+	char line[1024], in[256], *text, *got, *want;
+	char *args[] = {"-e", line, NULL};
+	size_t n, wn;
+	int kills = 0, bad = 0, cut = 0, lines = 0;
+	pid_t pid, stage;
+	FILE *f;
+
+	rp_cmd_dir_make("cli");
+	/* In /tmp: the source's command runs as a user that may not
+	 * enter the test's directory. */
+	snprintf(in, sizeof(in), "/tmp/rp-long-%d", (int)getpid());
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	CU_ASSERT(fchmod(fileno(f), 0644) == 0);
+	for (int i = 0; i < 400; i++) {
+		fprintf(f, "%04d", i);
+		for (int j = (i * 7919) % 9000 + 3000; j > 0; j--)
+			fputc('a' + (i + j) % 26, f);
+		fputs(i % 3 ? "NEEDLE\n" : "\n", f);
+	}
+	CU_ASSERT_FATAL(fclose(f) == 0);
+	/* Eight passes over it, a pause between: time for the kills. */
+	snprintf(line, sizeof(line),
+		 "exec -- sh -c 'for i in 1 2 3 4 5 6 7 8; do cat %s; sleep "
+		 "0.05; done' ! grep @ring=4K @restart_backoff_ms=0 "
+		 "@restart_max=100 NEEDLE ! file-sink @ring=4K --lines out",
+		 in);
+	pid = rp_cmd_start(args, -1);
+	for (int i = 0; i < 200 && kills < 8; i++) {
+		usleep(20000);
+		stage = rp_cmd_find_process("ringpipe-stage grep", "NEEDLE");
+		if (stage > 0 && kill(stage, SIGKILL) == 0)
+			kills++;
+	}
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 30)), 0);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(kills > 0 && strstr(text, "restarted ") != NULL);
+	CU_ASSERT(strstr(text, "lines longer than half its input ring were "
+			       "not held") != NULL);
+	{
+		FILE *r = fopen(in, "r");
+		CU_ASSERT_FATAL(r != NULL);
+		want = calloc(1, 8 << 20);
+		CU_ASSERT_FATAL(want != NULL);
+		wn = fread(want, 1, (8 << 20) - 1, r);
+		CU_ASSERT(wn > 0 && wn < (8 << 20) - 1);
+		fclose(r);
+		unlink(in);
+	}
+	got = rp_cmd_slurp("out", &n);
+	/* Every line out begins as the input line it names does (never the
+	 * rest of one, matched as a line: the restart skips that); it is
+	 * that line whole, but for one a kill came amid the writing of,
+	 * which may be cut (the report's "none"), at most one a kill. */
+	for (char *p = got, *e; p < got + n; p = e + 1) {
+		char head[8], *at;
+		e = memchr(p, '\n', (size_t)(got + n - p));
+		if (e == NULL)
+			e = got + n;
+		*e = '\0';
+		lines++;
+		snprintf(head, sizeof(head), "%.4s", p);
+		at = strlen(head) == 4 && strspn(head, "0123456789") == 4
+			     ? strstr(want, head)
+			     : NULL;
+		while (at != NULL && at != want && at[-1] != '\n')
+			at = strstr(at + 1, head);
+		if (at == NULL ||
+		    strncmp(at, p, strlen(p) < 64 ? strlen(p) : 64) != 0)
+			bad++;
+		else if (strncmp(at, p, strlen(p)) != 0 ||
+			 at[strlen(p)] != '\n')
+			cut++;
+	}
+	CU_ASSERT(lines > 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT(cut <= kills);
+	if (bad || cut > kills || kills == 0 || lines == 0)
+		fprintf(stderr, "%d kills: %d of %d lines not the input's, %d "
+				"cut\n%s\n", kills, bad, lines, cut, text);
+	free(want);
+	free(got);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that keeps a count and emits it when its input ends: as one
  * copy, its total; as two unordered copies, a total each, adding up;
  * as two ordered copies (the default), whose end records have no place
@@ -2787,6 +2879,8 @@ void rp_suite_cli(void)
 		  test_program_prints_and_threads},
 		 {"a program that refuses records: each quarantined at once",
 		  test_program_refuses_records},
+		 {"grep killed amid lines longer than half its ring: no rests",
+		  test_grep_killed_amid_long_lines},
 		 {"a program's total at its end, as one copy and as replicas",
 		  test_program_total_at_end},
 		 {"a deny rule with an errno: reported, not fatal",

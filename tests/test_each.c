@@ -331,7 +331,7 @@ RP_TEST(test_each_failures, 90)
 				    &rep),
 			0);
 	CU_ASSERT(strstr(rep, "wrote over 64 MiB for record 3") != NULL);
-	CU_ASSERT(strstr(rep, "quarantined 1 record") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to ") != NULL);
 	free(rep);
 	{
 		size_t n;
@@ -410,7 +410,7 @@ RP_TEST(test_each_timing_and_chunks, 120)
 			0);
 	CU_ASSERT(strstr(rep, "exceeded its per-record timeout of 300 ms on "
 			      "record 2") != NULL);
-	CU_ASSERT(strstr(rep, "quarantined 1 record") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to ") != NULL);
 	free(rep);
 	out = rp_cmd_slurp("OUT", &n);
 	CU_ASSERT_STRING_EQUAL(out, "line 0\nline 1\nline 3\nline 4\nline 5\n");

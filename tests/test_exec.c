@@ -65,8 +65,6 @@ static void same_bytes(const char *what, size_t at_least)
 	free(w);
 }
 
-/* Is any process's command line mentioning token still there?  Waits a
- * little for the last ones to be reaped. */
 /* The process whose command line is exactly a0 a1, or 0. */
 static pid_t find_argv(const char *a0, const char *a1)
 {
@@ -96,6 +94,8 @@ static pid_t find_argv(const char *a0, const char *a1)
 	return found;
 }
 
+/* Is any process's command line mentioning token still there?  Waits a
+ * little for the last ones to be reaped. */
 static int process_left(const char *token)
 {
 	for (int tries = 0; tries < 50; tries++) {
