@@ -1702,6 +1702,31 @@ RP_TEST(test_grep_killed_amid_long_lines, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A program that waits for room in its output before each of a record's
+ * eight outputs, into a ring of 4K: the outputs it holds back (a
+ * record's are published together) go out when the ring is full rather
+ * than wait for room that cannot come; every byte arrives. */
+RP_TEST(test_program_waits_for_room, 60)
+{
+	char prog[128], line[1024], in[256], *text;
+	char *args[] = {"-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("polite", "polite", prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 50);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! %s ! file-sink @ring=4K out", in,
+		 prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	free(text);
+	free(rp_cmd_slurp("out", &n));
+	CU_ASSERT_EQUAL(n, 50 * 8 * 1000);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that keeps a count and emits it when its input ends: as one
  * copy, its total; as two unordered copies, a total each, adding up;
  * as two ordered copies (the default), whose end records have no place
@@ -2881,6 +2906,8 @@ void rp_suite_cli(void)
 		  test_program_refuses_records},
 		 {"grep killed amid lines longer than half its ring: no rests",
 		  test_grep_killed_amid_long_lines},
+		 {"a program that waits for room before each emit",
+		  test_program_waits_for_room},
 		 {"a program's total at its end, as one copy and as replicas",
 		  test_program_total_at_end},
 		 {"a deny rule with an errno: reported, not fatal",
