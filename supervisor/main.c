@@ -40,7 +40,7 @@ static void usage(FILE *f)
 "                [-q|-v] [--drain] [--fast-restart] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe check -e 'STAGE [ARGS] ! ...'\n"
-"       ringpipe stat NAME [--json] [--watch]\n"
+"       ringpipe stat [NAME] [--json] [--watch]\n"
 "       ringpipe chaos FILE [--seed S] [--faults N] [--every MS]\n"
 "                      [--kinds KIND,...] [--json OUT] [--fast-restart]\n"
 "                      [--expect SUMS]\n"
@@ -78,7 +78,8 @@ static void usage(FILE *f)
 "            always drains (exit 0 when all finish)\n"
 "  stat      from another shell: each stage's state, records read and\n"
 "            written, restarts, quarantined and input-ring fill, for\n"
-"            every running pipeline called NAME that you may observe\n"
+"            every running pipeline called NAME (without NAME, every\n"
+"            one) that you may observe\n"
 "            (your uid, or root); --json as in --report-json; --watch\n"
 "            again every second until it ends\n"
 "  --report-json OUT  the report as JSON in OUT too: per stage its\n"
@@ -423,6 +424,21 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 0;
 	case -1:
+		/* ringpipe stat: every pipeline there is. */
+		if (!strcmp(cmd, "stat")) {
+			int json = 0, watch = 0;
+			free(cfg);
+			for (int i = 2; i < argc; i++) {
+				if (!strcmp(argv[i], "--json"))
+					json = 1;
+				else if (!strcmp(argv[i], "--watch"))
+					watch = 1;
+				else
+					return unexpected("ringpipe stat",
+							  argv[i], what, "");
+			}
+			return rp_stat_main(NULL, json, watch);
+		}
 		fprintf(stderr, "ringpipe %s%s: no %s given\n",
 			check_only ? "check " : "", cmd, what);
 		usage(stderr);

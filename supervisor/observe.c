@@ -123,9 +123,9 @@ struct found {
 
 #define FIND_MAX 64
 
-/* The addresses of running pipelines called name, for kind, from
- * /proc/net/unix: ours only (any uid's for root, ours first).  Returns
- * how many (at most FIND_MAX). */
+/* The addresses of running pipelines called name (NULL: any), for kind,
+ * from /proc/net/unix: ours only (any uid's for root, ours first).
+ * Returns how many (at most FIND_MAX). */
 static int find(const char *name, int kind, struct found *out)
 {
 	FILE *f = fopen("/proc/net/unix", "re");
@@ -149,7 +149,7 @@ static int find(const char *name, int kind, struct found *out)
 		if (len >= sizeof(out[0].path) ||
 		    sscanf(p, "ringpipe/%u/%63[^/]/%d/%7[a-z].%15[0-9a-f]%n",
 			   &uid, nm, &pid, kd, tag, &used) != 5 ||
-		    (size_t)used != len || strcmp(nm, name) != 0 ||
+		    (size_t)used != len || (name && strcmp(nm, name) != 0) ||
 		    strcmp(kd, kind_name[kind]) != 0 || pid <= 0 ||
 		    (uid != me && me != 0))
 			continue;
@@ -281,9 +281,9 @@ int rp_stat_main(const char *name, int json, int watch)
 		if (ok == 0) {
 			if (!shown)
 				fprintf(stderr, "ringpipe stat: no running "
-						"pipeline %s that you may "
+						"pipeline%s%s that you may "
 						"observe\n",
-					name);
+					name ? " " : "", name ? name : "");
 			return shown ? 0 : 1;
 		}
 		shown = 1;

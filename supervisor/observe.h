@@ -36,9 +36,9 @@ int rp_observe_accept(int listen_fd);
 void rp_observe_reply(int fd, const char *buf, size_t len);
 void rp_observe_close(struct rp_observe *o);
 
-/* The client: print every running pipeline called name (its text, or
- * with json its JSON); with watch, again every second until none runs.
- * 0, or 1 if none runs. */
+/* The client: print every running pipeline called name (NULL: every
+ * one you may observe; its text, or with json its JSON); with watch,
+ * again every second until none runs.  0, or 1 if none runs. */
 int rp_stat_main(const char *name, int json, int watch);
 
 #endif /* RP_OBSERVE_H */

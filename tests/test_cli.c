@@ -2588,6 +2588,15 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	if (strstr(text, "  slow             running            1000 ") == NULL)
 		fprintf(stderr, "%s\n", text);
 	free(text);
+	{
+		/* Without a NAME: every pipeline there is, this one too. */
+		char *all[] = {"stat", NULL}, want[96];
+		snprintf(want, sizeof(want), "pipeline %s, supervisor pid %d,",
+			 name, (int)pid);
+		CU_ASSERT_EQUAL(run(all, &text), 0);
+		CU_ASSERT(strstr(text, want) != NULL);
+		free(text);
+	}
 	/* What a running stage has taken in so far, and how often it
 	 * waited for input (count waited for its first records at least;
 	 * each wait is counted once it ends, flushed at its release): the
