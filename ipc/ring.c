@@ -743,6 +743,12 @@ int rp_producer_gave_up_whole(const struct rp_producer *p)
 	return p->gave_up_whole;
 }
 
+void rp_producer_drop_unpublished(struct rp_producer *p)
+{
+	if (p->slot < 0 && !p->resv_out)
+		p->tail = p->whole_tail = p->pub_tail;
+}
+
 /* Whole origins only, and the ring is full with the unpublished part of
  * one: it goes out as it is.  The consumer may hold on to what it has
  * taken until more comes (a line begun, a program's read ahead), so a

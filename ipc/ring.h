@@ -147,6 +147,10 @@ int rp_flush(struct rp_producer *p);
  * its last record.  rp_producer_end publishes everything.  SPSC only. */
 void rp_producer_set_whole(struct rp_producer *p, int on);
 int rp_producer_gave_up_whole(const struct rp_producer *p);
+/* Forget every commit not yet published (SPSC, no reservation out): a
+ * producer that ends so that its input is taken again (a refusal) makes
+ * them again. */
+void rp_producer_drop_unpublished(struct rp_producer *p);
 /* End of stream: publish, then mark closed.  Consumers drain, then see
  * -ENODATA.  With several producers, the stream ends when nproducers of
  * them have ended. */

@@ -140,8 +140,9 @@ typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,
  * after it: it ends and is restarted at once past it (a refusal costs a
  * restart: about 2 ms, less with a standby; it never counts towards the
  * restart limit, and quarantine_max bounds how many).  Under restart:
- * never or quarantine_after: 0 the run fails instead.  For
- * rp_stage_run's callback only. */
+ * never the run fails instead.  For rp_stage_run's callback only
+ * (elsewhere -EINVAL); it names the callback's record, and a refusal the
+ * callback does not return counts all the same. */
 int rp_stage_refuse(struct rp_stage *s, const char *why);
 /* Produce records: return 1 to be called again, 0 when done, < 0 on
  * error. */
@@ -206,7 +207,8 @@ int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
 int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		  int nfds, int timeout_ms);
 /* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),
- * -EBADMSG (the producer broke the format). */
+ * -EBADMSG (the producer broke the format), -EBUSY (called from
+ * rp_stage_run's callback, where the loop takes the records). */
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 /* Release every record peeked so far: their outputs are complete (the
  * last one is marked and committed) and published first.  -EBUSY for a

@@ -89,6 +89,9 @@ struct rp_stage {
 	uint32_t cancel;
 	int broken_side;       /* 1: input ring, 2: output ring (-EBADMSG) */
 	int refused;           /* the callback refused its record */
+	int run_loop;          /* in rp_stage_run: what it peeked is done */
+	int in_callback;       /* rp_stage_run's callback is running */
+	uint64_t cb_origin;    /* on this record (what a refusal names) */
 	int in_ended;          /* a peek found the end of input */
 	int no_restart;        /* it failed as it would again (RP_EXIT_NO_RESTART) */
 	char refusal[24];      /* why, as the control record carries it */
@@ -812,6 +815,10 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 
 	if (s->in == NULL)
 		return -ENODATA;
+	/* rp_stage_run takes the records: a callback that took the next
+	 * one would declare its own record's outputs complete. */
+	if (s->in_callback)
+		return -EBUSY;
 	/* A stage that takes input numbers its outputs by it: whatever an
 	 * earlier incarnation made has an origin below what it can have
 	 * taken (its point's count, and what waits in the input ring).
@@ -908,6 +915,16 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 			s->origin = seq;
 			break;
 		}
+		/* Quarantined, so it makes nothing; with nothing taken before
+		 * it still unreleased (or under rp_stage_run, where what was
+		 * taken before is done with), it goes at once: the commit
+		 * point moves past it, and the supervisor's list of records
+		 * to skip stays short however many poison records come in a
+		 * row (a replay of still-poison ones). */
+		if ((s->unreleased == 1 || s->run_loop) && !s->held &&
+		    !s->pending && !s->user_resv &&
+		    (err = rp_stage_release(s)) != 0)
+			return err;
 	}
 	r->data = v.data;
 	r->len = v.len;
@@ -1494,12 +1511,14 @@ static int finish_err(struct rp_stage *s, int err)
 
 int rp_stage_refuse(struct rp_stage *s, const char *why)
 {
+	if (!s->in_callback)
+		return -EINVAL; /* there is no record of rp_stage_run's */
 	if (why == NULL)
 		why = "";
 	/* All of why here, its start in the control record. */
 	fprintf(stderr, "refused %s %llu: %s\n",
 		s->replica ? "the record at input byte" : "record",
-		(unsigned long long)s->origin, why);
+		(unsigned long long)s->cb_origin, why);
 	snprintf(s->refusal, sizeof(s->refusal), "%s", why);
 	s->refused = 1;
 	return RP_REFUSE;
@@ -1507,14 +1526,15 @@ int rp_stage_refuse(struct rp_stage *s, const char *why)
 
 /* The callback refused its record: what it emitted for it goes (none of
  * it was published, rp_stage_whole_outputs: but for the outputs of a
- * record that filled the output ring), what is committed before it is
- * published, and the supervisor is told
+ * record that filled the output ring), and so does what is committed
+ * and not published before it; the supervisor is told
  * which record (its quarantine) before the stage ends.  Its restart goes
  * on past it; the records before it not yet released come again, and
  * their outputs are dropped downstream as replays, as after a crash. */
 static int refuse(struct rp_stage *s)
 {
-	uint64_t rec = s->origin;
+	/* The callback's record, though it may have peeked past it. */
+	uint64_t rec = s->cb_origin;
 
 	if (s->out && !s->replica && rp_producer_gave_up_whole(s->out))
 		fprintf(stderr, "refused record %llu: some of what it had "
@@ -1522,7 +1542,12 @@ static int refuse(struct rp_stage *s)
 				"output ring)\n",
 			(unsigned long long)rec);
 	drop_unpublished(s);
-	rp_stage_flush(s);
+	/* Nothing more goes out: what is committed and not published
+	 * (the refused record's outputs, marked complete if the callback
+	 * peeked past it, and those of the records before it) is made
+	 * again by the restart, which takes those records again. */
+	if (s->out && !s->replica)
+		rp_producer_drop_unpublished(s->out);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);
 	rp_ctl_send(s->tx, RP_CTL_REFUSED, RP_REASON_NONE, rec, 0, 0,
 		    s->refusal, SEC);
@@ -1547,16 +1572,23 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 		return rp_stage_finish(s, -EINVAL, 0);
 	}
 	rp_stage_whole_outputs(s);
+	s->run_loop = 1;
 	for (;;) {
 		if ((c = cancel_point(s)))
 			return rp_stage_finish(s, 0, c);
 		err = rp_stage_peek(s, &r);
 		if (err == 0) {
-			int ret = fn(s, &r, arg);
+			int ret;
+			s->cb_origin = s->origin;
+			s->in_callback = 1;
+			ret = fn(s, &r, arg);
+			s->in_callback = 0;
 			rp_stage_record_done(s);
 			/* (A cancel that came meanwhile wins: what it
-			 * emitted for the record is dropped either way.) */
-			if (ret == RP_REFUSE && s->refused)
+			 * emitted for the record is dropped either way.)
+			 * A refusal the callback did not pass on is a
+			 * refusal all the same: it was said. */
+			if (s->refused && ret >= 0)
 				return s->cancel ? rp_stage_finish(s, 0,
 								   (int)s->cancel)
 						 : refuse(s);

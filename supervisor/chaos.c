@@ -923,8 +923,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		fprintf(stderr, "ringpipe chaos: %s: no stage can take hang, "
 				"deny or corrupt faults: that needs a stage of "
 				"the stage library with an input, restart "
-				"on-failure, quarantine_after above 0 and a "
-				"seccomp policy (not exec)\n",
+				"on-failure and a seccomp policy (not exec)\n",
 			cfg->file);
 		free(fs);
 		free(plan);

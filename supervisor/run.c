@@ -2744,6 +2744,12 @@ static const char *not_once(const struct rp_cfg_stage *c, int out)
 {
 	const char *n = c->builtin ? c->argv[0] : "";
 
+	/* A program of one's own as the last stage writes its results
+	 * itself (stdout, a file): what it wrote and had not released, a
+	 * restart writes again. */
+	if (!out && !c->builtin && c->input[0] != '\0')
+		return "at-least-once: it writes its results itself, and a "
+		       "restart writes again what it had not released";
 	/* Its runs write to stdout, which a restart cannot cut back. */
 	if (!out && rp_cfg_exec_option(c, "--each"))
 		return "at-least-once: its program's runs write to stdout, "

@@ -1863,6 +1863,30 @@ RP_TEST(test_program_refuses_records, 60)
 		free(dead);
 		free(text);
 	}
+	/* Careless callers: one that peeks at the next record before it
+	 * refuses, one that returns 0 after refusing: the same five
+	 * records, the callback's own, quarantined. */
+	for (int m = 0; m < 2; m++) {
+		static const char *const how[] = {"peek", "ignore"};
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s %s ! file-sink --lines "
+			 "out", in, prog, how[m]);
+		rp_cmd_spit("pipeline.dead.jsonl", "", 0);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, want);
+		free(got);
+		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 5);
+		for (int o = 0; o < 5; o++) {
+			static const int bad[] = {1, 100, 101, 102, 500};
+			char want_o[48];
+			snprintf(want_o, sizeof(want_o), "\"seq\":%d,", bad[o]);
+			CU_ASSERT(strstr(dead, want_o) != NULL);
+		}
+		free(dead);
+	}
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! %s @restart=never ! file-sink "
 		 "--lines out", in, prog);

@@ -271,18 +271,19 @@ RP_TEST(test_broken_stage_quarantines_again, 90)
 	rp_cmd_dir_remove();
 }
 
-/* Eight neighbouring poison records, quarantined by a run with room for
- * that many restarts, replayed through the still-broken stage under its
- * default restart limits (which a run of neighbouring poison records
- * would use up after five) and a quarantine_max of 4: every one of them
- * quarantined again, none left untried, none passed. */
+/* Twenty neighbouring poison records (more than the 16 quarantined ones
+ * a stage may have ahead of its commit point), quarantined by a run with
+ * room for that many restarts, replayed through the still-broken stage
+ * under its default restart limits (which a run of neighbouring poison
+ * records would use up after five) and a quarantine_max of 4: every one
+ * of them quarantined again, none left untried, none passed. */
 RP_TEST(test_broken_stage_every_record_again, 90)
 {
 	static const char roomy[] =
 	    "name: rp\nstages:\n"
 	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
 	    "  - name: parse\n    input: read\n    run: fault\n"
-	    "    args: [--match, \"^line 70[0-7]$\", --do, crash]\n"
+	    "    args: [--match, \"^line 7[01][0-9]$\", --do, crash]\n"
 	    "    restart_backoff_ms: 0\n    restart_max: 100\n"
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
@@ -290,7 +291,7 @@ RP_TEST(test_broken_stage_every_record_again, 90)
 	    "name: rp\nquarantine_max: 4\nstages:\n"
 	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
 	    "  - name: parse\n    input: read\n    run: fault\n"
-	    "    args: [--match, \"^line 70[0-7]$\", --do, crash]\n"
+	    "    args: [--match, \"^line 7[01][0-9]$\", --do, crash]\n"
 	    "  - {name: write, input: parse, run: file-sink, "
 	    "args: [--lines, out]}\n";
 	char in[256], *more[] = {"--to", "replayed", NULL};
@@ -303,19 +304,19 @@ RP_TEST(test_broken_stage_every_record_again, 90)
 	rp_cmd_write_lines(in, 1000);
 	CU_ASSERT_EQUAL_FATAL(rp_cmd_yaml("run", roomy, &text), 0);
 	free(text);
-	/* The run quarantined all eight. */
+	/* The run quarantined all twenty. */
 	text = rp_cmd_slurp("rp.dead.jsonl", &n);
 	{
 		size_t lines = 0;
 		for (size_t i = 0; i < n; i++)
 			lines += text[i] == '\n';
-		CU_ASSERT_EQUAL_FATAL(lines, 8);
+		CU_ASSERT_EQUAL_FATAL(lines, 20);
 	}
 	free(text);
 	spit_text("plain.yaml", plain);
 	CU_ASSERT_EQUAL(replay("plain.yaml", more, &out, &err), 1);
-	if (strstr(err, "replay: 8 records from rp.dead.rec through parse: "
-			"0 passed, 8 quarantined again "
+	if (strstr(err, "replay: 20 records from rp.dead.rec through parse: "
+			"0 passed, 20 quarantined again "
 			"(rp.dead.replay.rec)\n") == NULL) {
 		fprintf(stderr, "%s\n", err);
 		CU_FAIL("not every record was quarantined again");
@@ -1141,7 +1142,7 @@ void rp_suite_replay(void)
 		  test_other_sink_replaced_by_file_sink},
 		 {"the still-broken stage quarantines it into PREFIX.replay",
 		  test_broken_stage_quarantines_again},
-		 {"eight records through the still-broken stage: each "
+		 {"twenty records through the still-broken stage: each "
 		  "quarantined again",
 		  test_broken_stage_every_record_again},
 		 {"the pipeline's real output is not touched",

@@ -2,10 +2,16 @@
  * refuser.c - a parser that refuses what it cannot parse: a record that
  * starts with "BAD" is refused (after it has already emitted three parts
  * of its output, none of which may reach anyone), every other record passes
- * through with its type.
+ * through with its type.  Given "peek" it tries to take the next record
+ * before it refuses (the callback level refuses that), and given
+ * "ignore" it returns 0 after refusing: the refusal must still name the
+ * record it was called on, and drop what was emitted for it.
  */
+#include <errno.h>
 #include <ringpipe.h>
 #include <string.h>
+
+static int mode; /* 0, or 'p' (peek) or 'i' (ignore): see below */
 
 static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 {
@@ -18,19 +24,31 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		for (int i = 0; i < 3; i++)
 			if ((err = rp_emit(s, "a part of it", 12)))
 				return err;
-		return rp_stage_refuse(s, "it starts with BAD, which no "
-					  "record may");
+		/* Careless ways: "peek" looks at the next record first,
+		 * "ignore" does not return what the refusal returned. */
+		if (mode == 'p') {
+			struct rp_record next;
+			if (rp_stage_peek(s, &next) != -EBUSY)
+				return -EPROTO; /* (fails the run) */
+		}
+		err = rp_stage_refuse(s, "it starts with BAD, which no "
+					 "record may");
+		return mode == 'i' ? 0 : err;
 	}
 	if ((err = rp_emit(s, in->data, in->len)))
 		return err;
 	return in->type >= 16 ? rp_emit_type(s, in->type) : 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct rp_stage *s;
 	int err = rp_stage_open(&s);
 
+	mode = argc > 1 ? argv[1][0] : 0;
+	/* Outside a callback there is no record to refuse. */
+	if (err == 0 && rp_stage_refuse(s, "none") != -EINVAL)
+		return RP_EXIT_ERROR;
 	if (err)
 		return err == -EPERM     ? RP_EXIT_SANDBOX
 		     : err == -EBADMSG ? RP_EXIT_VIOLATION
