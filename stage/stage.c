@@ -1535,12 +1535,9 @@ static int refuse(struct rp_stage *s)
 {
 	/* The callback's record, though it may have peeked past it. */
 	uint64_t rec = s->cb_origin;
+	int gone_on = s->out && !s->replica &&
+		      rp_producer_gave_up_whole(s->out);
 
-	if (s->out && !s->replica && rp_producer_gave_up_whole(s->out))
-		fprintf(stderr, "refused record %llu: some of what it had "
-				"emitted for it has gone on (it filled the "
-				"output ring)\n",
-			(unsigned long long)rec);
 	drop_unpublished(s);
 	/* Nothing more goes out: what is committed and not published
 	 * (the refused record's outputs, marked complete if the callback
@@ -1549,8 +1546,9 @@ static int refuse(struct rp_stage *s)
 	if (s->out && !s->replica)
 		rp_producer_drop_unpublished(s->out);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);
-	rp_ctl_send(s->tx, RP_CTL_REFUSED, RP_REASON_NONE, rec, 0, 0,
-		    s->refusal, SEC);
+	/* (arg1: some of its outputs had gone on, for the reason.) */
+	rp_ctl_send(s->tx, RP_CTL_REFUSED, RP_REASON_NONE, rec,
+		    gone_on ? 1 : 0, 0, s->refusal, SEC);
 	rp_stage_close(s);
 	return RP_EXIT_REFUSED;
 }

@@ -136,6 +136,7 @@ struct stage_run {
 	int told_hang;            /* it says: killed for its timeout */
 	int said_done;            /* this incarnation sent its RP_CTL_DONE */
 	uint64_t refused_rec;     /* the record it refused (+ 1; 0: none) */
+	int refused_gone_on;      /* and some of its outputs had gone on */
 	unsigned refuse_again;    /* replicas (on the first): refusals of a
 				   * record already quarantined that are
 				   * still its siblings' due */
@@ -509,6 +510,9 @@ static void read_control(struct sup *s, int k)
 		case RP_CTL_REFUSED:
 			/* A claim, checked against its ring when judged. */
 			r->refused_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
+			/* (Its word: some of the record's outputs had filled
+			 * the output ring and gone on.) */
+			r->refused_gone_on = m.arg1 == 1;
 			for (size_t i = 0; i < sizeof(r->refusal); i++) {
 				char c = i + 1 < sizeof(r->refusal) ? m.text[i]
 								     : '\0';
@@ -1332,13 +1336,17 @@ static void on_exit_of(struct sup *s, int k)
 		} else if (code == RP_EXIT_REFUSED && refused_ok(s, k)) {
 			struct stage_run *g = at(s, s->first[P(s, k)]);
 			char why[240];
-			snprintf(why, sizeof(why), "it refused %s%llu: %s%s",
+			snprintf(why, sizeof(why), "it refused %s%llu: %s%s%s",
 				 r->nrep > 1 ? "the record at input byte "
 					     : "record ",
 				 (unsigned long long)(r->refused_rec - 1),
 				 r->refusal,
 				 strlen(r->refusal) + 1 == sizeof(r->refusal)
 					 ? "..."
+					 : "",
+				 r->refused_gone_on
+					 ? " (some of its outputs had gone on: "
+					   "they filled the output ring)"
 					 : "");
 			if (s->cancel_reason) {
 				/* Ending anyway: no quarantine, no blame. */
@@ -1742,6 +1750,7 @@ static void fresh_incarnation(struct stage_run *r)
 	r->broken_side = r->broken_at_attach = 0;
 	r->said_done = 0;
 	r->refused_rec = 0;
+	r->refused_gone_on = 0;
 }
 
 /* How long a restart's sandbox hand-shake is waited for, as a first

@@ -1713,7 +1713,8 @@ RP_TEST(test_grep_killed_amid_long_lines, 60)
 /* A program that waits for room in its output before each of a record's
  * eight outputs, into a ring of 4K: the outputs it holds back (a
  * record's are published together) go out when the ring is full rather
- * than wait for room that cannot come; every byte arrives. */
+ * than wait for room that cannot come; every byte arrives.  A record it
+ * refuses after such outputs is quarantined saying some went on. */
 RP_TEST(test_program_waits_for_room, 60)
 {
 	char prog[128], line[1024], in[256], *text;
@@ -1731,6 +1732,16 @@ RP_TEST(test_program_waits_for_room, 60)
 	free(text);
 	free(rp_cmd_slurp("out", &n));
 	CU_ASSERT_EQUAL(n, 50 * 8 * 1000);
+	/* One it refuses after its eight outputs, more than the ring
+	 * holds: the dead-letter reason says some of them went on. */
+	write_file("in", "a\nBAD b\nc\n");
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	free(text);
+	text = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+	CU_ASSERT(strstr(text, "it refused record 1: bad (some of its "
+			       "outputs had gone on: they filled the output "
+			       "ring)") != NULL);
+	free(text);
 	unlink(prog);
 	rp_cmd_dir_remove();
 }

@@ -1,7 +1,8 @@
 /*
  * polite.c - a stage program that waits for room in its output before
  * each emit, as the one-wait pattern does: eight outputs of 1000 bytes
- * for each input record, each after rp_stage_wait(RP_WAIT_OUTPUT).
+ * for each input record, each after rp_stage_wait(RP_WAIT_OUTPUT).  A
+ * record starting with BAD is refused after its outputs are made.
  */
 #include <errno.h>
 #include <ringpipe.h>
@@ -24,6 +25,10 @@ static int spread(struct rp_stage *s, const struct rp_record *in, void *arg)
 		if ((err = rp_emit(s, buf, sizeof(buf))))
 			return err;
 	}
+	/* A record starting BAD is refused once its outputs are made:
+	 * some of them have had to go on. */
+	if (in->len >= 3 && memcmp(in->data, "BAD", 3) == 0)
+		return rp_stage_refuse(s, "bad");
 	return 0;
 }
 
