@@ -1487,7 +1487,8 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 
 /* The next word of a one-liner, in place: blanks separate words; '...'
  * and "..." quote (so a word may hold blanks or a '!'), and a backslash
- * escapes the next character outside single quotes.  *quoted is set when
+ * escapes the next character outside quotes, and inside "..." a '"',
+ * '\\', '$' or '`' (as in sh: elsewhere it stays, as a regex needs).  *quoted is set when
  * any part was quoted.  NULL at the end; *open at a quote left open.
  * Only what was read is written over, so a word starts, and a quote
  * stands, where it does in the line. */
@@ -1506,8 +1507,9 @@ static char *next_word(char **p, int *quoted, char **open)
 		if (q) {
 			if (*r == q)
 				q = 0;
-			else if (*r == '\\' && q == '"' && r[1])
-				*w++ = *++r;
+			else if (*r == '\\' && q == '"' && r[1] &&
+				 strchr("\"\\$`", r[1]) != NULL)
+				*w++ = *++r; /* as sh: "a\.b" keeps its '\' */
 			else
 				*w++ = *r;
 		} else if (*r == '\'' || *r == '"') {

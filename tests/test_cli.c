@@ -444,6 +444,20 @@ RP_TEST(test_one_liner_matches_shell, 60)
 	CU_ASSERT_STRING_EQUAL(a, b);
 	free(a);
 	free(b);
+	/* A backslash inside "..." stays, as in sh, before anything but
+	 * '"', '\\', '$' or '`': the regex a\.b matches a dot only. */
+	write_file("dots", "a.b\naxb\n");
+	snprintf(line, sizeof(line),
+		 "file-source --lines dots ! grep \"a\\.b\" ! exec -- sh -c "
+		 "\"echo \\\"q\\\"; cat\" ! file-sink --lines %s", out);
+	{
+		char *args[] = {"-e", line, NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+	}
+	a = read_file(out);
+	CU_ASSERT_STRING_EQUAL(a, "q\na.b\n");
+	free(a);
 	rp_cmd_dir_remove();
 }
 
