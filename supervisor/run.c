@@ -547,6 +547,14 @@ static void read_control(struct sup *s, int k)
 				 * failure, which its own line tells.) */
 				snprintf(r->why, sizeof(r->why), "its program "
 					 "failed (its message above says how)");
+			else if (m.kind == RP_CTL_ERROR && r->cfg->builtin &&
+				 strcmp(r->cfg->argv[0], "exec") == 0 &&
+				 (m.code == -ENOENT || m.code == -EACCES ||
+				  m.code == -ENOEXEC || m.code == -ENOTDIR))
+				snprintf(r->why, sizeof(r->why), "its program "
+					 "could not be run: %s (its message "
+					 "above says more)",
+					 strerror(-m.code));
 			else if (m.kind == RP_CTL_ERROR &&
 				 m.code == -EDESTADDRREQ)
 				snprintf(r->why, sizeof(r->why), "it emitted a "

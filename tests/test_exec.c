@@ -339,6 +339,8 @@ RP_TEST(test_exec_failure_fails_run, 60)
 			1);
 	CU_ASSERT(strstr(rep, "2-exec: exec: cannot run /nonexistent/program: "
 			      "No such file or directory") != NULL);
+	CU_ASSERT(strstr(rep, "stage 2-exec: its program could not be run: "
+			      "No such file or directory") != NULL);
 	CU_ASSERT(strstr(rep, "restarting") == NULL);
 	free(rep);
 	/* Run by root, stages are uid 65534: a PATH directory it cannot
