@@ -316,6 +316,24 @@ static void command_first(int argc, char **argv)
 	}
 }
 
+/* ringpipe stat [NAME] [--json] [--watch]: its options from argv[from]
+ * on; name NULL for every pipeline. */
+static int stat_main(int argc, char **argv, int from, const char *name)
+{
+	int json = 0, watch = 0;
+
+	for (int i = from; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--watch"))
+			watch = 1;
+		else
+			return unexpected("ringpipe stat", argv[i], "NAME",
+					  name ? name : "");
+	}
+	return rp_stat_main(name, json, watch);
+}
+
 /* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
  * [--quiet] [--report-json OUT], or -e PIPELINE for FILE */
 static int replay_main(int argc, char **argv, struct rp_run_opts *o)
@@ -426,18 +444,8 @@ int main(int argc, char **argv)
 	case -1:
 		/* ringpipe stat: every pipeline there is. */
 		if (!strcmp(cmd, "stat")) {
-			int json = 0, watch = 0;
 			free(cfg);
-			for (int i = 2; i < argc; i++) {
-				if (!strcmp(argv[i], "--json"))
-					json = 1;
-				else if (!strcmp(argv[i], "--watch"))
-					watch = 1;
-				else
-					return unexpected("ringpipe stat",
-							  argv[i], what, "");
-			}
-			return rp_stat_main(NULL, json, watch);
+			return stat_main(argc, argv, 2, NULL);
 		}
 		fprintf(stderr, "ringpipe %s%s: no %s given\n",
 			check_only ? "check " : "", cmd, what);
@@ -447,18 +455,8 @@ int main(int argc, char **argv)
 	}
 	arg = argv[2];
 	if (!strcmp(cmd, "stat")) {
-		int json = 0, watch = 0;
 		free(cfg);
-		for (int i = 3; i < argc; i++) {
-			if (!strcmp(argv[i], "--json"))
-				json = 1;
-			else if (!strcmp(argv[i], "--watch"))
-				watch = 1;
-			else
-				return unexpected("ringpipe stat", argv[i],
-						  what, arg);
-		}
-		return rp_stat_main(arg, json, watch);
+		return stat_main(argc, argv, 3, arg);
 	}
 	if (!strcmp(cmd, "replay")) {
 		free(cfg);

@@ -370,6 +370,34 @@ int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 	return rp_test_exit_code(st);
 }
 
+pid_t rp_cmd_find_argv(const char *a0, const char *a1)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
+		char path[300], buf[512];
+		ssize_t n;
+		size_t l0 = strlen(a0);
+		int fd;
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (n > 0 && strcmp(buf, a0) == 0 && (size_t)n > l0 + 1 &&
+		    strcmp(buf + l0 + 1, a1) == 0)
+			found = (pid_t)atoi(e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	return found;
+}
+
 /* /proc/PID/stat's state letter, and the ppid; '?' if it is gone. */
 char rp_cmd_proc_state(pid_t pid, pid_t *ppid)
 {

@@ -71,6 +71,8 @@ pid_t rp_cmd_stat_pid(const char *text, const char *stage);
 /* A process (other than us) whose command line holds token, and also
  * `also` when it is not NULL: its pid, or 0. */
 pid_t rp_cmd_find_process(const char *token, const char *also);
+/* The process whose command line is exactly a0 a1 (two words), or 0. */
+pid_t rp_cmd_find_argv(const char *a0, const char *a1);
 /* The state letter of pid in /proc (R, S, T, Z, ...; '?': gone), and
  * its parent in *ppid when that is not NULL. */
 char rp_cmd_proc_state(pid_t pid, pid_t *ppid);

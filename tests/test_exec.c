@@ -65,35 +65,6 @@ static void same_bytes(const char *what, size_t at_least)
 	free(w);
 }
 
-/* The process whose command line is exactly a0 a1, or 0. */
-static pid_t find_argv(const char *a0, const char *a1)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
-		char path[300], buf[512];
-		ssize_t n;
-		size_t l0 = strlen(a0);
-		int fd;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		if (n > 0 && strcmp(buf, a0) == 0 && (size_t)n > l0 + 1 &&
-		    strcmp(buf + l0 + 1, a1) == 0)
-			found = (pid_t)atoi(e->d_name);
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
-
 /* Is any process's command line mentioning token still there?  Waits a
  * little for the last ones to be reaped. */
 static int process_left(const char *token)
@@ -1155,7 +1126,7 @@ RP_TEST(test_exec_background_job_cleaned_up, 60)
 		snprintf(arg, sizeof(arg), "3%s", token);
 		for (int i = 0; i < 200 && job <= 0; i++) {
 			usleep(10000);
-			job = find_argv("sleep", arg);
+			job = rp_cmd_find_argv("sleep", arg);
 		}
 		stage = rp_cmd_find_process("ringpipe-stage exec", token);
 		CU_ASSERT_FATAL(job > 0 && stage > 0);

@@ -15,16 +15,26 @@
 
 static const struct rp_meta DATA = {.type = RP_REC_T_DATA};
 
-static int send_seq(struct rp_producer *p, uint32_t len, uint64_t seq)
+/* One record of origin (filled from it), its sub-index sub, marked
+ * its origin's last or not. */
+static int send_part(struct rp_producer *p, uint32_t len, uint64_t origin,
+		     uint32_t sub, int last)
 {
-	struct rp_meta m = {.origin = seq, .type = RP_REC_T_DATA};
+	struct rp_meta m = {.origin = origin, .sub = sub,
+			    .type = RP_REC_T_DATA,
+			    .flags = last ? RP_REC_F_LAST : 0};
 	void *dst;
 	int err = rp_reserve(p, len, &dst);
 
 	if (err)
 		return err;
-	rp_test_fill(dst, len, seq);
+	rp_test_fill(dst, len, origin);
 	return rp_commit(p, len, &m);
+}
+
+static int send_seq(struct rp_producer *p, uint32_t len, uint64_t seq)
+{
+	return send_part(p, len, seq, 0, 0);
 }
 
 /* Records of every length class cross the end of the ring at every 8-byte
@@ -738,20 +748,6 @@ RP_TEST(test_batching, 20)
  * together; close publishes no part of one; and one that fills the ring
  * goes out as it is, said, rather than waiting for room its consumer
  * may never make. */
-static int send_part(struct rp_producer *p, uint32_t len, uint64_t origin,
-		     uint32_t sub, int last)
-{
-	struct rp_meta m = {.origin = origin, .sub = sub,
-			    .type = RP_REC_T_DATA,
-			    .flags = last ? RP_REC_F_LAST : 0};
-	void *dst;
-	int err = rp_reserve(p, len, &dst);
-
-	if (err)
-		return err;
-	rp_test_fill(dst, len, origin);
-	return rp_commit(p, len, &m);
-}
 
 RP_TEST(test_whole_origins, 20)
 {
