@@ -1533,16 +1533,16 @@ int rp_stage_refuse(struct rp_stage *s, const char *why)
  * their outputs are dropped downstream as replays, as after a crash. */
 static int refuse(struct rp_stage *s)
 {
-	/* The callback's record, though it may have peeked past it. */
+	/* The callback's record (which no peek can have moved on). */
 	uint64_t rec = s->cb_origin;
 	int gone_on = s->out && !s->replica &&
 		      rp_producer_gave_up_whole(s->out);
 
 	drop_unpublished(s);
 	/* Nothing more goes out: what is committed and not published
-	 * (the refused record's outputs, marked complete if the callback
-	 * peeked past it, and those of the records before it) is made
-	 * again by the restart, which takes those records again. */
+	 * (the refused record's outputs, and those of the records before
+	 * it) is made again by the restart, which takes those records
+	 * again. */
 	if (s->out && !s->replica)
 		rp_producer_drop_unpublished(s->out);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);
