@@ -267,7 +267,11 @@ pid_t rp_cmd_stat_pid(const char *text, const char *stage)
 	return (pid_t)atoi(p + 6);
 }
 
-pid_t rp_cmd_find_process(const char *token, const char *also)
+/* The first process (not this one) whose command line, its words
+ * NUL-separated in buf[0, n) (buf[n] is a NUL, and buf may be written),
+ * match accepts; 0 if none. */
+static pid_t find_cmdline(int (*match)(char *buf, size_t n, void *arg),
+			  void *arg)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -286,16 +290,56 @@ pid_t rp_cmd_find_process(const char *token, const char *also)
 			continue;
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		for (ssize_t i = 0; i < n; i++)
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		buf[n > 0 ? n : 0] = '\0';
-		if (strstr(buf, token) && (also == NULL || strstr(buf, also)))
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (match(buf, (size_t)n, arg))
 			found = (pid_t)atoi(e->d_name);
 	}
 	if (d != NULL)
 		closedir(d);
 	return found;
+}
+
+struct words {
+	const char *a, *b;
+};
+
+/* Both words (b may be NULL) anywhere in the line, its words joined by
+ * blanks. */
+static int mentions(char *buf, size_t n, void *arg)
+{
+	const struct words *w = arg;
+
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	return strstr(buf, w->a) && (w->b == NULL || strstr(buf, w->b));
+}
+
+/* Exactly the two words a b. */
+static int is_argv(char *buf, size_t n, void *arg)
+{
+	const struct words *w = arg;
+	size_t l0 = strlen(w->a);
+
+	return strcmp(buf, w->a) == 0 && n > l0 + 1 &&
+	       strcmp(buf + l0 + 1, w->b) == 0 &&
+	       l0 + 1 + strlen(w->b) + 1 == n;
+}
+
+pid_t rp_cmd_find_process(const char *token, const char *also)
+{
+	struct words w = {token, also};
+
+	return find_cmdline(mentions, &w);
+}
+
+pid_t rp_cmd_find_argv(const char *a0, const char *a1)
+{
+	struct words w = {a0, a1};
+
+	return find_cmdline(is_argv, &w);
 }
 
 void rp_cmd_write_kinds(const char *name, int n,
@@ -370,33 +414,6 @@ int rp_cmd_run_denied(char *const args[], int nr, int err, int nobody,
 	return rp_test_exit_code(st);
 }
 
-pid_t rp_cmd_find_argv(const char *a0, const char *a1)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-
-	while (d != NULL && (e = readdir(d)) != NULL && found == 0) {
-		char path[300], buf[512];
-		ssize_t n;
-		size_t l0 = strlen(a0);
-		int fd;
-		if (e->d_name[0] < '0' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = '\0';
-		if (n > 0 && strcmp(buf, a0) == 0 && (size_t)n > l0 + 1 &&
-		    strcmp(buf + l0 + 1, a1) == 0)
-			found = (pid_t)atoi(e->d_name);
-	}
-	if (d != NULL)
-		closedir(d);
-	return found;
-}
 
 /* /proc/PID/stat's state letter, and the ppid; '?' if it is gone. */
 char rp_cmd_proc_state(pid_t pid, pid_t *ppid)
