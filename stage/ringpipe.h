@@ -125,7 +125,10 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
 /* Process one input record.  Return 0 to go on, a negative errno to fail
  * the stage (RP_EXIT_ERROR), or RP_STOP to end the stage successfully
  * (like head after N records: the output ends, remaining input is
- * left). */
+ * left).  A failure is counted against the record, as a crash on it is:
+ * restarted, the stage fails on it again, and quarantine_after such
+ * failures in a row quarantine it (so does an exit() in the middle of
+ * a record). */
 #define RP_STOP 1
 #define RP_REFUSE 2 /* returned by rp_stage_refuse: pass it on */
 typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,

@@ -1581,6 +1581,11 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			s->in_callback = 1;
 			ret = fn(s, &r, arg);
 			s->in_callback = 0;
+			/* A failure is the record's, for the supervisor, as a
+			 * crash on it would be: it stays the one worked on. */
+			if (ret < 0 && !s->refused &&
+			    !(ret == -ECANCELED && s->cancel))
+				return rp_stage_finish(s, ret, 0);
 			rp_stage_record_done(s);
 			/* (A cancel that came meanwhile wins: what it
 			 * emitted for the record is dropped either way.)

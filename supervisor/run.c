@@ -1233,6 +1233,25 @@ static int program_died(const struct stage_run *r, int code)
 	       rp_cfg_exec_option(r->cfg, "--each");
 }
 
+/* Stage k exited with code, failed, while working on an input record:
+ * that record (+ 1) if the failure may be its doing, as a crash on it
+ * may be, else 0.  A program of one's own (and fault, which stands for
+ * one in tests) fails on a record when its callback returns an error or
+ * it exits in the middle; a built-in's errors are its environment's (a
+ * file it cannot write), which no record causes; exec's program is
+ * judged by exec. */
+static uint64_t failed_on(struct sup *s, int k, int code, char *where,
+			  size_t len)
+{
+	struct stage_run *r = at(s, k);
+
+	if (s->cancel_reason || code == RP_EXIT_SUPERVISOR ||
+	    r->spared_call[0] || r->timeout_why[0] ||
+	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "fault") != 0))
+		return 0;
+	return working_on(r, where, len);
+}
+
 /* Is pid a process of the run's: a stage, a copy or a standby? */
 static int is_stage(void *arg, pid_t pid)
 {
@@ -1416,7 +1435,8 @@ static void on_exit_of(struct sup *s, int k)
 			recover(s, k, r->told_rec, why, 1);
 			r->told_rec = 0;
 		} else {
-			char why[240];
+			char why[240], where[64];
+			uint64_t rec;
 			/* A stage is done when it says so: an exit 0 without
 			 * its final control record (or after an error it
 			 * sent) left its input unfinished, and is a failure
@@ -1435,7 +1455,18 @@ static void on_exit_of(struct sup *s, int k)
 				 r->timeout_why);
 			/* These fail the same way every time. */
 			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
-			    code == RP_EXIT_SANDBOX || !maybe_restart(s, k, why, 0)) {
+			    code == RP_EXIT_SANDBOX) {
+				set_state(s, k, ST_FAILED);
+				fail(s, k, "%s", why);
+			} else if ((rec = failed_on(s, k, code, where,
+						    sizeof(where))) != 0) {
+				/* Its error on a record may be the record's
+				 * doing, as a crash on it may be. */
+				size_t n = strlen(why);
+				snprintf(why + n, sizeof(why) - n, " %s", where);
+				r->why[0] = '\0';
+				recover(s, k, rec, why, 0);
+			} else if (!maybe_restart(s, k, why, 0)) {
 				set_state(s, k, ST_FAILED);
 				/* Its program's timeout belongs in the report's
 				 * line for it, with the error it led to. */

@@ -1238,8 +1238,9 @@ RP_TEST(test_key_ahead_blamed, 60)
 
 /* The fault stage misbehaves on the chosen record; each way is reported
  * with the record it happened on.  A death of its own doing on a record
- * (a crash, a denied syscall) twice on the same record quarantines it and
- * the run goes on without it; anything else fails the run. */
+ * (a crash, a denied syscall, an exit whatever its code) twice on the
+ * same record quarantines it and the run goes on without it; anything
+ * else fails the run. */
 RP_TEST(test_fault_stage_reported, 90)
 {
 	static const struct {
@@ -1249,13 +1250,13 @@ RP_TEST(test_fault_stage_reported, 90)
 	} cases[] = {
 		{"crash:11", "killed by signal 11 (Segmentation fault) on "
 			     "record 700", 0, NULL},
-		{"exit:3", "failed (exit 3)", 1, NULL},
+		{"exit:3", "failed (exit 3) on record 700", 0, NULL},
 		{"syscall:socket", "denied syscall socket (", 0, NULL},
 		/* SIGKILL comes from outside: never the record's fault. */
 		{"crashpoint:reserved", "killed by signal 9 (Killed) on "
 					"record 700", 1, NULL},
 		/* A cancelled exit code with no cancel sent is a failure. */
-		{"exit:11", "failed (exit 11)", 1, NULL},
+		{"exit:11", "failed (exit 11) on record 700", 0, NULL},
 		/* Garbage in a ring is blamed on the one side that can
 		 * write it. */
 		{"scribble", "stage 2-fault: wrote a cursor that went back "
@@ -1565,10 +1566,12 @@ RP_TEST(test_start_and_control_failures_said, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A stage that exits 0 in mid-stream, without saying it is done, has
- * not finished its input: it is a failure (restarted, then given up on),
- * never a short output passed off as the whole, and its consumer is not
- * left waiting. */
+/* A stage that exits 0 without saying it is done has not finished its
+ * input: it is a failure, never a short output passed off as the whole,
+ * and its consumer is not left waiting.  Before any record it is
+ * restarted, then given up on; in the middle of a record it is counted
+ * against the record, as a crash on it would be, and the record is
+ * quarantined: the count is of every other record. */
 RP_TEST(test_done_without_end_does_not_hang, 60)
 {
 	char in[256], line[512], *text;
@@ -1579,13 +1582,23 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 	rp_cmd_write_lines(in, 5000);
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
-		 "--at 700 --do exit:0 ! count",
+		 "--at start --do exit:0 ! count",
 		 in);
 	CU_ASSERT_EQUAL(run(args, &text), 1);
 	CU_ASSERT(strstr(text, "2-fault: exited before saying it was done "
 			       "(exit 0); restarting") != NULL);
 	CU_ASSERT(strstr(text, "giving up") != NULL);
 	CU_ASSERT(strstr(text, "3-count: count: records=") == NULL);
+	free(text);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! fault @restart_backoff_ms=0 "
+		 "--at 700 --do exit:0 ! count",
+		 in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "2-fault: exited before saying it was done "
+			       "(exit 0) on record 700; restarting") != NULL);
+	CU_ASSERT(strstr(text, "1 record quarantined") != NULL);
+	CU_ASSERT(strstr(text, "3-count: count: records=4999 ") != NULL);
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -1953,6 +1966,69 @@ RP_TEST(test_program_refuses_records, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A parser that fails on what it cannot parse, without refusing it: its
+ * callback returns an error, or it exits in the middle of the record.
+ * Either is counted against the record as a crash on it is: twice on
+ * the same record and it is quarantined, saying how the parser failed,
+ * nothing it emitted for the record reaches the sink, and every other
+ * record comes out once, in order. */
+RP_TEST(test_program_fails_on_records, 60)
+{
+	static const int bad[] = {1, 100, 102, 500};
+	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
+	char *args[] = {"-e", line, NULL};
+	FILE *f;
+	size_t n, wn = 0;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	want = calloc(1, 40000);
+	CU_ASSERT_FATAL(f != NULL && want != NULL);
+	for (int i = 0, b = 0; i < 1000; i++) {
+		int is_bad = b < 4 && i == bad[b];
+		b += is_bad;
+		fprintf(f, "%sline %d\n", is_bad ? "BAD " : "", i);
+		if (!is_bad)
+			wn += (size_t)sprintf(want + wn, "line %d\n", i);
+	}
+	fclose(f);
+	for (int m = 0; m < 2; m++) {
+		static const char *const how[] = {"error", "exit"};
+		static const char *const said[] = {
+			"error: Invalid or incomplete multibyte or wide "
+			"character (exit 1) on record 100",
+			"failed (exit 1) on record 100"};
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s @restart_backoff_ms=0 %s "
+			 "! file-sink --lines out", in, prog, how[m]);
+		rp_cmd_spit("pipeline.dead.jsonl", "", 0);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, ", 4 records quarantined to "
+				       "pipeline.dead.rec\n") != NULL);
+		CU_ASSERT(strstr(text, said[m]) != NULL);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, want);
+		free(got);
+		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 4);
+		CU_ASSERT(strstr(dead, "\"attempts\":2,") != NULL);
+		for (int o = 0; o < 4; o++) {
+			char want_o[48];
+			snprintf(want_o, sizeof(want_o), "\"seq\":%d,", bad[o]);
+			CU_ASSERT(strstr(dead, want_o) != NULL);
+		}
+		if (rp_cmd_lines("pipeline.dead.jsonl") != 4)
+			fprintf(stderr, "%s:\n%s\n%s\n", how[m], text, dead);
+		free(dead);
+		free(text);
+	}
+	free(want);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A deny rule with an errno fails the call and lets the stage go on;
  * the supervisor still hears of it, by name, from the kernel. */
 RP_TEST(test_soft_deny_reported, 60)
@@ -1980,7 +2056,7 @@ RP_TEST(test_soft_deny_reported, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A stage that keeps crashing on the same record is restarted by its
+/* A stage that keeps failing, before any record, is restarted by its
  * policy until the intensity limit, then the run fails saying so. */
 RP_TEST(test_restart_gives_up_on_poison, 60)
 {
@@ -1994,7 +2070,7 @@ RP_TEST(test_restart_gives_up_on_poison, 60)
 		 "name: poison\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
 		 "  - name: p\n    input: read\n    run: fault\n"
-		 "    args: [--at, \"3\", --do, \"exit:3\"]\n"
+		 "    args: [--at, start, --do, \"exit:3\"]\n"
 		 "    restart: on-failure\n    restart_max: 3\n"
 		 "    restart_backoff_ms: 0\n"
 		 "  - {name: tally, input: p, run: count}\n", in);
@@ -2975,6 +3051,8 @@ void rp_suite_cli(void)
 		  test_program_prints_and_threads},
 		 {"a program that refuses records: each quarantined at once",
 		  test_program_refuses_records},
+		 {"a program that fails on records: each quarantined twice over",
+		  test_program_fails_on_records},
 		 {"grep killed amid lines longer than half its ring: no rests",
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",

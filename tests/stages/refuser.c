@@ -5,13 +5,18 @@
  * through with its type.  Given "peek" it tries to take the next record
  * before it refuses (the callback level refuses that), and given
  * "ignore" it returns 0 after refusing: the refusal must still name the
- * record it was called on, and drop what was emitted for it.
+ * record it was called on, and drop what was emitted for it.  Given
+ * "error" it fails on such a record instead (returns an error), and
+ * given "exit" it exits there: no refusal, but a failure on the record,
+ * which quarantines it as a crash on it would.
  */
 #include <errno.h>
 #include <ringpipe.h>
+#include <stdlib.h>
 #include <string.h>
 
-static int mode; /* 0, or 'p' (peek) or 'i' (ignore): see below */
+static int mode; /* 0, or 'p' (peek), 'i' (ignore), 'e' (error) or 'x'
+		  * (exit): see below */
 
 static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 {
@@ -31,6 +36,12 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 			if (rp_stage_peek(s, &next) != -EBUSY)
 				return -EPROTO; /* (fails the run) */
 		}
+		/* Failing ways, which are not refusals: "error" returns an
+		 * error, "exit" exits in the middle of the record. */
+		if (mode == 'e')
+			return -EILSEQ;
+		if (mode == 'x')
+			exit(1);
 		err = rp_stage_refuse(s, "it starts with BAD, which no "
 					 "record may");
 		return mode == 'i' ? 0 : err;
@@ -45,7 +56,7 @@ int main(int argc, char **argv)
 	struct rp_stage *s;
 	int err = rp_stage_open(&s);
 
-	mode = argc > 1 ? argv[1][0] : 0;
+	mode = argc < 2 ? 0 : strcmp(argv[1], "exit") == 0 ? 'x' : argv[1][0];
 	/* Outside a callback there is no record to refuse. */
 	if (err == 0 && rp_stage_refuse(s, "none") != -EINVAL)
 		return RP_EXIT_ERROR;
