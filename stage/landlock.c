@@ -39,6 +39,22 @@
 #define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
 #endif
 
+/* ABI 6: scopes, a field Debian 12's headers do not have yet. */
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
+#endif
+#ifndef LANDLOCK_SCOPE_SIGNAL
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)
+#endif
+
+/* struct landlock_ruleset_attr as of ABI 6.  An older kernel takes it
+ * whole as long as the fields it does not know are zero. */
+struct ruleset_attr {
+	uint64_t handled_access_fs;
+	uint64_t handled_access_net;
+	uint64_t scoped;
+};
+
 /* ABI 1: the 13 base rights. */
 #define FS_ABI1                                                               \
 	(LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE |         \
@@ -103,13 +119,23 @@ int rp_landlock_abi(void)
 
 const char *rp_landlock_gaps(int abi)
 {
-	if (abi >= 5)
+	if (abi >= 6)
 		return NULL;
+	if (abi >= 5)
+		return "signals to processes outside a stage are not scoped "
+		       "(that needs Landlock ABI 6)";
 	if (abi >= 3)
-		return "ioctl(2) on devices is not restricted (that needs "
-		       "Landlock ABI 5)";
+		return "ioctl(2) on devices is not restricted and signals to "
+		       "processes outside a stage are not scoped (that needs "
+		       "Landlock ABI 5 and 6)";
 	return "truncate(2) of files and ioctl(2) on devices are not "
-	       "restricted (that needs Landlock ABI 3 and 5)";
+	       "restricted and signals to processes outside a stage are not "
+	       "scoped (that needs Landlock ABI 3, 5 and 6)";
+}
+
+int rp_landlock_scoped(const struct rp_sandbox *sb, int abi)
+{
+	return abi >= 6 && sb->policy != RP_POLICY_NONE;
 }
 
 int rp_landlock_explicit(const struct rp_sandbox *sb)
@@ -191,14 +217,19 @@ int rp_landlock_restrict(const struct rp_sandbox *sb, int abi, char *why,
 			 size_t len)
 {
 	uint64_t known = fs_known(abi);
-	struct landlock_ruleset_attr attr;
+	struct ruleset_attr attr;
 	int rs, err = 0;
 
 	why[0] = '\0';
-	/* Newer headers have more fields (network, scopes): left zero,
-	 * they handle nothing, and any kernel accepts zeros it lacks. */
+	/* The network is the namespace's and the filter's to fence: left
+	 * zero, it handles nothing, and any kernel accepts zeros it lacks.
+	 * Signals out of the stage, and connections to abstract sockets
+	 * outside it, are scoped where the kernel can. */
 	memset(&attr, 0, sizeof(attr));
 	attr.handled_access_fs = known;
+	if (rp_landlock_scoped(sb, abi))
+		attr.scoped = LANDLOCK_SCOPE_SIGNAL |
+			      LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET;
 	rs = (int)syscall(__NR_landlock_create_ruleset, &attr, sizeof(attr), 0);
 	if (rs < 0) {
 		err = -errno;

@@ -18,10 +18,16 @@
  *                                written (shell redirections need it)
  *   none, nothing configured     no ruleset
  *
+ * Under a policy (strict or exec) the ruleset also scopes signals and
+ * abstract unix sockets (ABI 6): the stage, and whatever it starts,
+ * can signal only processes of its own, never the supervisor, another
+ * stage or another pipeline, although they all share a uid.
+ *
  * Best effort across kernels: the ruleset handles only the rights the
  * running kernel's ABI knows (1: the 13 base rights, 2: +REFER,
- * 3: +TRUNCATE, 5: +IOCTL_DEV); older ABIs leave truncation and device
- * ioctls unrestricted.
+ * 3: +TRUNCATE, 5: +IOCTL_DEV, 6: scopes); older ABIs leave truncation,
+ * device ioctls and signals unrestricted (the PID namespace that exec
+ * stages get by default still confines their signals).
  */
 #ifndef RP_LANDLOCK_H
 #define RP_LANDLOCK_H
@@ -38,6 +44,9 @@ int rp_landlock_abi(void);
  * ("truncate(2) ..."), or NULL if nothing a stage is denied gets
  * through. */
 const char *rp_landlock_gaps(int abi);
+
+/* Does the ruleset for sb under ABI version abi scope signals? */
+int rp_landlock_scoped(const struct rp_sandbox *sb, int abi);
 
 /* Does sb ask for a Landlock ruleset at all? */
 int rp_landlock_wanted(const struct rp_sandbox *sb);

@@ -72,7 +72,7 @@ static const char *const exec_allow[] = {
 	"getsid", "setsid", "setpgid", "getuid", "geteuid", "getgid",
 	"getegid", "getresuid", "getresgid", "getgroups", "getpriority",
 	"sched_yield", "sched_getaffinity", "sched_getparam",
-	"sched_getscheduler", "getrlimit", "prlimit64", "setrlimit",
+	"sched_getscheduler", "getrlimit", "setrlimit",
 	"execve", "execveat", "fork", "vfork", "wait4", "waitid",
 	"kill", "tgkill", "tkill", "exit", "exit_group", "membarrier",
 	"capget", "inotify_init1", "inotify_add_watch", "inotify_rm_watch",
@@ -124,6 +124,13 @@ static int add_exec_conditional(scmp_filter_ctx ctx,
 	if (!denied(sb, SCMP_SYS(clone)) && !allowed(sb, SCMP_SYS(clone)))
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
 				       SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0));
+	/* Limits of its own (pid 0, as glibc's getrlimit, setrlimit and
+	 * ulimit ask): every stage shares a uid, so another pid could be
+	 * another stage's, or another pipeline's. */
+	if (!err && !denied(sb, SCMP_SYS(prlimit64)) &&
+	    !allowed(sb, SCMP_SYS(prlimit64)))
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64),
+				       1, SCMP_A0(SCMP_CMP_EQ, 0));
 	if (err || denied(sb, nr) || allowed(sb, nr))
 		return err;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 1,

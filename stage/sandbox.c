@@ -275,6 +275,8 @@ static int step_landlock(const struct rp_sandbox *sb,
 	if (err)
 		return fail(r, err, "landlock: %s", why);
 	r->applied |= RP_SB_LANDLOCK;
+	if (rp_landlock_scoped(sb, abi))
+		r->applied |= RP_SB_SIGSCOPE;
 	return 0;
 }
 
@@ -383,6 +385,7 @@ const char *rp_sandbox_describe(unsigned mask, char *buf, size_t len)
 		{RP_SB_RLIMITS, "rlimits"}, {RP_SB_NOROOT, "noroot"},
 		{RP_SB_PDEATH, "pdeath"},   {RP_SB_NNP, "nnp"},
 		{RP_SB_LANDLOCK, "landlock"}, {RP_SB_SECCOMP, "seccomp"},
+		{RP_SB_SIGSCOPE, "sigscope"},
 	};
 	size_t at = 0;
 

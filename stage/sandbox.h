@@ -65,7 +65,8 @@ enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 #define RP_SB_SECCOMP 0x100u
 #define RP_SB_LANDLOCK 0x200u
 #define RP_SB_PIDNS 0x400u
-#define RP_SB_ALL 0x7ffu /* every layer above */
+#define RP_SB_SIGSCOPE 0x800u /* Landlock: no signals out of the stage */
+#define RP_SB_ALL 0xfffu /* every layer above */
 
 struct rp_syscall_rule {
 	int nr;    /* syscall number (native architecture) */

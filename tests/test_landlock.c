@@ -270,17 +270,21 @@ RP_TEST(test_landlock_layer_in_report, 60)
 		"     sandbox: {policy: none, fs_read: [/usr]}}\n"
 		"  - {name: out, input: fenced, run: file-sink,\n"
 		"     args: [--lines, OUT]}\n";
+	/* scoped: under a policy, signals are scoped too where the
+	 * kernel can (Landlock ABI 6). */
 	static const struct {
 		const char *stage, *layers;
+		int scoped;
 	} want[] = {
-		{"src", WITH_LL},
-		{"pick", WITH_LL},
+		{"src", WITH_LL, 1},
+		{"pick", WITH_LL, 1},
 		/* exec: its own PID namespace too, by default */
-		{"sh", "fds,pidns,rlimits,noroot,pdeath,nnp,landlock,seccomp"},
-		{"free", "fds,rlimits,noroot,pdeath,nnp"},
-		{"fenced", "fds,rlimits,noroot,pdeath,nnp,landlock"},
-		{"out", WITH_LL},
+		{"sh", "fds,pidns,rlimits,noroot,pdeath,nnp,landlock,seccomp", 1},
+		{"free", "fds,rlimits,noroot,pdeath,nnp", 0},
+		{"fenced", "fds,rlimits,noroot,pdeath,nnp,landlock", 0},
+		{"out", WITH_LL, 1},
 	};
+	int abi = rp_landlock_abi();
 	char *rep, *out, layers[128];
 	const char *gaps;
 	size_t n;
@@ -293,16 +297,19 @@ RP_TEST(test_landlock_layer_in_report, 60)
 	out = rp_cmd_slurp("OUT", &n);
 	CU_ASSERT_STRING_EQUAL(out, "a3\n");
 	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+		char w[128];
+		snprintf(w, sizeof(w), "%s%s", want[i].layers,
+			 want[i].scoped && abi >= 6 ? ",sigscope" : "");
 		layers_of(rep, want[i].stage, layers, sizeof(layers));
-		if (strcmp(layers, want[i].layers) != 0)
+		if (strcmp(layers, w) != 0)
 			fprintf(stderr, "%s: layers '%s', want '%s'\n%s\n",
-				want[i].stage, layers, want[i].layers, rep);
-		CU_ASSERT_STRING_EQUAL(layers, want[i].layers);
+				want[i].stage, layers, w, rep);
+		CU_ASSERT_STRING_EQUAL(layers, w);
 	}
 	CU_ASSERT(strstr(rep, "landlock unavailable") == NULL);
 	/* What this kernel's ABI cannot restrict is said once, and only
 	 * then. */
-	gaps = rp_landlock_gaps(rp_landlock_abi());
+	gaps = rp_landlock_gaps(abi);
 	if (gaps != NULL) {
 		CU_ASSERT(strstr(rep, gaps) != NULL);
 		CU_ASSERT(strstr(strstr(rep, gaps) + 1, gaps) == NULL);
@@ -315,18 +322,22 @@ RP_TEST(test_landlock_layer_in_report, 60)
 }
 
 /* Kernels older than ABI 3 cannot restrict truncate(2), older than 5
- * not ioctl(2) on devices: the report names exactly those gaps. */
+ * not ioctl(2) on devices, older than 6 cannot scope signals: the report
+ * names exactly those gaps. */
 RP_TEST(test_landlock_gaps_named, 10)
 {
 	for (int abi = 1; abi <= 8; abi++) {
 		const char *g = rp_landlock_gaps(abi);
-		if (abi >= 5) {
+		if (abi >= 6) {
 			CU_ASSERT_PTR_NULL(g);
 			continue;
 		}
 		CU_ASSERT_FATAL(g != NULL);
-		CU_ASSERT(strstr(g, "ioctl(2) on devices") != NULL);
+		CU_ASSERT((strstr(g, "ioctl(2) on devices") != NULL) ==
+			  (abi < 5));
 		CU_ASSERT((strstr(g, "truncate(2)") != NULL) == (abi < 3));
+		CU_ASSERT(strstr(g, "signals to processes outside a stage are "
+				    "not scoped") != NULL);
 	}
 }
 

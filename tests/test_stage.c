@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "../shm/futex.h"
+#include "../stage/landlock.h"
 #include "../stage/ringpipe.h"
 #include "../supervisor/errpipe.h"
 #include "../supervisor/spawn.h"
@@ -568,10 +569,14 @@ RP_TEST(test_namespaces_in_force, 30)
 			continue;
 		ready = 1;
 		rp_sandbox_describe((unsigned)m.arg0, layers, sizeof(layers));
-		CU_ASSERT_STRING_EQUAL(layers, "fds,netns,ipcns,mntns,pidns,"
-					       "rlimits,"
-					       "noroot,pdeath,nnp,landlock,"
-					       "seccomp");
+		CU_ASSERT_STRING_EQUAL(layers,
+				       rp_landlock_abi() >= 6
+					       ? "fds,netns,ipcns,mntns,pidns,"
+						 "rlimits,noroot,pdeath,nnp,"
+						 "landlock,seccomp,sigscope"
+					       : "fds,netns,ipcns,mntns,pidns,"
+						 "rlimits,noroot,pdeath,nnp,"
+						 "landlock,seccomp");
 	}
 	CU_ASSERT(ready);
 	rig_free(&r);
