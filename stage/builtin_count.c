@@ -43,7 +43,11 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		return err;
 	memcpy(dst, r->data, r->len);
 	c->fnv = fnv1a(c->fnv, dst, r->len);
-	return rp_emit_commit(s, r->len);
+	if ((err = rp_emit_commit(s, r->len)))
+		return err;
+	/* Passed as it came, type and all: a piece of a long line, a line
+	 * without its newline or a block of lines stays one. */
+	return r->type >= 16 ? rp_emit_type(s, r->type) : 0;
 }
 
 /* The totals go with every release, so a restarted count goes on from

@@ -131,13 +131,16 @@ static size_t put_line(char *at, size_t n, char ch)
 
 /* --blocks over a 4K ring (largest record 2024): lines around the cut
  * and across two cuts, each followed by a short one, through both kinds
- * of sink: the output is the input.  A line of exactly the largest
- * record used to lose its newline, gluing it to the next. */
+ * of sink, and through count on the way: the output is the input.  A
+ * line of exactly the largest record used to lose its newline, gluing it
+ * to the next; count used to pass blocks and pieces on as lines, adding
+ * newlines. */
 RP_TEST(test_blocks_lines_at_the_cut, 60)
 {
 	static const size_t lens[] = {2022, 2023, 2024, 2025, 4047, 4048,
 				      4049, 0, 1};
-	static const char *const sinks[] = {"", "--lines "};
+	static const char *const sinks[] = {"", "--lines ",
+					    "--lines ", "--lines "};
 	size_t len = 0;
 	char *in = malloc(64 * 1024), line[512], *text, *out;
 	char *args[] = {"-e", line, NULL};
@@ -150,11 +153,13 @@ RP_TEST(test_blocks_lines_at_the_cut, 60)
 		len += (size_t)sprintf(in + len, "next %zu\n", i);
 	}
 	rp_cmd_spit("in", in, len);
-	for (size_t k = 0; k < 2; k++) {
+	for (size_t k = 0; k < 4; k++) {
 		size_t n;
+		/* 2: count on the way; 3: lines longer than a record. */
 		snprintf(line, sizeof(line),
-			 "file-source --blocks 100 in ! file-sink @ring=4K %sout",
-			 sinks[k]);
+			 "file-source --%s in ! %sfile-sink @ring=4K %sout",
+			 k == 3 ? "lines" : "blocks 100",
+			 k >= 2 ? "count @ring=4K ! " : "", sinks[k]);
 		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
 		free(text);
 		out = rp_cmd_slurp("out", &n);
