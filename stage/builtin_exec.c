@@ -291,9 +291,31 @@ static void kill_run(struct ex *x)
 	kill(x->pid, SIGKILL);
 }
 
-/* Kill the program and whatever it started, and reap it. */
+/* How long a program asked to end (SIGTERM) has before it is made to. */
+#define TERM_GRACE_MS 500
+
+/* End the program and whatever it started, and reap it: asked first, as
+ * a shell pipeline's end asks (its reader gone, Ctrl-C), so that one
+ * that cleans up after itself - sort's temporary files - gets to;
+ * SIGKILL after TERM_GRACE_MS.  (A timeout, a denied syscall or a death
+ * narrowed down ends a run with kill_run at once.) */
 static void kill_cmd(struct ex *x)
 {
+	int64_t end = rp_now_ns() + (int64_t)TERM_GRACE_MS * 1000000;
+
+	if (x->pid <= 0)
+		return;
+	kill(x->init ? -1 : -x->pid, SIGTERM);
+	kill(x->pid, SIGTERM);
+	for (;;) {
+		struct pollfd pf = {.fd = x->sig_fd, .events = POLLIN};
+		int64_t left = (end - rp_now_ns()) / 1000000;
+		reap(x, 0);
+		if (x->pid <= 0 || left <= 0)
+			break;
+		if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+			break;
+	}
 	if (x->pid > 0) {
 		kill_run(x);
 		reap(x, 1);
@@ -313,7 +335,8 @@ int exec_reader_gone(struct ex *x)
 	if (x->max != 0 || !WIFSIGNALED(x->status) ||
 	    WTERMSIG(x->status) != SIGPIPE || !stdout_unread())
 		return 0;
-	fprintf(stderr, EXEC_SAYS "%s: its reader is gone: ending early\n",
+	fprintf(stderr, RP_STDERR_INFO_S "exec: %s: its reader is gone: "
+			"ending early\n",
 		x->cmd);
 	return 1;
 }
@@ -355,7 +378,8 @@ static int exec_findable(const char *cmd)
 	if (strchr(cmd, '/') != NULL) {
 		if (access(cmd, X_OK) == 0)
 			return 1;
-		fprintf(stderr, EXEC_SAYS "%s: %s\n", cmd, strerror(errno));
+		fprintf(stderr, EXEC_SAYS "%s: %s%s\n", cmd, strerror(errno),
+			errno == EACCES ? " (for the user stages run as)" : "");
 		return 0;
 	}
 	if (path == NULL || *path == '\0')
@@ -1216,6 +1240,13 @@ static int exec_main(int argc, char **argv)
 			x.quarantine = x.end_n = 0;
 	}
 	x.argv = argv + i;
+	/* Looked for as the stage's user, who runs it (root's PATH may
+	 * hold what that user cannot reach). */
+	if (builtin_checking() && rp_sandbox_as_stage_user() != 0) {
+		fprintf(stderr, EXEC_SAYS "cannot become the stage's user to "
+				"look for %s\n", x.cmd);
+		return RP_EXIT_NO_RESTART;
+	}
 	if (builtin_checking() && !exec_findable(x.cmd))
 		return RP_EXIT_NO_RESTART;
 	if ((code = builtin_open(NULL, 0, &x.s)))

@@ -254,6 +254,15 @@ static int parse_action(struct fault *f, const char *text)
 		f->value = atoi(arg);
 		if (f->value < 0 || f->value > 255)
 			return builtin_usage(self(), "--do exit:CODE, 0-255");
+	} else if (n == 7 && !strncmp(text, "syscall", n) &&
+		   !strcmp(arg, "x32")) {
+#ifdef __x86_64__
+		/* getppid through the x32 ABI: the filter's arch check. */
+		f->act = A_SYSCALL;
+		f->value = 0x40000000 | SYS_getppid;
+#else
+		return builtin_usage(self(), "--do syscall:x32 is for x86_64");
+#endif
 	} else if (n == 7 && !strncmp(text, "syscall", n)) {
 		f->act = A_SYSCALL;
 		f->value = rp_syscall_number(arg);
@@ -431,6 +440,8 @@ const struct builtin builtin_fault = {
 "  --do hang             stop making progress (sleeps)\n"
 "  --do exit:CODE        exit with CODE\n"
 "  --do syscall:NAME     make syscall NAME (denied: reported by name)\n"
+"  --do syscall:x32      make one through the x32 ABI (x86_64), which\n"
+"                        the filter kills outright\n"
 "  --do scribble:SEED    write 8 random bytes (from SEED) somewhere it\n"
 "                        may write - its output ring's page or records,\n"
 "                        its input ring's page, its control ring - then\n"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "builtin.h"
+#include "wiring.h"
 
 #define OUT_BUF (64u * 1024u)
 #define WAIT_MS 1000 /* longest wait for a full pipe, between checks */
@@ -76,8 +77,8 @@ static int write_all(struct rp_stage *s, struct sink *k, const char *p,
 			continue;
 		if (errno == EPIPE) {
 			k->gone = 1;
-			fprintf(stderr, "file-sink: %s: its reader is gone: "
-					"ending early\n",
+			fprintf(stderr, RP_STDERR_INFO_S "file-sink: %s: its "
+					"reader is gone: ending early\n",
 				k->name);
 			break;
 		}
@@ -191,6 +192,28 @@ static int open_output(const char *path)
 	return fd;
 }
 
+/* For a check: could open_output open FILE, without creating or
+ * opening it?  0 or -errno: a file there must be writable and not a
+ * directory; else its directory must take a new file. */
+static int writable(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (stat(path, &st) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return -EISDIR;
+		return access(path, W_OK) == 0 ? 0 : -errno;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+		 slash == NULL ? "." : path);
+	return access(dir, W_OK | X_OK) == 0 ? 0 : -errno;
+}
+
 static int no_restart(int code)
 {
 	return code == RP_EXIT_ERROR ? RP_EXIT_NO_RESTART : code;
@@ -232,8 +255,14 @@ static int file_sink_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
 	k.name = strcmp(path, "-") == 0 ? "stdout" : path;
-	if (builtin_checking()) /* nothing created */
+	if (builtin_checking()) { /* nothing created */
+		if (strcmp(path, "-") != 0 && (err = writable(path)) != 0) {
+			fprintf(stderr, "file-sink: %s: %s\n", path,
+				strerror(-err));
+			return RP_EXIT_NO_RESTART;
+		}
 		return builtin_open(NULL, 0, &s);
+	}
 	k.fd = strcmp(path, "-") == 0 ? STDOUT_FILENO : open_output(path);
 	if (k.fd < 0) {
 		err = k.fd;

@@ -432,11 +432,17 @@ static int file_source_main(int argc, char **argv)
 
 	src.name = strcmp(path, "-") == 0 ? "stdin" : path;
 	/* Checked, not opened (a FIFO would wait for its writer). */
-	if (builtin_checking() && strcmp(path, "-") != 0 &&
-	    access(path, R_OK) != 0) {
-		fprintf(stderr, "file-source: %s: %s\n", path,
-			strerror(errno));
-		return RP_EXIT_NO_RESTART;
+	if (builtin_checking() && strcmp(path, "-") != 0) {
+		struct stat st;
+		int e = access(path, R_OK) != 0	      ? errno
+			: stat(path, &st) != 0	      ? errno
+			: S_ISDIR(st.st_mode) ? EISDIR
+					      : 0;
+		if (e) {
+			fprintf(stderr, "file-source: %s: %s\n", path,
+				strerror(e));
+			return RP_EXIT_NO_RESTART;
+		}
 	}
 	if (builtin_checking())
 		return builtin_open(NULL, 0, &s);

@@ -323,6 +323,16 @@ int rp_sandbox_pre_exec(const struct rp_sandbox *sb,
 	return 0;
 }
 
+int rp_sandbox_as_stage_user(void)
+{
+	struct rp_sandbox sb;
+	struct rp_sandbox_report r;
+
+	rp_sandbox_defaults(&sb);
+	memset(&r, 0, sizeof(r));
+	return step_noroot(&sb, 0, &r);
+}
+
 int rp_sandbox_enter(const struct rp_sandbox *sb,
 		     struct rp_sandbox_report *r)
 {

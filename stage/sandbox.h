@@ -52,6 +52,8 @@ enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 /* Landlock paths: per list, and bytes per path with its NUL. */
 #define RP_SANDBOX_MAX_PATHS 16
 #define RP_SANDBOX_PATH_MAX 256
+#define RP_SANDBOX_MAX_ENV 32
+#define RP_SANDBOX_ENV_NAME 64
 
 /* Layers, as bits of rp_sandbox_report.applied. */
 #define RP_SB_FDS 0x01u
@@ -101,6 +103,13 @@ struct rp_sandbox {
 	char fs_write[RP_SANDBOX_MAX_PATHS][RP_SANDBOX_PATH_MAX];
 	int nfs_write, fs_write_set;
 	int landlock_optional;
+	/* env: the names of the environment variables the stage keeps,
+	 * the rest cleared before it starts (env_set: the list was given;
+	 * without it, it gets the supervisor's whole environment, as a
+	 * shell's pipeline would).  Applied by the supervisor as it starts
+	 * the stage, not carried in the wiring. */
+	char env[RP_SANDBOX_MAX_ENV][RP_SANDBOX_ENV_NAME];
+	int nenv, env_set;
 };
 
 struct rp_sandbox_report {
@@ -120,6 +129,11 @@ int rp_sandbox_map_ids(uid_t uid, gid_t gid);
  * before it reads any input.  0 or -errno (report->why says why). */
 int rp_sandbox_pre_exec(const struct rp_sandbox *sb,
 			struct rp_sandbox_report *report);
+
+/* Become the user a stage runs as (no root, no capabilities), for a
+ * check of what a stage could open or run: a process that does nothing
+ * else after.  0 or -errno. */
+int rp_sandbox_as_stage_user(void);
 
 /* Defaults: strict, unprivileged id 65534, no namespaces requested. */
 void rp_sandbox_defaults(struct rp_sandbox *sb);

@@ -1212,6 +1212,15 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 		return -EDESTADDRREQ; /* the last stage: nothing reads it */
 	if (s->user_resv)
 		return -EBUSY;
+	if (len > rp_producer_max_record(s->out)) {
+		/* Said with the sizes: a bare "Message too long" tells the
+		 * author nothing to change. */
+		fprintf(stderr, "it emitted a record of %u bytes; its output "
+			"ring takes %u at most (give the stage a larger "
+			"ring:, or cut the record up)\n", len,
+			rp_producer_max_record(s->out));
+		return -EMSGSIZE;
+	}
 	if (s->replica && s->ordered && s->in_ended) {
 		/* Its key would be the last record it took: behind what its
 		 * siblings published since, so dropped downstream as a

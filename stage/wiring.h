@@ -65,6 +65,10 @@
  * its own line in two. */
 #define RP_STDERR_MARK 0x1e
 #define RP_STDERR_MARK_S "\x1e"
+/* The same, for a line that only informs (its reader gone, the stage
+ * ends early, as it should): shown unless the run is quiet (-q). */
+#define RP_STDERR_INFO 0x1f
+#define RP_STDERR_INFO_S "\x1f"
 
 #define RP_WIRING_NAME_MAX 48
 /* Room for everything else (2048), and both Landlock lists at their

@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <yaml.h>
 
+#include "../stage/sandbox.h"
 #include "../stage/wiring.h"
 #include "config.h"
 #include "deadletter.h"
@@ -386,6 +388,43 @@ static int path_list(struct ctx *c, yaml_node_t *n, const char *what,
 	return 0;
 }
 
+/* env: the names of the variables a stage keeps, as the shell spells
+ * them (a letter or _, then letters, digits and _). */
+static int env_list(struct ctx *c, yaml_node_t *n, struct rp_sandbox *sb)
+{
+	if (n->type != YAML_SEQUENCE_NODE)
+		return FAIL(c, n, "env: expected a list of variable names like "
+				  "[PATH, LANG] ([] keeps none)");
+	sb->nenv = 0;
+	sb->env_set = 1;
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+		const char *s;
+		size_t len;
+
+		if (want_scalar(c, e, "env", &s))
+			return -EINVAL;
+		len = strlen(s);
+		if (len == 0 || len >= RP_SANDBOX_ENV_NAME ||
+		    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstu"
+			      "vwxyz_0123456789") != len ||
+		    (s[0] >= '0' && s[0] <= '9'))
+			return FAIL(c, e, "env: '%.80s' is not a variable name "
+					  "(letters, digits and _, at most %d, "
+					  "not starting with a digit)",
+				    s, RP_SANDBOX_ENV_NAME - 1);
+		if (!strcmp(s, "RINGPIPE_STAGE"))
+			return FAIL(c, e, "env: RINGPIPE_STAGE is the stage's "
+					  "own, always set");
+		if (sb->nenv >= RP_SANDBOX_MAX_ENV)
+			return FAIL(c, e, "env: at most %d names",
+				    RP_SANDBOX_MAX_ENV);
+		snprintf(sb->env[sb->nenv++], RP_SANDBOX_ENV_NAME, "%s", s);
+	}
+	return 0;
+}
+
 /* An exec stage's program may signal any process of its uid, which
  * every stage shares: unless the stage names its namespaces, it gets a
  * PID namespace of its own (see builtin_exec.c), where it can reach only
@@ -407,7 +446,7 @@ static const char *const stage_keys[] = {
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
 	"file_size", "namespaces", "namespaces_optional", "fs_read",
-	"fs_write", "landlock_optional"};
+	"fs_write", "landlock_optional", "env"};
 #define NKEYS(a) ((int)(sizeof(a) / sizeof(*(a))))
 
 /* What a stage's keys said, for the defaults that depend on it. */
@@ -495,6 +534,8 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 					&sb->nfs_write, &sb->fs_write_set);
 		} else if (!strcmp(key, "landlock_optional")) {
 			err = bool_value(c, v, key, &sb->landlock_optional);
+		} else if (!strcmp(key, "env")) {
+			err = env_list(c, v, sb);
 		} else {
 			return unknown_key(c, k, key, sandbox_keys,
 					   NKEYS(sandbox_keys), "sandbox");
@@ -867,6 +908,31 @@ static int check_same_file(struct rp_cfg *cfg)
 
 /* What a stage's sandbox says, as its policy lets it be said (the policy
  * is final here, exec's default taken). */
+/* Can the user stages run as run path?  0 or an errno (*theirs: for
+ * that user only).  Root drops to that user before it executes a
+ * program stage: the look is that user's, in a child that becomes it. */
+static int runnable_by_stage(const char *path, int *theirs)
+{
+	pid_t pid;
+	int st;
+
+	*theirs = 0;
+	/* (Not there at all says more than "not for that user".) */
+	if (access(path, X_OK) != 0)
+		return errno;
+	*theirs = 1;
+	if (geteuid() != 0 || (pid = fork()) < 0)
+		return 0;
+	if (pid == 0)
+		_exit(rp_sandbox_as_stage_user() != 0 ? EPERM
+		      : access(path, X_OK) == 0	   ? 0
+						   : errno & 0xff);
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return 0; /* (not ours to judge, then) */
+	return WIFEXITED(st) ? WEXITSTATUS(st) : EPERM;
+}
+
 static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 {
 	/* Allowed only in a narrow form (no executable memory, signals
@@ -874,6 +940,7 @@ static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 	 * place. */
 	static const char *const narrow[] = {"mmap", "mprotect", "kill",
 					     "tgkill", "prlimit64"};
+	int err, theirs;
 	const struct rp_sandbox *sb = &st->sandbox;
 
 	if (sb->policy == RP_POLICY_NONE && (sb->nallow || sb->ndeny))
@@ -893,12 +960,16 @@ static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 					       "signals to itself, its own "
 					       "limits)", st->name, narrow[j]);
 	/* A program named by path must be there to run (one named
-	 * without a '/' is looked for in PATH as it starts). */
+	 * without a '/' is looked for in PATH as it starts), for the
+	 * stage's user, who runs it. */
 	if (!st->builtin && strchr(st->argv[0], '/') &&
-	    access(st->argv[0], X_OK) != 0)
+	    (err = runnable_by_stage(st->argv[0], &theirs)) != 0)
 		return fail_at(cfg, st->line, st->column,
-			       "stage '%s': program %s: %s%s", st->name,
-			       st->argv[0], strerror(errno),
+			       "stage '%s': program %s: %s%s%s", st->name,
+			       st->argv[0], strerror(err),
+			       theirs ? " (for the user stages run as, "
+					"uid 65534)"
+				      : "",
 			       st->argv[0][0] == '/'
 				       ? ""
 				       : " (a relative path is taken from the "
@@ -1376,7 +1447,7 @@ static int line_setting(struct rp_cfg *cfg, struct rp_cfg_stage *st,
 			struct seen *sn, const char *word, int col)
 {
 	static const char *const lists[] = {"allow", "deny", "namespaces",
-					    "fs_read", "fs_write"};
+					    "fs_read", "fs_write", "env"};
 	const char *eq = strchr(word, '='), *v;
 	char key[32], text[4096], msg[sizeof(cfg->error)], shown[72];
 	int sandbox, err, slot;

@@ -36,6 +36,12 @@ static void emit(struct rp_errpipe *e, FILE *out)
 {
 	char stamp[16];
 
+	if (e->info && !rp_log_on(RP_LOG_INFO)) {
+		e->len = 0;
+		e->info = 0;
+		return;
+	}
+	e->info = 0;
 	if (e->stamp) {
 		rp_log_stamp(stamp);
 		fprintf(out, "%s %s: %.*s\n", stamp, e->name, (int)e->len,
@@ -89,13 +95,18 @@ int rp_errpipe_pump(struct rp_errpipe *e, FILE *out)
 			return 0;
 		}
 		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\n')
+			if (buf[i] == '\n') {
 				emit(e, out);
-			else if (buf[i] == RP_STDERR_MARK && e->len)
-				emit(e, out); /* the stage's own, after a
-					       * program's partial line */
-			else if (buf[i] != RP_STDERR_MARK)
+			} else if (buf[i] == RP_STDERR_MARK ||
+				   buf[i] == RP_STDERR_INFO) {
+				/* The stage's own, after a program's partial
+				 * line: that line ends here. */
+				if (e->len)
+					emit(e, out);
+				e->info = buf[i] == RP_STDERR_INFO;
+			} else {
 				put(e, out, buf[i]);
+			}
 		}
 	}
 	fflush(out);

@@ -8,7 +8,8 @@
  * into pieces, so a hostile stage cannot forge another stage's prefix or
  * drive the terminal.  RP_STDERR_MARK (wiring.h) is not shown: it ends a
  * line left unterminated, where an exec stage's own message follows its
- * program's output.
+ * program's output; RP_STDERR_INFO does the same and marks the line as
+ * one that only informs, left out when only errors are logged (-q).
  */
 #ifndef RP_ERRPIPE_H
 #define RP_ERRPIPE_H
@@ -24,6 +25,8 @@ struct rp_errpipe {
 	char line[RP_ERRPIPE_LINE];
 	size_t len;
 	int stamp;  /* lines start with the time, as log lines do (log.h) */
+	int info;   /* the line began with RP_STDERR_INFO: not shown when
+		     * only errors are (-q) */
 };
 
 /* Make the pipe; *stage_fd is the write end to hand to the stage (close

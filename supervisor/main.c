@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 "  --stats   print each ring's counters once a second, a line each\n"
 "            (without it, a terminal gets a one-line progress display)\n"
 "  -q, --quiet    no report at the end, no progress line, and of the\n"
-"            log lines only errors\n"
+"            log lines only errors (a built-in's note that its reader\n"
+"            is gone, a normal end, is left out too)\n"
 "  -v, --verbose  log lines also for each stage's start, state changes\n"
 "            and control records\n"
 "Log lines go to stderr: time, \"ringpipe:\", the stage, the event.\n"
@@ -103,7 +105,8 @@ static void usage(FILE *f)
 "is given.  Files a stage opened before its sandbox keep working.  A\n"
 "kernel without Landlock is reported, and fatal when fs_read or\n"
 "fs_write is given unless landlock_optional: true.  The report at the\n"
-"end lists the layers in force per stage.\n"
+"end lists the layers in force per stage.  env: [NAME, ...] keeps only\n"
+"those environment variables (default: all, as a shell's pipeline).\n"
 "\n"
 "Ctrl-Z stops the supervisor and every stage; fg (SIGCONT) resumes all.\n"
 "Ctrl-C cancels every stage (reason: user); a second Ctrl-C kills them;\n"
@@ -374,6 +377,26 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 	return rp_replay(&ro, o);
 }
 
+/* Started with stdin, stdout or stderr closed (cmd <&-): /dev/null in
+ * its place, as a shell's job would have, or the first ring or socket
+ * opened would take the number, and a stage would get it as its stdin
+ * (and a stage's own first fd, its seccomp listener, a number libseccomp
+ * refuses).  A closed stdin reads as empty. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nul;
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (nul >= 0 && nul != fd) {
+			/* (A lower one was closed too, and is taken.) */
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct rp_run_opts o = {.crash_stage = -1};
@@ -393,6 +416,7 @@ int main(int argc, char **argv)
 	/* An ignored SIGCHLD, inherited, would reap the stages before the
 	 * supervisor could learn how they ended. */
 	signal(SIGCHLD, SIG_DFL);
+	std_fds_open();
 	/* Options may also come before the command: ringpipe -q run FILE,
 	 * ringpipe --report-json r.json -e '...'. */
 	command_first(argc, argv);

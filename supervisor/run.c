@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../shm/futex.h"
+#include "../shm/layout.h"
 #include "../stage/landlock.h"
 #include "../stage/ringpipe.h"
 #include "../stage/wiring.h"
@@ -94,6 +95,9 @@ struct stage_run {
 	uint64_t cleared;         /* its last death quarantined its record:
 				   * that record + 1; 0: not so */
 	uint64_t death_rec;       /* the record (+ 1) this death was on */
+	uint64_t q_end;           /* replicas (the group's first): the
+				   * input place just past the record last
+				   * quarantined; 0: none yet */
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
 	uint64_t resume_seq, resume_after;
 	int has_resume;
@@ -569,6 +573,12 @@ static void read_control(struct sup *s, int k)
 					 "record after its input ended, which "
 					 "ordered copies cannot place (its "
 					 "message above says more)");
+			else if (m.kind == RP_CTL_ERROR &&
+				 m.code == -EMSGSIZE)
+				snprintf(r->why, sizeof(r->why), "it emitted a "
+					 "record larger than its output ring "
+					 "takes (its message above says how "
+					 "large)");
 			else if (m.kind == RP_CTL_ERROR && m.code)
 				snprintf(r->why, sizeof(r->why), "error: %s",
 					 strerror(m.code < 0 && m.code > -4096
@@ -617,6 +627,25 @@ static uint64_t released(struct sup *s, int k)
 	return err == 0 ? done : err == -ENOENT ? 0 : UINT64_MAX;
 }
 
+/* Replicas: has the group got past the record after the one it last
+ * quarantined - released beyond it, or the copy died on a record further
+ * on (died_on: + 1)?  Its places are ring positions; what copies take is
+ * interleaved, so their own words cannot say (see maybe_restart). */
+static int group_moved_on(struct sup *s, int k, uint64_t died_on)
+{
+	struct stage_run *g = at(s, s->first[P(s, k)]);
+	struct rp_found f;
+	uint64_t head;
+
+	if (at(s, k)->nrep < 2 || g->q_end == 0)
+		return 0;
+	if (died_on > g->q_end + 1)
+		return 1;
+	/* (No record starts at the last place: the head alone.) */
+	rp_ring_read_at(ring_in(s, k), UINT64_MAX, NULL, 0, &f, &head);
+	return head > g->q_end;
+}
+
 static int maybe_restart(struct sup *s, int k, const char *why,
 			 int quarantined)
 {
@@ -661,21 +690,24 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	if (r->restarts == 0 || now - r->started_at > window ||
 	    (cleared && r->nrep == 1 &&
 	     ((done != UINT64_MAX && done > cleared) ||
-	      (died_on > cleared + 1)))) {
+	      (died_on > cleared + 1))) ||
+	    group_moved_on(s, k, died_on)) {
 		r->in_a_row = 0;
 		r->backoff_ns = first;
 		fresh = 1;
-	} else if (quarantined) {
+	} else {
 		/* Its death took the record that caused it out of the way:
 		 * one death of the series is the record's, not the copy's
 		 * (a copy crashing on every record still reaches the limit,
-		 * one record a death); the delay grows on. */
-		if (r->in_a_row > 0)
+		 * one record a death); the delay grows on - from the first
+		 * where a refusal's restart, which waits for none, left
+		 * none. */
+		if (quarantined && r->in_a_row > 0)
 			r->in_a_row--;
-		if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0)
-			r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
-	} else if ((r->backoff_ns *= 2) > cap || r->backoff_ns == 0) {
-		r->backoff_ns = r->backoff_ns == 0 ? 0 : cap;
+		if (r->backoff_ns == 0)
+			r->backoff_ns = first;
+		else if ((r->backoff_ns *= 2) > cap)
+			r->backoff_ns = cap;
 	}
 	if (r->in_a_row >= c->restart_max) {
 		snprintf(r->why, sizeof(r->why), "%s; restarted %u times "
@@ -885,6 +917,8 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return -1;
 	}
 	g->skip[g->nskip++] = seq;
+	if (r->nrep > 1)
+		g->q_end = seq + rp_rec_size(f.len);
 	/* Every replica's next start skips it too. */
 	for (int i = s->first[P(s, k)] + 1; i < pos_end(s, P(s, k)); i++) {
 		at(s, i)->nskip = g->nskip;
@@ -1493,7 +1527,16 @@ static void on_exit_of(struct sup *s, int k)
 		 * never counted towards quarantining it. */
 		int injected = r->fault_gen != 0 &&
 			       r->fault_gen == r->restarts + 1;
-		if (r->why[0] == '\0')
+		if (r->why[0] == '\0' && si.si_code != CLD_EXITED &&
+		    si.si_status == SIGSYS && !r->denied &&
+		    r->cfg->sandbox.policy != RP_POLICY_NONE)
+			/* No denied call was told of: the filter's own kill,
+			 * which only a call through another ABI meets. */
+			snprintf(why, sizeof(why), "killed by signal %d (%s) %s "
+				 "(likely a syscall through a foreign ABI, x32 "
+				 "or i386, which the filter kills outright)",
+				 si.si_status, strsignal(si.si_status), where);
+		else if (r->why[0] == '\0')
 			snprintf(why, sizeof(why), "killed by signal %d (%s) %s",
 				 si.si_status, strsignal(si.si_status), where);
 		else
@@ -2932,14 +2975,26 @@ static void report(struct sup *s)
 /* Records a stage has taken in: what its final control record said,
  * or, while it runs (ringpipe stat), its input count as it stands
  * (a status word: a hint, bounded, never taken lower). */
-static uint64_t records_in_now(const struct stage_run *r)
+static uint64_t records_in_now(struct sup *s, int k)
 {
-	uint64_t v;
+	const struct stage_run *r = at(s, k);
+	struct rp_ring_stats p, c;
+	uint64_t v, used;
 
 	if (r->proc.rx == NULL)
 		return r->records_in;
 	v = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_INPUT_SEQ);
-	return v > r->records_in && v < UINT64_MAX / 2 ? v : r->records_in;
+	if (v <= r->records_in || v >= UINT64_MAX / 2)
+		v = r->records_in;
+	/* Its word moves as it releases: a stage that holds its input (an
+	 * exec command that keeps what it reads, as sort does) has taken
+	 * more, which its ring's count of what was read shows, as the
+	 * table does (a hint too: a restart reads some again). */
+	if (alive(r->state) && r->nrep == 1 && has_in(s, k) &&
+	    rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 &&
+	    c.records > v)
+		v = c.records;
+	return v;
 }
 
 /* The report as one JSON object, for scripts (--report-json FILE):
@@ -2988,7 +3043,7 @@ static void write_json(struct sup *s, FILE *f, int code)
 		rp_json_str(f, r->cfg->name);
 		fprintf(f, ",\"state\":\"%s\",\"records_in\":%llu",
 			state_name[r->state],
-			(unsigned long long)records_in_now(r));
+			(unsigned long long)records_in_now(s, k));
 		if (have_out)
 			fprintf(f, ",\"records_out\":%llu,\"bytes_out\":%llu,"
 				   "\"waits_for_room\":%llu",

@@ -51,6 +51,24 @@ static pid_t clone_stage(int newpid, int newuser, int *pidfd)
 	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
+/* In the child: only the variables sb->env names stay in its
+ * environment (RINGPIPE_STAGE is set after).  The strings stay where
+ * they are; clearenv only drops the list. */
+static void keep_env(const struct rp_sandbox *sb)
+{
+	char *kept[RP_SANDBOX_MAX_ENV];
+	int n = 0;
+
+	for (int i = 0; i < sb->nenv && i < RP_SANDBOX_MAX_ENV; i++) {
+		char *v = getenv(sb->env[i]);
+		if (v != NULL)
+			kept[n++] = v - strlen(sb->env[i]) - 1;
+	}
+	clearenv();
+	for (int i = 0; i < n; i++)
+		putenv(kept[i]);
+}
+
 /* In the child: make the wiring's fds survive execve. */
 static void keep_across_exec(const struct rp_wiring *w)
 {
@@ -121,6 +139,8 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 	}
 	if (spec->stderr_fd >= 0)
 		dup2(spec->stderr_fd, 2);
+	if (spec->sandbox.env_set)
+		keep_env(&spec->sandbox);
 	if (rp_wiring_format(w, env, sizeof(env)) != 0)
 		_exit(2);
 	setenv("RINGPIPE_STAGE", env, 1);
@@ -156,7 +176,8 @@ static int listener_is_seccomp(int fd)
 	return strcmp(target, "anon_inode:seccomp notify") == 0;
 }
 
-/* /proc/PID/status says Seccomp: 2 (filter) and NoNewPrivs: 1. */
+/* /proc/PID/status says Seccomp: 2 (filter), or 3 (killed by it), and
+ * NoNewPrivs: 1. */
 static int filtered(pid_t pid)
 {
 	char path[64], line[256];
@@ -168,8 +189,11 @@ static int filtered(pid_t pid)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f)) {
+		/* 2: a filter; 3 (SECCOMP_MODE_DEAD): its filter has
+		 * killed it already - a stage whose first record after its
+		 * hand-shake made a call through another ABI. */
 		if (!strncmp(line, "Seccomp:", 8))
-			seccomp = atoi(line + 8) == 2;
+			seccomp = atoi(line + 8) == 2 || atoi(line + 8) == 3;
 		else if (!strncmp(line, "NoNewPrivs:", 11))
 			nnp = atoi(line + 11) == 1;
 	}

@@ -24,10 +24,14 @@
 #include <unistd.h>
 
 #include "../shm/futex.h"
+#include "../stage/landlock.h"
 #include "cmd.h"
 #include "harness.h"
 
 /* Run ringpipe to its end; its exit code and what it printed. */
+static void stage_prog_copy(const char *name, const char *as, char *prog,
+			    size_t len);
+
 static int run(char *const args[], char **text)
 {
 	return rp_cmd_run(args, text);
@@ -263,7 +267,9 @@ RP_TEST(test_check_names_line_and_column, 60)
 		static const char *const ends[] = {"program: [./mine]",
 						   "run: exec\n    args: [cat]"};
 		char mine[256];
-		/* (check looks for a program named by path.) */
+		/* (check looks for a program named by path, as the user
+		 * stages run as: the directory must let that user in.) */
+		CU_ASSERT_FATAL(chmod(rp_cmd_dir(), 0755) == 0);
 		write_file("mine", "#!/bin/sh\n");
 		rp_cmd_path(mine, sizeof(mine), "mine");
 		CU_ASSERT(chmod(mine, 0755) == 0);
@@ -391,6 +397,53 @@ RP_TEST(test_one_liner_places, 60)
 		CU_ASSERT(strstr(text, "-e:1:18: stage '2-exec': no-such-cmd-x: "
 				       "not found in PATH") != NULL);
 		free(text);
+	}
+	/* check -e judges as run would: a directory given to file-source,
+	 * a file-sink FILE in a directory not there or a directory, and
+	 * (as root) a program only root may run, which the stage's user
+	 * (65534) runs: each said at its stage, not "ok" before a run that
+	 * fails. */
+	{
+		static const struct {
+			const char *line, *expect;
+		} bad[] = {
+			{"file-source --lines . ! count",
+			 "stage '1-file-source': .: Is a directory"},
+			{"file-source in ! file-sink nodir/out",
+			 "stage '2-file-sink': nodir/out: No such file or "
+			 "directory"},
+			{"file-source in ! file-sink .",
+			 "stage '2-file-sink': .: Is a directory"},
+		};
+		char prog[128], line[512];
+		char *cargs[] = {"check", "-e", line, NULL};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+			snprintf(line, sizeof(line), "%s", bad[i].line);
+			CU_ASSERT_EQUAL(run(cargs, &text), 2);
+			CU_ASSERT(strstr(text, bad[i].expect) != NULL);
+			if (strstr(text, bad[i].expect) == NULL)
+				fprintf(stderr, "%s: %s\n", line, text);
+			free(text);
+		}
+		if (geteuid() == 0) {
+			stage_prog_copy("refuser", "rootonly", prog,
+					sizeof(prog));
+			CU_ASSERT_FATAL(chmod(prog, 0700) == 0);
+			snprintf(line, sizeof(line), "file-source in ! %s ! "
+				 "file-sink out", prog);
+			CU_ASSERT_EQUAL(run(cargs, &text), 2);
+			CU_ASSERT(strstr(text, ": Permission denied (for the "
+					       "user stages run as, uid "
+					       "65534)") != NULL);
+			free(text);
+			snprintf(line, sizeof(line), "file-source in ! exec -- "
+				 "%s ! file-sink out", prog);
+			CU_ASSERT_EQUAL(run(cargs, &text), 2);
+			CU_ASSERT(strstr(text, ": Permission denied (for the "
+					       "user stages run as)") != NULL);
+			free(text);
+			unlink(prog);
+		}
 	}
 	/* run: refused with the place, nothing started (no restart). */
 	write_file("in", "x\n");
@@ -1252,6 +1305,13 @@ RP_TEST(test_fault_stage_reported, 90)
 			     "record 700", 0, NULL},
 		{"exit:3", "failed (exit 3) on record 700", 0, NULL},
 		{"syscall:socket", "denied syscall socket (", 0, NULL},
+#ifdef __x86_64__
+		/* Another ABI meets the filter's arch check, which kills
+		 * at once, telling nobody: said as the likely cause. */
+		{"syscall:x32", "killed by signal 31 (Bad system call) on "
+				"record 700 (likely a syscall through a "
+				"foreign ABI", 0, NULL},
+#endif
 		/* SIGKILL comes from outside: never the record's fault. */
 		{"crashpoint:reserved", "killed by signal 9 (Killed) on "
 					"record 700", 1, NULL},
@@ -2024,8 +2084,103 @@ RP_TEST(test_program_fails_on_records, 60)
 		free(dead);
 		free(text);
 	}
+	/* A crash after a refusal waits out restart_backoff_ms as any
+	 * first failure does (the refusal's restart, at once, used to
+	 * leave every later one at 0 ms). */
+	rp_cmd_spit("in", "a\nBAD b\nSEGV c\nd\n", 17);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! %s ! file-sink --lines out", prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "on record 2; restarting in 100 ms (1 of at "
+			       "most 5 in a row)") != NULL);
+	CU_ASSERT(strstr(text, "restarting in 0 ms") == NULL);
+	CU_ASSERT(strstr(text, "2 records quarantined") != NULL);
+	free(text);
+	got = rp_cmd_slurp("out", &n);
+	CU_ASSERT_STRING_EQUAL(got, "a\nd\n");
+	free(got);
 	free(want);
 	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
+/* A hostile parser under policy exec, which allows kill and prlimit,
+ * reaches for a neighbouring stage (same uid, no PID namespace between
+ * them) and for the supervisor: where the kernel scopes signals
+ * (Landlock ABI 6), both are out of reach and the report's layers say
+ * sigscope; elsewhere the report says signals are not scoped.  Another
+ * process's limits are never its to read or set: prlimit on the
+ * neighbour is a denied syscall, the record quarantined. */
+RP_TEST(test_program_cannot_reach_other_stages, 60)
+{
+	char prog[128], line[1024], *text, *got;
+	char *args[] = {"-e", line, NULL};
+	int scoped = rp_landlock_abi() >= 6;
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("signaller", "signaller", prog, sizeof(prog));
+	rp_cmd_spit("in", "x\nwait\n", 7);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! %s @policy=exec pid ! %s "
+		 "@policy=exec probe ! file-sink --lines out", prog, prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	got = rp_cmd_slurp("out", &n);
+	if (scoped) {
+		CU_ASSERT_STRING_EQUAL(got, "sibling EPERM\nparent EPERM\n"
+					    "x\nwait\n");
+		CU_ASSERT(strstr(text, "policy exec   layers fds,rlimits,"
+				       "noroot,pdeath,nnp,landlock,seccomp,"
+				       "sigscope\n") != NULL);
+	} else {
+		CU_ASSERT(strstr(got, "x\nwait\n") != NULL);
+		CU_ASSERT(strstr(text, "signals to processes outside a stage "
+				       "are not scoped") != NULL);
+	}
+	free(got);
+	free(text);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! %s @policy=exec pid ! %s "
+		 "@policy=exec @restart_backoff_ms=0 limit ! file-sink --lines "
+		 "out", prog, prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "denied syscall prlimit64 (") != NULL);
+	CU_ASSERT(strstr(text, "1 record quarantined") != NULL);
+	free(text);
+	got = rp_cmd_slurp("out", &n);
+	CU_ASSERT_STRING_EQUAL(got, "x\nwait\n");
+	free(got);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
+/* Started with stdin closed (cmd <&-), as cron and daemons sometimes
+ * start jobs: a source reading stdin reads nothing, an exec command's
+ * too, and the run ends well, instead of a ring or the seccomp listener
+ * taking fd 0 (which failed the stage with a seccomp error). */
+RP_TEST(test_closed_stdin, 30)
+{
+	char bin[512], cmd[2048], *out;
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_bin(bin, sizeof(bin));
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && '%s' -q -e 'exec -- cat ! count ! file-sink "
+		 "--lines out' <&- 2>err; echo $? >code; '%s' -q -e "
+		 "'file-source - ! file-sink out2' <&- 2>>err; echo $? >>code",
+		 rp_cmd_dir(), bin, bin);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	out = rp_cmd_slurp("code", &n);
+	CU_ASSERT_STRING_EQUAL(out, "0\n0\n");
+	free(out);
+	out = rp_cmd_slurp("err", &n);
+	CU_ASSERT(strstr(out, "count: records=0 ") != NULL);
+	CU_ASSERT(strstr(out, "seccomp") == NULL);
+	free(out);
+	out = rp_cmd_slurp("out2", &n);
+	CU_ASSERT(out != NULL && n == 0);
+	free(out);
 	rp_cmd_dir_remove();
 }
 
@@ -2142,6 +2297,38 @@ RP_TEST(test_sparse_poison_goes_on, 90)
 	if (!strstr(text, "giving up"))
 		fprintf(stderr, "%s\n", text);
 	free(text);
+	/* But two copies go on through twelve poison records 8000 apart,
+	 * as one does: the copy whose death did not quarantine a record
+	 * used to count every such death in a row, and gave up. */
+	{
+		char path[256];
+		size_t wl = 0;
+		char *w = malloc(1200000);
+		FILE *f;
+		rp_cmd_path(path, sizeof(path), "M");
+		f = fopen(path, "w");
+		CU_ASSERT_FATAL(f != NULL && w != NULL);
+		for (int i = 1; i <= 100000; i++) {
+			fprintf(f, "%s %d\n", i % 8000 ? "line" : "segv", i);
+			if (i % 8000)
+				wl += (size_t)sprintf(w + wl, "line %d\n", i);
+		}
+		fclose(f);
+		snprintf(line, sizeof(line),
+			 "file-source --lines M ! fault @replicas=2 "
+			 "@restart_backoff_ms=10 --match '^segv' --do crash "
+			 "! file-sink --lines OUT");
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "12 records quarantined") != NULL);
+		if (!strstr(text, "12 records quarantined"))
+			fprintf(stderr, "%s\n", text);
+		free(text);
+		out = rp_cmd_slurp("OUT", &n);
+		/* Copies interleave: the same lines, as many. */
+		CU_ASSERT_EQUAL(n, wl);
+		free(out);
+		free(w);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -3053,6 +3240,9 @@ void rp_suite_cli(void)
 		  test_program_refuses_records},
 		 {"a program that fails on records: each quarantined twice over",
 		  test_program_fails_on_records},
+		 {"a hostile program cannot signal or limit other stages",
+		  test_program_cannot_reach_other_stages},
+		 {"stdin closed: read as empty", test_closed_stdin},
 		 {"grep killed amid lines longer than half its ring: no rests",
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",

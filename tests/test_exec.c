@@ -181,6 +181,83 @@ RP_TEST(test_exec_as_source, 60)
 	rp_cmd_dir_remove();
 }
 
+/* sort spilling to temporary files, its reader done after one line
+ * (head 1): the run ends well with sort's first line, and sort, asked
+ * to end before it is made to (as a shell's pipeline asks), removes its
+ * temporary files; SIGKILLed at once it left them behind, a run's worth
+ * of disk each time. */
+RP_TEST(test_exec_ended_early_cleans_up, 60)
+{
+	char line[1536], tmp[512], *rep, *out;
+	DIR *d;
+	size_t n;
+	int left = 0;
+
+	rp_cmd_dir_make("exec");
+	CU_ASSERT_FATAL(chmod(rp_cmd_dir(), 0755) == 0);
+	/* 200000 numbers in a scrambled order. */
+	shell("seq 1 200000 | awk '{ print ($1 * 7919) % 200003 }' > IN");
+	rp_cmd_path(tmp, sizeof(tmp), "tmp");
+	CU_ASSERT_FATAL(mkdir(tmp, 0777) == 0 && chmod(tmp, 0777) == 0);
+	snprintf(line, sizeof(line),
+		 "file-source --lines IN ! exec @fs_write=%s -- sort -S 64K "
+		 "-T %s ! head 1 ! file-sink --lines OUT", tmp, tmp);
+	CU_ASSERT_EQUAL(run_line(line, &rep), 0);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	shell("sort IN | head -n 1");
+	same_bytes("sort ! head 1", 2);
+	free(out);
+	d = opendir(tmp);
+	CU_ASSERT_FATAL(d != NULL);
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		left += e->d_name[0] != '.';
+	closedir(d);
+	CU_ASSERT_EQUAL(left, 0);
+	rp_cmd_dir_remove();
+}
+
+/* A stage gets the supervisor's environment, as a shell's pipeline
+ * would, unless its sandbox's env names what it keeps: then a secret in
+ * the environment does not reach an untrusted program, PATH does, and a
+ * name that is not one is refused at its column. */
+RP_TEST(test_exec_env_kept, 60)
+{
+	char *rep, *out;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	CU_ASSERT_FATAL(setenv("RP_SECRET_TOKEN", "hunter2", 1) == 0);
+	CU_ASSERT_EQUAL(run_line("exec -- sh -c 'env' ! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT(strstr(out, "RP_SECRET_TOKEN=hunter2\n") != NULL);
+	free(out);
+	CU_ASSERT_EQUAL(run_line("exec @env=PATH,NO_SUCH_VAR -- sh -c 'env' ! "
+				 "file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT(strstr(out, "RP_SECRET_TOKEN") == NULL);
+	CU_ASSERT(strstr(out, "RINGPIPE_STAGE") == NULL);
+	CU_ASSERT(strncmp(out, "PATH=", 5) == 0 ||
+		  strstr(out, "\nPATH=") != NULL);
+	CU_ASSERT(strstr(out, "HOME=") == NULL);
+	free(out);
+	CU_ASSERT_EQUAL(run_line("exec @env=PATH,1X -- sh -c 'env' ! file-sink "
+				 "--lines OUT",
+				 &rep),
+			2);
+	CU_ASSERT(strstr(rep, "-e:1:6: @env=PATH,1X: env: '1X' is not a "
+			      "variable name") != NULL);
+	free(rep);
+	unsetenv("RP_SECRET_TOKEN");
+	rp_cmd_dir_remove();
+}
+
 /* Lines longer than a ring's largest record (2024 bytes in a 4K ring)
  * travel as pieces of that size and a last, never empty, one, on the
  * way in and on the way out: the program still reads each line whole,
@@ -2147,6 +2224,9 @@ RP_TEST(test_exec_usage, 30)
 void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
+		 {"env: a secret kept from the program", test_exec_env_kept},
+		 {"its reader done early: sort asked to end, cleans up",
+		  test_exec_ended_early_cleans_up},
 		 {"a program dying on records: narrowed, quarantined",
 		  test_exec_poison_narrowed},
 		 {"a denied syscall of its program: narrowed, quarantined",

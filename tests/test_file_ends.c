@@ -243,7 +243,8 @@ RP_TEST(test_source_counts, 60)
  * run exits 0 at once - not a write error retried five times over 3 s.
  * A file-sink sees EPIPE; an exec stage's program writing stdout is
  * killed by SIGPIPE, as in the shell's pipeline (with --each, the run
- * of the record after: the stage ends there, not one run a record). */
+ * of the record after: the stage ends there, not one run a record).
+ * The stage's note of it is left out under -q. */
 RP_TEST(test_sink_reader_gone, 60)
 {
 	static const struct {
@@ -281,6 +282,20 @@ RP_TEST(test_sink_reader_gone, 60)
 				err);
 		free(code);
 		free(got);
+		free(err);
+		/* Under -q that note, a normal end, is left out: a cron
+		 * job's stderr stays empty. */
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && (timeout 30 '%s' -q -e 'file-source "
+			 "--lines in ! grep line ! %s' 2>ERR; echo $? >CODE) | "
+			 "head -1 >OUT",
+			 rp_cmd_dir(), bin, cases[i].last);
+		CU_ASSERT_FATAL(system(cmd) == 0);
+		code = rp_cmd_slurp("CODE", &n);
+		err = rp_cmd_slurp("ERR", &n);
+		CU_ASSERT_STRING_EQUAL(code, "0\n");
+		CU_ASSERT_STRING_EQUAL(err, "");
+		free(code);
 		free(err);
 	}
 	rp_cmd_dir_remove();
