@@ -1883,6 +1883,30 @@ RP_TEST(test_program_total_at_end, 60)
 	rp_cmd_dir_remove();
 }
 
+/* The file "in" in the test's directory: lines "line I" for I in
+ * [0, 1000), those in bad[] (ascending) as "BAD line I"; want gets the
+ * others, in order.  Its length. */
+static size_t bad_lines(const int *bad, int nbad, char *want)
+{
+	char in[256];
+	size_t wn = 0;
+	FILE *f;
+
+	rp_cmd_path(in, sizeof(in), "in");
+	f = fopen(in, "w");
+	CU_ASSERT_FATAL(f != NULL);
+	want[0] = '\0';
+	for (int i = 0, b = 0; i < 1000; i++) {
+		int is_bad = b < nbad && i == bad[b];
+		b += is_bad;
+		fprintf(f, "%sline %d\n", is_bad ? "BAD " : "", i);
+		if (!is_bad)
+			wn += (size_t)sprintf(want + wn, "line %d\n", i);
+	}
+	fclose(f);
+	return wn;
+}
+
 /* A parser that refuses what it cannot parse (rp_stage_refuse): each
  * refused record is quarantined at once with the parser's reason, what
  * the parser emitted for it goes nowhere, and every other record comes
@@ -1895,26 +1919,18 @@ RP_TEST(test_program_total_at_end, 60)
  * quarantined. */
 RP_TEST(test_program_refuses_records, 60)
 {
+	/* (Record 1 before the stage has released anything.) */
+	static const int bad[] = {1, 100, 101, 102, 500};
 	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
 	char *args[] = {"-e", line, NULL};
-	FILE *f;
-	size_t n, wn = 0;
+	size_t n, wn;
 
 	rp_cmd_dir_make("cli");
 	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
 	want = calloc(1, 40000);
-	CU_ASSERT_FATAL(f != NULL && want != NULL);
-	for (int i = 0; i < 1000; i++) {
-		/* (Record 1 before the stage has released anything.) */
-		int bad = i == 1 || i == 100 || i == 101 || i == 102 ||
-			  i == 500;
-		fprintf(f, "%sline %d\n", bad ? "BAD " : "", i);
-		if (!bad)
-			wn += (size_t)sprintf(want + wn, "line %d\n", i);
-	}
-	fclose(f);
+	CU_ASSERT_FATAL(want != NULL);
+	wn = bad_lines(bad, 5, want);
 	for (int copies = 1; copies <= 2; copies++) {
 		snprintf(line, sizeof(line),
 			 "file-source --lines %s ! %s @replicas=%d ! file-sink "
@@ -1953,7 +1969,6 @@ RP_TEST(test_program_refuses_records, 60)
 				       "\"reason\":\"it refused record 100: "
 				       "it starts with BAD, whi...\"") != NULL);
 		for (int o = 0; o < 5; o++) {
-			static const int bad[] = {1, 100, 101, 102, 500};
 			char want_o[32];
 			snprintf(want_o, sizeof(want_o), "\"origin\":%d,",
 				 bad[o]);
@@ -1982,7 +1997,6 @@ RP_TEST(test_program_refuses_records, 60)
 		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
 		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 5);
 		for (int o = 0; o < 5; o++) {
-			static const int bad[] = {1, 100, 101, 102, 500};
 			char want_o[48];
 			snprintf(want_o, sizeof(want_o), "\"seq\":%d,", bad[o]);
 			CU_ASSERT(strstr(dead, want_o) != NULL);
@@ -2010,12 +2024,12 @@ RP_TEST(test_program_refuses_records, 60)
 	free(text);
 	got = rp_cmd_slurp("out", &n);
 	wn = 0;
-	for (int i = 0; i < 1000; i++) {
-		int bad = i == 1 || i == 100 || i == 101 || i == 102 ||
-			  i == 500;
+	for (int i = 0, b = 0; i < 1000; i++) {
+		int is_bad = b < 5 && i == bad[b];
+		b += is_bad;
 		for (int c = 0; c < 3 && i != 500; c++)
 			wn += (size_t)sprintf(want + wn, "%sline %d\n",
-					      bad ? "BAD " : "", i);
+					      is_bad ? "BAD " : "", i);
 	}
 	CU_ASSERT_FATAL(wn < 40000);
 	CU_ASSERT_STRING_EQUAL(got, want);
@@ -2037,23 +2051,14 @@ RP_TEST(test_program_fails_on_records, 60)
 	static const int bad[] = {1, 100, 102, 500};
 	char prog[128], line[1024], in[256], *text, *got, *dead, *want;
 	char *args[] = {"-e", line, NULL};
-	FILE *f;
-	size_t n, wn = 0;
+	size_t n;
 
 	rp_cmd_dir_make("cli");
 	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
 	rp_cmd_path(in, sizeof(in), "in");
-	f = fopen(in, "w");
 	want = calloc(1, 40000);
-	CU_ASSERT_FATAL(f != NULL && want != NULL);
-	for (int i = 0, b = 0; i < 1000; i++) {
-		int is_bad = b < 4 && i == bad[b];
-		b += is_bad;
-		fprintf(f, "%sline %d\n", is_bad ? "BAD " : "", i);
-		if (!is_bad)
-			wn += (size_t)sprintf(want + wn, "line %d\n", i);
-	}
-	fclose(f);
+	CU_ASSERT_FATAL(want != NULL);
+	bad_lines(bad, 4, want);
 	for (int m = 0; m < 2; m++) {
 		static const char *const how[] = {"error", "exit"};
 		static const char *const said[] = {
