@@ -216,27 +216,36 @@ static void read_upto(struct ex *x)
 		x->taken = x->fed - (uint64_t)unread;
 }
 
+/* Whatever the program left running must not outlive it: as the
+ * namespace's init, everything else in the namespace (pid 1 is spared by
+ * kill(-1)); otherwise its process group grp (a background job), and the
+ * keeper the rest of its namespace. */
+static void end_leftovers(struct ex *x, pid_t grp)
+{
+	kill(x->init ? -1 : -grp, SIGKILL);
+	exec_keeper_clean(x);
+	if (x->no_ns)
+		exec_orphans_sweep(x);
+}
+
 /* The program (or the init it runs under) was reaped. */
 static void ended(struct ex *x)
 {
+	pid_t grp = x->pid;
 	int e;
 
 	/* What it had read when it died, while its pipe still says. */
 	read_upto(x);
-	/* Whatever it left running must not outlive it: as the
-	 * namespace's init, everything else in the namespace (pid 1 is
-	 * spared by kill(-1)); otherwise its process group (a background
-	 * job), and the keeper the rest of its namespace. */
-	kill(x->init ? -1 : -x->pid, SIGKILL);
 	x->pid = -1; /* reaped */
 	/* A line it left unterminated on stderr ends with it: the next
 	 * run's (or our own message) starts a line of its own. */
 	if (write(STDERR_FILENO, RP_STDERR_MARK_S, 1) < 0) {
 		/* nobody to tell */
 	}
-	exec_keeper_clean(x);
-	if (x->no_ns)
-		exec_orphans_sweep(x);
+	/* (Asked to end, what it started has its grace too: kill_cmd
+	 * ends it after.) */
+	if (!x->asked)
+		end_leftovers(x, grp);
 	/* Its exec failed if it said so before it ended. */
 	if (read(x->exec_fd, &e, sizeof(e)) == (ssize_t)sizeof(e))
 		x->exec_errno = e;
@@ -302,23 +311,34 @@ static void kill_run(struct ex *x)
 static void kill_cmd(struct ex *x)
 {
 	int64_t end = rp_now_ns() + (int64_t)TERM_GRACE_MS * 1000000;
+	pid_t grp = x->pid, all = x->init ? -1 : -grp;
 
 	if (x->pid <= 0)
 		return;
-	kill(x->init ? -1 : -x->pid, SIGTERM);
+	kill(all, SIGTERM);
 	kill(x->pid, SIGTERM);
+	/* Until the program and what it started in its group (or
+	 * namespace) are gone, or the grace is up: sort under a shell
+	 * cleans up after the shell has ended. */
+	x->asked = 1;
 	for (;;) {
 		struct pollfd pf = {.fd = x->sig_fd, .events = POLLIN};
 		int64_t left = (end - rp_now_ns()) / 1000000;
 		reap(x, 0);
-		if (x->pid <= 0 || left <= 0)
+		if ((x->pid <= 0 && kill(all, 0) != 0) || left <= 0)
 			break;
-		if (poll(&pf, 1, (int)left) < 0 && errno != EINTR)
+		/* (What is not its child raises no SIGCHLD: looked at
+		 * again every 10 ms.) */
+		if (poll(&pf, 1, left < 10 ? (int)left : 10) < 0 &&
+		    errno != EINTR)
 			break;
 	}
+	x->asked = 0;
 	if (x->pid > 0) {
 		kill_run(x);
 		reap(x, 1);
+	} else {
+		end_leftovers(x, grp);
 	}
 }
 
@@ -335,7 +355,8 @@ int exec_reader_gone(struct ex *x)
 	if (x->max != 0 || !WIFSIGNALED(x->status) ||
 	    WTERMSIG(x->status) != SIGPIPE || !stdout_unread())
 		return 0;
-	fprintf(stderr, RP_STDERR_INFO_S "exec: %s: its reader is gone: "
+	fprintf(stderr, RP_STDERR_MARK_S RP_STDERR_INFO_S "exec: %s: its "
+			"reader is gone: "
 			"ending early\n",
 		x->cmd);
 	return 1;

@@ -96,6 +96,8 @@ struct ex {
 	int exec_fd;       /* read end of the exec-failure pipe */
 	int init;          /* this stage is pid 1 of its own namespace */
 	int no_ns;         /* no PID namespace: a child subreaper */
+	int asked;         /* kill_cmd asked it to end: what it started is
+			    * given the same grace, not killed as it ends */
 	/* In a PID namespace the stage made itself: its init, which keeps
 	 * it alive between runs and kills what a run left in it
 	 * (builtin_exec_keeper.c).  -1: none. */

@@ -126,11 +126,18 @@ static int add_exec_conditional(scmp_filter_ctx ctx,
 				       SCMP_A0(SCMP_CMP_MASKED_EQ, ns, 0));
 	/* Limits of its own (pid 0, as glibc's getrlimit, setrlimit and
 	 * ulimit ask): every stage shares a uid, so another pid could be
-	 * another stage's, or another pipeline's. */
+	 * another stage's, or another pipeline's.  Another pid's fail
+	 * with EPERM, as another user's would (prlimit --pid, Python's
+	 * resource.prlimit), rather than killing the program. */
 	if (!err && !denied(sb, SCMP_SYS(prlimit64)) &&
 	    !allowed(sb, SCMP_SYS(prlimit64)))
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64),
 				       1, SCMP_A0(SCMP_CMP_EQ, 0));
+	if (!err && !denied(sb, SCMP_SYS(prlimit64)) &&
+	    !allowed(sb, SCMP_SYS(prlimit64)))
+		err = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+				       SCMP_SYS(prlimit64), 1,
+				       SCMP_A0(SCMP_CMP_NE, 0));
 	if (err || denied(sb, nr) || allowed(sb, nr))
 		return err;
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), nr, 1,

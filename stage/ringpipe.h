@@ -128,7 +128,9 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
  * left).  A failure is counted against the record, as a crash on it is:
  * restarted, the stage fails on it again, and quarantine_after such
  * failures in a row quarantine it (so does an exit() in the middle of
- * a record). */
+ * a record) - but -EAGAIN, which says the record is not the cause (a
+ * service the stage needs is down): the stage is restarted by its
+ * policy, the record taken again, and never quarantined for it. */
 #define RP_STOP 1
 #define RP_REFUSE 2 /* returned by rp_stage_refuse: pass it on */
 typedef int (*rp_process_fn)(struct rp_stage *s, const struct rp_record *in,

@@ -92,6 +92,7 @@ struct rp_stage {
 	int run_loop;          /* in rp_stage_run: what it peeked is done */
 	int in_callback;       /* rp_stage_run's callback is running */
 	uint64_t cb_origin;    /* on this record (what a refusal names) */
+	uint32_t too_big;      /* the last emit larger than the output takes */
 	int in_ended;          /* a peek found the end of input */
 	int no_restart;        /* it failed as it would again (RP_EXIT_NO_RESTART) */
 	char refusal[24];      /* why, as the control record carries it */
@@ -1213,12 +1214,9 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 	if (s->user_resv)
 		return -EBUSY;
 	if (len > rp_producer_max_record(s->out)) {
-		/* Said with the sizes: a bare "Message too long" tells the
-		 * author nothing to change. */
-		fprintf(stderr, "it emitted a record of %u bytes; its output "
-			"ring takes %u at most (give the stage a larger "
-			"ring:, or cut the record up)\n", len,
-			rp_producer_max_record(s->out));
+		/* Said with the sizes if the stage fails of it (a program
+		 * may cut the record up instead). */
+		s->too_big = len;
 		return -EMSGSIZE;
 	}
 	if (s->replica && s->ordered && s->in_ended) {
@@ -1252,8 +1250,6 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 		/* A replica's outputs are held until its claim is done (see
 		 * held_reserve); past HELD_MAX they go out (ordered: in its
 		 * turn), and the rest of the record's directly. */
-		if (len > rp_producer_max_record(s->out))
-			return -EMSGSIZE;
 		err = held_reserve(s, len, buf);
 		if (err == 0) {
 			s->user_resv = s->resv_held = 1;
@@ -1473,6 +1469,13 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 		reason = (uint32_t)cancel_reason;
 		code = RP_EXIT_CANCELLED_BASE + cancel_reason;
 	} else if (error) {
+		/* A bare "Message too long" tells the author nothing to
+		 * change. */
+		if (error == -EMSGSIZE && s->too_big && s->out)
+			fprintf(stderr, "it emitted a record of %u bytes; its "
+				"output ring takes %u at most (give the stage "
+				"a larger ring:, or cut the record up)\n",
+				s->too_big, rp_producer_max_record(s->out));
 		drop_unpublished(s);
 		rp_stage_flush(s);
 		kind = error == -EBADMSG ? RP_CTL_VIOLATION : RP_CTL_ERROR;
@@ -1591,8 +1594,10 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			ret = fn(s, &r, arg);
 			s->in_callback = 0;
 			/* A failure is the record's, for the supervisor, as a
-			 * crash on it would be: it stays the one worked on. */
-			if (ret < 0 && !s->refused &&
+			 * crash on it would be: it stays the one worked on.
+			 * -EAGAIN says it is not (a service it needs is
+			 * down): a restart tries the record again. */
+			if (ret < 0 && ret != -EAGAIN && !s->refused &&
 			    !(ret == -ECANCELED && s->cancel))
 				return rp_stage_finish(s, ret, 0);
 			rp_stage_record_done(s);

@@ -65,8 +65,9 @@
  * its own line in two. */
 #define RP_STDERR_MARK 0x1e
 #define RP_STDERR_MARK_S "\x1e"
-/* The same, for a line that only informs (its reader gone, the stage
- * ends early, as it should): shown unless the run is quiet (-q). */
+/* At a line's start (after RP_STDERR_MARK, where a program shares the
+ * stderr), a line that only informs (its reader gone, the stage ends
+ * early, as it should): shown unless the run is quiet (-q). */
 #define RP_STDERR_INFO 0x1f
 #define RP_STDERR_INFO_S "\x1f"
 

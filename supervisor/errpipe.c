@@ -97,13 +97,15 @@ int rp_errpipe_pump(struct rp_errpipe *e, FILE *out)
 		for (ssize_t i = 0; i < n; i++) {
 			if (buf[i] == '\n') {
 				emit(e, out);
-			} else if (buf[i] == RP_STDERR_MARK ||
-				   buf[i] == RP_STDERR_INFO) {
+			} else if (buf[i] == RP_STDERR_MARK) {
 				/* The stage's own, after a program's partial
 				 * line: that line ends here. */
 				if (e->len)
 					emit(e, out);
-				e->info = buf[i] == RP_STDERR_INFO;
+			} else if (buf[i] == RP_STDERR_INFO && e->len == 0) {
+				/* (Only at a line's start: a program's byte
+				 * inside its line is shown, escaped.) */
+				e->info = 1;
 			} else {
 				put(e, out, buf[i]);
 			}

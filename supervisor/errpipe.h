@@ -8,8 +8,8 @@
  * into pieces, so a hostile stage cannot forge another stage's prefix or
  * drive the terminal.  RP_STDERR_MARK (wiring.h) is not shown: it ends a
  * line left unterminated, where an exec stage's own message follows its
- * program's output; RP_STDERR_INFO does the same and marks the line as
- * one that only informs, left out when only errors are logged (-q).
+ * program's output; RP_STDERR_INFO at a line's start marks it as one
+ * that only informs, left out when only errors are logged (-q).
  */
 #ifndef RP_ERRPIPE_H
 #define RP_ERRPIPE_H

@@ -98,6 +98,8 @@ struct stage_run {
 	uint64_t q_end;           /* replicas (the group's first): the
 				   * input place just past the record last
 				   * quarantined; 0: none yet */
+	uint64_t q_seen;          /* replicas: the q_end that gave this
+				   * copy a new series already */
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
 	uint64_t resume_seq, resume_after;
 	int has_resume;
@@ -630,20 +632,28 @@ static uint64_t released(struct sup *s, int k)
 /* Replicas: has the group got past the record after the one it last
  * quarantined - released beyond it, or the copy died on a record further
  * on (died_on: + 1)?  Its places are ring positions; what copies take is
- * interleaved, so their own words cannot say (see maybe_restart). */
+ * interleaved, so their own words cannot say (see maybe_restart).  Once
+ * per copy and quarantine, as a lone stage's cleared record is: a copy
+ * that then fails over and over still reaches its limit. */
 static int group_moved_on(struct sup *s, int k, uint64_t died_on)
 {
-	struct stage_run *g = at(s, s->first[P(s, k)]);
+	struct stage_run *g = at(s, s->first[P(s, k)]), *r = at(s, k);
 	struct rp_found f;
-	uint64_t head;
+	uint64_t head = 0;
+	int err, moved;
 
-	if (at(s, k)->nrep < 2 || g->q_end == 0)
+	if (r->nrep < 2 || g->q_end == 0 || r->q_seen == g->q_end)
 		return 0;
-	if (died_on > g->q_end + 1)
-		return 1;
 	/* (No record starts at the last place: the head alone.) */
-	rp_ring_read_at(ring_in(s, k), UINT64_MAX, NULL, 0, &f, &head);
-	return head > g->q_end;
+	moved = died_on > g->q_end + 1;
+	if (!moved) {
+		err = rp_ring_read_at(ring_in(s, k), UINT64_MAX, NULL, 0, &f,
+				      &head);
+		moved = (err == 0 || err == -ENOENT) && head > g->q_end;
+	}
+	if (moved)
+		r->q_seen = g->q_end;
+	return moved;
 }
 
 static int maybe_restart(struct sup *s, int k, const char *why,
@@ -2989,11 +2999,12 @@ static uint64_t records_in_now(struct sup *s, int k)
 	/* Its word moves as it releases: a stage that holds its input (an
 	 * exec command that keeps what it reads, as sort does) has taken
 	 * more, which its ring's count of what was read shows, as the
-	 * table does (a hint too: a restart reads some again). */
+	 * table does (a hint too: a restart reads some again, so never
+	 * more than was published). */
 	if (alive(r->state) && r->nrep == 1 && has_in(s, k) &&
 	    rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 &&
-	    c.records > v)
-		v = c.records;
+	    (c.records < p.records ? c.records : p.records) > v)
+		v = c.records < p.records ? c.records : p.records;
 	return v;
 }
 

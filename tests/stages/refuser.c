@@ -8,17 +8,26 @@
  * record it was called on, and drop what was emitted for it.  Given
  * "error" it fails on such a record instead (returns an error), and
  * given "exit" it exits there: no refusal, but a failure on the record,
- * which quarantines it as a crash on it would.  In every mode it
- * crashes (SIGSEGV) on a record that starts with "SEGV".
+ * which quarantines it as a crash on it would; given "again" it returns
+ * -EAGAIN there, a failure that is not the record's; given "huge" it
+ * emits a record larger than its output ring takes, and fails of it.  In every mode it
+ * crashes (SIGSEGV) on a record that starts with "SEGV".  Given "flaky
+ * FLAG" (under policy none), a record "LOOP" makes the file FLAG and
+ * kills the stage (SIGKILL, never the record's fault), and every start
+ * that finds FLAG fails at once, before any record.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ringpipe.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-static int mode; /* 0, or 'p' (peek), 'i' (ignore), 'e' (error) or 'x'
-		  * (exit): see below */
+static int mode; /* 0, or 'p' (peek), 'i' (ignore), 'e' (error), 'x'
+		  * (exit), 'a' (again), 'h' (huge) or 'f' (flaky): see
+		  * below */
+static const char *flag; /* flaky: its file */
 
 static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 {
@@ -28,6 +37,10 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 	/* In every mode: a record it crashes on. */
 	if (in->len >= 4 && memcmp(in->data, "SEGV", 4) == 0)
 		raise(SIGSEGV);
+	if (mode == 'f' && in->len == 4 && memcmp(in->data, "LOOP", 4) == 0) {
+		close(open(flag, O_CREAT | O_WRONLY, 0644));
+		raise(SIGKILL);
+	}
 	if (in->len >= 3 && memcmp(in->data, "BAD", 3) == 0) {
 		/* Three parts: the first two are committed (the ring takes
 		 * them) before the refusal, the last is still held. */
@@ -45,6 +58,12 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		 * error, "exit" exits in the middle of the record. */
 		if (mode == 'e')
 			return -EILSEQ;
+		if (mode == 'a')
+			return -EAGAIN;
+		if (mode == 'h') {
+			static char huge[2 << 20];
+			return rp_emit(s, huge, sizeof(huge));
+		}
 		if (mode == 'x')
 			exit(1);
 		err = rp_stage_refuse(s, "it starts with BAD, which no "
@@ -62,6 +81,9 @@ int main(int argc, char **argv)
 	int err = rp_stage_open(&s);
 
 	mode = argc < 2 ? 0 : strcmp(argv[1], "exit") == 0 ? 'x' : argv[1][0];
+	if (mode == 'f' && (argc < 3 || access(argv[2], F_OK) == 0))
+		return RP_EXIT_ERROR; /* flaky, from now on */
+	flag = mode == 'f' ? argv[2] : NULL;
 	/* Outside a callback there is no record to refuse. */
 	if (err == 0 && rp_stage_refuse(s, "none") != -EINVAL)
 		return RP_EXIT_ERROR;
