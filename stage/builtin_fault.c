@@ -421,8 +421,9 @@ static int fault_main(int argc, char **argv)
 
 const struct builtin builtin_fault = {
 	.name = "fault",
-	.synopsis = "[(--at N | --match REGEX | --random SEED:MAX | --every N) "
-		    "--do ACTION] [--copies N [--midway]] [--make N]",
+	.synopsis = "(--at N | --match REGEX | --random SEED:MAX | --every N) "
+		    "--do ACTION [--copies N [--midway]] | --copies N "
+		    "[--midway] | --make N",
 	.summary = "pass records through (or make them); misbehave on a "
 		   "chosen one",
 	.help =

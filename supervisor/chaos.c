@@ -713,20 +713,49 @@ static void kill_notes(const struct rp_cfg *cfg)
 	}
 }
 
-/* The crash-point sweep (chaos.h): 0 if every run matched. */
+/* One run of the sweep that differed from the reference, as a JSON
+ * object (the i-th: a comma before all but the first). */
+static void fail_json(FILE *f, unsigned i, const char *stage,
+		      const char *point, unsigned pass,
+		      const struct outcome *res, const char *log)
+{
+	fprintf(f, "%s{\"stage\":", i ? "," : "");
+	rp_json_str(f, stage);
+	fprintf(f, ",\"point\":\"%s\",\"pass\":%u,\"exit\":%d,\"lost\":"
+		   "%llu,\"duplicated\":%llu,\"reordered\":%s,\"judged\":%s,"
+		   "\"log\":",
+		point, pass, res->code, (unsigned long long)res->lost,
+		(unsigned long long)res->dup, res->reordered ? "true" : "false",
+		res->unjudged ? "false" : "true");
+	rp_json_str(f, log);
+	fputc('}', f);
+}
+
+/* The crash-point sweep (chaos.h): 0 if every run matched.  With json,
+ * the same as one object: each stage and point's tally in "points",
+ * each run that differed in "failed". */
 static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		 const struct rp_chaos_opts *o, const char *out,
-		 const struct rp_chaos_expect *e)
+		 const struct rp_chaos_expect *e, FILE *json)
 {
 	static const char *const points[] = {
 		"reserved",	  "commit-half",    "before-publish",
 		"peeked",	  "before-release", "ckpt-written"};
 	struct rp_run_opts ro = *run;
-	unsigned runs = 0, fired = 0, bad = 0;
-	char log[320];
+	unsigned runs = 0, fired = 0, bad = 0, npoints = 0;
+	char log[320], *fbuf = NULL;
+	size_t flen = 0;
+	FILE *fails = json ? open_memstream(&fbuf, &flen) : NULL;
 
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
 	ro.quiet = 0;
+	if (json) {
+		fprintf(json, "{\"pipeline\":");
+		rp_json_str(json, cfg->name);
+		fprintf(json, ",\"mode\":\"crashpoints\",\"passes\":%u,"
+			      "\"points\":[",
+			o->crashpoints);
+	}
 	for (int k = 0; k < cfg->nstages; k++) {
 		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
 		if (st->restart == RP_RESTART_NEVER)
@@ -770,6 +799,10 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 						 st->name, points[p], n);
 					rename(log, keep);
 					bad++;
+					if (fails)
+						fail_json(fails, bad - 1, st->name,
+							  points[p], n, &res,
+							  keep);
 					printf("  FAILED      %s at %s, pass %u: exit "
 					       "%d, lost %llu, duplicated %llu%s%s "
 					       "(log %s)\n",
@@ -788,11 +821,31 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			printf("  %-16s %-15s %u/%u runs match (%u crashed "
 			       "there)\n",
 			       st->name, points[p], ok, o->crashpoints, hit);
+			if (json) {
+				fprintf(json, "%s{\"stage\":", npoints++ ?
+							      "," : "");
+				rp_json_str(json, st->name);
+				fprintf(json, ",\"point\":\"%s\",\"match\":%u,"
+					      "\"runs\":%u,\"crashed\":%u}",
+					points[p], ok, o->crashpoints, hit);
+			}
 		}
 	}
 	printf("  sweep       %u runs, %u crashed at their point, %u "
 	       "differed from the reference\n",
 	       runs, fired, bad);
+	if (json) {
+		/* (The failed runs, gathered apart as they came.) */
+		fprintf(json, "],\"runs\":%u,\"crashed\":%u,\"differed\":"
+			      "%u,\"safe\":%s,\"failed\":[",
+			runs, fired, bad, bad ? "false" : "true");
+		if (fails != NULL && fclose(fails) == 0 && fbuf != NULL)
+			fwrite(fbuf, 1, flen, json);
+		fprintf(json, "]}\n");
+	} else if (fails != NULL) {
+		fclose(fails);
+	}
+	free(fbuf);
 	return bad != 0;
 }
 
@@ -934,8 +987,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	 * that cannot be written fails now, not after the runs.  (A run
 	 * that fails before its verdict leaves it empty: no earlier verdict
 	 * is taken for this one's.) */
-	if (o->json && !o->crashpoints &&
-	    (json = fopen(o->json, "we")) == NULL) {
+	if (o->json && (json = fopen(o->json, "we")) == NULL) {
 		fprintf(stderr, "ringpipe chaos: cannot write %s (--json): "
 				"%s\n",
 			o->json, strerror(errno));
@@ -1009,7 +1061,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       cfg->name, o->crashpoints);
 		/* (Its runs' quarantines, all of them, apart too.) */
 		dead_letter_for(cfg, out, ".chaos.dead");
-		bad = sweep(cfg, run, o, out, &exp);
+		bad = sweep(cfg, run, o, out, &exp, json);
+		if (json != NULL && fclose(json) != 0) {
+			fprintf(stderr, "ringpipe chaos: writing %s (--json): "
+					"%s\n",
+				o->json, strerror(errno));
+			bad = 1;
+		}
+		json = NULL;
 		printf("  replay      ringpipe chaos %s --crashpoints %u%s%s%s\n",
 		       o->file, o->crashpoints,
 		       run->fast_restart ? " --fast-restart" : "",

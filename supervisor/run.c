@@ -671,8 +671,9 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	uint64_t cleared = r->cleared;
 
 	r->cleared = 0; /* (recover says so again of this death) */
-	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed ||
-	    (s->drain_sig && quarantined != 2))
+	/* (Draining too: what is queued is still to be done, past a
+	 * record quarantined on the way; the drain's deadline bounds it.) */
+	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
 		return 0;
 	if (quarantined == 2) {
 		/* It refused a record, now quarantined: its word on the
@@ -2868,8 +2869,15 @@ static const char *not_once(const struct rp_cfg_stage *c, int out)
 		return "at-least-once for its program's latest input (what "
 		       "it had not read, and had read last: a quarter of the "
 		       "input ring at most); at-most-once before that";
-	if (!strcmp(n, "exec"))
+	if (!strcmp(n, "exec") && c->input[0] != '\0')
 		return "at-most-once: a restart loses what its program held";
+	/* A source's command run again starts again: seq, cat FILE write
+	 * it all again, under new numbers (no replay to drop); tail -f
+	 * goes on, and what it held is lost. */
+	if (!strcmp(n, "exec"))
+		return "none: a restart runs its command again, which may "
+		       "write again what it wrote (duplicates: seq, cat FILE) "
+		       "or go on, losing what it held (tail -f)";
 	if (!strcmp(n, "file-source"))
 		return "at-most-once: a restarted source on stdin, a pipe or "
 		       "a device loses what it had read";
@@ -3064,6 +3072,13 @@ static void write_json(struct sup *s, FILE *f, int code)
 		if (have_in)
 			fprintf(f, ",\"waits_for_input\":%llu",
 				(unsigned long long)in_c.waits);
+		/* A copy's ring counts are its group's, as the text says
+		 * "(all replicas)": said, so none is summed over copies. */
+		if (r->nrep > 1) {
+			fprintf(f, ",\"replica_of\":");
+			rp_json_str(f, pos_name(s, P(s, k)));
+			fprintf(f, ",\"ring_counts\":\"group\"");
+		}
 		rp_sandbox_describe(r->layers, layers, sizeof(layers));
 		fprintf(f, ",\"blocked_input_s\":%.3f,\"blocked_output_s\":%.3f",
 			waited(r, 0), waited(r, 1));

@@ -562,15 +562,16 @@ RP_TEST(test_scribbling_stage_blamed_alone, 400)
 
 /* The crash-point sweep: every stage killed at its 1st, 2nd and 3rd pass
  * through every commit-path crash point, one run each, and every run's
- * output is the fault-free one.  (Under the sanitizers, the first pass
- * only: each step's memory, once.) */
+ * output is the fault-free one; --json writes the same tallies.  (Under
+ * the sanitizers, the first pass only: each step's memory, once.) */
 RP_TEST(test_chaos_crashpoint_sweep, 120)
 {
 	unsigned passes = rp_test_sanitized() ? 1 : 3;
 	char *args[] = {"chaos", "c.yaml", "--crashpoints",
-			passes == 1 ? "1" : "3", NULL};
-	char *text, *q;
-	unsigned runs = 0, crashed = 0, differed = 1;
+			passes == 1 ? "1" : "3", "--json", "c.json", NULL};
+	char *text, *q, *json, want[96];
+	unsigned runs = 0, crashed = 0, differed = 1, points = 0;
+	size_t n;
 
 	rp_cmd_dir_make("chaos");
 	/* (50 000 lines: each point is still passed as often as the
@@ -594,6 +595,17 @@ RP_TEST(test_chaos_crashpoint_sweep, 120)
 	CU_ASSERT_EQUAL(differed, 0);
 	CU_ASSERT(strstr(text, "FAILED") == NULL);
 	free(text);
+	json = rp_cmd_slurp("c.json", &n);
+	CU_ASSERT_FATAL(json != NULL);
+	CU_ASSERT(strstr(json, "\"mode\":\"crashpoints\"") != NULL);
+	snprintf(want, sizeof(want), "\"runs\":%u,\"crashed\":%u,"
+		 "\"differed\":0,\"safe\":true,\"failed\":[]}\n",
+		 runs, crashed);
+	CU_ASSERT(strstr(json, want) != NULL);
+	for (q = json; (q = strstr(q, "\"point\":")) != NULL; q++)
+		points++;
+	CU_ASSERT_EQUAL(points, 24);
+	free(json);
 	rp_cmd_dir_remove();
 }
 

@@ -3134,6 +3134,40 @@ RP_TEST(test_drain_delivers_what_was_read, 60)
 	if (lines <= 10 || strstr(rep, "cancelled") != NULL)
 		fprintf(stderr, "%d lines:\n%s\n", lines, rep);
 	free(rep);
+	/* A poison record met while draining is quarantined and the stage
+	 * restarted past it, as at any other time: everything else queued
+	 * is delivered and the run exits 0 (it used to fail, the stages
+	 * after it cancelled and what was queued lost). */
+	{
+		char *args[] = {"-e", line, NULL};
+		size_t n;
+		pid_t pid;
+		FILE *f;
+		rp_cmd_path(want, sizeof(want), "IN");
+		f = fopen(want, "w");
+		CU_ASSERT_FATAL(f != NULL);
+		for (int i = 0; i < 1000; i++)
+			fprintf(f, "line %d\n", i);
+		fclose(f);
+		snprintf(line, sizeof(line),
+			 "file-source --lines IN ! fault @ring=64K "
+			 "@quarantine_after=1 --at 600 --do crash ! exec "
+			 "@ring=4K -- sh -c 'while read l; do echo $l; sleep "
+			 "0.001; done' ! file-sink --lines OUT");
+		pid = rp_cmd_start(args, -1);
+		usleep(300000);
+		kill(pid, SIGUSR1);
+		CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 30)), 0);
+		rep = rp_cmd_slurp("REPORT", &n);
+		CU_ASSERT(strstr(rep, "User defined signal 1: draining") !=
+			  NULL);
+		CU_ASSERT(strstr(rep, "record 600 quarantined") != NULL);
+		CU_ASSERT(strstr(rep, "cancelled") == NULL);
+		CU_ASSERT_EQUAL(rp_cmd_lines("OUT"), 999);
+		if (rp_cmd_lines("OUT") != 999)
+			fprintf(stderr, "%s\n", rep);
+		free(rep);
+	}
 	rp_cmd_dir_remove();
 }
 
