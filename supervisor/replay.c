@@ -183,13 +183,37 @@ static void source_name(const struct rp_cfg *rc, char *buf, size_t len)
 	}
 }
 
+/* Does the pipeline move raw bytes or frames rather than lines (a
+ * source or an exec stage with --chunks or --records)? */
+static int raw_records(const struct rp_cfg *cfg)
+{
+	for (int i = 0; i < cfg->nstages; i++) {
+		const struct rp_cfg_stage *st = &cfg->stages[i];
+		if (rp_cfg_exec_option(st, "--chunks") ||
+		    rp_cfg_exec_option(st, "--records"))
+			return 1;
+		if (!st->builtin || strcmp(st->argv[0], "file-source") != 0)
+			continue;
+		for (int a = 1; a < st->argc; a++)
+			if (!strcmp(st->argv[a], "--chunks") ||
+			    !strcmp(st->argv[a], "--records"))
+				return 1;
+	}
+	return 0;
+}
+
 /* The last stage writes to `to`: a file-sink keeps its options; anything
- * else after the replayed stage becomes `file-sink to`. */
-static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given)
+ * else after the replayed stage becomes `file-sink --lines to` (a line
+ * each record, as the records of a line pipeline are), or `file-sink
+ * to` where the pipeline moves raw bytes or frames (raw). */
+static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given,
+			 int raw)
 {
 	struct rp_cfg_stage *last = &rc->stages[rc->nstages - 1];
 	char name[RP_CFG_NAME], input[RP_CFG_NAME];
-	const char *argv[] = {"file-sink", to, NULL};
+	const char *lines[] = {"file-sink", "--lines", to, NULL};
+	const char *bytes[] = {"file-sink", to, NULL};
+	const char **argv = raw ? bytes : lines;
 
 	if (last->builtin && strcmp(last->argv[0], "file-sink") == 0 &&
 	    last->argc >= 2) {
@@ -239,7 +263,7 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 	const char *to = o->to ? o->to : "-";
 	char src[RP_CFG_NAME], to_buf[PATH_MAX + 3];
 	const char *argv[] = {"file-source", "--records", tmp, NULL};
-	int err;
+	int err, raw = raw_records(cfg);
 
 	/* A path file-sink would take for an option: ./-name. */
 	if (to[0] == '-' && to[1] != '\0') {
@@ -274,13 +298,54 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 	memcpy(rc->stages[1].input, src, sizeof(src));
 	err = builtin_stage(&rc->stages[0], src, "", argv);
 	if (err == 0)
-		err = redirect_sink(rc, to, o->to != NULL);
+		err = redirect_sink(rc, to, o->to != NULL, raw);
 	if (err == -ENOMEM)
 		fprintf(stderr, "ringpipe replay: out of memory\n");
 	return err == 0 ? 0 : err == -ENOMEM ? RP_RUN_FAILED : RP_RUN_USAGE;
 }
 
 /* ------------------------------------------------------------ the run */
+
+/* path with its directory made absolute and resolved (the file itself
+ * need not exist): 0, or -1 if its directory is not there. */
+static int resolved(const char *path, char *out, size_t len)
+{
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash == NULL ? 1 : slash == path ? 1 : (int)(slash - path),
+		 slash == NULL ? "." : path);
+	if (realpath(dir, real) == NULL)
+		return -1;
+	snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+		 slash ? slash + 1 : path);
+	return 0;
+}
+
+/* Would writing to `to` overwrite the dead-letter files the replay reads
+ * (PREFIX.rec, .jsonl) or appends to (PREFIX.replay.*)?  The one it
+ * names, or NULL. */
+static const char *to_is_ours(const char *to, const char *prefix,
+			      char *hit, size_t len)
+{
+	static const char *const ext[] = {".rec", ".jsonl", REPLAY_EXT ".rec",
+					  REPLAY_EXT ".jsonl"};
+	char a[PATH_MAX + 2], b[PATH_MAX + 2];
+	struct stat st_to, st;
+	int have_to = stat(to, &st_to) == 0;
+
+	if (strcmp(to, "-") == 0 || resolved(to, a, sizeof(a)) != 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof(ext) / sizeof(*ext); i++) {
+		snprintf(hit, len, "%s%s", prefix, ext[i]);
+		if ((have_to && stat(hit, &st) == 0 &&
+		     st.st_dev == st_to.st_dev && st.st_ino == st_to.st_ino) ||
+		    (resolved(hit, b, sizeof(b)) == 0 && strcmp(a, b) == 0))
+			return hit;
+	}
+	return NULL;
+}
 
 static int dead_prefix(const struct rp_replay_opts *o, const struct rp_cfg *cfg,
 		       char *buf, size_t len)
@@ -299,41 +364,17 @@ static int dead_prefix(const struct rp_replay_opts *o, const struct rp_cfg *cfg,
 	return 0;
 }
 
-static uint64_t size_of(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
-}
-
-/* The lines of path past offset from: the records the run quarantined. */
-static uint64_t lines_after(const char *path, uint64_t from)
-{
-	FILE *f = fopen(path, "re");
-	uint64_t n = 0;
-	int ch;
-
-	if (f == NULL)
-		return 0;
-	if (fseeko(f, (off_t)from, SEEK_SET) == 0)
-		while ((ch = getc(f)) != EOF)
-			n += ch == '\n';
-	fclose(f);
-	return n;
-}
-
 /* Run rc; the summary line, and the exit code. */
 static int run_replay(const struct rp_cfg *rc, const struct rp_run_opts *run,
 		      const char *rec_path, const char *stage, uint64_t n)
 {
-	char idx[300];
-	uint64_t before, q;
+	struct rp_run_opts ro = *run;
+	uint64_t q = 0;
 	int code;
 
-	snprintf(idx, sizeof(idx), "%s.jsonl", rc->dead_letter);
-	before = size_of(idx);
-	code = rp_run(rc, run);
-	q = lines_after(idx, before);
+	/* Its own count: another run may append to the same files. */
+	ro.quarantined = &q;
+	code = rp_run(rc, &ro);
 	fprintf(stderr, "replay: %llu record%s from %s through %s: ",
 		(unsigned long long)n, n == 1 ? "" : "s", rec_path, stage);
 	if (code == RP_RUN_OK)
@@ -401,7 +442,7 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 		  struct rp_cfg *cfg, struct rp_cfg *rc,
 		  struct rp_replay_index **ixp, char *tmp, size_t tmplen)
 {
-	char prefix[256], err[RP_REPLAY_ERR];
+	char prefix[256], err[RP_REPLAY_ERR], hit[300];
 	struct rp_replay_index *ix;
 	sigset_t mask;
 	int code, sel, k, e;
@@ -413,6 +454,14 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 	}
 	if ((code = dead_prefix(o, cfg, prefix, sizeof(prefix))))
 		return code;
+	if (o->to != NULL &&
+	    to_is_ours(o->to, prefix, hit, sizeof(hit)) != NULL) {
+		fprintf(stderr, "ringpipe replay: --to %s is %s, a dead-letter "
+				"file of this replay: it would be overwritten "
+				"(name another file)\n",
+			o->to, hit);
+		return RP_RUN_USAGE;
+	}
 	if ((*ixp = ix = rp_replay_index_open(prefix, &e, err, sizeof(err))) ==
 	    NULL) {
 		fprintf(stderr, "ringpipe replay: %s\n", err);

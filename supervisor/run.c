@@ -3480,6 +3480,8 @@ out:
 	if (s->tfd >= 0)
 		close(s->tfd);
 	rp_deadletter_close(&s->dead);
+	if (o->quarantined != NULL)
+		*o->quarantined = s->quarantined;
 	free(s);
 	/* The report and the last lines: written out, waiting for the
 	 * reader now that nothing else waits for the supervisor. */

@@ -76,6 +76,9 @@ struct rp_run_opts {
 	 * the run that quarantined them: one quarantined again says so. */
 	const struct rp_replay_of *replay_of;
 	size_t nreplay_of;
+	/* Where the run says how many records it quarantined (NULL:
+	 * nowhere): its own, whoever else appends to the same files. */
+	uint64_t *quarantined;
 };
 
 struct rp_replay_of {

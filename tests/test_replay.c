@@ -192,8 +192,10 @@ RP_TEST(test_fixed_stage_passes_the_record, 90)
 	rp_cmd_dir_remove();
 }
 
-/* A last stage that is not a file-sink gives way to `file-sink --to`:
- * the record's bytes exactly, nothing added. */
+/* A last stage that is not a file-sink gives way to `file-sink --lines
+ * --to` in a line pipeline: the record as the line it was, nothing run
+ * together with the next.  A --to naming one of the dead-letter files
+ * the replay reads or appends to is refused, the file left as it was. */
 RP_TEST(test_other_sink_replaced_by_file_sink, 90)
 {
 	static const char counted[] =
@@ -202,15 +204,21 @@ RP_TEST(test_other_sink_replaced_by_file_sink, 90)
 	    "  - {name: parse, input: read, run: grep, args: [line]}\n"
 	    "  - {name: tally, input: parse, run: count}\n";
 	char *more[] = {"--to", "raw", NULL};
+	char *ours[] = {"--to", "rp.dead.rec", NULL};
 	char *out, *err;
 
 	quarantine_poison();
 	spit_text("counted.yaml", counted);
 	CU_ASSERT_EQUAL(replay("counted.yaml", more, &out, &err), 0);
-	CU_ASSERT(has_bytes("raw", POISON, 8));
+	CU_ASSERT(has_bytes("raw", POISON "\n", 9));
 	/* count never ran: file-sink took its place. */
 	CU_ASSERT(strstr(err, "count: records=") == NULL);
 	CU_ASSERT(strstr(err, "1 passed, 0 quarantined again") != NULL);
+	free(out);
+	free(err);
+	CU_ASSERT_EQUAL(replay("counted.yaml", ours, &out, &err), 2);
+	CU_ASSERT(strstr(err, "--to rp.dead.rec is ") != NULL);
+	CU_ASSERT(has_bytes("rp.dead.rec", POISON_FRAME, POISON_FRAME_LEN));
 	free(out);
 	free(err);
 	rp_cmd_dir_remove();
