@@ -355,8 +355,7 @@ int exec_reader_gone(struct ex *x)
 	if (x->max != 0 || !WIFSIGNALED(x->status) ||
 	    WTERMSIG(x->status) != SIGPIPE || !stdout_unread())
 		return 0;
-	fprintf(stderr, RP_STDERR_MARK_S RP_STDERR_INFO_S "exec: %s: its "
-			"reader is gone: "
+	fprintf(stderr, EXEC_NOTES "%s: its reader is gone: "
 			"ending early\n",
 		x->cmd);
 	return 1;
@@ -414,7 +413,12 @@ static int exec_findable(const char *cmd)
 		if (*end == '\0')
 			break;
 	}
-	fprintf(stderr, EXEC_SAYS "%s: not found in PATH\n", cmd);
+	{
+		char hint[300] = "";
+		path_hint(cmd, hint, sizeof(hint));
+		fprintf(stderr, EXEC_SAYS "%s: not found in PATH%s\n", cmd,
+			hint);
+	}
 	return 0;
 }
 

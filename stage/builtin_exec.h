@@ -15,6 +15,9 @@
 /* How the adapter's messages start on the stderr it shares with its
  * program (see RP_STDERR_MARK). */
 #define EXEC_SAYS RP_STDERR_MARK_S "exec: "
+/* The same for a note that only informs (left out under -q): how a
+ * narrowing goes, its program's reader gone. */
+#define EXEC_NOTES RP_STDERR_MARK_S RP_STDERR_INFO_S "exec: "
 #define READ_BUF (64u * 1024u)    /* bytes per read of the stdout pipe */
 #define READ_TURN (256u * 1024u)  /* stdout bytes per loop turn, at most */
 #define WRITE_HIGH (64u * 1024u)  /* stdin bytes held before taking more */

@@ -313,7 +313,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 	 * Narrowing a crash, a run that hangs instead proves nothing about
 	 * the crash: the narrowing ends there, and the crash stands. */
 	x->hang = x->timed_out;
-	fprintf(stderr, EXEC_SAYS "%s died of %s: narrowing the last %zu "
+	fprintf(stderr, EXEC_NOTES "%s died of %s: narrowing the last %zu "
 			"records it had read down to the one it dies on\n",
 		x->cmd, death(x, how, sizeof(how)), n);
 	while (nu > 0) {
@@ -413,7 +413,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			x->denied = 0;
 		}
 		sig = WTERMSIG(x->status);
-		fprintf(stderr, EXEC_SAYS "%s dies of %s on record %llu alone, %u "
+		fprintf(stderr, EXEC_NOTES "%s dies of %s on record %llu alone, %u "
 				"times (%zu runs to find it)\n",
 			x->cmd, death(x, how, sizeof(how)),
 			(unsigned long long)x->h[x->hhead].seq, deaths, runs);

@@ -107,6 +107,8 @@ struct rp_stage {
 	uint64_t after;        /* counted already, up to position after - 1 */
 	int retaken;           /* the current record is such a one */
 	uint32_t resv_held_len; /* the held reservation's length */
+	uint32_t resv_len;     /* the user's reservation's length */
+	void *resv_buf;        /* and where it is */
 	struct held_out {
 		size_t off;        /* its bytes: hb[off, off + len) */
 		uint32_t len;
@@ -1054,6 +1056,12 @@ int rp_emit_end_origin(struct rp_stage *s)
 int rp_stage_release(struct rp_stage *s)
 {
 	struct rp_ckpt ck;
+
+	/* rp_stage_run releases after the callback: inside it, a release
+	 * would publish a record's outputs before all are made, and let go
+	 * of the record a crash must find again. */
+	if (s->in_callback)
+		return -EBUSY;
 	/* The records being released have all their outputs: the last
 	 * one goes out marked, and before the input is let go. */
 	int err = s->source ? 0 : commit_pending(s, 1);
@@ -1253,7 +1261,8 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 		err = held_reserve(s, len, buf);
 		if (err == 0) {
 			s->user_resv = s->resv_held = 1;
-			s->resv_held_len = len;
+			s->resv_held_len = s->resv_len = len;
+			s->resv_buf = *buf;
 			return 0;
 		}
 		if (err != -ENOSPC ||
@@ -1264,13 +1273,50 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 	if ((err = out_reserve(s, len, buf)))
 		return err;
 	s->user_resv = 1;
+	s->resv_len = len;
+	s->resv_buf = *buf;
 	return 0;
+}
+
+/* A replica's reservation in the ring copies share is a claim that must
+ * stay exact: committed shorter, the rest is padded, and a rest shorter
+ * than a record header cannot be.  Then the record is reserved again at
+ * its length and its bytes moved there. */
+static int shrink_claim(struct rp_stage *s, uint32_t len)
+{
+	uint64_t rest = rp_rec_size(s->resv_len) - rp_rec_size(len);
+	void *tmp, *dst;
+	int err;
+
+	if (!s->replica || s->resv_held || rest == 0 ||
+	    rest >= sizeof(struct rp_rec_hdr))
+		return 0;
+	if ((tmp = malloc(len ? len : 1)) == NULL)
+		return -ENOMEM;
+	memcpy(tmp, s->resv_buf, len);
+	rp_abandon(s->out);
+	s->user_resv = 0;
+	err = out_reserve(s, len, &dst);
+	if (err == 0) {
+		memcpy(dst, tmp, len);
+		s->user_resv = 1;
+		s->resv_len = len;
+		s->resv_buf = dst;
+	}
+	free(tmp);
+	return err;
 }
 
 int rp_emit_commit(struct rp_stage *s, uint32_t len)
 {
-	if (!s->user_resv || (s->resv_held && len > s->resv_held_len))
+	int err;
+
+	/* (Longer than reserved: said now, of this record, not later of
+	 * none.) */
+	if (!s->user_resv || len > s->resv_len)
 		return -EINVAL;
+	if ((err = shrink_claim(s, len)))
+		return err;
 	s->user_resv = 0;
 	s->pending = 1;
 	s->pending_held = s->resv_held;
@@ -1593,6 +1639,23 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			s->in_callback = 1;
 			ret = fn(s, &r, arg);
 			s->in_callback = 0;
+			/* A reservation left open is this record's mistake,
+			 * said here, not the next record's -EBUSY. */
+			if (s->user_resv) {
+				if (!s->resv_held)
+					rp_abandon(s->out);
+				s->user_resv = s->resv_held = 0;
+				if (ret >= 0 && !s->refused) {
+					fprintf(stderr, "its callback left a "
+						"reservation uncommitted "
+						"(rp_emit_reserve without "
+						"rp_emit_commit) on record "
+						"%llu\n",
+						(unsigned long long)
+							s->cb_origin);
+					ret = -EINVAL;
+				}
+			}
 			/* A failure is the record's, for the supervisor, as a
 			 * crash on it would be: it stays the one worked on.
 			 * -EAGAIN says it is not (a service it needs is
@@ -1603,9 +1666,10 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			rp_stage_record_done(s);
 			/* (A cancel that came meanwhile wins: what it
 			 * emitted for the record is dropped either way.)
-			 * A refusal the callback did not pass on is a
-			 * refusal all the same: it was said. */
-			if (s->refused && ret >= 0)
+			 * A refusal the callback did not pass on, or
+			 * followed with an error, is a refusal all the
+			 * same: it was said. */
+			if (s->refused && !(ret == -ECANCELED && s->cancel))
 				return s->cancel ? rp_stage_finish(s, 0,
 								   (int)s->cancel)
 						 : refuse(s);

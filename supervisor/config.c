@@ -46,9 +46,10 @@ int rp_cfg_replays(const struct rp_cfg_stage *c)
 	const char *n = c->argv[0];
 
 	/* A program of one's own replays if it is a deterministic stage;
-	 * as a source, only if it saves where it is (we cannot know). */
+	 * as a source, only if it saves where it is and goes back there,
+	 * which we cannot know: it says so (replays: true). */
 	if (!c->builtin)
-		return c->input[0] != '\0';
+		return c->input[0] != '\0' || c->replays;
 	if (strcmp(n, "exec") == 0)
 		return rp_cfg_exec_option(c, "--each");
 	if (strcmp(n, "file-source") == 0 || strcmp(n, "file-sink") == 0)
@@ -442,6 +443,7 @@ static const char *const stage_keys[] = {
 	"sandbox",     "restart",      "restart_max",
 	"restart_window", "restart_backoff_ms", "record_timeout_ms",
 	"end_timeout_ms", "quarantine_after", "standby", "replicas", "ordered",
+	"replays",
 	"lock_timeout_ms"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
@@ -686,6 +688,8 @@ static int stage_key(struct ctx *c, yaml_node_t *k, yaml_node_t *v,
 		err = bool_value(c, v, key, &st->standby);
 	} else if (!strcmp(key, "ordered")) {
 		err = bool_value(c, v, key, &st->ordered);
+	} else if (!strcmp(key, "replays")) {
+		err = bool_value(c, v, key, &st->replays);
 	} else if (!strcmp(key, "replicas")) {
 		uint64_t x;
 		err = count_value(c, v, key, RP_CFG_MAX_REPLICAS, &x);
@@ -998,6 +1002,12 @@ static int check_graph(struct rp_cfg *cfg)
 				       st->name);
 		if (st->replicas > 1 && (err = check_replicas(cfg, st)))
 			return err;
+		if (st->replays && (st->builtin || st->input[0] != '\0'))
+			return fail_at(cfg, st->line, st->column,
+				       "stage '%s': replays: only a source "
+				       "program of one's own says so (a "
+				       "built-in or a stage with an input "
+				       "is judged by ringpipe)", st->name);
 		if ((err = check_end_timeout(cfg, st)))
 			return err;
 		if ((err = check_rules(cfg, st)))
@@ -1213,10 +1223,27 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 #define CFG_MAX_BYTES (1u << 20)
 #define CFG_MAX_DEPTH 32
 
-static int yaml_problem(struct rp_cfg *cfg, const yaml_parser_t *p)
+static int yaml_problem(struct rp_cfg *cfg, const yaml_parser_t *p,
+			const unsigned char *text, size_t len)
 {
-	return fail_at(cfg, (int)p->problem_mark.line + 1,
-		       (int)p->problem_mark.column + 1, "not valid YAML: %s",
+	int line = (int)p->problem_mark.line + 1;
+	int col = (int)p->problem_mark.column + 1;
+
+	/* libyaml's reader (a control character, bad UTF-8) leaves the
+	 * mark at the start and says the byte offset instead: the line
+	 * and column counted from it (a byte a column). */
+	if (p->error == YAML_READER_ERROR && p->problem_offset <= len) {
+		line = col = 1;
+		for (size_t i = 0; i < p->problem_offset; i++) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else {
+				col++;
+			}
+		}
+	}
+	return fail_at(cfg, line, col, "not valid YAML: %s",
 		       p->problem ? p->problem : "?");
 }
 
@@ -1237,7 +1264,7 @@ static int yaml_shape(struct rp_cfg *cfg, const unsigned char *text,
 	for (int done = 0; !done && !err;) {
 		int starts;
 		if (!yaml_parser_parse(&p, &ev)) {
-			err = yaml_problem(cfg, &p);
+			err = yaml_problem(cfg, &p, text, len);
 			break;
 		}
 		starts = ev.type == YAML_SCALAR_EVENT ||
@@ -1377,7 +1404,7 @@ int rp_cfg_load(const char *path, struct rp_cfg *cfg)
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_string(&parser, text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
-		err = yaml_problem(cfg, &parser);
+		err = yaml_problem(cfg, &parser, text, len);
 		yaml_parser_delete(&parser);
 		free(text);
 		return err;

@@ -36,6 +36,8 @@
  *                                   # waiting, to take over at a crash
  *       replicas: 1                 # copies sharing its rings (1-16)
  *       ordered: true               # replicas publish in input order
+ *       replays: false              # a source program that goes back to
+ *                                   # what it saved: exactly-once
  *       lock_timeout_ms: 2000       # a replica holding a ring's lock
  *                                   # longer is killed
  *
@@ -73,6 +75,8 @@ struct rp_cfg_stage {
 				       * RP_CFG_END_TIMEOUTS record timeouts) */
 	uint32_t quarantine_after;    /* deaths on one record; 0: never */
 	int standby;              /* a waiting copy takes over at a crash */
+	int replays;              /* a source program of one's own says it
+				   * goes back to where it saved */
 	uint32_t replicas;        /* copies sharing its rings; 1: alone */
 	int ordered;              /* replicas publish in input order */
 	uint32_t lock_timeout_ms; /* replicas: longest hold of a ring lock */

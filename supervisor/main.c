@@ -28,6 +28,7 @@
 #include "chaos.h"
 #include "observe.h"
 #include "config.h"
+#include "deadletter.h"
 #include "log.h"
 #include "replay.h"
 #include "run.h"
@@ -377,6 +378,25 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 	return rp_replay(&ro, o);
 }
 
+/* The dead-letter output cfg names cannot be written: said, 1. */
+static int dead_letter_unwritable(const struct rp_cfg *cfg)
+{
+	struct rp_deadletter d;
+	char prefix[256], why[400];
+	int bad;
+
+	rp_deadletter_prefix(cfg->dead_letter, cfg->name, prefix,
+			     sizeof(prefix));
+	rp_deadletter_init(&d, prefix);
+	bad = rp_deadletter_writable(&d, why, sizeof(why)) != 0;
+	if (bad)
+		fprintf(stderr, "ringpipe: %s: dead_letter: %s.rec cannot be "
+				"written (%s)\n",
+			cfg->file[0] ? cfg->file : "-e", prefix, why);
+	rp_deadletter_close(&d);
+	return bad;
+}
+
 /* Started with stdin, stdout or stderr closed (cmd <&-): /dev/null in
  * its place, as a shell's job would have, or the first ring or socket
  * opened would take the number, and a stage would get it as its stdin
@@ -558,11 +578,32 @@ int main(int argc, char **argv)
 	}
 	if (o.fast_restart)
 		rp_cfg_fast_restart(cfg);
+	/* Each built-in judges its own arguments, before anything starts
+	 * (check, run and chaos alike: a mistake is exit 2, placed).  A run
+	 * takes the signals it handles from here on, as the run does (a
+	 * Ctrl-C or a drain meanwhile waits for it, not the default end). */
+	if (!chaos && !check_only && strcmp(cmd, "check") != 0) {
+		sigset_t mask;
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGINT);
+		sigaddset(&mask, SIGTERM);
+		sigaddset(&mask, SIGHUP);
+		sigaddset(&mask, SIGQUIT);
+		sigaddset(&mask, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+	}
+	stage_bin(bin, sizeof(bin));
+	if (rp_argcheck(cfg, bin) != 0) {
+		fprintf(stderr, "ringpipe: %s\n", cfg->error);
+		rp_cfg_free(cfg);
+		free(cfg);
+		return RP_RUN_USAGE;
+	}
 	if (check_only || !strcmp(cmd, "check")) {
-		/* Each built-in judges its own arguments. */
-		stage_bin(bin, sizeof(bin));
-		if (rp_argcheck(cfg, bin) != 0) {
-			fprintf(stderr, "ringpipe: %s\n", cfg->error);
+		/* A dead_letter: named where nothing can be written fails
+		 * the run at its first poison record: said now. */
+		if (cfg->dead_letter[0] != '\0' &&
+		    dead_letter_unwritable(cfg) != 0) {
 			rp_cfg_free(cfg);
 			free(cfg);
 			return RP_RUN_USAGE;
@@ -574,7 +615,6 @@ int main(int argc, char **argv)
 		free(cfg);
 		return 0;
 	}
-	stage_bin(bin, sizeof(bin));
 	o.stage_bin = bin;
 	co.file = arg;
 	code = chaos ? rp_chaos(cfg, &o, &co) : rp_run(cfg, &o);

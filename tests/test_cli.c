@@ -74,6 +74,19 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "'args'?)"},
 		{"name: p\nstages:\n  - name: a\n    run: fiel-source\n",
 		 "p.yaml:4:10: run: 'fiel-source' is not a built-in stage"},
+		/* What libyaml's reader refuses (a control character, bad
+		 * UTF-8): placed where it is, not at 1:1. */
+		{"name: p\nstages:\n  - {name: a, run: file-source}\n"
+		 "# a \001 here\n",
+		 "p.yaml:4:5: not valid YAML: control characters are not "
+		 "allowed"},
+		{"name: p\nstages:\n  - {name: a, run: file-source}\n"
+		 "# \xc3\x28\n",
+		 "p.yaml:4:4: not valid YAML: invalid trailing UTF-8 octet"},
+		/* The environment a stage keeps: names only. */
+		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
+		 "    sandbox: {env: [PATH, \"A=B\"]}\n",
+		 "p.yaml:5:27: env: 'A=B' is not a variable name"},
 		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
 		 "    sandbox: {policy: strict, allow: [opne]}\n",
 		 "allow: unknown syscall name 'opne'"},
@@ -697,9 +710,11 @@ RP_TEST(test_failing_stage_cancels_siblings, 60)
 	snprintf(line, sizeof(line),
 		 "file-source --lines %s ! fault @restart=never --at 5000 "
 		 "--do exit:1 ! count", in);
-	CU_ASSERT_EQUAL(run(args, &text), 1);
-	CU_ASSERT(strstr(text, "/nonexistent/file") != NULL);
-	CU_ASSERT(strstr(text, "1-file-source") != NULL);
+	/* (A missing input is found before anything starts: exit 2, at
+	 * its stage.) */
+	CU_ASSERT_EQUAL(run(args, &text), 2);
+	CU_ASSERT(strstr(text, "-e:1:1: stage '1-file-source': "
+			       "/nonexistent/file: No such file") != NULL);
 	free(text);
 	CU_ASSERT_EQUAL(run(mid, &text), 1);
 	for (int i = 0; i < 3; i++) {
@@ -1575,10 +1590,9 @@ RP_TEST(test_start_and_control_failures_said, 60)
 		  "entering its sandbox (see its stderr) - is it a ringpipe "
 		  "stage program? (an ordinary command runs as exec -- CMD)",
 		  NULL}},
+		/* (Judged before anything starts, placed.) */
 		{"fault --make 100 ! grep '(' ! count", 2,
-		 {"grep: bad REGEX '('",
-		  "stage 2-grep: could not start: its arguments were refused "
-		  "(exit 2; its message above says why)"}},
+		 {"-e:1:20: stage '2-grep': bad REGEX '('", NULL}},
 		{"fault --make 10 ! PROG", 1,
 		 {"it emitted a record, but it is the last stage: nothing "
 		  "reads what it emits",
@@ -2090,6 +2104,52 @@ RP_TEST(test_program_fails_on_records, 60)
 			fprintf(stderr, "%s:\n%s\n%s\n", how[m], text, dead);
 		free(dead);
 		free(text);
+	}
+	/* Misuses, each said of the record it happened on: a refusal
+	 * followed by an error is a refusal (it used to restart without
+	 * end under --fast-restart); a reservation left open is this
+	 * record's mistake (the next record used to be blamed); a commit
+	 * longer than its reservation fails at once. */
+	for (int m = 0; m < 3; m++) {
+		static const char *const how[] = {"refuse-error", "leak",
+						  "overcommit"};
+		static const char *const said[] = {
+			"it refused record 100: refused, then an error",
+			"its callback left a reservation uncommitted "
+			"(rp_emit_reserve without rp_emit_commit) on record "
+			"100",
+			"error: Invalid argument (exit 1) on record 100"};
+		snprintf(line, sizeof(line),
+			 "file-source --lines %s ! %s @restart_backoff_ms=0 %s "
+			 "! file-sink --lines out", in, prog, how[m]);
+		rp_cmd_spit("pipeline.dead.jsonl", "", 0);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, said[m]) != NULL);
+		CU_ASSERT(strstr(text, ", 4 records quarantined to ") != NULL);
+		if (strstr(text, said[m]) == NULL)
+			fprintf(stderr, "%s:\n%s\n", how[m], text);
+		free(text);
+		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 4);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, want);
+		free(got);
+	}
+	/* Two copies committing 8 bytes less than they reserved, past the
+	 * 1 MiB a copy holds per claim: every record out whole (the rest
+	 * of such a claim could not be padded, and the run failed). */
+	{
+		char small[200];
+		for (int i = 0; i < 100; i++)
+			small[2 * i] = 'x', small[2 * i + 1] = '\n';
+		rp_cmd_spit("in100", small, 200);
+		snprintf(line, sizeof(line),
+			 "file-source --lines in100 ! %s @replicas=2 shrink ! "
+			 "file-sink out", prog);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_EQUAL(n, 100u * 100000u);
+		free(got);
 	}
 	/* -EAGAIN is a failure that is not the record's: restarted, it
 	 * fails again, gives up, quarantines nothing. */
@@ -3222,6 +3282,69 @@ RP_TEST(test_restart_after_kill_completes, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A source program of one's own that saves where it is and goes back
+ * there says so (replays: true): SIGKILLed again and again, it repeats
+ * what it had published past its last saved point, and its consumer
+ * drops those repeats: every record once, in order, and the report says
+ * exactly-once (without the key, such repeats went through). */
+RP_TEST(test_program_source_replays, 60)
+{
+	char prog[128], line[512], *text, *got;
+	char *args[] = {"--fast-restart", "-e", line, NULL};
+	pid_t pid;
+	size_t n;
+	int kills = 0;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("counter", "counter", prog, sizeof(prog));
+	snprintf(line, sizeof(line),
+		 "%s @replays=true 2000000 ! file-sink @ring=64K --lines out",
+		 prog);
+	pid = rp_cmd_start(args, -1);
+	/* Every 15 ms while it runs, 30 times at most. */
+	for (int i = 0; i < 400 && kills < 30 &&
+			strchr("Z?", rp_cmd_proc_state(pid, NULL)) == NULL;
+	     i++) {
+		/* (The stage alone: its command line is these two words.) */
+		pid_t victim = rp_cmd_find_argv(prog, "2000000");
+		usleep(15000);
+		if (victim > 0 && kill(victim, SIGKILL) == 0)
+			kills++;
+	}
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 30)), 0);
+	CU_ASSERT(kills >= 5);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(strstr(text, "delivery exactly-once") != NULL);
+	free(text);
+	got = rp_cmd_slurp("out", &n);
+	{
+		/* "gen 0\n" ... "gen 999999\n", each once, in order. */
+		char want[32];
+		size_t at = 0;
+		int ok = 1;
+		for (int i = 0; i < 2000000 && ok; i++) {
+			int w = snprintf(want, sizeof(want), "gen %d\n", i);
+			ok = at + (size_t)w <= n &&
+			     memcmp(got + at, want, (size_t)w) == 0;
+			if (!ok)
+				fprintf(stderr, "at gen %d (%d kills)\n", i,
+					kills);
+			at += (size_t)w;
+		}
+		CU_ASSERT(ok && at == n);
+	}
+	free(got);
+	/* Only a source program of one's own may say so. */
+	snprintf(line, sizeof(line), "file-source --lines out ! %s "
+		 "@replays=true 5 ! count", prog);
+	CU_ASSERT_EQUAL(run(args + 1, &text), 2);
+	CU_ASSERT(strstr(text, "replays: only a source program of one's own") !=
+		  NULL);
+	free(text);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* A stage that works on one record past its per-record timeout is killed
  * and reported; time spent blocked on a full output ring does not count. */
 RP_TEST(test_record_timeout, 60)
@@ -3326,6 +3449,8 @@ void rp_suite_cli(void)
 		 {"a hostile program cannot signal or limit other stages",
 		  test_program_cannot_reach_other_stages},
 		 {"stdin closed: read as empty", test_closed_stdin},
+		 {"a source program that replays: exactly-once through kills",
+		  test_program_source_replays},
 		 {"grep killed amid lines longer than half its ring: no rests",
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",

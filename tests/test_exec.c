@@ -392,16 +392,14 @@ RP_TEST(test_exec_failure_fails_run, 60)
 			      "(its message above says how) (exit 1)") !=
 		  NULL);
 	free(rep);
-	/* A program that cannot be run is not restarted, even under
-	 * restart: on-failure: it would fail the same way. */
+	/* A program that cannot be run is found before anything starts
+	 * (exit 2, at its stage), restart: on-failure or not. */
 	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec "
 				 "@restart=on-failure -- "
 				 "/nonexistent/program ! file-sink OUT",
 				 &rep),
-			1);
-	CU_ASSERT(strstr(rep, "2-exec: exec: cannot run /nonexistent/program: "
-			      "No such file or directory") != NULL);
-	CU_ASSERT(strstr(rep, "stage 2-exec: its program could not be run: "
+			2);
+	CU_ASSERT(strstr(rep, ": stage '2-exec': /nonexistent/program: "
 			      "No such file or directory") != NULL);
 	CU_ASSERT(strstr(rep, "restarting") == NULL);
 	free(rep);
@@ -419,13 +417,13 @@ RP_TEST(test_exec_failure_fails_run, 60)
 		CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- "
 					 "no-such-program-x ! file-sink OUT",
 					 &rep),
-				1);
+				2);
 		if (keep)
 			setenv("PATH", keep, 1);
 		free(keep);
-		snprintf(path, sizeof(path), "cannot run no-such-program-x: "
-			 "Permission denied (not found where it could look: "
-			 "%s/bin cannot be searched)", dir);
+		snprintf(path, sizeof(path), "no-such-program-x: not found in "
+			 "PATH (not found where it could look: %s/bin cannot "
+			 "be searched)", dir);
 		CU_ASSERT(strstr(rep, path) != NULL);
 		if (!strstr(rep, path))
 			fprintf(stderr, "%s\n", rep);

@@ -10,7 +10,11 @@
  * given "exit" it exits there: no refusal, but a failure on the record,
  * which quarantines it as a crash on it would; given "again" it returns
  * -EAGAIN there, a failure that is not the record's; given "huge" it
- * emits a record larger than its output ring takes, and fails of it.  In every mode it
+ * emits a record larger than its output ring takes, and fails of it;
+ * "refuse-error" refuses it and then returns an error, "leak" leaves a
+ * reservation uncommitted, "overcommit" commits more than it reserved.
+ * Given "shrink" every record becomes 100000 bytes, reserved longer.
+ * In every mode, rp_stage_release inside the callback must say -EBUSY.  In every mode it
  * crashes (SIGSEGV) on a record that starts with "SEGV".  Given "flaky
  * FLAG" (under policy none), a record "LOOP" makes the file FLAG and
  * kills the stage (SIGKILL, never the record's fault), and every start
@@ -25,8 +29,9 @@
 #include <unistd.h>
 
 static int mode; /* 0, or 'p' (peek), 'i' (ignore), 'e' (error), 'x'
-		  * (exit), 'a' (again), 'h' (huge) or 'f' (flaky): see
-		  * below */
+		  * (exit), 'a' (again), 'h' (huge), 'f' (flaky), 'r'
+		  * (refuse-error), 'l' (leak), 'o' (overcommit) or 's'
+		  * (shrink): see below */
 static const char *flag; /* flaky: its file */
 
 static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
@@ -34,6 +39,19 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 	int err;
 
 	(void)arg;
+	/* Inside the callback the loop releases, not the callback. */
+	if (rp_stage_release(s) != -EBUSY)
+		return -EPROTO;
+	/* "shrink": every record becomes 100000 bytes of 'a', reserved 8
+	 * bytes longer than committed (which a claim copies share must
+	 * still take past the 1 MiB a copy holds). */
+	if (mode == 's') {
+		void *b;
+		if ((err = rp_emit_reserve(s, 100008, &b)))
+			return err;
+		memset(b, 'a', 100000);
+		return rp_emit_commit(s, 100000);
+	}
 	/* In every mode: a record it crashes on. */
 	if (in->len >= 4 && memcmp(in->data, "SEGV", 4) == 0)
 		raise(SIGSEGV);
@@ -64,6 +82,19 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 			static char huge[2 << 20];
 			return rp_emit(s, huge, sizeof(huge));
 		}
+		/* Misuses: a refusal followed by an error, a reservation
+		 * left open, a commit longer than its reservation. */
+		if (mode == 'r') {
+			rp_stage_refuse(s, "refused, then an error");
+			return -EIO;
+		}
+		if (mode == 'l' || mode == 'o') {
+			void *b;
+			if ((err = rp_emit_reserve(s, 4, &b)))
+				return err;
+			memcpy(b, "leak", 4);
+			return mode == 'l' ? 0 : rp_emit_commit(s, in->len + 100);
+		}
 		if (mode == 'x')
 			exit(1);
 		err = rp_stage_refuse(s, "it starts with BAD, which no "
@@ -80,7 +111,13 @@ int main(int argc, char **argv)
 	struct rp_stage *s;
 	int err = rp_stage_open(&s);
 
-	mode = argc < 2 ? 0 : strcmp(argv[1], "exit") == 0 ? 'x' : argv[1][0];
+	mode = argc < 2				     ? 0
+	       : strcmp(argv[1], "exit") == 0	     ? 'x'
+	       : strcmp(argv[1], "refuse-error") == 0 ? 'r'
+	       : strcmp(argv[1], "leak") == 0	     ? 'l'
+	       : strcmp(argv[1], "overcommit") == 0   ? 'o'
+	       : strcmp(argv[1], "shrink") == 0	     ? 's'
+						     : argv[1][0];
 	if (mode == 'f' && (argc < 3 || access(argv[2], F_OK) == 0))
 		return RP_EXIT_ERROR; /* flaky, from now on */
 	flag = mode == 'f' ? argv[2] : NULL;

@@ -1,0 +1,50 @@
+/*
+ * counter.c - a source program of one's own that goes back to where it
+ * saved: it makes "gen 0" ... "gen N-1", a record a call, saves the next
+ * number with each (rp_stage_save), and at a restart takes it up from
+ * rp_stage_restored.  Run with replays: true, a restart's repeats are
+ * dropped downstream: exactly-once through SIGKILLs.  Argument: N.
+ */
+#include <errno.h>
+#include <ringpipe.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct gen {
+	uint64_t next, n;
+};
+
+static int make(struct rp_stage *s, void *arg)
+{
+	struct gen *g = arg;
+	char line[32];
+	int len, err;
+
+	if (g->next >= g->n)
+		return 0;
+	len = snprintf(line, sizeof(line), "gen %llu",
+		       (unsigned long long)g->next);
+	if ((err = rp_emit(s, line, (uint32_t)len)))
+		return err;
+	g->next++;
+	/* What it has emitted so far: stored once those are published. */
+	if ((err = rp_stage_save(s, &g->next, 1)))
+		return err;
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct rp_stage *s;
+	struct gen g = {0, argc > 1 ? strtoull(argv[1], NULL, 10) : 10};
+	uint64_t w;
+	int err = rp_stage_open(&s);
+
+	if (err)
+		return err == -EPERM     ? RP_EXIT_SANDBOX
+		     : err == -EBADMSG ? RP_EXIT_VIOLATION
+				       : RP_EXIT_USAGE;
+	if (rp_stage_restored(s, &w, 1) == 1)
+		g.next = w;
+	return rp_stage_run_source(s, make, &g);
+}
