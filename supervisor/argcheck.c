@@ -72,19 +72,26 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run the stage's check: 0 if it took its arguments, else 1 with why. */
-static int ask(const char *bin, const struct rp_cfg_stage *st, char **env,
-	       char *why, size_t len)
-{
-	char *argv[RP_CFG_MAX_ARGS + 3], err[4096];
-	posix_spawn_file_actions_t fa;
-	int fd[2], status = 0, code;
-	int64_t until = now_ms() + ANSWER_MS;
-	size_t got = 0;
+/* A stage's check under way: its process, and the read end of its
+ * stderr (-1: none started). */
+struct check {
 	pid_t pid;
+	int fd;
+	char why[160]; /* it could not start: why */
+};
 
+/* Start the stage's check (c->pid 0 and c->why set: it could not). */
+static void start(const char *bin, const struct rp_cfg_stage *st,
+		  char **env, struct check *c)
+{
+	char *argv[RP_CFG_MAX_ARGS + 3];
+	posix_spawn_file_actions_t fa;
+	int fd[2], code;
 	int n = st->argc < RP_CFG_MAX_ARGS + 1 ? st->argc : RP_CFG_MAX_ARGS + 1;
 
+	c->pid = 0;
+	c->fd = -1;
+	c->why[0] = '\0';
 	/* (Named apart from the stage it checks: what looks for the
 	 * running stage by its command line does not find the check.) */
 	argv[0] = "ringpipe-argcheck";
@@ -92,31 +99,48 @@ static int ask(const char *bin, const struct rp_cfg_stage *st, char **env,
 		argv[i + 1] = st->argv[i];
 	argv[n + 1] = NULL;
 	if (pipe2(fd, O_CLOEXEC) < 0) {
-		snprintf(why, len, "checking its arguments: %s",
+		snprintf(c->why, sizeof(c->why), "checking its arguments: %s",
 			 strerror(errno));
-		return 1;
+		return;
 	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
-	code = posix_spawn(&pid, bin, &fa, NULL, argv, env);
+	code = posix_spawn(&c->pid, bin, &fa, NULL, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fd[1]);
 	if (code != 0) {
 		close(fd[0]);
-		snprintf(why, len, "checking its arguments: cannot run %s: %s",
-			 bin, strerror(code));
+		c->pid = 0;
+		snprintf(c->why, sizeof(c->why), "checking its arguments: "
+			 "cannot run %s: %s", bin, strerror(code));
+		return;
+	}
+	c->fd = fd[0];
+}
+
+/* Its verdict, by until (ms): 0 if it took its arguments, else 1 with
+ * why. */
+static int finish(struct check *c, const struct rp_cfg_stage *st,
+		  int64_t until, char *why, size_t len)
+{
+	char err[4096];
+	size_t got = 0;
+	int status = 0;
+
+	if (c->pid == 0) {
+		snprintf(why, len, "%s", c->why);
 		return 1;
 	}
 	/* What it says, until it closes stderr or its time is up. */
 	for (;;) {
-		struct pollfd pf = {.fd = fd[0], .events = POLLIN};
+		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 		int64_t left = until - now_ms();
 		ssize_t r;
 		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
 			break;
-		r = read(fd[0], err + got, sizeof(err) - 1 - got);
+		r = read(c->fd, err + got, sizeof(err) - 1 - got);
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -124,15 +148,16 @@ static int ask(const char *bin, const struct rp_cfg_stage *st, char **env,
 			break;
 	}
 	err[got] = '\0';
-	close(fd[0]);
-	if (now_ms() >= until && waitpid(pid, &status, WNOHANG) == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	close(c->fd);
+	c->fd = -1;
+	if (now_ms() >= until && waitpid(c->pid, &status, WNOHANG) == 0) {
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, &status, 0);
 		snprintf(why, len, "checking its arguments: no answer in %d s",
 			 ANSWER_MS / 1000);
 		return 1;
 	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -150,24 +175,37 @@ static int ask(const char *bin, const struct rp_cfg_stage *st, char **env,
 int rp_argcheck(struct rp_cfg *cfg, const char *stage_bin)
 {
 	char **env = check_env();
+	struct check c[RP_CFG_MAX_STAGES];
+	int64_t until = now_ms() + ANSWER_MS;
+	int err = 0;
 
 	if (env == NULL) {
 		snprintf(cfg->error, sizeof(cfg->error), "out of memory");
 		return -ENOMEM;
 	}
-	for (int k = 0; k < cfg->nstages; k++) {
+	/* All at once (each is a start of the stage binary), judged in
+	 * the pipeline's order: the first refusal is said. */
+	for (int k = 0; k < cfg->nstages && k < RP_CFG_MAX_STAGES; k++) {
+		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		c[k].pid = 0;
+		c[k].fd = -1;
+		c[k].why[0] = '\0';
+		if (st->builtin && st->argc >= 1)
+			start(stage_bin, st, env, &c[k]);
+	}
+	for (int k = 0; k < cfg->nstages && k < RP_CFG_MAX_STAGES; k++) {
 		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
 		char why[400];
 		if (!st->builtin || st->argc < 1)
 			continue;
-		if (ask(stage_bin, st, env, why, sizeof(why)) != 0) {
+		if (finish(&c[k], st, until, why, sizeof(why)) != 0 &&
+		    err == 0) {
 			snprintf(cfg->error, sizeof(cfg->error),
 				 "%s:%d:%d: stage '%s': %s", cfg->file,
 				 st->line, st->column, st->name, why);
-			free(env);
-			return -EINVAL;
+			err = -EINVAL;
 		}
 	}
 	free(env);
-	return 0;
+	return err;
 }
