@@ -86,6 +86,8 @@ static void start(const char *bin, const struct rp_cfg_stage *st,
 {
 	char *argv[RP_CFG_MAX_ARGS + 3];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none;
 	int fd[2], code;
 	int n = st->argc < RP_CFG_MAX_ARGS + 1 ? st->argc : RP_CFG_MAX_ARGS + 1;
 
@@ -107,7 +109,13 @@ static void start(const char *bin, const struct rp_cfg_stage *st,
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fd[1], 2);
-	code = posix_spawn(&c->pid, bin, &fa, NULL, argv, env);
+	/* (With none of the signals a run holds for itself blocked.) */
+	sigemptyset(&none);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+	code = posix_spawn(&c->pid, bin, &fa, &at, argv, env);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fd[1]);
 	if (code != 0) {
