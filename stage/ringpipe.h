@@ -245,8 +245,12 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
  * taken so far; they are stored with the next release of input, in one
  * step with it.  For a source (no input) the words describe what it has
  * emitted so far (a file offset): the current origin ends here, and the
- * words are stored once those records are published.  -EINVAL if n is too
- * large or a reservation is outstanding. */
+ * words are stored once those records are published; a source program
+ * of one's own that goes back to them says so in its configuration
+ * (replays: true), and is then exactly-once.  A copy of a replicated
+ * stage stores none (copies share no commit point: they must keep no
+ * state), and restarts with zeros.  -EINVAL if n is too large or a
+ * reservation is outstanding. */
 int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n);
 /* Copy the saved words of the commit point the stage started from into
  * words (zeros on a fresh start).  1 after a restart, 0 on a fresh start. */
