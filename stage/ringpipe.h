@@ -217,7 +217,9 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 /* Release every record peeked so far: their outputs are complete (the
  * last one is marked and committed) and published first.  -EBUSY for a
- * replica while an rp_emit_reserve is not yet committed. */
+ * replica while an rp_emit_reserve is not yet committed, and inside
+ * rp_stage_run's callback (the loop releases after it, so that a
+ * record's outputs go out together and a crash finds it again). */
 int rp_stage_release(struct rp_stage *s);
 /* Publish committed output now.  The record emitted last stays held
  * until its origin is known complete (rp_emit_end_origin, the next emit

@@ -1738,9 +1738,9 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 			return rp_stage_finish(s, r, 0);
 		/* A source's input position is its own record count (also
 		 * after a last call that made records and said it is done:
-		 * its final count has them), said as it goes (stat). */
+		 * its final count has them).  (Not said in its status word
+		 * as it goes: a restart numbers from that word.) */
 		s->in_seq = s->origin + (s->pending || s->sub ? 1 : 0);
-		rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 		if (r == 0)
 			return rp_stage_finish(s, 0, 0);
 	}

@@ -141,14 +141,21 @@ static int finish(struct check *c, const struct rp_cfg_stage *st,
 		snprintf(why, len, "%s", c->why);
 		return 1;
 	}
-	/* What it says, until it closes stderr or its time is up. */
+	/* What it says, until it closes stderr or its time is up (past
+	 * it, what the pipe holds already: an earlier check may have used
+	 * the time this one answered in). */
 	for (;;) {
 		struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 		int64_t left = until - now_ms();
 		ssize_t r;
-		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+		int n = poll(&pf, 1, left > 0 ? (int)left : 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
 		r = read(c->fd, err + got, sizeof(err) - 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			break;
 		got += (size_t)r;
@@ -170,9 +177,18 @@ static int finish(struct check *c, const struct rp_cfg_stage *st,
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	/* Killed from outside before it said: not judged, and the stage
-	 * judges its arguments again as it starts. */
-	if (WIFSIGNALED(status) && err[0] == '\0')
+	 * judges its arguments again as it starts.  A crash of its own is
+	 * said. */
+	if (WIFSIGNALED(status) && err[0] == '\0' &&
+	    (WTERMSIG(status) == SIGKILL || WTERMSIG(status) == SIGTERM ||
+	     WTERMSIG(status) == SIGINT || WTERMSIG(status) == SIGHUP))
 		return 0;
+	if (WIFSIGNALED(status) && err[0] == '\0') {
+		snprintf(why, len, "checking its arguments: it was killed by "
+			 "signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+		return 1;
+	}
 	first_line(err, st->argv[0], why, len);
 	if (why[0] == '\0')
 		snprintf(why, len, "its arguments were refused (status %d)",

@@ -183,23 +183,35 @@ static void source_name(const struct rp_cfg *rc, char *buf, size_t len)
 	}
 }
 
-/* Does the pipeline move raw bytes or frames rather than lines (a
- * source or an exec stage with --chunks or --records)? */
+/* Does the pipeline's end carry raw bytes or frames rather than lines?
+ * The last stage, in its order, that frames what it passes on says: a
+ * file-source or an exec stage with --chunks or --records, raw; one
+ * without, or lines, lines.  (A program of one's own frames as it
+ * likes: lines are taken.) */
 static int raw_records(const struct rp_cfg *cfg)
 {
+	int raw = 0;
+
 	for (int i = 0; i < cfg->nstages; i++) {
-		const struct rp_cfg_stage *st = &cfg->stages[i];
-		if (rp_cfg_exec_option(st, "--chunks") ||
-		    rp_cfg_exec_option(st, "--records"))
-			return 1;
-		if (!st->builtin || strcmp(st->argv[0], "file-source") != 0)
-			continue;
-		for (int a = 1; a < st->argc; a++)
-			if (!strcmp(st->argv[a], "--chunks") ||
-			    !strcmp(st->argv[a], "--records"))
-				return 1;
+		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[i]];
+		int src = st->builtin && st->argc >= 1 &&
+			  strcmp(st->argv[0], "file-source") == 0;
+		if (st->builtin && st->argc >= 1 &&
+		    strcmp(st->argv[0], "exec") == 0) {
+			raw = rp_cfg_exec_option(st, "--chunks") ||
+			      rp_cfg_exec_option(st, "--records");
+		} else if (src) {
+			raw = 0;
+			for (int a = 1; a < st->argc; a++)
+				if (!strcmp(st->argv[a], "--chunks") ||
+				    !strcmp(st->argv[a], "--records"))
+					raw = 1;
+		} else if (st->builtin && st->argc >= 1 &&
+			   strcmp(st->argv[0], "lines") == 0) {
+			raw = 0;
+		}
 	}
-	return 0;
+	return raw;
 }
 
 /* The last stage writes to `to`: a file-sink keeps its options; anything

@@ -2708,8 +2708,9 @@ static void say_waiting(struct sup *s)
 /* Drain: the source stops taking input and ends its output; every other
  * stage finishes what is in its input ring and ends with it, so what
  * was read is delivered whole.  Bounded: after DRAIN_GRACE_NS whatever
- * still runs is cancelled.  No new restarts meanwhile (one under way
- * goes ahead, and drains once ready). */
+ * still runs is cancelled.  A stage that fails meanwhile is restarted by
+ * its policy, so that what is queued still gets through (a poison
+ * record quarantined on the way); a restart drains once ready. */
 #define DRAIN_GRACE_NS (10 * 1000000000LL)
 
 static void drain(struct sup *s, int sig)
@@ -3013,6 +3014,13 @@ static uint64_t records_in_now(struct sup *s, int k)
 	    rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 &&
 	    (c.records < p.records ? c.records : p.records) > v)
 		v = c.records < p.records ? c.records : p.records;
+	/* A running source's word moves only as it starts (a restart
+	 * numbers from it): what it has published so far stands for what
+	 * it read. */
+	else if (alive(r->state) && !has_in(s, k) && has_out(s, k) &&
+		 rp_ring_observe(ring_out(s, k), &p, &c, &used) == 0 &&
+		 p.records > v)
+		v = p.records;
 	return v;
 }
 

@@ -3282,11 +3282,14 @@ RP_TEST(test_restart_after_kill_completes, 60)
 	rp_cmd_dir_remove();
 }
 
-/* A source program of one's own that saves where it is and goes back
- * there says so (replays: true): SIGKILLed again and again, it repeats
- * what it had published past its last saved point, and its consumer
- * drops those repeats: every record once, in order, and the report says
- * exactly-once (without the key, such repeats went through). */
+/* A source program of one's own that saves where it is (every 5000
+ * records) and goes back there says so (replays: true): SIGKILLed again
+ * and again, the first time as it appears, it repeats what it had
+ * published past its last saved point, and its consumer drops those
+ * repeats: every record once, in order, and the report says
+ * exactly-once (without the key, such repeats went through; with a
+ * restart numbered from what the source had made, not from its saved
+ * point, they did too). */
 RP_TEST(test_program_source_replays, 60)
 {
 	char prog[128], line[512], *text, *got;
@@ -3301,13 +3304,14 @@ RP_TEST(test_program_source_replays, 60)
 		 "%s @replays=true 2000000 ! file-sink @ring=64K --lines out",
 		 prog);
 	pid = rp_cmd_start(args, -1);
-	/* Every 15 ms while it runs, 30 times at most. */
-	for (int i = 0; i < 400 && kills < 30 &&
+	/* At once as it appears (before its first save), then every
+	 * 15 ms while it runs, 30 times at most. */
+	for (int i = 0; i < 2000 && kills < 30 &&
 			strchr("Z?", rp_cmd_proc_state(pid, NULL)) == NULL;
 	     i++) {
 		/* (The stage alone: its command line is these two words.) */
 		pid_t victim = rp_cmd_find_argv(prog, "2000000");
-		usleep(15000);
+		usleep(kills == 0 ? 1000 : 15000);
 		if (victim > 0 && kill(victim, SIGKILL) == 0)
 			kills++;
 	}

@@ -1,14 +1,17 @@
 /*
  * counter.c - a source program of one's own that goes back to where it
  * saved: it makes "gen 0" ... "gen N-1", a record a call, saves the next
- * number with each (rp_stage_save), and at a restart takes it up from
- * rp_stage_restored.  Run with replays: true, a restart's repeats are
+ * number every SAVE_EVERY records (rp_stage_save), and at a restart takes
+ * it up from rp_stage_restored: what it had published past its last save
+ * comes again.  Run with replays: true, a restart's repeats are
  * dropped downstream: exactly-once through SIGKILLs.  Argument: N.
  */
 #include <errno.h>
 #include <ringpipe.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#define SAVE_EVERY 5000
 
 struct gen {
 	uint64_t next, n;
@@ -28,7 +31,7 @@ static int make(struct rp_stage *s, void *arg)
 		return err;
 	g->next++;
 	/* What it has emitted so far: stored once those are published. */
-	if ((err = rp_stage_save(s, &g->next, 1)))
+	if (g->next % SAVE_EVERY == 0 && (err = rp_stage_save(s, &g->next, 1)))
 		return err;
 	return 1;
 }
