@@ -582,16 +582,8 @@ int main(int argc, char **argv)
 	 * (check, run and chaos alike: a mistake is exit 2, placed).  A run
 	 * takes the signals it handles from here on, as the run does (a
 	 * Ctrl-C or a drain meanwhile waits for it, not the default end). */
-	if (!chaos && !check_only && strcmp(cmd, "check") != 0) {
-		sigset_t mask;
-		sigemptyset(&mask);
-		sigaddset(&mask, SIGINT);
-		sigaddset(&mask, SIGTERM);
-		sigaddset(&mask, SIGHUP);
-		sigaddset(&mask, SIGQUIT);
-		sigaddset(&mask, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &mask, NULL);
-	}
+	if (!chaos && !check_only && strcmp(cmd, "check") != 0)
+		rp_run_hold_signals();
 	stage_bin(bin, sizeof(bin));
 	if (rp_argcheck(cfg, bin) != 0) {
 		fprintf(stderr, "ringpipe: %s\n", cfg->error);

@@ -456,7 +456,6 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 {
 	char prefix[256], err[RP_REPLAY_ERR], hit[300];
 	struct rp_replay_index *ix;
-	sigset_t mask;
 	int code, sel, k, e;
 
 	if ((o->line ? rp_cfg_parse_line(o->file, cfg)
@@ -498,15 +497,9 @@ static int replay(const struct rp_replay_opts *o, const struct rp_run_opts *run,
 				&cfg->stages[cfg->order[k]])))
 		return code;
 	/* From here SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGUSR1 wait for
-	 * the run, which takes them as its own (it blocks the same ones),
-	 * so that the temporary file is always removed. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigaddset(&mask, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
+	 * the run, which takes them as its own, so that the temporary file
+	 * is always removed. */
+	rp_run_hold_signals();
 	if ((code = write_records(ix, (unsigned)sel, tmp, tmplen)) ||
 	    (code = build(cfg, k, tmp, ix->stage[sel].count, o, prefix, rc)))
 		return code;

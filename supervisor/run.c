@@ -1687,18 +1687,32 @@ static void print_progress(struct sup *s)
 	rp_progress_show(line);
 }
 
+/* The signals a run ends or drains on. */
+static void held_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGQUIT);
+	sigaddset(mask, SIGUSR1);
+}
+
+void rp_run_hold_signals(void)
+{
+	sigset_t mask;
+
+	held_signals(&mask);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+}
+
 static int setup(struct sup *s, const struct rp_run_opts *o)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
 	sigset_t mask;
 	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigaddset(&mask, SIGUSR1);
+	held_signals(&mask);
 	sigaddset(&mask, SIGTSTP);
 	sigaddset(&mask, SIGCONT);
 	if (o->chaos)

@@ -100,4 +100,9 @@ int rp_run_injectable(const struct rp_cfg *cfg, int k);
 
 int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *opts);
 
+/* Block the signals a run takes as its own (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, SIGUSR1): from then on they wait for it, rather than end the
+ * process before it can clean up.  rp_run blocks them too. */
+void rp_run_hold_signals(void);
+
 #endif /* RP_RUN_H */
