@@ -179,6 +179,9 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 		misbehave(f, s);
 	for (uint64_t i = 0; i < (f->copies ? f->copies : 1) && !err; i++) {
 		err = rp_emit(s, r->data, r->len);
+		/* A line's kind goes on with it (a block, a piece). */
+		if (err == 0 && r->type >= 16)
+			err = rp_emit_type(s, r->type);
 		/* (The second emit commits the first: the ring has it.) */
 		if (bad && f->midway && i == 1)
 			misbehave(f, s);

@@ -36,6 +36,8 @@ struct source {
 	uint32_t size;    /* bytes per read (raw: the chunk size; --blocks:
 			   * the size aimed at) */
 	uint32_t cap;     /* --blocks: bytes in buf, at most */
+	uint32_t head;    /* --records: 4 (a frame's length word);
+			   * --typed-records: 6 (and its type) */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
 	uint64_t at;      /* bytes of the file in complete origins (a
 			   * regular file's: from its start) */
@@ -252,16 +254,19 @@ static int read_full(struct source *src, char *buf, uint32_t n,
 }
 
 /* --records: a 4-byte little-endian length, then that many bytes; one
- * record (one origin) per frame, as the dead-letter output holds them. */
+ * record (one origin) per frame, as the dead-letter output holds them.
+ * --typed-records: a 2-byte little-endian record type after the length
+ * (ringpipe replay's frames). */
 static int produce_frames(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
 	unsigned char *l = (unsigned char *)src->buf;
-	uint32_t len;
+	uint32_t len, head = src->head;
+	uint16_t type;
 	int r;
 
-	if (src->have < 4) {
-		r = read_full(src, src->buf, 4, &src->have);
+	if (src->have < head) {
+		r = read_full(src, src->buf, head, &src->have);
 		if (r == -EAGAIN)
 			return 1;
 		if (r <= 0)
@@ -269,23 +274,27 @@ static int produce_frames(struct rp_stage *s, void *arg)
 	}
 	len = (uint32_t)l[0] | (uint32_t)l[1] << 8 | (uint32_t)l[2] << 16 |
 	      (uint32_t)l[3] << 24;
-	if (len > src->size - 4) {
+	type = head == 6 ? (uint16_t)(l[4] | l[5] << 8) : 1;
+	if (len > src->size - head) {
 		fprintf(stderr, "file-source: %s: a frame of %u bytes at "
 				"offset %llu is larger than the output's "
 				"largest record (%u)\n",
 			src->name, len, (unsigned long long)src->at,
-			src->size - 4);
+			src->size - head);
 		src->fixed = 1;
 		return -EMSGSIZE;
 	}
-	r = read_full(src, src->buf, 4 + len, &src->have);
+	r = read_full(src, src->buf, head + len, &src->have);
 	if (r == -EAGAIN)
 		return 1;
 	if (r < 0 || (r == 0 && len > 0))
 		goto end;
 	src->have = 0;
-	src->at += 4 + (uint64_t)len;
-	if ((r = rp_emit(s, src->buf + 4, len)) == 0)
+	src->at += head + (uint64_t)len;
+	/* A type no stage may emit (0, 2-15) goes on as data (1). */
+	if ((r = rp_emit(s, src->buf + head, len)) == 0 && type >= 16)
+		r = rp_emit_type(s, type);
+	if (r == 0)
 		r = rp_stage_save(s, &src->at, 1);
 	return r < 0 ? r : 1;
 end:
@@ -381,7 +390,8 @@ static int file_source_main(int argc, char **argv)
 	struct source src = {.fd = -1};
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
 	const char *path = NULL;
-	int lines = 0, chunks = 0, frames = 0, blocks = 0, i, err, code;
+	int lines = 0, chunks = 0, frames = 0, nframes = 0, blocks = 0, i,
+	    err, code;
 	struct rp_stage *s;
 	uint32_t max;
 
@@ -393,7 +403,11 @@ static int file_source_main(int argc, char **argv)
 		} else if (strcmp(a, "--lines") == 0) {
 			lines = 1;
 		} else if (strcmp(a, "--records") == 0) {
-			frames = 1;
+			frames = 4;
+			nframes++;
+		} else if (strcmp(a, "--typed-records") == 0) {
+			frames = 6;
+			nframes++;
 		} else if (strcmp(a, "--blocks") == 0 ||
 			   strncmp(a, "--blocks=", 9) == 0) {
 			/* N is optional: --blocks=N, or --blocks N when a
@@ -426,9 +440,10 @@ static int file_source_main(int argc, char **argv)
 		return builtin_usage(b, "no FILE given (- reads stdin)");
 	if (i < argc)
 		return builtin_usage(b, "one FILE only (%s is extra)", argv[i]);
-	if (lines + chunks + frames + blocks > 1)
-		return builtin_usage(b, "--lines, --chunks, --blocks and "
-					"--records exclude each other");
+	if (lines + chunks + nframes + blocks > 1)
+		return builtin_usage(b, "--lines, --chunks, --blocks, "
+					"--records and --typed-records "
+					"exclude each other");
 
 	src.name = strcmp(path, "-") == 0 ? "stdin" : path;
 	/* Checked, not opened (a FIFO would wait for its writer). */
@@ -503,8 +518,9 @@ static int file_source_main(int argc, char **argv)
 	}
 	/* A chunk is one record: never larger than the output takes. */
 	src.size = lines    ? READ_BUF
-		   : frames ? max + 4
+		   : frames ? max + frames
 			    : (uint32_t)(chunk < max ? chunk : max);
+	src.head = (uint32_t)frames;
 	src.cap = blocks ? max : src.size;
 	src.buf = malloc(src.cap);
 	if (src.buf == NULL ||
@@ -528,7 +544,8 @@ static int file_source_main(int argc, char **argv)
 
 const struct builtin builtin_file_source = {
 	.name = "file-source",
-	.synopsis = "[--lines | --blocks [N] | --chunks N | --records] FILE|-",
+	.synopsis = "[--lines | --blocks [N] | --chunks N | --records | "
+		    "--typed-records] FILE|-",
 	.summary = "read a file (- for stdin) into records",
 	.help =
 	"  --chunks N  raw records of N bytes (default 64k), at most the\n"
@@ -554,6 +571,12 @@ const struct builtin builtin_file_source = {
 	"              so quarantined records can be replayed).  A frame\n"
 	"              larger than the output's largest record, or cut short\n"
 	"              by the end of FILE, fails the stage.\n"
+	"  --typed-records  frames as --records with a 2-byte little-endian\n"
+	"              record type after the length (1, data, or 16 and up:\n"
+	"              17 a line without its newline, 18 a block of lines,\n"
+	"              19 a piece of a long line; others go on as data):\n"
+	"              what ringpipe replay feeds, from the dead-letter\n"
+	"              index's \"type\", so a record is replayed as it was.\n"
 	"  FILE is opened before the sandbox is entered (a FIFO without\n"
 	"  waiting for its writer).  A FILE that cannot be opened, or a\n"
 	"  frame cut short, fails the stage, not restarted (exit 7); a\n"
@@ -564,6 +587,6 @@ const struct builtin builtin_file_source = {
 	"  the crashed run had read and not published is lost, the rest\n"
 	"  of a line it had read part of is dropped (all up to the next\n"
 	"  line's start if it died inside a read, which may be a whole\n"
-	"  line), and --records fails.\n",
+	"  line), and --records and --typed-records fail.\n",
 	.main = file_source_main,
 };

@@ -204,9 +204,10 @@ static char *index_line(const struct rp_dead_record *r, uint64_t at,
 	rp_json_str(f, r->pipeline);
 	fputs(",\"stage\":", f);
 	rp_json_str(f, r->stage);
-	fprintf(f, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,\"reason\":",
+	fprintf(f, ",\"seq\":%llu,\"origin\":%llu,\"sub\":%u,\"type\":%u,"
+		   "\"reason\":",
 		(unsigned long long)r->seq, (unsigned long long)r->origin,
-		r->sub);
+		r->sub, (unsigned)r->type);
 	rp_json_str(f, r->reason);
 	if (r->replayed)
 		fprintf(f, ",\"first_seq\":%llu,\"first_origin\":%llu",

@@ -6,9 +6,9 @@
  *                 bytes (the framing of `exec --records`; file-source
  *                 --records reads them back, for a replay);
  *   PREFIX.jsonl  one JSON object per record: pipeline, stage, the
- *                 stage's input sequence number, the record's origin and
- *                 sub-index, why (signal, syscall or timeout), attempts,
- *                 time, and where its bytes are in PREFIX.rec.
+ *                 stage's input sequence number, the record's origin,
+ *                 sub-index and type, why (signal, syscall or timeout),
+ *                 attempts, time, and where its bytes are in PREFIX.rec.
  * Appended to, never truncated: a second run adds to what is there.
  * Runs sharing a prefix never mix their writes (each is one append, at
  * the offset it got), and one that holds a lock on PREFIX.rec (flock)
@@ -37,6 +37,7 @@ struct rp_dead_record {
 	const char *pipeline, *stage, *reason;
 	uint64_t seq, origin;
 	uint32_t sub, attempts;
+	uint16_t type; /* the record's (rp_record.type): a line's kind */
 	const void *data;
 	uint32_t len;
 	/* A record quarantined again by ringpipe replay: its numbers in

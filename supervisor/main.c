@@ -139,7 +139,7 @@ static void usage(FILE *f)
 "\n"
 "replay feeds the records quarantined at stage NAME (--stage; default:\n"
 "the one stage the index names) back through the pipeline from NAME on:\n"
-"the stages before it give way to file-source --records, and the last\n"
+"the stages before it give way to file-source --typed-records, and the last\n"
 "stage writes to PATH (--to, default - for stdout; a file-sink keeps its\n"
 "options, anything else is replaced by file-sink --lines PATH, or\n"
 "file-sink PATH where records reach it as raw chunks or frames; a PATH\n"

@@ -99,7 +99,7 @@ static int choose(const struct rp_replay_index *ix, const struct rp_cfg *cfg,
 
 /* ------------------------------------------ the records, to a new file */
 
-/* The records of stage sel, framed as in PREFIX.rec, into a new private
+/* The records of stage sel, framed with their types, into a new private
  * file under $TMPDIR (or /tmp), named in path ("" if none was made).  0,
  * or an exit code. */
 static int write_records(const struct rp_replay_index *ix, unsigned sel,
@@ -204,7 +204,8 @@ static int raw_records(const struct rp_cfg *cfg)
 			raw = 0;
 			for (int a = 1; a < st->argc; a++)
 				if (!strcmp(st->argv[a], "--chunks") ||
-				    !strcmp(st->argv[a], "--records"))
+				    !strcmp(st->argv[a], "--records") ||
+				    !strcmp(st->argv[a], "--typed-records"))
 					raw = 1;
 		} else if (st->builtin && st->argc >= 1 &&
 			   strcmp(st->argv[0], "lines") == 0) {
@@ -266,7 +267,7 @@ static void allow_poison_run(struct rp_cfg_stage *st, uint64_t n)
 	st->restart_max = most > 100000 ? 100000 : (uint32_t)most;
 }
 
-/* From the pipeline's stage k on, fed by `file-source --records tmp`,
+/* From the pipeline's stage k on, fed by `file-source --typed-records tmp`,
  * n records; the stages move from cfg to rc.  0, or an exit code. */
 static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 		 const struct rp_replay_opts *o, const char *prefix,
@@ -274,7 +275,7 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 {
 	const char *to = o->to ? o->to : "-";
 	char src[RP_CFG_NAME], to_buf[PATH_MAX + 3];
-	const char *argv[] = {"file-source", "--records", tmp, NULL};
+	const char *argv[] = {"file-source", "--typed-records", tmp, NULL};
 	int err, raw = raw_records(cfg);
 
 	/* A path file-sink would take for an option: ./-name. */

@@ -41,10 +41,11 @@ static int bad(char *err, size_t len, const char *fmt, ...)
 /* The first three are needed; "seq" and "origin", the record's number
  * in the run that quarantined it, are taken when there, and so are
  * "first_seq" and "first_origin" (a replay's: its number in the run that
- * first quarantined it), which win. */
+ * first quarantined it), which win; "type" is the record's (1, data,
+ * when not there: an index written before it was kept). */
 static const char *const fields[] = {"stage",	 "offset",    "length",
 				     "seq",	 "origin",    "first_seq",
-				     "first_origin"};
+				     "first_origin", "type"};
 #define NEEDED 3
 #define NFIELDS (int)(sizeof(fields) / sizeof(*fields))
 
@@ -131,7 +132,7 @@ static int read_mapping(yaml_document_t *doc, struct rp_dead_ref *ref,
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	unsigned have = 0;
-	uint64_t len = 0, first[2] = {0, 0};
+	uint64_t len = 0, first[2] = {0, 0}, type = 1;
 	char name[40];
 	int f, r;
 
@@ -167,6 +168,9 @@ static int read_mapping(yaml_document_t *doc, struct rp_dead_ref *ref,
 		else if (f == 2)
 			r = number_value(v, "length", UINT32_MAX, &len, err,
 					 errlen);
+		else if (f == 7)
+			r = number_value(v, "type", UINT16_MAX, &type, err,
+					 errlen);
 		else
 			r = number_value(v, fields[f], UINT64_MAX,
 					 f == 3 ? &ref->seq
@@ -178,6 +182,7 @@ static int read_mapping(yaml_document_t *doc, struct rp_dead_ref *ref,
 			return r;
 	}
 	ref->length = (uint32_t)len;
+	ref->type = (uint16_t)type;
 	ref->numbered = (have & 3u << 3) == 3u << 3;
 	if ((have & 3u << 5) == 3u << 5) {
 		ref->seq = first[0];
@@ -372,6 +377,7 @@ static int add_rec(struct rp_replay_index *ix, unsigned long line,
 	ix->rec[ix->nrec].seq = r->seq;
 	ix->rec[ix->nrec].origin = r->origin;
 	ix->rec[ix->nrec].numbered = r->numbered;
+	ix->rec[ix->nrec].type = r->type;
 	ix->rec[ix->nrec].line = line;
 	ix->nrec++;
 	ix->stage[s].count++;
@@ -538,16 +544,17 @@ void rp_replay_index_free(struct rp_replay_index *ix)
 /* ------------------------------------------------ the records, copied */
 
 /* One record: the length word from the index (checked against the file
- * already, never read twice), then its bytes. */
+ * already, never read twice), its type, then its bytes. */
 static int copy_record(const struct rp_replay_index *ix,
 		       const struct rp_replay_rec *r, int fd, const char *to,
 		       unsigned char *buf, char *err, size_t len)
 {
-	unsigned char w[4] = {
-	    (unsigned char)r->length, (unsigned char)(r->length >> 8),
-	    (unsigned char)(r->length >> 16), (unsigned char)(r->length >> 24)};
+	unsigned char w[6] = {
+	    (unsigned char)r->length,	      (unsigned char)(r->length >> 8),
+	    (unsigned char)(r->length >> 16), (unsigned char)(r->length >> 24),
+	    (unsigned char)r->type,	      (unsigned char)(r->type >> 8)};
 	uint64_t at = r->offset + 4, left = r->length;
-	int e = rp_write_all(fd, w, 4);
+	int e = rp_write_all(fd, w, sizeof(w));
 
 	while (e == 0 && left > 0) {
 		size_t want = left < COPY_BUF ? (size_t)left : COPY_BUF;

@@ -9,7 +9,8 @@
  * record's numbers in the run that quarantined it; numbers likewise)
  * are taken when both are there, and "first_seq" and "first_origin" (a
  * replay's: those of the run that first quarantined it) instead when
- * both of those are; every key must be a string in
+ * both of those are; "type" (a number up to 65535) when there, else 1
+ * (an index from before types were kept); every key must be a string in
  * double quotes and every value a single value (no list or mapping).
  * The record a line points at must lie inside PREFIX.rec, and the length
  * word there must be the one the line says; no two lines may point at
@@ -35,6 +36,7 @@ struct rp_dead_ref {
 	uint32_t length; /* of the record, the length word excluded */
 	uint64_t seq, origin; /* in the run that quarantined it */
 	int numbered;         /* both were given */
+	uint16_t type;        /* the record's type (1 if not given) */
 };
 
 /* A stage the index names, in order of first appearance. */
@@ -52,6 +54,7 @@ struct rp_replay_rec {
 	unsigned long line; /* of the index */
 	uint64_t seq, origin; /* as in rp_dead_ref */
 	int numbered;
+	uint16_t type;
 };
 
 struct rp_replay_index {
@@ -76,8 +79,9 @@ int rp_replay_index_line(const char *line, size_t len, struct rp_dead_ref *ref,
 struct rp_replay_index *rp_replay_index_open(const char *prefix, int *error,
 					     char *err, size_t errlen);
 
-/* The records of stage s, framed as in PREFIX.rec (a 4-byte little-endian
- * length, the one checked, then the bytes), written to fd.  0; -EPROTO if
+/* The records of stage s, framed as file-source --typed-records reads
+ * them (a 4-byte little-endian length, the one checked, the record's
+ * 2-byte little-endian type, then the bytes), written to fd.  0; -EPROTO if
  * PREFIX.rec no longer holds them; or the -errno of a failed write.  What
  * is wrong in err, naming `to` for fd. */
 int rp_replay_index_copy(const struct rp_replay_index *ix, unsigned s, int fd,

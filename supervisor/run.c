@@ -916,6 +916,7 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 	d.seq = seq;
 	d.origin = f.origin;
 	d.sub = f.sub;
+	d.type = f.type;
 	d.attempts = told == 2 ? 1 : r->cfg->quarantine_after;
 	d.data = buf;
 	d.len = f.len < cap ? f.len : cap;

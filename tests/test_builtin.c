@@ -647,9 +647,14 @@ RP_TEST(test_help_and_usage_errors, 30)
 		 "18446744073709551615"},
 		{{"file-source"}, "file-source: no FILE"},
 		{{"file-source", "--lines", "--chunks", "8", "f"},
-		 "file-source: --lines, --chunks, --blocks and --records exclude"},
+		 "file-source: --lines, --chunks, --blocks, --records and "
+		 "--typed-records exclude"},
 		{{"file-source", "--records", "--lines", "f"},
-		 "file-source: --lines, --chunks, --blocks and --records exclude"},
+		 "file-source: --lines, --chunks, --blocks, --records and "
+		 "--typed-records exclude"},
+		{{"file-source", "--records", "--typed-records", "f"},
+		 "file-source: --lines, --chunks, --blocks, --records and "
+		 "--typed-records exclude"},
 		{{"file-source", "--chunks", "0", "f"},
 		 "file-source: --chunks 0: out of range"},
 		{{"file-source", "--chunks", "2x", "f"},

@@ -224,6 +224,96 @@ RP_TEST(test_other_sink_replaced_by_file_sink, 90)
 	rp_cmd_dir_remove();
 }
 
+/* What a record was goes with it: a block of lines (file-source
+ * --blocks) and a piece of a long line, each quarantined, are replayed
+ * through the fixed stage as they were read, the index saying their
+ * types: no newline added after the block's lines or after the piece. */
+RP_TEST(test_types_kept_through_replay, 90)
+{
+	static const char blocks[] =
+	    "name: rp\nstages:\n"
+	    "  - {name: read, run: file-source, args: [--blocks, 100, in]}\n"
+	    "  - name: parse\n    input: read\n    run: fault\n"
+	    "    args: [--match, \"line 700\", --do, crash]\n"
+	    "    restart_backoff_ms: 0\n"
+	    "  - {name: write, input: parse, run: file-sink, "
+	    "args: [--lines, out]}\n";
+	static const char lines[] =
+	    "name: rp\nstages:\n"
+	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
+	    "  - name: parse\n    input: read\n    run: fault\n"
+	    "    args: [--match, \"^POISON\", --do, crash]\n"
+	    "    restart_backoff_ms: 0\n    ring: 4K\n"
+	    "  - {name: write, input: parse, run: file-sink, "
+	    "args: [--lines, out]}\n";
+	/* Fixed: the parser passes everything on as it came. */
+	static const char fixed[] =
+	    "name: rp\nstages:\n"
+	    "  - {name: read, run: file-source, args: [--lines, in]}\n"
+	    "  - name: parse\n    input: read\n    run: fault\n"
+	    "    args: [--match, \"^never$\", --do, crash]\n"
+	    "  - {name: write, input: parse, run: file-sink, "
+	    "args: [--lines, out]}\n";
+	char in[256], *more[] = {"--to", "replayed", "--quiet", NULL};
+	char *out, *err, *text, *orig, *got, *at;
+	size_t n, inlen, outlen, glen;
+
+	rp_cmd_dir_make("replay");
+	private_tmpdir();
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	spit_text("fixed.yaml", fixed);
+	CU_ASSERT_EQUAL_FATAL(rp_cmd_yaml("run", blocks, &text), 0);
+	free(text);
+	text = rp_cmd_slurp("rp.dead.jsonl", &n);
+	CU_ASSERT(strstr(text, "\"type\":18,") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(replay("fixed.yaml", more, &out, &err), 0);
+	free(out);
+	free(err);
+	/* The block replayed is the bytes the run left out, exactly. */
+	orig = rp_cmd_slurp("in", &inlen);
+	text = rp_cmd_slurp("out", &outlen);
+	got = rp_cmd_slurp("replayed", &glen);
+	at = glen ? memmem(orig, inlen, got, glen) : NULL;
+	CU_ASSERT(glen > 9 && memmem(got, glen, "\nline 700\n", 10) != NULL);
+	CU_ASSERT_FATAL(at != NULL && outlen + glen == inlen);
+	CU_ASSERT(memcmp(text, orig, (size_t)(at - orig)) == 0 &&
+		  memcmp(text + (at - orig), at + glen,
+			 inlen - (size_t)(at - orig) - glen) == 0);
+	free(orig);
+	free(text);
+	free(got);
+	rp_cmd_dir_remove();
+
+	/* The first piece of a line longer than a 4K ring's record: its
+	 * bytes alone, no newline after them (the rest of the line went on
+	 * as a line of its own). */
+	rp_cmd_dir_make("replay");
+	private_tmpdir();
+	orig = malloc(9000);
+	CU_ASSERT_FATAL(orig != NULL);
+	memcpy(orig, "first\nPOISON", 13);
+	memset(orig + 13, 'x', 9000 - 13 - 6);
+	memcpy(orig + 9000 - 6, "\nlast\n", 6);
+	rp_cmd_spit("in", orig, 9000);
+	spit_text("fixed.yaml", fixed);
+	CU_ASSERT_EQUAL_FATAL(rp_cmd_yaml("run", lines, &text), 0);
+	free(text);
+	text = rp_cmd_slurp("rp.dead.jsonl", &n);
+	CU_ASSERT(strstr(text, "\"type\":19,") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(replay("fixed.yaml", more, &out, &err), 0);
+	got = rp_cmd_slurp("replayed", &glen);
+	CU_ASSERT(glen > 1000 && glen < 4096 &&
+		  memcmp(got, orig + 6, glen) == 0);
+	free(got);
+	free(orig);
+	free(out);
+	free(err);
+	rp_cmd_dir_remove();
+}
+
 /* Through the still-broken stage the record dies again: quarantined into
  * rp.dead.replay.*, naming its number in the run that quarantined it
  * (also when that output is replayed in turn), exit 1, the original
@@ -850,7 +940,8 @@ RP_TEST(test_index_line, 10)
 {
 	static const char ours[] =
 	    "{\"pipeline\":\"rp\",\"stage\":\"2-fault\",\"seq\":700,"
-	    "\"origin\":700,\"sub\":0,\"reason\":\"killed by signal 11 "
+	    "\"origin\":700,\"sub\":0,\"type\":18,\"reason\":\"killed by "
+	    "signal 11 "
 	    "(Segmentation fault) on record 700 \\u001b \\\\ \\\"\","
 	    "\"attempts\":2,\"time\":\"2024-05-01T10:00:00Z\","
 	    "\"offset\":4096,\"length\":8}";
@@ -858,7 +949,8 @@ RP_TEST(test_index_line, 10)
 				    "\"y\" : null, \"offset\":0,\"z\":true,"
 				    "\"stage\":\"a.b_c-d\" } \r";
 	static const char top[] = "{\"stage\":\"a\",\"offset\":"
-				  "9223372036854775807,\"length\":4294967295}";
+				  "9223372036854775807,\"length\":4294967295,"
+				  "\"type\":65535}";
 #define L(s) s, sizeof(s) - 1
 	static const struct {
 		const char *line;
@@ -917,6 +1009,15 @@ RP_TEST(test_index_line, 10)
 	     "expected a key in double quotes"},
 	    {L("{\"stage\":\"a\",\"offset\":1,\"offset\":1,\"length\":1}"),
 	     "\"offset\" is given twice"},
+	    {L("{\"stage\":\"a\",\"offset\":1,\"length\":1,\"type\":65536}"),
+	     "\"type\": too large"},
+	    {L("{\"stage\":\"a\",\"offset\":1,\"length\":1,\"type\":-1}"),
+	     "\"type\": expected a whole number"},
+	    {L("{\"stage\":\"a\",\"offset\":1,\"length\":1,\"type\":\"18\"}"),
+	     "\"type\": expected a number, not a string"},
+	    {L("{\"type\":1,\"stage\":\"a\",\"offset\":1,\"length\":1,"
+	       "\"type\":1}"),
+	     "\"type\" is given twice"},
 	    {L("{\"stage\":\"a\",\"offset\":1,\"length\":1,\"r\":\"\\x\"}"),
 	     "not a JSON object: "},
 	    {L("{\"stage\":\"a\",\"offset\":1,\"length\":1,\"r\":\"\\u12\"}"),
@@ -952,16 +1053,20 @@ RP_TEST(test_index_line, 10)
 	CU_ASSERT_STRING_EQUAL(r.stage, "2-fault");
 	CU_ASSERT_EQUAL(r.offset, 4096);
 	CU_ASSERT_EQUAL(r.length, 8);
+	CU_ASSERT_EQUAL(r.type, 18);
 	CU_ASSERT_EQUAL(
 	    rp_replay_index_line(other, strlen(other), &r, err, sizeof(err)),
 	    0);
 	CU_ASSERT_STRING_EQUAL(r.stage, "a.b_c-d");
 	CU_ASSERT_EQUAL(r.offset, 0);
 	CU_ASSERT_EQUAL(r.length, 0);
+	/* An index from before types were kept: data. */
+	CU_ASSERT_EQUAL(r.type, 1);
 	CU_ASSERT_EQUAL(
 	    rp_replay_index_line(top, strlen(top), &r, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(r.offset, INT64_MAX);
 	CU_ASSERT_EQUAL(r.length, UINT32_MAX);
+	CU_ASSERT_EQUAL(r.type, 65535);
 	/* Cut anywhere, the supervisor's line is refused. */
 	for (size_t n = 0; n < strlen(ours); n++)
 		if (rp_replay_index_line(ours, n, &r, err, sizeof(err)) == 0)
@@ -993,7 +1098,7 @@ RP_TEST(test_index_line, 10)
 /* The index of stage parse's records at 0 and 19, stage write's at 12. */
 static const char three_idx[] =
     "{\"stage\":\"parse\",\"offset\":0,\"length\":8}\n"
-    "{\"stage\":\"write\",\"offset\":12,\"length\":3}\n"
+    "{\"stage\":\"write\",\"offset\":12,\"length\":3,\"type\":275}\n"
     "{\"stage\":\"parse\",\"offset\":19,\"length\":0}\n";
 static const char three_rec[] = POISON_FRAME "\x03\0\0\0abc"
 					     "\0\0\0\0";
@@ -1079,11 +1184,14 @@ RP_TEST(test_index_open_and_copy, 20)
 		  ix->rec[1].stage == 1);
 	CU_ASSERT(ix->rec[2].offset == 19 && ix->rec[2].length == 0 &&
 		  ix->rec[2].stage == 0);
+	/* Typed frames: the length, the type (1 where the index gives
+	 * none), the bytes. */
 	CU_ASSERT_EQUAL(copy_to(ix, 0, "parse.rec", err), 0);
-	CU_ASSERT(has_bytes("parse.rec", POISON_FRAME "\0\0\0\0",
-			    POISON_FRAME_LEN + 4));
+	CU_ASSERT(has_bytes("parse.rec",
+			    "\x08\0\0\0\x01\0" POISON "\0\0\0\0\x01\0",
+			    POISON_FRAME_LEN + 2 + 6));
 	CU_ASSERT_EQUAL(copy_to(ix, 1, "write.rec", err), 0);
-	CU_ASSERT(has_bytes("write.rec", "\x03\0\0\0abc", 7));
+	CU_ASSERT(has_bytes("write.rec", "\x03\0\0\0\x13\x01" "abc", 9));
 	/* A write that fails is the writer's trouble, named. */
 	{
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -1148,6 +1256,9 @@ void rp_suite_replay(void)
 		  test_fixed_stage_passes_the_record},
 		 {"a last stage not a file-sink gives way to file-sink",
 		  test_other_sink_replaced_by_file_sink},
+		 {"a block of lines and a piece of a long line replayed as "
+		  "they were read",
+		  test_types_kept_through_replay},
 		 {"the still-broken stage quarantines it into PREFIX.replay",
 		  test_broken_stage_quarantines_again},
 		 {"twenty records through the still-broken stage: each "
