@@ -372,6 +372,10 @@ static void path_hint(const char *cmd, char *buf, size_t len)
 	int found = 0;
 
 	buf[0] = '\0';
+	if (strchr(cmd, '/') == NULL && path == NULL)
+		snprintf(buf, len, " (the stage's environment has no PATH: "
+			 "its sandbox's env: list leaves it out, or ringpipe "
+			 "had none; /bin and /usr/bin were searched)");
 	if (strchr(cmd, '/') != NULL || path == NULL)
 		return;
 	for (p = path; !found && *p; p = *end ? end + 1 : end) {
@@ -430,7 +434,35 @@ static int exec_fails_for_good(int e)
 	       e != ENFILE && e != ETXTBSY && e != EINTR;
 }
 
-/* How the program ended: 0 if it exited 0, else said and -errno. */
+/* How long a program killed by a stop signal from outside waits for
+ * the cancel that signal brings. */
+#define STOP_WAIT_NS (1000 * 1000000LL)
+
+/* The program was killed, not by us, by a signal that stops a whole
+ * service or tree (systemd's control-group stop sends SIGTERM to every
+ * process at once): is the run being cancelled for it?  The cancel is
+ * waited for a while, as the supervisor got the signal too. */
+static int stopped_with_run(struct ex *x)
+{
+	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
+	int64_t end = rp_now_ns() + STOP_WAIT_NS, left;
+
+	if (x->asked || x->timed_out || x->denied ||
+	    (sig != SIGTERM && sig != SIGINT && sig != SIGHUP &&
+	     sig != SIGQUIT))
+		return 0;
+	while (rp_stage_control(x->s, NULL) == 0) {
+		if ((left = end - rp_now_ns()) <= 0)
+			return 0;
+		int r = rp_stage_wait(x->s, RP_WAIT_CONTROL, left);
+		if (r < 0 && r != -ETIMEDOUT && r != -EINTR)
+			return 0; /* -EPIPE: no supervisor to cancel */
+	}
+	return 1;
+}
+
+/* How the program ended: 0 if it exited 0, else said and -errno
+ * (-ECANCELED: killed by the signal the run is being cancelled for). */
 static int verdict(struct ex *x)
 {
 	if (x->exec_errno) {
@@ -450,6 +482,8 @@ static int verdict(struct ex *x)
 	 * there, and as the shell's pipeline would. */
 	if (exec_reader_gone(x))
 		return 0;
+	if (stopped_with_run(x))
+		return -ECANCELED;
 	if (WIFEXITED(x->status))
 		fprintf(stderr, EXEC_SAYS "%s exited with status %d\n", x->cmd,
 			WEXITSTATUS(x->status));

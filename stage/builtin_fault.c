@@ -189,8 +189,7 @@ static int fault_record(struct rp_stage *s, const struct rp_record *r,
 	if (bad && f->act == A_KEY_AHEAD && f->value) {
 		/* Published, then killed as if from outside: restarted,
 		 * the record not blamed. */
-		rp_emit_end_origin(s);
-		rp_stage_flush(s);
+		rp_stage_fault_publish(s);
 		kill(getpid(), SIGKILL);
 	}
 	return err;

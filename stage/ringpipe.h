@@ -161,7 +161,11 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
 
 /* Emit one output record derived from the current input (or, for a
  * source, a new origin per call of rp_emit unless rp_emit_same_origin()
- * was called).  Blocks while the output ring is full, checking for
+ * was called, under rp_stage_run_source or a loop of its own).  What a
+ * stage with input emits once its input has ended (-ENODATA: a total)
+ * has an origin of its own, past its last record: a restart that finds
+ * its input all released makes it again under the same key, so it goes
+ * out once.  Blocks while the output ring is full, checking for
  * cancellation (-ECANCELED) and a dead consumer (-EPIPE).  -EMSGSIZE: len
  * is more than the output ring's largest record; -EDESTADDRREQ: the stage
  * is the pipeline's last and has no output ring (a sink writes its
@@ -182,7 +186,9 @@ void rp_emit_same_origin(struct rp_stage *s);
 /* The record just emitted completes its origin: commit it now, marked
  * last (rather than when the next emit or record shows it was last).  A
  * source that waits between records calls this so its latest record is
- * not held back; the next emit starts a new origin. */
+ * not held back; the next emit starts a new origin.  -EBUSY inside
+ * rp_stage_run's callback (a record's outputs go out when it is done,
+ * so that none of them goes out of one refused or crashed on). */
 int rp_emit_end_origin(struct rp_stage *s);
 /* Set the type of the record just emitted (default 1, data; >= 16 is
  * the application's, e.g. 17 for a line without its newline).  A stage
@@ -213,11 +219,14 @@ int rp_stage_poll(struct rp_stage *s, unsigned what, struct pollfd *fds,
 		  int nfds, int timeout_ms);
 /* Next input record: 0, -EAGAIN (none yet), -ENODATA (input ended),
  * -EBADMSG (the producer broke the format), -EBUSY (called from
- * rp_stage_run's callback, where the loop takes the records). */
+ * rp_stage_run's callback, where the loop takes the records, or while
+ * an rp_emit_reserve is not yet committed). */
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r);
 /* Release every record peeked so far: their outputs are complete (the
- * last one is marked and committed) and published first.  -EBUSY for a
- * replica while an rp_emit_reserve is not yet committed, and inside
+ * last one is marked and committed) and published first.  The stage is
+ * then working on no record: a per-record timeout, a crash or an error
+ * before its next peek is not charged to one.  -EBUSY while an
+ * rp_emit_reserve is not yet committed, and inside
  * rp_stage_run's callback (the loop releases after it, so that a
  * record's outputs go out together and a crash finds it again). */
 int rp_stage_release(struct rp_stage *s);
@@ -231,7 +240,10 @@ int rp_stage_flush(struct rp_stage *s);
 int rp_stage_control(struct rp_stage *s, int *draining);
 /* Report the end: end the output, send `done` (reason 0 for end of input
  * or a cancel reason), detach, and return the process exit code for it.
- * error: 0, or the negative errno that failed the stage. */
+ * error: 0, or the negative errno that failed the stage; cancel_reason:
+ * 0, or the one rp_stage_control returned (any other is taken for an
+ * error of the stage's, -EINVAL, said on stderr).  Inside rp_stage_run's
+ * callback it is refused, -EBUSY (return RP_STOP to end early). */
 int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
 
 /* --------------------------------------------------------- crash recovery

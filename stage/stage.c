@@ -127,6 +127,7 @@ struct rp_stage {
 	struct rp_keys key;    /* of the last input record taken */
 	uint64_t dups;         /* replayed input records dropped */
 	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
+	uint64_t start_words[RP_STAGE_STATE_WORDS]; /* its start's point's */
 	int restored;          /* started from a commit point */
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined input numbers */
 	unsigned nskip;
@@ -271,6 +272,25 @@ static int attach(struct rp_stage *s, const struct rp_wiring *w)
 
 /* What the rings and the wiring say about where to begin: at the start,
  * or for a standby once it takes over. */
+/* A stage without input makes records of its own, each a new origin
+ * (unless it says otherwise), numbered on from its commit point, whether
+ * under rp_stage_run_source or a loop of its own.  What earlier
+ * incarnations published has origins below what its commit point and
+ * the records past it allow: said to its consumer with its first
+ * record, so a key pushed ahead before a crash is caught there.  Where
+ * that is not known, none is said. */
+static void source_begin(struct rp_stage *s)
+{
+	uint64_t bound;
+
+	s->source = 1;
+	s->origin = s->in_seq;
+	if (rp_producer_source_bound(s->out, s->in_seq, &bound) == -EBADMSG)
+		fprintf(stderr, "%s: the commit point it resumes from is not "
+			"one its output ring's records allow: its replays are "
+			"bounded by the whole ring's\n", s->name);
+}
+
 static int begin(struct rp_stage *s, const struct rp_wiring *w)
 {
 	struct rp_ckpt ck;
@@ -296,10 +316,13 @@ static int begin(struct rp_stage *s, const struct rp_wiring *w)
 		s->restored = 1;
 		s->in_seq = ck.seq;
 		memcpy(s->words, ck.user, sizeof(s->words));
+		memcpy(s->start_words, ck.user, sizeof(s->start_words));
 		rp_keys_load(&s->key, &ck);
 	} else {
 		s->in_seq = w->has_seq ? w->seq : 0;
 	}
+	if (s->in == NULL && s->out != NULL)
+		source_begin(s);
 	s->after = w->after;
 	s->nskip = w->nskip;
 	memcpy(s->skip, w->skip, sizeof(s->skip));
@@ -819,8 +842,9 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	if (s->in == NULL)
 		return -ENODATA;
 	/* rp_stage_run takes the records: a callback that took the next
-	 * one would declare its own record's outputs complete. */
-	if (s->in_callback)
+	 * one would declare its own record's outputs complete.  One
+	 * reservation open: its record would get the next one's key. */
+	if (s->in_callback || s->user_resv)
 		return -EBUSY;
 	/* A stage that takes input numbers its outputs by it: whatever an
 	 * earlier incarnation made has an origin below what it can have
@@ -853,8 +877,20 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		}
 		if (err == -EBADMSG)
 			s->broken_side = 1;
+		if (err == -ENODATA && !s->replica && s->origin != s->in_seq) {
+			/* What it makes from here on (a total at the end)
+			 * has the origin past its last record, sub-index 0
+			 * on: the same key in a restart that finds its
+			 * input all released, and so dropped downstream
+			 * there if it had gone out, never lost. */
+			s->origin = s->in_seq;
+			s->sub = 0;
+		}
 		if (err == -ENODATA)
 			s->in_ended = 1;
+		if ((err == -ENODATA || err == -EAGAIN) && !s->unreleased &&
+		    !s->work_external)
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 		if (err)
 			return err;
 		s->unreleased++;
@@ -1048,6 +1084,11 @@ int rp_stage_flush(struct rp_stage *s)
 
 int rp_emit_end_origin(struct rp_stage *s)
 {
+	/* Inside rp_stage_run's callback the record's outputs are not
+	 * done until it returns: one sent on now would stay out if the
+	 * record were then refused, or the stage died on it. */
+	if (s->in_callback)
+		return -EBUSY;
 	if (!s->pending)
 		return -EINVAL;
 	return commit_pending(s, 1);
@@ -1061,6 +1102,10 @@ int rp_stage_release(struct rp_stage *s)
 	 * would publish a record's outputs before all are made, and let go
 	 * of the record a crash must find again. */
 	if (s->in_callback)
+		return -EBUSY;
+	/* An output still being written comes of what would be let go: a
+	 * crash after the release would lose it. */
+	if (s->user_resv)
 		return -EBUSY;
 	/* The records being released have all their outputs: the last
 	 * one goes out marked, and before the input is let go. */
@@ -1113,6 +1158,11 @@ int rp_stage_release(struct rp_stage *s)
 	if (!err) {
 		s->unreleased = 0;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
+		/* Every record it took is let go: what it does until the
+		 * next one (an idle loop's sleep, a last error) is not
+		 * that record's doing. */
+		if (!s->work_external)
+			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 	}
 	return err;
 }
@@ -1273,6 +1323,11 @@ int rp_emit_reserve(struct rp_stage *s, uint32_t len, void **buf)
 	if ((err = out_reserve(s, len, buf)))
 		return err;
 	s->user_resv = 1;
+	/* A source's count of what it made, the record being made among
+	 * them (rp_stage_run_source says the same after each call; a loop
+	 * of its own has it too). */
+	if (s->source)
+		s->in_seq = s->origin + 1;
 	s->resv_len = len;
 	s->resv_buf = *buf;
 	return 0;
@@ -1378,7 +1433,8 @@ int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n)
 {
 	if (n > RP_STAGE_STATE_WORDS)
 		n = RP_STAGE_STATE_WORDS;
-	memcpy(words, s->words, n * sizeof(*words));
+	/* Those of the point it started from, whatever it saved since. */
+	memcpy(words, s->start_words, n * sizeof(*words));
 	return s->restored;
 }
 
@@ -1497,6 +1553,28 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 {
 	uint32_t kind = RP_CTL_DONE, reason = RP_REASON_EOF;
 	int code = RP_EXIT_OK;
+
+	/* rp_stage_run finishes when its callback returns (RP_STOP ends
+	 * it early): the stage is still in use until then. */
+	if (s->in_callback) {
+		fprintf(stderr, "rp_stage_finish called inside rp_stage_run's "
+			"callback: refused (return RP_STOP to end early)\n");
+		return -EBUSY;
+	}
+	/* A cancel it was not sent, or a reason no cancel has, is an
+	 * error of its own: said, not passed off as a cancel. */
+	if (cancel_reason < 0 || cancel_reason > (int)RP_REASON_SHUTDOWN ||
+	    (cancel_reason > 0 && s->cancel == 0)) {
+		fprintf(stderr, "rp_stage_finish: cancel reason %d, but %s\n",
+			cancel_reason,
+			cancel_reason < 0 || cancel_reason > (int)RP_REASON_SHUTDOWN
+				? "there is no such reason"
+				: "no cancel came (rp_stage_control says when "
+				  "one has)");
+		cancel_reason = 0;
+		if (!error)
+			error = -EINVAL;
+	}
 
 	if (s->user_resv) {
 		if (!s->resv_held)
@@ -1706,24 +1784,9 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 {
 	int c;
 
-	if (s->out == NULL) {
+	if (s->out == NULL || !s->source) {
 		fprintf(stderr, "%s: a source needs an output ring\n", s->name);
 		return rp_stage_finish(s, -EINVAL, 0);
-	}
-	s->source = 1;
-	s->origin = s->in_seq;
-	/* What earlier incarnations published has origins below what its
-	 * commit point and the records past it allow: said to its
-	 * consumer with its first record, so a key pushed ahead before a
-	 * crash is caught there.  Where that is not known, none is said. */
-	{
-		uint64_t bound;
-		if (rp_producer_source_bound(s->out, s->in_seq, &bound) ==
-		    -EBADMSG)
-			fprintf(stderr, "%s: the commit point it resumes "
-				"from is not one its output ring's records "
-				"allow: its replays are bounded by the whole "
-				"ring's\n", s->name);
 	}
 	for (;;) {
 		int r;
@@ -1829,6 +1892,14 @@ int rp_stage_fault_scribble_random(struct rp_stage *s, uint64_t seed,
 void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n)
 {
 	s->origin += n;
+}
+
+/* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_publish(struct rp_stage *s)
+{
+	int err = s->pending ? commit_pending(s, 1) : 0;
+
+	return err ? err : rp_stage_flush(s);
 }
 
 /* For the fault stage only (stage_fault.h). */

@@ -13,6 +13,9 @@ int rp_stage_fault_scribble(struct rp_stage *s);
  * outputs, ahead by n: what a compromised stage could write, with a
  * header that passes its check. */
 void rp_stage_fault_key_ahead(struct rp_stage *s, uint64_t n);
+/* Send out what it has made so far, its origin ended, even inside
+ * rp_stage_run's callback (where no real stage may). */
+int rp_stage_fault_publish(struct rp_stage *s);
 /* Write 8 random bytes, drawn from seed, at a random place of memory the
  * stage may write: its output ring's producer page or data, its input
  * ring's consumer page, or its control ring to the supervisor; then wake

@@ -22,9 +22,26 @@ extern char **environ;
 
 #define ANSWER_MS 5000 /* a stage that has not answered by then fails */
 
-/* The environment with RINGPIPE_CHECK_ARGS set and no RINGPIPE_STAGE (to
- * free; NULL when out of memory). */
-static char **check_env(void)
+/* Is the variable "NAME=..." among those sandbox sb keeps (all, unless
+ * it has `env:`)? */
+static int kept(const struct rp_sandbox *sb, const char *var)
+{
+	size_t len = strcspn(var, "=");
+
+	if (!sb->env_set)
+		return 1;
+	for (int i = 0; i < sb->nenv && i < RP_SANDBOX_MAX_ENV; i++)
+		if (strlen(sb->env[i]) == len &&
+		    strncmp(sb->env[i], var, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* The stage's environment, as its sandbox keeps it, with
+ * RINGPIPE_CHECK_ARGS set and no RINGPIPE_STAGE (to free; NULL when out
+ * of memory): an `exec` command is looked for in the PATH the stage
+ * will have. */
+static char **check_env(const struct rp_sandbox *sb)
 {
 	size_t n = 0, k = 0;
 	char **env;
@@ -35,7 +52,8 @@ static char **check_env(void)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
 		if (strncmp(environ[i], "RINGPIPE_STAGE=", 15) != 0 &&
-		    strncmp(environ[i], "RINGPIPE_CHECK_ARGS=", 20) != 0)
+		    strncmp(environ[i], "RINGPIPE_CHECK_ARGS=", 20) != 0 &&
+		    kept(sb, environ[i]))
 			env[k++] = environ[i];
 	env[k++] = "RINGPIPE_CHECK_ARGS=1";
 	env[k] = NULL;
@@ -198,24 +216,27 @@ static int finish(struct check *c, const struct rp_cfg_stage *st,
 
 int rp_argcheck(struct rp_cfg *cfg, const char *stage_bin)
 {
-	char **env = check_env();
 	struct check c[RP_CFG_MAX_STAGES];
 	int64_t until = now_ms() + ANSWER_MS;
 	int err = 0;
 
-	if (env == NULL) {
-		snprintf(cfg->error, sizeof(cfg->error), "out of memory");
-		return -ENOMEM;
-	}
 	/* All at once (each is a start of the stage binary), judged in
 	 * the pipeline's order: the first refusal is said. */
 	for (int k = 0; k < cfg->nstages && k < RP_CFG_MAX_STAGES; k++) {
 		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		char **env;
 		c[k].pid = 0;
 		c[k].fd = -1;
 		c[k].why[0] = '\0';
-		if (st->builtin && st->argc >= 1)
-			start(stage_bin, st, env, &c[k]);
+		if (!st->builtin || st->argc < 1)
+			continue;
+		if ((env = check_env(&st->sandbox)) == NULL) {
+			snprintf(c[k].why, sizeof(c[k].why), "checking its "
+				 "arguments: out of memory");
+			continue;
+		}
+		start(stage_bin, st, env, &c[k]);
+		free(env);
 	}
 	for (int k = 0; k < cfg->nstages && k < RP_CFG_MAX_STAGES; k++) {
 		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
@@ -230,6 +251,5 @@ int rp_argcheck(struct rp_cfg *cfg, const char *stage_bin)
 			err = -EINVAL;
 		}
 	}
-	free(env);
 	return err;
 }

@@ -1175,6 +1175,8 @@ static int parse_root(struct ctx *c, yaml_node_t *root)
 					    RP_DEADLETTER_PREFIX_MAX);
 			snprintf(c->cfg->dead_letter,
 				 sizeof(c->cfg->dead_letter), "%s", s);
+			c->cfg->dl_line = (int)v->start_mark.line + 1;
+			c->cfg->dl_column = (int)v->start_mark.column + 1;
 		} else if (key && !strcmp(key, "quarantine_max")) {
 			uint64_t x;
 			if (count_value(c, v, key, 1000000, &x))

@@ -91,6 +91,7 @@ struct rp_cfg {
 	char name[RP_CFG_NAME];
 	char file[256];
 	char dead_letter[256];    /* path prefix; "" : NAME.dead */
+	int dl_line, dl_column;   /* where it is given (0: not given) */
 	uint32_t quarantine_max;  /* records it may quarantine, then fails */
 	struct rp_cfg_stage stages[RP_CFG_MAX_STAGES];
 	int nstages;

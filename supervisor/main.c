@@ -286,8 +286,8 @@ static int unexpected(const char *who, const char *word, const char *what,
 	return RP_RUN_USAGE;
 }
 
-/* Options given before the command move behind it (after its operand
- * would do as well: operand_first takes the first plain word), so
+/* Options given before the command move right behind it (operand_first
+ * then takes the first plain word after them for its operand), so
  * "ringpipe -q --report-json r.json -e '...'" means what it says.  The
  * command is the first word that names one and is no option's value;
  * the command checks the options as its own.  Without one, nothing
@@ -322,11 +322,13 @@ static void command_first(int argc, char **argv)
 	}
 	if (at <= 1)
 		return;
-	/* Rotate argv[1..argc-1] left by at-1 places. */
-	for (int n = at - 1; n > 0; n--) {
-		char *first = argv[1];
-		memmove(&argv[1], &argv[2], (size_t)(argc - 2) * sizeof(*argv));
-		argv[argc - 1] = first;
+	/* The command first, its options right after it (before its
+	 * operand, which operand_first finds among them): not at the end,
+	 * where one left without its value would take the next word. */
+	{
+		char *command = argv[at];
+		memmove(&argv[2], &argv[1], (size_t)(at - 1) * sizeof(*argv));
+		argv[1] = command;
 	}
 }
 
@@ -399,9 +401,15 @@ static int dead_letter_unwritable(const struct rp_cfg *cfg)
 			     sizeof(prefix));
 	rp_deadletter_init(&d, prefix);
 	bad = rp_deadletter_writable(&d, why, sizeof(why)) != 0;
-	if (bad)
-		fprintf(stderr, "ringpipe: %s: dead_letter: %s.rec cannot be "
-				"written (%s)\n",
+	if (bad && cfg->dl_line > 0)
+		fprintf(stderr, "ringpipe: %s:%d:%d: dead_letter: %s.rec cannot "
+				"be written (%s)\n",
+			cfg->file[0] ? cfg->file : "-e", cfg->dl_line,
+			cfg->dl_column, prefix, why);
+	else if (bad)
+		fprintf(stderr, "ringpipe: %s: dead_letter (not given: "
+				"NAME.dead in the directory ringpipe runs "
+				"in): %s.rec cannot be written (%s)\n",
 			cfg->file[0] ? cfg->file : "-e", prefix, why);
 	rp_deadletter_close(&d);
 	return bad;
@@ -456,13 +464,24 @@ int main(int argc, char **argv)
 		return RP_RUN_USAGE;
 	}
 	cmd = argv[1];
-	/* ringpipe check -e 'PIPELINE': a one-liner checked, not run. */
-	if (!strcmp(cmd, "check") && argc > 2 && !strcmp(argv[2], "-e")) {
-		/* (argv[argc], the NULL, moves too.) */
-		memmove(&argv[1], &argv[2], (size_t)(argc - 1) * sizeof(*argv));
-		argc--;
-		cmd = argv[1];
-		check_only = 1;
+	/* ringpipe check -e 'PIPELINE': a one-liner checked, not run (the
+	 * -e among the options before the one-liner: ringpipe -v check -e
+	 * came to check -v -e). */
+	if (!strcmp(cmd, "check")) {
+		int j = 2;
+		while (j < argc && argv[j][0] == '-' && strcmp(argv[j], "-e") &&
+		       strcmp(argv[j], "--"))
+			j += takes_value(run_valued, argv[j]) ? 2 : 1;
+		if (j < argc && !strcmp(argv[j], "-e")) {
+			char *e = argv[j];
+			/* (argv[argc], the NULL, moves too.) */
+			memmove(&argv[j], &argv[j + 1],
+				(size_t)(argc - j) * sizeof(*argv));
+			argc--;
+			argv[1] = e;
+			cmd = argv[1];
+			check_only = 1;
+		}
 	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
 		usage(stdout);

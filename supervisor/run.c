@@ -214,6 +214,7 @@ struct sup {
 	/* drain: the signal that asked for it (0: none), and until when */
 	int drain_opt, drain_sig;
 	int end_sig;              /* the cancel came from SIGHUP or SIGQUIT */
+	int cancel_sig;           /* the signal the cancel came from, if one */
 	int64_t grace_ns;         /* a cancel's, then stragglers are killed */
 	int64_t drain_deadline;
 	const struct rp_run_opts *o;
@@ -1309,6 +1310,20 @@ static int is_stage(void *arg, pid_t pid)
 	return 0;
 }
 
+/* Stage k (or its program) died of the signal the run is being
+ * cancelled for, which reached it too (sent to every process at once:
+ * systemd's control-group stop, a kill of the whole tree): the end we
+ * were asking of it, not a failure. */
+static void ended_by_cancel_signal(struct sup *s, int k, const char *who)
+{
+	struct stage_run *r = at(s, k);
+	const char *abbrev = sigabbrev_np(s->cancel_sig);
+
+	set_state(s, k, ST_CANCELLED);
+	snprintf(r->why, sizeof(r->why), "%sended by the SIG%s that cancelled "
+		 "the run", who, abbrev ? abbrev : "?");
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -1360,7 +1375,12 @@ static void on_exit_of(struct sup *s, int k)
 	if (r->state == ST_FAILED)
 		return;
 	read_control(s, k);
-	if (si.si_code == CLD_EXITED && program_died(r, si.si_status)) {
+	if (si.si_code == CLD_EXITED && program_died(r, si.si_status) &&
+	    s->cancel_sig != 0 && r->state == ST_CANCELLING &&
+	    si.si_status - RP_EXIT_PROGRAM_SIGNAL == s->cancel_sig) {
+		r->status = si.si_status;
+		ended_by_cancel_signal(s, k, "its program ");
+	} else if (si.si_code == CLD_EXITED && program_died(r, si.si_status)) {
 		/* exec --each: its program's crash, as the stage's own. */
 		char where[64], why[240];
 		uint64_t rec = working_on(r, where, sizeof(where));
@@ -1529,6 +1549,12 @@ static void on_exit_of(struct sup *s, int k)
 		set_state(s, k, ST_CANCELLED);
 		snprintf(r->why, sizeof(r->why), "killed after it did not "
 						 "obey the cancel");
+	} else if (s->cancel_sig != 0 && si.si_status == s->cancel_sig &&
+		   r->state == ST_CANCELLING) {
+		/* The signal we are cancelling for reached it too (sent to
+		 * every process at once: systemd's control-group stop, a
+		 * kill of the whole tree): the end we were asking of it. */
+		ended_by_cancel_signal(s, k, "");
 	} else {
 		char where[64];
 		uint64_t rec = working_on(r, where, sizeof(where));
@@ -2843,6 +2869,8 @@ static void on_signal(struct sup *s)
 						  : RP_REASON_SHUTDOWN;
 			rp_log(RP_LOG_INFO, NULL, "%s: cancelling every stage "
 			       "(again to kill)", strsignal((int)si.ssi_signo));
+			if (s->cancel_reason == 0)
+				s->cancel_sig = (int)si.ssi_signo;
 			cancel_all(s, reason, -1);
 		} else {
 			kill_all(s);
@@ -2923,9 +2951,15 @@ static const char *delivery(struct sup *s, int k, char *buf, size_t len)
 	else if (first_loss != NULL)
 		snprintf(buf, len, "no better than %s's", first_loss);
 	else
-		snprintf(buf, len, "exactly-once%s",
+		snprintf(buf, len, "exactly-once%s%s",
 			 r->cfg->restart == RP_RESTART_NEVER
 				 ? " (or the run fails: restart never)"
+				 : "",
+			 /* What it keeps in its memory a restart loses:
+			  * ringpipe cannot see that. */
+			 !r->cfg->builtin && has_in(s, k)
+				 ? " if it keeps no state across records but "
+				   "what it saves (rp_stage_save)"
 				 : "");
 	return buf;
 }
@@ -3421,11 +3455,16 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		check_record_timeouts(s);
 		check_locks(s);
 		watch_cursors(s);
+		/* Our signals first: a stage that a signal sent to every
+		 * process at once killed is judged knowing of ours. */
+		for (int e = 0; e < n; e++)
+			if ((int)(evs[e].data.u64 >> 32) == EV_SIGNAL)
+				on_signal(s);
 		for (int e = 0; e < n; e++) {
 			int kind = (int)(evs[e].data.u64 >> 32);
 			int k = (int)(uint32_t)evs[e].data.u64;
 			switch (kind) {
-			case EV_SIGNAL: on_signal(s); break;
+			case EV_SIGNAL: break;
 			case EV_BELL: rp_bell_drain(s->sup_bell); break;
 			case EV_TIMER: {
 				uint64_t t;

@@ -458,6 +458,40 @@ void rp_cmd_child_states(pid_t pid, char *out, size_t len)
 		closedir(d);
 }
 
+int rp_cmd_tree(pid_t pid, pid_t *pids, int max)
+{
+	int n = 0, grew = 1;
+
+	if (max < 1)
+		return 0;
+	pids[n++] = pid;
+	/* Again until a pass finds no one new: a child listed in /proc
+	 * before its parent was known is taken on the next pass. */
+	while (grew && n < max) {
+		DIR *d = opendir("/proc");
+		struct dirent *e;
+
+		grew = 0;
+		while (d && (e = readdir(d)) != NULL && n < max) {
+			pid_t c = (pid_t)atoi(e->d_name), pp = 0;
+			int known = 0, parent = 0;
+			if (c <= 0 || rp_cmd_proc_state(c, &pp) == '?')
+				continue;
+			for (int i = 0; i < n; i++) {
+				known |= pids[i] == c;
+				parent |= pids[i] == pp;
+			}
+			if (parent && !known) {
+				pids[n++] = c;
+				grew = 1;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	return n;
+}
+
 int rp_cmd_await_childless(pid_t pid, int secs)
 {
 	char kids[16] = "?";

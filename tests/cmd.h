@@ -78,6 +78,9 @@ pid_t rp_cmd_find_argv(const char *a0, const char *a1);
 char rp_cmd_proc_state(pid_t pid, pid_t *ppid);
 /* The states of pid's children, a letter each, into out. */
 void rp_cmd_child_states(pid_t pid, char *out, size_t len);
+/* pid and every process below it (found at once, up to max of them)
+ * into pids, pid first: how many. */
+int rp_cmd_tree(pid_t pid, pid_t *pids, int max);
 /* Wait (secs at most) until pid has no child left: 1, or 0 if it
  * still had one. */
 int rp_cmd_await_childless(pid_t pid, int secs);

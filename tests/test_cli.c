@@ -68,6 +68,12 @@ struct bad_case {
 RP_TEST(test_check_names_line_and_column, 60)
 {
 	static const struct bad_case cases[] = {
+		/* (Relative: to the directory ringpipe runs in, the test's.) */
+		{"name: p\ndead_letter: no/such/dir/d\nstages:\n"
+		 "  - {name: a, run: fault, args: [--make, \"3\"]}\n"
+		 "  - {name: b, input: a, run: count}\n",
+		 "p.yaml:2:14: dead_letter: no/such/dir/d.rec cannot be written "
+		 "("},
 		{"name: p\nstages:\n  - name: a\n    run: file-source\n"
 		 "    argz: [x]\n",
 		 "p.yaml:5:5: unknown key 'argz' in a stage (did you mean "
@@ -757,6 +763,68 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 		text = read_file(out);
 		CU_ASSERT(strstr(text, "cancelled") != NULL);
 		CU_ASSERT(strstr(text, "failed") == NULL);
+		free(text);
+		rp_cmd_dir_remove();
+	}
+}
+
+/* A SIGTERM to every process at once, ringpipe first (systemd's
+ * control-group stop; a kill of the whole tree): a cancel as for
+ * ringpipe alone, exit 143, every stage cancelled and none failed, an
+ * exec stage whose command died of it included, and every process gone.
+ * With --drain, the stages it killed are restarted and finish the
+ * drain: the count at the end is every record the source read. */
+RP_TEST(test_sigterm_to_every_process, 60)
+{
+	char *cancel[] = {"-e", "file-source --chunks 64k /dev/zero ! exec "
+				"--chunks 64k -- cat ! count", NULL};
+	char *drain[] = {"--drain", "-e", "file-source --chunks 64k "
+					  "/dev/zero ! count", NULL};
+
+	for (int i = 0; i < 2; i++) {
+		pid_t pid, tree[16];
+		unsigned long long out = 0, counted = 1;
+		const char *p;
+		char *text;
+		size_t len;
+		int n, st, gone = 0;
+
+		rp_cmd_dir_make("cli");
+		pid = rp_cmd_start(i ? drain : cancel, -1);
+		usleep(700000);
+		/* ringpipe, its stages, and cat. */
+		n = rp_cmd_tree(pid, tree, 16);
+		CU_ASSERT(n == (i ? 3 : 5));
+		for (int j = 0; j < n; j++)
+			kill(tree[j], SIGTERM);
+		st = rp_test_wait(pid, 20);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), 143);
+		for (int t = 0; t < 40 && gone < n - 1; t++) {
+			usleep(50000);
+			gone = 0;
+			for (int j = 1; j < n; j++)
+				gone += rp_cmd_proc_state(tree[j], NULL) == '?';
+		}
+		CU_ASSERT_EQUAL(gone, n - 1);
+		text = rp_cmd_slurp("REPORT", &len);
+		CU_ASSERT(strstr(text, "failed") == NULL);
+		if (i == 0) {
+			CU_ASSERT(strstr(text, "3-count          cancelled") !=
+				  NULL);
+			CU_ASSERT(strstr(text, "2-exec           cancelled") !=
+				  NULL);
+			CU_ASSERT(strstr(text, "ended by the SIGTERM that "
+					       "cancelled the run") != NULL);
+		} else {
+			if ((p = strstr(text, "\n                   out ")))
+				out = strtoull(p + 24, NULL, 10);
+			if ((p = strstr(text, "count: records=")))
+				counted = strtoull(p + 15, NULL, 10);
+			CU_ASSERT(out > 0 && out == counted);
+			CU_ASSERT(strstr(text, "2-count          done") != NULL);
+		}
+		if (strstr(text, "failed") != NULL || gone != n - 1)
+			fprintf(stderr, "%s\n", text);
 		free(text);
 		rp_cmd_dir_remove();
 	}
@@ -1680,7 +1748,8 @@ RP_TEST(test_done_without_end_does_not_hang, 60)
 /* A stage program of one's own that printf()s to stdout, as parsers
  * often do, and does a record's work in a thread: under strict (clone
  * allowed for the thread) and under exec, every record passes once and
- * nothing is denied.  (stdio's question whether stdout is a terminal
+ * nothing is denied; its delivery is exactly-once if it keeps no state
+ * but what it saves.  (stdio's question whether stdout is a terminal
  * used to be a denied ioctl, and a thread could not register its rseq
  * area: each record it touched was quarantined as poison.) */
 RP_TEST(test_program_prints_and_threads, 60)
@@ -1705,6 +1774,10 @@ RP_TEST(test_program_prints_and_threads, 60)
 		CU_ASSERT(strstr(text, "denied") == NULL);
 		CU_ASSERT(strstr(text, "quarantined") == NULL);
 		CU_ASSERT(strstr(text, "restart") == NULL);
+		/* What it keeps in memory ringpipe cannot see: said. */
+		CU_ASSERT(strstr(text, "delivery exactly-once if it keeps no "
+				       "state across records but what it "
+				       "saves (rp_stage_save)\n") != NULL);
 		got = rp_cmd_slurp("out", &n);
 		CU_ASSERT_STRING_EQUAL(got, "one two\nthread\nthree\n");
 		if (strstr(text, "denied") || strcmp(got, "one two\nthread\n"
@@ -1851,11 +1924,16 @@ RP_TEST(test_program_waits_for_room, 60)
  * copy, its total; as two unordered copies, a total each, adding up;
  * as two ordered copies (the default), whose end records have no place
  * in the order, the run fails saying why and is not restarted (one
- * copy's total was dropped downstream as a replay, without a word). */
+ * copy's total was dropped downstream as a replay, without a word).
+ * One copy that saves its count, killed right after emitting its total
+ * (before it went out, or after): the one total, once (the restart's
+ * total, made with its input all released, was dropped as a repeat
+ * where the first had not gone out). */
 RP_TEST(test_program_total_at_end, 60)
 {
 	static const char *const how[] = {"", "@replicas=2 @ordered=false",
-					  "@replicas=2"};
+					  "@replicas=2", "keep-die-pass",
+					  "keep-die-late-pass"};
 	char prog[128], line[1024], in[256], out[256], *text, *got;
 	char *args[] = {"-e", line, NULL};
 	size_t n;
@@ -1867,16 +1945,33 @@ RP_TEST(test_program_total_at_end, 60)
 	rp_cmd_write_lines(in, 20000);
 	for (size_t i = 0; i < sizeof(how) / sizeof(*how); i++) {
 		unsigned long a = 0, b = 0;
-		int code, k;
+		int code, k, c = 0;
 		snprintf(line, sizeof(line),
 			 "file-source --lines %s ! %s %s ! file-sink --lines "
 			 "%s", in, prog, how[i], out);
 		code = run(args, &text);
 		got = rp_cmd_slurp("out", &n);
 		k = sscanf(got, "total %lu\ntotal %lu\n", &a, &b);
-		if (i == 0) {
+		if (i >= 3) {
+			/* Its input passed on, then the total. */
+			char *want = rp_cmd_slurp("in", &n);
+			size_t wn = strlen(want);
+			k = strncmp(got, want, wn) == 0 &&
+				    sscanf(got + wn, "total %lu\n%n", &a,
+					   &c) == 1 &&
+				    got[wn + (size_t)c] == '\0'
+				? 1
+				: 0;
+			free(want);
+		}
+		if (i == 0 || i >= 3) {
 			CU_ASSERT_EQUAL(code, 0);
 			CU_ASSERT(k == 1 && a == 20000);
+			/* Killed once, after or before its total went out:
+			 * the restart's total is dropped as its repeat, or
+			 * is the one. */
+			CU_ASSERT(i == 0 ||
+				  strstr(text, "restarted 1 time\n") != NULL);
 		} else if (i == 1) {
 			CU_ASSERT_EQUAL(code, 0);
 			CU_ASSERT(k == 2 && a + b == 20000);
@@ -1892,6 +1987,38 @@ RP_TEST(test_program_total_at_end, 60)
 				text);
 		free(got);
 		free(text);
+	}
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
+/* A program of its own loop that sleeps between records (not in
+ * rp_stage_wait) with all it took released works on no record: a
+ * per-record timeout shorter than its sleeps and the gaps between
+ * records never fires (each record it had let go was timed out, and
+ * the run failed). */
+RP_TEST(test_program_idle_not_timed, 60)
+{
+	char prog[128], line[1024], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("totaler", "totaler", prog, sizeof(prog));
+	snprintf(line, sizeof(line),
+		 "exec -- sh -c 'for i in 1 2 3 4 5; do echo $i; sleep 0.6; "
+		 "done' ! %s @record_timeout_ms=300 idle ! file-sink --lines "
+		 "out", prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "timeout") == NULL);
+	CU_ASSERT(strstr(text, "restarting") == NULL);
+	if (strstr(text, "timeout") != NULL)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	{
+		size_t n;
+		char *got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, "total 5\n");
+		free(got);
 	}
 	unlink(prog);
 	rp_cmd_dir_remove();
@@ -1979,7 +2106,7 @@ RP_TEST(test_program_refuses_records, 60)
 		CU_ASSERT_EQUAL(rp_cmd_lines("pipeline.dead.jsonl"), 5);
 		CU_ASSERT(strstr(dead, "\"attempts\":1,") != NULL);
 		CU_ASSERT(copies == 2 ||
-			  strstr(dead, "\"seq\":100,\"origin\":100,\"sub\":0,"
+			  strstr(dead, "\"seq\":100,\"origin\":100,\"sub\":0,\"type\":1,"
 				       "\"reason\":\"it refused record 100: "
 				       "it starts with BAD, whi...\"") != NULL);
 		for (int o = 0; o < 5; o++) {
@@ -2732,6 +2859,27 @@ RP_TEST(test_help_and_option_order, 60)
 		CU_ASSERT(strstr(text, "unknown option") == NULL);
 		free(text);
 	}
+	/* Left without its value behind options given before the
+	 * command: said, and none of those options taken for it (a
+	 * report written to a file named -q). */
+	{
+		char *args[] = {"-q", "run", "p.yaml", "--report-json", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "--report-json needs a value") != NULL);
+		free(text);
+		{
+			char q[256];
+			rp_cmd_path(q, sizeof(q), "-q");
+			CU_ASSERT(access(q, F_OK) != 0);
+		}
+	}
+	{
+		char *args[] = {"-v", "check", "-e", "fault --make 3 ! count",
+				NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "2 stages, ok") != NULL);
+		free(text);
+	}
 	{
 		char *args[] = {"chaos", "p.yaml", "--seed", NULL};
 		CU_ASSERT_EQUAL(run(args, &text), 2);
@@ -3294,19 +3442,17 @@ RP_TEST(test_restart_after_kill_completes, 60)
  * exactly-once (without the key, such repeats went through; with a
  * restart numbered from what the source had made, not from its saved
  * point, they did too). */
-RP_TEST(test_program_source_replays, 60)
+static void source_replays(const char *prog, const char *how)
 {
-	char prog[128], line[512], *text, *got;
+	char line[512], *text, *got;
 	char *args[] = {"--fast-restart", "-e", line, NULL};
 	pid_t pid;
 	size_t n;
 	int kills = 0;
 
-	rp_cmd_dir_make("cli");
-	stage_prog_copy("counter", "counter", prog, sizeof(prog));
 	snprintf(line, sizeof(line),
-		 "%s @replays=true 2000000 ! file-sink @ring=64K --lines out",
-		 prog);
+		 "%s @replays=true %s2000000 ! file-sink @ring=64K --lines out",
+		 prog, how);
 	pid = rp_cmd_start(args, -1);
 	/* At once as it appears (before its first save), then every
 	 * 15 ms while it runs, 30 times at most. */
@@ -3314,7 +3460,10 @@ RP_TEST(test_program_source_replays, 60)
 			strchr("Z?", rp_cmd_proc_state(pid, NULL)) == NULL;
 	     i++) {
 		/* (The stage alone: its command line is these two words.) */
-		pid_t victim = rp_cmd_find_argv(prog, "2000000");
+		char word[32];
+		pid_t victim;
+		snprintf(word, sizeof(word), "%s2000000", how);
+		victim = rp_cmd_find_argv(prog, word);
 		usleep(kills == 0 ? 1000 : 15000);
 		if (victim > 0 && kill(victim, SIGKILL) == 0)
 			kills++;
@@ -3335,17 +3484,32 @@ RP_TEST(test_program_source_replays, 60)
 			ok = at + (size_t)w <= n &&
 			     memcmp(got + at, want, (size_t)w) == 0;
 			if (!ok)
-				fprintf(stderr, "at gen %d (%d kills)\n", i,
-					kills);
+				fprintf(stderr, "%s: at gen %d (%d kills)\n",
+					how, i, kills);
 			at += (size_t)w;
 		}
 		CU_ASSERT(ok && at == n);
 	}
 	free(got);
+}
+
+/* The same for one making its records in a loop of its own, rp_emit
+ * after rp_emit (each a new origin, as under rp_stage_run_source:
+ * they were all one origin, and a restart's records were dropped as
+ * repeats of it).  Only a source program of one's own may say so. */
+RP_TEST(test_program_source_replays, 90)
+{
+	char prog[128], line[512], *text;
+	char *args[] = {"-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("counter", "counter", prog, sizeof(prog));
+	source_replays(prog, "");
+	source_replays(prog, "loop");
 	/* Only a source program of one's own may say so. */
 	snprintf(line, sizeof(line), "file-source --lines out ! %s "
 		 "@replays=true 5 ! count", prog);
-	CU_ASSERT_EQUAL(run(args + 1, &text), 2);
+	CU_ASSERT_EQUAL(run(args, &text), 2);
 	CU_ASSERT(strstr(text, "replays: only a source program of one's own") !=
 		  NULL);
 	free(text);
@@ -3420,6 +3584,9 @@ void rp_suite_cli(void)
 		  test_failing_stage_cancels_siblings},
 		 {"Ctrl-C, SIGTERM and SIGHUP cancel cleanly",
 		  test_ctrl_c_cancels_cleanly},
+		 {"a SIGTERM to every process at once cancels cleanly, or "
+		  "drains",
+		  test_sigterm_to_every_process},
 		 {"Ctrl-C while a stage starts: exit 130 at once",
 		  test_ctrl_c_during_a_start},
 		 {"a restart slow to start holds up nothing else",
@@ -3463,6 +3630,8 @@ void rp_suite_cli(void)
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",
 		  test_program_waits_for_room},
+		 {"a program asleep between records, all released: not timed",
+		  test_program_idle_not_timed},
 		 {"a program's total at its end, as one copy and as replicas",
 		  test_program_total_at_end},
 		 {"a deny rule with an errno: reported, not fatal",

@@ -269,6 +269,55 @@ RP_TEST(test_exec_env_kept, 60)
 			      "variable name") != NULL);
 	free(rep);
 	unsetenv("RP_SECRET_TOKEN");
+	/* A command found only through a PATH that env: leaves out is
+	 * refused before the run starts (the run would not find it),
+	 * saying why; with PATH kept it runs. */
+	{
+		static const char script[] = "#!/bin/sh\nexec cat\n";
+		char bin[256], tool[300], path[4096], *old = NULL;
+		const char *now = getenv("PATH");
+		int fd;
+		rp_cmd_path(bin, sizeof(bin), "bin");
+		CU_ASSERT_FATAL(mkdir(bin, 0755) == 0 &&
+				chmod(rp_cmd_dir(), 0755) == 0);
+		snprintf(tool, sizeof(tool), "%s/rp-own-tool", bin);
+		fd = open(tool, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT_FATAL(write(fd, script, sizeof(script) - 1) ==
+				(ssize_t)sizeof(script) - 1);
+		close(fd);
+		old = now ? strdup(now) : NULL;
+		snprintf(path, sizeof(path), "%s:%s", bin,
+			 old ? old : "/usr/bin:/bin");
+		CU_ASSERT_FATAL(setenv("PATH", path, 1) == 0);
+		CU_ASSERT_EQUAL(
+		    run_line(rp_test_sanitized()
+				 ? "exec @env=HOME,ASAN_OPTIONS,UBSAN_OPTIONS -- "
+				   "rp-own-tool ! file-sink --lines OUT"
+				 : "exec @env=HOME -- rp-own-tool ! file-sink "
+				   "--lines OUT",
+			     &rep),
+		    2);
+		CU_ASSERT(strstr(rep, "rp-own-tool: not found in PATH (the "
+				      "stage's environment has no PATH") !=
+			  NULL);
+		free(rep);
+		CU_ASSERT_EQUAL(
+		    run_line(rp_test_sanitized()
+				 ? "exec @env=HOME,PATH,ASAN_OPTIONS,"
+				   "UBSAN_OPTIONS -- rp-own-tool ! file-sink "
+				   "--lines OUT"
+				 : "exec @env=HOME,PATH -- rp-own-tool ! "
+				   "file-sink --lines OUT",
+			     &rep),
+		    0);
+		free(rep);
+		if (old != NULL)
+			setenv("PATH", old, 1);
+		else
+			unsetenv("PATH");
+		free(old);
+	}
 	rp_cmd_dir_remove();
 }
 

@@ -276,6 +276,94 @@ RP_TEST(test_cancel_reason_reported, 30)
 	rig_free(&r);
 }
 
+/* A loop of its own, checking what the library refuses: while a
+ * reservation is open, no peek (its output would get the next record's
+ * key) and no release (a crash would lose the output); the total it
+ * emits once its input has ended.  mode 0: finishes well; 1: finishes
+ * with a cancel reason no cancel brought.  Exit 100 + step where the
+ * library did not refuse. */
+static int low_main(void *arg)
+{
+	int mode = (int)(intptr_t)arg, err;
+	struct rp_stage *s;
+	struct rp_record r;
+	void *b;
+
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	while ((err = rp_stage_peek(s, &r)) == -EAGAIN)
+		rp_stage_wait(s, RP_WAIT_INPUT, SEC);
+	if (err)
+		return 100;
+	if (rp_emit_reserve(s, 8, &b) != 0)
+		return 101;
+	memcpy(b, r.data, 8);
+	if (rp_stage_peek(s, &r) != -EBUSY)
+		return 102;
+	if (rp_stage_release(s) != -EBUSY)
+		return 103;
+	if (rp_emit_commit(s, 8) != 0 || rp_stage_release(s) != 0)
+		return 104;
+	while ((err = rp_stage_peek(s, &r)) != -ENODATA) {
+		if (err == -EAGAIN)
+			rp_stage_wait(s, RP_WAIT_INPUT, SEC);
+		else if (err != 0)
+			return 105;
+	}
+	if (rp_stage_release(s) != 0 || rp_emit(s, "total", 5) != 0)
+		return 106;
+	return rp_stage_finish(s, 0, mode ? RP_CANCEL_DEADLINE : 0);
+}
+
+/* The low level's refusals and keys: an open reservation blocks a peek
+ * and a release; a total emitted after the input ended has the origin
+ * past the last record (3), sub-index 0, and follows the first record's
+ * output (origin 0); a cancel reason no cancel brought is the stage's
+ * error, not a cancel. */
+RP_TEST(test_low_level_keys_and_refusals, 30)
+{
+	for (int mode = 0; mode < 2; mode++) {
+		struct rp_stage_spec spec;
+		struct rp_ctl_msg m, last = {0};
+		struct rp_view v;
+		struct rig r;
+		int st;
+
+		rig_make(&r);
+		spec_init(&spec, "low", RP_POLICY_STRICT);
+		spec.main = low_main;
+		spec.arg = (void *)(intptr_t)mode;
+		CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+		for (uint64_t i = 0; i < 3; i++) {
+			struct rp_meta meta = {.origin = i,
+					       .type = RP_REC_T_DATA};
+			CU_ASSERT_FATAL(rp_send(r.src, &i, 8, &meta, SEC) == 0);
+		}
+		CU_ASSERT_FATAL(rp_producer_end(r.src) == 0);
+		st = rp_spawn_reap(&r.proc, 5000);
+		CU_ASSERT(WIFEXITED(st));
+		if (mode == 0) {
+			CU_ASSERT_EQUAL(WEXITSTATUS(st), RP_EXIT_OK);
+			CU_ASSERT_FATAL(rp_peek(r.sink, &v) == 0);
+			CU_ASSERT(v.origin == 0 && v.sub == 0 && v.len == 8);
+			rp_release(r.sink);
+			CU_ASSERT_FATAL(rp_peek(r.sink, &v) == 0);
+			CU_ASSERT(v.origin == 3 && v.sub == 0 && v.len == 5 &&
+				  memcmp(v.data, "total", 5) == 0);
+			rp_release(r.sink);
+			CU_ASSERT_EQUAL(rp_peek(r.sink, &v), -ENODATA);
+		} else {
+			CU_ASSERT_EQUAL(WEXITSTATUS(st), RP_EXIT_ERROR);
+			while (rp_ctl_recv(r.proc.rx, &m) == 0)
+				last = m;
+			CU_ASSERT_EQUAL(last.kind, RP_CTL_ERROR);
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) >= 100)
+			fprintf(stderr, "low, mode %d: status 0x%x\n", mode, st);
+		rig_free(&r);
+	}
+}
+
 /* Drain: the records already in the input are processed, then the output
  * ends as if the input had. */
 RP_TEST(test_drain_finishes_input, 30)
@@ -819,6 +907,8 @@ void rp_suite_stage(void)
 		 {"cancel reason in exit code and final record",
 		  test_cancel_reason_reported},
 		 {"drain finishes the input", test_drain_finishes_input},
+		 {"low level: refusals of an open reservation, a total's key",
+		  test_low_level_keys_and_refusals},
 		 {"eventfd doorbells: no lost wake-up",
 		  test_eventfd_bells_no_lost_wakeup},
 		 {"forbidden syscalls reported by name",

@@ -4,12 +4,15 @@
  * number every SAVE_EVERY records (rp_stage_save), and at a restart takes
  * it up from rp_stage_restored: what it had published past its last save
  * comes again.  Run with replays: true, a restart's repeats are
- * dropped downstream: exactly-once through SIGKILLs.  Argument: N.
+ * dropped downstream: exactly-once through SIGKILLs.  Argument: N, or
+ * loopN to make them in a loop of its own (rp_emit between its own
+ * looks at rp_stage_control) rather than under rp_stage_run_source.
  */
 #include <errno.h>
 #include <ringpipe.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SAVE_EVERY 5000
 
@@ -36,10 +39,25 @@ static int make(struct rp_stage *s, void *arg)
 	return 1;
 }
 
+/* The same records, each emit a new origin, without rp_stage_run_source. */
+static int own_loop(struct rp_stage *s, struct gen *g)
+{
+	int c, r;
+
+	for (;;) {
+		if ((c = rp_stage_control(s, NULL)) > 0)
+			return rp_stage_finish(s, 0, c);
+		if ((r = make(s, g)) <= 0)
+			return rp_stage_finish(s, r, 0);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct rp_stage *s;
-	struct gen g = {0, argc > 1 ? strtoull(argv[1], NULL, 10) : 10};
+	const char *n = argc > 1 ? argv[1] : "10";
+	int loop = strncmp(n, "loop", 4) == 0;
+	struct gen g = {0, strtoull(loop ? n + 4 : n, NULL, 10)};
 	uint64_t w;
 	int err = rp_stage_open(&s);
 
@@ -49,5 +67,5 @@ int main(int argc, char **argv)
 				       : RP_EXIT_USAGE;
 	if (rp_stage_restored(s, &w, 1) == 1)
 		g.next = w;
-	return rp_stage_run_source(s, make, &g);
+	return loop ? own_loop(s, &g) : rp_stage_run_source(s, make, &g);
 }

@@ -14,7 +14,10 @@
  * "refuse-error" refuses it and then returns an error, "leak" leaves a
  * reservation uncommitted, "overcommit" commits more than it reserved.
  * Given "shrink" every record becomes 100000 bytes, reserved longer.
- * In every mode, rp_stage_release inside the callback must say -EBUSY.  In every mode it
+ * In every mode, rp_stage_release inside the callback must say -EBUSY,
+ * and so must rp_stage_finish (asked once) and rp_emit_end_origin on a
+ * record it refuses (its outputs must not go out before it is done).
+ * In every mode it
  * crashes (SIGSEGV) on a record that starts with "SEGV".  Given "flaky
  * FLAG" (under policy none), a record "LOOP" makes the file FLAG and
  * kills the stage (SIGKILL, never the record's fault), and every start
@@ -39,8 +42,13 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 	int err;
 
 	(void)arg;
-	/* Inside the callback the loop releases, not the callback. */
+	static int asked;
+
+	/* Inside the callback the loop releases and finishes, not the
+	 * callback. */
 	if (rp_stage_release(s) != -EBUSY)
+		return -EPROTO;
+	if (!asked++ && rp_stage_finish(s, 0, 0) != -EBUSY)
 		return -EPROTO;
 	/* "shrink": every record becomes 100000 bytes of 'a', reserved 8
 	 * bytes longer than committed (which a claim copies share must
@@ -65,6 +73,8 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		for (int i = 0; i < 3; i++)
 			if ((err = rp_emit(s, "a part of it", 12)))
 				return err;
+		if (rp_emit_end_origin(s) != -EBUSY)
+			return -EPROTO;
 		/* Careless ways: "peek" looks at the next record first,
 		 * "ignore" does not return what the refusal returned. */
 		if (mode == 'p') {
