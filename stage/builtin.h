@@ -139,4 +139,11 @@ uint64_t linebuf_lines(const struct linebuf *lb);
 int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
 		       uint32_t len, int first, int last, int unterminated);
 
+/* Pass a record on as it came, type and all (a type below 16 as data),
+ * cut to fit the output ring (builtin_pass.c): a line longer than its
+ * largest record as pieces, a block as smaller blocks.  0 or emit's
+ * error. */
+int builtin_pass(struct rp_stage *s, const void *data, uint32_t len,
+		 uint16_t type);
+
 #endif /* RP_BUILTIN_H */

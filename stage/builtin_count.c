@@ -38,6 +38,12 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		c->fnv = fnv1a(c->fnv, r->data, r->len);
 		return 0;
 	}
+	/* Longer than the output takes: cut to fit (a line as pieces, a
+	 * block as smaller blocks), the sum over the bytes as read. */
+	if (r->len > rp_stage_max_record(s)) {
+		c->fnv = fnv1a(c->fnv, r->data, r->len);
+		return builtin_pass(s, r->data, r->len, r->type);
+	}
 	/* Sum the copy that goes out: what is reported is what passed. */
 	if ((err = rp_emit_reserve(s, r->len, &dst)))
 		return err;

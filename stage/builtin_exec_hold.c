@@ -37,6 +37,13 @@
 #include "builtin.h"
 #include "builtin_exec.h"
 
+/* Did its last run die of its CPU limit (RLIMIT_CPU)? */
+static int out_of_cpu(const struct ex *x)
+{
+	return WIFSIGNALED(x->status) && WTERMSIG(x->status) == SIGXCPU &&
+	       !x->timed_out && !x->denied;
+}
+
 /* ------------------------------------------------------------- holds */
 
 void exec_hold_pop(struct ex *x)
@@ -382,34 +389,38 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			dying = 0;
 			continue;
 		}
-		if (x->hang && x->timed_out) {
-			/* A hang: one run more, fed a record known innocent
-			 * (one that went through in this narrowing), or
-			 * nothing.  A program that hangs so too (it stops
-			 * after so many lines, or its work at the end takes
-			 * longer than the timeout) does not hang on the
-			 * record. */
-			int status = x->status;
+		if ((x->hang && x->timed_out) || out_of_cpu(x)) {
+			/* A hang, or its CPU limit (which a program busy
+			 * whatever its input reaches as well): one run more,
+			 * fed a record known innocent (one that went through
+			 * in this narrowing), or nothing.  A program that
+			 * dies so too (it stops after so many lines, or its
+			 * work at the end takes longer than the timeout)
+			 * does not die of the record. */
+			int status = x->status, cpu = out_of_cpu(x);
 			if ((err = run_held(x, argv, has_out, 0,
-					    &x->innocent)) < 0)
+					    x->hang ? &x->innocent
+						    : NULL)) < 0)
 				return err;
 			runs++;
-			if (err == 1 && x->timed_out) {
-				fprintf(stderr, EXEC_SAYS "%s dies of its "
-						"per-record timeout on record "
-						"%llu alone, but %s too: not "
-						"the record's doing, the hang "
+			if (err == 1 && (cpu ? out_of_cpu(x) : x->timed_out)) {
+				fprintf(stderr, EXEC_SAYS "%s dies of %s on "
+						"record %llu alone, but %s too: "
+						"not the record's doing, the %s "
 						"stands\n",
 					x->cmd,
+					cpu ? "its CPU limit (SIGXCPU)"
+					    : "its per-record timeout",
 					(unsigned long long)x->h[x->hhead].seq,
-					x->innocent.data
+					x->hang && x->innocent.data
 						? "on one that went through"
-						: "with no input at all");
+						: "with no input at all",
+					cpu ? "failure" : "hang");
 				return 0;
 			}
 			/* The deaths on the record, as they were. */
 			x->status = status;
-			x->timed_out = 1;
+			x->timed_out = !cpu;
 			x->denied = 0;
 		}
 		sig = WTERMSIG(x->status);

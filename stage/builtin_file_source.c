@@ -36,6 +36,7 @@ struct source {
 	uint32_t size;    /* bytes per read (raw: the chunk size; --blocks:
 			   * the size aimed at) */
 	uint32_t cap;     /* --blocks: bytes in buf, at most */
+	int mid_line;     /* --blocks: pieces of a long line are out */
 	uint32_t head;    /* --records: 4 (a frame's length word);
 			   * --typed-records: 6 (and its type) */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
@@ -177,13 +178,52 @@ static const char *block_end(const struct source *src)
 		  : memchr(src->buf + src->size, '\n', src->have - src->size);
 }
 
+/* A line longer than the output's largest record, from the start of the
+ * buffer: pieces of that size (type 19) of one origin, its end with its
+ * newline a block of its own (type 18), so that grep takes the line
+ * whole and every writer writes its bytes as they were.  Saved only once
+ * the line is out: a restart sends it again from its start, under the
+ * same keys.  1, or emit's error. */
+static int long_line(struct rp_stage *s, struct source *src)
+{
+	const char *nl = memchr(src->buf, '\n', src->have);
+	uint32_t n;
+	int last, err;
+
+	if (nl != NULL && (uint32_t)(nl - src->buf) < src->cap) {
+		n = (uint32_t)(nl - src->buf) + 1;
+		last = 1;
+	} else if (src->have >= src->cap) {
+		n = src->cap; /* (its newline, if next, in the next part) */
+		last = 0;
+	} else if (src->eof) {
+		n = src->have; /* a last line without newline */
+		last = 1;
+	} else {
+		return 1; /* a pipe: more of the line first */
+	}
+	if (src->mid_line)
+		rp_emit_same_origin(s);
+	err = rp_emit(s, src->buf, n);
+	if (err == 0)
+		err = rp_emit_type(s, last ? BUILTIN_T_LINES : BUILTIN_T_PIECE);
+	if (err == 0 && last)
+		err = rp_emit_end_origin(s);
+	src->at += n;
+	src->mid_line = !last;
+	if (err == 0 && last)
+		err = rp_stage_save(s, &src->at, 1);
+	memmove(src->buf, src->buf + n, src->have - n);
+	src->have -= n;
+	if (err)
+		return err;
+	return src->eof && src->have == 0 ? 0 : 1;
+}
+
 /* --blocks: whole lines, about N bytes of them, one record (one origin)
  * each.  A line longer than N makes its block longer, up to the output's
- * largest record; one longer still is cut one byte short of it, so that
- * what follows the cut never starts with the line's newline (a block
- * carries its newlines: that one would be lost to a sink writing blocks
- * as they are, or seen as an empty line by grep).  What follows the last
- * newline waits for the next block. */
+ * largest record; one longer still goes as pieces (long_line).  What
+ * follows the last newline waits for the next block. */
 static int produce_blocks(struct rp_stage *s, void *arg)
 {
 	struct source *src = arg;
@@ -213,13 +253,15 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	}
 	if (src->have == 0)
 		return src->eof ? 0 : 1;
+	if (src->mid_line)
+		return long_line(s, src);
 	nl = block_end(src);
 	if (nl != NULL)
 		cut = (uint32_t)(nl - src->buf) + 1;
 	else if (src->eof)
 		cut = src->have; /* the rest, a last line without newline */
 	else if (src->have >= src->cap)
-		cut = src->cap - 1; /* a line longer than a record: cut */
+		return long_line(s, src); /* longer than a record */
 	else
 		return 1; /* a pipe: the rest of the line first */
 	err = rp_emit(s, src->buf, cut);
@@ -552,19 +594,22 @@ const struct builtin builtin_file_source = {
 	"              output's largest record; from a pipe or terminal,\n"
 	"              what one read returns, up to N.  N takes k or m.\n"
 	"  --lines     one record per line, without its newline.  A last\n"
-	"              line without a newline is still emitted, as an\n"
-	"              ordinary line.  A line longer than the output's\n"
-	"              largest record is emitted as several records of\n"
-	"              one origin (sub-index 0, 1, ...; the last one is\n"
-	"              marked last-of-origin); only the last may be short.\n"
+	"              line without a newline is emitted marked so (type\n"
+	"              17: written out, it gets none).  A line longer than\n"
+	"              the output's largest record is emitted as several\n"
+	"              records of one origin (sub-index 0, 1, ...; the last\n"
+	"              one is marked last-of-origin); only the last may be\n"
+	"              short.\n"
 	"  --blocks [N] whole lines, about N bytes of them (default 64k),\n"
 	"              newlines kept, one record each (type 18: grep takes\n"
 	"              it line by line, file-sink --lines and exec --lines\n"
 	"              write it as it is; head and count count blocks): far\n"
 	"              fewer records than --lines for a line pipeline.  A\n"
 	"              longer line makes its block longer, up to the output's\n"
-	"              largest record; a line longer still is cut one byte\n"
-	"              short of it, its newline left to the next block.\n"
+	"              largest record; a line longer still goes as pieces\n"
+	"              of that size (type 19) and its end, newline and all,\n"
+	"              as a block, so it comes out whole (grep matches the\n"
+	"              line whole).\n"
 	"  --records   frames: a 4-byte little-endian length, then that\n"
 	"              many bytes, one record each (the framing of exec\n"
 	"              --records and of the dead-letter output NAME.dead.rec,\n"

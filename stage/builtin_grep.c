@@ -72,7 +72,8 @@ static int block(struct rp_stage *s, struct grep *g, size_t len)
 			bol = memrchr(p, '\n', (size_t)(hit - p));
 			bol = bol ? bol + 1 : p;
 			eol = memchr(hit, '\n', (size_t)(end - hit));
-			err = rp_emit(s, bol, (uint32_t)((eol ? eol : end) - bol));
+			err = builtin_pass(s, bol,
+					   (uint32_t)((eol ? eol : end) - bol), 1);
 			if (eol == NULL)
 				break;
 			p = eol + 1;
@@ -86,32 +87,10 @@ static int block(struct rp_stage *s, struct grep *g, size_t len)
 		if (m < 0)
 			return m;
 		if (m != g->invert)
-			err = rp_emit(s, p, (uint32_t)n);
+			err = builtin_pass(s, p, (uint32_t)n, 1);
 		if (eol == NULL)
 			break;
 		p = eol + 1;
-	}
-	return err;
-}
-
-/* The joined line goes out as it came: pieces of the output's largest
- * record, all but the last of type 19. */
-static int emit_pieces(struct rp_stage *s, const char *p, size_t n)
-{
-	uint32_t max = rp_stage_max_record(s);
-	int err = 0;
-
-	if (max == 0)
-		return rp_emit(s, p, 0); /* (said: the last stage) */
-	while (err == 0) {
-		uint32_t take = n > max ? max : (uint32_t)n;
-		err = rp_emit(s, p, take);
-		p += take;
-		n -= take;
-		if (n == 0)
-			break;
-		if (err == 0)
-			err = rp_emit_type(s, BUILTIN_T_PIECE);
 	}
 	return err;
 }
@@ -161,9 +140,15 @@ static int piece(struct rp_stage *s, struct grep *g, const struct rp_record *r)
 	rp_stage_unhold(s);
 	if ((err = rp_stage_save(s, &(uint64_t){0}, 1)) < 0)
 		return err;
+	/* Its end as a block (file-source --blocks): its newline is
+	 * not part of the line. */
+	if (r->type == BUILTIN_T_LINES && g->llen > 0 &&
+	    g->line[g->llen - 1] == '\n')
+		g->llen--;
 	g->line[g->llen] = '\0';
 	m = match(g, g->line, g->llen);
-	err = m < 0 ? m : m != g->invert ? emit_pieces(s, g->line, g->llen) : 0;
+	err = m < 0 ? m : m != g->invert ? builtin_pass(s, g->line, (uint32_t)g->llen, 1)
+					  : 0;
 	g->llen = 0;
 	return err;
 }
@@ -207,7 +192,7 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 	if (rc < 0)
 		return rc;
 	if (rc != g->invert)
-		return rp_emit(s, g->copy, r->len);
+		return builtin_pass(s, g->copy, r->len, 1);
 	return 0;
 }
 

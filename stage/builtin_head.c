@@ -13,12 +13,11 @@ struct head {
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 {
 	struct head *h = arg;
-	int err = rp_emit(s, r->data, r->len);
-
 	/* Passed as it came: a piece of a long line, a line without its
-	 * newline or a block of lines is written out as such. */
-	if (err == 0 && r->type >= 16)
-		err = rp_emit_type(s, r->type);
+	 * newline or a block of lines is written out as such (cut to fit
+	 * a smaller output ring). */
+	int err = builtin_pass(s, r->data, r->len, r->type);
+
 	if (err)
 		return err;
 	/* A piece the rest of its line follows is not a line yet: the

@@ -142,15 +142,15 @@ int builtin_emit_piece(struct rp_stage *s, int source, const void *buf,
 	 * pieces of one line share theirs. */
 	if (source && !first)
 		rp_emit_same_origin(s);
-	/* An unterminated line goes out as an ordinary line, as grep(1)
-	 * prints it (BUILTIN_T_UNTERMINATED is for stages that reproduce
-	 * the missing newline). */
-	(void)unterminated;
 	err = rp_emit(s, buf, len);
 	/* A piece the rest of its line follows: written out, the line is
-	 * whole again. */
+	 * whole again.  A last line without its newline says so: a writer
+	 * of lines (file-sink --lines, exec --lines) leaves it without one,
+	 * as cat does; grep makes it a line, as grep(1) prints it. */
 	if (err == 0 && !last)
 		err = rp_emit_type(s, BUILTIN_T_PIECE);
+	else if (err == 0 && unterminated)
+		err = rp_emit_type(s, BUILTIN_T_UNTERMINATED);
 	/* A source's line is complete: it goes out now, marked last,
 	 * instead of waiting for the next line to begin. */
 	if (err == 0 && source && last)

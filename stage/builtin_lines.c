@@ -77,8 +77,9 @@ const struct builtin builtin_lines = {
 	.help =
 	"  Records are bytes of one stream; lines run across record\n"
 	"  boundaries.  Each line goes out without its newline.  The\n"
-	"  partial line the input ends with goes out at the end, as an\n"
-	"  ordinary line.  A line longer than the output's largest record\n"
+	"  partial line the input ends with goes out at the end, marked\n"
+	"  as a line without its newline (type 17: written out, it gets\n"
+	"  none).  A line longer than the output's largest record\n"
 	"  goes out as pieces of that size and a last, shorter or equal,\n"
 	"  piece, which is never empty.\n",
 	.main = lines_main,

@@ -952,6 +952,14 @@ static int check_rules(struct rp_cfg *cfg, const struct rp_cfg_stage *st)
 			       "stage '%s': sandbox: allow and deny need a "
 			       "seccomp filter, and policy none has none: "
 			       "use strict or exec", st->name);
+	/* (What the stage would say as it starts, failing the run.) */
+	if (sb->policy == RP_POLICY_STRICT && st->builtin &&
+	    !strcmp(st->argv[0], "exec"))
+		return fail_at(cfg, st->line, st->column,
+			       "stage '%s': policy strict forbids starting a "
+			       "program, which exec does: use policy exec "
+			       "(its default) and deny what the program must "
+			       "not do", st->name);
 	for (int i = 0; sb->policy == RP_POLICY_STRICT && i < sb->ndeny; i++)
 		for (size_t j = 0; j < sizeof(narrow) / sizeof(*narrow); j++)
 			if (sb->deny[i].nr == rp_syscall_number(narrow[j]))

@@ -3186,6 +3186,8 @@ static void report_json(struct sup *s, const char *path, int code)
  * quarantined records and how full its input ring is. */
 static void write_text(struct sup *s, FILE *f)
 {
+	int group = 0;
+
 	fprintf(f, "pipeline %s, supervisor pid %d, running %.1f s\n",
 		s->cfg->name, (int)getpid(),
 		(double)(rp_now_ns() - s->t0) / 1e9);
@@ -3199,20 +3201,27 @@ static void write_text(struct sup *s, FILE *f)
 		char rd[24] = "-", wr[24] = "-", fill[24] = "-";
 		if (has_in(s, k) && rp_ring_observe(ring_in(s, k), &ip, &ic,
 						    &iused) == 0) {
+			/* A copy: what it took, as the JSON says (the
+			 * ring's count is the group's). */
 			snprintf(rd, sizeof(rd), "%llu",
-				 (unsigned long long)ic.records);
+				 (unsigned long long)(r->nrep > 1
+					? records_in_now(s, k) : ic.records));
 			snprintf(fill, sizeof(fill), "%llu%%",
 				 (unsigned long long)(iused > r->cfg->ring
 					? 100 : iused * 100 / r->cfg->ring));
 		}
 		if (has_out(s, k) &&
 		    rp_ring_observe(ring_out(s, k), &op, &oc, &oused) == 0)
-			snprintf(wr, sizeof(wr), "%llu",
-				 (unsigned long long)op.records);
+			snprintf(wr, sizeof(wr), "%llu%s",
+				 (unsigned long long)op.records,
+				 r->nrep > 1 ? "*" : "");
+		group |= r->nrep > 1 && has_out(s, k);
 		fprintf(f, "  %-16s %-10s %12s %12s %8u %11llu %6s\n",
 			r->cfg->name, state_name[r->state], rd, wr, r->restarts,
 			(unsigned long long)r->quarantined, fill);
 	}
+	if (group)
+		fprintf(f, "  (* written: by all the copies of the stage)\n");
 }
 
 /* A client of ringpipe stat is waiting on listener kind. */

@@ -1992,6 +1992,39 @@ RP_TEST(test_program_total_at_end, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A source that head stops early (its output closed under it): the
+ * report's count of what it read covers every record it sent on (it
+ * said fewer, the last batch's missing). */
+RP_TEST(test_source_stopped_early_counts, 60)
+{
+	char in[256], line[512], *text;
+	char *args[] = {"-q", "--report-json", "r.json", "-e", line, NULL};
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 200000);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! head 2 ! count", in);
+	for (int i = 0; i < 3; i++) {
+		unsigned long long rin = 0, rout = 1;
+		const char *p;
+		size_t n;
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		text = rp_cmd_slurp("r.json", &n);
+		p = strstr(text, "{\"name\":\"1-file-source\"");
+		CU_ASSERT_FATAL(p != NULL);
+		CU_ASSERT(sscanf(p, "{\"name\":\"1-file-source\",\"state\":"
+				    "\"done\",\"records_in\":%llu,"
+				    "\"records_out\":%llu", &rin, &rout) == 2);
+		CU_ASSERT(rout > 0 && rin >= rout);
+		if (rin < rout)
+			fprintf(stderr, "in %llu, out %llu\n", rin, rout);
+		free(text);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* A program of its own loop that sleeps between records (not in
  * rp_stage_wait) with all it took released works on no record: a
  * per-record timeout shorter than its sleeps and the gaps between
@@ -3630,6 +3663,8 @@ void rp_suite_cli(void)
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",
 		  test_program_waits_for_room},
+		 {"a source head stops early counts all it sent",
+		  test_source_stopped_early_counts},
 		 {"a program asleep between records, all released: not timed",
 		  test_program_idle_not_timed},
 		 {"a program's total at its end, as one copy and as replicas",

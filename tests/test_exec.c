@@ -321,6 +321,32 @@ RP_TEST(test_exec_env_kept, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A program that works past its CPU limit whatever it is fed (busy
+ * once its input has ended) dies of SIGXCPU on a record fed alone too:
+ * narrowing runs it once more with no input, finds it dies so as well,
+ * and quarantines nothing (an innocent record was quarantined). */
+RP_TEST(test_exec_cpu_limit_not_a_record, 60)
+{
+	char *rep, *dead;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("T", "a\nb\nc\n", 6);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec @cpu=1 -- sh -c "
+				 "'cat >/dev/null; while :; do :; done' ! "
+				 "file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "dies of its CPU limit (SIGXCPU) on record 0 "
+			      "alone, but with no input at all too") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
+	free(rep);
+	dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+	CU_ASSERT_EQUAL(n, 0);
+	free(dead);
+	rp_cmd_dir_remove();
+}
+
 /* Lines longer than a ring's largest record (2024 bytes in a 4K ring)
  * travel as pieces of that size and a last, never empty, one, on the
  * way in and on the way out: the program still reads each line whole,
@@ -501,7 +527,8 @@ RP_TEST(test_exec_failure_fails_run, 60)
 	CU_ASSERT(strstr(rep, "2-exec: exec: sh exited with status 3") !=
 		  NULL);
 	free(rep);
-	/* policy strict, given explicitly: no program can start. */
+	/* policy strict, given explicitly: no program can start, said
+	 * of the stage, placed, before anything starts. */
 	CU_ASSERT_EQUAL(run_yaml("name: strict\nstages:\n"
 				 "  - {name: read, run: file-source, "
 				 "args: [--lines, T]}\n"
@@ -510,9 +537,9 @@ RP_TEST(test_exec_failure_fails_run, 60)
 				 "  - {name: write, input: cat, "
 				 "run: file-sink, args: [OUT]}\n",
 				 &rep),
-			1);
-	CU_ASSERT(strstr(rep, "cat: exec: the strict sandbox policy forbids")
-		  != NULL);
+			2);
+	CU_ASSERT(strstr(rep, ":4:5: stage 'cat': policy strict forbids "
+			      "starting a program") != NULL);
 	free(rep);
 	rp_cmd_dir_remove();
 }
@@ -2286,6 +2313,8 @@ void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
 		 {"env: a secret kept from the program", test_exec_env_kept},
+		 {"a CPU limit reached whatever the input: no record blamed",
+		  test_exec_cpu_limit_not_a_record},
 		 {"its reader done early: sort asked to end, cleans up",
 		  test_exec_ended_early_cleans_up},
 		 {"a program dying on records: narrowed, quarantined",

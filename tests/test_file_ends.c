@@ -134,13 +134,30 @@ static size_t put_line(char *at, size_t n, char ch)
  * of sink, and through count on the way: the output is the input.  A
  * line of exactly the largest record used to lose its newline, gluing it
  * to the next; count used to pass blocks and pieces on as lines, adding
- * newlines. */
+ * newlines.  The same where a stage's output ring is smaller than its
+ * input ring (a later stage's ring:): grep, head and count pass what
+ * they pass cut to fit, lines as pieces, blocks as smaller blocks (such
+ * a line used to fail the stage on it, again and again); and grep over
+ * blocks whose long lines came as pieces matches them whole (it used
+ * to take each cut part for a line). */
 RP_TEST(test_blocks_lines_at_the_cut, 60)
 {
 	static const size_t lens[] = {2022, 2023, 2024, 2025, 4047, 4048,
 				      4049, 0, 1};
 	static const char *const sinks[] = {"", "--lines ",
 					    "--lines ", "--lines "};
+	static const char *const narrowing[] = {
+	    "file-source --blocks 100 in ! grep @ring=64K -v zzz ! "
+	    "file-sink @ring=4K --lines out",
+	    "file-source --blocks 100 in ! grep @ring=4K -v zzz ! "
+	    "file-sink @ring=4K --lines out",
+	    "file-source --lines in ! head @ring=64K 1000 ! file-sink "
+	    "@ring=4K --lines out",
+	    "file-source --blocks 100 in ! count @ring=64K ! file-sink "
+	    "@ring=4K out",
+	    "file-source --blocks 3000 in ! head @ring=64K 1000 ! file-sink "
+	    "@ring=4K --lines out",
+	};
 	size_t len = 0;
 	char *in = malloc(64 * 1024), line[512], *text, *out;
 	char *args[] = {"-e", line, NULL};
@@ -169,6 +186,20 @@ RP_TEST(test_blocks_lines_at_the_cut, 60)
 			CU_FAIL("blocks did not come out as they went in");
 		}
 		free(out);
+	}
+	for (size_t k = 0; k < sizeof(narrowing) / sizeof(*narrowing); k++) {
+		size_t n;
+		snprintf(line, sizeof(line), "%s", narrowing[k]);
+		CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+		CU_ASSERT(strstr(text, "restarting") == NULL);
+		out = rp_cmd_slurp("out", &n);
+		if (n != len || memcmp(out, in, len) != 0) {
+			fprintf(stderr, "%s: %zu bytes out of %zu\n%s\n",
+				narrowing[k], n, len, text);
+			CU_FAIL("lines did not come out as they went in");
+		}
+		free(out);
+		free(text);
 	}
 	free(in);
 	rp_cmd_dir_remove();
