@@ -115,7 +115,9 @@ const char *rp_stage_name(const struct rp_stage *s);
 /* Largest payload the output ring takes (0 for a sink). */
 uint32_t rp_stage_max_record(const struct rp_stage *s);
 /* The stage's sequence number of the input record being processed (its
- * outputs' origin).  It continues across a restart of the stage.  A
+ * outputs' origin; 0 before its first record, also in a restart, and
+ * the count of its input once that has ended).  It continues across a
+ * restart of the stage.  A
  * replica's is the record's place in its input ring instead: unique and
  * increasing, but not a count. */
 uint64_t rp_stage_input_seq(const struct rp_stage *s);
@@ -165,7 +167,8 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg);
  * stage with input emits once its input has ended (-ENODATA: a total)
  * has an origin of its own, past its last record: a restart that finds
  * its input all released makes it again under the same key, so it goes
- * out once.  Blocks while the output ring is full, checking for
+ * out once.  What it emits before its first record (a header) has the
+ * origin of the first, whose outputs follow it.  Blocks while the output ring is full, checking for
  * cancellation (-ECANCELED) and a dead consumer (-EPIPE).  -EMSGSIZE: len
  * is more than the output ring's largest record; -EDESTADDRREQ: the stage
  * is the pipeline's last and has no output ring (a sink writes its

@@ -836,6 +836,7 @@ static void chaos_point(struct rp_stage *s)
 
 int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 {
+	uint64_t was = s->origin;
 	struct rp_view v;
 	int err;
 
@@ -971,7 +972,13 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	r->flags = v.flags & RP_REC_F_LAST; /* the ring's own are its own */
 	r->origin = v.origin;
 	r->sub = v.sub;
-	s->sub = 0;
+	/* Its outputs' sub-indexes start over, but after outputs made
+	 * before its first record (a header), which had that record's
+	 * origin: they go on from those, so no key comes twice (a restart
+	 * makes the header again under the same key, dropped as a repeat
+	 * once its consumer is past it). */
+	if (s->replica || s->origin != was)
+		s->sub = 0;
 	/* Where the supervisor looks for the record a crash happened on. */
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 1);
