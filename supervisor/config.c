@@ -82,7 +82,7 @@ void rp_cfg_fast_restart(struct rp_cfg *cfg)
 {
 	for (int i = 0; i < cfg->nstages; i++) {
 		cfg->stages[i].restart_backoff_ms = 0;
-		cfg->stages[i].restart_max = 100000;
+		cfg->stages[i].restart_max = RP_CFG_FAST_MAX;
 	}
 }
 

@@ -134,7 +134,10 @@ void rp_cfg_stage_defaults(struct rp_cfg_stage *st);
 uint32_t rp_cfg_end_timeout(const struct rp_cfg_stage *c);
 
 /* --fast-restart, for tests and crash-heavy runs: every stage restarts
- * at once (no backoff) and without a limit on restarts in a row. */
+ * at once (no backoff), up to RP_CFG_FAST_MAX times in a row (the run
+ * gives up sooner on a stage that fails of its own doing at every start,
+ * taking and making nothing: see maybe_restart). */
+#define RP_CFG_FAST_MAX 100000u
 void rp_cfg_fast_restart(struct rp_cfg *cfg);
 
 /* Is name one of the built-in stages? */

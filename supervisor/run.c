@@ -101,6 +101,13 @@ struct stage_run {
 	uint64_t q_seen;          /* replicas: the q_end that gave this
 				   * copy a new series already */
 	uint32_t restarts, in_a_row; /* in all; failures in a row */
+	/* --fast-restart: its own failures in a row with no record taken
+	 * or made between (stuck), and what it had taken and made at the
+	 * last (progress_mark); outside: its last death came from outside
+	 * (a kill), which never counts. */
+	uint32_t stuck;
+	uint64_t fast_mark;
+	int outside;
 	uint64_t resume_seq, resume_after;
 	int has_resume;
 	/* per-record timeout: working time on the current record */
@@ -657,6 +664,32 @@ static int group_moved_on(struct sup *s, int k, uint64_t died_on)
 	return moved;
 }
 
+/* What stage k has taken and made so far, as its rings count them (a
+ * hint; UINT64_MAX where it cannot be told: a copy of a replicated
+ * stage, a ring not read). */
+static uint64_t progress_mark(struct sup *s, int k)
+{
+	struct rp_ring_stats p, c;
+	uint64_t in = 0, out = 0, used;
+
+	if (at(s, k)->nrep > 1)
+		return UINT64_MAX;
+	if (has_in(s, k) && (in = released(s, k)) == UINT64_MAX)
+		return UINT64_MAX;
+	if (has_out(s, k)) {
+		if (rp_ring_observe(ring_out(s, k), &p, &c, &used) != 0)
+			return UINT64_MAX;
+		out = p.records;
+	}
+	return in + out;
+}
+
+/* Under --fast-restart (no limit short of RP_CFG_FAST_MAX in a row), a
+ * stage that fails of its own doing this many times in a row, taking and
+ * making nothing between, fails the same way at every start: given up
+ * on rather than restarted for minutes. */
+#define FAST_STUCK_MAX 20
+
 static int maybe_restart(struct sup *s, int k, const char *why,
 			 int quarantined)
 {
@@ -676,6 +709,21 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	 * record quarantined on the way; the drain's deadline bounds it.) */
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
 		return 0;
+	if (c->restart_max >= RP_CFG_FAST_MAX && quarantined != 2) {
+		uint64_t mark = progress_mark(s, k);
+		if (!r->outside && mark != UINT64_MAX && r->restarts > 0 &&
+		    mark == r->fast_mark)
+			r->stuck++;
+		else
+			r->stuck = 0;
+		r->fast_mark = mark;
+		if (r->stuck >= FAST_STUCK_MAX) {
+			snprintf(r->why, sizeof(r->why), "%s; failed %u times "
+				 "in a row with no record done between: giving "
+				 "up (--fast-restart)", why, r->stuck + 1);
+			return 0;
+		}
+	}
 	if (quarantined == 2) {
 		/* It refused a record, now quarantined: its word on the
 		 * record, not a failure of its own.  Back at once (also
@@ -1335,6 +1383,7 @@ static void on_exit_of(struct sup *s, int k)
 		return;
 	if (r->nrep > 1)
 		mark_dead(s, k);
+	r->outside = 0;
 	memset(&si, 0, sizeof(si));
 	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
@@ -1585,6 +1634,7 @@ static void on_exit_of(struct sup *s, int k)
 		own = own && !injected;
 		r->why[0] = '\0';
 		r->timed_out = r->denied = 0;
+		r->outside = !own;
 		recover(s, k, own ? rec : 0, why, 0);
 	}
 }

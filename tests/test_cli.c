@@ -1992,6 +1992,30 @@ RP_TEST(test_program_total_at_end, 60)
 	rp_cmd_dir_remove();
 }
 
+/* Under --fast-restart, a stage that fails of its own doing at every
+ * start, doing no record between, is given up on after 20 failures in
+ * a row (it was restarted 100 000 times, for minutes); stages killed
+ * from outside, or failing with records done between, go on (the
+ * chaos and crash tests). */
+RP_TEST(test_fast_restart_gives_up_when_stuck, 60)
+{
+	char *args[] = {"--fast-restart", "-e",
+			"fault --make 10 ! exec @restart=on-failure -- sh -c "
+			"'exit 1' ! count",
+			NULL};
+	int64_t t0 = rp_now_ns();
+	char *text;
+
+	rp_cmd_dir_make("cli");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(rp_now_ns() - t0 < 20000000000LL);
+	CU_ASSERT(strstr(text, "failed 21 times in a row with no record done "
+			       "between: giving up (--fast-restart)") != NULL);
+	CU_ASSERT(strstr(text, "restarted 20 times") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 /* A source that head stops early (its output closed under it): the
  * report's count of what it read covers every record it sent on (it
  * said fewer, the last batch's missing). */
@@ -3663,6 +3687,8 @@ void rp_suite_cli(void)
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",
 		  test_program_waits_for_room},
+		 {"--fast-restart gives up on a stage failing at every start",
+		  test_fast_restart_gives_up_when_stuck},
 		 {"a source head stops early counts all it sent",
 		  test_source_stopped_early_counts},
 		 {"a program asleep between records, all released: not timed",
