@@ -125,9 +125,10 @@ uint64_t rp_stage_input_seq(const struct rp_stage *s);
 /* ---------------------------------------------------------- callbacks */
 
 /* Process one input record.  Return 0 to go on, a negative errno to fail
- * the stage (RP_EXIT_ERROR), or RP_STOP to end the stage successfully
- * (like head after N records: the output ends, remaining input is
- * left).  A failure is counted against the record, as a crash on it is:
+ * the stage (RP_EXIT_ERROR), what rp_stage_refuse returned, or RP_STOP
+ * to end the stage successfully (like head after N records: the output
+ * ends, remaining input is left); any other value is taken for -EINVAL,
+ * said.  A failure is counted against the record, as a crash on it is:
  * restarted, the stage fails on it again, and quarantine_after such
  * failures in a row quarantine it (so does an exit() in the middle of
  * a record) - but -EAGAIN, which says the record is not the cause (a
@@ -207,7 +208,8 @@ int rp_emit_type(struct rp_stage *s, uint16_t type);
 #define RP_WAIT_CONTROL 0x4u /* a control record, cancel or drain */
 
 /* Wait until one of what (RP_WAIT_*) is ready or timeout_ns passes.
- * Returns the ready subset (> 0), or -ETIMEDOUT, or -errno. */
+ * Returns the ready subset (> 0), or -ETIMEDOUT, or -errno (-EINVAL:
+ * what is 0 or has other bits). */
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns);
 /* The same wait, together with file descriptors of the stage's own (a
  * pipe to a child, a socket): one poll over the rings' doorbell and fds.

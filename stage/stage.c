@@ -644,9 +644,16 @@ static void blocked(struct rp_stage *s, unsigned what, int64_t t0)
 /* Waiting is not working: a per-record timeout does not count it. */
 int rp_stage_wait(struct rp_stage *s, unsigned what, int64_t timeout_ns)
 {
-	uint64_t working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
-	int64_t t0 = rp_now_ns();
+	uint64_t working;
+	int64_t t0;
 	int r;
+
+	/* Nothing to wait for would only time out. */
+	if (what == 0 || (what & ~(RP_WAIT_INPUT | RP_WAIT_OUTPUT |
+				   RP_WAIT_CONTROL | WAIT_TURN)))
+		return -EINVAL;
+	working = rp_ctl_status_get(s->tx, RP_CTL_WORD_WORKING);
+	t0 = rp_now_ns();
 
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 	r = stage_wait(s, what, timeout_ns);
@@ -1724,6 +1731,18 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 			s->in_callback = 1;
 			ret = fn(s, &r, arg);
 			s->in_callback = 0;
+			/* Only 0, RP_STOP, a refusal's RP_REFUSE or an
+			 * error mean anything: another value is a mistake,
+			 * said, not taken for "go on". */
+			if (ret > 0 && ret != RP_STOP &&
+			    !(ret == RP_REFUSE && s->refused)) {
+				fprintf(stderr, "its callback returned %d on "
+					"record %llu: not 0, RP_STOP, what "
+					"rp_stage_refuse returned or a "
+					"negative errno\n",
+					ret, (unsigned long long)s->cb_origin);
+				ret = -EINVAL;
+			}
 			/* A reservation left open is this record's mistake,
 			 * said here, not the next record's -EBUSY. */
 			if (s->user_resv) {

@@ -2257,14 +2257,19 @@ RP_TEST(test_program_fails_on_records, 60)
 	want = calloc(1, 40000);
 	CU_ASSERT_FATAL(want != NULL);
 	bad_lines(bad, 4, want);
-	for (int m = 0; m < 3; m++) {
-		static const char *const how[] = {"error", "exit", "huge"};
+	for (int m = 0; m < 4; m++) {
+		static const char *const how[] = {"error", "exit", "huge",
+						  "7"};
 		static const char *const said[] = {
 			"error: Invalid or incomplete multibyte or wide "
 			"character (exit 1) on record 100",
 			"failed (exit 1) on record 100",
 			"it emitted a record of 2097152 bytes; its output ring "
-			"takes 524264 at most"};
+			"takes 524264 at most",
+			/* (A value that means nothing: it used to go on,
+			 * as if 0.) */
+			"its callback returned 7 on record 100: not 0, "
+			"RP_STOP,"};
 		snprintf(line, sizeof(line),
 			 "file-source --lines %s ! %s @restart_backoff_ms=0 %s "
 			 "! file-sink --lines out", in, prog, how[m]);

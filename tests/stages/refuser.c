@@ -14,6 +14,7 @@
  * "refuse-error" refuses it and then returns an error, "leak" leaves a
  * reservation uncommitted, "overcommit" commits more than it reserved.
  * Given "shrink" every record becomes 100000 bytes, reserved longer.
+ * Given "7" it returns 7 (no value a callback may return) there.
  * In every mode, rp_stage_release inside the callback must say -EBUSY,
  * and so must rp_stage_finish (asked once) and rp_emit_end_origin on a
  * record it refuses (its outputs must not go out before it is done).
@@ -33,8 +34,8 @@
 
 static int mode; /* 0, or 'p' (peek), 'i' (ignore), 'e' (error), 'x'
 		  * (exit), 'a' (again), 'h' (huge), 'f' (flaky), 'r'
-		  * (refuse-error), 'l' (leak), 'o' (overcommit) or 's'
-		  * (shrink): see below */
+		  * (refuse-error), 'l' (leak), 'o' (overcommit), 's'
+		  * (shrink) or '7': see below */
 static const char *flag; /* flaky: its file */
 
 static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
@@ -107,6 +108,8 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		}
 		if (mode == 'x')
 			exit(1);
+		if (mode == '7')
+			return 7; /* (means nothing) */
 		err = rp_stage_refuse(s, "it starts with BAD, which no "
 					 "record may");
 		return mode == 'i' ? 0 : err;
