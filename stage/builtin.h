@@ -33,17 +33,20 @@ extern const struct builtin builtin_count;
 extern const struct builtin builtin_exec;
 extern const struct builtin builtin_fault;
 
-/* The record type of a line that ended the input without a newline.
- * file-sink --lines writes no newline after a record of this type. */
+/* The record type of a line that ended the input without a newline
+ * (file-source --lines, lines, exec's output).  file-sink --lines and
+ * exec --lines write no newline after it; grep passes it as a line. */
 #define BUILTIN_T_UNTERMINATED 17
 /* A block of whole lines (file-source --blocks): each ends in a newline,
- * but for a last line without one, or a line longer than a record, cut
- * where the record is full.  grep takes its lines one by one. */
+ * but for a last line without one; also the end, newline and all, of a
+ * line longer than a record sent as pieces (grep then strips that
+ * newline from the line it joined).  grep takes its lines one by one. */
 #define BUILTIN_T_LINES 18
 /* A piece of a line longer than a record, not its last: the line goes on
  * in the next record of its origin.  file-sink --lines and exec --lines
- * write no newline after it, so the line comes out whole; grep, head and
- * count take each piece as a record. */
+ * write no newline after it, so the line comes out whole; grep joins the
+ * pieces and matches the line whole; head and count pass them on, a
+ * line counted once by head. */
 #define BUILTIN_T_PIECE 19
 
 /* Does a newline follow a record of this type where lines are written

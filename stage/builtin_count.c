@@ -3,8 +3,10 @@
  * end; records pass through when there is an output.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "builtin.h"
@@ -15,6 +17,8 @@
 struct count {
 	uint64_t records, bytes, fnv;
 	int pass; /* there is an output ring */
+	char *copy; /* a record larger than the output takes, read once */
+	size_t cap;
 };
 
 static uint64_t fnv1a(uint64_t h, const unsigned char *p, uint32_t n)
@@ -39,10 +43,19 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		return 0;
 	}
 	/* Longer than the output takes: cut to fit (a line as pieces, a
-	 * block as smaller blocks), the sum over the bytes as read. */
+	 * block as smaller blocks), from one private copy, the one summed
+	 * (its producer may change the shared bytes between two reads). */
 	if (r->len > rp_stage_max_record(s)) {
-		c->fnv = fnv1a(c->fnv, r->data, r->len);
-		return builtin_pass(s, r->data, r->len, r->type);
+		if (r->len > c->cap) {
+			char *p = realloc(c->copy, r->len);
+			if (p == NULL)
+				return -ENOMEM;
+			c->copy = p;
+			c->cap = r->len;
+		}
+		memcpy(c->copy, r->data, r->len);
+		c->fnv = fnv1a(c->fnv, (const unsigned char *)c->copy, r->len);
+		return builtin_pass(s, c->copy, r->len, r->type);
 	}
 	/* Sum the copy that goes out: what is reported is what passed. */
 	if ((err = rp_emit_reserve(s, r->len, &dst)))
@@ -101,7 +114,9 @@ static int count_main(int argc, char **argv)
 			c.fnv = w[2];
 		}
 	}
-	return builtin_run(s, &loop, &c);
+	code = builtin_run(s, &loop, &c);
+	free(c.copy);
+	return code;
 }
 
 const struct builtin builtin_count = {

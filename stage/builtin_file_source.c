@@ -251,10 +251,12 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 		if (!src->regular && n > 0 && block_end(src) != NULL)
 			break;
 	}
-	if (src->have == 0)
-		return src->eof ? 0 : 1;
+	/* (At the end right after a full piece, its line still ends:
+	 * with an empty last part.) */
 	if (src->mid_line)
 		return long_line(s, src);
+	if (src->have == 0)
+		return src->eof ? 0 : 1;
 	nl = block_end(src);
 	if (nl != NULL)
 		cut = (uint32_t)(nl - src->buf) + 1;
@@ -537,6 +539,10 @@ static int file_source_main(int argc, char **argv)
 			 * the pipe is at a line's start.) */
 			src.resync = !src.regular && (lines || blocks) &&
 				     src.left != 0 && src.left != PIPE_AT_LINE;
+			/* The rest of the line it was in is dropped: what
+			 * comes next is no part of it (of its origin). */
+			if (src.resync)
+				rp_stage_source_skip(s);
 			if (!src.regular && (lines || blocks) && !src.resync)
 				fprintf(stderr, "file-source: %s: restarted on "
 						"a pipe at a line's start: "

@@ -65,7 +65,9 @@ const struct builtin builtin_head = {
 	.help =
 	"  N           records to pass (decimal, 0 ends the output at once);\n"
 	"              the pieces of a line longer than a record pass\n"
-	"              together and count as one, and keep their type\n"
+	"              together and count as one, and keep their type; a\n"
+	"              record larger than the output's largest is cut to\n"
+	"              fit (a line as pieces, a block as smaller blocks)\n"
 	"  After the N-th record the stage ends successfully; the rest of\n"
 	"  its input is left unread (the supervisor tells its producer).\n",
 	.main = head_main,

@@ -128,6 +128,8 @@ struct rp_stage {
 	uint64_t dups;         /* replayed input records dropped */
 	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
 	uint64_t start_words[RP_STAGE_STATE_WORDS]; /* its start's point's */
+	int after_restart; /* the record peeked came first after its
+			    * producer's attach (rp_stage_after_restart) */
 	int restored;          /* started from a commit point */
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined input numbers */
 	unsigned nskip;
@@ -896,8 +898,10 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		}
 		if (err == -ENODATA)
 			s->in_ended = 1;
-		if ((err == -ENODATA || err == -EAGAIN) && !s->unreleased &&
-		    !s->work_external)
+		/* No record to work on: what it does until the next (its
+		 * end's work, a sleep) is no record's doing, whatever it
+		 * has not released yet (a restart takes that again). */
+		if ((err == -ENODATA || err == -EAGAIN) && !s->work_external)
 			rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
 		if (err)
 			return err;
@@ -979,6 +983,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	r->flags = v.flags & RP_REC_F_LAST; /* the ring's own are its own */
 	r->origin = v.origin;
 	r->sub = v.sub;
+	s->after_restart = (v.flags & RP_REC_F_RESTART) != 0;
 	/* Its outputs' sub-indexes start over, but after outputs made
 	 * before its first record (a header), which had that record's
 	 * origin: they go on from those, so no key comes twice (a restart
@@ -1122,8 +1127,9 @@ int rp_stage_release(struct rp_stage *s)
 	if (s->user_resv)
 		return -EBUSY;
 	/* The records being released have all their outputs: the last
-	 * one goes out marked, and before the input is let go. */
-	int err = s->source ? 0 : commit_pending(s, 1);
+	 * one goes out marked, and before the input is let go (a source's
+	 * last record is complete too, and goes out). */
+	int err = commit_pending(s, 1);
 
 	/* A replica's held outputs go out (ordered: in its turn), before
 	 * the input they came from; not while one more is being written
@@ -1479,6 +1485,17 @@ uint64_t rp_stage_note(const struct rp_stage *s)
 	return s->out ? rp_producer_note(s->out) : 0;
 }
 
+void rp_stage_source_skip(struct rp_stage *s)
+{
+	if (s->source && !s->pending && s->sub == 0)
+		s->origin++;
+}
+
+int rp_stage_after_restart(const struct rp_stage *s)
+{
+	return s->after_restart;
+}
+
 void rp_stage_record_done(struct rp_stage *s)
 {
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_WORKING, 0);
@@ -1811,7 +1828,11 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 	int c;
 
 	if (s->out == NULL || !s->source) {
-		fprintf(stderr, "%s: a source needs an output ring\n", s->name);
+		fprintf(stderr, "%s: %s\n", s->name,
+			s->out == NULL ? "a source needs an output ring"
+				       : "a stage with an input takes it with "
+					 "rp_stage_run, not "
+					 "rp_stage_run_source");
 		return rp_stage_finish(s, -EINVAL, 0);
 	}
 	for (;;) {

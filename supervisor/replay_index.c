@@ -543,16 +543,27 @@ void rp_replay_index_free(struct rp_replay_index *ix)
 
 /* ------------------------------------------------ the records, copied */
 
+/* The type a record is replayed with: its own, but for what says the
+ * next record of its origin goes on with it (a piece of a long line, 19;
+ * a line without its newline, 17, but for the last), since the next
+ * record replayed is another one: it is a line of its own. */
+static uint16_t replay_type(uint16_t type, int last)
+{
+	return type == 19 || (type == 17 && !last) ? 1 : type;
+}
+
 /* One record: the length word from the index (checked against the file
  * already, never read twice), its type, then its bytes. */
 static int copy_record(const struct rp_replay_index *ix,
-		       const struct rp_replay_rec *r, int fd, const char *to,
-		       unsigned char *buf, char *err, size_t len)
+		       const struct rp_replay_rec *r, int last, int fd,
+		       const char *to, unsigned char *buf, char *err,
+		       size_t len)
 {
+	uint16_t type = replay_type(r->type, last);
 	unsigned char w[6] = {
 	    (unsigned char)r->length,	      (unsigned char)(r->length >> 8),
 	    (unsigned char)(r->length >> 16), (unsigned char)(r->length >> 24),
-	    (unsigned char)r->type,	      (unsigned char)(r->type >> 8)};
+	    (unsigned char)type,	      (unsigned char)(type >> 8)};
 	uint64_t at = r->offset + 4, left = r->length;
 	int e = rp_write_all(fd, w, sizeof(w));
 
@@ -582,16 +593,20 @@ int rp_replay_index_copy(const struct rp_replay_index *ix, unsigned s, int fd,
 			 const char *to, char *err, size_t errlen)
 {
 	unsigned char *buf = malloc(COPY_BUF);
+	size_t last = ix->nrec;
 	int e = 0;
 
 	if (buf == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < ix->nrec; i++)
+		if (ix->rec[i].stage == s)
+			last = i;
 	for (size_t i = 0; e == 0 && i < ix->nrec; i++)
 		if (ix->rec[i].stage == s)
-			e = copy_record(ix, &ix->rec[i], fd, to, buf, err,
-					errlen);
+			e = copy_record(ix, &ix->rec[i], i == last, fd, to,
+					buf, err, errlen);
 	free(buf);
 	return e;
 }

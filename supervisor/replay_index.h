@@ -81,7 +81,9 @@ struct rp_replay_index *rp_replay_index_open(const char *prefix, int *error,
 
 /* The records of stage s, framed as file-source --typed-records reads
  * them (a 4-byte little-endian length, the one checked, the record's
- * 2-byte little-endian type, then the bytes), written to fd.  0; -EPROTO if
+ * 2-byte little-endian type, then the bytes), written to fd.  A piece of
+ * a long line (19), and a line without its newline (17) but for the
+ * last record, go as lines (1): the next record is not their rest.  0; -EPROTO if
  * PREFIX.rec no longer holds them; or the -errno of a failed write.  What
  * is wrong in err, naming `to` for fd. */
 int rp_replay_index_copy(const struct rp_replay_index *ix, unsigned s, int fd,

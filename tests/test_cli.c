@@ -2053,7 +2053,7 @@ RP_TEST(test_source_stopped_early_counts, 60)
  * rp_stage_wait) with all it took released works on no record: a
  * per-record timeout shorter than its sleeps and the gaps between
  * records never fires (each record it had let go was timed out, and
- * the run failed). */
+ * the run failed); nor does its work after its input ended. */
 RP_TEST(test_program_idle_not_timed, 60)
 {
 	char prog[128], line[1024], *text;
@@ -2075,6 +2075,23 @@ RP_TEST(test_program_idle_not_timed, 60)
 		size_t n;
 		char *got = rp_cmd_slurp("out", &n);
 		CU_ASSERT_STRING_EQUAL(got, "total 5\n");
+		free(got);
+	}
+	/* Its work once the input has ended, all it took unreleased, is
+	 * no record's either (its records were timed out one by one,
+	 * quarantined, and the run failed). */
+	rp_cmd_spit("in", "a\nb\nc\n", 6);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! %s @record_timeout_ms=300 slowend ! "
+		 "file-sink --lines out", prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "timeout") == NULL);
+	CU_ASSERT(strstr(text, "quarantined") == NULL);
+	free(text);
+	{
+		size_t n;
+		char *got = rp_cmd_slurp("out", &n);
+		CU_ASSERT_STRING_EQUAL(got, "total 3\n");
 		free(got);
 	}
 	unlink(prog);

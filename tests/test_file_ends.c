@@ -129,6 +129,62 @@ static size_t put_line(char *at, size_t n, char ch)
 	return n + 1;
 }
 
+/* A source on a pipe killed after it sent pieces of a long line (5000
+ * bytes through a 4K ring), before the rest came: its restart
+ * drops the rest of that line, and grep, which was joining its pieces,
+ * drops them too: the lines after it come out as they were, with --lines
+ * and with --blocks.  (The next line was dropped as a repeat of the
+ * pieces, or the next block joined to them as one line.) */
+RP_TEST(test_pipe_restart_inside_long_line, 60)
+{
+	static const char *const how[] = {"--lines", "--blocks, \"100\""};
+	char name[48], yaml[640], p[256], *out, big[5000];
+	char *args[] = {"run", p, NULL};
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(p, sizeof(p), "s.yaml");
+	snprintf(name, sizeof(name), "pipeline-%d", (int)getpid());
+	for (int k = 0; k < 2; k++) {
+		int fds[2];
+		pid_t pid;
+		size_t n;
+		snprintf(yaml, sizeof(yaml),
+			 "name: %s\nstages:\n"
+			 "  - {name: read, run: file-source, args: [%s, \"-\"], "
+			 "restart_backoff_ms: 0}\n"
+			 "  - {name: pick, input: read, run: grep, "
+			 "args: [-v, zzz], ring: 4K}\n"
+			 "  - {name: write, input: pick, run: file-sink, "
+			 "args: [--lines, out]}\n",
+			 name, how[k]);
+		rp_cmd_spit("s.yaml", yaml, strlen(yaml));
+		CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+		pid = rp_cmd_start(args, fds[0]);
+		close(fds[0]);
+		memset(big, 'x', sizeof(big));
+		CU_ASSERT(write(fds[1], "a\n", 2) == 2);
+		CU_ASSERT(write(fds[1], big, sizeof(big)) ==
+			  (ssize_t)sizeof(big));
+		/* "a" and a piece of 2024 out, the next made. */
+		CU_ASSERT(kill_and_await_restart(name, "read", 2));
+		memset(big, 'y', 3000);
+		CU_ASSERT(write(fds[1], big, 3000) == 3000);
+		CU_ASSERT(write(fds[1], "\nline1\nline2\nline3\n", 19) == 19);
+		close(fds[1]);
+		CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 30)), 0);
+		out = rp_cmd_slurp("out", &n);
+		if (strcmp(out, "a\nline1\nline2\nline3\n") != 0) {
+			char *rep = rp_cmd_slurp("REPORT", &n);
+			fprintf(stderr, "%s: %zu bytes out\n%s\n", how[k],
+				strlen(out), rep);
+			free(rep);
+			CU_FAIL("a line after the cut one lost or joined");
+		}
+		free(out);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* --blocks over a 4K ring (largest record 2024): lines around the cut
  * and across two cuts, each followed by a short one, through both kinds
  * of sink, and through count on the way: the output is the input.  A
@@ -730,6 +786,9 @@ RP_TEST(test_stdin_restarts, 90)
 void rp_suite_file_ends(void)
 {
 	RP_SUITE("files",
+		 {"a pipe source restarted inside a long line: the lines "
+		  "after it whole",
+		  test_pipe_restart_inside_long_line},
 		 {"--blocks: lines at and across the cut, byte for byte",
 		  test_blocks_lines_at_the_cut},
 		 {"a source's count is what it made",

@@ -225,9 +225,10 @@ RP_TEST(test_other_sink_replaced_by_file_sink, 90)
 }
 
 /* What a record was goes with it: a block of lines (file-source
- * --blocks) and a piece of a long line, each quarantined, are replayed
- * through the fixed stage as they were read, the index saying their
- * types: no newline added after the block's lines or after the piece. */
+ * --blocks), quarantined, is replayed through the fixed stage as it was
+ * read, the index saying its type: no newline added after its lines.  A
+ * piece of a long line comes out as a line of its own, not run together
+ * with the next record replayed. */
 RP_TEST(test_types_kept_through_replay, 90)
 {
 	static const char blocks[] =
@@ -286,16 +287,17 @@ RP_TEST(test_types_kept_through_replay, 90)
 	free(got);
 	rp_cmd_dir_remove();
 
-	/* The first piece of a line longer than a 4K ring's record: its
-	 * bytes alone, no newline after them (the rest of the line went on
-	 * as a line of its own). */
+	/* The first piece of a line longer than a 4K ring's record, and a
+	 * line after it: the piece's bytes as a line of their own (its rest
+	 * is not replayed: the next record is another), not run together
+	 * with the next one. */
 	rp_cmd_dir_make("replay");
 	private_tmpdir();
 	orig = malloc(9000);
 	CU_ASSERT_FATAL(orig != NULL);
 	memcpy(orig, "first\nPOISON", 13);
-	memset(orig + 13, 'x', 9000 - 13 - 6);
-	memcpy(orig + 9000 - 6, "\nlast\n", 6);
+	memset(orig + 13, 'x', 9000 - 13 - 18);
+	memcpy(orig + 9000 - 18, "\nmid\nPOISON2\nlast\n", 18);
 	rp_cmd_spit("in", orig, 9000);
 	spit_text("fixed.yaml", fixed);
 	CU_ASSERT_EQUAL_FATAL(rp_cmd_yaml("run", lines, &text), 0);
@@ -306,7 +308,8 @@ RP_TEST(test_types_kept_through_replay, 90)
 	CU_ASSERT_EQUAL(replay("fixed.yaml", more, &out, &err), 0);
 	got = rp_cmd_slurp("replayed", &glen);
 	CU_ASSERT(glen > 1000 && glen < 4096 &&
-		  memcmp(got, orig + 6, glen) == 0);
+		  memcmp(got, orig + 6, glen - 9) == 0 &&
+		  memcmp(got + glen - 9, "\nPOISON2\n", 9) == 0);
 	free(got);
 	free(orig);
 	free(out);
@@ -1256,8 +1259,8 @@ void rp_suite_replay(void)
 		  test_fixed_stage_passes_the_record},
 		 {"a last stage not a file-sink gives way to file-sink",
 		  test_other_sink_replaced_by_file_sink},
-		 {"a block of lines and a piece of a long line replayed as "
-		  "they were read",
+		 {"a block replayed as it was read, a piece as a line of "
+		  "its own",
 		  test_types_kept_through_replay},
 		 {"the still-broken stage quarantines it into PREFIX.replay",
 		  test_broken_stage_quarantines_again},

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../shm/futex.h"
@@ -374,6 +375,54 @@ RP_TEST(test_low_level_keys_and_refusals, 30)
 			fprintf(stderr, "low, mode %d: status 0x%x\n", mode, st);
 		rig_free(&r);
 	}
+}
+
+/* A source of its own loop that says its record is done by releasing
+ * (and flushing), then waits long before the next. */
+static int tick_main(void *arg)
+{
+	struct timespec t = {2, 0};
+	struct rp_stage *s;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	if (rp_emit(s, "tick", 4) != 0 || rp_stage_release(s) != 0 ||
+	    rp_stage_flush(s) != 0)
+		return 100;
+	nanosleep(&t, NULL);
+	return rp_stage_finish(s, 0, 0);
+}
+
+/* Its record goes out at the release, not 2 s later at its next one
+ * (a source's release left its last record held). */
+RP_TEST(test_source_release_publishes, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_view v;
+	struct rig r;
+	int got = -1;
+
+	rig_make(&r);
+	spec_init(&spec, "tick", RP_POLICY_STRICT);
+	spec.main = tick_main;
+	{
+		struct rp_stage_links l = {
+		    .out = &r.b.fds, .out_bell = r.b.cbell,
+		    .sup_bell = r.sup, .own_bell = r.stage,
+		};
+		CU_ASSERT_FATAL(rp_spawn(&spec, &l, &r.proc, r.why,
+					 sizeof(r.why)) == 0);
+	}
+	for (int64_t end = rp_now_ns() + SEC; rp_now_ns() < end;) {
+		if ((got = rp_peek(r.sink, &v)) == 0)
+			break;
+		usleep(10000);
+	}
+	CU_ASSERT_EQUAL(got, 0);
+	CU_ASSERT(got == 0 && v.len == 4 && memcmp(v.data, "tick", 4) == 0);
+	CU_ASSERT(WIFEXITED(rp_spawn_reap(&r.proc, 5000)));
+	rig_free(&r);
 }
 
 /* Drain: the records already in the input are processed, then the output
@@ -921,6 +970,8 @@ void rp_suite_stage(void)
 		 {"drain finishes the input", test_drain_finishes_input},
 		 {"low level: refusals of an open reservation, a total's key",
 		  test_low_level_keys_and_refusals},
+		 {"a source's release sends its record out",
+		  test_source_release_publishes},
 		 {"eventfd doorbells: no lost wake-up",
 		  test_eventfd_bells_no_lost_wakeup},
 		 {"forbidden syscalls reported by name",

@@ -9,7 +9,9 @@
  * "-pass" after that it also passes each record on as it counts it.
  * With "idle", between records it sleeps 200 ms at a time (nanosleep,
  * not rp_stage_wait) with everything it took released: not working on
- * any record, whatever a per-record timeout is.
+ * any record, whatever a per-record timeout is.  With "slowend" it
+ * works 1 s once its input has ended (sleeps, all it took unreleased)
+ * before its total: no record's doing either.
  */
 #include <errno.h>
 #include <ringpipe.h>
@@ -63,6 +65,10 @@ int main(int argc, char **argv)
 				    1000000000);
 		if (err < 0 && err != -ETIMEDOUT)
 			return rp_stage_finish(s, err, 0);
+	}
+	if (strcmp(how, "slowend") == 0) {
+		struct timespec t = {1, 0};
+		nanosleep(&t, NULL);
 	}
 	if (keep && ((err = rp_stage_save(s, &n, 1)) < 0 ||
 		     (err = rp_stage_release(s)) < 0))
