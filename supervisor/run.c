@@ -1372,6 +1372,16 @@ static void ended_by_cancel_signal(struct sup *s, int k, const char *who)
 		 "the run", who, abbrev ? abbrev : "?");
 }
 
+static void on_signal(struct sup *s);
+
+/* The signals that stop a run (sent by an operator, a terminal or a
+ * service manager), never a stage's own doing. */
+static int stop_signal(int sig)
+{
+	return sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
+	       sig == SIGQUIT;
+}
+
 static void on_exit_of(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
@@ -1424,6 +1434,17 @@ static void on_exit_of(struct sup *s, int k)
 	if (r->state == ST_FAILED)
 		return;
 	read_control(s, k);
+	/* A stop signal, or its program's: one sent to every process (a
+	 * kill of the whole tree) may have reached it before us.  Ours,
+	 * if it is pending, is taken first, so that this death is judged
+	 * as part of the cancel it brings. */
+	if (s->cancel_sig == 0 &&
+	    stop_signal(si.si_code == CLD_EXITED && program_died(r,
+								 si.si_status)
+				? si.si_status - RP_EXIT_PROGRAM_SIGNAL
+			: si.si_code != CLD_EXITED ? si.si_status
+						   : 0))
+		on_signal(s);
 	if (si.si_code == CLD_EXITED && program_died(r, si.si_status) &&
 	    s->cancel_sig != 0 && r->state == ST_CANCELLING &&
 	    si.si_status - RP_EXIT_PROGRAM_SIGNAL == s->cancel_sig) {
