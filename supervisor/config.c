@@ -1129,6 +1129,16 @@ static int check_graph(struct rp_cfg *cfg)
 				       "with a sink (file-sink --lines - for "
 				       "stdout, or count)",
 				       last->name, last->argv[0]);
+		/* Each copy of a last stage writes its results itself, as
+		 * it makes them: the order of its input cannot hold. */
+		if (last->replicas > 1 && last->ordered)
+			return fail_at(cfg, last->line, last->column,
+				       "stage '%s': replicas: as the last "
+				       "stage each copy writes its results "
+				       "itself, in no order: say ordered: "
+				       "false, or end the pipeline with a "
+				       "file-sink, which writes them in "
+				       "order", last->name);
 	}
 	if ((err = check_same_file(cfg)))
 		return err;

@@ -68,6 +68,15 @@ struct bad_case {
 RP_TEST(test_check_names_line_and_column, 60)
 {
 	static const struct bad_case cases[] = {
+		/* Replicas writing their results themselves cannot keep
+		 * the order ordered: true promises (their lines came out
+		 * mixed). */
+		{"name: p\nstages:\n"
+		 "  - {name: a, run: fault, args: [--make, \"3\"]}\n"
+		 "  - {name: b, input: a, run: exec, args: [--each, --, cat], "
+		 "replicas: 2}\n",
+		 "p.yaml:4:5: stage 'b': replicas: as the last stage each copy "
+		 "writes its results itself, in no order"},
 		/* (Relative: to the directory ringpipe runs in, the test's.) */
 		{"name: p\ndead_letter: no/such/dir/d\nstages:\n"
 		 "  - {name: a, run: fault, args: [--make, \"3\"]}\n"
