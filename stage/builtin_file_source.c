@@ -37,6 +37,7 @@ struct source {
 			   * the size aimed at) */
 	uint32_t cap;     /* --blocks: bytes in buf, at most */
 	int mid_line;     /* --blocks: pieces of a long line are out */
+	uint32_t scanned; /* --blocks: buf[size, scanned) holds no newline */
 	uint32_t head;    /* --records: 4 (a frame's length word);
 			   * --typed-records: 6 (and its type) */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
@@ -166,16 +167,22 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 
 /* Where the next block ends (its last newline), or NULL: the whole lines
  * within N bytes; if the first line is longer, that line; up to N, what
- * complete lines there are. */
-static const char *block_end(const struct source *src)
+ * complete lines there are.  What it has looked through past N without
+ * a newline is not looked through again (a long line read in many
+ * reads). */
+static const char *block_end(struct source *src)
 {
 	const char *nl;
+	uint32_t from;
 
 	if (src->have <= src->size)
 		return memrchr(src->buf, '\n', src->have);
-	nl = memrchr(src->buf, '\n', src->size);
-	return nl ? nl
-		  : memchr(src->buf + src->size, '\n', src->have - src->size);
+	if ((nl = memrchr(src->buf, '\n', src->size)) != NULL)
+		return nl;
+	from = src->scanned > src->size ? src->scanned : src->size;
+	if ((nl = memchr(src->buf + from, '\n', src->have - from)) == NULL)
+		src->scanned = src->have;
+	return nl;
 }
 
 /* A line longer than the output's largest record, from the start of the
@@ -215,6 +222,7 @@ static int long_line(struct rp_stage *s, struct source *src)
 		err = rp_stage_save(s, &src->at, 1);
 	memmove(src->buf, src->buf + n, src->have - n);
 	src->have -= n;
+	src->scanned = 0;
 	if (err)
 		return err;
 	return src->eof && src->have == 0 ? 0 : 1;
@@ -232,10 +240,9 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	int err;
 
 	for (;;) {
-		uint32_t want = src->have < src->size ? src->size
-			      : src->cap - src->have > src->size
-					? src->have + src->size
-					: src->cap;
+		/* Up to N; past it (a line longer than N), as much as the
+		 * buffer takes, not N at a time. */
+		uint32_t want = src->have < src->size ? src->size : src->cap;
 		int n;
 		if (src->have >= src->size &&
 		    (block_end(src) != NULL || src->have >= src->cap))
@@ -275,6 +282,7 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 		err = rp_stage_save(s, &src->at, 1);
 	memmove(src->buf, src->buf + cut, src->have - cut);
 	src->have -= cut;
+	src->scanned = 0;
 	if (err)
 		return err;
 	return src->eof && src->have == 0 ? 0 : 1;
