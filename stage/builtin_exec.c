@@ -407,7 +407,7 @@ static int exec_findable(const char *cmd)
 		return 0;
 	}
 	if (path == NULL || *path == '\0')
-		path = "/usr/local/bin:/usr/bin:/bin";
+		path = "/bin:/usr/bin"; /* (execvp's, without a PATH) */
 	for (p = path;; p = end + 1) {
 		end = strchrnul(p, ':');
 		snprintf(file, sizeof(file), "%.*s/%s", (int)(end - p),
@@ -420,6 +420,12 @@ static int exec_findable(const char *cmd)
 	{
 		char hint[300] = "";
 		path_hint(cmd, hint, sizeof(hint));
+		/* exec --each @replicas=3 -- sed: the setting came after
+		 * the stage's own words, so it is the command. */
+		if (cmd[0] == '@' && strchr(cmd, '=') != NULL)
+			snprintf(hint, sizeof(hint), " (a setting goes right "
+				 "after the stage's name, before its own "
+				 "words: exec @KEY=VALUE --each -- CMD)");
 		fprintf(stderr, EXEC_SAYS "%s: not found in PATH%s\n", cmd,
 			hint);
 	}

@@ -425,6 +425,18 @@ RP_TEST(test_one_liner_places, 60)
 		CU_ASSERT(strstr(text, "-e:1:18: stage '2-exec': no-such-cmd-x: "
 				       "not found in PATH") != NULL);
 		free(text);
+		/* A setting after the stage's own words is its command:
+		 * said where settings go. */
+		{
+			char *late[] = {"check", "-e", "file-source in ! exec "
+					"--each @replicas=2 -- sed p ! count",
+					NULL};
+			CU_ASSERT_EQUAL(run(late, &text), 2);
+			CU_ASSERT(strstr(text, "@replicas=2: not found in PATH "
+					       "(a setting goes right after "
+					       "the stage's name") != NULL);
+			free(text);
+		}
 	}
 	/* check -e judges as run would: a directory given to file-source,
 	 * a file-sink FILE in a directory not there or a directory, and
