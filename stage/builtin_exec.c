@@ -440,6 +440,26 @@ static int exec_fails_for_good(int e)
 	       e != ENFILE && e != ETXTBSY && e != EINTR;
 }
 
+/* --ok-exit LIST: exit statuses 1-255, comma-separated, into the
+ * bitmap.  0, or the usage error's code. */
+static int parse_ok_exit(const struct builtin *b, const char *v,
+			 uint8_t *ok)
+{
+	if (v == NULL || *v == '\0')
+		return builtin_usage(b, "--ok-exit needs exit statuses (1-255, "
+					"comma-separated)");
+	while (*v) {
+		char *end;
+		unsigned long n = strtoul(v, &end, 10);
+		if (end == v || n < 1 || n > 255 || (*end && *end != ','))
+			return builtin_usage(b, "--ok-exit '%s': exit statuses "
+						"1-255, comma-separated", v);
+		ok[n / 8] |= (uint8_t)(1u << (n % 8));
+		v = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /* How long a program killed by a stop signal from outside waits for
  * the cancel that signal brings. */
 #define STOP_WAIT_NS (1000 * 1000000LL)
@@ -479,7 +499,10 @@ static int verdict(struct ex *x)
 			strerror(x->exec_errno), hint);
 		return -x->exec_errno;
 	}
-	if (WIFEXITED(x->status) && WEXITSTATUS(x->status) == 0)
+	if (WIFEXITED(x->status) &&
+	    (WEXITSTATUS(x->status) == 0 ||
+	     (x->ok_exit[WEXITSTATUS(x->status) / 8] &
+	      1u << (WEXITSTATUS(x->status) % 8))))
 		return 0;
 	if (x->alone)
 		return -EIO; /* judged by the caller */
@@ -1266,6 +1289,11 @@ static int exec_main(int argc, char **argv)
 			nmodes++;
 		} else if (strcmp(a, "--each") == 0) {
 			x.each = 1;
+		} else if (strcmp(a, "--ok-exit") == 0 ||
+			   strncmp(a, "--ok-exit=", 10) == 0) {
+			const char *v = a[9] == '=' ? a + 10 : argv[++i];
+			if ((code = parse_ok_exit(b, v, x.ok_exit)))
+				return code;
 		} else if (strcmp(a, "--chunks") == 0 ||
 			   strncmp(a, "--chunks=", 9) == 0) {
 			const char *v = a[8] == '=' ? a + 9 : argv[++i];
@@ -1422,8 +1450,8 @@ out:
 
 const struct builtin builtin_exec = {
 	.name = "exec",
-	.synopsis = "[--lines | --chunks N | --records] [--each] [--] CMD "
-		    "[ARGS...]",
+	.synopsis = "[--lines | --chunks N | --records] [--each] "
+		    "[--ok-exit N,...] [--] CMD [ARGS...]",
 	.summary = "run a program (PATH is searched) with its stdin fed from "
 		   "the input\n    and its stdout cut into output records",
 	.help =
@@ -1453,6 +1481,9 @@ const struct builtin builtin_exec = {
 	"              that many bytes.  An output frame larger than the\n"
 	"              output's largest record, or cut short by the end of\n"
 	"              the output, fails the stage.\n"
+	"  --ok-exit N,...  exit statuses besides 0 that mean CMD did its\n"
+	"              work, as a shell pipeline takes any: grep's 1 (no line\n"
+	"              selected), diff's 1 (they differ).\n"
 	"  CMD runs after the stage has entered its sandbox and inherits it:\n"
 	"  the stage needs policy exec (ringpipe gives it that unless the\n"
 	"  pipeline sets a policy); strict fails the stage at once.  CMD gets\n"
@@ -1467,7 +1498,8 @@ const struct builtin builtin_exec = {
 	"  At the end of the input CMD's stdin is closed; the stage reads\n"
 	"  its stdout to the end and waits for it, then ends its output.  A\n"
 	"  CMD that stops reading early (like head) ends its input there,\n"
-	"  as in a shell.  Exit 0 if CMD exited 0; otherwise its status or\n"
+	"  as in a shell.  Exit 0 if CMD exited 0 (or an --ok-exit status);\n"
+	"  otherwise its status or\n"
 	"  signal is reported and the stage fails (exit 1), as it does when\n"
 	"  CMD cannot be run.  A cancel kills CMD's process group (SIGKILL)\n"
 	"  and ends the stage with the cancel's exit code; so does an output\n"

@@ -145,6 +145,9 @@ struct ex {
 	 * each_cur the record's current word (its number + 1). */
 	int each;
 	uint64_t each_cur;
+	/* --ok-exit: exit statuses besides 0 that mean CMD did its work
+	 * (grep's 1, no line selected), a bit each. */
+	uint8_t ok_exit[32];
 	int too_much;      /* its run wrote over EACH_OUT_MAX: ended */
 	char **argv;
 	char *obuf;

@@ -527,6 +527,47 @@ RP_TEST(test_exec_failure_fails_run, 60)
 	CU_ASSERT(strstr(rep, "2-exec: exec: sh exited with status 3") !=
 		  NULL);
 	free(rep);
+	/* grep's 1 (no line selected) fails the run, as any status but 0
+	 * does, unless --ok-exit says it means the work is done: then the
+	 * run ends well, with nothing out (and, a run per record, the
+	 * lines that matched); a status --ok-exit cannot take is refused
+	 * before anything runs. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec -- grep NOMATCH "
+				 "! file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "exec: grep exited with status 1") != NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --ok-exit 1 -- "
+				 "grep NOMATCH ! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	{
+		size_t n;
+		char *out = rp_cmd_slurp("OUT", &n);
+		CU_ASSERT_EQUAL(n, 0);
+		free(out);
+	}
+	rp_cmd_spit("T3", "1\n2\n3\n", 6);
+	CU_ASSERT_EQUAL(run_line("file-source --lines T3 ! exec --ok-exit=1,2 "
+				 "--each -- grep 2 ! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
+	{
+		size_t n;
+		char *out = rp_cmd_slurp("OUT", &n);
+		CU_ASSERT_STRING_EQUAL(out, "2\n");
+		free(out);
+	}
+	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --ok-exit 256 "
+				 "-- grep x ! file-sink --lines OUT",
+				 &rep),
+			2);
+	CU_ASSERT(strstr(rep, "--ok-exit '256': exit statuses 1-255") !=
+		  NULL);
+	free(rep);
 	/* policy strict, given explicitly: no program can start, said
 	 * of the stage, placed, before anything starts. */
 	CU_ASSERT_EQUAL(run_yaml("name: strict\nstages:\n"
