@@ -293,7 +293,9 @@ const struct builtin builtin_grep = {
 	"  REGEX is POSIX extended (regcomp REG_EXTENDED), matched against\n"
 	"  each whole record as bytes in the locale's character set\n"
 	"  (LC_CTYPE, LC_COLLATE); ^ and $ are the record's ends, and a NUL\n"
-	"  byte is an ordinary byte.  A bad REGEX is a usage error.\n"
+	"  byte does not end it: a plain string and the characters named in\n"
+	"  REGEX are matched across one, but . and [^...] do not match it\n"
+	"  (as grep -a's do).  A bad REGEX is a usage error.\n"
 	"  A block of lines (file-source --blocks) is taken line by line: each\n"
 	"  line that passes is a record of its own, without its newline.\n"
 	"  A line longer than a record, which comes as pieces (type 19), is\n"
@@ -301,6 +303,7 @@ const struct builtin builtin_grep = {
 	"  pieces; after a restart it is taken again from its first piece,\n"
 	"  unless it is longer than half the input ring (not held): then\n"
 	"  the rest of it is dropped, said.  Replicas share a line's pieces\n"
-	"  out: each copy matches the pieces it takes on their own.\n",
+	"  out: each copy matches the pieces it takes on their own, and each\n"
+	"  piece that passes is a line of its own.\n",
 	.main = grep_main,
 };
