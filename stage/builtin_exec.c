@@ -642,9 +642,22 @@ static int take_input(struct ex *x, int draining)
 		}
 		if (err)
 			return err;
+		took = 1;
+		if (x->skip_line) {
+			/* The rest of a line whose start a run before
+			 * this one had: no line for its program. */
+			x->skipped += r.len;
+			if (r.type == BUILTIN_T_PIECE)
+				continue;
+			x->skip_line = 0;
+			fprintf(stderr, EXEC_NOTES "restarted inside a line "
+					"whose start it had let go: the rest "
+					"of it (%llu bytes) dropped\n",
+				(unsigned long long)x->skipped);
+			continue;
+		}
 		if ((err = append(x, &r)))
 			return err;
-		took = 1;
 	}
 	/* Copied out: the records go back to the ring (after the outputs
 	 * so far are published), but for those held back.  (Replays the
@@ -1349,6 +1362,14 @@ static int exec_main(int argc, char **argv)
 				"starting a program; run this stage with "
 				"policy exec\n");
 		return rp_stage_finish(x.s, -EPERM, 0);
+	}
+	/* Lines: whether what it lets go ends inside one is kept with
+	 * each commit point, so that a restart there does not feed the
+	 * rest of that line to its program as a line of its own. */
+	if (x.mode == M_LINES && !x.source && !x.each) {
+		uint64_t mid = 0;
+		rp_stage_keep_line_place(x.s);
+		x.skip_line = rp_stage_restored(x.s, &mid, 1) == 1 && mid == 1;
 	}
 	/* The program must not try to attach to rings that are not its. */
 	unsetenv("RINGPIPE_STAGE");

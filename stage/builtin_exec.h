@@ -149,6 +149,10 @@ struct ex {
 	 * (grep's 1, no line selected), a bit each. */
 	uint8_t ok_exit[32];
 	int too_much;      /* its run wrote over EACH_OUT_MAX: ended */
+	/* Restarted where what was let go ends inside a line: the rest of
+	 * that line is dropped (skip_line), and how much (skipped). */
+	int skip_line;
+	uint64_t skipped;
 	char **argv;
 	char *obuf;
 	size_t olen, ocap;

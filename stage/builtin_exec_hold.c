@@ -314,6 +314,28 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		nu += x->h[(x->hhead + i) % HOLD_MAX].unit_end != 0;
 	if (n > 0 && !x->h[(x->hhead + n - 1) % HOLD_MAX].unit_end)
 		nu++;
+	/* The oldest held records end a line whose start was let go
+	 * already (a line longer than what is held back): fed to a run,
+	 * that rest would be a line of its own.  Dropped, said. */
+	if (n > 0 && x->mode == M_LINES && x->h[x->hhead].mark.ck.user[0] == 1) {
+		size_t k = 0;
+		uint64_t bytes = 0;
+		int ends = 0;
+		while (k < n && !ends) {
+			const struct held *e = &x->h[(x->hhead + k) % HOLD_MAX];
+			bytes += e->len;
+			ends = e->unit_end;
+			k++;
+		}
+		fprintf(stderr, EXEC_NOTES "%s died in a line whose start it "
+				"had let go: the rest of it (%llu bytes) is "
+				"dropped, not fed to it again\n",
+			x->cmd, (unsigned long long)bytes);
+		if ((err = pass_held(x, k, 0)))
+			return err;
+		n -= k;
+		nu -= ends ? 1 : nu;
+	}
 	if (n == 0)
 		return 0;
 	/* Narrowing a hang: runs fed again that hang are deaths too.

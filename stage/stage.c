@@ -59,6 +59,10 @@
 #include "stage_int.h"
 #include "wiring.h"
 
+/* A piece of a line longer than a record, its line going on in the next
+ * record (the built-ins' type 19, builtin.h). */
+#define RP_T_PIECE 19
+
 #define SEC 1000000000LL
 #define RELEASE_EVERY 64u /* input records per release */
 #define POLL_SLICE_MS 10  /* rp_stage_poll without an eventfd doorbell */
@@ -130,6 +134,8 @@ struct rp_stage {
 	uint64_t start_words[RP_STAGE_STATE_WORDS]; /* its start's point's */
 	int after_restart; /* the record peeked came first after its
 			    * producer's attach (rp_stage_after_restart) */
+	int line_place;    /* rp_stage_keep_line_place: word 0 says so */
+	uint16_t last_type; /* of the record taken last */
 	int restored;          /* started from a commit point */
 	uint64_t skip[RP_WIRING_MAX_SKIP]; /* quarantined input numbers */
 	unsigned nskip;
@@ -931,6 +937,8 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 		s->cur_ck.seq = s->in_seq;
 		rp_keys_store(&s->key, &s->cur_ck);
 		memcpy(s->cur_ck.user, s->words, sizeof(s->cur_ck.user));
+		if (s->line_place)
+			s->cur_ck.user[0] = s->last_type == RP_T_PIECE;
 		/* A replay of what we already took (our producer restarted
 		 * and is deterministic): dropped, released with the rest.
 		 * Outside a restart's replays, a key that went back. */
@@ -984,6 +992,7 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	r->origin = v.origin;
 	r->sub = v.sub;
 	s->after_restart = (v.flags & RP_REC_F_RESTART) != 0;
+	s->last_type = v.type;
 	/* Its outputs' sub-indexes start over, but after outputs made
 	 * before its first record (a header), which had that record's
 	 * origin: they go on from those, so no key comes twice (a restart
@@ -1174,6 +1183,8 @@ int rp_stage_release(struct rp_stage *s)
 	ck.seq = s->in_seq;
 	rp_keys_store(&s->key, &ck);
 	memcpy(ck.user, s->words, sizeof(ck.user));
+	if (s->line_place)
+		ck.user[0] = s->last_type == RP_T_PIECE;
 	err = rp_release_ckpt(s->in, &ck);
 	if (!err) {
 		s->unreleased = 0;
@@ -1483,6 +1494,12 @@ void rp_stage_set_note(struct rp_stage *s, uint64_t v)
 uint64_t rp_stage_note(const struct rp_stage *s)
 {
 	return s->out ? rp_producer_note(s->out) : 0;
+}
+
+void rp_stage_keep_line_place(struct rp_stage *s)
+{
+	if (s->in != NULL && !s->replica)
+		s->line_place = 1;
 }
 
 void rp_stage_source_skip(struct rp_stage *s)

@@ -12,6 +12,11 @@
  * between records (a death now is no record's fault, and per-record time
  * does not run). */
 void rp_stage_record_done(struct rp_stage *s);
+/* For a stage that saves no words of its own (exec): each commit point's
+ * word 0 says whether what it let go ends inside a line (its last record
+ * a piece, type 19), so that a restart from there, whose first records
+ * are the rest of that line, can drop them (rp_stage_restored: 1). */
+void rp_stage_keep_line_place(struct rp_stage *s);
 /* A source restarted where it cannot go back (a pipe) and dropping the
  * rest of a line: its next record starts an origin past the one it was
  * in, never continuing what its crashed run sent of that line.  Before

@@ -321,6 +321,71 @@ RP_TEST(test_exec_env_kept, 60)
 	rp_cmd_dir_remove();
 }
 
+/* An exec stage under restart: on-failure whose program dies inside a
+ * line longer than it holds back (5000 bytes through a 4K ring: the
+ * line's first pieces are let go before it is read whole): the rest of
+ * that line is dropped, said, never fed to a run as a line of its own,
+ * whether narrowing finds it (a crash) or the restart does (the stage
+ * SIGKILLed while its program sleeps on the line).  Every line out is a
+ * whole line of the input.  (A fragment of 959 bytes came out as a
+ * line.) */
+RP_TEST(test_exec_restart_inside_long_line, 60)
+{
+	char token[32], line[512], *rep, *out;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	{
+		char *in = malloc(6000);
+		size_t k = 0;
+		CU_ASSERT_FATAL(in != NULL);
+		k += (size_t)sprintf(in, "a\nPOISON ");
+		memset(in + k, 'z', 5000);
+		k += 5000;
+		k += (size_t)sprintf(in + k, "\nb\n");
+		rp_cmd_spit("T", in, k);
+		free(in);
+	}
+	for (int m = 0; m < 2; m++) {
+		snprintf(token, sizeof(token), "t%d-%d", m, (int)getpid());
+		snprintf(line, sizeof(line),
+			 "file-source --lines T ! exec @ring=4K "
+			 "@restart=on-failure -- perl -ne '%s if /POISON/; "
+			 "print; # %s' ! file-sink --lines OUT",
+			 m ? "sleep 3" : "kill SEGV => $$", token);
+		if (m == 0) {
+			CU_ASSERT_EQUAL(run_line(line, &rep), 0);
+		} else {
+			char *args[] = {"-e", line, NULL};
+			pid_t ringpipe = rp_cmd_start(args, -1), stage = 0;
+			for (int i = 0; i < 400 && stage <= 0; i++) {
+				usleep(10000);
+				stage = rp_cmd_find_process(token,
+							    "ringpipe-stage");
+			}
+			CU_ASSERT_FATAL(stage > 0);
+			usleep(500000); /* (on the line: it sleeps) */
+			CU_ASSERT(kill(stage, SIGKILL) == 0);
+			CU_ASSERT_EQUAL(
+			    rp_test_exit_code(rp_test_wait(ringpipe, 30)), 0);
+			rep = rp_cmd_slurp("REPORT", &n);
+		}
+		CU_ASSERT(strstr(rep, m ? "restarted inside a line whose "
+					  "start it had let go: the rest of it"
+					: "died in a line whose start it had "
+					  "let go: the rest of it") != NULL);
+		out = rp_cmd_slurp("OUT", &n);
+		/* Whole input lines only: "b", and "a" if perl had written
+		 * it out before it died. */
+		CU_ASSERT(strcmp(out, "b\n") == 0 || strcmp(out, "a\nb\n") == 0);
+		if (strcmp(out, "b\n") != 0 && strcmp(out, "a\nb\n") != 0)
+			fprintf(stderr, "%d: %zu bytes out\n%s\n", m, n, rep);
+		free(out);
+		free(rep);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* A program that works past its CPU limit whatever it is fed (busy
  * once its input has ended) dies of SIGXCPU on a record fed alone too:
  * narrowing runs it once more with no input, finds it dies so as well,
@@ -2354,6 +2419,8 @@ void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
 		 {"env: a secret kept from the program", test_exec_env_kept},
+		 {"restarted inside a long line: its rest no line",
+		  test_exec_restart_inside_long_line},
 		 {"a CPU limit reached whatever the input: no record blamed",
 		  test_exec_cpu_limit_not_a_record},
 		 {"its reader done early: sort asked to end, cleans up",
