@@ -451,7 +451,8 @@ static int parse_ok_exit(const struct builtin *b, const char *v,
 	while (*v) {
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);
-		if (end == v || n < 1 || n > 255 || (*end && *end != ','))
+		if (end == v || n < 1 || n > 255 || (*end && *end != ',') ||
+		    (*end == ',' && end[1] == '\0'))
 			return builtin_usage(b, "--ok-exit '%s': exit statuses "
 						"1-255, comma-separated", v);
 		ok[n / 8] |= (uint8_t)(1u << (n % 8));

@@ -37,7 +37,9 @@ struct source {
 			   * the size aimed at) */
 	uint32_t cap;     /* --blocks: bytes in buf, at most */
 	int mid_line;     /* --blocks: pieces of a long line are out */
-	uint32_t scanned; /* --blocks: buf[size, scanned) holds no newline */
+	uint32_t off;     /* --blocks: buf[off, have) is not sent yet */
+	uint32_t scanned; /* --blocks: buf[off + size, scanned) holds no
+			   * newline */
 	uint32_t head;    /* --records: 4 (a frame's length word);
 			   * --typed-records: 6 (and its type) */
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
@@ -167,51 +169,74 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 
 /* Where the next block ends (its last newline), or NULL: the whole lines
  * within N bytes; if the first line is longer, that line; up to N, what
- * complete lines there are.  What it has looked through past N without
- * a newline is not looked through again (a long line read in many
- * reads). */
+ * complete lines there are.  The bytes not yet sent are buf[off, have);
+ * what it has looked through past N without a newline (up to scanned) is
+ * not looked through again (a long line read in many reads). */
 static const char *block_end(struct source *src)
 {
-	const char *nl;
-	uint32_t from;
+	const char *base = src->buf + src->off, *nl;
+	uint32_t avail = src->have - src->off, from;
 
-	if (src->have <= src->size)
-		return memrchr(src->buf, '\n', src->have);
-	if ((nl = memrchr(src->buf, '\n', src->size)) != NULL)
+	if (avail <= src->size)
+		return memrchr(base, '\n', avail);
+	if ((nl = memrchr(base, '\n', src->size)) != NULL)
 		return nl;
-	from = src->scanned > src->size ? src->scanned : src->size;
+	from = src->off + src->size;
+	if (src->scanned > from)
+		from = src->scanned;
 	if ((nl = memchr(src->buf + from, '\n', src->have - from)) == NULL)
 		src->scanned = src->have;
 	return nl;
 }
 
-/* A line longer than the output's largest record, from the start of the
- * buffer: pieces of that size (type 19) of one origin, its end with its
- * newline a block of its own (type 18), so that grep takes the line
+/* The first n bytes not yet sent are sent: they stay in buf until the
+ * next read makes room (no move of the rest at every block). */
+static void consumed(struct source *src, uint32_t n)
+{
+	src->off += n;
+	if (src->off == src->have)
+		src->off = src->have = src->scanned = 0;
+}
+
+/* Room to read more: what is not yet sent moved to the start of buf. */
+static void compact(struct source *src)
+{
+	if (src->off == 0)
+		return;
+	memmove(src->buf, src->buf + src->off, src->have - src->off);
+	src->have -= src->off;
+	src->scanned = src->scanned > src->off ? src->scanned - src->off : 0;
+	src->off = 0;
+}
+
+/* A line longer than the output's largest record, from the first byte
+ * not yet sent: pieces of that size (type 19) of one origin, its end with
+ * its newline a block of its own (type 18), so that grep takes the line
  * whole and every writer writes its bytes as they were.  Saved only once
  * the line is out: a restart sends it again from its start, under the
  * same keys.  1, or emit's error. */
 static int long_line(struct rp_stage *s, struct source *src)
 {
-	const char *nl = memchr(src->buf, '\n', src->have);
-	uint32_t n;
+	const char *base = src->buf + src->off;
+	uint32_t avail = src->have - src->off, n;
+	const char *nl = memchr(base, '\n', avail);
 	int last, err;
 
-	if (nl != NULL && (uint32_t)(nl - src->buf) < src->cap) {
-		n = (uint32_t)(nl - src->buf) + 1;
+	if (nl != NULL && (uint32_t)(nl - base) < src->cap) {
+		n = (uint32_t)(nl - base) + 1;
 		last = 1;
-	} else if (src->have >= src->cap) {
+	} else if (avail >= src->cap) {
 		n = src->cap; /* (its newline, if next, in the next part) */
 		last = 0;
 	} else if (src->eof) {
-		n = src->have; /* a last line without newline */
+		n = avail; /* a last line without newline */
 		last = 1;
 	} else {
-		return 1; /* a pipe: more of the line first */
+		return 1; /* more of the line first */
 	}
 	if (src->mid_line)
 		rp_emit_same_origin(s);
-	err = rp_emit(s, src->buf, n);
+	err = rp_emit(s, base, n);
 	if (err == 0)
 		err = rp_emit_type(s, last ? BUILTIN_T_LINES : BUILTIN_T_PIECE);
 	if (err == 0 && last)
@@ -220,12 +245,10 @@ static int long_line(struct rp_stage *s, struct source *src)
 	src->mid_line = !last;
 	if (err == 0 && last)
 		err = rp_stage_save(s, &src->at, 1);
-	memmove(src->buf, src->buf + n, src->have - n);
-	src->have -= n;
-	src->scanned = 0;
+	consumed(src, n);
 	if (err)
 		return err;
-	return src->eof && src->have == 0 ? 0 : 1;
+	return src->eof && src->have == src->off ? 0 : 1;
 }
 
 /* --blocks: whole lines, about N bytes of them, one record (one origin)
@@ -240,16 +263,18 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	int err;
 
 	for (;;) {
-		/* Up to N; past it (a line longer than N), as much as the
-		 * buffer takes, not N at a time. */
-		uint32_t want = src->have < src->size ? src->size : src->cap;
+		uint32_t avail = src->have - src->off;
 		int n;
-		if (src->have >= src->size &&
-		    (block_end(src) != NULL || src->have >= src->cap))
+		if (avail >= src->size &&
+		    (block_end(src) != NULL || avail >= src->cap))
 			break;
 		if (src->eof)
 			break;
-		n = read_more(src, want);
+		/* Up to N; past it (a line longer than N), as much as the
+		 * buffer takes, not N at a time. */
+		compact(src);
+		n = read_more(src, src->have < src->size ? src->size
+							  : src->cap);
 		if (n == -EAGAIN)
 			return 1;
 		if (n < 0)
@@ -262,30 +287,28 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	 * with an empty last part.) */
 	if (src->mid_line)
 		return long_line(s, src);
-	if (src->have == 0)
+	if (src->have == src->off)
 		return src->eof ? 0 : 1;
 	nl = block_end(src);
 	if (nl != NULL)
-		cut = (uint32_t)(nl - src->buf) + 1;
+		cut = (uint32_t)(nl - (src->buf + src->off)) + 1;
 	else if (src->eof)
-		cut = src->have; /* the rest, a last line without newline */
-	else if (src->have >= src->cap)
+		cut = src->have - src->off; /* a last line without newline */
+	else if (src->have - src->off >= src->cap)
 		return long_line(s, src); /* longer than a record */
 	else
 		return 1; /* a pipe: the rest of the line first */
-	err = rp_emit(s, src->buf, cut);
+	err = rp_emit(s, src->buf + src->off, cut);
 	if (err == 0)
 		err = rp_emit_type(s, BUILTIN_T_LINES);
 	src->at += cut;
 	/* Where a restart reads on from: saved once published. */
 	if (err == 0)
 		err = rp_stage_save(s, &src->at, 1);
-	memmove(src->buf, src->buf + cut, src->have - cut);
-	src->have -= cut;
-	src->scanned = 0;
+	consumed(src, cut);
 	if (err)
 		return err;
-	return src->eof && src->have == 0 ? 0 : 1;
+	return src->eof && src->have == src->off ? 0 : 1;
 }
 
 /* Read exactly n bytes: n, 0 at a clean end (nothing read), -EPROTO at an
@@ -547,10 +570,6 @@ static int file_source_main(int argc, char **argv)
 			 * the pipe is at a line's start.) */
 			src.resync = !src.regular && (lines || blocks) &&
 				     src.left != 0 && src.left != PIPE_AT_LINE;
-			/* The rest of the line it was in is dropped: what
-			 * comes next is no part of it (of its origin). */
-			if (src.resync)
-				rp_stage_source_skip(s);
 			if (!src.regular && (lines || blocks) && !src.resync)
 				fprintf(stderr, "file-source: %s: restarted on "
 						"a pipe at a line's start: "

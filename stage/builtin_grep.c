@@ -167,20 +167,6 @@ static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
 		}
 		return 0;
 	}
-	if (g->joining && rp_stage_after_restart(s)) {
-		/* Its producer started again where it could not go back
-		 * (a pipe), dropping the rest of the line: what came of it
-		 * is no line, and the next record no part of it. */
-		fprintf(stderr, "grep: its input's producer restarted inside "
-				"a line longer than a record, without going "
-				"back: the %zu bytes of it taken are dropped\n",
-			g->llen);
-		g->joining = 0;
-		g->llen = 0;
-		rp_stage_unhold(s);
-		if ((rc = rp_stage_save(s, &(uint64_t){0}, 1)) < 0)
-			return rc;
-	}
 	if (!g->replica && (r->type == BUILTIN_T_PIECE || g->joining))
 		return piece(s, g, r);
 

@@ -132,8 +132,6 @@ struct rp_stage {
 	uint64_t dups;         /* replayed input records dropped */
 	uint64_t words[RP_STAGE_STATE_WORDS]; /* saved with the next commit */
 	uint64_t start_words[RP_STAGE_STATE_WORDS]; /* its start's point's */
-	int after_restart; /* the record peeked came first after its
-			    * producer's attach (rp_stage_after_restart) */
 	int line_place;    /* rp_stage_keep_line_place: word 0 says so */
 	uint16_t last_type; /* of the record taken last */
 	int restored;          /* started from a commit point */
@@ -991,14 +989,14 @@ int rp_stage_peek(struct rp_stage *s, struct rp_record *r)
 	r->flags = v.flags & RP_REC_F_LAST; /* the ring's own are its own */
 	r->origin = v.origin;
 	r->sub = v.sub;
-	s->after_restart = (v.flags & RP_REC_F_RESTART) != 0;
 	s->last_type = v.type;
 	/* Its outputs' sub-indexes start over, but after outputs made
 	 * before its first record (a header), which had that record's
-	 * origin: they go on from those, so no key comes twice (a restart
-	 * makes the header again under the same key, dropped as a repeat
-	 * once its consumer is past it). */
-	if (s->replica || s->origin != was)
+	 * origin (0; a replica's record at ring position 0 too): they go
+	 * on from those, so no key comes twice (a restart makes the header
+	 * again under the same key, dropped as a repeat once its consumer
+	 * is past it, as is a second copy's). */
+	if (s->origin != was)
 		s->sub = 0;
 	/* Where the supervisor looks for the record a crash happened on. */
 	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, s->origin + 1);
@@ -1500,17 +1498,6 @@ void rp_stage_keep_line_place(struct rp_stage *s)
 {
 	if (s->in != NULL && !s->replica)
 		s->line_place = 1;
-}
-
-void rp_stage_source_skip(struct rp_stage *s)
-{
-	if (s->source && !s->pending && s->sub == 0)
-		s->origin++;
-}
-
-int rp_stage_after_restart(const struct rp_stage *s)
-{
-	return s->after_restart;
 }
 
 void rp_stage_record_done(struct rp_stage *s)

@@ -17,15 +17,7 @@ void rp_stage_record_done(struct rp_stage *s);
  * a piece, type 19), so that a restart from there, whose first records
  * are the rest of that line, can drop them (rp_stage_restored: 1). */
 void rp_stage_keep_line_place(struct rp_stage *s);
-/* A source restarted where it cannot go back (a pipe) and dropping the
- * rest of a line: its next record starts an origin past the one it was
- * in, never continuing what its crashed run sent of that line.  Before
- * its first emit. */
-void rp_stage_source_skip(struct rp_stage *s);
-/* Is the record last peeked the first its producer sent after starting
- * again without going back (not a repeat dropped as one): what came
- * before it of a line in pieces will not go on? */
-int rp_stage_after_restart(const struct rp_stage *s);
+
 /* A record's outputs are published only once they are all made (its
  * last is marked): a stage that dies or refuses amid them has published
  * none, so none reaches its consumer as well as the dead-letter output.

@@ -71,8 +71,9 @@ int rp_cfg_exec_option(const struct rp_cfg_stage *c, const char *opt)
 		if (strncmp(c->argv[i], opt, n) == 0 &&
 		    (c->argv[i][n] == '\0' || c->argv[i][n] == '='))
 			return 1;
-		/* Its value, as the adapter takes it: the next word. */
-		if (strcmp(c->argv[i], "--chunks") == 0)
+		/* Their values, as the adapter takes them: the next word. */
+		if (strcmp(c->argv[i], "--chunks") == 0 ||
+		    strcmp(c->argv[i], "--ok-exit") == 0)
 			i++;
 	}
 	return 0;
@@ -83,6 +84,7 @@ void rp_cfg_fast_restart(struct rp_cfg *cfg)
 	for (int i = 0; i < cfg->nstages; i++) {
 		cfg->stages[i].restart_backoff_ms = 0;
 		cfg->stages[i].restart_max = RP_CFG_FAST_MAX;
+		cfg->stages[i].fast_restart = 1;
 	}
 }
 

@@ -66,6 +66,7 @@ struct rp_cfg_stage {
 	char *argv[RP_CFG_MAX_ARGS + 2];
 	int argc;
 	uint32_t ring;            /* bytes of its input ring */
+	int fast_restart;         /* under --fast-restart */
 	struct rp_sandbox sandbox;
 	enum rp_restart restart;
 	uint32_t restart_max, restart_window_s, restart_backoff_ms;

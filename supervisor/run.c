@@ -664,24 +664,24 @@ static int group_moved_on(struct sup *s, int k, uint64_t died_on)
 	return moved;
 }
 
-/* What stage k has taken and made so far, as its rings count them (a
- * hint; UINT64_MAX where it cannot be told: a copy of a replicated
- * stage, a ring not read). */
+/* How far stage k has got, as its rings count it (a hint; UINT64_MAX
+ * where it cannot be told: a copy of a replicated stage, a ring not
+ * read): what it released of its input, or a source's records made. */
 static uint64_t progress_mark(struct sup *s, int k)
 {
 	struct rp_ring_stats p, c;
-	uint64_t in = 0, out = 0, used;
+	uint64_t used;
 
 	if (at(s, k)->nrep > 1)
 		return UINT64_MAX;
-	if (has_in(s, k) && (in = released(s, k)) == UINT64_MAX)
+	/* A stage with input: what it let go (what it makes again of what
+	 * it holds, repeats dropped downstream, is none). */
+	if (has_in(s, k))
+		return released(s, k);
+	if (!has_out(s, k) ||
+	    rp_ring_observe(ring_out(s, k), &p, &c, &used) != 0)
 		return UINT64_MAX;
-	if (has_out(s, k)) {
-		if (rp_ring_observe(ring_out(s, k), &p, &c, &used) != 0)
-			return UINT64_MAX;
-		out = p.records;
-	}
-	return in + out;
+	return p.records;
 }
 
 /* Under --fast-restart (no limit short of RP_CFG_FAST_MAX in a row), a
@@ -709,7 +709,7 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 	 * record quarantined on the way; the drain's deadline bounds it.) */
 	if (c->restart == RP_RESTART_NEVER || s->cancel_reason || s->failed)
 		return 0;
-	if (c->restart_max >= RP_CFG_FAST_MAX && quarantined != 2) {
+	if (c->fast_restart && quarantined != 2) {
 		uint64_t mark = progress_mark(s, k);
 		if (!r->outside && mark != UINT64_MAX && r->restarts > 0 &&
 		    mark == r->fast_mark)
@@ -1358,18 +1358,18 @@ static int is_stage(void *arg, pid_t pid)
 	return 0;
 }
 
-/* Stage k (or its program) died of the signal the run is being
- * cancelled for, which reached it too (sent to every process at once:
- * systemd's control-group stop, a kill of the whole tree): the end we
- * were asking of it, not a failure. */
-static void ended_by_cancel_signal(struct sup *s, int k, const char *who)
+/* Stage k died of the signal the run is being cancelled for, which
+ * reached it too (sent to every process at once: systemd's control-group
+ * stop, a kill of the whole tree): the end we were asking of it, not a
+ * failure. */
+static void ended_by_cancel_signal(struct sup *s, int k)
 {
 	struct stage_run *r = at(s, k);
 	const char *abbrev = sigabbrev_np(s->cancel_sig);
 
 	set_state(s, k, ST_CANCELLED);
-	snprintf(r->why, sizeof(r->why), "%sended by the SIG%s that cancelled "
-		 "the run", who, abbrev ? abbrev : "?");
+	snprintf(r->why, sizeof(r->why), "ended by the SIG%s that cancelled "
+		 "the run", abbrev ? abbrev : "?");
 }
 
 static void on_signal(struct sup *s);
@@ -1434,23 +1434,15 @@ static void on_exit_of(struct sup *s, int k)
 	if (r->state == ST_FAILED)
 		return;
 	read_control(s, k);
-	/* A stop signal, or its program's: one sent to every process (a
-	 * kill of the whole tree) may have reached it before us.  Ours,
-	 * if it is pending, is taken first, so that this death is judged
-	 * as part of the cancel it brings. */
-	if (s->cancel_sig == 0 &&
-	    stop_signal(si.si_code == CLD_EXITED && program_died(r,
-								 si.si_status)
-				? si.si_status - RP_EXIT_PROGRAM_SIGNAL
-			: si.si_code != CLD_EXITED ? si.si_status
-						   : 0))
+	/* A stop signal: one sent to every process (a kill of the whole
+	 * tree) may have reached it before us.  Ours, if it is pending, is
+	 * taken first, so that this death is judged as part of the cancel
+	 * it brings.  (An exec stage whose program died of one waits for
+	 * that cancel itself.) */
+	if (s->cancel_sig == 0 && si.si_code != CLD_EXITED &&
+	    stop_signal(si.si_status))
 		on_signal(s);
-	if (si.si_code == CLD_EXITED && program_died(r, si.si_status) &&
-	    s->cancel_sig != 0 && r->state == ST_CANCELLING &&
-	    si.si_status - RP_EXIT_PROGRAM_SIGNAL == s->cancel_sig) {
-		r->status = si.si_status;
-		ended_by_cancel_signal(s, k, "its program ");
-	} else if (si.si_code == CLD_EXITED && program_died(r, si.si_status)) {
+	if (si.si_code == CLD_EXITED && program_died(r, si.si_status)) {
 		/* exec --each: its program's crash, as the stage's own. */
 		char where[64], why[240];
 		uint64_t rec = working_on(r, where, sizeof(where));
@@ -1624,7 +1616,7 @@ static void on_exit_of(struct sup *s, int k)
 		/* The signal we are cancelling for reached it too (sent to
 		 * every process at once: systemd's control-group stop, a
 		 * kill of the whole tree): the end we were asking of it. */
-		ended_by_cancel_signal(s, k, "");
+		ended_by_cancel_signal(s, k);
 	} else {
 		char where[64];
 		uint64_t rec = working_on(r, where, sizeof(where));
@@ -2016,6 +2008,9 @@ static int start_done(struct sup *s, int k, int err)
 		 * every time - but for a replica's other failures: it may
 		 * have found a lock it shares held by a stuck copy (which
 		 * the loop's watch kills meanwhile). */
+		/* (A signal not of its own doing came from outside: never
+		 * counted as stuck under --fast-restart.) */
+		r->outside = WIFSIGNALED(st) && !own_signal(WTERMSIG(st));
 		if (err == -EPIPE &&
 		    (WIFSIGNALED(st) ||
 		     (r->nrep > 1 && code != RP_EXIT_USAGE &&

@@ -2013,6 +2013,40 @@ RP_TEST(test_program_total_at_end, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A program that emits a header before its first record: the header,
+ * then every record, as one copy and as two ordered copies (the first
+ * record's output took the header's key, 0.0, and was dropped as its
+ * repeat: line 0 was lost). */
+RP_TEST(test_program_header_first, 60)
+{
+	static const char *const how[] = {"", "@replicas=2"};
+	char prog[128], line[512], in[256], *text, *got, *want;
+	char *args[] = {"-e", line, NULL};
+	size_t n, wn;
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 200);
+	want = rp_cmd_slurp("in", &wn);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "file-source --lines %s ! %s %s "
+			 "header ! file-sink --lines out", in, prog, how[i]);
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		got = rp_cmd_slurp("out", &n);
+		CU_ASSERT(n == wn + 7 && strncmp(got, "HEADER\n", 7) == 0 &&
+			  memcmp(got + 7, want, wn) == 0);
+		if (n != wn + 7)
+			fprintf(stderr, "%s: %zu bytes, %zu wanted\n", how[i],
+				n, wn + 7);
+		free(got);
+	}
+	free(want);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* Under --fast-restart, a stage that fails of its own doing at every
  * start, doing no record between, is given up on after 20 failures in
  * a row (it was restarted 100 000 times, for minutes); stages killed
@@ -2033,6 +2067,15 @@ RP_TEST(test_fast_restart_gives_up_when_stuck, 60)
 	CU_ASSERT(strstr(text, "failed 21 times in a row with no record done "
 			       "between: giving up (--fast-restart)") != NULL);
 	CU_ASSERT(strstr(text, "restarted 20 times") != NULL);
+	free(text);
+	/* Also one that makes its held input's outputs again each time
+	 * (repeats, dropped downstream: no progress) before it fails. */
+	args[2] = "fault --make 10 ! exec @restart=on-failure -- sh -c "
+		  "'head -n 2; exit 1' ! count";
+	t0 = rp_now_ns();
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(rp_now_ns() - t0 < 20000000000LL);
+	CU_ASSERT(strstr(text, "giving up (--fast-restart)") != NULL);
 	free(text);
 	rp_cmd_dir_remove();
 }
@@ -3730,6 +3773,8 @@ void rp_suite_cli(void)
 		  test_grep_killed_amid_long_lines},
 		 {"a program that waits for room before each emit",
 		  test_program_waits_for_room},
+		 {"a header before the first record, one copy or two",
+		  test_program_header_first},
 		 {"--fast-restart gives up on a stage failing at every start",
 		  test_fast_restart_gives_up_when_stuck},
 		 {"a source head stops early counts all it sent",

@@ -626,6 +626,14 @@ RP_TEST(test_exec_failure_fails_run, 60)
 		CU_ASSERT_STRING_EQUAL(out, "2\n");
 		free(out);
 	}
+	/* Its value is no CMD: --each after it still makes a stage
+	 * replicas may have. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines T3 ! exec @replicas=2 "
+				 "@ordered=false --ok-exit 1 --each -- grep 2 "
+				 "! file-sink --lines OUT",
+				 &rep),
+			0);
+	free(rep);
 	CU_ASSERT_EQUAL(run_line("file-source --lines T ! exec --ok-exit 256 "
 				 "-- grep x ! file-sink --lines OUT",
 				 &rep),

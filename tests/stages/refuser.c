@@ -15,6 +15,7 @@
  * reservation uncommitted, "overcommit" commits more than it reserved.
  * Given "shrink" every record becomes 100000 bytes, reserved longer.
  * Given "7" it returns 7 (no value a callback may return) there.
+ * Given "header" it emits "HEADER" before its first record.
  * In every mode, rp_stage_release inside the callback must say -EBUSY,
  * and so must rp_stage_finish (asked once) and rp_emit_end_origin on a
  * record it refuses (its outputs must not go out before it is done).
@@ -130,6 +131,7 @@ int main(int argc, char **argv)
 	       : strcmp(argv[1], "leak") == 0	     ? 'l'
 	       : strcmp(argv[1], "overcommit") == 0   ? 'o'
 	       : strcmp(argv[1], "shrink") == 0	     ? 's'
+	       : strcmp(argv[1], "header") == 0	     ? 'H'
 						     : argv[1][0];
 	if (mode == 'f' && (argc < 3 || access(argv[2], F_OK) == 0))
 		return RP_EXIT_ERROR; /* flaky, from now on */
@@ -141,5 +143,7 @@ int main(int argc, char **argv)
 		return err == -EPERM     ? RP_EXIT_SANDBOX
 		     : err == -EBADMSG ? RP_EXIT_VIOLATION
 				       : RP_EXIT_USAGE;
+	if (mode == 'H' && rp_emit(s, "HEADER", 6) != 0)
+		return RP_EXIT_ERROR;
 	return rp_stage_run(s, parse, NULL);
 }
