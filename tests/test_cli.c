@@ -3258,6 +3258,58 @@ RP_TEST(test_stat_squatters, 30)
 	rp_cmd_dir_remove();
 }
 
+/* ringpipe stat's text for two copies of a stage: each copy's own read
+ * count (they add up to the records read; each showed the group's),
+ * the group's written count marked as such, and said below. */
+RP_TEST(test_stat_text_of_replicas, 60)
+{
+	char in[256], name[64], yaml[1024], token[64], *text = NULL;
+	char *args[] = {"run", "s.yaml", NULL};
+	char *stat[] = {"stat", name, NULL};
+	unsigned long r1 = 0, r2 = 0;
+	int code = 1, found = 0;
+	pid_t pid;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(name, sizeof(name), "statr%d", (int)getpid());
+	snprintf(token, sizeof(token), "6%d", (int)getpid() % 100000 + 100000);
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, %s]}\n"
+		 "  - {name: pick, input: read, run: grep, args: [line],\n"
+		 "     replicas: 2}\n"
+		 "  - {name: slow, input: pick, run: exec,\n"
+		 "     args: [--, bash, -c, \"cat >/dev/null; exec sleep "
+		 "%s\"]}\n",
+		 name, in, token);
+	write_file("s.yaml", yaml);
+	pid = rp_cmd_start(args, -1);
+	for (int i = 0; i < 50 && !found; i++) {
+		const char *a, *b;
+		usleep(100000);
+		free(text);
+		code = run(stat, &text);
+		a = strstr(text, "  pick.1 ");
+		b = strstr(text, "  pick.2 ");
+		found = code == 0 && a && b &&
+			sscanf(a, "  pick.1 %*s %lu", &r1) == 1 &&
+			sscanf(b, "  pick.2 %*s %lu", &r2) == 1 &&
+			r1 + r2 == 1000;
+	}
+	CU_ASSERT(found);
+	CU_ASSERT(strstr(text, "       1000*") != NULL);
+	CU_ASSERT(strstr(text, "(* written: by all the copies of the "
+			       "stage)") != NULL);
+	if (!found)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+	kill(pid, SIGINT);
+	CU_ASSERT_EQUAL(rp_test_exit_code(rp_test_wait(pid, 20)), 130);
+	rp_cmd_dir_remove();
+}
+
 /* ringpipe stat, from another shell: a running pipeline's stages, as
  * text and as JSON; refused to another uid; and once the supervisor is
  * SIGKILLed, nothing is left to find (its sockets died with it), nor any
@@ -3805,6 +3857,8 @@ void rp_suite_cli(void)
 		  test_progress_line_on_a_terminal},
 		 {"no progress line when stdout is that terminal",
 		  test_no_progress_line_over_stdout},
+		 {"ringpipe stat's text: copies' own counts, the group's marked",
+		  test_stat_text_of_replicas},
 		 {"ringpipe stat: a running pipeline from another shell",
 		  test_stat_observes_a_running_pipeline},
 		 {"ringpipe stat: squatted names ignored, escapes shown",
