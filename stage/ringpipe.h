@@ -263,7 +263,9 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
 /* Save n (<= RP_STAGE_STATE_WORDS) words of state describing everything
  * taken so far; they are stored with the next release of input, in one
  * step with it.  For a source (no input) the words describe what it has
- * emitted so far (a file offset): the current origin ends here, and the
+ * emitted so far (a file offset): the current origin ends here (so its
+ * last record's type is set, and rp_emit_end_origin called, before it:
+ * after it both return -EINVAL), and the
  * words are stored once those records are published; a source program
  * of one's own that goes back to them says so in its configuration
  * (replays: true), and is then exactly-once.  A copy of a replicated
@@ -272,7 +274,9 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
  * reservation is outstanding. */
 int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n);
 /* Copy the saved words of the commit point the stage started from into
- * words (zeros on a fresh start).  1 after a restart, 0 on a fresh start. */
+ * words (zeros on a fresh start; whatever it saved since is not what it
+ * gets here), n of them at most RP_STAGE_STATE_WORDS (more are left as
+ * they are).  1 after a restart, 0 on a fresh start. */
 int rp_stage_restored(const struct rp_stage *s, uint64_t *words, unsigned n);
 /* The record last taken is not finished with (a line begun in it goes
  * on in the next ones): releases stop before it, so a restart replays it,
