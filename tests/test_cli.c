@@ -2501,6 +2501,38 @@ RP_TEST(test_program_cannot_reach_other_stages, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A descriptor ringpipe's caller left open (9<secret, as root) does not
+ * reach a program of one's own, which runs as the stage user from its
+ * first instruction: closed before it starts, not only once its library
+ * closes what it does not need.  A built-in may still be given it by
+ * name (file-source /dev/fd/9). */
+RP_TEST(test_program_inherits_no_fds, 30)
+{
+	char bin[512], prog[128], cmd[2048], *out;
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_bin(bin, sizeof(bin));
+	stage_prog_copy("signaller", "signaller", prog, sizeof(prog));
+	rp_cmd_spit("in", "x\n", 2);
+	rp_cmd_spit("secret", "s\n", 2);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && chmod 600 secret && '%s' -q -e 'file-source "
+		 "--lines in ! %s inherit ! file-sink --lines out' 9<secret "
+		 "2>err && '%s' -q -e 'file-source --lines /dev/fd/9 ! "
+		 "file-sink --lines out2' 9<in 2>>err",
+		 rp_cmd_dir(), bin, prog, bin);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	out = rp_cmd_slurp("out", &n);
+	CU_ASSERT(out != NULL && strcmp(out, "fd9 closed\nx\n") == 0);
+	free(out);
+	out = rp_cmd_slurp("out2", &n);
+	CU_ASSERT(out != NULL && strcmp(out, "x\n") == 0);
+	free(out);
+	unlink(prog);
+	rp_cmd_dir_remove();
+}
+
 /* Started with stdin closed (cmd <&-), as cron and daemons sometimes
  * start jobs: a source reading stdin reads nothing, an exec command's
  * too, and the run ends well, instead of a ring or the seccomp listener
@@ -3818,6 +3850,8 @@ void rp_suite_cli(void)
 		  test_program_fails_on_records},
 		 {"a hostile program cannot signal or limit other stages",
 		  test_program_cannot_reach_other_stages},
+		 {"an fd left open by the caller reaches no program",
+		  test_program_inherits_no_fds},
 		 {"stdin closed: read as empty", test_closed_stdin},
 		 {"a source program that replays: exactly-once through kills",
 		  test_program_source_replays},

@@ -7,10 +7,14 @@
  * signal could be sent and sends none, and its parent (the supervisor)
  * likewise: "sibling ok" or "sibling EPERM", "parent ...".  Given
  * "limit" it asks for such a pid's open-file limit with prlimit.
+ * Given "inherit" it says, before its first record, whether fd 9 was
+ * open when it started, before its library could close anything ("fd9
+ * open" or "fd9 closed").
  * Other records pass through.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <ringpipe.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +24,7 @@
 #include <unistd.h>
 
 static char mode;
-static int told;
+static int told, fd9_open;
 
 static int say(struct rp_stage *s, const char *who, int r)
 {
@@ -37,6 +41,12 @@ static int step(struct rp_stage *s, const struct rp_record *in, void *arg)
 	int err;
 
 	(void)arg;
+	if (mode == 'i' && !told) {
+		told = 1;
+		if ((err = rp_emit(s, fd9_open ? "fd9 open" : "fd9 closed",
+				   fd9_open ? 8 : 10)))
+			return err;
+	}
 	if (mode == 'p' && !told) {
 		int n = snprintf(text, sizeof(text), "PID %d", (int)getpid());
 		told = 1;
@@ -65,12 +75,16 @@ static int step(struct rp_stage *s, const struct rp_record *in, void *arg)
 int main(int argc, char **argv)
 {
 	struct rp_stage *s;
-	int err = rp_stage_open(&s);
+	int err;
+
+	fd9_open = fcntl(9, F_GETFD) >= 0;
+	err = rp_stage_open(&s);
 
 	mode = argc < 2			     ? 0
 	       : strcmp(argv[1], "pid") == 0   ? 'p'
 	       : strcmp(argv[1], "probe") == 0 ? 'k'
 	       : strcmp(argv[1], "limit") == 0 ? 'l'
+	       : strcmp(argv[1], "inherit") == 0 ? 'i'
 					       : 0;
 	if (err)
 		return err == -EPERM     ? RP_EXIT_SANDBOX
