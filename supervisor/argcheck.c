@@ -90,6 +90,28 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A one-liner's setting written after the stage's own words is one of
+ * them (grep x @name=pick): where the refusal names it, said where
+ * settings go.  (exec says so itself, of its command.) */
+static void setting_hint(const struct rp_cfg_stage *st, char *why,
+			 size_t len)
+{
+	size_t n = strlen(why);
+
+	if (strstr(why, "a setting goes") != NULL)
+		return;
+	for (int i = 1; i < st->argc; i++) {
+		const char *w = st->argv[i];
+		if (w[0] == '@' && strchr(w, '=') != NULL &&
+		    strstr(why, w) != NULL) {
+			snprintf(why + n, len - n, " (a setting goes right "
+				 "after the stage's name, before its own "
+				 "words: %s %s ...)", st->argv[0], w);
+			return;
+		}
+	}
+}
+
 /* A stage's check under way: its process, and the read end of its
  * stderr (-1: none started). */
 struct check {
@@ -149,7 +171,7 @@ static void start(const char *bin, const struct rp_cfg_stage *st,
 /* Its verdict, by until (ms): 0 if it took its arguments, else 1 with
  * why. */
 static int finish(struct check *c, const struct rp_cfg_stage *st,
-		  int64_t until, char *why, size_t len)
+		  int oneliner, int64_t until, char *why, size_t len)
 {
 	char err[4096];
 	size_t got = 0;
@@ -211,6 +233,8 @@ static int finish(struct check *c, const struct rp_cfg_stage *st,
 	if (why[0] == '\0')
 		snprintf(why, len, "its arguments were refused (status %d)",
 			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if (oneliner)
+		setting_hint(st, why, len);
 	return 1;
 }
 
@@ -243,7 +267,8 @@ int rp_argcheck(struct rp_cfg *cfg, const char *stage_bin)
 		char why[400];
 		if (!st->builtin || st->argc < 1)
 			continue;
-		if (finish(&c[k], st, until, why, sizeof(why)) != 0 &&
+		if (finish(&c[k], st, strcmp(cfg->file, "-e") == 0, until,
+			   why, sizeof(why)) != 0 &&
 		    err == 0) {
 			snprintf(cfg->error, sizeof(cfg->error),
 				 "%s:%d:%d: stage '%s': %s", cfg->file,
