@@ -21,7 +21,7 @@
 
 enum action { A_CRASH, A_HANG, A_EXIT, A_SYSCALL, A_CRASHPOINT, A_STALL,
 	      A_SCRIBBLE, A_SCRIBBLE_RANDOM, A_KEY_AHEAD, A_GEOMETRY,
-	      A_HEAD_BACK, A_HEAD_AHEAD, A_CTL_END };
+	      A_HEAD_BACK, A_HEAD_AHEAD, A_CTL_END, A_REFUSE_AHEAD };
 
 struct fault {
 	int have_at, have_match;
@@ -156,6 +156,13 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 			fprintf(stderr, "fault: its control ring could not "
 					"be marked\n");
 		break;
+	case A_REFUSE_AHEAD:
+		/* A lie the supervisor can only take at its word once:
+		 * the restart, told to skip that record, says it again. */
+		fprintf(stderr, "fault: saying it refused the record %d "
+				"after this one\n", f->value);
+		_exit(rp_stage_fault_refuse(s, rp_stage_taken(s) +
+						       (uint64_t)f->value));
 	case A_SCRIBBLE_RANDOM: {
 		/* As a compromised stage would: garbage somewhere it may
 		 * write, then carry on as if nothing happened. */
@@ -295,6 +302,14 @@ static int parse_action(struct fault *f, const char *text)
 		f->act = A_HEAD_AHEAD;
 	} else if (n == 7 && !strncmp(text, "ctl-end", n) && !*arg) {
 		f->act = A_CTL_END;
+	} else if (n == 12 && !strncmp(text, "refuse-ahead", n)) {
+		char *end;
+		f->act = A_REFUSE_AHEAD;
+		f->value = (int)strtol(arg, &end, 10);
+		if (end == arg || *end != '\0' || f->value < 1 ||
+		    f->value > 1000000)
+			return builtin_usage(self(), "--do refuse-ahead:N needs "
+						     "a count, 1 to 1000000");
 	} else if (n == 9 && !strncmp(text, "key-ahead", n)) {
 		f->act = A_KEY_AHEAD;
 		f->value = !strcmp(arg, "kill");
@@ -312,7 +327,7 @@ static int parse_action(struct fault *f, const char *text)
 					     "hang, exit:CODE, syscall:NAME, "
 					     "scribble[:SEED|:crash], key-ahead[:kill], "
 					     "geometry[:crash|:stay], head-back, "
-					     "head-ahead, ctl-end, "
+					     "head-ahead, ctl-end, refuse-ahead:N, "
 					     "crashpoint:NAME or stall:NAME",
 				     text);
 	}
@@ -479,6 +494,10 @@ const struct builtin builtin_fault = {
 "  --do ctl-end          mark its control ring to the supervisor ended\n"
 "                        (nobody ends one), then go on: the supervisor\n"
 "                        calls its format broken and kills it\n"
+"  --do refuse-ahead:N   say it refused the record N after this one,\n"
+"                        which it does not have, and end: a lie taken\n"
+"                        once, and caught when its restart, told to\n"
+"                        skip that record, says it again\n"
 "  --do crashpoint:NAME  die at the library's named step while\n"
 "                        emitting this record (reserved, commit-half,\n"
 "                        before-publish, peeked, before-release, ...)\n"

@@ -1986,6 +1986,19 @@ int rp_stage_fault_ctl_end(struct rp_stage *s)
 }
 
 /* For the fault stage only (stage_fault.h). */
+int rp_stage_fault_refuse(struct rp_stage *s, uint64_t rec)
+{
+	drop_unpublished(s);
+	if (s->out && !s->replica)
+		rp_producer_drop_unpublished(s->out);
+	rp_ctl_status_set(s->tx, RP_CTL_WORD_CURRENT, rec + 1);
+	rp_ctl_send(s->tx, RP_CTL_REFUSED, RP_REASON_NONE, rec, 0, 0,
+		    "said by the fault stage", SEC);
+	rp_stage_close(s);
+	return RP_EXIT_REFUSED;
+}
+
+/* For the fault stage only (stage_fault.h). */
 int rp_stage_fault_geometry(struct rp_stage *s)
 {
 	if (s->in == NULL)

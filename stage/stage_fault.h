@@ -37,4 +37,9 @@ int rp_stage_fault_head_ahead(struct rp_stage *s);
  * ring the supervisor's bell.  -EPIPE without a control ring. */
 int rp_stage_fault_ctl_end(struct rp_stage *s);
 
+/* Say it refused input record rec (which need not be the one it works
+ * on) and end, as rp_stage_run does for a record refused; returns the
+ * exit code. */
+int rp_stage_fault_refuse(struct rp_stage *s, uint64_t rec);
+
 #endif /* RP_STAGE_FAULT_H */

@@ -896,6 +896,14 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		return 0;
 	if (r->nrep > 1 && group_skips(s, k, seq))
 		return 2; /* known: its restart skips it */
+	/* Alone, it was started past that record: it never had it. */
+	if (r->nrep == 1 && group_skips(s, k, seq)) {
+		snprintf(r->why, sizeof(r->why), "%.120s; but record %llu "
+			 "had been quarantined and its restart told to skip "
+			 "it: the claim is false", why,
+			 (unsigned long long)seq);
+		return -1;
+	}
 	sp = suspect_of(g, rec);
 	/* Told: the adapter saw it die that many times on it alone. */
 	if (told)
@@ -939,10 +947,15 @@ static int poison(struct sup *s, int k, uint64_t rec, const char *why,
 		err = buf ? rp_ring_find(ring_in(s, k), seq, buf, cap, &f)
 			  : -ENOMEM;
 	if (err) {
-		snprintf(r->why, sizeof(r->why), "%.120s; record %s%llu cannot "
-			 "be quarantined: %s", why,
+		/* A number the stage gave (its claim, or the word a
+		 * crashed stage left): said as what it is. */
+		snprintf(r->why, sizeof(r->why), "%.100s; record %s%llu cannot "
+			 "be quarantined: %.70s", why,
 			 r->nrep > 1 ? "at input byte " : "",
-			 (unsigned long long)seq, strerror(-err));
+			 (unsigned long long)seq,
+			 err == -ENOENT ? "it is not on its input ring (let "
+					  "go of, or never written)"
+					: strerror(-err));
 		free(buf);
 		return -1;
 	}

@@ -437,6 +437,18 @@ RP_TEST(test_one_liner_places, 60)
 					       "the stage's name") != NULL);
 			free(text);
 		}
+		/* So does any built-in's refusal that names one. */
+		{
+			char *late[] = {"check", "-e", "file-source in ! head 3 "
+					"@name=x ! count", NULL};
+			CU_ASSERT_EQUAL(run(late, &text), 2);
+			CU_ASSERT(strstr(text, "stage '2-head': one N only "
+					       "(@name=x is extra) (a setting "
+					       "goes right after the stage's "
+					       "name, before its own words: "
+					       "head @name=x ...)") != NULL);
+			free(text);
+		}
 	}
 	/* check -e judges as run would: a directory given to file-source,
 	 * a file-sink FILE in a directory not there or a directory, and
@@ -1521,6 +1533,47 @@ RP_TEST(test_fault_stage_reported, 90)
 		}
 		free(text);
 	}
+	rp_cmd_dir_remove();
+}
+
+/* A stage that names a record it does not have is taken at its word
+ * once (it could have died on that record when it got there), but its
+ * restart was told to skip that record: saying it again is a lie, which
+ * fails the stage.  The record went to the dead-letter output once, not
+ * again at every restart until the skip list or the restarts ran out. */
+RP_TEST(test_false_refusal_caught, 60)
+{
+	char line[512], *text, *dl;
+	char *args[] = {"-e", line, NULL};
+	size_t n = 0;
+	int lines = 0;
+
+	rp_cmd_dir_make("cli");
+	{
+		char in[2048];
+		int len = 0;
+		for (int i = 0; i < 100; i++)
+			len += snprintf(in + len, sizeof(in) - (size_t)len,
+					"line %d\n", i);
+		rp_cmd_spit("in", in, (size_t)len);
+	}
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! fault @restart_backoff_ms=0 --at 10 "
+		 "--do refuse-ahead:5 ! file-sink --lines out");
+	CU_ASSERT_EQUAL(run(args, &text), 1);
+	CU_ASSERT(strstr(text, "but record 15 had been quarantined and its "
+			       "restart told to skip it: the claim is false") !=
+		  NULL);
+	dl = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+	for (const char *p = dl; p != NULL && (p = strchr(p, '\n')) != NULL;
+	     p++)
+		lines++;
+	CU_ASSERT_EQUAL(lines, 1);
+	CU_ASSERT(dl != NULL && strstr(dl, "\"seq\":15,") != NULL);
+	if (lines != 1 || strstr(text, "the claim is false") == NULL)
+		fprintf(stderr, "%s\n%s\n", text, dl ? dl : "(no index)");
+	free(dl);
+	free(text);
 	rp_cmd_dir_remove();
 }
 
@@ -3828,6 +3881,8 @@ void rp_suite_cli(void)
 		  test_ctrl_z_stops_every_stage},
 		 {"the fault stage, reported with its record",
 		  test_fault_stage_reported},
+		 {"a record said refused again after its quarantine: a lie",
+		  test_false_refusal_caught},
 		 {"a key pushed far ahead is blamed on its writer",
 		  test_key_ahead_blamed},
 		 {"what one side's page shows: pinned on that side",
