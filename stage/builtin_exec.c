@@ -296,6 +296,7 @@ static void kill_run(struct ex *x)
 {
 	if (x->pid <= 0)
 		return;
+	x->killed = 1;
 	kill(x->init ? -1 : -x->pid, SIGKILL);
 	kill(x->pid, SIGKILL);
 }
@@ -315,6 +316,7 @@ static void kill_cmd(struct ex *x)
 
 	if (x->pid <= 0)
 		return;
+	x->killed = 1;
 	kill(all, SIGTERM);
 	kill(x->pid, SIGTERM);
 	/* Until the program and what it started in its group (or

@@ -171,6 +171,9 @@ struct ex {
 	uint64_t timeouts; /* such words seen so far */
 	int timed_out;     /* the program that ended now was killed for one
 			    * (2: for its silence after its input ended) */
+	int killed;        /* the adapter killed the program that ended now
+			    * (its SIGKILL is no crash; one from nobody
+			    * here is its own doing, or its memory's) */
 	uint64_t cur;      /* the current word last set (record + 1) */
 	int hang;          /* narrowing a hang, not a crash */
 	/* Narrowing a crash, a run past the end of its input is given

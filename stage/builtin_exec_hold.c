@@ -140,7 +140,12 @@ int exec_hold_full(const struct ex *x)
 /* ---------------------------------------------------------- narrowing */
 
 /* Did the program die of its own doing: a fault, an abort, a limit, or
- * a denied syscall (the supervisor's SIGKILL, told ahead)? */
+ * a denied syscall (the supervisor's SIGKILL, told ahead)?  A SIGKILL
+ * that neither the supervisor nor this adapter sent is its own too: it
+ * sent it itself (to pass for a kill from outside, which a stage's death
+ * by SIGKILL is), or the kernel did, for its memory (the OOM killer) or
+ * its CPU time's hard limit.  From outside, the stage is killed, not
+ * its program alone. */
 int exec_own_death(struct ex *x)
 {
 	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
@@ -154,7 +159,8 @@ int exec_own_death(struct ex *x)
 	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
 		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
 		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ ||
-		(sig == SIGKILL && (x->denied || x->timed_out)));
+		(sig == SIGKILL &&
+		 (x->denied || x->timed_out || !x->killed)));
 }
 
 /* The program is gone: its pipes go, and a new one starts afresh. */
@@ -169,7 +175,7 @@ void exec_reset_cmd(struct ex *x)
 	}
 	x->pid = -1;
 	x->status = x->exec_errno = 0;
-	x->denied = x->timed_out = 0;
+	x->denied = x->timed_out = x->killed = 0;
 	x->woff = x->wlen = 0;
 	x->qhead = x->qlen = 0;
 	x->appended = x->fed = 0;

@@ -1662,6 +1662,55 @@ RP_TEST(test_exec_poison_narrowed, 90)
 	rp_cmd_dir_remove();
 }
 
+/* A parser that kills itself with SIGKILL on a record (as the kernel's
+ * OOM killer would kill it for its memory): no one outside sent it (a
+ * kill from outside is the stage's, not its program's alone), so it is
+ * its own doing, narrowed down and quarantined like a crash, every other
+ * line out.  (It used to be taken for a kill from outside: restarted,
+ * never quarantined.) */
+RP_TEST(test_exec_own_sigkill_narrowed, 60)
+{
+	char text[4096], *rep, *dead, *out;
+	size_t n, len = 0;
+
+	rp_cmd_dir_make("exec");
+	for (int i = 0; i < 200; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %d\n",
+					i == 100 ? "kill" : "line", i);
+	rp_cmd_spit("T", text, len);
+	CU_ASSERT_EQUAL(run_yaml("name: pk\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "restart: on-failure, restart_backoff_ms: 0, "
+				 "args: [--, sh, -c, 'while read -r l; do case "
+				 "\"$l\" in kill*) kill -KILL $$;; esac; echo "
+				 "\"$l\"; done']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			0);
+	CU_ASSERT(strstr(rep, "quarantined 1 record to pk.dead.rec") != NULL);
+	free(rep);
+	dead = rp_cmd_slurp("pk.dead.jsonl", &n);
+	CU_ASSERT(dead != NULL && strstr(dead, "\"seq\":100,") != NULL &&
+		  strstr(dead, "killed by signal 9 (Killed) on record 100") !=
+			  NULL);
+	free(dead);
+	out = rp_cmd_slurp("OUT", &n);
+	for (int i = 0; i < 200 && out != NULL; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "line %d\n", i);
+		if (i != 100 && strstr(out, want) == NULL) {
+			CU_FAIL("a line is missing");
+			break;
+		}
+	}
+	CU_ASSERT(out != NULL && strstr(out, "kill 100") == NULL);
+	free(out);
+	rp_cmd_dir_remove();
+}
+
 /* A parser that makes a syscall its policy denies on some records (and
  * ignores SIGSYS, which changes nothing): the supervisor tells the
  * adapter and kills the calling process alone, the adapter ends that
@@ -2435,6 +2484,8 @@ void rp_suite_exec(void)
 		  test_exec_ended_early_cleans_up},
 		 {"a program dying on records: narrowed, quarantined",
 		  test_exec_poison_narrowed},
+		 {"a program's own SIGKILL: narrowed down, quarantined",
+		  test_exec_own_sigkill_narrowed},
 		 {"a denied syscall of its program: narrowed, quarantined",
 		  test_exec_denied_narrowed},
 		 {"a restarted exec stage feeds again what it held",
