@@ -410,6 +410,7 @@ static int fault_main(int argc, char **argv)
 		return builtin_usage(self(), "needs --do and one of --at, "
 					     "--match, --random, --every, or "
 					     "--copies, or --make");
+	rp_stage_fault_self_signals();
 	if ((err = builtin_open(NULL, 0, &s)))
 		return err;
 	if (!f.have_make && rp_stage_in_capacity(s) == 0) {

@@ -81,6 +81,9 @@ struct rp_sandbox {
 	int nkeep;
 	int lifeline_fd;        /* read end; hang-up: supervisor gone; -1 */
 	int notify_sock;        /* where the seccomp listener goes; -1 */
+	int self_signals_any;   /* strict: any signal to itself (the fault
+				 * stage, a crash point armed), not only
+				 * those of a crash */
 	unsigned namespaces;    /* RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS |
 				 * RP_SB_PIDNS */
 	int ns_optional;        /* missing namespaces are reported, not fatal */

@@ -412,6 +412,14 @@ int rp_stage_open_env(const char *desc, struct rp_stage **out)
 	return stage_open(desc, NULL, 0, out);
 }
 
+/* The fault stage's: any signal to itself (stage_fault.h). */
+static int self_signals_any;
+
+void rp_stage_fault_self_signals(void)
+{
+	self_signals_any = 1;
+}
+
 int rp_stage_open_fds(const int *keep, int nkeep, struct rp_stage **out)
 {
 	return stage_open(getenv("RINGPIPE_STAGE"), keep, nkeep, out);
@@ -479,6 +487,10 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 		w.sandbox.keep_fds[w.sandbox.nkeep++] = keep[i];
 	w.sandbox.lifeline_fd = s->lifeline;
 	w.sandbox.notify_sock = w.notify_sock;
+	/* A crash point kills the stage with SIGKILL (or stops it), as
+	 * from outside. */
+	w.sandbox.self_signals_any = self_signals_any ||
+				     w.crash_point != RP_CP_NONE;
 	/* A standby hears on the same socket when to take over. */
 	if (w.standby) {
 		go = w.notify_sock >= 0

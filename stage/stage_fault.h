@@ -7,6 +7,9 @@
 
 #include "ringpipe.h"
 
+/* Before rp_stage_open: its filter lets it send itself any signal (it
+ * stands for a kill from outside with crash:9, stall, key-ahead:kill). */
+void rp_stage_fault_self_signals(void);
 /* Scribble over the stage's own output cursor. */
 int rp_stage_fault_scribble(struct rp_stage *s);
 /* Push the key (origin) of the record being worked on, and so of its

@@ -2005,9 +2005,12 @@ RP_TEST(test_program_waits_for_room, 60)
  * where the first had not gone out). */
 RP_TEST(test_program_total_at_end, 60)
 {
+	/* (It dies by its own SIGKILL, standing for one from outside: its
+	 * policy must let it.) */
 	static const char *const how[] = {"", "@replicas=2 @ordered=false",
-					  "@replicas=2", "keep-die-pass",
-					  "keep-die-late-pass"};
+					  "@replicas=2",
+					  "@allow=tgkill keep-die-pass",
+					  "@allow=tgkill keep-die-late-pass"};
 	char prog[128], line[1024], in[256], out[256], *text, *got;
 	char *args[] = {"-e", line, NULL};
 	size_t n;
@@ -2237,6 +2240,57 @@ static size_t bad_lines(const int *bad, int nbad, char *want)
 	}
 	fclose(f);
 	return wn;
+}
+
+/* A parser under the strict policy that sends itself SIGKILL, SIGTERM
+ * or SIGSTOP on a record, as if from outside (which never counts
+ * against a record, and which the per-record timeout leaves alone):
+ * denied, said by name, and each record quarantined as a crash on it
+ * would be; every other line out once, in order, the run ending well.
+ * (It used to be restarted until it was given up on, nothing
+ * quarantined, or to sit stopped for ever.) */
+RP_TEST(test_program_self_signals_quarantined, 60)
+{
+	char prog[128], line[512], in[4096], *text, *got;
+	char *args[] = {"-e", line, NULL};
+	size_t n, len = 0, wl = 0;
+	char want[4096];
+
+	rp_cmd_dir_make("cli");
+	stage_prog_copy("refuser", "refuser", prog, sizeof(prog));
+	for (int i = 0; i < 300; i++) {
+		const char *w = i == 50    ? "SIGKILL"
+				: i == 150 ? "SIGTERM"
+				: i == 250 ? "SIGSTOP"
+					   : NULL;
+		char one[32];
+		int k = w ? snprintf(one, sizeof(one), "%s\n", w)
+			  : snprintf(one, sizeof(one), "line %d\n", i);
+		memcpy(in + len, one, (size_t)k);
+		len += (size_t)k;
+		if (!w) {
+			memcpy(want + wl, one, (size_t)k);
+			wl += (size_t)k;
+		}
+	}
+	rp_cmd_spit("in", in, len);
+	snprintf(line, sizeof(line),
+		 "file-source --lines in ! %s @record_timeout_ms=2000 "
+		 "@restart_backoff_ms=0 ! file-sink --lines out", prog);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "3 records quarantined") != NULL);
+	CU_ASSERT(strstr(text, "record 50 quarantined") != NULL);
+	CU_ASSERT(strstr(text, "record 150 quarantined") != NULL);
+	CU_ASSERT(strstr(text, "record 250 quarantined") != NULL);
+	CU_ASSERT(strstr(text, "denied syscall tgkill") != NULL); /* raise */
+	got = rp_cmd_slurp("out", &n);
+	CU_ASSERT(got != NULL && n == wl && memcmp(got, want, wl) == 0);
+	if (strstr(text, "3 records quarantined") == NULL)
+		fprintf(stderr, "%s\n", text);
+	free(got);
+	free(text);
+	unlink(prog);
+	rp_cmd_dir_remove();
 }
 
 /* A parser that refuses what it cannot parse (rp_stage_refuse): each
@@ -3903,6 +3957,8 @@ void rp_suite_cli(void)
 		  test_program_refuses_records},
 		 {"a program that fails on records: each quarantined twice over",
 		  test_program_fails_on_records},
+		 {"a parser's signals to itself that pass for a kill: denied",
+		  test_program_self_signals_quarantined},
 		 {"a hostile program cannot signal or limit other stages",
 		  test_program_cannot_reach_other_stages},
 		 {"an fd left open by the caller reaches no program",

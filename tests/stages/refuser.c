@@ -20,7 +20,9 @@
  * and so must rp_stage_finish (asked once) and rp_emit_end_origin on a
  * record it refuses (its outputs must not go out before it is done).
  * In every mode it
- * crashes (SIGSEGV) on a record that starts with "SEGV".  Given "flaky
+ * crashes (SIGSEGV) on a record that starts with "SEGV", and sends
+ * itself the signal a record "SIGKILL", "SIGTERM" or "SIGSTOP" names,
+ * as a parser could to pass for a kill from outside.  Given "flaky
  * FLAG" (under policy none), a record "LOOP" makes the file FLAG and
  * kills the stage (SIGKILL, never the record's fault), and every start
  * that finds FLAG fails at once, before any record.
@@ -62,9 +64,16 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		memset(b, 'a', 100000);
 		return rp_emit_commit(s, 100000);
 	}
-	/* In every mode: a record it crashes on. */
+	/* In every mode: a record it crashes on, and ones it sends itself
+	 * a signal on that reads as a kill from outside. */
 	if (in->len >= 4 && memcmp(in->data, "SEGV", 4) == 0)
 		raise(SIGSEGV);
+	if (in->len == 7 && memcmp(in->data, "SIGKILL", 7) == 0)
+		raise(SIGKILL);
+	if (in->len == 7 && memcmp(in->data, "SIGTERM", 7) == 0)
+		raise(SIGTERM);
+	if (in->len == 7 && memcmp(in->data, "SIGSTOP", 7) == 0)
+		raise(SIGSTOP);
 	if (mode == 'f' && in->len == 4 && memcmp(in->data, "LOOP", 4) == 0) {
 		close(open(flag, O_CREAT | O_WRONLY, 0644));
 		raise(SIGKILL);
