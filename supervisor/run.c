@@ -1594,13 +1594,24 @@ static void on_exit_of(struct sup *s, int k)
 						   : "",
 				 r->spared_call, r->timeout_why[0] ? "; " : "",
 				 r->timeout_why);
-			/* These fail the same way every time. */
-			if (code == RP_EXIT_NO_RESTART || code == RP_EXIT_USAGE ||
-			    code == RP_EXIT_SANDBOX) {
+			/* These fail the same way every time - but for a
+			 * program's that comes in the middle of a record: the
+			 * library says them only before its first, so there
+			 * it is the program's own exit on the record (which
+			 * a hostile one would take to escape the quarantine).
+			 * No restart is the program's to ask: granted, with
+			 * the record named. */
+			rec = failed_on(s, k, code, where, sizeof(where));
+			if (code == RP_EXIT_NO_RESTART ||
+			    ((code == RP_EXIT_USAGE || code == RP_EXIT_SANDBOX) &&
+			     rec == 0)) {
+				size_t n = strlen(why);
+				if (rec != 0)
+					snprintf(why + n, sizeof(why) - n, " %s",
+						 where);
 				set_state(s, k, ST_FAILED);
 				fail(s, k, "%s", why);
-			} else if ((rec = failed_on(s, k, code, where,
-						    sizeof(where))) != 0) {
+			} else if (rec != 0) {
 				/* Its error on a record may be the record's
 				 * doing, as a crash on it may be. */
 				size_t n = strlen(why);

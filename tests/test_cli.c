@@ -1420,6 +1420,12 @@ RP_TEST(test_fault_stage_reported, 90)
 		{"crash:11", "killed by signal 11 (Segmentation fault) on "
 			     "record 700", 0, NULL},
 		{"exit:3", "failed (exit 3) on record 700", 0, NULL},
+		/* The library's own "bad environment" and "sandbox"
+		 * codes come before any record: in the middle of one
+		 * they are the program's exit on it.  "Do not restart"
+		 * is granted, naming the record. */
+		{"exit:2", "failed (exit 2) on record 700", 0, NULL},
+		{"exit:7", "failed (exit 7) on record 700", 1, NULL},
 		{"syscall:socket", "denied syscall socket (", 0, NULL},
 #ifdef __x86_64__
 		/* Another ABI meets the filter's arch check, which kills
