@@ -1269,6 +1269,16 @@ static int finish(struct ex *x, int err)
 
 	if (err == -ECANCELED && (c = rp_stage_control(x->s, NULL)) > 0)
 		return rp_stage_finish(x->s, 0, c);
+	/* Done well with input it had not read (it ended, or stopped
+	 * reading, first): dropped, as a shell pipeline drops it after
+	 * head; said, as a parser that stops short is no head. */
+	if (err == 0 && !x->source && !x->each &&
+	    (!x->in_done || x->woff < x->wlen || x->taken < x->fed)) {
+		fprintf(stderr, EXEC_NOTES "%s ended before its input did: the "
+				"rest of its input was not read\n",
+			x->cmd);
+		rp_stage_ended_early(x->s);
+	}
 	return rp_stage_finish(x->s, err, 0);
 }
 

@@ -98,6 +98,8 @@ struct rp_stage {
 	uint64_t cb_origin;    /* on this record (what a refusal names) */
 	uint32_t too_big;      /* the last emit larger than the output takes */
 	int in_ended;          /* a peek found the end of input */
+	int ended_early;       /* its work ended before its input did, said
+				* by exec (its program's exit) */
 	int no_restart;        /* it failed as it would again (RP_EXIT_NO_RESTART) */
 	char refusal[24];      /* why, as the control record carries it */
 	int work_external;     /* rp_stage_set_work: polls are working time */
@@ -410,6 +412,11 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 int rp_stage_open_env(const char *desc, struct rp_stage **out)
 {
 	return stage_open(desc, NULL, 0, out);
+}
+
+void rp_stage_ended_early(struct rp_stage *s)
+{
+	s->ended_early = 1;
 }
 
 /* The fault stage's: any signal to itself (stage_fault.h). */
@@ -1673,9 +1680,16 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 			rp_producer_end(s->out);
 	}
 	/* A violation says which ring was broken: the supervisor blames the
-	 * only side that can write what was found broken. */
+	 * only side that can write what was found broken.  Done, it says
+	 * whether it ended before its input did (head, RP_STOP): what was
+	 * written to it after that went unread, which the report says. */
 	rp_ctl_send(s->tx, kind, reason, s->in_seq,
-		    kind == RP_CTL_VIOLATION ? (uint64_t)s->broken_side : 0,
+		    kind == RP_CTL_VIOLATION ? (uint64_t)s->broken_side
+		    : kind == RP_CTL_DONE && reason == RP_REASON_EOF &&
+				    s->in != NULL &&
+				    (!s->in_ended || s->ended_early)
+			    ? RP_CTL_DONE_EARLY
+			    : 0,
 		    error, NULL, SEC);
 	rp_stage_close(s);
 	return code;

@@ -55,6 +55,10 @@ void rp_stage_timed_out(struct rp_stage *s, uint64_t seq, int kind);
  * the ring), or UINT64_MAX for a record of a claim it takes up again
  * that an earlier incarnation had counted already. */
 uint64_t rp_stage_taken(const struct rp_stage *s);
+/* Its work ended before its input did, whatever it took in (exec: its
+ * program exited 0 with input it had not read): its final word says so,
+ * for the report. */
+void rp_stage_ended_early(struct rp_stage *s);
 /* The current word of the record being processed, as rp_stage_peek set
  * it: its number + 1, or for a replica its place in the input ring + 1
  * (*replica set to 1 then). */

@@ -154,6 +154,7 @@ struct stage_run {
 				   * record already quarantined that are
 				   * still its siblings' due */
 	char refusal[24];         /* why, as it said (untrusted, shown) */
+	int ended_early;          /* it said it ended before its input did */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
@@ -552,6 +553,9 @@ static void read_control(struct sup *s, int k)
 			r->said_done = m.kind == RP_CTL_DONE &&
 				       (m.reason == RP_REASON_EOF ||
 					m.reason == RP_REASON_NONE);
+			/* (Its word, for the report only.) */
+			r->ended_early = r->said_done &&
+					 m.arg1 == RP_CTL_DONE_EARLY;
 			r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR &&
 			    (m.code == -EIO || m.code == EIO) &&
@@ -3118,6 +3122,12 @@ static void report(struct sup *s)
 		else if (r->restarts)
 			fprintf(stderr, "  %-16s restarted %u time%s\n", "",
 				r->restarts, r->restarts == 1 ? "" : "s");
+		/* head's way, or a parser's that stopped short: what
+		 * came after was dropped without a word otherwise. */
+		if (r->ended_early && r->state == ST_EXITED)
+			fprintf(stderr, "  %-16s ended before its input did "
+					"(as head does): the rest of its input "
+					"was not read\n", "");
 		if (r->quarantined)
 			fprintf(stderr, "  %-16s quarantined %llu record%s to "
 					"%s.rec\n",
@@ -3240,6 +3250,9 @@ static void write_json(struct sup *s, FILE *f, int code)
 		rp_json_str(f, delivery(s, k, how, sizeof(how)));
 		fprintf(f, ",\"why\":");
 		rp_json_str(f, r->why);
+		fprintf(f, ",\"ended_early\":%s",
+			r->ended_early && r->state == ST_EXITED ? "true"
+								 : "false");
 		if (r->proc.pid > 0)
 			fprintf(f, ",\"pid\":%d", (int)r->proc.pid);
 		else

@@ -2175,6 +2175,55 @@ RP_TEST(test_source_stopped_early_counts, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A stage that ends before its input does drops the rest, as head does
+ * in a shell pipeline; the report says so on its row (and its JSON),
+ * for head and for a parser that stops short, which a glance at the
+ * counts missed: an exec program exiting 0 halfway, and says so itself.
+ * A stage that reads its input to the end says nothing of the kind. */
+RP_TEST(test_ended_early_said, 60)
+{
+	char in[256], line[512], *text, *json;
+	char *args[] = {"--report-json", "r.json", "-e", line, NULL};
+	size_t n;
+
+	rp_cmd_dir_make("cli");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 2000);
+	snprintf(line, sizeof(line), "file-source --lines %s ! head 2 ! count",
+		 in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "ended before its input did (as head does): "
+			       "the rest of its input was not read") != NULL);
+	free(text);
+	json = rp_cmd_slurp("r.json", &n);
+	CU_ASSERT(json != NULL &&
+		  strstr(json, "\"name\":\"2-head\"") != NULL &&
+		  strstr(strstr(json, "\"name\":\"2-head\""),
+			 "\"ended_early\":true") != NULL);
+	CU_ASSERT(json != NULL && strstr(json, "\"ended_early\":false") !=
+					  NULL);
+	free(json);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec -- sh -c 'while read -r l; do "
+		 "case \"$l\" in *1000*) exit 0;; esac; echo \"$l\"; done' ! "
+		 "count", in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "exec: sh ended before its input did: the rest "
+			       "of its input was not read") != NULL);
+	CU_ASSERT(strstr(text, "ended before its input did (as head does)") !=
+		  NULL);
+	free(text);
+	snprintf(line, sizeof(line),
+		 "file-source --lines %s ! exec -- cat ! grep 1 ! count", in);
+	CU_ASSERT_EQUAL(run(args, &text), 0);
+	CU_ASSERT(strstr(text, "ended before its input did") == NULL);
+	free(text);
+	json = rp_cmd_slurp("r.json", &n);
+	CU_ASSERT(json != NULL && strstr(json, "\"ended_early\":true") == NULL);
+	free(json);
+	rp_cmd_dir_remove();
+}
+
 /* A program of its own loop that sleeps between records (not in
  * rp_stage_wait) with all it took released works on no record: a
  * per-record timeout shorter than its sleeps and the gaps between
@@ -3049,7 +3098,8 @@ RP_TEST(test_report_json, 60)
 	CU_ASSERT(strstr(json, "\"policy\":\"strict\",\"layers\":\"fds,") !=
 		  NULL);
 	CU_ASSERT(strstr(json, "\"delivery\":\"exactly-once\"") != NULL);
-	CU_ASSERT(strstr(json, "\"why\":\"\",\"pid\":null}]}\n") != NULL);
+	CU_ASSERT(strstr(json, "\"why\":\"\",\"ended_early\":false,"
+			       "\"pid\":null}]}\n") != NULL);
 	free(json);
 	free(text);
 	unlink_in_dir("rj.dead.rec");
@@ -3982,6 +4032,8 @@ void rp_suite_cli(void)
 		  test_fast_restart_gives_up_when_stuck},
 		 {"a source head stops early counts all it sent",
 		  test_source_stopped_early_counts},
+		 {"a stage ending before its input did is said",
+		  test_ended_early_said},
 		 {"a program asleep between records, all released: not timed",
 		  test_program_idle_not_timed},
 		 {"a program's total at its end, as one copy and as replicas",
