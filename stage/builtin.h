@@ -79,6 +79,16 @@ int builtin_parse_count(const struct builtin *b, const char *opt,
  * 0, or the exit code the process should end with (the library has
  * printed why). */
 int builtin_open(const int *keep, int nkeep, struct rp_stage **s);
+
+/* A regular file's identity (device, inode), saved with a place in it
+ * ({0, 0} for anything else).  A restart opens the file by its name
+ * again: builtin_same_file says whether it is still the file that place
+ * was in, and at least that long (0), or says on stderr what changed
+ * (a log rotation renamed or replaced it, or it was cut short) and
+ * returns -ESTALE: the place means nothing in another file. */
+void builtin_file_id(int fd, uint64_t id[2]);
+int builtin_same_file(const char *who, const char *name, int fd,
+		      const uint64_t id[2], uint64_t at);
 /* ringpipe check runs a built-in with RINGPIPE_CHECK_ARGS set, to judge
  * its arguments only: it opens and creates nothing (a file-source looks
  * for its FILE, an exec for its CMD), and builtin_open exits 0 there. */

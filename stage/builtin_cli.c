@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "builtin.h"
 
@@ -112,4 +113,46 @@ int builtin_open(const int *keep, int nkeep, struct rp_stage **s)
 	     : err == -ENOMEM   ? RP_EXIT_ERROR
 	     : err == -EBADMSG  ? RP_EXIT_VIOLATION
 				: RP_EXIT_USAGE;
+}
+
+void builtin_file_id(int fd, uint64_t id[2])
+{
+	struct stat st;
+
+	id[0] = id[1] = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		id[0] = (uint64_t)st.st_dev;
+		id[1] = (uint64_t)st.st_ino;
+	}
+}
+
+int builtin_same_file(const char *who, const char *name, int fd,
+		      const uint64_t id[2], uint64_t at)
+{
+	uint64_t now[2];
+	struct stat st;
+
+	if (id[0] == 0 && id[1] == 0)
+		return 0; /* not a regular file then: nothing to check */
+	builtin_file_id(fd, now);
+	if (now[0] != id[0] || now[1] != id[1]) {
+		fprintf(stderr, "%s: %s: not the file it had %s up to byte "
+				"%llu: renamed or replaced since (a log "
+				"rotation?); its restart cannot go on in "
+				"another file\n",
+			who, name, strcmp(who, "file-sink") == 0 ? "written"
+								  : "read",
+			(unsigned long long)at);
+		return -ESTALE;
+	}
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size < at) {
+		fprintf(stderr, "%s: %s: %llu bytes long, shorter than the "
+				"%llu it had %s: cut short since; its restart "
+				"cannot go on where it was\n",
+			who, name, (unsigned long long)st.st_size,
+			(unsigned long long)at,
+			strcmp(who, "file-sink") == 0 ? "written" : "read");
+		return -ESTALE;
+	}
+	return 0;
 }

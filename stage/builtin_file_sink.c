@@ -29,6 +29,7 @@ struct sink {
 	char *buf;
 	uint32_t have;
 	uint64_t at;   /* bytes of the file written */
+	uint64_t id[2]; /* a regular file's identity, saved with at */
 	int write_err; /* the write error that ended the stage */
 	int gone;      /* its reader went away: it ends, as head does */
 	int cut;       /* a regular file, not yet cut back to at */
@@ -122,9 +123,11 @@ static int end(struct rp_stage *s, void *arg)
 static int save(struct rp_stage *s, void *arg)
 {
 	struct sink *k = arg;
+	uint64_t w[3] = {0, k->id[0], k->id[1]};
 	int err = flush(s, k);
 
-	return err ? err : rp_stage_save(s, &k->at, 1);
+	w[0] = k->at;
+	return err ? err : rp_stage_save(s, w, 3);
 }
 
 static int record(struct rp_stage *s, const struct rp_record *r, void *arg)
@@ -276,7 +279,19 @@ static int file_sink_main(int argc, char **argv)
 	/* A fresh start truncates the file, a restart cuts it back to the
 	 * length its last release vouched for: both at the first write or
 	 * the end of input (cut_back). */
-	rp_stage_restored(s, &k.at, 1);
+	{
+		uint64_t w[3] = {0, 0, 0};
+		int restored = rp_stage_restored(s, w, 3);
+		k.at = w[0];
+		builtin_file_id(k.fd, k.id);
+		/* Its FILE renamed away (a log rotation) or cut short since:
+		 * cutting another file back to that length would fill it
+		 * with zeros.  Said, and the run fails. */
+		if (restored && k.fd != STDOUT_FILENO &&
+		    builtin_same_file("file-sink", k.name, k.fd, w + 1, k.at) !=
+			    0)
+			return no_restart(rp_stage_finish(s, -ESTALE, 0));
+	}
 	k.cut = k.fd != STDOUT_FILENO && fstat(k.fd, &st) == 0 &&
 		S_ISREG(st.st_mode);
 	k.buf = malloc(OUT_BUF);

@@ -45,12 +45,22 @@ struct source {
 	uint32_t have;    /* raw: bytes read into buf, not yet emitted */
 	uint64_t at;      /* bytes of the file in complete origins (a
 			   * regular file's: from its start) */
+	uint64_t id[2];   /* a regular file's identity, saved with at */
 	uint64_t dropped; /* by resync */
 	uint64_t rpos;    /* a regular file: where the next read is (pread:
 			   * a stdin's offset, shared with the run, stays
 			   * where the run began until the end) */
 	struct linebuf *lb; /* --lines */
 };
+
+/* Its place, with the file's identity: a restart checks that the file
+ * its FILE names is still that file (builtin_same_file). */
+static int save_place(struct rp_stage *s, const struct source *src)
+{
+	uint64_t w[3] = {src->at, src->id[0], src->id[1]};
+
+	return rp_stage_save(s, w, 3);
+}
 
 /* A restart on a pipe goes on wherever the crashed run's reads left
  * it.  Inside a line (or not known: it died in a read), what comes
@@ -159,7 +169,7 @@ static int produce_chunks(struct rp_stage *s, void *arg)
 		src->at += src->have;
 		/* Where a restart reads on from: saved once published. */
 		if (err == 0)
-			err = rp_stage_save(s, &src->at, 1);
+			err = save_place(s, src);
 		src->have = 0;
 		if (err)
 			return err;
@@ -244,7 +254,7 @@ static int long_line(struct rp_stage *s, struct source *src)
 	src->at += n;
 	src->mid_line = !last;
 	if (err == 0 && last)
-		err = rp_stage_save(s, &src->at, 1);
+		err = save_place(s, src);
 	consumed(src, n);
 	if (err)
 		return err;
@@ -304,7 +314,7 @@ static int produce_blocks(struct rp_stage *s, void *arg)
 	src->at += cut;
 	/* Where a restart reads on from: saved once published. */
 	if (err == 0)
-		err = rp_stage_save(s, &src->at, 1);
+		err = save_place(s, src);
 	consumed(src, cut);
 	if (err)
 		return err;
@@ -370,7 +380,7 @@ static int produce_frames(struct rp_stage *s, void *arg)
 	if ((r = rp_emit(s, src->buf + head, len)) == 0 && type >= 16)
 		r = rp_emit_type(s, type);
 	if (r == 0)
-		r = rp_stage_save(s, &src->at, 1);
+		r = save_place(s, src);
 	return r < 0 ? r : 1;
 end:
 	if (r == 0)
@@ -395,7 +405,7 @@ static int emit_line(void *arg, const void *buf, uint32_t len, int first,
 	/* A line is complete: where a restart reads on from (saved once
 	 * it is published). */
 	if (err == 0 && last)
-		err = rp_stage_save(src->s, &src->at, 1);
+		err = save_place(src->s, src);
 	return err;
 }
 
@@ -436,6 +446,7 @@ static int open_input(struct source *src, const char *path)
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
 	src->regular = S_ISREG(st.st_mode);
+	builtin_file_id(src->fd, src->id);
 	if (src->fd != STDIN_FILENO && src->regular &&
 	    fcntl(src->fd, F_SETFL, 0) < 0)
 		return -errno;
@@ -555,14 +566,23 @@ static int file_source_main(int argc, char **argv)
 	 * its shared offset still says (reads do not move it), also for a
 	 * restart that died before it published anything. */
 	{
-		uint64_t word = 0;
+		uint64_t word[3] = {0, 0, 0};
 		off_t here;
-		int restored = rp_stage_restored(s, &word, 1);
+		int restored = rp_stage_restored(s, word, 3);
 		if (restored)
-			src.at = word;
+			src.at = word[0];
 		else if (src.regular &&
 			 (here = lseek(src.fd, 0, SEEK_CUR)) > 0)
 			src.at = (uint64_t)here;
+		/* Its FILE renamed away (a log rotation) or cut short since:
+		 * another file's bytes at that place would be lost or read
+		 * twice, as exactly-once.  Said, and the run fails. */
+		if (restored && src.regular &&
+		    builtin_same_file("file-source", src.name, src.fd,
+				      word + 1, src.at) != 0) {
+			src.fixed = 1;
+			return finish(&src, rp_stage_finish(s, -ESTALE, 0));
+		}
 		src.rpos = src.at;
 		src.left = rp_stage_note(s);
 		if (restored || rp_stage_incarnation(s) > 1) {

@@ -562,6 +562,129 @@ RP_TEST(test_sink_fifo_restarted, 60)
 	rp_cmd_dir_remove();
 }
 
+/* Send sig (0: none) to stage of the running pipeline once the stat
+ * shows it (and, with after, once it has sent on that many records): 1
+ * if it was there. */
+static int signal_stage(const char *pipeline, const char *stage,
+			unsigned long after, int sig)
+{
+	char json[8192], key[96];
+	pid_t pid;
+
+	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
+	for (int i = 0; i < 2000; i++) {
+		const char *at, *r;
+		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
+		    (at = strstr(json, key)) != NULL &&
+		    (after == 0 ||
+		     ((r = strstr(at, "\"records_out\":")) != NULL &&
+		      strtoul(r + 14, NULL, 10) >= after)) &&
+		    (pid = rp_cmd_stat_pid(json, stage)) > 0)
+			return kill(pid, sig) == 0;
+		usleep(5000);
+	}
+	return 0;
+}
+
+/* A log rotation under a running pipeline: the file a file-source reads
+ * renamed away and a new one made under its name, or the file a
+ * file-sink writes renamed away or emptied, then the stage killed.  Its
+ * restart opens the name again: not the file its place was in.  It
+ * used to read the new file from the old one's offset (the lines before
+ * it lost, the old file's rest too, "exactly-once" and exit 0), or to
+ * cut a new file "back" to the old one's length (zeros where the lines
+ * had been).  Now said, naming the file, and the run fails; the old
+ * file is left whole. */
+RP_TEST(test_file_rotated_under_restart, 60)
+{
+	char name[48], yaml[768], p[256], from[256], to[256], *text, *got;
+	char *args[] = {"run", p, NULL};
+	int fds[2], code;
+	pid_t pid;
+	size_t n;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(p, sizeof(p), "r.yaml");
+	rp_cmd_path(from, sizeof(from), "IN");
+	rp_cmd_write_lines(from, 20000);
+	snprintf(name, sizeof(name), "rot-%d", (int)getpid());
+	/* The source held up mid-file by a reader that reads one line. */
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, IN], "
+		 "restart_backoff_ms: 0}\n"
+		 "  - {name: slow, input: read, run: exec, ring: 4K, "
+		 "args: [--, sh, -c, 'read l; sleep 30']}\n",
+		 name);
+	rp_cmd_spit("r.yaml", yaml, strlen(yaml));
+	pid = rp_cmd_start(args, -1);
+	CU_ASSERT(signal_stage(name, "read", 100, 0));
+	rp_cmd_path(to, sizeof(to), "IN.old");
+	CU_ASSERT(rename(from, to) == 0);
+	rp_cmd_write_lines(from, 100);
+	CU_ASSERT(signal_stage(name, "read", 0, SIGKILL));
+	code = rp_test_exit_code(rp_test_wait(pid, 20));
+	CU_ASSERT_EQUAL(code, 1);
+	text = rp_cmd_slurp("REPORT", &n);
+	CU_ASSERT(text != NULL &&
+		  strstr(text, "file-source: IN: not the file it had read up "
+			       "to byte ") != NULL &&
+		  strstr(text, "renamed or replaced since (a log rotation?)") !=
+			  NULL);
+	if (code != 1)
+		fprintf(stderr, "%s\n", text);
+	free(text);
+
+	/* The sink's file renamed away, then emptied in place. */
+	for (int how = 0; how < 2; how++) {
+		rp_cmd_path(to, sizeof(to), "OUT");
+		snprintf(yaml, sizeof(yaml),
+			 "name: %s\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, \"-\"]}\n"
+			 "  - {name: write, input: read, run: file-sink, "
+			 "args: [--lines, OUT], restart_backoff_ms: 0}\n",
+			 name);
+		rp_cmd_spit("r.yaml", yaml, strlen(yaml));
+		CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+		pid = rp_cmd_start(args, fds[0]);
+		close(fds[0]);
+		write_numbered(fds[1], 0, 100);
+		for (int i = 0; i < 2000 && rp_cmd_lines("OUT") < 100; i++)
+			usleep(5000);
+		CU_ASSERT_EQUAL(rp_cmd_lines("OUT"), 100);
+		if (how == 0) {
+			rp_cmd_path(from, sizeof(from), "OUT.old");
+			CU_ASSERT(rename(to, from) == 0);
+		} else {
+			CU_ASSERT(truncate(to, 0) == 0);
+		}
+		CU_ASSERT(signal_stage(name, "write", 0, SIGKILL));
+		write_numbered(fds[1], 100, 200);
+		close(fds[1]);
+		code = rp_test_exit_code(rp_test_wait(pid, 20));
+		CU_ASSERT_EQUAL(code, 1);
+		text = rp_cmd_slurp("REPORT", &n);
+		CU_ASSERT(text != NULL &&
+			  strstr(text, how == 0 ? "file-sink: OUT: not the file "
+						  "it had written up to byte "
+						: "file-sink: OUT: 0 bytes long, "
+						  "shorter than the ") != NULL);
+		if (code != 1)
+			fprintf(stderr, "%s\n", text);
+		free(text);
+		/* Nothing but zeros' absence to check in the new file; the
+		 * old one whole. */
+		got = rp_cmd_slurp(how == 0 ? "OUT.old" : "OUT", &n);
+		CU_ASSERT(got != NULL &&
+			  (how == 0 ? n == 790 : n == 0) &&
+			  memchr(got, '\0', n) == NULL);
+		free(got);
+		unlink(to);
+	}
+	rp_cmd_dir_remove();
+}
+
 /* A file-sink writing the file a file-source reads (by its name,
  * through a link, or as the run's stdin) would empty it as the run
  * starts: refused, and the file is left as it was. */
@@ -802,6 +925,8 @@ void rp_suite_file_ends(void)
 		  test_sink_fifo_reader},
 		 {"a FIFO sink restarted writes on to the same reader",
 		  test_sink_fifo_restarted},
+		 {"a file renamed or cut under a restart: said, the run fails",
+		  test_file_rotated_under_restart},
 		 {"a pipe source restarted where it had ended a line",
 		  test_pipe_restart_at_line_start},
 		 {"failures a restart would repeat are not retried",
