@@ -1808,12 +1808,20 @@ static void print_progress(struct sup *s)
 /* The signals a run ends or drains on. */
 static void held_signals(sigset_t *mask)
 {
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
+
 	sigemptyset(mask);
-	sigaddset(mask, SIGINT);
-	sigaddset(mask, SIGTERM);
-	sigaddset(mask, SIGHUP);
-	sigaddset(mask, SIGQUIT);
-	sigaddset(mask, SIGUSR1);
+	/* One ignored when ringpipe started stays ignored, as it would for
+	 * any program started so: nohup ignores SIGHUP (the terminal may
+	 * close), a script's background job starts with SIGINT and SIGQUIT
+	 * ignored.  (Blocked and read, it would be taken all the same.) */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++) {
+		struct sigaction sa;
+		if (sigaction(sigs[i], NULL, &sa) == 0 &&
+		    sa.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(mask, sigs[i]);
+	}
 }
 
 void rp_run_hold_signals(void)

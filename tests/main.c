@@ -44,6 +44,16 @@ int main(int argc, char **argv)
 	/* Tests' orphaned grandchildren are re-parented to us and reaped. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	signal(SIGPIPE, SIG_IGN);
+	/* The tests send these to ringpipe as a terminal, a service
+	 * manager or an operator would.  Started in the background by a
+	 * script, the suite would have SIGINT and SIGQUIT ignored, and
+	 * ringpipe, which keeps a signal ignored at its start ignored,
+	 * with them. */
+	signal(SIGINT, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	void (*suites[])(void) = {rp_suite_segment, rp_suite_ring,

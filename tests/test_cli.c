@@ -801,6 +801,30 @@ RP_TEST(test_ctrl_c_cancels_cleanly, 60)
 	}
 }
 
+/* Started under nohup (SIGHUP ignored), as a program started so it
+ * keeps the hang-up ignored: the terminal closing does not end the run;
+ * SIGTERM still does (exit 143). */
+RP_TEST(test_nohup_keeps_running, 30)
+{
+	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! count",
+			NULL};
+	pid_t pid;
+	int st;
+
+	rp_cmd_dir_make("cli");
+	signal(SIGHUP, SIG_IGN);
+	pid = rp_cmd_start(args, -1);
+	signal(SIGHUP, SIG_DFL);
+	usleep(400000);
+	CU_ASSERT_EQUAL(kill(pid, SIGHUP), 0);
+	usleep(400000);
+	CU_ASSERT_EQUAL(waitpid(pid, &st, WNOHANG), 0); /* still running */
+	kill(pid, SIGTERM);
+	st = rp_test_wait(pid, 10);
+	CU_ASSERT_EQUAL(rp_test_exit_code(st), 143);
+	rp_cmd_dir_remove();
+}
+
 /* A SIGTERM to every process at once, ringpipe first (systemd's
  * control-group stop; a kill of the whole tree): a cancel as for
  * ringpipe alone, exit 143, every stage cancelled and none failed, an
@@ -4019,6 +4043,8 @@ void rp_suite_cli(void)
 		  test_program_cannot_reach_other_stages},
 		 {"an fd left open by the caller reaches no program",
 		  test_program_inherits_no_fds},
+		 {"under nohup a hang-up does not end the run",
+		  test_nohup_keeps_running},
 		 {"stdin closed: read as empty", test_closed_stdin},
 		 {"a source program that replays: exactly-once through kills",
 		  test_program_source_replays},
