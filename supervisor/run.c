@@ -206,6 +206,7 @@ struct sup {
 	struct rp_bell *sup_bell;
 	int ep, sfd, tfd;
 	int signals, failed, alive;
+	int64_t signal_ns;        /* when the signal that cancelled came */
 	int misused;              /* the first failure: a built-in's usage */
 	uint32_t cancel_reason;
 	int64_t cancel_deadline;  /* then kill who still runs */
@@ -382,6 +383,9 @@ static void fifo_release(struct stage_run *r)
 
 /* Stages have this long to obey a cancel before they are killed. */
 #define CANCEL_GRACE_NS (5 * 1000000000LL)
+/* A second signal this soon after the one that cancelled is a repeat of
+ * it, not a person pressing Ctrl-C again to kill. */
+#define REPEAT_NS (200 * 1000000LL)
 #define FAST_GRACE_NS (1 * 1000000000LL) /* --fast-restart */
 
 static void cancel_all(struct sup *s, uint32_t reason, int except)
@@ -2973,7 +2977,17 @@ static void on_signal(struct sup *s)
 			       "(again to kill)", strsignal((int)si.ssi_signo));
 			if (s->cancel_reason == 0)
 				s->cancel_sig = (int)si.ssi_signo;
+			s->signal_ns = rp_now_ns();
 			cancel_all(s, reason, -1);
+		} else if ((int)si.ssi_signo == SIGHUP ||
+			   rp_now_ns() - s->signal_ns < REPEAT_NS) {
+			/* Not someone insisting: a closing terminal's hang-up
+			 * comes twice (from the kernel, then from the shell to
+			 * its jobs), as can one signal sent to a tree. */
+			s->signals--;
+			rp_log(RP_LOG_DEBUG, NULL, "%s: taken for a repeat of "
+			       "the one that cancelled", strsignal((int)
+							   si.ssi_signo));
 		} else {
 			kill_all(s);
 		}

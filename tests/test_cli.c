@@ -1255,6 +1255,60 @@ RP_TEST(test_ctrl_c_kills_a_stage_that_ignores_it, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A second Ctrl-C kills the stages at once - a person pressing again;
+ * one that comes within a few ms of the first (a closing terminal's
+ * hang-up comes twice, from the kernel and from the shell) is the same
+ * one: the stage that ignores the cancel is not killed for it, and its
+ * report does not say it was.  A hang-up never kills. */
+RP_TEST(test_repeated_signal_is_one, 60)
+{
+	char *args[] = {"-e", "file-source --chunks 64k /dev/zero ! "
+			      "fault --at 5 --do hang ! count", NULL};
+	const int sigs[] = {SIGINT, SIGHUP};
+	char *text;
+	size_t n;
+	pid_t pid;
+	int st;
+
+	/* (The hang-up's case waits out the 5 s grace: the plain run's.) */
+	for (int i = 0; i < (rp_test_sanitized() ? 1 : 2); i++) {
+		rp_cmd_dir_make("cli");
+		pid = rp_cmd_start(args, -1);
+		for (int j = 0; j < 200; j++) {
+			char json[4096];
+			const char *f;
+			if (rp_cmd_stat_json("pipeline", json, sizeof(json)) ==
+				    0 &&
+			    (f = strstr(json, "\"name\":\"2-fault\"")) != NULL &&
+			    (f = strstr(f, "\"records_out\":")) != NULL &&
+			    strtoull(f + 14, NULL, 10) >= 5)
+				break;
+			usleep(50000);
+		}
+		kill(pid, sigs[i]);
+		usleep(10000);
+		kill(pid, sigs[i]);
+		usleep(600000);
+		/* Still waiting for the hung stage: not killed. */
+		CU_ASSERT_EQUAL(waitpid(pid, &st, WNOHANG), 0);
+		usleep(100000);
+		kill(pid, sigs[i]);
+		st = rp_test_wait(pid, 20);
+		CU_ASSERT_EQUAL(rp_test_exit_code(st), i ? 129 : 130);
+		text = rp_cmd_slurp("REPORT", &n);
+		/* Ctrl-C again, 0.7 s on: killed at once; a third hang-up
+		 * kills nothing, the grace does. */
+		CU_ASSERT(text != NULL &&
+			  (strstr(text, "killed after it did not obey the "
+					"cancel") != NULL) == 1);
+		CU_ASSERT(text != NULL &&
+			  (strstr(text, "stages still running 5 s after the "
+					"cancel") != NULL) == (i == 1));
+		free(text);
+		rp_cmd_dir_remove();
+	}
+}
+
 /* Ctrl-Z (SIGTSTP) stops the whole pipeline, as it would a shell
  * pipeline: the supervisor and every stage, and nothing flows; SIGCONT
  * (fg) resumes them all, and the stop is not working time for the
@@ -4011,6 +4065,8 @@ void rp_suite_cli(void)
 		  test_drain_during_first_starts},
 		 {"Ctrl-C: a stage that ignores it is killed after 5 s",
 		  test_ctrl_c_kills_a_stage_that_ignores_it},
+		 {"a signal repeated at once is one; a hang-up never kills",
+		  test_repeated_signal_is_one},
 		 {"Ctrl-Z stops every stage, fg resumes them",
 		  test_ctrl_z_stops_every_stage},
 		 {"the fault stage, reported with its record",
