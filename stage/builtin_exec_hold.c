@@ -37,11 +37,16 @@
 #include "builtin.h"
 #include "builtin_exec.h"
 
-/* Did its last run die of its CPU limit (RLIMIT_CPU)? */
+/* Did its last run die of a limit a program may reach whatever it is
+ * fed: 1, its CPU time (RLIMIT_CPU's SIGXCPU); 2, a SIGKILL nobody here
+ * sent (the kernel's, at the CPU time's hard limit or for its memory)? */
 static int out_of_cpu(const struct ex *x)
 {
-	return WIFSIGNALED(x->status) && WTERMSIG(x->status) == SIGXCPU &&
-	       !x->timed_out && !x->denied;
+	if (!WIFSIGNALED(x->status) || x->timed_out || x->denied)
+		return 0;
+	return WTERMSIG(x->status) == SIGXCPU			  ? 1
+	       : WTERMSIG(x->status) == SIGKILL && !x->killed ? 2
+							      : 0;
 }
 
 /* ------------------------------------------------------------- holds */
@@ -431,14 +436,17 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 						    : NULL)) < 0)
 				return err;
 			runs++;
-			if (err == 1 && (cpu ? out_of_cpu(x) : x->timed_out)) {
+			if (err == 1 && (cpu ? out_of_cpu(x) != 0
+					     : x->timed_out)) {
 				fprintf(stderr, EXEC_SAYS "%s dies of %s on "
 						"record %llu alone, but %s too: "
 						"not the record's doing, the %s "
 						"stands\n",
 					x->cmd,
-					cpu ? "its CPU limit (SIGXCPU)"
-					    : "its per-record timeout",
+					cpu == 1 ? "its CPU limit (SIGXCPU)"
+					: cpu	 ? "a SIGKILL nobody here sent "
+						   "(a limit: CPU time, memory)"
+						 : "its per-record timeout",
 					(unsigned long long)x->h[x->hhead].seq,
 					x->hang && x->innocent.data
 						? "on one that went through"
@@ -450,6 +458,7 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			x->status = status;
 			x->timed_out = !cpu;
 			x->denied = 0;
+			x->killed = 0;
 		}
 		sig = WTERMSIG(x->status);
 		fprintf(stderr, EXEC_NOTES "%s dies of %s on record %llu alone, %u "

@@ -1708,6 +1708,23 @@ RP_TEST(test_exec_own_sigkill_narrowed, 60)
 	}
 	CU_ASSERT(out != NULL && strstr(out, "kill 100") == NULL);
 	free(out);
+	/* Killed so whatever it is fed (as by its CPU time's hard limit,
+	 * or the OOM killer for memory it always takes): a run fed nothing
+	 * dies the same way, so no record is blamed; the failure stands. */
+	CU_ASSERT_EQUAL(run_yaml("name: pz\nstages:\n"
+				 "  - {name: read, run: file-source, "
+				 "args: [--lines, T]}\n"
+				 "  - {name: parse, input: read, run: exec, "
+				 "args: [--, sh, -c, 'cat >/dev/null; "
+				 "kill -KILL $$']}\n"
+				 "  - {name: write, input: parse, "
+				 "run: file-sink, args: [--lines, OUT]}\n",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "but with no input at all too: not the "
+			      "record's doing, the failure stands") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
+	free(rep);
 	rp_cmd_dir_remove();
 }
 
