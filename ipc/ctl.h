@@ -45,8 +45,8 @@
 #define RP_CTL_PROGRESS 17u  /* arg0: records in, arg1: records out */
 #define RP_CTL_ERROR 18u     /* code: errno, text: detail */
 #define RP_CTL_DONE 19u      /* reason: why it ended (arg0: records in;
-			      * arg1: RP_CTL_DONE_EARLY if it ended
-			      * before its input did) */
+			      * arg1: RP_CTL_DONE_EARLY or _UNREAD if it
+			      * ended before its input did) */
 #define RP_CTL_VIOLATION 20u /* a peer broke the format (code: errno;
 				* arg1: the ring's side, 1 input or 2
 				* output, | RP_CTL_AT_ATTACH) */
@@ -54,7 +54,9 @@
  * the stage had not read the ring before, so its own side's earlier run
  * may have left it broken. */
 #define RP_CTL_AT_ATTACH 0x100u
-#define RP_CTL_DONE_EARLY 1u
+#define RP_CTL_DONE_EARLY 1u   /* its input had not ended when it did */
+#define RP_CTL_DONE_UNREAD 2u  /* and some of it was left unread for
+				* certain (exec: its program's) */
 #define RP_CTL_PONG 21u      /* arg0: the ping's seq */
 #define RP_CTL_POISON 22u    /* arg0: the input record its program dies
 			      * on alone, arg1: how many times, code: the

@@ -1263,6 +1263,9 @@ int exec_loop(struct ex *x)
 }
 
 /* The stage's end when it has an input: as rp_stage_run ends. */
+/* How long a program that ended first waits for its input's next word. */
+#define INPUT_LOOK_NS (200 * 1000000LL)
+
 static int finish(struct ex *x, int err)
 {
 	int c;
@@ -1272,8 +1275,15 @@ static int finish(struct ex *x, int err)
 	/* Done well with input it had not read (it ended, or stopped
 	 * reading, first): dropped, as a shell pipeline drops it after
 	 * head; said, as a parser that stops short is no head. */
+	/* (Its input not ended yet: what comes next within a moment, a
+	 * record or the end, says - a program that needs no input ends
+	 * before an empty one does.) */
+	if (err == 0 && !x->source && !x->each && !x->in_done &&
+	    !rp_stage_input_done(x->s))
+		(void)rp_stage_wait(x->s, RP_WAIT_INPUT, INPUT_LOOK_NS);
 	if (err == 0 && !x->source && !x->each &&
-	    (!x->in_done || x->woff < x->wlen || x->taken < x->fed)) {
+	    (x->woff < x->wlen || x->taken < x->fed ||
+	     (!x->in_done && !rp_stage_input_done(x->s)))) {
 		fprintf(stderr, EXEC_NOTES "%s ended before its input did: the "
 				"rest of its input was not read\n",
 			x->cmd);

@@ -419,6 +419,17 @@ void rp_stage_ended_early(struct rp_stage *s)
 	s->ended_early = 1;
 }
 
+int rp_stage_input_done(struct rp_stage *s)
+{
+	struct rp_view v;
+
+	if (s->in == NULL || s->in_ended)
+		return 1;
+	/* A look that takes nothing (a copy's would claim): its end
+	 * there, all of it taken.  (head 2 of two lines.) */
+	return !s->replica && rp_peek(s->in, &v) == -ENODATA;
+}
+
 /* The fault stage's: any signal to itself (stage_fault.h). */
 static int self_signals_any;
 
@@ -1685,11 +1696,10 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason)
 	 * written to it after that went unread, which the report says. */
 	rp_ctl_send(s->tx, kind, reason, s->in_seq,
 		    kind == RP_CTL_VIOLATION ? (uint64_t)s->broken_side
-		    : kind == RP_CTL_DONE && reason == RP_REASON_EOF &&
-				    s->in != NULL &&
-				    (!s->in_ended || s->ended_early)
-			    ? RP_CTL_DONE_EARLY
-			    : 0,
+		    : kind != RP_CTL_DONE || reason != RP_REASON_EOF ? 0
+		    : s->ended_early		  ? RP_CTL_DONE_UNREAD
+		    : !rp_stage_input_done(s)	  ? RP_CTL_DONE_EARLY
+						  : 0,
 		    error, NULL, SEC);
 	rp_stage_close(s);
 	return code;

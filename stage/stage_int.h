@@ -59,6 +59,9 @@ uint64_t rp_stage_taken(const struct rp_stage *s);
  * program exited 0 with input it had not read): its final word says so,
  * for the report. */
 void rp_stage_ended_early(struct rp_stage *s);
+/* Has its input ended with all of it taken (what peeks found, or a look
+ * now that takes nothing)?  1 without an input. */
+int rp_stage_input_done(struct rp_stage *s);
 /* The current word of the record being processed, as rp_stage_peek set
  * it: its number + 1, or for a replica its place in the input ring + 1
  * (*replica set to 1 then). */

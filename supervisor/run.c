@@ -154,7 +154,10 @@ struct stage_run {
 				   * record already quarantined that are
 				   * still its siblings' due */
 	char refusal[24];         /* why, as it said (untrusted, shown) */
-	int ended_early;          /* it said it ended before its input did */
+	int ended_early;          /* it said it ended before its input did
+				   * (1), leaving some unread (2) */
+	int cut_short;            /* it ended as its consumer had: with
+				   * more it would have written */
 	uint32_t told_deaths;
 	char spared_call[56];     /* its program's last denied syscall */
 	uint32_t fault_gen;       /* ringpipe chaos sent this incarnation a
@@ -558,8 +561,10 @@ static void read_control(struct sup *s, int k)
 				       (m.reason == RP_REASON_EOF ||
 					m.reason == RP_REASON_NONE);
 			/* (Its word, for the report only.) */
-			r->ended_early = r->said_done &&
-					 m.arg1 == RP_CTL_DONE_EARLY;
+			r->ended_early = !r->said_done ? 0
+					 : m.arg1 == RP_CTL_DONE_UNREAD ? 2
+					 : m.arg1 == RP_CTL_DONE_EARLY	 ? 1
+									 : 0;
 			r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR &&
 			    (m.code == -EIO || m.code == EIO) &&
@@ -1492,6 +1497,7 @@ static void on_exit_of(struct sup *s, int k)
 		} else if ((code == RP_EXIT_OK ||
 			    code == RP_EXIT_OUTPUT_CLOSED) && r->said_done) {
 			set_state(s, k, ST_EXITED);
+			r->cut_short = code == RP_EXIT_OUTPUT_CLOSED;
 			/* It says it is done (and its replicas with it):
 			 * whatever it did not end, end for it, or its
 			 * consumer would wait for ever. */
@@ -3107,6 +3113,31 @@ static int landlock_used(struct sup *s)
 	return 0;
 }
 
+/* Did stage k end before its input did, leaving some of it unread?  Its
+ * word, weighed with what came after: records left in its input ring,
+ * or a stage before it that ended as its output closed, with more to
+ * write.  (head 2 of two lines took all there was, whether or not the
+ * end had come by then.)  For the report only. */
+static int ended_early(struct sup *s, int k)
+{
+	struct stage_run *r = at(s, k);
+	struct rp_ring_stats p, c;
+	uint64_t used = 0;
+
+	if (r->state != ST_EXITED || r->ended_early == 0)
+		return 0;
+	if (r->ended_early == 2)
+		return 1;
+	if (!has_in(s, k))
+		return 0;
+	if (rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 && used > 0)
+		return 1;
+	for (int i = s->first[P(s, k) - 1]; i < pos_end(s, P(s, k) - 1); i++)
+		if (at(s, i)->cut_short)
+			return 1;
+	return 0;
+}
+
 static void report(struct sup *s)
 {
 	char layers[128], how[160], out[96];
@@ -3146,7 +3177,7 @@ static void report(struct sup *s)
 				r->restarts, r->restarts == 1 ? "" : "s");
 		/* head's way, or a parser's that stopped short: what
 		 * came after was dropped without a word otherwise. */
-		if (r->ended_early && r->state == ST_EXITED)
+		if (ended_early(s, k))
 			fprintf(stderr, "  %-16s ended before its input did "
 					"(as head does): the rest of its input "
 					"was not read\n", "");
@@ -3273,8 +3304,7 @@ static void write_json(struct sup *s, FILE *f, int code)
 		fprintf(f, ",\"why\":");
 		rp_json_str(f, r->why);
 		fprintf(f, ",\"ended_early\":%s",
-			r->ended_early && r->state == ST_EXITED ? "true"
-								 : "false");
+			ended_early(s, k) ? "true" : "false");
 		if (r->proc.pid > 0)
 			fprintf(f, ",\"pid\":%d", (int)r->proc.pid);
 		else
