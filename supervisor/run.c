@@ -3662,6 +3662,13 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 	rp_errout_last();
 	if (!o->quiet)
 		report(s);
+	else if (s->quarantined)
+		/* Records set aside in a run that exits 0: what a quiet
+		 * cron job must still show (its first line alone). */
+		fprintf(stderr, "ringpipe: pipeline %s: %llu record%s "
+				"quarantined to %s.rec\n",
+			s->cfg->name, (unsigned long long)s->quarantined,
+			s->quarantined == 1 ? "" : "s", s->dead.prefix);
 	/* A drain that finished still tells the shell it was stopped. */
 	code = s->failed && s->misused ? RP_RUN_USAGE
 	     : s->failed ? RP_RUN_FAILED

@@ -2296,6 +2296,18 @@ RP_TEST(test_ended_early_said, 60)
 	CU_ASSERT_EQUAL(run(args, &text), 0);
 	CU_ASSERT(strstr(text, "ended before its input did") == NULL);
 	free(text);
+	/* Nor head 2 of two lines, nor a program that reads nothing of
+	 * an empty input (it may end first): nothing was left. */
+	rp_cmd_spit("two", "a\nb\n", 4);
+	rp_cmd_spit("none", "", 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(line, sizeof(line), "%s",
+			 i ? "file-source --lines none ! exec -- true ! count"
+			   : "file-source --lines two ! head 2 ! count");
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		CU_ASSERT(strstr(text, "ended before its input did") == NULL);
+		free(text);
+	}
 	json = rp_cmd_slurp("r.json", &n);
 	CU_ASSERT(json != NULL && strstr(json, "\"ended_early\":true") == NULL);
 	free(json);
@@ -2422,6 +2434,21 @@ RP_TEST(test_program_self_signals_quarantined, 60)
 		fprintf(stderr, "%s\n", text);
 	free(got);
 	free(text);
+	/* Quiet, the run still says records were set aside, and that
+	 * alone. */
+	{
+		char *qargs[] = {"-q", "-e", line, NULL};
+		CU_ASSERT_EQUAL(run(qargs, &text), 0);
+		/* (Its own stderr lines are shown too, as ever.) */
+		CU_ASSERT(text != NULL &&
+			  strstr(text, "ringpipe: pipeline pipeline: 3 records "
+				       "quarantined to pipeline.dead.rec\n") !=
+				  NULL &&
+			  strstr(text, "delivery") == NULL);
+		if (text != NULL && strstr(text, "quarantined to") == NULL)
+			fprintf(stderr, "%s\n", text);
+		free(text);
+	}
 	unlink(prog);
 	rp_cmd_dir_remove();
 }
