@@ -144,8 +144,11 @@ int exec_hold_full(const struct ex *x)
 
 /* ---------------------------------------------------------- narrowing */
 
-/* Did the program die of its own doing: a fault, an abort, a limit, or
- * a denied syscall (the supervisor's SIGKILL, told ahead)?  A SIGKILL
+/* Did the program die of its own doing: a fault, an abort, a limit, a
+ * signal of its own (SIGUSR1 with no handler, an alarm), or a denied
+ * syscall (the supervisor's SIGKILL, told ahead)?  Not a signal that
+ * stops a process from outside (SIGTERM, SIGINT, SIGHUP, SIGQUIT: a
+ * cancel waits for those) nor SIGPIPE (its reader gone).  A SIGKILL
  * that neither the supervisor nor this adapter sent is its own too: it
  * sent it itself (to pass for a kill from outside, which a stage's death
  * by SIGKILL is), or the kernel did, for its memory (the OOM killer) or
@@ -160,12 +163,10 @@ int exec_own_death(struct ex *x)
 		x->denied = d != x->denials;
 		x->denials = d;
 	}
-	return !x->exec_errno &&
-	       (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-		sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-		sig == SIGTRAP || sig == SIGXCPU || sig == SIGXFSZ ||
-		(sig == SIGKILL &&
-		 (x->denied || x->timed_out || !x->killed)));
+	if (x->exec_errno || sig == 0 || sig == SIGTERM || sig == SIGINT ||
+	    sig == SIGHUP || sig == SIGQUIT || sig == SIGPIPE)
+		return 0;
+	return sig != SIGKILL || x->denied || x->timed_out || !x->killed;
 }
 
 /* The program is gone: its pipes go, and a new one starts afresh. */

@@ -164,11 +164,27 @@ static int add_names(scmp_filter_ctx ctx, const struct rp_sandbox *sb,
 	return 0;
 }
 
-/* The signals a process sends itself as it crashes (abort, a check that
- * raises SIGSEGV or SIGTRAP), and 0, which sends none: what the
- * supervisor takes for a death of the stage's own doing, and 0. */
-static const int crash_signals[] = {0,       SIGSEGV, SIGBUS,  SIGILL, SIGFPE,
-				    SIGABRT, SIGTRAP, SIGSYS,  SIGXCPU};
+/* The signals a stage may send itself (or a thread of its own), as
+ * masked values: every one (and 0) but those a death by which reads as
+ * a stop from outside - SIGHUP, SIGINT, SIGQUIT, SIGKILL, SIGPIPE,
+ * SIGTERM - and the stops, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU.  (A death
+ * by any other, SIGUSR1 included, is the stage's own doing.) */
+static const struct {
+	scmp_datum_t mask, value;
+} self_signals[] = {
+	{~(scmp_datum_t)0, 0},		/* 0: sends none */
+	{~(scmp_datum_t)3, 4},		/* 4-7: ILL, TRAP, ABRT, BUS */
+	{~(scmp_datum_t)0, 8},		/* FPE */
+	{~(scmp_datum_t)1, 10},		/* 10-11: USR1, SEGV */
+	{~(scmp_datum_t)0, 12},		/* USR2 */
+	{~(scmp_datum_t)0, 14},		/* ALRM */
+	{~(scmp_datum_t)1, 16},		/* 16-17: STKFLT, CHLD */
+	{~(scmp_datum_t)0, 18},		/* CONT */
+	{~(scmp_datum_t)0, 23},		/* URG */
+	{~(scmp_datum_t)7, 24},		/* 24-31: XCPU ... SYS */
+	{~(scmp_datum_t)31, 32},	/* 32-63: real-time */
+	{~(scmp_datum_t)0, 64},
+};
 
 /* strict: memory mappings and protections never executable, no file
  * mappings of new files (there are none to open), signals only to self.
@@ -198,24 +214,25 @@ static int add_strict_conditional(scmp_filter_ctx ctx,
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect),
 				       1,
 				       SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
-	/* Signals to itself: those of a crash (abort, raise(SIGSEGV)) and
-	 * 0.  A death by any other (SIGKILL, SIGTERM, SIGUSR1) reads as a
-	 * kill from outside, which never counts against a record: sent
-	 * by itself, it would escape the quarantine (and SIGSTOP its
-	 * per-record timeout); denied, it is said by name, on the record. */
+	/* Signals to itself (its threads too): not those a death by which
+	 * reads as a stop from outside (SIGKILL, SIGTERM), which never
+	 * counts against a record - sent by itself, it would escape the
+	 * quarantine - nor the stops (SIGSTOP would halt its per-record
+	 * timeout).  Denied, it is said by name, on the record. */
 	for (size_t i = 0; !err && !sb->self_signals_any &&
-			   i < sizeof(crash_signals) / sizeof(*crash_signals);
+			   i < sizeof(self_signals) / sizeof(*self_signals);
 	     i++) {
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 2,
 				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self),
-				       SCMP_A1(SCMP_CMP_EQ,
-					       (scmp_datum_t)crash_signals[i]));
+				       SCMP_A1(SCMP_CMP_MASKED_EQ,
+					       self_signals[i].mask,
+					       self_signals[i].value));
 		if (!err)
 			err = seccomp_rule_add(
 				ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
 				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self),
-				SCMP_A2(SCMP_CMP_EQ,
-					(scmp_datum_t)crash_signals[i]));
+				SCMP_A2(SCMP_CMP_MASKED_EQ, self_signals[i].mask,
+					self_signals[i].value));
 	}
 	if (!err && sb->self_signals_any)
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,

@@ -830,12 +830,15 @@ static uint64_t working_on(struct stage_run *r, char *where, size_t len)
 }
 
 /* Deaths that are the stage's own doing, and so may be the record's
- * fault; a SIGKILL or SIGTERM from outside never is. */
+ * fault: by every signal but those that stop a process from outside
+ * (SIGKILL, SIGTERM, SIGINT, SIGHUP, SIGQUIT: an operator, a service
+ * manager, ringpipe chaos) or come of a reader gone (SIGPIPE).  A
+ * strict stage cannot send itself those; under the exec policy or none
+ * it could, and escape the quarantine so. */
 static int own_signal(int sig)
 {
-	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
-	       sig == SIGFPE || sig == SIGABRT || sig == SIGSYS ||
-	       sig == SIGXCPU || sig == SIGTRAP;
+	return sig > 0 && sig != SIGKILL && sig != SIGTERM && sig != SIGINT &&
+	       sig != SIGHUP && sig != SIGQUIT && sig != SIGPIPE;
 }
 
 /* Stage k died of its own doing while working on input record rec - 1

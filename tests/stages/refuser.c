@@ -22,7 +22,8 @@
  * In every mode it
  * crashes (SIGSEGV) on a record that starts with "SEGV", and sends
  * itself the signal a record "SIGKILL", "SIGTERM" or "SIGSTOP" names,
- * as a parser could to pass for a kill from outside.  Given "flaky
+ * as a parser could to pass for a kill from outside, or "SIGUSR1",
+ * which it may send itself and dies of.  Given "flaky
  * FLAG" (under policy none), a record "LOOP" makes the file FLAG and
  * kills the stage (SIGKILL, never the record's fault), and every start
  * that finds FLAG fails at once, before any record.
@@ -74,6 +75,8 @@ static int parse(struct rp_stage *s, const struct rp_record *in, void *arg)
 		raise(SIGTERM);
 	if (in->len == 7 && memcmp(in->data, "SIGSTOP", 7) == 0)
 		raise(SIGSTOP);
+	if (in->len == 7 && memcmp(in->data, "SIGUSR1", 7) == 0)
+		raise(SIGUSR1); /* no handler: its own death */
 	if (mode == 'f' && in->len == 4 && memcmp(in->data, "LOOP", 4) == 0) {
 		close(open(flag, O_CREAT | O_WRONLY, 0644));
 		raise(SIGKILL);
