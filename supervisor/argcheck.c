@@ -100,10 +100,9 @@ static void setting_hint(const struct rp_cfg_stage *st, char *why,
 
 	if (strstr(why, "a setting goes") != NULL)
 		return;
-	for (int i = 1; i < st->argc; i++) {
+	for (int i = 1; i < st->argc && strcmp(st->argv[i], "--") != 0; i++) {
 		const char *w = st->argv[i];
-		if (w[0] == '@' && strchr(w, '=') != NULL &&
-		    strstr(why, w) != NULL) {
+		if (rp_cfg_is_setting(w) && strstr(why, w) != NULL) {
 			snprintf(why + n, len - n, " (a setting goes right "
 				 "after the stage's name, before its own "
 				 "words: %s %s ...)", st->argv[0], w);

@@ -1484,6 +1484,20 @@ static const char *line_key(int i)
 				     : sandbox_keys[i - NKEYS(stage_keys)];
 }
 
+int rp_cfg_is_setting(const char *word)
+{
+	const char *eq = word[0] == '@' ? strchr(word, '=') : NULL;
+
+	for (int i = 0; eq != NULL && i < NKEYS(stage_keys) +
+					       NKEYS(sandbox_keys);
+	     i++)
+		if (strlen(line_key(i)) == (size_t)(eq - word - 1) &&
+		    strncmp(line_key(i), word + 1, (size_t)(eq - word - 1)) ==
+			    0)
+			return 1;
+	return 0;
+}
+
 /*
  * One "@KEY=VALUE" word of a one-liner, at column col: the YAML file's
  * KEY for this stage (a sandbox key goes under sandbox:), checked by the

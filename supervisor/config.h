@@ -143,5 +143,7 @@ void rp_cfg_fast_restart(struct rp_cfg *cfg);
 
 /* Is name one of the built-in stages? */
 int rp_cfg_is_builtin(const char *name);
+/* Is word a one-liner's setting, @KEY=VALUE with a KEY a stage takes? */
+int rp_cfg_is_setting(const char *word);
 
 #endif /* RP_CONFIG_H */
