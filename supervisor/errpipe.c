@@ -11,7 +11,8 @@
 #include "log.h"
 #include "../stage/wiring.h"
 
-int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd)
+int rp_errpipe_open(struct rp_errpipe *e, const char *name, uid_t uid,
+		    gid_t gid, int *stage_fd)
 {
 	int p[2];
 
@@ -20,7 +21,12 @@ int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd)
 	*stage_fd = -1;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+	/* Made by root, the pipe is root's: a stage's program could not
+	 * open its own stderr by name (/dev/stderr: the shell's echo >
+	 * /dev/stderr) once it runs as the stage user.  Its to open, then
+	 * (only its processes hold it; their /proc is not another's). */
+	if ((geteuid() == 0 && fchown(p[1], uid, gid) < 0) ||
+	    fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
 		int err = -errno;
 		close(p[0]);
 		close(p[1]);

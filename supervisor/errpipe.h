@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define RP_ERRPIPE_LINE 1024
 
@@ -30,8 +31,11 @@ struct rp_errpipe {
 };
 
 /* Make the pipe; *stage_fd is the write end to hand to the stage (close
- * it in the supervisor once the stage has it). */
-int rp_errpipe_open(struct rp_errpipe *e, const char *name, int *stage_fd);
+ * it in the supervisor once the stage has it).  Made by root, the pipe
+ * is given to uid and gid, the stage's user, who may then open it by
+ * name (/dev/stderr). */
+int rp_errpipe_open(struct rp_errpipe *e, const char *name, uid_t uid,
+		    gid_t gid, int *stage_fd);
 /* Read what is there (non-blocking) and write complete lines to out.
  * Returns 1 while the pipe is open, 0 at end (a last partial line is
  * written then), or -errno. */

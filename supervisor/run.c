@@ -2108,7 +2108,8 @@ static int start(struct sup *s, int k, const struct rp_run_opts *o)
 
 	fresh_incarnation(r);
 	fill_spec(s, k, o, &spec, &l, argv);
-	if ((err = rp_errpipe_open(&r->err, c->name, &wfd))) {
+	if ((err = rp_errpipe_open(&r->err, c->name, c->sandbox.uid,
+				   c->sandbox.gid, &wfd))) {
 		/* Failed, said: not left "starting" with no process. */
 		snprintf(r->why, sizeof(r->why), "no pipe for its stderr: %s",
 			 strerror(-err));
@@ -2327,7 +2328,9 @@ static void spare_start(struct sup *s, int k, const struct rp_run_opts *o)
 	spec.standby = 1;
 	spec.crash_point = 0; /* a crash-point sweep is for first runs */
 	spec.crash_n = 0;
-	if ((err = rp_errpipe_open(&r->spare_err, r->cfg->name, &wfd))) {
+	if ((err = rp_errpipe_open(&r->spare_err, r->cfg->name,
+				   r->cfg->sandbox.uid, r->cfg->sandbox.gid,
+				   &wfd))) {
 		r->spare_err.rfd = -1;
 		spare_failed(s, k, "no pipe for its stderr");
 		return;

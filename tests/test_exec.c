@@ -225,6 +225,29 @@ RP_TEST(test_exec_ended_early_cleans_up, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A program that writes a warning by opening its stderr by name (sh's
+ * echo > /dev/stderr), as scripts do: it may, also when ringpipe runs as
+ * root and the program as the stage user (the pipe was root's, and the
+ * open failed: the run too, a line short). */
+RP_TEST(test_exec_opens_dev_stderr, 30)
+{
+	char *args[] = {"-e", "file-source --lines T ! exec -- sh -c 'cat; "
+			      "echo warned > /dev/stderr' ! file-sink "
+			      "--lines OUT", NULL};
+	char *rep, *out;
+	size_t n;
+
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("T", "a\nb\n", 4);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &rep), 0);
+	CU_ASSERT(rep != NULL && strstr(rep, "2-exec: warned\n") != NULL);
+	free(rep);
+	out = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT(out != NULL && n == 4 && memcmp(out, "a\nb\n", 4) == 0);
+	free(out);
+	rp_cmd_dir_remove();
+}
+
 /* A stage gets the supervisor's environment, as a shell's pipeline
  * would, unless its sandbox's env names what it keeps: then a secret in
  * the environment does not reach an untrusted program, PATH does, and a
@@ -2493,6 +2516,8 @@ void rp_suite_exec(void)
 {
 	RP_SUITE("exec",
 		 {"env: a secret kept from the program", test_exec_env_kept},
+		 {"a program opens its stderr by name",
+		  test_exec_opens_dev_stderr},
 		 {"restarted inside a long line: its rest no line",
 		  test_exec_restart_inside_long_line},
 		 {"a CPU limit reached whatever the input: no record blamed",

@@ -872,7 +872,7 @@ RP_TEST(test_stderr_captured_with_name, 30)
 	int64_t end = rp_now_ns() + 10 * SEC;
 
 	CU_ASSERT_FATAL(out != NULL);
-	CU_ASSERT_FATAL(rp_errpipe_open(&e, "chatty", &wfd) == 0);
+	CU_ASSERT_FATAL(rp_errpipe_open(&e, "chatty", 65534, 65534, &wfd) == 0);
 	rig_make(&r);
 	spec_init(&spec, "chatty", RP_POLICY_STRICT);
 	spec.main = chatty_main;
