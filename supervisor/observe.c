@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -235,6 +236,29 @@ static void show(const char *buf, size_t len, int json)
 
 /* Connect to f and print what it sends (2 s at most in all): 0, or -1
  * if nothing came or it refused us. */
+/* Is process pid stopped (state T in /proc/PID/stat)? */
+static int stopped(int pid)
+{
+	char path[64], text[512], *close_paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	text[n] = '\0';
+	/* (The name, in parentheses, may hold anything: after its last.) */
+	close_paren = strrchr(text, ')');
+	return close_paren != NULL && close_paren[1] == ' ' &&
+	       (close_paren[2] == 'T' || close_paren[2] == 't');
+}
+
+/* Show what the pipeline at f says: 0; -1 if it cannot be reached (gone,
+ * or not its own), -2 if it was reached but said nothing (said so). */
 static int fetch(const struct found *f, int json)
 {
 	static char buf[1 << 20];
@@ -258,8 +282,17 @@ static int fetch(const struct found *f, int json)
 		got += (size_t)r;
 	}
 	close(fd);
-	if (got == 0)
-		return -1;
+	if (got == 0) {
+		/* There, but silent: stopped (Ctrl-Z), or too busy to say;
+		 * not gone. */
+		fprintf(stderr, "ringpipe stat: @%s (pid %d) did not answer "
+				"within 2 s: %s\n",
+			f->path, f->pid,
+			stopped(f->pid) ? "it is stopped (Ctrl-Z: fg, bg or "
+					  "SIGCONT resumes it)"
+					: "busy, or stuck");
+		return -2;
+	}
 	if (got >= 9 && memcmp(buf, "not yours", 9) == 0) {
 		fprintf(stderr, "ringpipe stat: @%s: not yours to observe\n",
 			f->path);
@@ -275,10 +308,16 @@ int rp_stat_main(const char *name, int json, int watch)
 	int shown = 0;
 
 	for (;;) {
-		int n = find(name, json, found), ok = 0;
-		for (int i = 0; i < n; i++)
-			ok += fetch(&found[i], json) == 0;
-		if (ok == 0) {
+		int n = find(name, json, found), ok = 0, silent = 0;
+		for (int i = 0; i < n; i++) {
+			int r = fetch(&found[i], json);
+			ok += r == 0;
+			silent += r == -2;
+		}
+		/* Stopped or stuck: still there (watched on), not done. */
+		if (ok == 0 && silent > 0 && !watch)
+			return 1;
+		if (ok == 0 && silent == 0) {
 			if (!shown)
 				fprintf(stderr, "ringpipe stat: no running "
 						"pipeline%s%s that you may "

@@ -1310,7 +1310,8 @@ RP_TEST(test_repeated_signal_is_one, 60)
 }
 
 /* Ctrl-Z (SIGTSTP) stops the whole pipeline, as it would a shell
- * pipeline: the supervisor and every stage, and nothing flows; SIGCONT
+ * pipeline: the supervisor and every stage, and nothing flows (ringpipe
+ * stat says it is stopped, not that there is no such pipeline); SIGCONT
  * (fg) resumes them all, and the stop is not working time for the
  * per-record timeout (300 ms here, stopped for over a second). */
 RP_TEST(test_ctrl_z_stops_every_stage, 60)
@@ -1338,7 +1339,22 @@ RP_TEST(test_ctrl_z_stops_every_stage, 60)
 	rp_cmd_child_states(pid, states, sizeof(states));
 	CU_ASSERT_STRING_EQUAL(states, "TTT");
 	a = rp_cmd_lines("OUT");
-	usleep(800000);
+	/* (Meanwhile, 2 s:) ringpipe stat finds it stopped, not gone. */
+	{
+		char bin[512], cmd[1024], *said;
+		rp_cmd_bin(bin, sizeof(bin));
+		snprintf(cmd, sizeof(cmd),
+			 "cd '%s' && { '%s' stat pipeline; echo \"exit $?\"; } "
+			 ">said 2>&1", rp_cmd_dir(), bin);
+		CU_ASSERT(system(cmd) == 0);
+		said = rp_cmd_slurp("said", &n);
+		/* (Ours, by its pid: another run may share the name.) */
+		snprintf(cmd, sizeof(cmd), " (pid %d) did not answer within "
+			 "2 s: it is stopped (Ctrl-Z", (int)pid);
+		CU_ASSERT(said != NULL && strstr(said, cmd) != NULL &&
+			  strstr(said, "no running pipeline") == NULL);
+		free(said);
+	}
 	b = rp_cmd_lines("OUT");
 	CU_ASSERT(a > 0);
 	CU_ASSERT_EQUAL(a, b);
