@@ -736,7 +736,7 @@ static void fail_json(FILE *f, unsigned i, const char *stage,
  * each run that differed in "failed". */
 static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		 const struct rp_chaos_opts *o, const char *out,
-		 const struct rp_chaos_expect *e, FILE *json)
+		 const char *got, const struct rp_chaos_expect *e, FILE *json)
 {
 	static const char *const points[] = {
 		"reserved",	  "commit-half",    "before-publish",
@@ -773,7 +773,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				res.code = wait_code(spawn_run(cfg, &ro, log),
 						     600000 * MS);
 				reap_orphans(5000 * MS);
-				ob = rp_chaos_slurp(out, &on);
+				ob = rp_chaos_slurp(got, &on);
 				lb = rp_chaos_slurp(log, &ln);
 				if (ob)
 					judge(e, ob, on, &res);
@@ -854,7 +854,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 {
 	struct rp_cfg_stage *sink = &cfg->stages[cfg->order[cfg->nstages - 1]];
 	const struct rp_cfg_stage *src = &cfg->stages[cfg->order[0]];
-	char out[300], ref[320], log[320], dead_idx[320];
+	char out[300], ref[320], log[320], dead_idx[320], chaos_out[320];
 	struct rp_run_opts ro = *run;
 	struct outcome res;
 	struct cut cut = {0, 0, -1};
@@ -938,6 +938,9 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	orig = sink->argv[sink->argc - 1];
 	snprintf(out, sizeof(out), "%s", orig);
 	snprintf(ref, sizeof(ref), "%s.chaos-ref", out);
+	/* The runs with faults write beside FILE too: FILE itself (a real
+	 * job's output) is never written. */
+	snprintf(chaos_out, sizeof(chaos_out), "%s.chaos", out);
 	/* What its runs quarantine goes beside FILE, a file per run,
 	 * started over: never into the pipeline's own dead-letter output
 	 * (a replay of that would feed the records of every chaos run). */
@@ -1054,6 +1057,20 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		}
 	}
 
+	{
+		/* (The stage's words are the configuration's to free.) */
+		char *dup = strdup(chaos_out);
+		if (dup == NULL) {
+			if (json)
+				fclose(json);
+			rp_chaos_expect_free(&exp);
+			free(fs);
+			free(plan);
+			return 2;
+		}
+		free(sink->argv[sink->argc - 1]);
+		sink->argv[sink->argc - 1] = dup;
+	}
 	if (o->crashpoints) {
 		int bad;
 		printf("ringpipe chaos: pipeline %s: crash-point sweep, "
@@ -1061,7 +1078,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       cfg->name, o->crashpoints);
 		/* (Its runs' quarantines, all of them, apart too.) */
 		dead_letter_for(cfg, out, ".chaos.dead");
-		bad = sweep(cfg, run, o, out, &exp, json);
+		bad = sweep(cfg, run, o, out, chaos_out, &exp, json);
 		if (json != NULL && fclose(json) != 0) {
 			fprintf(stderr, "ringpipe chaos: writing %s (--json): "
 					"%s\n",
@@ -1112,7 +1129,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	}
 	/* The output starts empty: what a run that never opened it leaves
 	 * is not judged. */
-	unlink(out);
+	unlink(chaos_out);
 	dead_letter_for(cfg, out, ".chaos.dead");
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);
@@ -1216,7 +1233,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		int none;
 		snprintf(cut_path, sizeof(cut_path), "%s.chaos-cut", out);
 		errno = 0;
-		cb = rp_chaos_slurp(out, &cn);
+		cb = rp_chaos_slurp(chaos_out, &cn);
 		none = cb == NULL && errno == ENOENT;
 		if (cb)
 			cut.bad = rp_chaos_cut_judge(&exp, cb, cn, &cut.lines,
@@ -1225,7 +1242,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			cut.bad = -2;
 		free(cb);
 		unlink(cut_path);
-		if (rename(out, cut_path) != 0)
+		if (rename(chaos_out, cut_path) != 0)
 			cut_path[0] = '\0';
 		snprintf(log, sizeof(log), "%s.chaos-rerun.log", out);
 		dead_letter_for(cfg, out, ".chaos-rerun.dead");
@@ -1235,14 +1252,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		reap_orphans(5000 * MS);
 	}
 	errno = 0;
-	ob = rp_chaos_slurp(out, &on);
+	ob = rp_chaos_slurp(chaos_out, &on);
 	if (ob) {
 		judge(&exp, ob, on, &res);
 	} else if (errno == ENOENT) {
 		/* Never written: every record expected is lost. */
 		judge(&exp, "", 0, &res);
 	} else {
-		fprintf(stderr, "ringpipe chaos: cannot read %s: %s\n", out,
+		fprintf(stderr, "ringpipe chaos: cannot read %s: %s\n", chaos_out,
 			strerror(errno));
 		res.ref_lines = exp.count;
 		res.unjudged = 1;

@@ -85,7 +85,14 @@ RP_TEST(test_chaos_kill_stop_is_safe, 120)
 	rp_cmd_dir_make("chaos");
 	write_pipeline("c.yaml", "  - {name: mid, input: read, run: grep, "
 				 "args: [\"[05]$\"], ring: 64k}\n");
+	/* The pipeline's own output (a real job's) is left alone: the runs
+	 * write beside it. */
+	rp_cmd_spit("out", "precious\n", 9);
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	json = rp_cmd_slurp("out", &n);
+	CU_ASSERT(json != NULL && n == 9 && memcmp(json, "precious\n", 9) == 0);
+	free(json);
+	CU_ASSERT_EQUAL(rp_cmd_lines("out.chaos"), 40000);
 	CU_ASSERT(strstr(text, "safety      ok: lost 0, duplicated 0, "
 			       "order kept, quarantined 0") != NULL);
 	CU_ASSERT(strstr(text, "liveness    ok: finished") != NULL);
