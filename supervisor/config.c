@@ -215,7 +215,7 @@ static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (end == s || errno || *s < '0' || *s > '9')
-		return FAIL(c, n, "%s: expected a size like 512K, 1M or 2G, "
+		return FAIL(c, n, "%s: expected a size like 64K, 1M or 256M, "
 				  "got '%s'", what, s);
 	if (*end == 'K' || *end == 'k')
 		mult = 1024, end++;
@@ -225,7 +225,7 @@ static int size_value(struct ctx *c, yaml_node_t *n, const char *what,
 		mult = 1024ull * 1024 * 1024, end++;
 	if (*end != '\0')
 		return FAIL(c, n, "%s: '%s' is not a size: a whole number, then "
-				  "K, M or G or nothing (like 512K, 1M or 2G)",
+				  "K, M or G or nothing (like 64K, 1M or 256M)",
 			    what, s);
 	if (v > max / mult)
 		return FAIL(c, n, "%s: '%s' is more than %llu bytes", what, s,

@@ -33,6 +33,14 @@
 #include "replay.h"
 #include "run.h"
 
+/* A usage mistake: said, then where the whole of it is, not all of it. */
+static void usage_hint(void)
+{
+	fprintf(stderr, "usage: ringpipe run FILE | ringpipe -e 'STAGE ... ! "
+			"STAGE ...' | ringpipe check|chaos|replay|stat ...\n"
+			"(ringpipe --help explains)\n");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -461,7 +469,7 @@ int main(int argc, char **argv)
 	 * ringpipe --report-json r.json -e '...'. */
 	command_first(argc, argv);
 	if (argc < 2) {
-		usage(stderr);
+		usage_hint();
 		free(cfg);
 		return RP_RUN_USAGE;
 	}
@@ -469,7 +477,8 @@ int main(int argc, char **argv)
 	/* ringpipe check -e 'PIPELINE': a one-liner checked, not run (the
 	 * -e among the options before the one-liner: ringpipe -v check -e
 	 * came to check -v -e). */
-	if (!strcmp(cmd, "check")) {
+	/* ringpipe run -e 'PIPELINE': the one-liner's form, ringpipe -e. */
+	if (!strcmp(cmd, "check") || !strcmp(cmd, "run")) {
 		int j = 2;
 		while (j < argc && argv[j][0] == '-' && strcmp(argv[j], "-e") &&
 		       strcmp(argv[j], "--"))
@@ -480,9 +489,9 @@ int main(int argc, char **argv)
 			memmove(&argv[j], &argv[j + 1],
 				(size_t)(argc - j) * sizeof(*argv));
 			argc--;
+			check_only = !strcmp(cmd, "check");
 			argv[1] = e;
 			cmd = argv[1];
-			check_only = 1;
 		}
 	}
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
@@ -507,7 +516,7 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, "ringpipe: unknown command %s\n",
 				cmd);
-		usage(stderr);
+		usage_hint();
 		free(cfg);
 		return RP_RUN_USAGE;
 	}
@@ -524,7 +533,7 @@ int main(int argc, char **argv)
 		}
 		fprintf(stderr, "ringpipe %s%s: no %s given\n",
 			check_only ? "check " : "", cmd, what);
-		usage(stderr);
+		usage_hint();
 		free(cfg);
 		return RP_RUN_USAGE;
 	}
@@ -548,6 +557,8 @@ int main(int argc, char **argv)
 		errno = 0;
 		if (chaos && !strcmp(argv[i], "--seed")) {
 			co.seed = strtoull(argv[++i], &end, 10);
+			if (argv[i][0] < '0' || argv[i][0] > '9')
+				end = NULL; /* strtoull takes -1, " 1" */
 		} else if (chaos && !strcmp(argv[i], "--faults")) {
 			co.faults = (unsigned)strtoul(argv[++i], &end, 10);
 			if (co.faults > 10000)

@@ -3339,6 +3339,28 @@ RP_TEST(test_help_and_option_order, 60)
 		}
 	}
 	{
+		/* run -e, as check -e and replay -e: the one-liner. */
+		char *args[] = {"run", "-q", "-e", "fault --make 3 ! file-sink "
+						   "--lines made", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 0);
+		free(text);
+		CU_ASSERT_EQUAL(rp_cmd_lines("made"), 3);
+	}
+	{
+		/* A mistake of usage: said, and where the rest is, not
+		 * the whole usage; a seed that is not a count refused. */
+		char *args[] = {"run", NULL};
+		char *seed[] = {"chaos", "p.yaml", "--seed", "-1", NULL};
+		CU_ASSERT_EQUAL(run(args, &text), 2);
+		CU_ASSERT(strstr(text, "no FILE given") != NULL &&
+			  strstr(text, "(ringpipe --help explains)") != NULL &&
+			  strstr(text, "--report-json OUT") == NULL);
+		free(text);
+		CU_ASSERT_EQUAL(run(seed, &text), 2);
+		CU_ASSERT(strstr(text, "--seed: bad value '-1'") != NULL);
+		free(text);
+	}
+	{
 		char *args[] = {"-v", "check", "-e", "fault --make 3 ! count",
 				NULL};
 		CU_ASSERT_EQUAL(run(args, &text), 0);
