@@ -430,12 +430,16 @@ static int dead_letter_unwritable(const struct rp_cfg *cfg)
  * opened would take the number, and a stage would get it as its stdin
  * (and a stage's own first fd, its seccomp listener, a number libseccomp
  * refuses).  A closed stdin reads as empty. */
+/* Was stdout closed when ringpipe started (>&-)? */
+static int stdout_closed;
+
 static void std_fds_open(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
 		int nul;
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
+		stdout_closed |= fd == 1;
 		nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
 		if (nul >= 0 && nul != fd) {
 			/* (A lower one was closed too, and is taken.) */
@@ -620,6 +624,23 @@ int main(int argc, char **argv)
 	}
 	if (o.fast_restart)
 		rp_cfg_fast_restart(cfg);
+	/* Its output would go to /dev/null, put in place of the closed
+	 * stdout: as cat >&- fails, the run does not start. */
+	if (stdout_closed && !check_only && strcmp(cmd, "check") != 0) {
+		const struct rp_cfg_stage *last =
+			&cfg->stages[cfg->order[cfg->nstages - 1]];
+		if (last->builtin && last->argc > 1 &&
+		    ((!strcmp(last->argv[0], "file-sink") &&
+		      !strcmp(last->argv[last->argc - 1], "-")) ||
+		     !strcmp(last->argv[0], "exec"))) {
+			fprintf(stderr, "ringpipe: stdout is closed (>&-): "
+					"stage '%s' writes to it, and would "
+					"write nowhere\n", last->name);
+			rp_cfg_free(cfg);
+			free(cfg);
+			return RP_RUN_USAGE;
+		}
+	}
 	/* Each built-in judges its own arguments, before anything starts
 	 * (check, run and chaos alike: a mistake is exit 2, placed).  A run
 	 * takes the signals it handles from here on, as the run does (a

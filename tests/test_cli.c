@@ -2825,7 +2825,8 @@ RP_TEST(test_program_inherits_no_fds, 30)
 /* Started with stdin closed (cmd <&-), as cron and daemons sometimes
  * start jobs: a source reading stdin reads nothing, an exec command's
  * too, and the run ends well, instead of a ring or the seccomp listener
- * taking fd 0 (which failed the stage with a seccomp error). */
+ * taking fd 0 (which failed the stage with a seccomp error).  With
+ * stdout closed, a last stage writing to it is refused. */
 RP_TEST(test_closed_stdin, 30)
 {
 	char bin[512], cmd[2048], *out;
@@ -2848,6 +2849,27 @@ RP_TEST(test_closed_stdin, 30)
 	free(out);
 	out = rp_cmd_slurp("out2", &n);
 	CU_ASSERT(out != NULL && n == 0);
+	free(out);
+	/* A closed stdout, written to by the last stage, is no stdout:
+	 * refused (exit 2), as cat >&- fails; written to a file, the run
+	 * goes. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && printf 'x\\n' > in3 && '%s' -q -e 'file-source "
+		 "--lines in3 ! file-sink --lines -' >&- 2>err3; echo $? >code3; "
+		 "'%s' -q -e 'file-source --lines in3 ! file-sink --lines out3' "
+		 ">&- 2>>err3; echo $? >>code3",
+		 rp_cmd_dir(), bin, bin);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+	out = rp_cmd_slurp("code3", &n);
+	CU_ASSERT(out != NULL && strcmp(out, "2\n0\n") == 0);
+	free(out);
+	out = rp_cmd_slurp("err3", &n);
+	CU_ASSERT(out != NULL && strstr(out, "stdout is closed (>&-): stage "
+					     "'2-file-sink' writes to it") !=
+					 NULL);
+	free(out);
+	out = rp_cmd_slurp("out3", &n);
+	CU_ASSERT(out != NULL && n == 2 && memcmp(out, "x\n", 2) == 0);
 	free(out);
 	rp_cmd_dir_remove();
 }
