@@ -33,6 +33,7 @@ struct sink {
 	int write_err; /* the write error that ended the stage */
 	int gone;      /* its reader went away: it ends, as head does */
 	int cut;       /* a regular file, not yet cut back to at */
+	int append;    /* --append: a fresh start keeps what is there */
 };
 
 /* A regular file is cut back to what the last release vouched for (to
@@ -240,6 +241,8 @@ static int file_sink_main(int argc, char **argv)
 			break;
 		} else if (strcmp(a, "--lines") == 0) {
 			k.lines = 1;
+		} else if (strcmp(a, "--append") == 0) {
+			k.append = 1;
 		} else if (a[0] == '-' && a[1] != '\0') {
 			return builtin_usage(b, "unknown option %s", a);
 		} else {
@@ -291,6 +294,19 @@ static int file_sink_main(int argc, char **argv)
 		    builtin_same_file("file-sink", k.name, k.fd, w + 1, k.at) !=
 			    0)
 			return no_restart(rp_stage_finish(s, -ESTALE, 0));
+		/* Appending: the run's first start writes after what the
+		 * file holds, and stores that length at once (a release of
+		 * nothing), so a restart, even before its first record
+		 * went, cuts back to it and no further. */
+		if (!restored && k.append && k.fd != STDOUT_FILENO &&
+		    fstat(k.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+			uint64_t first[3] = {(uint64_t)st.st_size, k.id[0],
+					     k.id[1]};
+			k.at = first[0];
+			if ((err = rp_stage_save(s, first, 3)) != 0 ||
+			    (err = rp_stage_release(s)) != 0)
+				return rp_stage_finish(s, err, 0);
+		}
 	}
 	k.cut = k.fd != STDOUT_FILENO && fstat(k.fd, &st) == 0 &&
 		S_ISREG(st.st_mode);
@@ -307,13 +323,16 @@ static int file_sink_main(int argc, char **argv)
 
 const struct builtin builtin_file_sink = {
 	.name = "file-sink",
-	.synopsis = "[--lines] FILE|-",
+	.synopsis = "[--lines] [--append] FILE|-",
 	.summary = "write every record's bytes to a file (- for stdout)",
 	.help =
 	"  --lines     end each record with a newline, except a record of\n"
 	"              type 17 (unterminated), 18 (a block of lines) or 19\n"
 	"              (a piece of a line longer than a record, the rest\n"
 	"              in the next): such a line is written whole.\n"
+	"  --append    write after what FILE holds as the run starts (not\n"
+	"              truncated); a restart cuts it back to what the sink\n"
+	"              had released, never below that starting length.\n"
 	"  FILE is created (mode 0644) before the sandbox is entered, and\n"
 	"  truncated when the first record comes or the input ends, so a\n"
 	"  run that fails or is cancelled before then leaves it as it\n"

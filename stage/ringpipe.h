@@ -262,7 +262,8 @@ int rp_stage_finish(struct rp_stage *s, int error, int cancel_reason);
 #define RP_STAGE_STATE_WORDS 4
 /* Save n (<= RP_STAGE_STATE_WORDS) words of state describing everything
  * taken so far; they are stored with the next release of input, in one
- * step with it.  For a source (no input) the words describe what it has
+ * step with it (also a release of nothing: state from before the first
+ * record, an appending sink's starting length, is stored so).  For a source (no input) the words describe what it has
  * emitted so far (a file offset): the current origin ends here (so its
  * last record's type is set, and rp_emit_end_origin called, before it:
  * after it both return -EINVAL), and the

@@ -80,6 +80,8 @@ struct rp_stage {
 	/* input */
 	uint64_t in_seq;       /* sequence number of the next input record */
 	unsigned unreleased;
+	int save_pending;      /* words saved, to be stored with a release
+				* even of nothing */
 	/* output: the origin being emitted and its pending record */
 	uint64_t origin;
 	uint32_t sub;
@@ -1178,7 +1180,7 @@ int rp_stage_release(struct rp_stage *s)
 	if (!err)
 		err = rp_stage_flush(s);
 
-	if (err || s->in == NULL || s->unreleased == 0)
+	if (err || s->in == NULL || (s->unreleased == 0 && !s->save_pending))
 		return err;
 	/* Held: only what comes before the held record goes, with the
 	 * point that record would resume from - unless what is held fills
@@ -1216,6 +1218,7 @@ int rp_stage_release(struct rp_stage *s)
 	err = rp_release_ckpt(s->in, &ck);
 	if (!err) {
 		s->unreleased = 0;
+		s->save_pending = 0;
 		rp_ctl_status_set(s->tx, RP_CTL_WORD_INPUT_SEQ, s->in_seq);
 		/* Every record it took is let go: what it does until the
 		 * next one (an idle loop's sleep, a last error) is not
@@ -1475,6 +1478,7 @@ int rp_stage_save(struct rp_stage *s, const uint64_t *words, unsigned n)
 		return -EINVAL;
 	memset(s->words, 0, sizeof(s->words));
 	memcpy(s->words, words, n * sizeof(*words));
+	s->save_pending = s->in != NULL && !s->replica;
 	if (s->in != NULL || s->out == NULL)
 		return 0; /* stored with the next release */
 	/* A source: its current origin is complete; the point is saved

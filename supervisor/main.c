@@ -56,7 +56,7 @@ static void usage(FILE *f)
 "                      [--expect SUMS]\n"
 "       ringpipe chaos FILE --crashpoints N [--expect SUMS] [--json OUT]\n"
 "       ringpipe replay FILE|-e 'STAGE ...' [--dead PREFIX] [--stage NAME]\n"
-"                       [--to PATH] [--quiet] [--report-json OUT]\n"
+"                       [--to PATH [--append]] [--quiet] [--report-json OUT]\n"
 "       ringpipe [COMMAND] --help\n"
 "       ringpipe --version\n"
 "\n"
@@ -154,7 +154,9 @@ static void usage(FILE *f)
 "options, anything else is replaced by file-sink --lines PATH, or\n"
 "file-sink PATH where records reach it as raw chunks or frames; a PATH\n"
 "naming the dead-letter files is refused), so the real\n"
-"output is never touched.  PREFIX (--dead) defaults to the pipeline's\n"
+"output is never touched; with --append the sink writes after what PATH\n"
+"holds (the real output, say) instead of replacing it.  PREFIX (--dead)\n"
+"defaults to the pipeline's\n"
 "dead-letter prefix; PREFIX.jsonl and PREFIX.rec are checked line by line\n"
 "before anything runs.  Records quarantined again go to\n"
 "PREFIX.replay.rec and .jsonl (first_seq and first_origin: their\n"
@@ -390,10 +392,17 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 			rp_log_set_level(RP_LOG_DEBUG);
 		} else if (!strcmp(a, "-e")) {
 			ro.line = 1; /* FILE is a one-liner */
+		} else if (!strcmp(a, "--append")) {
+			ro.append = 1;
 		} else {
 			return unexpected("ringpipe replay", a, "FILE",
 					  argv[2]);
 		}
+	}
+	if (ro.append && ro.to == NULL) {
+		fprintf(stderr, "ringpipe replay: --append needs --to PATH: "
+				"stdout is written as it is\n");
+		return RP_RUN_USAGE;
 	}
 	stage_bin(bin, sizeof(bin));
 	o->stage_bin = bin;

@@ -220,21 +220,41 @@ static int raw_records(const struct rp_cfg *cfg)
  * each record, as the records of a line pipeline are), or `file-sink
  * to` where the pipeline moves raw bytes or frames (raw). */
 static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given,
-			 int raw)
+			 int raw, int append)
 {
 	struct rp_cfg_stage *last = &rc->stages[rc->nstages - 1];
 	char name[RP_CFG_NAME], input[RP_CFG_NAME];
-	const char *lines[] = {"file-sink", "--lines", to, NULL};
-	const char *bytes[] = {"file-sink", to, NULL};
+	const char *lines[] = {"file-sink", "--lines", "--append", to, NULL};
+	const char *bytes[] = {"file-sink", "--append", to, NULL};
 	const char **argv = raw ? bytes : lines;
 
+	if (!append) {
+		/* (Without it: the words after --append move up.) */
+		lines[2] = to, lines[3] = NULL;
+		bytes[1] = to, bytes[2] = NULL;
+	}
 	if (last->builtin && strcmp(last->argv[0], "file-sink") == 0 &&
 	    last->argc >= 2) {
 		char *path = strdup(to);
+		int has = 0;
 		if (path == NULL)
 			return -ENOMEM;
 		free(last->argv[last->argc - 1]);
 		last->argv[last->argc - 1] = path;
+		for (int i = 1; i < last->argc; i++)
+			has |= strcmp(last->argv[i], "--append") == 0;
+		/* Its options kept, and --append before its FILE. */
+		if (append && !has) {
+			char *opt = strdup("--append");
+			if (opt == NULL || last->argc > RP_CFG_MAX_ARGS) {
+				free(opt);
+				return -ENOMEM;
+			}
+			last->argv[last->argc] = last->argv[last->argc - 1];
+			last->argv[last->argc - 1] = opt;
+			last->argc++;
+			last->argv[last->argc] = NULL;
+		}
 		return 0;
 	}
 	if (rc->nstages == 2) {
@@ -311,7 +331,7 @@ static int build(struct rp_cfg *cfg, int k, const char *tmp, uint64_t n,
 	memcpy(rc->stages[1].input, src, sizeof(src));
 	err = builtin_stage(&rc->stages[0], src, "", argv);
 	if (err == 0)
-		err = redirect_sink(rc, to, o->to != NULL, raw);
+		err = redirect_sink(rc, to, o->to != NULL, raw, o->append);
 	if (err == -ENOMEM)
 		fprintf(stderr, "ringpipe replay: out of memory\n");
 	return err == 0 ? 0 : err == -ENOMEM ? RP_RUN_FAILED : RP_RUN_USAGE;

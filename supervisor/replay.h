@@ -51,6 +51,7 @@ struct rp_replay_opts {
 	const char *dead;  /* dead-letter prefix; NULL: the file's */
 	const char *stage; /* the stage to replay through; NULL: the index's */
 	const char *to;	   /* the sink's file; NULL: "-" */
+	int append;        /* the sink writes after what to holds */
 };
 
 /* The replay command; an exit code as above. */

@@ -685,6 +685,57 @@ RP_TEST(test_file_rotated_under_restart, 60)
 	rp_cmd_dir_remove();
 }
 
+/* file-sink --append: after what the file held, also through restarts -
+ * one before its first record came (which must not take what the file
+ * holds then for the starting length) and one after 100 lines: the old
+ * line, then every line once, in order. */
+RP_TEST(test_sink_append_restarts, 60)
+{
+	char name[48], yaml[512], p[256], *got, want[4096];
+	char *args[] = {"run", p, NULL};
+	int fds[2], code;
+	size_t n, wn = 0;
+	pid_t pid;
+
+	rp_cmd_dir_make("files");
+	rp_cmd_path(p, sizeof(p), "a.yaml");
+	snprintf(name, sizeof(name), "app-%d", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "name: %s\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, \"-\"]}\n"
+		 "  - {name: write, input: read, run: file-sink, "
+		 "args: [--lines, --append, OUT], restart_backoff_ms: 0}\n",
+		 name);
+	rp_cmd_spit("a.yaml", yaml, strlen(yaml));
+	rp_cmd_spit("OUT", "old\n", 4);
+	CU_ASSERT_FATAL(pipe2(fds, O_CLOEXEC) == 0);
+	pid = rp_cmd_start(args, fds[0]);
+	close(fds[0]);
+	/* Killed before its first record, then after 100 lines. */
+	CU_ASSERT(signal_stage(name, "write", 0, SIGKILL));
+	write_numbered(fds[1], 0, 100);
+	for (int i = 0; i < 2000 && rp_cmd_lines("OUT") < 101; i++)
+		usleep(5000);
+	CU_ASSERT_EQUAL(rp_cmd_lines("OUT"), 101);
+	CU_ASSERT(kill_and_await_restart(name, "write", 0));
+	write_numbered(fds[1], 100, 200);
+	close(fds[1]);
+	code = rp_test_exit_code(rp_test_wait(pid, 30));
+	CU_ASSERT_EQUAL(code, 0);
+	wn = (size_t)sprintf(want, "old\n");
+	for (int i = 0; i < 200; i++)
+		wn += (size_t)sprintf(want + wn, "line %d\n", i);
+	got = rp_cmd_slurp("OUT", &n);
+	CU_ASSERT(got != NULL && n == wn && memcmp(got, want, wn) == 0);
+	if (got == NULL || n != wn || memcmp(got, want, wn) != 0) {
+		char *text = rp_cmd_slurp("REPORT", &n);
+		fprintf(stderr, "%s\n", text);
+		free(text);
+	}
+	free(got);
+	rp_cmd_dir_remove();
+}
+
 /* A file-sink writing the file a file-source reads (by its name,
  * through a link, or as the run's stdin) would empty it as the run
  * starts: refused, and the file is left as it was. */
@@ -927,6 +978,8 @@ void rp_suite_file_ends(void)
 		  test_sink_fifo_restarted},
 		 {"a file renamed or cut under a restart: said, the run fails",
 		  test_file_rotated_under_restart},
+		 {"file-sink --append: after what was there, through restarts",
+		  test_sink_append_restarts},
 		 {"a pipe source restarted where it had ended a line",
 		  test_pipe_restart_at_line_start},
 		 {"failures a restart would repeat are not retried",

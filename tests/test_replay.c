@@ -432,7 +432,8 @@ RP_TEST(test_broken_stage_every_record_again, 90)
 
 /* With the default --to (stdout), the pipeline's own output file is
  * neither rewritten nor even opened for writing: same bytes, same inode,
- * same modification time; the record is on stdout. */
+ * same modification time; the record is on stdout.  With --to it and
+ * --append, the record is added after what it held. */
 RP_TEST(test_real_output_untouched, 90)
 {
 	struct stat before, after;
@@ -452,9 +453,29 @@ RP_TEST(test_real_output_untouched, 90)
 	CU_ASSERT_EQUAL(before.st_ino, after.st_ino);
 	CU_ASSERT(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
 		  before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
-	free(text);
 	free(out);
 	free(err);
+	/* --to the real output with --append: the record after what it
+	 * held, nothing of it lost; --append without --to refused. */
+	{
+		char *more[] = {"--to", "out", "--append", NULL};
+		char *bare[] = {"--append", NULL};
+		char *now;
+		size_t m;
+		CU_ASSERT_EQUAL(replay("fixed.yaml", more, &out, &err), 0);
+		free(out);
+		free(err);
+		now = rp_cmd_slurp("out", &m);
+		CU_ASSERT(now != NULL && m == n + 9 &&
+			  memcmp(now, text, n) == 0 &&
+			  memcmp(now + n, POISON "\n", 9) == 0);
+		free(now);
+		CU_ASSERT_EQUAL(replay("fixed.yaml", bare, &out, &err), 2);
+		CU_ASSERT(strstr(err, "--append needs --to PATH") != NULL);
+		free(out);
+		free(err);
+	}
+	free(text);
 	rp_cmd_dir_remove();
 }
 
@@ -1267,7 +1288,7 @@ void rp_suite_replay(void)
 		 {"twenty records through the still-broken stage: each "
 		  "quarantined again",
 		  test_broken_stage_every_record_again},
-		 {"the pipeline's real output is not touched",
+		 {"the real output not touched; appended to with --append",
 		  test_real_output_untouched},
 		 {"Ctrl-C or Ctrl-\\ mid-replay: no temporary file left",
 		  test_interrupted_replay_cleans_up},
