@@ -1375,8 +1375,21 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			      : "VIOLATED",
 		       (unsigned long long)res.lost,
 		       (unsigned long long)res.dup,
-		       res.reordered ? "CHANGED" : "kept",
+		       res.reordered ? "CHANGED"
+		       : res.lost || res.dup
+			   ? "not judged (lines lost or repeated; a line "
+			     "that differs counts as one of each)"
+			   : "kept",
 		       (unsigned long long)res.quarantined);
+		/* Different output with nothing injected: the pipeline's
+		 * own doing, which no fault explains. */
+		if (nf == missed && !ncorrupt && !res.unjudged &&
+		    (res.lost || res.dup || res.reordered))
+			printf("  note        with no fault injected the output "
+			       "differs from the reference: the pipeline does "
+			       "not give the same output twice (a random or "
+			       "time-dependent stage?), which chaos cannot "
+			       "judge\n");
 		if (sup_kill)
 			printf("  liveness    %s: stages %s after the supervisor "
 			       "died; the next run %s\n",
