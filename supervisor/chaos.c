@@ -582,6 +582,25 @@ static void blame(const char *log, const struct fault *fs, unsigned nf,
 	free(p);
 }
 
+/* A path as a shell takes it back: as it is when it is plain, else in
+ * single quotes (its own single quotes as '\''). */
+static void shell_word(const char *w)
+{
+	if (w[0] != '\0' &&
+	    strspn(w, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789_-./+,:@%=") == strlen(w)) {
+		fputs(w, stdout);
+		return;
+	}
+	putchar('\'');
+	for (; *w; w++)
+		if (*w == '\'')
+			fputs("'\\''", stdout);
+		else
+			putchar(*w);
+	putchar('\'');
+}
+
 /* contained: -1 without corruptions (not judged on containment). */
 static void print_json(FILE *j, const struct rp_cfg *cfg,
 		       const struct rp_chaos_opts *o, const struct fault *fs,
@@ -1086,10 +1105,15 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			bad = 1;
 		}
 		json = NULL;
-		printf("  replay      ringpipe chaos %s --crashpoints %u%s%s%s\n",
-		       o->file, o->crashpoints,
-		       run->fast_restart ? " --fast-restart" : "",
-		       o->expect ? " --expect " : "", o->expect ? o->expect : "");
+		printf("  replay      ringpipe chaos ");
+		shell_word(o->file);
+		printf(" --crashpoints %u%s", o->crashpoints,
+		       run->fast_restart ? " --fast-restart" : "");
+		if (o->expect) {
+			printf(" --expect ");
+			shell_word(o->expect);
+		}
+		printf("\n");
 		rp_chaos_expect_free(&exp);
 		free(fs);
 		free(plan);
@@ -1413,12 +1437,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				strcat(kinds, ",");
 				strcat(kinds, kind_names[b].name);
 			}
-		printf("  replay      ringpipe chaos %s --seed %llu --faults %u "
-		       "--every %u --kinds %s%s%s%s\n",
-		       o->file, (unsigned long long)o->seed, o->faults,
-		       o->every_ms, kinds + 1,
-		       run->fast_restart ? " --fast-restart" : "",
-		       o->expect ? " --expect " : "", o->expect ? o->expect : "");
+		printf("  replay      ringpipe chaos ");
+		shell_word(o->file);
+		printf(" --seed %llu --faults %u --every %u --kinds %s%s",
+		       (unsigned long long)o->seed, o->faults, o->every_ms,
+		       kinds + 1, run->fast_restart ? " --fast-restart" : "");
+		if (o->expect) {
+			printf(" --expect ");
+			shell_word(o->expect);
+		}
+		printf("\n");
 		if (json) {
 			print_json(json, cfg, o, fs, nf, &res, &cut, sup_kill,
 				   ncorrupt ? contained : -1, schedule, med,
