@@ -789,6 +789,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				ro.crash_stage = k;
 				ro.crash_point = (int)rp_crashpoint_parse(points[p]);
 				ro.crash_n = n;
+				unlink(got); /* each run's output its own */
 				res.code = wait_code(spawn_run(cfg, &ro, log),
 						     600000 * MS);
 				reap_orphans(5000 * MS);
@@ -956,6 +957,18 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	orig = sink->argv[sink->argc - 1];
 	snprintf(out, sizeof(out), "%s", orig);
+	/* Each run writes its output afresh (each is judged whole): a
+	 * sink's --append, for the real job, is left out. */
+	for (int i = 1; i < sink->argc - 1 &&
+			strcmp(sink->argv[i], "--") != 0;)
+		if (strcmp(sink->argv[i], "--append") == 0) {
+			free(sink->argv[i]);
+			memmove(&sink->argv[i], &sink->argv[i + 1],
+				(size_t)(sink->argc - i) * sizeof(*sink->argv));
+			sink->argc--;
+		} else {
+			i++;
+		}
 	snprintf(ref, sizeof(ref), "%s.chaos-ref", out);
 	/* The runs with faults write beside FILE too: FILE itself (a real
 	 * job's output) is never written. */
@@ -1038,6 +1051,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		char sums[340];
 		int err;
 		sink->argv[sink->argc - 1] = ref;
+		unlink(ref);
 		snprintf(log, sizeof(log), "%s.chaos-ref.log", out);
 		t0 = rp_now_ns();
 		res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);

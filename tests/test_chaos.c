@@ -927,6 +927,23 @@ RP_TEST(test_chaos_no_fault_said, 60)
 			       "\"injected\":0,") != NULL);
 	free(json);
 	free(text);
+	/* A sink that appends, for the real job: each run's output is
+	 * still its own (run twice, the reference is not doubled). */
+	{
+		char *none[] = {"chaos", "a.yaml", "--faults", "0", NULL};
+		static const char ap[] =
+		    "name: ap\nstages:\n"
+		    "  - {name: read, run: file-source, args: [--lines, in]}\n"
+		    "  - {name: write, input: read, run: file-sink,"
+		    " args: [--lines, --append, out]}\n";
+		rp_cmd_spit("a.yaml", ap, sizeof(ap) - 1);
+		for (int i = 0; i < 2; i++) {
+			CU_ASSERT_EQUAL(rp_cmd_run(none, &text), 0);
+			CU_ASSERT(strstr(text, " 10 records in out.chaos-ref") !=
+				  NULL);
+			free(text);
+		}
+	}
 	/* Output that differs with no fault injected: the pipeline's own
 	 * doing (a line with the time in it), said so; its order not
 	 * called kept beside a line lost and one repeated. */
