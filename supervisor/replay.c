@@ -241,17 +241,21 @@ static int redirect_sink(struct rp_cfg *rc, const char *to, int to_given,
 			return -ENOMEM;
 		free(last->argv[last->argc - 1]);
 		last->argv[last->argc - 1] = path;
-		for (int i = 1; i < last->argc; i++)
+		for (int i = 1; i < last->argc - 1 &&
+				strcmp(last->argv[i], "--") != 0;
+		     i++)
 			has |= strcmp(last->argv[i], "--append") == 0;
-		/* Its options kept, and --append before its FILE. */
+		/* Its options kept, and --append among them. */
 		if (append && !has) {
 			char *opt = strdup("--append");
 			if (opt == NULL || last->argc > RP_CFG_MAX_ARGS) {
 				free(opt);
 				return -ENOMEM;
 			}
-			last->argv[last->argc] = last->argv[last->argc - 1];
-			last->argv[last->argc - 1] = opt;
+			/* First among its options: before a --. */
+			memmove(&last->argv[2], &last->argv[1],
+				(size_t)(last->argc - 1) * sizeof(*last->argv));
+			last->argv[1] = opt;
 			last->argc++;
 			last->argv[last->argc] = NULL;
 		}

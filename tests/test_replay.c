@@ -475,6 +475,31 @@ RP_TEST(test_real_output_untouched, 90)
 		free(out);
 		free(err);
 	}
+	/* A sink whose FILE comes after --: --append goes before it. */
+	{
+		char *more[] = {"--to", "out", "--append", NULL};
+		char *yaml = rp_cmd_slurp("fixed.yaml", &n);
+		char *at = yaml ? strstr(yaml, "args: [--lines, ") : NULL;
+		size_t m;
+		CU_ASSERT_FATAL(at != NULL);
+		{
+			char fixed2[4096];
+			snprintf(fixed2, sizeof(fixed2), "%.*sargs: [--lines, "
+				 "--, %s", (int)(at - yaml), yaml,
+				 at + strlen("args: [--lines, "));
+			spit_text("fixed2.yaml", fixed2);
+		}
+		free(yaml);
+		yaml = rp_cmd_slurp("out", &m);
+		CU_ASSERT_EQUAL(replay("fixed2.yaml", more, &out, &err), 0);
+		free(out);
+		free(err);
+		free(text);
+		text = rp_cmd_slurp("out", &n);
+		CU_ASSERT(text != NULL && yaml != NULL && n == m + 9 &&
+			  memcmp(text, yaml, m) == 0);
+		free(yaml);
+	}
 	free(text);
 	rp_cmd_dir_remove();
 }
