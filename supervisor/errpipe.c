@@ -25,8 +25,11 @@ int rp_errpipe_open(struct rp_errpipe *e, const char *name, uid_t uid,
 	 * open its own stderr by name (/dev/stderr: the shell's echo >
 	 * /dev/stderr) once it runs as the stage user.  Its to open, then
 	 * (only its processes hold it; their /proc is not another's). */
-	if ((geteuid() == 0 && fchown(p[1], uid, gid) < 0) ||
-	    fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
+	if (geteuid() == 0 && fchown(p[1], uid, gid) < 0) {
+		/* (Root of a user namespace without that uid: the stage's
+		 * switch to it fails, and says so better.) */
+	}
+	if (fcntl(p[0], F_SETFL, O_NONBLOCK) < 0) {
 		int err = -errno;
 		close(p[0]);
 		close(p[1]);
