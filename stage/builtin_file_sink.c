@@ -333,6 +333,8 @@ const struct builtin builtin_file_sink = {
 	"  --append    write after what FILE holds as the run starts (not\n"
 	"              truncated); a restart cuts it back to what the sink\n"
 	"              had released, never below that starting length.\n"
+	"              Nothing else may write FILE meanwhile: what another\n"
+	"              writer adds is cut away.\n"
 	"  FILE is created (mode 0644) before the sandbox is entered, and\n"
 	"  truncated when the first record comes or the input ends, so a\n"
 	"  run that fails or is cancelled before then leaves it as it\n"

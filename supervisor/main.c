@@ -362,6 +362,26 @@ static int stat_main(int argc, char **argv, int from, const char *name)
 	return rp_stat_main(name, json, watch);
 }
 
+/* Was stdout closed when ringpipe started (>&-)? */
+static int stdout_closed;
+
+/* A path that names our stdout. */
+static int names_stdout(const char *path)
+{
+	return !strcmp(path, "-") || !strcmp(path, "/dev/stdout") ||
+	       !strcmp(path, "/dev/fd/1") || !strcmp(path, "/proc/self/fd/1");
+}
+
+/* Said, if stdout is closed and path names it: 1. */
+static int closed_stdout(const char *who, const char *path)
+{
+	if (!stdout_closed || !names_stdout(path))
+		return 0;
+	fprintf(stderr, "ringpipe: stdout is closed (>&-): %s writes to it, "
+			"and would write nowhere\n", who);
+	return 1;
+}
+
 /* ringpipe replay FILE [--dead PREFIX] [--stage NAME] [--to PATH]
  * [--quiet] [--report-json OUT], or -e PIPELINE for FILE */
 static int replay_main(int argc, char **argv, struct rp_run_opts *o)
@@ -399,6 +419,8 @@ static int replay_main(int argc, char **argv, struct rp_run_opts *o)
 					  argv[2]);
 		}
 	}
+	if (closed_stdout("the replay", ro.to ? ro.to : "-"))
+		return RP_RUN_USAGE;
 	if (ro.append && ro.to == NULL) {
 		fprintf(stderr, "ringpipe replay: --append needs --to PATH: "
 				"stdout is written as it is\n");
@@ -439,9 +461,6 @@ static int dead_letter_unwritable(const struct rp_cfg *cfg)
  * opened would take the number, and a stage would get it as its stdin
  * (and a stage's own first fd, its seccomp listener, a number libseccomp
  * refuses).  A closed stdin reads as empty. */
-/* Was stdout closed when ringpipe started (>&-)? */
-static int stdout_closed;
-
 static void std_fds_open(void)
 {
 	for (int fd = 0; fd <= 2; fd++) {
@@ -573,19 +592,24 @@ int main(int argc, char **argv)
 			if (argv[i][0] < '0' || argv[i][0] > '9')
 				end = NULL; /* strtoull takes -1, " 1" */
 		} else if (chaos && !strcmp(argv[i], "--faults")) {
-			co.faults = (unsigned)strtoul(argv[++i], &end, 10);
-			if (co.faults > 10000)
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			co.faults = (unsigned)v;
+			if (v > 10000 || argv[i][0] < '0' || argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--every")) {
-			co.every_ms = (unsigned)strtoul(argv[++i], &end, 10);
-			if (co.every_ms == 0 || co.every_ms > 60000)
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			co.every_ms = (unsigned)v;
+			if (v == 0 || v > 60000 || argv[i][0] < '0' ||
+			    argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--kinds")) {
 			co.kinds = rp_chaos_kinds(argv[++i]);
 			end = co.kinds ? argv[i] + strlen(argv[i]) : NULL;
 		} else if (chaos && !strcmp(argv[i], "--crashpoints")) {
-			co.crashpoints = (unsigned)strtoul(argv[++i], &end, 10);
-			if (co.crashpoints == 0 || co.crashpoints > 1000)
+			unsigned long v = strtoul(argv[++i], &end, 10);
+			co.crashpoints = (unsigned)v;
+			if (v == 0 || v > 1000 || argv[i][0] < '0' ||
+			    argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--json")) {
 			co.json = argv[++i];
@@ -634,17 +658,16 @@ int main(int argc, char **argv)
 	if (o.fast_restart)
 		rp_cfg_fast_restart(cfg);
 	/* Its output would go to /dev/null, put in place of the closed
-	 * stdout: as cat >&- fails, the run does not start. */
+	 * stdout: as cat >&- fails, the run does not start.  (What an
+	 * exec stage's program writes cannot be told.) */
 	if (stdout_closed && !check_only && strcmp(cmd, "check") != 0) {
 		const struct rp_cfg_stage *last =
 			&cfg->stages[cfg->order[cfg->nstages - 1]];
+		char who[RP_CFG_NAME + 16];
+		snprintf(who, sizeof(who), "stage '%s'", last->name);
 		if (last->builtin && last->argc > 1 &&
-		    ((!strcmp(last->argv[0], "file-sink") &&
-		      !strcmp(last->argv[last->argc - 1], "-")) ||
-		     !strcmp(last->argv[0], "exec"))) {
-			fprintf(stderr, "ringpipe: stdout is closed (>&-): "
-					"stage '%s' writes to it, and would "
-					"write nowhere\n", last->name);
+		    !strcmp(last->argv[0], "file-sink") &&
+		    closed_stdout(who, last->argv[last->argc - 1])) {
 			rp_cfg_free(cfg);
 			free(cfg);
 			return RP_RUN_USAGE;
