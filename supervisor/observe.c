@@ -265,6 +265,7 @@ static int fetch(const struct found *f, int json)
 	int64_t deadline = now_ms() + 2000;
 	int fd = reach(f, deadline);
 	size_t got = 0;
+	int silent = 0; /* its time ran out, not its answer */
 
 	if (fd < 0)
 		return -1;
@@ -272,8 +273,10 @@ static int fetch(const struct found *f, int json)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int64_t left = deadline - now_ms();
 		ssize_t r;
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			silent = 1;
 			break;
+		}
 		r = read(fd, buf + got, sizeof(buf) - got);
 		if (r < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -282,6 +285,8 @@ static int fetch(const struct found *f, int json)
 		got += (size_t)r;
 	}
 	close(fd);
+	if (got == 0 && !silent)
+		return -1; /* it closed: ending, gone */
 	if (got == 0) {
 		/* There, but silent: stopped (Ctrl-Z), or too busy to say;
 		 * not gone. */
