@@ -32,29 +32,49 @@ static void write_numbered(int fd, int from, int to)
 	CU_ASSERT_EQUAL(write(fd, buf, len), (ssize_t)len);
 }
 
-/* SIGKILL stage of the running pipeline once it has sent on `after`
- * records (0: at once; a sink sends none), then wait for its restart
- * (another pid): 1 if both came (10 s each at most). */
-static int kill_and_await_restart(const char *pipeline, const char *stage,
-				  unsigned long after)
+/* The pid of stage of the running pipeline once the stat shows it (and,
+ * with after, once it has sent on that many records); 0 after 10 s. */
+static pid_t stage_pid(const char *pipeline, const char *stage,
+		       unsigned long after)
 {
 	char json[8192], key[96];
-	pid_t first = 0, again = 0;
-	int killed = 0;
+	pid_t pid;
 
 	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
-	for (int i = 0; i < 2000 && !killed; i++) {
+	for (int i = 0; i < 2000; i++) {
 		const char *at, *r;
 		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
 		    (at = strstr(json, key)) != NULL &&
 		    (after == 0 ||
 		     ((r = strstr(at, "\"records_out\":")) != NULL &&
 		      strtoul(r + 14, NULL, 10) >= after)) &&
-		    (first = rp_cmd_stat_pid(json, stage)) > 0)
-			killed = kill(first, SIGKILL) == 0;
-		else
-			usleep(5000);
+		    (pid = rp_cmd_stat_pid(json, stage)) > 0)
+			return pid;
+		usleep(5000);
 	}
+	return 0;
+}
+
+/* Send sig (0: none) to stage of the running pipeline once stage_pid
+ * finds it: 1 if it was there. */
+static int signal_stage(const char *pipeline, const char *stage,
+			unsigned long after, int sig)
+{
+	pid_t pid = stage_pid(pipeline, stage, after);
+
+	return pid > 0 && kill(pid, sig) == 0;
+}
+
+/* SIGKILL stage of the running pipeline once it has sent on `after`
+ * records (0: at once; a sink sends none), then wait for its restart
+ * (another pid): 1 if both came (10 s each at most). */
+static int kill_and_await_restart(const char *pipeline, const char *stage,
+				  unsigned long after)
+{
+	char json[8192];
+	pid_t first = stage_pid(pipeline, stage, after), again = 0;
+	int killed = first > 0 && kill(first, SIGKILL) == 0;
+
 	for (int i = 0; i < 2000 && killed; i++) {
 		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
 		    (again = rp_cmd_stat_pid(json, stage)) > 0 &&
@@ -560,30 +580,6 @@ RP_TEST(test_sink_fifo_restarted, 60)
 	}
 	free(got);
 	rp_cmd_dir_remove();
-}
-
-/* Send sig (0: none) to stage of the running pipeline once the stat
- * shows it (and, with after, once it has sent on that many records): 1
- * if it was there. */
-static int signal_stage(const char *pipeline, const char *stage,
-			unsigned long after, int sig)
-{
-	char json[8192], key[96];
-	pid_t pid;
-
-	snprintf(key, sizeof(key), "{\"name\":\"%s\"", stage);
-	for (int i = 0; i < 2000; i++) {
-		const char *at, *r;
-		if (rp_cmd_stat_json(pipeline, json, sizeof(json)) == 0 &&
-		    (at = strstr(json, key)) != NULL &&
-		    (after == 0 ||
-		     ((r = strstr(at, "\"records_out\":")) != NULL &&
-		      strtoul(r + 14, NULL, 10) >= after)) &&
-		    (pid = rp_cmd_stat_pid(json, stage)) > 0)
-			return kill(pid, sig) == 0;
-		usleep(5000);
-	}
-	return 0;
 }
 
 /* A log rotation under a running pipeline: the file a file-source reads
