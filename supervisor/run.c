@@ -3119,6 +3119,8 @@ static int landlock_used(struct sup *s)
 	return 0;
 }
 
+static uint64_t records_in_now(struct sup *s, int k);
+
 /* Did stage k end before its input did, leaving some of it unread?  Its
  * word, weighed with what came after: records left in its input ring,
  * or a stage before it that ended as its output closed, with more to
@@ -3164,7 +3166,7 @@ static void report(struct sup *s)
 		rp_sandbox_describe(r->layers, layers, sizeof(layers));
 		fprintf(stderr, "  %-16s %-9s in %-10llu policy %-6s layers %s%s%s\n",
 			r->cfg->name, state_name[r->state],
-			(unsigned long long)r->records_in,
+			(unsigned long long)records_in_now(s, k),
 			rp_policy_name(r->cfg->sandbox.policy),
 			layers[0] ? layers : "-", r->why[0] ? "  -- " : "",
 			r->why);
@@ -3208,9 +3210,8 @@ static uint64_t records_in_now(struct sup *s, int k)
 	struct rp_ring_stats p, c;
 	uint64_t v, used;
 
-	if (r->proc.rx == NULL)
-		return r->records_in;
-	v = rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_INPUT_SEQ);
+	v = r->proc.rx ? rp_ctl_status_read(r->proc.rx, RP_CTL_WORD_INPUT_SEQ)
+		       : 0;
 	if (v <= r->records_in || v >= UINT64_MAX / 2)
 		v = r->records_in;
 	/* Its word moves as it releases: a stage that holds its input (an
@@ -3222,10 +3223,11 @@ static uint64_t records_in_now(struct sup *s, int k)
 	    rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 &&
 	    (c.records < p.records ? c.records : p.records) > v)
 		v = c.records < p.records ? c.records : p.records;
-	/* A running source's word moves only as it starts (a restart
-	 * numbers from it): what it has published so far stands for what
-	 * it read. */
-	else if (alive(r->state) && !has_in(s, k) && has_out(s, k) &&
+	/* A source's word moves only as it starts (a restart numbers from
+	 * it): what it has published so far stands for what it read,
+	 * running, or killed before its final count (a SIGTERM to every
+	 * process). */
+	else if (!has_in(s, k) && has_out(s, k) &&
 		 rp_ring_observe(ring_out(s, k), &p, &c, &used) == 0 &&
 		 p.records > v)
 		v = p.records;
