@@ -169,16 +169,22 @@ static int lock_files(const struct rp_deadletter *d)
  * unmixed without the lock). */
 static int64_t append_whole(int fd, const void *buf, size_t len)
 {
-	ssize_t n;
+	const char *p = buf;
+	size_t done = 0;
 	off_t end;
 
-	do
-		n = write(fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	if ((size_t)n != len)
-		return -EIO;
+	/* A short write (a file system filling up) goes on with the rest,
+	 * whose write then says why: ENOSPC, not a bare EIO. */
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		done += (size_t)n;
+	}
 	/* With O_APPEND, the offset is left at the end of this write. */
 	if ((end = lseek(fd, 0, SEEK_CUR)) < 0)
 		return -errno;
