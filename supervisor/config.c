@@ -1144,6 +1144,32 @@ static int check_graph(struct rp_cfg *cfg)
 	}
 	if ((err = check_same_file(cfg)))
 		return err;
+	/* memory: is an address-space limit, and a stage's rings are mapped
+	 * in its address space, each twice over (the mirror that lets a
+	 * record wrap): a limit they fill leaves the stage nothing to
+	 * allocate, and it would fail at every start. */
+	for (int k = 0; k < cfg->nstages; k++) {
+		struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
+		uint64_t in = k > 0 ? st->ring : 0;
+		uint64_t out = k + 1 < cfg->nstages
+				       ? cfg->stages[cfg->order[k + 1]].ring
+				       : 0;
+		uint64_t need = 2 * (in + out) + (16ull << 20);
+		if (st->sandbox.limit_as == 0 || st->sandbox.limit_as >= need)
+			continue;
+		return fail_at(cfg, st->line, st->column,
+			       "stage '%s': memory: %llu MiB is less than "
+			       "its rings take, mapped twice over (its input "
+			       "ring %llu KiB, its output ring %llu KiB), and "
+			       "16 MiB besides: give it %llu MiB or more, or "
+			       "smaller rings",
+			       st->name,
+			       (unsigned long long)(st->sandbox.limit_as >> 20),
+			       (unsigned long long)(in >> 10),
+			       (unsigned long long)(out >> 10),
+			       (unsigned long long)((need + (1u << 20) - 1) >>
+						    20));
+	}
 	/* The last stage's program writes to stdout, where the stage
 	 * cannot see it write: its end cannot be timed. */
 	{

@@ -77,6 +77,15 @@ RP_TEST(test_check_names_line_and_column, 60)
 		 "replicas: 2}\n",
 		 "p.yaml:4:5: stage 'b': replicas: as the last stage each copy "
 		 "writes its results itself, in no order"},
+		/* A memory limit its rings fill, mapped twice over: the
+		 * stage could allocate nothing, at every start. */
+		{"name: p\nstages:\n"
+		 "  - {name: a, run: fault, args: [--make, \"3\"]}\n"
+		 "  - {name: b, input: a, run: count, ring: 64M, "
+		 "sandbox: {memory: 64M}}\n",
+		 "p.yaml:4:5: stage 'b': memory: 64 MiB is less than its rings "
+		 "take, mapped twice over (its input ring 65536 KiB, its output "
+		 "ring 0 KiB), and 16 MiB besides: give it 144 MiB or more"},
 		/* (Relative: to the directory ringpipe runs in, the test's.) */
 		{"name: p\ndead_letter: no/such/dir/d\nstages:\n"
 		 "  - {name: a, run: fault, args: [--make, \"3\"]}\n"
