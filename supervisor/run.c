@@ -731,9 +731,21 @@ static int maybe_restart(struct sup *s, int k, const char *why,
 			r->stuck = 0;
 		r->fast_mark = mark;
 		if (r->stuck >= FAST_STUCK_MAX) {
-			snprintf(r->why, sizeof(r->why), "%s; failed %u times "
-				 "in a row with no record done between: giving "
-				 "up (--fast-restart)", why, r->stuck + 1);
+			/* An exec stage's restart feeds its program again
+			 * what it held back (up to a quarter of its input
+			 * ring): one that fails that often never gets past
+			 * it, where a smaller ring would. */
+			int held = c->builtin && !strcmp(c->argv[0], "exec") &&
+				   !rp_cfg_exec_option(c, "--each") &&
+				   !rp_cfg_exec_option(c, "--chunks");
+			snprintf(r->why, sizeof(r->why), "%.*s; failed %u "
+				 "times in a row with no record done between: "
+				 "giving up (--fast-restart)%s",
+				 held ? 60 : 150, why, r->stuck + 1,
+				 held ? "; each restart replays what it held "
+					"(a quarter of its ring): try a "
+					"smaller ring"
+				      : "");
 			return 0;
 		}
 	}

@@ -2240,6 +2240,10 @@ RP_TEST(test_fast_restart_gives_up_when_stuck, 60)
 	CU_ASSERT(rp_now_ns() - t0 < 20000000000LL);
 	CU_ASSERT(strstr(text, "failed 21 times in a row with no record done "
 			       "between: giving up (--fast-restart)") != NULL);
+	/* (An exec stage replays what it held at each restart: said, with
+	 * what makes that less.) */
+	CU_ASSERT(strstr(text, "each restart replays what it held (a quarter "
+			       "of its ring): try a smaller ring") != NULL);
 	CU_ASSERT(strstr(text, "restarted 20 times") != NULL);
 	free(text);
 	/* Also one that makes its held input's outputs again each time
