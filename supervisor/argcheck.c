@@ -100,15 +100,22 @@ static void setting_hint(const struct rp_cfg_stage *st, char *why,
 
 	if (strstr(why, "a setting goes") != NULL)
 		return;
-	for (int i = 1; i < st->argc && strcmp(st->argv[i], "--") != 0; i++) {
-		const char *w = st->argv[i];
-		if (rp_cfg_is_setting(w) && strstr(why, w) != NULL) {
-			snprintf(why + n, len - n, " (a setting goes right "
-				 "after the stage's name, before its own "
-				 "words: %s %s ...)", st->argv[0], w);
-			return;
+	/* The word the refusal names first; else any setting among them
+	 * (file-sink --lines @ring=4K out: "out is extra"). */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 1;
+		     i < st->argc && strcmp(st->argv[i], "--") != 0; i++) {
+			const char *w = st->argv[i];
+			if (rp_cfg_is_setting(w) &&
+			    (pass == 1 || strstr(why, w) != NULL)) {
+				snprintf(why + n, len - n, " (%s is a setting: "
+					 "a setting goes right after the "
+					 "stage's name, before its own words: "
+					 "%s %s ...)",
+					 w, st->argv[0], w);
+				return;
+			}
 		}
-	}
 }
 
 /* A stage's check under way: its process, and the read end of its

@@ -452,10 +452,22 @@ RP_TEST(test_one_liner_places, 60)
 					"@name=x ! count", NULL};
 			CU_ASSERT_EQUAL(run(late, &text), 2);
 			CU_ASSERT(strstr(text, "stage '2-head': one N only "
-					       "(@name=x is extra) (a setting "
-					       "goes right after the stage's "
-					       "name, before its own words: "
-					       "head @name=x ...)") != NULL);
+					       "(@name=x is extra) (@name=x is "
+					       "a setting: a setting goes right "
+					       "after the stage's name, before "
+					       "its own words: head @name=x "
+					       "...)") != NULL);
+			free(text);
+		}
+		/* Also where the refusal names another word. */
+		{
+			char *late[] = {"check", "-e", "file-source in ! "
+					"file-sink --lines @ring=4K out",
+					NULL};
+			CU_ASSERT_EQUAL(run(late, &text), 2);
+			CU_ASSERT(strstr(text, "(out is extra) (@ring=4K is a "
+					       "setting: a setting goes right "
+					       "after") != NULL);
 			free(text);
 		}
 	}
