@@ -3233,7 +3233,8 @@ static uint64_t records_in_now(struct sup *s, int k)
 	 * more than was published). */
 	if (alive(r->state) && r->nrep == 1 && has_in(s, k) &&
 	    rp_ring_observe(ring_in(s, k), &p, &c, &used) == 0 &&
-	    (c.records < p.records ? c.records : p.records) > v)
+	    (c.records < p.records ? c.records : p.records) > v &&
+	    (c.records < p.records ? c.records : p.records) < UINT64_MAX / 2)
 		v = c.records < p.records ? c.records : p.records;
 	/* A source's word moves only as it starts (a restart numbers from
 	 * it): what it has published so far stands for what it read,
@@ -3241,7 +3242,7 @@ static uint64_t records_in_now(struct sup *s, int k)
 	 * process). */
 	else if (!has_in(s, k) && has_out(s, k) &&
 		 rp_ring_observe(ring_out(s, k), &p, &c, &used) == 0 &&
-		 p.records > v)
+		 p.records > v && p.records < UINT64_MAX / 2)
 		v = p.records;
 	return v;
 }
