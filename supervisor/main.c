@@ -46,7 +46,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "usage: ringpipe run FILE [--stats] [-q|-v] [--drain] [--fast-restart]\n"
 "                [--report-json OUT]\n"
-"       ringpipe -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
+"       ringpipe [run] -e 'STAGE [ARGS] ! STAGE [ARGS] ! ...' [--stats]\n"
 "                [-q|-v] [--drain] [--fast-restart] [--report-json OUT]\n"
 "       ringpipe check FILE\n"
 "       ringpipe check -e 'STAGE [ARGS] ! ...'\n"
