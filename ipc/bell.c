@@ -150,14 +150,23 @@ int rp_bell_ring(struct rp_bell *b)
 	return 1;
 }
 
-int rp_bell_hungry(const struct rp_bell *b)
+/* hungry: the waiters in its low half, an announcement count above. */
+#define HUNGRY_WAITERS 0xffffu
+#define HUNGRY_ANNOUNCE 0x10000u
+
+int rp_bell_hungry(const struct rp_bell *b, uint32_t *seen)
 {
-	return rp_load32_relaxed(&b->sh_bell->hungry) != 0;
+	uint32_t h = rp_load32_relaxed(&b->sh_bell->hungry);
+
+	if ((h & HUNGRY_WAITERS) == 0 || (h & ~HUNGRY_WAITERS) == *seen)
+		return 0;
+	*seen = h & ~HUNGRY_WAITERS;
+	return 1;
 }
 
 void rp_bell_announce(struct rp_bell *b)
 {
-	rp_add32(&b->sh_bell->hungry, 1);
+	rp_add32(&b->sh_bell->hungry, HUNGRY_ANNOUNCE + 1);
 	/* Pairs with the fence wakers run before reading hungry/parked. */
 	rp_fence_full();
 }

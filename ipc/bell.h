@@ -71,9 +71,13 @@ int rp_bell_eventfd(const struct rp_bell *b);
  * a sleeper was woken (counted in the stats), 0 if none was parked or the
  * parked ones were woken already. */
 int rp_bell_ring(struct rp_bell *b);
-/* Is the receiver waiting for work (spinning or parked)?  A hint for
- * publishing a batch early; correctness never depends on it. */
-int rp_bell_hungry(const struct rp_bell *b);
+/* Does the receiver wait for work (spinning or parked) and has it said so
+ * since *seen?  Then *seen is brought up to date and 1 returned: a hint for
+ * publishing a batch early, once per wait (a waiter fed once leaves its
+ * wait; publishing every record to one that is not running - it yielded or
+ * was preempted by the very producer - would only slow that producer).
+ * Correctness never depends on it. */
+int rp_bell_hungry(const struct rp_bell *b, uint32_t *seen);
 
 /*
  * Waiter side.  ready(arg) returns > 0 when the waiter has something to do,

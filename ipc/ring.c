@@ -1004,7 +1004,7 @@ int rp_commit(struct rp_producer *p, uint32_t len, const struct rp_meta *m)
 		p->gave_up_whole = 0; /* the next origin is whole so far */
 	if (p->whole_tail != p->pub_tail &&
 	    (p->whole_tail - p->pub_tail >= p->batch_bytes ||
-	     rp_bell_hungry(p->peer)))
+	     rp_bell_hungry(p->peer, &p->hunger_seen)))
 		producer_publish(p);
 	return 0;
 }

@@ -54,6 +54,7 @@ struct rp_producer {
 	uint64_t ck_pos;     /* the tail when it was set: the records of
 			      * the origins it covers all lie below */
 	uint32_t batch_bytes;
+	uint32_t hunger_seen; /* the consumer's last announcement fed */
 	int slot;            /* MP producers: my claim slot, else -1 */
 	int restart_mark;    /* the next record is this attach's first */
 	struct rp_local_stats st, st_flushed;

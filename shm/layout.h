@@ -328,7 +328,7 @@ static inline uint64_t rp_rec_size(uint32_t len)
 /* ----------------------------------------------------------- doorbells */
 
 #define RP_BELL_MAGIC 0x52504242u /* "RPBB" */
-#define RP_BELL_VERSION 2u
+#define RP_BELL_VERSION 3u
 #define RP_BELL_SEG_SIZE RP_PAGE
 
 /*
@@ -344,7 +344,8 @@ struct rp_bell_shm {
 	rp_atomic32 seq;    /* 0x08 futex word: bit 0 armed by a waiter as it
 			     * parks, cleared by the waker that moves the
 			     * rest on (by 2) and wakes it */
-	rp_atomic32 hungry; /* 0x0c waiters wanting work now (spin or park) */
+	rp_atomic32 hungry; /* 0x0c low 16 bits: waiters wanting work now (spin
+			     * or park); high 16: announcements so far */
 	rp_atomic32 parked; /* 0x10 waiters asleep in the kernel */
 	uint32_t pad[11];   /* 0x14 */
 };

@@ -728,15 +728,30 @@ RP_TEST(test_batching, 20)
 		CU_ASSERT_FATAL(rp_peek(c, &v) == 0);
 	CU_ASSERT_FATAL(rp_release(c) == 0);
 
-	/* The consumer announces it waits: the next commit publishes. */
+	/* The consumer announces it waits: the next commit publishes.
+	 * Once: the commits after it are batched again, for a consumer
+	 * still announced but not running (it yielded, or the producer
+	 * took its CPU) gains nothing from a publication per record. */
 	rp_bell_announce(r.cbell);
 	CU_ASSERT_FATAL(send_seq(p, 8, 100) == 0);
+	CU_ASSERT_FATAL(send_seq(p, 8, 101) == 0);
+	CU_ASSERT_FATAL(send_seq(p, 8, 102) == 0);
 	CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == 100);
+	CU_ASSERT_EQUAL(rp_peek(c, &v), -EAGAIN);
+	/* It waits again (says so anew): the next commit publishes what
+	 * was held back with it. */
+	rp_bell_announce(r.cbell);
+	CU_ASSERT_FATAL(send_seq(p, 8, 103) == 0);
+	for (uint64_t i = 101; i <= 103; i++)
+		CU_ASSERT_FATAL(rp_peek(c, &v) == 0 && v.origin == i);
 	rp_bell_retire(r.cbell);
+	rp_bell_retire(r.cbell);
+	CU_ASSERT_FATAL(rp_producer_stats(p, &ps, NULL) == 0);
+	CU_ASSERT_EQUAL(ps.batches, 3);
 
 	/* A batch fills: publication without a flush. */
 	for (uint64_t i = 0; i < 400; i++)
-		CU_ASSERT_FATAL(send_seq(p, 8, 101 + i) == 0);
+		CU_ASSERT_FATAL(send_seq(p, 8, 104 + i) == 0);
 	CU_ASSERT_EQUAL(rp_consumer_ready(c), 1);
 	rp_consumer_close(c);
 	rp_producer_close(p);
