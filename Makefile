@@ -22,6 +22,9 @@ CFLAGS  ?=
 ALL_CFLAGS = $(CFLAGS_BASE) $(OPT) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -pthread
 
+HOST_LDFLAGS := -static-pie
+HOST_LIBS = $(shell pkg-config --static --libs libseccomp 2>/dev/null) -pthread
+
 # BUILD selects the output tree: build/plain or build/asan.
 VARIANT ?= plain
 B := build/$(VARIANT)
@@ -29,6 +32,8 @@ ifeq ($(VARIANT),asan)
 OPT := -O1 -fno-omit-frame-pointer
 CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_ALL += -fsanitize=address,undefined
+HOST_LDFLAGS :=
+HOST_LIBS = $(LDLIBS_ALL)
 endif
 # libFuzzer's build: clang, every object instrumented for coverage (and
 # not warned of the fields libseccomp's SCMP_A* initializers leave out).
@@ -39,6 +44,8 @@ CFLAGS_BASE += -Wno-missing-field-initializers \
 	-fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined
 LDLIBS_ALL += -fsanitize=address,undefined
+HOST_LDFLAGS :=
+HOST_LIBS = $(LDLIBS_ALL)
 endif
 
 LIB_SRC  := $(wildcard shm/*.c) $(wildcard ipc/*.c) stage/stage.c \
@@ -126,8 +133,12 @@ $(DEMO): $(DEMO_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(DEMO_OBJ) $(LIB) $(LDLIBS_ALL)
 
 # The built-in stages, one host binary: ringpipe-stage NAME [OPTIONS].
+# It is started again at every restart, so it is linked statically (a
+# static PIE): no dynamic loader to run, about 0.3 ms of a 2.5 ms restart
+# on a 2-vCPU VM.  Not under the sanitizers, whose runtimes are shared.
 $(HOST): $(HOST_OBJ) $(LIB)
-	$(CC) $(ALL_CFLAGS) -o $@ $(HOST_OBJ) $(LIB) $(LDLIBS_ALL)
+	$(CC) $(ALL_CFLAGS) $(HOST_LDFLAGS) -o $@ $(HOST_OBJ) $(LIB) \
+		$(HOST_LIBS)
 
 $(BENCH): $(BENCH_OBJ) $(LIB)
 	$(CC) $(ALL_CFLAGS) -o $@ $(BENCH_OBJ) $(LIB) $(LDLIBS_ALL)
