@@ -12,12 +12,17 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <seccomp.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sandbox.h"
@@ -193,9 +198,8 @@ static const struct {
  * debugging line (any other ioctl is still denied, and a rule of the
  * stage's own for ioctl replaces this one). */
 static int add_strict_conditional(scmp_filter_ctx ctx,
-				  const struct rp_sandbox *sb)
+				  const struct rp_sandbox *sb, pid_t self)
 {
-	pid_t self = getpid();
 	int err = 0;
 
 	if (denied(sb, SCMP_SYS(mmap)) || denied(sb, SCMP_SYS(mprotect)) ||
@@ -248,14 +252,14 @@ static int add_strict_conditional(scmp_filter_ctx ctx,
 	return err;
 }
 
-int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
+/* The filter for sb, as process self (its kill and tgkill rules name
+ * it), in *out.  0 or -errno. */
+static int build(const struct rp_sandbox *sb, pid_t self, scmp_filter_ctx *out)
 {
 	scmp_filter_ctx ctx;
 	int err;
 
-	*listener = -1;
-	if (sb->policy == RP_POLICY_NONE)
-		return 0;
+	*out = NULL;
 	ctx = seccomp_init(SCMP_ACT_NOTIFY);
 	if (ctx == NULL)
 		return -ENOMEM;
@@ -270,7 +274,7 @@ int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
 				sizeof(strict_allow) / sizeof(*strict_allow),
 				SCMP_ACT_ALLOW);
 		if (!err)
-			err = add_strict_conditional(ctx, sb);
+			err = add_strict_conditional(ctx, sb, self);
 	} else if (!err) {
 		err = add_names(ctx, sb, exec_allow,
 				sizeof(exec_allow) / sizeof(*exec_allow),
@@ -289,8 +293,10 @@ int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
 			ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
 			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sb->notify_sock));
 	for (int i = 0; !err && i < sb->nallow; i++) {
-		if (denied(sb, sb->allow[i].nr))
-			return seccomp_release(ctx), -EINVAL; /* contradiction */
+		if (denied(sb, sb->allow[i].nr)) {
+			err = -EINVAL; /* a contradiction */
+			break;
+		}
 		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, sb->allow[i].nr, 0);
 		if (err == -EEXIST)
 			err = 0;
@@ -298,8 +304,148 @@ int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
 	/* Every deny, with or without an errno, is the default action:
 	 * a notification, so the supervisor learns of it by name.  It then
 	 * answers with the errno (the stage goes on) or kills the stage. */
-	if (!err)
-		err = seccomp_load(ctx);
+	if (err) {
+		seccomp_release(ctx);
+		return err;
+	}
+	*out = ctx;
+	return 0;
+}
+
+/* The pid a template names where the stage's own will be: no syscall
+ * number, architecture, flag or mask the filters compare with, and above
+ * any pid. */
+#define SELF_MARK 0x2a5e1f5eu
+
+/* Set every comparison with SELF_MARK in f to self; how many there were. */
+static unsigned marks(struct rp_filter *f, uint32_t self)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < f->len; i++) {
+		struct sock_filter *in = &f->insns[i];
+		if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
+		    in->k == SELF_MARK) {
+			in->k = self;
+			n++;
+		}
+	}
+	return n;
+}
+
+int rp_seccomp_export(const struct rp_sandbox *sb, pid_t self,
+		      struct rp_filter *out)
+{
+	scmp_filter_ctx ctx;
+	int err, mfd;
+
+	out->insns = NULL;
+	out->len = out->marks = 0;
+	if (sb->policy == RP_POLICY_NONE)
+		return -EINVAL;
+	if ((err = build(sb, self, &ctx)))
+		return err;
+	mfd = memfd_create("ringpipe-filter", MFD_CLOEXEC);
+	if (mfd < 0)
+		err = -errno;
+	else if ((err = seccomp_export_bpf(ctx, mfd)) == 0)
+		err = rp_seccomp_read(mfd, out);
+	if (mfd >= 0)
+		close(mfd);
+	seccomp_release(ctx);
+	return err;
+}
+
+int rp_seccomp_compile(const struct rp_sandbox *sb, struct rp_filter *out)
+{
+	int err = rp_seccomp_export(sb, (pid_t)SELF_MARK, out);
+
+	if (err)
+		return err;
+	/* Counted without changing them: strict names itself in its
+	 * kill and tgkill rules, so its template must hold the mark. */
+	out->marks = marks(out, SELF_MARK);
+	if (sb->policy == RP_POLICY_STRICT && out->marks == 0) {
+		free(out->insns);
+		out->insns = NULL;
+		out->len = 0;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int rp_seccomp_bind(struct rp_filter *f, pid_t self)
+{
+	const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+			       F_SEAL_WRITE;
+	size_t size = f->len * sizeof(*f->insns);
+	int fd;
+
+	if (marks(f, (uint32_t)self) != f->marks)
+		return -EPROTO;
+	fd = memfd_create("ringpipe-filter", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, f->insns, size) != (ssize_t)size ||
+	    fcntl(fd, F_ADD_SEALS, seals) < 0) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+int rp_seccomp_read(int fd, struct rp_filter *out)
+{
+	struct stat st;
+	ssize_t n;
+
+	out->insns = NULL;
+	out->len = out->marks = 0;
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	/* Whole instructions, as many as the kernel takes. */
+	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+	    st.st_size > BPF_MAXINSNS * (off_t)sizeof(struct sock_filter))
+		return -EINVAL;
+	out->insns = malloc((size_t)st.st_size);
+	if (out->insns == NULL)
+		return -ENOMEM;
+	n = pread(fd, out->insns, (size_t)st.st_size, 0);
+	if (n != st.st_size) {
+		free(out->insns);
+		out->insns = NULL;
+		return n < 0 ? -errno : -EIO;
+	}
+	out->len = (unsigned)(st.st_size / sizeof(struct sock_filter));
+	return 0;
+}
+
+int rp_seccomp_load(const struct rp_sandbox *sb, int *listener)
+{
+	scmp_filter_ctx ctx;
+	int err;
+
+	*listener = -1;
+	if (sb->policy == RP_POLICY_NONE)
+		return 0;
+	if (sb->filter != NULL && sb->filter->len > 0) {
+		/* Compiled by the supervisor, bound to this process's
+		 * pid before it executed (rp_seccomp_bind): loaded as
+		 * libseccomp loads one, no_new_privs being set already. */
+		struct sock_fprog prog = {
+			.len = (unsigned short)sb->filter->len,
+			.filter = sb->filter->insns,
+		};
+		int fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				      SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		if (fd < 0)
+			return -errno;
+		*listener = fd;
+		return 0;
+	}
+	if ((err = build(sb, getpid(), &ctx)))
+		return err;
+	err = seccomp_load(ctx);
 	if (!err) {
 		*listener = seccomp_notify_fd(ctx);
 		if (*listener < 0)

@@ -45,6 +45,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct sock_filter;
+
 enum rp_policy { RP_POLICY_NONE, RP_POLICY_STRICT, RP_POLICY_EXEC };
 
 #define RP_SANDBOX_MAX_FDS 32
@@ -75,6 +77,13 @@ struct rp_syscall_rule {
 	int errno_; /* deny rules: 0 kill and report, else fail with it */
 };
 
+/* A seccomp filter compiled ahead (rp_seccomp_compile, rp_seccomp_read). */
+struct rp_filter {
+	struct sock_filter *insns;
+	unsigned len;   /* instructions */
+	unsigned marks; /* a template's places for the stage's pid */
+};
+
 struct rp_sandbox {
 	enum rp_policy policy;
 	int keep_fds[RP_SANDBOX_MAX_FDS];
@@ -84,6 +93,9 @@ struct rp_sandbox {
 	int self_signals_any;   /* strict: any signal to itself (the fault
 				 * stage, a crash point armed), not only
 				 * those of a crash */
+	/* The filter the supervisor compiled for this start, or NULL: the
+	 * library builds it (not carried in the wiring as such). */
+	const struct rp_filter *filter;
 	unsigned namespaces;    /* RP_SB_NETNS | RP_SB_IPCNS | RP_SB_MNTNS |
 				 * RP_SB_PIDNS */
 	int ns_optional;        /* missing namespaces are reported, not fatal */
@@ -156,9 +168,26 @@ int rp_syscall_number(const char *name);
 /* 1 if the stage library itself makes syscall nr (a deny rule for it would
  * stop or kill a stage on its own work, not on a record). */
 int rp_syscall_needed(int nr);
-/* Build and load the seccomp filter for sb; *listener gets the user
- * notification fd.  Exposed for the exec adapter's child. */
+/* Load the seccomp filter for sb (sb->filter, or one built now); *listener
+ * gets the user notification fd. */
 int rp_seccomp_load(const struct rp_sandbox *sb, int *listener);
+/* Compile the filter sb's stage would build, as a template with a mark
+ * where its pid goes (its kill and tgkill rules): building takes longer
+ * than starting the rest of a stage, and a restart needs the same filter
+ * but for the pid.  out->insns is allocated.  0 or -errno. */
+int rp_seccomp_compile(const struct rp_sandbox *sb, struct rp_filter *out);
+/* In the stage's process before it executes (a forked copy of the
+ * template: it is changed in place): put its pid, self, in the template's
+ * places and the result in a sealed memfd.  The fd, or -errno. */
+int rp_seccomp_bind(struct rp_filter *f, pid_t self);
+/* The filter sb's stage would build as process self, compiled (what the
+ * template bound to self must equal).  out->insns is allocated.  0 or
+ * -errno. */
+int rp_seccomp_export(const struct rp_sandbox *sb, pid_t self,
+		      struct rp_filter *out);
+/* Read a compiled filter from fd (whole instructions, at most the kernel's
+ * limit) into out, allocated: free(out->insns).  0 or -errno. */
+int rp_seccomp_read(int fd, struct rp_filter *out);
 
 /* ----------------------------------------------------- supervisor side */
 

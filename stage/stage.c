@@ -450,6 +450,7 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 {
 	struct rp_wiring w;
 	struct rp_sandbox_report rep;
+	struct rp_filter filter = {NULL, 0, 0};
 	struct rp_stage *s;
 	int err, go = -1;
 
@@ -524,7 +525,18 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 		if (w.sandbox.nkeep < RP_SANDBOX_MAX_FDS)
 			w.sandbox.keep_fds[w.sandbox.nkeep++] = go;
 	}
+	/* The filter the supervisor compiled for this process, unless it
+	 * has a signal rule of its own (the fault stage's): else it is
+	 * built as it enters. */
+	if (w.filter >= 0) {
+		if (!self_signals_any &&
+		    rp_seccomp_read(w.filter, &filter) == 0)
+			w.sandbox.filter = &filter;
+		close(w.filter);
+		w.filter = -1;
+	}
 	err = rp_sandbox_enter(&w.sandbox, &rep);
+	free(filter.insns);
 	if (err) {
 		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
 		if (go >= 0)

@@ -20,7 +20,7 @@ void rp_wiring_init(struct rp_wiring *w)
 	w->bell = w->bell_efd = w->in_bell = w->out_bell = -1;
 	w->in_bell_efd = w->out_bell_efd = -1;
 	w->sup_bell = w->sup_efd = -1;
-	w->lifeline = w->notify_sock = -1;
+	w->lifeline = w->notify_sock = w->filter = -1;
 	rp_sandbox_defaults(&w->sandbox);
 }
 
@@ -233,6 +233,7 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	}
 	FD("life", lifeline);
 	FD("sock", notify_sock);
+	FD("filter", filter);
 	LIMIT("as", limit_as);
 	LIMIT("cpu", limit_cpu);
 	LIMIT("nofile", limit_nofile);
@@ -523,6 +524,8 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 		err = append(buf, len, &at, "life=%d;", w->lifeline);
 	if (!err && w->notify_sock >= 0)
 		err = append(buf, len, &at, "sock=%d;", w->notify_sock);
+	if (!err && w->filter >= 0)
+		err = append(buf, len, &at, "filter=%d;", w->filter);
 	if (!err && sb->limit_as)
 		err = append(buf, len, &at, "as=%llu;",
 			     (unsigned long long)sb->limit_as);
@@ -564,7 +567,8 @@ void rp_wiring_close_fds(struct rp_wiring *w)
 		      &w->cout.p_fd, &w->cout.c_fd, &w->bell, &w->bell_efd,
 		      &w->in_bell_efd, &w->out_bell_efd,
 		      &w->in_bell,  &w->out_bell,  &w->sup_bell,
-		      &w->sup_efd,  &w->lifeline,  &w->notify_sock};
+		      &w->sup_efd,  &w->lifeline,  &w->notify_sock,
+		      &w->filter};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++) {
 		if (*fds[i] >= 0)

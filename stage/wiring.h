@@ -25,6 +25,10 @@
  *                       (ringpipe chaos: hang, deny, corrupt)
  *   life=FD             read end of the lifeline pipe
  *   sock=FD             socket for the seccomp listener
+ *   filter=FD           its seccomp filter, compiled by the supervisor
+ *                       for its pid, sock=FD and crash point (a sealed
+ *                       memfd: rp_seccomp_compile, rp_seccomp_bind); a
+ *                       stage with rules of its own builds its own
  *   policy=strict|exec|none
  *   allow=a+b deny=c+d:EPERM   syscall names (deny with an errno name:
  *                       the call fails with it instead of killing)
@@ -84,6 +88,7 @@ struct rp_wiring {
 	int bell, bell_efd, in_bell, in_bell_efd, out_bell, out_bell_efd;
 	int sup_bell, sup_efd;
 	int lifeline, notify_sock;
+	int filter;               /* a compiled seccomp filter, or -1 */
 	uint64_t seq;
 	int has_seq;
 	uint64_t after;           /* replicas: the input position + 1 of the

@@ -80,6 +80,7 @@ struct stage_run {
 	const struct rp_cfg_stage *cfg;
 	enum state state;
 	struct rp_stage_proc proc;
+	struct rp_filter_cache filter; /* its seccomp filter, compiled */
 	struct rp_errpipe err;
 	int err_open;
 	int status;
@@ -1957,6 +1958,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->name = c->name;
 	spec->sandbox = c->sandbox;
 	spec->trusted = c->builtin;
+	spec->filter = &r->filter;
 	/* The exec adapter can be its namespace's init (pid 1 ignores
 	 * the signals it has no handler for, even its own abort()). */
 	/* Not replicas: each would be pid 1 of its own, and their lock
@@ -3469,6 +3471,7 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		pr->cin.p_fd = pr->cin.c_fd = pr->cout.p_fd = pr->cout.c_fd = -1;
 		at(s, k)->err.rfd = -1;
 		at(s, k)->fifo_fd = -1;
+		rp_filter_cache_init(&at(s, k)->filter);
 		spare_reset(at(s, k));
 	}
 	for (int p = 0; p < RP_CFG_MAX_STAGES; p++)
@@ -3716,6 +3719,7 @@ out:
 		}
 		rp_spawn_close(&r->proc);
 		rp_errpipe_close(&r->err);
+		rp_filter_cache_close(&r->filter);
 		fifo_release(r);
 	}
 	/* Every stage is gone: so is what they left. */

@@ -98,7 +98,8 @@ static void keep_across_exec(const struct rp_wiring *w)
 			   w->cout.p_fd, w->cout.c_fd, w->bell, w->bell_efd,
 			   w->in_bell_efd, w->out_bell_efd,
 			   w->in_bell,   w->out_bell,  w->sup_bell,
-			   w->sup_efd,   w->lifeline,  w->notify_sock};
+			   w->sup_efd,   w->lifeline,  w->notify_sock,
+			   w->filter};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
 		if (fds[i] >= 0)
@@ -106,7 +107,7 @@ static void keep_across_exec(const struct rp_wiring *w)
 }
 
 static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
-		  pid_t parent, const uid_t *ids)
+		  pid_t parent, const uid_t *ids, struct rp_filter *filter)
 {
 	char env[RP_WIRING_MAX];
 
@@ -162,6 +163,12 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 		dup2(spec->stderr_fd, 2);
 	if (spec->sandbox.env_set)
 		keep_env(&spec->sandbox);
+	/* Its filter, bound to its pid (this copy of the template is its
+	 * own).  Without one, the stage builds its own. */
+	if (filter != NULL) {
+		int fd = rp_seccomp_bind(filter, getpid());
+		w->filter = fd >= 0 ? fd : -1;
+	}
 	if (rp_wiring_format(w, env, sizeof(env)) != 0)
 		_exit(2);
 	setenv("RINGPIPE_STAGE", env, 1);
@@ -351,11 +358,56 @@ int rp_spawn_abandon(struct rp_stage_proc *p, char *why, size_t whylen)
 	return -ETIMEDOUT;
 }
 
+void rp_filter_cache_init(struct rp_filter_cache *c)
+{
+	c->tmpl.insns = NULL;
+	c->tmpl.len = c->tmpl.marks = 0;
+	c->sock = -1;
+	c->crash = 0;
+}
+
+void rp_filter_cache_close(struct rp_filter_cache *c)
+{
+	free(c->tmpl.insns);
+	rp_filter_cache_init(c);
+}
+
+/*
+ * The template of the filter of a stage talking on socket fd sock: as the
+ * cache holds it, or compiled now.  Building one takes a third of a
+ * restart, and it is the same from one restart to the next but for the
+ * pid (and the socket, most often given the same number).  NULL where it
+ * cannot be had: the stage then builds its own, and says what fails.
+ */
+static struct rp_filter *filter_for(const struct rp_stage_spec *spec,
+				    int sock)
+{
+	struct rp_filter_cache *c = spec->filter;
+	struct rp_sandbox sb;
+	int crash = spec->crash_point != 0;
+
+	if (c == NULL || spec->sandbox.policy == RP_POLICY_NONE)
+		return NULL;
+	if (c->tmpl.insns != NULL && c->sock == sock && c->crash == crash)
+		return &c->tmpl;
+	rp_filter_cache_close(c);
+	sb = spec->sandbox;
+	sb.notify_sock = sock;
+	sb.self_signals_any = crash;
+	sb.filter = NULL;
+	if (rp_seccomp_compile(&sb, &c->tmpl) != 0)
+		return NULL;
+	c->sock = sock;
+	c->crash = crash;
+	return &c->tmpl;
+}
+
 int rp_spawn(const struct rp_stage_spec *spec,
 	     const struct rp_stage_links *links, struct rp_stage_proc *out,
 	     char *why, size_t whylen)
 {
 	struct rp_wiring w;
+	struct rp_filter *filter;
 	int life[2] = {-1, -1}, sock[2] = {-1, -1}, err = 0, userns = 0;
 	pid_t parent = getpid();
 	uid_t ids[2] = {geteuid(), (uid_t)getegid()};
@@ -428,6 +480,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	}
 	w.lifeline = life[0];
 	w.notify_sock = sock[1];
+	filter = filter_for(spec, sock[1]);
 
 	fflush(NULL);
 	if (spec->own_pidns && spec->main == NULL &&
@@ -455,7 +508,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	if (out->pid == 0) {
 		close(life[1]);
 		close(sock[0]);
-		child(spec, &w, parent, userns ? ids : NULL);
+		child(spec, &w, parent, userns ? ids : NULL, filter);
 	}
 	/* Parent: keep the lifeline's write end and our end of the socket;
 	 * everything handed to the stage is the stage's now. */

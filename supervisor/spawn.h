@@ -23,6 +23,17 @@
 #include "../ipc/ring.h"
 #include "../stage/sandbox.h"
 
+/* A stage's seccomp filter, compiled once as a template and kept from one
+ * start to the next (rp_seccomp_compile): what it was compiled for. */
+struct rp_filter_cache {
+	struct rp_filter tmpl; /* tmpl.insns NULL: none yet */
+	int sock;     /* the stage's sock= fd it names */
+	int crash;    /* compiled for a crash point (any signal to itself) */
+};
+
+void rp_filter_cache_init(struct rp_filter_cache *c);
+void rp_filter_cache_close(struct rp_filter_cache *c);
+
 struct rp_stage_spec {
 	const char *name;
 	struct rp_sandbox sandbox; /* policy, limits, rules, ids, namespaces */
@@ -73,6 +84,9 @@ struct rp_stage_spec {
 	/* Replicas: how long the supervisor lets one hold a shared ring
 	 * lock (its own waits for one are longer); 0: not a replica. */
 	unsigned lock_ms;
+	/* Where its filter is kept between starts, or NULL: the stage
+	 * builds its own each time. */
+	struct rp_filter_cache *filter;
 };
 
 struct rp_stage_proc {

@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -25,6 +29,7 @@
 
 #include "../shm/futex.h"
 #include "../stage/landlock.h"
+#include "../stage/sandbox.h"
 #include "../stage/ringpipe.h"
 #include "../supervisor/errpipe.h"
 #include "../supervisor/spawn.h"
@@ -603,6 +608,142 @@ RP_TEST(test_forbidden_syscalls_reported_by_name, 120)
 	}
 }
 
+/* A classic BPF filter's answer to a syscall, as the kernel computes it
+ * (the instructions libseccomp emits); 0xffffffff for one it does not. */
+static uint32_t bpf_answer(const struct rp_filter *f,
+			   const struct seccomp_data *d)
+{
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {0};
+
+	for (unsigned pc = 0; pc < f->len; pc++) {
+		const struct sock_filter *in = &f->insns[pc];
+		uint32_t k = in->k;
+		int cond = -1;
+
+		switch (in->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (k > sizeof(*d) - 4)
+				return 0xffffffffu;
+			memcpy(&a, (const char *)d + k, 4);
+			break;
+		case BPF_LD | BPF_IMM: a = k; break;
+		case BPF_LDX | BPF_IMM: x = k; break;
+		case BPF_LD | BPF_MEM:
+		case BPF_LDX | BPF_MEM:
+		case BPF_ST:
+		case BPF_STX:
+			if (k >= BPF_MEMWORDS)
+				return 0xffffffffu;
+			if (in->code == (BPF_LD | BPF_MEM))
+				a = mem[k];
+			else if (in->code == (BPF_LDX | BPF_MEM))
+				x = mem[k];
+			else
+				mem[k] = in->code == BPF_ST ? a : x;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K: a &= k; break;
+		case BPF_ALU | BPF_OR | BPF_K: a |= k; break;
+		case BPF_MISC | BPF_TAX: x = a; break;
+		case BPF_MISC | BPF_TXA: a = x; break;
+		case BPF_JMP | BPF_JA: pc += k; break;
+		case BPF_JMP | BPF_JEQ | BPF_K: cond = a == k; break;
+		case BPF_JMP | BPF_JGT | BPF_K: cond = a > k; break;
+		case BPF_JMP | BPF_JGE | BPF_K: cond = a >= k; break;
+		case BPF_JMP | BPF_JSET | BPF_K: cond = (a & k) != 0; break;
+		case BPF_RET | BPF_K: return k;
+		case BPF_RET | BPF_A: return a;
+		default: return 0xffffffffu;
+		}
+		if (cond >= 0)
+			pc += cond ? in->jt : in->jf;
+	}
+	return 0xffffffffu;
+}
+
+/* A filter the supervisor compiles ahead, as a template bound to the
+ * stage's pid in its child, answers every syscall as the filter the stage
+ * would build for itself: for each policy and rule set, and for pids that
+ * equal constants the filters compare with (there libseccomp may share one
+ * comparison between rules, so the instructions differ, not the answers).
+ * The memfd it travels in cannot be written by the stage. */
+RP_TEST(test_compiled_filter_is_the_built_one, 60)
+{
+	const pid_t pids[] = {1, 4, 7, 9, 0x5401, 12345, 4194304};
+	const uint64_t a1s[] = {0, SIGUSR1, SIGKILL, SIGTERM, SIGSTOP,
+				TCGETS};
+	const uint64_t a2s[] = {0, PROT_EXEC, PROT_READ, SIGUSR1, SIGKILL};
+	struct rp_sandbox sbs[5];
+
+	for (int i = 0; i < 5; i++) {
+		rp_sandbox_defaults(&sbs[i]);
+		sbs[i].notify_sock = 7;
+	}
+	sbs[1].self_signals_any = 1;
+	sbs[2].policy = RP_POLICY_EXEC;
+	sbs[3].allow[sbs[3].nallow++].nr = rp_syscall_number("uname");
+	sbs[3].deny[sbs[3].ndeny++] =
+		(struct rp_syscall_rule){rp_syscall_number("openat"), EPERM};
+	sbs[4].notify_sock = -1;
+	for (int i = 0; i < 5; i++) {
+		struct rp_filter tmpl;
+		CU_ASSERT_FATAL(rp_seccomp_compile(&sbs[i], &tmpl) == 0);
+		/* strict names itself (kill, tgkill): the template has a
+		 * place for the pid. */
+		CU_ASSERT(sbs[i].policy != RP_POLICY_STRICT || tmpl.marks > 0);
+		for (size_t k = 0; k < sizeof(pids) / sizeof(*pids); k++) {
+			const uint64_t a0s[] = {(uint64_t)pids[k],
+						(uint64_t)pids[k] + 1, 0, 1, 7,
+						(uint64_t)pids[k] | 1ull << 32};
+			struct rp_filter want, copy = tmpl, got;
+			size_t size = tmpl.len * sizeof(*tmpl.insns);
+			struct seccomp_data d = {.arch = AUDIT_ARCH_X86_64};
+			unsigned differ = 0, own = 0;
+			int fd;
+
+			copy.insns = malloc(size);
+			CU_ASSERT_FATAL(copy.insns != NULL);
+			memcpy(copy.insns, tmpl.insns, size);
+			fd = rp_seccomp_bind(&copy, pids[k]);
+			CU_ASSERT_FATAL(fd >= 0);
+			CU_ASSERT_FATAL(rp_seccomp_read(fd, &got) == 0);
+			CU_ASSERT_FATAL(rp_seccomp_export(&sbs[i], pids[k],
+							  &want) == 0);
+			for (d.nr = 0; d.nr < 500; d.nr++)
+				for (size_t x = 0; x < 6 * 6 * 5; x++) {
+					uint32_t g, w;
+					d.args[0] = a0s[x % 6];
+					d.args[1] = a1s[x / 6 % 6];
+					d.args[2] = a2s[x / 36];
+					g = bpf_answer(&got, &d);
+					w = bpf_answer(&want, &d);
+					differ += g != w || g == 0xffffffffu;
+				}
+			CU_ASSERT_EQUAL(differ, 0);
+			/* And the pid strict names is this one: SIGUSR1 to
+			 * itself allowed, to the next pid not. */
+			d.nr = SYS_kill;
+			d.args[0] = (uint64_t)pids[k];
+			d.args[1] = SIGUSR1;
+			d.args[2] = 0;
+			own = bpf_answer(&got, &d) == SECCOMP_RET_ALLOW;
+			d.args[0] = (uint64_t)pids[k] + 1;
+			if (sbs[i].policy == RP_POLICY_STRICT) {
+				CU_ASSERT(own);
+				CU_ASSERT(bpf_answer(&got, &d) !=
+					  SECCOMP_RET_ALLOW);
+			}
+			/* Sealed: neither written nor cut. */
+			CU_ASSERT(write(fd, "x", 1) < 0 && errno == EPERM);
+			CU_ASSERT(ftruncate(fd, 0) < 0 && errno == EPERM);
+			close(fd);
+			free(copy.insns);
+			free(got.insns);
+			free(want.insns);
+		}
+		free(tmpl.insns);
+	}
+}
+
 /* ------------------------------------------------- no root, no caps */
 
 static int noroot_main(void *arg)
@@ -976,6 +1117,8 @@ void rp_suite_stage(void)
 		  test_eventfd_bells_no_lost_wakeup},
 		 {"forbidden syscalls reported by name",
 		  test_forbidden_syscalls_reported_by_name},
+		 {"a filter compiled ahead is the one the stage builds",
+		  test_compiled_filter_is_the_built_one},
 		 {"a stage has no root and no capabilities",
 		  test_stage_is_not_root},
 		 {"namespaces in force and reported", test_namespaces_in_force},
