@@ -164,6 +164,11 @@ int rp_bell_hungry(const struct rp_bell *b, uint32_t *seen)
 	return 1;
 }
 
+int rp_bell_waiting(const struct rp_bell *b)
+{
+	return (rp_load32_relaxed(&b->sh_bell->hungry) & HUNGRY_WAITERS) != 0;
+}
+
 void rp_bell_announce(struct rp_bell *b)
 {
 	rp_add32(&b->sh_bell->hungry, HUNGRY_ANNOUNCE + 1);

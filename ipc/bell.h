@@ -78,6 +78,8 @@ int rp_bell_ring(struct rp_bell *b);
  * was preempted by the very producer - would only slow that producer).
  * Correctness never depends on it. */
 int rp_bell_hungry(const struct rp_bell *b, uint32_t *seen);
+/* Is any receiver waiting for work (spinning or parked), fed or not? */
+int rp_bell_waiting(const struct rp_bell *b);
 
 /*
  * Waiter side.  ready(arg) returns > 0 when the waiter has something to do,

@@ -729,6 +729,14 @@ int rp_flush(struct rp_producer *p)
 	return 0;
 }
 
+int rp_flush_waited(struct rp_producer *p)
+{
+	if (p->slot < 0 && p->whole_tail != p->pub_tail &&
+	    rp_bell_waiting(p->peer))
+		producer_publish(p);
+	return 0;
+}
+
 void rp_producer_set_whole(struct rp_producer *p, int on)
 {
 	if (p->slot >= 0)

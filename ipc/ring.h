@@ -139,6 +139,12 @@ int rp_batch_commit(struct rp_producer *p);
 /* Publish all commits now (with rp_producer_set_whole: those up to the
  * last one marked RP_REC_F_LAST). */
 int rp_flush(struct rp_producer *p);
+/* The same, if the consumer waits (fed or not).  A commit publishes early
+ * only once each time its consumer starts waiting, so what is committed
+ * after that waits for a batch, the consumer's next wait, or this: call
+ * it before work that may take long (a stage library calls it after each
+ * record's outputs), so a waiting consumer does not wait on that work. */
+int rp_flush_waited(struct rp_producer *p);
 /* on: publish whole origins only - the records after the last one marked
  * RP_REC_F_LAST wait for it, so a producer that dies amid an origin's
  * records has published none of them.  Records of an origin that find

@@ -312,21 +312,21 @@ static int build(const struct rp_sandbox *sb, pid_t self, scmp_filter_ctx *out)
 	return 0;
 }
 
-/* The pid a template names where the stage's own will be: no syscall
- * number, architecture, flag or mask the filters compare with, and above
- * any pid. */
+/* What a template names where the stage's pid and its socket's fd will
+ * be: no syscall number, architecture, flag or mask the filters compare
+ * with, and above any pid or fd. */
 #define SELF_MARK 0x2a5e1f5eu
+#define SOCK_MARK 0x2a5e1f5fu
 
-/* Set every comparison with SELF_MARK in f to self; how many there were. */
-static unsigned marks(struct rp_filter *f, uint32_t self)
+/* Set every comparison with mark in f to v; how many there were. */
+static unsigned put_mark(struct rp_filter *f, uint32_t mark, uint32_t v)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < f->len; i++) {
 		struct sock_filter *in = &f->insns[i];
-		if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) &&
-		    in->k == SELF_MARK) {
-			in->k = self;
+		if (in->code == (BPF_JMP | BPF_JEQ | BPF_K) && in->k == mark) {
+			in->k = v;
 			n++;
 		}
 	}
@@ -340,7 +340,7 @@ int rp_seccomp_export(const struct rp_sandbox *sb, pid_t self,
 	int err, mfd;
 
 	out->insns = NULL;
-	out->len = out->marks = 0;
+	out->len = out->marks = out->sock_marks = 0;
 	if (sb->policy == RP_POLICY_NONE)
 		return -EINVAL;
 	if ((err = build(sb, self, &ctx)))
@@ -358,14 +358,20 @@ int rp_seccomp_export(const struct rp_sandbox *sb, pid_t self,
 
 int rp_seccomp_compile(const struct rp_sandbox *sb, struct rp_filter *out)
 {
-	int err = rp_seccomp_export(sb, (pid_t)SELF_MARK, out);
+	struct rp_sandbox marked = *sb;
+	int err;
 
-	if (err)
+	if (sb->notify_sock >= 0)
+		marked.notify_sock = (int)SOCK_MARK;
+	if ((err = rp_seccomp_export(&marked, (pid_t)SELF_MARK, out)))
 		return err;
-	/* Counted without changing them: strict names itself in its
-	 * kill and tgkill rules, so its template must hold the mark. */
-	out->marks = marks(out, SELF_MARK);
-	if (sb->policy == RP_POLICY_STRICT && out->marks == 0) {
+	/* Counted without changing them: strict names itself in its kill
+	 * and tgkill rules, and a socket its sendmsg rule, so its template
+	 * must hold those marks. */
+	out->marks = put_mark(out, SELF_MARK, SELF_MARK);
+	out->sock_marks = put_mark(out, SOCK_MARK, SOCK_MARK);
+	if ((sb->policy == RP_POLICY_STRICT && out->marks == 0) ||
+	    (sb->notify_sock >= 0 && out->sock_marks == 0)) {
 		free(out->insns);
 		out->insns = NULL;
 		out->len = 0;
@@ -374,14 +380,16 @@ int rp_seccomp_compile(const struct rp_sandbox *sb, struct rp_filter *out)
 	return 0;
 }
 
-int rp_seccomp_bind(struct rp_filter *f, pid_t self)
+int rp_seccomp_bind(struct rp_filter *f, pid_t self, int sock)
 {
 	const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
 			       F_SEAL_WRITE;
 	size_t size = f->len * sizeof(*f->insns);
 	int fd;
 
-	if (marks(f, (uint32_t)self) != f->marks)
+	if (put_mark(f, SELF_MARK, (uint32_t)self) != f->marks ||
+	    put_mark(f, SOCK_MARK, (uint32_t)sock) != f->sock_marks ||
+	    (f->sock_marks > 0 && sock < 0))
 		return -EPROTO;
 	fd = memfd_create("ringpipe-filter", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -400,7 +408,7 @@ int rp_seccomp_read(int fd, struct rp_filter *out)
 	ssize_t n;
 
 	out->insns = NULL;
-	out->len = out->marks = 0;
+	out->len = out->marks = out->sock_marks = 0;
 	if (fstat(fd, &st) != 0)
 		return -errno;
 	/* Whole instructions, as many as the kernel takes. */

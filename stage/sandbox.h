@@ -82,6 +82,7 @@ struct rp_filter {
 	struct sock_filter *insns;
 	unsigned len;   /* instructions */
 	unsigned marks; /* a template's places for the stage's pid */
+	unsigned sock_marks; /* ... and for its socket's fd */
 };
 
 struct rp_sandbox {
@@ -171,15 +172,17 @@ int rp_syscall_needed(int nr);
 /* Load the seccomp filter for sb (sb->filter, or one built now); *listener
  * gets the user notification fd. */
 int rp_seccomp_load(const struct rp_sandbox *sb, int *listener);
-/* Compile the filter sb's stage would build, as a template with a mark
- * where its pid goes (its kill and tgkill rules): building takes longer
- * than starting the rest of a stage, and a restart needs the same filter
- * but for the pid.  out->insns is allocated.  0 or -errno. */
+/* Compile the filter sb's stage would build, as a template with marks
+ * where its pid goes (its kill and tgkill rules) and its socket's fd (the
+ * sendmsg rule, when sb->notify_sock >= 0): building takes longer than
+ * starting the rest of a stage, and every restart needs the same filter
+ * but for those.  out->insns is allocated.  0 or -errno. */
 int rp_seccomp_compile(const struct rp_sandbox *sb, struct rp_filter *out);
 /* In the stage's process before it executes (a forked copy of the
- * template: it is changed in place): put its pid, self, in the template's
- * places and the result in a sealed memfd.  The fd, or -errno. */
-int rp_seccomp_bind(struct rp_filter *f, pid_t self);
+ * template: it is changed in place): put its pid, self, and its socket's
+ * fd, sock, in the template's places and the result in a sealed memfd.
+ * The fd, or -errno. */
+int rp_seccomp_bind(struct rp_filter *f, pid_t self, int sock);
 /* The filter sb's stage would build as process self, compiled (what the
  * template bound to self must equal).  out->insns is allocated.  0 or
  * -errno. */

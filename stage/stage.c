@@ -450,7 +450,7 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 {
 	struct rp_wiring w;
 	struct rp_sandbox_report rep;
-	struct rp_filter filter = {NULL, 0, 0};
+	struct rp_filter filter = {NULL, 0, 0, 0};
 	struct rp_stage *s;
 	int err, go = -1;
 
@@ -537,6 +537,7 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 	}
 	err = rp_sandbox_enter(&w.sandbox, &rep);
 	free(filter.insns);
+	w.sandbox.filter = NULL;
 	if (err) {
 		fprintf(stderr, "%s: sandbox: %s\n", s->name, rep.why);
 		if (go >= 0)
@@ -1856,6 +1857,12 @@ int rp_stage_run(struct rp_stage *s, rp_process_fn fn, void *arg)
 				return rp_stage_finish(s, ret, 0);
 			if ((err = commit_pending(s, 1)))
 				return finish_err(s, err);
+			/* What this record made goes out now to a consumer
+			 * that waits, not after the next record, which may
+			 * take long (a commit feeds a waiting consumer once
+			 * per wait). */
+			if (s->out != NULL && (err = rp_flush_waited(s->out)))
+				return finish_err(s, err);
 			if (ret == RP_STOP)
 				return rp_stage_finish(s, 0, 0);
 			if (s->unreleased >= RELEASE_EVERY &&
@@ -1902,6 +1909,8 @@ int rp_stage_run_source(struct rp_stage *s, rp_produce_fn fn, void *arg)
 			return rp_stage_finish(s, 0, (int)s->cancel);
 		if (r < 0)
 			return rp_stage_finish(s, r, 0);
+		/* (As rp_stage_run does after each record.) */
+		rp_flush_waited(s->out);
 		/* A source's input position is its own record count (also
 		 * after a last call that made records and said it is done:
 		 * its final count has them).  (Not said in its status word

@@ -166,7 +166,7 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 	/* Its filter, bound to its pid (this copy of the template is its
 	 * own).  Without one, the stage builds its own. */
 	if (filter != NULL) {
-		int fd = rp_seccomp_bind(filter, getpid());
+		int fd = rp_seccomp_bind(filter, getpid(), w->notify_sock);
 		w->filter = fd >= 0 ? fd : -1;
 	}
 	if (rp_wiring_format(w, env, sizeof(env)) != 0)
@@ -361,8 +361,7 @@ int rp_spawn_abandon(struct rp_stage_proc *p, char *why, size_t whylen)
 void rp_filter_cache_init(struct rp_filter_cache *c)
 {
 	c->tmpl.insns = NULL;
-	c->tmpl.len = c->tmpl.marks = 0;
-	c->sock = -1;
+	c->tmpl.len = c->tmpl.marks = c->tmpl.sock_marks = 0;
 	c->crash = 0;
 }
 
@@ -373,14 +372,13 @@ void rp_filter_cache_close(struct rp_filter_cache *c)
 }
 
 /*
- * The template of the filter of a stage talking on socket fd sock: as the
- * cache holds it, or compiled now.  Building one takes a third of a
- * restart, and it is the same from one restart to the next but for the
- * pid (and the socket, most often given the same number).  NULL where it
- * cannot be had: the stage then builds its own, and says what fails.
+ * The template of a stage's filter: as the cache holds it, or compiled
+ * now.  Building one takes a third of a restart, and it is the same from
+ * one start to the next (a standby's too) but for the pid and the socket,
+ * which the child puts in.  NULL where it cannot be had: the stage then
+ * builds its own, and says what fails.
  */
-static struct rp_filter *filter_for(const struct rp_stage_spec *spec,
-				    int sock)
+static struct rp_filter *filter_for(const struct rp_stage_spec *spec)
 {
 	struct rp_filter_cache *c = spec->filter;
 	struct rp_sandbox sb;
@@ -388,16 +386,15 @@ static struct rp_filter *filter_for(const struct rp_stage_spec *spec,
 
 	if (c == NULL || spec->sandbox.policy == RP_POLICY_NONE)
 		return NULL;
-	if (c->tmpl.insns != NULL && c->sock == sock && c->crash == crash)
+	if (c->tmpl.insns != NULL && c->crash == crash)
 		return &c->tmpl;
 	rp_filter_cache_close(c);
 	sb = spec->sandbox;
-	sb.notify_sock = sock;
+	sb.notify_sock = 0; /* one there: the template marks its place */
 	sb.self_signals_any = crash;
 	sb.filter = NULL;
 	if (rp_seccomp_compile(&sb, &c->tmpl) != 0)
 		return NULL;
-	c->sock = sock;
 	c->crash = crash;
 	return &c->tmpl;
 }
@@ -480,7 +477,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	}
 	w.lifeline = life[0];
 	w.notify_sock = sock[1];
-	filter = filter_for(spec, sock[1]);
+	filter = filter_for(spec);
 
 	fflush(NULL);
 	if (spec->own_pidns && spec->main == NULL &&

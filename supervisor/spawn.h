@@ -27,7 +27,6 @@
  * start to the next (rp_seccomp_compile): what it was compiled for. */
 struct rp_filter_cache {
 	struct rp_filter tmpl; /* tmpl.insns NULL: none yet */
-	int sock;     /* the stage's sock= fd it names */
 	int crash;    /* compiled for a crash point (any signal to itself) */
 };
 

@@ -430,6 +430,69 @@ RP_TEST(test_source_release_publishes, 30)
 	rig_free(&r);
 }
 
+/* Its first two records pass at once, the third takes 2 s. */
+static int slow_third_fn(struct rp_stage *s, const struct rp_record *in,
+			 void *a)
+{
+	struct timespec t = {2, 0};
+
+	(void)a;
+	if (in->origin == 2)
+		nanosleep(&t, NULL);
+	return rp_emit(s, "abc" + in->origin % 3, 1);
+}
+
+static int slow_third_main(void *arg)
+{
+	struct rp_stage *s;
+
+	(void)arg;
+	if (rp_stage_open(&s))
+		return RP_EXIT_SANDBOX;
+	return rp_stage_run(s, slow_third_fn, NULL);
+}
+
+/* A consumer that waits gets each record as the stage makes it: the
+ * second too, though the first fed its wait (a commit publishes early
+ * once per wait) and the record after it takes 2 s. */
+RP_TEST(test_waiting_consumer_gets_each_record, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_view v;
+	struct rig r;
+	int64_t end;
+	int got = 0;
+
+	rig_make(&r);
+	spec_init(&spec, "slow3", RP_POLICY_STRICT);
+	spec.main = slow_third_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	/* Waiting from before the first record reaches the stage, and
+	 * still waiting (not said again) when the second comes out. */
+	rp_bell_announce(r.b.cbell);
+	for (uint64_t i = 0; i < 3; i++) {
+		struct rp_meta m = {.origin = i, .type = RP_REC_T_DATA};
+		CU_ASSERT_FATAL(rp_send(r.src, "x", 1, &m, SEC) == 0);
+	}
+	rp_flush(r.src);
+	end = rp_now_ns() + SEC;
+	while (got < 2 && rp_now_ns() < end) {
+		if (rp_peek(r.sink, &v) == 0) {
+			CU_ASSERT(v.len == 1 &&
+				  ((const char *)v.data)[0] == "abc"[got]);
+			got++;
+		} else {
+			usleep(1000);
+		}
+	}
+	rp_bell_retire(r.b.cbell);
+	CU_ASSERT_EQUAL(got, 2);
+	rp_release(r.sink);
+	rp_producer_end(r.src);
+	CU_ASSERT(WIFEXITED(rp_spawn_reap(&r.proc, 10000)));
+	rig_free(&r);
+}
+
 /* Drain: the records already in the input are processed, then the output
  * ends as if the input had. */
 RP_TEST(test_drain_finishes_input, 30)
@@ -661,10 +724,11 @@ static uint32_t bpf_answer(const struct rp_filter *f,
 }
 
 /* A filter the supervisor compiles ahead, as a template bound to the
- * stage's pid in its child, answers every syscall as the filter the stage
- * would build for itself: for each policy and rule set, and for pids that
- * equal constants the filters compare with (there libseccomp may share one
- * comparison between rules, so the instructions differ, not the answers).
+ * stage's pid and socket in its child, answers every syscall as the filter
+ * the stage would build for itself: for each policy and rule set, and for
+ * pids and sockets that equal constants the filters compare with (there
+ * libseccomp may share one comparison between rules, so the instructions
+ * differ, not the answers).
  * The memfd it travels in cannot be written by the stage. */
 RP_TEST(test_compiled_filter_is_the_built_one, 60)
 {
@@ -688,11 +752,13 @@ RP_TEST(test_compiled_filter_is_the_built_one, 60)
 		struct rp_filter tmpl;
 		CU_ASSERT_FATAL(rp_seccomp_compile(&sbs[i], &tmpl) == 0);
 		/* strict names itself (kill, tgkill): the template has a
-		 * place for the pid. */
+		 * place for the pid; and one for the socket it has. */
 		CU_ASSERT(sbs[i].policy != RP_POLICY_STRICT || tmpl.marks > 0);
+		CU_ASSERT((sbs[i].notify_sock >= 0) == (tmpl.sock_marks > 0));
 		for (size_t k = 0; k < sizeof(pids) / sizeof(*pids); k++) {
 			const uint64_t a0s[] = {(uint64_t)pids[k],
-						(uint64_t)pids[k] + 1, 0, 1, 7,
+						(uint64_t)pids[k] + 1, 0, 1,
+						k % 2 ? 7 : 3 + k * 5,
 						(uint64_t)pids[k] | 1ull << 32};
 			struct rp_filter want, copy = tmpl, got;
 			size_t size = tmpl.len * sizeof(*tmpl.insns);
@@ -703,10 +769,14 @@ RP_TEST(test_compiled_filter_is_the_built_one, 60)
 			copy.insns = malloc(size);
 			CU_ASSERT_FATAL(copy.insns != NULL);
 			memcpy(copy.insns, tmpl.insns, size);
-			fd = rp_seccomp_bind(&copy, pids[k]);
+			/* Its socket: as the template's, or another. */
+			struct rp_sandbox sb = sbs[i];
+			if (sb.notify_sock >= 0)
+				sb.notify_sock = k % 2 ? 7 : 3 + (int)k * 5;
+			fd = rp_seccomp_bind(&copy, pids[k], sb.notify_sock);
 			CU_ASSERT_FATAL(fd >= 0);
 			CU_ASSERT_FATAL(rp_seccomp_read(fd, &got) == 0);
-			CU_ASSERT_FATAL(rp_seccomp_export(&sbs[i], pids[k],
+			CU_ASSERT_FATAL(rp_seccomp_export(&sb, pids[k],
 							  &want) == 0);
 			for (d.nr = 0; d.nr < 500; d.nr++)
 				for (size_t x = 0; x < 6 * 6 * 5; x++) {
@@ -1113,6 +1183,8 @@ void rp_suite_stage(void)
 		  test_low_level_keys_and_refusals},
 		 {"a source's release sends its record out",
 		  test_source_release_publishes},
+		 {"a waiting consumer gets each record as it is made",
+		  test_waiting_consumer_gets_each_record},
 		 {"eventfd doorbells: no lost wake-up",
 		  test_eventfd_bells_no_lost_wakeup},
 		 {"forbidden syscalls reported by name",
