@@ -63,6 +63,8 @@ struct outcome {
 	int reordered, finished, code, orphans_left, rerun_ok;
 	int unjudged;             /* out of memory, or the output
 				   * unreadable: nothing could be */
+	int order_free;           /* replicas without ordered: true: no
+				   * order is promised, none judged */
 	double ref_s, run_s;
 	/* corruptions: failed stages that were, and were not, corrupted */
 	int blamed_corrupted, blamed_other;
@@ -186,10 +188,19 @@ static pid_t spawn_run(const struct rp_cfg *cfg, const struct rp_run_opts *o,
 {
 	pid_t pid;
 
+	pid_t chaos = getpid();
+
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		int code, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int code, nul;
+		/* Chaos gone (killed by its pid, as a CI job's cancel does,
+		 * not its whole group as a terminal's Ctrl-C does): its run
+		 * is cancelled as a SIGTERM cancels one, not left going. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 ||
+		    getppid() != chaos)
+			_exit(RP_RUN_TERMINATED);
+		nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		/* No run reads chaos's own stdin: each must read the same. */
 		if (nul < 0 || dup2(nul, STDIN_FILENO) < 0)
 			_exit(RP_RUN_FAILED);
@@ -265,9 +276,19 @@ static uint64_t count_lines(const char *p, size_t n)
 	return c;
 }
 
+/* Does a stage run as replicas without ordered: true?  Their output
+ * comes in whatever order the copies finish, run to run. */
+static int unordered_replicas(const struct rp_cfg *cfg)
+{
+	for (int i = 0; i < cfg->nstages; i++)
+		if (cfg->stages[i].replicas > 1 && !cfg->stages[i].ordered)
+			return 1;
+	return 0;
+}
+
 /* The verdict on an output, into the outcome. */
-static void judge(const struct rp_chaos_expect *e, const char *out, size_t on,
-		  struct outcome *res)
+static void judge(const struct rp_cfg *cfg, const struct rp_chaos_expect *e,
+		  const char *out, size_t on, struct outcome *res)
 {
 	struct rp_chaos_verdict v;
 
@@ -276,7 +297,8 @@ static void judge(const struct rp_chaos_expect *e, const char *out, size_t on,
 	res->lines = v.lines;
 	res->lost = v.lost;
 	res->dup = v.dup;
-	res->reordered = v.reordered;
+	res->order_free = unordered_replicas(cfg);
+	res->reordered = v.reordered && !res->order_free;
 	res->unjudged = v.unjudged;
 }
 
@@ -715,6 +737,8 @@ static void kill_notes(const struct rp_cfg *cfg)
 		const struct rp_cfg_stage *st = &cfg->stages[cfg->order[k]];
 		int stream_exec = st->builtin && !strcmp(st->argv[0], "exec") &&
 				  !rp_cfg_exec_option(st, "--each");
+		const char *promise =
+			rp_run_promise(st, k < cfg->nstages - 1);
 		if (st->restart == RP_RESTART_NEVER)
 			fprintf(stderr, "ringpipe chaos: note: stage %s has "
 					"restart: never%s: a kill there ends "
@@ -723,12 +747,11 @@ static void kill_notes(const struct rp_cfg *cfg)
 					"recovery)\n",
 				st->name,
 				stream_exec ? " (exec's default)" : "");
-		else if (stream_exec)
-			fprintf(stderr, "ringpipe chaos: note: stage %s, an "
-					"exec stage, delivers at-least-once: "
-					"a kill there may repeat records, "
-					"judged duplicates\n",
-				st->name);
+		else if (promise != NULL)
+			fprintf(stderr, "ringpipe chaos: note: stage %s "
+					"delivers %s: what a kill there loses "
+					"or repeats is judged so\n",
+				st->name, promise);
 	}
 }
 
@@ -796,7 +819,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				ob = rp_chaos_slurp(got, &on);
 				lb = rp_chaos_slurp(log, &ln);
 				if (ob)
-					judge(e, ob, on, &res);
+					judge(cfg, e, ob, on, &res);
 				else
 					res.lost = 1;
 				runs++;
@@ -1119,7 +1142,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			bad = 1;
 		}
 		json = NULL;
-		printf("  replay      ringpipe chaos ");
+		printf("  replay      ringpipe chaos %s",
+		       o->file[0] == '-' ? "-- " : "");
 		shell_word(o->file);
 		printf(" --crashpoints %u%s", o->crashpoints,
 		       run->fast_restart ? " --fast-restart" : "");
@@ -1292,10 +1316,10 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	errno = 0;
 	ob = rp_chaos_slurp(chaos_out, &on);
 	if (ob) {
-		judge(&exp, ob, on, &res);
+		judge(cfg, &exp, ob, on, &res);
 	} else if (errno == ENOENT) {
 		/* Never written: every record expected is lost. */
-		judge(&exp, "", 0, &res);
+		judge(cfg, &exp, "", 0, &res);
 	} else {
 		fprintf(stderr, "ringpipe chaos: cannot read %s: %s\n", chaos_out,
 			strerror(errno));
@@ -1417,17 +1441,24 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		       : res.lost || res.dup
 			   ? "not judged (lines lost or repeated; a line "
 			     "that differs counts as one of each)"
+		       : res.order_free ? "not judged (replicas without "
+					  "ordered: true promise none)"
 			   : "kept",
 		       (unsigned long long)res.quarantined);
 		/* Different output with nothing injected: the pipeline's
 		 * own doing, which no fault explains. */
 		if (nf == missed && !ncorrupt && !res.unjudged &&
 		    (res.lost || res.dup || res.reordered))
-			printf("  note        with no fault injected the output "
-			       "differs from the reference: the pipeline does "
-			       "not give the same output twice (a random or "
-			       "time-dependent stage?), which chaos cannot "
-			       "judge\n");
+			printf("%s", o->expect
+				? "  note        with no fault injected the "
+				  "output differs from the sums it was given: "
+				  "the pipeline's output is not what they were "
+				  "made of\n"
+				: "  note        with no fault injected the "
+				  "output differs from the reference: the "
+				  "pipeline does not give the same output twice "
+				  "(a random or time-dependent stage?), which "
+				  "chaos cannot judge\n");
 		if (sup_kill)
 			printf("  liveness    %s: stages %s after the supervisor "
 			       "died; the next run %s\n",
@@ -1451,7 +1482,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				strcat(kinds, ",");
 				strcat(kinds, kind_names[b].name);
 			}
-		printf("  replay      ringpipe chaos ");
+		printf("  replay      ringpipe chaos %s",
+		       o->file[0] == '-' ? "-- " : "");
 		shell_word(o->file);
 		printf(" --seed %llu --faults %u --every %u --kinds %s%s",
 		       (unsigned long long)o->seed, o->faults, o->every_ms,

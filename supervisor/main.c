@@ -612,8 +612,23 @@ int main(int argc, char **argv)
 			    argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--json")) {
+			int fd;
 			co.json = argv[++i];
 			end = argv[i] + strlen(argv[i]);
+			/* Emptied now: a run refused from here on (a bad
+			 * option or file) leaves no earlier verdict there
+			 * to be taken for its own. */
+			fd = open(co.json, O_WRONLY | O_CREAT | O_TRUNC |
+						   O_CLOEXEC | O_NOCTTY |
+						   O_NONBLOCK,
+				  0666);
+			if (fd < 0) {
+				fprintf(stderr, "ringpipe chaos: cannot write "
+						"%s (--json): %s\n",
+					co.json, strerror(errno));
+				return RP_RUN_USAGE;
+			}
+			close(fd);
 		} else if (chaos && !strcmp(argv[i], "--expect")) {
 			co.expect = argv[++i];
 			end = argv[i] + strlen(argv[i]);

@@ -3073,6 +3073,11 @@ static const char *not_once(const struct rp_cfg_stage *c, int out)
 	return "unknown: a source program may not go back";
 }
 
+const char *rp_run_promise(const struct rp_cfg_stage *c, int has_out)
+{
+	return not_once(c, has_out);
+}
+
 /* What a crash of stage k costs its output, as the report says it:
  * written into buf.  The first stage that cannot replay exactly bounds
  * every stage after it. */

@@ -94,6 +94,10 @@ static inline int rp_run_chaos_value(unsigned fault, int k, uint32_t seed)
 {
 	return (int)(fault | (unsigned)k << 8 | (seed & 0xffffu) << 16);
 }
+/* What a crash of stage c costs its output (has_out: it has an output
+ * ring), as the run report says it; NULL if nothing (it replays exactly
+ * from its commit point). */
+const char *rp_run_promise(const struct rp_cfg_stage *c, int has_out);
 /* Can stage k (in pipeline order) take such faults: a library stage
  * with an input, restarted on failure, under a seccomp policy. */
 int rp_run_injectable(const struct rp_cfg *cfg, int k);

@@ -6,11 +6,15 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "../shm/futex.h"
 
 #include "../supervisor/chaos.h"
 #include "../supervisor/chaos_judge.h"
@@ -990,6 +994,125 @@ RP_TEST(test_chaos_json_checked_first, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A run refused before its verdict (a file that is not there, a bad
+ * option after --json) leaves the --json file empty: an earlier run's
+ * verdict there is not taken for its own. */
+RP_TEST(test_chaos_json_emptied_when_refused, 60)
+{
+	char *ok[] = {"chaos", "c.yaml", "--faults", "0", "--json", "c.json",
+		      NULL};
+	char *missing[] = {"chaos", "nothere.yaml", "--json", "c.json", NULL};
+	char *bad[] = {"chaos", "c.yaml", "--json", "c.json", "--seed", "x",
+		       NULL};
+	char *text;
+	size_t len;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline_of("c.yaml", "  - {name: mid, input: read, run: grep, "
+				    "args: [\"[05]$\"], ring: 64k}\n",
+			  1000);
+	CU_ASSERT_EQUAL(rp_cmd_run(ok, &text), 0);
+	free(text);
+	text = rp_cmd_slurp("c.json", &len);
+	CU_ASSERT(text != NULL && strstr(text, "\"safe\":true") != NULL);
+	free(text);
+	CU_ASSERT_EQUAL(rp_cmd_run(missing, &text), 2);
+	free(text);
+	text = rp_cmd_slurp("c.json", &len);
+	CU_ASSERT(text != NULL && text[0] == '\0');
+	free(text);
+	CU_ASSERT_EQUAL(rp_cmd_run(ok, &text), 0);
+	free(text);
+	CU_ASSERT_EQUAL(rp_cmd_run(bad, &text), 2);
+	free(text);
+	text = rp_cmd_slurp("c.json", &len);
+	CU_ASSERT(text != NULL && text[0] == '\0');
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* Replicas without ordered: true promise no order and at-least-once: a
+ * kill among the kinds names them first, with the report's words, and
+ * the order of their output is not judged (it is not the same twice). */
+RP_TEST(test_chaos_unordered_replicas, 60)
+{
+	char *args[] = {"chaos", "u.yaml", "--faults", "0", "--kinds", "kill",
+			NULL};
+	char *text;
+
+	rp_cmd_dir_make("chaos");
+	write_pipeline_of("u.yaml", "  - {name: mid, input: read, run: grep, "
+				    "args: [\"[05]$\"], replicas: 2, "
+				    "ordered: false}\n",
+			  20000);
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	CU_ASSERT(strstr(text, "note: stage mid delivers at-least-once: a "
+			       "dead replica's records are done again") !=
+		  NULL);
+	CU_ASSERT(strstr(text, "order not judged (replicas without ordered: "
+			       "true promise none)") != NULL);
+	CU_ASSERT(strstr(text, "safety      ok") != NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
+/* chaos killed by its pid (a CI job's cancel; a terminal's Ctrl-C reaches
+ * its whole group): the run it was making is cancelled with it, not left
+ * going without it. */
+RP_TEST(test_chaos_killed_cancels_its_run, 60)
+{
+	char *args[] = {"chaos", "k.yaml", "--faults", "3", "--every", "300",
+			"--kinds", "kill", NULL};
+	char in[256], text[600];
+	const char *token = "sleep 20; cat # chaos-kill";
+	int64_t end;
+	pid_t pid, left = 0;
+	int st;
+
+	rp_cmd_dir_make("chaos");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 1000);
+	snprintf(text, sizeof(text),
+		 "name: chaoskill\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, in]}\n"
+		 "  - {name: slow, input: read, run: exec, restart: on-failure,"
+		 " args: [--, sh, -c, '%s']}\n"
+		 "  - {name: write, input: slow, run: file-sink,"
+		 " args: [--lines, out]}\n",
+		 token);
+	rp_cmd_spit("k.yaml", text, strlen(text));
+	pid = rp_cmd_start(args, -1);
+	CU_ASSERT_FATAL(pid > 0);
+	/* Its reference run under way: the shell is there. */
+	for (end = rp_now_ns() + 10000000000LL;
+	     !rp_cmd_find_process("chaos-kill", NULL) && rp_now_ns() < end;)
+		usleep(10000);
+	CU_ASSERT(rp_cmd_find_process("chaos-kill", NULL) != 0);
+	kill(pid, SIGTERM);
+	/* (Ended by the signal, as the shell's 143 says.) */
+	CU_ASSERT(waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) &&
+		  WTERMSIG(st) == SIGTERM);
+	/* Its run, and its stages, gone within a moment. */
+	for (end = rp_now_ns() + 3000000000LL; rp_now_ns() < end;) {
+		while (waitpid(-1, &st, WNOHANG) > 0)
+			; /* orphans come to us, a subreaper */
+		if ((left = rp_cmd_find_process("chaos-kill", NULL)) == 0 &&
+		    (left = rp_cmd_find_process("k.yaml", NULL)) == 0)
+			break;
+		usleep(10000);
+	}
+	CU_ASSERT_EQUAL(left, 0);
+	if (left != 0) {
+		pid_t k;
+		while ((k = rp_cmd_find_process("chaos-kill", NULL)) != 0 ||
+		       (k = rp_cmd_find_process("k.yaml", NULL)) != 0) {
+			kill(k, SIGKILL);
+			waitpid(k, &st, 0);
+		}
+	}
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_chaos(void)
 {
 	RP_SUITE("chaos",
@@ -1025,5 +1148,11 @@ void rp_suite_chaos(void)
 		 {"a run no fault reached says it proved nothing",
 		  test_chaos_no_fault_said},
 		 {"--json that cannot be written: refused before any run",
-		  test_chaos_json_checked_first});
+		  test_chaos_json_checked_first},
+		 {"--json emptied by a run refused before its verdict",
+		  test_chaos_json_emptied_when_refused},
+		 {"unordered replicas: named, their order not judged",
+		  test_chaos_unordered_replicas},
+		 {"chaos killed by its pid: its run cancelled too",
+		  test_chaos_killed_cancels_its_run});
 }
