@@ -1975,6 +1975,10 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	    r->restarts == 0) {
 		spec->crash_point = o->crash_point;
 		spec->crash_n = o->crash_n;
+		/* It must die at its crash point by SIGKILL, which pid 1 of
+		 * a namespace cannot send itself: it makes one for its
+		 * program instead, as a replica does. */
+		spec->own_pidns = 0;
 	}
 	if (o->chaos && rp_run_injectable(s->cfg, P(s, k)))
 		spec->chaos_gen = r->restarts + 1;
