@@ -521,6 +521,31 @@ static void strike(pid_t sup, const struct rp_run_pids *who, struct fault *f,
 	}
 }
 
+/* A deny fault makes the stage call socket(), which no policy allows
+ * unless the stage's own rules do: then nothing would be denied. */
+static int allows_socket(const struct rp_cfg_stage *st)
+{
+	int nr = rp_syscall_number("socket");
+
+	for (int i = 0; i < st->sandbox.nallow; i++)
+		if (st->sandbox.allow[i].nr == nr)
+			return 1;
+	return 0;
+}
+
+/* Was a deny fault missed for a stage that allows its call? */
+static int denies_allowed(const struct rp_cfg *cfg, const struct fault *fs,
+			  unsigned nf)
+{
+	for (unsigned i = 0; i < nf; i++)
+		for (int k = 0; fs[i].missed && fs[i].kind == RP_CHAOS_DENY &&
+				k < cfg->nstages; k++)
+			if (!strcmp(cfg->stages[k].name, fs[i].stage) &&
+			    allows_socket(&cfg->stages[k]))
+				return 1;
+	return 0;
+}
+
 /* Have the supervisor relay a hang, deny or corrupt fault to one of the
  * stages that can take it (elig: places in the order); fills f.  A hang
  * or a denial is recovered from when one of the stage's processes at
@@ -548,7 +573,10 @@ static void relay(pid_t sup, const struct rp_run_pids *who, struct fault *f,
 	snprintf(f->stage, sizeof(f->stage), "%s",
 		 cfg->stages[cfg->order[k]].name);
 	snprintf(f->victim, sizeof(f->victim), "%s", f->stage);
-	if (sigqueue(sup, RP_CHAOS_SIGNAL, v) < 0) {
+	/* (Said before the run; the schedule stays what the seed drew.) */
+	if ((f->kind == RP_CHAOS_DENY &&
+	     allows_socket(&cfg->stages[cfg->order[k]])) ||
+	    sigqueue(sup, RP_CHAOS_SIGNAL, v) < 0) {
 		f->missed = 1;
 		return;
 	}
@@ -1022,6 +1050,12 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		if (!rp_run_injectable(cfg, k))
 			continue;
 		elig[nelig++] = k;
+		if ((o->kinds & RP_CHAOS_DENY) && allows_socket(st))
+			fprintf(stderr, "ringpipe chaos: note: stage %s allows "
+					"socket: a deny fault drawn for it is "
+					"not sent (its call would not be "
+					"denied), counted missed\n",
+				st->name);
 		/* (Only for hangs: elsewhere it would change what the runs
 		 * do, a slow record quarantined in one and not the other.) */
 		if (st->record_timeout_ms == 0 && (o->kinds & RP_CHAOS_HANG))
@@ -1365,8 +1399,10 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			       : counts[0] ? ", supervisor killed"
 					   : "supervisor killed");
 		if (missed)
-			printf(", %u of them missed (nobody there to hit)",
-			       missed);
+			printf(", %u of them missed (nobody there to hit%s)",
+			       missed, denies_allowed(cfg, fs, nf)
+					       ? ", or a deny its stage allows"
+					       : "");
 		printf("\n");
 		/* A verdict with nothing to recover from says nothing of
 		 * recovery: plainly so, lest an ok be read as a proof. */

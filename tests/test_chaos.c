@@ -1145,6 +1145,33 @@ RP_TEST(test_chaos_crashpoints_exec, 60)
 	rp_cmd_dir_remove();
 }
 
+/* A deny fault makes its stage call socket(): where the stage's own
+ * rules allow it, nothing would be denied, so none is sent there, said
+ * before the run and counted missed (not injected). */
+RP_TEST(test_chaos_deny_where_allowed, 60)
+{
+	char *args[] = {"chaos", "d.yaml", "--kinds", "deny", "--faults", "2",
+			"--every", "20", NULL};
+	const char *y = "name: dz\nstages:\n"
+			"  - {name: read, run: file-source, args: [--lines, in]}\n"
+			"  - {name: mid, input: read, run: grep, args: [\"1\"], "
+			"sandbox: {allow: [socket]}}\n"
+			"  - {name: out, input: mid, run: file-sink, "
+			"args: [--lines, out], restart: never}\n";
+	char in[256], *text;
+
+	rp_cmd_dir_make("chaos");
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, 200000);
+	rp_cmd_spit("d.yaml", y, strlen(y));
+	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
+	CU_ASSERT(strstr(text, "note: stage mid allows socket") != NULL);
+	CU_ASSERT(strstr(text, "NONE INJECTED") != NULL);
+	CU_ASSERT(strstr(text, "denied syscall") == NULL);
+	free(text);
+	rp_cmd_dir_remove();
+}
+
 void rp_suite_chaos(void)
 {
 	RP_SUITE("chaos",
@@ -1188,5 +1215,7 @@ void rp_suite_chaos(void)
 		 {"chaos killed by its pid: its run cancelled too",
 		  test_chaos_killed_cancels_its_run},
 		 {"the crash-point sweep over an exec stage ends",
-		  test_chaos_crashpoints_exec});
+		  test_chaos_crashpoints_exec},
+		 {"a deny fault for a stage that allows its call: not sent",
+		  test_chaos_deny_where_allowed});
 }
