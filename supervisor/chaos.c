@@ -935,6 +935,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	char *schedule = NULL;
 	int64_t t0, rec[MAX_FAULTS], med = 0, worst = 0, hang_ns = 0;
 	unsigned nf = 0, nrec = 0, sup_kill = 0, ncorrupt = 0, missed = 0;
+	int sup_skipped = 0;
 	int elig[RP_CFG_MAX_STAGES], nelig = 0;
 	uint64_t rng = o->seed, dead_before;
 	char *orig, *ob, cut_path[330] = "";
@@ -1262,8 +1263,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			break;
 		fs[nf].kind = plan[i].kind;
 		nap_ns(plan[i].delay_ns);
-		if (ended(sup))
-			break; /* finished before the schedule did */
+		if (ended(sup)) {
+			/* Finished before the schedule did: a supervisor
+			 * kill still to come is said never to have come. */
+			for (unsigned j = i; j < o->faults && plan[j].kind; j++)
+				sup_skipped |= plan[j].kind ==
+					       RP_CHAOS_SUPERVISOR;
+			break;
+		}
 		if (fs[nf].kind & (RP_CHAOS_HANG | RP_CHAOS_DENY |
 				   RP_CHAOS_CORRUPT))
 			relay(sup, who, &fs[nf], &plan[i], t0, cfg, elig, nelig,
@@ -1508,7 +1515,16 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 					 : "FAILED");
 		else
 			printf("  liveness    %s\n",
-			       res.finished ? "ok: finished" : "FAILED");
+			       res.finished ? "ok: finished"
+			       : res.code == 1
+				   ? "FAILED: the run failed (exit 1; its log "
+				     "says which stage and why)"
+				   : "FAILED: the run did not end by itself");
+		if (sup_skipped)
+			printf("  note        the supervisor kill the seed drew "
+			       "came after the run had ended: its cleanup was "
+			       "not judged (a longer input, or --every "
+			       "shorter, brings it in)\n");
 		if (nrec)
 			printf("  recoveries  %u: median %.1f ms, worst %.1f ms\n",
 			       nrec, (double)med / 1e6, (double)worst / 1e6);

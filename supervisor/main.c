@@ -486,7 +486,7 @@ int main(int argc, char **argv)
 	char bin[PATH_MAX];
 	const char *cmd, *arg = NULL, *what = NULL;
 	const char *const *valued = NULL;
-	int err, code, chaos, check_only = 0;
+	int err, code, chaos, check_only = 0, sched_given = 0;
 
 	if (cfg == NULL)
 		return RP_RUN_FAILED;
@@ -588,21 +588,25 @@ int main(int argc, char **argv)
 		}
 		errno = 0;
 		if (chaos && !strcmp(argv[i], "--seed")) {
+			sched_given = 1;
 			co.seed = strtoull(argv[++i], &end, 10);
 			if (argv[i][0] < '0' || argv[i][0] > '9')
 				end = NULL; /* strtoull takes -1, " 1" */
 		} else if (chaos && !strcmp(argv[i], "--faults")) {
+			sched_given = 1;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			co.faults = (unsigned)v;
 			if (v > 10000 || argv[i][0] < '0' || argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--every")) {
+			sched_given = 1;
 			unsigned long v = strtoul(argv[++i], &end, 10);
 			co.every_ms = (unsigned)v;
 			if (v == 0 || v > 60000 || argv[i][0] < '0' ||
 			    argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--kinds")) {
+			sched_given = 1;
 			co.kinds = rp_chaos_kinds(argv[++i]);
 			end = co.kinds ? argv[i] + strlen(argv[i]) : NULL;
 		} else if (chaos && !strcmp(argv[i], "--crashpoints")) {
@@ -660,6 +664,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "\n");
 			return RP_RUN_USAGE;
 		}
+	}
+	/* A sweep runs every point in turn: a schedule's options would
+	 * be ignored, which is refused rather than done silently. */
+	if (chaos && co.crashpoints && sched_given) {
+		fprintf(stderr, "ringpipe chaos: --crashpoints sweeps every "
+				"crash point in turn: --seed, --faults, "
+				"--every and --kinds do not apply to it\n");
+		free(cfg);
+		return RP_RUN_USAGE;
 	}
 	if (!strcmp(cmd, "-e"))
 		err = rp_cfg_parse_line(arg, cfg);

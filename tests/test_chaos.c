@@ -776,6 +776,15 @@ RP_TEST(test_chaos_usage, 60)
 	CU_ASSERT(strstr(text, "--kinds: bad value 'melt'") != NULL);
 	free(text);
 	{
+		/* A sweep with a schedule's options: refused, not ignored. */
+		char *sweep_seed[] = {"chaos", "s.yaml", "--crashpoints", "2",
+				      "--kinds", "stop", NULL};
+		CU_ASSERT_EQUAL(rp_cmd_run(sweep_seed, &text), 2);
+		CU_ASSERT(strstr(text, "--crashpoints sweeps every crash "
+				       "point in turn") != NULL);
+		free(text);
+	}
+	{
 		/* Output read back to be judged: a FIFO would wait. */
 		char *fifo[] = {"chaos", "f.yaml", NULL};
 		char path[256];
@@ -931,6 +940,16 @@ RP_TEST(test_chaos_no_fault_said, 60)
 			       "\"injected\":0,") != NULL);
 	free(json);
 	free(text);
+	/* A supervisor kill drawn but due after the run ended: said, as
+	 * its cleanup was never judged. */
+	{
+		char *late[] = {"chaos", "c.yaml", "--faults", "1", "--every",
+				"2000", "--kinds", "supervisor-kill", NULL};
+		CU_ASSERT_EQUAL(rp_cmd_run(late, &text), 0);
+		CU_ASSERT(strstr(text, "the supervisor kill the seed drew came "
+				       "after the run had ended") != NULL);
+		free(text);
+	}
 	/* A sink that appends, for the real job: each run's output is
 	 * still its own (run twice, the reference is not doubled). */
 	{
