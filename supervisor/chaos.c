@@ -682,10 +682,13 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 		rp_json_str(j, fs[i].stage);
 		fprintf(j, ",\"victim\":");
 		rp_json_str(j, fs[i].victim);
-		fprintf(j, ",\"missed\":%s,\"recovery_ms\":%.1f}",
-			fs[i].missed ? "true" : "false",
-			fs[i].recovery_ns < 0 ? -1.0
-					      : (double)fs[i].recovery_ns / 1e6);
+		fprintf(j, ",\"missed\":%s,\"recovery_ms\":",
+			fs[i].missed ? "true" : "false");
+		/* (null: not timed - missed, a stop, the supervisor) */
+		if (fs[i].recovery_ns < 0)
+			fprintf(j, "null}");
+		else
+			fprintf(j, "%.1f}", (double)fs[i].recovery_ns / 1e6);
 	}
 	fprintf(j, "],\"missed\":%u,\"injected\":%u,\"judged\":%s,"
 		   "\"contained\":%s",
@@ -1227,6 +1230,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	/* The output starts empty: what a run that never opened it leaves
 	 * is not judged. */
 	unlink(chaos_out);
+	/* What an earlier run with a supervisor kill left beside it (its
+	 * cut output, its rerun's log and dead letters) is not this run's. */
+	snprintf(cut_path, sizeof(cut_path), "%s.chaos-cut", out);
+	unlink(cut_path);
+	cut_path[0] = '\0';
+	snprintf(log, sizeof(log), "%s.chaos-rerun.log", out);
+	unlink(log);
+	dead_letter_for(cfg, out, ".chaos-rerun.dead");
 	dead_letter_for(cfg, out, ".chaos.dead");
 	dead_before = file_lines(dead_idx);
 	snprintf(log, sizeof(log), "%s.chaos.log", out);

@@ -5,6 +5,7 @@
  * one whose output is not the reference's.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -367,6 +368,19 @@ RP_TEST(test_chaos_supervisor_kill, 120)
 	if (lines < 500)
 		fprintf(stderr, "%s\n", text);
 	free(text);
+	/* A later run with no supervisor kill leaves nothing of this one
+	 * beside its output (its cut, its rerun's log). */
+	{
+		char *later[] = {"chaos", "c.yaml", "--faults", "0", NULL};
+		char cutp[256], rerun[256];
+		rp_cmd_path(cutp, sizeof(cutp), "out.chaos-cut");
+		rp_cmd_path(rerun, sizeof(rerun), "out.chaos-rerun.log");
+		CU_ASSERT(access(cutp, F_OK) == 0 && access(rerun, F_OK) == 0);
+		CU_ASSERT_EQUAL(rp_cmd_run(later, &text), 0);
+		free(text);
+		CU_ASSERT(access(cutp, F_OK) != 0 && errno == ENOENT);
+		CU_ASSERT(access(rerun, F_OK) != 0 && errno == ENOENT);
+	}
 	rp_cmd_dir_remove();
 }
 
