@@ -362,7 +362,7 @@ void rp_filter_cache_init(struct rp_filter_cache *c)
 {
 	c->tmpl.insns = NULL;
 	c->tmpl.len = c->tmpl.marks = c->tmpl.sock_marks = 0;
-	c->crash = 0;
+	c->crash = c->failed = 0;
 }
 
 void rp_filter_cache_close(struct rp_filter_cache *c)
@@ -386,17 +386,17 @@ static struct rp_filter *filter_for(const struct rp_stage_spec *spec)
 
 	if (c == NULL || spec->sandbox.policy == RP_POLICY_NONE)
 		return NULL;
-	if (c->tmpl.insns != NULL && c->crash == crash)
-		return &c->tmpl;
+	if (c->crash == crash && (c->tmpl.insns != NULL || c->failed))
+		return c->failed ? NULL : &c->tmpl;
 	rp_filter_cache_close(c);
 	sb = spec->sandbox;
 	sb.notify_sock = 0; /* one there: the template marks its place */
 	sb.self_signals_any = crash;
 	sb.filter = NULL;
-	if (rp_seccomp_compile(&sb, &c->tmpl) != 0)
-		return NULL;
 	c->crash = crash;
-	return &c->tmpl;
+	/* Not tried again at each restart: it would fail the same way. */
+	c->failed = rp_seccomp_compile(&sb, &c->tmpl) != 0;
+	return c->failed ? NULL : &c->tmpl;
 }
 
 int rp_spawn(const struct rp_stage_spec *spec,

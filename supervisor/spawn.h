@@ -28,6 +28,7 @@
 struct rp_filter_cache {
 	struct rp_filter tmpl; /* tmpl.insns NULL: none yet */
 	int crash;    /* compiled for a crash point (any signal to itself) */
+	int failed;   /* it could not be: the stage builds (and says) */
 };
 
 void rp_filter_cache_init(struct rp_filter_cache *c);
