@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "argcheck.h"
@@ -225,6 +226,34 @@ static void stage_bin(char *buf, size_t len)
 /* Each command, what its one operand is, and its options that take a
  * value (the word after them). */
 static const char *const run_valued[] = {"--report-json", NULL};
+/* chaos --json: emptied as soon as it is read, so a run refused from
+ * there on (a bad option or file) leaves no earlier verdict in it to be
+ * taken for its own; never the pipeline's own file.  0, or -1 said. */
+static int chaos_json_empty(const char *json, const char *file)
+{
+	struct stat a, b;
+	int fd;
+
+	if (stat(json, &a) == 0 && stat(file, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		fprintf(stderr, "ringpipe chaos: --json %s is the pipeline's "
+				"own file\n",
+			json);
+		return -1;
+	}
+	fd = open(json, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY |
+				O_NONBLOCK,
+		  0666);
+	if (fd < 0) {
+		fprintf(stderr, "ringpipe chaos: cannot write %s (--json): "
+				"%s\n",
+			json, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 static const char *const chaos_valued[] = {
 	"--seed", "--faults", "--every", "--kinds", "--crashpoints", "--json",
 	"--expect", NULL};
@@ -616,23 +645,10 @@ int main(int argc, char **argv)
 			    argv[i][0] > '9')
 				end = NULL;
 		} else if (chaos && !strcmp(argv[i], "--json")) {
-			int fd;
 			co.json = argv[++i];
 			end = argv[i] + strlen(argv[i]);
-			/* Emptied now: a run refused from here on (a bad
-			 * option or file) leaves no earlier verdict there
-			 * to be taken for its own. */
-			fd = open(co.json, O_WRONLY | O_CREAT | O_TRUNC |
-						   O_CLOEXEC | O_NOCTTY |
-						   O_NONBLOCK,
-				  0666);
-			if (fd < 0) {
-				fprintf(stderr, "ringpipe chaos: cannot write "
-						"%s (--json): %s\n",
-					co.json, strerror(errno));
+			if (chaos_json_empty(co.json, arg) != 0)
 				return RP_RUN_USAGE;
-			}
-			close(fd);
 		} else if (chaos && !strcmp(argv[i], "--expect")) {
 			co.expect = argv[++i];
 			end = argv[i] + strlen(argv[i]);

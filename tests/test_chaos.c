@@ -43,6 +43,17 @@ static void write_pipeline_of(const char *yaml_name, const char *middle,
 	rp_cmd_spit(yaml_name, text, strlen(text));
 }
 
+/* Write yaml as yaml_name in the directory, and its input "in" of n
+ * lines. */
+static void spit_with_input(const char *yaml_name, const char *yaml, int n)
+{
+	char in[256];
+
+	rp_cmd_path(in, sizeof(in), "in");
+	rp_cmd_write_lines(in, n);
+	rp_cmd_spit(yaml_name, yaml, strlen(yaml));
+}
+
 static void write_pipeline(const char *yaml_name, const char *middle)
 {
 	write_pipeline_of(yaml_name, middle, 200000);
@@ -1061,6 +1072,14 @@ RP_TEST(test_chaos_json_emptied_when_refused, 60)
 	text = rp_cmd_slurp("c.json", &len);
 	CU_ASSERT(text != NULL && text[0] == '\0');
 	free(text);
+	{
+		/* Never the pipeline's own file. */
+		char *own[] = {"chaos", "c.yaml", "--json", "c.yaml", NULL};
+		CU_ASSERT_EQUAL(rp_cmd_run(own, &text), 2);
+		CU_ASSERT(strstr(text, "is the pipeline's own file") != NULL);
+		free(text);
+		CU_ASSERT(rp_cmd_lines("c.yaml") > 3);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -1096,15 +1115,13 @@ RP_TEST(test_chaos_killed_cancels_its_run, 60)
 {
 	char *args[] = {"chaos", "k.yaml", "--faults", "3", "--every", "300",
 			"--kinds", "kill", NULL};
-	char in[256], text[600];
+	char text[600];
 	const char *token = "sleep 20; cat # chaos-kill";
 	int64_t end;
 	pid_t pid, left = 0;
 	int st;
 
 	rp_cmd_dir_make("chaos");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_write_lines(in, 1000);
 	snprintf(text, sizeof(text),
 		 "name: chaoskill\nstages:\n"
 		 "  - {name: read, run: file-source, args: [--lines, in]}\n"
@@ -1113,7 +1130,7 @@ RP_TEST(test_chaos_killed_cancels_its_run, 60)
 		 "  - {name: write, input: slow, run: file-sink,"
 		 " args: [--lines, out]}\n",
 		 token);
-	rp_cmd_spit("k.yaml", text, strlen(text));
+	spit_with_input("k.yaml", text, 1000);
 	pid = rp_cmd_start(args, -1);
 	CU_ASSERT_FATAL(pid > 0);
 	/* Its reference run under way: the shell is there. */
@@ -1159,13 +1176,11 @@ RP_TEST(test_chaos_crashpoints_exec, 60)
 			"on-failure, args: [--, cat]}\n"
 			"  - {name: out, input: ed, run: file-sink, "
 			"args: [--lines, out]}\n";
-	char in[256], *text;
+	char *text;
 	int code;
 
 	rp_cmd_dir_make("chaos");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_write_lines(in, 1);
-	rp_cmd_spit("x.yaml", y, strlen(y));
+	spit_with_input("x.yaml", y, 1);
 	code = rp_cmd_run(args, &text);
 	/* (A kill before it releases may repeat its record: at-least-once,
 	 * said first; the sweep may then say a run differed.) */
@@ -1191,12 +1206,10 @@ RP_TEST(test_chaos_deny_where_allowed, 60)
 			"sandbox: {allow: [socket]}}\n"
 			"  - {name: out, input: mid, run: file-sink, "
 			"args: [--lines, out], restart: never}\n";
-	char in[256], *text;
+	char *text;
 
 	rp_cmd_dir_make("chaos");
-	rp_cmd_path(in, sizeof(in), "in");
-	rp_cmd_write_lines(in, 200000);
-	rp_cmd_spit("d.yaml", y, strlen(y));
+	spit_with_input("d.yaml", y, 200000);
 	CU_ASSERT_EQUAL(rp_cmd_run(args, &text), 0);
 	CU_ASSERT(strstr(text, "note: stage mid allows socket") != NULL);
 	CU_ASSERT(strstr(text, "NONE INJECTED") != NULL);
