@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct cut {
 struct outcome {
 	uint64_t ref_lines, lines, lost, dup, quarantined;
 	int reordered, finished, code, orphans_left, rerun_ok;
+	char orphans[512];        /* what was left, named: reap_orphans */
 	int unjudged;             /* out of memory, or the output
 				   * unreadable: nothing could be */
 	int order_free;           /* replicas without ordered: true: no
@@ -241,27 +243,83 @@ static int wait_code(pid_t pid, int64_t timeout_ns)
 	}
 }
 
-/* Reap whatever orphans came to us; 1 if some were still alive after
- * the grace period. */
-static int reap_orphans(int64_t grace_ns)
+/* Is pid a stage host (a stage, not a program one started)? */
+static int is_stage_host(pid_t pid)
 {
-	int64_t end = rp_now_ns() + grace_ns;
-	int st;
+	char path[64], exe[PATH_MAX];
+	ssize_t n;
+	const char *base;
 
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(path, exe, sizeof(exe) - 1)) <= 0)
+		return 0;
+	exe[n] = '\0';
+	base = strrchr(exe, '/');
+	base = base ? base + 1 : exe;
+	return strncmp(base, "ringpipe-stage", 14) == 0;
+}
+
+/* Reap whatever orphans came to us; not 0 if some were still alive
+ * after the grace period (1: stages among them, 2: processes that are
+ * not stages, 3: both).  Those are killed, and named into who (when not
+ * NULL): `pid 12 stage pass`, or `pid 13 sleep 1000 (not a stage...)`
+ * for a stage's program or a process it started and left (a daemon of
+ * its own, where no PID namespace took it along), with their children
+ * too, which come to us as their parents die.  Bounded: what
+ * a SIGKILL cannot end in 5 s more is left, and said. */
+int rp_chaos_reap_orphans(int64_t grace_ns, char *who, size_t wlen)
+{
+	int64_t end = rp_now_ns() + grace_ns, hard = end + 5000 * MS;
+	pid_t named[16];
+	int nnamed = 0, left = 0, st;
+	size_t wn = 0;
+
+	if (who && wlen)
+		who[0] = '\0';
 	for (;;) {
 		pid_t r = waitpid(-1, &st, WNOHANG);
 		if (r < 0 && errno == ECHILD)
-			return 0;
+			return left;
 		if (r > 0)
 			continue;
+		if (rp_now_ns() > hard) {
+			if (who && wn + 40 < wlen)
+				snprintf(who + wn, wlen - wn, "%s(some not "
+					 "ended by SIGKILL)", wn ? "; " : "");
+			return left ? left : 1;
+		}
 		if (rp_now_ns() > end) {
 			pid_t k[MAX_KIDS];
 			int n = kids(getpid(), k, MAX_KIDS);
-			for (int i = 0; i < n; i++)
+			for (int i = 0; i < n; i++) {
+				int seen = 0;
+				for (int j = 0; j < nnamed; j++)
+					seen |= named[j] == k[i];
+				if (!seen && who && wn + 8 < wlen) {
+					char cmd[80];
+					int w;
+					int host = is_stage_host(k[i]);
+					cmdline(k[i], cmd, sizeof(cmd));
+					w = snprintf(who + wn, wlen - wn,
+						     "%spid %d %s%s%s",
+						     wn ? "; " : "", (int)k[i],
+						     host ? "stage " : "",
+						     cmd[0] ? cmd : "?",
+						     host ? ""
+							  : " (not a stage: a "
+							    "stage's program, "
+							    "or a process it "
+							    "started)");
+					wn = w < 0 ? wn
+					     : wn + (size_t)w >= wlen
+						 ? wlen - 1
+						 : wn + (size_t)w;
+				}
+				if (!seen && nnamed < 16)
+					named[nnamed++] = k[i];
+				left |= is_stage_host(k[i]) ? 1 : 2;
 				kill(k[i], SIGKILL);
-			while (waitpid(-1, &st, 0) > 0)
-				;
-			return 1;
+			}
 		}
 		nap_ns(5 * MS);
 	}
@@ -709,6 +767,10 @@ static void print_json(FILE *j, const struct rp_cfg *cfg,
 			cut->bad >= 0 ? (long long)cut->bad + 1 : 0,
 			res->orphans_left ? "true" : "false",
 			res->rerun_ok ? "true" : "false");
+	if (sup_kill && res->orphans[0]) {
+		fprintf(j, ",\"orphans\":");
+		rp_json_str(j, res->orphans);
+	}
 	fprintf(j, ",");
 	fprintf(j, "\"reference_records\":%llu,\"records\":%llu,"
 		   "\"lost\":%llu,\"duplicated\":%llu,\"reordered\":%s,"
@@ -846,7 +908,7 @@ static int sweep(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				unlink(got); /* each run's output its own */
 				res.code = wait_code(spawn_run(cfg, &ro, log),
 						     600000 * MS);
-				reap_orphans(5000 * MS);
+				rp_chaos_reap_orphans(5000 * MS, NULL, 0);
 				ob = rp_chaos_slurp(got, &on);
 				lb = rp_chaos_slurp(log, &ln);
 				if (ob)
@@ -1128,7 +1190,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 			free(plan);
 			return 2;
 		}
-		reap_orphans(0);
+		rp_chaos_reap_orphans(0, NULL, 0);
 		if ((err = rp_chaos_expect_file(&exp, ref)) != 0) {
 			fprintf(stderr, "ringpipe chaos: the reference %s: "
 					"%s%s\n",
@@ -1301,7 +1363,8 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	ro.pids = NULL;
 	res.run_s = (double)(rp_now_ns() - t0) / 1e9;
 	res.finished = res.code == 0;
-	res.orphans_left = reap_orphans(5000 * MS);
+	res.orphans_left = rp_chaos_reap_orphans(5000 * MS, res.orphans,
+					 sizeof(res.orphans));
 	res.quarantined = file_lines(dead_idx) - dead_before;
 	/* The supervisor drops a relayed fault whose stage is not running
 	 * (its log says which, in order): that one missed too. */
@@ -1363,7 +1426,7 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 		res.code = wait_code(spawn_run(cfg, &ro, log), 600000 * MS);
 		res.rerun_ok = res.code == 0;
 		res.finished = res.rerun_ok && !res.orphans_left;
-		reap_orphans(5000 * MS);
+		rp_chaos_reap_orphans(5000 * MS, NULL, 0);
 	}
 	errno = 0;
 	ob = rp_chaos_slurp(chaos_out, &on);
@@ -1515,10 +1578,14 @@ int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 				  "chaos cannot judge\n");
 		if (sup_kill)
 			printf("  liveness    %s: stages %s after the supervisor "
-			       "died; the next run %s\n",
+			       "died%s%s%s; the next run %s\n",
 			       res.finished ? "ok" : "FAILED",
-			       res.orphans_left ? "STILL RUNNING 5 s"
-						: "all gone",
+			       res.orphans_left == 2
+				   ? "gone but for processes STILL RUNNING 5 s"
+			       : res.orphans_left ? "STILL RUNNING 5 s"
+						  : "all gone",
+			       res.orphans[0] ? " (killed then: " : "",
+			       res.orphans, res.orphans[0] ? ")" : "",
 			       res.rerun_ok ? "finished" : "FAILED");
 		else if (ncorrupt && res.code == 1)
 			printf("  liveness    %s\n",

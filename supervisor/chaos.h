@@ -40,6 +40,7 @@
 #ifndef RP_CHAOS_H
 #define RP_CHAOS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "config.h"
@@ -79,6 +80,11 @@ int rp_chaos_cut_check(const char *ref, size_t rn, const char *cut,
  * says ("... fault sent to stage ..." or "... fault for stage ...
  * dropped: ..." lines, in the order it handled them). */
 void rp_chaos_relays_done(const char *log, unsigned n, int *done);
+/* Reap the orphans that came to us (a subreaper); not 0 if some were
+ * still alive after grace_ns (1: stages among them, 2: processes that
+ * are not stages, 3: both), killed then and named into who (when not
+ * NULL): `pid 12 stage pass`, `pid 13 sleep 300 (not a stage: ...)`. */
+int rp_chaos_reap_orphans(int64_t grace_ns, char *who, size_t wlen);
 /* 0 safe and live, 1 not, 2 a pipeline chaos cannot judge. */
 int rp_chaos(struct rp_cfg *cfg, const struct rp_run_opts *run,
 	     const struct rp_chaos_opts *o);

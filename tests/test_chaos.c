@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -340,6 +341,40 @@ RP_TEST(test_chaos_expect_sums, 120)
 	free(text);
 	free(sums);
 	rp_cmd_dir_remove();
+}
+
+/* What a killed supervisor left running past the grace period is killed
+ * and named: here a program's daemon (its parent gone, it came to us)
+ * and the job it had started in turn, which comes to us as the daemon
+ * dies.  Nothing is left. */
+RP_TEST(test_chaos_names_leftovers, 30)
+{
+	char who[512] = "";
+	pid_t kid;
+	int left, st;
+
+	CU_ASSERT_FATAL(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	kid = fork();
+	CU_ASSERT_FATAL(kid >= 0);
+	if (kid == 0) {
+		if (fork() == 0) {
+			execlp("sh", "sh", "-c",
+			       "sleep 30.125 & exec sleep 30.124", (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	waitpid(kid, &st, 0);
+	usleep(200000); /* both sleeps started */
+	left = rp_chaos_reap_orphans(100 * 1000000LL, who, sizeof(who));
+	CU_ASSERT_EQUAL(left, 2);
+	CU_ASSERT(strstr(who, "sleep 30.124 (not a stage: a stage's program, "
+			      "or a process it started)") != NULL);
+	CU_ASSERT(strstr(who, "sleep 30.125 (not a stage") != NULL);
+	CU_ASSERT(strstr(who, "pid ") == who);
+	if (left != 2 || strstr(who, "sleep 30.125") == NULL)
+		fprintf(stderr, "named: %s\n", who);
+	CU_ASSERT(waitpid(-1, &st, WNOHANG) < 0 && errno == ECHILD);
 }
 
 /* The supervisor killed mid-run: every stage is gone within the grace
@@ -1225,6 +1260,8 @@ void rp_suite_chaos(void)
 		  test_chaos_kill_stop_is_safe},
 		 {"the supervisor killed: cleanup and a clean next run",
 		  test_chaos_supervisor_kill},
+		 {"what outlived a killed supervisor: killed and named",
+		  test_chaos_names_leftovers},
 		 {"a run that differs is caught",
 		  test_chaos_catches_a_difference},
 		 {"a killed run's output: the reference's first lines",
