@@ -63,7 +63,7 @@ SUP_SRC  := supervisor/spawn.c supervisor/errpipe.c supervisor/config.c \
 	supervisor/json.c supervisor/progress.c supervisor/observe.c \
 	supervisor/log.c supervisor/errout.c supervisor/jobctl.c supervisor/replay.c supervisor/replay_index.c \
 	supervisor/pids.c supervisor/chaos_judge.c supervisor/orphans.c \
-	supervisor/argcheck.c
+	supervisor/argcheck.c supervisor/scratch.c
 SUP_OBJ  := $(SUP_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(B)/%.o)

@@ -610,8 +610,14 @@ int rp_stats_read(const struct rp_stats_shm *s, struct rp_ring_stats *out)
 		out->stalls = rp_load64_relaxed(&s->stalls);
 		rp_fence_acquire();
 		b = rp_load32_relaxed(&s->seq);
-		if (a == b)
-			return 0;
+		if (a != b)
+			continue;
+		/* No run counts this far: a scribbled page, shown as not
+		 * known rather than as a figure. */
+		if ((out->records | out->bytes | out->batches | out->waits |
+		     out->wakes | out->stalls) >= UINT64_MAX / 2)
+			return -ERANGE;
+		return 0;
 	}
 	return -EAGAIN;
 }

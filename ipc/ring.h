@@ -416,7 +416,8 @@ struct rp_ring_stats {
 };
 
 /* A consistent snapshot of one side's counters, without locks.  -EAGAIN if
- * the writer kept them busy (or is scribbling) for too long. */
+ * the writer kept them busy (or is scribbling) for too long; -ERANGE if
+ * one is past UINT64_MAX / 2, which no run reaches (a scribbled page). */
 int rp_stats_read(const struct rp_stats_shm *s, struct rp_ring_stats *out);
 int rp_producer_stats(const struct rp_producer *p, struct rp_ring_stats *ps,
 		      struct rp_ring_stats *cs);

@@ -5,7 +5,7 @@
 set -eu
 
 need_pc="libseccomp cunit yaml-0.1 libxxhash"
-need_cmd="gcc make pkg-config"
+need_cmd="gcc make pkg-config ps"
 pkgs=""
 
 for c in $need_cmd; do
@@ -13,6 +13,7 @@ for c in $need_cmd; do
 		gcc) pkgs="$pkgs gcc libc6-dev" ;;
 		make) pkgs="$pkgs make" ;;
 		pkg-config) pkgs="$pkgs pkg-config" ;;
+		ps) pkgs="$pkgs procps" ;; # (a test runs ps as a parser)
 	esac
 done
 if command -v pkg-config >/dev/null 2>&1; then

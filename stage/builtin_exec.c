@@ -467,27 +467,53 @@ static int parse_ok_exit(const struct builtin *b, const char *v,
  * the cancel that signal brings. */
 #define STOP_WAIT_NS (1000 * 1000000LL)
 
+/* Does the run's cancel come (a signal that stops a whole service or
+ * tree reaches the supervisor too: systemd's control-group stop sends
+ * SIGTERM to every process at once, a terminal's Ctrl-C the whole
+ * group)?  Waited for a while, unless one such signal already came with
+ * no cancel: then only a cancel there now counts. */
+static int cancel_comes(struct ex *x)
+{
+	int64_t end = rp_now_ns() + (x->no_cancel ? 0 : STOP_WAIT_NS), left;
+
+	if (x->s == NULL)
+		return 1;
+	while (rp_stage_control(x->s, NULL) == 0) {
+		if ((left = end - rp_now_ns()) <= 0) {
+			x->no_cancel = 1;
+			return 0;
+		}
+		int r = rp_stage_wait(x->s, RP_WAIT_CONTROL, left);
+		if (r < 0 && r != -ETIMEDOUT && r != -EINTR)
+			return 1; /* -EPIPE: no supervisor, the run ends */
+	}
+	return 1;
+}
+
+int exec_stop_own(struct ex *x)
+{
+	if (x->asked || x->killed || x->timed_out || x->denied)
+		return 0; /* (ours, or the supervisor's SIGKILL) */
+	if (x->stop_judged == 0)
+		x->stop_judged = cancel_comes(x) ? 1 : 2;
+	return x->stop_judged == 2;
+}
+
 /* The program was killed, not by us, by a signal that stops a whole
- * service or tree (systemd's control-group stop sends SIGTERM to every
- * process at once): is the run being cancelled for it?  The cancel is
- * waited for a while, as the supervisor got the signal too. */
+ * service or tree: is the run being cancelled for it?  Without a
+ * cancel, the program sent it itself (or an operator to it alone):
+ * its own doing, as a SIGKILL from nobody here is. */
 static int stopped_with_run(struct ex *x)
 {
 	int sig = WIFSIGNALED(x->status) ? WTERMSIG(x->status) : 0;
-	int64_t end = rp_now_ns() + STOP_WAIT_NS, left;
 
 	if (x->asked || x->timed_out || x->denied ||
 	    (sig != SIGTERM && sig != SIGINT && sig != SIGHUP &&
 	     sig != SIGQUIT))
 		return 0;
-	while (rp_stage_control(x->s, NULL) == 0) {
-		if ((left = end - rp_now_ns()) <= 0)
-			return 0;
-		int r = rp_stage_wait(x->s, RP_WAIT_CONTROL, left);
-		if (r < 0 && r != -ETIMEDOUT && r != -EINTR)
-			return 0; /* -EPIPE: no supervisor to cancel */
-	}
-	return 1;
+	if (x->killed) /* our SIGTERM: for the cancel, if it comes */
+		return cancel_comes(x);
+	return !exec_stop_own(x);
 }
 
 /* How the program ended: 0 if it exited 0, else said and -errno

@@ -174,6 +174,11 @@ struct ex {
 	int killed;        /* the adapter killed the program that ended now
 			    * (its SIGKILL is no crash; one from nobody
 			    * here is its own doing, or its memory's) */
+	int stop_judged;   /* its death by a stop signal we did not send:
+			    * 0 not judged yet, 1 the run's cancel came
+			    * with it, 2 none came: its own doing */
+	int no_cancel;     /* a stop signal came once with no cancel:
+			    * later ones are not waited for */
 	uint64_t cur;      /* the current word last set (record + 1) */
 	int hang;          /* narrowing a hang, not a crash */
 	/* Narrowing a crash, a run past the end of its input is given
@@ -277,6 +282,10 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 /* The last stage's program killed by SIGPIPE with nobody reading
  * stdout any more: said, 1 (the stage ends early and well); else 0. */
 int exec_reader_gone(struct ex *x);
+/* Its death by SIGTERM, SIGINT, SIGHUP or SIGQUIT, which this adapter
+ * did not send: its own doing (1) unless the run's cancel comes with it
+ * (waited for, up to a second, the first time). */
+int exec_stop_own(struct ex *x);
 
 /* builtin_exec_hold.c */
 void exec_reset_cmd(struct ex *x);

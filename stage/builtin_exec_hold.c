@@ -146,9 +146,10 @@ int exec_hold_full(const struct ex *x)
 
 /* Did the program die of its own doing: a fault, an abort, a limit, a
  * signal of its own (SIGUSR1 with no handler, an alarm), or a denied
- * syscall (the supervisor's SIGKILL, told ahead)?  Not a signal that
- * stops a process from outside (SIGTERM, SIGINT, SIGHUP, SIGQUIT: a
- * cancel waits for those) nor SIGPIPE (its reader gone).  A SIGKILL
+ * syscall (the supervisor's SIGKILL, told ahead)?  Not SIGPIPE (its
+ * reader gone), nor a signal that stops a process from outside
+ * (SIGTERM, SIGINT, SIGHUP, SIGQUIT) that the run's cancel comes with;
+ * one that comes alone it sent itself (exec_stop_own).  A SIGKILL
  * that neither the supervisor nor this adapter sent is its own too: it
  * sent it itself (to pass for a kill from outside, which a stage's death
  * by SIGKILL is), or the kernel did, for its memory (the OOM killer) or
@@ -163,9 +164,11 @@ int exec_own_death(struct ex *x)
 		x->denied = d != x->denials;
 		x->denials = d;
 	}
-	if (x->exec_errno || sig == 0 || sig == SIGTERM || sig == SIGINT ||
-	    sig == SIGHUP || sig == SIGQUIT || sig == SIGPIPE)
+	if (x->exec_errno || sig == 0 || sig == SIGPIPE)
 		return 0;
+	if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
+	    sig == SIGQUIT)
+		return exec_stop_own(x);
 	return sig != SIGKILL || x->denied || x->timed_out || !x->killed;
 }
 
@@ -182,6 +185,7 @@ void exec_reset_cmd(struct ex *x)
 	x->pid = -1;
 	x->status = x->exec_errno = 0;
 	x->denied = x->timed_out = x->killed = 0;
+	x->stop_judged = 0;
 	x->woff = x->wlen = 0;
 	x->qhead = x->qlen = 0;
 	x->appended = x->fed = 0;

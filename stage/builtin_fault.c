@@ -141,11 +141,17 @@ static void misbehave(const struct fault *f, struct rp_stage *s)
 		_exit(RP_EXIT_VIOLATION);
 	}
 	case A_HEAD_AHEAD:
-		/* Then go on, for its producer to find (the supervisor's
-		 * samples take only cursors that stay in bounds). */
-		if (rp_stage_fault_head_ahead(s) == 0)
+		/* Then keep it there, reading nothing (a release would
+		 * store its true cursor over it), for its producer to find
+		 * at its attach or when its ring is full (the supervisor's
+		 * samples take only cursors that stay in bounds); after
+		 * 10 s unfound, go on. */
+		if (rp_stage_fault_head_ahead(s) == 0) {
+			struct timespec ten = {10, 0};
 			fprintf(stderr, "fault: stored its input ring's cursor "
 					"ahead of its producer's\n");
+			nanosleep(&ten, NULL);
+		}
 		break;
 	case A_CTL_END:
 		/* Then go on: the supervisor must not take the mark for
@@ -490,8 +496,9 @@ const struct builtin builtin_fault = {
 "                        back to 0 and say that ring is broken (the lie\n"
 "                        is found against the supervisor's samples)\n"
 "  --do head-ahead       store its input ring's cursor ahead of all its\n"
-"                        producer published, then go on: its producer\n"
-"                        finds it so (an attach, or its next write)\n"
+"                        producer published and keep it there, reading\n"
+"                        nothing for 10 s: its producer finds it so (at\n"
+"                        its attach, or when its ring is full)\n"
 "  --do ctl-end          mark its control ring to the supervisor ended\n"
 "                        (nobody ends one), then go on: the supervisor\n"
 "                        calls its format broken and kills it\n"

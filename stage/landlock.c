@@ -201,6 +201,9 @@ static int add_rules(int rs, const struct rp_sandbox *sb, uint64_t known,
 	for (int i = 0; i < sb->nfs_write && !err; i++)
 		err = add_path(rs, "fs_write", sb->fs_write[i], FS_WRITE, known,
 			       why, len);
+	if (!err && sb->tmpdir[0] != '\0')
+		err = add_path(rs, "temporary directory", sb->tmpdir, FS_WRITE,
+			       known, why, len);
 	/* A system without /dev/null has nothing to grant. */
 	if (!err) {
 		err = add_path(rs, "always writable", "/dev/null", FS_DEVNULL,

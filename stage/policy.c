@@ -85,8 +85,9 @@ static const char *const exec_allow[] = {
 	/* Read-only extended attributes: ls -l asks for ACLs and labels. */
 	"getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr",
 	"flistxattr",
-	/* NUMA policy queries (procps, libnuma): reads only. */
-	"get_mempolicy",
+	/* NUMA policy of its own memory (procps's ps sets its own, libnuma
+	 * asks): no other process's. */
+	"get_mempolicy", "set_mempolicy",
 	/* Asked of stdin by shells; on a pipe they fail with ENOTSOCK. */
 	"getpeername", "getsockname",
 };

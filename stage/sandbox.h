@@ -118,6 +118,10 @@ struct rp_sandbox {
 	int nfs_read, fs_read_set;
 	char fs_write[RP_SANDBOX_MAX_PATHS][RP_SANDBOX_PATH_MAX];
 	int nfs_write, fs_write_set;
+	/* Its own temporary directory (an exec stage's TMPDIR, made and
+	 * removed by the supervisor), writable beneath whenever Landlock
+	 * applies; "": none.  No list's default changes for it. */
+	char tmpdir[RP_SANDBOX_PATH_MAX];
 	int landlock_optional;
 	/* env: the names of the environment variables the stage keeps,
 	 * the rest cleared before it starts (env_set: the list was given;

@@ -470,6 +470,14 @@ static int stage_open(const char *desc, const int *keep, int nkeep,
 			w.error);
 		return -EINVAL;
 	}
+	if (w.bell_version != RP_BELL_VERSION) {
+		fprintf(stderr, "%s: the supervisor's doorbells are version %u, "
+				"this stage library's %u: build the stage "
+				"against the ringpipe that runs it\n",
+			w.name, w.bell_version, (unsigned)RP_BELL_VERSION);
+		rp_wiring_close_fds(&w);
+		return -EPROTO;
+	}
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../shm/crashpoint.h"
+#include "../shm/layout.h"
 #include "wiring.h"
 
 void rp_wiring_init(struct rp_wiring *w)
@@ -222,6 +223,12 @@ static int one(struct rp_wiring *w, char *key, char *val)
 				       : 0;
 		return fd_of(val, &w->bell) ? bad(w, "bell: expected an fd") : 0;
 	}
+	if (strcmp(key, "bellv") == 0) {
+		if (num(val, 1000, &v) || v == 0)
+			return bad(w, "bellv: expected a version");
+		w->bell_version = (unsigned)v;
+		return 0;
+	}
 	if (strcmp(key, "inbell") == 0 || strcmp(key, "outbell") == 0) {
 		int *fd = key[0] == 'i' ? &w->in_bell : &w->out_bell;
 		int *efd = key[0] == 'i' ? &w->in_bell_efd : &w->out_bell_efd;
@@ -344,6 +351,16 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	if (strcmp(key, "fsw") == 0)
 		return paths(w, key, val, sb->fs_write, &sb->nfs_write,
 			     &sb->fs_write_set);
+	if (strcmp(key, "tmp") == 0) {
+		char one[RP_SANDBOX_MAX_PATHS][RP_SANDBOX_PATH_MAX];
+		int n = 0, set = 0, err = paths(w, key, val, one, &n, &set);
+		if (err)
+			return err;
+		if (n != 1 || one[0][0] != '/')
+			return bad(w, "tmp: expected one absolute path");
+		memcpy(sb->tmpdir, one[0], sizeof(sb->tmpdir));
+		return 0;
+	}
 	if (strcmp(key, "quar") == 0)
 		return num(val, 64, &v) ? bad(w, "quar: 0 to 64")
 				       : (w->quarantine = (unsigned)v, 0);
@@ -485,10 +502,11 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 
 	err = append(buf, len, &at,
 		     "name=%s;cin=%d,%d;cout=%d,%d;bell=%d;sup=%d,%d;"
-		     "policy=%s;uid=%u;gid=%u;",
+		     "bellv=%u;policy=%s;uid=%u;gid=%u;",
 		     w->name, w->cin.p_fd, w->cin.c_fd, w->cout.p_fd,
 		     w->cout.c_fd, w->bell, w->sup_bell, w->sup_efd,
-		     rp_policy_name(sb->policy), sb->uid, sb->gid);
+		     (unsigned)RP_BELL_VERSION, rp_policy_name(sb->policy),
+		     sb->uid, sb->gid);
 	if (!err && w->bell_efd >= 0)
 		err = append(buf, len, &at, "bell=%d,%d;", w->bell, w->bell_efd);
 	if (!err && w->in.p_fd >= 0)
@@ -551,6 +569,10 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err)
 		err = fmt_paths(buf, len, &at, "fsw", sb->fs_write,
 				sb->nfs_write, sb->fs_write_set);
+	if (!err && sb->tmpdir[0] != '\0')
+		err = fmt_paths(buf, len, &at, "tmp",
+				(const char (*)[RP_SANDBOX_PATH_MAX])sb->tmpdir,
+				1, 1);
 	if (!err && sb->landlock_optional)
 		err = append(buf, len, &at, "llopt=1;");
 	if (!err)

@@ -40,6 +40,9 @@
  *                       paths with any byte outside [A-Za-z0-9/._-]
  *                       escaped as %XX; absent: the policy's default,
  *                       empty: none.  At most RP_SANDBOX_MAX_PATHS each
+ *   bellv=N             the doorbells' protocol version (always said)
+ *   tmp=/t              its own temporary directory, writable beneath
+ *                       wherever Landlock applies (escaped as fsw is)
  *   llopt=1             a kernel without Landlock is reported, not fatal
  *   quar=K              deaths of its program on one record, alone,
  *                       that quarantine it (exec; 0: none)
@@ -76,10 +79,10 @@
 #define RP_STDERR_INFO_S "\x1f"
 
 #define RP_WIRING_NAME_MAX 48
-/* Room for everything else (2048), and both Landlock lists at their
- * longest, every byte escaped. */
+/* Room for everything else (2048), and both Landlock lists and the
+ * temporary directory at their longest, every byte escaped. */
 #define RP_WIRING_MAX                                                         \
-	(2048 + 2 * RP_SANDBOX_MAX_PATHS * (3 * RP_SANDBOX_PATH_MAX + 1))
+	(2048 + (2 * RP_SANDBOX_MAX_PATHS + 1) * (3 * RP_SANDBOX_PATH_MAX + 1))
 #define RP_WIRING_MAX_SKIP 16
 
 struct rp_wiring {
@@ -87,6 +90,11 @@ struct rp_wiring {
 	struct rp_ring_fds in, out, cin, cout;
 	int bell, bell_efd, in_bell, in_bell_efd, out_bell, out_bell_efd;
 	int sup_bell, sup_efd;
+	/* The doorbells' protocol version, as the supervisor that made them
+	 * says (bellv=; 0: not said, an older supervisor's wiring).  Carried
+	 * here, not read from the bells' own pages, which every waker may
+	 * write: a scribbled page must not stop a stage attaching. */
+	unsigned bell_version;
 	int lifeline, notify_sock;
 	int filter;               /* a compiled seccomp filter, or -1 */
 	uint64_t seq;

@@ -290,7 +290,13 @@ static uint64_t wait_word(struct stage_run *r, int out)
 		return 0;
 	v = rp_ctl_status_read(r->proc.rx, out ? RP_CTL_WORD_WAIT_OUT_US
 					       : RP_CTL_WORD_WAIT_IN_US);
-	return v < (1ull << 42) ? v : 0;
+	/* Never longer than it has lived (its own word: a scribbler's
+	 * figure would otherwise be shown). */
+	{
+		int64_t alive_ns = rp_now_ns() - r->started_at;
+		uint64_t most = alive_ns > 0 ? (uint64_t)alive_ns / 1000 : 0;
+		return v <= most + 1000000 ? v : 0;
+	}
 }
 
 /* Seconds blocked on input (0) or output (1), every incarnation. */
@@ -566,7 +572,10 @@ static void read_control(struct sup *s, int k)
 					 : m.arg1 == RP_CTL_DONE_UNREAD ? 2
 					 : m.arg1 == RP_CTL_DONE_EARLY	 ? 1
 									 : 0;
-			r->records_in = m.arg0;
+			/* (a count no run reaches is a scribble: kept
+			 * from the report) */
+			if (m.arg0 < UINT64_MAX / 2)
+				r->records_in = m.arg0;
 			if (m.kind == RP_CTL_ERROR &&
 			    (m.code == -EIO || m.code == EIO) &&
 			    r->cfg->builtin &&
@@ -1440,8 +1449,10 @@ static void on_exit_of(struct sup *s, int k)
 	if (waitid(P_PIDFD, (id_t)r->proc.pidfd, &si, WEXITED | WNOHANG) < 0 ||
 	    si.si_pid == 0)
 		return;
-	/* What it left behind came to us as it died. */
+	/* What it left behind came to us as it died; what it left in its
+	 * temporary directory goes now. */
 	rp_orphans_sweep(&s->orphans, is_stage, s);
+	rp_spawn_scratch_remove(&r->proc);
 	read_control(s, k);
 	/* A stage that sent no final count (killed) still had released
 	 * this much (a display figure only: bounded, not trusted); and
@@ -1966,6 +1977,7 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	 * namespace for its program instead (a keeper as its init). */
 	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec") &&
 			  r->nrep <= 1;
+	spec->scratch = c->builtin && !strcmp(c->argv[0], "exec");
 	spec->has_seq = r->has_resume;
 	spec->seq = r->resume_seq;
 	spec->after = r->nrep > 1 ? r->resume_after : 0;
@@ -3494,6 +3506,9 @@ int rp_run(const struct rp_cfg *cfg, const struct rp_run_opts *o)
 		rp_deadletter_init(&s->dead, prefix);
 	}
 	rp_orphans_init(&s->orphans);
+	/* What a run that was killed left in its exec stages' temporary
+	 * directories (held by no one now) goes. */
+	rp_scratch_sweep();
 	{
 		/* Said now, not at the first record to quarantine, which
 		 * would then fail the run. */

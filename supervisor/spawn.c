@@ -107,7 +107,8 @@ static void keep_across_exec(const struct rp_wiring *w)
 }
 
 static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
-		  pid_t parent, const uid_t *ids, struct rp_filter *filter)
+		  pid_t parent, const uid_t *ids, struct rp_filter *filter,
+		  const char *tmpdir)
 {
 	char env[RP_WIRING_MAX];
 
@@ -163,6 +164,9 @@ static void child(const struct rp_stage_spec *spec, struct rp_wiring *w,
 		dup2(spec->stderr_fd, 2);
 	if (spec->sandbox.env_set)
 		keep_env(&spec->sandbox);
+	/* Its own temporary directory, whatever the environment said. */
+	if (tmpdir[0] != '\0' && setenv("TMPDIR", tmpdir, 1) != 0)
+		_exit(2);
 	/* Its filter, bound to its pid (this copy of the template is its
 	 * own).  Without one, the stage builds its own. */
 	if (filter != NULL) {
@@ -420,6 +424,7 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	}
 	if ((err = fs_paths_exist(&spec->sandbox, why, whylen)))
 		return err;
+	rp_scratch_init(&out->scratch);
 	snprintf(out->name, sizeof(out->name), "%s", spec->name);
 	out->rings[0] = links->in;
 	out->rings[1] = links->out;
@@ -435,6 +440,20 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	w.end_n = spec->end_n;
 	w.timed = spec->timed;
 	w.lock_ms = spec->lock_ms;
+	if (spec->scratch) {
+		/* Its own TMPDIR, writable beneath. */
+		err = rp_scratch_make(&out->scratch, spec->name,
+				      spec->sandbox.uid, spec->sandbox.gid);
+		if (err == 0)
+			snprintf(w.sandbox.tmpdir, sizeof(w.sandbox.tmpdir),
+				 "%s", out->scratch.path);
+		else /* (a read-only /tmp fails no pipeline) */
+			fprintf(stderr, "ringpipe: stage %s: no temporary "
+					"directory of its own in %s (%s): its "
+					"TMPDIR is left as it was\n",
+				spec->name, rp_scratch_base(), strerror(-err));
+		err = 0;
+	}
 
 	if (links->own_bell != NULL) {
 		out->bell = links->own_bell;
@@ -505,7 +524,8 @@ int rp_spawn(const struct rp_stage_spec *spec,
 	if (out->pid == 0) {
 		close(life[1]);
 		close(sock[0]);
-		child(spec, &w, parent, userns ? ids : NULL, filter);
+		child(spec, &w, parent, userns ? ids : NULL, filter,
+		      out->scratch.path);
 	}
 	/* Parent: keep the lifeline's write end and our end of the socket;
 	 * everything handed to the stage is the stage's now. */
@@ -650,7 +670,25 @@ int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms)
 	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	p->pid = -1;
+	/* Gone, and with it (its PID namespace's) whatever could still
+	 * write in its temporary directory. */
+	rp_spawn_scratch_remove(p);
 	return status;
+}
+
+int rp_spawn_scratch_remove(struct rp_stage_proc *p)
+{
+	char path[RP_SCRATCH_PATH_MAX];
+	int err;
+
+	if (p->scratch.path[0] == '\0')
+		return 0;
+	snprintf(path, sizeof(path), "%s", p->scratch.path);
+	if ((err = rp_scratch_remove(&p->scratch)) != 0)
+		fprintf(stderr, "ringpipe: stage %s: its temporary directory "
+				"%s was not removed entirely: %s\n",
+			p->name, path, strerror(-err));
+	return err;
 }
 
 void rp_spawn_close(struct rp_stage_proc *p)
@@ -674,4 +712,5 @@ void rp_spawn_close(struct rp_stage_proc *p)
 	if (p->go >= 0)
 		close(p->go);
 	p->pidfd = p->listener = p->lifeline = p->go = -1;
+	rp_spawn_scratch_remove(p);
 }

@@ -22,6 +22,7 @@
 #include "../ipc/ctl.h"
 #include "../ipc/ring.h"
 #include "../stage/sandbox.h"
+#include "scratch.h"
 
 /* A stage's seccomp filter, compiled once as a template and kept from one
  * start to the next (rp_seccomp_compile): what it was compiled for. */
@@ -87,6 +88,9 @@ struct rp_stage_spec {
 	/* Where its filter is kept between starts, or NULL: the stage
 	 * builds its own each time. */
 	struct rp_filter_cache *filter;
+	/* A temporary directory of its own (scratch.h), its TMPDIR, which
+	 * its Landlock rules let it write; removed with the process. */
+	int scratch;
 };
 
 struct rp_stage_proc {
@@ -108,6 +112,7 @@ struct rp_stage_proc {
 	/* its rings, whose multi-participant sides (replicas) get its
 	 * death marked when rp_spawn_reap reaps it */
 	const struct rp_ring_fds *rings[2];
+	struct rp_scratch scratch; /* spec->scratch: its TMPDIR */
 };
 
 /* The rings around the stage: in (it consumes) and out (it produces) may
@@ -159,5 +164,9 @@ int rp_spawn_kill(struct rp_stage_proc *p);
  * wait status.  Closes what rp_spawn opened. */
 int rp_spawn_reap(struct rp_stage_proc *p, int timeout_ms);
 void rp_spawn_close(struct rp_stage_proc *p);
+/* Its process is gone: its temporary directory goes too (rp_spawn_reap
+ * and rp_spawn_close do it, for a caller that reaped it itself).  A
+ * part that could not be removed is said on stderr; 0 or -errno. */
+int rp_spawn_scratch_remove(struct rp_stage_proc *p);
 
 #endif /* RP_SPAWN_H */

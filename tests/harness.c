@@ -207,8 +207,55 @@ static unsigned tmp_leftovers(pid_t pid)
 	return n;
 }
 
+/* The exec stages' temporary directories in /tmp (ringpipe-tmp.*): a
+ * run removes its own as its stages end, and a test that kills a
+ * supervisor must run once more (which sweeps what it left) or remove
+ * them.  Those there before a test are noted; any more after it are
+ * removed and counted. */
+#define TMPDIRS_MAX 64
+struct tmpdirs {
+	char name[TMPDIRS_MAX][64];
+	int n;
+};
+
+static unsigned stage_tmpdirs(struct tmpdirs *before, int remove_new)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (!remove_new)
+		before->n = 0;
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		int seen = 0;
+		char cmd[320];
+		if (strncmp(e->d_name, "ringpipe-tmp", 12) != 0 ||
+		    strlen(e->d_name) >= sizeof(before->name[0]))
+			continue;
+		for (int i = 0; i < before->n; i++)
+			seen |= strcmp(before->name[i], e->d_name) == 0;
+		if (!remove_new) {
+			if (before->n < TMPDIRS_MAX)
+				strcpy(before->name[before->n++], e->d_name);
+			continue;
+		}
+		if (seen)
+			continue;
+		snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", e->d_name);
+		if (system(cmd) != 0) {
+			/* said by the count */
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 {
+	struct tmpdirs dirs;
 	int pfd[2], status;
 	unsigned failures;
 	char msg[256];
@@ -217,6 +264,7 @@ void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 	pid_t pid;
 
 	rp_test_shm_prefix();
+	stage_tmpdirs(&dirs, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		CU_FAIL_FATAL("pipe2");
@@ -304,6 +352,12 @@ void rp_test_run_isolated(const char *name, void (*body)(void), int secs)
 	/* After a failure, cleaned up for it; after a pass, a defect. */
 	if (tmp_leftovers(pid) != 0 && status == 0 && failures == 0) {
 		snprintf(msg, sizeof(msg), "%s: left files in /tmp", name);
+		CU_assertImplementation(CU_FALSE, 0, msg, "harness", "",
+					CU_FALSE);
+	}
+	if (stage_tmpdirs(&dirs, 1) != 0 && status == 0 && failures == 0) {
+		snprintf(msg, sizeof(msg), "%s: left an exec stage's "
+			 "temporary directory in /tmp", name);
 		CU_assertImplementation(CU_FALSE, 0, msg, "harness", "",
 					CU_FALSE);
 	}

@@ -25,6 +25,7 @@
 
 #include "../shm/futex.h"
 #include "../stage/landlock.h"
+#include "../supervisor/scratch.h"
 #include "cmd.h"
 #include "harness.h"
 
@@ -1775,9 +1776,12 @@ RP_TEST(test_first_start_blames_peer, 60)
 	for (int i = 0; i < 2; i++) {
 		/* The program attaches 0.3 s late: after the consumer
 		 * has broken the ring, also on a loaded machine. */
+		/* A ring of 4 KiB: the producer, if it attached before
+		 * the break, fills it and looks (the stage keeps its
+		 * cursor ahead). */
 		snprintf(line, sizeof(line),
-			 "fault --make 3000 ! %s%sfault --at start --do "
-			 "head-ahead ! count",
+			 "fault --make 3000 ! %s%sfault @ring=4K "
+			 "--at start --do head-ahead ! count",
 			 i ? prog : "", i ? " -1 300 ! " : "");
 		CU_ASSERT_EQUAL(run(args, &text), 1);
 		if (!strstr(text, i ? "stage 3-fault: broke the format of "
@@ -3865,6 +3869,17 @@ RP_TEST(test_stat_observes_a_running_pipeline, 60)
 	for (int i = 0; i < 50 && rp_cmd_find_process(token, NULL); i++)
 		usleep(100000);
 	CU_ASSERT_EQUAL(rp_cmd_find_process(token, NULL), 0);
+	/* What it left: its exec stage's temporary directory, held by no
+	 * one now, which the next run's sweep removes. */
+	{
+		unsigned swept = 0;
+		for (int i = 0; i < 50 && swept == 0; i++) {
+			swept = rp_scratch_sweep();
+			if (swept == 0)
+				usleep(100000);
+		}
+		CU_ASSERT_EQUAL(swept, 1);
+	}
 	rp_cmd_dir_remove();
 }
 /* A drained run: started with args (-e LINE ...), reading a slow pipe,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -112,6 +113,104 @@ static void make_text(const char *name, int last_nl)
 	}
 	rp_cmd_spit(name, t, n);
 	free(t);
+}
+
+/* An exec stage's TMPDIR is a directory of its own: sort spills there
+ * without being given /tmp, which stays closed to it; what it leaves
+ * (links to files of others, a directory it made unreadable) goes with
+ * the stage, the files linked to untouched.  A directory a killed run
+ * left, held by no one, is removed at the next run; one still held is
+ * not. */
+RP_TEST(test_exec_own_tmpdir, 60)
+{
+	char yaml[1400], victim[300], nope[64], dead[64], held[64];
+	char *rep, *at, seen[256] = "";
+	int lock, code;
+	size_t n;
+	struct stat st;
+
+	rp_cmd_dir_make("exec");
+	make_text("IN", 1);
+	rp_cmd_spit("victim", "keep me\n", 8);
+	rp_cmd_path(victim, sizeof(victim), "victim");
+	snprintf(nope, sizeof(nope), "/tmp/rp-nope-%d", (int)getpid());
+	/* What a killed run left, and what a live one holds. */
+	snprintf(dead, sizeof(dead), "/tmp/ringpipe-tmp.gone.XXXXXX");
+	snprintf(held, sizeof(held), "/tmp/ringpipe-tmp.live.XXXXXX");
+	CU_ASSERT_FATAL(mkdtemp(dead) != NULL && mkdtemp(held) != NULL);
+	{
+		char f[128];
+		int fd;
+		snprintf(f, sizeof(f), "%s/spill", dead);
+		fd = open(f, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		CU_ASSERT(fd >= 0 && write(fd, "x", 1) == 1);
+		if (fd >= 0)
+			close(fd);
+	}
+	lock = open(held, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CU_ASSERT_FATAL(lock >= 0 && flock(lock, LOCK_EX) == 0);
+
+	snprintf(yaml, sizeof(yaml),
+		 "name: tmp\nstages:\n"
+		 "  - {name: read, run: file-source, args: [--lines, IN]}\n"
+		 "  - name: parse\n    input: read\n    run: exec\n"
+		 "    args: [--, sh, -c, 'echo \"TMPDIR=$TMPDIR\" >&2; "
+		 "touch %s 2>/dev/null && echo wrote-tmp >&2; "
+		 "cd \"$TMPDIR\" && ln -s %s link && ln -s / root && "
+		 "mkdir -p a/b && echo x > a/b/f && chmod 000 a/b && "
+		 "chmod 500 a && exec sort -S 64k']\n"
+		 "  - {name: write, input: parse, run: file-sink, "
+		 "args: [--lines, OUT]}\n",
+		 nope, victim);
+	code = run_yaml(yaml, &rep);
+	CU_ASSERT_EQUAL(code, 0);
+	at = strstr(rep, "TMPDIR=");
+	CU_ASSERT_FATAL(at != NULL);
+	sscanf(at, "TMPDIR=%255s", seen);
+	CU_ASSERT(strncmp(seen, "/tmp/ringpipe-tmp.parse.", 24) == 0);
+	CU_ASSERT(strstr(rep, "wrote-tmp") == NULL);
+	if (code != 0 || strstr(rep, "wrote-tmp"))
+		fprintf(stderr, "%s\n", rep);
+	CU_ASSERT(stat(nope, &st) != 0);
+	unlink(nope);
+	/* sort spilled (64 KiB of memory for 20000 lines) and gave the
+	 * shell's bytes. */
+	shell("LC_ALL=C sort IN");
+	{
+		char *o = rp_cmd_slurp("OUT", &n), *w;
+		size_t wn;
+		w = rp_cmd_slurp("WANT", &wn);
+		/* (the stage's locale is the test's: compare as sets of
+		 * the same size at least) */
+		CU_ASSERT(o != NULL && w != NULL && n == wn && n > 100000);
+		free(o);
+		free(w);
+	}
+	CU_ASSERT(seen[0] && stat(seen, &st) != 0 && errno == ENOENT);
+	free(rp_cmd_slurp("victim", &n));
+	CU_ASSERT_EQUAL(n, 8);
+	CU_ASSERT(stat("/", &st) == 0);
+	/* The dead run's directory swept, the held one kept. */
+	CU_ASSERT(stat(dead, &st) != 0 && errno == ENOENT);
+	CU_ASSERT(stat(held, &st) == 0);
+	close(lock);
+	rmdir(held);
+	if (stat(dead, &st) == 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dead);
+		CU_ASSERT(system(cmd) == 0);
+	}
+	free(rep);
+	rp_cmd_dir_remove();
+}
+
+/* Remove name in the test's directory (what an earlier run left). */
+static void unlink_in_dir(const char *name)
+{
+	char p[256];
+
+	rp_cmd_path(p, sizeof(p), name);
+	unlink(p);
 }
 
 /* ------------------------------------------------------------- lines */
@@ -735,7 +834,8 @@ RP_TEST(test_exec_violation_by_name, 60)
 
 /* What everyday programs ask on the side runs under the exec policy:
  * glibc's lookups of user names try nscd's local socket first (bash
- * without HOME, ls -l), and ls -l reads extended attributes.  A local
+ * without HOME, ls -l), ls -l reads extended attributes, and ps sets its
+ * own NUMA memory policy.  A local
  * socket fails with EACCES and the program goes on; a network socket is
  * still denied (test_exec_violation_by_name). */
 RP_TEST(test_exec_side_lookups_fail_softly, 60)
@@ -745,6 +845,8 @@ RP_TEST(test_exec_side_lookups_fail_softly, 60)
 	} cases[] = {
 		{"exec -- env -i /bin/bash -c 'cat; echo done'", "a\nb\ndone\n"},
 		{"exec -- ls -l /etc/passwd", " /etc/passwd\n"},
+		/* (ps sets its own NUMA memory policy: it was killed) */
+		{"exec -- sh -c 'cat; exec ps -o pid= -p 1'", "1\n"},
 		{"exec -- perl -MSocket -e "
 		 "'socket(my $s, AF_UNIX, SOCK_STREAM, 0) or print \"$!\\n\"'",
 		 "Permission denied\n"},
@@ -1693,7 +1795,15 @@ RP_TEST(test_exec_poison_narrowed, 90)
  * never quarantined.) */
 RP_TEST(test_exec_own_sigkill_narrowed, 60)
 {
-	char text[4096], *rep, *dead, *out;
+	/* SIGKILL, and SIGTERM, which a run's cancel would come with when
+	 * sent from outside (a service's stop, Ctrl-C): none came, so it
+	 * is the program's own (it escaped its quarantine, and its stage
+	 * was restarted five times, the output repeated each time). */
+	static const struct {
+		const char *sig, *said;
+	} sigs[] = {{"KILL", "killed by signal 9 (Killed) on record 100"},
+		    {"TERM", "killed by signal 15 (Terminated) on record 100"}};
+	char text[4096], yaml[1024], *rep, *dead, *out;
 	size_t n, len = 0;
 
 	rp_cmd_dir_make("exec");
@@ -1701,36 +1811,41 @@ RP_TEST(test_exec_own_sigkill_narrowed, 60)
 		len += (size_t)snprintf(text + len, sizeof(text) - len, "%s %d\n",
 					i == 100 ? "kill" : "line", i);
 	rp_cmd_spit("T", text, len);
-	CU_ASSERT_EQUAL(run_yaml("name: pk\nstages:\n"
-				 "  - {name: read, run: file-source, "
-				 "args: [--lines, T]}\n"
-				 "  - {name: parse, input: read, run: exec, "
-				 "restart: on-failure, restart_backoff_ms: 0, "
-				 "args: [--, sh, -c, 'while read -r l; do case "
-				 "\"$l\" in kill*) kill -KILL $$;; esac; echo "
-				 "\"$l\"; done']}\n"
-				 "  - {name: write, input: parse, "
-				 "run: file-sink, args: [--lines, OUT]}\n",
-				 &rep),
-			0);
-	CU_ASSERT(strstr(rep, "quarantined 1 record to pk.dead.rec") != NULL);
-	free(rep);
-	dead = rp_cmd_slurp("pk.dead.jsonl", &n);
-	CU_ASSERT(dead != NULL && strstr(dead, "\"seq\":100,") != NULL &&
-		  strstr(dead, "killed by signal 9 (Killed) on record 100") !=
+	for (size_t k = 0; k < sizeof(sigs) / sizeof(*sigs); k++) {
+		snprintf(yaml, sizeof(yaml),
+			 "name: pk\nstages:\n"
+			 "  - {name: read, run: file-source, "
+			 "args: [--lines, T]}\n"
+			 "  - {name: parse, input: read, run: exec, "
+			 "restart: on-failure, restart_backoff_ms: 0, "
+			 "args: [--, sh, -c, 'while read -r l; do case "
+			 "\"$l\" in kill*) kill -%s $$;; esac; echo "
+			 "\"$l\"; done']}\n"
+			 "  - {name: write, input: parse, "
+			 "run: file-sink, args: [--lines, OUT]}\n",
+			 sigs[k].sig);
+		unlink_in_dir("pk.dead.jsonl");
+		unlink_in_dir("pk.dead.rec");
+		CU_ASSERT_EQUAL(run_yaml(yaml, &rep), 0);
+		CU_ASSERT(strstr(rep, "quarantined 1 record to pk.dead.rec") !=
 			  NULL);
-	free(dead);
-	out = rp_cmd_slurp("OUT", &n);
-	for (int i = 0; i < 200 && out != NULL; i++) {
-		char want[32];
-		snprintf(want, sizeof(want), "line %d\n", i);
-		if (i != 100 && strstr(out, want) == NULL) {
-			CU_FAIL("a line is missing");
-			break;
+		free(rep);
+		dead = rp_cmd_slurp("pk.dead.jsonl", &n);
+		CU_ASSERT(dead != NULL && strstr(dead, "\"seq\":100,") != NULL &&
+			  strstr(dead, sigs[k].said) != NULL);
+		free(dead);
+		out = rp_cmd_slurp("OUT", &n);
+		for (int i = 0; i < 200 && out != NULL; i++) {
+			char want[32];
+			snprintf(want, sizeof(want), "line %d\n", i);
+			if (i != 100 && strstr(out, want) == NULL) {
+				CU_FAIL("a line is missing");
+				break;
+			}
 		}
+		CU_ASSERT(out != NULL && strstr(out, "kill 100") == NULL);
+		free(out);
 	}
-	CU_ASSERT(out != NULL && strstr(out, "kill 100") == NULL);
-	free(out);
 	/* Killed so whatever it is fed (as by its CPU time's hard limit,
 	 * or the OOM killer for memory it always takes): a run fed nothing
 	 * dies the same way, so no record is blamed; the failure stands. */
@@ -2534,6 +2649,8 @@ void rp_suite_exec(void)
 		  test_exec_restart_at_least_once},
 		 {"a background job dies with its command",
 		  test_exec_background_job_cleaned_up},
+		 {"TMPDIR its own, writable, gone with the stage",
+		  test_exec_own_tmpdir},
 		 {"sort, sed, grep, wc, uniq give the shell's bytes",
 		  test_exec_tools_match_shell},
 		 {"a program as the source", test_exec_as_source},

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../shm/layout.h"
 #include "../stage/landlock.h"
 #include "../stage/wiring.h"
 #include "cmd.h"
@@ -542,11 +543,27 @@ RP_TEST(test_landlock_wiring_round_trip, 10)
 	}
 	w.sandbox.nfs_read = w.sandbox.nfs_write = RP_SANDBOX_MAX_PATHS;
 	w.sandbox.fs_write_set = 1;
+	/* and an exec stage's temporary directory too */
+	memcpy(w.sandbox.tmpdir, w.sandbox.fs_read[0], RP_SANDBOX_PATH_MAX);
 	CU_ASSERT_FATAL(rp_wiring_format(&w, buf, sizeof(buf)) == 0);
 	CU_ASSERT_FATAL(rp_wiring_parse(buf, &back) == 0);
 	CU_ASSERT_EQUAL(back.sandbox.nfs_write, RP_SANDBOX_MAX_PATHS);
 	CU_ASSERT_STRING_EQUAL(back.sandbox.fs_write[15],
 			       w.sandbox.fs_write[15]);
+	CU_ASSERT_STRING_EQUAL(back.sandbox.tmpdir, w.sandbox.tmpdir);
+	/* The doorbells' version comes from the supervisor's wiring; one
+	 * that does not say it (an older supervisor's) leaves it 0, which
+	 * the stage refuses. */
+	CU_ASSERT_EQUAL(back.bell_version, RP_BELL_VERSION);
+	{
+		char *v = strstr(buf, "bellv="), *semi = v ? strchr(v, ';')
+							   : NULL;
+		CU_ASSERT_FATAL(semi != NULL);
+		memmove(v, semi + 1, strlen(semi + 1) + 1);
+		CU_ASSERT(rp_wiring_parse(buf, &back) == 0 &&
+			  back.bell_version == 0);
+	}
+	CU_ASSERT(rp_wiring_parse("name=t;tmp=rel", &back) == -EINVAL);
 
 	/* A stage refuses a relative path or a 17th one. */
 	CU_ASSERT(rp_wiring_parse("name=t;fsr=usr", &back) == -EINVAL);

@@ -493,6 +493,55 @@ RP_TEST(test_waiting_consumer_gets_each_record, 30)
 	rig_free(&r);
 }
 
+/* Zero the magic and version of the bell in memfd, as a scribbling
+ * stage that rings it may. */
+static void scribble_bell(struct rp_bell *b)
+{
+	uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   rp_bell_memfd(b), 0);
+
+	CU_ASSERT_FATAL(w != MAP_FAILED);
+	w[0] = 0;
+	w[1] = 0x7777;
+	munmap(w, 4096);
+}
+
+/* Every stage that rings a bell can write its page: a neighbour that
+ * scribbled the magic and version of every bell a stage uses (its own,
+ * its peers', the supervisor's) does not stop it attaching at its next
+ * start (it failed with "Bad message", exit 2, never restarted), and
+ * records flow. */
+RP_TEST(test_scribbled_bells_attach, 30)
+{
+	struct rp_stage_spec spec;
+	struct rp_view v;
+	struct rig r;
+	struct rp_meta m = {.origin = 0, .type = RP_REC_T_DATA};
+	int got = -1, st;
+
+	rig_make(&r);
+	scribble_bell(r.stage);
+	scribble_bell(r.sup);
+	scribble_bell(r.a.pbell);
+	scribble_bell(r.b.cbell);
+	spec_init(&spec, "copy", RP_POLICY_STRICT);
+	spec.main = copy_main;
+	CU_ASSERT_FATAL(rig_spawn(&r, &spec) == 0);
+	CU_ASSERT_FATAL(rp_send(r.src, "abc", 3, &m, SEC) == 0);
+	rp_producer_end(r.src);
+	for (int64_t end = rp_now_ns() + 2 * SEC; rp_now_ns() < end;) {
+		if ((got = rp_peek(r.sink, &v)) == 0)
+			break;
+		usleep(2000);
+	}
+	CU_ASSERT(got == 0 && v.len == 3 && memcmp(v.data, "abc", 3) == 0);
+	if (got == 0)
+		rp_release(r.sink);
+	st = rp_spawn_reap(&r.proc, 5000);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	rig_free(&r);
+}
+
 /* Drain: the records already in the input are processed, then the output
  * ends as if the input had. */
 RP_TEST(test_drain_finishes_input, 30)
@@ -1179,6 +1228,8 @@ void rp_suite_stage(void)
 		 {"cancel reason in exit code and final record",
 		  test_cancel_reason_reported},
 		 {"drain finishes the input", test_drain_finishes_input},
+		 {"bells scribbled by a neighbour: it still attaches",
+		  test_scribbled_bells_attach},
 		 {"low level: refusals of an open reservation, a total's key",
 		  test_low_level_keys_and_refusals},
 		 {"a source's release sends its record out",
