@@ -442,25 +442,35 @@ static int exec_fails_for_good(int e)
 	       e != ENFILE && e != ETXTBSY && e != EINTR;
 }
 
-/* --ok-exit LIST: exit statuses 1-255, comma-separated, into the
- * bitmap.  0, or the usage error's code. */
-static int parse_ok_exit(const struct builtin *b, const char *v,
-			 uint8_t *ok)
+/* --ok-exit or --reject-exit (opt) LIST: exit statuses 1-255,
+ * comma-separated, into the bitmap.  0, or the usage error's code. */
+static int parse_exit_list(const struct builtin *b, const char *opt,
+			   const char *v, uint8_t *ok)
 {
 	if (v == NULL || *v == '\0')
-		return builtin_usage(b, "--ok-exit needs exit statuses (1-255, "
-					"comma-separated)");
+		return builtin_usage(b, "%s needs exit statuses (1-255, "
+					"comma-separated)", opt);
 	while (*v) {
 		char *end;
 		unsigned long n = strtoul(v, &end, 10);
 		if (end == v || n < 1 || n > 255 || (*end && *end != ',') ||
 		    (*end == ',' && end[1] == '\0'))
-			return builtin_usage(b, "--ok-exit '%s': exit statuses "
-						"1-255, comma-separated", v);
+			return builtin_usage(b, "%s '%s': exit statuses "
+						"1-255, comma-separated", opt, v);
 		ok[n / 8] |= (uint8_t)(1u << (n % 8));
 		v = *end ? end + 1 : end;
 	}
 	return 0;
+}
+
+int exec_rejected(const struct ex *x)
+{
+	int st;
+
+	if (x->exec_errno || !WIFEXITED(x->status))
+		return 0;
+	st = WEXITSTATUS(x->status);
+	return st != 0 && (x->reject_exit[st / 8] & 1u << (st % 8)) ? st : 0;
 }
 
 /* How long a program killed by a stop signal from outside waits for
@@ -543,8 +553,11 @@ static int verdict(struct ex *x)
 	if (stopped_with_run(x))
 		return -ECANCELED;
 	if (WIFEXITED(x->status))
-		fprintf(stderr, EXEC_SAYS "%s exited with status %d\n", x->cmd,
-			WEXITSTATUS(x->status));
+		fprintf(stderr, EXEC_SAYS "%s exited with status %d%s\n",
+			x->cmd, WEXITSTATUS(x->status),
+			exec_rejected(x) ? " (a --reject-exit status: it "
+					   "rejected a record)"
+					 : "");
 	else if (x->timed_out == 2)
 		fprintf(stderr, EXEC_SAYS "%s was killed for going silent past "
 				"end_timeout_ms after its input ended\n",
@@ -1334,7 +1347,7 @@ static int exec_main(int argc, char **argv)
 		       .keeper_done = -1};
 	const char *desc = getenv("RINGPIPE_STAGE");
 	uint64_t chunk = BUILTIN_CHUNK_DEFAULT;
-	int i, code, err = 0, nmodes = 0, has_out;
+	int i, code, err = 0, nmodes = 0, has_out, reject = 0;
 	enum rp_policy policy = RP_POLICY_STRICT;
 	struct rp_wiring w;
 
@@ -1354,8 +1367,16 @@ static int exec_main(int argc, char **argv)
 		} else if (strcmp(a, "--ok-exit") == 0 ||
 			   strncmp(a, "--ok-exit=", 10) == 0) {
 			const char *v = a[9] == '=' ? a + 10 : argv[++i];
-			if ((code = parse_ok_exit(b, v, x.ok_exit)))
+			if ((code = parse_exit_list(b, "--ok-exit", v,
+						    x.ok_exit)))
 				return code;
+		} else if (strcmp(a, "--reject-exit") == 0 ||
+			   strncmp(a, "--reject-exit=", 14) == 0) {
+			const char *v = a[13] == '=' ? a + 14 : argv[++i];
+			if ((code = parse_exit_list(b, "--reject-exit", v,
+						    x.reject_exit)))
+				return code;
+			reject = 1;
 		} else if (strcmp(a, "--chunks") == 0 ||
 			   strncmp(a, "--chunks=", 9) == 0) {
 			const char *v = a[8] == '=' ? a + 9 : argv[++i];
@@ -1377,6 +1398,15 @@ static int exec_main(int argc, char **argv)
 	if (nmodes > 1)
 		return builtin_usage(b, "--lines, --chunks and --records "
 					"exclude each other");
+	for (int st = 1; st < 256; st++)
+		if (x.ok_exit[st / 8] & x.reject_exit[st / 8] & 1u << (st % 8))
+			return builtin_usage(b, "exit status %d is both an "
+						"--ok-exit and a --reject-exit "
+						"status", st);
+	if (reject && x.mode == M_CHUNKS && !x.each)
+		return builtin_usage(b, "--reject-exit needs records to find "
+					"the one rejected: --lines, --records, "
+					"or --each");
 	x.cmd = argv[i];
 	/* Which rings there are, and the policy, from the wiring (the
 	 * library reports a bad one when it attaches). */
@@ -1521,7 +1551,8 @@ out:
 const struct builtin builtin_exec = {
 	.name = "exec",
 	.synopsis = "[--lines | --chunks N | --records] [--each] "
-		    "[--ok-exit N,...] [--] CMD [ARGS...]",
+		    "[--ok-exit N,...] [--reject-exit N,...] [--] CMD "
+		    "[ARGS...]",
 	.summary = "run a program (PATH is searched) with its stdin fed from "
 		   "the input\n    and its stdout cut into output records",
 	.help =
@@ -1545,8 +1576,10 @@ const struct builtin builtin_exec = {
 	"              held back or narrowed: a run that dies of its own doing\n"
 	"              ends the stage as a crash on that record (exit 64 + the\n"
 	"              signal), which the supervisor counts and quarantines;\n"
-	"              one that exits non-zero fails the stage.  A stage that\n"
-	"              keeps nothing across records: it can have replicas.\n"
+	"              one that exits non-zero fails the stage (but for a\n"
+	"              --reject-exit status: its record is refused).  A stage\n"
+	"              that keeps nothing across records: it can have\n"
+	"              replicas.\n"
 	"  --records   frames both ways: a 4-byte little-endian length, then\n"
 	"              that many bytes.  An output frame larger than the\n"
 	"              output's largest record, or cut short by the end of\n"
@@ -1554,6 +1587,11 @@ const struct builtin builtin_exec = {
 	"  --ok-exit N,...  exit statuses besides 0 that mean CMD did its\n"
 	"              work, as a shell pipeline takes any: grep's 1 (no line\n"
 	"              selected), diff's 1 (they differ).\n"
+	"  --reject-exit N,...  exit statuses that mean CMD rejected a record\n"
+	"              (a parser's \"malformed input\"): the record is found\n"
+	"              and quarantined as for a crash (with --each, at once),\n"
+	"              and CMD is run again on what follows.  One that exits\n"
+	"              so fed nothing at all rejects no record: it fails.\n"
 	"  CMD runs after the stage has entered its sandbox and inherits it:\n"
 	"  the stage needs policy exec (ringpipe gives it that unless the\n"
 	"  pipeline sets a policy); strict fails the stage at once.  CMD gets\n"

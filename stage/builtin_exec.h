@@ -148,6 +148,10 @@ struct ex {
 	/* --ok-exit: exit statuses besides 0 that mean CMD did its work
 	 * (grep's 1, no line selected), a bit each. */
 	uint8_t ok_exit[32];
+	/* --reject-exit: exit statuses that mean CMD rejected its input
+	 * (a parser's "malformed"): the record is found and quarantined
+	 * as a crash's is, a bit each. */
+	uint8_t reject_exit[32];
 	int too_much;      /* its run wrote over EACH_OUT_MAX: ended */
 	/* Restarted where what was let go ends inside a line: the rest of
 	 * that line is dropped (skip_line), and how much (skipped). */
@@ -286,6 +290,9 @@ int exec_reader_gone(struct ex *x);
  * did not send: its own doing (1) unless the run's cancel comes with it
  * (waited for, up to a second, the first time). */
 int exec_stop_own(struct ex *x);
+/* The status its program exited with, when --reject-exit names it; else
+ * 0. */
+int exec_rejected(const struct ex *x);
 
 /* builtin_exec_hold.c */
 void exec_reset_cmd(struct ex *x);

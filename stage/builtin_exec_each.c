@@ -20,7 +20,9 @@
  * after quarantine_after deaths.  A
  * denied syscall or the per-record timeout (the whole run is working
  * time) ends the stage from outside, the same way.  A run that exits
- * non-zero, or is killed from outside, fails the stage.  Whatever a run
+ * with a --reject-exit status rejected its record: refused at once
+ * (rp_stage_refuse).  One that exits otherwise non-zero, or is killed
+ * from outside, fails the stage.  Whatever a run
  * left behind is killed before the next starts (its process group, and
  * in its PID namespace everything but the init).
  */
@@ -115,6 +117,18 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	/* The last stage, its reader gone: done, as head is. */
 	if (exec_reader_gone(x))
 		return RP_STOP;
+	if (exec_rejected(x)) {
+		/* It rejected its record: set aside at once, what it wrote
+		 * for it dropped. */
+		char why[32];
+		snprintf(why, sizeof(why), "exited with status %d",
+			 exec_rejected(x));
+		fprintf(stderr, EXEC_SAYS "%s exited with status %d (a "
+				"--reject-exit status) on %s %llu: the record is "
+				"refused\n", x->cmd, exec_rejected(x), on,
+			(unsigned long long)(rec - 1));
+		return rp_stage_refuse(s, why);
+	}
 	if (WIFEXITED(x->status)) {
 		fprintf(stderr, EXEC_SAYS "%s exited with status %d on %s %llu\n",
 			x->cmd, WEXITSTATUS(x->status), on,

@@ -164,6 +164,8 @@ int exec_own_death(struct ex *x)
 		x->denied = d != x->denials;
 		x->denials = d;
 	}
+	if (exec_rejected(x))
+		return 1; /* (--reject-exit: it said so) */
 	if (x->exec_errno || sig == 0 || sig == SIGPIPE)
 		return 0;
 	if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP ||
@@ -299,7 +301,10 @@ static const char *death(const struct ex *x, char *buf, size_t len)
 {
 	int sig = WTERMSIG(x->status);
 
-	if (x->timed_out == 2)
+	if (exec_rejected(x))
+		snprintf(buf, len, "exit status %d (a --reject-exit status)",
+			 exec_rejected(x));
+	else if (x->timed_out == 2)
 		snprintf(buf, len, "its end timeout (silent after its input "
 				   "ended)");
 	else if (x->timed_out)
@@ -427,7 +432,8 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			dying = 0;
 			continue;
 		}
-		if ((x->hang && x->timed_out) || out_of_cpu(x)) {
+		if ((x->hang && x->timed_out) || out_of_cpu(x) ||
+		    exec_rejected(x)) {
 			/* A hang, or its CPU limit (which a program busy
 			 * whatever its input reaches as well): one run more,
 			 * fed a record known innocent (one that went through
@@ -436,19 +442,22 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 			 * work at the end takes longer than the timeout)
 			 * does not die of the record. */
 			int status = x->status, cpu = out_of_cpu(x);
+			int rej = exec_rejected(x);
 			if ((err = run_held(x, argv, has_out, 0,
 					    x->hang ? &x->innocent
 						    : NULL)) < 0)
 				return err;
 			runs++;
-			if (err == 1 && (cpu ? out_of_cpu(x) != 0
-					     : x->timed_out)) {
+			if (err == 1 && (rej   ? exec_rejected(x) != 0
+					 : cpu ? out_of_cpu(x) != 0
+					       : x->timed_out)) {
 				fprintf(stderr, EXEC_SAYS "%s dies of %s on "
 						"record %llu alone, but %s too: "
 						"not the record's doing, the %s "
 						"stands\n",
 					x->cmd,
-					cpu == 1 ? "its CPU limit (SIGXCPU)"
+					rej ? "a --reject-exit status"
+					: cpu == 1 ? "its CPU limit (SIGXCPU)"
 					: cpu	 ? "a SIGKILL nobody here sent "
 						   "(a limit: CPU time, memory)"
 						 : "its per-record timeout",
@@ -456,12 +465,12 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 					x->hang && x->innocent.data
 						? "on one that went through"
 						: "with no input at all",
-					cpu ? "failure" : "hang");
+					cpu || rej ? "failure" : "hang");
 				return 0;
 			}
 			/* The deaths on the record, as they were. */
 			x->status = status;
-			x->timed_out = !cpu;
+			x->timed_out = !cpu && !rej;
 			x->denied = 0;
 			x->killed = 0;
 		}
@@ -473,11 +482,14 @@ int exec_narrow(struct ex *x, char **argv, int has_out, int *code)
 		exec_hold_mark(x);
 		if ((err = rp_stage_release(x->s)))
 			return err;
-		*code = rp_stage_finish_poison(x->s, x->h[x->hhead].seq, sig,
+		*code = rp_stage_finish_poison(x->s, x->h[x->hhead].seq,
+					       exec_rejected(x) ? exec_rejected(x)
+								: sig,
 					       deaths,
-					       x->timed_out ? "timeout"
-					       : x->denied  ? "denied"
-							    : NULL);
+					       exec_rejected(x) ? "exit"
+					       : x->timed_out	? "timeout"
+					       : x->denied	? "denied"
+								: NULL);
 		x->s = NULL;
 		return 1;
 	}

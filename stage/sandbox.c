@@ -159,6 +159,7 @@ static int step_rlimits(const struct rp_sandbox *sb)
 	} lim[] = {
 		{RLIMIT_AS, sb->limit_as},       {RLIMIT_CPU, sb->limit_cpu},
 		{RLIMIT_NOFILE, sb->limit_nofile}, {RLIMIT_FSIZE, sb->limit_fsize},
+		{RLIMIT_NPROC, sb->limit_nproc},
 		{RLIMIT_CORE, 1}, /* forced to 0 below */
 	};
 

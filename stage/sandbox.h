@@ -104,6 +104,8 @@ struct rp_sandbox {
 	uint64_t limit_cpu;     /* seconds; 0: leave */
 	uint64_t limit_nofile;  /* 0: leave */
 	uint64_t limit_fsize;   /* bytes; 0: leave */
+	uint64_t limit_nproc;   /* processes of its uid (RLIMIT_NPROC); 0:
+				 * leave */
 	uint32_t uid, gid;      /* used when started as root */
 	struct rp_syscall_rule allow[RP_SANDBOX_MAX_RULES];
 	int nallow;

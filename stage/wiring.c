@@ -244,6 +244,7 @@ static int one(struct rp_wiring *w, char *key, char *val)
 	LIMIT("as", limit_as);
 	LIMIT("cpu", limit_cpu);
 	LIMIT("nofile", limit_nofile);
+	LIMIT("nproc", limit_nproc);
 	LIMIT("fsize", limit_fsize);
 #undef PAIR
 #undef FD
@@ -556,6 +557,9 @@ int rp_wiring_format(const struct rp_wiring *w, char *buf, size_t len)
 	if (!err && sb->limit_fsize)
 		err = append(buf, len, &at, "fsize=%llu;",
 			     (unsigned long long)sb->limit_fsize);
+	if (!err && sb->limit_nproc)
+		err = append(buf, len, &at, "nproc=%llu;",
+			     (unsigned long long)sb->limit_nproc);
 	if (!err && sb->namespaces)
 		err = append(buf, len, &at, "ns=%s%s%s%s;nsopt=%d;",
 			     sb->namespaces & RP_SB_PIDNS ? "pid+" : "",

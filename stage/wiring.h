@@ -32,7 +32,8 @@
  *   policy=strict|exec|none
  *   allow=a+b deny=c+d:EPERM   syscall names (deny with an errno name:
  *                       the call fails with it instead of killing)
- *   as= cpu= nofile= fsize=    limits (bytes, seconds, count, bytes)
+ *   as= cpu= nofile= fsize= nproc=  limits (bytes, seconds, count,
+ *                       bytes, processes of its uid)
  *   uid= gid=           ids to switch to when started as root
  *   ns=pid+net+ipc+mnt nsopt=1 namespaces, and whether missing ones are
  *                       tolerated (reported) rather than fatal

@@ -449,7 +449,7 @@ static const char *const stage_keys[] = {
 	"lock_timeout_ms"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
-	"file_size", "namespaces", "namespaces_optional", "fs_read",
+	"file_size", "processes", "namespaces", "namespaces_optional", "fs_read",
 	"fs_write", "landlock_optional", "env"};
 #define NKEYS(a) ((int)(sizeof(a) / sizeof(*(a))))
 
@@ -507,6 +507,13 @@ static int parse_sandbox(struct ctx *c, yaml_node_t *n,
 			if (!err && sb->limit_fsize == 0)
 				return FAIL(c, v, "file_size: at least 1 (leave "
 						  "it out for no limit)");
+		} else if (!strcmp(key, "processes")) {
+			err = count_value(c, v, "processes", 1u << 22,
+					  &sb->limit_nproc);
+			if (!err && sb->limit_nproc < 16)
+				return FAIL(c, v, "processes: at least 16 (they "
+						  "are counted over every process "
+						  "of the stage's user)");
 		} else if (!strcmp(key, "namespaces")) {
 			char *names[8];
 			int cnt = 0;

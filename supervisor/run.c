@@ -148,6 +148,8 @@ struct stage_run {
 	uint64_t told_rec;
 	int told_sig;
 	int told_hang;            /* it says: killed for its timeout */
+	int told_exit;            /* it says: told_sig is the exit status
+				   * its program rejected the record with */
 	int said_done;            /* this incarnation sent its RP_CTL_DONE */
 	uint64_t refused_rec;     /* the record it refused (+ 1; 0: none) */
 	int refused_gone_on;      /* and some of its outputs had gone on */
@@ -557,6 +559,7 @@ static void read_control(struct sup *s, int k)
 			r->told_rec = m.arg0 < UINT64_MAX / 2 ? m.arg0 + 1 : 0;
 			r->told_sig = m.code;
 			r->told_hang = strcmp(m.text, "timeout") == 0;
+			r->told_exit = strcmp(m.text, "exit") == 0;
 			r->told_deaths = (uint32_t)m.arg1;
 			break;
 		case RP_CTL_DONE:
@@ -1117,8 +1120,11 @@ static int refused_ok(struct sup *s, int k)
 	struct stage_run *r = at(s, k);
 	uint64_t done;
 
+	/* (An exec adapter refuses only a record its program's run alone
+	 * rejected: with --each, a run per record.) */
 	if (r->refused_rec == 0 || !has_in(s, k) ||
-	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0))
+	    (r->cfg->builtin && strcmp(r->cfg->argv[0], "exec") == 0 &&
+	     !rp_cfg_exec_option(r->cfg, "--each")))
 		return 0;
 	if (r->nrep > 1)
 		return 1;
@@ -1600,6 +1606,13 @@ static void on_exit_of(struct sup *s, int k)
 					 "%u times", r->cfg->record_timeout_ms,
 					 (unsigned long long)(r->told_rec - 1),
 					 r->told_deaths);
+			else if (r->told_exit && sig > 0 && sig < 256)
+				snprintf(why, sizeof(why), "its program "
+					 "exited with status %d (a "
+					 "--reject-exit status) on record %llu, "
+					 "fed to it alone %u times", sig,
+					 (unsigned long long)(r->told_rec - 1),
+					 r->told_deaths);
 			else if (sig == SIGKILL && r->spared_call[0])
 				snprintf(why, sizeof(why), "its program made "
 					 "denied syscall %s on record %llu, fed "
@@ -1978,6 +1991,13 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec") &&
 			  r->nrep <= 1;
 	spec->scratch = c->builtin && !strcmp(c->argv[0], "exec");
+	/* An exec stage started by root runs as a user every such stage
+	 * shares (65534): unless it names its own cap, the processes of
+	 * that user are capped, so a fork bomb stops there and not at the
+	 * machine's last pid. */
+	if (spec->scratch && spec->sandbox.limit_nproc == 0 &&
+	    geteuid() == 0 && spec->sandbox.uid != 0)
+		spec->sandbox.limit_nproc = RP_EXEC_NPROC_DEFAULT;
 	spec->has_seq = r->has_resume;
 	spec->seq = r->resume_seq;
 	spec->after = r->nrep > 1 ? r->resume_after : 0;

@@ -46,6 +46,10 @@
 #define RP_RUN_HANGUP 129
 #define RP_RUN_QUIT 131
 
+/* The cap on the processes of an exec stage's user when it is started by
+ * root and names none (processes:). */
+#define RP_EXEC_NPROC_DEFAULT 1024
+
 struct rp_run_opts {
 	const char *stage_bin; /* path of ringpipe-stage */
 	int stats;             /* live counters on stderr, once a second */

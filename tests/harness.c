@@ -175,6 +175,18 @@ static unsigned shm_leftovers(void)
 	return n;
 }
 
+/* Remove /tmp/NAME and all beneath it (a failure shows in the count of
+ * what was found). */
+static void rm_tmp(const char *name)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", name);
+	if (system(cmd) != 0) {
+		/* said by the count */
+	}
+}
+
 /* What test process pid left in /tmp: its working directories
  * (rp-PREFIX-PID-XXXXXX) and copies of programs (rp-NAME-PID), which a
  * failed assertion's jump out of the test skips removing.  Removed;
@@ -192,15 +204,11 @@ static unsigned tmp_leftovers(pid_t pid)
 	snprintf(end, sizeof(end), "-%d", (int)pid);
 	while ((e = readdir(d)) != NULL) {
 		size_t len = strlen(e->d_name), el = strlen(end);
-		char cmd[400];
 		if (strncmp(e->d_name, "rp-", 3) != 0 ||
 		    (strstr(e->d_name, mid) == NULL &&
 		     (len < el || strcmp(e->d_name + len - el, end) != 0)))
 			continue;
-		snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", e->d_name);
-		if (system(cmd) != 0) {
-			/* said by the count */
-		}
+		rm_tmp(e->d_name);
 		n++;
 	}
 	closedir(d);
@@ -230,7 +238,6 @@ static unsigned stage_tmpdirs(struct tmpdirs *before, int remove_new)
 		return 0;
 	while ((e = readdir(d)) != NULL) {
 		int seen = 0;
-		char cmd[320];
 		if (strncmp(e->d_name, "ringpipe-tmp", 12) != 0 ||
 		    strlen(e->d_name) >= sizeof(before->name[0]))
 			continue;
@@ -243,10 +250,7 @@ static unsigned stage_tmpdirs(struct tmpdirs *before, int remove_new)
 		}
 		if (seen)
 			continue;
-		snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", e->d_name);
-		if (system(cmd) != 0) {
-			/* said by the count */
-		}
+		rm_tmp(e->d_name);
 		n++;
 	}
 	closedir(d);

@@ -115,6 +115,15 @@ static void make_text(const char *name, int last_nl)
 	free(t);
 }
 
+/* Remove name in the test's directory (what an earlier run left). */
+static void unlink_in_dir(const char *name)
+{
+	char p[256];
+
+	rp_cmd_path(p, sizeof(p), name);
+	unlink(p);
+}
+
 /* An exec stage's TMPDIR is a directory of its own: sort spills there
  * without being given /tmp, which stays closed to it; what it leaves
  * (links to files of others, a directory it made unreadable) goes with
@@ -204,13 +213,136 @@ RP_TEST(test_exec_own_tmpdir, 60)
 	rp_cmd_dir_remove();
 }
 
-/* Remove name in the test's directory (what an earlier run left). */
-static void unlink_in_dir(const char *name)
+/* processes: caps what the stage's user may run at once, a fork bomb
+ * stopping there: at the stage's own cap, and (started by root, as
+ * uid 65534) at the default for an exec stage that names none.  The
+ * parser forks children that sleep until it has counted them. */
+RP_TEST(test_exec_process_cap, 60)
 {
-	char p[256];
+	static const struct {
+		const char *setting;
+		int most;
+	} cases[] = {{"@processes=40", 40}, {"", 1024}};
+	char line[1024];
 
-	rp_cmd_path(p, sizeof(p), name);
-	unlink(p);
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("IN", "go\n", 3);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *rep, *out;
+		size_t n;
+		long forked = -1;
+		if (cases[i].setting[0] == '\0' && geteuid() != 0)
+			continue; /* (no default for a stage run as us) */
+		snprintf(line, sizeof(line),
+			 "file-source --lines IN ! exec %s -- perl -e '"
+			 "my @k; for (1..1100) { my $p = fork(); "
+			 "last unless defined $p; if (!$p) { sleep 5; exit 0 } "
+			 "push @k, $p } kill \"KILL\", @k; waitpid($_, 0) "
+			 "for @k; <STDIN>; print scalar(@k), \"\\n\"' ! "
+			 "file-sink --lines OUT",
+			 cases[i].setting);
+		CU_ASSERT_EQUAL(run_line(line, &rep), 0);
+		out = rp_cmd_slurp("OUT", &n);
+		if (out != NULL)
+			forked = strtol(out, NULL, 10);
+		CU_ASSERT(forked > 0 && forked < cases[i].most);
+		if (!(forked > 0 && forked < cases[i].most))
+			fprintf(stderr, "%s: forked %ld\n%s\n", line, forked,
+				rep);
+		free(out);
+		free(rep);
+	}
+	/* Counted over the whole user, so not below 16. */
+	{
+		char *rep;
+		CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec "
+					 "@processes=3 -- cat ! count", &rep),
+				2);
+		CU_ASSERT(strstr(rep, "processes: at least 16") != NULL);
+		free(rep);
+	}
+	rp_cmd_dir_remove();
+}
+
+/* --reject-exit: a parser's "malformed" exit status on line 7 of 20 sets
+ * that record aside as a crash on it would (the stream narrowed down to
+ * it; with --each, refused at once, the rest out exactly once), and
+ * the stage goes on.  A program that exits so fed nothing rejects no
+ * record: the failure stands.  (Its exit was the stage's failure, the
+ * record never set aside, restarts in vain.) */
+RP_TEST(test_exec_reject_exit, 60)
+{
+	static const struct {
+		const char *stage, *reason;
+		int attempts;
+	} cases[] = {
+		{"exec @restart=on-failure --reject-exit 65 -- perl -e "
+		 "'$|=1; while (<STDIN>) { exit 65 if /^line 7$/; print }'",
+		 "its program exited with status 65 (a --reject-exit status) "
+		 "on record 6, fed to it alone 2 times", 2},
+		{"exec --each --reject-exit=3,65 -- sh -c 'read l; "
+		 "[ \"$l\" = \"line 7\" ] && exit 65; echo \"$l\"'",
+		 "it refused record 6: exited with status 65", 1},
+	};
+	char text[512], line[1024], *rep, *out, *dead;
+	size_t len = 0, n;
+
+	rp_cmd_dir_make("exec");
+	for (int i = 1; i <= 20; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"line %d\n", i);
+	rp_cmd_spit("IN", text, len);
+	for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
+		char want[64];
+		snprintf(line, sizeof(line),
+			 "file-source --lines IN ! %s ! file-sink --lines OUT",
+			 cases[k].stage);
+		unlink_in_dir("pipeline.dead.jsonl");
+		unlink_in_dir("pipeline.dead.rec");
+		CU_ASSERT_EQUAL(run_line(line, &rep), 0);
+		dead = rp_cmd_slurp("pipeline.dead.jsonl", &n);
+		snprintf(want, sizeof(want), "\"attempts\":%d,",
+			 cases[k].attempts);
+		CU_ASSERT(dead != NULL && strstr(dead, "\"seq\":6,") &&
+			  strstr(dead, cases[k].reason) && strstr(dead, want));
+		if (dead == NULL || strstr(dead, cases[k].reason) == NULL)
+			fprintf(stderr, "%s\n%s\n", line, rep);
+		free(dead);
+		out = rp_cmd_slurp("OUT", &n);
+		for (int i = 1; i <= 20 && out != NULL; i++) {
+			char l[32];
+			snprintf(l, sizeof(l), "line %d\n", i);
+			CU_ASSERT((strstr(out, l) != NULL) == (i != 7));
+		}
+		/* --each: each once, in order */
+		if (k == 1)
+			CU_ASSERT(out != NULL && n == len - 7 &&
+				  strncmp(out, "line 1\nline 2\n", 14) == 0);
+		free(out);
+		free(rep);
+	}
+	/* Rejecting whatever it is fed, nothing too: no record's doing. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec --reject-exit 1 "
+				 "-- sh -c 'cat >/dev/null; exit 1' ! "
+				 "file-sink --lines OUT", &rep),
+			1);
+	CU_ASSERT(strstr(rep, "but with no input at all too: not the "
+			      "record's doing, the failure stands") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
+	free(rep);
+	/* What it cannot mean, refused before the run. */
+	CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec --ok-exit 1 "
+				 "--reject-exit 2,1 -- cat ! count", &rep),
+			2);
+	CU_ASSERT(strstr(rep, "exit status 1 is both an --ok-exit and a "
+			      "--reject-exit status") != NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec --chunks 4k "
+				 "--reject-exit 1 -- cat ! count", &rep),
+			2);
+	CU_ASSERT(strstr(rep, "--reject-exit needs records") != NULL);
+	free(rep);
+	rp_cmd_dir_remove();
 }
 
 /* ------------------------------------------------------------- lines */
@@ -2651,6 +2783,10 @@ void rp_suite_exec(void)
 		  test_exec_background_job_cleaned_up},
 		 {"TMPDIR its own, writable, gone with the stage",
 		  test_exec_own_tmpdir},
+		 {"processes: a fork bomb stops at the cap",
+		  test_exec_process_cap},
+		 {"--reject-exit: the record rejected set aside, the rest on",
+		  test_exec_reject_exit},
 		 {"sort, sed, grep, wc, uniq give the shell's bytes",
 		  test_exec_tools_match_shell},
 		 {"a program as the source", test_exec_as_source},
