@@ -152,6 +152,7 @@ struct ex {
 	 * (a parser's "malformed"): the record is found and quarantined
 	 * as a crash's is, a bit each. */
 	uint8_t reject_exit[32];
+	int reject_checked; /* --each: a run fed nothing did not reject */
 	int too_much;      /* its run wrote over EACH_OUT_MAX: ended */
 	/* Restarted where what was let go ends inside a line: the rest of
 	 * that line is dropped (skip_line), and how much (skipped). */

@@ -117,6 +117,36 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	/* The last stage, its reader gone: done, as head is. */
 	if (exec_reader_gone(x))
 		return RP_STOP;
+	if (exec_rejected(x) && !x->reject_checked) {
+		/* Before the first: a run fed nothing at all.  One that
+		 * rejects that too fails for itself (a file it needs is
+		 * missing), and would refuse every record. */
+		int st = exec_rejected(x);
+		exec_reset_cmd(x);
+		x->wlen = x->appended = 0;
+		x->olen = 0;
+		x->oeof = 0;
+		x->alone = EACH_RUN;
+		if ((err = exec_start(x, x->argv, x->max > 0))) {
+			x->alone = 0;
+			return err;
+		}
+		x->in_done = 1;
+		err = exec_loop(x);
+		x->alone = 0;
+		if (x->exec_errno)
+			return err ? err : -EIO;
+		if (exec_rejected(x)) {
+			fprintf(stderr, EXEC_SAYS "%s exited with status %d on %s "
+					"%llu, and with status %d fed nothing at "
+					"all: not the record's doing, the failure "
+					"stands\n", x->cmd, st, on,
+				(unsigned long long)(rec - 1), exec_rejected(x));
+			return -EIO;
+		}
+		x->reject_checked = 1;
+		x->status = st << 8; /* (the record's run, as it ended) */
+	}
 	if (exec_rejected(x)) {
 		/* It rejected its record: set aside at once, what it wrote
 		 * for it dropped. */

@@ -73,7 +73,8 @@ int rp_cfg_exec_option(const struct rp_cfg_stage *c, const char *opt)
 			return 1;
 		/* Their values, as the adapter takes them: the next word. */
 		if (strcmp(c->argv[i], "--chunks") == 0 ||
-		    strcmp(c->argv[i], "--ok-exit") == 0)
+		    strcmp(c->argv[i], "--ok-exit") == 0 ||
+		    strcmp(c->argv[i], "--reject-exit") == 0)
 			i++;
 	}
 	return 0;
@@ -449,8 +450,8 @@ static const char *const stage_keys[] = {
 	"lock_timeout_ms"};
 static const char *const sandbox_keys[] = {
 	"policy", "allow", "deny", "memory", "cpu", "files",
-	"file_size", "processes", "namespaces", "namespaces_optional", "fs_read",
-	"fs_write", "landlock_optional", "env"};
+	"file_size", "processes", "namespaces", "namespaces_optional",
+	"fs_read", "fs_write", "landlock_optional", "env"};
 #define NKEYS(a) ((int)(sizeof(a) / sizeof(*(a))))
 
 /* What a stage's keys said, for the defaults that depend on it. */

@@ -1,31 +1,39 @@
 /*
  * scratch.c - an exec stage's own temporary directory (see scratch.h).
+ *
+ * Where they go: a directory of ours, BASE/ringpipe-scratch-UID (mode
+ * 0711: the stages' user may pass through, no one else may make or
+ * rename anything in it), checked to be ours each time it is used.  So
+ * a sweep, which empties as root what it finds there, finds only what
+ * ringpipe made: no other user can put a directory where it looks.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "scratch.h"
 
-#define PREFIX "ringpipe-tmp."
-#define NEW_PREFIX "ringpipe-tmpnew."
-/* Deeper than this, a tree is a program's attack on our stack and fds:
- * left, and said. */
-#define MAX_DEPTH 128
+/* A directory being made: locked, then renamed into view. */
+#define NEW_PREFIX ".new."
+/* Deeper than this, what is below is moved up to the top, so that the
+ * fds and stack a removal takes stay bounded however deep a tree is. */
+#define MAX_DEPTH 64
 
 const char *rp_scratch_base(void)
 {
 	const char *t = getenv("TMPDIR");
 
-	if (t && t[0] == '/' && strlen(t) < RP_SCRATCH_PATH_MAX - 64)
+	if (t && t[0] == '/' && strlen(t) < RP_SCRATCH_PATH_MAX - 96)
 		return t;
 	return "/tmp";
 }
@@ -34,6 +42,36 @@ void rp_scratch_init(struct rp_scratch *s)
 {
 	s->path[0] = '\0';
 	s->lock = -1;
+}
+
+/* Open base's container of ours (made with make): a directory owned by
+ * us that nobody else may write in.  Its fd, or -errno; its path in
+ * out. */
+static int container(const char *base, int make, char *out, size_t len)
+{
+	struct stat st;
+	int fd, n;
+
+	n = snprintf(out, len, "%s/ringpipe-scratch-%u", base,
+		     (unsigned)geteuid());
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (make && mkdir(out, 0711) != 0 && errno != EEXIST)
+		return -errno;
+	fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		close(fd);
+		return -EPERM; /* squatted: not ours to use */
+	}
+	if ((st.st_mode & 07777) != 0711 && fchmod(fd, 0711) != 0) {
+		n = -errno;
+		close(fd);
+		return n;
+	}
+	return fd;
 }
 
 /* Make directory n in dfd searchable again (its owner may have taken
@@ -59,9 +97,11 @@ static int unlock_dir(int dfd, const char *n)
 
 /* Remove everything beneath directory dfd (which it closes), never
  * following a link: each name is unlinked, or opened as a directory
- * with O_NOFOLLOW, relative to its parent's fd.  0 or the first
- * -errno. */
-static int empty_dir(int dfd, int depth)
+ * with O_NOFOLLOW, relative to its parent's fd.  A directory at
+ * MAX_DEPTH is moved up into top instead, as .deep.SEQ (*moved counts
+ * them: the caller goes again).  0 or the first -errno. */
+static int empty_dir(int dfd, int depth, int top, unsigned *moved,
+		     unsigned *seq)
 {
 	DIR *d;
 	struct dirent *e;
@@ -87,7 +127,12 @@ static int empty_dir(int dfd, int depth)
 			continue;
 		}
 		if (depth >= MAX_DEPTH) {
-			err = err ? err : -ELOOP;
+			char up[32];
+			snprintf(up, sizeof(up), ".deep.%u", (*seq)++);
+			if (renameat(dfd, n, top, up) == 0)
+				(*moved)++;
+			else if (!err)
+				err = -errno;
 			continue;
 		}
 		/* A directory, maybe made unreadable by its owner (whose
@@ -102,13 +147,34 @@ static int empty_dir(int dfd, int depth)
 			continue;
 		}
 		{
-			int r = empty_dir(sub, depth + 1);
+			int r = empty_dir(sub, depth + 1, top, moved, seq);
 			err = err ? err : r;
 		}
 		if (unlinkat(dfd, n, AT_REMOVEDIR) != 0 && errno != ENOENT)
 			err = err ? err : -errno;
 	}
 	closedir(d);
+	return err;
+}
+
+/* Empty directory fd (kept open), however deep: what lies past
+ * MAX_DEPTH comes up to the top and goes in the next pass. */
+static int empty_tree(int fd)
+{
+	unsigned moved, passes = 0, seq = 0;
+	int err, d;
+
+	do {
+		moved = 0;
+		/* (a dup shares the offset the last pass read to) */
+		if ((d = dup(fd)) < 0 || lseek(d, 0, SEEK_SET) != 0) {
+			err = -errno;
+			if (d >= 0)
+				close(d);
+			return err;
+		}
+		err = empty_dir(d, 0, fd, &moved, &seq);
+	} while (moved > 0 && ++passes < 100000);
 	return err;
 }
 
@@ -143,44 +209,73 @@ static int reachable(const char *dir, uid_t uid, gid_t gid)
 	}
 }
 
+const char *rp_scratch_base_for(uid_t uid, gid_t gid)
+{
+	const char *base = rp_scratch_base();
+
+	/* A TMPDIR the stage's user cannot reach (root's own, 0700): in
+	 * /tmp instead. */
+	return reachable(base, uid, gid) ? base : "/tmp";
+}
+
 int rp_scratch_make(struct rp_scratch *s, const char *stage, uid_t uid,
 		    gid_t gid)
 {
-	char tmp[RP_SCRATCH_PATH_MAX];
-	const char *base = rp_scratch_base();
-	int fd, n, err;
+	char cpath[RP_SCRATCH_PATH_MAX], tmp[96], name[96];
+	int cfd, fd = -1, err = -EEXIST;
 
 	rp_scratch_init(s);
-	/* A TMPDIR the stage's user cannot reach (root's own, 0700): in
-	 * /tmp instead. */
-	if (!reachable(base, uid, gid))
-		base = "/tmp";
-	/* Made under a name no sweep looks at, locked, then renamed into
-	 * view: a sweep never finds it unlocked while it is in use. */
-	n = snprintf(tmp, sizeof(tmp), "%s/" NEW_PREFIX "%s.XXXXXX", base,
-		     stage);
-	if (n < 0 || (size_t)n >= sizeof(tmp))
+	if (strlen(stage) > 48)
 		return -ENAMETOOLONG;
-	if (mkdtemp(tmp) == NULL)
-		return -errno;
-	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-	    (geteuid() == 0 && fchown(fd, uid, gid) != 0)) {
-		err = -errno;
-		if (fd >= 0)
-			close(fd);
-		rmdir(tmp);
-		return err;
-	}
-	snprintf(s->path, sizeof(s->path), "%s/" PREFIX "%s", base,
-		 tmp + strlen(base) + 1 + strlen(NEW_PREFIX));
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, s->path, RENAME_NOREPLACE) !=
-	    0) {
+	cfd = container(rp_scratch_base_for(uid, gid), 1, cpath,
+			sizeof(cpath));
+	if (cfd < 0)
+		return cfd;
+	/* Made under a name no sweep takes while it is fresh, locked,
+	 * then renamed into view: a sweep never finds it unlocked while
+	 * it is in use. */
+	for (int tries = 0; tries < 100 && err == -EEXIST; tries++) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+		snprintf(tmp, sizeof(tmp), NEW_PREFIX "%s.%08x", stage, r);
+		snprintf(name, sizeof(name), "%s.%08x", stage, r);
+		if (mkdirat(cfd, tmp, 0700) != 0) {
+			err = -errno;
+			continue;
+		}
+		fd = openat(cfd, tmp,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
+		    (geteuid() == 0 && fchown(fd, uid, gid) != 0)) {
+			err = -errno;
+			break;
+		}
+		if (renameat2(cfd, tmp, cfd, name, RENAME_NOREPLACE) == 0) {
+			err = 0;
+			break;
+		}
 		err = -errno;
 		close(fd);
-		rmdir(tmp);
-		rp_scratch_init(s);
+		fd = -1;
+		unlinkat(cfd, tmp, AT_REMOVEDIR);
+	}
+	if (err) {
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(cfd, tmp, AT_REMOVEDIR);
+		}
+		close(cfd);
 		return err;
+	}
+	close(cfd);
+	if ((size_t)snprintf(s->path, sizeof(s->path), "%.*s/%s",
+			     (int)(sizeof(s->path) - 60), cpath, name) >=
+	    sizeof(s->path)) {
+		/* (bounded by rp_scratch_base and the stage name's 48) */
+		close(fd);
+		rp_scratch_init(s);
+		return -ENAMETOOLONG;
 	}
 	s->lock = fd;
 	return 0;
@@ -192,12 +287,10 @@ int rp_scratch_remove(struct rp_scratch *s)
 
 	if (s->path[0] == '\0')
 		return 0;
-	if (s->lock >= 0) {
-		int fd = dup(s->lock);
-		err = fd < 0 ? -errno : empty_dir(fd, 0);
-	}
-	/* Removed by its name: the directory itself is ours, its name in
-	 * a sticky /tmp only ours to remove. */
+	if (s->lock >= 0)
+		err = empty_tree(s->lock);
+	/* Removed by its name, in our container, where nobody else can
+	 * put anything in its place. */
 	if (rmdir(s->path) != 0 && errno != ENOENT && !err)
 		err = -errno;
 	if (s->lock >= 0)
@@ -208,38 +301,39 @@ int rp_scratch_remove(struct rp_scratch *s)
 
 static unsigned sweep(const char *base)
 {
-	DIR *d = opendir(base);
+	char cpath[RP_SCRATCH_PATH_MAX];
+	int cfd = container(base, 0, cpath, sizeof(cpath));
 	struct dirent *e;
 	unsigned n = 0;
+	DIR *d;
 
-	if (d == NULL)
+	if (cfd < 0)
 		return 0;
+	if ((d = fdopendir(cfd)) == NULL) {
+		close(cfd);
+		return 0;
+	}
 	while ((e = readdir(d)) != NULL) {
-		int fd, fresh = 0;
+		int fd, fresh;
 		struct stat st;
-		if (strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0)
-			fresh = 1; /* being made, or a run died making it */
-		else if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) != 0)
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		fd = openat(dirfd(d), e->d_name,
+		/* being made, or a run died making it */
+		fresh = strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0;
+		fd = openat(cfd, e->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		/* Held: a live run's.  Not ours (another user's, when we
-		 * are not root): not ours to judge. */
+		/* A fresh one is not even locked (its maker locks it
+		 * next); a held one is a live run's. */
 		if (fstat(fd, &st) != 0 ||
-		    (geteuid() != 0 && st.st_uid != geteuid()) ||
-		    flock(fd, LOCK_EX | LOCK_NB) != 0 ||
-		    (fresh && st.st_mtime > time(NULL) - 60)) {
+		    (fresh && st.st_mtime > time(NULL) - 60) ||
+		    flock(fd, LOCK_EX | LOCK_NB) != 0) {
 			close(fd);
 			continue;
 		}
-		{
-			int dup_fd = dup(fd);
-			if (dup_fd >= 0)
-				empty_dir(dup_fd, 0);
-		}
-		n += unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0;
+		empty_tree(fd);
+		n += unlinkat(cfd, e->d_name, AT_REMOVEDIR) == 0;
 		close(fd);
 	}
 	closedir(d);

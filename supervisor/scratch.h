@@ -1,20 +1,21 @@
 /*
  * scratch.h - an exec stage's own temporary directory.
  *
- * Each process of an `exec` stage gets a directory of its own beneath
- * the supervisor's TMPDIR (or /tmp, also where the stage's user could not
- * reach that TMPDIR), named ringpipe-tmp.STAGE.XXXXXX,
- * mode 0700, owned by the uid the stage runs as.  The stage's TMPDIR
- * names it and its Landlock rules let it write there, so a `sort` can
- * spill without being given all of /tmp, and what a killed program
+ * Each process of an `exec` stage gets a directory of its own,
+ * BASE/ringpipe-scratch-UID/STAGE.XXXXXXXX, mode 0700, owned by the uid
+ * the stage runs as.  BASE is the supervisor's TMPDIR, or /tmp (also when
+ * the stage's user could not reach that TMPDIR); UID is the supervisor's,
+ * whose container (mode 0711) nobody else may write in.  The stage's
+ * TMPDIR names it and its Landlock rules let it write there, so a `sort`
+ * can spill without being given all of /tmp, and what a killed program
  * leaves there is removed with the directory when its stage process is
  * gone.
  *
  * The supervisor holds an flock on the directory for as long as the
  * stage runs; a directory nobody holds is one a killed supervisor left,
  * and rp_scratch_sweep removes it at the next run.  Removal never
- * follows a link: the program owns everything beneath and may have
- * planted links to files of others.
+ * follows a link, and goes however deep the tree (the program owns
+ * everything beneath, and may have planted links to files of others).
  */
 #ifndef RP_SCRATCH_H
 #define RP_SCRATCH_H
@@ -39,7 +40,9 @@ int rp_scratch_remove(struct rp_scratch *s);
 /* Remove the directories of dead runs.  How many. */
 unsigned rp_scratch_sweep(void);
 /* Where the directories go: $TMPDIR when it is an absolute path, else
- * /tmp. */
+ * /tmp; for a stage run as uid:gid, /tmp where it could not reach that
+ * TMPDIR. */
 const char *rp_scratch_base(void);
+const char *rp_scratch_base_for(uid_t uid, gid_t gid);
 
 #endif /* RP_SCRATCH_H */

@@ -451,7 +451,10 @@ int rp_spawn(const struct rp_stage_spec *spec,
 			fprintf(stderr, "ringpipe: stage %s: no temporary "
 					"directory of its own in %s (%s): its "
 					"TMPDIR is left as it was\n",
-				spec->name, rp_scratch_base(), strerror(-err));
+				spec->name,
+				rp_scratch_base_for(spec->sandbox.uid,
+						    spec->sandbox.gid),
+				strerror(-err));
 		err = 0;
 	}
 

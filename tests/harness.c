@@ -179,7 +179,7 @@ static unsigned shm_leftovers(void)
  * what was found). */
 static void rm_tmp(const char *name)
 {
-	char cmd[400];
+	char cmd[512];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '/tmp/%s'", name);
 	if (system(cmd) != 0) {
@@ -215,11 +215,11 @@ static unsigned tmp_leftovers(pid_t pid)
 	return n;
 }
 
-/* The exec stages' temporary directories in /tmp (ringpipe-tmp.*): a
- * run removes its own as its stages end, and a test that kills a
- * supervisor must run once more (which sweeps what it left) or remove
- * them.  Those there before a test are noted; any more after it are
- * removed and counted. */
+/* The exec stages' temporary directories, in the supervisor's container
+ * /tmp/ringpipe-scratch-UID: a run removes its own as its stages end,
+ * and a test that kills a supervisor must run once more (which sweeps
+ * what it left) or remove them.  Those there before a test are noted;
+ * any more after it are removed and counted. */
 #define TMPDIRS_MAX 64
 struct tmpdirs {
 	char name[TMPDIRS_MAX][64];
@@ -228,17 +228,24 @@ struct tmpdirs {
 
 static unsigned stage_tmpdirs(struct tmpdirs *before, int remove_new)
 {
-	DIR *d = opendir("/tmp");
+	char box[64];
+	DIR *d;
 	struct dirent *e;
 	unsigned n = 0;
 
+	snprintf(box, sizeof(box), "ringpipe-scratch-%u", (unsigned)geteuid());
 	if (!remove_new)
 		before->n = 0;
-	if (d == NULL)
-		return 0;
+	{
+		char path[96];
+		snprintf(path, sizeof(path), "/tmp/%s", box);
+		if ((d = opendir(path)) == NULL)
+			return 0;
+	}
 	while ((e = readdir(d)) != NULL) {
 		int seen = 0;
-		if (strncmp(e->d_name, "ringpipe-tmp", 12) != 0 ||
+		char rel[400];
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
 		    strlen(e->d_name) >= sizeof(before->name[0]))
 			continue;
 		for (int i = 0; i < before->n; i++)
@@ -250,7 +257,8 @@ static unsigned stage_tmpdirs(struct tmpdirs *before, int remove_new)
 		}
 		if (seen)
 			continue;
-		rm_tmp(e->d_name);
+		snprintf(rel, sizeof(rel), "%s/%s", box, e->d_name);
+		rm_tmp(rel);
 		n++;
 	}
 	closedir(d);

@@ -126,13 +126,15 @@ static void unlink_in_dir(const char *name)
 
 /* An exec stage's TMPDIR is a directory of its own: sort spills there
  * without being given /tmp, which stays closed to it; what it leaves
- * (links to files of others, a directory it made unreadable) goes with
- * the stage, the files linked to untouched.  A directory a killed run
+ * (links to files of others, a directory it made unreadable, a tree
+ * 140 deep, which stayed) goes with the stage, the files linked to
+ * untouched.  A directory a killed run
  * left, held by no one, is removed at the next run; one still held is
  * not. */
 RP_TEST(test_exec_own_tmpdir, 60)
 {
-	char yaml[1400], victim[300], nope[64], dead[64], held[64];
+	char yaml[1600], victim[300], nope[64], dead[96], held[96], box[64];
+	char want[96];
 	char *rep, *at, seen[256] = "";
 	int lock, code;
 	size_t n;
@@ -143,9 +145,13 @@ RP_TEST(test_exec_own_tmpdir, 60)
 	rp_cmd_spit("victim", "keep me\n", 8);
 	rp_cmd_path(victim, sizeof(victim), "victim");
 	snprintf(nope, sizeof(nope), "/tmp/rp-nope-%d", (int)getpid());
-	/* What a killed run left, and what a live one holds. */
-	snprintf(dead, sizeof(dead), "/tmp/ringpipe-tmp.gone.XXXXXX");
-	snprintf(held, sizeof(held), "/tmp/ringpipe-tmp.live.XXXXXX");
+	/* What a killed run left, and what a live one holds, in the
+	 * supervisor's container. */
+	snprintf(box, sizeof(box), "/tmp/ringpipe-scratch-%u",
+		 (unsigned)geteuid());
+	CU_ASSERT_FATAL(mkdir(box, 0711) == 0 || errno == EEXIST);
+	snprintf(dead, sizeof(dead), "%s/gone.XXXXXX", box);
+	snprintf(held, sizeof(held), "%s/live.XXXXXX", box);
 	CU_ASSERT_FATAL(mkdtemp(dead) != NULL && mkdtemp(held) != NULL);
 	{
 		char f[128];
@@ -167,7 +173,9 @@ RP_TEST(test_exec_own_tmpdir, 60)
 		 "touch %s 2>/dev/null && echo wrote-tmp >&2; "
 		 "cd \"$TMPDIR\" && ln -s %s link && ln -s / root && "
 		 "mkdir -p a/b && echo x > a/b/f && chmod 000 a/b && "
-		 "chmod 500 a && exec sort -S 64k']\n"
+		 "chmod 500 a && (i=0; while [ $i -lt 140 ]; do mkdir d && "
+		 "cd d || exit; i=$((i+1)); done; echo x > f) && "
+		 "exec sort -S 64k']\n"
 		 "  - {name: write, input: parse, run: file-sink, "
 		 "args: [--lines, OUT]}\n",
 		 nope, victim);
@@ -176,7 +184,8 @@ RP_TEST(test_exec_own_tmpdir, 60)
 	at = strstr(rep, "TMPDIR=");
 	CU_ASSERT_FATAL(at != NULL);
 	sscanf(at, "TMPDIR=%255s", seen);
-	CU_ASSERT(strncmp(seen, "/tmp/ringpipe-tmp.parse.", 24) == 0);
+	snprintf(want, sizeof(want), "%s/parse.", box);
+	CU_ASSERT(strncmp(seen, want, strlen(want)) == 0);
 	CU_ASSERT(strstr(rep, "wrote-tmp") == NULL);
 	if (code != 0 || strstr(rep, "wrote-tmp"))
 		fprintf(stderr, "%s\n", rep);
@@ -280,7 +289,7 @@ RP_TEST(test_exec_reject_exit, 60)
 		 "'$|=1; while (<STDIN>) { exit 65 if /^line 7$/; print }'",
 		 "its program exited with status 65 (a --reject-exit status) "
 		 "on record 6, fed to it alone 2 times", 2},
-		{"exec --each --reject-exit=3,65 -- sh -c 'read l; "
+		{"exec --reject-exit 3,65 --each -- sh -c 'read l; "
 		 "[ \"$l\" = \"line 7\" ] && exit 65; echo \"$l\"'",
 		 "it refused record 6: exited with status 65", 1},
 	};
@@ -321,13 +330,24 @@ RP_TEST(test_exec_reject_exit, 60)
 		free(out);
 		free(rep);
 	}
-	/* Rejecting whatever it is fed, nothing too: no record's doing. */
+	/* Rejecting whatever it is fed, nothing too: no record's doing
+	 * (under --each it refused every record, exit 0). */
 	CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec --reject-exit 1 "
 				 "-- sh -c 'cat >/dev/null; exit 1' ! "
 				 "file-sink --lines OUT", &rep),
 			1);
 	CU_ASSERT(strstr(rep, "but with no input at all too: not the "
 			      "record's doing, the failure stands") != NULL);
+	CU_ASSERT(strstr(rep, "quarantined") == NULL);
+	free(rep);
+	CU_ASSERT_EQUAL(run_line("file-source --lines IN ! exec "
+				 "@restart=never --each --reject-exit 1 -- sh "
+				 "-c 'cat /nonexistent "
+				 "2>/dev/null && cat' ! file-sink --lines OUT",
+				 &rep),
+			1);
+	CU_ASSERT(strstr(rep, "fed nothing at all: not the record's doing, "
+			      "the failure stands") != NULL);
 	CU_ASSERT(strstr(rep, "quarantined") == NULL);
 	free(rep);
 	/* What it cannot mean, refused before the run. */

@@ -96,7 +96,8 @@ static void private_tmpdir(void)
 }
 
 /* What is in it; but for the exec stages' own temporary directories
- * (ringpipe-tmp.*), there while their stages run, with mine_only. */
+ * (ringpipe-scratch-UID/), there while their stages run, with
+ * mine_only. */
 static int entries_in_tmpdir(int mine_only)
 {
 	char p[256];
@@ -109,7 +110,7 @@ static int entries_in_tmpdir(int mine_only)
 	CU_ASSERT_FATAL(d != NULL);
 	while ((e = readdir(d)) != NULL)
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-		    !(mine_only && !strncmp(e->d_name, "ringpipe-tmp.", 13)))
+		    !(mine_only && !strncmp(e->d_name, "ringpipe-scratch-", 17)))
 			n++;
 	closedir(d);
 	return n;
