@@ -480,11 +480,16 @@ int exec_rejected(const struct ex *x)
 /* Does the run's cancel come (a signal that stops a whole service or
  * tree reaches the supervisor too: systemd's control-group stop sends
  * SIGTERM to every process at once, a terminal's Ctrl-C the whole
- * group)?  Waited for a while, unless one such signal already came with
- * no cancel: then only a cancel there now counts. */
+ * group)?  Waited for a while; once such a signal came with no cancel
+ * (a program that sends it itself, again as its runs are fed its record
+ * once more), for STOP_AGAIN_NS only, still long enough for a service's
+ * stop then to be told from it. */
+#define STOP_AGAIN_NS (100 * 1000000LL)
 static int cancel_comes(struct ex *x)
 {
-	int64_t end = rp_now_ns() + (x->no_cancel ? 0 : STOP_WAIT_NS), left;
+	int64_t end = rp_now_ns() + (x->no_cancel ? STOP_AGAIN_NS
+						  : STOP_WAIT_NS),
+		left;
 
 	if (x->s == NULL)
 		return 1;

@@ -1991,12 +1991,14 @@ static void fill_spec(struct sup *s, int k, const struct rp_run_opts *o,
 	spec->own_pidns = c->builtin && !strcmp(c->argv[0], "exec") &&
 			  r->nrep <= 1;
 	spec->scratch = c->builtin && !strcmp(c->argv[0], "exec");
-	/* An exec stage started by root runs as a user every such stage
-	 * shares (65534): unless it names its own cap, the processes of
-	 * that user are capped, so a fork bomb stops there and not at the
-	 * machine's last pid. */
-	if (spec->scratch && spec->sandbox.limit_nproc == 0 &&
-	    geteuid() == 0 && spec->sandbox.uid != 0)
+	/* A stage started by root runs as a user every such stage shares
+	 * (65534): unless it names its own cap, one whose policy lets it
+	 * fork (exec, none: an exec stage, or a program of one's own) has
+	 * the processes of that user capped, so a fork bomb stops there
+	 * and not at the machine's last pid. */
+	if (spec->sandbox.policy != RP_POLICY_STRICT &&
+	    spec->sandbox.limit_nproc == 0 && geteuid() == 0 &&
+	    spec->sandbox.uid != 0)
 		spec->sandbox.limit_nproc = RP_EXEC_NPROC_DEFAULT;
 	spec->has_seq = r->has_resume;
 	spec->seq = r->resume_seq;

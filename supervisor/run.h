@@ -46,8 +46,8 @@
 #define RP_RUN_HANGUP 129
 #define RP_RUN_QUIT 131
 
-/* The cap on the processes of an exec stage's user when it is started by
- * root and names none (processes:). */
+/* The cap on the processes of a stage's user when it is started by root,
+ * its policy is not strict, and it names none (processes:). */
 #define RP_EXEC_NPROC_DEFAULT 1024
 
 struct rp_run_opts {

@@ -28,6 +28,32 @@
 /* Deeper than this, what is below is moved up to the top, so that the
  * fds and stack a removal takes stay bounded however deep a tree is. */
 #define MAX_DEPTH 64
+/* How long a removal may hold up the supervisor's loop: one directory
+ * as its stage ends, all a sweep finds as a run starts.  A directory
+ * still being written (a process of its program's outlived it) is left
+ * for a later sweep past that. */
+#define REMOVE_BUDGET_NS (200 * 1000000LL)
+#define SWEEP_BUDGET_NS (1000 * 1000000LL)
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A base we may use: a directory that is ours or root's, and that others
+ * may write in only if it is sticky (/tmp), so that nobody else can
+ * rename or replace what we make there. */
+static int base_ok(const char *base)
+{
+	struct stat st;
+
+	return stat(base, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	       (!(st.st_mode & 022) || (st.st_mode & S_ISVTX));
+}
 
 const char *rp_scratch_base(void)
 {
@@ -44,32 +70,57 @@ void rp_scratch_init(struct rp_scratch *s)
 	s->lock = -1;
 }
 
-/* Open base's container of ours (made with make): a directory owned by
- * us that nobody else may write in.  Its fd, or -errno; its path in
- * out. */
-static int container(const char *base, int make, char *out, size_t len)
+/* Is fd a container of ours: a directory we own that nobody else may
+ * write in?  Made searchable by all (the stages' user passes through). */
+static int ours(int fd)
 {
 	struct stat st;
-	int fd, n;
+
+	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022) != 0)
+		return -EPERM;
+	if ((st.st_mode & 07777) != 0711 && fchmod(fd, 0711) != 0)
+		return -errno;
+	return 0;
+}
+
+/* Open base's container of ours: BASE/ringpipe-scratch-UID, or, that
+ * name squatted by another user (made before ours), a fresh
+ * BASE/ringpipe-scratch-UID.XXXXXX (with make: made).  Its fd, or
+ * -errno; its path in out. */
+static int container(const char *base, int make, char *out, size_t len)
+{
+	int fd = -1, n, err;
 
 	n = snprintf(out, len, "%s/ringpipe-scratch-%u", base,
 		     (unsigned)geteuid());
-	if (n < 0 || (size_t)n >= len)
+	if (n < 0 || (size_t)n + 8 >= len)
 		return -ENAMETOOLONG;
-	if (make && mkdir(out, 0711) != 0 && errno != EEXIST)
+	for (int tries = 0; tries < 3; tries++) {
+		if (make && mkdir(out, 0711) != 0 && errno != EEXIST)
+			return -errno;
+		fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 || errno != ENOENT || !make)
+			break; /* (ENOENT: emptied and removed by a run
+				* ending just then: made again) */
+	}
+	if (fd < 0)
+		return -errno;
+	if ((err = ours(fd)) == 0)
+		return fd;
+	close(fd);
+	if (!make || err != -EPERM)
+		return err;
+	/* Squatted: a name of our own nobody can guess. */
+	memcpy(out + n, ".XXXXXX", 8);
+	if (mkdtemp(out) == NULL)
 		return -errno;
 	fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0) {
+	if ((err = ours(fd)) != 0) {
 		close(fd);
-		return -EPERM; /* squatted: not ours to use */
-	}
-	if ((st.st_mode & 07777) != 0711 && fchmod(fd, 0711) != 0) {
-		n = -errno;
-		close(fd);
-		return n;
+		return err;
 	}
 	return fd;
 }
@@ -101,7 +152,7 @@ static int unlock_dir(int dfd, const char *n)
  * MAX_DEPTH is moved up into top instead, as .deep.SEQ (*moved counts
  * them: the caller goes again).  0 or the first -errno. */
 static int empty_dir(int dfd, int depth, int top, unsigned *moved,
-		     unsigned *seq)
+		     unsigned *seq, int64_t end)
 {
 	DIR *d;
 	struct dirent *e;
@@ -115,11 +166,15 @@ static int empty_dir(int dfd, int depth, int top, unsigned *moved,
 		close(dfd);
 		return err;
 	}
-	while ((e = readdir(d)) != NULL) {
+	for (unsigned i = 0; (e = readdir(d)) != NULL; i++) {
 		const char *n = e->d_name;
 		int sub;
 		if (!strcmp(n, ".") || !strcmp(n, ".."))
 			continue;
+		if ((i & 63) == 0 && now_ns() > end) {
+			err = err ? err : -ETIMEDOUT;
+			break;
+		}
 		if (unlinkat(dfd, n, 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM && errno != EACCES) {
@@ -127,9 +182,17 @@ static int empty_dir(int dfd, int depth, int top, unsigned *moved,
 			continue;
 		}
 		if (depth >= MAX_DEPTH) {
-			char up[32];
-			snprintf(up, sizeof(up), ".deep.%u", (*seq)++);
-			if (renameat(dfd, n, top, up) == 0)
+			char up[48];
+			int r = -1;
+			/* (a name the program put there first is passed
+			 * over) */
+			for (int t = 0; t < 8 && r != 0; t++) {
+				snprintf(up, sizeof(up), ".deep.%u.%d",
+					 (*seq)++, (int)getpid());
+				r = renameat2(dfd, n, top, up,
+					      RENAME_NOREPLACE);
+			}
+			if (r == 0)
 				(*moved)++;
 			else if (!err)
 				err = -errno;
@@ -147,7 +210,8 @@ static int empty_dir(int dfd, int depth, int top, unsigned *moved,
 			continue;
 		}
 		{
-			int r = empty_dir(sub, depth + 1, top, moved, seq);
+			int r = empty_dir(sub, depth + 1, top, moved, seq,
+					  end);
 			err = err ? err : r;
 		}
 		if (unlinkat(dfd, n, AT_REMOVEDIR) != 0 && errno != ENOENT)
@@ -158,8 +222,9 @@ static int empty_dir(int dfd, int depth, int top, unsigned *moved,
 }
 
 /* Empty directory fd (kept open), however deep: what lies past
- * MAX_DEPTH comes up to the top and goes in the next pass. */
-static int empty_tree(int fd)
+ * MAX_DEPTH comes up to the top and goes in the next pass.  Until end
+ * at most (-ETIMEDOUT). */
+static int empty_tree(int fd, int64_t end)
 {
 	unsigned moved, passes = 0, seq = 0;
 	int err, d;
@@ -173,8 +238,8 @@ static int empty_tree(int fd)
 				close(d);
 			return err;
 		}
-		err = empty_dir(d, 0, fd, &moved, &seq);
-	} while (moved > 0 && ++passes < 100000);
+		err = empty_dir(d, 0, fd, &moved, &seq, end);
+	} while (moved > 0 && err != -ETIMEDOUT && ++passes < 100000);
 	return err;
 }
 
@@ -213,9 +278,9 @@ const char *rp_scratch_base_for(uid_t uid, gid_t gid)
 {
 	const char *base = rp_scratch_base();
 
-	/* A TMPDIR the stage's user cannot reach (root's own, 0700): in
-	 * /tmp instead. */
-	return reachable(base, uid, gid) ? base : "/tmp";
+	/* A TMPDIR the stage's user cannot reach (root's own, 0700), or
+	 * where others could replace what we make: in /tmp instead. */
+	return reachable(base, uid, gid) && base_ok(base) ? base : "/tmp";
 }
 
 int rp_scratch_make(struct rp_scratch *s, const char *stage, uid_t uid,
@@ -227,6 +292,8 @@ int rp_scratch_make(struct rp_scratch *s, const char *stage, uid_t uid,
 	rp_scratch_init(s);
 	if (strlen(stage) > 48)
 		return -ENAMETOOLONG;
+	if (!base_ok(rp_scratch_base_for(uid, gid)))
+		return -EPERM;
 	cfd = container(rp_scratch_base_for(uid, gid), 1, cpath,
 			sizeof(cpath));
 	if (cfd < 0)
@@ -242,6 +309,16 @@ int rp_scratch_make(struct rp_scratch *s, const char *stage, uid_t uid,
 		snprintf(name, sizeof(name), "%s.%08x", stage, r);
 		if (mkdirat(cfd, tmp, 0700) != 0) {
 			err = -errno;
+			/* (removed, empty, by a run ending as we opened it:
+			 * made again) */
+			if (err == -ENOENT) {
+				close(cfd);
+				cfd = container(rp_scratch_base_for(uid, gid), 1,
+						cpath, sizeof(cpath));
+				if (cfd < 0)
+					return cfd;
+				err = -EEXIST;
+			}
 			continue;
 		}
 		fd = openat(cfd, tmp,
@@ -249,6 +326,8 @@ int rp_scratch_make(struct rp_scratch *s, const char *stage, uid_t uid,
 		if (fd < 0 || flock(fd, LOCK_EX) != 0 ||
 		    (geteuid() == 0 && fchown(fd, uid, gid) != 0)) {
 			err = -errno;
+			if (fd < 0)
+				unlinkat(cfd, tmp, AT_REMOVEDIR);
 			break;
 		}
 		if (renameat2(cfd, tmp, cfd, name, RENAME_NOREPLACE) == 0) {
@@ -288,39 +367,60 @@ int rp_scratch_remove(struct rp_scratch *s)
 	if (s->path[0] == '\0')
 		return 0;
 	if (s->lock >= 0)
-		err = empty_tree(s->lock);
+		err = empty_tree(s->lock, now_ns() + REMOVE_BUDGET_NS);
 	/* Removed by its name, in our container, where nobody else can
-	 * put anything in its place. */
+	 * put anything in its place; and the container too, once empty
+	 * (a run that makes one there then makes the container again). */
 	if (rmdir(s->path) != 0 && errno != ENOENT && !err)
 		err = -errno;
+	{
+		char *slash = strrchr(s->path, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			(void)rmdir(s->path);
+		}
+	}
 	if (s->lock >= 0)
 		close(s->lock);
 	rp_scratch_init(s);
 	return err;
 }
 
-static unsigned sweep(const char *base)
+/* Is name one we make in a container: STAGE.XXXXXXXX, or .new. before
+ * it? */
+static int our_name(const char *name)
 {
-	char cpath[RP_SCRATCH_PATH_MAX];
-	int cfd = container(base, 0, cpath, sizeof(cpath));
+	size_t n = strlen(name);
+
+	if (n < 10 || name[n - 9] != '.')
+		return 0;
+	for (size_t i = n - 8; i < n; i++)
+		if (!((name[i] >= '0' && name[i] <= '9') ||
+		      (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Empty and remove what is unheld in container cfd (which it closes,
+ * path cpath), until end.  How many. */
+static unsigned sweep_container(int cfd, const char *cpath, int64_t end)
+{
 	struct dirent *e;
 	unsigned n = 0;
 	DIR *d;
 
-	if (cfd < 0)
-		return 0;
 	if ((d = fdopendir(cfd)) == NULL) {
 		close(cfd);
 		return 0;
 	}
-	while ((e = readdir(d)) != NULL) {
+	while ((e = readdir(d)) != NULL && now_ns() < end) {
 		int fd, fresh;
 		struct stat st;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (!our_name(e->d_name))
 			continue;
 		/* being made, or a run died making it */
 		fresh = strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)) == 0;
-		fd = openat(cfd, e->d_name,
+		fd = openat(dirfd(d), e->d_name,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			continue;
@@ -332,9 +432,48 @@ static unsigned sweep(const char *base)
 			close(fd);
 			continue;
 		}
-		empty_tree(fd);
-		n += unlinkat(cfd, e->d_name, AT_REMOVEDIR) == 0;
+		/* (what is still being written stays for a later sweep) */
+		if (empty_tree(fd, end) == 0)
+			n += unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0;
 		close(fd);
+	}
+	closedir(d);
+	(void)rmdir(cpath); /* (once empty) */
+	return n;
+}
+
+/* Sweep our containers in base: ringpipe-scratch-UID and the
+ * ringpipe-scratch-UID.XXXXXX made where that name was squatted, each
+ * checked to be ours (another user's directory of the name is passed
+ * over, whatever it holds). */
+static unsigned sweep(const char *base, int64_t end)
+{
+	char prefix[48], cpath[RP_SCRATCH_PATH_MAX];
+	struct dirent *e;
+	unsigned n = 0;
+	size_t pl;
+	DIR *d;
+
+	if (!base_ok(base) || (d = opendir(base)) == NULL)
+		return 0;
+	pl = (size_t)snprintf(prefix, sizeof(prefix), "ringpipe-scratch-%u",
+			      (unsigned)geteuid());
+	while ((e = readdir(d)) != NULL && now_ns() < end) {
+		int cfd;
+		if (strncmp(e->d_name, prefix, pl) != 0 ||
+		    (e->d_name[pl] != '\0' && e->d_name[pl] != '.'))
+			continue;
+		cfd = openat(dirfd(d), e->d_name,
+			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		if (ours(cfd) != 0 ||
+		    (size_t)snprintf(cpath, sizeof(cpath), "%s/%s", base,
+				     e->d_name) >= sizeof(cpath)) {
+			close(cfd);
+			continue;
+		}
+		n += sweep_container(cfd, cpath, end);
 	}
 	closedir(d);
 	return n;
@@ -343,8 +482,10 @@ static unsigned sweep(const char *base)
 unsigned rp_scratch_sweep(void)
 {
 	const char *base = rp_scratch_base();
+	int64_t end = now_ns() + SWEEP_BUDGET_NS;
 
-	/* (/tmp too: where a TMPDIR the stages could not reach sent
-	 * theirs) */
-	return sweep(base) + (strcmp(base, "/tmp") ? sweep("/tmp") : 0);
+	/* (/tmp too: where a TMPDIR the stages could not reach, or that
+	 * was not safe, sent theirs) */
+	return sweep(base, end) + (strcmp(base, "/tmp") ? sweep("/tmp", end)
+							: 0);
 }

@@ -4,8 +4,12 @@
  * Each process of an `exec` stage gets a directory of its own,
  * BASE/ringpipe-scratch-UID/STAGE.XXXXXXXX, mode 0700, owned by the uid
  * the stage runs as.  BASE is the supervisor's TMPDIR, or /tmp (also when
- * the stage's user could not reach that TMPDIR); UID is the supervisor's,
- * whose container (mode 0711) nobody else may write in.  The stage's
+ * the stage's user could not reach that TMPDIR, or others could replace
+ * what is made there: writable by them and not sticky, or not ours or
+ * root's); UID is the supervisor's, whose container (mode 0711) nobody
+ * else may write in (that name squatted: ringpipe-scratch-UID.XXXXXX).
+ * Removal and sweeps are bounded in time: what is still being written
+ * is left for a later sweep.  The stage's
  * TMPDIR names it and its Landlock rules let it write there, so a `sort`
  * can spill without being given all of /tmp, and what a killed program
  * leaves there is removed with the directory when its stage process is

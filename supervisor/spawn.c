@@ -687,7 +687,13 @@ int rp_spawn_scratch_remove(struct rp_stage_proc *p)
 	if (p->scratch.path[0] == '\0')
 		return 0;
 	snprintf(path, sizeof(path), "%s", p->scratch.path);
-	if ((err = rp_scratch_remove(&p->scratch)) != 0)
+	if ((err = rp_scratch_remove(&p->scratch)) == -ETIMEDOUT)
+		fprintf(stderr, "ringpipe: stage %s: its temporary directory "
+				"%s is still being written after the stage "
+				"ended (a process its program started lives "
+				"on): left for a later run to remove\n",
+			p->name, path);
+	else if (err != 0)
 		fprintf(stderr, "ringpipe: stage %s: its temporary directory "
 				"%s was not removed entirely: %s\n",
 			p->name, path, strerror(-err));

@@ -150,9 +150,9 @@ RP_TEST(test_exec_own_tmpdir, 60)
 	snprintf(box, sizeof(box), "/tmp/ringpipe-scratch-%u",
 		 (unsigned)geteuid());
 	CU_ASSERT_FATAL(mkdir(box, 0711) == 0 || errno == EEXIST);
-	snprintf(dead, sizeof(dead), "%s/gone.XXXXXX", box);
-	snprintf(held, sizeof(held), "%s/live.XXXXXX", box);
-	CU_ASSERT_FATAL(mkdtemp(dead) != NULL && mkdtemp(held) != NULL);
+	snprintf(dead, sizeof(dead), "%s/gone.%08x", box, (unsigned)getpid());
+	snprintf(held, sizeof(held), "%s/live.%08x", box, (unsigned)getpid());
+	CU_ASSERT_FATAL(mkdir(dead, 0700) == 0 && mkdir(held, 0700) == 0);
 	{
 		char f[128];
 		int fd;
@@ -213,12 +213,79 @@ RP_TEST(test_exec_own_tmpdir, 60)
 	CU_ASSERT(stat(held, &st) == 0);
 	close(lock);
 	rmdir(held);
+	rmdir(box); /* (made here: empty now) */
 	if (stat(dead, &st) == 0) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dead);
 		CU_ASSERT(system(cmd) == 0);
 	}
 	free(rep);
+	rp_cmd_dir_remove();
+}
+
+/* The supervisor's container for the stages' directories, squatted by
+ * another user (made before it, writable by all, a directory of theirs
+ * in it): not used, nothing in it touched; the stage gets its directory
+ * in a container of a name nobody could guess, gone after the run.  (It
+ * had none, and its mktemp failed.) */
+RP_TEST(test_exec_tmpdir_squatted, 30)
+{
+	char box[64], mine[96], want[96], *rep;
+	struct stat st;
+	int code;
+
+	if (geteuid() != 0)
+		return; /* (another user's directory needs root to make) */
+	rp_cmd_dir_make("exec");
+	rp_cmd_spit("IN", "a\n", 2);
+	snprintf(box, sizeof(box), "/tmp/ringpipe-scratch-%u",
+		 (unsigned)geteuid());
+	/* (empty between tests: a run removes what it made) */
+	CU_ASSERT_FATAL(rmdir(box) == 0 || errno == ENOENT);
+	CU_ASSERT_FATAL(mkdir(box, 0777) == 0 && chmod(box, 0777) == 0 &&
+			chown(box, 4242, 4242) == 0);
+	snprintf(mine, sizeof(mine), "%s/theirs", box);
+	CU_ASSERT_FATAL(mkdir(mine, 0755) == 0 && chown(mine, 4242, 4242) == 0);
+	code = run_line("file-source --lines IN ! exec @name=p -- sh -c "
+			"'cat; echo \"T=$TMPDIR\" >&2; touch \"$TMPDIR/x\" && "
+			"echo wrote >&2' ! count", &rep);
+	CU_ASSERT_EQUAL(code, 0);
+	snprintf(want, sizeof(want), "T=%s.", box);
+	CU_ASSERT(strstr(rep, want) != NULL && strstr(rep, "wrote") != NULL);
+	CU_ASSERT(stat(mine, &st) == 0 && st.st_uid == 4242);
+	CU_ASSERT(stat(box, &st) == 0 && st.st_uid == 4242);
+	if (code != 0 || strstr(rep, want) == NULL)
+		fprintf(stderr, "%s\n", rep);
+	free(rep);
+	CU_ASSERT(rmdir(mine) == 0 && rmdir(box) == 0);
+	/* A TMPDIR others may write in, not sticky (where they could
+	 * replace what is made there): /tmp instead, nothing made in it. */
+	{
+		char open_dir[300];
+		DIR *dir;
+		struct dirent *e;
+		int entries = 0;
+		rp_cmd_path(open_dir, sizeof(open_dir), "open");
+		/* (reachable by the stages' user, else /tmp for that) */
+		CU_ASSERT_FATAL(chmod(rp_cmd_dir(), 0711) == 0);
+		CU_ASSERT_FATAL(mkdir(open_dir, 0777) == 0 &&
+				chmod(open_dir, 0777) == 0);
+		setenv("TMPDIR", open_dir, 1);
+		code = run_line("file-source --lines IN ! exec @name=p -- sh "
+				"-c 'cat; echo \"T=$TMPDIR\" >&2' ! count",
+				&rep);
+		unsetenv("TMPDIR");
+		CU_ASSERT_EQUAL(code, 0);
+		snprintf(want, sizeof(want), "T=%s/p.", box);
+		CU_ASSERT(strstr(rep, want) != NULL);
+		free(rep);
+		dir = opendir(open_dir);
+		while (dir && (e = readdir(dir)) != NULL)
+			entries += e->d_name[0] != '.';
+		if (dir)
+			closedir(dir);
+		CU_ASSERT_EQUAL(entries, 0);
+	}
 	rp_cmd_dir_remove();
 }
 
@@ -2805,6 +2872,8 @@ void rp_suite_exec(void)
 		  test_exec_own_tmpdir},
 		 {"processes: a fork bomb stops at the cap",
 		  test_exec_process_cap},
+		 {"TMPDIR's container squatted: another used, it untouched",
+		  test_exec_tmpdir_squatted},
 		 {"--reject-exit: the record rejected set aside, the rest on",
 		  test_exec_reject_exit},
 		 {"sort, sed, grep, wc, uniq give the shell's bytes",
