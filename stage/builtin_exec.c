@@ -483,9 +483,10 @@ int exec_rejected(const struct ex *x)
  * group)?  Waited for a while; once such a signal came with no cancel
  * (a program that sends it itself, again as its runs are fed its record
  * once more), for STOP_AGAIN_NS only, still long enough for a service's
- * stop then to be told from it. */
+ * stop then to be told from it.  judging: a death by such a signal that
+ * we did not send (only those count as one that came alone). */
 #define STOP_AGAIN_NS (100 * 1000000LL)
-static int cancel_comes(struct ex *x)
+static int cancel_comes(struct ex *x, int judging)
 {
 	int64_t end = rp_now_ns() + (x->no_cancel ? STOP_AGAIN_NS
 						  : STOP_WAIT_NS),
@@ -495,7 +496,7 @@ static int cancel_comes(struct ex *x)
 		return 1;
 	while (rp_stage_control(x->s, NULL) == 0) {
 		if ((left = end - rp_now_ns()) <= 0) {
-			x->no_cancel = 1;
+			x->no_cancel |= judging;
 			return 0;
 		}
 		int r = rp_stage_wait(x->s, RP_WAIT_CONTROL, left);
@@ -510,7 +511,7 @@ int exec_stop_own(struct ex *x)
 	if (x->asked || x->killed || x->timed_out || x->denied)
 		return 0; /* (ours, or the supervisor's SIGKILL) */
 	if (x->stop_judged == 0)
-		x->stop_judged = cancel_comes(x) ? 1 : 2;
+		x->stop_judged = cancel_comes(x, 1) ? 1 : 2;
 	return x->stop_judged == 2;
 }
 
@@ -527,7 +528,7 @@ static int stopped_with_run(struct ex *x)
 	     sig != SIGQUIT))
 		return 0;
 	if (x->killed) /* our SIGTERM: for the cancel, if it comes */
-		return cancel_comes(x);
+		return cancel_comes(x, 0);
 	return !exec_stop_own(x);
 }
 

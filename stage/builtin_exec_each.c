@@ -67,20 +67,19 @@ static int send_output(struct ex *x)
 	return err ? err : exec_output_end(x);
 }
 
-int exec_each_record(struct rp_stage *s, const struct rp_record *in,
-		     void *arg)
+/* A run of the program fed in (or, NULL, nothing at all), to its end:
+ * 0, or -errno (-EIO: it failed; x->status says how). */
+static int each_run(struct ex *x, const struct rp_record *in)
 {
-	struct ex *x = arg;
-	int replica, err;
-	uint64_t rec = rp_stage_current(s, &replica);
-	const char *on = replica ? "the record at input byte" : "record";
+	int err;
 
 	exec_reset_cmd(x);
-	if ((err = exec_wbuf_room(x, (size_t)in->len + 4 + 1)))
-		return err;
-	x->wlen = (size_t)(exec_put_record(x, in) - x->wbuf);
+	if (in != NULL) {
+		if ((err = exec_wbuf_room(x, (size_t)in->len + 4 + 1)))
+			return err;
+		x->wlen = (size_t)(exec_put_record(x, in) - x->wbuf);
+	}
 	x->appended = x->wlen;
-	x->each_cur = rec;
 	x->olen = 0;
 	x->oeof = 0;
 	x->too_much = 0;
@@ -95,6 +94,21 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	x->alone = 0;
 	if (x->exec_errno)
 		return err ? err : -EIO;
+	return err;
+}
+
+int exec_each_record(struct rp_stage *s, const struct rp_record *in,
+		     void *arg)
+{
+	struct ex *x = arg;
+	int replica, err, rejected;
+	uint64_t rec = rp_stage_current(s, &replica);
+	const char *on = replica ? "the record at input byte" : "record";
+
+	x->each_cur = rec;
+	err = each_run(x, in);
+	if (x->exec_errno)
+		return err;
 	if (x->too_much) {
 		fprintf(stderr, EXEC_SAYS "%s wrote over %u MiB for %s %llu: "
 				"ended, as if past a file size limit, so that it "
@@ -117,45 +131,30 @@ int exec_each_record(struct rp_stage *s, const struct rp_record *in,
 	/* The last stage, its reader gone: done, as head is. */
 	if (exec_reader_gone(x))
 		return RP_STOP;
-	if (exec_rejected(x) && !x->reject_checked) {
+	if ((rejected = exec_rejected(x)) != 0 && !x->reject_checked) {
 		/* Before the first: a run fed nothing at all.  One that
 		 * rejects that too fails for itself (a file it needs is
 		 * missing), and would refuse every record. */
-		int st = exec_rejected(x);
-		exec_reset_cmd(x);
-		x->wlen = x->appended = 0;
-		x->olen = 0;
-		x->oeof = 0;
-		x->alone = EACH_RUN;
-		if ((err = exec_start(x, x->argv, x->max > 0))) {
-			x->alone = 0;
+		if ((err = each_run(x, NULL)) != 0 && err != -EIO)
 			return err;
-		}
-		x->in_done = 1;
-		err = exec_loop(x);
-		x->alone = 0;
-		if (x->exec_errno)
-			return err ? err : -EIO;
 		if (exec_rejected(x)) {
 			fprintf(stderr, EXEC_SAYS "%s exited with status %d on %s "
 					"%llu, and with status %d fed nothing at "
 					"all: not the record's doing, the failure "
-					"stands\n", x->cmd, st, on,
+					"stands\n", x->cmd, rejected, on,
 				(unsigned long long)(rec - 1), exec_rejected(x));
 			return -EIO;
 		}
 		x->reject_checked = 1;
-		x->status = st << 8; /* (the record's run, as it ended) */
 	}
-	if (exec_rejected(x)) {
+	if (rejected) {
 		/* It rejected its record: set aside at once, what it wrote
 		 * for it dropped. */
 		char why[32];
-		snprintf(why, sizeof(why), "exited with status %d",
-			 exec_rejected(x));
+		snprintf(why, sizeof(why), "exited with status %d", rejected);
 		fprintf(stderr, EXEC_SAYS "%s exited with status %d (a "
 				"--reject-exit status) on %s %llu: the record is "
-				"refused\n", x->cmd, exec_rejected(x), on,
+				"refused\n", x->cmd, rejected, on,
 			(unsigned long long)(rec - 1));
 		return rp_stage_refuse(s, why);
 	}
